@@ -1,0 +1,92 @@
+// Number and string codecs for the fixed-width fields of a tar header block.
+// Spec: spec/portarc-1.md §4.2 (numeric fields). Octal ASCII is the standard; base-256 (high bit of
+// the first byte set, big-endian two's complement) is the GNU/star extension we accept on read.
+
+/** Largest value an octal field of `width` bytes can hold, leaving one byte for the terminator. */
+export function octalMax(width: number): number {
+  return 8 ** (width - 1) - 1;
+}
+
+/** Write `value` as zero-padded octal digits followed by a NUL, filling the field exactly. */
+export function writeOctal(block: Buffer, offset: number, width: number, value: number): void {
+  const digits = value.toString(8).padStart(width - 1, '0');
+  block.write(digits, offset, width - 1, 'latin1');
+  block[offset + width - 1] = 0;
+}
+
+export class FieldError extends Error {}
+
+/**
+ * Read a numeric field: octal (leading spaces/NULs allowed, ended by space or NUL) or base-256.
+ * Returns a bigint so that 64-bit base-256 values and negative times survive.
+ */
+export function readNumber(block: Buffer, offset: number, width: number, field: string): bigint {
+  const first = block[offset]!;
+  if (first & 0x80) {
+    // Base-256: the remaining bits of the field are a two's-complement big-endian integer.
+    let v = BigInt(first & 0x7f);
+    const negative = (first & 0x40) !== 0;
+    if (negative) v = BigInt(first) - 256n;
+    for (let i = 1; i < width; i++) v = (v << 8n) | BigInt(block[offset + i]!);
+    return v;
+  }
+  let i = offset;
+  const end = offset + width;
+  while (i < end && (block[i] === 0x20 || block[i] === 0)) i++;
+  let v = 0n;
+  let seen = false;
+  for (; i < end; i++) {
+    const c = block[i]!;
+    if (c === 0x20 || c === 0) break;
+    if (c < 0x30 || c > 0x37) throw new FieldError(`invalid octal digit 0x${c.toString(16)} in ${field} field`);
+    v = v * 8n + BigInt(c - 0x30);
+    seen = true;
+  }
+  return seen ? v : 0n;
+}
+
+/** Convert a field value to a JS number, refusing what a double cannot hold exactly. */
+export function toSafeNumber(v: bigint, field: string): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw new FieldError(`${field} value ${v} is out of range`);
+  }
+  return Number(v);
+}
+
+/** Bytes of a NUL-terminated (or field-filling) string field. */
+export function readBytes(block: Buffer, offset: number, width: number): Buffer {
+  const field = block.subarray(offset, offset + width);
+  const nul = field.indexOf(0);
+  return Buffer.from(nul === -1 ? field : field.subarray(0, nul));
+}
+
+/** Write bytes into a field; the caller has checked that they fit. Unused bytes stay NUL. */
+export function writeBytes(block: Buffer, offset: number, width: number, bytes: Buffer): void {
+  bytes.copy(block, offset, 0, Math.min(bytes.length, width));
+}
+
+/** Decimal seconds with an optional fraction, as pax writes times: `-1.5` is 1.5 s before the epoch. */
+export function formatPaxTime(ns: bigint): string {
+  const sign = ns < 0n ? '-' : '';
+  const abs = ns < 0n ? -ns : ns;
+  const sec = abs / 1_000_000_000n;
+  const frac = abs % 1_000_000_000n;
+  if (frac === 0n) return `${sign}${sec}`;
+  return `${sign}${sec}.${frac.toString().padStart(9, '0').replace(/0+$/, '')}`;
+}
+
+/** Parse a pax time into ns. Digits past nanoseconds are dropped (truncation toward zero of the fraction). */
+export function parsePaxTime(text: string): bigint | undefined {
+  const m = /^(-?)(\d+)(?:\.(\d*))?$/.exec(text);
+  if (!m) return undefined;
+  const frac = (m[3] ?? '').slice(0, 9).padEnd(9, '0');
+  const abs = BigInt(m[2]!) * 1_000_000_000n + BigInt(frac);
+  return m[1] ? -abs : abs;
+}
+
+/** Parse a non-negative decimal pax value (size, uid, gid, devmajor...). */
+export function parsePaxDecimal(text: string): number | undefined {
+  if (!/^\d{1,16}$/.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : undefined;
+}

@@ -1,0 +1,56 @@
+// pax extended header records: `LEN KEYWORD=VALUE\n`, where LEN counts the whole record.
+// Spec: spec/portarc-1.md §4.3 (pax records). Values are raw bytes: NUL, newline and non-UTF-8
+// bytes belong to the value, so records are parsed by length, never by delimiter.
+
+export interface PaxRecord {
+  key: string;
+  value: Buffer;
+}
+
+export class PaxError extends Error {
+  constructor(
+    message: string,
+    /** Byte offset of the bad record inside the header data. */
+    readonly at: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Parse the data of an `x` or `g` header into records, in order (duplicates kept). */
+export function parsePaxRecords(data: Buffer): PaxRecord[] {
+  const records: PaxRecord[] = [];
+  let pos = 0;
+  while (pos < data.length) {
+    // Trailing NUL padding after the last record is tolerated (some writers pad the data).
+    if (data[pos] === 0) break;
+    const space = data.indexOf(0x20, pos);
+    if (space === -1 || space - pos > 20) throw new PaxError('pax record without a length', pos);
+    const lenText = data.toString('latin1', pos, space);
+    if (!/^\d+$/.test(lenText)) throw new PaxError(`pax record length "${lenText}" is not a number`, pos);
+    const len = Number(lenText);
+    const end = pos + len;
+    if (len <= space - pos + 1 || end > data.length) {
+      throw new PaxError(`pax record length ${len} runs past the header data`, pos);
+    }
+    if (data[end - 1] !== 0x0a) throw new PaxError('pax record does not end with a newline', pos);
+    const eq = data.indexOf(0x3d, space + 1);
+    if (eq === -1 || eq >= end - 1) throw new PaxError('pax record has no "="', pos);
+    // Keywords are UTF-8 text (xattr names inside them may not be: latin1 would lose nothing, but
+    // every writer we know of uses UTF-8, and an invalid byte shows up as U+FFFD in warnings only).
+    const key = data.toString('utf8', space + 1, eq);
+    records.push({ key, value: data.subarray(eq + 1, end - 1) });
+    pos = end;
+  }
+  return records;
+}
+
+/** Encode one record; the length prefix counts its own digits. */
+export function formatPaxRecord(key: string, value: Buffer | string): Buffer {
+  const k = Buffer.from(key, 'utf8');
+  const v = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  const body = k.length + v.length + 3; // ' ' + '=' + '\n'
+  let len = body + String(body).length;
+  if (String(len).length !== String(body).length) len = body + String(len).length;
+  return Buffer.concat([Buffer.from(`${len} `, 'latin1'), k, Buffer.from('='), v, Buffer.from('\n')]);
+}

@@ -1,0 +1,258 @@
+// Entry ↔ pax records: which keywords portarc writes for each field, and how every keyword that
+// GNU tar, bsdtar and star write is read back. Spec: spec/portarc-1.md §5 (metadata encodings).
+
+import { decodeAclXattr, formatAclText, parseAclText } from '../model/acl.js';
+import type { Entry } from '../model/entry.js';
+import { formatPaxTime, parsePaxDecimal, parsePaxTime } from './numbers.js';
+import { formatPaxRecord, type PaxRecord } from './pax.js';
+
+export const XATTR_SCHILY = 'SCHILY.xattr.';
+export const XATTR_LIBARCHIVE = 'LIBARCHIVE.xattr.';
+export const SELINUX_KEY = 'RHT.security.selinux';
+export const ACL_ACCESS_KEY = 'SCHILY.acl.access';
+export const ACL_DEFAULT_KEY = 'SCHILY.acl.default';
+export const SELINUX_XATTR = 'security.selinux';
+export const ACL_ACCESS_XATTR = 'system.posix_acl_access';
+export const ACL_DEFAULT_XATTR = 'system.posix_acl_default';
+
+// ---- xattr names inside keywords (spec §5.2) ----
+
+/** GNU tar's rule, which portarc writes: only `%` and `=` are escaped. */
+export function escapeXattrName(name: string): string {
+  return name.replace(/%/g, '%25').replace(/=/g, '%3D');
+}
+
+/** Reverse of escapeXattrName; the only escapes GNU tar writes in SCHILY.xattr names. */
+export function unescapeSchilyName(name: string): string {
+  return name.replace(/%3D/gi, '=').replace(/%25/g, '%');
+}
+
+/** libarchive's rule: every byte outside 33–126, and `%` and `=`, as %XX. */
+export function urlEncodeXattrName(name: string): string {
+  let out = '';
+  for (const b of Buffer.from(name, 'utf8')) {
+    out += b < 33 || b > 126 || b === 0x25 || b === 0x3d ? '%' + b.toString(16).toUpperCase().padStart(2, '0') : String.fromCharCode(b);
+  }
+  return out;
+}
+
+export function urlDecodeXattrName(name: string): string {
+  const bytes: number[] = [];
+  const raw = Buffer.from(name, 'utf8');
+  for (let i = 0; i < raw.length; i++) {
+    const hex = raw.toString('latin1', i + 1, i + 3);
+    if (raw[i] === 0x25 && /^[0-9a-fA-F]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else bytes.push(raw[i]!);
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** libarchive's base64: standard alphabet, `=` padding stripped on write, accepted on read. */
+function base64Unpadded(value: Buffer): string {
+  return value.toString('base64').replace(/=+$/, '');
+}
+
+// ---- reading (spec §5.6: keywords read and how) ----
+
+/** Keywords that carry nothing portarc restores, and that are silently ignored. */
+const IGNORED_KEYS = new Set([
+  'comment',
+  'charset',
+  'hdrcharset',
+  'SCHILY.dev',
+  'SCHILY.ino',
+  'SCHILY.nlink',
+  'SCHILY.filetype',
+  'LIBARCHIVE.symlinktype',
+  'LIBARCHIVE.creationtime',
+]);
+
+/** State carried across the records of one member: sparse keys and xattr sources come in groups. */
+export interface PaxState {
+  sparseMajor?: number;
+  sparseMinor?: number;
+  sparseName?: Buffer;
+  sparseRealSize?: number;
+  sparseMap?: number[]; // 0.0 pairs (offset, numbytes...) or 0.1 map
+  schily: Map<string, Buffer>;
+  libarchive: Map<string, Buffer>;
+  rhtSelinux?: string;
+  aclTextAccess?: string;
+  aclTextDefault?: string;
+}
+
+export function newPaxState(): PaxState {
+  return { schily: new Map(), libarchive: new Map() };
+}
+
+/**
+ * Apply one record to the entry. Standard keys override the header fields; vendor keys are
+ * gathered in `state` and resolved by finishPax once all records are in.
+ */
+export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord): void {
+  const { key, value } = rec;
+  const text = () => value.toString('utf8');
+  const bad = () => entry.warnings.push(`pax keyword "${key}" has an invalid value "${text().slice(0, 40)}"; ignored`);
+  const decimal = (set: (n: number) => void) => {
+    const n = parsePaxDecimal(text());
+    if (n === undefined) bad();
+    else set(n);
+  };
+  const time = (set: (ns: bigint) => void) => {
+    const ns = parsePaxTime(text());
+    if (ns === undefined) bad();
+    else set(ns);
+  };
+  switch (key) {
+    case 'path':
+      entry.path = Buffer.from(value);
+      return;
+    case 'linkpath':
+      entry.linkTarget = Buffer.from(value);
+      return;
+    case 'size':
+      return decimal((n) => (entry.size = n));
+    case 'uid':
+      return decimal((n) => (entry.uid = n));
+    case 'gid':
+      return decimal((n) => (entry.gid = n));
+    case 'uname':
+      entry.uname = text();
+      return;
+    case 'gname':
+      entry.gname = text();
+      return;
+    case 'mtime':
+      return time((ns) => (entry.mtimeNs = ns));
+    case 'atime':
+      return time((ns) => (entry.atimeNs = ns));
+    case 'ctime':
+      return time((ns) => (entry.ctimeNs = ns));
+    case 'SCHILY.devmajor':
+      return decimal((n) => (entry.devMajor = n));
+    case 'SCHILY.devminor':
+      return decimal((n) => (entry.devMinor = n));
+    case 'SCHILY.realsize':
+    case 'GNU.sparse.realsize':
+    case 'GNU.sparse.size':
+      return decimal((n) => (state.sparseRealSize = n));
+    case 'GNU.sparse.major':
+      return decimal((n) => (state.sparseMajor = n));
+    case 'GNU.sparse.minor':
+      return decimal((n) => (state.sparseMinor = n));
+    case 'GNU.sparse.name':
+      state.sparseName = Buffer.from(value);
+      return;
+    case 'GNU.sparse.numblocks':
+      state.sparseMap = [];
+      return;
+    case 'GNU.sparse.offset':
+    case 'GNU.sparse.numbytes':
+      // Sparse 0.0 repeats these keys in pairs, against pax's "last one wins".
+      return decimal((n) => void (state.sparseMap ??= []).push(n));
+    case 'GNU.sparse.map': {
+      const nums = text().split(',').filter((s) => s !== '').map(Number);
+      if (nums.some((n) => !Number.isSafeInteger(n) || n < 0) || nums.length % 2) return void bad();
+      state.sparseMap = nums;
+      return;
+    }
+    case SELINUX_KEY:
+      state.rhtSelinux = stripNul(value).toString('utf8');
+      return;
+    case ACL_ACCESS_KEY:
+      state.aclTextAccess = text();
+      return;
+    case ACL_DEFAULT_KEY:
+      state.aclTextDefault = text();
+      return;
+    case 'SCHILY.fflags':
+      if (value.length) entry.warnings.push(`file flags "${text()}" (SCHILY.fflags) are not restored by portarc`);
+      return;
+  }
+  if (key.startsWith(XATTR_SCHILY)) {
+    state.schily.set(unescapeSchilyName(key.slice(XATTR_SCHILY.length)), Buffer.from(value));
+    return;
+  }
+  if (key.startsWith(XATTR_LIBARCHIVE)) {
+    state.libarchive.set(urlDecodeXattrName(key.slice(XATTR_LIBARCHIVE.length)), Buffer.from(value.toString('latin1').replace(/_/g, '='), 'base64'));
+    return;
+  }
+  if (IGNORED_KEYS.has(key) || key.startsWith('GNU.volume.') || key === 'GNU.dumpdir') return;
+  entry.warnings.push(`unknown pax keyword "${key}" ignored`);
+}
+
+function stripNul(v: Buffer): Buffer {
+  let end = v.length;
+  while (end > 0 && v[end - 1] === 0) end--;
+  return v.subarray(0, end);
+}
+
+/**
+ * Resolve the gathered vendor records into the entry's xattrs, label and ACLs.
+ * - libarchive writes every xattr twice (SCHILY with URL-escaped names, LIBARCHIVE in base64);
+ *   LIBARCHIVE is exact, so a SCHILY name that URL-decodes to a LIBARCHIVE name is the same xattr.
+ * - RHT.security.selinux wins over an xattr copy of the label (GNU tar's rule).
+ * - SCHILY.acl text wins over a raw system.posix_acl_* xattr (GNU tar --xattrs writes both).
+ */
+export function finishPax(entry: Entry, state: PaxState): void {
+  const xattrs = new Map<string, Buffer>();
+  for (const [name, value] of state.schily) {
+    if (!state.libarchive.has(urlDecodeXattrName(name))) xattrs.set(name, value);
+  }
+  for (const [name, value] of state.libarchive) xattrs.set(name, value);
+
+  const label = xattrs.get(SELINUX_XATTR);
+  xattrs.delete(SELINUX_XATTR);
+  if (state.rhtSelinux !== undefined) entry.selinux = state.rhtSelinux;
+  else if (label !== undefined) entry.selinux = stripNul(label).toString('utf8');
+
+  for (const [xattr, text, field] of [
+    [ACL_ACCESS_XATTR, state.aclTextAccess, 'aclAccess'],
+    [ACL_DEFAULT_XATTR, state.aclTextDefault, 'aclDefault'],
+  ] as const) {
+    const raw = xattrs.get(xattr);
+    xattrs.delete(xattr);
+    try {
+      if (text !== undefined) entry[field] = parseAclText(text);
+      else if (raw !== undefined) entry[field] = decodeAclXattr(raw);
+    } catch (err) {
+      entry.warnings.push(`${field === 'aclAccess' ? 'access' : 'default'} ACL not readable: ${(err as Error).message}`);
+    }
+  }
+  for (const [name, value] of xattrs) entry.xattrs.set(name, value);
+}
+
+// ---- writing (spec §5.1: keywords written and when) ----
+
+export interface PaxPlan {
+  records: Buffer[];
+  /** True when the ustar fields alone put the member at the right path with the right size. */
+  ustarLocates: boolean;
+}
+
+/**
+ * The metadata records for an entry, other than path/linkpath/size/uid/gid (decided by the writer
+ * from the ustar limits). `ustarLocates` tells whether a reader that drops the whole x header
+ * (7-Zip does when any record holds a NUL byte) still extracts the member to the right place.
+ */
+export function metadataRecords(entry: Entry, ustarLocates: boolean): Buffer[] {
+  const out: Buffer[] = [];
+  const ns = (key: string, v: bigint | undefined) => v !== undefined && out.push(formatPaxRecord(key, formatPaxTime(v)));
+  if (entry.mtimeNs % 1_000_000_000n !== 0n || entry.mtimeNs < 0n || entry.mtimeNs > 8589934591_000_000_000n) ns('mtime', entry.mtimeNs);
+  ns('atime', entry.atimeNs);
+  ns('ctime', entry.ctimeNs);
+  for (const [name, value] of [...entry.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (value.includes(0) && !ustarLocates) {
+      // A NUL would make 7-Zip drop the header and with it the long path: use libarchive's base64.
+      out.push(formatPaxRecord(XATTR_LIBARCHIVE + urlEncodeXattrName(name), base64Unpadded(value)));
+    } else {
+      out.push(formatPaxRecord(XATTR_SCHILY + escapeXattrName(name), value));
+    }
+  }
+  if (entry.selinux !== undefined && entry.selinux !== '') out.push(formatPaxRecord(SELINUX_KEY, entry.selinux));
+  if (entry.aclAccess?.length) out.push(formatPaxRecord(ACL_ACCESS_KEY, formatAclText(entry.aclAccess)));
+  if (entry.aclDefault?.length) out.push(formatPaxRecord(ACL_DEFAULT_KEY, formatAclText(entry.aclDefault)));
+  return out;
+}

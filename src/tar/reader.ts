@@ -1,0 +1,291 @@
+// Streaming tar reader: ustar, pax (x and g), GNU (L/K long names, base-256, S sparse, D dumpdir)
+// and v7 headers, yielding one Entry at a time with its content as a stream.
+// Spec: spec/portarc-1.md §4 (container) and §6 (reader rules).
+
+import { ArchiveError } from '../model/errors.js';
+import { displayName, makeEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
+import { ByteSource } from '../io/bytesource.js';
+import { BLOCK, HeaderError, TYPE, decodeHeader, isZeroBlock, readSparseRuns, type RawHeader } from './header.js';
+import { PaxError, parsePaxRecords, type PaxRecord } from './pax.js';
+import { applyPaxRecord, finishPax, newPaxState } from './paxmap.js';
+import { applyGlobalRecords, newArchiveInfo, type ArchiveInfo } from './version.js';
+
+export interface TarReaderOptions {
+  /** Name used in error messages (a file name, or "-" for stdin). */
+  archiveName?: string;
+  /** Largest pax or GNU long-name header accepted, in bytes (a lying size must not allocate). */
+  maxHeaderSize?: number;
+}
+
+/** One member: its metadata, where its header starts, and its stored data. */
+export interface TarMember {
+  entry: Entry;
+  /** Offset of the member's first header block (including any x/L/K headers before it). */
+  offset: number;
+  /**
+   * The stored data: the file content, or for sparse members only the data runs, back to back
+   * (entry.sparse says where each run goes). Read it or leave it: the reader skips what is left.
+   */
+  body: AsyncIterable<Buffer>;
+}
+
+const DEFAULT_MAX_HEADER = 16 * 1024 * 1024;
+
+const TYPE_OF: Record<number, EntryType> = {
+  [TYPE.file]: 'file',
+  0: 'file',
+  [TYPE.contiguous]: 'file',
+  [TYPE.hardlink]: 'hardlink',
+  [TYPE.symlink]: 'symlink',
+  [TYPE.chardev]: 'chardev',
+  [TYPE.blockdev]: 'blockdev',
+  [TYPE.directory]: 'directory',
+  [TYPE.fifo]: 'fifo',
+  [TYPE.gnuDumpDir]: 'directory',
+  [TYPE.gnuSparse]: 'file',
+};
+
+const padding = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
+
+export class TarReader implements AsyncIterable<TarMember> {
+  /** Spec version, features and archive-level warnings, filled in as global headers are read. */
+  readonly info: ArchiveInfo = newArchiveInfo();
+  private src: ByteSource;
+  private name: string;
+  private maxHeader: number;
+
+  constructor(source: AsyncIterable<Buffer | Uint8Array>, opts: TarReaderOptions = {}) {
+    this.src = new ByteSource(source);
+    this.name = opts.archiveName ?? 'archive';
+    this.maxHeader = opts.maxHeaderSize ?? DEFAULT_MAX_HEADER;
+  }
+
+  private fail(reason: string, offset: number, entry?: string): never {
+    throw new ArchiveError(reason, { archive: this.name, entry, offset });
+  }
+
+  private async readHeaderBlock(): Promise<{ block: Buffer; at: number } | undefined> {
+    const at = this.src.position;
+    const block = await this.src.read(BLOCK);
+    if (block.length === 0) return undefined;
+    if (block.length < BLOCK) this.fail('archive is truncated inside a header block', at);
+    return { block, at };
+  }
+
+  /** Data of an extension header (x, g, L, K), bounded in size. */
+  private async readExtension(h: RawHeader, at: number): Promise<Buffer> {
+    if (h.size > this.maxHeader) {
+      this.fail(`extension header of ${h.size} bytes exceeds the limit of ${this.maxHeader}`, at);
+    }
+    const data = await this.src.read(h.size);
+    if (data.length < h.size) this.fail('archive is truncated inside an extension header', at);
+    await this.src.skip(padding(h.size));
+    return data;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<TarMember> {
+    let globals: PaxRecord[] = [];
+    for (;;) {
+      // Extension headers gathered for the next real member.
+      let local: PaxRecord[] | undefined;
+      let longName: Buffer | undefined;
+      let longLink: Buffer | undefined;
+      let memberStart = -1;
+      let header: RawHeader | undefined;
+      let headerAt = 0;
+      for (;;) {
+        const got = await this.readHeaderBlock();
+        if (!got) {
+          if (memberStart !== -1) this.fail('archive ends after an extension header with no member', memberStart);
+          this.info.warnings.push(`${this.name}: archive ends without its end-of-archive blocks`);
+          return;
+        }
+        if (isZeroBlock(got.block)) {
+          if (memberStart !== -1) this.fail('end-of-archive block after an extension header', got.at);
+          // Two zero blocks end the archive; one followed by EOF is accepted too.
+          return;
+        }
+        if (memberStart === -1) memberStart = got.at;
+        let h: RawHeader;
+        try {
+          h = decodeHeader(got.block);
+        } catch (err) {
+          if (err instanceof HeaderError) this.fail(err.message, got.at);
+          throw err;
+        }
+        const parse = async (): Promise<PaxRecord[]> => {
+          const data = await this.readExtension(h, got.at);
+          try {
+            return parsePaxRecords(data);
+          } catch (err) {
+            if (err instanceof PaxError) this.fail(err.message, got.at + BLOCK + err.at);
+            throw err;
+          }
+        };
+        if (h.typeflag === TYPE.paxLocal) local = [...(local ?? []), ...(await parse())];
+        else if (h.typeflag === TYPE.paxGlobal) {
+          const recs = await parse();
+          globals = [...globals, ...applyGlobalRecords(this.info, recs, this.name, got.at)];
+          memberStart = -1;
+        } else if (h.typeflag === TYPE.gnuLongName) longName = stripTrailingNul(await this.readExtension(h, got.at));
+        else if (h.typeflag === TYPE.gnuLongLink) longLink = stripTrailingNul(await this.readExtension(h, got.at));
+        else if (h.typeflag === TYPE.gnuVolume) {
+          this.info.warnings.push(`${this.name}: GNU volume label "${h.path.toString('utf8')}" skipped`);
+          await this.src.skip(h.size + padding(h.size));
+          memberStart = -1;
+        } else {
+          header = h;
+          headerAt = got.at;
+          break;
+        }
+      }
+      const member = await this.buildMember(header, headerAt, memberStart, globals, local, longName, longLink);
+      yield member.member;
+      // Skip whatever the consumer left of the body, then the padding.
+      await member.drain();
+    }
+  }
+
+  private async buildMember(
+    h: RawHeader,
+    headerAt: number,
+    memberStart: number,
+    globals: PaxRecord[],
+    local: PaxRecord[] | undefined,
+    longName: Buffer | undefined,
+    longLink: Buffer | undefined,
+  ): Promise<{ member: TarMember; drain: () => Promise<void> }> {
+    let type = TYPE_OF[h.typeflag];
+    const entry = makeEntry({ path: longName ?? h.path, type: type ?? 'file' });
+    if (type === undefined) {
+      entry.warnings.push(`unknown type flag "${String.fromCharCode(h.typeflag)}"; read as a regular file`);
+    }
+    entry.mode = h.mode;
+    entry.uid = h.uid;
+    entry.gid = h.gid;
+    entry.uname = h.uname.toString('utf8');
+    entry.gname = h.gname.toString('utf8');
+    entry.size = h.size;
+    entry.mtimeNs = h.mtime * 1_000_000_000n;
+    if (h.atime !== undefined) entry.atimeNs = h.atime * 1_000_000_000n;
+    if (h.ctime !== undefined) entry.ctimeNs = h.ctime * 1_000_000_000n;
+    if (entry.type === 'chardev' || entry.type === 'blockdev') {
+      entry.devMajor = h.devmajor;
+      entry.devMinor = h.devminor;
+    }
+    const link = longLink ?? h.linkname;
+    if (link.length && (entry.type === 'symlink' || entry.type === 'hardlink')) entry.linkTarget = link;
+
+    const state = newPaxState();
+    for (const rec of [...globals, ...(local ?? [])]) applyPaxRecord(entry, state, rec);
+    finishPax(entry, state);
+
+    // The data stored in the archive: the header's size, unless a pax size overrides it.
+    let stored = entry.size;
+    // Hardlinks, directories and special files carry no data in practice, but a size may still
+    // be stored (POSIX allows hardlink data); it is skipped, never read as another header.
+    if (entry.type === 'hardlink' || entry.type === 'symlink' || entry.type === 'directory' || entry.type === 'fifo' || entry.type === 'chardev' || entry.type === 'blockdev') {
+      if (h.typeflag !== TYPE.gnuDumpDir && stored > 0 && entry.type !== 'hardlink') {
+        entry.warnings.push(`${entry.type} carries ${stored} bytes of data; skipped`);
+      }
+      entry.size = 0;
+    }
+
+    // v7 and some old writers mark directories only by a trailing slash.
+    if (entry.type === 'file' && entry.path.length > 1 && entry.path[entry.path.length - 1] === 0x2f && stored === 0) {
+      entry.type = 'directory';
+    }
+
+    // Sparse members: old GNU 'S', or pax GNU.sparse 0.0 / 0.1 / 1.0.
+    let mapBytes = 0;
+    if (h.gnuSparse) {
+      const runs = [...h.gnuSparse.runs];
+      let extended = h.gnuSparse.extended;
+      while (extended) {
+        const got = await this.readHeaderBlock();
+        if (!got) this.fail('archive is truncated inside a sparse header', headerAt, displayName(entry.path));
+        runs.push(...readSparseRuns(got.block, 0, 21));
+        extended = got.block[504] !== 0;
+      }
+      entry.sparse = runs;
+      entry.size = state.sparseRealSize ?? h.gnuSparse.realSize;
+    } else if (state.sparseMajor === 1) {
+      const parsed = await this.readSparseMap1(stored, headerAt, entry);
+      entry.sparse = parsed.runs;
+      mapBytes = parsed.bytes;
+      stored -= mapBytes;
+      entry.size = state.sparseRealSize ?? entry.size;
+    } else if (state.sparseMap) {
+      entry.sparse = pairsToRuns(state.sparseMap);
+      entry.size = state.sparseRealSize ?? entry.size;
+    }
+    if (state.sparseName) entry.path = state.sparseName;
+    if (entry.sparse) {
+      const total = entry.sparse.reduce((n, r) => n + r.length, 0);
+      if (total !== stored) this.fail(`sparse map describes ${total} bytes but ${stored} are stored`, headerAt, displayName(entry.path));
+    }
+
+    // Names: drop trailing slashes (directories) so paths compare byte for byte.
+    let end = entry.path.length;
+    while (end > 1 && entry.path[end - 1] === 0x2f) end--;
+    entry.path = entry.path.subarray(0, end);
+    entry.name = displayName(entry.path);
+
+    const dataAt = this.src.position;
+    const src = this.src;
+    let consumed = 0;
+    const name = this.name;
+    const entryName = entry.name;
+    async function* body(): AsyncGenerator<Buffer> {
+      for await (const part of src.stream(stored - consumed)) {
+        consumed += part.length;
+        yield part;
+      }
+      if (consumed < stored) {
+        throw new ArchiveError(`archive is truncated: ${stored - consumed} bytes of data missing`, { archive: name, entry: entryName, offset: dataAt + consumed });
+      }
+    }
+    const drain = async () => {
+      const left = stored - consumed;
+      const got = await src.skip(left);
+      consumed += got;
+      if (got < left) this.fail(`archive is truncated: ${left - got} bytes of data missing`, dataAt + consumed, entryName);
+      await src.skip(padding(stored + mapBytes));
+    };
+    return { member: { entry, offset: memberStart, body: body() }, drain };
+  }
+
+  /** GNU sparse 1.0: decimal numbers, one per line, at the start of the data, padded to a block. */
+  private async readSparseMap1(stored: number, headerAt: number, entry: Entry): Promise<{ runs: SparseRun[]; bytes: number }> {
+    const lines: number[] = [];
+    let bytes = 0;
+    let text = '';
+    let count = -1;
+    while (count < 0 || lines.length < 1 + count * 2) {
+      if (bytes + BLOCK > stored) this.fail('sparse map runs past the member data', headerAt, displayName(entry.path));
+      text += (await this.src.read(BLOCK)).toString('latin1');
+      bytes += BLOCK;
+      const parts = text.split('\n');
+      text = parts.pop()!;
+      for (const p of parts) {
+        if (!/^\d+$/.test(p)) this.fail(`bad sparse map line "${p.slice(0, 20)}"`, headerAt, displayName(entry.path));
+        lines.push(Number(p));
+      }
+      if (lines.length > 0) count = lines[0]!;
+      if (bytes > this.maxHeader) this.fail('sparse map exceeds the header size limit', headerAt, displayName(entry.path));
+    }
+    return { runs: pairsToRuns(lines.slice(1, 1 + count * 2)), bytes };
+  }
+}
+
+function pairsToRuns(nums: number[]): SparseRun[] {
+  const runs: SparseRun[] = [];
+  for (let i = 0; i + 1 < nums.length; i += 2) runs.push({ offset: nums[i]!, length: nums[i + 1]! });
+  return runs;
+}
+
+function stripTrailingNul(b: Buffer): Buffer {
+  let end = b.length;
+  while (end > 0 && b[end - 1] === 0) end--;
+  return b.subarray(0, end);
+}

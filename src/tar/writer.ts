@@ -1,0 +1,210 @@
+// Streaming pax writer: a global header naming the spec version, then for each entry an optional
+// `x` header with what the ustar fields cannot hold, the ustar header, and the data.
+// Spec: spec/portarc-1.md §4 (container) and §5 (metadata encodings).
+
+import type { Entry } from '../model/entry.js';
+import { BLOCK, TYPE, USTAR_MAX, encodeUstar, splitUstarPath, type UstarFields } from './header.js';
+import { formatPaxRecord } from './pax.js';
+import { metadataRecords } from './paxmap.js';
+import { globalRecords, type FeatureClass } from './version.js';
+
+/** Where archive bytes go. `write` may return a promise to apply backpressure. */
+export interface Sink {
+  write(chunk: Buffer): void | Promise<void>;
+}
+
+export interface TarWriterOptions {
+  creator?: string;
+  features?: Record<FeatureClass, string[]>;
+}
+
+const TYPEFLAG: Record<Entry['type'], number> = {
+  file: TYPE.file,
+  directory: TYPE.directory,
+  symlink: TYPE.symlink,
+  hardlink: TYPE.hardlink,
+  fifo: TYPE.fifo,
+  chardev: TYPE.chardev,
+  blockdev: TYPE.blockdev,
+};
+
+const ZEROS = Buffer.alloc(BLOCK * 20);
+/** Archives end on a multiple of this, as GNU tar and bsdtar write them (blocking factor 20). */
+const RECORD = BLOCK * 20;
+const padding = (n: number) => (BLOCK - (n % BLOCK)) % BLOCK;
+
+export class TarWriter {
+  private started = false;
+  /** Bytes written so far: the offset of the next member. */
+  position = 0;
+
+  constructor(
+    private sink: Sink,
+    private opts: TarWriterOptions = {},
+  ) {}
+
+  private async out(chunk: Buffer): Promise<void> {
+    this.position += chunk.length;
+    await this.sink.write(chunk);
+  }
+
+  private async extensionHeader(typeflag: number, name: string, records: Buffer[], mtime: number): Promise<void> {
+    const data = Buffer.concat(records);
+    const block = encodeUstar({
+      ...blankFields(),
+      name: Buffer.from(name),
+      mode: 0o644,
+      size: data.length,
+      mtime,
+      typeflag,
+    });
+    await this.out(Buffer.concat([block, data, ZEROS.subarray(0, padding(data.length))]));
+  }
+
+  private async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const creator = this.opts.creator ?? 'portarc';
+    await this.extensionHeader(TYPE.paxGlobal, '././@PaxGlobalHeader', globalRecords(creator, this.opts.features), 0);
+  }
+
+  /**
+   * Add one entry. For files, `body` must yield exactly entry.size bytes (for sparse entries, the
+   * data runs back to back). Returns warnings when the body did not match the size.
+   * Returns the offset of the member's first header block.
+   */
+  async add(entry: Entry, body?: AsyncIterable<Buffer> | Buffer): Promise<{ offset: number; warnings: string[] }> {
+    await this.start();
+    const offset = this.position;
+    const warnings: string[] = [];
+    const isFile = entry.type === 'file';
+    const sparse = isFile && entry.sparse ? entry.sparse : undefined;
+    const sparseMap = sparse ? encodeSparseMap(sparse) : undefined;
+    const dataSize = !isFile ? 0 : sparse ? sparse.reduce((n, r) => n + r.length, 0) : entry.size;
+    const storedSize = dataSize + (sparseMap?.length ?? 0);
+
+    const records: Buffer[] = [];
+    let path: Buffer = entry.type === 'directory' ? Buffer.concat([entry.path, Buffer.from('/')]) : entry.path;
+    if (sparse) {
+      // GNU sparse 1.0: the real name goes in GNU.sparse.name, the ustar name is a stand-in.
+      records.push(
+        formatPaxRecord('GNU.sparse.major', '1'),
+        formatPaxRecord('GNU.sparse.minor', '0'),
+        formatPaxRecord('GNU.sparse.name', entry.path),
+        formatPaxRecord('GNU.sparse.realsize', String(entry.size)),
+      );
+      const slash = entry.path.lastIndexOf(0x2f);
+      const dir = slash >= 0 ? entry.path.subarray(0, slash + 1) : Buffer.alloc(0);
+      path = Buffer.concat([dir, Buffer.from('GNUSparseFile.0/'), entry.path.subarray(slash + 1)]);
+    }
+    let split = splitUstarPath(path);
+    let locates = true;
+    if (!split) {
+      records.push(formatPaxRecord('path', path));
+      split = { prefix: Buffer.alloc(0), name: path.subarray(0, 100) };
+      locates = false;
+    }
+    let linkname: Buffer = Buffer.alloc(0);
+    if (entry.linkTarget && (entry.type === 'symlink' || entry.type === 'hardlink')) {
+      linkname = entry.linkTarget;
+      if (linkname.length > 100) {
+        records.push(formatPaxRecord('linkpath', linkname));
+        linkname = linkname.subarray(0, 100);
+        locates = false;
+      }
+    }
+    const fit = (v: number, max: number, key: string) => {
+      if (v <= max) return v;
+      records.push(formatPaxRecord(key, String(v)));
+      if (key === 'size') locates = false;
+      return 0;
+    };
+    const size = fit(storedSize, USTAR_MAX.size, 'size');
+    const uid = fit(entry.uid, USTAR_MAX.id, 'uid');
+    const gid = fit(entry.gid, USTAR_MAX.id, 'gid');
+    const name32 = (v: string, key: string) => {
+      const b = Buffer.from(v, 'utf8');
+      if (b.length <= 31 && /^[\x20-\x7e]*$/.test(v)) return b;
+      records.push(formatPaxRecord(key, v));
+      return Buffer.alloc(0);
+    };
+    const uname = name32(entry.uname, 'uname');
+    const gname = name32(entry.gname, 'gname');
+    let devmajor = 0;
+    let devminor = 0;
+    if (entry.type === 'chardev' || entry.type === 'blockdev') {
+      devmajor = fit(entry.devMajor ?? 0, USTAR_MAX.id, 'SCHILY.devmajor');
+      devminor = fit(entry.devMinor ?? 0, USTAR_MAX.id, 'SCHILY.devminor');
+    }
+    records.push(...metadataRecords(entry, locates));
+
+    const mtimeSec = entry.mtimeNs / 1_000_000_000n;
+    const mtime = mtimeSec < 0n ? 0 : mtimeSec > BigInt(USTAR_MAX.time) ? USTAR_MAX.time : Number(mtimeSec);
+    if (records.length) await this.extensionHeader(TYPE.paxLocal, '././@PaxHeader', records, mtime);
+    const fields: UstarFields = {
+      name: split.name,
+      prefix: split.prefix,
+      mode: entry.mode & 0o7777,
+      uid,
+      gid,
+      size,
+      mtime,
+      typeflag: TYPEFLAG[entry.type],
+      linkname,
+      uname,
+      gname,
+      devmajor,
+      devminor,
+    };
+    await this.out(encodeUstar(fields));
+    if (sparseMap) await this.out(sparseMap);
+    if (isFile) await this.writeBody(entry, body, dataSize, warnings);
+    await this.out(ZEROS.subarray(0, padding(storedSize)));
+    return { offset, warnings };
+  }
+
+  private async writeBody(entry: Entry, body: AsyncIterable<Buffer> | Buffer | undefined, size: number, warnings: string[]): Promise<void> {
+    let written = 0;
+    if (body) {
+      const parts = Buffer.isBuffer(body) ? [body] : body;
+      for await (const part of parts) {
+        const take = Math.min(part.length, size - written);
+        if (take > 0) await this.out(take === part.length ? part : part.subarray(0, take));
+        written += part.length;
+      }
+    }
+    if (written > size) {
+      warnings.push(`${entry.name}: content grew while it was read (${written} bytes, ${size} expected); truncated`);
+    } else if (written < size) {
+      warnings.push(`${entry.name}: content shrank while it was read (${written} of ${size} bytes); padded with zeros`);
+      for (let left = size - written; left > 0; left -= Math.min(left, ZEROS.length)) {
+        await this.out(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+      }
+    }
+  }
+
+  /** End-of-archive: two zero blocks, then zeros up to a whole 10 KiB record. */
+  async finish(): Promise<void> {
+    await this.start();
+    const end = this.position + 2 * BLOCK;
+    const total = end + ((RECORD - (end % RECORD)) % RECORD);
+    for (let left = total - this.position; left > 0; ) {
+      const n = Math.min(left, ZEROS.length);
+      await this.out(ZEROS.subarray(0, n));
+      left -= n;
+    }
+  }
+}
+
+function blankFields(): UstarFields {
+  const empty = Buffer.alloc(0);
+  return { name: empty, prefix: empty, mode: 0, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: TYPE.file, linkname: empty, uname: empty, gname: empty, devmajor: 0, devminor: 0 };
+}
+
+/** GNU sparse 1.0 map: count, then offset/length pairs, one decimal per line, NUL-padded to a block. */
+function encodeSparseMap(runs: Entry['sparse'] & object): Buffer {
+  const text = [runs.length, ...runs.flatMap((r) => [r.offset, r.length])].join('\n') + '\n';
+  const b = Buffer.from(text, 'latin1');
+  return Buffer.concat([b, Buffer.alloc(padding(b.length))]);
+}
+

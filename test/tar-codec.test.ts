@@ -1,0 +1,115 @@
+// The tar codec against the real tools: what portarc writes, GNU tar, bsdtar and Python read;
+// what they write, portarc reads. Filesystem-free: entries are built in memory.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeEntry, type Entry } from '../src/model/entry.js';
+import { TarReader } from '../src/tar/reader.js';
+import { TarWriter } from '../src/tar/writer.js';
+import { formatPaxRecord, parsePaxRecords } from '../src/tar/pax.js';
+
+async function writeTar(items: Array<[Entry, Buffer?]>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const w = new TarWriter({ write: (c) => void chunks.push(Buffer.from(c)) }, { creator: 'test' });
+  for (const [e, body] of items) await w.add(e, body);
+  await w.finish();
+  return Buffer.concat(chunks);
+}
+
+async function readTar(bytes: Buffer) {
+  const reader = new TarReader((async function* () { yield bytes; })(), { archiveName: 't.tar' });
+  const out: Array<{ entry: Entry; data: Buffer }> = [];
+  for await (const m of reader) {
+    const parts: Buffer[] = [];
+    for await (const p of m.body) parts.push(p);
+    out.push({ entry: m.entry, data: Buffer.concat(parts) });
+  }
+  return { members: out, info: reader.info };
+}
+
+describe('pax records', () => {
+  it('length prefix counts its own digits across a digit boundary', () => {
+    for (let n = 80; n < 120; n++) {
+      const rec = formatPaxRecord('k', Buffer.alloc(n, 0x61));
+      expect(Number(rec.toString('latin1').split(' ')[0])).toBe(rec.length);
+      expect(parsePaxRecords(rec)[0]!.value.length).toBe(n);
+    }
+  });
+  it('values keep NUL, newline and 0xff bytes', () => {
+    const v = Buffer.from([0, 0xff, 0x0a, 0x3d, 0]);
+    expect(parsePaxRecords(formatPaxRecord('SCHILY.xattr.user.b', v))[0]!.value).toEqual(v);
+  });
+});
+
+describe('tar writer and reader', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portarc-codec-'));
+  const longPath = 'd/' + 'x'.repeat(150) + '/' + 'y'.repeat(146);
+  const entries: Array<[Entry, Buffer?]> = [
+    [makeEntry({ path: 'd', type: 'directory', mode: 0o755, mtimeNs: 1_700_000_000_123_456_789n })],
+    [makeEntry({ path: 'd/f.txt', type: 'file', size: 5, uid: 3_000_000, gid: 42, uname: 'alice', gname: 'staff', mtimeNs: -86400_500_000_000n,
+      xattrs: new Map([['user.bin', Buffer.from([0, 0xff, 1])], ['user.a=b%', Buffer.from('v')]]) }), Buffer.from('hello')],
+    [makeEntry({ path: longPath, type: 'file', size: 3, selinux: 'system_u:object_r:tmp_t:s0',
+      xattrs: new Map([['user.nul', Buffer.from([0x61, 0])]]) }), Buffer.from('abc')],
+    [makeEntry({ path: 'd/l', type: 'symlink', linkTarget: Buffer.from('f.txt'), mode: 0o777 })],
+    [makeEntry({ path: 'd/h', type: 'hardlink', linkTarget: Buffer.from('d/f.txt') })],
+    [makeEntry({ path: Buffer.from([0x64, 0x2f, 0x6e, 0xff, 0xfe]), type: 'fifo' })],
+    [makeEntry({ path: 'd/c', type: 'chardev', devMajor: 1, devMinor: 3 })],
+    [makeEntry({ path: 'd/acl', type: 'directory', aclAccess: [{ tag: 'user_obj', perm: 7 }, { tag: 'user', id: 1234, perm: 5 }, { tag: 'group_obj', perm: 5 }, { tag: 'mask', perm: 5 }, { tag: 'other', perm: 0 }],
+      aclDefault: [{ tag: 'user_obj', perm: 7 }, { tag: 'group_obj', perm: 5 }, { tag: 'other', perm: 0 }] })],
+  ];
+
+  it('round-trips every field through portarc', async () => {
+    const bytes = await writeTar(entries);
+    expect(bytes.length % 10240).toBe(0);
+    const { members, info } = await readTar(bytes);
+    expect(info.version).toBe('1.0');
+    expect(members.map((m) => m.entry.name)).toEqual(entries.map(([e]) => e.name));
+    for (const [i, [e, body]] of entries.entries()) {
+      const got = members[i]!.entry;
+      expect(got.path).toEqual(e.path);
+      expect(got.type).toBe(e.type);
+      expect(got.mode).toBe(e.mode);
+      expect([got.uid, got.gid, got.uname, got.gname]).toEqual([e.uid, e.gid, e.uname, e.gname]);
+      expect(got.mtimeNs).toBe(e.mtimeNs);
+      expect(got.xattrs).toEqual(e.xattrs);
+      expect(got.selinux).toBe(e.selinux);
+      expect(got.aclAccess).toEqual(e.aclAccess);
+      expect(got.aclDefault).toEqual(e.aclDefault);
+      expect(got.linkTarget).toEqual(e.linkTarget);
+      expect([got.devMajor, got.devMinor]).toEqual([e.devMajor, e.devMinor]);
+      expect(got.warnings).toEqual([]);
+      expect(members[i]!.data).toEqual(body ?? Buffer.alloc(0));
+    }
+  });
+
+  it('GNU tar, bsdtar and Python list what portarc writes', async () => {
+    const file = join(dir, 'a.tar');
+    writeFileSync(file, await writeTar(entries));
+    const gnu = execFileSync('tar', ['--xattrs', '--numeric-owner', '-tvf', file], { encoding: 'latin1' });
+    expect(gnu).toContain(longPath);
+    expect(gnu).toContain('3000000/42');
+    const bsd = execFileSync('bsdtar', ['-tvf', file], { encoding: 'latin1' });
+    expect(bsd).toContain(longPath);
+    const py = execFileSync('python3', ['-c', 'import sys,tarfile\nfor m in tarfile.open(sys.argv[1]): print(m.name, m.uid, m.mtime)', file], { encoding: 'utf8' });
+    expect(py).toContain(`${longPath} 0 `);
+    expect(py).toContain('d/f.txt 3000000 -86400.5');
+  });
+
+  it('reads what GNU tar writes in gnu and pax format', async () => {
+    const src = join(dir, 'src');
+    execFileSync('bash', ['-c', `mkdir -p ${src}/sub && printf hi > ${src}/sub/${'n'.repeat(120)} && ln -s sub ${src}/ln && touch -d @1234567890.123456789 ${src}/sub`]);
+    for (const format of ['gnu', 'pax']) {
+      const file = join(dir, `g-${format}.tar`);
+      execFileSync('tar', [`--format=${format}`, '-C', src, '-cf', file, '.']);
+      const { members } = await readTar(readFileSync(file));
+      const long = members.find((m) => m.entry.name === `./sub/${'n'.repeat(120)}`)!;
+      expect(long.data.toString()).toBe('hi');
+      expect(members.find((m) => m.entry.name === './ln')!.entry.linkTarget!.toString()).toBe('sub');
+      const sub = members.find((m) => m.entry.name === './sub')!.entry;
+      expect(sub.type).toBe('directory');
+      expect(sub.mtimeNs).toBe(format === 'pax' ? 1234567890_123456789n : 1234567890_000000000n);
+    }
+  });
+});
