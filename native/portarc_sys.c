@@ -1,0 +1,381 @@
+/*
+ * portarc_sys: the few system calls portarc needs that Node's fs does not offer.
+ *
+ * DESIGN: Node's fs.utimes/lutimes loses sub-microsecond digits, fs cannot make
+ * fifos or device nodes, and no npm addon offers no-follow xattr calls taking
+ * Buffer paths (paths are bytes, not necessarily UTF-8). So this is a small,
+ * plain C N-API addon (no node-addon-api) wrapped by src/fs/sys.ts, which also
+ * has a slower fallback through getfattr/setfattr/mknod for when it is not built.
+ *
+ * Every function takes the path as a Buffer and never follows a symlink.
+ * Errors are thrown as JS Errors with `code` ('ENOENT', ...), `errno` and
+ * `syscall`, and a message like "lsetxattr user.x: Operation not supported".
+ *
+ * Linux is what is tested; macOS compiles (XATTR_NOFOLLOW, ENOATTR is reported
+ * as 'ENODATA' so callers see one code for "no such attribute").
+ */
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <time.h>
+#ifdef __linux__
+#include <sys/sysmacros.h>
+#endif
+
+#ifdef __APPLE__
+#define LIST_XATTR(p, b, n) listxattr((p), (b), (n), XATTR_NOFOLLOW)
+#define GET_XATTR(p, k, b, n) getxattr((p), (k), (b), (n), 0, XATTR_NOFOLLOW)
+#define SET_XATTR(p, k, v, n) setxattr((p), (k), (v), (n), 0, XATTR_NOFOLLOW)
+#define REMOVE_XATTR(p, k) removexattr((p), (k), XATTR_NOFOLLOW)
+#define SYS_LIST "listxattr"
+#define SYS_GET "getxattr"
+#define SYS_SET "setxattr"
+#define SYS_REMOVE "removexattr"
+#define ENO_ATTR ENOATTR /* "no such attribute" */
+#else
+#define LIST_XATTR(p, b, n) llistxattr((p), (b), (n))
+#define GET_XATTR(p, k, b, n) lgetxattr((p), (k), (b), (n))
+#define SET_XATTR(p, k, v, n) lsetxattr((p), (k), (v), (n), 0)
+#define REMOVE_XATTR(p, k) lremovexattr((p), (k))
+#define SYS_LIST "llistxattr"
+#define SYS_GET "lgetxattr"
+#define SYS_SET "lsetxattr"
+#define SYS_REMOVE "lremovexattr"
+#define ENO_ATTR ENODATA
+#endif
+
+/* How often a size-then-read pair is retried when the list or value grew in between. */
+#define MAX_RETRIES 16
+
+/* ---- errors ------------------------------------------------------------ */
+
+static const struct { int num; const char *name; } ERRNO_NAMES[] = {
+  {EPERM, "EPERM"},   {ENOENT, "ENOENT"},   {EIO, "EIO"},         {E2BIG, "E2BIG"},
+  {EBADF, "EBADF"},   {ENOMEM, "ENOMEM"},   {EACCES, "EACCES"},   {EFAULT, "EFAULT"},
+  {EBUSY, "EBUSY"},   {EEXIST, "EEXIST"},   {EXDEV, "EXDEV"},     {ENODEV, "ENODEV"},
+  {ENOTDIR, "ENOTDIR"}, {EISDIR, "EISDIR"}, {EINVAL, "EINVAL"},   {EFBIG, "EFBIG"},
+  {ENOSPC, "ENOSPC"}, {EROFS, "EROFS"},     {ERANGE, "ERANGE"},   {ENAMETOOLONG, "ENAMETOOLONG"},
+  {ENOSYS, "ENOSYS"}, {ELOOP, "ELOOP"},     {ENO_ATTR, "ENODATA"}, {ENOTSUP, "ENOTSUP"},
+  {EOPNOTSUPP, "EOPNOTSUPP"}, /* same number as ENOTSUP on Linux: the first match wins */
+  {EDQUOT, "EDQUOT"},
+};
+
+static void errno_name(int err, char *out, size_t size) {
+  for (size_t i = 0; i < sizeof ERRNO_NAMES / sizeof ERRNO_NAMES[0]; i++) {
+    if (ERRNO_NAMES[i].num == err) {
+      snprintf(out, size, "%s", ERRNO_NAMES[i].name);
+      return;
+    }
+  }
+  snprintf(out, size, "E%d", err);
+}
+
+/* Throw Error("<syscall> <what>: <strerror>") with code, errno and syscall. Returns NULL. */
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *what) {
+  char code[32], msg[1024];
+  errno_name(err, code, sizeof code);
+  snprintf(msg, sizeof msg, "%s %s: %s", syscall, what, strerror(err));
+  napi_value code_v, msg_v, error, errno_v, syscall_v;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_v);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &msg_v);
+  napi_create_error(env, code_v, msg_v, &error);
+  napi_create_int32(env, err, &errno_v);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_v);
+  napi_set_named_property(env, error, "errno", errno_v);
+  napi_set_named_property(env, error, "syscall", syscall_v);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+/* ---- arguments ----------------------------------------------------------- */
+
+/* Fetch exactly `want` arguments; throws and returns 0 when fewer were passed. */
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < want) {
+    throw_type(env, "too few arguments");
+    return 0;
+  }
+  return 1;
+}
+
+/* A NUL-terminated malloc'ed copy of a Buffer argument, or NULL after throwing. */
+static char *buffer_arg(napi_env env, napi_value v, const char *what) {
+  bool is_buffer = false;
+  void *data;
+  size_t len;
+  char msg[128];
+  if (napi_is_buffer(env, v, &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, v, &data, &len) != napi_ok) {
+    snprintf(msg, sizeof msg, "%s must be a Buffer", what);
+    throw_type(env, msg);
+    return NULL;
+  }
+  if (memchr(data, 0, len) != NULL) {
+    snprintf(msg, sizeof msg, "%s must not contain NUL bytes", what);
+    throw_type(env, msg);
+    return NULL;
+  }
+  char *copy = malloc(len + 1);
+  if (copy == NULL) {
+    throw_errno(env, ENOMEM, "malloc", what);
+    return NULL;
+  }
+  if (len) memcpy(copy, data, len);
+  copy[len] = '\0';
+  return copy;
+}
+
+/* A malloc'ed UTF-8 copy of a string argument, or NULL after throwing. */
+static char *string_arg(napi_env env, napi_value v, const char *what) {
+  size_t len;
+  char msg[128];
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    snprintf(msg, sizeof msg, "%s must be a string", what);
+    throw_type(env, msg);
+    return NULL;
+  }
+  char *s = malloc(len + 1);
+  if (s == NULL) {
+    throw_errno(env, ENOMEM, "malloc", what);
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (strlen(s) != len) {
+    free(s);
+    snprintf(msg, sizeof msg, "%s must not contain NUL characters", what);
+    throw_type(env, msg);
+    return NULL;
+  }
+  return s;
+}
+
+static int int64_arg(napi_env env, napi_value v, int64_t *out, const char *what) {
+  bool lossless = false;
+  char msg[128];
+  if (napi_get_value_bigint_int64(env, v, out, &lossless) != napi_ok || !lossless) {
+    snprintf(msg, sizeof msg, "%s must be a bigint that fits in 64 bits", what);
+    throw_type(env, msg);
+    return 0;
+  }
+  return 1;
+}
+
+static int uint32_arg(napi_env env, napi_value v, uint32_t *out, const char *what) {
+  char msg[128];
+  if (napi_get_value_uint32(env, v, out) != napi_ok) {
+    snprintf(msg, sizeof msg, "%s must be a number", what);
+    throw_type(env, msg);
+    return 0;
+  }
+  return 1;
+}
+
+/* ---- xattrs ---------------------------------------------------------------- */
+
+/*
+ * Read one value into *out (malloc'ed, *len bytes). Returns 0 on success, else an errno.
+ * ENO_ATTR means the attribute vanished between list and get.
+ */
+static int read_value(const char *path, const char *name, char **out, size_t *len) {
+  for (int tries = 0; tries < MAX_RETRIES; tries++) {
+    ssize_t size = GET_XATTR(path, name, NULL, 0);
+    if (size < 0) return errno;
+    char *buf = malloc(size ? (size_t)size : 1);
+    if (buf == NULL) return ENOMEM;
+    ssize_t got = GET_XATTR(path, name, buf, (size_t)size);
+    if (got >= 0) {
+      *out = buf;
+      *len = (size_t)got;
+      return 0;
+    }
+    int err = errno;
+    free(buf);
+    if (err != ERANGE) return err; /* ERANGE: it grew in between, ask again */
+  }
+  return ERANGE;
+}
+
+/* listXattrs(path: Buffer): Array<[name: Buffer, value: Buffer]> */
+static napi_value list_xattrs(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result = NULL;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  char *path = buffer_arg(env, argv[0], "path");
+  if (path == NULL) return NULL;
+
+  char *names = NULL;
+  ssize_t names_len = -1;
+  int err = 0;
+  for (int tries = 0; tries < MAX_RETRIES && names_len < 0; tries++) {
+    ssize_t size = LIST_XATTR(path, NULL, 0);
+    if (size < 0) { err = errno; break; }
+    names = malloc(size ? (size_t)size : 1);
+    if (names == NULL) { err = ENOMEM; break; }
+    names_len = LIST_XATTR(path, names, (size_t)size);
+    if (names_len < 0) {
+      err = errno;
+      free(names);
+      names = NULL;
+      if (err != ERANGE) break; /* ERANGE: the list grew in between, ask again */
+    }
+  }
+  if (names_len < 0) {
+    if (err == ENOTSUP || err == EOPNOTSUPP) {
+      napi_create_array(env, &result); /* a filesystem without xattrs has none */
+    } else {
+      throw_errno(env, err, SYS_LIST, path);
+    }
+    free(path);
+    return result;
+  }
+
+  napi_create_array(env, &result);
+  uint32_t count = 0;
+  for (ssize_t off = 0; off < names_len;) {
+    const char *name = names + off;
+    size_t name_len = strnlen(name, (size_t)(names_len - off));
+    off += (ssize_t)name_len + 1;
+    if (name_len == 0) continue;
+    char *value = NULL;
+    size_t value_len = 0;
+    err = read_value(path, name, &value, &value_len);
+    if (err == ENO_ATTR) continue; /* removed since the list was read */
+    if (err != 0) {
+      throw_errno(env, err, SYS_GET, name);
+      result = NULL;
+      break;
+    }
+    napi_value pair, name_v, value_v;
+    napi_create_buffer_copy(env, name_len, name, NULL, &name_v);
+    napi_create_buffer_copy(env, value_len, value, NULL, &value_v);
+    free(value);
+    napi_create_array_with_length(env, 2, &pair);
+    napi_set_element(env, pair, 0, name_v);
+    napi_set_element(env, pair, 1, value_v);
+    napi_set_element(env, result, count++, pair);
+  }
+  free(names);
+  free(path);
+  return result;
+}
+
+/* setXattr(path: Buffer, name: string, value: Buffer): void */
+static napi_value set_xattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  bool is_buffer = false;
+  void *value;
+  size_t value_len;
+  if (napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, argv[2], &value, &value_len) != napi_ok) {
+    return throw_type(env, "value must be a Buffer");
+  }
+  char *path = buffer_arg(env, argv[0], "path");
+  if (path == NULL) return NULL;
+  char *name = string_arg(env, argv[1], "name");
+  if (name != NULL && SET_XATTR(path, name, value_len ? value : "", value_len) != 0) {
+    throw_errno(env, errno, SYS_SET, name);
+  }
+  free(name);
+  free(path);
+  return NULL;
+}
+
+/* removeXattr(path: Buffer, name: string): void */
+static napi_value remove_xattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char *path = buffer_arg(env, argv[0], "path");
+  if (path == NULL) return NULL;
+  char *name = string_arg(env, argv[1], "name");
+  if (name != NULL && REMOVE_XATTR(path, name) != 0) {
+    throw_errno(env, errno, SYS_REMOVE, name);
+  }
+  free(name);
+  free(path);
+  return NULL;
+}
+
+/* ---- times and nodes ------------------------------------------------------- */
+
+/* Nanoseconds since the epoch to a timespec; floor division keeps tv_nsec in [0, 1e9). */
+static struct timespec ns_to_timespec(int64_t ns) {
+  int64_t sec = ns / 1000000000, nsec = ns % 1000000000;
+  if (nsec < 0) {
+    nsec += 1000000000;
+    sec -= 1;
+  }
+  struct timespec ts;
+  ts.tv_sec = (time_t)sec;
+  ts.tv_nsec = (long)nsec;
+  return ts;
+}
+
+/* setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint): void */
+static napi_value set_times(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int64_t atime, mtime;
+  if (!get_args(env, info, 3, argv)) return NULL;
+  if (!int64_arg(env, argv[1], &atime, "atimeNs") || !int64_arg(env, argv[2], &mtime, "mtimeNs")) {
+    return NULL;
+  }
+  char *path = buffer_arg(env, argv[0], "path");
+  if (path == NULL) return NULL;
+  struct timespec ts[2] = {ns_to_timespec(atime), ns_to_timespec(mtime)};
+  if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) != 0) {
+    throw_errno(env, errno, "utimensat", path);
+  }
+  free(path);
+  return NULL;
+}
+
+/* mknod(path: Buffer, mode: number (st_mode incl. the type bits), major: number, minor: number): void */
+static napi_value make_node(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  uint32_t mode, major_n, minor_n;
+  if (!get_args(env, info, 4, argv)) return NULL;
+  if (!uint32_arg(env, argv[1], &mode, "mode") || !uint32_arg(env, argv[2], &major_n, "major") ||
+      !uint32_arg(env, argv[3], &minor_n, "minor")) {
+    return NULL;
+  }
+  char *path = buffer_arg(env, argv[0], "path");
+  if (path == NULL) return NULL;
+  if (mknod(path, (mode_t)mode, makedev(major_n, minor_n)) != 0) {
+    throw_errno(env, errno, "mknod", path);
+  }
+  free(path);
+  return NULL;
+}
+
+/* ---- module ----------------------------------------------------------------- */
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"listXattrs", NULL, list_xattrs, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setXattr", NULL, set_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"removeXattr", NULL, remove_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setTimes", NULL, set_times, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"mknod", NULL, make_node, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,56 @@
+// extract(): read an archive and restore its entries under a destination directory, reporting
+// every warning and every loss. Spec: spec/portarc-1.md §6 (reader rules) and §9 (restore).
+
+import { mkdir } from 'node:fs/promises';
+import type { Entry } from '../model/entry.js';
+import { ArchiveError } from '../model/errors.js';
+import { Restorer, type Loss } from '../fs/restore.js';
+import { openSource, type ArchiveSource } from '../io/source.js';
+import { TarReader } from '../tar/reader.js';
+import type { ArchiveInfo } from '../tar/version.js';
+
+export interface ExtractOptions {
+  /** Restore owners. Default: when running as root, as GNU tar does. */
+  sameOwner?: boolean;
+  /** Use the numeric ids in the archive, not the names. */
+  numericOwner?: boolean;
+  onEntry?: (entry: Entry) => void;
+}
+
+export interface ExtractResult {
+  entries: number;
+  info: ArchiveInfo;
+  /** Every warning: archive-level ones, then per entry ("NAME: what"). */
+  warnings: string[];
+  /** What could not be restored, per entry. */
+  losses: Loss[];
+}
+
+export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
+  const { bytes, name } = openSource(source);
+  await mkdir(dir, { recursive: true });
+  const reader = new TarReader(bytes, { archiveName: name });
+  const restorer = new Restorer(dir, { sameOwner: options.sameOwner, numericOwner: options.numericOwner });
+  const entryWarnings: string[] = [];
+  let entries = 0;
+  try {
+    for await (const { entry, body } of reader) {
+      for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
+      await restorer.restore(entry, body);
+      entries++;
+      options.onEntry?.(entry);
+    }
+  } catch (err) {
+    // Whatever was extracted keeps its metadata, then the failure is reported.
+    await restorer.finish().catch(() => undefined);
+    if (err instanceof ArchiveError) throw err.withArchive(name);
+    throw err;
+  }
+  await restorer.finish();
+  return {
+    entries,
+    info: reader.info,
+    warnings: [...reader.info.warnings, ...restorer.warnings, ...entryWarnings],
+    losses: restorer.losses,
+  };
+}

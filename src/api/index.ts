@@ -1,0 +1,13 @@
+// The public library surface. Spec: spec/portarc-1.md; design: DESIGN.md §6.
+export { create, type CreateInput, type CreateOptions, type CreateResult } from './create.js';
+export { extract, type ExtractOptions, type ExtractResult } from './extract.js';
+export { list, type ListedEntry, type Listing } from './list.js';
+export { VERSION } from './version.js';
+export { makeEntry, displayName, type Entry, type EntryType, type AclEntry, type SparseRun } from '../model/entry.js';
+export { ArchiveError, UnsupportedFeatureError } from '../model/errors.js';
+export { TarReader, type TarMember, type TarReaderOptions } from '../tar/reader.js';
+export { TarWriter, type Sink, type TarWriterOptions } from '../tar/writer.js';
+export { SPEC_VERSION_TEXT, type ArchiveInfo } from '../tar/version.js';
+export { scan, type ScanOptions, type ScannedEntry } from '../fs/scan.js';
+export { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
+export { loadSys, type Sys } from '../fs/sys.js';

@@ -1,0 +1,115 @@
+// The `portarc` command line: tar's habits (-f, -C, -v, "-" for stdin/stdout), --json for scripts,
+// exit codes 0 success, 1 done with warnings or losses, 2 failure. Spec: spec/portarc-1.md §8.
+
+import { Command, CommanderError } from 'commander';
+import { create } from '../api/create.js';
+import { extract } from '../api/extract.js';
+import { list } from '../api/list.js';
+import { VERSION } from '../api/version.js';
+import { loadSys } from '../fs/sys.js';
+import { entryJson, lsLine } from './format.js';
+
+export const EXIT = { ok: 0, warnings: 1, failure: 2 } as const;
+
+function warn(msg: string): void {
+  process.stderr.write(`portarc: ${msg}\n`);
+}
+
+/** Print stdout lines without buffering the whole listing, honouring backpressure. */
+async function out(text: string): Promise<void> {
+  if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = new Command('portarc')
+    .description('Portable backup archives: pax tar with every piece of Unix metadata')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('create')
+    .description('archive PATHs into a new archive')
+    .requiredOption('-f, --file <archive>', 'archive to write ("-" for stdout)')
+    .option('-C, --directory <dir>', 'change to DIR before reading the paths')
+    .option('-S, --sparse', 'store files with holes as sparse entries (7-Zip cannot expand these)')
+    .option('-v, --verbose', 'list entries as they are written (on stderr)')
+    .argument('<path...>', 'files and directories to archive')
+    .action(async (paths: string[], o: { file: string; directory?: string; sparse?: boolean; verbose?: boolean }) => {
+      const result = await create(paths, o.file, {
+        cwd: o.directory,
+        sparse: o.sparse,
+        onEntry: o.verbose ? (e) => process.stderr.write(`${e.name}\n`) : undefined,
+      });
+      for (const w of result.warnings) warn(`warning: ${w}`);
+      if (result.warnings.length) code = EXIT.warnings;
+    });
+
+  program
+    .command('extract')
+    .description('restore the entries of an archive')
+    .requiredOption('-f, --file <archive>', 'archive to read ("-" for stdin)')
+    .option('-C, --directory <dir>', 'extract under DIR', '.')
+    .option('--same-owner', 'restore owners (default when running as root)')
+    .option('--no-same-owner', 'leave files owned by the user running portarc')
+    .option('--numeric-owner', 'use the numeric ids in the archive, not the names')
+    .option('-v, --verbose', 'list entries as they are extracted')
+    .action(async (o: { file: string; directory: string; sameOwner?: boolean; numericOwner?: boolean; verbose?: boolean }) => {
+      const sys = loadSys();
+      const result = await extract(o.file, o.directory, {
+        sameOwner: o.sameOwner,
+        numericOwner: o.numericOwner,
+        onEntry: o.verbose ? (e) => process.stdout.write(`${e.name}\n`) : undefined,
+      });
+      for (const w of result.warnings) warn(`warning: ${w}`);
+      for (const l of result.losses) warn(`not restored: ${l.path}: ${l.what}: ${l.reason}`);
+      if (result.losses.length) {
+        const byKind = new Map<string, number>();
+        for (const l of result.losses) byKind.set(l.what, (byKind.get(l.what) ?? 0) + 1);
+        warn(`summary: ${result.entries} entries; not restored: ${[...byKind].map(([k, n]) => `${n} ${k}`).join(', ')}`);
+        if (sys.kind === 'fallback') warn('native addon not built: metadata was restored through getfattr/setfattr');
+      }
+      if (result.warnings.length || result.losses.length) code = EXIT.warnings;
+    });
+
+  program
+    .command('list')
+    .alias('ls')
+    .description('list the entries of an archive')
+    .requiredOption('-f, --file <archive>', 'archive to read ("-" for stdin)')
+    .option('-v, --verbose', 'long listing: mode, owner, size, time')
+    .option('--json', 'one JSON document: every entry with all its metadata')
+    .action(async (o: { file: string; verbose?: boolean; json?: boolean }) => {
+      const listing = list(o.file);
+      let first = true;
+      if (o.json) await out('{"entries":[\n');
+      let warnings = 0;
+      for await (const e of listing) {
+        warnings += e.warnings.length;
+        if (o.json) {
+          await out((first ? '' : ',\n') + JSON.stringify(entryJson(e)));
+          first = false;
+        } else {
+          for (const w of e.warnings) warn(`warning: ${e.name}: ${w}`);
+          await out((o.verbose ? lsLine(e) : e.name) + '\n');
+        }
+      }
+      const info = listing.info;
+      if (o.json) {
+        await out(`\n],"info":${JSON.stringify({ version: info.version ?? null, creator: info.creator ?? null, features: info.features, readOnly: info.readOnly, warnings: info.warnings })}}\n`);
+      }
+      for (const w of info.warnings) warn(`warning: ${w}`);
+      if (warnings || info.warnings.length) code = EXIT.warnings;
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.failure;
+    warn(`error: ${(err as Error).message}`);
+    if (process.env.PORTARC_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,386 @@
+// The low-level system-call layer of the filesystem module: extended attributes (without
+// following symlinks), timestamps with nanosecond precision, and fifos and device nodes.
+//
+// DESIGN: Node's fs.utimes/lutimes loses sub-microsecond digits, fs cannot make fifos or
+// devices, and no npm addon offers no-follow xattr calls with Buffer paths. So there is a
+// small C addon (native/portarc_sys.c, built by scripts/build-native.mjs) and, for when it
+// did not build, a fallback through the attr and coreutils programs. The fallback batches:
+// one getfattr per file is ~300x slower than one run over many files.
+//
+// The fallback hands every path to its program through `xargs -0`, i.e. as raw bytes on
+// stdin: argv strings from Node are always UTF-8, but paths need not be. xargs also splits
+// the paths into as few runs as the argv limit allows. The programs print names with `\ooo`
+// escapes for odd bytes (always for `\`), which is undone here.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, constants as fsConstants, lutimesSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
+import { displayName } from '../model/entry.js';
+
+export interface XattrWriteFailure {
+  path: Buffer;
+  name: string;
+  error: string;
+  code?: string;
+}
+
+export interface Sys {
+  readonly kind: 'native' | 'fallback';
+  /** All xattrs of each path (not following symlinks), in every namespace the process can read. Batched so the fallback can run ONE getfattr for many paths. Result i belongs to paths[i]; an Error if that path could not be read. */
+  getXattrs(paths: Buffer[]): Promise<Array<Map<string, Buffer> | Error>>;
+  /** Set many xattrs (not following symlinks). Batched: the fallback runs ONE `setfattr -h --restore=-` for all of them. Returns the failures, never throws for a single bad item. */
+  setXattrs(items: Array<{ path: Buffer; name: string; value: Buffer }>): Promise<XattrWriteFailure[]>;
+  /** Set atime and mtime (not following symlinks). Returns 'exact' when ns precision was kept, 'microseconds' when the fallback had to round (Node's fs.lutimes). */
+  setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint): 'exact' | 'microseconds';
+  /** Make a fifo, character or block device. The fallback uses the `mkfifo` / `mknod` programs (one spawn per node is fine: they are rare). Throws an Error with a `code` on failure. */
+  mknod(path: Buffer, type: 'fifo' | 'chardev' | 'blockdev', perm: number, major: number, minor: number): void;
+}
+
+/** The addon's exports (native/portarc_sys.c). */
+interface Addon {
+  listXattrs(path: Buffer): Array<[Buffer, Buffer]>;
+  setXattr(path: Buffer, name: string, value: Buffer): void;
+  removeXattr(path: Buffer, name: string): void;
+  setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint): void;
+  mknod(path: Buffer, mode: number, major: number, minor: number): void;
+}
+
+type SysError = Error & { code: string; errno?: number; syscall?: string };
+
+const TYPE_BITS = { fifo: fsConstants.S_IFIFO, chardev: fsConstants.S_IFCHR, blockdev: fsConstants.S_IFBLK };
+
+const cache = new Map<Sys['kind'], Sys>();
+let addon: Addon | null | undefined; // undefined: not tried yet; null: not available
+
+/** Native unless opts.native === false, PORTARC_NO_NATIVE=1, or the addon is missing. Cached per kind. */
+export function loadSys(opts: { native?: boolean } = {}): Sys {
+  const native = opts.native !== false && process.env.PORTARC_NO_NATIVE !== '1' ? loadAddon() : null;
+  const kind = native ? 'native' : 'fallback';
+  let sys = cache.get(kind);
+  if (!sys) {
+    sys = native ? nativeSys(native) : fallbackSys();
+    cache.set(kind, sys);
+  }
+  return sys;
+}
+
+function loadAddon(): Addon | null {
+  if (addon === undefined) {
+    try {
+      // From src/fs/sys.ts (vitest) and dist/fs/sys.js (tsc) alike: two levels below the root.
+      addon = createRequire(import.meta.url)('../../build/Release/portarc_sys.node') as Addon;
+    } catch {
+      addon = null;
+    }
+  }
+  return addon;
+}
+
+// ---- native ---------------------------------------------------------------------------
+
+function nativeSys(addon: Addon): Sys {
+  return {
+    kind: 'native',
+    async getXattrs(paths) {
+      return paths.map((path) => {
+        try {
+          return new Map(addon.listXattrs(path).map(([name, value]) => [name.toString('utf8'), value]));
+        } catch (err) {
+          return err as Error;
+        }
+      });
+    },
+    async setXattrs(items) {
+      const failures: XattrWriteFailure[] = [];
+      for (const { path, name, value } of items) {
+        try {
+          addon.setXattr(path, name, value);
+        } catch (err) {
+          failures.push(failure(path, name, err as Error));
+        }
+      }
+      return failures;
+    },
+    setTimes(path, atimeNs, mtimeNs) {
+      addon.setTimes(path, atimeNs, mtimeNs);
+      return 'exact';
+    },
+    mknod(path, type, perm, major, minor) {
+      addon.mknod(path, TYPE_BITS[type] | (perm & 0o7777), major, minor);
+      chmodSync(path, perm & 0o7777); // mknod(2) applies the umask; the programs' -m does not
+    },
+  };
+}
+
+// ---- fallback ---------------------------------------------------------------------------
+
+const GETFATTR = ['getfattr', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--'];
+
+function fallbackSys(): Sys {
+  const sys: Sys = {
+    kind: 'fallback',
+
+    async getXattrs(paths) {
+      const results: Array<Map<string, Buffer> | Error> = paths.map(() => new Map());
+      const byKey = new Map<string, number[]>(); // the path's bytes as latin1 → indexes
+      paths.forEach((path, i) => {
+        if (path.includes(0)) results[i] = sysError('getfattr', path, 'Invalid argument');
+        else byKey.set(key(path), [...(byKey.get(key(path)) ?? []), i]);
+      });
+      if (byKey.size === 0) return results;
+
+      const run = await runTool(['xargs', '-0', ...GETFATTR], nulJoin([...byKey.keys()].map(unkey)));
+      const unreadable = toolFailure(run);
+      const { errors, unattributed } = parseStderr(run.stderr, byKey);
+      const seen = new Set<number>();
+      for (const [k, attrs] of parseDump(run.stdout)) {
+        for (const i of byKey.get(k) ?? []) {
+          results[i] = new Map(attrs);
+          seen.add(i);
+        }
+      }
+      for (const [k, err] of errors) for (const i of byKey.get(k)!) results[i] = err;
+      // A failure not tied to a path: every path without output may be one it hit.
+      const unknown = unreadable ?? (run.status !== 0 && unattributed.length ? unattributed.join('; ') : undefined);
+      if (unknown !== undefined) {
+        for (const [k, indexes] of byKey) {
+          if (errors.has(k)) continue;
+          for (const i of indexes) if (unreadable || !seen.has(i)) results[i] = toolError('getfattr', unknown);
+        }
+      }
+      return results;
+    },
+
+    async setXattrs(items) {
+      const failures: XattrWriteFailure[] = [];
+      const sent: typeof items = [];
+      const dump: Buffer[] = [];
+      for (const item of items) {
+        const { path, name, value } = item;
+        if (path.includes(0) || name === '' || name.includes('\0')) {
+          failures.push(failure(path, name, sysError('setfattr', path, 'Invalid argument')));
+          continue;
+        }
+        if (!sent.length || !sent[sent.length - 1]!.path.equals(path)) {
+          dump.push(Buffer.from(`${sent.length ? '\n' : ''}# file: `), escape(path, false), Buffer.from('\n'));
+        }
+        dump.push(escape(Buffer.from(name, 'utf8'), true), Buffer.from(`=0x${value.toString('hex')}\n`));
+        sent.push(item);
+      }
+      if (!sent.length) return failures;
+
+      const run = await runTool(['setfattr', '-h', '--restore=-'], Buffer.concat([...dump, Buffer.from('\n')]));
+      if (run.status === 0 && !run.error && run.stderr.length === 0) return failures;
+      // setfattr names only the file, and goes on after an error. So read back the files it
+      // complained about (all of them if a complaint names none) to find the items that failed.
+      const byKey = new Map(sent.map((item) => [key(item.path), [0]]));
+      const { errors, unattributed } = parseStderr(run.stderr, byKey);
+      const general = toolFailure(run) ?? (unattributed.length ? unattributed.join('; ') : undefined);
+      const suspects = general !== undefined || errors.size === 0 ? sent : sent.filter((it) => errors.has(key(it.path)));
+      const paths = [...new Set(suspects.map((it) => key(it.path)))];
+      const read = await sys.getXattrs(paths.map(unkey));
+      const now = new Map(paths.map((k, i) => [k, read[i]!]));
+      for (const item of suspects) {
+        const attrs = now.get(key(item.path))!;
+        if (!(attrs instanceof Error) && attrs.get(item.name)?.equals(item.value)) continue;
+        const err = errors.get(key(item.path)) ?? toolError('setfattr', general ?? `exit status ${run.status}`);
+        failures.push(failure(item.path, item.name, err));
+      }
+      return failures;
+    },
+
+    setTimes(path, atimeNs, mtimeNs) {
+      lutimesSync(path, microsecondSeconds(atimeNs), microsecondSeconds(mtimeNs));
+      return 'microseconds';
+    },
+
+    mknod(path, type, perm, major, minor) {
+      const mode = (perm & 0o7777).toString(8);
+      const program = type === 'fifo' ? 'mkfifo' : 'mknod';
+      const args = ['-m', mode, '--', path];
+      if (type !== 'fifo') args.push(type === 'chardev' ? 'c' : 'b', String(major), String(minor));
+      const run = spawnSync('xargs', ['-0', program], { input: nulJoin(args), env: TOOL_ENV });
+      const problem = toolFailure({ status: run.status, error: run.error, stderr: run.stderr ?? Buffer.alloc(0) });
+      if (problem === undefined && run.status === 0) return;
+      const last = (run.stderr ?? Buffer.alloc(0)).toString('utf8').trim().split('\n').pop() ?? '';
+      const message = last.slice(last.lastIndexOf(': ') + 2);
+      throw problem === undefined && CODES.has(message)
+        ? sysError(program, path, message)
+        : toolError(program, problem ?? (last || `exit status ${run.status}`));
+    },
+  };
+  return sys;
+}
+
+/** With `C` messages, so that strerror texts can be mapped back to codes. */
+const TOOL_ENV = { ...process.env, LC_ALL: 'C' };
+
+interface ToolRun {
+  status: number | null;
+  error?: Error | undefined;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+function runTool(argv: string[], input: Buffer): Promise<ToolRun> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { env: TOOL_ENV });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let error: Error | undefined;
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdin.on('error', () => {}); // EPIPE if it died early; 'close' reports that
+    child.on('error', (e) => (error = e));
+    child.on('close', (status) => resolve({ status, error, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
+    child.stdin.end(input);
+  });
+}
+
+/**
+ * Why a whole run failed, or undefined if it ran (perhaps with failures for some paths).
+ * xargs exits 123 when its command failed for some paths, 126/127 when it could not run it.
+ */
+function toolFailure(run: Pick<ToolRun, 'status' | 'error' | 'stderr'>): string | undefined {
+  if (run.error) return run.error.message;
+  if (run.status === 0 || run.status === 123 || run.status === 1) return undefined;
+  return run.stderr.toString('utf8').trim() || `exit status ${run.status}`;
+}
+
+/** `# file: NAME` records, then `name=0xHEX` lines (a bare `name` or `name=` is an empty value). */
+function parseDump(stdout: Buffer): Array<[string, Map<string, Buffer>]> {
+  const records: Array<[string, Map<string, Buffer>]> = [];
+  for (const line of stdout.toString('latin1').split('\n')) {
+    if (line.startsWith('# file: ')) {
+      records.push([unescape(line.slice(8)), new Map()]);
+    } else if (line !== '' && !line.startsWith('#') && records.length) {
+      const eq = line.indexOf('=');
+      const name = Buffer.from(unescape(eq < 0 ? line : line.slice(0, eq)), 'latin1').toString('utf8');
+      records[records.length - 1]![1].set(name, decodeValue(eq < 0 ? '' : line.slice(eq + 1)));
+    }
+  }
+  return records;
+}
+
+function decodeValue(text: string): Buffer {
+  if (/^0x/i.test(text)) return Buffer.from(text.slice(2), 'hex');
+  if (/^0s/i.test(text)) return Buffer.from(text.slice(2), 'base64');
+  if (text.startsWith('"') && text.endsWith('"') && text.length >= 2) return Buffer.from(unescape(text.slice(1, -1)), 'latin1');
+  return Buffer.from(text, 'latin1');
+}
+
+/**
+ * Map `tool: NAME: message` lines to the paths they name (keys of byKey). A name may itself
+ * contain ": ", so the longest name that is one of ours wins.
+ */
+function parseStderr(stderr: Buffer, byKey: Map<string, unknown>) {
+  const errors = new Map<string, SysError>();
+  const unattributed: string[] = [];
+  for (const line of stderr.toString('latin1').split('\n')) {
+    if (line === '') continue;
+    const colon = line.indexOf(': ');
+    const tool = line.slice(0, Math.max(colon, 0));
+    const rest = unescape(line.slice(colon + 2));
+    let found = false;
+    for (let i = rest.lastIndexOf(': '); i > 0 && !found; i = rest.lastIndexOf(': ', i - 1)) {
+      if (byKey.has(rest.slice(0, i))) {
+        if (!errors.has(rest.slice(0, i))) errors.set(rest.slice(0, i), sysError(tool, unkey(rest.slice(0, i)), rest.slice(i + 2)));
+        found = true;
+      }
+    }
+    if (!found) unattributed.push(Buffer.from(line, 'latin1').toString('utf8'));
+  }
+  return { errors, unattributed };
+}
+
+/** getfattr/setfattr's escapes: `\ooo` for odd bytes, and always for the backslash. */
+function escape(bytes: Buffer, isName: boolean): Buffer {
+  let out = '';
+  for (const b of bytes) {
+    const odd = b < 0x20 || b === 0x7f || b === 0x5c || (isName && b === 0x3d);
+    out += odd ? '\\' + b.toString(8).padStart(3, '0') : String.fromCharCode(b);
+  }
+  return Buffer.from(out, 'latin1');
+}
+
+function unescape(text: string): string {
+  return text.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8) & 0xff));
+}
+
+/** A path's bytes as a string usable as a Map key (and back). */
+const key = (path: Buffer) => path.toString('latin1');
+const unkey = (k: string) => Buffer.from(k, 'latin1');
+
+function nulJoin(args: Array<string | Buffer>): Buffer {
+  return Buffer.concat(args.flatMap((a) => [typeof a === 'string' ? Buffer.from(a, 'utf8') : a, Buffer.alloc(1)]));
+}
+
+/**
+ * Seconds, as a string, that Node's lutimes turns into exactly floor(ns / 1000) microseconds.
+ * A string because Node replaces a negative *number* by the current time. libuv truncates
+ * toward zero to whole microseconds (and a double this size only holds ~0.24 µs), so aim
+ * half a microsecond past the target, away from zero.
+ */
+function microsecondSeconds(ns: bigint): string {
+  const us = floorDiv(ns, 1000n);
+  const sec = floorDiv(us, 1_000_000n);
+  const frac = us - sec * 1_000_000n;
+  return String(Number(sec) + (Number(frac) + (us < 0n ? -0.5 : 0.5)) / 1e6);
+}
+
+const floorDiv = (a: bigint, b: bigint) => (a % b < 0n ? a / b - 1n : a / b);
+
+// ---- errors -----------------------------------------------------------------------------
+
+/** strerror texts (LC_ALL=C, glibc and musl) → codes, so the fallback's errors match the addon's. */
+const CODES = new Map(
+  Object.entries({
+    'Operation not permitted': 'EPERM',
+    'No such file or directory': 'ENOENT',
+    'Input/output error': 'EIO',
+    'I/O error': 'EIO',
+    'Argument list too long': 'E2BIG',
+    'Cannot allocate memory': 'ENOMEM',
+    'Out of memory': 'ENOMEM',
+    'Permission denied': 'EACCES',
+    'Device or resource busy': 'EBUSY',
+    'Resource busy': 'EBUSY',
+    'File exists': 'EEXIST',
+    'Not a directory': 'ENOTDIR',
+    'Is a directory': 'EISDIR',
+    'Invalid argument': 'EINVAL',
+    'No space left on device': 'ENOSPC',
+    'Read-only file system': 'EROFS',
+    'Numerical result out of range': 'ERANGE',
+    'Result not representable': 'ERANGE',
+    'File name too long': 'ENAMETOOLONG',
+    'Too many levels of symbolic links': 'ELOOP',
+    'Symbolic link loop': 'ELOOP',
+    'No data available': 'ENODATA',
+    'Operation not supported': 'ENOTSUP',
+    'Not supported': 'ENOTSUP',
+    'Disk quota exceeded': 'EDQUOT',
+    'Quota exceeded': 'EDQUOT',
+  }),
+);
+
+/** Like the addon's errors: "<tool> <path>: <strerror>" with code, errno and syscall. */
+function sysError(tool: string, path: Buffer, strerror: string): SysError {
+  const code = CODES.get(strerror) ?? 'EIO';
+  return Object.assign(new Error(`${tool} ${displayName(path)}: ${strerror}`), {
+    code,
+    errno: (osConstants.errno as Record<string, number>)[code],
+    syscall: tool,
+  });
+}
+
+/** The program could not be run, or failed in a way that names no path. */
+function toolError(tool: string, message: string): SysError {
+  return Object.assign(new Error(`${tool}: ${message}`), { code: 'ERR_PORTARC_TOOL', syscall: tool });
+}
+
+function failure(path: Buffer, name: string, err: Error): XattrWriteFailure {
+  const code = (err as Partial<SysError>).code;
+  return code === undefined ? { path, name, error: err.message } : { path, name, error: err.message, code };
+}

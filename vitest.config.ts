@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Tests create trees with root-only metadata (owners, devices, labels) in their own temp dirs;
+    // files run in parallel on the two cores, tests inside a file in order.
+    fileParallelism: true,
+  },
+});
