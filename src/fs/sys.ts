@@ -200,7 +200,7 @@ function fallbackSys(): Sys {
       const program = type === 'fifo' ? 'mkfifo' : 'mknod';
       const args = ['-m', mode, '--', path];
       if (type !== 'fifo') args.push(type === 'chardev' ? 'c' : 'b', String(major), String(minor));
-      const run = spawnSync('xargs', ['-0', program], { input: nulJoin(args), env: TOOL_ENV });
+      const run = spawnSync('xargs', ['-0', program], { input: nulJoin(args), env: toolEnv() });
       const problem = toolFailure({ status: run.status, error: run.error, stderr: run.stderr ?? Buffer.alloc(0) });
       if (problem === undefined && run.status === 0) return;
       const last = (run.stderr ?? Buffer.alloc(0)).toString('utf8').trim().split('\n').pop() ?? '';
@@ -214,7 +214,7 @@ function fallbackSys(): Sys {
 }
 
 /** With `C` messages, so that strerror texts can be mapped back to codes. */
-const TOOL_ENV = { ...process.env, LC_ALL: 'C' };
+const toolEnv = () => ({ ...process.env, LC_ALL: 'C' });
 
 interface ToolRun {
   status: number | null;
@@ -225,7 +225,7 @@ interface ToolRun {
 
 function runTool(argv: string[], input: Buffer): Promise<ToolRun> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { env: TOOL_ENV });
+    const child = spawn(argv[0]!, argv.slice(1), { env: toolEnv() });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let error: Error | undefined;

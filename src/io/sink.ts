@@ -1,7 +1,6 @@
 // Archive output: a file written as NAME.partial, fsynced and renamed on success, or any Writable.
 // Backpressure is honoured, so memory stays flat however fast the producer is.
 
-import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
@@ -28,7 +27,7 @@ export function writableSink(stream: Writable, onClose?: () => Promise<void>, on
     const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
     pending = [];
     pendingBytes = 0;
-    if (!stream.write(buf)) await Promise.race([once(stream, 'drain'), once(stream, 'error')]);
+    if (!stream.write(buf)) await drained(stream);
     if (failed) throw failed;
   };
   return {
@@ -75,4 +74,20 @@ export async function fileSink(path: string): Promise<OpenSink> {
       await rm(partial, { force: true });
     },
   );
+}
+
+/** Wait for 'drain', or reject on 'error', without leaving listeners behind. */
+function drained(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      stream.off('error', onError);
+      resolve();
+    };
+    const onError = (e: Error) => {
+      stream.off('drain', onDrain);
+      reject(e);
+    };
+    stream.once('drain', onDrain);
+    stream.once('error', onError);
+  });
 }
