@@ -125,8 +125,10 @@ function fallbackSys(): Sys {
       const results: Array<Map<string, Buffer> | Error> = paths.map(() => new Map());
       const byKey = new Map<string, number[]>(); // the path's bytes as latin1 → indexes
       paths.forEach((path, i) => {
-        if (path.includes(0)) results[i] = sysError('getfattr', path, 'Invalid argument');
-        else byKey.set(key(path), [...(byKey.get(key(path)) ?? []), i]);
+        const k = key(path);
+        if (!path.length || path.includes(0)) results[i] = badPath('getfattr', path);
+        else if (byKey.has(k)) byKey.get(k)!.push(i);
+        else byKey.set(k, [i]);
       });
       if (byKey.size === 0) return results;
 
@@ -158,8 +160,8 @@ function fallbackSys(): Sys {
       const dump: Buffer[] = [];
       for (const item of items) {
         const { path, name, value } = item;
-        if (path.includes(0) || name === '' || name.includes('\0')) {
-          failures.push(failure(path, name, sysError('setfattr', path, 'Invalid argument')));
+        if (!path.length || path.includes(0) || name === '' || name.includes('\0')) {
+          failures.push(failure(path, name, badPath('setfattr', path)));
           continue;
         }
         if (!sent.length || !sent[sent.length - 1]!.path.equals(path)) {
@@ -174,8 +176,7 @@ function fallbackSys(): Sys {
       if (run.status === 0 && !run.error && run.stderr.length === 0) return failures;
       // setfattr names only the file, and goes on after an error. So read back the files it
       // complained about (all of them if a complaint names none) to find the items that failed.
-      const byKey = new Map(sent.map((item) => [key(item.path), [0]]));
-      const { errors, unattributed } = parseStderr(run.stderr, byKey);
+      const { errors, unattributed } = parseStderr(run.stderr, new Set(sent.map((it) => key(it.path))));
       const general = toolFailure(run) ?? (unattributed.length ? unattributed.join('; ') : undefined);
       const suspects = general !== undefined || errors.size === 0 ? sent : sent.filter((it) => errors.has(key(it.path)));
       const paths = [...new Set(suspects.map((it) => key(it.path)))];
@@ -271,10 +272,10 @@ function decodeValue(text: string): Buffer {
 }
 
 /**
- * Map `tool: NAME: message` lines to the paths they name (keys of byKey). A name may itself
+ * Map `tool: NAME: message` lines to the paths they name (keys in `ours`). A name may itself
  * contain ": ", so the longest name that is one of ours wins.
  */
-function parseStderr(stderr: Buffer, byKey: Map<string, unknown>) {
+function parseStderr(stderr: Buffer, ours: { has(key: string): boolean }) {
   const errors = new Map<string, SysError>();
   const unattributed: string[] = [];
   for (const line of stderr.toString('latin1').split('\n')) {
@@ -283,8 +284,8 @@ function parseStderr(stderr: Buffer, byKey: Map<string, unknown>) {
     const tool = line.slice(0, Math.max(colon, 0));
     const rest = unescape(line.slice(colon + 2));
     let found = false;
-    for (let i = rest.lastIndexOf(': '); i > 0 && !found; i = rest.lastIndexOf(': ', i - 1)) {
-      if (byKey.has(rest.slice(0, i))) {
+    for (let i = rest.lastIndexOf(': '); i >= 0 && !found; i = i ? rest.lastIndexOf(': ', i - 1) : -1) {
+      if (ours.has(rest.slice(0, i))) {
         if (!errors.has(rest.slice(0, i))) errors.set(rest.slice(0, i), sysError(tool, unkey(rest.slice(0, i)), rest.slice(i + 2)));
         found = true;
       }
@@ -373,6 +374,11 @@ function sysError(tool: string, path: Buffer, strerror: string): SysError {
     errno: (osConstants.errno as Record<string, number>)[code],
     syscall: tool,
   });
+}
+
+/** What the addon would say for a path no program can be given: empty, or with a NUL byte. */
+function badPath(tool: string, path: Buffer): SysError {
+  return sysError(tool, path, path.length ? 'Invalid argument' : 'No such file or directory');
 }
 
 /** The program could not be run, or failed in a way that names no path. */
