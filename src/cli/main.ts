@@ -22,6 +22,11 @@ async function out(text: string): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
+  // A reader that stops early (`portarc list | head`) is not an error of ours: stop quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(code);
+    throw err;
+  });
   const program = new Command('portarc')
     .description('Portable backup archives: pax tar with every piece of Unix metadata')
     .version(VERSION)

@@ -190,7 +190,11 @@ export class Restorer {
     else if (entry.aclDefault?.length) this.lose(entry, 'acl', 'only directories carry default ACLs');
     if (this.sys.kind === 'native' || this.pendingXattrs.length > 2000) await this.flushXattrs();
     // chmod after chown (chown clears setuid/setgid) and after the ACL (which rewrites group bits).
-    if (!isLink) await chmod(abs, entry.mode & 0o7777).catch((e: Error) => this.lose(entry, 'mode', e.message));
+    // With an ACL mask, the group bits of st_mode are the mask: take them from the ACL, since
+    // bsdtar stores the group:: entry's bits in the mode field and chmod would overwrite the mask.
+    const mask = entry.aclAccess?.find((e) => e.tag === 'mask');
+    const mode = mask ? (entry.mode & ~0o070) | ((mask.perm & 7) << 3) : entry.mode;
+    if (!isLink) await chmod(abs, mode & 0o7777).catch((e: Error) => this.lose(entry, 'mode', e.message));
     if (this.setTimes(abs, entry) === 'microseconds') this.lose(entry, 'time', 'times rounded to microseconds (no native addon)');
   }
 

@@ -10,7 +10,8 @@
 // The fallback hands every path to its program through `xargs -0`, i.e. as raw bytes on
 // stdin: argv strings from Node are always UTF-8, but paths need not be. xargs also splits
 // the paths into as few runs as the argv limit allows. The programs print names with `\ooo`
-// escapes for odd bytes (always for `\`), which is undone here.
+// escapes for odd bytes (always for `\`), which is undone here. setfattr's errors name only
+// the file, so after a failed batch the files it named are read back to find the bad items.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, constants as fsConstants, lutimesSync } from 'node:fs';
@@ -241,7 +242,8 @@ function runTool(argv: string[], input: Buffer): Promise<ToolRun> {
 
 /**
  * Why a whole run failed, or undefined if it ran (perhaps with failures for some paths).
- * xargs exits 123 when its command failed for some paths, 126/127 when it could not run it.
+ * xargs exits 123 when its command failed for some paths, 126/127 when it could not run it;
+ * setfattr exits 1 when some items failed.
  */
 function toolFailure(run: Pick<ToolRun, 'status' | 'error' | 'stderr'>): string | undefined {
   if (run.error) return run.error.message;

@@ -70,7 +70,12 @@ function checksums(block: Buffer): { unsigned: number; signed: number } {
 export class HeaderError extends Error {}
 
 export function decodeHeader(block: Buffer): RawHeader {
-  const stored = readNumber(block, 148, 8, 'chksum');
+  let stored: bigint;
+  try {
+    stored = readNumber(block, 148, 8, 'chksum');
+  } catch {
+    throw new HeaderError('not a tar header (checksum field is not a number)');
+  }
   const { unsigned, signed } = checksums(block);
   if (stored !== BigInt(unsigned) && stored !== BigInt(signed)) {
     throw new HeaderError(`header checksum mismatch (stored ${stored}, computed ${unsigned})`);

@@ -96,7 +96,7 @@ export interface Node {
 }
 
 export interface SnapshotOptions {
-  /** Compare mtimes to this many ns (1 = exact, 1e9 = seconds). */
+  /** Compare mtimes to this many ns (1 = exact, 1e9 = seconds), rounded down (toward −∞). */
   mtimeGrain?: bigint;
   owners?: boolean;
   xattrs?: boolean;
@@ -123,7 +123,8 @@ export function snapshot(root: string, opts: SnapshotOptions = {}): Record<strin
     const k = rel.length ? key(rel) : '.';
     const node: Node = { type, mode: (st.mode & 0o7777n).toString(8) };
     if (opts.owners !== false) Object.assign(node, { uid: Number(st.uid), gid: Number(st.gid) });
-    if (!(type === 'dir' && opts.dirTimes === false)) node.mtimeNs = ((st.mtimeNs / grain) * grain).toString();
+    // Floor, not truncation toward zero: tar formats round times before 1970 down as well.
+    if (!(type === 'dir' && opts.dirTimes === false)) node.mtimeNs = (floorDiv(st.mtimeNs, grain) * grain).toString();
     if (type === 'symlink') {
       node.link = readlinkSync(abs, { encoding: 'buffer' }).toString('hex');
       delete node.mode;
@@ -146,6 +147,11 @@ export function snapshot(root: string, opts: SnapshotOptions = {}): Record<strin
   walk(Buffer.from(root), Buffer.alloc(0));
   for (const paths of inodes.values()) for (const p of paths) out[p]!.links = paths;
   return out;
+}
+
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && (a < 0n) !== (b < 0n) ? q - 1n : q;
 }
 
 /** getfattr over the whole tree in one run: absolute path (latin1) → name → hex value. */
