@@ -77,3 +77,39 @@ describe('round trip through portarc', () => {
     expect(readFileSync(archive).length % 10240).toBe(0);
   });
 });
+
+describe('round trip without the native addon (getfattr/setfattr fallback)', () => {
+  const dir = tempDir('rt-fallback');
+  const src = buildTree(dir);
+  const env = { PORTARC_NO_NATIVE: '1' };
+
+  it('restores the same tree, with times to the microsecond, and says so', () => {
+    const archive = join(dir, 'fb.tar');
+    const c = portarc(['create', '-f', archive, '-C', src, '.'], { env });
+    expect(c.stderr).toBe('');
+    expect(c.status).toBe(0);
+    const out = join(dir, 'out');
+    const x = portarc(['extract', '-f', archive, '-C', out], { env });
+    // Nanosecond digits cannot be set without the addon: each such entry is reported, exit 1.
+    expect(x.status).toBe(1);
+    expect(x.stderr).toContain('./d/ns: time: times rounded to microseconds');
+    expect(x.stderr).toContain('native addon not built');
+    expect(x.stderr).not.toMatch(/not restored: .*: (xattr|selinux|acl|owner|mode|entry|device):/);
+    expect(snapshot(out, { mtimeGrain: 1000n })).toEqual(snapshot(src, { mtimeGrain: 1000n }));
+  });
+});
+
+describe('--strict', () => {
+  it('turns a loss into failure', () => {
+    const dir = tempDir('strict');
+    const src = buildTree(dir, { rich: false });
+    const archive = join(dir, 'a.tar');
+    expect(portarc(['create', '-f', archive, '-C', src, 'd']).status).toBe(0);
+    const env = { PORTARC_NO_NATIVE: '1' };
+    const lenient = portarc(['extract', '-f', archive, '-C', join(dir, 'o1')], { env });
+    expect(lenient.status).toBe(1);
+    const strict = portarc(['extract', '--strict', '-f', archive, '-C', join(dir, 'o2')], { env });
+    expect(strict.status).toBe(2);
+    expect(strict.stderr).toContain('not restored: d/ns: time');
+  });
+});

@@ -177,6 +177,10 @@ describe.each(['native', 'fallback'] as const)('%s', (kind) => {
       expect(st.mtimeNs).toBe(expected(mtime));
     });
 
+    it('says exact when the times have no digits below the microsecond', () => {
+      expect(sys.setTimes(at(), 1_700_000_000_123_456_000n, -86_400_000_000_000n)).toBe('exact');
+    });
+
     it('handles times before 1970', () => {
       const path = at();
       for (const t of [-86400_000_000_007n, -1n, -1_500_000_000_000_000_123n, -999n]) {

@@ -60,7 +60,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--no-same-owner', 'leave files owned by the user running portarc')
     .option('--numeric-owner', 'use the numeric ids in the archive, not the names')
     .option('-v, --verbose', 'list entries as they are extracted')
-    .action(async (o: { file: string; directory: string; sameOwner?: boolean; numericOwner?: boolean; verbose?: boolean }) => {
+    .option('--strict', 'exit 2 (failure) when anything could not be restored')
+    .action(async (o: { file: string; directory: string; sameOwner?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean }) => {
       const sys = loadSys();
       const result = await extract(o.file, o.directory, {
         sameOwner: o.sameOwner,
@@ -75,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
         warn(`summary: ${result.entries} entries; not restored: ${[...byKind].map(([k, n]) => `${n} ${k}`).join(', ')}`);
         if (sys.kind === 'fallback') warn('native addon not built: metadata was restored through getfattr/setfattr');
       }
-      if (result.warnings.length || result.losses.length) code = EXIT.warnings;
+      if (result.warnings.length || result.losses.length) code = o.strict && result.losses.length ? EXIT.failure : EXIT.warnings;
     });
 
   program

@@ -194,7 +194,8 @@ function fallbackSys(): Sys {
 
     setTimes(path, atimeNs, mtimeNs) {
       lutimesSync(path, microsecondSeconds(atimeNs), microsecondSeconds(mtimeNs));
-      return 'microseconds';
+      // Only digits below the microsecond are lost; times without them come out exact.
+      return atimeNs % 1000n === 0n && mtimeNs % 1000n === 0n ? 'exact' : 'microseconds';
     },
 
     mknod(path, type, perm, major, minor) {
