@@ -68,14 +68,23 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
     const xattrs = await ctx.sys.getXattrs(batch.map((it, k) => (stats[k] instanceof Error ? Buffer.alloc(0) : it.abs)));
     for (const [k, it] of batch.entries()) {
       const st = stats[k]!;
-      if (st instanceof Error) throw st;
+      if (st instanceof Error) {
+        // Vanished or unreadable since it was listed: tar's "Cannot stat", a warning, not the end.
+        ctx.warnings.push(`${displayName(it.arch)}: not archived: ${st.message}`);
+        continue;
+      }
       if (ctx.opts.exclude && st.dev === ctx.opts.exclude.dev && st.ino === ctx.opts.exclude.ino) continue;
       const scanned = await toEntry(it, st, xattrs[k]!, ctx);
       if (!scanned) continue;
       if (ctx.warnings.length) scanned.entry.warnings.unshift(...ctx.warnings.splice(0));
       yield scanned;
       if (scanned.entry.type === 'directory') {
-        const names = (await readdir(it.abs, { encoding: 'buffer' })).sort(Buffer.compare);
+        const listed = await readdir(it.abs, { encoding: 'buffer' }).catch((e: Error) => e);
+        if (listed instanceof Error) {
+          ctx.warnings.push(`${scanned.entry.name}: contents not archived: ${listed.message}`);
+          continue;
+        }
+        const names = listed.sort(Buffer.compare);
         const slash = Buffer.from('/');
         const children = names.map((n) => ({
           abs: Buffer.concat([it.abs, slash, n]),

@@ -166,8 +166,20 @@ export class TarWriter {
   private async writeBody(entry: Entry, body: AsyncIterable<Buffer> | Buffer | undefined, size: number, warnings: string[]): Promise<void> {
     let written = 0;
     if (body) {
-      const parts = Buffer.isBuffer(body) ? [body] : body;
-      for await (const part of parts) {
+      const parts = (Buffer.isBuffer(body) ? [body] : body) as AsyncIterable<Buffer> | Buffer[];
+      const iter = Symbol.asyncIterator in parts ? parts[Symbol.asyncIterator]() : parts[Symbol.iterator]();
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await iter.next();
+        } catch (err) {
+          // A read error after the header is out: keep the archive valid, pad, and say so.
+          // (Errors of the sink itself are not caught here: they end the archive.)
+          warnings.push(`${entry.name}: read error after ${written} bytes: ${(err as Error).message}`);
+          break;
+        }
+        if (next.done) break;
+        const part = next.value;
         const take = Math.min(part.length, size - written);
         if (take > 0) await this.out(take === part.length ? part : part.subarray(0, take));
         written += part.length;
