@@ -14,6 +14,8 @@ export interface ExtractOptions {
   sameOwner?: boolean;
   /** Use the numeric ids in the archive, not the names. */
   numericOwner?: boolean;
+  /** Unsafe, like tar's -P: keep `..` components and symlinks that point outside the destination. */
+  absoluteNames?: boolean;
   onEntry?: (entry: Entry) => void;
 }
 
@@ -30,7 +32,7 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   const { bytes, name } = openSource(source);
   await mkdir(dir, { recursive: true });
   const reader = new TarReader(bytes, { archiveName: name });
-  const restorer = new Restorer(dir, { sameOwner: options.sameOwner, numericOwner: options.numericOwner });
+  const restorer = new Restorer(dir, { sameOwner: options.sameOwner, numericOwner: options.numericOwner, absoluteNames: options.absoluteNames });
   const entryWarnings: string[] = [];
   let entries = 0;
   try {

@@ -61,11 +61,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('--numeric-owner', 'use the numeric ids in the archive, not the names')
     .option('-v, --verbose', 'list entries as they are extracted')
     .option('--strict', 'exit 2 (failure) when anything could not be restored')
-    .action(async (o: { file: string; directory: string; sameOwner?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean }) => {
+    .option('-P, --absolute-names', 'unsafe: keep ".." in paths and symlinks pointing outside DIR (a leading "/" is still removed)')
+    .action(async (o: { file: string; directory: string; sameOwner?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean }) => {
       const sys = loadSys();
       const result = await extract(o.file, o.directory, {
         sameOwner: o.sameOwner,
         numericOwner: o.numericOwner,
+        absoluteNames: o.absoluteNames,
         onEntry: o.verbose ? (e) => process.stdout.write(`${e.name}\n`) : undefined,
       });
       for (const w of result.warnings) warn(`warning: ${w}`);

@@ -2,10 +2,11 @@
 // devices and nanosecond times; directories' metadata after their contents. Whatever cannot be
 // restored is reported per entry, never dropped silently. Spec: spec/portarc-1.md §9 (restore).
 
-import { chmod, lchown, link, lstat, mkdir, open, rm, symlink } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { chmod, lchown, link, lstat, mkdir, open, rename, rmdir, symlink, unlink } from 'node:fs/promises';
 import { encodeAclXattr } from '../model/acl.js';
 import type { AclEntry, Entry } from '../model/entry.js';
+import { keyOf, memberPath, symlinkEscapes } from './paths.js';
 import { loadSys, type Sys } from './sys.js';
 import { groupId, userId } from './users.js';
 
@@ -14,6 +15,8 @@ export interface RestoreOptions {
   sameOwner?: boolean;
   /** Map owners by numeric id only, ignoring the names in the archive. */
   numericOwner?: boolean;
+  /** Unsafe, like tar's -P: keep `..` components and symlinks pointing outside the destination. */
+  absoluteNames?: boolean;
   sys?: Sys;
 }
 
@@ -27,9 +30,13 @@ export interface Loss {
 interface Deferred {
   abs: Buffer;
   entry: Entry;
+  ino: number;
 }
 
-const SLASH = 0x2f;
+/** Refusal to touch a path: the entry is reported and skipped, the extraction goes on. */
+class UnsafePath extends Error {}
+
+const SLASH = Buffer.from('/');
 
 export class Restorer {
   readonly losses: Loss[] = [];
@@ -38,15 +45,17 @@ export class Restorer {
   private root: Buffer;
   private sameOwner: boolean;
   private dirs: Deferred[] = [];
-  /** Symlinks this extraction created: nothing may be written through them. */
-  private links = new Set<string>();
+  /** Directories under the root known to be real directories (not symlinks), by key → inode. */
+  private verified = new Map<string, number>();
   private pendingXattrs: Array<{ path: Buffer; name: string; value: Buffer; entry: string; what: Loss['what'] }> = [];
+  private tmpCounter = 0;
 
+  /** `dest` must exist; symlinks in the destination path itself are resolved once, here. */
   constructor(
     dest: string,
     private opts: RestoreOptions = {},
   ) {
-    this.root = Buffer.from(resolve(dest));
+    this.root = Buffer.from(realpathSync.native(dest));
     this.sys = opts.sys ?? loadSys();
     this.sameOwner = opts.sameOwner ?? process.getuid?.() === 0;
   }
@@ -55,62 +64,86 @@ export class Restorer {
     this.losses.push({ path: entry.name, what, reason });
   }
 
+  private abs(parts: Buffer[]): Buffer {
+    return parts.length ? Buffer.concat([this.root, ...parts.flatMap((p) => [SLASH, p])]) : this.root;
+  }
+
+  /** The entry's components under the root, or undefined (reported) when it must not be extracted. */
+  private place(path: Buffer, entry: Entry): Buffer[] | undefined {
+    const mp = memberPath(path, { absolute: this.opts.absoluteNames });
+    if (typeof mp === 'string') {
+      this.lose(entry, 'entry', `${mp}; not extracted (-P allows it)`);
+      return undefined;
+    }
+    for (const note of mp.notes) this.warnings.push(`${entry.name}: ${note}`);
+    return mp.parts;
+  }
+
   /**
-   * Where an archive path lands under the destination, or undefined if it must not be extracted.
-   * Leading slashes are stripped (with a warning, as tar does); `..` components are refused.
+   * Make sure every parent of `parts` is a real directory under the root, creating missing ones
+   * as tar does (0755 less the umask). A symlink or a file on the way is refused: nothing is ever
+   * written through a link, whether the archive planted it or it was there before.
    */
-  target(path: Buffer, entry: Entry): Buffer | undefined {
-    const parts: Buffer[] = [];
-    let start = 0;
-    for (let i = 0; i <= path.length; i++) {
-      if (i === path.length || path[i] === SLASH) {
-        const part = path.subarray(start, i);
-        start = i + 1;
-        if (part.length === 0 || (part.length === 1 && part[0] === 0x2e)) continue;
-        if (part.length === 2 && part[0] === 0x2e && part[1] === 0x2e) {
-          this.lose(entry, 'entry', 'path contains ".."; not extracted');
-          return undefined;
-        }
-        parts.push(part);
+  private async ensureParents(parts: Buffer[]): Promise<void> {
+    for (let n = 1; n < parts.length; n++) {
+      const key = keyOf(parts.slice(0, n));
+      if (this.verified.has(key)) continue;
+      const abs = this.abs(parts.slice(0, n));
+      let st = await lstat(abs).catch(() => undefined);
+      if (!st) {
+        await mkdir(abs, { mode: 0o755 });
+        st = await lstat(abs);
       }
+      if (st.isSymbolicLink()) throw new UnsafePath(`"${key}" is a symlink; nothing is extracted through it`);
+      if (!st.isDirectory()) throw new UnsafePath(`"${key}" is not a directory`);
+      this.verified.set(key, st.ino);
     }
-    if (path[0] === SLASH) this.warnings.push(`${entry.name}: leading "/" removed`);
-    let prefix = '';
-    for (const part of parts.slice(0, -1)) {
-      prefix += (prefix ? '/' : '') + part.toString('latin1');
-      if (this.links.has(prefix)) {
-        this.lose(entry, 'entry', 'path leads through a symlink extracted earlier; not extracted');
-        return undefined;
-      }
-    }
-    if (parts.length === 0) return this.root;
-    return Buffer.concat([this.root, ...parts.flatMap((p) => [Buffer.from('/'), p])]);
+  }
+
+  /** Clear the way for a new non-directory: unlink a file or link, remove an empty directory. */
+  private async clear(parts: Buffer[]): Promise<void> {
+    const abs = this.abs(parts);
+    const st = await lstat(abs).catch(() => undefined);
+    if (!st) return;
+    if (!st.isDirectory()) return unlink(abs);
+    if (parts.length === 0) throw new UnsafePath('the destination itself cannot be replaced');
+    await rmdir(abs).catch(() => {
+      throw new UnsafePath('a non-empty directory is in the way');
+    });
+    const key = keyOf(parts);
+    for (const k of this.verified.keys()) if (k === key || k.startsWith(key + '/')) this.verified.delete(k);
   }
 
   async restore(entry: Entry, body?: AsyncIterable<Buffer>): Promise<void> {
-    const abs = this.target(entry.path, entry);
-    if (!abs) return;
-    const rel = abs.subarray(this.root.length + 1).toString('latin1');
+    const parts = this.place(entry.path, entry);
+    if (!parts) return;
+    const abs = this.abs(parts);
     try {
+      await this.ensureParents(parts);
       if (entry.type === 'directory') {
-        await this.makeDir(abs);
-        this.dirs.push({ abs, entry });
+        const ino = await this.makeDir(parts);
+        this.dirs.push({ abs, entry, ino });
         return;
       }
-      await this.makeParents(abs);
-      await removeExisting(abs);
+      await this.clear(parts);
       switch (entry.type) {
         case 'file':
           await this.writeFile(abs, entry, body);
           break;
-        case 'symlink':
-          await symlink(entry.linkTarget ?? Buffer.alloc(0), abs);
-          this.links.add(rel);
+        case 'symlink': {
+          const target = entry.linkTarget ?? Buffer.alloc(0);
+          if (!this.opts.absoluteNames && symlinkEscapes(parts, target)) {
+            this.lose(entry, 'entry', `symlink target "${target.toString('utf8')}" points outside the destination; not extracted (-P allows it)`);
+            return;
+          }
+          await symlink(target, abs);
           break;
+        }
         case 'hardlink': {
-          const target = entry.linkTarget && this.target(entry.linkTarget, entry);
-          if (!target) return;
-          await link(target, abs);
+          const targetParts = entry.linkTarget && this.place(entry.linkTarget, entry);
+          if (!targetParts) return;
+          await this.ensureParents(targetParts);
+          await link(this.abs(targetParts), abs);
           return; // The link shares the inode, and with it all metadata, with its target.
         }
         case 'fifo':
@@ -129,23 +162,31 @@ export class Restorer {
     }
   }
 
-  private async makeDir(abs: Buffer): Promise<void> {
-    const st = await lstat(abs).catch(() => undefined);
-    if (st?.isDirectory()) return;
-    if (st) await rm(abs);
-    await this.makeParents(abs);
-    await mkdir(abs, { mode: 0o700 });
+  /** A directory entry: reuse a real directory, replace anything else (a symlink is removed, not followed). */
+  private async makeDir(parts: Buffer[]): Promise<number> {
+    const abs = this.abs(parts);
+    let st = await lstat(abs).catch(() => undefined);
+    if (st && !st.isDirectory()) {
+      await unlink(abs);
+      st = undefined;
+    }
+    if (!st) {
+      await mkdir(abs, { mode: 0o700 });
+      st = await lstat(abs);
+    }
+    if (parts.length) this.verified.set(keyOf(parts), st.ino);
+    return st.ino;
   }
 
-  /** Parents missing from the archive are made as tar makes them: plain 0755 directories. */
-  private async makeParents(abs: Buffer): Promise<void> {
-    const slash = abs.lastIndexOf(SLASH);
-    if (slash <= this.root.length) return;
-    await mkdir(abs.subarray(0, slash), { recursive: true });
-  }
-
+  /**
+   * Write the content under a temporary name beside the target, then rename it into place: a crash
+   * never leaves a truncated file under the real name.
+   */
   private async writeFile(abs: Buffer, entry: Entry, body?: AsyncIterable<Buffer>): Promise<void> {
-    const fh = await open(abs, 'wx', 0o600);
+    const slash = abs.lastIndexOf(0x2f);
+    const tmp = Buffer.concat([abs.subarray(0, slash + 1), Buffer.from(`.portarc-${process.pid}-${this.tmpCounter++}.tmp`)]);
+    const fh = await open(tmp, 'wx', 0o600);
+    let done = false;
     try {
       if (entry.sparse) {
         // Runs go to their offsets; the gaps stay holes. The file is then cut to its real size.
@@ -170,8 +211,11 @@ export class Restorer {
       } else {
         for await (const part of body ?? []) await fh.write(part);
       }
+      done = true;
     } finally {
       await fh.close();
+      if (done) await rename(tmp, abs);
+      else await unlink(tmp).catch(() => undefined);
     }
   }
 
@@ -240,13 +284,16 @@ export class Restorer {
   async finish(): Promise<void> {
     await this.flushXattrs();
     const dirs = this.dirs.splice(0).sort((a, b) => b.abs.length - a.abs.length);
-    for (const d of dirs) await this.applyMetadata(d.abs, d.entry, true).catch((e: Error) => this.lose(d.entry, 'entry', e.message));
+    for (const d of dirs) {
+      // A later entry may have replaced the directory (with a symlink, say): never follow it.
+      const st = await lstat(d.abs).catch(() => undefined);
+      if (!st?.isDirectory() || st.ino !== d.ino) {
+        this.lose(d.entry, 'entry', 'directory was replaced by a later entry; its metadata is not applied');
+        continue;
+      }
+      await this.applyMetadata(d.abs, d.entry, true).catch((e: Error) => this.lose(d.entry, 'entry', e.message));
+    }
     await this.flushXattrs();
     // The fallback sets xattrs in batches after times; setting an xattr changes ctime only.
   }
-}
-
-async function removeExisting(abs: Buffer): Promise<void> {
-  const st = await lstat(abs).catch(() => undefined);
-  if (st) await rm(abs, { recursive: st.isDirectory() });
 }

@@ -1,0 +1,114 @@
+// Extraction is hostile territory: archives that try to write outside the destination. Each case
+// runs in its own directory beside a canary; nothing outside the destination may change, the
+// offending entry is named, and the rest of the archive still extracts (exit 1).
+import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeEntry, type Entry } from '../src/model/entry.js';
+import { TarWriter } from '../src/tar/writer.js';
+import { portarc } from './helpers/cli.js';
+import { tempDir } from './helpers/tree.js';
+
+async function tarOf(items: Array<[Entry, Buffer?]>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const w = new TarWriter({ write: (c) => void chunks.push(Buffer.from(c)) });
+  for (const [e, body] of items) await w.add(e, body);
+  await w.finish();
+  return Buffer.concat(chunks);
+}
+
+const file = (path: string | Buffer, text = 'pwned') => [makeEntry({ path, type: 'file', size: Buffer.byteLength(text) }), Buffer.from(text)] as [Entry, Buffer];
+const link = (path: string, target: string) => [makeEntry({ path, type: 'symlink', linkTarget: Buffer.from(target) })] as [Entry];
+const hard = (path: string, target: string) => [makeEntry({ path, type: 'hardlink', linkTarget: Buffer.from(target) })] as [Entry];
+const dir = (path: string) => [makeEntry({ path, type: 'directory' })] as [Entry];
+
+/** Everything under a directory: relative path → content or link target, for before/after checks. */
+function listing(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, rel: string) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      const r = rel ? `${rel}/${n}` : n;
+      const st = lstatSync(p);
+      if (st.isDirectory()) {
+        out[r + '/'] = '';
+        walk(p, r);
+      } else out[r] = st.isSymbolicLink() ? '-> ' : readFileSync(p, 'latin1');
+    }
+  };
+  walk(root, '');
+  return out;
+}
+
+interface Case {
+  name: string;
+  items: Array<[Entry, Buffer?]>;
+  /** Set up the destination before extraction (a planted symlink, say). */
+  prepare?: (dest: string, outside: string) => void;
+  /** The entry that must be named in the error output. */
+  offender: string;
+}
+
+const cases: Case[] = [
+  { name: 'dot-dot component', items: [file('../escape.txt'), file('ok.txt', 'fine')], offender: '../escape.txt' },
+  { name: 'dot-dot deep inside', items: [file('a/b/../../../escape.txt'), file('ok.txt', 'fine')], offender: 'a/b/../../../escape.txt' },
+  { name: 'backslash dot-dot', items: [file('..\\escape.txt'), file('ok.txt', 'fine')], offender: '..\\escape.txt' },
+  { name: 'symlink to outside, then write through it', items: [link('l', '../outside'), file('l/escape.txt'), file('ok.txt', 'fine')], offender: 'l' },
+  { name: 'absolute symlink', items: [link('abs', '/etc'), file('ok.txt', 'fine')], offender: 'abs' },
+  { name: 'symlink chain leading out', items: [link('a', 'b'), link('b', '../outside'), file('a/escape.txt'), file('ok.txt', 'fine')], offender: 'b' },
+  { name: 'hardlink to a path outside', items: [hard('h', '../outside/secret'), file('ok.txt', 'fine')], offender: 'h' },
+  {
+    name: 'symlink planted in the destination beforehand',
+    items: [file('pre/escape.txt'), file('ok.txt', 'fine')],
+    prepare: (dest, outside) => symlinkSync(outside, join(dest, 'pre')),
+    offender: 'pre/escape.txt',
+  },
+  {
+    name: 'directory replaced by a symlink after its contents',
+    items: [dir('d'), file('d/x', 'x'), link('d', '.'), file('ok.txt', 'fine')],
+    offender: 'd',
+  },
+];
+
+describe('hostile archives (tar)', () => {
+  for (const c of cases) {
+    it(`${c.name}: nothing outside changes, the entry is named, the rest extracts`, async () => {
+      const base = tempDir('hostile');
+      const outside = join(base, 'outside');
+      mkdirSync(outside);
+      writeFileSync(join(outside, 'secret'), 'canary');
+      const dest = join(base, 'dest');
+      mkdirSync(dest);
+      c.prepare?.(dest, outside);
+      const archive = join(base, 'evil.tar');
+      writeFileSync(archive, await tarOf(c.items));
+      const before = listing(outside);
+      const r = portarc(['extract', '-f', archive, '-C', dest]);
+      expect(listing(outside)).toEqual(before);
+      expect(existsSync(join(base, 'escape.txt'))).toBe(false);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(c.offender);
+      expect(readFileSync(join(dest, 'ok.txt'), 'utf8')).toBe('fine');
+    });
+  }
+
+  it('-P keeps a symlink pointing outside (the explicit opt-out)', async () => {
+    const base = tempDir('hostile-P');
+    const archive = join(base, 'a.tar');
+    writeFileSync(archive, await tarOf([link('abs', '/etc')]));
+    const r = portarc(['extract', '-P', '-f', archive, '-C', join(base, 'dest')]);
+    expect(r.status).toBe(0);
+    expect(lstatSync(join(base, 'dest/abs')).isSymbolicLink()).toBe(true);
+  });
+
+  it('a leading "/" is removed with a warning and the file lands inside', async () => {
+    const base = tempDir('hostile-abs');
+    const archive = join(base, 'a.tar');
+    writeFileSync(archive, await tarOf([file(join(base, 'abs-escape.txt'), 'inside')]));
+    const r = portarc(['extract', '-f', archive, '-C', join(base, 'dest')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('leading "/" removed');
+    expect(existsSync(join(base, 'abs-escape.txt'))).toBe(false);
+    expect(readFileSync(join(base, 'dest', base, 'abs-escape.txt'), 'utf8')).toBe('inside');
+  });
+});
