@@ -88,6 +88,7 @@ const KIND: Record<string, 'user' | 'group' | 'mask' | 'other'> = {
 /**
  * Parse the text forms GNU tar (newline-separated, names only), bsdtar and star (comma-separated,
  * 4th numeric field) write. A numeric qualifier is an id; a name with a 4th field gives both.
+ * The result is in kernel order.
  */
 export function parseAclText(text: string): AclEntry[] {
   const out: AclEntry[] = [];
@@ -116,7 +117,8 @@ export function parseAclText(text: string): AclEntry[] {
     }
     out.push(entry);
   }
-  return out;
+  // bsdtar writes entries in no fixed order: keep the kernel's (§5.4), so ACLs compare equal.
+  return sortAcl(out);
 }
 
 function parsePerm(text: string, item: string): number {

@@ -81,14 +81,17 @@ export function makeEntry(init: Partial<Entry> & { path: Buffer | string; type: 
   };
 }
 
-/** UTF-8 where the bytes are valid UTF-8; otherwise each byte outside a valid sequence as `\xNN`. */
+/**
+ * UTF-8 where the bytes are valid UTF-8; each byte outside a valid sequence, and each control
+ * character (0x00–0x1f, 0x7f: a name must not drive the terminal it is printed on), as `\xNN`.
+ */
 export function displayName(bytes: Buffer): string {
-  if (isUtf8(bytes)) return bytes.toString('utf8');
+  if (isUtf8(bytes) && !/[\x00-\x1f\x7f]/.test(bytes.toString('latin1'))) return bytes.toString('utf8');
   let out = '';
   let i = 0;
   while (i < bytes.length) {
     const len = utf8SeqLen(bytes, i);
-    if (len > 0) {
+    if (len > 0 && (len > 1 || (bytes[i]! >= 0x20 && bytes[i] !== 0x7f))) {
       out += bytes.subarray(i, i + len).toString('utf8');
       i += len;
     } else {

@@ -69,6 +69,26 @@ const IGNORED_KEYS = new Set([
   'LIBARCHIVE.creationtime',
 ]);
 
+/** Keywords applyPaxRecord handles itself (besides the xattr prefixes and IGNORED_KEYS). */
+const HANDLED_KEYS = new Set([
+  'path', 'linkpath', 'size', 'uid', 'gid', 'uname', 'gname', 'mtime', 'atime', 'ctime',
+  'SCHILY.devmajor', 'SCHILY.devminor', 'SCHILY.realsize', 'SCHILY.fflags',
+  'GNU.sparse.realsize', 'GNU.sparse.size', 'GNU.sparse.major', 'GNU.sparse.minor', 'GNU.sparse.name',
+  'GNU.sparse.numblocks', 'GNU.sparse.offset', 'GNU.sparse.numbytes', 'GNU.sparse.map', 'GNU.dumpdir',
+  SELINUX_KEY, ACL_ACCESS_KEY, ACL_DEFAULT_KEY,
+]);
+
+/** Whether a keyword means something to portarc (used or deliberately ignored). */
+export function isKnownPaxKey(key: string): boolean {
+  return (
+    HANDLED_KEYS.has(key) ||
+    IGNORED_KEYS.has(key) ||
+    key.startsWith(XATTR_SCHILY) ||
+    key.startsWith(XATTR_LIBARCHIVE) ||
+    key.startsWith('GNU.volume.')
+  );
+}
+
 /** State carried across the records of one member: sparse keys and xattr sources come in groups. */
 export interface PaxState {
   sparseMajor?: number;
@@ -153,8 +173,9 @@ export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord): v
       // Sparse 0.0 repeats these keys in pairs, against pax's "last one wins".
       return decimal((n) => void (state.sparseMap ??= []).push(n));
     case 'GNU.sparse.map': {
-      const nums = text().split(',').filter((s) => s !== '').map(Number);
-      if (nums.some((n) => !Number.isSafeInteger(n) || n < 0) || nums.length % 2) return void bad();
+      const fields = text().split(',').filter((s) => s !== '');
+      const nums = fields.map(Number);
+      if (fields.some((f) => !/^\d{1,16}$/.test(f)) || nums.some((n) => !Number.isSafeInteger(n)) || nums.length % 2) return void bad();
       state.sparseMap = nums;
       return;
     }
@@ -179,8 +200,7 @@ export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord): v
     state.libarchive.set(urlDecodeXattrName(key.slice(XATTR_LIBARCHIVE.length)), Buffer.from(value.toString('latin1').replace(/_/g, '='), 'base64'));
     return;
   }
-  if (IGNORED_KEYS.has(key) || key.startsWith('GNU.volume.') || key === 'GNU.dumpdir') return;
-  entry.warnings.push(`unknown pax keyword "${key}" ignored`);
+  if (!isKnownPaxKey(key)) entry.warnings.push(`unknown pax keyword "${key}" ignored`);
 }
 
 function stripNul(v: Buffer): Buffer {

@@ -202,6 +202,7 @@ export class TarReader implements AsyncIterable<TarMember> {
       const runs = [...h.gnuSparse.runs];
       let extended = h.gnuSparse.extended;
       while (extended) {
+        if (runs.length * 24 > this.maxHeader) this.fail('sparse map exceeds the header size limit', headerAt, displayName(entry.path));
         const got = await this.readHeaderBlock();
         if (!got) this.fail('archive is truncated inside a sparse header', headerAt, displayName(entry.path));
         runs.push(...readSparseRuns(got.block, 0, 21));
@@ -221,6 +222,8 @@ export class TarReader implements AsyncIterable<TarMember> {
     }
     if (state.sparseName) entry.path = state.sparseName;
     if (entry.sparse) {
+      const bad = sparseMapProblem(entry.sparse, entry.size);
+      if (bad) this.fail(`sparse map is invalid: ${bad}`, headerAt, displayName(entry.path));
       const total = entry.sparse.reduce((n, r) => n + r.length, 0);
       if (total !== stored) this.fail(`sparse map describes ${total} bytes but ${stored} are stored`, headerAt, displayName(entry.path));
     }
@@ -276,6 +279,17 @@ export class TarReader implements AsyncIterable<TarMember> {
     }
     return { runs: pairsToRuns(lines.slice(1, 1 + count * 2)), bytes };
   }
+}
+
+/** Runs must be in order, must not overlap, and must lie within the real size. */
+function sparseMapProblem(runs: SparseRun[], size: number): string | undefined {
+  let end = 0;
+  for (const r of runs) {
+    if (r.offset < end) return `run at ${r.offset} overlaps or precedes the one before`;
+    end = r.offset + r.length;
+    if (end > size) return `run at ${r.offset} ends past the real size ${size}`;
+  }
+  return undefined;
 }
 
 function pairsToRuns(nums: number[]): SparseRun[] {

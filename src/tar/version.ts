@@ -3,6 +3,7 @@
 
 import { UnsupportedFeatureError } from '../model/errors.js';
 import { formatPaxRecord, type PaxRecord } from './pax.js';
+import { isKnownPaxKey } from './paxmap.js';
 
 /** The spec version this implementation writes and fully reads. */
 export const SPEC_VERSION = { major: 1, minor: 0 };
@@ -38,7 +39,10 @@ export function applyGlobalRecords(info: ArchiveInfo, records: PaxRecord[], arch
   const rest: PaxRecord[] = [];
   for (const { key, value } of records) {
     if (!key.startsWith(PREFIX)) {
-      rest.push({ key, value });
+      // Known keys apply to every later member (as in GNU tar); unknown ones are reported once
+      // for the archive, not once per member.
+      if (isKnownPaxKey(key)) rest.push({ key, value });
+      else info.warnings.push(`${archive}: unknown global keyword "${key}" ignored`);
       continue;
     }
     const text = value.toString('utf8');
@@ -65,7 +69,7 @@ export function applyGlobalRecords(info: ArchiveInfo, records: PaxRecord[], arch
       for (const name of names.filter((n) => !KNOWN_FEATURES[cls].has(n))) {
         if (cls === 'incompat') {
           throw new UnsupportedFeatureError(
-            `archive needs feature "${name}" (incompatible; written by spec ${info.version ?? 'unknown'}), which this reader (spec ${SPEC_VERSION_TEXT}) does not implement: upgrade portarc`,
+            `archive needs feature "${name}" (incompatible${info.version ? `, spec ${info.version}` : ''}), which this reader (spec ${SPEC_VERSION_TEXT}) does not implement: upgrade portarc to a version that supports it`,
             { archive, offset },
           );
         }
@@ -84,7 +88,9 @@ export function applyGlobalRecords(info: ArchiveInfo, records: PaxRecord[], arch
 
 /** The global header records portarc writes first in every archive. */
 export function globalRecords(creator: string, features: Record<FeatureClass, string[]> = { compat: [], rocompat: [], incompat: [] }): Buffer[] {
-  const recs = [formatPaxRecord('PORTARC.version', SPEC_VERSION_TEXT), formatPaxRecord('PORTARC.creator', creator)];
+  const recs = [formatPaxRecord('PORTARC.version', SPEC_VERSION_TEXT)];
+  // Never a zero-length value: in pax that means "delete the keyword".
+  if (creator) recs.push(formatPaxRecord('PORTARC.creator', creator));
   for (const cls of ['compat', 'rocompat', 'incompat'] as const) {
     if (features[cls].length) recs.push(formatPaxRecord(`PORTARC.features.${cls}`, features[cls].join(',')));
   }
