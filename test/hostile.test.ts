@@ -112,3 +112,45 @@ describe('hostile archives (tar)', () => {
     expect(readFileSync(join(base, 'dest', base, 'abs-escape.txt'), 'utf8')).toBe('inside');
   });
 });
+
+describe('privileges are restored only when asked (-p)', () => {
+  const setup = async () => {
+    const base = tempDir('hostile-priv');
+    const archive = join(base, 'a.tar');
+    writeFileSync(
+      archive,
+      await tarOf([
+        [makeEntry({ path: 'suid', type: 'file', mode: 0o4755, size: 2 }), Buffer.from('#!')],
+        [makeEntry({ path: 'sgid-dir', type: 'directory', mode: 0o2775 })],
+        [makeEntry({ path: 'null', type: 'chardev', devMajor: 1, devMinor: 3, mode: 0o666 })],
+        [makeEntry({ path: 'owned', type: 'file', uid: 4242, gid: 4343, size: 0 })],
+      ]),
+    );
+    return { base, archive };
+  };
+
+  it('without -p: no setuid/setgid bits, no device nodes, no owners; each reported', async () => {
+    const { base, archive } = await setup();
+    const dest = join(base, 'dest');
+    const r = portarc(['extract', '-f', archive, '-C', dest]);
+    expect(r.status).toBe(1);
+    expect(lstatSync(join(dest, 'suid')).mode & 0o7777).toBe(0o755);
+    expect(lstatSync(join(dest, 'sgid-dir')).mode & 0o7777).toBe(0o775);
+    expect(existsSync(join(dest, 'null'))).toBe(false);
+    expect(r.stderr).toContain('not restored: null: device');
+    expect(r.stderr).toContain('setuid/setgid bits not restored on 2 entries');
+    expect(lstatSync(join(dest, 'owned')).uid).toBe(process.getuid!());
+  });
+
+  it.runIf(process.getuid?.() === 0)('with -p as root: all of them', async () => {
+    const { base, archive } = await setup();
+    const dest = join(base, 'dest');
+    const r = portarc(['extract', '-p', '-f', archive, '-C', dest]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(lstatSync(join(dest, 'suid')).mode & 0o7777).toBe(0o4755);
+    expect(lstatSync(join(dest, 'sgid-dir')).mode & 0o7777).toBe(0o2775);
+    expect(lstatSync(join(dest, 'null')).isCharacterDevice()).toBe(true);
+    expect([lstatSync(join(dest, 'owned')).uid, lstatSync(join(dest, 'owned')).gid]).toEqual([4242, 4343]);
+  });
+});

@@ -178,7 +178,7 @@ describe('portarc extracts what GNU tar and bsdtar write', () => {
 
   /** Extract with portarc: exit 0, nothing on stderr (no warning, no loss). */
   function portarcExtract(archive: string, out: string): void {
-    const x = portarc(['extract', '-f', archive, '-C', out]);
+    const x = portarc(['extract', '-p', '-f', archive, '-C', out]);
     expect(x.stderr).toBe('');
     expect(x.status).toBe(0);
   }
@@ -300,7 +300,7 @@ describe('sparse files between GNU tar, bsdtar and portarc', () => {
         expect(bytes[512 + 482]).toBe(1);
       }
       const out = join(dir, `${label.replace(/\W+/g, '-')}-x`);
-      const x = portarc(['extract', '-f', archive, '-C', out]);
+      const x = portarc(['extract', '-p', '-f', archive, '-C', out]);
       expect(x.stderr).toBe('');
       expect(x.status).toBe(0);
       expectSparseCopy(join(out, 'sub/sparse'));
@@ -330,7 +330,7 @@ describe('sparse files between GNU tar, bsdtar and portarc', () => {
       expect(snapshot(join(out, 'sub'), { xattrs: false })).toEqual(snapshot(join(src, 'sub'), { xattrs: false }));
     }
     const out = join(dir, 'portarc-sparse-portarc');
-    const x = portarc(['extract', '-f', archive, '-C', out]);
+    const x = portarc(['extract', '-p', '-f', archive, '-C', out]);
     expect(x.stderr).toBe('');
     expect(x.status).toBe(0);
     expectSparseCopy(join(out, 'sub/sparse'));

@@ -31,7 +31,7 @@ describe('round trip through portarc', () => {
     expect(c.stderr).toBe('');
     expect(c.status).toBe(0);
     const out = join(dir, 'cli-out');
-    const x = portarc(['extract', '-f', archive, '-C', out]);
+    const x = portarc(['extract', '-p', '-f', archive, '-C', out]);
     expect(x.stderr).toBe('');
     expect(x.status).toBe(0);
     expect(snapshot(out)).toEqual(before);
@@ -54,7 +54,7 @@ describe('round trip through portarc', () => {
     expect(listing.info.version).toBe('1.0');
     expect(names).toContain(`./${LONG_PATH}`);
     const out = join(dir, 'lib-out');
-    const x = await extract(archive, out);
+    const x = await extract(archive, out, { preserve: true });
     expect(x.losses).toEqual([]);
     expect(x.warnings).toEqual([]);
     expect(snapshot(out)).toEqual(before);
@@ -89,7 +89,7 @@ describe('round trip without the native addon (getfattr/setfattr fallback)', () 
     expect(c.stderr).toBe('');
     expect(c.status).toBe(0);
     const out = join(dir, 'out');
-    const x = portarc(['extract', '-f', archive, '-C', out], { env });
+    const x = portarc(['extract', '-p', '-f', archive, '-C', out], { env });
     // Nanosecond digits cannot be set without the addon: each such entry is reported, exit 1.
     expect(x.status).toBe(1);
     expect(x.stderr).toContain('./d/ns: time: times rounded to microseconds');
@@ -106,9 +106,9 @@ describe('--strict', () => {
     const archive = join(dir, 'a.tar');
     expect(portarc(['create', '-f', archive, '-C', src, 'd']).status).toBe(0);
     const env = { PORTARC_NO_NATIVE: '1' };
-    const lenient = portarc(['extract', '-f', archive, '-C', join(dir, 'o1')], { env });
+    const lenient = portarc(['extract', '-p', '-f', archive, '-C', join(dir, 'o1')], { env });
     expect(lenient.status).toBe(1);
-    const strict = portarc(['extract', '--strict', '-f', archive, '-C', join(dir, 'o2')], { env });
+    const strict = portarc(['extract', '-p', '--strict', '-f', archive, '-C', join(dir, 'o2')], { env });
     expect(strict.status).toBe(2);
     expect(strict.stderr).toContain('not restored: d/ns: time');
   });

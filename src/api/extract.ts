@@ -10,8 +10,12 @@ import { TarReader } from '../tar/reader.js';
 import type { ArchiveInfo } from '../tar/version.js';
 
 export interface ExtractOptions {
-  /** Restore owners. Default: when running as root, as GNU tar does. */
+  /** tar's -p: restore owners (as root), setuid/setgid bits and device nodes. Off by default. */
+  preserve?: boolean;
+  /** Restore owners. Default: preserve and running as root. */
   sameOwner?: boolean;
+  /** Restore setuid/setgid bits and device nodes. Default: preserve. */
+  samePermissions?: boolean;
   /** Use the numeric ids in the archive, not the names. */
   numericOwner?: boolean;
   /** Unsafe, like tar's -P: keep `..` components and symlinks that point outside the destination. */
@@ -32,7 +36,7 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   const { bytes, name } = openSource(source);
   await mkdir(dir, { recursive: true });
   const reader = new TarReader(bytes, { archiveName: name });
-  const restorer = new Restorer(dir, { sameOwner: options.sameOwner, numericOwner: options.numericOwner, absoluteNames: options.absoluteNames });
+  const restorer = new Restorer(dir, options);
   const entryWarnings: string[] = [];
   let entries = 0;
   try {

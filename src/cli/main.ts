@@ -56,15 +56,19 @@ export async function main(argv: string[]): Promise<number> {
     .description('restore the entries of an archive')
     .requiredOption('-f, --file <archive>', 'archive to read ("-" for stdin)')
     .option('-C, --directory <dir>', 'extract under DIR', '.')
-    .option('--same-owner', 'restore owners (default when running as root)')
+    .option('-p, --preserve', 'restore everything: owners (as root), setuid/setgid bits, device nodes')
+    .option('--same-permissions', 'restore setuid/setgid bits and device nodes')
+    .option('--same-owner', 'restore owners (as root; default with -p)')
     .option('--no-same-owner', 'leave files owned by the user running portarc')
     .option('--numeric-owner', 'use the numeric ids in the archive, not the names')
     .option('-v, --verbose', 'list entries as they are extracted')
     .option('--strict', 'exit 2 (failure) when anything could not be restored')
     .option('-P, --absolute-names', 'unsafe: keep ".." in paths and symlinks pointing outside DIR (a leading "/" is still removed)')
-    .action(async (o: { file: string; directory: string; sameOwner?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean }) => {
+    .action(async (o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean }) => {
       const sys = loadSys();
       const result = await extract(o.file, o.directory, {
+        preserve: o.preserve,
+        samePermissions: o.samePermissions,
         sameOwner: o.sameOwner,
         numericOwner: o.numericOwner,
         absoluteNames: o.absoluteNames,

@@ -11,8 +11,15 @@ import { loadSys, type Sys } from './sys.js';
 import { groupId, userId } from './users.js';
 
 export interface RestoreOptions {
-  /** Restore owners (default: when running as root, like GNU tar). */
+  /**
+   * tar's -p: restore everything the archive says. Turns on samePermissions, and sameOwner when
+   * running as root. Without it an untrusted archive cannot plant setuid files or devices.
+   */
+  preserve?: boolean;
+  /** Restore owners (default: preserve and root). */
   sameOwner?: boolean;
+  /** Restore setuid/setgid bits and device nodes (default: preserve). */
+  samePermissions?: boolean;
   /** Map owners by numeric id only, ignoring the names in the archive. */
   numericOwner?: boolean;
   /** Unsafe, like tar's -P: keep `..` components and symlinks pointing outside the destination. */
@@ -44,6 +51,9 @@ export class Restorer {
   private sys: Sys;
   private root: Buffer;
   private sameOwner: boolean;
+  private samePermissions: boolean;
+  /** Entries whose setuid/setgid bits were dropped because permissions were not preserved. */
+  private strippedSetid = 0;
   private dirs: Deferred[] = [];
   /** Directories under the root known to be real directories (not symlinks), by key → inode. */
   private verified = new Map<string, number>();
@@ -57,7 +67,9 @@ export class Restorer {
   ) {
     this.root = Buffer.from(realpathSync.native(dest));
     this.sys = opts.sys ?? loadSys();
-    this.sameOwner = opts.sameOwner ?? process.getuid?.() === 0;
+    const root = process.getuid?.() === 0;
+    this.samePermissions = opts.samePermissions ?? opts.preserve ?? false;
+    this.sameOwner = opts.sameOwner ?? (opts.preserve === true && root);
   }
 
   private lose(entry: Entry, what: Loss['what'], reason: string): void {
@@ -149,6 +161,10 @@ export class Restorer {
         case 'fifo':
         case 'chardev':
         case 'blockdev':
+          if (entry.type !== 'fifo' && !this.samePermissions) {
+            this.lose(entry, 'device', 'device node not made: it needs -p (--preserve)');
+            return;
+          }
           if (entry.type !== 'fifo' && process.getuid?.() !== 0) {
             this.lose(entry, 'device', 'device nodes can only be made by root');
             return;
@@ -237,7 +253,11 @@ export class Restorer {
     // With an ACL mask, the group bits of st_mode are the mask: take them from the ACL, since
     // bsdtar stores the group:: entry's bits in the mode field and chmod would overwrite the mask.
     const mask = entry.aclAccess?.find((e) => e.tag === 'mask');
-    const mode = mask ? (entry.mode & ~0o070) | ((mask.perm & 7) << 3) : entry.mode;
+    let mode = mask ? (entry.mode & ~0o070) | ((mask.perm & 7) << 3) : entry.mode;
+    if (!this.samePermissions && mode & 0o6000) {
+      mode &= ~0o6000;
+      this.strippedSetid++;
+    }
     if (!isLink) await chmod(abs, mode & 0o7777).catch((e: Error) => this.lose(entry, 'mode', e.message));
     if (this.setTimes(abs, entry) === 'microseconds') this.lose(entry, 'time', 'times rounded to microseconds (no native addon)');
   }
@@ -295,5 +315,10 @@ export class Restorer {
     }
     await this.flushXattrs();
     // The fallback sets xattrs in batches after times; setting an xattr changes ctime only.
+    if (this.strippedSetid) {
+      const n = this.strippedSetid;
+      this.warnings.push(`setuid/setgid bits not restored on ${n} ${n === 1 ? 'entry' : 'entries'} (use -p to keep them)`);
+      this.strippedSetid = 0;
+    }
   }
 }
