@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""A second, independent adapter for the portarc conformance suite, over Python's tarfile.
+
+It exists to cross-check the expected results (which were drafted with the reference adapter) with
+code that shares nothing with portarc: Python's tarfile decodes the headers, names, pax values and
+sparse maps and expands the content; this file adds what tarfile lacks for the protocol (strict
+pax-record and header checks, ns times, the xattr/SELinux/ACL keywords, PORTARC.* rules).
+It is not normative: where it and the spec disagree, the spec wins.
+
+Usage: node conformance/run.mjs --adapter "python3 conformance/adapters/python-tarfile.py"
+Exit 0/1/2 as in conformance/README.md; 3 on a crash.
+"""
+import base64
+import hashlib
+import io
+import re
+import sys
+import tarfile
+
+SPEC_MAJOR, SPEC_MINOR = 1, 0
+KNOWN_FEATURES = {"compat": set(), "rocompat": set(), "incompat": set()}
+
+
+class Refused(Exception):
+    pass
+
+
+# ---- a raw walk over the headers: strict checks, and the pax records of each member ----
+
+def octal(field):
+    if field and field[0] & 0x80:  # base-256
+        v = int.from_bytes(field, "big", signed=False)
+        v &= (1 << (8 * len(field) - 1)) - 1
+        if field[0] & 0x40:
+            v -= 1 << (8 * len(field) - 1)
+        return v
+    text = field.split(b"\0", 1)[0].strip(b" \0")
+    if not text:
+        return 0
+    if not re.fullmatch(rb"[0-7]+", text):
+        raise Refused("bad octal field %r" % text)
+    return int(text, 8)
+
+
+def pax_records(data):
+    """Strict: each record's length must end exactly on its newline, inside the data."""
+    out = []
+    pos = 0
+    while pos < len(data):
+        if data[pos] == 0:  # NUL padding after the last record
+            break
+        m = re.match(rb"(\d{1,20}) ", data[pos:])
+        if not m:
+            raise Refused("pax record without a length at %d" % pos)
+        n = int(m.group(1))
+        end = pos + n
+        if n <= len(m.group(0)) or end > len(data):
+            raise Refused("pax record length %d runs past the header data" % n)
+        if data[end - 1] != 0x0A:
+            raise Refused("pax record of length %d does not end with a newline" % n)
+        body = data[pos + len(m.group(0)):end - 1]
+        if b"=" not in body:
+            raise Refused("pax record without '='")
+        k, v = body.split(b"=", 1)
+        out.append((k.decode("utf-8", "surrogateescape"), v))
+        pos = end
+    return out
+
+
+def raw_walk(data):
+    """Yield (local_records, globals_snapshot) per member; refuse what tarfile would let pass."""
+    pos = 0
+    glob = []
+    local = []
+    pending = False
+    members = []
+    while True:
+        if pos == len(data):
+            if pending:
+                raise Refused("archive ends after an extension header")
+            return members, glob, False  # no end-of-archive blocks
+        block = data[pos:pos + 512]
+        if len(block) < 512:
+            raise Refused("archive is truncated inside a header block at %d" % pos)
+        if block == bytes(512):
+            if pending:
+                raise Refused("end of archive after an extension header")
+            return members, glob, True
+        chk = octal(block[148:156])
+        unsigned = sum(block[:148]) + 256 + sum(block[156:])
+        signed = sum(b - 256 if b > 127 else b for b in block[:148] + b" " * 8 + block[156:])
+        if chk not in (unsigned, signed):
+            raise Refused("header checksum mismatch at %d" % pos)
+        typ = block[156:157]
+        size = octal(block[124:136])
+        pos += 512
+        if typ in (b"x", b"g"):
+            if pos + size > len(data):
+                raise Refused("archive is truncated inside a pax header")
+            recs = pax_records(data[pos:pos + size])
+            pos += -(-size // 512) * 512
+            if typ == b"g":
+                glob = glob + recs
+            else:
+                local = local + recs
+                pending = True
+            continue
+        if typ in (b"L", b"K"):
+            pos += -(-size // 512) * 512
+            pending = True
+            continue
+        if typ == b"S" and block[482]:
+            while True:  # old GNU sparse extension blocks
+                ext = data[pos:pos + 512]
+                if len(ext) < 512:
+                    raise Refused("archive is truncated inside a sparse header")
+                pos += 512
+                if not ext[504]:
+                    break
+        for k, v in local:
+            if k == "size":
+                size = int(v)
+        if typ in (b"1", b"2", b"3", b"4", b"5", b"6"):
+            size = 0  # links, devices, fifos, directories: a size here is not data (tarfile's view)
+        if pos + size > len(data):
+            raise Refused("archive is truncated inside member data")
+        pos += -(-size // 512) * 512
+        if pos > len(data):
+            raise Refused("archive is truncated inside member padding")
+        # tarfile reads old GNU atime/ctime (offset 345, GNU magic) as a ustar prefix: note the
+        # header's own name so that entry_json can undo that.
+        gnu_name = block[0:100].split(b"\0", 1)[0] if block[257:265] == b"ustar  \0" else None
+        members.append((local, list(glob), gnu_name))
+        local = []
+        pending = False
+
+
+# ---- metadata keywords ----
+
+KNOWN_KEYS = {
+    "path", "linkpath", "size", "uid", "gid", "uname", "gname", "mtime", "atime", "ctime",
+    "charset", "comment", "hdrcharset", "RHT.security.selinux", "SCHILY.acl.access",
+    "SCHILY.acl.default", "SCHILY.devmajor", "SCHILY.devminor", "SCHILY.dev", "SCHILY.ino",
+    "SCHILY.nlink", "SCHILY.filetype", "SCHILY.realsize", "SCHILY.fflags", "GNU.dumpdir",
+    "LIBARCHIVE.symlinktype", "LIBARCHIVE.creationtime",
+}
+
+
+def known(key):
+    return key in KNOWN_KEYS or key.startswith(("SCHILY.xattr.", "LIBARCHIVE.xattr.", "GNU.sparse.", "GNU.volume."))
+
+
+def url_decode(name):
+    raw = name.encode("utf-8", "surrogateescape")
+    return re.sub(rb"%([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), raw).decode("utf-8", "surrogateescape")
+
+
+def pax_time_ns(text):
+    m = re.fullmatch(r"(-?)(\d+)(?:\.(\d*))?", text)
+    if not m:
+        return None
+    ns = int(m.group(2)) * 10**9 + int((m.group(3) or "")[:9].ljust(9, "0"))
+    return -ns if m.group(1) else ns
+
+
+TAGS = {"user_obj": 1, "user": 2, "group_obj": 4, "group": 8, "mask": 16, "other": 32}
+
+
+def acl_from_text(text):
+    out = []
+    for item in re.split(r"[,\n]", text):
+        item = item.split("#", 1)[0].strip()
+        if not item:
+            continue
+        f = item.split(":")
+        kind = {"u": "user", "g": "group", "m": "mask", "o": "other"}.get(f[0], f[0])
+        if len(f) not in (3, 4) or kind not in ("user", "group", "mask", "other") or not re.fullmatch(r"[rwx-]*", f[2]) \
+                or (len(f) == 4 and f[3] and not f[3].isdigit()):
+            raise ValueError("ACL entry %r is malformed" % item)
+        perm = (4 if "r" in f[2] else 0) | (2 if "w" in f[2] else 0) | (1 if "x" in f[2] else 0)
+        if kind in ("mask", "other"):
+            out.append({"tag": kind, "perm": perm})
+        elif f[1] == "":
+            out.append({"tag": kind + "_obj", "perm": perm})
+        else:
+            e = {"tag": kind, "perm": perm}
+            if f[1].isdigit():
+                e["id"] = int(f[1])
+            else:
+                e["name"] = f[1]
+            if len(f) > 3 and f[3]:
+                e["id"] = int(f[3])
+            out.append(e)
+    return sort_acl(out)
+
+
+def acl_from_xattr(raw):
+    if len(raw) < 4 or (len(raw) - 4) % 8 or int.from_bytes(raw[:4], "little") != 2:
+        raise ValueError("bad ACL xattr")
+    codes = {v: k for k, v in TAGS.items()}
+    out = []
+    for i in range(4, len(raw), 8):
+        tag = codes[int.from_bytes(raw[i:i + 2], "little")]
+        e = {"tag": tag, "perm": int.from_bytes(raw[i + 2:i + 4], "little") & 7}
+        if tag in ("user", "group"):
+            e["id"] = int.from_bytes(raw[i + 4:i + 8], "little")
+        out.append(e)
+    return sort_acl(out)
+
+
+def sort_acl(entries):
+    return sorted(entries, key=lambda e: (TAGS[e["tag"]], e.get("id", 0)))
+
+
+def b(s):
+    return s.encode("utf-8", "surrogateescape")
+
+
+def text_and_base64(out, key, raw):
+    try:
+        out[key] = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        out[key] = raw.decode("utf-8", "backslashreplace")
+        out[key + "Base64"] = base64.b64encode(raw).decode()
+
+
+TYPES = {
+    tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.CONTTYPE: "file", tarfile.GNUTYPE_SPARSE: "file",
+    tarfile.LNKTYPE: "hardlink", tarfile.SYMTYPE: "symlink", tarfile.CHRTYPE: "chardev",
+    tarfile.BLKTYPE: "blockdev", tarfile.DIRTYPE: "directory", tarfile.FIFOTYPE: "fifo", b"D": "directory",
+}
+
+
+def entry_json(tf, ti, local, glob, gnu_name, warnings):
+    out = {}
+    if gnu_name is not None:
+        full, own = b(ti.name).rstrip(b"/"), gnu_name.rstrip(b"/")
+        prefix = full[: -len(own) - 1] if full.endswith(b"/" + own) else b""
+        if prefix and re.fullmatch(rb"[0-7 ]+", prefix):  # the atime field, taken for a prefix
+            ti.name = gnu_name.decode("utf-8", "surrogateescape")
+    typ = TYPES.get(ti.type)
+    if typ is None:
+        typ = "file"
+        warnings.append("%s: unknown type %r read as a file" % (ti.name, ti.type))
+    path = b(ti.name).rstrip(b"/") if typ == "directory" else b(ti.name)
+    text_and_base64(out, "path", path)
+    records = [(k, v) for k, v in glob if known(k)] + local
+    last = {}
+    for k, v in records:
+        last[k] = v
+    mtime = pax_time_ns(last["mtime"].decode()) if "mtime" in last else int(ti.mtime) * 10**9
+    out.update(type=typ, size=ti.size if typ == "file" else 0, mode=ti.mode & 0o7777, uid=ti.uid, gid=ti.gid,
+               uname=ti.uname, gname=ti.gname, mtimeNs=str(mtime))
+    if typ in ("symlink", "hardlink") and ti.linkname:
+        text_and_base64(out, "linkTarget", b(ti.linkname))
+    if typ in ("chardev", "blockdev"):
+        out["devMajor"], out["devMinor"] = ti.devmajor, ti.devminor
+    schily = {}
+    libarchive = {}
+    for k, v in records:
+        if k.startswith("SCHILY.xattr."):
+            schily[k[13:]] = v
+        elif k.startswith("LIBARCHIVE.xattr."):
+            libarchive[url_decode(k[17:])] = base64.b64decode(v + b"=" * (-len(v) % 4))
+    xattrs = {}
+    for name, v in schily.items():
+        gnu = name.replace("%3D", "=").replace("%3d", "=").replace("%25", "%")
+        if libarchive and url_decode(name) in libarchive:
+            continue  # libarchive's duplicate of a LIBARCHIVE.xattr record
+        xattrs[gnu] = v
+    xattrs.update(libarchive)
+    label = xattrs.pop("security.selinux", None)
+    if "RHT.security.selinux" in last:
+        out_label = last["RHT.security.selinux"]
+    else:
+        out_label = label
+    acl_raw = {c: xattrs.pop("system.posix_acl_" + c, None) for c in ("access", "default")}
+    out["xattrs"] = {k: base64.b64encode(v).decode() for k, v in sorted(xattrs.items())}
+    if out_label is not None:
+        out["selinux"] = out_label.rstrip(b"\0").decode("utf-8", "surrogateescape")
+    for c, key in (("access", "aclAccess"), ("default", "aclDefault")):
+        try:
+            if "SCHILY.acl." + c in last:
+                try:
+                    out[key] = acl_from_text(last["SCHILY.acl." + c].decode())
+                except ValueError as e:
+                    # Spec §5.4.4 leaves the fallback open (C.12): this adapter uses the raw xattr.
+                    warnings.append("%s: %s ACL text not readable: %s" % (ti.name, c, e))
+                    if acl_raw[c] is not None:
+                        out[key] = acl_from_xattr(acl_raw[c])
+            elif acl_raw[c] is not None:
+                out[key] = acl_from_xattr(acl_raw[c])
+        except (ValueError, KeyError) as e:
+            warnings.append("%s: %s ACL not readable: %s" % (ti.name, c, e))
+            out.pop(key, None)
+    if typ == "file" and ti.sparse is not None:
+        # Spec §6.6: runs ascending, not overlapping, inside the real size (tarfile does not check).
+        end = 0
+        for offset, length in ti.sparse:
+            if offset < end or offset + length > ti.size:
+                raise Refused("%s: sparse run %d+%d out of order or past the size %d" % (ti.name, offset, length, ti.size))
+            end = offset + length
+    if typ == "file":
+        f = tf.extractfile(ti)
+        h = hashlib.sha256()
+        got = 0
+        if f is not None:
+            while True:
+                chunk = f.read(1 << 16)
+                if not chunk:
+                    break
+                h.update(chunk)
+                got += len(chunk)
+        if got != ti.size:
+            raise Refused("%s: content is %d bytes, size says %d" % (ti.name, got, ti.size))
+        out["sha256"] = h.hexdigest()
+    for k, _ in local:
+        if not known(k):
+            warnings.append("%s: unknown pax keyword %s" % (ti.name, k))
+    return out
+
+
+def apply_globals(glob, doc, warnings):
+    for k, v in glob:
+        if not k.startswith("PORTARC."):
+            continue
+        sub = k[8:]
+        text = v.decode("utf-8", "surrogateescape")
+        if sub == "version":
+            m = re.fullmatch(r"(\d+)\.(\d+)", text)
+            if not m:
+                warnings.append("PORTARC.version %r ignored" % text)
+                continue
+            doc["version"] = text
+            if int(m.group(1)) > SPEC_MAJOR:
+                raise Refused("archive needs spec %s; this reader implements %d.%d" % (text, SPEC_MAJOR, SPEC_MINOR))
+        elif sub == "creator":
+            pass
+        elif sub in ("features.compat", "features.rocompat", "features.incompat"):
+            cls = sub[9:]
+            names = [n for n in text.split(",") if n]
+            doc["features"][cls] += names
+            for n in names:
+                if n in KNOWN_FEATURES[cls]:
+                    continue
+                if cls == "incompat":
+                    raise Refused("archive needs incompatible feature %r" % n)
+                if cls == "rocompat":
+                    warnings.append("unknown read-only-compatible feature %r" % n)
+        else:
+            warnings.append("unknown archive keyword %s" % k)
+
+
+def global_warnings(glob, warnings):
+    """Spec §6.5: an unknown non-PORTARC key in a g header is one archive warning, not applied."""
+    for k in dict.fromkeys(k for k, _ in glob):
+        if not k.startswith("PORTARC.") and not known(k):
+            warnings.append("unknown global keyword %s" % k)
+
+
+def main():
+    data = sys.stdin.buffer.read()
+    doc = {"version": None, "features": {"compat": [], "rocompat": [], "incompat": []}, "warnings": [], "entries": []}
+    members, glob, ended = raw_walk(data)
+    warnings = []
+    # PORTARC.* rules first: an incompatible feature refuses the archive before any entry.
+    apply_globals(glob, doc, warnings)
+    global_warnings(glob, warnings)
+    if not ended:
+        warnings.append("archive ends without its end-of-archive blocks")
+    tf = tarfile.open(fileobj=io.BytesIO(data), mode="r:", encoding="utf-8", errors="surrogateescape")
+    infos = tf.getmembers()
+    if len(infos) != len(members):
+        raise Refused("tarfile found %d members, the raw walk %d" % (len(infos), len(members)))
+    for ti, (local, g, gnu_name) in zip(infos, members):
+        doc["entries"].append(entry_json(tf, ti, local, g, gnu_name, warnings))
+    doc["warnings"] = warnings
+    return doc
+
+
+if __name__ == "__main__":
+    import json
+    try:
+        d = main()
+    except (Refused, tarfile.TarError) as e:
+        sys.stderr.write("python-tarfile adapter: refused: %s\n" % e)
+        sys.exit(2)
+    except Exception:  # a bug here is a crash (exit 3), never a verdict
+        import traceback
+        traceback.print_exc()
+        sys.exit(3)
+    sys.stdout.write(json.dumps(d, indent=1) + "\n")
+    sys.exit(1 if d["warnings"] else 0)

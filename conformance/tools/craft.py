@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Write the conformance vectors made with Python's tarfile or by hand (raw header bytes).
+
+Usage: python3 conformance/tools/craft.py VECTORS_DIR
+Every byte is fixed (names, owners, times), so two runs write identical files.
+"""
+import io
+import struct
+import os
+import sys
+import tarfile
+
+T0 = 1600000000  # 2020-09-13T12:26:40Z, the fixed mtime of every crafted member
+
+
+def member(name, data=b"", type=tarfile.REGTYPE, mode=0o644, mtime=T0, pax=None, linkname=""):
+    ti = tarfile.TarInfo(name)
+    ti.type = type
+    ti.mode = mode
+    ti.mtime = mtime
+    ti.uid = ti.gid = 0
+    ti.uname = ti.gname = "root"
+    ti.linkname = linkname
+    ti.size = len(data) if type == tarfile.REGTYPE else 0
+    if pax:
+        ti.pax_headers = dict(pax)
+    return ti, (io.BytesIO(data) if type == tarfile.REGTYPE else None)
+
+
+def write_tar(path, members, fmt=tarfile.PAX_FORMAT, global_pax=None):
+    with tarfile.open(path, "w", format=fmt, pax_headers=global_pax or {}, encoding="utf-8", errors="surrogateescape") as tf:
+        for ti, data in members:
+            tf.addfile(ti, data)
+
+
+# ---- raw ustar headers, for the malformed vectors ----
+
+def ustar(name, size=0, type=b"0", mode=0o644, mtime=T0, linkname=b"", bad_checksum=False):
+    b = bytearray(512)
+    b[0:len(name)] = name
+    b[100:108] = b"%07o\0" % mode
+    b[108:116] = b"%07o\0" % 0
+    b[116:124] = b"%07o\0" % 0
+    b[124:136] = b"%011o\0" % size
+    b[136:148] = b"%011o\0" % mtime
+    b[148:156] = b" " * 8
+    b[156:157] = type
+    b[157:157 + len(linkname)] = linkname
+    b[257:265] = b"ustar\x0000"
+    b[265:269] = b"root"
+    b[297:301] = b"root"
+    b[329:337] = b"%07o\0" % 0
+    b[337:345] = b"%07o\0" % 0
+    chk = sum(b)
+    if bad_checksum:
+        chk += 1
+    b[148:156] = b"%06o\0 " % chk
+    return bytes(b)
+
+
+def pad(data):
+    return data + b"\0" * (-len(data) % 512)
+
+
+def file_member(name, data):
+    return ustar(name, size=len(data)) + pad(data)
+
+
+def record(key, value):
+    """One pax record; the length counts its own digits."""
+    body = len(key) + len(value) + 3
+    n = body + len(str(body))
+    if len(str(n)) != len(str(body)):
+        n = body + len(str(n))
+    return b"%d %s=%s\n" % (n, key, value)
+
+
+def pax_member(records, name=b"m/PaxHeaders/x"):
+    return ustar(name, size=len(records), type=b"x") + pad(records)
+
+
+END = b"\0" * 1024
+
+
+def write_raw(path, data):
+    # Whole 10 KiB records, as tar writes them (except where the vector is about truncation).
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def main(out):
+    v10 = os.path.join(out, "1.0")
+    fut = os.path.join(out, "future")
+    mal = os.path.join(out, "malformed")
+    for d in (v10, fut, mal):
+        os.makedirs(d, exist_ok=True)
+
+    # ---- 1.0/y_python-pax.tar ----
+    bad_name = os.fsdecode(b"py/bad-\xff\xfe.bin")  # surrogateescape: Python writes hdrcharset=BINARY
+    binary = b"\x00\xff\x01 binary \n=".decode("utf-8", "surrogateescape")
+    write_tar(os.path.join(v10, "y_python-pax.tar"), [
+        member("py", type=tarfile.DIRTYPE, mode=0o755),
+        member("py/caf\u00e9.txt", b"utf-8 name\n", mtime=T0 + 0.5),
+        member(bad_name, b"not utf-8\n"),
+        member("py/xattr.bin", b"xattrs\n", pax={
+            "SCHILY.xattr.user.bin": binary,
+            "SCHILY.xattr.user.text": "plain text",
+        }),
+        member("py/old.txt", b"before 1970\n", mtime=-1000000000),
+        member("py/link", type=tarfile.SYMTYPE, mode=0o777, linkname="caf\u00e9.txt"),
+    ])
+
+    # ---- future/ ----
+    def future(name, global_pax, member_pax=None):
+        write_tar(os.path.join(fut, name), [
+            member("fut", type=tarfile.DIRTYPE, mode=0o755),
+            member("fut/a.txt", b"first file\n", pax=member_pax),
+            member("fut/b.txt", b"second file\n"),
+        ], global_pax=global_pax)
+
+    future("y_unknown-portarc-key.tar", {"PORTARC.version": "1.1", "PORTARC.newthing": "1"})
+    future("y_unknown-vendor-key.tar", {"PORTARC.version": "1.0"}, {"ACME.colour": "blue"})
+    future("y_unknown-keys-both.tar", {"PORTARC.version": "1.1", "PORTARC.newthing": "1"}, {"ACME.colour": "blue"})
+    future("y_unknown-vendor-key-global.tar", {"PORTARC.version": "1.0", "ACME.colour": "blue"})
+    future("y_compat-feature.tar", {"PORTARC.version": "1.3", "PORTARC.features.compat": "shiny"})
+    future("y_rocompat-feature.tar", {"PORTARC.version": "1.3", "PORTARC.features.rocompat": "shiny"})
+    future("n_incompat-feature.tar", {"PORTARC.version": "1.3", "PORTARC.features.incompat": "shiny"})
+    future("n_major-version-2.tar", {"PORTARC.version": "2.0"})
+
+    # ---- malformed/ (raw bytes) ----
+    a = file_member(b"m/a.txt", b"first file\n")
+    # The second header's checksum is off by one.
+    write_raw(os.path.join(mal, "n_bad-checksum.tar"),
+              a + ustar(b"m/b.txt", size=12, bad_checksum=True) + pad(b"second file\n") + END)
+    # The header says 2000 bytes; the archive ends 700 bytes into the data.
+    write_raw(os.path.join(mal, "n_truncated-data.tar"),
+              a + ustar(b"m/big.bin", size=2000) + bytes(range(256)) * 2 + bytes(188))
+    # The archive ends 300 bytes into the second member's header.
+    write_raw(os.path.join(mal, "n_truncated-header.tar"), a + file_member(b"m/b.txt", b"second file\n")[:300])
+    # A pax record whose length (20) is shorter than the record (26 bytes): byte 20 is not a newline.
+    rec = b"26 path=m/renamed-one.txt\n"
+    assert len(rec) == 26
+    write_raw(os.path.join(mal, "n_bad-pax-length.tar"),
+              a + pax_member(rec.replace(b"26 ", b"20 ")) + file_member(b"m/b.txt", b"second file\n") + END)
+    # A pax record whose length (40) runs past the header's data (18 bytes) into the block padding.
+    rec = b"18 path=m/renamed\n"
+    assert len(rec) == 18
+    write_raw(os.path.join(mal, "n_pax-record-past-end.tar"),
+              a + pax_member(rec.replace(b"18 ", b"40 ")) + file_member(b"m/b.txt", b"second file\n") + END)
+    # GNU sparse 1.0 whose one data run (50 bytes at offset 80) ends past the real size (100).
+    sparse = record(b"GNU.sparse.major", b"1") + record(b"GNU.sparse.minor", b"0") + \
+        record(b"GNU.sparse.name", b"m/sparse.bin") + record(b"GNU.sparse.realsize", b"100")
+    smap = pad(b"1\n80\n50\n")
+    write_raw(os.path.join(mal, "n_sparse-run-past-size.tar"),
+              a + pax_member(sparse) + ustar(b"m/GNUSparseFile.0/sparse.bin", size=len(smap) + 50) + pad(smap + b"s" * 50) + END)
+    # No end-of-archive blocks at all: spec §4.7 reads both members, with one archive warning.
+    write_raw(os.path.join(mal, "y_no-end-of-archive.tar"), a + file_member(b"m/b.txt", b"second file\n"))
+    # Unreadable ACL text next to a valid raw ACL xattr (user::rw-, group::r--, other::r--): whether
+    # a reader falls back to the raw xattr is its choice (spec §5.4.4, C.12).
+    raw = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, 0xFFFFFFFF) for t, p in ((0x01, 6), (0x04, 4), (0x20, 4)))
+    recs = record(b"SCHILY.acl.access", b"user::rw-,bogus") + record(b"SCHILY.xattr.system.posix_acl_access", raw)
+    write_raw(os.path.join(mal, "i_acl-text-unreadable.tar"),
+              a + pax_member(recs) + file_member(b"m/b.txt", b"second file\n") + END)
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,137 @@
+// The conformance suite (conformance/README.md) run against portarc's reference adapter, the runner
+// checked against an adapter that is wrong on purpose, and the future-vector classes through the CLI.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { portarc } from './helpers/cli.js';
+import { tempDir } from './helpers/tree.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RUNNER = join(ROOT, 'conformance', 'run.mjs');
+const FUTURE = join(ROOT, 'conformance', 'vectors', 'future');
+const MALFORMED = join(ROOT, 'conformance', 'vectors', 'malformed');
+
+function runSuite(args: string[] = []) {
+  const r = spawnSync(process.execPath, [RUNNER, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const lines = r.stdout.trim().split('\n');
+  return { status: r.status, lines, last: lines[lines.length - 1] ?? '', stderr: r.stderr };
+}
+
+/** Every file under dir, relative, sorted. */
+function tree(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return (readdirSync(dir, { recursive: true }) as string[]).map(String).sort();
+}
+
+describe('conformance suite', () => {
+  it('every vector passes with the reference adapter', () => {
+    const r = runSuite();
+    expect(r.lines.filter((l) => l.startsWith('FAIL'))).toEqual([]);
+    expect(r.last).toMatch(/^\d+ passed, 0 failed$/);
+    expect(Number(r.last.split(' ')[0])).toBeGreaterThanOrEqual(28);
+    expect(r.status).toBe(0);
+  });
+
+  it('the runner fails an adapter that reads everything as an empty archive, and one that hangs', () => {
+    const dir = tempDir('conf-adapter');
+    const lazy = join(dir, 'lazy.mjs');
+    writeFileSync(lazy, `process.stdin.resume(); process.stdin.on('end', () => console.log(JSON.stringify({ version: null, features: { compat: [], rocompat: [], incompat: [] }, warnings: [], entries: [] })));\n`);
+    const r = runSuite(['--adapter', `"${process.execPath}" "${lazy}"`]);
+    expect(r.status).toBe(1);
+    expect(r.lines).toContain('FAIL malformed/n_bad-checksum: must be refused with exit 2, got exit 0');
+    expect(r.lines).toContain('FAIL 1.0/y_portarc-full: version: expected "1.0", got null');
+    expect(r.lines).toContain('FAIL 1.0/y_gnutar-v7: entries: expected 6, got 0 (missing: "v7")');
+    expect(r.lines).toContain('PASS malformed/i_acl-text-unreadable');
+    expect(r.last).toMatch(/^1 passed, \d+ failed$/);
+
+    const hang = join(dir, 'hang.mjs');
+    writeFileSync(hang, `setInterval(() => {}, 1000);\n`);
+    const h = runSuite(['--adapter', `"${process.execPath}" "${hang}"`, '--timeout', '1', '--filter', 'future/n_major']);
+    expect(h.lines).toEqual(['FAIL future/n_major-version-2: timeout: no answer within 1 s', '0 passed, 1 failed']);
+    expect(h.status).toBe(1);
+  });
+});
+
+describe('future vectors through the CLI', () => {
+  const extract = (vector: string) => {
+    const out = join(tempDir('conf-future'), 'out');
+    const r = portarc(['extract', '-f', join(FUTURE, vector), '-C', out]);
+    const warnings = r.stderr.split('\n').filter((l) => l.includes('warning'));
+    return { ...r, out, warnings };
+  };
+  const files = ['fut', join('fut', 'a.txt'), join('fut', 'b.txt')];
+  const contentOk = (out: string) => {
+    expect(readFileSync(join(out, 'fut', 'a.txt'), 'utf8')).toBe('first file\n');
+    expect(readFileSync(join(out, 'fut', 'b.txt'), 'utf8')).toBe('second file\n');
+  };
+
+  it('unknown keys (global PORTARC.newthing, per-member ACME.colour): extracts everything, one warning per key, exit 1', () => {
+    const r = extract('y_unknown-keys-both.tar');
+    expect(tree(r.out)).toEqual(files);
+    contentOk(r.out);
+    for (const key of ['PORTARC.newthing', 'ACME.colour']) {
+      expect(r.warnings.filter((l) => l.includes(key)), `${key} in:\n${r.stderr}`).toHaveLength(1);
+    }
+    expect(r.warnings).toHaveLength(2);
+    expect(r.status).toBe(1);
+  });
+
+  it('unknown vendor key in the global header: extracts everything, one warning (not one per member), exit 1', () => {
+    const r = extract('y_unknown-vendor-key-global.tar');
+    expect(tree(r.out)).toEqual(files);
+    contentOk(r.out);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toContain('ACME.colour');
+    expect(r.status).toBe(1);
+  });
+
+  it('unknown compat feature: extracts everything silently, exit 0', () => {
+    const r = extract('y_compat-feature.tar');
+    expect(tree(r.out)).toEqual(files);
+    contentOk(r.out);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('unknown read-only-compatible feature: extracts everything, one warning naming it, exit 1', () => {
+    const r = extract('y_rocompat-feature.tar');
+    expect(tree(r.out)).toEqual(files);
+    contentOk(r.out);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toContain('shiny');
+    expect(r.status).toBe(1);
+  });
+
+  it('unknown incompatible feature: exit 2, names the feature, extracts nothing', () => {
+    const r = extract('n_incompat-feature.tar');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('shiny');
+    expect(tree(r.out)).toEqual([]);
+  });
+
+  it('new major version: exit 2, names the version, extracts nothing', () => {
+    const r = extract('n_major-version-2.tar');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('2.0');
+    expect(tree(r.out)).toEqual([]);
+  });
+});
+
+describe('malformed vectors through the CLI: refused, and nothing wrong extracted', () => {
+  // Every malformed n_ vector holds a good m/a.txt first, then the damage.
+  const vectors = readdirSync(MALFORMED).filter((n) => n.startsWith('n_') && n.endsWith('.tar'));
+  it('has vectors', () => expect(vectors.length).toBeGreaterThanOrEqual(6));
+  for (const vector of vectors) {
+    it(vector, () => {
+      const out = join(tempDir('conf-malformed'), 'out');
+      const r = portarc(['extract', '-f', join(MALFORMED, vector), '-C', out]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/error/);
+      // Only the member before the damage, whole; no partial or temporary file.
+      expect(tree(out)).toEqual(['m', join('m', 'a.txt')]);
+      expect(readFileSync(join(out, 'm', 'a.txt'), 'utf8')).toBe('first file\n');
+    });
+  }
+});
