@@ -154,3 +154,69 @@ describe('privileges are restored only when asked (-p)', () => {
     expect([lstatSync(join(dest, 'owned')).uid, lstatSync(join(dest, 'owned')).gid]).toEqual([4242, 4343]);
   });
 });
+
+describe('bounds', () => {
+  const run = async (items: Array<[Entry, Buffer?]>, args: string[]) => {
+    const base = tempDir('bounds');
+    const archive = join(base, 'a.tar');
+    writeFileSync(archive, await tarOf(items));
+    const dest = join(base, 'dest');
+    return { r: portarc(['extract', '-f', archive, '-C', dest, ...args]), dest };
+  };
+  const kib = (path: string) => file(path, 'x'.repeat(1024));
+
+  it('total bytes: extraction stops with exit 2 naming the limit and the entry', async () => {
+    const { r, dest } = await run([kib('a'), kib('b'), kib('c')], ['--limit', 'bytes=2K']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/entry "c".*limit "bytes"/);
+    expect(readFileSync(join(dest, 'a'), 'utf8')).toHaveLength(1024);
+    expect(existsSync(join(dest, 'c'))).toBe(false);
+  });
+
+  it('entry count', async () => {
+    const { r } = await run([kib('a'), kib('b'), kib('c')], ['--limit', 'entries=2']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('limit "entries"');
+  });
+
+  it('path depth and length: the entry is skipped and named, the rest extracts', async () => {
+    const deep = Array.from({ length: 40 }, (_, i) => `d${i}`).join('/');
+    const { r, dest } = await run([file(deep), file('x'.repeat(200) + '/' + 'y'.repeat(200)), file('ok.txt', 'fine')], ['--limit', 'depth=20', '--limit', 'pathBytes=300']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('d0/d1/d2');
+    expect(r.stderr).toContain('"pathBytes"/"depth"');
+    expect(readFileSync(join(dest, 'ok.txt'), 'utf8')).toBe('fine');
+  });
+
+  it('pax header size', async () => {
+    const { r } = await run([file('p/'.repeat(1000) + 'f')], ['--limit', 'headerBytes=1K']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('exceeds the limit of 1024');
+  });
+
+  it('xattr count', async () => {
+    const xattrs = new Map(Array.from({ length: 5 }, (_, i) => [`user.a${i}`, Buffer.from('v')] as [string, Buffer]));
+    const { r } = await run([[makeEntry({ path: 'x', type: 'file', xattrs })], file('ok.txt')], ['--limit', 'xattrs=3']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('entry "x"');
+  });
+
+  it('a size field that lies is an error after the data runs out, never an allocation', async () => {
+    const base = tempDir('bounds-lie');
+    const archive = join(base, 'lie.tar');
+    // A ustar header claiming 8 GiB - 1 bytes, followed by 1 KiB of data and the end.
+    const good = await tarOf([file('liar', 'x'.repeat(1024))]);
+    const hdrAt = good.indexOf(Buffer.from('liar')) ;
+    const h = Buffer.from(good.subarray(hdrAt, hdrAt + 512));
+    h.write('77777777777\0', 124, 'latin1');
+    h.write('        ', 148, 'latin1');
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+    writeFileSync(archive, Buffer.concat([good.subarray(0, hdrAt), h, good.subarray(hdrAt + 512, hdrAt + 512 + 1024)]));
+    const r = portarc(['extract', '-f', archive, '-C', join(base, 'dest')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/entry "liar".*truncated/);
+    expect(existsSync(join(base, 'dest/liar'))).toBe(false);
+  });
+});

@@ -3,6 +3,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import type { Entry } from '../model/entry.js';
+import type { Limits } from '../model/limits.js';
 import { ArchiveError } from '../model/errors.js';
 import { Restorer, type Loss } from '../fs/restore.js';
 import { openSource, type ArchiveSource } from '../io/source.js';
@@ -20,6 +21,10 @@ export interface ExtractOptions {
   numericOwner?: boolean;
   /** Unsafe, like tar's -P: keep `..` components and symlinks that point outside the destination. */
   absoluteNames?: boolean;
+  /** fsync files and directories so a crash cannot lose what was reported extracted (default on). */
+  fsync?: boolean;
+  /** Bounds on bytes, entries, path length and depth, header size and xattrs (model/limits.ts). */
+  limits?: Partial<Limits>;
   onEntry?: (entry: Entry) => void;
 }
 
@@ -35,7 +40,7 @@ export interface ExtractResult {
 export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
   const { bytes, name } = openSource(source);
   await mkdir(dir, { recursive: true });
-  const reader = new TarReader(bytes, { archiveName: name });
+  const reader = new TarReader(bytes, { archiveName: name, limits: options.limits });
   const restorer = new Restorer(dir, options);
   const entryWarnings: string[] = [];
   let entries = 0;

@@ -2,6 +2,7 @@
 // Spec: spec/portarc-1.md §6 (reader rules).
 
 import type { Entry } from '../model/entry.js';
+import type { Limits } from '../model/limits.js';
 import { ArchiveError } from '../model/errors.js';
 import { openSource, type ArchiveSource } from '../io/source.js';
 import { TarReader } from '../tar/reader.js';
@@ -17,9 +18,9 @@ export interface Listing extends AsyncIterable<ListedEntry> {
   info: ArchiveInfo;
 }
 
-export function list(source: ArchiveSource): Listing {
+export function list(source: ArchiveSource, options: { limits?: Partial<Limits> } = {}): Listing {
   const { bytes, name } = openSource(source);
-  const reader = new TarReader(bytes, { archiveName: name });
+  const reader = new TarReader(bytes, { archiveName: name, limits: options.limits });
   return {
     info: reader.info,
     async *[Symbol.asyncIterator]() {

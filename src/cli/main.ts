@@ -1,7 +1,8 @@
 // The `portarc` command line: tar's habits (-f, -C, -v, "-" for stdin/stdout), --json for scripts,
 // exit codes 0 success, 1 done with warnings or losses, 2 failure. Spec: spec/portarc-1.md §8.
 
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { parseLimit, type Limits } from '../model/limits.js';
 import { create } from '../api/create.js';
 import { extract } from '../api/extract.js';
 import { list } from '../api/list.js';
@@ -10,6 +11,14 @@ import { loadSys } from '../fs/sys.js';
 import { entryJson, lsLine } from './format.js';
 
 export const EXIT = { ok: 0, warnings: 1, failure: 2 } as const;
+
+function collectLimit(value: string, previous: Partial<Limits>): Partial<Limits> {
+  try {
+    return { ...previous, ...parseLimit(value) };
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
 
 function warn(msg: string): void {
   process.stderr.write(`portarc: ${msg}\n`);
@@ -63,8 +72,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--numeric-owner', 'use the numeric ids in the archive, not the names')
     .option('-v, --verbose', 'list entries as they are extracted')
     .option('--strict', 'exit 2 (failure) when anything could not be restored')
+    .option('--no-fsync', 'do not fsync extracted files and directories (faster, not crash-safe)')
+    .option('--limit <name=value>', 'raise or lower a bound (bytes, entries, pathBytes, depth, headerBytes, xattrs, xattrBytes; K/M/G/T suffixes)', collectLimit, {})
     .option('-P, --absolute-names', 'unsafe: keep ".." in paths and symlinks pointing outside DIR (a leading "/" is still removed)')
-    .action(async (o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean }) => {
+    .action(async (o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits> }) => {
       const sys = loadSys();
       const result = await extract(o.file, o.directory, {
         preserve: o.preserve,
@@ -72,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
         sameOwner: o.sameOwner,
         numericOwner: o.numericOwner,
         absoluteNames: o.absoluteNames,
+        fsync: o.fsync,
+        limits: o.limit,
         onEntry: o.verbose ? (e) => process.stdout.write(`${e.name}\n`) : undefined,
       });
       for (const w of result.warnings) warn(`warning: ${w}`);
@@ -92,8 +105,9 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('-f, --file <archive>', 'archive to read ("-" for stdin)')
     .option('-v, --verbose', 'long listing: mode, owner, size, time')
     .option('--json', 'one JSON document: every entry with all its metadata')
-    .action(async (o: { file: string; verbose?: boolean; json?: boolean }) => {
-      const listing = list(o.file);
+    .option('--limit <name=value>', 'raise or lower a bound (entries, headerBytes, xattrs, xattrBytes)', collectLimit, {})
+    .action(async (o: { file: string; verbose?: boolean; json?: boolean; limit: Partial<Limits> }) => {
+      const listing = list(o.file, { limits: o.limit });
       let first = true;
       if (o.json) await out('{"entries":[\n');
       let warnings = 0;

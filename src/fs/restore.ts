@@ -6,6 +6,8 @@ import { realpathSync } from 'node:fs';
 import { chmod, lchown, link, lstat, mkdir, open, rename, rmdir, symlink, unlink } from 'node:fs/promises';
 import { encodeAclXattr } from '../model/acl.js';
 import type { AclEntry, Entry } from '../model/entry.js';
+import { ArchiveError } from '../model/errors.js';
+import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { keyOf, memberPath, symlinkEscapes } from './paths.js';
 import { loadSys, type Sys } from './sys.js';
 import { groupId, userId } from './users.js';
@@ -24,6 +26,9 @@ export interface RestoreOptions {
   numericOwner?: boolean;
   /** Unsafe, like tar's -P: keep `..` components and symlinks pointing outside the destination. */
   absoluteNames?: boolean;
+  /** fsync each file before it is renamed into place, and each directory at the end (default on). */
+  fsync?: boolean;
+  limits?: Partial<Limits>;
   sys?: Sys;
 }
 
@@ -59,6 +64,10 @@ export class Restorer {
   private verified = new Map<string, number>();
   private pendingXattrs: Array<{ path: Buffer; name: string; value: Buffer; entry: string; what: Loss['what'] }> = [];
   private tmpCounter = 0;
+  private limits: Limits;
+  private bytesWritten = 0;
+  /** Directories that received renamed files: fsynced at the end so the renames are durable. */
+  private touchedDirs = new Set<string>();
 
   /** `dest` must exist; symlinks in the destination path itself are resolved once, here. */
   constructor(
@@ -67,6 +76,7 @@ export class Restorer {
   ) {
     this.root = Buffer.from(realpathSync.native(dest));
     this.sys = opts.sys ?? loadSys();
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     const root = process.getuid?.() === 0;
     this.samePermissions = opts.samePermissions ?? opts.preserve ?? false;
     this.sameOwner = opts.sameOwner ?? (opts.preserve === true && root);
@@ -88,6 +98,11 @@ export class Restorer {
       return undefined;
     }
     for (const note of mp.notes) this.warnings.push(`${entry.name}: ${note}`);
+    const bytes = mp.parts.reduce((n, p) => n + p.length + 1, 0);
+    if (bytes > this.limits.pathBytes || mp.parts.length > this.limits.depth) {
+      this.lose(entry, 'entry', `path of ${bytes} bytes and ${mp.parts.length} components exceeds the limits "pathBytes"/"depth"; not extracted`);
+      return undefined;
+    }
     return mp.parts;
   }
 
@@ -174,7 +189,17 @@ export class Restorer {
       }
       await this.applyMetadata(abs, entry);
     } catch (err) {
+      // A damaged archive or an exceeded limit ends the extraction; anything else costs one entry.
+      if (err instanceof ArchiveError) throw err;
       this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
+    }
+  }
+
+  /** Count content bytes against the limit before they are written. */
+  private count(n: number, entry: Entry): void {
+    this.bytesWritten += n;
+    if (this.bytesWritten > this.limits.bytes) {
+      throw new ArchiveError(`extraction would write more than ${this.limits.bytes} bytes (limit "bytes")`, { entry: entry.name });
     }
   }
 
@@ -218,6 +243,7 @@ export class Restorer {
             }
             if (run >= runs.length) break;
             const take = Math.min(part.length - off, runs[run]!.length - done);
+            this.count(take, entry);
             await fh.write(part, off, take, runs[run]!.offset + done);
             off += take;
             done += take;
@@ -225,12 +251,19 @@ export class Restorer {
         }
         await fh.truncate(entry.size);
       } else {
-        for await (const part of body ?? []) await fh.write(part);
+        for await (const part of body ?? []) {
+          this.count(part.length, entry);
+          await fh.write(part);
+        }
       }
+      if (this.opts.fsync !== false) await fh.sync();
       done = true;
     } finally {
       await fh.close();
-      if (done) await rename(tmp, abs);
+      if (done) {
+        await rename(tmp, abs);
+        this.touchedDirs.add(abs.subarray(0, slash).toString('latin1'));
+      }
       else await unlink(tmp).catch(() => undefined);
     }
   }
@@ -315,10 +348,22 @@ export class Restorer {
     }
     await this.flushXattrs();
     // The fallback sets xattrs in batches after times; setting an xattr changes ctime only.
+    if (this.opts.fsync !== false) await this.syncDirs();
     if (this.strippedSetid) {
       const n = this.strippedSetid;
       this.warnings.push(`setuid/setgid bits not restored on ${n} ${n === 1 ? 'entry' : 'entries'} (use -p to keep them)`);
       this.strippedSetid = 0;
+    }
+  }
+
+  /** Make the renames durable: fsync every directory that received a file, and the root. */
+  private async syncDirs(): Promise<void> {
+    this.touchedDirs.add(this.root.toString('latin1'));
+    for (const d of this.touchedDirs) {
+      const fh = await open(Buffer.from(d, 'latin1'), 'r').catch(() => undefined);
+      if (!fh) continue;
+      await fh.sync().catch(() => undefined);
+      await fh.close();
     }
   }
 }

@@ -3,6 +3,7 @@
 // Spec: spec/portarc-1.md §4 (container) and §6 (reader rules).
 
 import { ArchiveError } from '../model/errors.js';
+import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { displayName, makeEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { ByteSource } from '../io/bytesource.js';
 import { BLOCK, HeaderError, TYPE, decodeHeader, isZeroBlock, readSparseRuns, type RawHeader } from './header.js';
@@ -13,8 +14,8 @@ import { applyGlobalRecords, newArchiveInfo, type ArchiveInfo } from './version.
 export interface TarReaderOptions {
   /** Name used in error messages (a file name, or "-" for stdin). */
   archiveName?: string;
-  /** Largest pax or GNU long-name header accepted, in bytes (a lying size must not allocate). */
-  maxHeaderSize?: number;
+  /** Bounds on headers, entries and xattrs (a lying size must not allocate). */
+  limits?: Partial<Limits>;
 }
 
 /** One member: its metadata, where its header starts, and its stored data. */
@@ -29,7 +30,6 @@ export interface TarMember {
   body: AsyncIterable<Buffer>;
 }
 
-const DEFAULT_MAX_HEADER = 16 * 1024 * 1024;
 
 const TYPE_OF: Record<number, EntryType> = {
   [TYPE.file]: 'file',
@@ -53,11 +53,14 @@ export class TarReader implements AsyncIterable<TarMember> {
   private src: ByteSource;
   private name: string;
   private maxHeader: number;
+  private limits: Limits;
+  private count = 0;
 
   constructor(source: AsyncIterable<Buffer | Uint8Array>, opts: TarReaderOptions = {}) {
     this.src = new ByteSource(source);
     this.name = opts.archiveName ?? 'archive';
-    this.maxHeader = opts.maxHeaderSize ?? DEFAULT_MAX_HEADER;
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.maxHeader = this.limits.headerBytes;
   }
 
   private fail(reason: string, offset: number, entry?: string): never {
@@ -139,6 +142,7 @@ export class TarReader implements AsyncIterable<TarMember> {
           break;
         }
       }
+      if (++this.count > this.limits.entries) this.fail(`more than ${this.limits.entries} entries (limit "entries")`, headerAt);
       const member = await this.buildMember(header, headerAt, memberStart, globals, local, longName, longLink);
       yield member.member;
       // Skip whatever the consumer left of the body, then the padding.
@@ -179,6 +183,11 @@ export class TarReader implements AsyncIterable<TarMember> {
     const state = newPaxState();
     for (const rec of [...globals, ...(local ?? [])]) applyPaxRecord(entry, state, rec);
     finishPax(entry, state);
+    let xattrBytes = 0;
+    for (const v of entry.xattrs.values()) xattrBytes += v.length;
+    if (entry.xattrs.size > this.limits.xattrs || xattrBytes > this.limits.xattrBytes) {
+      this.fail(`${entry.xattrs.size} xattrs of ${xattrBytes} bytes exceed the limits "xattrs"/"xattrBytes"`, headerAt, displayName(entry.path));
+    }
 
     // The data stored in the archive: the header's size, unless a pax size overrides it.
     let stored = entry.size;
