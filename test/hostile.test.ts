@@ -220,3 +220,35 @@ describe('bounds', () => {
     expect(existsSync(join(base, 'dest/liar'))).toBe(false);
   });
 });
+
+describe('names that collide on case- or normalisation-folding filesystems', () => {
+  it('the second of two colliding names is refused and named (forced folding, as on macOS/Windows)', async () => {
+    const { extract } = await import('../src/api/extract.js');
+    const base = tempDir('fold');
+    const archive = join(base, 'a.tar');
+    const nfc = 'caf\u00e9';
+    const nfd = 'cafe\u0301';
+    writeFileSync(archive, await tarOf([dir('Docs'), link('DOCS', '../outside'), file(`${nfc}.txt`, 'one'), file(`${nfd}.txt`, 'two'), file('Docs/ok.txt', 'fine')]));
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    const r = await extract(archive, dest, { foldNames: true });
+    const refused = r.losses.map((l) => l.path);
+    expect(refused).toEqual(['DOCS', `${nfd}.txt`]);
+    expect(r.losses[0]!.reason).toContain('collides with "Docs"');
+    expect(readFileSync(join(dest, `${nfc}.txt`), 'utf8')).toBe('one');
+    expect(readFileSync(join(dest, 'Docs/ok.txt'), 'utf8')).toBe('fine');
+  });
+
+  it('a case-sensitive destination (ext4 here) keeps both names', async () => {
+    const { extract } = await import('../src/api/extract.js');
+    const base = tempDir('fold-ext4');
+    const archive = join(base, 'a.tar');
+    writeFileSync(archive, await tarOf([file('Readme', 'a'), file('README', 'b')]));
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    const r = await extract(archive, dest);
+    expect(r.losses).toEqual([]);
+    expect(readFileSync(join(dest, 'README'), 'utf8')).toBe('b');
+    expect(readFileSync(join(dest, 'Readme'), 'utf8')).toBe('a');
+  });
+});

@@ -25,6 +25,8 @@ export interface ExtractOptions {
   fsync?: boolean;
   /** Bounds on bytes, entries, path length and depth, header size and xattrs (model/limits.ts). */
   limits?: Partial<Limits>;
+  /** Treat names differing only in case or Unicode normalisation as one (default: probe the destination). */
+  foldNames?: boolean;
   onEntry?: (entry: Entry) => void;
 }
 

@@ -2,7 +2,7 @@
 // devices and nanosecond times; directories' metadata after their contents. Whatever cannot be
 // restored is reported per entry, never dropped silently. Spec: spec/portarc-1.md §9 (restore).
 
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { chmod, lchown, link, lstat, mkdir, open, rename, rmdir, symlink, unlink } from 'node:fs/promises';
 import { encodeAclXattr } from '../model/acl.js';
 import type { AclEntry, Entry } from '../model/entry.js';
@@ -29,6 +29,11 @@ export interface RestoreOptions {
   /** fsync each file before it is renamed into place, and each directory at the end (default on). */
   fsync?: boolean;
   limits?: Partial<Limits>;
+  /**
+   * Treat names that differ only in case or Unicode normalisation as the same file (detected by
+   * probing the destination when not given: macOS and Windows filesystems fold them).
+   */
+  foldNames?: boolean;
   sys?: Sys;
 }
 
@@ -68,6 +73,8 @@ export class Restorer {
   private bytesWritten = 0;
   /** Directories that received renamed files: fsynced at the end so the renames are durable. */
   private touchedDirs = new Set<string>();
+  /** On folding filesystems: folded name → the exact name that took it first. */
+  private folded: Map<string, string> | undefined;
 
   /** `dest` must exist; symlinks in the destination path itself are resolved once, here. */
   constructor(
@@ -77,6 +84,7 @@ export class Restorer {
     this.root = Buffer.from(realpathSync.native(dest));
     this.sys = opts.sys ?? loadSys();
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    if (opts.foldNames ?? foldsNames(this.root)) this.folded = new Map();
     const root = process.getuid?.() === 0;
     this.samePermissions = opts.samePermissions ?? opts.preserve ?? false;
     this.sameOwner = opts.sameOwner ?? (opts.preserve === true && root);
@@ -98,6 +106,18 @@ export class Restorer {
       return undefined;
     }
     for (const note of mp.notes) this.warnings.push(`${entry.name}: ${note}`);
+    if (this.folded && mp.parts.length) {
+      // Two members that the filesystem would make one file: the second could overwrite the first,
+      // or (when the first is a symlink) be written through it. The second is refused.
+      const exact = keyOf(mp.parts);
+      const fold = Buffer.from(exact, 'latin1').toString('utf8').normalize('NFC').toLowerCase();
+      const first = this.folded.get(fold);
+      if (first !== undefined && first !== exact) {
+        this.lose(entry, 'entry', `name collides with "${Buffer.from(first, 'latin1').toString('utf8')}" on this filesystem (case or Unicode normalisation); not extracted`);
+        return undefined;
+      }
+      this.folded.set(fold, exact);
+    }
     const bytes = mp.parts.reduce((n, p) => n + p.length + 1, 0);
     if (bytes > this.limits.pathBytes || mp.parts.length > this.limits.depth) {
       this.lose(entry, 'entry', `path of ${bytes} bytes and ${mp.parts.length} components exceeds the limits "pathBytes"/"depth"; not extracted`);
@@ -365,5 +385,22 @@ export class Restorer {
       await fh.sync().catch(() => undefined);
       await fh.close();
     }
+  }
+}
+
+/** Does the filesystem at `root` fold case or Unicode normalisation? Probed with a scratch file. */
+function foldsNames(root: Buffer): boolean {
+  const base = `.portarc-probe-${process.pid}-`;
+  const made = Buffer.concat([root, Buffer.from(`/${base}a\u00e9`)]);
+  const variants = [`${base}A\u00e9`, `${base}ae\u0301`].map((n) => Buffer.concat([root, Buffer.from('/' + n)]));
+  try {
+    writeFileSync(made, '', { flag: 'wx' });
+  } catch {
+    return false; // Cannot probe (read-only, exists): assume the common case, a case-sensitive one.
+  }
+  try {
+    return variants.some((v) => existsSync(v));
+  } finally {
+    rmSync(made, { force: true });
   }
 }
