@@ -3,30 +3,14 @@
 
 import { mkdir } from 'node:fs/promises';
 import type { Entry } from '../model/entry.js';
-import type { Limits } from '../model/limits.js';
 import { ArchiveError } from '../model/errors.js';
-import { Restorer, type Loss } from '../fs/restore.js';
+import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
 import { openSource, type ArchiveSource } from '../io/source.js';
 import { TarReader } from '../tar/reader.js';
 import type { ArchiveInfo } from '../tar/version.js';
 
-export interface ExtractOptions {
-  /** tar's -p: restore owners (as root), setuid/setgid bits and device nodes. Off by default. */
-  preserve?: boolean;
-  /** Restore owners. Default: preserve and running as root. */
-  sameOwner?: boolean;
-  /** Restore setuid/setgid bits and device nodes. Default: preserve. */
-  samePermissions?: boolean;
-  /** Use the numeric ids in the archive, not the names. */
-  numericOwner?: boolean;
-  /** Unsafe, like tar's -P: keep `..` components and symlinks that point outside the destination. */
-  absoluteNames?: boolean;
-  /** fsync files and directories so a crash cannot lose what was reported extracted (default on). */
-  fsync?: boolean;
-  /** Bounds on bytes, entries, path length and depth, header size and xattrs (model/limits.ts). */
-  limits?: Partial<Limits>;
-  /** Treat names differing only in case or Unicode normalisation as one (default: probe the destination). */
-  foldNames?: boolean;
+/** The restore options (privileges, -P, fsync, limits, name folding: see RestoreOptions), plus progress. */
+export interface ExtractOptions extends Omit<RestoreOptions, 'sys'> {
   onEntry?: (entry: Entry) => void;
 }
 
