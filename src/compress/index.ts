@@ -1,0 +1,141 @@
+// The compression layer's surface (DESIGN §1: gzip and zstd stream filters, format sniffing by magic
+// bytes, seekable framing). It knows bytes, not entries: the api layer wraps the tar byte stream
+// with it on the way out (`compressingSink`) and on the way in (`decompressAuto`).
+
+import { ArchiveError } from '../model/errors.js';
+import { gunzip, gzipEncoder } from './gzip.js';
+import { SeekableEncoder, type SeekableOptions } from './seekable.js';
+import { peek, SNIFF_BYTES, sniff, unsupportedFormat } from './sniff.js';
+import type { Encoder, Filter } from './types.js';
+import { zstdDecompress } from './zstd.js';
+import type { ZstdBackendName } from './backend.js';
+
+export type { Encoder, Filter } from './types.js';
+export { CompressError } from './errors.js';
+export { peek, sniff, unsupportedFormat, SNIFF_BYTES } from './sniff.js';
+export { zstdBackend, zstdBackends, type ZstdBackend, type ZstdBackendName, type ZstdBackendStatus } from './backend.js';
+export { DEFAULT_FRAME_SIZE, MAX_FRAME_SIZE, SeekableEncoder, SeekTableBuilder, defaultThreads, type SeekableOptions } from './seekable.js';
+export { SeekTable, bufferReader, fileReader, readFrame, readRange, type FrameInfo, type RandomAccessReader, type RangeOptions } from './seektable.js';
+export { zstdDecompress } from './zstd.js';
+export { gunzip } from './gzip.js';
+export { Xxh64 } from './xxh64.js';
+
+export const FILTERS: readonly Filter[] = ['none', 'gzip', 'zstd'];
+
+export interface CompressOptions extends SeekableOptions {
+  /** gzip 1–9 (default 6); zstd 1–19 (default 3). */
+  level?: number;
+}
+
+export interface DecompressOptions {
+  /** zstd backend to decode with (default: the best available; see zstdBackends()). */
+  backend?: ZstdBackendName | 'auto';
+}
+
+/** An encoder for `filter` that hands its output to `out` (see Encoder). */
+export function encoder(filter: Filter, out: (chunk: Buffer) => void | Promise<void>, opts: CompressOptions = {}): Encoder {
+  switch (filter) {
+    case 'none':
+      return { write: out, end: async () => undefined, destroy: () => undefined };
+    case 'gzip':
+      return gzipEncoder(out, opts.level ?? 6);
+    case 'zstd':
+      return new SeekableEncoder(out, opts);
+  }
+}
+
+/** The output side of `create`: a sink that compresses into `downstream` (structurally an OpenSink). */
+export interface SinkLike {
+  write(chunk: Buffer): void | Promise<void>;
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/**
+ * Wrap a sink: what is written to the result reaches `downstream` compressed. `close()` flushes the
+ * compressor (and the seek table) and then closes `downstream`; `abort()` stops the worker threads
+ * and aborts `downstream`. With 'none', `downstream` itself is returned.
+ */
+export function compressingSink(filter: Filter, downstream: SinkLike, opts: CompressOptions = {}): SinkLike {
+  if (filter === 'none') return downstream;
+  const enc = encoder(filter, (c) => downstream.write(c), opts);
+  return {
+    write: (chunk) => enc.write(chunk),
+    async close() {
+      await enc.end();
+      await downstream.close();
+    },
+    async abort() {
+      enc.destroy();
+      await downstream.abort();
+    },
+  };
+}
+
+/** Pull form: `compressor('zstd', { threads: 2 })(bytes)` yields the compressed stream. */
+export function compressor(filter: Filter, opts: CompressOptions = {}): (src: AsyncIterable<Buffer | Uint8Array>) => AsyncGenerator<Buffer> {
+  return async function* (src) {
+    const ready: Buffer[] = [];
+    const enc = encoder(filter, (c) => void ready.push(c), opts);
+    try {
+      for await (const c of src) {
+        await enc.write(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+        yield* ready.splice(0);
+      }
+      await enc.end();
+      yield* ready.splice(0);
+    } finally {
+      enc.destroy();
+    }
+  };
+}
+
+/** Pull form of the decoders. */
+export function decompressor(filter: Filter, opts: DecompressOptions = {}): (src: AsyncIterable<Buffer | Uint8Array>) => AsyncIterable<Buffer> {
+  switch (filter) {
+    case 'none':
+      return (src) => asBuffers(src);
+    case 'gzip':
+      return (src) => gunzip(src);
+    case 'zstd':
+      return (src) => zstdDecompress(src, opts);
+  }
+}
+
+async function* asBuffers(src: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<Buffer> {
+  for await (const c of src) yield Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+}
+
+/**
+ * Sniff the filter of a stream without losing bytes: `bytes` is the whole stream, still compressed.
+ * `unsupported` names a compression format portarc does not read (xz, bzip2...), if it is one.
+ */
+export async function detect(source: AsyncIterable<Buffer | Uint8Array>): Promise<{ filter: Filter; bytes: AsyncIterable<Buffer>; unsupported?: string }> {
+  const { head, rest } = await peek(source, SNIFF_BYTES);
+  const filter = sniff(head);
+  const unsupported = filter === 'none' ? unsupportedFormat(head) : undefined;
+  return unsupported ? { filter, bytes: rest, unsupported } : { filter, bytes: rest };
+}
+
+/**
+ * The input side of `extract`/`list`: the decompressed bytes of `source`, whatever its filter.
+ * Synchronous to call (the sniffing happens on first read), so `list()` can stay synchronous.
+ * `onFilter` is told the filter once it is known. A format portarc cannot read is an ArchiveError.
+ */
+export async function* decompressAuto(
+  source: AsyncIterable<Buffer | Uint8Array>,
+  opts: DecompressOptions & { onFilter?: (filter: Filter) => void } = {},
+): AsyncGenerator<Buffer> {
+  const { filter, bytes, unsupported } = await detect(source);
+  if (unsupported) throw new ArchiveError(`the archive is ${unsupported}-compressed; portarc reads plain, gzip and zstd archives`, { offset: 0 });
+  opts.onFilter?.(filter);
+  yield* decompressor(filter, opts)(bytes);
+}
+
+/** The filter a file name asks for: .tar.gz/.tgz → gzip, .tar.zst/.tzst → zstd, else none. */
+export function filterForPath(name: string): Filter {
+  const n = name.toLowerCase();
+  if (n.endsWith('.gz') || n.endsWith('.tgz')) return 'gzip';
+  if (n.endsWith('.zst') || n.endsWith('.tzst') || n.endsWith('.zstd')) return 'zstd';
+  return 'none';
+}
