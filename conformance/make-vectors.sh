@@ -262,4 +262,10 @@ if want python || want future || want malformed || want -feature || want unknown
   draft "$OUT/malformed/i_acl-text-unreadable.tar" "$M" "m/b.txt has an unreadable SCHILY.acl.access text next to a valid raw system.posix_acl_access xattr: falling back to the raw xattr or dropping the ACL (with a warning) are both allowed (spec §5.4.4, C.12)"
 fi
 
+if want compressed || want zstd || want gzip; then
+  # The compressed vectors reuse the 1.0 tar vectors and their expected results.
+  mkdir -p "$OUT/compressed"
+  (cd "$(dirname "$0")" && python3 tools/compressed-vectors.py)
+fi
+
 echo "make-vectors: done; vectors in $OUT"

@@ -7,6 +7,9 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+
+/** The archive files of the suite: a tar, optionally gzip- or zstd-compressed. */
+const ARCHIVE = /\.tar(\.gz|\.zst)?$/;
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,13 +38,13 @@ for (let i = 0; i < argv.length; i++) {
 }
 if (!(opts.timeout > 0)) usage('--timeout must be a positive number of seconds');
 
-/** Every vectors/**\/NAME.tar, sorted by path. */
+/** Every vectors/**\/NAME.tar (also .tar.gz, .tar.zst), sorted by path. */
 function findVectors(dir) {
   const out = [];
   for (const d of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const p = join(dir, d.name);
     if (d.isDirectory()) out.push(...findVectors(p));
-    else if (d.name.endsWith('.tar')) out.push(p);
+    else if (ARCHIVE.test(d.name)) out.push(p);
   }
   return out;
 }
@@ -181,12 +184,12 @@ let passed = 0;
 let failed = 0;
 const vectors = existsSync(VECTORS) ? findVectors(VECTORS) : [];
 for (const tar of vectors) {
-  const name = relative(VECTORS, tar).replace(/\.tar$/, '');
+  const name = relative(VECTORS, tar).replace(ARCHIVE, '');
   if (opts.filter.length && !opts.filter.some((f) => name.includes(f))) continue;
   const verdict = /^([yni])_/.exec(basename(tar))?.[1];
   let reason;
   lastStderr = '';
-  const jsonPath = tar.replace(/\.tar$/, '.json');
+  const jsonPath = tar.replace(ARCHIVE, '.json');
   if (!verdict) reason = 'file name must start with y_, n_ or i_';
   else if (!existsSync(jsonPath)) reason = `no expected ${basename(jsonPath)}`;
   else {

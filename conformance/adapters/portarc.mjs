@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Reference adapter of the portarc conformance suite (protocol: conformance/README.md).
-// Reads one archive on stdin with portarc's TarReader and prints the canonical JSON document.
+// Reads one archive (plain, gzip or zstd) on stdin with portarc's TarReader and prints the
+// canonical JSON document.
 // Exit 0: read, no warnings; 1: read, with warnings; 2: refused or malformed (message on stderr,
 // nothing on stdout). Needs the built library: `npx tsc -p tsconfig.json` makes dist/.
 
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 
-const { TarReader, ArchiveError, UnsupportedFeatureError, displayName } = await import('../../dist/api/index.js').catch((err) => {
+const { TarReader, ArchiveError, UnsupportedFeatureError, displayName, decompressAuto } = await import('../../dist/api/index.js').catch((err) => {
   process.stderr.write(`portarc adapter: cannot load dist/api/index.js (run \`npx tsc -p tsconfig.json\` first): ${err.message}\n`);
   process.exit(3);
 });
@@ -135,7 +136,8 @@ async function canonicalEntry(entry, body) {
 }
 
 async function main() {
-  const reader = new TarReader(process.stdin, { archiveName: '(stdin)' });
+  // Plain, gzip or zstd: told apart by the first bytes (spec §4.8).
+  const reader = new TarReader(decompressAuto(process.stdin), { archiveName: '(stdin)' });
   const entries = [];
   const warnings = [];
   for await (const { entry, body } of reader) {

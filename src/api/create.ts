@@ -8,6 +8,7 @@ import { ArchiveError } from '../model/errors.js';
 import { scan, type ScannedEntry } from '../fs/scan.js';
 import { fileSink, writableSink, type OpenSink } from '../io/sink.js';
 import { TarWriter } from '../tar/writer.js';
+import { compressingSink, filterForPath, type Filter } from '../compress/index.js';
 import { VERSION } from './version.js';
 
 export interface CreateOptions {
@@ -15,6 +16,12 @@ export interface CreateOptions {
   cwd?: string;
   /** Store files with holes as sparse entries (GNU sparse 1.0). Off by default: 7-Zip cannot expand them. */
   sparse?: boolean;
+  /** gzip or zstd (seekable) around the tar stream; 'auto' (default) picks by the file suffix. */
+  compression?: Filter | 'auto';
+  /** Compression level (gzip 1–9, default 6; zstd 1–19, default 3). */
+  level?: number;
+  /** zstd worker threads (default: min(cores, 4)); the output is the same for any count. */
+  threads?: number;
   /** Called for every entry as it is written. */
   onEntry?: (entry: Entry) => void;
 }
@@ -45,7 +52,9 @@ export async function create(input: CreateInput, dest: string | Writable, option
   } else sink = writableSink(dest);
 
   const entries = Array.isArray(input) ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude }) : input;
-  const writer = new TarWriter(sink, { creator: `portarc ${VERSION}` });
+  const filter = !options.compression || options.compression === 'auto' ? (typeof dest === 'string' && dest !== '-' ? filterForPath(dest) : 'none') : options.compression;
+  const out = compressingSink(filter, sink, { level: options.level, threads: options.threads });
+  const writer = new TarWriter(out, { creator: `portarc ${VERSION}` });
   const result: CreateResult = { entries: 0, bytes: 0, warnings: [] };
   try {
     for await (const { entry, body } of entries) {
@@ -56,9 +65,9 @@ export async function create(input: CreateInput, dest: string | Writable, option
       options.onEntry?.(entry);
     }
     await writer.finish();
-    await sink.close();
+    await out.close();
   } catch (err) {
-    await sink.abort();
+    await out.abort();
     if (err instanceof ArchiveError) throw err.withArchive(destName);
     throw err;
   }

@@ -7,6 +7,7 @@ import { ArchiveError } from '../model/errors.js';
 import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
 import { openSource, type ArchiveSource } from '../io/source.js';
 import { TarReader } from '../tar/reader.js';
+import { decompressAuto } from '../compress/index.js';
 import type { ArchiveInfo } from '../tar/version.js';
 
 /** The restore options (privileges, -P, fsync, limits, name folding: see RestoreOptions), plus progress. */
@@ -26,7 +27,7 @@ export interface ExtractResult {
 export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
   const { bytes, name } = openSource(source);
   await mkdir(dir, { recursive: true });
-  const reader = new TarReader(bytes, { archiveName: name, limits: options.limits });
+  const reader = new TarReader(decompressAuto(bytes), { archiveName: name, limits: options.limits });
   const restorer = new Restorer(dir, options);
   const entryWarnings: string[] = [];
   let entries = 0;

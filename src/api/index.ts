@@ -11,3 +11,4 @@ export { SPEC_VERSION_TEXT, type ArchiveInfo } from '../tar/version.js';
 export { scan, type ScanOptions, type ScannedEntry } from '../fs/scan.js';
 export { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
 export { loadSys, type Sys } from '../fs/sys.js';
+export { decompressAuto, compressingSink, filterForPath, SeekTable, readRange, fileReader, zstdBackends, CompressError, type Filter } from '../compress/index.js';

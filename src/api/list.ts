@@ -6,6 +6,7 @@ import type { Limits } from '../model/limits.js';
 import { ArchiveError } from '../model/errors.js';
 import { openSource, type ArchiveSource } from '../io/source.js';
 import { TarReader } from '../tar/reader.js';
+import { decompressAuto } from '../compress/index.js';
 import type { ArchiveInfo } from '../tar/version.js';
 
 export interface ListedEntry extends Entry {
@@ -20,7 +21,7 @@ export interface Listing extends AsyncIterable<ListedEntry> {
 
 export function list(source: ArchiveSource, options: { limits?: Partial<Limits> } = {}): Listing {
   const { bytes, name } = openSource(source);
-  const reader = new TarReader(bytes, { archiveName: name, limits: options.limits });
+  const reader = new TarReader(decompressAuto(bytes), { archiveName: name, limits: options.limits });
   return {
     info: reader.info,
     async *[Symbol.asyncIterator]() {

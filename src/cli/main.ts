@@ -8,9 +8,24 @@ import { extract } from '../api/extract.js';
 import { list } from '../api/list.js';
 import { VERSION } from '../api/version.js';
 import { loadSys } from '../fs/sys.js';
+import { zstdBackends } from '../compress/index.js';
+import { SPEC_VERSION_TEXT } from '../tar/version.js';
 import { entryJson, lsLine } from './format.js';
 
 export const EXIT = { ok: 0, warnings: 1, failure: 2 } as const;
+
+/** The version, the spec it implements, and which native pieces are in use (for bug reports). */
+function versionText(): string {
+  const zstd = zstdBackends()
+    .map((b) => `${b.name}${b.available ? (b.zstdVersion ? ` ${b.zstdVersion}` : '') : ' (unavailable)'}`)
+    .join(', ');
+  return [`portarc ${VERSION}`, `spec ${SPEC_VERSION_TEXT}`, `system calls: ${loadSys().kind}`, `zstd: ${zstd}`].join('\n');
+}
+
+function intArg(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a whole number`);
+  return Number(value);
+}
 
 function collectLimit(value: string, previous: Partial<Limits>): Partial<Limits> {
   try {
@@ -38,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   const program = new Command('portarc')
     .description('Portable backup archives: pax tar with every piece of Unix metadata')
-    .version(VERSION)
+    .version(versionText(), '-V, --version')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -48,12 +63,21 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('-f, --file <archive>', 'archive to write ("-" for stdout)')
     .option('-C, --directory <dir>', 'change to DIR before reading the paths')
     .option('-S, --sparse', 'store files with holes as sparse entries (7-Zip cannot expand these)')
+    .option('-z, --gzip', 'compress with gzip (default for .tar.gz and .tgz)')
+    .option('--zstd', 'compress with seekable zstd (default for .tar.zst and .tzst)')
+    .option('--no-compress', 'do not compress, whatever the suffix')
+    .option('--level <n>', 'compression level (gzip 1-9, zstd 1-19)', intArg)
+    .option('--threads <n>', 'zstd worker threads (output is identical for any count)', intArg)
     .option('-v, --verbose', 'list entries as they are written (on stderr)')
     .argument('<path...>', 'files and directories to archive')
-    .action(async (paths: string[], o: { file: string; directory?: string; sparse?: boolean; verbose?: boolean }) => {
+    .action(async (paths: string[], o: { file: string; directory?: string; sparse?: boolean; verbose?: boolean; gzip?: boolean; zstd?: boolean; compress: boolean; level?: number; threads?: number }) => {
+      if (o.gzip && o.zstd) throw new InvalidArgumentError('choose one of --gzip and --zstd');
       const result = await create(paths, o.file, {
         cwd: o.directory,
         sparse: o.sparse,
+        compression: o.gzip ? 'gzip' : o.zstd ? 'zstd' : o.compress ? 'auto' : 'none',
+        level: o.level,
+        threads: o.threads,
         onEntry: o.verbose ? (e) => process.stderr.write(`${e.name}\n`) : undefined,
       });
       for (const w of result.warnings) warn(`warning: ${w}`);
