@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { displayName, makeEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { ByteSource } from '../io/bytesource.js';
 import { BLOCK, HeaderError, TYPE, decodeHeader, isZeroBlock, readSparseRuns, type RawHeader } from './header.js';
+import { FieldError } from './numbers.js';
 import { PaxError, parsePaxRecords, type PaxRecord } from './pax.js';
 import { applyPaxRecord, finishPax, newPaxState } from './paxmap.js';
 import { applyGlobalRecords, newArchiveInfo, type ArchiveInfo } from './version.js';
@@ -214,7 +215,12 @@ export class TarReader implements AsyncIterable<TarMember> {
         if (runs.length * 24 > this.maxHeader) this.fail('sparse map exceeds the header size limit', headerAt, displayName(entry.path));
         const got = await this.readHeaderBlock();
         if (!got) this.fail('archive is truncated inside a sparse header', headerAt, displayName(entry.path));
-        runs.push(...readSparseRuns(got.block, 0, 21));
+        try {
+          runs.push(...readSparseRuns(got.block, 0, 21));
+        } catch (err) {
+          if (err instanceof FieldError) this.fail(`sparse extension block: ${err.message}`, got.at, displayName(entry.path));
+          throw err;
+        }
         extended = got.block[504] !== 0;
       }
       entry.sparse = runs;
