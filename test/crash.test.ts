@@ -2,9 +2,9 @@
 // under its final name, nor a truncated file under a member's real name.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { BIN } from './helpers/cli.js';
 import { tempDir } from './helpers/tree.js';
 
@@ -70,6 +70,8 @@ describe('SIGKILL at random points', () => {
   const full = join(base, 'full.tar');
   const createMs = timeOf(['create', '-f', full, '-C', src, '.']);
   const expected = spawnSync('tar', ['-tf', full], { encoding: 'utf8' }).stdout;
+  // Dozens of partial copies of a 100 MiB tree: do not leave them behind.
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
 
   it('create: the archive is either absent or complete', async () => {
     let complete = 0;
