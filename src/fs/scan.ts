@@ -2,8 +2,10 @@
 // files, directories and symlinks themselves), ACLs, SELinux labels, hardlinks by device and inode.
 // Spec: spec/portarc-1.md §3 (entry model) and §9 (what a backup carries).
 
-import { createReadStream, type BigIntStats } from 'node:fs';
-import { lstat, open, readdir, readlink } from 'node:fs/promises';
+// Small syscalls (lstat, readdir, readlink, reading a small file) are made synchronously: the
+// promise API's thread-pool round trip per call dominated the time for many small files.
+import { closeSync, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { decodeAclXattr } from '../model/acl.js';
 import { displayName, makeEntry, type AclEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
@@ -64,7 +66,13 @@ interface Ctx {
 async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
   for (let i = 0; i < items.length; i += BATCH) {
     const batch = items.slice(i, i + BATCH);
-    const stats = await Promise.all(batch.map((it) => lstat(it.abs, { bigint: true }).catch((e: Error) => e)));
+    const stats = batch.map((it) => {
+      try {
+        return lstatSync(it.abs, { bigint: true });
+      } catch (e) {
+        return e as Error;
+      }
+    });
     const xattrs = await ctx.sys.getXattrs(batch.map((it, k) => (stats[k] instanceof Error ? Buffer.alloc(0) : it.abs)));
     for (const [k, it] of batch.entries()) {
       const st = stats[k]!;
@@ -79,7 +87,12 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
       if (ctx.warnings.length) scanned.entry.warnings.unshift(...ctx.warnings.splice(0));
       yield scanned;
       if (scanned.entry.type === 'directory') {
-        const listed = await readdir(it.abs, { encoding: 'buffer' }).catch((e: Error) => e);
+        let listed: Buffer[] | Error;
+        try {
+          listed = readdirSync(it.abs, { encoding: 'buffer' });
+        } catch (e) {
+          listed = e as Error;
+        }
         if (listed instanceof Error) {
           ctx.warnings.push(`${scanned.entry.name}: contents not archived: ${listed.message}`);
           continue;
@@ -142,7 +155,7 @@ async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | 
   }
   switch (kind) {
     case 'symlink':
-      entry.linkTarget = await readlink(it.abs, { encoding: 'buffer' });
+      entry.linkTarget = readlinkSync(it.abs, { encoding: 'buffer' });
       return { entry };
     case 'chardev':
     case 'blockdev':
@@ -193,18 +206,18 @@ function withNames(acl: AclEntry[]): AclEntry[] {
 
 async function* readContent(abs: Buffer, size: number): AsyncGenerator<Buffer> {
   if (size <= SMALL_FILE) {
-    const fh = await open(abs, 'r');
+    const fd = openSync(abs, 'r');
     try {
       const buf = Buffer.allocUnsafe(size);
       let got = 0;
       while (got < size) {
-        const { bytesRead } = await fh.read(buf, got, size - got, got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
+        const n = readSync(fd, buf, got, size - got, got);
+        if (n === 0) break;
+        got += n;
       }
       yield got === size ? buf : buf.subarray(0, got);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
     return;
   }
