@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeEntry, type Entry } from '../src/model/entry.js';
 import { TarWriter } from '../src/tar/writer.js';
+import { compressor } from '../src/compress/index.js';
 import { portarc } from './helpers/cli.js';
 import { tempDir } from './helpers/tree.js';
 
@@ -70,7 +71,20 @@ const cases: Case[] = [
   },
 ];
 
-describe('hostile archives (tar)', () => {
+/** The same archive as plain tar, gzip and seekable zstd: the defences sit behind decompression. */
+const FORMATS = ['tar', 'tar.gz', 'tar.zst'] as const;
+
+async function wrap(tar: Buffer, format: (typeof FORMATS)[number]): Promise<Buffer> {
+  if (format === 'tar') return tar;
+  const parts: Buffer[] = [];
+  for await (const c of compressor(format === 'tar.gz' ? 'gzip' : 'zstd', { threads: 1 })((async function* () {
+    yield tar;
+  })()))
+    parts.push(c);
+  return Buffer.concat(parts);
+}
+
+describe.each(FORMATS)('hostile archives (%s)', (format) => {
   for (const c of cases) {
     it(`${c.name}: nothing outside changes, the entry is named, the rest extracts`, async () => {
       const base = tempDir('hostile');
@@ -80,8 +94,8 @@ describe('hostile archives (tar)', () => {
       const dest = join(base, 'dest');
       mkdirSync(dest);
       c.prepare?.(dest, outside);
-      const archive = join(base, 'evil.tar');
-      writeFileSync(archive, await tarOf(c.items));
+      const archive = join(base, `evil.${format}`);
+      writeFileSync(archive, await wrap(await tarOf(c.items), format));
       const before = listing(outside);
       const r = portarc(['extract', '-f', archive, '-C', dest]);
       expect(listing(outside)).toEqual(before);
@@ -91,7 +105,9 @@ describe('hostile archives (tar)', () => {
       expect(readFileSync(join(dest, 'ok.txt'), 'utf8')).toBe('fine');
     });
   }
+});
 
+describe('paths: the opt-out and leading slashes', () => {
   it('-P keeps a symlink pointing outside (the explicit opt-out)', async () => {
     const base = tempDir('hostile-P');
     const archive = join(base, 'a.tar');
