@@ -1,0 +1,159 @@
+// The tail of a streamed zip: the central directory, read after all members and held against the
+// local headers the stream held (name, method, CRC, sizes, count), then the end records.
+// Spec: spec/zip-profile.md §6.2 steps 5–6.
+
+import { displayName } from '../model/entry.js';
+import { crc32 } from './crc.js';
+import { readExtras, unixModeOf } from './entrymap.js';
+import { Zip64Error, applyZip64 } from './extra.js';
+import type { PullSource } from './pull.js';
+import { CENTRAL_SIZE, SIG, U16, centralLength, decodeCentral, readU64 } from './records.js';
+
+/** Members whose local headers are kept for the cross-check (35 bytes each). */
+export const CHECK_LIMIT = 1_000_000;
+
+export interface LogRow {
+  offset: number;
+  nameCrc: number;
+  method: number;
+  crc: number;
+  csize: number;
+  usize: number;
+  hasPx: boolean;
+}
+
+/** What each local header said, in columns (35 bytes an entry), for the central directory check. */
+export class LocalLog {
+  length = 0;
+  private cap = 1024;
+  offset = new Float64Array(this.cap);
+  csize = new Float64Array(this.cap);
+  usize = new Float64Array(this.cap);
+  nameCrc = new Uint32Array(this.cap);
+  crc = new Uint32Array(this.cap);
+  method = new Uint16Array(this.cap);
+  hasPx = new Uint8Array(this.cap);
+
+  push(r: LogRow): void {
+    if (this.length === this.cap) {
+      this.cap *= 2;
+      const grow = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(this.cap);
+        b.set(a);
+        return b;
+      };
+      [this.offset, this.csize, this.usize] = [grow(this.offset), grow(this.csize), grow(this.usize)];
+      [this.nameCrc, this.crc, this.method, this.hasPx] = [grow(this.nameCrc), grow(this.crc), grow(this.method), grow(this.hasPx)];
+    }
+    const i = this.length++;
+    this.offset[i] = r.offset;
+    this.csize[i] = r.csize;
+    this.usize[i] = r.usize;
+    this.nameCrc[i] = r.nameCrc;
+    this.crc[i] = r.crc;
+    this.method[i] = r.method;
+    this.hasPx[i] = r.hasPx ? 1 : 0;
+  }
+
+  /** Index of the member at this offset (offsets grow as a stream is read), or -1. */
+  find(offset: number): number {
+    let lo = 0;
+    let hi = this.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.offset[mid]!;
+      if (v === offset) return mid;
+      if (v < offset) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+}
+
+
+export interface TailOptions {
+  at: number;
+  firstSig: number;
+  checking: boolean;
+  fail: (reason: string, offset: number, entry?: string) => never;
+  warn: (message: string) => void;
+}
+
+export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOptions): Promise<void> {
+  const fail: TailOptions['fail'] = o.fail;
+  let sig = o.firstSig;
+  let count = 0;
+  let modeOnlyInCentral = 0;
+  let example = '';
+  let pos = o.at;
+  const sigAt = async (): Promise<number> => {
+    pos = src.position;
+    const s = await src.read(4);
+    if (s.length < 4) fail('archive is truncated: no end of central directory record', pos);
+    return s.readUInt32LE(0);
+  };
+  while (sig === SIG.central) {
+    const fixed = await src.read(CENTRAL_SIZE - 4);
+    if (fixed.length < CENTRAL_SIZE - 4) fail('archive is truncated inside the central directory', pos);
+    const head = Buffer.concat([Buffer.alloc(4), fixed]);
+    const rest = await src.read(centralLength(head, 0) - CENTRAL_SIZE);
+    if (rest.length < centralLength(head, 0) - CENTRAL_SIZE) fail('archive is truncated inside the central directory', pos);
+    const h = decodeCentral(Buffer.concat([head, rest]), 0);
+    const shown = displayName(h.name);
+    const x = readExtras(h.extra, false, h.name, () => undefined, new Set());
+    let z: { usize: number; csize: number; offset?: number };
+    try {
+      z = applyZip64(x.zip64, h);
+    } catch (err) {
+      if (err instanceof Zip64Error) fail(err.message, pos, shown);
+      throw err;
+    }
+    count++;
+    if (o.checking) {
+      const i = log.find(z.offset!);
+      if (i < 0) fail(`the central directory lists an entry at offset ${z.offset} that the stream did not contain`, z.offset!, shown);
+      const offset = log.offset[i]!;
+      const differ = (what: string, a: number, b: number) => {
+        if (a !== b) fail(`local and central headers disagree on the ${what} (local ${a}, central ${b})`, offset, shown);
+      };
+      if (log.nameCrc[i] !== crc32(h.name)) fail('local and central headers disagree on the name', offset, shown);
+      differ('compression method', log.method[i]!, h.method);
+      differ('CRC-32', log.crc[i]!, h.crc);
+      differ('compressed size', log.csize[i]!, z.csize);
+      differ('size', log.usize[i]!, z.usize);
+      if (!log.hasPx[i] && unixModeOf(h) !== undefined) {
+        modeOnlyInCentral++;
+        example ||= shown;
+      }
+    }
+    sig = await sigAt();
+  }
+  if (o.checking && count !== log.length) fail(`the central directory lists ${count} entries, the stream held ${log.length}`, o.at);
+  if (!o.checking) o.warn(`more than ${CHECK_LIMIT} entries; local headers were not checked against the central directory`);
+  if (modeOnlyInCentral) {
+    o.warn(
+      `the Unix modes of ${modeOnlyInCentral} entries (e.g. "${example}") are only in the central directory, which a stream reaches last; they were read with default modes, and symlinks as files. Read the archive from a file to get them.`,
+    );
+  }
+  let stated: number | undefined;
+  if (sig === SIG.zip64Eocd) {
+    const sizeField = await src.read(8);
+    const size = sizeField.length === 8 ? readU64(sizeField, 0) : undefined;
+    if (size === undefined || size < 44 || size > 1 << 20) fail('zip64 end of central directory record is truncated or malformed', pos);
+    const rec = await src.read(size);
+    if (rec.length < size) fail('zip64 end of central directory record is truncated', pos);
+    stated = readU64(rec, 20);
+    sig = await sigAt();
+    if (sig === SIG.zip64Locator) {
+      if ((await src.skip(16)) < 16) fail('zip64 end of central directory locator is truncated', pos);
+      sig = await sigAt();
+    }
+  }
+  if (sig !== SIG.eocd) fail('no end of central directory record after the central directory', pos);
+  const eocd = await src.read(18);
+  if (eocd.length < 18) fail('end of central directory record is truncated', pos);
+  const total = eocd.readUInt16LE(6);
+  stated ??= total === U16 ? undefined : total;
+  if (stated !== undefined && stated !== count) fail(`the end record says ${stated} entries, the central directory holds ${count}`, pos);
+  await src.skip(eocd.readUInt16LE(16));
+}
