@@ -268,4 +268,8 @@ if want compressed || want zstd || want gzip; then
   (cd "$(dirname "$0")" && python3 tools/compressed-vectors.py)
 fi
 
+if want zip; then
+  (cd "$(dirname "$0")" && bash tools/zip-vectors.sh)
+fi
+
 echo "make-vectors: done; vectors in $OUT"

@@ -8,8 +8,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
-/** The archive files of the suite: a tar, optionally gzip- or zstd-compressed. */
-const ARCHIVE = /\.tar(\.gz|\.zst)?$/;
+/** The archive files of the suite: a tar, optionally gzip- or zstd-compressed, or a zip. */
+const ARCHIVE = /\.(tar(\.gz|\.zst)?|zip)$/;
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,7 +38,7 @@ for (let i = 0; i < argv.length; i++) {
 }
 if (!(opts.timeout > 0)) usage('--timeout must be a positive number of seconds');
 
-/** Every vectors/**\/NAME.tar (also .tar.gz, .tar.zst), sorted by path. */
+/** Every vectors/**\/NAME.tar (also .tar.gz, .tar.zst, .zip), sorted by path. */
 function findVectors(dir) {
   const out = [];
   for (const d of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {

@@ -160,3 +160,43 @@ describe('round trip through compressed archives', () => {
     expect(readFileSync(one).equals(readFileSync(two))).toBe(true);
   });
 });
+
+describe('round trip through zip, and convert', () => {
+  const dir = tempDir('rt-zip');
+  const src = buildTree(dir);
+  const before = snapshot(src);
+
+  it('create -f x.zip, extract from the file and from stdin: nothing lost', () => {
+    const archive = join(dir, 'a.zip');
+    const c = portarc(['create', '-f', archive, '-C', src, '.']);
+    expect(c.stderr).toBe('');
+    expect(c.status).toBe(0);
+    expect(readFileSync(archive).subarray(0, 4).toString('latin1')).toBe('PK\x03\x04');
+    const out = join(dir, 'zip-out');
+    const x = portarc(['extract', '-p', '-f', archive, '-C', out]);
+    expect(x.stderr).toBe('');
+    expect(x.status).toBe(0);
+    expect(snapshot(out)).toEqual(before);
+    const piped = join(dir, 'zip-piped');
+    const p = portarc(['extract', '-p', '-f', '-', '-C', piped], { input: readFileSync(archive) });
+    expect(p.stderr).toBe('');
+    expect(p.status).toBe(0);
+    expect(snapshot(piped)).toEqual(before);
+  });
+
+  it('convert tar.zst -> zip -> tar keeps every piece of metadata', () => {
+    const zst = join(dir, 'a.tar.zst');
+    expect(portarc(['create', '-f', zst, '-C', src, '.']).status).toBe(0);
+    const zip = join(dir, 'b.zip');
+    const c1 = portarc(['convert', zst, zip]);
+    expect(c1.status).toBe(0);
+    expect(c1.stderr).toContain('tar -> zip');
+    expect(c1.stderr).toContain('other tools will not restore');
+    const tar = join(dir, 'c.tar');
+    const c2 = portarc(['convert', zip, tar]);
+    expect(c2.status).toBe(0);
+    const out = join(dir, 'conv-out');
+    expect(portarc(['extract', '-p', '-f', tar, '-C', out]).status).toBe(0);
+    expect(snapshot(out)).toEqual(before);
+  });
+});

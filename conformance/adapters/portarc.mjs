@@ -8,7 +8,10 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 
-const { TarReader, ArchiveError, UnsupportedFeatureError, displayName, decompressAuto } = await import('../../dist/api/index.js').catch((err) => {
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+const { openArchive, ArchiveError, UnsupportedFeatureError, displayName } = await import('../../dist/api/index.js').catch((err) => {
   process.stderr.write(`portarc adapter: cannot load dist/api/index.js (run \`npx tsc -p tsconfig.json\` first): ${err.message}\n`);
   process.exit(3);
 });
@@ -136,15 +139,33 @@ async function canonicalEntry(entry, body) {
 }
 
 async function main() {
-  // Plain, gzip or zstd: told apart by the first bytes (spec §4.8).
-  const reader = new TarReader(decompressAuto(process.stdin), { archiveName: '(stdin)' });
+  // A tar (plain, gzip or zstd) or a zip, told apart by the first bytes (spec §4.8). A zip is
+  // spooled to a file first: other tools keep modes and symlinks in its central directory only.
+  const chunks = [];
+  for await (const c of process.stdin) chunks.push(c);
+  const input = Buffer.concat(chunks);
+  let source = (async function* () {
+    yield input;
+  })();
+  let spool;
+  if (input.subarray(0, 2).toString('latin1') === 'PK') {
+    spool = join(mkdtempSync(join(tmpdir(), 'portarc-adapter-')), 'in.zip');
+    writeFileSync(spool, input);
+    source = spool;
+  }
+  const archive = await openArchive(source);
   const entries = [];
   const warnings = [];
-  for await (const { entry, body } of reader) {
-    entries.push(await canonicalEntry(entry, body));
-    for (const w of entry.warnings) warnings.push(`${entry.name}: ${w}`);
+  try {
+    for await (const { entry, body } of archive.members) {
+      entries.push(await canonicalEntry(entry, body));
+      for (const w of entry.warnings) warnings.push(`${entry.name}: ${w}`);
+    }
+  } finally {
+    await archive.close();
+    if (spool) rmSync(dirname(spool), { recursive: true, force: true });
   }
-  const info = reader.info;
+  const info = archive.info;
   warnings.unshift(...info.warnings);
   const doc = {
     version: info.version ?? null,

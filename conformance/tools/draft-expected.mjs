@@ -24,7 +24,7 @@ if (!tar) {
   process.stderr.write('usage: draft-expected.mjs VECTOR.tar --made-by TEXT --description TEXT [--force]\n');
   process.exit(2);
 }
-const out = tar.replace(/\.tar$/, '.json');
+const out = tar.replace(/\.(tar(\.gz|\.zst)?|zip)$/, '.json');
 if (existsSync(out) && !force) process.exit(0);
 
 const verdict = basename(tar)[0];

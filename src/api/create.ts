@@ -8,6 +8,7 @@ import { ArchiveError } from '../model/errors.js';
 import { scan, type ScannedEntry } from '../fs/scan.js';
 import { fileSink, writableSink, type OpenSink } from '../io/sink.js';
 import { TarWriter } from '../tar/writer.js';
+import { ZipWriter } from '../zip/index.js';
 import { compressingSink, filterForPath, type Filter } from '../compress/index.js';
 import { VERSION } from './version.js';
 
@@ -16,6 +17,10 @@ export interface CreateOptions {
   cwd?: string;
   /** Store files with holes as sparse entries (GNU sparse 1.0). Off by default: 7-Zip cannot expand them. */
   sparse?: boolean;
+  /** tar (default) or zip; 'auto' picks zip for a `.zip` name. */
+  format?: 'tar' | 'zip' | 'auto';
+  /** Compression of zip members: deflate (default) or store. */
+  zipMethod?: 'deflate' | 'store';
   /** gzip or zstd (seekable) around the tar stream; 'auto' (default) picks by the file suffix. */
   compression?: Filter | 'auto';
   /** Compression level (gzip 1–9, default 6; zstd 1–19, default 3). */
@@ -36,41 +41,79 @@ export interface CreateResult {
 /** What to archive: paths on disk, or entries (with content) made by the caller. */
 export type CreateInput = string[] | AsyncIterable<ScannedEntry> | Iterable<ScannedEntry>;
 
-/**
- * Write an archive. `dest` is a file path (written as `dest.partial`, fsynced, then renamed),
- * "-" for stdout, or any Writable (left open for the caller to end).
- */
-export async function create(input: CreateInput, dest: string | Writable, options: CreateOptions = {}): Promise<CreateResult> {
+/** The container writers share this shape (src/tar/writer.ts, src/zip/writer.ts). */
+interface ArchiveWriter {
+  position: number;
+  add(entry: Entry, body?: AsyncIterable<Buffer> | Buffer): Promise<{ offset: number; warnings: string[] }>;
+  finish(): Promise<void>;
+  abort?(): Promise<void>;
+}
+
+export interface OpenedWriter {
+  writer: ArchiveWriter;
+  format: 'tar' | 'zip';
+  /** The destination file itself, so that a scan inside the tree skips it. */
+  exclude?: { dev: bigint; ino: bigint };
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** Open the destination and the writer for the format and compression asked for or implied by its name. */
+export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod'>): Promise<OpenedWriter> {
   let sink: OpenSink;
   let exclude: { dev: bigint; ino: bigint } | undefined;
-  const destName = typeof dest === 'string' ? dest : '(stream)';
+  const named = typeof dest === 'string' && dest !== '-';
   if (dest === '-') sink = writableSink(process.stdout);
   else if (typeof dest === 'string') {
     sink = await fileSink(dest);
     const st = await stat(`${dest}.partial`, { bigint: true });
     exclude = { dev: st.dev, ino: st.ino };
   } else sink = writableSink(dest);
-
-  const entries = Array.isArray(input) ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude }) : input;
-  const filter = !options.compression || options.compression === 'auto' ? (typeof dest === 'string' && dest !== '-' ? filterForPath(dest) : 'none') : options.compression;
+  const creator = `portarc ${VERSION}`;
+  const format = options.format && options.format !== 'auto' ? options.format : named && /\.zip$/i.test(dest) ? 'zip' : 'tar';
+  if (format === 'zip') {
+    if (options.compression && options.compression !== 'auto' && options.compression !== 'none') {
+      await sink.abort();
+      throw new Error('a zip archive compresses each member itself: gzip or zstd around it is not supported (use --zip-method)');
+    }
+    const writer = new ZipWriter(sink, { creator, method: options.zipMethod ?? 'deflate', level: options.level });
+    return { writer, format, exclude, close: () => sink.close(), abort: async () => (await writer.abort(), await sink.abort()) };
+  }
+  const filter = !options.compression || options.compression === 'auto' ? (named ? filterForPath(dest) : 'none') : options.compression;
   const out = compressingSink(filter, sink, { level: options.level, threads: options.threads });
-  const writer = new TarWriter(out, { creator: `portarc ${VERSION}` });
+  return { writer: new TarWriter(out, { creator }), format, exclude, close: () => out.close(), abort: () => out.abort() };
+}
+
+/** Write entries through an opened writer; on any failure nothing is left under the final name. */
+export async function writeEntries(entries: CreateInput & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void): Promise<CreateResult> {
+  const { writer } = opened;
   const result: CreateResult = { entries: 0, bytes: 0, warnings: [] };
   try {
-    for await (const { entry, body } of entries) {
+    for await (const { entry, body } of entries as AsyncIterable<ScannedEntry>) {
       result.warnings.push(...entry.warnings.map((w) => (w.startsWith(entry.name) ? w : `${entry.name}: ${w}`)));
       const { warnings } = await writer.add(entry, body?.());
       result.warnings.push(...warnings);
       result.entries++;
-      options.onEntry?.(entry);
+      onEntry?.(entry);
     }
     await writer.finish();
-    await out.close();
+    await opened.close();
   } catch (err) {
-    await out.abort();
+    await opened.abort();
     if (err instanceof ArchiveError) throw err.withArchive(destName);
     throw err;
   }
   result.bytes = writer.position;
   return result;
+}
+
+/**
+ * Write an archive. `dest` is a file path (written as `dest.partial`, fsynced, then renamed),
+ * "-" for stdout, or any Writable (left open for the caller to end). A `.zip` name, or
+ * `format: 'zip'`, makes a zip; otherwise a tar, compressed as the name or options say.
+ */
+export async function create(input: CreateInput, dest: string | Writable, options: CreateOptions = {}): Promise<CreateResult> {
+  const opened = await openWriter(dest, options);
+  const entries = Array.isArray(input) ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude }) : input;
+  return writeEntries(entries, opened, typeof dest === 'string' ? dest : '(stream)', options.onEntry);
 }

@@ -5,9 +5,8 @@ import { mkdir } from 'node:fs/promises';
 import type { Entry } from '../model/entry.js';
 import { ArchiveError } from '../model/errors.js';
 import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
-import { openSource, type ArchiveSource } from '../io/source.js';
-import { TarReader } from '../tar/reader.js';
-import { decompressAuto } from '../compress/index.js';
+import type { ArchiveSource } from '../io/source.js';
+import { openArchive, type OpenArchive } from './open.js';
 import type { ArchiveInfo } from '../tar/version.js';
 
 /** The restore options (privileges, -P, fsync, limits, name folding: see RestoreOptions), plus progress. */
@@ -25,14 +24,15 @@ export interface ExtractResult {
 }
 
 export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
-  const { bytes, name } = openSource(source);
+  const name = typeof source === 'string' ? (source === '-' ? '(stdin)' : source) : '(stream)';
   await mkdir(dir, { recursive: true });
-  const reader = new TarReader(decompressAuto(bytes), { archiveName: name, limits: options.limits });
   const restorer = new Restorer(dir, options);
   const entryWarnings: string[] = [];
   let entries = 0;
+  let archive: OpenArchive | undefined;
   try {
-    for await (const { entry, body } of reader) {
+    archive = await openArchive(source, { limits: options.limits });
+    for await (const { entry, body } of archive.members) {
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       await restorer.restore(entry, body);
       entries++;
@@ -43,12 +43,14 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     await restorer.finish().catch(() => undefined);
     if (err instanceof ArchiveError) throw err.withArchive(name);
     throw err;
+  } finally {
+    await archive?.close();
   }
   await restorer.finish();
   return {
     entries,
-    info: reader.info,
-    warnings: [...reader.info.warnings, ...restorer.warnings, ...entryWarnings],
+    info: archive.info,
+    warnings: [...archive.info.warnings, ...restorer.warnings, ...entryWarnings],
     losses: restorer.losses,
   };
 }

@@ -1,5 +1,7 @@
 // The public library surface. Spec: spec/portarc-1.md; design: DESIGN.md §6.
 export { create, type CreateInput, type CreateOptions, type CreateResult } from './create.js';
+export { convert, type ConvertResult } from './convert.js';
+export { openArchive, type Member, type OpenArchive } from './open.js';
 export { extract, type ExtractOptions, type ExtractResult } from './extract.js';
 export { list, type ListedEntry, type Listing } from './list.js';
 export { VERSION } from './version.js';
@@ -12,3 +14,4 @@ export { scan, type ScanOptions, type ScannedEntry } from '../fs/scan.js';
 export { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
 export { loadSys, type Sys } from '../fs/sys.js';
 export { decompressAuto, compressingSink, filterForPath, SeekTable, readRange, fileReader, zstdBackends, CompressError, type Filter } from '../compress/index.js';
+export { ZipWriter, ZipStreamReader, openZip, type ZipFile, type ZipFileEntry } from '../zip/index.js';

@@ -4,10 +4,9 @@
 import type { Entry } from '../model/entry.js';
 import type { Limits } from '../model/limits.js';
 import { ArchiveError } from '../model/errors.js';
-import { openSource, type ArchiveSource } from '../io/source.js';
-import { TarReader } from '../tar/reader.js';
-import { decompressAuto } from '../compress/index.js';
-import type { ArchiveInfo } from '../tar/version.js';
+import type { ArchiveSource } from '../io/source.js';
+import { openArchive, type OpenArchive } from './open.js';
+import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
 
 export interface ListedEntry extends Entry {
   /** Offset of the entry's first header in the archive. */
@@ -20,16 +19,23 @@ export interface Listing extends AsyncIterable<ListedEntry> {
 }
 
 export function list(source: ArchiveSource, options: { limits?: Partial<Limits> } = {}): Listing {
-  const { bytes, name } = openSource(source);
-  const reader = new TarReader(decompressAuto(bytes), { archiveName: name, limits: options.limits });
+  const name = typeof source === 'string' ? (source === '-' ? '(stdin)' : source) : '(stream)';
+  let info = newArchiveInfo();
   return {
-    info: reader.info,
+    get info() {
+      return info;
+    },
     async *[Symbol.asyncIterator]() {
+      let archive: OpenArchive | undefined;
       try {
-        for await (const m of reader) yield { ...m.entry, offset: m.offset };
+        archive = await openArchive(source, options);
+        info = archive.info;
+        for await (const m of archive.members) yield { ...m.entry, offset: m.offset };
       } catch (err) {
         if (err instanceof ArchiveError) throw err.withArchive(name);
         throw err;
+      } finally {
+        await archive?.close();
       }
     },
   };

@@ -3,6 +3,7 @@
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { parseLimit, type Limits } from '../model/limits.js';
+import { convert } from '../api/convert.js';
 import { create } from '../api/create.js';
 import { extract } from '../api/extract.js';
 import { list } from '../api/list.js';
@@ -20,6 +21,38 @@ function versionText(): string {
     .map((b) => `${b.name}${b.available ? (b.zstdVersion ? ` ${b.zstdVersion}` : '') : ' (unavailable)'}`)
     .join(', ');
   return [`portarc ${VERSION}`, `spec ${SPEC_VERSION_TEXT}`, `system calls: ${loadSys().kind}`, `zstd: ${zstd}`].join('\n');
+}
+
+interface CompressFlags {
+  format?: 'tar' | 'zip';
+  zipMethod?: 'deflate' | 'store';
+  gzip?: boolean;
+  zstd?: boolean;
+  compress: boolean;
+  level?: number;
+  threads?: number;
+}
+
+/** The writer options that create and convert share. */
+function writeOptions(o: CompressFlags) {
+  if (o.gzip && o.zstd) throw new InvalidArgumentError('choose one of --gzip and --zstd');
+  return {
+    format: o.format,
+    zipMethod: o.zipMethod,
+    compression: o.gzip ? ('gzip' as const) : o.zstd ? ('zstd' as const) : o.compress ? ('auto' as const) : ('none' as const),
+    level: o.level,
+    threads: o.threads,
+  };
+}
+
+function formatArg(value: string): 'tar' | 'zip' {
+  if (value !== 'tar' && value !== 'zip') throw new InvalidArgumentError('use tar or zip');
+  return value;
+}
+
+function zipMethodArg(value: string): 'deflate' | 'store' {
+  if (value !== 'deflate' && value !== 'store') throw new InvalidArgumentError('use deflate or store');
+  return value;
 }
 
 function intArg(value: string): number {
@@ -63,6 +96,8 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('-f, --file <archive>', 'archive to write ("-" for stdout)')
     .option('-C, --directory <dir>', 'change to DIR before reading the paths')
     .option('-S, --sparse', 'store files with holes as sparse entries (7-Zip cannot expand these)')
+    .option('--format <format>', 'tar or zip (default: zip for a .zip name, else tar)', formatArg)
+    .option('--zip-method <method>', 'zip member compression: deflate (default) or store', zipMethodArg)
     .option('-z, --gzip', 'compress with gzip (default for .tar.gz and .tgz)')
     .option('--zstd', 'compress with seekable zstd (default for .tar.zst and .tzst)')
     .option('--no-compress', 'do not compress, whatever the suffix')
@@ -70,14 +105,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--threads <n>', 'zstd worker threads (output is identical for any count)', intArg)
     .option('-v, --verbose', 'list entries as they are written (on stderr)')
     .argument('<path...>', 'files and directories to archive')
-    .action(async (paths: string[], o: { file: string; directory?: string; sparse?: boolean; verbose?: boolean; gzip?: boolean; zstd?: boolean; compress: boolean; level?: number; threads?: number }) => {
-      if (o.gzip && o.zstd) throw new InvalidArgumentError('choose one of --gzip and --zstd');
+    .action(async (paths: string[], o: CompressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean }) => {
       const result = await create(paths, o.file, {
         cwd: o.directory,
         sparse: o.sparse,
-        compression: o.gzip ? 'gzip' : o.zstd ? 'zstd' : o.compress ? 'auto' : 'none',
-        level: o.level,
-        threads: o.threads,
+        ...writeOptions(o),
         onEntry: o.verbose ? (e) => process.stderr.write(`${e.name}\n`) : undefined,
       });
       for (const w of result.warnings) warn(`warning: ${w}`);
@@ -120,6 +152,28 @@ export async function main(argv: string[]): Promise<number> {
         if (sys.kind === 'fallback') warn('native addon not built: metadata was restored through getfattr/setfattr');
       }
       if (result.warnings.length || result.losses.length) code = o.strict && result.losses.length ? EXIT.failure : EXIT.warnings;
+    });
+
+  program
+    .command('convert')
+    .description('copy every entry of an archive into a new one: tar <-> zip, plain <-> gzip <-> zstd')
+    .argument('<in>', 'archive to read ("-" for stdin)')
+    .argument('<out>', 'archive to write ("-" for stdout); .zip means zip, .tar.gz gzip, .tar.zst zstd')
+    .option('--format <format>', 'tar or zip (default: zip for a .zip name, else tar)', formatArg)
+    .option('--zip-method <method>', 'zip member compression: deflate (default) or store', zipMethodArg)
+    .option('-z, --gzip', 'compress a tar with gzip')
+    .option('--zstd', 'compress a tar with seekable zstd')
+    .option('--no-compress', 'do not compress, whatever the suffix')
+    .option('--level <n>', 'compression level', intArg)
+    .option('--threads <n>', 'zstd worker threads', intArg)
+    .action(async (input: string, output: string, o: CompressFlags) => {
+      const result = await convert(input, output, writeOptions(o));
+      for (const w of result.warnings) warn(`warning: ${w}`);
+      if (result.portarcOnly.length) {
+        warn(`note: ${result.to} keeps everything for portarc, but other tools will not restore: ${result.portarcOnly.join('; ')}`);
+      }
+      process.stderr.write(`portarc: converted ${result.entries} entries, ${result.from} -> ${result.to}\n`);
+      if (result.warnings.length) code = EXIT.warnings;
     });
 
   program
