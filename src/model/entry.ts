@@ -63,7 +63,7 @@ export interface Entry {
 }
 
 /** Fill in the defaults so that callers only name what they know. */
-export function makeEntry(init: Partial<Entry> & { path: Buffer | string; type: EntryType }): Entry {
+export function makeEntry(init: Omit<Partial<Entry>, 'path'> & { path: Buffer | string; type: EntryType }): Entry {
   const path = typeof init.path === 'string' ? Buffer.from(init.path, 'utf8') : init.path;
   return {
     mode: init.type === 'directory' ? 0o755 : 0o644,
