@@ -14,9 +14,10 @@
 // the file, so after a failed batch the files it named are read back to find the bad items.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, constants as fsConstants, lutimesSync } from 'node:fs';
+import { chmodSync, constants as fsConstants, lstatSync, lutimesSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { constants as osConstants } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { displayName } from '../model/entry.js';
 
 export interface XattrWriteFailure {
@@ -194,8 +195,11 @@ function fallbackSys(): Sys {
 
     setTimes(path, atimeNs, mtimeNs) {
       lutimesSync(path, microsecondSeconds(atimeNs), microsecondSeconds(mtimeNs));
-      // Only digits below the microsecond are lost; times without them come out exact.
-      return atimeNs % 1000n === 0n && mtimeNs % 1000n === 0n ? 'exact' : 'microseconds';
+      // Node 20's libuv truncates to whole microseconds, so aiming half a microsecond in lands on
+      // the right one; newer libuv keeps the double's nanoseconds, within half a microsecond of
+      // the aim. Either way the microsecond is right: say 'exact' only when the file says so.
+      const st = lstatSync(path, { bigint: true });
+      return st.atimeNs === atimeNs && st.mtimeNs === mtimeNs ? 'exact' : 'microseconds';
     },
 
     mknod(path, type, perm, major, minor) {
@@ -330,7 +334,30 @@ function microsecondSeconds(ns: bigint): string {
   const us = floorDiv(ns, 1000n);
   const sec = floorDiv(us, 1_000_000n);
   const frac = us - sec * 1_000_000n;
+  if (keepsNanoseconds()) {
+    // Newer libuv passes the double's nanoseconds through: aim at the middle of the microsecond,
+    // so that the double's error (under 0.25 µs for times near now) cannot leave it.
+    return String(Number(sec) + (Number(frac) + 0.5) / 1e6);
+  }
   return String(Number(sec) + (Number(frac) + (us < 0n ? -0.5 : 0.5)) / 1e6);
+}
+
+let nsProbe: boolean | undefined;
+/** Does this Node's fs.lutimes keep digits below the microsecond (libuv ≥ 1.47-ish)? Probed once. */
+function keepsNanoseconds(): boolean {
+  if (nsProbe === undefined) {
+    const probe = join(tmpdir(), `.portarc-utime-probe-${process.pid}`);
+    try {
+      writeFileSync(probe, '');
+      lutimesSync(probe, '1000000000.0000007', '1000000000.0000007');
+      nsProbe = lstatSync(probe, { bigint: true }).mtimeNs % 1000n !== 0n;
+    } catch {
+      nsProbe = false;
+    } finally {
+      rmSync(probe, { force: true });
+    }
+  }
+  return nsProbe;
 }
 
 const floorDiv = (a: bigint, b: bigint) => (a % b < 0n ? a / b - 1n : a / b);
