@@ -16,7 +16,7 @@ export interface ConvertResult extends CreateResult {
 }
 
 export async function convert(source: ArchiveSource, dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'onEntry'> = {}): Promise<ConvertResult> {
-  const archive = await openArchive(source);
+  const archive = await openArchive(source, { keepsChunks: true });
   const opened = await openWriter(dest, options);
   const kinds = new Map<string, number>();
   const note = (what: string) => kinds.set(what, (kinds.get(what) ?? 0) + 1);

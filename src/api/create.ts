@@ -114,6 +114,7 @@ export async function writeEntries(entries: CreateInput & object, opened: Opened
  */
 export async function create(input: CreateInput, dest: string | Writable, options: CreateOptions = {}): Promise<CreateResult> {
   const opened = await openWriter(dest, options);
-  const entries = Array.isArray(input) ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude }) : input;
+  const reuseBuffers = opened.format === 'tar';
+  const entries = Array.isArray(input) ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers }) : input;
   return writeEntries(entries, opened, typeof dest === 'string' ? dest : '(stream)', options.onEntry);
 }

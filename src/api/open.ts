@@ -5,8 +5,8 @@
 import { open } from 'node:fs/promises';
 import type { Entry } from '../model/entry.js';
 import type { Limits } from '../model/limits.js';
-import { decompressAuto, peek } from '../compress/index.js';
-import { openSource, type ArchiveSource } from '../io/source.js';
+import { decompressAuto, peek, sniff, unsupportedFormat } from '../compress/index.js';
+import { openSource, stable, type ArchiveSource } from '../io/source.js';
 import { TarReader } from '../tar/reader.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
@@ -27,8 +27,17 @@ export interface OpenArchive {
   close(): Promise<void>;
 }
 
-export async function openArchive(source: ArchiveSource, options: { limits?: Partial<Limits> } = {}): Promise<OpenArchive> {
-  const { bytes, name } = openSource(source);
+export interface OpenOptions {
+  limits?: Partial<Limits>;
+  /** The consumer keeps body chunks after asking for more (a zip writer gathering a member): copy them. */
+  keepsChunks?: boolean;
+}
+
+export async function openArchive(source: ArchiveSource, options: OpenOptions = {}): Promise<OpenArchive> {
+  const opened = openSource(source);
+  const { name } = opened;
+  const reused = opened.reused && !options.keepsChunks;
+  const bytes = opened.reused && options.keepsChunks ? stable(opened.bytes) : opened.bytes;
   if (typeof source === 'string' && source !== '-') {
     // A zip file is read through its central directory: other tools keep modes and symlinks there only.
     const fh = await open(source, 'r');
@@ -42,11 +51,15 @@ export async function openArchive(source: ArchiveSource, options: { limits?: Par
       return { format: 'zip', name, info: zip.info, members: members(), close: () => zip.close() };
     }
   }
-  const { head, rest } = await peek(bytes, 4);
+  const { head, rest } = await peek(bytes, 6);
   if (isZip(head)) {
-    const reader = new ZipStreamReader(rest, { archiveName: name, limits: options.limits });
+    const reader = new ZipStreamReader(reused ? stable(rest) : rest, { archiveName: name, limits: options.limits });
     return { format: 'zip', name, info: reader.info, members: reader, close: async () => undefined };
   }
-  const reader = new TarReader(decompressAuto(rest), { archiveName: name, limits: options.limits });
+  // The tar reader is done with a chunk before it asks for the next but one; the decompressors may
+  // not be (they keep partial frames), so they get copies.
+  const plain = sniff(head) === 'none' && !unsupportedFormat(head);
+  const tarBytes = plain ? rest : decompressAuto(reused ? stable(rest) : rest);
+  const reader = new TarReader(tarBytes, { archiveName: name, limits: options.limits });
   return { format: 'tar', name, info: reader.info, members: reader, close: async () => undefined };
 }

@@ -23,7 +23,9 @@ export function gzipEncoder(out: (chunk: Buffer) => void | Promise<void>, level 
   };
   return {
     write(chunk: Buffer) {
-      batch.push(chunk);
+      // Small writes wait in the batch: copy them, as the caller may reuse its buffer. A large one
+      // is fed to zlib (and finished with) before write() resolves.
+      batch.push(chunk.length < ZLIB_CHUNK ? Buffer.from(chunk) : chunk);
       batched += chunk.length;
       if (batched >= ZLIB_CHUNK) return feed(false);
     },

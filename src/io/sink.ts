@@ -27,7 +27,8 @@ export function writableSink(stream: Writable, onClose?: () => Promise<void>, on
     const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
     pending = [];
     pendingBytes = 0;
-    if (!stream.write(buf)) await drained(stream);
+    // Wait for the write itself, not just for room: the caller may reuse `buf` once we return.
+    await written(stream, buf);
     if (failed) throw failed;
   };
   return {
@@ -38,8 +39,8 @@ export function writableSink(stream: Writable, onClose?: () => Promise<void>, on
         pendingBytes = chunk.length;
         return flush();
       }
-      // No copy: the tar writer never reuses a buffer it has handed over.
-      pending.push(chunk);
+      // A copy: the caller may reuse its buffer as soon as write() returns.
+      pending.push(Buffer.from(chunk));
       pendingBytes += chunk.length;
       if (pendingBytes >= CHUNK) await flush();
     },
@@ -76,18 +77,9 @@ export async function fileSink(path: string): Promise<OpenSink> {
   );
 }
 
-/** Wait for 'drain', or reject on 'error', without leaving listeners behind. */
-function drained(stream: Writable): Promise<void> {
+/** Write and wait until the stream has processed the chunk (its callback), or has failed. */
+function written(stream: Writable, buf: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onDrain = () => {
-      stream.off('error', onError);
-      resolve();
-    };
-    const onError = (e: Error) => {
-      stream.off('drain', onDrain);
-      reject(e);
-    };
-    stream.once('drain', onDrain);
-    stream.once('error', onError);
+    stream.write(buf, (err) => (err ? reject(err) : resolve()));
   });
 }

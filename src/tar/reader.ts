@@ -313,8 +313,9 @@ function pairsToRuns(nums: number[]): SparseRun[] {
   return runs;
 }
 
+/** A copy without the trailing NULs: the input's buffers may be reused once read. */
 function stripTrailingNul(b: Buffer): Buffer {
   let end = b.length;
   while (end > 0 && b[end - 1] === 0) end--;
-  return b.subarray(0, end);
+  return Buffer.from(b.subarray(0, end));
 }
