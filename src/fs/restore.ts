@@ -59,6 +59,9 @@ interface Deferred {
 class UnsafePath extends Error {}
 
 const SLASH = Buffer.from('/');
+/** Files, and bytes, per durability batch (one syncfs each). */
+const RENAME_BATCH = 512;
+const RENAME_BATCH_BYTES = 256 * 1024 * 1024;
 
 export class Restorer {
   readonly losses: Loss[] = [];
@@ -74,6 +77,10 @@ export class Restorer {
   private verified = new Map<string, number>();
   private pendingXattrs: Array<{ path: Buffer; name: string; value: Buffer; entry: string; what: Loss['what'] }> = [];
   private tmpCounter = 0;
+  /** Files written under temporary names, waiting for their batch to be made durable. */
+  private pendingRenames: Array<{ tmp: Buffer; abs: Buffer; entry: Entry }> = [];
+  private pendingTargets = new Set<string>();
+  private pendingBytes = 0;
   private limits: Limits;
   private bytesWritten = 0;
   /** Directories that received renamed files: fsynced at the end so the renames are durable. */
@@ -173,6 +180,7 @@ export class Restorer {
     if (!parts) return;
     const abs = this.abs(parts);
     try {
+      await this.settle(parts);
       this.ensureParents(parts);
       if (entry.type === 'directory') {
         const ino = this.makeDir(parts);
@@ -181,9 +189,13 @@ export class Restorer {
       }
       this.clear(parts);
       switch (entry.type) {
-        case 'file':
-          await this.writeFile(abs, entry, body);
-          break;
+        case 'file': {
+          const tmp = await this.writeFile(abs, entry, body);
+          // Metadata goes on the inode before it gets its name: a crash leaves no half-dressed file.
+          await this.applyMetadata(tmp, entry);
+          await this.queueRename(tmp, abs, entry, entry.size);
+          return;
+        }
         case 'symlink': {
           const target = entry.linkTarget ?? Buffer.alloc(0);
           if (!this.opts.absoluteNames && symlinkEscapes(parts, target)) {
@@ -196,6 +208,7 @@ export class Restorer {
         case 'hardlink': {
           const targetParts = entry.linkTarget && this.place(entry.linkTarget, entry);
           if (!targetParts) return;
+          await this.flushRenames(); // the target may still be under its temporary name
           this.ensureParents(targetParts);
           linkSync(this.abs(targetParts), abs);
           return; // The link shares the inode, and with it all metadata, with its target.
@@ -250,7 +263,7 @@ export class Restorer {
    * Write the content under a temporary name beside the target, then rename it into place: a crash
    * never leaves a truncated file under the real name.
    */
-  private async writeFile(abs: Buffer, entry: Entry, body?: AsyncIterable<Buffer>): Promise<void> {
+  private async writeFile(abs: Buffer, entry: Entry, body?: AsyncIterable<Buffer>): Promise<Buffer> {
     const slash = abs.lastIndexOf(0x2f);
     const tmp = Buffer.concat([abs.subarray(0, slash + 1), Buffer.from(`.portarc-${process.pid}-${this.tmpCounter++}.tmp`)]);
     const fd = openSync(tmp, 'wx', 0o600);
@@ -259,21 +272,21 @@ export class Restorer {
       if (entry.sparse) {
         // Runs go to their offsets; the gaps stay holes. The file is then cut to its real size.
         let run = 0;
-        let done = 0;
+        let filled = 0;
         const runs = entry.sparse;
         for await (const part of body ?? []) {
           let off = 0;
           while (off < part.length) {
-            while (run < runs.length && done >= runs[run]!.length) {
+            while (run < runs.length && filled >= runs[run]!.length) {
               run++;
-              done = 0;
+              filled = 0;
             }
             if (run >= runs.length) break;
-            const take = Math.min(part.length - off, runs[run]!.length - done);
+            const take = Math.min(part.length - off, runs[run]!.length - filled);
             this.count(take, entry);
-            writeAll(fd, part.subarray(off, off + take), runs[run]!.offset + done);
+            writeAll(fd, part.subarray(off, off + take), runs[run]!.offset + filled);
             off += take;
-            done += take;
+            filled += take;
           }
         }
         ftruncateSync(fd, entry.size);
@@ -283,15 +296,64 @@ export class Restorer {
           writeAll(fd, part);
         }
       }
-      if (this.opts.fsync !== false) fsyncSync(fd);
       done = true;
     } finally {
       closeSync(fd);
-      if (done) {
-        renameSync(tmp, abs);
-        this.touchedDirs.add(abs.subarray(0, slash).toString('latin1'));
+      if (!done) rmSync(tmp, { force: true });
+    }
+    return tmp;
+  }
+
+  /**
+   * Put a written file under its name. With fsync on, renames wait in a batch: one syncfs (or,
+   * without the addon, an fsync per file) makes the whole batch's data durable, then the renames
+   * happen. Either way, a name never points at data that a crash could lose.
+   */
+  private async queueRename(tmp: Buffer, abs: Buffer, entry: Entry, size: number): Promise<void> {
+    if (this.opts.fsync === false) {
+      renameSync(tmp, abs);
+      return;
+    }
+    this.pendingRenames.push({ tmp, abs, entry });
+    this.pendingTargets.add(abs.toString('latin1'));
+    this.pendingBytes += size;
+    if (this.pendingRenames.length >= RENAME_BATCH || this.pendingBytes >= RENAME_BATCH_BYTES) await this.flushRenames();
+  }
+
+  private async flushRenames(): Promise<void> {
+    if (!this.pendingRenames.length) return;
+    await this.flushXattrs(); // the fallback's queued xattrs name the temporary paths
+    const batch = this.pendingRenames.splice(0);
+    this.pendingTargets.clear();
+    this.pendingBytes = 0;
+    if (!this.sys.syncFs(this.root)) {
+      for (const { tmp } of batch) {
+        const fd = openSync(tmp, 'r');
+        try {
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
       }
-      else rmSync(tmp, { force: true });
+    }
+    for (const { tmp, abs, entry } of batch) {
+      try {
+        renameSync(tmp, abs);
+        this.touchedDirs.add(abs.subarray(0, abs.lastIndexOf(0x2f)).toString('latin1'));
+      } catch (err) {
+        rmSync(tmp, { force: true });
+        this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Something is about to touch `parts` (or a path below it): renames waiting for it go first. */
+  private async settle(parts: Buffer[]): Promise<void> {
+    if (!this.pendingTargets.size) return;
+    let key = this.root.toString('latin1');
+    for (const p of parts) {
+      key += '/' + p.toString('latin1');
+      if (this.pendingTargets.has(key)) return await this.flushRenames();
     }
   }
 
@@ -373,6 +435,7 @@ export class Restorer {
   /** Directories last and deepest first, so that writing their contents cannot disturb them. */
   async finish(): Promise<void> {
     await this.flushXattrs();
+    await this.flushRenames();
     const dirs = this.dirs.splice(0).sort((a, b) => b.abs.length - a.abs.length);
     for (const d of dirs) {
       // A later entry may have replaced the directory (with a symlink, say): never follow it.

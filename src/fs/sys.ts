@@ -37,6 +37,11 @@ export interface Sys {
   setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint): 'exact' | 'microseconds';
   /** Make a fifo, character or block device. The fallback uses the `mkfifo` / `mknod` programs (one spawn per node is fine: they are rare). Throws an Error with a `code` on failure. */
   mknod(path: Buffer, type: 'fifo' | 'chardev' | 'blockdev', perm: number, major: number, minor: number): void;
+  /**
+   * Flush the whole filesystem holding `path` (syncfs) and return true; false when this kind
+   * cannot, and the caller must fsync file by file.
+   */
+  syncFs(path: Buffer): boolean;
 }
 
 /** The addon's exports (native/portarc_sys.c). */
@@ -46,6 +51,7 @@ interface Addon {
   removeXattr(path: Buffer, name: string): void;
   setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint): void;
   mknod(path: Buffer, mode: number, major: number, minor: number): void;
+  syncFs?(path: Buffer): void;
 }
 
 type SysError = Error & { code: string; errno?: number; syscall?: string };
@@ -111,6 +117,12 @@ function nativeSys(addon: Addon): Sys {
     mknod(path, type, perm, major, minor) {
       addon.mknod(path, TYPE_BITS[type] | (perm & 0o7777), major, minor);
       chmodSync(path, perm & 0o7777); // mknod(2) applies the umask; the programs' -m does not
+    },
+    syncFs(path) {
+      // An addon built before syncFs existed lacks it: then the caller fsyncs file by file.
+      if (!addon.syncFs) return false;
+      addon.syncFs(path);
+      return true;
     },
   };
 }
@@ -215,6 +227,10 @@ function fallbackSys(): Sys {
       throw problem === undefined && CODES.has(message)
         ? sysError(program, path, message)
         : toolError(program, problem ?? (last || `exit status ${run.status}`));
+    },
+
+    syncFs() {
+      return false; // Node has no syncfs: the caller fsyncs each file.
     },
   };
   return sys;
