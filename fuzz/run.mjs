@@ -23,7 +23,7 @@ if (isMainThread) {
   const time = Number(opt('--time', '60'));
   const seed = Number(opt('--seed', String(Date.now() % 2 ** 31)));
   const chosen = args.flatMap((a, i) => (args[i - 1] === '--target' ? [a] : []));
-  const names = chosen.length ? chosen : ['tar', 'pax', 'sniff', 'extract'];
+  const names = chosen.length ? chosen : ['tar', 'pax', 'sniff', 'extract', 'zip'];
   mkdirSync(CRASHES, { recursive: true });
   let failed = 0;
   for (const name of names) failed += await runTarget(name, time, seed);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArchiveError, TarReader, decompressAuto, extract } from '../dist/api/index.js';
 import { PaxError, parsePaxRecords } from '../dist/tar/pax.js';
+import { ZipStreamReader, openZip } from '../dist/zip/index.js';
 
 /** Feed bytes in uneven chunks, so that every ByteSource boundary case is reached. */
 export async function* chunked(buf, seed = buf.length) {
@@ -75,7 +76,52 @@ export const targets = {
       rmSync(base, { recursive: true, force: true });
     }
   },
+
+  /**
+   * Both zip readers: random access (openZip on a scratch file, every entry's content read) and
+   * streaming (ZipStreamReader over uneven chunks, every body read). Each may only end in success
+   * or an ArchiveError (UnsupportedFeatureError is one).
+   */
+  async zip(buf) {
+    let failure;
+    const base = mkdtempSync(join(tmpdir(), 'portarc-fuzz-zip-'));
+    try {
+      const path = join(base, 'in.zip');
+      writeFileSync(path, buf);
+      try {
+        const zf = await openZip(path, { archiveName: 'fuzz' });
+        try {
+          await drainZip((async function* () {
+            for await (const e of zf.entries()) yield e.open();
+          })());
+        } finally {
+          await zf.close();
+        }
+      } catch (err) {
+        if (!expected(err)) throw err;
+        failure = err;
+      }
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+    const reader = new ZipStreamReader(chunked(buf), { archiveName: 'fuzz' });
+    await drainZip((async function* () {
+      for await (const m of reader) yield m.body;
+    })());
+    if (failure) throw failure;
+  },
 };
+
+/** Read every body of a zip reader's entries to the end, or until OUTPUT_CAP bytes came out. */
+async function drainZip(members) {
+  let total = 0;
+  for await (const body of members) {
+    for await (const c of body) {
+      total += c.length;
+      if (total > OUTPUT_CAP) return;
+    }
+  }
+}
 
 /** Run one input through a target: 'ok', 'rejected' (the parser's own error), or throws the bug. */
 export async function runOne(name, buf) {
@@ -105,7 +151,7 @@ export function seeds(name) {
     }
   };
   const root = new URL('..', import.meta.url).pathname;
-  const wants = name === 'sniff' ? (n) => /\.(gz|zst)$/.test(n) : name === 'pax' ? () => false : (n) => /\.tar$/.test(n);
+  const wants = name === 'sniff' ? (n) => /\.(gz|zst)$/.test(n) : name === 'pax' ? () => false : name === 'zip' ? (n) => /\.zip$/.test(n) : (n) => /\.tar$/.test(n);
   walk(join(root, 'conformance/vectors'), wants);
   walk(join(root, 'fuzz/corpus', name), () => true);
   if (name === 'pax') {

@@ -7,7 +7,7 @@ import { runOne, seeds } from '../fuzz/targets.mjs';
 // @ts-expect-error see above
 import { mutated } from '../fuzz/mutate.mjs';
 
-const RUNS: Record<string, number> = { tar: 6000, pax: 10000, sniff: 2000, extract: 400 };
+const RUNS: Record<string, number> = { tar: 6000, pax: 10000, sniff: 2000, extract: 400, zip: 600 };
 
 describe.each(Object.keys(RUNS))('fuzz target %s', (name) => {
   const corpus: Buffer[] = seeds(name);

@@ -3,9 +3,10 @@
 // 7-Zip, Python's zipfile), damaged archives, and zip64 (over 65535 entries, over 4 GiB).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { zstdBackends } from '../src/compress/index.js';
 import { scan } from '../src/fs/scan.js';
 import { Restorer } from '../src/fs/restore.js';
 import { fileSink } from '../src/io/sink.js';
@@ -813,4 +814,229 @@ describe('zip64', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 180_000);
+});
+
+describe('zstd members (method 93)', () => {
+  const dir = tempDir('zip-zstd');
+  const ZSTD_TRAILER = Buffer.from([0x50, 0x2a, 0x4d, 0x18, 0, 0, 0, 0]);
+  const text = Buffer.from('a line of text that compresses well\n'.repeat(3000));
+  const noise = createHash('sha512');
+  const random = Buffer.concat(Array.from({ length: 3 << 14 }, (_, i) => noise.copy().update(String(i)).digest())); // 3 MiB, incompressible
+  const mixed = Buffer.alloc(4 << 20); // compresses to about half: over 1 MiB, decoded as a stream
+  for (let i = 0; i < mixed.length; i += 64) random.copy(mixed, i, i % random.length, (i % random.length) + 32);
+  const blocks = Buffer.alloc(256 << 10); // a multiple of 128 KiB (libarchive's output buffer)
+  for (let i = 0; i < blocks.length; i += 4) blocks.writeUInt32LE((i * 2654435761) & 0xff00ff, i);
+  const streamed = Buffer.concat([text, random.subarray(0, 1 << 20), blocks]); // over bufferLimit: bit 3, descriptor
+  const items = (): Item[] => [
+    [makeEntry({ path: 'z', type: 'directory', mode: 0o755 })],
+    [makeEntry({ path: 'z/text.txt', type: 'file', size: text.length, mode: 0o640 }), text],
+    [makeEntry({ path: 'z/random.bin', type: 'file', size: random.length }), random],
+    [makeEntry({ path: 'z/blocks.bin', type: 'file', size: blocks.length }), blocks],
+    [makeEntry({ path: 'z/mixed.bin', type: 'file', size: mixed.length }), mixed],
+    [makeEntry({ path: 'z/streamed.bin', type: 'file', size: streamed.length }), gen([streamed.subarray(0, 5000), streamed.subarray(5000)])],
+    [makeEntry({ path: 'z/tiny', type: 'file', size: 3 }), Buffer.from('abc')],
+    [makeEntry({ path: 'z/link', type: 'symlink', linkTarget: Buffer.from('text.txt') })],
+  ];
+  const want: Record<string, Buffer> = { 'z/text.txt': text, 'z/random.bin': random, 'z/blocks.bin': blocks, 'z/mixed.bin': mixed, 'z/streamed.bin': streamed, 'z/tiny': Buffer.from('abc') };
+  let archive = '';
+
+  async function make(): Promise<string> {
+    if (archive) return archive;
+    const { bytes, warnings } = await writeZip(items(), { method: 'zstd' });
+    expect(warnings).toEqual([]);
+    archive = join(dir, 'zstd.zip');
+    writeFileSync(archive, bytes);
+    return archive;
+  }
+
+  function withBackend<T>(name: string | undefined, f: () => Promise<T>): Promise<T> {
+    const old = process.env.PORTARC_ZSTD_BACKEND;
+    if (name) process.env.PORTARC_ZSTD_BACKEND = name;
+    return f().finally(() => {
+      if (old === undefined) delete process.env.PORTARC_ZSTD_BACKEND;
+      else process.env.PORTARC_ZSTD_BACKEND = old;
+    });
+  }
+
+  it('writes method 93, version needed 63, one frame and an empty skippable frame per member', async () => {
+    const path = await make();
+    const r = tool('python3', ['-c', 'import zipfile,sys\nfor i in zipfile.ZipFile(sys.argv[1]).infolist(): print(i.filename, i.compress_type, i.extract_version, i.flag_bits)', path]);
+    expect(r.status, r.stderr).toBe(0);
+    const rows = r.stdout.trim().split('\n');
+    expect(rows).toEqual([
+      'z/ 0 20 0',
+      'z/text.txt 93 63 0',
+      'z/random.bin 0 10 0', // zstd does not make it smaller: stored
+      'z/blocks.bin 93 63 0',
+      'z/mixed.bin 93 63 0',
+      'z/streamed.bin 93 63 8', // streamed: data descriptor
+      'z/tiny 0 10 0',
+      'z/link 0 10 0',
+    ]);
+    const bytes = readFileSync(path);
+    let frames = 0;
+    for (let at = bytes.indexOf(Buffer.from([0x28, 0xb5, 0x2f, 0xfd])); at >= 0; at = bytes.indexOf(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), at + 1)) frames++;
+    expect(frames).toBe(4);
+    let trailers = 0;
+    for (let at = bytes.indexOf(ZSTD_TRAILER); at >= 0; at = bytes.indexOf(ZSTD_TRAILER, at + 1)) trailers++;
+    expect(trailers).toBe(4);
+  });
+
+  const available = zstdBackends().filter((b) => b.available);
+  for (const backend of [undefined, ...available.map((b) => b.name)]) {
+    it(`round-trips through both readers (decoder: ${backend ?? 'auto'})`, async () => {
+      const path = await make();
+      await withBackend(backend, async () => {
+        const bytes = readFileSync(path);
+        for (const side of [await readFile(path), await readStream(bytes), await readStream(pieces(bytes, 4093))]) {
+          expect(side.members.map((m) => m.entry.name)).toEqual(items().map(([e]) => e.name));
+          for (const m of side.members) {
+            expect(m.entry.warnings, m.entry.name).toEqual([]);
+            if (want[m.entry.name]) expect(sha(m.data), m.entry.name).toBe(sha(want[m.entry.name]!));
+          }
+          expect(side.members[1]!.entry.mode).toBe(0o640);
+          expect(side.members[7]!.entry.linkTarget?.toString()).toBe('text.txt');
+        }
+      });
+    });
+  }
+
+  it('every available compressor writes members that every available decoder reads', async () => {
+    const data = Buffer.concat([text, blocks]);
+    for (const writer of available.filter((b) => b.compress)) {
+      const { bytes } = await withBackend(writer.name, () =>
+        writeZip([
+          [makeEntry({ path: 'small', type: 'file', size: text.length }), text],
+          [makeEntry({ path: 'streamed', type: 'file', size: data.length }), gen([data])],
+        ], { method: 'zstd', bufferLimit: 1000 }),
+      );
+      const path = join(dir, `by-${writer.name}.zip`);
+      writeFileSync(path, bytes);
+      for (const reader of available) {
+        await withBackend(reader.name, async () => {
+          for (const side of [await readFile(path), await readStream(bytes)]) {
+            expect(side.members.map((m) => sha(m.data)), `${writer.name} -> ${reader.name}`).toEqual([sha(text), sha(data)]);
+          }
+        });
+      }
+    }
+  });
+
+  it('a streamed member read from a pipe one byte at a time: the frames say where the data ends', async () => {
+    const small = Buffer.from('x'.repeat(5000) + 'y'.repeat(5000));
+    const { bytes } = await writeZip(
+      [
+        [makeEntry({ path: 'a', type: 'file', size: small.length }), gen([small])],
+        [makeEntry({ path: 'b', type: 'file', size: 2 }), gen([Buffer.from('ok')])],
+      ],
+      { method: 'zstd', bufferLimit: 1 },
+    );
+    expect(bytes.readUInt16LE(6) & 8).toBe(8);
+    for (const size of [1, 3, 8, 4096]) {
+      const { members } = await readStream(pieces(bytes, size));
+      expect(members.map((m) => [m.entry.name, m.data.toString()])).toEqual([['a', small.toString()], ['b', 'ok']]);
+    }
+  });
+
+  it('the decompressor() stream stops by itself after the frames and gives the rest back (runDecoder)', async () => {
+    const { zipMethod } = await import('../src/zip/methods.js');
+    const { runDecoder } = await import('../src/zip/decode.js');
+    const m = zipMethod('zstd')!;
+    const data = Buffer.from('hello zstd '.repeat(2000));
+    const after = Buffer.from('PK\x07\x08 and then the next header', 'latin1');
+    const input = Buffer.concat([m.compressSync!(data), after]);
+    for (const size of [1, 2, 5, 13, 4096, input.length]) {
+      let pos = 0;
+      const feed = {
+        next: async (max: number) => {
+          const b = input.subarray(pos, pos + Math.min(max, size));
+          pos += b.length;
+          return b;
+        },
+        unread: (b: Buffer) => void (pos -= b.length),
+      };
+      const out: Buffer[] = [];
+      const gen = runDecoder(m.decompressor(), feed, true);
+      let r = await gen.next();
+      for (; !r.done; r = await gen.next()) out.push(r.value);
+      expect(Buffer.concat(out).equals(data), `pieces of ${size}`).toBe(true);
+      expect(r.value).toBe(input.length - after.length);
+      expect(input.subarray(pos)).toEqual(after);
+    }
+  });
+
+  it('damage is an ArchiveError naming the entry: a corrupt frame, bytes after the frames, a size that lies', async () => {
+    const data = Buffer.from('zstd data '.repeat(500));
+    const fresh = async () => (await writeZip([[makeEntry({ path: 'zs', type: 'file', size: data.length }), data]], { method: 'zstd' })).bytes;
+    let bytes = await fresh();
+    const frame = bytes.indexOf(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]));
+    bytes[frame + 12] ^= 0x55;
+    writeFileSync(join(dir, 'bad1.zip'), bytes);
+    await expectArchiveError(drainFile(join(dir, 'bad1.zip')), 'zs', /corrupt|CRC-32/);
+    await expectArchiveError(drainStream(bytes), 'zs', /corrupt|CRC-32/);
+    // Garbage where the trailer was: not a frame, within the member's size.
+    bytes = await fresh();
+    const trailer = bytes.indexOf(ZSTD_TRAILER);
+    bytes.write('garbage!', trailer, 'latin1');
+    writeFileSync(join(dir, 'bad2.zip'), bytes);
+    await expectArchiveError(drainFile(join(dir, 'bad2.zip')), 'zs', /after the last zstd frame/);
+    await expectArchiveError(drainStream(bytes), 'zs', /after the last zstd frame/);
+    // Sizes that say 100 bytes for 5000: the decoder is stopped at 101.
+    bytes = await fresh();
+    const cd = bytes.indexOf(Buffer.from('PK\x01\x02', 'latin1'));
+    bytes.writeUInt32LE(100, 22);
+    bytes.writeUInt32LE(100, cd + 24);
+    writeFileSync(join(dir, 'bad3.zip'), bytes);
+    await expectArchiveError(drainFile(join(dir, 'bad3.zip')), 'zs', /corrupt|size mismatch/);
+    await expectArchiveError(drainStream(bytes), 'zs', /corrupt|size mismatch/);
+  });
+
+  it('bsdtar (libarchive 3.6.2 with libzstd) extracts it from a file, every member', async () => {
+    const path = await make();
+    const out = join(dir, 'bsdtar-x');
+    mkdirSync(out);
+    const r = tool('bsdtar', ['-xf', path, '-C', out]);
+    expect(r.status, r.stderr).toBe(0);
+    for (const [name, data] of Object.entries(want)) expect(sha(readFileSync(join(out, name))), name).toBe(sha(data));
+    expect(statSync(join(out, 'z/text.txt')).mode & 0o777).toBe(0o640);
+  });
+
+  it('bsdtar from a pipe: members with sizes in the local header extract; one with a data descriptor does not (libarchive 3.6.2)', async () => {
+    const path = await make();
+    const out = join(dir, 'bsdtar-pipe');
+    mkdirSync(out);
+    const r = tool('sh', ['-c', 'cat "$1" | bsdtar -xf - -C "$0"', out, path]);
+    // Measured: libarchive's streaming zstd reader needs the compressed size up front.
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('z/streamed.bin: Truncated zstd file body');
+    for (const name of ['z/text.txt', 'z/blocks.bin', 'z/mixed.bin']) expect(sha(readFileSync(join(out, name))), name).toBe(sha(want[name]!));
+  });
+
+  it('7-Zip tests and extracts it', async () => {
+    const path = await make();
+    const t = tool('7z', ['t', path]);
+    expect(t.status, t.stdout).toBe(0);
+    expect(t.stdout).toContain('Everything is Ok');
+    const out = join(dir, '7z-x');
+    const x = tool('7z', ['x', '-y', `-o${out}`, path]);
+    expect(x.status, x.stdout + x.stderr).toBe(0);
+    for (const [name, data] of Object.entries(want)) expect(sha(readFileSync(join(out, name))), name).toBe(sha(data));
+  });
+
+  it('UnZip 6.00 refuses the zstd members by their version needed (6.3), writes nothing for them', async () => {
+    const path = await make();
+    const out = join(dir, 'unzip-x');
+    mkdirSync(out);
+    const u = tool('unzip', ['-o', path, '-d', out]);
+    expect(u.status).toBe(81); // "unsupported compression or encryption"
+    expect(u.stdout + u.stderr).toMatch(/skipping: z\/text\.txt\s+need PK compat\. v6\.3 \(can do v4\.6\)/);
+    expect(existsSync(join(out, 'z/text.txt'))).toBe(false);
+    expect(readFileSync(join(out, 'z/tiny'), 'utf8')).toBe('abc'); // stored members still extract
+  });
+
+  it.runIf(!zstdBackends().find((b) => b.name === 'builtin')?.available)('without a zstd compressor, ZipWriter refuses method zstd at once, saying what is missing', async () => {
+    await withBackend('builtin', async () => {
+      expect(() => new ZipWriter({ write: () => undefined }, { method: 'zstd' })).toThrow(/zip method zstd: .*builtin.*not available/);
+    });
+  });
 });

@@ -19,8 +19,8 @@ export interface CreateOptions {
   sparse?: boolean;
   /** tar (default) or zip; 'auto' picks zip for a `.zip` name. */
   format?: 'tar' | 'zip' | 'auto';
-  /** Compression of zip members: deflate (default) or store. */
-  zipMethod?: 'deflate' | 'store';
+  /** Compression of zip members: deflate (default), store, or zstd (method 93, spec/zip-profile.md §2.5). */
+  zipMethod?: 'deflate' | 'store' | 'zstd';
   /** gzip or zstd (seekable) around the tar stream; 'auto' (default) picks by the file suffix. */
   compression?: Filter | 'auto';
   /** Compression level (gzip 1–9, default 6; zstd 1–19, default 3). */
@@ -76,7 +76,13 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
       await sink.abort();
       throw new Error('a zip archive compresses each member itself: gzip or zstd around it is not supported (use --zip-method)');
     }
-    const writer = new ZipWriter(sink, { creator, method: options.zipMethod ?? 'deflate', level: options.level });
+    let writer: ZipWriter;
+    try {
+      writer = new ZipWriter(sink, { creator, method: options.zipMethod ?? 'deflate', level: options.level });
+    } catch (err) {
+      await sink.abort(); // e.g. zstd asked for where no compressor exists: leave no .partial behind
+      throw err;
+    }
     return { writer, format, exclude, close: () => sink.close(), abort: async () => (await writer.abort(), await sink.abort()) };
   }
   const filter = !options.compression || options.compression === 'auto' ? (named ? filterForPath(dest) : 'none') : options.compression;

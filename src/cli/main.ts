@@ -25,7 +25,7 @@ function versionText(): string {
 
 interface CompressFlags {
   format?: 'tar' | 'zip';
-  zipMethod?: 'deflate' | 'store';
+  zipMethod?: 'deflate' | 'store' | 'zstd';
   gzip?: boolean;
   zstd?: boolean;
   compress: boolean;
@@ -50,8 +50,8 @@ function formatArg(value: string): 'tar' | 'zip' {
   return value;
 }
 
-function zipMethodArg(value: string): 'deflate' | 'store' {
-  if (value !== 'deflate' && value !== 'store') throw new InvalidArgumentError('use deflate or store');
+function zipMethodArg(value: string): 'deflate' | 'store' | 'zstd' {
+  if (value !== 'deflate' && value !== 'store' && value !== 'zstd') throw new InvalidArgumentError('use deflate, store or zstd');
   return value;
 }
 
@@ -97,7 +97,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-C, --directory <dir>', 'change to DIR before reading the paths')
     .option('-S, --sparse', 'store files with holes as sparse entries (7-Zip cannot expand these)')
     .option('--format <format>', 'tar or zip (default: zip for a .zip name, else tar)', formatArg)
-    .option('--zip-method <method>', 'zip member compression: deflate (default) or store', zipMethodArg)
+    .option('--zip-method <method>', 'zip member compression: deflate (default), store, or zstd (method 93: bsdtar and 7-Zip read it, unzip 6.00 does not)', zipMethodArg)
     .option('-z, --gzip', 'compress with gzip (default for .tar.gz and .tgz)')
     .option('--zstd', 'compress with seekable zstd (default for .tar.zst and .tzst)')
     .option('--no-compress', 'do not compress, whatever the suffix')
@@ -160,7 +160,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<in>', 'archive to read ("-" for stdin)')
     .argument('<out>', 'archive to write ("-" for stdout); .zip means zip, .tar.gz gzip, .tar.zst zstd')
     .option('--format <format>', 'tar or zip (default: zip for a .zip name, else tar)', formatArg)
-    .option('--zip-method <method>', 'zip member compression: deflate (default) or store', zipMethodArg)
+    .option('--zip-method <method>', 'zip member compression: deflate (default), store, or zstd (method 93: bsdtar and 7-Zip read it, unzip 6.00 does not)', zipMethodArg)
     .option('-z, --gzip', 'compress a tar with gzip')
     .option('--zstd', 'compress a tar with seekable zstd')
     .option('--no-compress', 'do not compress, whatever the suffix')

@@ -369,7 +369,14 @@ export class Restorer {
         this.lose(entry, 'owner', (e as Error).message);
       }
     }
-    for (const [name, value] of entry.xattrs) this.queueXattr(abs, entry, name, value, 'xattr');
+    for (const [name, value] of entry.xattrs) {
+      // File capabilities and trusted.* grant privileges as surely as a setuid bit: only with -p.
+      if (!this.samePermissions && (name === 'security.capability' || name.startsWith('trusted.'))) {
+        this.lose(entry, 'xattr', `${name} grants privileges: not restored without -p`);
+        continue;
+      }
+      this.queueXattr(abs, entry, name, value, 'xattr');
+    }
     if (entry.selinux) this.queueXattr(abs, entry, 'security.selinux', Buffer.from(entry.selinux + '\0'), 'selinux');
     this.queueAcl(abs, entry, 'system.posix_acl_access', entry.aclAccess);
     if (deferredAcl) this.queueAcl(abs, entry, 'system.posix_acl_default', entry.aclDefault);

@@ -12,7 +12,7 @@ import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { displayName, type Entry } from '../model/entry.js';
 import { runsOf } from './body.js';
 import { crc32 } from './crc.js';
-import { runDecoder, type Feed } from './decode.js';
+import { decoder, type Feed } from './decode.js';
 import { buildEntry, checkXattrLimits, readExtras } from './entrymap.js';
 import { Zip64Error, applyZip64 } from './extra.js';
 import { applyArchiveRecord, newZipArchiveInfo, type ZipArchiveInfo } from './info.js';
@@ -417,10 +417,11 @@ export class ZipFile {
     let usize = 0;
     const oneShot = method.id !== STORE && method.decompressSync && r.csize <= ONE_SHOT.compressed && r.usize <= ONE_SHOT.uncompressed;
     try {
-      const chunks = method.id === STORE ? storedChunks(feed) : oneShot ? decodeOnce(method, feed, r.csize, r.usize) : runDecoder(method.decompressor(), feed, false);
+      const chunks = method.id === STORE ? storedChunks(feed) : oneShot ? decodeOnce(method, feed, r.csize, r.usize) : decoder(method, feed, false);
       for await (const b of chunks) {
         crc = crc32(b, crc);
         usize += b.length;
+        if (usize > r.usize) fail(`size mismatch: the data holds more than the ${r.usize} bytes the central directory says`);
         yield b;
       }
     } catch (err) {

@@ -1,9 +1,11 @@
-// Compression methods: store (0) and deflate (8, raw deflate from node:zlib) built in, and a
-// registry through which the compress layer adds more (zstd, method 93) without touching the zip
-// code. Spec: spec/zip-profile.md §2.5.
+// Compression methods: store (0), deflate (8, raw deflate from node:zlib) and zstd (93, over the
+// compress layer's zstd backends: zstd.ts) built in, and a registry through which more can be
+// added without touching the readers and the writer. Spec: spec/zip-profile.md §2.5.
 
 import { PassThrough, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
+import type { Feed } from './decode.js';
+import { zstdMethod } from './zstd.js';
 
 export interface ZipMethod {
   /** APPNOTE 4.4.5 method number. */
@@ -23,6 +25,15 @@ export interface ZipMethod {
   compressSync?(data: Buffer, level?: number): Buffer;
   /** Optional one-shot decompression of a small member; throws when the output would exceed `max`. */
   decompressSync?(data: Buffer, max: number): Buffer;
+  /**
+   * Optional pull decoder, which both readers prefer to `decompressor()`: it takes the compressed
+   * data from `feed` and yields its output. With `findEnd` (flag bit 3 on a stream) it stops at the
+   * end of the compressed data and gives back (`feed.unread`) what it read beyond; without, the
+   * feed ends with the data. Returns the number of compressed bytes it used.
+   */
+  decode?(feed: Feed, findEnd: boolean): AsyncGenerator<Buffer, number>;
+  /** Why this method cannot compress here (a missing backend), or undefined when it can. */
+  compressError?(): string | undefined;
 }
 
 export const STORE = 0;
@@ -53,9 +64,10 @@ const deflate: ZipMethod = {
 const registry = new Map<number, ZipMethod>([
   [STORE, store],
   [DEFLATE, deflate],
+  [ZSTD, zstdMethod],
 ]);
 
-/** Add (or replace) a method, e.g. `registerZipMethod({ id: 93, name: 'zstd', versionNeeded: 63, ... })`. */
+/** Add (or replace) a method, e.g. `registerZipMethod({ id: 12, name: 'bzip2', versionNeeded: 46, ... })`. */
 export function registerZipMethod(method: ZipMethod): void {
   registry.set(method.id, method);
 }

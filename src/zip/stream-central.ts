@@ -86,6 +86,9 @@ export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOpt
   let modeOnlyInCentral = 0;
   let example = '';
   let pos = o.at;
+  // Each member the stream held must be named by exactly one central header: two naming the same
+  // local header is the overlap that random access refuses (spec §6.1 step 5), and must not pass here.
+  const named = o.checking ? new Uint8Array(log.length) : undefined;
   const sigAt = async (): Promise<number> => {
     pos = src.position;
     const s = await src.read(4);
@@ -113,6 +116,8 @@ export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOpt
       const i = log.find(z.offset!);
       if (i < 0) fail(`the central directory lists an entry at offset ${z.offset} that the stream did not contain`, z.offset!, shown);
       const offset = log.offset[i]!;
+      if (named![i]) fail('member shares its local header with another entry of the central directory', offset, shown);
+      named![i] = 1;
       const differ = (what: string, a: number, b: number) => {
         if (a !== b) fail(`local and central headers disagree on the ${what} (local ${a}, central ${b})`, offset, shown);
       };

@@ -13,7 +13,7 @@ import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { displayName, type Entry } from '../model/entry.js';
 import { runsOf } from './body.js';
 import { crc32 } from './crc.js';
-import { runDecoder, type Feed } from './decode.js';
+import { decoder, type Feed } from './decode.js';
 import { buildEntry, checkXattrLimits, readExtras } from './entrymap.js';
 import { Zip64Error, applyZip64 } from './extra.js';
 import { applyArchiveRecord, newZipArchiveInfo, type ZipArchiveInfo } from './info.js';
@@ -167,9 +167,13 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
     let usize = 0;
     let csize = 0;
     let finished = false;
+    // The size the data must have, when known before it is read: never decode more than that (a
+    // small size in front of a large output is the zip bomb shape).
+    const bound = descriptor ? facts.size : sizes.usize;
     const take = (b: Buffer) => {
       crc = crc32(b, crc);
       usize += b.length;
+      if (bound !== undefined && usize > bound) fail(`size mismatch: the data holds more than the ${bound} bytes the ${descriptor ? 'portarc size record' : 'local header'} says`);
     };
     const limited: Feed = {
       next: async (max) => {
@@ -218,7 +222,7 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
           if (out.length) yield out;
         } else {
           try {
-            for await (const b of runDecoder(method!.decompressor(), limited, false)) {
+            for await (const b of decoder(method!, limited, false)) {
               take(b);
               yield b;
             }
@@ -247,7 +251,7 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
           csize += b.length;
         }, () => crc, () => csize);
       } else if (method) {
-        const gen = runDecoder(method.decompressor(), open, true);
+        const gen = decoder(method, open, true);
         try {
           for (;;) {
             const r = await gen.next();

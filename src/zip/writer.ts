@@ -43,9 +43,9 @@ export interface ZipWriterOptions {
   /** Written into the PX archive record of the first member. */
   creator?: string;
   features?: Partial<Record<FeatureClass, string[]>>;
-  /** Compression method for file data: 'deflate' (default), 'store', or a registered method's id or name. */
+  /** Compression method for file data: 'deflate' (default), 'store', 'zstd', or a registered method's id or name. */
   method?: number | string;
-  /** Compression level passed to the method (deflate: 0–9, default 6). */
+  /** Compression level passed to the method (deflate: 0–9, default 6; zstd: 1–19, default 3). */
   level?: number;
   /** Files up to this dense size are compressed in memory and need no data descriptor. Default 1 MiB. */
   bufferLimit?: number;
@@ -91,6 +91,8 @@ export class ZipWriter {
   ) {
     const m = zipMethod(opts.method ?? DEFLATE);
     if (!m) throw new Error(`compression method ${String(opts.method)} is not available`);
+    const why = m.compressError?.();
+    if (why) throw new Error(why);
     this.method = m;
     this.spool = new CentralSpool(opts.centralMemoryLimit, opts.tempDir);
   }
@@ -207,7 +209,7 @@ export class ZipWriter {
       }
       csize = payload.length;
       zip64 = usize >= U32 || csize >= U32;
-      if (zip64) versionNeeded = 45;
+      if (zip64) versionNeeded = Math.max(versionNeeded, 45);
       const localExtra = encodeExtra([...(zip64 ? [zip64Block([usize, csize])] : []), ...std(localUt, true), px]);
       const local = encodeLocal({
         versionNeeded,
@@ -235,7 +237,7 @@ export class ZipWriter {
       // The local header must announce zip64 now if the entry may need it (APPNOTE 4.3.9.2).
       const bound = codec.id === STORE ? size : codec.id === DEFLATE ? deflateBound(size) : size + Math.ceil(size / 64) + 1024;
       zip64 = size >= U32 || bound >= U32;
-      if (zip64) versionNeeded = 45;
+      if (zip64) versionNeeded = Math.max(versionNeeded, 45);
       const localPx: ExtraBlock = { id: PX_ID, data: encodePx([...m.px, { type: PX.size, value: u64(size) }]) };
       const localExtra = encodeExtra([...(zip64 ? [zip64Block([0, 0])] : []), ...std(localUt, true), localPx]);
       await this.out(
@@ -275,7 +277,7 @@ export class ZipWriter {
     // Central header: zip64 holds whichever of usize, csize, offset do not fit, in that order.
     const big = [usize >= U32 ? usize : undefined, csize >= U32 ? csize : undefined, offset >= U32 ? offset : undefined];
     const wide = big.filter((v): v is number => v !== undefined);
-    if (wide.length) versionNeeded = 45;
+    if (wide.length) versionNeeded = Math.max(versionNeeded, 45);
     const centralExtra = encodeExtra([...(wide.length ? [zip64Block(wide)] : []), ...std(centralUt), px]);
     await this.spool.add(
       encodeCentral({
