@@ -6,6 +6,7 @@ import type { Entry } from '../model/entry.js';
 import { BLOCK, TYPE, USTAR_MAX, encodeUstar, splitUstarPath, type UstarFields } from './header.js';
 import { formatPaxRecord } from './pax.js';
 import { metadataRecords } from './paxmap.js';
+import { exactly } from '../io/body.js';
 import { globalRecords, type FeatureClass } from './version.js';
 
 /** Where archive bytes go. `write` may return a promise to apply backpressure. */
@@ -164,35 +165,7 @@ export class TarWriter {
   }
 
   private async writeBody(entry: Entry, body: AsyncIterable<Buffer> | Buffer | undefined, size: number, warnings: string[]): Promise<void> {
-    let written = 0;
-    if (body) {
-      const parts = (Buffer.isBuffer(body) ? [body] : body) as AsyncIterable<Buffer> | Buffer[];
-      const iter = Symbol.asyncIterator in parts ? parts[Symbol.asyncIterator]() : parts[Symbol.iterator]();
-      for (;;) {
-        let next: IteratorResult<Buffer>;
-        try {
-          next = await iter.next();
-        } catch (err) {
-          // A read error after the header is out: keep the archive valid, pad, and say so.
-          // (Errors of the sink itself are not caught here: they end the archive.)
-          warnings.push(`${entry.name}: read error after ${written} bytes: ${(err as Error).message}`);
-          break;
-        }
-        if (next.done) break;
-        const part = next.value;
-        const take = Math.min(part.length, size - written);
-        if (take > 0) await this.out(take === part.length ? part : part.subarray(0, take));
-        written += part.length;
-      }
-    }
-    if (written > size) {
-      warnings.push(`${entry.name}: content grew while it was read (${written} bytes, ${size} expected); truncated`);
-    } else if (written < size) {
-      warnings.push(`${entry.name}: content shrank while it was read (${written} of ${size} bytes); padded with zeros`);
-      for (let left = size - written; left > 0; left -= Math.min(left, ZEROS.length)) {
-        await this.out(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
-      }
-    }
+    for await (const part of exactly(body, size, entry.name, warnings)) await this.out(part);
   }
 
   /** End-of-archive: two zero blocks, then zeros up to a whole 10 KiB record. */
