@@ -12,7 +12,7 @@ import { makeEntry, type Entry } from '../src/model/entry.js';
 import { crc32 } from '../src/zip/crc.js';
 import { encodeCentral, encodeEocd, encodeLocal, MADE_BY } from '../src/zip/records.js';
 import { portarc, type Run } from './helpers/cli.js';
-import { tempDir } from './helpers/tree.js';
+import { listing, tempDir } from './helpers/tree.js';
 import { writeZip, type Item } from './helpers/zip.js';
 
 const file = (path: string | Buffer, text = 'pwned', mode = 0o644): Item => [makeEntry({ path, type: 'file', size: Buffer.byteLength(text), mode }), Buffer.from(text)];
@@ -68,24 +68,6 @@ function rawZip(members: RawMember[]): Buffer {
   }
   const cd = Buffer.concat(central);
   return Buffer.concat([...parts, cd, encodeEocd(members.length, cd.length, pos)]);
-}
-
-/** Everything under a directory: relative path → content or link target, for before/after checks. */
-function listing(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string) => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      const r = rel ? `${rel}/${n}` : n;
-      const st = lstatSync(p);
-      if (st.isDirectory()) {
-        out[r + '/'] = '';
-        walk(p, r);
-      } else out[r] = st.isSymbolicLink() ? '-> ' : readFileSync(p, 'latin1');
-    }
-  };
-  walk(root, '');
-  return out;
 }
 
 interface Case {

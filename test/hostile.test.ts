@@ -8,7 +8,7 @@ import { makeEntry, type Entry } from '../src/model/entry.js';
 import { TarWriter } from '../src/tar/writer.js';
 import { compressor } from '../src/compress/index.js';
 import { portarc } from './helpers/cli.js';
-import { tempDir } from './helpers/tree.js';
+import { listing, tempDir } from './helpers/tree.js';
 
 async function tarOf(items: Array<[Entry, Buffer?]>): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -22,24 +22,6 @@ const file = (path: string | Buffer, text = 'pwned') => [makeEntry({ path, type:
 const link = (path: string, target: string) => [makeEntry({ path, type: 'symlink', linkTarget: Buffer.from(target) })] as [Entry];
 const hard = (path: string, target: string) => [makeEntry({ path, type: 'hardlink', linkTarget: Buffer.from(target) })] as [Entry];
 const dir = (path: string) => [makeEntry({ path, type: 'directory' })] as [Entry];
-
-/** Everything under a directory: relative path → content or link target, for before/after checks. */
-function listing(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string) => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      const r = rel ? `${rel}/${n}` : n;
-      const st = lstatSync(p);
-      if (st.isDirectory()) {
-        out[r + '/'] = '';
-        walk(p, r);
-      } else out[r] = st.isSymbolicLink() ? '-> ' : readFileSync(p, 'latin1');
-    }
-  };
-  walk(root, '');
-  return out;
-}
 
 interface Case {
   name: string;

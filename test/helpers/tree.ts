@@ -177,3 +177,21 @@ function readAllXattrs(root: string): Map<string, Record<string, string>> {
   }
   return map;
 }
+
+/** Everything under a directory: relative path → content or link target, for before/after checks. */
+export function listing(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, rel: string) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      const r = rel ? `${rel}/${n}` : n;
+      const st = lstatSync(p);
+      if (st.isDirectory()) {
+        out[r + '/'] = '';
+        walk(p, r);
+      } else out[r] = st.isSymbolicLink() ? '-> ' : readFileSync(p, 'latin1');
+    }
+  };
+  walk(root, '');
+  return out;
+}
