@@ -1,7 +1,7 @@
 // Extraction is hostile territory: archives that try to write outside the destination. Each case
 // runs in its own directory beside a canary; nothing outside the destination may change, the
 // offending entry is named, and the rest of the archive still extracts (exit 1).
-import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeEntry, type Entry } from '../src/model/entry.js';
@@ -248,5 +248,29 @@ describe('names that collide on case- or normalisation-folding filesystems', () 
     expect(r.losses).toEqual([]);
     expect(readFileSync(join(dest, 'README'), 'utf8')).toBe('b');
     expect(readFileSync(join(dest, 'Readme'), 'utf8')).toBe('a');
+  });
+});
+
+describe('resources', () => {
+  it('failed extractions and listings release their files (no descriptor leak)', async () => {
+    const { extract } = await import('../src/api/extract.js');
+    const { list } = await import('../src/api/list.js');
+    const base = tempDir('leak');
+    // A damaged header early, then megabytes the reader never gets to: it stops with input left.
+    const good = await tarOf([file('a.txt', 'x'), file('b.txt', 'y'), file('c.bin', 'z'.repeat(3 << 20))]);
+    const at = good.indexOf(Buffer.from('b.txt'));
+    const damaged = Buffer.from(good);
+    damaged[at + 150] ^= 0xff; // inside b.txt's checksum field
+    const bad = join(base, 'bad.tar');
+    writeFileSync(bad, damaged);
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    for (let i = 0; i < 200; i++) {
+      await expect(extract(bad, join(base, `d${i % 3}`), { fsync: false })).rejects.toThrow(/b\.txt|checksum/);
+      await expect((async () => {
+        for await (const _ of list(bad));
+      })()).rejects.toThrow(/checksum/);
+    }
+    expect(fds() - before).toBeLessThan(5);
   });
 });

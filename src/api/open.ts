@@ -54,12 +54,12 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
   const { head, rest } = await peek(bytes, 6);
   if (isZip(head)) {
     const reader = new ZipStreamReader(reused ? stable(rest) : rest, { archiveName: name, limits: options.limits });
-    return { format: 'zip', name, info: reader.info, members: reader, close: async () => undefined };
+    return { format: 'zip', name, info: reader.info, members: reader, close: opened.close };
   }
   // The tar reader is done with a chunk before it asks for the next but one; the decompressors may
   // not be (they keep partial frames), so they get copies.
   const plain = sniff(head) === 'none' && !unsupportedFormat(head);
   const tarBytes = plain ? rest : decompressAuto(reused ? stable(rest) : rest);
   const reader = new TarReader(tarBytes, { archiveName: name, limits: options.limits });
-  return { format: 'tar', name, info: reader.info, members: reader, close: async () => undefined };
+  return { format: 'tar', name, info: reader.info, members: reader, close: opened.close };
 }

@@ -22,14 +22,17 @@ export interface OpenedSource {
   name: string;
   /** True when `bytes` reuses its buffers (see the header comment). */
   reused: boolean;
+  /** Release the file, whether or not the bytes were read to the end (a reader may stop at damage). */
+  close(): Promise<void>;
 }
 
 export function openSource(source: ArchiveSource): OpenedSource {
   if (typeof source === 'string') {
-    if (source === '-') return { bytes: ring(async () => 0, false), name: '(stdin)', reused: true };
-    return { bytes: ring(() => pOpen(source, 'r'), true), name: source, reused: true };
+    const bytes = source === '-' ? ring(async () => 0, false) : ring(() => pOpen(source, 'r'), true);
+    const close = async () => void (await bytes.return(undefined));
+    return { bytes, name: source === '-' ? '(stdin)' : source, reused: true, close };
   }
-  return { bytes: source, name: '(stream)', reused: false };
+  return { bytes: source, name: '(stream)', reused: false, close: async () => undefined };
 }
 
 /** Read an fd (a file, or stdin whatever it is: file, pipe, terminal) through SLOTS reused buffers. */

@@ -138,8 +138,13 @@ export class ZipFile {
     if (found < 0) {
       // No end record: find out where a stream read breaks, to name the entry cut off.
       if (this.size > 0) {
-        const reader = new ZipStreamReader(createReadStream(path), { archiveName: this.name, limits: this.limits });
-        for await (const m of reader) void m;
+        const stream = createReadStream(path);
+        try {
+          const reader = new ZipStreamReader(stream, { archiveName: this.name, limits: this.limits });
+          for await (const m of reader) void m;
+        } finally {
+          stream.destroy(); // the reader stops at the damage: close the file it was reading
+        }
       }
       this.fail('no end of central directory record: not a zip archive, or truncated', this.size);
     }
