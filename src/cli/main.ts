@@ -33,6 +33,18 @@ interface CompressFlags {
   threads?: number;
 }
 
+/** The writer flags that create and convert share. */
+function withWriteFlags(cmd: Command): Command {
+  return cmd
+    .option('--format <format>', 'tar or zip (default: zip for a .zip name, else tar)', formatArg)
+    .option('--zip-method <method>', 'zip member compression: deflate (default), store, or zstd (method 93: bsdtar and 7-Zip read it, unzip 6.00 does not)', zipMethodArg)
+    .option('-z, --gzip', 'compress a tar with gzip (default for .tar.gz and .tgz)')
+    .option('--zstd', 'compress a tar with seekable zstd (default for .tar.zst and .tzst)')
+    .option('--no-compress', 'do not compress, whatever the suffix')
+    .option('--level <n>', 'compression level (gzip 1-9, zstd 1-19)', intArg)
+    .option('--threads <n>', 'zstd worker threads (output is identical for any count)', intArg);
+}
+
 /** The writer options that create and convert share. */
 function writeOptions(o: CompressFlags) {
   if (o.gzip && o.zstd) throw new InvalidArgumentError('choose one of --gzip and --zstd');
@@ -96,16 +108,9 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('-f, --file <archive>', 'archive to write ("-" for stdout)')
     .option('-C, --directory <dir>', 'change to DIR before reading the paths')
     .option('-S, --sparse', 'store files with holes as sparse entries (7-Zip cannot expand these)')
-    .option('--format <format>', 'tar or zip (default: zip for a .zip name, else tar)', formatArg)
-    .option('--zip-method <method>', 'zip member compression: deflate (default), store, or zstd (method 93: bsdtar and 7-Zip read it, unzip 6.00 does not)', zipMethodArg)
-    .option('-z, --gzip', 'compress with gzip (default for .tar.gz and .tgz)')
-    .option('--zstd', 'compress with seekable zstd (default for .tar.zst and .tzst)')
-    .option('--no-compress', 'do not compress, whatever the suffix')
-    .option('--level <n>', 'compression level (gzip 1-9, zstd 1-19)', intArg)
-    .option('--threads <n>', 'zstd worker threads (output is identical for any count)', intArg)
     .option('-v, --verbose', 'list entries as they are written (on stderr)')
-    .argument('<path...>', 'files and directories to archive')
-    .action(async (paths: string[], o: CompressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean }) => {
+    .argument('<path...>', 'files and directories to archive');
+  withWriteFlags(program.commands.at(-1)!).action(async (paths: string[], o: CompressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean }) => {
       const result = await create(paths, o.file, {
         cwd: o.directory,
         sparse: o.sparse,
@@ -158,15 +163,8 @@ export async function main(argv: string[]): Promise<number> {
     .command('convert')
     .description('copy every entry of an archive into a new one: tar <-> zip, plain <-> gzip <-> zstd')
     .argument('<in>', 'archive to read ("-" for stdin)')
-    .argument('<out>', 'archive to write ("-" for stdout); .zip means zip, .tar.gz gzip, .tar.zst zstd')
-    .option('--format <format>', 'tar or zip (default: zip for a .zip name, else tar)', formatArg)
-    .option('--zip-method <method>', 'zip member compression: deflate (default), store, or zstd (method 93: bsdtar and 7-Zip read it, unzip 6.00 does not)', zipMethodArg)
-    .option('-z, --gzip', 'compress a tar with gzip')
-    .option('--zstd', 'compress a tar with seekable zstd')
-    .option('--no-compress', 'do not compress, whatever the suffix')
-    .option('--level <n>', 'compression level', intArg)
-    .option('--threads <n>', 'zstd worker threads', intArg)
-    .action(async (input: string, output: string, o: CompressFlags) => {
+    .argument('<out>', 'archive to write ("-" for stdout); .zip means zip, .tar.gz gzip, .tar.zst zstd');
+  withWriteFlags(program.commands.at(-1)!).action(async (input: string, output: string, o: CompressFlags) => {
       const result = await convert(input, output, writeOptions(o));
       for (const w of result.warnings) warn(`warning: ${w}`);
       if (result.portarcOnly.length) {
