@@ -6,7 +6,7 @@ export { extract, type ExtractOptions, type ExtractResult } from './extract.js';
 export { list, type ListedEntry, type Listing } from './list.js';
 export { VERSION } from './version.js';
 export { makeEntry, displayName, type Entry, type EntryType, type AclEntry, type SparseRun } from '../model/entry.js';
-export { ArchiveError, UnsupportedFeatureError } from '../model/errors.js';
+export { PortarcError, ArchiveError, UnsupportedFeatureError, LimitError, UsageError, IoError, EntryError, DamagedError, type PortarcErrorCode } from '../model/errors.js';
 export { TarReader, type TarMember, type TarReaderOptions } from '../tar/reader.js';
 export { TarWriter, type Sink, type TarWriterOptions } from '../tar/writer.js';
 export { SPEC_VERSION_TEXT, type ArchiveInfo } from '../tar/version.js';

@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { encodeAclXattr } from '../model/acl.js';
 import type { AclEntry, Entry } from '../model/entry.js';
-import { ArchiveError } from '../model/errors.js';
+import { ArchiveError, LimitError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { keyOf, memberPath, symlinkEscapes } from './paths.js';
 import { loadSys, type Sys } from './sys.js';
@@ -239,7 +239,7 @@ export class Restorer {
   private count(n: number, entry: Entry): void {
     this.bytesWritten += n;
     if (this.bytesWritten > this.limits.bytes) {
-      throw new ArchiveError(`extraction would write more than ${this.limits.bytes} bytes (limit "bytes")`, { entry: entry.name });
+      throw new LimitError(`extraction would write more than ${this.limits.bytes} bytes (limit "bytes")`, { entry: entry.name });
     }
   }
 

@@ -2,7 +2,7 @@
 // and v7 headers, yielding one Entry at a time with its content as a stream.
 // Spec: spec/portarc-1.md §4 (container) and §6 (reader rules).
 
-import { ArchiveError } from '../model/errors.js';
+import { ArchiveError, LimitError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { displayName, makeEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { ByteSource } from '../io/bytesource.js';
@@ -64,7 +64,8 @@ export class TarReader implements AsyncIterable<TarMember> {
     this.maxHeader = this.limits.headerBytes;
   }
 
-  private fail(reason: string, offset: number, entry?: string): never {
+  private fail(reason: string, offset: number, entry?: string, code?: 'PORTARC_LIMIT'): never {
+    if (code) throw new LimitError(reason, { archive: this.name, entry, offset });
     throw new ArchiveError(reason, { archive: this.name, entry, offset });
   }
 
@@ -79,7 +80,7 @@ export class TarReader implements AsyncIterable<TarMember> {
   /** Data of an extension header (x, g, L, K), bounded in size. */
   private async readExtension(h: RawHeader, at: number): Promise<Buffer> {
     if (h.size > this.maxHeader) {
-      this.fail(`extension header of ${h.size} bytes exceeds the limit of ${this.maxHeader}`, at);
+      this.fail(`extension header of ${h.size} bytes exceeds the limit of ${this.maxHeader} (limit "headerBytes")`, at, undefined, 'PORTARC_LIMIT');
     }
     const data = await this.src.read(h.size);
     if (data.length < h.size) this.fail('archive is truncated inside an extension header', at);
@@ -143,7 +144,7 @@ export class TarReader implements AsyncIterable<TarMember> {
           break;
         }
       }
-      if (++this.count > this.limits.entries) this.fail(`more than ${this.limits.entries} entries (limit "entries")`, headerAt);
+      if (++this.count > this.limits.entries) this.fail(`more than ${this.limits.entries} entries (limit "entries")`, headerAt, undefined, 'PORTARC_LIMIT');
       const member = await this.buildMember(header, headerAt, memberStart, globals, local, longName, longLink);
       yield member.member;
       // Skip whatever the consumer left of the body, then the padding.
@@ -187,7 +188,7 @@ export class TarReader implements AsyncIterable<TarMember> {
     let xattrBytes = 0;
     for (const v of entry.xattrs.values()) xattrBytes += v.length;
     if (entry.xattrs.size > this.limits.xattrs || xattrBytes > this.limits.xattrBytes) {
-      this.fail(`${entry.xattrs.size} xattrs of ${xattrBytes} bytes exceed the limits "xattrs"/"xattrBytes"`, headerAt, displayName(entry.path));
+      this.fail(`${entry.xattrs.size} xattrs of ${xattrBytes} bytes exceed the limits "xattrs"/"xattrBytes"`, headerAt, displayName(entry.path), 'PORTARC_LIMIT');
     }
 
     // The data stored in the archive: the header's size, unless a pax size overrides it.

@@ -7,7 +7,7 @@
 
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
-import { ArchiveError, UnsupportedFeatureError } from '../model/errors.js';
+import { ArchiveError, UnsupportedFeatureError, LimitError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { displayName, type Entry } from '../model/entry.js';
 import { runsOf } from './body.js';
@@ -106,7 +106,8 @@ export class ZipFile {
     this.maxMeta = limits.headerBytes;
   }
 
-  private fail(reason: string, offset: number, entry?: string): never {
+  private fail(reason: string, offset: number, entry?: string, code?: 'PORTARC_LIMIT'): never {
+    if (code) throw new LimitError(reason, { archive: this.name, entry, offset });
     throw new ArchiveError(reason, { archive: this.name, entry, offset });
   }
 
@@ -247,7 +248,7 @@ export class ZipFile {
       }
     }
     this.count = n;
-    if (n > this.limits.entries) this.fail(`more than ${this.limits.entries} entries (limit "entries")`, this.cdStart);
+    if (n > this.limits.entries) this.fail(`more than ${this.limits.entries} entries (limit "entries")`, this.cdStart, undefined, 'PORTARC_LIMIT');
     if (n !== expected) this.fail(`the end record says ${expected} entries, the central directory holds ${n}`, this.cdStart);
     // Overlaps: sort members by position; each must end before the next begins.
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => starts[a]! - starts[b]!);

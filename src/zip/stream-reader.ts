@@ -8,7 +8,7 @@
 // yielded: such entries get default modes and a warning. portarc archives repeat the mode in the
 // local PX field, so nothing is lost for them.
 
-import { ArchiveError, UnsupportedFeatureError } from '../model/errors.js';
+import { ArchiveError, UnsupportedFeatureError, LimitError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { displayName, type Entry } from '../model/entry.js';
 import { runsOf } from './body.js';
@@ -76,7 +76,8 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
     this.maxMeta = this.limits.headerBytes;
   }
 
-  private fail(reason: string, offset: number, entry?: string): never {
+  private fail(reason: string, offset: number, entry?: string, code?: 'PORTARC_LIMIT'): never {
+    if (code) throw new LimitError(reason, { archive: this.name, entry, offset });
     throw new ArchiveError(reason, { archive: this.name, entry, offset });
   }
 
@@ -104,7 +105,7 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
           if ('problem' in d) this.info.warnings.push(`${this.name}: metadata overflow member at offset ${at}: ${d.problem}`);
           else overflow = { offset: at, records: d.records };
         } else {
-          if (++this.count > this.limits.entries) this.fail(`more than ${this.limits.entries} entries (limit "entries")`, at);
+          if (++this.count > this.limits.entries) this.fail(`more than ${this.limits.entries} entries (limit "entries")`, at, undefined, 'PORTARC_LIMIT');
           checkXattrLimits(m.entry, this.limits, (reason) => this.fail(reason, at, m.entry.name));
           yield { entry: m.entry, offset: at, body: m.body };
           await m.drain();
