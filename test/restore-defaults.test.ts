@@ -277,18 +277,19 @@ describe.runIf(isRoot)('as a non-root user (setpriv to 65534)', () => {
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args, '-C', dest], { encoding: 'utf8' });
     return { status: r.status, stderr: r.stderr };
   };
+  /** A Python-made archive (tarfile, pax) of a real tree: a setuid file of another user, one of 65534's, a sticky dir. */
   const setup = async () => {
     const base = tempDir('user');
     chmodSync(base, 0o755);
+    const src = join(base, 'src');
+    mkdirSync(src);
+    sh(`printf '#!' > suid && chown 1234:2345 suid && chmod 4755 suid && printf m > mine && chown 65534:65534 mine && chmod 4750 mine && mkdir st && chmod 1777 st`, src);
     const archive = join(base, 'a.tar');
-    writeFileSync(
-      archive,
-      await tarOf([
-        [makeEntry({ path: 'suid', type: 'file', mode: 0o4755, uid: 1234, gid: 2345, size: 2 }), Buffer.from('#!')],
-        [makeEntry({ path: 'mine', type: 'file', mode: 0o4750, uid: 65534, gid: 65534, size: 1 }), Buffer.from('m')],
-        [makeEntry({ path: 'st', type: 'directory', mode: 0o1777 })],
-      ]),
-    );
+    execFileSync('python3', ['-c', `
+import tarfile, sys
+with tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT) as t:
+    for n in ['suid', 'mine', 'st']: t.add(sys.argv[2] + '/' + n, arcname=n)
+`, archive, src]);
     chmodSync(archive, 0o644);
     return { base, archive };
   };

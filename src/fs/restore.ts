@@ -452,7 +452,7 @@ export class Restorer {
   /** The profile's name, for notes: why something was left out on purpose. */
   private profile(): string {
     if (this.untrusted) return '--untrusted';
-    return this.isRoot ? '--no-same-permissions' : 'not root; -p asks for it';
+    return this.isRoot || this.opts.samePermissions === false ? '--no-same-permissions' : 'not root; -p asks for it';
   }
 
   private setTimes(abs: Buffer, entry: Entry): void {
