@@ -2,10 +2,11 @@
 // outside the destination, members that lie about their place or size, bombs, privileges. Each
 // case runs in its own directory beside an `outside/` canary, through `portarc extract` (random
 // access from a file; for some, streamed from stdin as well). Nothing outside may change, the
-// offending entry is named, and the exit code is 1 when the rest extracts, 2 when the archive is
-// refused. Most archives come from ZipWriter, which writes any name it is given; the rest are
+// offending entry is named, and the exit code is 2 when a member is refused (it would go through
+// a symlink or out of the destination) or the archive is refused. Symlinks are data: made
+// verbatim, never followed (spec §9.3). Most archives come from ZipWriter, which writes any name it is given; the rest are
 // built byte by byte below (rawZip).
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeEntry, type Entry } from '../src/model/entry.js';
@@ -77,8 +78,10 @@ interface Case {
   prepare?: (dest: string, outside: string) => void;
   /** Must appear in stderr (the offending entry, at least). */
   stderr: Array<string | RegExp>;
-  /** 1: the rest extracts (ok.txt is there); 2: the archive is refused. */
-  exit: 1 | 2;
+  /** 0/1: the archive extracts (ok.txt is there); 2: a member or the archive is refused. */
+  exit: 0 | 1 | 2;
+  /** With exit 2: only the offending member was refused, the rest (ok.txt) extracted. */
+  rest?: boolean;
   /** Extra checks on the destination. */
   check?: (dest: string, base: string) => void;
   extraArgs?: string[];
@@ -97,9 +100,19 @@ async function swallowing(): Promise<Buffer> {
 }
 
 const cases: Case[] = [
-  { name: '"../" in a name', zip: () => zipOf([file('../escape.txt'), ok]), stderr: ['../escape.txt', '".." component'], exit: 1, stdin: true },
-  { name: '"../" deep inside a name', zip: () => zipOf([file('a/b/../../../escape.txt'), ok]), stderr: ['a/b/../../../escape.txt'], exit: 1 },
-  { name: '"..\\" (backslash) in a name', zip: () => zipOf([file('..\\escape.txt'), file('a\\..\\..\\escape2.txt'), ok]), stderr: ['..\\escape.txt', 'a\\..\\..\\escape2.txt'], exit: 1, stdin: true },
+  { name: '"../" in a name', zip: () => zipOf([file('../escape.txt'), ok]), stderr: ['../escape.txt', '".." component'], exit: 2, rest: true, stdin: true },
+  { name: '"../" deep inside a name', zip: () => zipOf([file('a/b/../../../escape.txt'), ok]), stderr: ['a/b/../../../escape.txt'], exit: 2, rest: true },
+  {
+    name: '"..\\" (backslash) in a name: on POSIX one name, made inside',
+    zip: () => zipOf([file('..\\escape.txt', 'one'), file('a\\..\\..\\escape2.txt', 'two'), ok]),
+    stderr: [],
+    exit: 0,
+    stdin: true,
+    check: (dest) => {
+      expect(readFileSync(join(dest, '..\\escape.txt'), 'utf8')).toBe('one');
+      expect(readFileSync(join(dest, 'a\\..\\..\\escape2.txt'), 'utf8')).toBe('two');
+    },
+  },
   {
     name: 'absolute name: the leading "/" is removed, the file lands inside',
     zip: () => zipOf([file('/tmp/abs-escape.txt', 'inside'), ok]),
@@ -109,34 +122,65 @@ const cases: Case[] = [
     stdin: true,
   },
   {
-    name: 'drive-letter name "C:\\...": the drive is removed, the file lands inside',
-    zip: () => zipOf([file('C:\\escape.txt', 'inside'), file('D:..\\escape2.txt'), ok]),
-    stderr: ['C:\\escape.txt: drive "C:" removed', 'D:..\\escape2.txt'],
-    exit: 1,
+    name: 'drive-letter name "C:\\...": on POSIX part of the name, the file lands inside',
+    zip: () => zipOf([file('C:\\escape.txt', 'inside'), file('D:..\\escape2.txt', 'two'), ok]),
+    stderr: [],
+    exit: 0,
     check: (dest) => {
-      expect(readFileSync(join(dest, 'escape.txt'), 'utf8')).toBe('inside');
-      expect(existsSync(join(dest, 'escape2.txt'))).toBe(false);
+      expect(readFileSync(join(dest, 'C:\\escape.txt'), 'utf8')).toBe('inside');
+      expect(readFileSync(join(dest, 'D:..\\escape2.txt'), 'utf8')).toBe('two');
     },
   },
   {
     name: 'symlink member pointing outside, then a file written through it',
     zip: () => zipOf([link('l', '../outside'), file('l/escape.txt'), ok]),
-    stderr: ['not restored: l: entry: symlink target "../outside" points outside'],
-    exit: 1,
+    stderr: ['not restored: l/escape.txt: entry: not extracted: "l" is a symlink'],
+    exit: 2,
+    rest: true,
     stdin: true,
+    check: (dest) => expect(readlinkSync(join(dest, 'l'), 'utf8')).toBe('../outside'),
   },
-  { name: 'absolute symlink', zip: () => zipOf([link('abs', '/etc'), ok]), stderr: ['not restored: abs'], exit: 1 },
+  {
+    name: 'absolute symlink: made verbatim',
+    zip: () => zipOf([link('abs', '/etc'), ok]),
+    stderr: [],
+    exit: 0,
+    check: (dest) => expect(readlinkSync(join(dest, 'abs'), 'utf8')).toBe('/etc'),
+  },
   {
     name: 'symlink chain leading out',
     zip: () => zipOf([link('a', 'b'), link('b', '../outside'), file('a/escape.txt'), ok]),
-    stderr: ['not restored: b: entry: symlink target "../outside"'],
-    exit: 1,
+    stderr: ['not restored: a/escape.txt: entry: not extracted: "a" is a symlink'],
+    exit: 2,
+    rest: true,
+  },
+  {
+    name: 'symlink to a file outside, then a file member of that name: the link is replaced, not written through',
+    zip: () => zipOf([link('l', '../outside/secret'), file('l', 'replaced'), hard('h', 'l'), ok]),
+    stderr: [],
+    exit: 0,
+    stdin: true,
+    check: (dest) => {
+      expect(readFileSync(join(dest, 'l'), 'utf8')).toBe('replaced');
+      expect(lstatSync(join(dest, 'h')).ino).toBe(lstatSync(join(dest, 'l')).ino);
+    },
+  },
+  {
+    name: 'hardlink to a symlink pointing outside: links the symlink itself',
+    zip: () => zipOf([link('l', '../outside/secret'), hard('h', 'l'), ok]),
+    stderr: [],
+    exit: 0,
+    check: (dest, base) => {
+      expect(lstatSync(join(dest, 'h')).isSymbolicLink()).toBe(true);
+      expect(lstatSync(join(base, 'outside/secret')).nlink).toBe(1);
+    },
   },
   {
     name: 'hardlink (PX link record) to ../outside/secret',
     zip: () => zipOf([hard('h', '../outside/secret'), ok]),
     stderr: ['not restored: h: entry: path has a ".." component'],
-    exit: 1,
+    exit: 2,
+    rest: true,
     check: (dest) => expect(existsSync(join(dest, 'h'))).toBe(false),
     stdin: true,
   },
@@ -145,21 +189,24 @@ const cases: Case[] = [
     zip: () => zipOf([file('pre/escape.txt'), ok]),
     prepare: (dest, outside) => symlinkSync(outside, join(dest, 'pre')),
     stderr: ['not restored: pre/escape.txt: entry: not extracted: "pre" is a symlink'],
-    exit: 1,
+    exit: 2,
+    rest: true,
   },
   {
     name: 'hardlink whose target goes through a symlink planted beforehand',
     zip: () => zipOf([hard('h', 'pre/secret'), ok]),
     prepare: (dest, outside) => symlinkSync(outside, join(dest, 'pre')),
     stderr: ['not restored: h: entry: not extracted: "pre" is a symlink'],
-    exit: 1,
+    exit: 2,
+    rest: true,
   },
   {
     name: 'directory replaced by a symlink after its contents',
     zip: () => zipOf([dir('d'), file('d/x', 'x'), link('d', '.'), ok]),
     stderr: ['not restored: d: entry: not extracted: a non-empty directory is in the way'],
     check: (dest) => expect(lstatSync(join(dest, 'd')).isDirectory()).toBe(true),
-    exit: 1,
+    exit: 2,
+    rest: true,
   },
   {
     name: 'Unicode path extra field (0x7075) hiding "../" behind a harmless name',
@@ -176,7 +223,8 @@ const cases: Case[] = [
       return rawZip([{ name: shown, data: Buffer.from('pwned'), extra: Buffer.concat([block, up, evil]) }, { name: 'ok.txt', data: Buffer.from('fine') }]);
     },
     stderr: ['not restored: ../escape.txt: entry: path has a ".." component'],
-    exit: 1,
+    exit: 2,
+    rest: true,
     stdin: true,
   },
   {
@@ -248,10 +296,11 @@ const cases: Case[] = [
     stdin: true,
   },
   {
-    name: 'setuid and setgid members without -p: the bits are dropped and counted',
+    name: 'setuid and setgid members with --no-same-permissions: the bits are dropped and counted in a note',
     zip: () => zipOf([file('suid', '#!', 0o4755), [makeEntry({ path: 'sgid-dir', type: 'directory', mode: 0o2775 })], ok]),
-    stderr: ['setuid/setgid bits not restored on 2 entries'],
-    exit: 1,
+    extraArgs: ['--no-same-permissions'],
+    stderr: ['note: setuid/setgid bits cleared on 2 entries'],
+    exit: 0,
     check: (dest) => {
       expect(lstatSync(join(dest, 'suid')).mode & 0o7777).toBe(0o755);
       expect(lstatSync(join(dest, 'sgid-dir')).mode & 0o7777).toBe(0o775);
@@ -259,8 +308,9 @@ const cases: Case[] = [
     stdin: true,
   },
   {
-    name: 'a device member (PX mode record) without -p: not made, a loss',
+    name: 'a device member (PX mode record) with --no-same-permissions: not made, a loss',
     zip: () => zipOf([[makeEntry({ path: 'null', type: 'chardev', devMajor: 1, devMinor: 3, mode: 0o666 })], [makeEntry({ path: 'disk', type: 'blockdev', devMajor: 8, devMinor: 0, mode: 0o660 })], ok]),
+    extraArgs: ['--no-same-permissions'],
     stderr: ['not restored: null: device', 'not restored: disk: device'],
     exit: 1,
     check: (dest) => {
@@ -304,7 +354,8 @@ describe.each([
         else expect(r.stderr).toMatch(s);
       }
       expect(r.status, r.stderr).toBe(c.exit);
-      if (c.exit === 1) expect(readFileSync(join(dest, 'ok.txt'), 'utf8')).toBe('fine');
+      if (c.exit !== 2 || c.rest) expect(readFileSync(join(dest, 'ok.txt'), 'utf8')).toBe('fine');
+      if (c.exit === 0 && !c.stderr.length) expect(r.stderr).toBe('');
       c.check?.(dest, base);
     });
   }
@@ -338,9 +389,10 @@ describe('names that collide on case-folding filesystems (forced folding, as on 
 });
 
 describe('privileges beyond the mode bits', () => {
-  // `security.capability` (file capabilities: the same power as a setuid bit) and `trusted.*` are
-  // restored only with -p, each refusal reported per entry. The Restorer is shared with tar.
-  it.runIf(process.getuid?.() === 0)('without -p, file capabilities (security.capability) and trusted.* xattrs are not restored', async () => {
+  // `security.capability` (file capabilities: the same power as a setuid bit) and `trusted.*` go
+  // with the setuid bits: restored by root by default, dropped by --no-same-permissions and
+  // --untrusted, each named in a note. The Restorer is shared with tar.
+  it.runIf(process.getuid?.() === 0)('file capabilities (security.capability) and trusted.* xattrs: root default restores them, the opt-outs do not', async () => {
     const cap = Buffer.alloc(20);
     cap.writeUInt32LE(0x02000001, 0); // VFS_CAP_REVISION_2, effective
     cap.writeUInt32LE(1 << 7, 4); // permitted: CAP_SETUID
@@ -352,19 +404,23 @@ describe('privileges beyond the mode bits', () => {
     const base = tempDir('hostile-zip-cap');
     const archive = join(base, 'cap.zip');
     writeFileSync(archive, await zipOf([[makeEntry({ path: 'capbin', type: 'file', size: 2, mode: 0o755, xattrs }), Buffer.from('#!')], ok]));
-    const dest = join(base, 'dest');
-    const r = portarc(['extract', '-f', archive, '-C', dest]);
     const { spawnSync } = await import('node:child_process');
-    const attrs = spawnSync('getfattr', ['-d', '-m', '-', join(dest, 'capbin')], { encoding: 'utf8' }).stdout;
-    expect(attrs).toContain('user.fine');
-    expect(attrs).not.toContain('security.capability');
-    expect(attrs).not.toContain('trusted.evil');
-    expect(r.stderr).toContain('not restored: capbin: xattr: security.capability grants privileges');
-    expect(r.status).toBe(1);
+    const attrsOf = (p: string) => spawnSync('getfattr', ['-d', '-m', '-', p], { encoding: 'utf8' }).stdout;
+    for (const flag of ['--no-same-permissions', '--untrusted']) {
+      const dest = join(base, flag.slice(2));
+      const r = portarc(['extract', flag, '-f', archive, '-C', dest]);
+      const attrs = attrsOf(join(dest, 'capbin'));
+      expect(attrs).toContain('user.fine');
+      expect(attrs).not.toContain('security.capability');
+      expect(attrs).not.toContain('trusted.evil');
+      expect(r.stderr).toContain(`note: capbin: security.capability not restored (${flag}): it grants privileges`);
+      expect(r.stderr).toContain(`note: capbin: trusted.evil not restored (${flag})`);
+      expect(r.status).toBe(0);
+    }
     const kept = join(base, 'kept');
-    expect(portarc(['extract', '-p', '-f', archive, '-C', kept]).status).toBe(0);
-    const withP = spawnSync('getfattr', ['-d', '-m', '-', join(kept, 'capbin')], { encoding: 'utf8' }).stdout;
-    expect(withP).toContain('security.capability');
-    expect(withP).toContain('trusted.evil');
+    expect(portarc(['extract', '-f', archive, '-C', kept]).status).toBe(0);
+    const plain = attrsOf(join(kept, 'capbin'));
+    expect(plain).toContain('security.capability');
+    expect(plain).toContain('trusted.evil');
   });
 });

@@ -1,14 +1,16 @@
 // Extraction is hostile territory: archives that try to write outside the destination. Each case
-// runs in its own directory beside a canary; nothing outside the destination may change, the
-// offending entry is named, and the rest of the archive still extracts (exit 1).
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+// runs in its own directory beside a canary; nothing outside the destination may change (contents,
+// modes, times, owners, xattrs), the offending entry is named, and the rest of the archive still
+// extracts. A member that would go through a symlink or out of the destination is refused: exit 2.
+// Symlinks themselves are data (spec §9.3): made verbatim, whatever they point at, never followed.
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeEntry, type Entry } from '../src/model/entry.js';
 import { TarWriter } from '../src/tar/writer.js';
 import { compressor } from '../src/compress/index.js';
 import { portarc } from './helpers/cli.js';
-import { listing, tempDir } from './helpers/tree.js';
+import { isRoot, snapshot, tempDir } from './helpers/tree.js';
 
 async function tarOf(items: Array<[Entry, Buffer?]>): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -18,37 +20,104 @@ async function tarOf(items: Array<[Entry, Buffer?]>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-const file = (path: string | Buffer, text = 'pwned') => [makeEntry({ path, type: 'file', size: Buffer.byteLength(text) }), Buffer.from(text)] as [Entry, Buffer];
-const link = (path: string, target: string) => [makeEntry({ path, type: 'symlink', linkTarget: Buffer.from(target) })] as [Entry];
+const file = (path: string | Buffer, text = 'pwned', extra: Partial<Entry> = {}) => [makeEntry({ path, type: 'file', size: Buffer.byteLength(text), ...extra }), Buffer.from(text)] as [Entry, Buffer];
+const link = (path: string, target: string, extra: Partial<Entry> = {}) => [makeEntry({ path, type: 'symlink', linkTarget: Buffer.from(target), ...extra })] as [Entry];
 const hard = (path: string, target: string) => [makeEntry({ path, type: 'hardlink', linkTarget: Buffer.from(target) })] as [Entry];
-const dir = (path: string) => [makeEntry({ path, type: 'directory' })] as [Entry];
+const dir = (path: string, extra: Partial<Entry> = {}) => [makeEntry({ path, type: 'directory', ...extra })] as [Entry];
+
+/** Metadata a write, chmod, chown, utime or xattr through a link would change. */
+const EVIL: Partial<Entry> = { mode: 0o4777, uid: 4242, gid: 4343, mtimeNs: 86400n * 1_000_000_000n, xattrs: new Map([['user.evil', Buffer.from('x')]]) };
 
 interface Case {
   name: string;
-  items: Array<[Entry, Buffer?]>;
+  /** `outside` is the canary directory's absolute path (for absolute link targets). */
+  items: (outside: string) => Array<[Entry, Buffer?]>;
   /** Set up the destination before extraction (a planted symlink, say). */
   prepare?: (dest: string, outside: string) => void;
-  /** The entry that must be named in the error output. */
-  offender: string;
+  /** The entry that must be named in the error output (exit 2), or none (exit 0). */
+  offender?: string;
+  check?: (dest: string, outside: string) => void;
+  /** A loss expected besides (a user.* xattr cannot go on a symlink): exit 1 with this in stderr. */
+  loss?: string;
 }
 
 const cases: Case[] = [
-  { name: 'dot-dot component', items: [file('../escape.txt'), file('ok.txt', 'fine')], offender: '../escape.txt' },
-  { name: 'dot-dot deep inside', items: [file('a/b/../../../escape.txt'), file('ok.txt', 'fine')], offender: 'a/b/../../../escape.txt' },
-  { name: 'backslash dot-dot', items: [file('..\\escape.txt'), file('ok.txt', 'fine')], offender: '..\\escape.txt' },
-  { name: 'symlink to outside, then write through it', items: [link('l', '../outside'), file('l/escape.txt'), file('ok.txt', 'fine')], offender: 'l' },
-  { name: 'absolute symlink', items: [link('abs', '/etc'), file('ok.txt', 'fine')], offender: 'abs' },
-  { name: 'symlink chain leading out', items: [link('a', 'b'), link('b', '../outside'), file('a/escape.txt'), file('ok.txt', 'fine')], offender: 'b' },
-  { name: 'hardlink to a path outside', items: [hard('h', '../outside/secret'), file('ok.txt', 'fine')], offender: 'h' },
+  { name: 'dot-dot component', items: () => [file('../escape.txt'), file('ok.txt', 'fine')], offender: '../escape.txt' },
+  { name: 'dot-dot deep inside', items: () => [file('a/b/../../../escape.txt'), file('ok.txt', 'fine')], offender: 'a/b/../../../escape.txt' },
+  {
+    name: 'backslash dot-dot: one name on POSIX, made inside',
+    items: () => [file('..\\escape.txt', 'inside'), file('ok.txt', 'fine')],
+    check: (dest) => expect(readFileSync(join(dest, '..\\escape.txt'), 'utf8')).toBe('inside'),
+  },
+  {
+    name: 'symlink to outside (relative), then a file written through it',
+    items: () => [link('l', '../outside'), file('l/escape.txt'), file('ok.txt', 'fine')],
+    offender: 'l/escape.txt',
+    check: (dest) => expect(readlinkSync(join(dest, 'l'), 'utf8')).toBe('../outside'),
+  },
+  {
+    name: 'absolute symlink to outside, then a file and a directory through it',
+    items: (outside) => [link('a', outside), file('a/evil'), dir('a/sub'), file('ok.txt', 'fine')],
+    offender: 'a/evil',
+  },
+  {
+    name: 'absolute symlink: made verbatim, not followed',
+    items: () => [link('abs', '/etc', EVIL), file('ok.txt', 'fine')],
+    loss: 'not restored: abs: xattr: user.evil',
+    check: (dest) => expect(readlinkSync(join(dest, 'abs'), 'utf8')).toBe('/etc'),
+  },
+  {
+    name: 'symlink chain leading out',
+    items: () => [link('a', 'b'), link('b', '../outside'), file('a/escape.txt'), file('ok.txt', 'fine')],
+    offender: 'a/escape.txt',
+  },
+  {
+    name: 'symlink to a file outside, then a file member of the same name: the link is replaced',
+    items: (outside) => [link('l', join(outside, 'secret')), file('l', 'replaced', EVIL), file('ok.txt', 'fine')],
+    check: (dest) => {
+      expect(lstatSync(join(dest, 'l')).isFile()).toBe(true);
+      expect(readFileSync(join(dest, 'l'), 'utf8')).toBe('replaced');
+    },
+  },
+  {
+    name: 'symlink to a file outside with metadata of its own: nothing chmod-ed, chown-ed, timed or xattr-ed through it',
+    items: (outside) => [link('l', join(outside, 'secret'), EVIL), link('d', outside, EVIL), file('ok.txt', 'fine')],
+    loss: 'not restored: d: xattr: user.evil',
+  },
+  {
+    name: 'hardlink to a symlink pointing outside: links the symlink, never its target',
+    items: (outside) => [link('l', join(outside, 'secret')), hard('h', 'l'), file('ok.txt', 'fine')],
+    check: (dest, outside) => {
+      expect(lstatSync(join(dest, 'h')).isSymbolicLink()).toBe(true);
+      expect(lstatSync(join(dest, 'h')).ino).toBe(lstatSync(join(dest, 'l')).ino);
+      expect(lstatSync(join(outside, 'secret')).nlink).toBe(1);
+    },
+  },
+  {
+    name: 'symlink to outside, then a directory member of the same name: a real directory replaces it',
+    items: () => [link('l', '../outside'), dir('l', EVIL), file('l/f', 'inside'), file('ok.txt', 'fine')],
+    check: (dest) => {
+      expect(lstatSync(join(dest, 'l')).isDirectory()).toBe(true);
+      expect(readFileSync(join(dest, 'l/f'), 'utf8')).toBe('inside');
+    },
+  },
+  { name: 'hardlink to a path outside', items: () => [hard('h', '../outside/secret'), file('ok.txt', 'fine')], offender: 'h' },
+  { name: 'hardlink through a symlink member', items: () => [link('l', '../outside'), hard('h', 'l/secret'), file('ok.txt', 'fine')], offender: 'h' },
   {
     name: 'symlink planted in the destination beforehand',
-    items: [file('pre/escape.txt'), file('ok.txt', 'fine')],
+    items: () => [file('pre/escape.txt'), file('ok.txt', 'fine')],
     prepare: (dest, outside) => symlinkSync(outside, join(dest, 'pre')),
     offender: 'pre/escape.txt',
   },
   {
+    name: 'symlink to a file planted beforehand, then a file member of that name',
+    items: () => [file('planted', 'replaced'), file('ok.txt', 'fine')],
+    prepare: (dest, outside) => symlinkSync(join(outside, 'secret'), join(dest, 'planted')),
+    check: (dest) => expect(readFileSync(join(dest, 'planted'), 'utf8')).toBe('replaced'),
+  },
+  {
     name: 'directory replaced by a symlink after its contents',
-    items: [dir('d'), file('d/x', 'x'), link('d', '.'), file('ok.txt', 'fine')],
+    items: () => [dir('d'), file('d/x', 'x'), link('d', '.'), file('ok.txt', 'fine')],
     offender: 'd',
   },
 ];
@@ -68,7 +137,7 @@ async function wrap(tar: Buffer, format: (typeof FORMATS)[number]): Promise<Buff
 
 describe.each(FORMATS)('hostile archives (%s)', (format) => {
   for (const c of cases) {
-    it(`${c.name}: nothing outside changes, the entry is named, the rest extracts`, async () => {
+    it(`${c.name}: nothing outside changes; exit ${c.offender ? '2, the entry named' : c.loss ? '1' : '0'}; the rest extracts`, async () => {
       const base = tempDir('hostile');
       const outside = join(base, 'outside');
       mkdirSync(outside);
@@ -77,26 +146,37 @@ describe.each(FORMATS)('hostile archives (%s)', (format) => {
       mkdirSync(dest);
       c.prepare?.(dest, outside);
       const archive = join(base, `evil.${format}`);
-      writeFileSync(archive, await wrap(await tarOf(c.items), format));
-      const before = listing(outside);
+      writeFileSync(archive, await wrap(await tarOf(c.items(outside)), format));
+      const before = snapshot(outside);
       const r = portarc(['extract', '-f', archive, '-C', dest]);
-      expect(listing(outside)).toEqual(before);
-      expect(existsSync(join(base, 'escape.txt'))).toBe(false);
-      expect(r.status).toBe(1);
-      expect(r.stderr).toContain(c.offender);
+      expect(snapshot(outside)).toEqual(before);
+      expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('canary');
+      expect(readdirSync(base).sort()).toEqual(['dest', `evil.${format}`, 'outside']);
+      if (c.offender) {
+        expect(r.stderr).toContain(`not restored: ${c.offender}: entry:`);
+        expect(r.status, r.stderr).toBe(2);
+      } else if (c.loss) {
+        expect(r.stderr).toContain(c.loss);
+        expect(r.status, r.stderr).toBe(1);
+      } else {
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+      }
       expect(readFileSync(join(dest, 'ok.txt'), 'utf8')).toBe('fine');
+      c.check?.(dest, outside);
     });
   }
 });
 
 describe('paths: the opt-out and leading slashes', () => {
-  it('-P keeps a symlink pointing outside (the explicit opt-out)', async () => {
+  it('-P keeps ".." components (the explicit opt-out)', async () => {
     const base = tempDir('hostile-P');
     const archive = join(base, 'a.tar');
-    writeFileSync(archive, await tarOf([link('abs', '/etc')]));
+    writeFileSync(archive, await tarOf([file('../up.txt', 'up')]));
     const r = portarc(['extract', '-P', '-f', archive, '-C', join(base, 'dest')]);
     expect(r.status).toBe(0);
-    expect(lstatSync(join(base, 'dest/abs')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(base, 'up.txt'), 'utf8')).toBe('up');
+    expect(portarc(['extract', '--help']).stdout).toMatch(/keep "\.\." components in member\s+paths \(a leading\s+"\/" is still removed\)/);
   });
 
   it('a leading "/" is removed with a warning and the file lands inside', async () => {
@@ -111,7 +191,7 @@ describe('paths: the opt-out and leading slashes', () => {
   });
 });
 
-describe('privileges are restored only when asked (-p)', () => {
+describe('privileges: root gets them by default, as with tar; the opt-outs and --untrusted drop them', () => {
   const setup = async () => {
     const base = tempDir('hostile-priv');
     const archive = join(base, 'a.tar');
@@ -127,29 +207,41 @@ describe('privileges are restored only when asked (-p)', () => {
     return { base, archive };
   };
 
-  it('without -p: no setuid/setgid bits, no device nodes, no owners; each reported', async () => {
+  it('--no-same-permissions --no-same-owner: no setuid/setgid bits, no device nodes, no owners; each reported', async () => {
     const { base, archive } = await setup();
     const dest = join(base, 'dest');
-    const r = portarc(['extract', '-f', archive, '-C', dest]);
+    const r = portarc(['extract', '--no-same-permissions', '--no-same-owner', '-f', archive, '-C', dest]);
     expect(r.status).toBe(1);
     expect(lstatSync(join(dest, 'suid')).mode & 0o7777).toBe(0o755);
     expect(lstatSync(join(dest, 'sgid-dir')).mode & 0o7777).toBe(0o775);
     expect(existsSync(join(dest, 'null'))).toBe(false);
-    expect(r.stderr).toContain('not restored: null: device');
-    expect(r.stderr).toContain('setuid/setgid bits not restored on 2 entries');
+    expect(r.stderr).toMatch(/not restored: null: device/);
+    expect(r.stderr).toMatch(/note: setuid\/setgid bits cleared on 2 entries/);
     expect(lstatSync(join(dest, 'owned')).uid).toBe(process.getuid!());
   });
 
-  it.runIf(process.getuid?.() === 0)('with -p as root: all of them', async () => {
+  it.runIf(isRoot)('as root with no flags: all of them', async () => {
     const { base, archive } = await setup();
     const dest = join(base, 'dest');
-    const r = portarc(['extract', '-p', '-f', archive, '-C', dest]);
+    const r = portarc(['extract', '-f', archive, '-C', dest]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(lstatSync(join(dest, 'suid')).mode & 0o7777).toBe(0o4755);
     expect(lstatSync(join(dest, 'sgid-dir')).mode & 0o7777).toBe(0o2775);
     expect(lstatSync(join(dest, 'null')).isCharacterDevice()).toBe(true);
     expect([lstatSync(join(dest, 'owned')).uid, lstatSync(join(dest, 'owned')).gid]).toEqual([4242, 4343]);
+  });
+
+  it('--untrusted: none of them; the device is refused (exit 2)', async () => {
+    const { base, archive } = await setup();
+    const dest = join(base, 'dest');
+    const r = portarc(['extract', '--untrusted', '-f', archive, '-C', dest]);
+    expect(r.status).toBe(2);
+    expect(lstatSync(join(dest, 'suid')).mode & 0o7777).toBe(0o755);
+    expect(lstatSync(join(dest, 'sgid-dir')).mode & 0o7777).toBe(0o755);
+    expect(existsSync(join(dest, 'null'))).toBe(false);
+    expect(r.stderr).toContain('not restored: null: entry: device node refused by --untrusted');
+    expect(lstatSync(join(dest, 'owned')).uid).toBe(process.getuid!());
   });
 });
 
@@ -177,10 +269,10 @@ describe('bounds', () => {
     expect(r.stderr).toContain('limit "entries"');
   });
 
-  it('path depth and length: the entry is skipped and named, the rest extracts', async () => {
+  it('path depth and length: the entry is skipped and named (exit 2), the rest extracts', async () => {
     const deep = Array.from({ length: 40 }, (_, i) => `d${i}`).join('/');
     const { r, dest } = await run([file(deep), file('x'.repeat(200) + '/' + 'y'.repeat(200)), file('ok.txt', 'fine')], ['--limit', 'depth=20', '--limit', 'pathBytes=300']);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2); // members not extracted: a failure
     expect(r.stderr).toContain('d0/d1/d2');
     expect(r.stderr).toContain('"pathBytes"/"depth"');
     expect(readFileSync(join(dest, 'ok.txt'), 'utf8')).toBe('fine');

@@ -19,8 +19,13 @@ export interface ExtractResult {
   info: ArchiveInfo;
   /** Every warning: archive-level ones, then per entry ("NAME: what"). */
   warnings: string[];
-  /** What could not be restored, per entry. */
+  /**
+   * What could not be restored, per entry. A loss of kind `entry` is a member that is not on disk
+   * at all (refused or failed): the CLI exits 2 for it; other kinds exit 1.
+   */
   losses: Loss[];
+  /** What the profile left out by design (setuid bits for a user, `untrusted`'s drops): no loss. */
+  notes: string[];
 }
 
 export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
@@ -52,5 +57,6 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     info: archive.info,
     warnings: [...archive.info.warnings, ...restorer.warnings, ...entryWarnings],
     losses: restorer.losses,
+    notes: restorer.notes,
   };
 }

@@ -12,6 +12,7 @@ export { TarWriter, type Sink, type TarWriterOptions } from '../tar/writer.js';
 export { SPEC_VERSION_TEXT, type ArchiveInfo } from '../tar/version.js';
 export { scan, type ScanOptions, type ScannedEntry } from '../fs/scan.js';
 export { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
+export { memberPath, POSIX_RULES, WINDOWS_RULES, hostPathRules, type PathRules, type MemberPath } from '../fs/paths.js';
 export { loadSys, type Sys } from '../fs/sys.js';
 export { decompressAuto, compressingSink, filterForPath, SeekTable, readRange, fileReader, zstdBackends, CompressError, type Filter } from '../compress/index.js';
 export { ZipWriter, ZipStreamReader, openZip, type ZipFile, type ZipFileEntry } from '../zip/index.js';

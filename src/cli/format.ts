@@ -1,7 +1,7 @@
 // How entries are shown: `ls -l`-style lines and the JSON objects of `list --json`.
 
 import { isUtf8 } from 'node:buffer';
-import { formatAclText } from '../model/acl.js';
+import { effectiveMode, formatAclText } from '../model/acl.js';
 import type { Entry } from '../model/entry.js';
 
 const TYPE_CHAR: Record<Entry['type'], string> = {
@@ -14,8 +14,9 @@ const TYPE_CHAR: Record<Entry['type'], string> = {
   blockdev: 'b',
 };
 
+/** `ls -l` mode letters of the mode `extract` produces (with an access ACL, the group bits are the mask's). */
 export function modeString(e: Entry): string {
-  const m = e.mode;
+  const m = effectiveMode(e.mode, e.aclAccess);
   const rwx = (shift: number, special: number, ch: string) =>
     (m & (4 << shift) ? 'r' : '-') +
     (m & (2 << shift) ? 'w' : '-') +
@@ -51,7 +52,7 @@ export function entryJson(e: Entry & { offset?: number }): Record<string, unknow
   Object.assign(o, {
     type: e.type,
     size: e.size,
-    mode: e.mode,
+    mode: effectiveMode(e.mode, e.aclAccess),
     uid: e.uid,
     gid: e.gid,
     uname: e.uname,

@@ -126,22 +126,25 @@ export async function main(argv: string[]): Promise<number> {
     .description('restore the entries of an archive')
     .requiredOption('-f, --file <archive>', 'archive to read ("-" for stdin)')
     .option('-C, --directory <dir>', 'extract under DIR', '.')
-    .option('-p, --preserve', 'restore everything: owners (as root), setuid/setgid bits, device nodes')
-    .option('--same-permissions', 'restore setuid/setgid bits and device nodes')
-    .option('--same-owner', 'restore owners (as root; default with -p)')
+    .option('-p, --preserve', 'ask for everything: owners, setuid/setgid, devices, capabilities (the default as root; as a user, what cannot be done is a loss)')
+    .option('--same-permissions', 'restore setuid/setgid bits, device nodes, security.capability and trusted.* xattrs (default as root)')
+    .option('--no-same-permissions', 'clear setuid/setgid bits; no device nodes, security.capability or trusted.* xattrs')
+    .option('--same-owner', 'restore owners, by name then id (default as root)')
     .option('--no-same-owner', 'leave files owned by the user running portarc')
+    .option('--untrusted', 'strict profile for archives from elsewhere (Python tarfile\'s "data" filter): no owners, setuid, group/other write, devices, fifos, capabilities, or symlinks pointing outside DIR')
     .option('--numeric-owner', 'use the numeric ids in the archive, not the names')
     .option('-v, --verbose', 'list entries as they are extracted')
     .option('--strict', 'exit 2 (failure) when anything could not be restored')
     .option('--no-fsync', 'do not fsync extracted files and directories (faster, not crash-safe)')
     .option('--limit <name=value>', 'raise or lower a bound (bytes, entries, pathBytes, depth, headerBytes, xattrs, xattrBytes; K/M/G/T suffixes)', collectLimit, {})
-    .option('-P, --absolute-names', 'unsafe: keep ".." in paths and symlinks pointing outside DIR (a leading "/" is still removed)')
-    .action(async (o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits> }) => {
+    .option('-P, --absolute-names', 'unsafe: keep ".." components in member paths (a leading "/" is still removed)')
+    .action(async (o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits> }) => {
       const sys = loadSys();
       const result = await extract(o.file, o.directory, {
         preserve: o.preserve,
         samePermissions: o.samePermissions,
         sameOwner: o.sameOwner,
+        untrusted: o.untrusted,
         numericOwner: o.numericOwner,
         absoluteNames: o.absoluteNames,
         fsync: o.fsync,
@@ -149,6 +152,7 @@ export async function main(argv: string[]): Promise<number> {
         onEntry: o.verbose ? (e) => process.stdout.write(`${e.name}\n`) : undefined,
       });
       for (const w of result.warnings) warn(`warning: ${w}`);
+      for (const n of result.notes) warn(`note: ${n}`);
       for (const l of result.losses) warn(`not restored: ${l.path}: ${l.what}: ${l.reason}`);
       if (result.losses.length) {
         const byKind = new Map<string, number>();
@@ -157,6 +161,8 @@ export async function main(argv: string[]): Promise<number> {
         if (sys.kind === 'fallback') warn('native addon not built: metadata was restored through getfattr/setfattr');
       }
       if (result.warnings.length || result.losses.length) code = o.strict && result.losses.length ? EXIT.failure : EXIT.warnings;
+      // A member missing from disk (refused, e.g. it would go through a symlink, or failed) is a failure.
+      if (result.losses.some((l) => l.what === 'entry')) code = EXIT.failure;
     });
 
   program

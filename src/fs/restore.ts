@@ -1,6 +1,8 @@
 // Restore entries onto disk: contents, modes, owners, xattrs, SELinux labels, ACLs, links, fifos,
 // devices and nanosecond times; directories' metadata after their contents. Whatever cannot be
-// restored is reported per entry, never dropped silently. Spec: spec/portarc-1.md §9 (restore).
+// restored is reported per entry, never dropped silently. Spec: spec/portarc-1.md §9 (restore):
+// the profiles of §9.4 (root and user defaults, `untrusted`), paths as bytes (§9.2), symlinks
+// verbatim and never followed (§9.3).
 
 // Synchronous fs calls on purpose: one extraction is a sequence of small syscalls, and Node's
 // promise-based fs adds a thread-pool round trip and a promise to each (measured: 20x slower for
@@ -9,28 +11,39 @@ import {
   chmodSync, closeSync, existsSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
   openSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
-import { encodeAclXattr } from '../model/acl.js';
+import { completeAcl, effectiveMode, encodeAclXattr } from '../model/acl.js';
 import type { AclEntry, Entry } from '../model/entry.js';
-import { ArchiveError, LimitError } from '../model/errors.js';
+import { ArchiveError, LimitError, UsageError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
-import { keyOf, memberPath, symlinkEscapes } from './paths.js';
+import { hostPathRules, keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { loadSys, type Sys } from './sys.js';
 import { groupId, userId } from './users.js';
 
 export interface RestoreOptions {
   /**
-   * tar's -p: restore everything the archive says. Turns on samePermissions, and sameOwner when
-   * running as root. Without it an untrusted archive cannot plant setuid files or devices.
+   * tar's -p: ask for everything the archive says (owners, setuid/setgid, devices, privileged
+   * xattrs), also as a non-root user: what cannot be done is then a loss. Root gets it by default.
    */
   preserve?: boolean;
-  /** Restore owners (default: preserve and root). */
+  /** Restore owners (default: true as root, else `preserve`). `false` is tar's --no-same-owner. */
   sameOwner?: boolean;
-  /** Restore setuid/setgid bits and device nodes (default: preserve). */
+  /**
+   * Restore setuid/setgid bits, device nodes, `security.capability` and `trusted.*` (default: true
+   * as root, else `preserve`). `false` is tar's --no-same-permissions.
+   */
   samePermissions?: boolean;
+  /**
+   * The strict profile for archives from elsewhere, Python tarfile's `data` filter (PEP 706): no
+   * owners, modes within 0755 (files also u+rw, no x unless u+x), no fifos or devices, no
+   * `security.capability`/`trusted.*`, symlinks pointing outside refused. Excludes the options above.
+   */
+  untrusted?: boolean;
   /** Map owners by numeric id only, ignoring the names in the archive. */
   numericOwner?: boolean;
-  /** Unsafe, like tar's -P: keep `..` components and symlinks pointing outside the destination. */
+  /** Unsafe, like tar's -P: keep `..` components in member paths. */
   absoluteNames?: boolean;
+  /** How member paths are split (default: this platform's; POSIX splits at `/` only). */
+  pathRules?: PathRules;
   /** fsync each file before it is renamed into place, and each directory at the end (default on). */
   fsync?: boolean;
   limits?: Partial<Limits>;
@@ -58,6 +71,13 @@ interface Deferred {
 /** Refusal to touch a path: the entry is reported and skipped, the extraction goes on. */
 class UnsafePath extends Error {}
 
+/** Counters for what a profile drops by design: reported once as notes, not as losses. */
+interface Dropped {
+  setid: number;
+  owners: number;
+  modes: number;
+}
+
 const SLASH = Buffer.from('/');
 /** Files, and bytes, per durability batch (one syncfs each). */
 const RENAME_BATCH = 512;
@@ -66,12 +86,16 @@ const RENAME_BATCH_BYTES = 256 * 1024 * 1024;
 export class Restorer {
   readonly losses: Loss[] = [];
   readonly warnings: string[] = [];
+  /** What the chosen profile left out by design (tar's habits for a user, `untrusted`): exit 0. */
+  readonly notes: string[] = [];
   private sys: Sys;
   private root: Buffer;
   private sameOwner: boolean;
   private samePermissions: boolean;
-  /** Entries whose setuid/setgid bits were dropped because permissions were not preserved. */
-  private strippedSetid = 0;
+  private untrusted: boolean;
+  private isRoot: boolean;
+  private rules: PathRules;
+  private dropped: Dropped = { setid: 0, owners: 0, modes: 0 };
   private dirs: Deferred[] = [];
   /** Directories under the root known to be real directories (not symlinks), by key → inode. */
   private verified = new Map<string, number>();
@@ -97,9 +121,16 @@ export class Restorer {
     this.sys = opts.sys ?? loadSys();
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     if (opts.foldNames ?? foldsNames(this.root)) this.folded = new Map();
-    const root = process.getuid?.() === 0;
-    this.samePermissions = opts.samePermissions ?? opts.preserve ?? false;
-    this.sameOwner = opts.sameOwner ?? (opts.preserve === true && root);
+    this.isRoot = process.getuid?.() === 0;
+    this.rules = opts.pathRules ?? hostPathRules();
+    this.untrusted = opts.untrusted === true;
+    if (this.untrusted && (opts.preserve || opts.sameOwner || opts.samePermissions || opts.absoluteNames)) {
+      throw new UsageError('untrusted (--untrusted) cannot be combined with -p, --same-owner, --same-permissions or -P');
+    }
+    // tar's habit: root restores everything by default, a user what a user can (§9.4).
+    const asked = opts.preserve === true || this.isRoot;
+    this.samePermissions = !this.untrusted && (opts.samePermissions ?? asked);
+    this.sameOwner = !this.untrusted && (opts.sameOwner ?? asked);
   }
 
   private lose(entry: Entry, what: Loss['what'], reason: string): void {
@@ -112,7 +143,7 @@ export class Restorer {
 
   /** The entry's components under the root, or undefined (reported) when it must not be extracted. */
   private place(path: Buffer, entry: Entry): Buffer[] | undefined {
-    const mp = memberPath(path, { absolute: this.opts.absoluteNames });
+    const mp = memberPath(path, { absolute: this.opts.absoluteNames, rules: this.rules });
     if (typeof mp === 'string') {
       this.lose(entry, 'entry', `${mp}; not extracted (-P allows it)`);
       return undefined;
@@ -197,9 +228,11 @@ export class Restorer {
           return;
         }
         case 'symlink': {
+          // A target is data: made verbatim, never followed (§9.3). Only `untrusted` judges it.
           const target = entry.linkTarget ?? Buffer.alloc(0);
-          if (!this.opts.absoluteNames && symlinkEscapes(parts, target)) {
-            this.lose(entry, 'entry', `symlink target "${target.toString('utf8')}" points outside the destination; not extracted (-P allows it)`);
+          const outside = this.untrusted ? symlinkOutside(parts, target, this.rules) : undefined;
+          if (outside) {
+            this.lose(entry, 'entry', `symlink target "${target.toString('utf8')}" ${outside}; refused by --untrusted`);
             return;
           }
           symlinkSync(target, abs);
@@ -216,12 +249,17 @@ export class Restorer {
         case 'fifo':
         case 'chardev':
         case 'blockdev':
-          if (entry.type !== 'fifo' && !this.samePermissions) {
-            this.lose(entry, 'device', 'device node not made: it needs -p (--preserve)');
+          if (this.untrusted) {
+            // PEP 706's data filter refuses special files, fifos included.
+            this.lose(entry, 'entry', `${entry.type === 'fifo' ? 'fifo' : 'device node'} refused by --untrusted`);
             return;
           }
-          if (entry.type !== 'fifo' && process.getuid?.() !== 0) {
+          if (entry.type !== 'fifo' && !this.isRoot) {
             this.lose(entry, 'device', 'device nodes can only be made by root');
+            return;
+          }
+          if (entry.type !== 'fifo' && !this.samePermissions) {
+            this.lose(entry, 'device', 'device node not made (--no-same-permissions)');
             return;
           }
           this.sys.mknod(abs, entry.type, 0o600, entry.devMajor ?? 0, entry.devMinor ?? 0);
@@ -359,6 +397,7 @@ export class Restorer {
 
   private async applyMetadata(abs: Buffer, entry: Entry, deferredAcl = false): Promise<void> {
     const isLink = entry.type === 'symlink';
+    if (this.untrusted && (entry.uid !== process.getuid?.() || entry.gid !== process.getgid?.())) this.dropped.owners++;
     if (this.sameOwner) {
       const byName = !this.opts.numericOwner;
       const uid = (byName ? userId(entry.uname) : undefined) ?? entry.uid;
@@ -370,43 +409,57 @@ export class Restorer {
       }
     }
     for (const [name, value] of entry.xattrs) {
-      // File capabilities and trusted.* grant privileges as surely as a setuid bit: only with -p.
+      // File capabilities and trusted.* grant privileges as surely as a setuid bit: they go with it.
       if (!this.samePermissions && (name === 'security.capability' || name.startsWith('trusted.'))) {
-        this.lose(entry, 'xattr', `${name} grants privileges: not restored without -p`);
+        this.notes.push(`${entry.name}: ${name} not restored (${this.profile()}): it grants privileges`);
         continue;
       }
       this.queueXattr(abs, entry, name, value, 'xattr');
     }
     if (entry.selinux) this.queueXattr(abs, entry, 'security.selinux', Buffer.from(entry.selinux + '\0'), 'selinux');
-    this.queueAcl(abs, entry, 'system.posix_acl_access', entry.aclAccess);
-    if (deferredAcl) this.queueAcl(abs, entry, 'system.posix_acl_default', entry.aclDefault);
+    this.queueAcl(abs, entry, 'system.posix_acl_access', entry.aclAccess && completeAcl(entry.aclAccess));
+    if (deferredAcl) this.queueAcl(abs, entry, 'system.posix_acl_default', entry.aclDefault && completeAcl(entry.aclDefault));
     else if (entry.aclDefault?.length) this.lose(entry, 'acl', 'only directories carry default ACLs');
     if (this.sys.kind === 'native' || this.pendingXattrs.length > 2000) await this.flushXattrs();
     // chmod after chown (chown clears setuid/setgid) and after the ACL (which rewrites group bits).
     // With an ACL mask, the group bits of st_mode are the mask: take them from the ACL, since
     // bsdtar stores the group:: entry's bits in the mode field and chmod would overwrite the mask.
-    const mask = entry.aclAccess?.find((e) => e.tag === 'mask');
-    let mode = mask ? (entry.mode & ~0o070) | ((mask.perm & 7) << 3) : entry.mode;
-    if (!this.samePermissions && mode & 0o6000) {
+    let mode = effectiveMode(entry.mode, entry.aclAccess) & 0o7777;
+    if (this.untrusted) {
+      const strict = dataFilterMode(entry.type, mode);
+      if (strict !== mode) this.dropped.modes++;
+      mode = strict;
+    } else if (!this.samePermissions && mode & 0o6000) {
       mode &= ~0o6000;
-      this.strippedSetid++;
+      this.dropped.setid++;
     }
     if (!isLink) {
       try {
-        chmodSync(abs, mode & 0o7777);
+        chmodSync(abs, mode);
+        // A user's chmod keeps setgid only for a group of theirs: the kernel drops it silently.
+        if (mode & 0o6000 && !this.isRoot && (lstatSync(abs).mode & 0o6000) !== (mode & 0o6000)) {
+          this.lose(entry, 'mode', `setuid/setgid bits ${(mode & 0o6000).toString(8)} not kept by the system (the owner or group is not yours)`);
+        }
       } catch (e) {
         this.lose(entry, 'mode', (e as Error).message);
       }
     }
-    if (this.setTimes(abs, entry) === 'microseconds') this.lose(entry, 'time', 'times rounded to microseconds (no native addon)');
+    // Without the addon times are set to the microsecond: a property of that mode, reported once
+    // by --version, not a per-file loss.
+    this.setTimes(abs, entry);
   }
 
-  private setTimes(abs: Buffer, entry: Entry): 'exact' | 'microseconds' | undefined {
+  /** The profile's name, for notes: why something was left out on purpose. */
+  private profile(): string {
+    if (this.untrusted) return '--untrusted';
+    return this.isRoot || this.opts.samePermissions === false ? '--no-same-permissions' : 'not root; -p asks for it';
+  }
+
+  private setTimes(abs: Buffer, entry: Entry): void {
     try {
-      return this.sys.setTimes(abs, entry.atimeNs ?? entry.mtimeNs, entry.mtimeNs);
+      this.sys.setTimes(abs, entry.atimeNs ?? entry.mtimeNs, entry.mtimeNs);
     } catch (err) {
       this.lose(entry, 'time', (err as Error).message);
-      return undefined;
     }
   }
 
@@ -456,11 +509,17 @@ export class Restorer {
     await this.flushXattrs();
     // The fallback sets xattrs in batches after times; setting an xattr changes ctime only.
     if (this.opts.fsync !== false) await this.syncDirs();
-    if (this.strippedSetid) {
-      const n = this.strippedSetid;
-      this.warnings.push(`setuid/setgid bits not restored on ${n} ${n === 1 ? 'entry' : 'entries'} (use -p to keep them)`);
-      this.strippedSetid = 0;
-    }
+    this.reportDropped();
+  }
+
+  /** One note per kind of metadata the profile left out by design (§9.4): not losses, exit 0. */
+  private reportDropped(): void {
+    const d = this.dropped;
+    const n = (k: number) => `${k} ${k === 1 ? 'entry' : 'entries'}`;
+    if (d.setid) this.notes.push(`setuid/setgid bits cleared on ${n(d.setid)} (${this.profile()})`);
+    if (d.owners) this.notes.push(`owners not restored on ${n(d.owners)}: they belong to the extracting user (--untrusted)`);
+    if (d.modes) this.notes.push(`modes limited to 0755 (files u+rw, x only with u+x; no setuid/setgid/sticky, no group/other write) on ${n(d.modes)} (--untrusted)`);
+    this.dropped = { setid: 0, owners: 0, modes: 0 };
   }
 
   /** Make the renames durable: fsync every directory that received a file, and the root. */
@@ -496,6 +555,20 @@ function foldsNames(root: Buffer): boolean {
   } finally {
     rmSync(made, { force: true });
   }
+}
+
+/**
+ * PEP 706's `data` filter on a mode: no setuid/setgid/sticky and no group/other write; a file (or
+ * hardlink) also gets u+rw, and loses every x bit unless the owner has x. Directories keep their
+ * bits within 0755 (PEP 706 leaves them at the umask default, which could open a private 0700 one).
+ */
+export function dataFilterMode(type: Entry['type'], mode: number): number {
+  let m = mode & 0o755;
+  if (type === 'file' || type === 'hardlink') {
+    if (!(m & 0o100)) m &= ~0o111;
+    m |= 0o600;
+  }
+  return m;
 }
 
 /** pwrite/write until the whole buffer is out (a short write is legal). */

@@ -136,3 +136,33 @@ function parsePerm(text: string, item: string): number {
 export function isTrivialAcl(entries: AclEntry[]): boolean {
   return entries.every((e) => e.tag === 'user_obj' || e.tag === 'group_obj' || e.tag === 'other');
 }
+
+/**
+ * The mask an access ACL takes on disk: its `mask::` entry, or, when it has named entries but no
+ * mask (Python and some tools write such ACLs; the kernel refuses them with EINVAL), the one
+ * `setfacl` computes: the union of the named users', named groups' and owning group's perms.
+ * Undefined for an ACL of the three base entries only (it needs no mask).
+ */
+export function aclMask(entries: AclEntry[]): number | undefined {
+  const mask = entries.find((e) => e.tag === 'mask');
+  if (mask) return mask.perm & 7;
+  if (isTrivialAcl(entries)) return undefined;
+  return entries.reduce((m, e) => (e.tag === 'user' || e.tag === 'group' || e.tag === 'group_obj' ? m | (e.perm & 7) : m), 0);
+}
+
+/** The access ACL as it is set on disk: a computed `mask::` added where one is needed and missing. */
+export function completeAcl(entries: AclEntry[]): AclEntry[] {
+  if (entries.some((e) => e.tag === 'mask')) return entries;
+  const mask = aclMask(entries);
+  return mask === undefined ? entries : sortAcl([...entries, { tag: 'mask', perm: mask }]);
+}
+
+/**
+ * The mode bits a restore produces (spec §9.1): with an access ACL that has (or needs) a mask, the
+ * group bits are the mask's; bsdtar stores the `group::` entry's bits in the mode field instead.
+ * `list` shows this mode, so it matches what `extract` makes.
+ */
+export function effectiveMode(mode: number, access: AclEntry[] | undefined): number {
+  const mask = access?.length ? aclMask(access) : undefined;
+  return mask === undefined ? mode : (mode & ~0o070) | (mask << 3);
+}
