@@ -21,6 +21,8 @@ export interface ExtractResult {
   warnings: string[];
   /** What could not be restored, per entry. */
   losses: Loss[];
+  /** What the reader skipped by rule (unknown keywords...): archive-level, then per entry. Not a warning (spec §6.5). */
+  notices: string[];
 }
 
 export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
@@ -28,12 +30,14 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   await mkdir(dir, { recursive: true });
   const restorer = new Restorer(dir, options);
   const entryWarnings: string[] = [];
+  const entryNotices: string[] = [];
   let entries = 0;
   let archive: OpenArchive | undefined;
   try {
     archive = await openArchive(source, { limits: options.limits });
     for await (const { entry, body } of archive.members) {
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
+      for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
       await restorer.restore(entry, body);
       entries++;
       options.onEntry?.(entry);
@@ -52,5 +56,6 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     info: archive.info,
     warnings: [...archive.info.warnings, ...restorer.warnings, ...entryWarnings],
     losses: restorer.losses,
+    notices: [...archive.info.notices, ...entryNotices],
   };
 }
