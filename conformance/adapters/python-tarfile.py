@@ -231,7 +231,7 @@ TYPES = {
 }
 
 
-def entry_json(tf, ti, local, glob, gnu_name, warnings):
+def entry_json(tf, ti, local, glob, gnu_name, warnings, notices):
     out = {}
     if gnu_name is not None:
         full, own = b(ti.name).rstrip(b"/"), gnu_name.rstrip(b"/")
@@ -316,11 +316,11 @@ def entry_json(tf, ti, local, glob, gnu_name, warnings):
         out["sha256"] = h.hexdigest()
     for k, _ in local:
         if not known(k):
-            warnings.append("%s: unknown pax keyword %s" % (ti.name, k))
+            notices.append("%s: unknown pax keyword %s" % (ti.name, k))  # spec §6.5: a notice, exit 0
     return out
 
 
-def apply_globals(glob, doc, warnings):
+def apply_globals(glob, doc, warnings, notices):
     for k, v in glob:
         if not k.startswith("PORTARC."):
             continue
@@ -347,15 +347,15 @@ def apply_globals(glob, doc, warnings):
                     raise Refused("archive needs incompatible feature %r" % n)
                 if cls == "rocompat":
                     warnings.append("unknown read-only-compatible feature %r" % n)
-        else:
-            warnings.append("unknown archive keyword %s" % k)
+        elif ("unknown archive keyword %s" % k) not in notices:
+            notices.append("unknown archive keyword %s" % k)
 
 
-def global_warnings(glob, warnings):
-    """Spec §6.5: an unknown non-PORTARC key in a g header is one archive warning, not applied."""
+def global_notices(glob, notices):
+    """Spec §6.5: an unknown non-PORTARC key in a g header is one archive notice, not applied."""
     for k in dict.fromkeys(k for k, _ in glob):
         if not k.startswith("PORTARC.") and not known(k):
-            warnings.append("unknown global keyword %s" % k)
+            notices.append("unknown global keyword %s" % k)
 
 
 def main():
@@ -363,9 +363,10 @@ def main():
     doc = {"version": None, "features": {"compat": [], "rocompat": [], "incompat": []}, "warnings": [], "entries": []}
     members, glob, ended = raw_walk(data)
     warnings = []
+    notices = []
     # PORTARC.* rules first: an incompatible feature refuses the archive before any entry.
-    apply_globals(glob, doc, warnings)
-    global_warnings(glob, warnings)
+    apply_globals(glob, doc, warnings, notices)
+    global_notices(glob, notices)
     if not ended:
         warnings.append("archive ends without its end-of-archive blocks")
     tf = tarfile.open(fileobj=io.BytesIO(data), mode="r:", encoding="utf-8", errors="surrogateescape")
@@ -373,8 +374,9 @@ def main():
     if len(infos) != len(members):
         raise Refused("tarfile found %d members, the raw walk %d" % (len(infos), len(members)))
     for ti, (local, g, gnu_name) in zip(infos, members):
-        doc["entries"].append(entry_json(tf, ti, local, g, gnu_name, warnings))
+        doc["entries"].append(entry_json(tf, ti, local, g, gnu_name, warnings, notices))
     doc["warnings"] = warnings
+    doc["notices"] = notices
     return doc
 
 
