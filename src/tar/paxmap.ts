@@ -100,7 +100,7 @@ function appliesTo(key: string, type: EntryType): boolean {
   return true;
 }
 
-/** libarchive's base64 (standard alphabet, `=` padding optional); anything else is invalid (spec §5.2.2). */
+/** libarchive's base64 (standard alphabet, padding optional, `_` read as `=` before); anything else is invalid (spec §5.2.2). */
 function decodeBase64Strict(text: string): Buffer | undefined {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
   const bare = text.replace(/=+$/, '');
@@ -226,7 +226,7 @@ export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord, gl
     return;
   }
   if (key.startsWith(XATTR_LIBARCHIVE)) {
-    const decoded = decodeBase64Strict(value.toString('latin1'));
+    const decoded = decodeBase64Strict(value.toString('latin1').replace(/_/g, '='));
     if (!decoded) return void entry.warnings.push(`pax keyword "${key}" is not valid base64; ignored`);
     state.libarchive.set(urlDecodeXattrName(key.slice(XATTR_LIBARCHIVE.length)), decoded);
     return;
