@@ -243,10 +243,10 @@ if want python || want future || want malformed || want -feature || want unknown
   draft "$OUT/1.0/y_python-pax.tar" "Python 3.11 tarfile (conformance/tools/craft.py): PAX_FORMAT, encoding=utf-8, errors=surrogateescape" \
     "Python pax: a UTF-8 name, a non-UTF-8 name (hdrcharset=BINARY), a binary SCHILY.xattr value through pax_headers (hdrcharset=BINARY), a fractional mtime, a negative mtime, a symlink to a UTF-8 name"
   F="Python 3.11 tarfile (conformance/tools/craft.py): PAX_FORMAT with pax_headers= (global g header) and TarInfo.pax_headers (per-member x header)"
-  draft "$OUT/future/y_unknown-portarc-key.tar" "$F" "global PORTARC.version=1.1 and an unknown PORTARC.newthing=1: read everything, 1 warning"
-  draft "$OUT/future/y_unknown-vendor-key.tar" "$F" "per-member ACME.colour=blue on fut/a.txt: read everything, 1 warning"
-  draft "$OUT/future/y_unknown-keys-both.tar" "$F" "global PORTARC.newthing=1 and per-member ACME.colour=blue: read everything, 2 warnings"
-  draft "$OUT/future/y_unknown-vendor-key-global.tar" "$F" "an unknown vendor key ACME.colour=blue in the global header, three members: read everything, ONE archive warning (not one per member), the key not applied to the members"
+  draft "$OUT/future/y_unknown-portarc-key.tar" "$F" "global PORTARC.version=1.1 and an unknown PORTARC.newthing=1: read everything, 1 notice, exit 0"
+  draft "$OUT/future/y_unknown-vendor-key.tar" "$F" "per-member ACME.colour=blue on fut/a.txt: read everything, 1 notice, exit 0"
+  draft "$OUT/future/y_unknown-keys-both.tar" "$F" "global PORTARC.newthing=1 and per-member ACME.colour=blue: read everything, 2 notices, exit 0"
+  draft "$OUT/future/y_unknown-vendor-key-global.tar" "$F" "an unknown vendor key ACME.colour=blue in the global header, three members: read everything, ONE archive notice (not one per member), the key not applied to the members, exit 0"
   draft "$OUT/future/y_compat-feature.tar" "$F" "PORTARC.version=1.3 with an unknown compat feature: read silently (exit 0, no warning)"
   draft "$OUT/future/y_rocompat-feature.tar" "$F" "PORTARC.version=1.3 with an unknown read-only-compatible feature: read, 1 warning (must not be modified)"
   draft "$OUT/future/n_incompat-feature.tar" "$F" "PORTARC.version=1.3 with an unknown incompatible feature \"shiny\": refuse (exit 2) before extracting anything, naming the feature"
@@ -260,6 +260,18 @@ if want python || want future || want malformed || want -feature || want unknown
   draft "$OUT/malformed/n_sparse-run-past-size.tar" "$M" "GNU sparse 1.0 member (real size 100) whose one data run, 50 bytes at offset 80, ends past the real size"
   draft "$OUT/malformed/y_no-end-of-archive.tar" "$M" "two good members and no end-of-archive blocks: both are read, with one archive warning (spec §4.7)"
   draft "$OUT/malformed/i_acl-text-unreadable.tar" "$M" "m/b.txt has an unreadable SCHILY.acl.access text next to a valid raw system.posix_acl_access xattr: falling back to the raw xattr or dropping the ACL (with a warning) are both allowed (spec §5.4.4, C.12)"
+  P="by hand (conformance/tools/craft.py precision(), raw ustar bytes)"
+  draft "$OUT/1.0/y_global-header-only.tar" "$P" "spec §4.5/§6.1: a g header alone, then the end-of-archive blocks: the valid empty archive (a g header is not a pending extension header), version 1.0, no entry, exit 0"
+  draft "$OUT/1.0/y_global-header-no-end.tar" "$P" "spec §4.7/§6.1: a g header, then EOF: an empty archive without its end blocks (1 warning), not 'an extension header with no member'"
+  draft "$OUT/1.0/n_x-header-then-end.tar" "$P" "spec §4.7/§6.1: an x header followed by the end-of-archive blocks: malformed (the x header describes a member that never comes)"
+  draft "$OUT/1.0/y_numeric-fields.tar" "$P" "spec §4.1.1/§4.2.2: devmajor/devminor hold junk on a regular file (parsed for chardev/blockdev only: ignored, no warning); mode '640 x7' and uid '1750' NUL 'abc': bytes after a numeric field's terminator are ignored (mode 0640, uid 1000)"
+  draft "$OUT/1.0/y_keywords-wrong-type.tar" "$P" "spec §6.2 step 3: linkpath and SCHILY.devmajor/devminor on a file, GNU.sparse.* on a directory, SCHILY.devmajor on a symlink: ignored, one notice per x record (7), exit 0, never listed (the file has no linkTarget, the directory is no sparse file). linkpath in the g header applies to the symlink only, silently"
+  draft "$OUT/1.0/y_libarchive-xattr-base64.tar" "$P" "spec §5.2.2: LIBARCHIVE.xattr.user.bad is not base64: 1 warning, dropped (not an empty value); padded and unpadded base64 both read; SCHILY.xattr.user.x%2541 is URL-decoded ONCE (user.x%41), so it is not the twin of LIBARCHIVE.xattr.user.x%41 (user.xA): two xattrs; SCHILY user.sp%20ace and its LIBARCHIVE twin are one xattr 'user.sp ace'"
+  draft "$OUT/1.0/n_sparse-no-real-size.tar" "$P" "spec §5.5.2: GNU sparse 1.0 member without GNU.sparse.realsize (or GNU.sparse.size): malformed, refused naming the entry"
+  draft "$OUT/1.0/n_sparse-minor-1.tar" "$P" "spec §5.5.2: GNU.sparse.major=1, minor=1: an unknown sparse format version is refused (unsupported), never read as a dense file whose content would be the map"
+  draft "$OUT/1.0/n_pax-empty-keyword.tar" "$P" "spec §4.3.1/§4.3.3: a pax record with an empty keyword ('6 =x' LF): malformed"
+  draft "$OUT/1.0/y_pax-empty-path.tar" "$P" "spec §4.3.3/§5.6: 'path=' with an empty value is an invalid value (1 warning), not POSIX's delete: the header's name m/b.txt stands"
+  draft "$OUT/1.0/y_global-headers-repeated.tar" "$P" "spec §6.1/§7: two g headers: the last PORTARC.version wins (1.1), compat feature 'shiny' stated twice is listed once, ACME.colour (in both) and PORTARC.newthing are one archive notice each (2), exit 0"
 fi
 
 if want compressed || want zstd || want gzip; then

@@ -149,11 +149,14 @@ async function check(tar, verdict, expected) {
     return `exit ${r.code} but stdout is not one JSON document`;
   }
   if (!isObject(doc) || !Array.isArray(doc.entries) || !Array.isArray(doc.warnings)) return 'output lacks the "entries" or "warnings" array';
+  if ('notices' in doc && !Array.isArray(doc.notices)) return '"notices" must be an array';
+  const notices = doc.notices ?? [];
   if ((doc.warnings.length > 0) !== (r.code === 1)) return `exit ${r.code} does not agree with ${doc.warnings.length} warnings printed`;
   if (verdict === 'i') return undefined;
 
-  if (r.code !== expected.exit) return `exit: expected ${expected.exit}, got ${r.code} (warnings: ${show(doc.warnings)})`;
+  if (r.code !== expected.exit) return `exit: expected ${expected.exit}, got ${r.code} (warnings: ${show(doc.warnings)}, notices: ${show(notices)})`;
   if (doc.warnings.length !== expected.warnings) return `warnings: expected ${expected.warnings}, got ${doc.warnings.length}: ${show(doc.warnings)}`;
+  if (notices.length !== (expected.notices ?? 0)) return `notices: expected ${expected.notices ?? 0}, got ${notices.length}: ${show(notices)}`;
   const res = expected.result;
   if (!jsonEqual(res.version, doc.version)) return `version: expected ${show(res.version)}, got ${show(doc.version)}`;
   if (!jsonEqual(sortedFeatures(res.features), sortedFeatures(doc.features))) return `features: expected ${show(res.features)}, got ${show(doc.features)}`;
@@ -176,6 +179,7 @@ function validateExpected(verdict, e) {
   if (verdict === 'i') return undefined;
   if (e.exit !== 0 && e.exit !== 1) return 'a y_ vector must expect exit 0 or 1';
   if (!Number.isInteger(e.warnings) || (e.warnings > 0) !== (e.exit === 1)) return '"warnings" must be a count that agrees with "exit"';
+  if ('notices' in e && !Number.isInteger(e.notices)) return '"notices" must be a count';
   if (!isObject(e.result) || !Array.isArray(e.result.entries) || !('version' in e.result) || !isObject(e.result.features)) return '"result" needs version, features and entries';
   return undefined;
 }

@@ -67,7 +67,7 @@ describe('future vectors through the CLI', () => {
     expect(readFileSync(join(out, 'fut', 'b.txt'), 'utf8')).toBe('second file\n');
   };
 
-  it('unknown keys (global PORTARC.newthing, per-member ACME.colour): extracts everything, one warning per key, exit 1', () => {
+  it('unknown keys (global PORTARC.newthing, per-member ACME.colour): extracts everything, one warning line per key, exit 0 (spec §6.5: notices)', () => {
     const r = extract('y_unknown-keys-both.tar');
     expect(tree(r.out)).toEqual(files);
     contentOk(r.out);
@@ -75,16 +75,30 @@ describe('future vectors through the CLI', () => {
       expect(r.warnings.filter((l) => l.includes(key)), `${key} in:\n${r.stderr}`).toHaveLength(1);
     }
     expect(r.warnings).toHaveLength(2);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(0);
+    // --strict keeps its meaning (losses fail): an unknown keyword loses nothing.
+    const s = portarc(['extract', '--strict', '-f', join(FUTURE, 'y_unknown-keys-both.tar'), '-C', join(tempDir('conf-strict'), 'out')]);
+    expect(s.status, s.stderr).toBe(0);
+    // list exits 0 too, with the same lines; --json carries them as notices.
+    const l = portarc(['list', '-f', join(FUTURE, 'y_unknown-keys-both.tar')]);
+    expect(l.status).toBe(0);
+    expect(l.stderr.split('\n').filter((x) => x.startsWith('portarc: warning:'))).toHaveLength(2);
+    const j = portarc(['list', '--json', '-f', join(FUTURE, 'y_unknown-keys-both.tar')]);
+    expect(j.status).toBe(0);
+    const doc = JSON.parse(j.stdout);
+    expect(doc.info.notices).toHaveLength(1);
+    expect(doc.info.warnings).toEqual([]);
+    expect(doc.entries[1].notices).toEqual(['unknown pax keyword "ACME.colour" ignored']);
+    expect(doc.entries[1].warnings).toBeUndefined();
   });
 
-  it('unknown vendor key in the global header: extracts everything, one warning (not one per member), exit 1', () => {
+  it('unknown vendor key in the global header: extracts everything, one warning line (not one per member), exit 0', () => {
     const r = extract('y_unknown-vendor-key-global.tar');
     expect(tree(r.out)).toEqual(files);
     contentOk(r.out);
     expect(r.warnings).toHaveLength(1);
     expect(r.warnings[0]).toContain('ACME.colour');
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(0);
   });
 
   it('unknown compat feature: extracts everything silently, exit 0', () => {

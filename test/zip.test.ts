@@ -272,10 +272,11 @@ describe('zip writer and readers', () => {
     const sizeRec = Buffer.from([0x0e, 8, 0, 0, 0]);
     const at = bytes.indexOf(sizeRec);
     expect(at).toBeGreaterThan(0);
-    bytes[at] = 0x7e; // unknown compat record: skipped with a warning
+    bytes[at] = 0x7e; // unknown compat record: skipped by rule, a notice (not a warning: spec §6.5)
     const { members } = await readStream(bytes);
     expect(members[0]!.data).toEqual(data);
-    expect(members[0]!.entry.warnings).toEqual(['unknown portarc extra record type 0x7e ignored']);
+    expect(members[0]!.entry.notices).toEqual(['unknown portarc extra record type 0x7e ignored']);
+    expect(members[0]!.entry.warnings).toEqual([]);
   });
 
   it('metadata beyond one header (64 KiB) goes to an overflow member and comes back whole', async () => {
@@ -327,11 +328,13 @@ z.close()
     const file = await readFile(path);
     expect(file.members.map((m) => m.entry.path)).toEqual([Buffer.from('café'), Buffer.from('bad\xe9', 'latin1'), Buffer.from('dosü'), Buffer.from('unk')]);
     expect(file.members.map((m) => m.entry.mode.toString(8))).toEqual(['640', '640', '444', '640']);
-    expect(file.members[3]!.entry.warnings).toEqual(['unknown extra field 0x1234 ignored']);
+    expect(file.members[3]!.entry.notices).toEqual(['unknown extra field 0x1234 ignored']);
+    expect(file.members[3]!.entry.warnings).toEqual([]);
     const stream = await readStream(readFileSync(path));
     // A stream does not know the host (central only): the DOS name stays raw bytes.
     expect(stream.members.map((m) => m.entry.path)).toEqual([Buffer.from('café'), Buffer.from('bad\xe9', 'latin1'), Buffer.from('dos\x81', 'latin1'), Buffer.from('unk')]);
-    expect(stream.members[3]!.entry.warnings).toEqual(['unknown extra field 0x1234 ignored']);
+    expect(stream.members[3]!.entry.notices).toEqual(['unknown extra field 0x1234 ignored']);
+    expect(stream.members[3]!.entry.warnings).toEqual([]);
   });
 
   it('an empty archive is just the end record', async () => {

@@ -2,8 +2,8 @@
 // Reference adapter of the portarc conformance suite (protocol: conformance/README.md).
 // Reads one archive (plain, gzip or zstd) on stdin with portarc's TarReader and prints the
 // canonical JSON document.
-// Exit 0: read, no warnings; 1: read, with warnings; 2: refused or malformed (message on stderr,
-// nothing on stdout). Needs the built library: `npx tsc -p tsconfig.json` makes dist/.
+// Exit 0: read, no warnings (notices allowed); 1: read, with warnings; 2: refused or malformed
+// (message on stderr, nothing on stdout). Needs the built library: `npx tsc -p tsconfig.json` makes dist/.
 
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
@@ -156,10 +156,12 @@ async function main() {
   const archive = await openArchive(source);
   const entries = [];
   const warnings = [];
+  const notices = [];
   try {
     for await (const { entry, body } of archive.members) {
       entries.push(await canonicalEntry(entry, body));
       for (const w of entry.warnings) warnings.push(`${entry.name}: ${w}`);
+      for (const n of entry.notices) notices.push(`${entry.name}: ${n}`);
     }
   } finally {
     await archive.close();
@@ -167,10 +169,12 @@ async function main() {
   }
   const info = archive.info;
   warnings.unshift(...info.warnings);
+  notices.unshift(...info.notices);
   const doc = {
     version: info.version ?? null,
     features: { compat: [...info.features.compat], rocompat: [...info.features.rocompat], incompat: [...info.features.incompat] },
     warnings,
+    notices,
     entries,
   };
   return { doc, code: warnings.length ? 1 : 0 };

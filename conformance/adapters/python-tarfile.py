@@ -34,12 +34,63 @@ def octal(field):
         if field[0] & 0x40:
             v -= 1 << (8 * len(field) - 1)
         return v
-    text = field.split(b"\0", 1)[0].strip(b" \0")
-    if not text:
-        return 0
-    if not re.fullmatch(rb"[0-7]+", text):
-        raise Refused("bad octal field %r" % text)
-    return int(text, 8)
+    # Spec §4.2.2: leading spaces/NULs skipped, digits up to a space or NUL, the rest not looked at.
+    m = re.match(rb"[ \0]*([0-7]*)(?:[ \0]|$)", field)
+    if not m:
+        raise Refused("bad octal field %r" % field)
+    return int(m.group(1) or b"0", 8)
+
+
+# Numeric fields that tarfile parses itself (its own stricter rule): rewritten canonically first.
+NUMERIC = ((100, 8), (108, 8), (116, 8), (124, 12), (136, 12), (329, 8), (337, 8))
+TYPE_OF = {b"0": "file", b"\0": "file", b"7": "file", b"S": "file", b"1": "hardlink", b"2": "symlink",
+           b"3": "chardev", b"4": "blockdev", b"5": "directory", b"D": "directory", b"6": "fifo"}
+
+
+def applies(key, typ):
+    """Spec §6.2 step 3: keywords that mean something for some entry types only."""
+    if key == "linkpath":
+        return typ in ("symlink", "hardlink")
+    if key in ("SCHILY.devmajor", "SCHILY.devminor"):
+        return typ in ("chardev", "blockdev")
+    if key.startswith("GNU.sparse.") or key == "SCHILY.realsize":
+        return typ == "file"
+    return True
+
+
+def normalized_header(block, typ):
+    """The header with its octal fields rewritten canonically (dev numbers zeroed off devices)."""
+    b = bytearray(block)
+    device = typ in (b"3", b"4")
+    for off, width in NUMERIC:
+        if off >= 329 and not device:
+            b[off:off + width] = b"0" * (width - 1) + b"\0"
+        elif not b[off] & 0x80:
+            b[off:off + width] = b"%0*o\0" % (width - 1, octal(bytes(b[off:off + width])))
+    b[148:156] = b" " * 8
+    b[148:156] = b"%06o\0 " % sum(b)
+    return bytes(b)
+
+
+def pax_header(records):
+    data = b"".join(pax_record(k.encode("utf-8", "surrogateescape"), v) for k, v in records)
+    h = bytearray(512)
+    h[0:14] = b"PaxHeaders/xx\0"[:14]
+    for off, width, v in ((100, 8, 0o644), (108, 8, 0), (116, 8, 0), (124, 12, len(data)), (136, 12, 0)):
+        h[off:off + width] = b"%0*o\0" % (width - 1, v)
+    h[156:157] = b"x"
+    h[257:265] = b"ustar\x0000"
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\0 " % sum(h)
+    return bytes(h) + data + bytes(-len(data) % 512)
+
+
+def pax_record(key, value):
+    body = len(key) + len(value) + 3
+    n = body + len(str(body))
+    if len(str(n)) != len(str(body)):
+        n = body + len(str(n))
+    return b"%d %s=%s\n" % (n, key, value)
 
 
 def pax_records(data):
@@ -62,30 +113,39 @@ def pax_records(data):
         if b"=" not in body:
             raise Refused("pax record without '='")
         k, v = body.split(b"=", 1)
+        if not k:
+            raise Refused("pax record with an empty keyword")
         out.append((k.decode("utf-8", "surrogateescape"), v))
         pos = end
     return out
 
 
 def raw_walk(data):
-    """Yield (local_records, globals_snapshot) per member; refuse what tarfile would let pass."""
+    """Per member (local_records, globals_snapshot, gnu_name); refuse what tarfile would let pass.
+
+    Also returns a normalized copy of the archive for tarfile: canonical octal fields (spec §4.2.2),
+    and x headers without the records that do not apply to the member's type (§6.2) or whose value
+    is an empty path or link path (§4.3.3), which tarfile would apply.
+    """
     pos = 0
     glob = []
     local = []
     pending = False
     members = []
+    out = bytearray()
+    held = bytearray()  # L/K headers of the next member
     while True:
         if pos == len(data):
             if pending:
                 raise Refused("archive ends after an extension header")
-            return members, glob, False  # no end-of-archive blocks
+            return members, glob, False, bytes(out) + bytes(1024)  # no end-of-archive blocks
         block = data[pos:pos + 512]
         if len(block) < 512:
             raise Refused("archive is truncated inside a header block at %d" % pos)
         if block == bytes(512):
             if pending:
                 raise Refused("end of archive after an extension header")
-            return members, glob, True
+            return members, glob, True, bytes(out) + bytes(1024)
         chk = octal(block[148:156])
         unsigned = sum(block[:148]) + 256 + sum(block[156:])
         signed = sum(b - 256 if b > 127 else b for b in block[:148] + b" " * 8 + block[156:])
@@ -93,6 +153,7 @@ def raw_walk(data):
             raise Refused("header checksum mismatch at %d" % pos)
         typ = block[156:157]
         size = octal(block[124:136])
+        start = pos
         pos += 512
         if typ in (b"x", b"g"):
             if pos + size > len(data):
@@ -101,14 +162,17 @@ def raw_walk(data):
             pos += -(-size // 512) * 512
             if typ == b"g":
                 glob = glob + recs
+                out += data[start:pos]
             else:
                 local = local + recs
                 pending = True
             continue
         if typ in (b"L", b"K"):
             pos += -(-size // 512) * 512
+            held += data[start:pos]
             pending = True
             continue
+        head_end = pos
         if typ == b"S" and block[482]:
             while True:  # old GNU sparse extension blocks
                 ext = data[pos:pos + 512]
@@ -117,6 +181,17 @@ def raw_walk(data):
                 pos += 512
                 if not ext[504]:
                     break
+        kind = TYPE_OF.get(typ, "file")
+        last = dict(local)
+        sparse = [(k, v) for k, v in glob + local if k.startswith("GNU.sparse.") and applies(k, kind)]
+        keys = dict(sparse)
+        if "GNU.sparse.major" in keys or "GNU.sparse.minor" in keys:
+            form = (keys.get("GNU.sparse.major", b"0"), keys.get("GNU.sparse.minor", b"0"))
+            if form != (b"1", b"0") and not (form[0] == b"0" and ("GNU.sparse.map" in keys or "GNU.sparse.offset" in keys)):
+                raise Refused("GNU sparse format %s.%s is not supported" % (form[0].decode(), form[1].decode()))
+        if (keys.get("GNU.sparse.major") == b"1" or "GNU.sparse.map" in keys or "GNU.sparse.offset" in keys) \
+                and not any(k in keys for k in ("GNU.sparse.realsize", "GNU.sparse.size")) and "SCHILY.realsize" not in last:
+            raise Refused("sparse member has no real size")
         for k, v in local:
             if k == "size":
                 size = int(v)
@@ -127,6 +202,11 @@ def raw_walk(data):
         pos += -(-size // 512) * 512
         if pos > len(data):
             raise Refused("archive is truncated inside member padding")
+        keep = [(k, v) for k, v in local if applies(k, kind) and not (k in ("path", "linkpath") and v == b"")]
+        if keep:
+            out += pax_header(keep)
+        out += held + normalized_header(block, typ) + data[head_end:pos]
+        held = bytearray()
         # tarfile reads old GNU atime/ctime (offset 345, GNU magic) as a ustar prefix: note the
         # header's own name so that entry_json can undo that.
         gnu_name = block[0:100].split(b"\0", 1)[0] if block[257:265] == b"ustar  \0" else None
@@ -231,7 +311,7 @@ TYPES = {
 }
 
 
-def entry_json(tf, ti, local, glob, gnu_name, warnings):
+def entry_json(tf, ti, local, glob, gnu_name, warnings, notices):
     out = {}
     if gnu_name is not None:
         full, own = b(ti.name).rstrip(b"/"), gnu_name.rstrip(b"/")
@@ -261,7 +341,12 @@ def entry_json(tf, ti, local, glob, gnu_name, warnings):
         if k.startswith("SCHILY.xattr."):
             schily[k[13:]] = v
         elif k.startswith("LIBARCHIVE.xattr."):
-            libarchive[url_decode(k[17:])] = base64.b64decode(v + b"=" * (-len(v) % 4))
+            text = v.replace(b"_", b"=")
+            bare = text.rstrip(b"=")
+            if not re.fullmatch(rb"[A-Za-z0-9+/]*={0,2}", text) or len(bare) % 4 == 1 or (len(text) > len(bare) and len(text) % 4):
+                warnings.append("%s: %s is not valid base64" % (ti.name, k))  # spec §5.2.2
+                continue
+            libarchive[url_decode(k[17:])] = base64.b64decode(bare + b"=" * (-len(bare) % 4))
     xattrs = {}
     for name, v in schily.items():
         gnu = name.replace("%3D", "=").replace("%3d", "=").replace("%25", "%")
@@ -314,13 +399,17 @@ def entry_json(tf, ti, local, glob, gnu_name, warnings):
         if got != ti.size:
             raise Refused("%s: content is %d bytes, size says %d" % (ti.name, got, ti.size))
         out["sha256"] = h.hexdigest()
-    for k, _ in local:
+    for k, v in local:
         if not known(k):
-            warnings.append("%s: unknown pax keyword %s" % (ti.name, k))
+            notices.append("%s: unknown pax keyword %s" % (ti.name, k))  # spec §6.5: a notice, exit 0
+        elif not applies(k, typ):
+            notices.append("%s: %s does not apply to a %s" % (ti.name, k, typ))  # spec §6.2 step 3
+        elif k in ("path", "linkpath") and v == b"":
+            warnings.append("%s: empty %s ignored" % (ti.name, k))  # spec §4.3.3
     return out
 
 
-def apply_globals(glob, doc, warnings):
+def apply_globals(glob, doc, warnings, notices):
     for k, v in glob:
         if not k.startswith("PORTARC."):
             continue
@@ -338,7 +427,7 @@ def apply_globals(glob, doc, warnings):
             pass
         elif sub in ("features.compat", "features.rocompat", "features.incompat"):
             cls = sub[9:]
-            names = [n for n in text.split(",") if n]
+            names = [n for n in dict.fromkeys(text.split(",")) if n and n not in doc["features"][cls]]
             doc["features"][cls] += names
             for n in names:
                 if n in KNOWN_FEATURES[cls]:
@@ -347,34 +436,39 @@ def apply_globals(glob, doc, warnings):
                     raise Refused("archive needs incompatible feature %r" % n)
                 if cls == "rocompat":
                     warnings.append("unknown read-only-compatible feature %r" % n)
-        else:
-            warnings.append("unknown archive keyword %s" % k)
+        elif ("unknown archive keyword %s" % k) not in notices:
+            notices.append("unknown archive keyword %s" % k)
 
 
-def global_warnings(glob, warnings):
-    """Spec §6.5: an unknown non-PORTARC key in a g header is one archive warning, not applied."""
+def global_notices(glob, notices):
+    """Spec §6.5: an unknown non-PORTARC key in a g header is one archive notice, not applied."""
     for k in dict.fromkeys(k for k, _ in glob):
         if not k.startswith("PORTARC.") and not known(k):
-            warnings.append("unknown global keyword %s" % k)
+            notices.append("unknown global keyword %s" % k)
 
 
 def main():
     data = sys.stdin.buffer.read()
     doc = {"version": None, "features": {"compat": [], "rocompat": [], "incompat": []}, "warnings": [], "entries": []}
-    members, glob, ended = raw_walk(data)
+    members, glob, ended, normalized = raw_walk(data)
     warnings = []
+    notices = []
     # PORTARC.* rules first: an incompatible feature refuses the archive before any entry.
-    apply_globals(glob, doc, warnings)
-    global_warnings(glob, warnings)
+    apply_globals(glob, doc, warnings, notices)
+    global_notices(glob, notices)
     if not ended:
         warnings.append("archive ends without its end-of-archive blocks")
-    tf = tarfile.open(fileobj=io.BytesIO(data), mode="r:", encoding="utf-8", errors="surrogateescape")
+    if not members:  # an empty archive (a g header alone): tarfile would call it unreadable
+        doc["warnings"], doc["notices"] = warnings, notices
+        return doc
+    tf = tarfile.open(fileobj=io.BytesIO(normalized), mode="r:", encoding="utf-8", errors="surrogateescape")
     infos = tf.getmembers()
     if len(infos) != len(members):
         raise Refused("tarfile found %d members, the raw walk %d" % (len(infos), len(members)))
     for ti, (local, g, gnu_name) in zip(infos, members):
-        doc["entries"].append(entry_json(tf, ti, local, g, gnu_name, warnings))
+        doc["entries"].append(entry_json(tf, ti, local, g, gnu_name, warnings, notices))
     doc["warnings"] = warnings
+    doc["notices"] = notices
     return doc
 
 

@@ -162,5 +162,82 @@ def main(out):
     write_raw(os.path.join(mal, "i_acl-text-unreadable.tar"),
               a + pax_member(recs) + file_member(b"m/b.txt", b"second file\n") + END)
 
+    precision(v10)
+
+
+def global_member(records, name=b"pax_global_header"):
+    return ustar(name, size=len(records), type=b"g") + pad(records)
+
+
+def precision(v10):
+    """Spec points a second reader written from spec/ alone found ambiguous (issue #9): one vector each."""
+    a = file_member(b"m/a.txt", b"first file\n")
+    b = file_member(b"m/b.txt", b"second file\n")
+    version = record(b"PORTARC.version", b"1.0")
+
+    # §4.5/§6.1: a g header is not a pending extension header: alone before the end blocks it is the
+    # valid empty archive; before EOF it is an archive without end blocks (a warning, not an error).
+    write_raw(os.path.join(v10, "y_global-header-only.tar"), global_member(version) + END)
+    write_raw(os.path.join(v10, "y_global-header-no-end.tar"), global_member(version))
+    # ...while an x header before the end blocks is an error.
+    write_raw(os.path.join(v10, "n_x-header-then-end.tar"), a + pax_member(record(b"mtime", b"1")) + END)
+
+    # §4.2.2: devmajor/devminor are parsed for devices only; bytes after a numeric field's terminator
+    # are ignored.
+    h = bytearray(ustar(b"m/dev-junk.txt", size=12))
+    h[329:345] = b"junk!!!\0\xff\xfe??   \0"
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\0 " % sum(h)
+    after = bytearray(ustar(b"m/after-terminator.txt", size=12))
+    after[100:108] = b"640 x7\0\0"   # mode 0640, then junk after the space
+    after[108:116] = b"1750\0abc"     # uid 1000
+    after[148:156] = b" " * 8
+    after[148:156] = b"%06o\0 " % sum(after)
+    write_raw(os.path.join(v10, "y_numeric-fields.tar"),
+              bytes(h) + pad(b"second file\n") + bytes(after) + pad(b"second file\n") + END)
+
+    # §6.2 step 3: keywords on a type they do not apply to are ignored, one notice per x record,
+    # silently from a g header (where linkpath still applies to the symlink).
+    wrong_file = record(b"linkpath", b"m/elsewhere") + record(b"SCHILY.devmajor", b"8") + record(b"SCHILY.devminor", b"1")
+    wrong_dir = record(b"GNU.sparse.major", b"1") + record(b"GNU.sparse.minor", b"0") + record(b"GNU.sparse.realsize", b"100")
+    write_raw(os.path.join(v10, "y_keywords-wrong-type.tar"),
+              global_member(version + record(b"linkpath", b"m/from-global")) +
+              pax_member(wrong_file, b"m/PaxHeaders/a.txt") + file_member(b"m/a.txt", b"first file\n") +
+              pax_member(wrong_dir, b"m/PaxHeaders/d") + ustar(b"m/d/", type=b"5", mode=0o755) +
+              pax_member(record(b"SCHILY.devmajor", b"8"), b"m/PaxHeaders/link") + ustar(b"m/link", type=b"2", mode=0o777, linkname=b"a.txt") +
+              END)
+
+    # §5.2.2: LIBARCHIVE.xattr values are strict base64 (padding optional); a SCHILY name is
+    # URL-decoded once to find its LIBARCHIVE twin.
+    import base64 as b64
+    recs = record(b"LIBARCHIVE.xattr.user.bad", b"!!not base64!!") + \
+        record(b"LIBARCHIVE.xattr.user.padded", b64.b64encode(b"tw")) + \
+        record(b"LIBARCHIVE.xattr.user.bare", b64.b64encode(b"tw").rstrip(b"=")) + \
+        record(b"SCHILY.xattr.user.x%2541", b"one") + \
+        record(b"LIBARCHIVE.xattr.user.x%41", b64.b64encode(b"two")) + \
+        record(b"SCHILY.xattr.user.sp%20ace", b"twin") + \
+        record(b"LIBARCHIVE.xattr.user.sp%20ace", b64.b64encode(b"twin"))
+    write_raw(os.path.join(v10, "y_libarchive-xattr-base64.tar"), pax_member(recs, b"m/PaxHeaders/a.txt") + a + END)
+
+    # §5.5.2: a sparse member without its real size, and an unknown sparse format version.
+    smap = pad(b"1\n0\n5\n")
+    sp = lambda recs: pax_member(recs, b"m/PaxHeaders/s") + ustar(b"m/GNUSparseFile.0/s", size=len(smap) + 5) + pad(smap + b"sssss")
+    write_raw(os.path.join(v10, "n_sparse-no-real-size.tar"),
+              a + sp(record(b"GNU.sparse.major", b"1") + record(b"GNU.sparse.minor", b"0") + record(b"GNU.sparse.name", b"m/s")) + END)
+    write_raw(os.path.join(v10, "n_sparse-minor-1.tar"),
+              a + sp(record(b"GNU.sparse.major", b"1") + record(b"GNU.sparse.minor", b"1") + record(b"GNU.sparse.name", b"m/s") + record(b"GNU.sparse.realsize", b"5")) + END)
+
+    # §4.3.1: an empty keyword is malformed; an empty path is an invalid value (not POSIX's "delete").
+    write_raw(os.path.join(v10, "n_pax-empty-keyword.tar"), a + pax_member(record(b"", b"x")) + b + END)
+    write_raw(os.path.join(v10, "y_pax-empty-path.tar"), a + pax_member(record(b"path", b"")) + b + END)
+
+    # §6.1/§7: several g headers: the last version stated wins, features are listed once, an unknown
+    # key is one notice for the archive however often it comes.
+    g1 = version + record(b"PORTARC.features.compat", b"shiny") + record(b"ACME.colour", b"blue")
+    g2 = record(b"PORTARC.version", b"1.1") + record(b"PORTARC.features.compat", b"shiny,sparkly") + \
+        record(b"ACME.colour", b"red") + record(b"PORTARC.newthing", b"1")
+    write_raw(os.path.join(v10, "y_global-headers-repeated.tar"), global_member(g1) + a + global_member(g2, b"pax_global_header.2") + b + END)
+
+
 if __name__ == "__main__":
     main(sys.argv[1])

@@ -39,6 +39,7 @@ if (verdict === 'n') {
 } else if (r.status === 0 || r.status === 1) {
   const got = JSON.parse(r.stdout);
   doc.warnings = got.warnings.length;
+  if (got.notices?.length) doc.notices = got.notices.length;
   doc.result = {
     version: got.version,
     features: got.features,

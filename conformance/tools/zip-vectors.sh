@@ -6,6 +6,7 @@ set -euo pipefail
 V=vectors/zip
 mkdir -p "$V"
 node ../bin/portarc.js convert --no-compress vectors/1.0/y_portarc-full.tar "$V/y_portarc-full.zip" 2>/dev/null
+node tools/zip-overflow-vectors.mjs
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/t/sub"

@@ -1,7 +1,11 @@
 // convert(): copy every entry of one archive into a new one of another container or compression
 // (tar ↔ zip, plain ↔ gzip ↔ zstd), streaming, and report what the target cannot carry.
-// Spec: spec/zip-profile.md (what a zip holds), spec/portarc-1.md §5.
+// Spec: spec/zip-profile.md (what a zip holds; §4.2 hardlink copies), spec/portarc-1.md §5.
 
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
 import type { ArchiveSource } from '../io/source.js';
@@ -15,13 +19,42 @@ export interface ConvertResult extends CreateResult {
   portarcOnly: string[];
 }
 
-export async function convert(source: ArchiveSource, dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'onEntry'> = {}): Promise<ConvertResult> {
-  const archive = await openArchive(source, { keepsChunks: true });
+type Options = Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'onEntry'>;
+
+export async function convert(source: ArchiveSource, dest: string | Writable, options: Options = {}): Promise<ConvertResult> {
   const opened = await openWriter(dest, options);
+  // A zip hardlink carries a copy of its target's content (zip-profile §4.2). Neither a tar nor
+  // portarc's zip reader hands that content out with the link, and a stream does not say in advance
+  // which member a later link will name: from a file, a first pass lists the link targets, and the
+  // second spools just those to a temporary directory. From a stream, links stay link-only.
+  const copies = opened.format === 'zip' && (options.zipHardlinks ?? 'copy') === 'copy';
+  let targets: Set<string> | undefined;
+  let archive;
+  try {
+    if (copies && typeof source === 'string' && source !== '-') targets = await hardlinkTargets(source);
+    archive = await openArchive(source, { keepsChunks: true });
+  } catch (err) {
+    await opened.abort();
+    throw err;
+  }
+  const spool = targets?.size ? new Spool() : undefined;
   const kinds = new Map<string, number>();
   const note = (what: string) => kinds.set(what, (kinds.get(what) ?? 0) + 1);
+  const src = archive;
   async function* entries() {
-    for await (const m of archive.members) {
+    for await (const m of src.members) {
+      const key = m.entry.path.toString('latin1');
+      if (spool && m.entry.type === 'file' && targets!.has(key)) {
+        yield { entry: m.entry, body: () => spool.tee(key, m.entry, m.body) };
+        continue;
+      }
+      if (m.entry.type === 'hardlink' && m.entry.linkTarget && copies) {
+        const kept = spool?.get(m.entry.linkTarget.toString('latin1'));
+        if (kept) {
+          yield { entry: { ...m.entry, size: kept.size }, body: () => kept.read() };
+          continue;
+        }
+      }
       if (opened.format === 'zip') noteZipLimits(m.entry, note);
       yield { entry: m.entry, body: () => m.body };
     }
@@ -29,9 +62,62 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
   try {
     const result = await writeEntries(entries(), opened, typeof dest === 'string' ? dest : '(stream)', options.onEntry);
     result.warnings.unshift(...archive.info.warnings);
+    result.notices.unshift(...archive.info.notices);
     return { ...result, from: archive.format, to: opened.format, portarcOnly: [...kinds].map(([k, n]) => `${n} ${k}`) };
   } finally {
     await archive.close();
+    await spool?.dispose();
+  }
+}
+
+/** Archive paths (latin1 keys) that some hardlink of the archive names: one listing pass, bodies skipped. */
+async function hardlinkTargets(path: string): Promise<Set<string>> {
+  const targets = new Set<string>();
+  const archive = await openArchive(path);
+  try {
+    for await (const m of archive.members) {
+      if (m.entry.type === 'hardlink' && m.entry.linkTarget) targets.add(m.entry.linkTarget.toString('latin1'));
+    }
+  } finally {
+    await archive.close();
+  }
+  return targets;
+}
+
+/** Content of hardlink targets, kept on disk (never in memory) until the links that need it come. */
+class Spool {
+  private dir?: Promise<string>;
+  private files = new Map<string, { file: string; size: number }>();
+  private count = 0;
+
+  /** Pass the body through while writing it to a spool file; the copy counts only when complete. */
+  async *tee(key: string, entry: Entry, body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    // Sparse targets hand out their runs back to back, not the file: not worth a copy.
+    if (entry.sparse) return yield* body;
+    this.dir ??= mkdtemp(join(tmpdir(), 'portarc-links-'));
+    const file = join(await this.dir, String(++this.count));
+    const fh = await open(file, 'w');
+    let size = 0;
+    try {
+      for await (const part of body) {
+        await fh.write(part);
+        size += part.length;
+        yield part;
+      }
+    } finally {
+      // Also when the consumer stops pulling once it has its bytes (return() lands here).
+      await fh.close();
+      if (size === entry.size) this.files.set(key, { file, size });
+    }
+  }
+
+  get(key: string): { size: number; read: () => AsyncIterable<Buffer> } | undefined {
+    const f = this.files.get(key);
+    return f && { size: f.size, read: () => createReadStream(f.file) };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.dir) await rm(await this.dir, { recursive: true, force: true });
   }
 }
 
@@ -40,7 +126,8 @@ function noteZipLimits(e: Entry, note: (what: string) => void): void {
   if (e.xattrs.size) note('with xattrs');
   if (e.selinux) note('with SELinux labels');
   if (e.aclAccess || e.aclDefault) note('with ACLs');
-  if (e.type === 'hardlink' || e.type === 'fifo' || e.type === 'chardev' || e.type === 'blockdev') note(`${e.type} entries (plain files to other tools)`);
+  if (e.type === 'fifo' || e.type === 'chardev' || e.type === 'blockdev') note(`${e.type} entries (plain files to other tools)`);
+  if (e.type === 'hardlink' && !e.size) note('hardlink entries (other tools extract them empty)');
   if (e.sparse) note('sparse files (stored dense)');
   if (e.mtimeNs < 0n || e.mtimeNs >= 2n ** 31n * 1_000_000_000n) note('times outside 1970-2038 (kept only in PX)');
 }

@@ -21,6 +21,12 @@ export interface CreateOptions {
   format?: 'tar' | 'zip' | 'auto';
   /** Compression of zip members: deflate (default), store, or zstd (method 93, spec/zip-profile.md §2.5). */
   zipMethod?: 'deflate' | 'store' | 'zstd';
+  /**
+   * Zip only: 'copy' (default) stores a copy of a hardlink's content with it, so that unzip, bsdtar
+   * and 7-Zip extract a real file (portarc still relinks it); 'link-only' stores the link alone
+   * (smaller; other tools extract an empty file). spec/zip-profile.md §4.2.
+   */
+  zipHardlinks?: 'copy' | 'link-only';
   /** gzip or zstd (seekable) around the tar stream; 'auto' (default) picks by the file suffix. */
   compression?: Filter | 'auto';
   /** Compression level (gzip 1–9, default 6; zstd 1–19, default 3). */
@@ -36,6 +42,8 @@ export interface CreateResult {
   bytes: number;
   /** Warnings from the scan and the writer (sockets skipped, files that changed while read...). */
   warnings: string[];
+  /** Notices of the entries written (convert: what the reader skipped by rule; spec §6.5). */
+  notices: string[];
 }
 
 /** What to archive: paths on disk, or entries (with content) made by the caller. */
@@ -59,7 +67,7 @@ export interface OpenedWriter {
 }
 
 /** Open the destination and the writer for the format and compression asked for or implied by its name. */
-export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod'>): Promise<OpenedWriter> {
+export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks'>): Promise<OpenedWriter> {
   let sink: OpenSink;
   let exclude: { dev: bigint; ino: bigint } | undefined;
   const named = typeof dest === 'string' && dest !== '-';
@@ -78,7 +86,7 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
     }
     let writer: ZipWriter;
     try {
-      writer = new ZipWriter(sink, { creator, method: options.zipMethod ?? 'deflate', level: options.level });
+      writer = new ZipWriter(sink, { creator, method: options.zipMethod ?? 'deflate', level: options.level, hardlinks: options.zipHardlinks });
     } catch (err) {
       await sink.abort(); // e.g. zstd asked for where no compressor exists: leave no .partial behind
       throw err;
@@ -93,10 +101,11 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
 /** Write entries through an opened writer; on any failure nothing is left under the final name. */
 export async function writeEntries(entries: CreateInput & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void): Promise<CreateResult> {
   const { writer } = opened;
-  const result: CreateResult = { entries: 0, bytes: 0, warnings: [] };
+  const result: CreateResult = { entries: 0, bytes: 0, warnings: [], notices: [] };
   try {
     for await (const { entry, body } of entries as AsyncIterable<ScannedEntry>) {
       result.warnings.push(...entry.warnings.map((w) => (w.startsWith(entry.name) ? w : `${entry.name}: ${w}`)));
+      result.notices.push(...entry.notices.map((n) => `${entry.name}: ${n}`));
       const { warnings } = await writer.add(entry, body?.());
       result.warnings.push(...warnings);
       result.entries++;
@@ -121,6 +130,7 @@ export async function writeEntries(entries: CreateInput & object, opened: Opened
 export async function create(input: CreateInput, dest: string | Writable, options: CreateOptions = {}): Promise<CreateResult> {
   const opened = await openWriter(dest, options);
   const reuseBuffers = opened.format === 'tar';
-  const entries = Array.isArray(input) ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers }) : input;
+  const hardlinkContent = opened.format === 'zip' && (options.zipHardlinks ?? 'copy') === 'copy';
+  const entries = Array.isArray(input) ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, hardlinkContent }) : input;
   return writeEntries(entries, opened, typeof dest === 'string' ? dest : '(stream)', options.onEntry);
 }

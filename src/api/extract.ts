@@ -26,6 +26,8 @@ export interface ExtractResult {
   losses: Loss[];
   /** What the profile left out by design (setuid bits for a user, `untrusted`'s drops): no loss. */
   notes: string[];
+  /** What the reader skipped by rule (unknown keywords...): archive-level, then per entry. Not a warning (spec §6.5). */
+  notices: string[];
 }
 
 export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
@@ -33,12 +35,14 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   await mkdir(dir, { recursive: true });
   const restorer = new Restorer(dir, options);
   const entryWarnings: string[] = [];
+  const entryNotices: string[] = [];
   let entries = 0;
   let archive: OpenArchive | undefined;
   try {
     archive = await openArchive(source, { limits: options.limits });
     for await (const { entry, body } of archive.members) {
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
+      for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
       await restorer.restore(entry, body);
       entries++;
       options.onEntry?.(entry);
@@ -58,5 +62,6 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     warnings: [...archive.info.warnings, ...restorer.warnings, ...entryWarnings],
     losses: restorer.losses,
     notes: restorer.notes,
+    notices: [...archive.info.notices, ...entryNotices],
   };
 }

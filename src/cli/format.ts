@@ -70,5 +70,6 @@ export function entryJson(e: Entry & { offset?: number }): Record<string, unknow
   if (e.sparse) o.sparse = e.sparse;
   if (e.offset !== undefined) o.offset = e.offset;
   if (e.warnings.length) o.warnings = e.warnings;
+  if (e.notices.length) o.notices = e.notices;
   return o;
 }

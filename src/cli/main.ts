@@ -26,6 +26,7 @@ function versionText(): string {
 interface CompressFlags {
   format?: 'tar' | 'zip';
   zipMethod?: 'deflate' | 'store' | 'zstd';
+  zipHardlinks?: 'copy' | 'link-only';
   gzip?: boolean;
   zstd?: boolean;
   compress: boolean;
@@ -38,6 +39,7 @@ function withWriteFlags(cmd: Command): Command {
   return cmd
     .option('--format <format>', 'tar or zip (default: zip for a .zip name, else tar)', formatArg)
     .option('--zip-method <method>', 'zip member compression: deflate (default), store, or zstd (method 93: bsdtar and 7-Zip read it, unzip 6.00 does not)', zipMethodArg)
+    .option('--zip-hardlinks <mode>', 'zip: copy (default; other tools extract the content, portarc relinks) or link-only (smaller)', zipHardlinksArg)
     .option('-z, --gzip', 'compress a tar with gzip (default for .tar.gz and .tgz)')
     .option('--zstd', 'compress a tar with seekable zstd (default for .tar.zst and .tzst)')
     .option('--no-compress', 'do not compress, whatever the suffix')
@@ -51,6 +53,7 @@ function writeOptions(o: CompressFlags) {
   return {
     format: o.format,
     zipMethod: o.zipMethod,
+    zipHardlinks: o.zipHardlinks,
     compression: o.gzip ? ('gzip' as const) : o.zstd ? ('zstd' as const) : o.compress ? ('auto' as const) : ('none' as const),
     level: o.level,
     threads: o.threads,
@@ -64,6 +67,11 @@ function formatArg(value: string): 'tar' | 'zip' {
 
 function zipMethodArg(value: string): 'deflate' | 'store' | 'zstd' {
   if (value !== 'deflate' && value !== 'store' && value !== 'zstd') throw new InvalidArgumentError('use deflate, store or zstd');
+  return value;
+}
+
+function zipHardlinksArg(value: string): 'copy' | 'link-only' {
+  if (value !== 'copy' && value !== 'link-only') throw new InvalidArgumentError('use copy or link-only');
   return value;
 }
 
@@ -151,7 +159,8 @@ export async function main(argv: string[]): Promise<number> {
         limits: o.limit,
         onEntry: o.verbose ? (e) => process.stdout.write(`${e.name}\n`) : undefined,
       });
-      for (const w of result.warnings) warn(`warning: ${w}`);
+      // Notices (unknown keywords skipped by rule) are printed but leave the exit code at 0 (spec §8.1).
+      for (const w of [...result.notices, ...result.warnings]) warn(`warning: ${w}`);
       for (const n of result.notes) warn(`note: ${n}`);
       for (const l of result.losses) warn(`not restored: ${l.path}: ${l.what}: ${l.reason}`);
       if (result.losses.length) {
@@ -172,7 +181,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<out>', 'archive to write ("-" for stdout); .zip means zip, .tar.gz gzip, .tar.zst zstd');
   withWriteFlags(program.commands.at(-1)!).action(async (input: string, output: string, o: CompressFlags) => {
       const result = await convert(input, output, writeOptions(o));
-      for (const w of result.warnings) warn(`warning: ${w}`);
+      for (const w of [...result.notices, ...result.warnings]) warn(`warning: ${w}`);
       if (result.portarcOnly.length) {
         warn(`note: ${result.to} keeps everything for portarc, but other tools will not restore: ${result.portarcOnly.join('; ')}`);
       }
@@ -199,15 +208,15 @@ export async function main(argv: string[]): Promise<number> {
           await out((first ? '' : ',\n') + JSON.stringify(entryJson(e)));
           first = false;
         } else {
-          for (const w of e.warnings) warn(`warning: ${e.name}: ${w}`);
+          for (const w of [...e.notices, ...e.warnings]) warn(`warning: ${e.name}: ${w}`);
           await out((o.verbose ? lsLine(e) : e.name) + '\n');
         }
       }
       const info = listing.info;
       if (o.json) {
-        await out(`\n],"info":${JSON.stringify({ version: info.version ?? null, creator: info.creator ?? null, features: info.features, readOnly: info.readOnly, warnings: info.warnings })}}\n`);
+        await out(`\n],"info":${JSON.stringify({ version: info.version ?? null, creator: info.creator ?? null, features: info.features, readOnly: info.readOnly, warnings: info.warnings, notices: info.notices })}}\n`);
       }
-      for (const w of info.warnings) warn(`warning: ${w}`);
+      for (const w of [...info.notices, ...info.warnings]) warn(`warning: ${w}`);
       if (warnings || info.warnings.length) code = EXIT.warnings;
     });
 

@@ -22,12 +22,19 @@ export interface ArchiveInfo {
   features: Record<FeatureClass, string[]>;
   /** Set when the archive uses a read-only-compatible feature this reader does not know. */
   readOnly: boolean;
-  /** Archive-level warnings (unknown keys, unknown features, truncation...). */
+  /** Archive-level warnings (invalid values, unknown read-only-compatible features, truncation...): exit 1. */
   warnings: string[];
+  /** Archive-level notices (unknown keywords, skipped by rule): printed, exit 0. Spec §6.5. */
+  notices: string[];
 }
 
 export function newArchiveInfo(): ArchiveInfo {
-  return { features: { compat: [], rocompat: [], incompat: [] }, readOnly: false, warnings: [] };
+  return { features: { compat: [], rocompat: [], incompat: [] }, readOnly: false, warnings: [], notices: [] };
+}
+
+/** Add an archive-level notice once: several global headers may repeat an unknown key (spec §6.1). */
+export function noticeOnce(info: ArchiveInfo, text: string): void {
+  if (!info.notices.includes(text)) info.notices.push(text);
 }
 
 /**
@@ -56,7 +63,8 @@ export function applyArchiveKey(info: ArchiveInfo, key: string, value: string, a
   }
   const cls = FEATURE_CLASSES.find((c) => key === `features.${c}`);
   if (!cls) return false;
-  const names = value.split(',').filter((s) => s !== '');
+  // Several global headers may repeat a feature: it is listed, and judged, once (spec §6.1).
+  const names = [...new Set(value.split(',').filter((s) => s !== ''))].filter((n) => !info.features[cls].includes(n));
   info.features[cls].push(...names);
   for (const name of names.filter((n) => !KNOWN_FEATURES[cls].has(n))) {
     if (cls === 'incompat') {

@@ -58,8 +58,17 @@ export interface Entry {
   aclDefault?: AclEntry[];
   /** Data runs for sparse files; absent for dense files. */
   sparse?: SparseRun[];
-  /** Things a reader noticed but did not understand or could not apply. Never fatal. */
+  /**
+   * Something in the archive that could not be used as written (an invalid value dropped,
+   * metadata that cannot be restored...). Never fatal; the CLI exits 1. Spec §6.5.
+   */
   warnings: string[];
+  /**
+   * Something the reader skipped by rule, losing nothing it knows of: an unknown keyword or extra
+   * field, a keyword that does not apply to the entry's type. Printed, but the CLI exits 0 (as GNU
+   * tar does for unknown keywords). Spec §6.5.
+   */
+  notices: string[];
 }
 
 /** Fill in the defaults so that callers only name what they know. */
@@ -75,6 +84,7 @@ export function makeEntry(init: Omit<Partial<Entry>, 'path'> & { path: Buffer | 
     size: 0,
     xattrs: new Map(),
     warnings: [],
+    notices: [],
     ...init,
     path,
     name: displayName(path),

@@ -82,6 +82,9 @@ export function decodeHeader(block: Buffer): RawHeader {
   }
   const magic = block.toString('latin1', 257, 265);
   const format: HeaderFormat = magic === 'ustar  \0' ? 'gnu' : magic.startsWith('ustar') ? 'ustar' : 'v7';
+  // devmajor/devminor mean something only for devices: other types may hold anything there
+  // (as GNU tar, which parses them for devices only). Spec §4.2.2.
+  const device = block[156] === TYPE.chardev || block[156] === TYPE.blockdev;
   try {
     let path = readBytes(block, 0, 100);
     if (format === 'ustar') {
@@ -100,8 +103,8 @@ export function decodeHeader(block: Buffer): RawHeader {
       linkname: readBytes(block, 157, 100),
       uname: format === 'v7' ? Buffer.alloc(0) : readBytes(block, 265, 32),
       gname: format === 'v7' ? Buffer.alloc(0) : readBytes(block, 297, 32),
-      devmajor: format === 'v7' ? 0 : toSafeNumber(readNumber(block, 329, 8, 'devmajor'), 'devmajor'),
-      devminor: format === 'v7' ? 0 : toSafeNumber(readNumber(block, 337, 8, 'devminor'), 'devminor'),
+      devmajor: format === 'v7' || !device ? 0 : toSafeNumber(readNumber(block, 329, 8, 'devmajor'), 'devmajor'),
+      devminor: format === 'v7' || !device ? 0 : toSafeNumber(readNumber(block, 337, 8, 'devminor'), 'devminor'),
     };
     if (h.size < 0) throw new FieldError(`negative size ${h.size}`);
     if (format === 'gnu') {

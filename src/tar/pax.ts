@@ -36,6 +36,7 @@ export function parsePaxRecords(data: Buffer): PaxRecord[] {
     if (data[end - 1] !== 0x0a) throw new PaxError('pax record does not end with a newline', pos);
     const eq = data.indexOf(0x3d, space + 1);
     if (eq === -1 || eq >= end - 1) throw new PaxError('pax record has no "="', pos);
+    if (eq === space + 1) throw new PaxError('pax record has an empty keyword', pos);
     // Keywords are UTF-8 text (xattr names inside them may not be: latin1 would lose nothing, but
     // every writer we know of uses UTF-8, and an invalid byte shows up as U+FFFD in warnings only).
     const key = data.toString('utf8', space + 1, eq);

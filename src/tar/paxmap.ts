@@ -2,7 +2,7 @@
 // GNU tar, bsdtar and star write is read back. Spec: spec/portarc-1.md §5 (metadata encodings).
 
 import { decodeAclXattr, formatAclText, parseAclText } from '../model/acl.js';
-import type { Entry } from '../model/entry.js';
+import type { Entry, EntryType } from '../model/entry.js';
 import { formatPaxTime, parsePaxDecimal, parsePaxTime } from './numbers.js';
 import { formatPaxRecord, type PaxRecord } from './pax.js';
 
@@ -89,6 +89,25 @@ export function isKnownPaxKey(key: string): boolean {
   );
 }
 
+/**
+ * Keywords that only mean something for some entry types (spec §6.2 step 3): on any other type
+ * they are ignored, with a notice when they come from the member's own `x` header.
+ */
+function appliesTo(key: string, type: EntryType): boolean {
+  if (key === 'linkpath') return type === 'symlink' || type === 'hardlink';
+  if (key === 'SCHILY.devmajor' || key === 'SCHILY.devminor') return type === 'chardev' || type === 'blockdev';
+  if (key.startsWith('GNU.sparse.') || key === 'SCHILY.realsize') return type === 'file';
+  return true;
+}
+
+/** libarchive's base64 (standard alphabet, padding optional, `_` read as `=` before); anything else is invalid (spec §5.2.2). */
+function decodeBase64Strict(text: string): Buffer | undefined {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
+  const bare = text.replace(/=+$/, '');
+  if (bare.length % 4 === 1 || (text.length > bare.length && text.length % 4 !== 0)) return undefined;
+  return Buffer.from(bare, 'base64');
+}
+
 /** State carried across the records of one member: sparse keys and xattr sources come in groups. */
 export interface PaxState {
   sparseMajor?: number;
@@ -96,6 +115,7 @@ export interface PaxState {
   sparseName?: Buffer;
   sparseRealSize?: number;
   sparseMap?: number[]; // 0.0 pairs (offset, numbytes...) or 0.1 map
+  /** SCHILY.xattr values by the name as written (still escaped: decoded once, in finishPax). */
   schily: Map<string, Buffer>;
   libarchive: Map<string, Buffer>;
   rhtSelinux?: string;
@@ -109,12 +129,18 @@ export function newPaxState(): PaxState {
 
 /**
  * Apply one record to the entry. Standard keys override the header fields; vendor keys are
- * gathered in `state` and resolved by finishPax once all records are in.
+ * gathered in `state` and resolved by finishPax once all records are in. `global` marks records of
+ * a `g` header: they are defaults for every later member, so one that does not apply to this
+ * member's type is skipped silently.
  */
-export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord): void {
+export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord, global = false): void {
   const { key, value } = rec;
   const text = () => value.toString('utf8');
   const bad = () => entry.warnings.push(`pax keyword "${key}" has an invalid value "${text().slice(0, 40)}"; ignored`);
+  if (!appliesTo(key, entry.type)) {
+    if (!global) entry.notices.push(`pax keyword "${key}" does not apply to a ${entry.type}; ignored`);
+    return;
+  }
   const decimal = (set: (n: number) => void) => {
     const n = parsePaxDecimal(text());
     if (n === undefined) bad();
@@ -126,10 +152,13 @@ export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord): v
     else set(ns);
   };
   switch (key) {
+    // An empty path or link target is no name at all (spec §4.3.3: not POSIX's "delete").
     case 'path':
+      if (value.length === 0) return void bad();
       entry.path = Buffer.from(value);
       return;
     case 'linkpath':
+      if (value.length === 0) return void bad();
       entry.linkTarget = Buffer.from(value);
       return;
     case 'size':
@@ -193,14 +222,16 @@ export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord): v
       return;
   }
   if (key.startsWith(XATTR_SCHILY)) {
-    state.schily.set(unescapeSchilyName(key.slice(XATTR_SCHILY.length)), Buffer.from(value));
+    state.schily.set(key.slice(XATTR_SCHILY.length), Buffer.from(value));
     return;
   }
   if (key.startsWith(XATTR_LIBARCHIVE)) {
-    state.libarchive.set(urlDecodeXattrName(key.slice(XATTR_LIBARCHIVE.length)), Buffer.from(value.toString('latin1').replace(/_/g, '='), 'base64'));
+    const decoded = decodeBase64Strict(value.toString('latin1').replace(/_/g, '='));
+    if (!decoded) return void entry.warnings.push(`pax keyword "${key}" is not valid base64; ignored`);
+    state.libarchive.set(urlDecodeXattrName(key.slice(XATTR_LIBARCHIVE.length)), decoded);
     return;
   }
-  if (!isKnownPaxKey(key)) entry.warnings.push(`unknown pax keyword "${key}" ignored`);
+  if (!isKnownPaxKey(key)) entry.notices.push(`unknown pax keyword "${key}" ignored`);
 }
 
 function stripNul(v: Buffer): Buffer {
@@ -212,14 +243,15 @@ function stripNul(v: Buffer): Buffer {
 /**
  * Resolve the gathered vendor records into the entry's xattrs, label and ACLs.
  * - libarchive writes every xattr twice (SCHILY with URL-escaped names, LIBARCHIVE in base64);
- *   LIBARCHIVE is exact, so a SCHILY name that URL-decodes to a LIBARCHIVE name is the same xattr.
+ *   LIBARCHIVE is exact, so a SCHILY name that URL-decodes (once, from the bytes as written) to a
+ *   LIBARCHIVE name is the same xattr. Any other SCHILY name is read by GNU tar's rule.
  * - RHT.security.selinux wins over an xattr copy of the label (GNU tar's rule).
  * - SCHILY.acl text wins over a raw system.posix_acl_* xattr (GNU tar --xattrs writes both).
  */
 export function finishPax(entry: Entry, state: PaxState): void {
   const xattrs = new Map<string, Buffer>();
-  for (const [name, value] of state.schily) {
-    if (!state.libarchive.has(urlDecodeXattrName(name))) xattrs.set(name, value);
+  for (const [raw, value] of state.schily) {
+    if (!state.libarchive.has(urlDecodeXattrName(raw))) xattrs.set(unescapeSchilyName(raw), value);
   }
   for (const [name, value] of state.libarchive) xattrs.set(name, value);
 

@@ -2,7 +2,7 @@
 // and v7 headers, yielding one Entry at a time with its content as a stream.
 // Spec: spec/portarc-1.md §4 (container) and §6 (reader rules).
 
-import { ArchiveError, LimitError } from '../model/errors.js';
+import { ArchiveError, LimitError, UnsupportedFeatureError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { displayName, makeEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { ByteSource } from '../io/bytesource.js';
@@ -64,7 +64,8 @@ export class TarReader implements AsyncIterable<TarMember> {
     this.maxHeader = this.limits.headerBytes;
   }
 
-  private fail(reason: string, offset: number, entry?: string, code?: 'PORTARC_LIMIT'): never {
+  private fail(reason: string, offset: number, entry?: string, code?: 'PORTARC_LIMIT' | 'PORTARC_UNSUPPORTED'): never {
+    if (code === 'PORTARC_UNSUPPORTED') throw new UnsupportedFeatureError(reason, { archive: this.name, entry, offset });
     if (code) throw new LimitError(reason, { archive: this.name, entry, offset });
     throw new ArchiveError(reason, { archive: this.name, entry, offset });
   }
@@ -135,7 +136,7 @@ export class TarReader implements AsyncIterable<TarMember> {
         } else if (h.typeflag === TYPE.gnuLongName) longName = stripTrailingNul(await this.readExtension(h, got.at));
         else if (h.typeflag === TYPE.gnuLongLink) longLink = stripTrailingNul(await this.readExtension(h, got.at));
         else if (h.typeflag === TYPE.gnuVolume) {
-          this.info.warnings.push(`${this.name}: GNU volume label "${h.path.toString('utf8')}" skipped`);
+          this.info.notices.push(`${this.name}: GNU volume label "${h.path.toString('utf8')}" skipped`);
           await this.src.skip(h.size + padding(h.size));
           memberStart = -1;
         } else {
@@ -180,10 +181,15 @@ export class TarReader implements AsyncIterable<TarMember> {
       entry.devMinor = h.devminor;
     }
     const link = longLink ?? h.linkname;
-    if (link.length && (entry.type === 'symlink' || entry.type === 'hardlink')) entry.linkTarget = link;
+    const isLink = entry.type === 'symlink' || entry.type === 'hardlink';
+    if (link.length && isLink) entry.linkTarget = link;
+    // The ustar linkname of other types is ignored silently (writers leave junk there); a GNU 'K'
+    // header is the writer's explicit statement, so it is worth a notice (spec §6.2).
+    if (longLink && !isLink) entry.notices.push(`GNU long link name ('K' header) does not apply to a ${entry.type}; ignored`);
 
     const state = newPaxState();
-    for (const rec of [...globals, ...(local ?? [])]) applyPaxRecord(entry, state, rec);
+    for (const rec of globals) applyPaxRecord(entry, state, rec, true);
+    for (const rec of local ?? []) applyPaxRecord(entry, state, rec);
     finishPax(entry, state);
     let xattrBytes = 0;
     for (const v of entry.xattrs.values()) xattrBytes += v.length;
@@ -207,8 +213,16 @@ export class TarReader implements AsyncIterable<TarMember> {
       entry.type = 'directory';
     }
 
-    // Sparse members: old GNU 'S', or pax GNU.sparse 0.0 / 0.1 / 1.0.
+    // Sparse members: old GNU 'S', or pax GNU.sparse 0.0 / 0.1 / 1.0 (spec §5.5.2).
     let mapBytes = 0;
+    const sparseForm = state.sparseMajor !== undefined ? `${state.sparseMajor}.${state.sparseMinor ?? 0}` : undefined;
+    if (sparseForm !== undefined && sparseForm !== '1.0' && !(state.sparseMajor === 0 && state.sparseMap)) {
+      // Reading an unknown form as dense would hand out its map as file content.
+      this.fail(`GNU sparse format ${sparseForm} is not supported (known: 0.0, 0.1, 1.0)`, headerAt, displayName(entry.path), 'PORTARC_UNSUPPORTED');
+    }
+    if (!h.gnuSparse && (state.sparseMajor === 1 || state.sparseMap) && state.sparseRealSize === undefined) {
+      this.fail('sparse member has no real size (GNU.sparse.realsize or GNU.sparse.size)', headerAt, displayName(entry.path));
+    }
     if (h.gnuSparse) {
       const runs = [...h.gnuSparse.runs];
       let extended = h.gnuSparse.extended;

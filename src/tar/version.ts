@@ -1,7 +1,7 @@
 // Archive-level data in the global header: spec version, creator and features, and the reader's
 // rules for what it does not know. Spec: spec/portarc-1.md §7 (versions and features).
 
-import { FEATURE_CLASSES, SPEC_VERSION_TEXT, applyArchiveKey, type ArchiveInfo, type FeatureClass } from '../model/archive-info.js';
+import { FEATURE_CLASSES, SPEC_VERSION_TEXT, applyArchiveKey, noticeOnce, type ArchiveInfo, type FeatureClass } from '../model/archive-info.js';
 import { formatPaxRecord, type PaxRecord } from './pax.js';
 import { isKnownPaxKey } from './paxmap.js';
 
@@ -17,15 +17,15 @@ export function applyGlobalRecords(info: ArchiveInfo, records: PaxRecord[], arch
   const rest: PaxRecord[] = [];
   for (const { key, value } of records) {
     if (!key.startsWith(PREFIX)) {
-      // Known keys apply to every later member (as in GNU tar); unknown ones are reported once
-      // for the archive, not once per member.
+      // Known keys apply to every later member (as in GNU tar); unknown ones are a notice, once
+      // for the archive, not once per member (spec §6.5).
       if (isKnownPaxKey(key)) rest.push({ key, value });
-      else info.warnings.push(`${archive}: unknown global keyword "${key}" ignored`);
+      else noticeOnce(info, `${archive}: unknown global keyword "${key}" ignored`);
       continue;
     }
     const sub = key.slice(PREFIX.length);
     if (!applyArchiveKey(info, sub, value.toString('utf8'), archive, offset)) {
-      info.warnings.push(`${archive}: unknown archive keyword "${key}" ignored`);
+      noticeOnce(info, `${archive}: unknown archive keyword "${key}" ignored`);
     }
   }
   return rest;

@@ -74,10 +74,11 @@ export interface ParsedExtras {
 }
 
 /**
- * Parse a header's extra data. Unknown IDs and malformed blocks are reported through `warn`, each
- * unknown ID once per entry (`seen` is shared by the local and central header of one entry).
+ * Parse a header's extra data. Malformed blocks are reported through `warn`; unknown IDs, skipped
+ * by rule, through `notice` (spec §6.5 of portarc-1.md), each once per entry (`seen` is shared by
+ * the local and central header of one entry).
  */
-export function readExtras(extra: Buffer, local: boolean, name: Buffer, warn: (msg: string) => void, seen: Set<number>): ParsedExtras {
+export function readExtras(extra: Buffer, local: boolean, name: Buffer, warn: (msg: string) => void, seen: Set<number>, notice: (msg: string) => void = warn): ParsedExtras {
   const out: ParsedExtras = { timeRank: 0, px: [], hasPx: false };
   const { blocks, malformed } = parseExtra(extra);
   if (malformed) warn(`${local ? 'local' : 'central'} extra field data is malformed; the rest of it was ignored`);
@@ -132,7 +133,7 @@ export function readExtras(extra: Buffer, local: boolean, name: Buffer, warn: (m
       default:
         if (!SILENT_EXTRAS.has(id) && !seen.has(id)) {
           seen.add(id);
-          warn(`unknown extra field 0x${id.toString(16).padStart(4, '0')} ignored`);
+          notice(`unknown extra field 0x${id.toString(16).padStart(4, '0')} ignored`);
         }
     }
   }

@@ -311,7 +311,8 @@ export class ZipFile {
 
   private async toEntry(r: CdRecord): Promise<ZipFileEntry | undefined> {
     const warnings: string[] = [];
-    const x = readExtras(r.h.extra, false, r.h.name, (w) => warnings.push(w), new Set());
+    const notices: string[] = [];
+    const x = readExtras(r.h.extra, false, r.h.name, (w) => warnings.push(w), new Set(), (n) => notices.push(n));
     const ref = x.px.find((p) => p.type === PX.overflowRef);
     if (ref && ref.value.length === 8) {
       const records = await this.overflowRecords(Number(ref.value.readBigUInt64LE(0)) + this.delta, warnings);
@@ -320,6 +321,7 @@ export class ZipFile {
     const { entry, facts } = buildEntry({ ...r.h, usize: r.usize }, x);
     if (facts.overflowMember) return undefined;
     entry.warnings.push(...warnings);
+    entry.notices.unshift(...notices);
     if (facts.critical !== undefined) {
       throw new UnsupportedFeatureError(`portarc extra record type 0x${facts.critical.toString(16)} is critical and not known to this reader: upgrade portarc`, {
         archive: this.name,

@@ -4,7 +4,7 @@
 //
 // The rules and the ArchiveInfo shape are shared with the tar layer (src/model/archive-info.ts).
 
-import { FEATURE_CLASSES, SPEC_VERSION_TEXT, applyArchiveKey, newArchiveInfo, type ArchiveInfo, type FeatureClass } from '../model/archive-info.js';
+import { FEATURE_CLASSES, SPEC_VERSION_TEXT, applyArchiveKey, noticeOnce, newArchiveInfo, type ArchiveInfo, type FeatureClass } from '../model/archive-info.js';
 
 export type { FeatureClass };
 export const ZIP_SPEC_VERSION_TEXT = SPEC_VERSION_TEXT;
@@ -27,6 +27,6 @@ export function applyArchiveRecord(info: ZipArchiveInfo, text: string, archive: 
     const eq = line.indexOf('=');
     const key = eq < 0 ? line : line.slice(0, eq);
     const value = eq < 0 ? '' : line.slice(eq + 1);
-    if (!applyArchiveKey(info, key, value, archive, offset)) info.warnings.push(`${archive}: unknown archive keyword "${key}" ignored`);
+    if (!applyArchiveKey(info, key, value, archive, offset)) noticeOnce(info, `${archive}: unknown archive keyword "${key}" ignored`);
   }
 }

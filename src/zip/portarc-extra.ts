@@ -175,7 +175,7 @@ export interface PxFacts {
 
 /**
  * Apply records to an entry (later records win; xattrs accumulate). Problems become entry warnings;
- * unknown types are reported once each.
+ * unknown types are entry notices (skipped by rule), once each.
  */
 export function applyPx(entry: Entry, records: PxRecord[]): PxFacts {
   const facts: PxFacts = {};
@@ -264,7 +264,7 @@ export function applyPx(entry: Entry, records: PxRecord[]): PxFacts {
         if (type & CRITICAL) facts.critical ??= type;
         else if (!unknown.has(type)) {
           unknown.add(type);
-          entry.warnings.push(`unknown portarc extra record type 0x${type.toString(16).padStart(2, '0')} ignored`);
+          entry.notices.push(`unknown portarc extra record type 0x${type.toString(16).padStart(2, '0')} ignored`);
         }
     }
   }

@@ -136,7 +136,8 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
       throw new UnsupportedFeatureError('encrypted entries are not supported', { archive: this.name, entry: shown, offset: at });
     }
     const warnings: string[] = [];
-    const x = readExtras(extra, true, name, (w) => warnings.push(w), new Set());
+    const notices: string[] = [];
+    const x = readExtras(extra, true, name, (w) => warnings.push(w), new Set(), (n) => notices.push(n));
     const descriptor = (f.flags & FLAG.descriptor) !== 0;
     let sizes = { usize: f.usize, csize: f.csize };
     if (!descriptor) {
@@ -155,6 +156,7 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
     }
     const { entry, facts } = buildEntry({ name, flags: f.flags, dosTime: f.dosTime, dosDate: f.dosDate, usize: descriptor ? 0 : sizes.usize }, x);
     entry.warnings.push(...warnings);
+    entry.notices.unshift(...notices);
     if (descriptor && facts.size !== undefined && entry.type === 'file') entry.size = facts.size;
     if (facts.critical !== undefined) {
       throw new UnsupportedFeatureError(`portarc extra record type 0x${facts.critical.toString(16)} is critical and not known to this reader: upgrade portarc`, { archive: this.name, entry: shown, offset: at });

@@ -53,6 +53,8 @@ export interface ZipWriterOptions {
   centralMemoryLimit?: number;
   /** Directory for that temporary file. Default: the OS temporary directory. */
   tempDir?: string;
+  /** 'copy' (default): a hardlink given a body stores that content too; 'link-only': never (spec §4.2). */
+  hardlinks?: 'copy' | 'link-only';
 }
 
 /** Extra data budget per header, less what the standard blocks and PX framing can take. */
@@ -130,7 +132,7 @@ export class ZipWriter {
 
     let data: Member['data'] = Buffer.alloc(0);
     if (entry.type === 'symlink') data = entry.linkTarget ?? Buffer.alloc(0);
-    else if (entry.type === 'file' || (entry.type === 'hardlink' && body !== undefined && entry.size > 0)) {
+    else if (entry.type === 'file' || (entry.type === 'hardlink' && this.opts.hardlinks !== 'link-only' && body !== undefined && entry.size > 0)) {
       // A hardlink given a body is stored with a copy of the content, so that other tools get
       // the data too; portarc still restores it as a link (spec §4.2).
       const runs = entry.type === 'file' ? entry.sparse : undefined;
