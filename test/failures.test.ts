@@ -308,6 +308,22 @@ describe('errors the library throws on purpose carry a stable code', () => {
     expect((err as PortarcError).code).toBe('PORTARC_BAD_ARCHIVE');
   });
 
+  it('a zip member whose content does not match its CRC-32 is PORTARC_DAMAGED, from a file and from a stream', async () => {
+    const dir = tempDir('crc');
+    const body = Buffer.from('content that will be damaged on purpose');
+    const zip = join(dir, 'c.zip');
+    await create([{ entry: makeEntry({ path: 'c.txt', type: 'file', size: body.length }), body: () => body as never }], zip, { zipMethod: 'store' });
+    const bytes = readFileSync(zip);
+    bytes[bytes.indexOf(body) + 3] ^= 0xff;
+    writeFileSync(zip, bytes);
+    for (const source of [zip, Readable.from([bytes])]) {
+      const err = await extract(source, join(dir, 'out')).catch((e: unknown) => e);
+      expect((err as PortarcError).code).toBe('PORTARC_DAMAGED');
+      expect((err as Error).message).toMatch(/entry "c.txt".*CRC-32 mismatch/);
+    }
+    expect(leftovers(join(dir, 'out'))).toEqual([]);
+  });
+
   it('zip writer refusals are typed: a NUL in a name, a size that is not a byte count', async () => {
     const dir = tempDir('zipcodes');
     const e1 = await create([{ entry: makeEntry({ path: Buffer.from('a\0b'), type: 'file', size: 0 }) }], join(dir, 'a.zip')).catch((e: unknown) => e);
