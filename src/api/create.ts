@@ -1,16 +1,16 @@
 // create(): scan a tree (or take entries) and write a portarc tar archive to a file or stream.
 // Spec: spec/portarc-1.md §4–§5 (what is written).
 
-import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
-import { ArchiveError } from '../model/errors.js';
+import { ArchiveError, UsageError } from '../model/errors.js';
 import { scan, type ScannedEntry } from '../fs/scan.js';
 import { fileSink, writableSink, type OpenSink } from '../io/sink.js';
 import { TarWriter } from '../tar/writer.js';
 import { ZipWriter } from '../zip/index.js';
 import { compressingSink, filterForPath, type Filter } from '../compress/index.js';
 import { VERSION } from './version.js';
+import { checkedEntries, checkLevelFor, checkWriteOptions, inputKind } from './options.js';
 
 export interface CreateOptions {
   /** Directory the paths are relative to (tar's -C). Default: the current directory. */
@@ -68,22 +68,20 @@ export interface OpenedWriter {
 
 /** Open the destination and the writer for the format and compression asked for or implied by its name. */
 export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks'>): Promise<OpenedWriter> {
-  let sink: OpenSink;
-  let exclude: { dev: bigint; ino: bigint } | undefined;
   const named = typeof dest === 'string' && dest !== '-';
-  if (dest === '-') sink = writableSink(process.stdout);
-  else if (typeof dest === 'string') {
-    sink = await fileSink(dest);
-    const st = await stat(`${dest}.partial`, { bigint: true });
-    exclude = { dev: st.dev, ino: st.ino };
-  } else sink = writableSink(dest);
+  if (typeof dest !== 'string' && !(dest && typeof (dest as Writable).write === 'function')) {
+    throw new UsageError('the destination must be a file path, "-" for stdout, or a Writable');
+  }
+  checkWriteOptions(options, named && /\.zip$/i.test(dest as string));
+  if (named && options.format !== 'zip' && (!options.compression || options.compression === 'auto')) checkLevelFor(filterForPath(dest as string), options.level);
+  let sink: OpenSink;
+  if (dest === '-') sink = writableSink(process.stdout, undefined, undefined, '(stdout)');
+  else if (typeof dest === 'string') sink = await fileSink(dest);
+  else sink = writableSink(dest);
+  const exclude = sink.identity;
   const creator = `portarc ${VERSION}`;
   const format = options.format && options.format !== 'auto' ? options.format : named && /\.zip$/i.test(dest) ? 'zip' : 'tar';
   if (format === 'zip') {
-    if (options.compression && options.compression !== 'auto' && options.compression !== 'none') {
-      await sink.abort();
-      throw new Error('a zip archive compresses each member itself: gzip or zstd around it is not supported (use --zip-method)');
-    }
     let writer: ZipWriter;
     try {
       writer = new ZipWriter(sink, { creator, method: options.zipMethod ?? 'deflate', level: options.level, hardlinks: options.zipHardlinks });
@@ -128,9 +126,10 @@ export async function writeEntries(entries: CreateInput & object, opened: Opened
  * `format: 'zip'`, makes a zip; otherwise a tar, compressed as the name or options say.
  */
 export async function create(input: CreateInput, dest: string | Writable, options: CreateOptions = {}): Promise<CreateResult> {
+  const kind = inputKind(input);
   const opened = await openWriter(dest, options);
   const reuseBuffers = opened.format === 'tar';
   const hardlinkContent = opened.format === 'zip' && (options.zipHardlinks ?? 'copy') === 'copy';
-  const entries = Array.isArray(input) ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, hardlinkContent }) : input;
+  const entries = kind === 'paths' ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, hardlinkContent }) : checkedEntries(input as Iterable<ScannedEntry>);
   return writeEntries(entries, opened, typeof dest === 'string' ? dest : '(stream)', options.onEntry);
 }

@@ -1,11 +1,12 @@
 // extract(): read an archive and restore its entries under a destination directory, reporting
 // every warning and every loss. Spec: spec/portarc-1.md §6 (reader rules) and §9 (restore).
 
-import { mkdir } from 'node:fs/promises';
+import { access, constants, mkdir, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { Entry } from '../model/entry.js';
-import { ArchiveError } from '../model/errors.js';
+import { IoError, ioError, PortarcError, UsageError } from '../model/errors.js';
 import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
-import type { ArchiveSource } from '../io/source.js';
+import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
 import type { ArchiveInfo } from '../tar/version.js';
 
@@ -31,8 +32,8 @@ export interface ExtractResult {
 }
 
 export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
-  const name = typeof source === 'string' ? (source === '-' ? '(stdin)' : source) : '(stream)';
-  await mkdir(dir, { recursive: true });
+  const name = sourceName(source);
+  await prepareDestination(dir);
   const restorer = new Restorer(dir, options);
   const entryWarnings: string[] = [];
   const entryNotices: string[] = [];
@@ -48,9 +49,11 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
       options.onEntry?.(entry);
     }
   } catch (err) {
-    // Whatever was extracted keeps its metadata, then the failure is reported.
+    // Whatever was extracted completely keeps its name and metadata; temporary files of what was
+    // not are removed; then the failure is reported.
     await restorer.finish().catch(() => undefined);
-    if (err instanceof ArchiveError) throw err.withArchive(name);
+    restorer.abort();
+    if (err instanceof PortarcError) throw err.withArchive(name);
     throw err;
   } finally {
     await archive?.close();
@@ -64,4 +67,34 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     notes: restorer.notes,
     notices: [...archive.info.notices, ...entryNotices],
   };
+}
+
+/**
+ * The destination must be a directory we can write to: made when missing, refused up front with
+ * one clear error when it is a file or read-only, instead of a raw EEXIST or a loss per entry.
+ */
+async function prepareDestination(dir: string): Promise<void> {
+  if (typeof dir !== 'string' || dir === '') throw new UsageError('the destination must be a directory path');
+  const st = await stat(dir).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new IoError('destination is not a directory: name a directory to extract into (-C DIR)', { path: dir, errno: 'ENOTDIR' });
+  try {
+    if (!st) await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw ioError(await mkdirCause(dir, err), 'cannot extract into this destination', dir);
+  }
+}
+
+/**
+ * A recursive mkdir reports ENOENT where the real cause is a read-only or forbidden parent: make the
+ * first missing directory alone to learn the true errno.
+ */
+async function mkdirCause(dir: string, err: unknown): Promise<unknown> {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return err;
+  let first = resolve(dir);
+  while (dirname(first) !== first && !(await stat(dirname(first)).catch(() => undefined))) first = dirname(first);
+  return mkdir(first).then(
+    () => err,
+    (e: unknown) => e,
+  );
 }

@@ -4,7 +4,7 @@
 import type { Entry } from '../model/entry.js';
 import type { Limits } from '../model/limits.js';
 import { ArchiveError } from '../model/errors.js';
-import type { ArchiveSource } from '../io/source.js';
+import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
 import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
 
@@ -19,7 +19,7 @@ export interface Listing extends AsyncIterable<ListedEntry> {
 }
 
 export function list(source: ArchiveSource, options: { limits?: Partial<Limits> } = {}): Listing {
-  const name = typeof source === 'string' ? (source === '-' ? '(stdin)' : source) : '(stream)';
+  const name = sourceName(source);
   let info = newArchiveInfo();
   return {
     get info() {

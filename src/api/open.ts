@@ -7,6 +7,8 @@ import type { Entry } from '../model/entry.js';
 import type { Limits } from '../model/limits.js';
 import { decompressAuto, peek, sniff, unsupportedFormat } from '../compress/index.js';
 import { openSource, stable, type ArchiveSource } from '../io/source.js';
+import { ArchiveError, IoError, ioError } from '../model/errors.js';
+import { BLOCK, decodeHeader, isZeroBlock } from '../tar/header.js';
 import { TarReader } from '../tar/reader.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
@@ -40,9 +42,15 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
   const bytes = opened.reused && options.keepsChunks ? stable(opened.bytes) : opened.bytes;
   if (typeof source === 'string' && source !== '-') {
     // A zip file is read through its central directory: other tools keep modes and symlinks there only.
-    const fh = await open(source, 'r');
     const head = Buffer.alloc(4);
-    await fh.read(head, 0, 4, 0).finally(() => fh.close());
+    try {
+      const fh = await open(source, 'r');
+      await fh.read(head, 0, 4, 0).finally(() => fh.close());
+    } catch (err) {
+      await opened.close();
+      if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new IoError('is a directory, not an archive: name the archive file (-f FILE)', { path: name, errno: 'EISDIR' });
+      throw ioError(err, 'cannot open the archive', name);
+    }
     if (isZip(head)) {
       const zip = await openZip(source, { archiveName: name, limits: options.limits });
       async function* members(): AsyncGenerator<Member> {
@@ -51,7 +59,7 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
       return { format: 'zip', name, info: zip.info, members: members(), close: () => zip.close() };
     }
   }
-  const { head, rest } = await peek(bytes, 6);
+  const { head, rest } = await peek(bytes, BLOCK);
   if (isZip(head)) {
     const reader = new ZipStreamReader(reused ? stable(rest) : rest, { archiveName: name, limits: options.limits });
     return { format: 'zip', name, info: reader.info, members: reader, close: opened.close };
@@ -59,7 +67,37 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
   // The tar reader is done with a chunk before it asks for the next but one; the decompressors may
   // not be (they keep partial frames), so they get copies.
   const plain = sniff(head) === 'none' && !unsupportedFormat(head);
-  const tarBytes = plain ? rest : decompressAuto(reused ? stable(rest) : rest);
-  const reader = new TarReader(tarBytes, { archiveName: name, limits: options.limits });
+  const decoded = plain ? { head, rest } : await peek(decompressAuto(reused ? stable(rest) : rest), BLOCK);
+  const wrong = notTar(decoded.head, plain ? (typeof source === 'string' && source !== '-' ? 'file' : 'input') : 'decompressed input');
+  if (wrong) {
+    await opened.close();
+    throw new ArchiveError(wrong, { archive: name, offset: decoded.head.length ? 0 : undefined });
+  }
+  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits });
   return { format: 'tar', name, info: reader.info, members: reader, close: opened.close };
+}
+
+/**
+ * Why the first block is not the start of a tar, or undefined when it may be: an empty input, or
+ * bytes that are neither a header (valid checksum or ustar magic) nor zeros. Spec §8.2: the user is
+ * told what the file looks like instead of "truncated inside a header block".
+ */
+function notTar(head: Buffer, what: 'file' | 'input' | 'decompressed input'): string | undefined {
+  if (head.length === 0) return `empty ${what}: not an archive`;
+  const block = head.subarray(0, BLOCK);
+  if (block.length > 262 && block.toString('latin1', 257, 262) === 'ustar') return undefined;
+  if (block.every((b) => b === 0)) return undefined;
+  if (block.length === BLOCK) {
+    if (isZeroBlock(block)) return undefined;
+    try {
+      decodeHeader(block);
+      return undefined;
+    } catch {
+      // not a header: fall through
+    }
+  }
+  const first = block.subarray(0, 16);
+  const text = [...first].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+  const kind = what === 'decompressed input' ? 'the decompressed data is not a tar archive' : 'not a tar or zip archive (portarc reads tar, tar.gz, tar.zst and zip)';
+  return `${kind}: it starts with ${first.toString('hex').replace(/(..)(?!$)/g, '$1 ')} "${text}"`;
 }

@@ -3,6 +3,7 @@
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { parseLimit, type Limits } from '../model/limits.js';
+import { PortarcError } from '../model/errors.js';
 import { convert } from '../api/convert.js';
 import { create } from '../api/create.js';
 import { extract } from '../api/extract.js';
@@ -88,27 +89,52 @@ function collectLimit(value: string, previous: Partial<Limits>): Partial<Limits>
   }
 }
 
+/**
+ * Standard output and error once their reader has gone (`| head`): a listing cut short is not a
+ * reason to stop the work, so nothing more is printed there and the work goes on (spec §8.4).
+ */
+const closed = { stdout: false, stderr: false };
+
 function warn(msg: string): void {
-  process.stderr.write(`portarc: ${msg}\n`);
+  if (!closed.stderr) process.stderr.write(`portarc: ${msg}\n`);
+}
+
+/** A line of a listing on stdout (extract -v), dropped once the reader has closed the pipe. */
+function say(line: string): void {
+  if (!closed.stdout) process.stdout.write(line);
 }
 
 /** Print stdout lines without buffering the whole listing, honouring backpressure. */
 async function out(text: string): Promise<void> {
-  if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
+  if (closed.stdout || process.stdout.write(text)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      for (const ev of ['drain', 'error', 'close']) process.stdout.off(ev, done);
+      resolve();
+    };
+    for (const ev of ['drain', 'error', 'close']) process.stdout.once(ev, done);
+  });
 }
 
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
-  // A reader that stops early (`portarc list | head`) is not an error of ours: stop quietly.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(code);
-    throw err;
-  });
+  // A reader that stops early (`portarc list | head`, `extract -v | head`) closes the pipe: print
+  // no more there, but never end the work early. When stdout carries the archive (`-f -`), the
+  // writer sees the same error on its own listener and fails loudly (exit 2).
+  process.stdout.on('error', () => (closed.stdout = true));
+  process.stderr.on('error', () => (closed.stderr = true));
+  // A stray error outside the awaited work is still one line and exit 2, never a stack trace.
+  const crash = (err: unknown) => {
+    reportError(err);
+    process.exit(EXIT.failure);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   const program = new Command('portarc')
     .description('Portable backup archives: pax tar with every piece of Unix metadata')
     .version(versionText(), '-V, --version')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeOut: (s) => say(s), writeErr: (s) => void (closed.stderr || process.stderr.write(s)) });
 
   program
     .command('create')
@@ -123,7 +149,7 @@ export async function main(argv: string[]): Promise<number> {
         cwd: o.directory,
         sparse: o.sparse,
         ...writeOptions(o),
-        onEntry: o.verbose ? (e) => process.stderr.write(`${e.name}\n`) : undefined,
+        onEntry: o.verbose ? (e) => void (closed.stderr || process.stderr.write(`${e.name}\n`)) : undefined,
       });
       for (const w of result.warnings) warn(`warning: ${w}`);
       if (result.warnings.length) code = EXIT.warnings;
@@ -157,8 +183,9 @@ export async function main(argv: string[]): Promise<number> {
         absoluteNames: o.absoluteNames,
         fsync: o.fsync,
         limits: o.limit,
-        onEntry: o.verbose ? (e) => process.stdout.write(`${e.name}\n`) : undefined,
+        onEntry: o.verbose ? (e) => say(`${e.name}\n`) : undefined,
       });
+      if (o.verbose && closed.stdout) warn('note: standard output was closed by its reader: the listing was cut, the extraction was not');
       // Notices (unknown keywords skipped by rule) are printed but leave the exit code at 0 (spec §8.1).
       for (const w of [...result.notices, ...result.warnings]) warn(`warning: ${w}`);
       for (const n of result.notes) warn(`note: ${n}`);
@@ -203,6 +230,7 @@ export async function main(argv: string[]): Promise<number> {
       if (o.json) await out('{"entries":[\n');
       let warnings = 0;
       for await (const e of listing) {
+        if (closed.stdout) break; // the reader has stopped (`| head`): so do we, quietly, as tar does
         warnings += e.warnings.length;
         if (o.json) {
           await out((first ? '' : ',\n') + JSON.stringify(entryJson(e)));
@@ -225,8 +253,18 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.failure;
-    warn(`error: ${(err as Error).message}`);
-    if (process.env.PORTARC_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    reportError(err);
     return EXIT.failure;
   }
+}
+
+/**
+ * One line on stderr. A PortarcError says what and where (spec §8.3); anything else is a bug in
+ * portarc, said as such, with the stack only on request.
+ */
+export function reportError(err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof PortarcError && err.code !== 'PORTARC_INTERNAL') warn(`error: ${message}`);
+  else warn(`internal error: ${message.split('\n')[0]} (please report; PORTARC_DEBUG=1 shows the stack)`);
+  if (process.env.PORTARC_DEBUG && err instanceof Error) warn(`${err.stack}`);
 }

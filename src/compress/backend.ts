@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import * as zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { ZLIB_CHUNK, ZlibDriver } from './zlibstream.js';
+import { PortarcError, UsageError } from '../model/errors.js';
 
 export type ZstdBackendName = 'builtin' | 'zstd-napi' | 'fzstd';
 const NAMES: readonly ZstdBackendName[] = ['builtin', 'zstd-napi', 'fzstd'];
@@ -186,7 +187,7 @@ function fzstdBackend(): ZstdBackend {
 function wanted(name: string | undefined): ZstdBackendName | undefined {
   const w = name ?? process.env['PORTARC_ZSTD_BACKEND'];
   if (!w || w === 'auto') return undefined;
-  if (!(NAMES as readonly string[]).includes(w)) throw new Error(`unknown zstd backend "${w}" (expected one of ${NAMES.join(', ')})`);
+  if (!(NAMES as readonly string[]).includes(w)) throw new UsageError(`unknown zstd backend "${w}" (expected one of ${NAMES.join(', ')})`);
   return w as ZstdBackendName;
 }
 
@@ -213,15 +214,15 @@ export function zstdBackend(purpose: 'compress' | 'decompress', name?: ZstdBacke
   if (name === undefined && forced === 'fzstd' && purpose === 'compress') forced = undefined;
   if (forced) {
     const b = make(forced);
-    if (!b) throw new Error(`zstd backend "${forced}" is not available here: ${forced === 'builtin' ? `Node ${process.version} has no built-in zstd (needs >= 22.15)` : napiError}`);
-    if (purpose === 'compress' && !b.canCompress) throw new Error(`zstd backend "${forced}" cannot compress; ${NEED_COMPRESSOR}`);
+    if (!b) throw new PortarcError(`zstd backend "${forced}" is not available here: ${forced === 'builtin' ? `Node ${process.version} has no built-in zstd (needs >= 22.15)` : napiError}`, {}, 'PORTARC_UNSUPPORTED');
+    if (purpose === 'compress' && !b.canCompress) throw new PortarcError(`zstd backend "${forced}" cannot compress; ${NEED_COMPRESSOR}`, {}, 'PORTARC_UNSUPPORTED');
     return b;
   }
   for (const n of NAMES) {
     const b = make(n);
     if (b && (purpose === 'decompress' || b.canCompress)) return b;
   }
-  throw new Error(NEED_COMPRESSOR);
+  throw new PortarcError(NEED_COMPRESSOR, {}, 'PORTARC_UNSUPPORTED');
 }
 
 export interface ZstdBackendStatus {
@@ -250,7 +251,7 @@ export function zstdBackends(): ZstdBackendStatus[] {
 export function compressorSpec(backend: ZstdBackend): CompressorSpec {
   if (backend.name === 'builtin') return { backend: 'builtin' };
   if (backend.name === 'zstd-napi') return { backend: 'zstd-napi', napiBinding: loadNapi()!.path };
-  throw new Error(NEED_COMPRESSOR);
+  throw new PortarcError(NEED_COMPRESSOR, {}, 'PORTARC_UNSUPPORTED');
 }
 
 // ---- frame compression: one source for this thread and the workers ----------------------------

@@ -6,6 +6,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { FRAME_COMPRESSOR_SOURCE, type CompressorSpec } from './backend.js';
+import { PortarcError } from '../model/errors.js';
 
 const WORKER_SOURCE = `${FRAME_COMPRESSOR_SOURCE}
 const { parentPort, workerData } = require('node:worker_threads');
@@ -54,13 +55,13 @@ export class FramePool {
       const job = slot.job!;
       slot.job = undefined;
       const src = Buffer.from(m.src.buffer, m.src.byteOffset, m.src.byteLength);
-      if (m.error !== undefined) job.reject(new Error(`zstd compression failed: ${m.error}`));
+      if (m.error !== undefined) job.reject(new PortarcError(`zstd compression failed: ${m.error}`));
       else job.resolve({ out: Buffer.from(m.out!.buffer, m.out!.byteOffset, m.out!.byteLength), src });
       this.next(slot);
     });
     worker.on('error', (e) => this.fail(e));
     worker.on('exit', (code) => {
-      if (code !== 0 || slot.job) this.fail(new Error(`zstd worker thread exited (code ${code})`));
+      if (code !== 0 || slot.job) this.fail(new PortarcError(`zstd worker thread exited (code ${code})`));
     });
     this.slots.push(slot);
     return slot;
@@ -100,7 +101,7 @@ export class FramePool {
   /** Stop the workers. Pending jobs are rejected. */
   async close(): Promise<void> {
     const slots = this.slots.splice(0);
-    if (!this.failed) this.failed = new Error('zstd worker pool closed');
+    if (!this.failed) this.failed = new PortarcError('zstd worker pool closed');
     for (const s of slots) s.job?.reject(this.failed);
     for (const j of this.queue.splice(0)) j.reject(this.failed);
     await Promise.all(slots.map((s) => s.worker.terminate()));

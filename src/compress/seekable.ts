@@ -22,6 +22,7 @@ import { availableParallelism } from 'node:os';
 import { compressorSpec, inlineFrameCompressor, zstdBackend, type CompressorSpec, type FrameCompressor, type ZstdBackendName } from './backend.js';
 import { FramePool } from './pool.js';
 import type { Encoder } from './types.js';
+import { LimitError, PortarcError } from '../model/errors.js';
 
 export const SEEK_TABLE_MAGIC = 0x184d2a5e;
 export const SEEKABLE_MAGIC = 0x8f92eab1;
@@ -123,7 +124,7 @@ export class SeekableEncoder implements Encoder {
   }
 
   destroy(): void {
-    this.failed ??= new Error('zstd encoder is closed');
+    this.failed ??= new PortarcError('zstd encoder is closed');
     void this.pool?.close();
     this.pool = undefined;
     this.jobs = [];
@@ -175,7 +176,7 @@ export class SeekableEncoder implements Encoder {
       if (head.error) throw (this.failed = head.error);
       const frame = head.out!;
       // The frame's own checksum (flag bit 2 of its descriptor) is the seek table's checksum.
-      if (!(frame[4]! & 4)) throw (this.failed = new Error('zstd frame was written without a checksum'));
+      if (!(frame[4]! & 4)) throw (this.failed = new PortarcError('zstd frame was written without a checksum'));
       this.table.add(frame.length, head.size, frame.readUInt32LE(frame.length - 4));
       await this.out(frame);
     }
@@ -199,7 +200,7 @@ export class SeekTableBuilder {
   finish(): Buffer {
     const n = this.frames;
     const size = 12 * n + 9;
-    if (size > 0xffffffff) throw new Error(`too many zstd frames for one seek table (${n})`);
+    if (size > 0xffffffff) throw new LimitError(`too many zstd frames for one seek table (${n})`);
     const b = Buffer.allocUnsafe(8 + size);
     b.writeUInt32LE(SEEK_TABLE_MAGIC, 0);
     b.writeUInt32LE(size, 4);

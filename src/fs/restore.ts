@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { completeAcl, effectiveMode, encodeAclXattr } from '../model/acl.js';
 import type { AclEntry, Entry } from '../model/entry.js';
-import { ArchiveError, LimitError, UsageError } from '../model/errors.js';
+import { ArchiveError, IoError, describeErrno, isStorageFailure, LimitError, UsageError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { hostPathRules, keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { loadSys, type Sys } from './sys.js';
@@ -103,6 +103,8 @@ export class Restorer {
   private tmpCounter = 0;
   /** Files written under temporary names, waiting for their batch to be made durable. */
   private pendingRenames: Array<{ tmp: Buffer; abs: Buffer; entry: Entry }> = [];
+  /** Every temporary file not yet renamed into place or removed: abort() removes them. */
+  private temps = new Set<Buffer>();
   private pendingTargets = new Set<string>();
   private pendingBytes = 0;
   private limits: Limits;
@@ -181,7 +183,7 @@ export class Restorer {
       const abs = this.abs(parts.slice(0, n));
       let st = lstatSync(abs, { throwIfNoEntry: false });
       if (!st) {
-        mkdirSync(abs, { mode: 0o755 });
+        mkdirIfMissing(abs, 0o755);
         st = lstatSync(abs);
       }
       if (st.isSymbolicLink()) throw new UnsafePath(`"${key}" is a symlink; nothing is extracted through it`);
@@ -190,12 +192,16 @@ export class Restorer {
     }
   }
 
-  /** Clear the way for a new non-directory: unlink a file or link, remove an empty directory. */
-  private clear(parts: Buffer[]): void {
+  /**
+   * Clear the way for a new non-directory: unlink a file or link, remove an empty directory. A file
+   * about to be renamed onto the name (`renamed`) keeps the old one there until then: the rename
+   * replaces it atomically, so a concurrent extraction never finds the name missing.
+   */
+  private clear(parts: Buffer[], renamed = false): void {
     const abs = this.abs(parts);
     const st = lstatSync(abs, { throwIfNoEntry: false });
     if (!st) return;
-    if (!st.isDirectory()) return unlinkSync(abs);
+    if (!st.isDirectory()) return renamed ? undefined : unlinkIfThere(abs);
     if (parts.length === 0) throw new UnsafePath('the destination itself cannot be replaced');
     try {
       rmdirSync(abs);
@@ -218,7 +224,7 @@ export class Restorer {
         this.dirs.push({ abs, entry, ino });
         return;
       }
-      this.clear(parts);
+      this.clear(parts, entry.type === 'file');
       switch (entry.type) {
         case 'file': {
           const tmp = await this.writeFile(abs, entry, body);
@@ -235,7 +241,7 @@ export class Restorer {
             this.lose(entry, 'entry', `symlink target "${target.toString('utf8')}" ${outside}; refused by --untrusted`);
             return;
           }
-          symlinkSync(target, abs);
+          makeName(abs, () => symlinkSync(target, abs));
           break;
         }
         case 'hardlink': {
@@ -243,7 +249,7 @@ export class Restorer {
           if (!targetParts) return;
           await this.flushRenames(); // the target may still be under its temporary name
           this.ensureParents(targetParts);
-          linkSync(this.abs(targetParts), abs);
+          makeName(abs, () => linkSync(this.abs(targetParts), abs));
           return; // The link shares the inode, and with it all metadata, with its target.
         }
         case 'fifo':
@@ -267,8 +273,10 @@ export class Restorer {
       }
       await this.applyMetadata(abs, entry);
     } catch (err) {
-      // A damaged archive or an exceeded limit ends the extraction; anything else costs one entry.
+      // A damaged archive or an exceeded limit ends the extraction; so does a full, read-only or
+      // failing disk (every later entry would fail the same way); anything else costs one entry.
       if (err instanceof ArchiveError) throw err;
+      if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
       this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
     }
   }
@@ -286,11 +294,11 @@ export class Restorer {
     const abs = this.abs(parts);
     let st = lstatSync(abs, { throwIfNoEntry: false });
     if (st && !st.isDirectory()) {
-      unlinkSync(abs);
+      unlinkIfThere(abs);
       st = undefined;
     }
     if (!st) {
-      mkdirSync(abs, { mode: 0o700 });
+      mkdirIfMissing(abs, 0o700);
       st = lstatSync(abs);
     }
     if (parts.length) this.verified.set(keyOf(parts), st.ino);
@@ -305,6 +313,7 @@ export class Restorer {
     const slash = abs.lastIndexOf(0x2f);
     const tmp = Buffer.concat([abs.subarray(0, slash + 1), Buffer.from(`.portarc-${process.pid}-${this.tmpCounter++}.tmp`)]);
     const fd = openSync(tmp, 'wx', 0o600);
+    this.temps.add(tmp);
     let done = false;
     try {
       if (entry.sparse) {
@@ -337,7 +346,7 @@ export class Restorer {
       done = true;
     } finally {
       closeSync(fd);
-      if (!done) rmSync(tmp, { force: true });
+      if (!done) this.dropTemp(tmp);
     }
     return tmp;
   }
@@ -350,6 +359,7 @@ export class Restorer {
   private async queueRename(tmp: Buffer, abs: Buffer, entry: Entry, size: number): Promise<void> {
     if (this.opts.fsync === false) {
       renameSync(tmp, abs);
+      this.temps.delete(tmp);
       return;
     }
     this.pendingRenames.push({ tmp, abs, entry });
@@ -377,9 +387,10 @@ export class Restorer {
     for (const { tmp, abs, entry } of batch) {
       try {
         renameSync(tmp, abs);
+        this.temps.delete(tmp);
         this.touchedDirs.add(abs.subarray(0, abs.lastIndexOf(0x2f)).toString('latin1'));
       } catch (err) {
-        rmSync(tmp, { force: true });
+        this.dropTemp(tmp);
         this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
       }
     }
@@ -492,6 +503,22 @@ export class Restorer {
     }
   }
 
+  private dropTemp(tmp: Buffer): void {
+    rmSync(tmp, { force: true });
+    this.temps.delete(tmp);
+  }
+
+  /**
+   * After a failure: remove every temporary file that did not reach its name (written or not),
+   * so that nothing half-made stays in the destination. Call after finish() (which renames the
+   * complete ones), whether or not that succeeded.
+   */
+  abort(): void {
+    this.pendingRenames = [];
+    this.pendingTargets.clear();
+    for (const tmp of this.temps) this.dropTemp(tmp);
+  }
+
   /** Directories last and deepest first, so that writing their contents cannot disturb them. */
   async finish(): Promise<void> {
     await this.flushXattrs();
@@ -569,6 +596,36 @@ export function dataFilterMode(type: Entry['type'], mode: number): number {
     m |= 0o600;
   }
   return m;
+}
+
+/** mkdir that accepts losing a race: another extraction into the same tree made it first. */
+function mkdirIfMissing(abs: Buffer, mode: number): void {
+  try {
+    mkdirSync(abs, { mode });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+/** unlink that accepts losing a race: another extraction into the same tree removed it first. */
+function unlinkIfThere(abs: Buffer): void {
+  try {
+    unlinkSync(abs);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** Make a link at `abs`; when another extraction made one there since clear(), replace it. */
+function makeName(abs: Buffer, make: () => void): void {
+  for (let tries = 0; ; tries++) {
+    try {
+      return make();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 3) throw err;
+      unlinkIfThere(abs);
+    }
+  }
 }
 
 /** pwrite/write until the whole buffer is out (a short write is legal). */

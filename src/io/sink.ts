@@ -1,9 +1,13 @@
 // Archive output: a file written as NAME.partial, fsynced and renamed on success, or any Writable.
+// A device, FIFO or socket given as the archive name is written directly, and a symlink is
+// followed to its target: neither is ever replaced. Spec: spec/portarc-1.md §8.4 (destinations).
 // Backpressure is honoured, so memory stays flat however fast the producer is.
 
 import { createWriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { lstat, open, readlink, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
+import { IoError, ioError } from '../model/errors.js';
 import type { Sink } from '../tar/writer.js';
 
 export interface OpenSink extends Sink {
@@ -11,25 +15,31 @@ export interface OpenSink extends Sink {
   close(): Promise<void>;
   /** Remove what was written (the final name is never touched). */
   abort(): Promise<void>;
+  /** The file being written, when it is one (a scan of the tree skips it). */
+  identity?: { dev: bigint; ino: bigint };
 }
 
 /** Coalesce small writes into 1 MiB chunks: one syscall for many small headers and files. */
 const CHUNK = 1 << 20;
 
-export function writableSink(stream: Writable, onClose?: () => Promise<void>, onAbort?: () => Promise<void>): OpenSink {
+export function writableSink(stream: Writable, onClose?: () => Promise<void>, onAbort?: () => Promise<void>, name = '(stream)'): OpenSink {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let failed: Error | undefined;
-  stream.on('error', (e) => (failed = e));
+  stream.on('error', (e) => (failed ??= e));
+  // A write error (ENOSPC, EPIPE: the reader went away) is the archive's failure: say which.
+  const fail = (e: unknown) => ioError(e, 'cannot write the archive', name);
   const flush = async () => {
-    if (failed) throw failed;
+    if (failed) throw fail(failed);
     if (!pendingBytes) return;
     const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
     pending = [];
     pendingBytes = 0;
     // Wait for the write itself, not just for room: the caller may reuse `buf` once we return.
-    await written(stream, buf);
-    if (failed) throw failed;
+    await written(stream, buf).catch((e) => {
+      throw fail(e);
+    });
+    if (failed) throw fail(failed);
   };
   return {
     async write(chunk: Buffer) {
@@ -46,7 +56,9 @@ export function writableSink(stream: Writable, onClose?: () => Promise<void>, on
     },
     async close() {
       await flush();
-      await onClose?.();
+      await onClose?.().catch((e) => {
+        throw fail(e);
+      });
     },
     async abort() {
       pending = [];
@@ -55,25 +67,96 @@ export function writableSink(stream: Writable, onClose?: () => Promise<void>, on
   };
 }
 
-/** Write to `path.partial`; close() fsyncs and renames it to `path`, abort() removes it. */
+/**
+ * Open the archive file to write. A regular file, or a name that does not exist yet, is written as
+ * `path.partial` and renamed onto `path` by close(). A symlink is followed: the `.partial` goes
+ * beside its target and replaces the target, never the link. A device, FIFO or socket (and
+ * /dev/stdout, /dev/fd/N, /proc/.../fd/N whatever they lead to) is written directly: nothing to
+ * rename, and close() fsyncs only what can be fsynced.
+ */
 export async function fileSink(path: string): Promise<OpenSink> {
-  const partial = `${path}.partial`;
-  const fh = await open(partial, 'w', 0o644);
+  const at = await destinationKind(path);
+  if (at.kind === 'direct') return directSink(path);
+  const target = at.target;
+  const partial = `${target}.partial`;
+  const fh = await open(partial, 'w', 0o644).catch((e) => {
+    throw ioError(e, `cannot create ${partial}`, path);
+  });
+  const identity = await fh.stat({ bigint: true });
   const stream = createWriteStream('', { fd: fh.fd, autoClose: false });
   const end = () => new Promise<void>((res, rej) => stream.end((e?: Error | null) => (e ? rej(e) : res())));
-  return writableSink(
+  const sink = writableSink(
     stream,
     async () => {
       await end();
       await fh.sync();
       await fh.close();
-      await rename(partial, path);
+      await rename(partial, target);
     },
     async () => {
       stream.destroy();
       await fh.close().catch(() => undefined);
       await rm(partial, { force: true });
     },
+    path,
+  );
+  return Object.assign(sink, { identity: { dev: identity.dev, ino: identity.ino } });
+}
+
+/** What is at `path`: a file to replace through `.partial` (the symlink's target, if one), or an object to write to. */
+async function destinationKind(path: string): Promise<{ kind: 'replace'; target: string } | { kind: 'direct' }> {
+  const missing = (e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw ioError(e, 'cannot use it as the archive', path);
+  };
+  const own = await lstat(path).catch(missing);
+  if (!own) return { kind: 'replace', target: path };
+  if (own.isDirectory()) throw new IoError('is a directory: name a file to write the archive to', { path, errno: 'EISDIR' });
+  if (!own.isSymbolicLink()) return own.isFile() ? { kind: 'replace', target: path } : { kind: 'direct' };
+  // /dev/stdout, /dev/fd/N and /proc/PID/fd/N are links to whatever the descriptor holds (a pipe,
+  // a terminal, a file the shell opened): write through them, as tar does, never beside them.
+  if (/^\/(dev|proc)\//.test(resolve(path))) return { kind: 'direct' };
+  const st = await stat(path).catch(missing);
+  if (st?.isDirectory()) throw new IoError('is a symlink to a directory: name a file to write the archive to', { path, errno: 'EISDIR' });
+  if (st && !st.isFile()) return { kind: 'direct' };
+  if (st) return { kind: 'replace', target: await realpath(path) };
+  // A dangling link: the archive is created where it points (as tar's open() through it would).
+  let target = path;
+  for (let hops = 0; hops < 40; hops++) {
+    const next = resolve(dirname(target), await readlink(target));
+    const nst = await lstat(next).catch(missing);
+    target = next;
+    if (!nst?.isSymbolicLink()) return { kind: 'replace', target };
+  }
+  throw new IoError('cannot use it as the archive: too many levels of symbolic links (ELOOP)', { path, errno: 'ELOOP' });
+}
+
+/** Write straight into a device, FIFO or socket (or through /dev/stdout): no `.partial`, no rename. */
+async function directSink(path: string): Promise<OpenSink> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'w');
+  } catch (e) {
+    throw ioError(e, 'cannot open it to write the archive', path);
+  }
+  const stream = createWriteStream('', { fd: fh.fd, autoClose: false });
+  const end = () => new Promise<void>((res, rej) => stream.end((e?: Error | null) => (e ? rej(e) : res())));
+  return writableSink(
+    stream,
+    async () => {
+      await end();
+      // A block device or a file reached through /dev/fd is made durable; a pipe, terminal or
+      // character device cannot be fsynced (EINVAL), and has nothing to make durable.
+      await fh.sync().catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EINVAL' && e.code !== 'ENOTSUP' && e.code !== 'EROFS') throw e;
+      });
+      await fh.close();
+    },
+    async () => {
+      stream.destroy();
+      await fh.close().catch(() => undefined);
+    },
+    path,
   );
 }
 

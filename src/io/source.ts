@@ -1,4 +1,5 @@
-// Archive input: a file path, "-" for stdin, any Readable, or any async iterable of bytes.
+// Archive input: a file path, "-" for stdin, a Buffer or Uint8Array holding the whole archive, any
+// Readable, or any async iterable of bytes. Anything else is a UsageError (spec §8.1).
 // Files and stdin are read into a small ring of reused buffers: a fresh buffer per chunk leaves
 // tens of MiB of garbage for V8 to find (measured: peak RSS 110 MiB vs 60 MiB on Node 24). A chunk
 // from the ring is valid only until the consumer asks for the chunk after next: `stable()` copies
@@ -7,8 +8,9 @@
 import { close, open, read } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { IoError, ioError, UsageError } from '../model/errors.js';
 
-export type ArchiveSource = string | Readable | AsyncIterable<Buffer | Uint8Array>;
+export type ArchiveSource = string | Uint8Array | Readable | AsyncIterable<Buffer | Uint8Array>;
 
 const pOpen = promisify(open);
 const pRead = promisify(read);
@@ -26,23 +28,43 @@ export interface OpenedSource {
   close(): Promise<void>;
 }
 
+/** The name an archive source goes by in messages. */
+export function sourceName(source: ArchiveSource): string {
+  if (typeof source === 'string') return source === '-' ? '(stdin)' : source;
+  return source instanceof Uint8Array ? '(buffer)' : '(stream)';
+}
+
 export function openSource(source: ArchiveSource): OpenedSource {
+  const name = sourceName(source);
   if (typeof source === 'string') {
-    const bytes = source === '-' ? ring(async () => 0, false) : ring(() => pOpen(source, 'r'), true);
+    const bytes = source === '-' ? ring(async () => 0, false, name) : ring(() => pOpen(source, 'r'), true, name);
     const close = async () => void (await bytes.return(undefined));
-    return { bytes, name: source === '-' ? '(stdin)' : source, reused: true, close };
+    return { bytes, name, reused: true, close };
   }
-  return { bytes: source, name: '(stream)', reused: false, close: async () => undefined };
+  if (source instanceof Uint8Array) {
+    const whole = Buffer.isBuffer(source) ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+    return { bytes: (async function* () { yield whole; })(), name, reused: false, close: async () => undefined };
+  }
+  if (source === null || typeof source !== 'object' || !(Symbol.asyncIterator in source)) {
+    throw new UsageError(`an archive source is a file path, "-" for stdin, a Buffer or Uint8Array, a Readable, or an async iterable of Buffers; not ${source === null ? 'null' : typeof source}`);
+  }
+  return { bytes: source, name, reused: false, close: async () => undefined };
 }
 
 /** Read an fd (a file, or stdin whatever it is: file, pipe, terminal) through SLOTS reused buffers. */
-async function* ring(openFd: () => Promise<number>, owned: boolean): AsyncGenerator<Buffer> {
-  const fd = await openFd();
+async function* ring(openFd: () => Promise<number>, owned: boolean, name: string): AsyncGenerator<Buffer> {
+  const fd = await openFd().catch((e) => {
+    throw ioError(e, 'cannot open the archive', name);
+  });
   const slots = Array.from({ length: SLOTS }, () => Buffer.allocUnsafe(CHUNK));
   try {
     for (let i = 0; ; i++) {
       const buf = slots[i % SLOTS]!;
-      const { bytesRead } = await pRead(fd, buf, 0, CHUNK, null);
+      const { bytesRead } = await pRead(fd, buf, 0, CHUNK, null).catch((e: NodeJS.ErrnoException) => {
+        // "illegal operation on a directory" would not tell the user what to do.
+        if (e.code === 'EISDIR') throw new IoError('is a directory, not an archive: name the archive file (-f FILE)', { path: name, errno: 'EISDIR' });
+        throw ioError(e, 'cannot read the archive', name);
+      });
       if (bytesRead === 0) return;
       yield buf.subarray(0, bytesRead);
     }

@@ -60,7 +60,7 @@ export class PortarcError extends Error {
     if (this.archive !== undefined) where.push(this.archive);
     if (this.details.entry !== undefined) where.push(`entry "${this.details.entry}"`);
     if (this.details.offset !== undefined) where.push(`offset ${this.details.offset}`);
-    if (this.details.path !== undefined && this.details.entry === undefined) where.push(this.details.path);
+    if (this.details.path !== undefined && this.details.entry === undefined && this.details.path !== this.archive) where.push(this.details.path);
     return where.length ? `${where.join(', ')}: ${this.reason}` : this.reason;
   }
 }
@@ -155,4 +155,14 @@ export function ioError(err: unknown, what: string, path?: string): unknown {
     return new IoError(`${what}: ${describeErrno(e)}`, { path, cause: e, errno: e.code });
   }
   return err;
+}
+
+/**
+ * Errors that no later entry can avoid either: the disk is full, the quota spent, the filesystem
+ * read-only or failing. An extraction stops at the first one (exit 2) instead of losing every
+ * entry after it one by one.
+ */
+export function isStorageFailure(err: unknown): err is NodeJS.ErrnoException {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS' || code === 'EIO';
 }

@@ -1,6 +1,8 @@
 // Bounds on what reading and extracting one archive may cost. Each default is far beyond what a
 // real backup reaches, and each can be raised. Spec: spec/portarc-1.md §6.6 and §9.6 (limits).
 
+import { UsageError } from './errors.js';
+
 export interface Limits {
   /** Total bytes of file content written by one extraction. */
   bytes: number;
@@ -32,7 +34,7 @@ export const DEFAULT_LIMITS: Limits = {
 export function parseLimit(text: string): Partial<Limits> {
   const m = /^([a-zA-Z]+)=(\d+)([KMGT]?)$/.exec(text);
   if (!m || !(m[1]! in DEFAULT_LIMITS)) {
-    throw new Error(`bad limit "${text}": use NAME=VALUE with NAME one of ${Object.keys(DEFAULT_LIMITS).join(', ')}`);
+    throw new UsageError(`bad limit "${text}": use NAME=VALUE with NAME one of ${Object.keys(DEFAULT_LIMITS).join(', ')}`);
   }
   const scale = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[m[3] as '' | 'K' | 'M' | 'G' | 'T'];
   return { [m[1]!]: Number(m[2]) * scale };

@@ -7,7 +7,7 @@
 
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
-import { ArchiveError, UnsupportedFeatureError, LimitError } from '../model/errors.js';
+import { ArchiveError, DamagedError, LimitError, UnsupportedFeatureError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { displayName, type Entry } from '../model/entry.js';
 import { runsOf } from './body.js';
@@ -436,7 +436,7 @@ export class ZipFile {
       if (err instanceof ArchiveError) throw err;
       fail(`compressed data is corrupt: ${(err as Error).message}`);
     }
-    if (crc !== r.h.crc) fail(`CRC-32 mismatch: central directory says 0x${hex(r.h.crc)}, data has 0x${hex(crc)}`);
+    if (crc !== r.h.crc) throw new DamagedError(`CRC-32 mismatch: central directory says 0x${hex(r.h.crc)}, data has 0x${hex(crc)}`, { archive: this.name, entry: shown, offset: r.local - this.delta });
     if (usize !== r.usize) fail(`size mismatch: central directory says ${r.usize} bytes, data has ${usize}`);
   }
 }

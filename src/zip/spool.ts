@@ -5,6 +5,7 @@
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IoError } from '../model/errors.js';
 
 const BLOCK = 256 << 10;
 
@@ -66,7 +67,7 @@ export class CentralSpool {
       for (let at = 0; at < this.file.size; ) {
         const buf = Buffer.allocUnsafe(Math.min(BLOCK, this.file.size - at));
         const { bytesRead } = await this.file.fh.read(buf, 0, buf.length, at);
-        if (bytesRead === 0) throw new Error('central directory spool file shrank');
+        if (bytesRead === 0) throw new IoError('central directory spool file shrank (something else removed or truncated it)');
         yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
         at += bytesRead;
       }

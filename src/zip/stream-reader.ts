@@ -8,7 +8,7 @@
 // yielded: such entries get default modes and a warning. portarc archives repeat the mode in the
 // local PX field, so nothing is lost for them.
 
-import { ArchiveError, UnsupportedFeatureError, LimitError } from '../model/errors.js';
+import { ArchiveError, DamagedError, LimitError, UnsupportedFeatureError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { displayName, type Entry } from '../model/entry.js';
 import { runsOf } from './body.js';
@@ -163,6 +163,10 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
     }
     const method = zipMethod(f.method);
     const fail = (reason: string): never => this.fail(reason, at, shown);
+    // Content that does not match its CRC is damage (PORTARC_DAMAGED), not a malformed archive.
+    const damaged = (reason: string): never => {
+      throw new DamagedError(reason, { archive: this.name, entry: shown, offset: at });
+    };
 
     // ---- the data ----
     let left = descriptor ? 0 : sizes.csize; // raw bytes of a known-size member still unread
@@ -236,7 +240,7 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
           left = 0;
         }
         csize = sizes.csize;
-        if (crc !== f.crc) fail(`CRC-32 mismatch: header says 0x${hex(f.crc)}, data has 0x${hex(crc)}`);
+        if (crc !== f.crc) damaged(`CRC-32 mismatch: header says 0x${hex(f.crc)}, data has 0x${hex(crc)}`);
         if (usize !== sizes.usize) fail(`size mismatch: header says ${sizes.usize} bytes, data has ${usize}`);
         return;
       }
@@ -273,7 +277,7 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
       const len = matchDescriptor(d, crc, csize, usize);
       if (!len) {
         const said = descriptorCrc(d, csize, usize);
-        if (said !== undefined) fail(`CRC-32 mismatch: data descriptor says 0x${hex(said)}, data has 0x${hex(crc)}`);
+        if (said !== undefined) damaged(`CRC-32 mismatch: data descriptor says 0x${hex(said)}, data has 0x${hex(crc)}`);
         fail(`no data descriptor matching the data (${csize} bytes stored, ${usize} bytes, CRC 0x${hex(crc)}) follows it`);
       }
       src.unread(d.subarray(len));

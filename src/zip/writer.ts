@@ -33,6 +33,7 @@ import {
   encodeZip64Locator,
 } from './records.js';
 import { CentralSpool } from './spool.js';
+import { EntryError, PortarcError, UsageError } from '../model/errors.js';
 
 /** Where archive bytes go. `write` may return a promise to apply backpressure. (Same as the tar Sink.) */
 export interface Sink {
@@ -92,9 +93,9 @@ export class ZipWriter {
     private opts: ZipWriterOptions = {},
   ) {
     const m = zipMethod(opts.method ?? DEFLATE);
-    if (!m) throw new Error(`compression method ${String(opts.method)} is not available`);
+    if (!m) throw new PortarcError(`compression method ${String(opts.method)} is not available`, {}, 'PORTARC_UNSUPPORTED');
     const why = m.compressError?.();
-    if (why) throw new Error(why);
+    if (why) throw new PortarcError(why, {}, 'PORTARC_UNSUPPORTED');
     this.method = m;
     this.spool = new CentralSpool(opts.centralMemoryLimit, opts.tempDir);
   }
@@ -111,13 +112,13 @@ export class ZipWriter {
    * and warnings when the body did not match the size.
    */
   async add(entry: Entry, body?: Body): Promise<{ offset: number; warnings: string[] }> {
-    if (this.done) throw new Error('ZipWriter.add after finish');
+    if (this.done) throw new PortarcError('ZipWriter.add after finish');
     const warnings: string[] = [];
     const name = zipName(entry);
-    if (entry.path.length === 0) throw new Error('an entry needs a non-empty path');
-    if (name.includes(0)) throw new Error(`${entry.name}: a path with a NUL byte cannot be stored`);
-    if (name.length > U16) throw new Error(`${entry.name}: a path of ${name.length} bytes exceeds ZIP's 65535`);
-    if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw new Error(`${entry.name}: size ${entry.size} is not a byte count`);
+    if (entry.path.length === 0) throw new UsageError('an entry needs a non-empty path');
+    if (name.includes(0)) throw new EntryError('a path with a NUL byte cannot be stored', { entry: entry.name });
+    if (name.length > U16) throw new EntryError(`a path of ${name.length} bytes exceeds ZIP's 65535`, { entry: entry.name });
+    if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw new UsageError(`size ${entry.size} is not a byte count`, { entry: entry.name });
 
     const records = metadataRecords(entry);
     if (this.first) {
@@ -272,7 +273,7 @@ export class ZipWriter {
       }
       crc = counted.crc();
       usize = counted.size();
-      if (!zip64 && (csize >= U32 || usize >= U32)) throw new Error('entry outgrew the 4 GiB its local header announced');
+      if (!zip64 && (csize >= U32 || usize >= U32)) throw new EntryError('entry outgrew the 4 GiB its local header announced', { entry: m.name.toString() });
       await this.out(encodeDescriptor(crc, csize, usize, zip64));
     }
 

@@ -1,0 +1,423 @@
+// Never lose data silently (issue #8, part A): closed pipes, odd destinations, full and read-only
+// disks, things that are not archives, bad options. Every operation either completes exactly
+// (exit 0) or fails loudly (exit 2, one line naming what and where), and leaves no temporary file.
+// Spec: spec/portarc-1.md §8.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { create, extract, list, makeEntry, openArchive, PortarcError } from '../src/api/index.js';
+import { reportError } from '../src/cli/main.js';
+import { parseLimit } from '../src/model/limits.js';
+import { BIN, portarc } from './helpers/cli.js';
+import { isRoot, listing, tempDir } from './helpers/tree.js';
+
+const FILES = 2000;
+let work: string;
+/** A tree of FILES small files (each holding its own name) and a subdirectory, and its tar. */
+let src: string;
+let archive: string;
+
+/** Run a bash pipeline; `rc` is portarc's own exit status (PIPESTATUS[0]), not the pipe's. */
+function pipeline(script: string, cwd: string): { rc: number; stderr: string; stdout: string } {
+  const r = spawnSync('bash', ['-c', `${script}; echo "\${PIPESTATUS[0]}" > .rc`], { cwd, encoding: 'utf8', env: { ...process.env, P: `${process.execPath} ${BIN}` }, maxBuffer: 1 << 26 });
+  return { rc: Number(readFileSync(join(cwd, '.rc'), 'utf8')), stderr: r.stderr, stdout: r.stdout };
+}
+
+/** Temporary files an extraction or a create may leave behind. */
+function leftovers(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (/^\.portarc-.*\.tmp$|\.partial$/.test(n)) out.push(p);
+      if (lstatSync(p).isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** The entries GNU tar lists in an archive (an independent reader). */
+function gnuTarCount(file: string): number {
+  return spawnSync('tar', ['-tf', file], { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout.split('\n').filter(Boolean).length;
+}
+
+function expectOneLineError(stderr: string, ...parts: Array<string | RegExp>): void {
+  const lines = stderr.trim().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^portarc: error: /);
+  for (const p of parts) expect(lines[0]).toMatch(p);
+  expect(stderr).not.toMatch(/\n\s+at |node:internal/);
+}
+
+beforeAll(() => {
+  work = tempDir('failures');
+  src = join(work, 'src');
+  mkdirSync(join(src, 'sub'), { recursive: true });
+  for (let i = 0; i < FILES; i++) writeFileSync(join(src, `f${String(i).padStart(4, '0')}`), `file ${i}\n`);
+  writeFileSync(join(src, 'sub', 'last'), 'the end\n');
+  archive = join(work, 'src.tar');
+  expect(portarc(['create', '-f', archive, '-C', work, 'src']).status).toBe(0);
+});
+
+afterAll(() => {
+  spawnSync('rm', ['-rf', work]);
+});
+
+describe('a closed pipe never ends the work silently', () => {
+  it('extract -v | head -1: the extraction completes, exit 0, the cut listing is said once on stderr', () => {
+    const dir = tempDir('pipe-x');
+    const r = pipeline(`$P extract -v -f ${archive} -C out 2>err | head -1`, dir);
+    expect(r.stdout).toMatch(/^src\/?\n$/);
+    expect(r.rc).toBe(0);
+    expect(listing(join(dir, 'out', 'src'))).toEqual(listing(src));
+    expect(leftovers(join(dir, 'out'))).toEqual([]);
+    const err = readFileSync(join(dir, 'err'), 'utf8');
+    expect(err).toMatch(/listing was cut/);
+    expect(err.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('create -v with stdout and stderr into head -1: the archive is complete, exit 0, no .partial', () => {
+    const dir = tempDir('pipe-c');
+    const r = pipeline(`$P create -v -f x.tar -C ${work} src 2>&1 | head -1`, dir);
+    expect(r.rc).toBe(0);
+    expect(existsSync(join(dir, 'x.tar.partial'))).toBe(false);
+    expect(gnuTarCount(join(dir, 'x.tar'))).toBe(FILES + 3);
+  });
+
+  it('create -v with only stderr closed early: complete archive, exit 0', () => {
+    const dir = tempDir('pipe-c2');
+    const r = pipeline(`$P create -v -f x.tar -C ${work} src 2>&1 >/dev/null | head -1`, dir);
+    expect(r.rc).toBe(0);
+    expect(gnuTarCount(join(dir, 'x.tar'))).toBe(FILES + 3);
+  });
+
+  it('list | head -1 stops quietly with the exit code unchanged', () => {
+    const dir = tempDir('pipe-l');
+    const r = pipeline(`$P list -f ${archive} 2>err | head -1`, dir);
+    expect(r.stdout).toBe('src\n');
+    expect(r.rc).toBe(0);
+    expect(readFileSync(join(dir, 'err'), 'utf8')).toBe('');
+  });
+
+  it('create -f - | head -c 1000: the archive itself was cut, so exit 2 naming EPIPE', () => {
+    const dir = tempDir('pipe-a');
+    const r = pipeline(`$P create -f - -C ${work} src 2>err | head -c 1000 >/dev/null`, dir);
+    expect(r.rc).toBe(2);
+    expectOneLineError(readFileSync(join(dir, 'err'), 'utf8'), /\(stdout\)/, /EPIPE/);
+  });
+});
+
+describe('the archive name decides how it is written (never replaced unless a regular file)', () => {
+  it('-f /dev/stdout writes through the link, into a pipe and into a redirected file', () => {
+    const before = lstatSync('/dev/stdout');
+    const dir = tempDir('devstdout');
+    const r = pipeline(`$P create -f /dev/stdout -C ${work} src | cat > piped.tar`, dir);
+    expect(r.rc).toBe(0);
+    expect(lstatSync('/dev/stdout').isSymbolicLink()).toBe(true);
+    expect(lstatSync('/dev/stdout').ino).toBe(before.ino);
+    expect(gnuTarCount(join(dir, 'piped.tar'))).toBe(FILES + 3);
+    const r2 = pipeline(`$P create -f /dev/stdout -C ${work} src > redirected.tar`, dir);
+    expect(r2.rc).toBe(0);
+    expect(gnuTarCount(join(dir, 'redirected.tar'))).toBe(FILES + 3);
+    expect(readdirSync(dir).filter((n) => n.endsWith('.partial'))).toEqual([]);
+  });
+
+  it('a FIFO is written to, not replaced', () => {
+    const dir = tempDir('fifo');
+    const r = pipeline(`mkfifo p; cat p > out.tar & $P create -f p -C ${work} src; rc=$?; wait; (exit $rc)`, dir);
+    expect(r.rc).toBe(0);
+    expect(lstatSync(join(dir, 'p')).isFIFO()).toBe(true);
+    expect(gnuTarCount(join(dir, 'out.tar'))).toBe(FILES + 3);
+    expect(existsSync(join(dir, 'p.partial'))).toBe(false);
+  });
+
+  it('a symlink is followed: its target is replaced, the link stays, no .partial beside either', () => {
+    const dir = tempDir('symlink');
+    mkdirSync(join(dir, 'real'));
+    writeFileSync(join(dir, 'real', 'backup.tar'), 'old contents');
+    symlinkSync('real/backup.tar', join(dir, 'link.tar'));
+    symlinkSync('real/new.tar', join(dir, 'dangling.tar'));
+    expect(portarc(['create', '-f', join(dir, 'link.tar'), '-C', work, 'src']).status).toBe(0);
+    expect(portarc(['create', '-f', join(dir, 'dangling.tar'), '-C', work, 'src']).status).toBe(0);
+    for (const [link, target] of [['link.tar', 'backup.tar'], ['dangling.tar', 'new.tar']]) {
+      expect(lstatSync(join(dir, link!)).isSymbolicLink()).toBe(true);
+      expect(gnuTarCount(join(dir, 'real', target!))).toBe(FILES + 3);
+    }
+    expect(leftovers(dir)).toEqual([]);
+  });
+
+  it.skipIf(!isRoot)('a character device is written to, not replaced, and not fsynced', () => {
+    const dir = tempDir('chardev');
+    expect(spawnSync('mknod', [join(dir, 'null'), 'c', '1', '3']).status).toBe(0);
+    const r = portarc(['create', '-f', join(dir, 'null'), '-C', work, 'src']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(lstatSync(join(dir, 'null')).isCharacterDevice()).toBe(true);
+    expect(existsSync(join(dir, 'null.partial'))).toBe(false);
+  });
+
+  it('a directory as the archive name is a clear error, exit 2', () => {
+    const r = portarc(['create', '-f', work, '-C', work, 'src/sub']);
+    expect(r.status).toBe(2);
+    expectOneLineError(r.stderr, /is a directory/);
+  });
+});
+
+describe('messages: one line, the right code, never a stack trace', () => {
+  it('create -f - > /dev/full: exit 2, "no space left on device"', () => {
+    const r = pipeline(`$P create -f - -C ${work} src > /dev/full 2>err`, work);
+    expect(r.rc).toBe(2);
+    expectOneLineError(readFileSync(join(work, 'err'), 'utf8'), /\(stdout\): cannot write the archive: no space left on device \(ENOSPC\)/);
+  });
+
+  it('--level out of range is a usage error before anything is written', () => {
+    const dir = tempDir('level');
+    for (const [name, re] of [['x.tar.gz', /level 99 .*gzip takes 1-9/], ['x.tar.zst', /level 99 .*zstd takes 1-22/], ['x.zip', /level 99 .*deflate takes 0-9/]] as const) {
+      const r = portarc(['create', '--level', '99', '-f', join(dir, name), '-C', work, 'src/sub']);
+      expect(r.status).toBe(2);
+      expectOneLineError(r.stderr, re);
+    }
+    expect(portarc(['create', '--level', '19', '-f', join(dir, 'ok.tar.zst'), '-C', work, 'src/sub']).status).toBe(0);
+    expect(readdirSync(dir)).toEqual(['ok.tar.zst']);
+  });
+
+  it('library options are checked up front: UsageError with code PORTARC_USAGE', async () => {
+    const dir = tempDir('opts');
+    const bad: Array<[object, RegExp]> = [
+      [{ level: 99, compression: 'gzip' }, /gzip takes 1-9/],
+      [{ level: 0, compression: 'zstd' }, /zstd takes 1-22/],
+      [{ threads: -1, compression: 'zstd' }, /threads -1/],
+      [{ threads: 1.5 }, /threads 1.5/],
+      [{ format: 'rar' }, /format "rar" is not one of tar, zip, auto/],
+      [{ zipMethod: 'lzma', format: 'zip' }, /zipMethod "lzma"/],
+      [{ format: 'zip', compression: 'gzip' }, /zip archive compresses each member itself/],
+    ];
+    for (const [options, re] of bad) {
+      const err = await create([join(work, 'src', 'sub')], join(dir, 'x.tar'), options).catch((e: unknown) => e);
+      expect(err, JSON.stringify(options)).toBeInstanceOf(PortarcError);
+      expect((err as PortarcError).code).toBe('PORTARC_USAGE');
+      expect((err as Error).message).toMatch(re);
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('create() takes an array of { entry, body } as entries (a Buffer body too), and refuses other arrays', async () => {
+    const dir = tempDir('entries');
+    const dest = join(dir, 'e.tar');
+    const body = Buffer.from('hello\n');
+    await create([{ entry: makeEntry({ path: 'a.txt', type: 'file', size: body.length }), body: () => body as never }, { entry: makeEntry({ path: 'b.txt', type: 'file', size: body.length }), body: body as never }], dest);
+    const r = spawnSync('tar', ['-xOf', dest], { encoding: 'utf8' });
+    expect(r.stdout).toBe('hello\nhello\n');
+    const err = await create([42] as never, join(dir, 'f.tar')).catch((e: unknown) => e);
+    expect((err as PortarcError).code).toBe('PORTARC_USAGE');
+    expect((err as Error).message).toMatch(/array of paths \(strings\) or an array or \(async\) iterable of \{ entry, body\? \}/);
+    expect(existsSync(join(dir, 'f.tar.partial'))).toBe(false);
+  });
+
+  it('list(), extract() and openArchive() accept a Buffer or Uint8Array, and refuse anything else with a UsageError', async () => {
+    const bytes = readFileSync(archive);
+    const names: string[] = [];
+    for await (const e of list(bytes)) names.push(e.name);
+    expect(names).toHaveLength(FILES + 3);
+    const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const dir = tempDir('buf');
+    const res = await extract(u8, dir);
+    expect(res.entries).toBe(FILES + 3);
+    expect(listing(join(dir, 'src'))).toEqual(listing(src));
+    const a = await openArchive(Readable.from([bytes]));
+    expect(a.format).toBe('tar');
+    await a.close();
+    for (const bad of [42, null, { path: archive }]) {
+      const err = await (async () => {
+        for await (const _ of list(bad as never));
+      })().catch((e: unknown) => e);
+      expect((err as PortarcError).code).toBe('PORTARC_USAGE');
+      expect((err as Error).message).toMatch(/a file path, "-" for stdin, a Buffer or Uint8Array, a Readable/);
+    }
+  });
+
+  it('a file that is not an archive says so, with its first bytes', () => {
+    const r = portarc(['list', '-f', process.execPath]);
+    expect(r.status).toBe(2);
+    expectOneLineError(r.stderr, /not a tar or zip archive/, /starts with 7f 45 4c 46/, /"\.ELF/);
+    const text = join(work, 'notes.txt');
+    writeFileSync(text, 'just some notes\n');
+    const r2 = portarc(['extract', '-f', text, '-C', join(work, 'notes-out')]);
+    expect(r2.status).toBe(2);
+    expectOneLineError(r2.stderr, /notes\.txt, offset 0: not a tar or zip archive/, /"just some notes\."/);
+  });
+
+  it('a 0-byte archive is "empty file: not an archive", exit 2, as GNU tar fails too', () => {
+    const empty = join(work, 'empty.tar');
+    writeFileSync(empty, '');
+    expect(spawnSync('tar', ['-tf', empty]).status).toBe(2);
+    for (const args of [['list', '-f', empty], ['extract', '-f', empty, '-C', join(work, 'empty-out')]]) {
+      const r = portarc(args);
+      expect(r.status).toBe(2);
+      expectOneLineError(r.stderr, /empty\.tar: empty file: not an archive/);
+    }
+    const r = portarc(['list', '-f', '-'], { input: Buffer.alloc(0) });
+    expect(r.status).toBe(2);
+    expectOneLineError(r.stderr, /\(stdin\): empty input: not an archive/);
+  });
+
+  it('an archive that is a directory, or missing, is a clear message', () => {
+    const r = portarc(['list', '-f', src]);
+    expect(r.status).toBe(2);
+    expectOneLineError(r.stderr, /src: is a directory, not an archive/);
+    const r2 = portarc(['extract', '-f', join(work, 'missing.tar'), '-C', join(work, 'm-out')]);
+    expect(r2.status).toBe(2);
+    expectOneLineError(r2.stderr, /missing\.tar: cannot open the archive: no such file or directory \(ENOENT\)/);
+  });
+
+  it('the CLI prints a PortarcError as its message and anything else as an internal error', () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (lines.push(String(s)), true));
+    try {
+      reportError(new TypeError('Cannot read properties of undefined'));
+      reportError(parseLimitError());
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines[0]).toBe('portarc: internal error: Cannot read properties of undefined (please report; PORTARC_DEBUG=1 shows the stack)\n');
+    expect(lines[1]).toMatch(/^portarc: error: bad limit "nope"/);
+  });
+});
+
+function parseLimitError(): unknown {
+  try {
+    parseLimit('nope');
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+describe('errors the library throws on purpose carry a stable code', () => {
+  it('a bad --limit is PORTARC_USAGE', () => {
+    const e = parseLimitError() as PortarcError;
+    expect(e).toBeInstanceOf(PortarcError);
+    expect(e.code).toBe('PORTARC_USAGE');
+  });
+
+  it('garbage is PORTARC_BAD_ARCHIVE; a truncated archive is too', async () => {
+    const err = await openArchive(Buffer.from('hello world, this is not an archive')).catch((e: unknown) => e);
+    expect((err as PortarcError).code).toBe('PORTARC_BAD_ARCHIVE');
+  });
+
+  it('a zip member whose content does not match its CRC-32 is PORTARC_DAMAGED, from a file and from a stream', async () => {
+    const dir = tempDir('crc');
+    const body = Buffer.from('content that will be damaged on purpose');
+    const zip = join(dir, 'c.zip');
+    await create([{ entry: makeEntry({ path: 'c.txt', type: 'file', size: body.length }), body: () => body as never }], zip, { zipMethod: 'store' });
+    const bytes = readFileSync(zip);
+    bytes[bytes.indexOf(body) + 3] ^= 0xff;
+    writeFileSync(zip, bytes);
+    for (const source of [zip, Readable.from([bytes])]) {
+      const err = await extract(source, join(dir, 'out')).catch((e: unknown) => e);
+      expect((err as PortarcError).code).toBe('PORTARC_DAMAGED');
+      expect((err as Error).message).toMatch(/entry "c.txt".*CRC-32 mismatch/);
+    }
+    expect(leftovers(join(dir, 'out'))).toEqual([]);
+  });
+
+  it('zip writer refusals are typed: a NUL in a name, a size that is not a byte count', async () => {
+    const dir = tempDir('zipcodes');
+    const e1 = await create([{ entry: makeEntry({ path: Buffer.from('a\0b'), type: 'file', size: 0 }) }], join(dir, 'a.zip')).catch((e: unknown) => e);
+    expect((e1 as PortarcError).code).toBe('PORTARC_ENTRY_FAILED');
+    expect((e1 as Error).message).toMatch(/NUL/);
+    const e2 = await create([{ entry: makeEntry({ path: 'x', type: 'file', size: -1 }) }], join(dir, 'b.zip')).catch((e: unknown) => e);
+    expect((e2 as PortarcError).code).toBe('PORTARC_USAGE');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('destinations and inputs that fail', () => {
+  it('extracting into a path that is a file: exit 2, "not a directory"', () => {
+    const file = join(work, 'a-file');
+    writeFileSync(file, 'x');
+    const r = portarc(['extract', '-f', archive, '-C', file]);
+    expect(r.status).toBe(2);
+    expectOneLineError(r.stderr, /a-file: destination is not a directory/);
+    expect(readFileSync(file, 'utf8')).toBe('x');
+  });
+
+  it.skipIf(!isRoot)('a read-only destination (ro mount): exit 2 with EROFS, not a loss per entry', () => {
+    const dir = tempDir('ro');
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', mnt]).status).toBe(0);
+    try {
+      for (const dest of [mnt, join(mnt, 'sub', 'dir')]) {
+        const r = portarc(['extract', '-f', archive, '-C', dest]);
+        expect(r.status).toBe(2);
+        expectOneLineError(r.stderr, /read-only file system \(EROFS\)/);
+      }
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
+  });
+
+  it('truncated stdin (head -c N): exit 2 naming the entry and offset, nothing half-written, no temp file', async () => {
+    const dir = tempDir('trunc');
+    const big = Buffer.alloc(3 << 20, 7);
+    const small = (n: number) => ({ entry: makeEntry({ path: `s${n}`, type: 'file', size: 6 }), body: () => Buffer.from(`small${n}`) as never });
+    await create([small(1), small(2), { entry: makeEntry({ path: 'big', type: 'file', size: big.length }), body: () => big as never }, small(3)], join(dir, 't.tar'));
+    const r = pipeline(`head -c 1500000 t.tar | $P extract -f - -C out 2>err; echo "\${PIPESTATUS[1]}" > .rc2`, dir);
+    expect(r.rc).toBe(0); // head's own status
+    expect(readFileSync(join(dir, '.rc2'), 'utf8').trim()).toBe('2');
+    expectOneLineError(readFileSync(join(dir, 'err'), 'utf8'), /\(stdin\), entry "big", offset 1500000: archive is truncated/);
+    expect(listing(join(dir, 'out'))).toEqual({ s1: 'small1', s2: 'small2' });
+    expect(leftovers(join(dir, 'out'))).toEqual([]);
+  });
+
+  it.skipIf(!isRoot)('disk full during extract (2 MiB tmpfs): exit 2 naming the entry, complete files kept, no temp file, nothing half-written', async () => {
+    const dir = tempDir('full');
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    const big = Buffer.alloc(3 << 20, 1);
+    const small = (n: number) => ({ entry: makeEntry({ path: `d/s${n}`, type: 'file', size: 6 }), body: () => Buffer.from(`small${n}`) as never });
+    await create([small(1), small(2), { entry: makeEntry({ path: 'd/big', type: 'file', size: big.length }), body: () => big as never }, small(3)], join(dir, 'f.tar'));
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]).status).toBe(0);
+    try {
+      const r = portarc(['extract', '-f', join(dir, 'f.tar'), '-C', mnt]);
+      expect(r.status).toBe(2);
+      expectOneLineError(r.stderr, /f\.tar, entry "d\/big": cannot write into .*: no space left on device \(ENOSPC\)/);
+      expect(listing(mnt)).toEqual({ 'd/': '', 'd/s1': 'small1', 'd/s2': 'small2' });
+      expect(leftovers(mnt)).toEqual([]);
+      // The library says the same with a typed error.
+      const err = await extract(join(dir, 'f.tar'), mnt).catch((e: unknown) => e);
+      expect((err as PortarcError).code).toBe('PORTARC_IO');
+      expect(leftovers(mnt)).toEqual([]);
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
+  });
+
+  it('8 concurrent extracts into 8 destinations and into one: all exit 0, every tree right', async () => {
+    const dir = tempDir('conc');
+    // Hardlinks and symlinks too: the names most likely to race.
+    const tree = join(dir, 'tree');
+    spawnSync('bash', ['-c', `mkdir -p ${tree}/a/b && cd ${tree} && for i in $(seq 1 200); do echo $i > a/b/f$i; done && ln a/b/f1 hard && ln -s a/b/f2 soft`]);
+    expect(portarc(['create', '-f', join(dir, 't.tar'), '-C', tree, '.']).status).toBe(0);
+    const run = (dest: string) =>
+      new Promise<{ code: number; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, [BIN, 'extract', '-f', join(dir, 't.tar'), '-C', dest]);
+        let stderr = '';
+        p.stderr.on('data', (d) => (stderr += d));
+        p.on('close', (code) => resolve({ code: code ?? -1, stderr }));
+      });
+    for (const dests of [Array.from({ length: 8 }, (_, i) => join(dir, `d${i}`)), Array(8).fill(join(dir, 'one'))]) {
+      const results = await Promise.all(dests.map(run));
+      for (const r of results) expect(r, r.stderr).toEqual({ code: 0, stderr: '' });
+      for (const d of new Set(dests)) {
+        expect(listing(d)).toEqual(listing(tree));
+        expect(lstatSync(join(d, 'hard')).ino).toBe(lstatSync(join(d, 'a/b/f1')).ino);
+        expect(leftovers(d)).toEqual([]);
+      }
+    }
+  });
+});
