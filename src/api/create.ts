@@ -136,5 +136,5 @@ export async function create(input: CreateInput, dest: string | Writable, option
   // A generator: it fails (a path that cannot be stat'ed) inside writeEntries, which cleans up.
   const paths = Array.isArray(input) && input.every((p) => typeof p === 'string'); // an array of entries is entries
   const entries = paths ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, onWarning: (w) => warnings.push(w) }) : input;
-  return writeEntries(entries, opened, typeof dest === 'string' ? dest : '(stream)', options.onEntry, warnings);
+  return writeEntries(entries, opened, dest === '-' ? '(stdout)' : typeof dest === 'string' ? dest : '(stream)', options.onEntry, warnings);
 }

@@ -91,8 +91,11 @@ async function out(text: string): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
+  let archiveOnStdout = false;
   // A reader that stops early (`portarc list | head`) is not an error of ours: stop quietly.
+  // But when stdout carries the archive (create -f -), the writer fails loudly (exit 2).
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' && archiveOnStdout) return;
     if (err.code === 'EPIPE') process.exit(code);
     throw err;
   });
@@ -111,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-v, --verbose', 'list entries as they are written (on stderr)')
     .argument('<path...>', 'files and directories to archive');
   withWriteFlags(program.commands.at(-1)!).action(async (paths: string[], o: CompressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean }) => {
+      archiveOnStdout = o.file === '-';
       const result = await create(paths, o.file, {
         cwd: o.directory,
         sparse: o.sparse,

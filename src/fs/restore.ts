@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { encodeAclXattr } from '../model/acl.js';
 import type { AclEntry, Entry } from '../model/entry.js';
-import { ArchiveError, LimitError } from '../model/errors.js';
+import { ArchiveError, IoError, describeErrno, isStorageFailure, LimitError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { keyOf, memberPath, symlinkEscapes } from './paths.js';
 import { loadSys, type Sys } from './sys.js';
@@ -229,8 +229,10 @@ export class Restorer {
       }
       await this.applyMetadata(abs, entry);
     } catch (err) {
-      // A damaged archive or an exceeded limit ends the extraction; anything else costs one entry.
+      // A damaged archive or an exceeded limit ends the extraction; so does a full, read-only or
+      // failing disk (every later entry would fail the same way); anything else costs one entry.
       if (err instanceof ArchiveError) throw err;
+      if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
       this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
     }
   }

@@ -60,7 +60,8 @@ export async function* exactly(body: Body, size: number, name: string, warnings:
       }
     } finally {
       // The consumer stopped early (the sink failed): let the body close its file.
-      if (!finished) await iter.return?.();
+      // Its own complaint about being stopped (AbortError) must not hide why it was stopped.
+      if (!finished) await Promise.resolve(iter.return?.()).catch(() => undefined);
     }
   }
   if (written > size) warnings.push(`${name}: file changed as we read it (${written} bytes read, ${size} expected); archived the first ${size}`);

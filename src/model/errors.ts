@@ -156,3 +156,13 @@ export function ioError(err: unknown, what: string, path?: string): unknown {
   }
   return err;
 }
+
+/**
+ * Errors that no later entry can avoid either: the disk is full, the quota spent, the filesystem
+ * read-only or failing. An extraction stops at the first one (exit 2) instead of losing every
+ * entry after it one by one.
+ */
+export function isStorageFailure(err: unknown): err is NodeJS.ErrnoException {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS' || code === 'EIO';
+}
