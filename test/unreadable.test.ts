@@ -2,11 +2,12 @@
 // (exit 2, named; nothing published; a stream is poisoned so that every reader fails), a path
 // argument that does not exist fails, a file that grew or changed while read is a warning (exit 1).
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { create } from '../src/api/create.js';
+import { scan } from '../src/fs/scan.js';
 import { makeEntry } from '../src/model/entry.js';
 import { EntryError, IoError } from '../src/model/errors.js';
 import { BIN, portarc } from './helpers/cli.js';
@@ -244,5 +245,31 @@ describe('a file that grows or changes while it is read', () => {
       expect(portarc(['extract', '-f', join(dir, name), '-C', x]).status).toBe(0);
       expect(readFileSync(join(x, 'grew'), 'utf8')).toBe('abcd');
     }
+  });
+});
+
+describe('removed while the tree is read', () => {
+  it('a file removed after its directory was listed, a directory removed before it was: skipped with a warning', async () => {
+    const dir = fresh();
+    sh(`mkdir -p d/gone-dir/sub e && echo a > d/a && echo b > d/b && echo c > d/c && echo x > d/gone-dir/sub/x && echo z > e/z`, (mkdirSync(dir), dir));
+    const warnings: string[] = [];
+    const names: string[] = [];
+    for await (const { entry, body } of scan(['d', 'e'], { cwd: dir, onWarning: (w) => warnings.push(w) })) {
+      names.push(entry.name);
+      if (entry.name === 'd/a') unlinkSync(join(dir, 'd/b')); // listed and lstat'ed, not yet opened
+      if (entry.name === 'd/gone-dir') rmSync(join(dir, 'd/gone-dir'), { recursive: true }); // not yet listed
+      if (body) for await (const _ of body());
+    }
+    expect(names).toEqual(['d', 'd/a', 'd/c', 'd/gone-dir', 'e', 'e/z']);
+    expect(warnings).toEqual(['d/b: file removed before we read it; not archived', 'd/gone-dir: directory removed before we read it; contents not archived']);
+  });
+
+  it('CLI: a warning after the last entry (a socket) is printed, exit 1', () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    sh(`mkdir d && echo a > d/a && python3 -c "import socket; socket.socket(socket.AF_UNIX).bind('d/z.sock')"`, dir);
+    const r = portarc(['create', '-f', 'x.tar', 'd'], { cwd: dir });
+    expect(r.stderr).toBe('portarc: warning: d/z.sock: socket ignored\n');
+    expect(r.status).toBe(1);
   });
 });
