@@ -1,11 +1,11 @@
 // Crash safety: portarc killed with SIGKILL at random moments never leaves an incomplete archive
 // under its final name, nor a truncated file under a member's real name.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN } from './helpers/cli.js';
+import { BIN, runAndKill } from './helpers/cli.js';
 import { tempDir } from './helpers/tree.js';
 
 const RUNS = 24;
@@ -30,18 +30,6 @@ function makeSource(dir: string): Map<string, string> {
 
 /** Kill times spread over a normal run's duration; the last runs are not killed at all. */
 const schedule = (ms: number) => Array.from({ length: RUNS }, (_, i) => (i < RUNS - 3 ? Math.floor((ms * i) / (RUNS - 3)) : undefined));
-
-/** Run portarc and SIGKILL it after `ms` (never, if undefined); resolves when it is gone. */
-function runAndKill(args: string[], ms: number | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
-    const timer = ms === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), ms);
-    child.on('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
 
 function timeOf(args: string[]): number {
   const t = Date.now();

@@ -10,7 +10,7 @@ import { zstdBackends } from '../src/compress/index.js';
 import { scan } from '../src/fs/scan.js';
 import { Restorer } from '../src/fs/restore.js';
 import { fileSink } from '../src/io/sink.js';
-import { ArchiveError } from '../src/model/errors.js';
+import { ArchiveError, EntryError } from '../src/model/errors.js';
 import { displayName, makeEntry, type Entry } from '../src/model/entry.js';
 import { crc32, crc32Table } from '../src/zip/crc.js';
 import { isZip } from '../src/zip/detect.js';
@@ -237,31 +237,37 @@ describe('zip writer and readers', () => {
     }
   });
 
-  it('store method, and bodies that shrink, grow or fail are cut or padded with a warning', async () => {
-    const failing = (async function* () {
-      yield Buffer.from('abc');
-      throw new Error('EIO');
-    })();
+  it('store method; a body that grows is cut with a warning, one that shrinks or fails is an EntryError', async () => {
     const items: Item[] = [
-      [makeEntry({ path: 'short', type: 'file', size: 10 }), Buffer.from('abc')],
       [makeEntry({ path: 'long', type: 'file', size: 2 }), Buffer.from('abcdef')],
-      [makeEntry({ path: 'failing', type: 'file', size: 5 }), failing],
       [makeEntry({ path: 'streamed', type: 'file', size: 2 << 20 }), gen([Buffer.alloc(2 << 20, 0x61)])],
     ];
     const { bytes, warnings } = await writeZip(items, { method: 'store' });
-    expect(warnings).toEqual([
-      'short: content shrank while it was read (3 of 10 bytes); padded with zeros',
-      'long: content grew while it was read (6 bytes, 2 expected); truncated',
-      'failing: read error after 3 bytes: EIO',
-      'failing: content shrank while it was read (3 of 5 bytes); padded with zeros',
-    ]);
+    expect(warnings).toEqual(['long: file changed as we read it (6 bytes read, 2 expected); archived the first 2']);
     const path = join(dir, 'store.zip');
     writeFileSync(path, bytes);
     for (const side of [await readStream(bytes), await readFile(path)]) {
-      expect(side.members.map((m) => m.data.length)).toEqual([10, 2, 5, 2 << 20]);
-      expect(side.members[0]!.data.toString('latin1')).toBe('abc' + '\0'.repeat(7));
+      expect(side.members.map((m) => m.data.length)).toEqual([2, 2 << 20]);
+      expect(side.members[0]!.data.toString('latin1')).toBe('ab');
     }
     expect(tool('unzip', ['-tq', path]).status).toBe(0);
+    // Never zeros in place of content: small (buffered) and streamed members alike.
+    const failing = (n: number) =>
+      (async function* () {
+        yield Buffer.alloc(n, 0x61);
+        throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', syscall: 'read' });
+      })();
+    const cases: [Item, RegExp][] = [
+      [[makeEntry({ path: 'short', type: 'file', size: 10 }), Buffer.from('abc')], /^short: cannot read: file shrank by 7 bytes while it was read \(3 of 10 bytes\)$/],
+      [[makeEntry({ path: 'failing', type: 'file', size: 5 }), failing(3)], /^failing: cannot read: input\/output error \(EIO\) after 3 of 5 bytes$/],
+      [[makeEntry({ path: 'big', type: 'file', size: 3 << 20 }), failing(2 << 20)], /^big: cannot read: input\/output error \(EIO\) after 2097152 of 3145728 bytes$/],
+    ];
+    for (const [item, message] of cases) {
+      const err = await writeZip([item], { method: 'store', bufferLimit: 1 << 20 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EntryError);
+      expect((err as EntryError).code).toBe('PORTARC_ENTRY_FAILED');
+      expect((err as Error).message).toMatch(message);
+    }
   });
 
   it('a stored entry with a descriptor and no size (other writers) is found by its signed descriptor', async () => {

@@ -3,7 +3,7 @@
 
 import type { Writable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
-import { ArchiveError, UsageError } from '../model/errors.js';
+import { ArchiveError, UsageError, ioError } from '../model/errors.js';
 import { scan, type ScannedEntry } from '../fs/scan.js';
 import { fileSink, writableSink, type OpenSink } from '../io/sink.js';
 import { TarWriter } from '../tar/writer.js';
@@ -64,6 +64,8 @@ export interface OpenedWriter {
   exclude?: { dev: bigint; ino: bigint };
   close(): Promise<void>;
   abort(): Promise<void>;
+  /** For a tar stream (stdout, a Writable): end it so that every reader fails (spec §8.4). */
+  poison?(): Promise<void>;
 }
 
 /** Open the destination and the writer for the format and compression asked for or implied by its name. */
@@ -93,28 +95,37 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   }
   const filter = !options.compression || options.compression === 'auto' ? (named ? filterForPath(dest) : 'none') : options.compression;
   const out = compressingSink(filter, sink, { level: options.level, threads: options.threads });
-  return { writer: new TarWriter(out, { creator }), format, exclude, close: () => out.close(), abort: () => out.abort() };
+  const writer = new TarWriter(out, { creator });
+  // A file is removed on failure; a stream cannot be taken back, so it is made unreadable instead.
+  const poison = named ? undefined : async () => (await writer.poison(), await out.close());
+  return { writer, format, exclude, close: () => out.close(), abort: () => out.abort(), poison };
 }
 
-/** Write entries through an opened writer; on any failure nothing is left under the final name. */
-export async function writeEntries(entries: CreateInput & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void): Promise<CreateResult> {
+/**
+ * Write entries through an opened writer; on any failure nothing is left under the final name.
+ * An entry whose body throws or ends early fails the whole write (spec §8.4). `warnings` collects
+ * in order (the scan's own warnings go into the same array).
+ */
+export async function writeEntries(entries: CreateInput & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void, warnings: string[] = []): Promise<CreateResult> {
   const { writer } = opened;
-  const result: CreateResult = { entries: 0, bytes: 0, warnings: [], notices: [] };
+  const result: CreateResult = { entries: 0, bytes: 0, warnings, notices: [] };
   try {
     for await (const { entry, body } of entries as AsyncIterable<ScannedEntry>) {
-      result.warnings.push(...entry.warnings.map((w) => (w.startsWith(entry.name) ? w : `${entry.name}: ${w}`)));
+      const added = await writer.add(entry, body?.());
+      // After add: reading the body may have added some ("file changed as we read it").
+      result.warnings.push(...entry.warnings.map((w) => (w.startsWith(entry.name) ? w : `${entry.name}: ${w}`)), ...added.warnings);
       result.notices.push(...entry.notices.map((n) => `${entry.name}: ${n}`));
-      const { warnings } = await writer.add(entry, body?.());
-      result.warnings.push(...warnings);
       result.entries++;
       onEntry?.(entry);
     }
     await writer.finish();
     await opened.close();
   } catch (err) {
-    await opened.abort();
+    // If the stream itself failed (EPIPE), poisoning it fails too: then it just stops.
+    await (opened.poison ? opened.poison().catch(() => opened.abort()) : opened.abort());
     if (err instanceof ArchiveError) throw err.withArchive(destName);
-    throw err;
+    // Errors from reading entries are EntryErrors by now; a system error left is the destination's.
+    throw ioError(err, 'cannot write', destName);
   }
   result.bytes = writer.position;
   return result;
@@ -130,6 +141,10 @@ export async function create(input: CreateInput, dest: string | Writable, option
   const opened = await openWriter(dest, options);
   const reuseBuffers = opened.format === 'tar';
   const hardlinkContent = opened.format === 'zip' && (options.zipHardlinks ?? 'copy') === 'copy';
-  const entries = kind === 'paths' ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, hardlinkContent }) : checkedEntries(input as Iterable<ScannedEntry>);
-  return writeEntries(entries, opened, typeof dest === 'string' ? dest : '(stream)', options.onEntry);
+  const warnings: string[] = [];
+  // A generator: it fails (a path that cannot be stat'ed) inside writeEntries, which cleans up.
+  const entries = kind === 'paths'
+    ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, hardlinkContent, onWarning: (w) => warnings.push(w) })
+    : checkedEntries(input as Iterable<ScannedEntry>);
+  return writeEntries(entries, opened, dest === '-' ? '(stdout)' : typeof dest === 'string' ? dest : '(stream)', options.onEntry, warnings);
 }

@@ -1,13 +1,16 @@
 // Scan a filesystem tree into entries: lstat, readlink, every xattr the process can read (on
 // files, directories and symlinks themselves), ACLs, SELinux labels, hardlinks by device and inode.
-// Spec: spec/portarc-1.md §3 (entry model) and §9 (what a backup carries).
+// Spec: spec/portarc-1.md §3 (entry model) and §9 (what a backup carries); §8.4 for what cannot
+// be read: a path argument that cannot be stat'ed, a file or directory that cannot be read, fail
+// (IoError / EntryError); a file removed meanwhile, or changed while read, is a warning.
 
 // Small syscalls (lstat, readdir, readlink, reading a small file) are made synchronously: the
 // promise API's thread-pool round trip per call dominated the time for many small files.
-import { closeSync, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, createReadStream, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { decodeAclXattr } from '../model/acl.js';
+import { cannotRead, readFailure } from '../io/body.js';
+import { EntryError, ioError } from '../model/errors.js';
 import { displayName, makeEntry, type AclEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { loadSys, type Sys } from './sys.js';
 import { groupName, userName } from './users.js';
@@ -31,6 +34,12 @@ export interface ScanOptions {
    */
   hardlinkContent?: boolean;
   sys?: Sys;
+  /**
+   * Warnings not about an entry that is yielded (a file removed before it was read, a socket
+   * skipped). Without it they ride on the next entry's `warnings`, and those after the last
+   * entry are lost.
+   */
+  onWarning?: (warning: string) => void;
 }
 
 export interface ScannedEntry {
@@ -63,15 +72,49 @@ export async function* scan(paths: string[], opts: ScanOptions = {}): AsyncGener
     }
     items.push({ abs: Buffer.from(abs), arch: Buffer.from(arch) });
   }
-  const ctx = { sys, seen, opts, warnings: [...new Set(warnings)] };
-  yield* walk(items, ctx);
+  // Every path argument must exist before anything is written: tar's "Cannot stat", a failure.
+  for (const [k, it] of items.entries()) {
+    try {
+      lstatSync(it.abs);
+    } catch (err) {
+      throw ioError(err, 'cannot stat', paths[k]);
+    }
+  }
+  const ctx: Ctx = { sys, seen, opts, warnings: [], open: undefined };
+  for (const w of new Set(warnings)) warn(ctx, w);
+  try {
+    yield* walk(items, ctx);
+  } finally {
+    ctx.open?.close();
+  }
 }
+
+/** A file opened by the scan before its entry is yielded; closed once read, or when the scan moves on. */
+class OpenFile {
+  private closed = false;
+  constructor(readonly fd: number) {}
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}
+
+function warn(ctx: Ctx, warning: string): void {
+  if (ctx.opts.onWarning) ctx.opts.onWarning(warning);
+  else ctx.warnings.push(warning);
+}
+
+/** A file or directory that vanished between listing and reading is a warning (tar's "File removed before we read it"). */
+const removed = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 
 interface Ctx {
   sys: Sys;
   seen: Map<string, Buffer>;
   opts: ScanOptions;
   warnings: string[];
+  /** The file of the entry last yielded, if its body was never read. */
+  open: OpenFile | undefined;
 }
 
 async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
@@ -88,15 +131,25 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
     for (const [k, it] of batch.entries()) {
       const st = stats[k]!;
       if (st instanceof Error) {
-        // Vanished or unreadable since it was listed: tar's "Cannot stat", a warning, not the end.
-        ctx.warnings.push(`${displayName(it.arch)}: not archived: ${st.message}`);
+        if (!removed(st)) throw new EntryError(`cannot stat: ${readFailure(st)}`, { path: displayName(it.arch), cause: st });
+        warn(ctx, `${displayName(it.arch)}: file removed before we read it; not archived`);
         continue;
       }
       if (ctx.opts.exclude && st.dev === ctx.opts.exclude.dev && st.ino === ctx.opts.exclude.ino) continue;
-      const scanned = await toEntry(it, st, xattrs[k]!, ctx);
+      let scanned: ScannedEntry | undefined;
+      try {
+        scanned = await toEntry(it, st, xattrs[k]!, ctx);
+      } catch (err) {
+        if (!removed(err)) throw err instanceof EntryError ? err : cannotRead(displayName(it.arch), readFailure(err), err);
+        warn(ctx, `${displayName(it.arch)}: file removed before we read it; not archived`);
+        continue;
+      }
       if (!scanned) continue;
       if (ctx.warnings.length) scanned.entry.warnings.unshift(...ctx.warnings.splice(0));
       yield scanned;
+      // The consumer did not read the body (it skipped the entry): close the file now.
+      ctx.open?.close();
+      ctx.open = undefined;
       if (scanned.entry.type === 'directory') {
         let listed: Buffer[] | Error;
         try {
@@ -105,7 +158,9 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
           listed = e as Error;
         }
         if (listed instanceof Error) {
-          ctx.warnings.push(`${scanned.entry.name}: contents not archived: ${listed.message}`);
+          // A directory whose contents cannot be listed is an entry not archived completely.
+          if (!removed(listed)) throw new EntryError(`cannot read directory: ${readFailure(listed)}`, { path: scanned.entry.name, cause: listed });
+          warn(ctx, `${scanned.entry.name}: directory removed before we read it; contents not archived`);
           continue;
         }
         const names = listed.sort(Buffer.compare);
@@ -135,7 +190,7 @@ async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | 
   const kind = KINDS[String(Number(st.mode & S_IFMT))];
   const name = displayName(it.arch);
   if (kind === 'socket' || kind === undefined) {
-    ctx.warnings.push(`${name}: ${kind ?? 'unknown file type'} ignored`);
+    warn(ctx, `${name}: ${kind ?? 'unknown file type'} ignored`);
     return undefined;
   }
   const entry = makeEntry({
@@ -154,15 +209,18 @@ async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | 
   else takeXattrs(entry, xattrs);
 
   // A second name for an inode already archived becomes a hardlink to the first one.
+  let key: string | undefined;
   if (kind !== 'directory' && st.nlink > 1n) {
-    const key = `${st.dev}:${st.ino}`;
+    key = `${st.dev}:${st.ino}`;
     const first = ctx.seen.get(key);
     if (first) {
       entry.type = 'hardlink';
       entry.linkTarget = first;
       if (kind !== 'file' || !ctx.opts.hardlinkContent) return { entry };
       entry.size = Number(st.size);
-      return { entry, body: () => readContent(it.abs, entry.size, false) };
+      const file = new OpenFile(openSync(it.abs, 'r'));
+      ctx.open = file;
+      return { entry, body: () => checked(readContent(file.fd, entry.size, false), file, st, entry) };
     }
     ctx.seen.set(key, it.arch);
   }
@@ -177,12 +235,28 @@ async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | 
       return { entry };
     case 'file': {
       entry.size = Number(st.size);
-      if (ctx.opts.sparse && st.blocks * 512n < st.size) {
-        entry.sparse = await findDataRuns(it.abs, entry.size);
-        const runs = entry.sparse;
-        return { entry, body: () => readRuns(it.abs, runs) };
+      // Opened now, before the entry is yielded and its header written: a file that cannot be
+      // opened fails (or, if removed meanwhile, is skipped) without a header for it.
+      let fd: number;
+      try {
+        fd = openSync(it.abs, 'r');
+      } catch (err) {
+        if (key) ctx.seen.delete(key); // not archived under this name: no hardlink may point to it
+        throw err;
       }
-      return { entry, body: () => readContent(it.abs, entry.size, ctx.opts.reuseBuffers === true) };
+      const file = new OpenFile(fd);
+      ctx.open = file;
+      try {
+        if (ctx.opts.sparse && st.blocks * 512n < st.size) {
+          entry.sparse = findDataRuns(file.fd, entry.size);
+          const runs = entry.sparse;
+          return { entry, body: () => checked(readRuns(file.fd, runs), file, st, entry) };
+        }
+      } catch (err) {
+        file.close();
+        throw err;
+      }
+      return { entry, body: () => checked(readContent(file.fd, entry.size, ctx.opts.reuseBuffers === true), file, st, entry) };
     }
     default:
       return { entry };
@@ -217,69 +291,73 @@ function withNames(acl: AclEntry[]): AclEntry[] {
   });
 }
 
-async function* readContent(abs: Buffer, size: number, reuse: boolean): AsyncGenerator<Buffer> {
-  if (size <= SMALL_FILE) {
-    const fd = openSync(abs, 'r');
-    try {
-      const buf = Buffer.allocUnsafe(size);
-      let got = 0;
-      while (got < size) {
-        const n = readSync(fd, buf, got, size - got, got);
-        if (n === 0) break;
-        got += n;
-      }
-      yield got === size ? buf : buf.subarray(0, got);
-    } finally {
-      closeSync(fd);
+/**
+ * The file's content, then a check that it did not change while read: its size, mtime or ctime
+ * differing from the scan's lstat is tar's "file changed as we read it", a warning (the bytes read
+ * are archived; a file that shrank fails in exactly(), src/io/body.ts).
+ */
+async function* checked(body: AsyncIterable<Buffer>, file: OpenFile, st: BigIntStats, entry: Entry): AsyncGenerator<Buffer> {
+  try {
+    yield* body;
+    const now = fstatSync(file.fd, { bigint: true });
+    if (now.size !== st.size || now.mtimeNs !== st.mtimeNs || now.ctimeNs !== st.ctimeNs) {
+      const what = now.size > st.size ? `grew by ${now.size - st.size} bytes; archived the first ${st.size}` : now.size < st.size ? `shrank to ${now.size} bytes after it was read` : 'modified';
+      entry.warnings.push(`file changed as we read it (${what})`);
     }
+  } finally {
+    file.close();
+  }
+}
+
+/** Read `size` bytes from the start of `fd`, never more: growth is seen by checked(). */
+async function* readContent(fd: number, size: number, reuse: boolean): AsyncGenerator<Buffer> {
+  if (size <= SMALL_FILE) {
+    const buf = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, buf, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    yield got === size ? buf : buf.subarray(0, got);
     return;
   }
   if (!reuse) {
-    yield* createReadStream(abs, { highWaterMark: SMALL_FILE });
+    yield* createReadStream('', { fd, autoClose: false, start: 0, end: size - 1, highWaterMark: SMALL_FILE });
     return;
   }
-  const fd = openSync(abs, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(SMALL_FILE);
-    for (let pos = 0; pos < size; ) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
-      if (n === 0) break;
-      pos += n;
-      yield n === buf.length ? buf : buf.subarray(0, n);
-    }
-  } finally {
-    closeSync(fd);
+  const buf = Buffer.allocUnsafe(SMALL_FILE);
+  for (let pos = 0; pos < size; ) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+    if (n === 0) break;
+    pos += n;
+    yield n === buf.length ? buf : buf.subarray(0, n);
   }
 }
 
 const ZERO_GRAIN = 4096;
 
 /** Find the runs of a file that hold non-zero data, at 4 KiB granularity (tar -S reads for zeros too). */
-async function findDataRuns(abs: Buffer, size: number): Promise<SparseRun[]> {
+function findDataRuns(fd: number, size: number): SparseRun[] {
   const runs: SparseRun[] = [];
-  const fh = await open(abs, 'r');
-  try {
-    const buf = Buffer.alloc(SMALL_FILE);
-    let pos = 0;
-    let runStart = -1;
-    while (pos < size) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
-      if (bytesRead === 0) break;
-      for (let off = 0; off < bytesRead; off += ZERO_GRAIN) {
-        const end = Math.min(off + ZERO_GRAIN, bytesRead);
-        const zero = isZero(buf, off, end);
-        if (!zero && runStart < 0) runStart = pos + off;
-        if (zero && runStart >= 0) {
-          runs.push({ offset: runStart, length: pos + off - runStart });
-          runStart = -1;
-        }
+  const buf = Buffer.alloc(SMALL_FILE);
+  let pos = 0;
+  let runStart = -1;
+  while (pos < size) {
+    const bytesRead = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+    if (bytesRead === 0) break;
+    for (let off = 0; off < bytesRead; off += ZERO_GRAIN) {
+      const end = Math.min(off + ZERO_GRAIN, bytesRead);
+      const zero = isZero(buf, off, end);
+      if (!zero && runStart < 0) runStart = pos + off;
+      if (zero && runStart >= 0) {
+        runs.push({ offset: runStart, length: pos + off - runStart });
+        runStart = -1;
       }
-      pos += bytesRead;
     }
-    if (runStart >= 0) runs.push({ offset: runStart, length: pos - runStart });
-  } finally {
-    await fh.close();
+    pos += bytesRead;
   }
+  if (runStart >= 0) runs.push({ offset: runStart, length: pos - runStart });
   // GNU tar ends every map with a run at the end of the file, so the real size survives readers
   // that take the size from the last run.
   const last = runs[runs.length - 1];
@@ -292,20 +370,15 @@ function isZero(buf: Buffer, start: number, end: number): boolean {
   return true;
 }
 
-async function* readRuns(abs: Buffer, runs: SparseRun[]): AsyncGenerator<Buffer> {
-  const fh = await open(abs, 'r');
-  try {
-    for (const run of runs) {
-      for (let done = 0; done < run.length; ) {
-        const n = Math.min(SMALL_FILE, run.length - done);
-        const buf = Buffer.allocUnsafe(n);
-        const { bytesRead } = await fh.read(buf, 0, n, run.offset + done);
-        if (bytesRead === 0) return;
-        yield buf.subarray(0, bytesRead);
-        done += bytesRead;
-      }
+async function* readRuns(fd: number, runs: SparseRun[]): AsyncGenerator<Buffer> {
+  for (const run of runs) {
+    for (let done = 0; done < run.length; ) {
+      const n = Math.min(SMALL_FILE, run.length - done);
+      const buf = Buffer.allocUnsafe(n);
+      const bytesRead = readSync(fd, buf, 0, n, run.offset + done);
+      if (bytesRead === 0) return; // shrank: exactly() fails the entry
+      yield buf.subarray(0, bytesRead);
+      done += bytesRead;
     }
-  } finally {
-    await fh.close();
   }
 }

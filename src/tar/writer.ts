@@ -33,11 +33,15 @@ const ZEROS = Buffer.alloc(BLOCK * 20);
 /** Archives end on a multiple of this, as GNU tar and bsdtar write them (blocking factor 20). */
 const RECORD = BLOCK * 20;
 const padding = (n: number) => (BLOCK - (n % BLOCK)) % BLOCK;
+/** Name of the member that marks a stream whose writer failed (see poison()). */
+export const INCOMPLETE = 'PORTARC-INCOMPLETE-ARCHIVE';
 
 export class TarWriter {
   private started = false;
   /** Bytes written so far: the offset of the next member. */
   position = 0;
+  /** Where the data of the member being written ends (without padding). */
+  private dataEnd = 0;
 
   constructor(
     private sink: Sink,
@@ -158,6 +162,7 @@ export class TarWriter {
       devminor,
     };
     await this.out(encodeUstar(fields));
+    this.dataEnd = this.position + storedSize;
     if (sparseMap) await this.out(sparseMap);
     if (isFile) await this.writeBody(entry, body, dataSize, warnings);
     await this.out(ZEROS.subarray(0, padding(storedSize)));
@@ -166,6 +171,22 @@ export class TarWriter {
 
   private async writeBody(entry: Entry, body: AsyncIterable<Buffer> | Buffer | undefined, size: number, warnings: string[]): Promise<void> {
     for await (const part of exactly(body, size, entry.name, warnings)) await this.out(part);
+  }
+
+  /**
+   * Mark a stream that cannot be completed (spec §8.4). Inside a member's data, nothing: the
+   * stream ends before the data does. Between members: a header for a file larger than anything
+   * that follows, and no end-of-archive blocks. Every reader (GNU tar, bsdtar, Python, portarc)
+   * then fails with "unexpected EOF", where a stream merely cut between members would list and
+   * extract as a complete, shorter archive.
+   */
+  async poison(): Promise<void> {
+    await this.start();
+    if (this.position < this.dataEnd) return;
+    await this.out(ZEROS.subarray(0, padding(this.position)));
+    await this.out(
+      encodeUstar({ ...blankFields(), name: Buffer.from(INCOMPLETE), size: USTAR_MAX.size, mode: 0o400, typeflag: TYPE.file }),
+    );
   }
 
   /** End-of-archive: two zero blocks, then zeros up to a whole 10 KiB record. */

@@ -264,11 +264,19 @@ export class ZipWriter {
           await this.out(part);
         }
       } else {
+        // Node 20's pipeline rejects with an AbortError when the last stage throws: keep the
+        // sink's own error (ENOSPC, EPIPE) so that the message says what happened.
+        let sinkError: unknown;
         await pipeline(Readable.from(counted.iterable), codec.compressor(this.opts.level), async (src: AsyncIterable<Buffer>) => {
           for await (const part of src) {
             csize += part.length;
-            await this.out(part);
+            await this.out(part).catch((err: unknown) => {
+              sinkError = err;
+              throw err;
+            });
           }
+        }).catch((err: unknown) => {
+          throw sinkError ?? err;
         });
       }
       crc = counted.crc();

@@ -1,5 +1,5 @@
 // Run the built `portarc` command (dist/, made by `npm test`'s tsc step) as a user would.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/portarc.js', import.meta.url));
@@ -19,4 +19,16 @@ export function portarc(args: string[], opts: { input?: Buffer; cwd?: string; en
     maxBuffer: 1 << 28,
   });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Run portarc and SIGKILL it after `ms` (never, if undefined); resolves with its exit code (null if killed). */
+export function runAndKill(args: string[], ms: number | undefined, opts: { cwd?: string } = {}): Promise<number | null> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore', cwd: opts.cwd });
+    const timer = ms === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
 }

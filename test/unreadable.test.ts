@@ -1,0 +1,275 @@
+// Never archive zeros (issue #8, spec §8.4): an entry that cannot be read completely fails create
+// (exit 2, named; nothing published; a stream is poisoned so that every reader fails), a path
+// argument that does not exist fails, a file that grew or changed while read is a warning (exit 1).
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { create } from '../src/api/create.js';
+import { scan } from '../src/fs/scan.js';
+import { makeEntry } from '../src/model/entry.js';
+import { EntryError, IoError } from '../src/model/errors.js';
+import { BIN, portarc } from './helpers/cli.js';
+import { isRoot, sh, tempDir } from './helpers/tree.js';
+
+const base = tempDir('unreadable');
+chmodSync(base, 0o777); // the non-root runs write their archives here
+afterAll(() => sh(`chmod -R u+rwX '${base}' && rm -rf '${base}'`));
+
+/** A sysfs file: stat says 4096 bytes, a read gives a few. GNU tar: "File shrank by N bytes; padding with zeros". */
+const SHRINKS = '/sys/devices/system/cpu/online';
+
+let n = 0;
+const fresh = () => join(base, `case${++n}`);
+
+/** Nothing under the archive's name, no .partial, nothing else left in its directory. */
+function nothingPublished(dir: string, name: string): void {
+  expect(existsSync(join(dir, name))).toBe(false);
+  expect(readdirSync(dir).filter((f) => f.startsWith(name))).toEqual([]);
+}
+
+/** Every reader fails on a poisoned stream; none of them lists it as a complete archive. */
+function everyReaderFails(path: string): void {
+  for (const [cmd, args] of [
+    ['tar', ['-tf', path]],
+    ['bsdtar', ['-tf', path]],
+    ['python3', ['-c', 'import tarfile,sys; tarfile.open(sys.argv[1]).getnames()', path]],
+    [process.execPath, [BIN, 'list', '-f', path]],
+  ] as const) {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    expect(r.status, `${cmd} ${r.stderr}`).not.toBe(0);
+  }
+}
+
+/** A background shell loop run while `fn` runs (a writer appending, truncating, touching). */
+async function whileLooping<T>(script: string, fn: () => Promise<T> | T): Promise<T> {
+  const child = spawn('bash', ['-c', `while :; do ${script}; done`], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 100));
+  try {
+    return await fn();
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+const runAsync = (args: string[]) =>
+  new Promise<{ status: number; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('exit', (code) => resolve({ status: code ?? -1, stderr }));
+  });
+
+describe('a path argument that does not exist', () => {
+  it('CLI: exit 2, "NAME: cannot stat", nothing published, even after paths that exist', () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'here'), 'x');
+    for (const name of ['x.tar', 'x.zip', 'x.tar.zst']) {
+      const r = portarc(['create', '-f', name, 'here', 'nosuchfile'], { cwd: dir });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe('portarc: error: nosuchfile: cannot stat: no such file or directory (ENOENT)\n');
+      nothingPublished(dir, name);
+    }
+    // An absolute path is named as given, not as its member name.
+    const r = portarc(['create', '-f', join(dir, 'y.tar'), join(dir, 'gone')]);
+    expect(r.stderr).toBe(`portarc: error: ${join(dir, 'gone')}: cannot stat: no such file or directory (ENOENT)\n`);
+    nothingPublished(dir, 'y.tar');
+  });
+
+  it('library: rejects with an IoError (PORTARC_IO)', async () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    const err = await create(['nosuchfile'], join(dir, 'x.tar'), { cwd: dir }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IoError);
+    expect((err as IoError).code).toBe('PORTARC_IO');
+    expect((err as IoError).errno).toBe('ENOENT');
+    nothingPublished(dir, 'x.tar');
+  });
+});
+
+describe.runIf(isRoot)('unreadable files and directories (run as nobody)', () => {
+  const asNobody = (args: string[]) => {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], { encoding: 'utf8' });
+    return { status: r.status, stderr: r.stderr };
+  };
+
+  it('a mode-000 file: exit 2 naming it, no archive, no .partial (tar, zip, gzip)', () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    sh(`mkdir -p src/d && chmod 755 . src src/d && echo hello > src/d/a && echo secret > src/d/b && chmod 644 src/d/a && chmod 000 src/d/b && chmod 777 .`, dir);
+    for (const name of ['u.tar', 'u.zip', 'u.tar.gz']) {
+      const r = asNobody(['create', '-f', join(dir, name), '-C', join(dir, 'src'), 'd']);
+      expect(r.stderr).toBe('portarc: error: d/b: cannot read: permission denied (EACCES)\n');
+      expect(r.status).toBe(2);
+      nothingPublished(dir, name);
+    }
+  });
+
+  it('a directory that cannot be listed: exit 2 naming it', () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    sh(`mkdir -p src/d/locked && chmod 755 . src src/d && chmod 000 src/d/locked && chmod 777 .`, dir);
+    const r = asNobody(['create', '-f', join(dir, 'l.tar'), '-C', join(dir, 'src'), 'd']);
+    expect(r.stderr).toBe('portarc: error: d/locked: cannot read directory: permission denied (EACCES)\n');
+    expect(r.status).toBe(2);
+    nothingPublished(dir, 'l.tar');
+  });
+
+  it('to stdout: exit 2, and the stream fails in every reader', () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    sh(`mkdir -p src/d && chmod 755 . src src/d && echo hello > src/d/a && echo secret > src/d/b && chmod 644 src/d/a && chmod 000 src/d/b && chmod 777 .`, dir);
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'create', '-f', '-', '-C', join(dir, 'src'), 'd'], { maxBuffer: 1 << 26 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.toString()).toContain('d/b: cannot read: permission denied (EACCES)');
+    writeFileSync(join(dir, 'out.tar'), r.stdout);
+    everyReaderFails(join(dir, 'out.tar'));
+  });
+});
+
+describe('a file that shrinks while it is read', () => {
+  it.runIf(existsSync(SHRINKS))('CLI: a sysfs file (stat 4096, content shorter) fails, exit 2, no zeros published', () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    for (const name of ['s.tar', 's.zip']) {
+      const r = portarc(['create', '-f', join(dir, name), SHRINKS]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^portarc: error: sys\/devices\/system\/cpu\/online: cannot read: file shrank by \d+ bytes while it was read \(\d+ of 4096 bytes\)\n$/);
+      nothingPublished(dir, name);
+    }
+  });
+
+  it('CLI: a file truncated by another process while read fails, exit 2 (tar and zip)', async () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    const big = join(dir, 'big');
+    for (const name of ['t.tar', 't.zip']) {
+      writeFileSync(big, Buffer.alloc(64 << 20, 0x61));
+      const r = await whileLooping(`truncate -s -65536 '${big}'`, () => runAsync(['create', '-f', join(dir, name), '-C', dir, 'big']));
+      expect(r.stderr).toMatch(/^portarc: error: big: cannot read: file shrank by \d+ bytes while it was read \(\d+ of \d+ bytes\)\n$/);
+      expect(r.status).toBe(2);
+      nothingPublished(dir, name);
+    }
+  });
+});
+
+describe('a library body that throws or ends early', () => {
+  const eio = () => Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', syscall: 'read' });
+  async function* dies(bytes: number): AsyncGenerator<Buffer> {
+    yield Buffer.alloc(bytes, 0x61);
+    throw eio(); // pg_dump died
+  }
+  const entries = (body: () => AsyncIterable<Buffer>, size: number) => [
+    { entry: makeEntry({ path: 'before.txt', type: 'file', size: 5 }), body: async function* () { yield Buffer.from('first'); } },
+    { entry: makeEntry({ path: 'dump.sql', type: 'file', size }), body },
+    { entry: makeEntry({ path: 'after.txt', type: 'file', size: 4 }), body: async function* () { yield Buffer.from('last'); } },
+  ];
+
+  for (const name of ['b.tar', 'b.zip', 'b.tar.zst', 'b.tar.gz']) {
+    it(`to a file (${name}): rejects with an EntryError naming the entry; nothing published`, async () => {
+      const dir = fresh();
+      mkdirSync(dir);
+      for (const [body, size, message] of [
+        [() => dies(3000), 10_000, 'dump.sql: cannot read: input/output error (EIO) after 3000 of 10000 bytes'],
+        [() => dies(3 << 20), 5 << 20, `dump.sql: cannot read: input/output error (EIO) after ${3 << 20} of ${5 << 20} bytes`],
+        [async function* () { yield Buffer.from('short'); }, 100, 'dump.sql: cannot read: file shrank by 95 bytes while it was read (5 of 100 bytes)'],
+      ] as const) {
+        const err = await create(entries(body, size), join(dir, name)).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(EntryError);
+        expect((err as EntryError).code).toBe('PORTARC_ENTRY_FAILED');
+        expect((err as Error).message).toBe(message);
+        nothingPublished(dir, name);
+      }
+    });
+  }
+
+  it('to a stream: rejects, and what was written fails in GNU tar, bsdtar, Python and portarc', async () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    // A body failing at every kind of point: before its first byte, inside, at a block boundary.
+    for (const [i, [bytes, size]] of [[0, 100], [3000, 10_000], [512, 1024], [1 << 20, 2 << 20], [(1 << 20) - 1, (1 << 20) + 1]].entries()) {
+      const out = new PassThrough();
+      const chunks: Buffer[] = [];
+      out.on('data', (c: Buffer) => chunks.push(c));
+      const err = await create(entries(() => dies(bytes), size), out).catch((e: unknown) => e);
+      await new Promise((r) => setImmediate(r)); // let the last chunks through the PassThrough
+      expect(err).toBeInstanceOf(EntryError);
+      const path = join(dir, `stream${i}.tar`);
+      writeFileSync(path, Buffer.concat(chunks));
+      everyReaderFails(path);
+    }
+  });
+});
+
+describe('a file that grows or changes while it is read', () => {
+  it('CLI: a file appended to: warning "file changed as we read it", exit 1, the size stat said archived', async () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    const big = join(dir, 'big');
+    for (const name of ['g.tar', 'g.zip']) {
+      writeFileSync(big, Buffer.alloc(64 << 20, 0x62));
+      const r = await whileLooping(`echo x >> '${big}'`, () => runAsync(['create', '-f', join(dir, name), '-C', dir, 'big']));
+      expect(r.stderr).toMatch(/^portarc: warning: big: file changed as we read it \(grew by \d+ bytes; archived the first \d+\)\n$/);
+      expect(r.status).toBe(1);
+      const x = join(dir, `x-${name}`);
+      expect(portarc(['extract', '-f', join(dir, name), '-C', x]).status).toBe(0);
+      const got = readFileSync(join(x, 'big'));
+      const archived = Number(/archived the first (\d+)/.exec(r.stderr)![1]);
+      expect(got.length).toBe(archived);
+      expect(got.equals(readFileSync(big).subarray(0, archived))).toBe(true);
+      expect(statSync(big).size).toBeGreaterThan(archived);
+    }
+  });
+
+  it('CLI: a file whose mtime changes while read: the same warning, exit 1', async () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    const big = join(dir, 'big');
+    writeFileSync(big, Buffer.alloc(64 << 20, 0x63));
+    const r = await whileLooping(`touch '${big}'`, () => runAsync(['create', '-f', join(dir, 'm.tar'), '-C', dir, 'big']));
+    expect(r.stderr).toBe('portarc: warning: big: file changed as we read it (modified)\n');
+    expect(r.status).toBe(1);
+    expect(existsSync(join(dir, 'm.tar'))).toBe(true);
+  });
+
+  it('library: a body yielding more than its size is cut, with a warning; the archive is published', async () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    for (const name of ['g.tar', 'g.zip']) {
+      const result = await create([{ entry: makeEntry({ path: 'grew', type: 'file', size: 4 }), body: async function* () { yield Buffer.from('abcdefgh'); } }], join(dir, name));
+      expect(result.warnings).toEqual(['grew: file changed as we read it (8 bytes read, 4 expected); archived the first 4']);
+      const x = join(dir, `x-${name}`);
+      expect(portarc(['extract', '-f', join(dir, name), '-C', x]).status).toBe(0);
+      expect(readFileSync(join(x, 'grew'), 'utf8')).toBe('abcd');
+    }
+  });
+});
+
+describe('removed while the tree is read', () => {
+  it('a file removed after its directory was listed, a directory removed before it was: skipped with a warning', async () => {
+    const dir = fresh();
+    sh(`mkdir -p d/gone-dir/sub e && echo a > d/a && echo b > d/b && echo c > d/c && echo x > d/gone-dir/sub/x && echo z > e/z`, (mkdirSync(dir), dir));
+    const warnings: string[] = [];
+    const names: string[] = [];
+    for await (const { entry, body } of scan(['d', 'e'], { cwd: dir, onWarning: (w) => warnings.push(w) })) {
+      names.push(entry.name);
+      if (entry.name === 'd/a') unlinkSync(join(dir, 'd/b')); // listed and lstat'ed, not yet opened
+      if (entry.name === 'd/gone-dir') rmSync(join(dir, 'd/gone-dir'), { recursive: true }); // not yet listed
+      if (body) for await (const _ of body());
+    }
+    expect(names).toEqual(['d', 'd/a', 'd/c', 'd/gone-dir', 'e', 'e/z']);
+    expect(warnings).toEqual(['d/b: file removed before we read it; not archived', 'd/gone-dir: directory removed before we read it; contents not archived']);
+  });
+
+  it('CLI: a warning after the last entry (a socket) is printed, exit 1', () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    sh(`mkdir d && echo a > d/a && python3 -c "import socket; socket.socket(socket.AF_UNIX).bind('d/z.sock')"`, dir);
+    const r = portarc(['create', '-f', 'x.tar', 'd'], { cwd: dir });
+    expect(r.stderr).toBe('portarc: warning: d/z.sock: socket ignored\n');
+    expect(r.status).toBe(1);
+  });
+});
