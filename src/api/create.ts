@@ -11,6 +11,7 @@ import { TarWriter } from '../tar/writer.js';
 import { ZipWriter } from '../zip/index.js';
 import { compressingSink, filterForPath, type Filter } from '../compress/index.js';
 import { VERSION } from './version.js';
+import { MANIFEST_FEATURES, ManifestRecorder, type RecordedWriter } from './record.js';
 
 export interface CreateOptions {
   /** Directory the paths are relative to (tar's -C). Default: the current directory. */
@@ -27,6 +28,8 @@ export interface CreateOptions {
   level?: number;
   /** zstd worker threads (default: min(cores, 4)); the output is the same for any count. */
   threads?: number;
+  /** Write the manifest and trailer (spec/manifest.md). Default true; false makes a plain archive. */
+  manifest?: boolean;
   /** Called for every entry as it is written. */
   onEntry?: (entry: Entry) => void;
 }
@@ -42,10 +45,8 @@ export interface CreateResult {
 export type CreateInput = string[] | AsyncIterable<ScannedEntry> | Iterable<ScannedEntry>;
 
 /** The container writers share this shape (src/tar/writer.ts, src/zip/writer.ts). */
-interface ArchiveWriter {
+interface ArchiveWriter extends RecordedWriter {
   position: number;
-  add(entry: Entry, body?: AsyncIterable<Buffer> | Buffer): Promise<{ offset: number; warnings: string[] }>;
-  finish(): Promise<void>;
   abort?(): Promise<void>;
 }
 
@@ -54,12 +55,14 @@ export interface OpenedWriter {
   format: 'tar' | 'zip';
   /** The destination file itself, so that a scan inside the tree skips it. */
   exclude?: { dev: bigint; ino: bigint };
+  /** Digests and manifest lines, when the manifest is on. */
+  recorder?: ManifestRecorder;
   close(): Promise<void>;
   abort(): Promise<void>;
 }
 
 /** Open the destination and the writer for the format and compression asked for or implied by its name. */
-export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod'>): Promise<OpenedWriter> {
+export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'manifest'>): Promise<OpenedWriter> {
   let sink: OpenSink;
   let exclude: { dev: bigint; ino: bigint } | undefined;
   const named = typeof dest === 'string' && dest !== '-';
@@ -77,32 +80,39 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
       throw new Error('a zip archive compresses each member itself: gzip or zstd around it is not supported (use --zip-method)');
     }
     let writer: ZipWriter;
+    const recorder = options.manifest === false ? undefined : new ManifestRecorder(sink, 'zip', creator);
     try {
-      writer = new ZipWriter(sink, { creator, method: options.zipMethod ?? 'deflate', level: options.level });
+      writer = new ZipWriter(recorder?.sink ?? sink, { creator, method: options.zipMethod ?? 'deflate', level: options.level, features: recorder && MANIFEST_FEATURES });
     } catch (err) {
       await sink.abort(); // e.g. zstd asked for where no compressor exists: leave no .partial behind
+      await recorder?.abort();
       throw err;
     }
-    return { writer, format, exclude, close: () => sink.close(), abort: async () => (await writer.abort(), await sink.abort()) };
+    const abort = async () => (await writer.abort(), await recorder?.abort(), await sink.abort());
+    return { writer, format, exclude, recorder, close: () => sink.close(), abort };
   }
   const filter = !options.compression || options.compression === 'auto' ? (named ? filterForPath(dest) : 'none') : options.compression;
   const out = compressingSink(filter, sink, { level: options.level, threads: options.threads });
-  return { writer: new TarWriter(out, { creator }), format, exclude, close: () => out.close(), abort: () => out.abort() };
+  // The digests are of the tar stream itself, before compression (spec/manifest.md §7).
+  const recorder = options.manifest === false ? undefined : new ManifestRecorder(out, 'tar', creator);
+  const writer = new TarWriter(recorder?.sink ?? out, { creator, features: recorder && MANIFEST_FEATURES });
+  return { writer, format, exclude, recorder, close: () => out.close(), abort: async () => (await recorder?.abort(), await out.abort()) };
 }
 
 /** Write entries through an opened writer; on any failure nothing is left under the final name. */
 export async function writeEntries(entries: CreateInput & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void): Promise<CreateResult> {
-  const { writer } = opened;
+  const { writer, recorder } = opened;
   const result: CreateResult = { entries: 0, bytes: 0, warnings: [] };
   try {
     for await (const { entry, body } of entries as AsyncIterable<ScannedEntry>) {
       result.warnings.push(...entry.warnings.map((w) => (w.startsWith(entry.name) ? w : `${entry.name}: ${w}`)));
-      const { warnings } = await writer.add(entry, body?.());
+      const { offset, warnings } = await writer.add(entry, recorder ? recorder.body(entry, body?.()) : body?.());
+      await recorder?.added(entry, offset);
       result.warnings.push(...warnings);
       result.entries++;
       onEntry?.(entry);
     }
-    await writer.finish();
+    await (recorder ? recorder.finish(writer) : writer.finish());
     await opened.close();
   } catch (err) {
     await opened.abort();
