@@ -7,6 +7,7 @@ import type { Entry } from '../model/entry.js';
 import type { ArchiveSource } from '../io/source.js';
 import { openWriter, writeEntries, type CreateOptions, type CreateResult } from './create.js';
 import { openArchive } from './open.js';
+import { isManifestMember } from '../manifest/types.js';
 
 export interface ConvertResult extends CreateResult {
   from: 'tar' | 'zip';
@@ -15,13 +16,15 @@ export interface ConvertResult extends CreateResult {
   portarcOnly: string[];
 }
 
-export async function convert(source: ArchiveSource, dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'onEntry'> = {}): Promise<ConvertResult> {
+export async function convert(source: ArchiveSource, dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'onEntry' | 'manifest'> = {}): Promise<ConvertResult> {
   const archive = await openArchive(source, { keepsChunks: true });
   const opened = await openWriter(dest, options);
   const kinds = new Map<string, number>();
   const note = (what: string) => kinds.set(what, (kinds.get(what) ?? 0) + 1);
   async function* entries() {
     for await (const m of archive.members) {
+      // The source's manifest describes the source; the target gets its own.
+      if (isManifestMember(m.entry.path, archive.info.features.compat)) continue;
       if (opened.format === 'zip') noteZipLimits(m.entry, note);
       yield { entry: m.entry, body: () => m.body };
     }

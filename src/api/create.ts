@@ -94,7 +94,7 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   const filter = !options.compression || options.compression === 'auto' ? (named ? filterForPath(dest) : 'none') : options.compression;
   const out = compressingSink(filter, sink, { level: options.level, threads: options.threads });
   // The digests are of the tar stream itself, before compression (spec/manifest.md §7).
-  const recorder = options.manifest === false ? undefined : new ManifestRecorder(out, 'tar', creator);
+  const recorder = options.manifest === false ? undefined : new ManifestRecorder(out, 'tar', creator, { filter, level: options.level });
   const writer = new TarWriter(recorder?.sink ?? out, { creator, features: recorder && MANIFEST_FEATURES });
   return { writer, format, exclude, recorder, close: () => out.close(), abort: async () => (await recorder?.abort(), await out.abort()) };
 }

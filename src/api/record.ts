@@ -33,9 +33,11 @@ export class ManifestRecorder {
     down: DownstreamSink,
     private format: 'tar' | 'zip',
     creator: string,
+    compression: { filter: 'none' | 'gzip' | 'zstd'; level?: number } = { filter: 'none' },
   ) {
     this.sink = new DigestingSink(down);
-    this.started = this.manifest.head({ spec: SPEC_VERSION_TEXT, creator, container: format, features: MANIFEST_FEATURES });
+    const gzipHeader = compression.filter === 'gzip' ? gzipHead(compression.level ?? 6) : undefined;
+    this.started = this.manifest.head({ spec: SPEC_VERSION_TEXT, creator, container: format, features: MANIFEST_FEATURES, compression: compression.filter, gzipHeader });
   }
 
   /** Wrap an entry's body so that its content digest is computed as the writer reads it. */
@@ -129,4 +131,10 @@ export class ManifestRecorder {
   async abort(): Promise<void> {
     await this.spool.dispose();
   }
+}
+
+/** The gzip header node:zlib writes (RFC 1952: no flags, MTIME 0, XFL by level as zlib sets it, OS 3). */
+function gzipHead(level: number): string {
+  const xfl = level === 9 ? '02' : level < 2 ? '04' : '00';
+  return `1f8b080000000000${xfl}03`;
 }

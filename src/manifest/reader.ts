@@ -71,6 +71,9 @@ export async function* readManifest(src: AsyncIterable<Buffer | Uint8Array>): As
         }
         const container = a.container === 'zip' ? 'zip' : 'tar';
         ready.push({ kind: 'head', head: { version: a.version!, spec: a.spec ?? '', creator: a.creator ?? '', container, features: { compat: [], rocompat: [], incompat: [] } } });
+        const head = (ready.at(-1) as { head: ManifestHead }).head;
+        if (a.compression) head.compression = a.compression;
+        if (a['gzip-header'] && /^[0-9a-f]{20}$/.test(a['gzip-header'])) head.gzipHeader = a['gzip-header'];
       } else if (depth === 2 && tag.name === 'features') {
         const head = ready.find((i) => i.kind === 'head');
         const split = (v: string | undefined) => (v ? v.split(/\s+/).filter(Boolean) : []);

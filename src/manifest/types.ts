@@ -20,6 +20,10 @@ export interface ManifestHead {
   creator: string;
   container: 'tar' | 'zip';
   features: { compat: string[]; rocompat: string[]; incompat: string[] };
+  /** Compression around the container, as written: 'none', 'gzip' or 'zstd'. */
+  compression?: string;
+  /** The 10-byte gzip header written, in hex: the bytes no gzip decoder checks (spec/manifest.md §3.1). */
+  gzipHeader?: string;
 }
 
 export interface ManifestEntry {
@@ -49,4 +53,14 @@ export interface ManifestFoot {
   bytes: number;
   /** SHA-256 of every container byte before the manifest member. */
   sha256: string;
+}
+
+/**
+ * True for the manifest and trailer members of an archive that declares the manifest feature:
+ * readers hide them from listings and extraction unless asked (spec/manifest.md §2).
+ */
+export function isManifestMember(path: Buffer, compatFeatures: readonly string[]): boolean {
+  if (!compatFeatures.includes(MANIFEST_FEATURE)) return false;
+  const p = path.toString('latin1');
+  return p === MANIFEST_NAME || p === TRAILER_NAME;
 }

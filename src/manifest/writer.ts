@@ -33,7 +33,7 @@ export class ManifestWriter {
     const f = h.features;
     await this.push(
       '<?xml version="1.0" encoding="UTF-8"?>\n' +
-        `<manifest xmlns="${MANIFEST_NS}" version="${MANIFEST_VERSION.major}.${MANIFEST_VERSION.minor}" spec="${xmlAttr(h.spec)}" creator="${xmlAttr(h.creator)}" container="${h.container}">\n` +
+        `<manifest xmlns="${MANIFEST_NS}" version="${MANIFEST_VERSION.major}.${MANIFEST_VERSION.minor}" spec="${xmlAttr(h.spec)}" creator="${xmlAttr(h.creator)}" container="${h.container}"${h.compression ? ` compression="${xmlAttr(h.compression)}"` : ''}${h.gzipHeader ? ` gzip-header="${xmlAttr(h.gzipHeader)}"` : ''}>\n` +
         `<features compat="${xmlAttr(f.compat.join(' '))}" rocompat="${xmlAttr(f.rocompat.join(' '))}" incompat="${xmlAttr(f.incompat.join(' '))}"/>\n`,
     );
   }
