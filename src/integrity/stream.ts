@@ -56,55 +56,63 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
   const res: StreamResult = { format: 'tar', compression: 'none', entries: 0, checkedContent: false, notes };
   try {
     const { head, rest } = await peek(opened.bytes, GZIP_HEAD);
-    let members: AsyncIterable<{ entry: Entry; offset: number; body: AsyncIterable<Buffer> }>;
+    let members!: AsyncIterable<{ entry: Entry; offset: number; body: AsyncIterable<Buffer> }>;
     let lag: LagDigest | undefined;
     let walker: FrameWalker | undefined;
     const frames: { start: number; size: number; checksum?: number }[] = [];
-    if (isZip(head)) {
-      res.format = 'zip';
-      if (opts.path) {
-        await opened.close();
-        const zip = await openZip(opts.path, { archiveName: opened.name, limits: opts.limits });
-        res.info = zip.info;
-        members = (async function* () {
-          try {
-            for await (const e of zip.entries()) yield { entry: e.entry, offset: e.offset, body: e.open() };
-          } finally {
-            await zip.close();
-          }
-        })();
+    try {
+      if (isZip(head)) {
+        res.format = 'zip';
+        if (opts.path) {
+          await opened.close();
+          const zip = await openZip(opts.path, { archiveName: opened.name, limits: opts.limits });
+          res.info = zip.info;
+          members = (async function* () {
+            try {
+              for await (const e of zip.entries()) yield { entry: e.entry, offset: e.offset, body: e.open() };
+            } finally {
+              await zip.close();
+            }
+          })();
+        } else {
+          const reader = new ZipStreamReader(stable(rest), { archiveName: opened.name, limits: opts.limits });
+          res.info = reader.info;
+          members = reader;
+        }
       } else {
-        const reader = new ZipStreamReader(stable(rest), { archiveName: opened.name, limits: opts.limits });
+        const unsupported = unsupportedFormat(head);
+        if (unsupported) throw new PortarcError(`the archive is ${unsupported}-compressed; portarc reads plain, gzip and zstd archives`, {}, 'PORTARC_BAD_ARCHIVE');
+        res.compression = sniff(head);
+        let compressed: AsyncIterable<Buffer> = res.compression === 'none' ? (rest as AsyncIterable<Buffer>) : stable(rest);
+        if (res.compression === 'zstd' && opts.path) {
+          // Frame boundaries and checksums as they pass, to hold the seek table against.
+          walker = new FrameWalker();
+          const w = walker;
+          let open: { start: number; size: number; checksum?: number } | undefined;
+          const src = compressed;
+          compressed = (async function* () {
+            for await (const c of src) {
+              for (const p of w.split(c)) {
+                if (p.first) frames.push((open = { start: p.frameStart, size: 0 }));
+                open!.size = p.offset + p.data.length - open!.start;
+                if (p.last && p.checksum !== undefined) open!.checksum = p.checksum;
+              }
+              yield c;
+            }
+          })();
+        }
+        lag = new LagDigest();
+        const plain = res.compression === 'none' ? compressed : decompressor(res.compression)(compressed);
+        const reader = new TarReader(lag.wrap(plain as AsyncIterable<Buffer>), { archiveName: opened.name, limits: opts.limits });
         res.info = reader.info;
         members = reader;
       }
-    } else {
-      const unsupported = unsupportedFormat(head);
-      if (unsupported) throw new PortarcError(`the archive is ${unsupported}-compressed; portarc reads plain, gzip and zstd archives`, {}, 'PORTARC_BAD_ARCHIVE');
-      res.compression = sniff(head);
-      let compressed: AsyncIterable<Buffer> = res.compression === 'none' ? (rest as AsyncIterable<Buffer>) : stable(rest);
-      if (res.compression === 'zstd' && opts.path) {
-        // Frame boundaries and checksums as they pass, to hold the seek table against.
-        walker = new FrameWalker();
-        const w = walker;
-        let open: { start: number; size: number; checksum?: number } | undefined;
-        const src = compressed;
-        compressed = (async function* () {
-          for await (const c of src) {
-            for (const p of w.split(c)) {
-              if (p.first) frames.push((open = { start: p.frameStart, size: 0 }));
-              open!.size = p.offset + p.data.length - open!.start;
-              if (p.last && p.checksum !== undefined) open!.checksum = p.checksum;
-            }
-            yield c;
-          }
-        })();
-      }
-      lag = new LagDigest();
-      const plain = res.compression === 'none' ? compressed : decompressor(res.compression)(compressed);
-      const reader = new TarReader(lag.wrap(plain as AsyncIterable<Buffer>), { archiveName: opened.name, limits: opts.limits });
-      res.info = reader.info;
-      members = reader;
+    } catch (err) {
+      // The container cannot even be opened (a zip whose end records are gone...): that is damage too.
+      if (!(err instanceof PortarcError)) throw err;
+      damaged.push({ part: res.format === 'zip' ? 'central-directory' : 'archive', range: [err.details.offset ?? 0, err.details.offset ?? 0], what: err.reason });
+      res.notes.push('the archive could not be opened: its entries could not be checked');
+      return res;
     }
     await walk(members, res, opts, lag, head, damaged);
     if (walker && opts.path && !damaged.some((d) => d.part === 'compression')) await checkSeekTable(opts.path, frames, lag!.position, damaged);
@@ -184,7 +192,7 @@ async function walk(
     if (err instanceof CompressError) {
       damaged.push({ part: 'compression', path: lastName, range: [lastOffset, lastOffset], compressedOffset: err.compressedOffset, what: `${err.reason}${lastName ? ` (while reading "${lastName}" and what follows)` : ''}` });
     } else {
-      damaged.push({ part: err.details.entry ? 'header' : 'archive', path: err.details.entry, range: [at, at], what: err.reason });
+      damaged.push(readerDamage(err, at));
     }
     res.notes.push(`reading stopped at offset ${at}: entries after it could not be checked`);
   }
@@ -192,7 +200,8 @@ async function walk(
   if (reachedEnd && declared && manifestAt < 0) damaged.push({ part: 'manifest', range: [lastOffset, lastOffset], what: 'the archive declares a manifest but has none' });
   if (reachedEnd && declared && manifestAt >= 0 && res.format === 'tar' && !trailer && !damaged.some((d) => d.part === 'trailer'))
     damaged.push({ part: 'trailer', range: [manifestAt, manifestAt], what: 'no trailer after the manifest' });
-  if (trailer && xmlSha !== undefined) {
+  // When the trailer was already checked range by range (the fallback), it is not reported twice.
+  if (trailer && xmlSha !== undefined && opts.useManifest) {
     const t = trailer;
     if (t.manifestOffset !== manifestAt) damaged.push({ part: 'trailer', range: [manifestAt, manifestAt], what: `the trailer places the manifest at ${t.manifestOffset}, but it is at ${manifestAt}` });
     if (t.manifestSha256 !== xmlSha) damaged.push({ part: 'manifest', range: [t.manifestData, t.manifestData + t.manifestSize], what: 'the manifest does not match its digest in the trailer' });
@@ -209,6 +218,15 @@ async function walk(
   if (manifestOk) {
     for (const [p, list] of seen) for (const s of list) damaged.push({ part: 'extra', path: displayName(Buffer.from(p, 'latin1')), range: [s.offset, s.offset], what: 'entry is in the archive but not in the manifest' });
   }
+}
+
+/** A reader's error as damage: in the manifest, or in an entry's data (CRC, checksum, truncated data) or headers. */
+function readerDamage(err: PortarcError, at: number): Damage {
+  const entry = err.details.entry;
+  if (entry === MANIFEST_NAME || entry === TRAILER_NAME) return { part: entry === MANIFEST_NAME ? 'manifest' : 'trailer', range: [at, at], what: err.reason };
+  if (!entry) return { part: 'archive', range: [at, at], what: err.reason };
+  const content = err.code === 'PORTARC_DAMAGED' || /CRC-32 mismatch|bytes of data missing|decompress|inflate|checksum mismatch/i.test(err.reason);
+  return { part: content ? 'content' : 'header', path: entry, range: [at, at], what: err.reason };
 }
 
 /** Check each manifest line against the entries read before it; returns whether the manifest was usable. */
