@@ -28,6 +28,8 @@ export class ManifestRecorder {
   private manifest = new ManifestWriter((chunk) => this.spool.add(chunk));
   private started: Promise<void>;
   private pendingDigest?: () => string;
+  /** The newest entry mtime: the manifest and trailer get it, so that equal inputs give equal bytes. */
+  private newest = 0n;
 
   constructor(
     down: DownstreamSink,
@@ -51,6 +53,7 @@ export class ManifestRecorder {
   /** After writer.add(): record the entry with its offsets and digests. */
   async added(entry: Entry, offset: number): Promise<void> {
     await this.started;
+    if (entry.mtimeNs > this.newest) this.newest = entry.mtimeNs;
     const range = this.sink.endMember();
     const sha256 = entry.type === 'file' ? this.pendingDigest?.() : undefined;
     this.pendingDigest = undefined;
@@ -87,7 +90,7 @@ export class ManifestRecorder {
           yield b;
         }
       }
-      const now = BigInt(Math.floor(Date.now() / 1000)) * 1_000_000_000n;
+      const now = (this.newest / 1_000_000_000n) * 1_000_000_000n;
       const size = spool.bytes;
       // Stored, never compressed, so that its bytes can be read straight from the container.
       const added = await writer.add(makeEntry({ path: MANIFEST_NAME, type: 'file', size, mode: 0o644, mtimeNs: now }), xml(), { store: true });
