@@ -243,7 +243,8 @@ async function compare(xml: AsyncIterable<Buffer>, seen: Map<string, Seen[]>, re
       } else {
         const f = item.foot;
         if (f.bytes !== manifestAt) found.push({ part: 'manifest', range: [manifestAt, manifestAt], what: `the manifest says ${f.bytes} bytes precede it, but it is at ${manifestAt}` });
-        else if (archiveSha !== undefined && f.sha256 !== archiveSha) found.push({ part: 'archive', range: [0, manifestAt], what: 'the bytes before the manifest do not match the whole-archive digest (a header or padding was changed)' });
+        // A changed header or padding byte shows only here; damage already named explains it too.
+        else if (archiveSha !== undefined && f.sha256 !== archiveSha && !found.length) found.push({ part: 'archive', range: [0, manifestAt], what: 'the bytes before the manifest do not match the whole-archive digest (a header or padding was changed)' });
       }
     }
   } catch (err) {

@@ -13,6 +13,7 @@ export type ManifestItem = { kind: 'head'; head: ManifestHead } | { kind: 'entry
 
 const TYPES = new Set<EntryType>(['file', 'directory', 'symlink', 'hardlink', 'fifo', 'chardev', 'blockdev']);
 const HEX64 = /^[0-9a-f]{64}$/;
+const SLICE = 64 << 10;
 
 /** A malformed manifest: not XML, or a required attribute missing or wrong. */
 export class ManifestError extends ArchiveError {
@@ -115,8 +116,11 @@ export async function* readManifest(src: AsyncIterable<Buffer | Uint8Array>): As
   };
   try {
     for await (const c of src) {
-      parser.write(decoder.decode(c, { stream: true }));
-      yield* drain();
+      // Small slices: the entries of one slice are all that is alive at a time (memory flat).
+      for (let at = 0; at < c.length; at += SLICE) {
+        parser.write(decoder.decode(c.subarray(at, at + SLICE), { stream: true }));
+        yield* drain();
+      }
     }
     parser.write(decoder.decode());
     parser.close();
