@@ -44,7 +44,13 @@ export class ManifestRecorder {
 
   /** Wrap an entry's body so that its content digest is computed as the writer reads it. */
   body(entry: Entry, body: Body): Body {
+    this.pendingDigest = undefined;
     if (entry.type !== 'file') return body;
+    if (this.format === 'tar' && !entry.sparse) {
+      // A dense tar file stores its content as is: the sink digests it with the data range.
+      this.sink.expectContent(entry.size);
+      return body;
+    }
     const d = digestBody(entry, body);
     this.pendingDigest = d.digest;
     return d.body;
@@ -54,9 +60,10 @@ export class ManifestRecorder {
   async added(entry: Entry, offset: number): Promise<void> {
     await this.started;
     if (entry.mtimeNs > this.newest) this.newest = entry.mtimeNs;
-    const range = this.sink.endMember();
-    const sha256 = entry.type === 'file' ? this.pendingDigest?.() : undefined;
+    const sha256 = entry.type !== 'file' ? undefined : this.pendingDigest ? this.pendingDigest() : this.sink.contentDigest();
     this.pendingDigest = undefined;
+    if (entry.type === 'file' && !sha256) throw new Error(`${entry.name}: no content digest was computed`);
+    const range = this.sink.endMember();
     await this.manifest.entry({
       path: entry.path,
       type: entry.type,

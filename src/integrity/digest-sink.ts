@@ -31,13 +31,23 @@ export class DigestingSink implements DownstreamSink {
   private headerSha = '';
   /** A digest over a range the caller opens and closes (the manifest member, the end region). */
   private range: Hash | undefined;
+  /** Content bytes still to come at the start of the data range, when they are the content itself. */
+  private contentLeft = -1;
+  private contentSha: string | undefined;
 
   constructor(private down: DownstreamSink) {}
 
   write(chunk: Buffer): void | Promise<void> {
     this.position += chunk.length;
     this.archive?.update(chunk);
-    this.segment.update(chunk);
+    if (this.contentLeft > 0 && this.dataAt >= 0) {
+      // The content digest is the data range's digest where the content ends: one pass for both.
+      const take = Math.min(this.contentLeft, chunk.length);
+      this.segment.update(take === chunk.length ? chunk : chunk.subarray(0, take));
+      this.contentLeft -= take;
+      if (this.contentLeft === 0) this.contentSha = this.segment.copy().digest('hex');
+      if (take < chunk.length) this.segment.update(chunk.subarray(take));
+    } else this.segment.update(chunk);
     this.range?.update(chunk);
     return this.down.write(chunk);
   }
@@ -50,11 +60,26 @@ export class DigestingSink implements DownstreamSink {
     return this.down.abort();
   }
 
+  /**
+   * Say that the next member's stored data starts with its content, `size` bytes as they are (a
+   * dense tar file): its content digest then comes from the data range's digest (contentDigest()).
+   */
+  expectContent(size: number): void {
+    this.contentLeft = size;
+    this.contentSha = undefined;
+  }
+
+  /** The content digest of the member just written, when expectContent() applied. */
+  contentDigest(): string | undefined {
+    return this.contentSha;
+  }
+
   /** Called by a container writer just before a member's stored data. */
   markData(): void {
     this.headerSha = this.segment.digest('hex');
     this.segment = createHash('sha256');
     this.dataAt = this.position;
+    if (this.contentLeft === 0) this.contentSha = createHash('sha256').digest('hex');
   }
 
   /** Close the current member's range and start the next one here. */
@@ -67,6 +92,7 @@ export class DigestingSink implements DownstreamSink {
     this.segment = createHash('sha256');
     this.start = end;
     this.dataAt = -1;
+    this.contentLeft = -1;
     return r;
   }
 
