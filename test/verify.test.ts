@@ -204,6 +204,21 @@ describe('portarc verify', () => {
     expect(d.stdout).toMatch(/damaged: .*checksum/);
   });
 
+  it('sparse files (tar --sparse) and zip members: the manifest holds the digest of the logical content', () => {
+    const sp = join(dir, 'sparse-src');
+    mkdirSync(sp);
+    sh(`truncate -s 5M holey && printf 'middle' | dd of=holey bs=1 seek=2000000 conv=notrunc status=none && printf 'end' >> holey`, sp);
+    const want = sh(`sha256sum holey`, sp).split(' ')[0];
+    for (const [name, args] of [['s.tar', ['--sparse']], ['s.zip', []]] as const) {
+      const f = join(dir, name);
+      expect(portarc(['create', ...args, '-f', f, '-C', sp, 'holey']).status).toBe(0);
+      const xml = portarc(['extract', '--manifest', '-f', f, '-C', join(dir, `${name}-x`)]);
+      expect(xml.status).toBe(0);
+      expect(readFileSync(join(dir, `${name}-x`, '.portarc/manifest.xml'), 'utf8')).toContain(`path="holey" type="file" size="${5 * 2 ** 20 + 3}" sha256="${want}"`);
+      expect(portarc(['verify', '-f', '-'], { input: readFileSync(f) }).status).toBe(0);
+    }
+  });
+
   it('an archive portarc cannot read at all: exit 2 with a one-line message', () => {
     const f = join(dir, 'junk.tar');
     writeFileSync(f, Buffer.alloc(1024, 0x41));
