@@ -11,6 +11,7 @@ import type { Entry } from '../model/entry.js';
 import type { ArchiveSource } from '../io/source.js';
 import { openWriter, writeEntries, type CreateOptions, type CreateResult } from './create.js';
 import { openArchive } from './open.js';
+import { isManifestMember } from '../manifest/types.js';
 
 export interface ConvertResult extends CreateResult {
   from: 'tar' | 'zip';
@@ -19,7 +20,7 @@ export interface ConvertResult extends CreateResult {
   portarcOnly: string[];
 }
 
-type Options = Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'onEntry'>;
+type Options = Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'onEntry' | 'manifest'>;
 
 export async function convert(source: ArchiveSource, dest: string | Writable, options: Options = {}): Promise<ConvertResult> {
   const opened = await openWriter(dest, options);
@@ -43,6 +44,8 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
   const src = archive;
   async function* entries() {
     for await (const m of src.members) {
+      // The source's manifest describes the source; the target gets its own.
+      if (isManifestMember(m.entry.path, src.info.features.compat)) continue;
       const key = m.entry.path.toString('latin1');
       if (spool && m.entry.type === 'file' && targets!.has(key)) {
         yield { entry: m.entry, body: () => spool.tee(key, m.entry, m.body) };

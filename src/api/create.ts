@@ -11,6 +11,7 @@ import { ZipWriter } from '../zip/index.js';
 import { compressingSink, filterForPath, type Filter } from '../compress/index.js';
 import { VERSION } from './version.js';
 import { checkedEntries, checkLevelFor, checkWriteOptions, inputKind } from './options.js';
+import { MANIFEST_FEATURES, ManifestRecorder, type RecordedWriter } from './record.js';
 
 export interface CreateOptions {
   /** Directory the paths are relative to (tar's -C). Default: the current directory. */
@@ -33,6 +34,8 @@ export interface CreateOptions {
   level?: number;
   /** zstd worker threads (default: min(cores, 4)); the output is the same for any count. */
   threads?: number;
+  /** Write the manifest and trailer (spec/manifest.md). Default true; false makes a plain archive. */
+  manifest?: boolean;
   /** Called for every entry as it is written. */
   onEntry?: (entry: Entry) => void;
 }
@@ -50,10 +53,8 @@ export interface CreateResult {
 export type CreateInput = string[] | AsyncIterable<ScannedEntry> | Iterable<ScannedEntry>;
 
 /** The container writers share this shape (src/tar/writer.ts, src/zip/writer.ts). */
-interface ArchiveWriter {
+interface ArchiveWriter extends RecordedWriter {
   position: number;
-  add(entry: Entry, body?: AsyncIterable<Buffer> | Buffer): Promise<{ offset: number; warnings: string[] }>;
-  finish(): Promise<void>;
   abort?(): Promise<void>;
 }
 
@@ -62,6 +63,8 @@ export interface OpenedWriter {
   format: 'tar' | 'zip';
   /** The destination file itself, so that a scan inside the tree skips it. */
   exclude?: { dev: bigint; ino: bigint };
+  /** Digests and manifest lines, when the manifest is on. */
+  recorder?: ManifestRecorder;
   close(): Promise<void>;
   abort(): Promise<void>;
   /** For a tar stream (stdout, a Writable): end it so that every reader fails (spec §8.4). */
@@ -69,7 +72,7 @@ export interface OpenedWriter {
 }
 
 /** Open the destination and the writer for the format and compression asked for or implied by its name. */
-export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks'>): Promise<OpenedWriter> {
+export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'manifest'>): Promise<OpenedWriter> {
   const named = typeof dest === 'string' && dest !== '-';
   if (typeof dest !== 'string' && !(dest && typeof (dest as Writable).write === 'function')) {
     throw new UsageError('the destination must be a file path, "-" for stdout, or a Writable');
@@ -85,20 +88,25 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   const format = options.format && options.format !== 'auto' ? options.format : named && /\.zip$/i.test(dest) ? 'zip' : 'tar';
   if (format === 'zip') {
     let writer: ZipWriter;
+    const recorder = options.manifest === false ? undefined : new ManifestRecorder(sink, 'zip', creator);
     try {
-      writer = new ZipWriter(sink, { creator, method: options.zipMethod ?? 'deflate', level: options.level, hardlinks: options.zipHardlinks });
+      writer = new ZipWriter(recorder?.sink ?? sink, { creator, method: options.zipMethod ?? 'deflate', level: options.level, hardlinks: options.zipHardlinks, features: recorder && MANIFEST_FEATURES });
     } catch (err) {
       await sink.abort(); // e.g. zstd asked for where no compressor exists: leave no .partial behind
+      await recorder?.abort();
       throw err;
     }
-    return { writer, format, exclude, close: () => sink.close(), abort: async () => (await writer.abort(), await sink.abort()) };
+    const abort = async () => (await writer.abort(), await recorder?.abort(), await sink.abort());
+    return { writer, format, exclude, recorder, close: () => sink.close(), abort };
   }
   const filter = !options.compression || options.compression === 'auto' ? (named ? filterForPath(dest) : 'none') : options.compression;
   const out = compressingSink(filter, sink, { level: options.level, threads: options.threads });
-  const writer = new TarWriter(out, { creator });
+  // The digests are of the tar stream itself, before compression (spec/manifest.md §7).
+  const recorder = options.manifest === false ? undefined : new ManifestRecorder(out, 'tar', creator, { filter, level: options.level });
+  const writer = new TarWriter(recorder?.sink ?? out, { creator, features: recorder && MANIFEST_FEATURES });
   // A file is removed on failure; a stream cannot be taken back, so it is made unreadable instead.
-  const poison = named ? undefined : async () => (await writer.poison(), await out.close());
-  return { writer, format, exclude, close: () => out.close(), abort: () => out.abort(), poison };
+  const poison = named ? undefined : async () => (await recorder?.abort(), await writer.poison(), await out.close());
+  return { writer, format, exclude, recorder, close: () => out.close(), abort: async () => (await recorder?.abort(), await out.abort()), poison };
 }
 
 /**
@@ -107,18 +115,19 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
  * in order (the scan's own warnings go into the same array).
  */
 export async function writeEntries(entries: CreateInput & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void, warnings: string[] = []): Promise<CreateResult> {
-  const { writer } = opened;
+  const { writer, recorder } = opened;
   const result: CreateResult = { entries: 0, bytes: 0, warnings, notices: [] };
   try {
     for await (const { entry, body } of entries as AsyncIterable<ScannedEntry>) {
-      const added = await writer.add(entry, body?.());
+      const added = await writer.add(entry, recorder ? recorder.body(entry, body?.()) : body?.());
+      await recorder?.added(entry, added.offset);
       // After add: reading the body may have added some ("file changed as we read it").
       result.warnings.push(...entry.warnings.map((w) => (w.startsWith(entry.name) ? w : `${entry.name}: ${w}`)), ...added.warnings);
       result.notices.push(...entry.notices.map((n) => `${entry.name}: ${n}`));
       result.entries++;
       onEntry?.(entry);
     }
-    await writer.finish();
+    await (recorder ? recorder.finish(writer) : writer.finish());
     await opened.close();
   } catch (err) {
     // If the stream itself failed (EPIPE), poisoning it fails too: then it just stops.

@@ -9,10 +9,13 @@ import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
 import type { ArchiveInfo } from '../tar/version.js';
+import { isManifestMember } from '../manifest/types.js';
 
 /** The restore options (privileges, -P, fsync, limits, name folding: see RestoreOptions), plus progress. */
 export interface ExtractOptions extends Omit<RestoreOptions, 'sys'> {
   onEntry?: (entry: Entry) => void;
+  /** Also restore the manifest and trailer members (spec/manifest.md §2), skipped by default. */
+  manifest?: boolean;
 }
 
 export interface ExtractResult {
@@ -42,6 +45,7 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   try {
     archive = await openArchive(source, { limits: options.limits });
     for await (const { entry, body } of archive.members) {
+      if (!options.manifest && isManifestMember(entry.path, archive.info.features.compat)) continue;
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
       await restorer.restore(entry, body);

@@ -3,7 +3,7 @@ export { create, type CreateInput, type CreateOptions, type CreateResult } from 
 export { convert, type ConvertResult } from './convert.js';
 export { openArchive, type Member, type OpenArchive } from './open.js';
 export { extract, type ExtractOptions, type ExtractResult } from './extract.js';
-export { list, type ListedEntry, type Listing } from './list.js';
+export { list, type ListedEntry, type Listing, type ListOptions } from './list.js';
 export { VERSION } from './version.js';
 export { makeEntry, displayName, type Entry, type EntryType, type AclEntry, type SparseRun } from '../model/entry.js';
 export { PortarcError, ArchiveError, UnsupportedFeatureError, LimitError, UsageError, IoError, EntryError, DamagedError, type PortarcErrorCode } from '../model/errors.js';
@@ -16,3 +16,5 @@ export { memberPath, POSIX_RULES, WINDOWS_RULES, hostPathRules, type PathRules, 
 export { loadSys, type Sys } from '../fs/sys.js';
 export { decompressAuto, compressingSink, filterForPath, SeekTable, readRange, fileReader, zstdBackends, CompressError, type Filter } from '../compress/index.js';
 export { ZipWriter, ZipStreamReader, openZip, type ZipFile, type ZipFileEntry } from '../zip/index.js';
+export { verify, describeDamage, type VerifyOptions, type VerifyResult, type Damage, type DamagePart } from './verify.js';
+export { readManifest, escapePath, unescapePath, ManifestWriter, MANIFEST_NAME, TRAILER_NAME, type ManifestEntry, type ManifestHead, type ManifestFoot, type ManifestItem } from '../manifest/index.js';

@@ -7,6 +7,7 @@ import { ArchiveError } from '../model/errors.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
 import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
+import { isManifestMember } from '../manifest/types.js';
 
 export interface ListedEntry extends Entry {
   /** Offset of the entry's first header in the archive. */
@@ -18,7 +19,13 @@ export interface Listing extends AsyncIterable<ListedEntry> {
   info: ArchiveInfo;
 }
 
-export function list(source: ArchiveSource, options: { limits?: Partial<Limits> } = {}): Listing {
+export interface ListOptions {
+  limits?: Partial<Limits>;
+  /** Also list the manifest and trailer members (spec/manifest.md §2), hidden by default. */
+  all?: boolean;
+}
+
+export function list(source: ArchiveSource, options: ListOptions = {}): Listing {
   const name = sourceName(source);
   let info = newArchiveInfo();
   return {
@@ -30,7 +37,10 @@ export function list(source: ArchiveSource, options: { limits?: Partial<Limits> 
       try {
         archive = await openArchive(source, options);
         info = archive.info;
-        for await (const m of archive.members) yield { ...m.entry, offset: m.offset };
+        for await (const m of archive.members) {
+          if (!options.all && isManifestMember(m.entry.path, archive.info.features.compat)) continue;
+          yield { ...m.entry, offset: m.offset };
+        }
       } catch (err) {
         if (err instanceof ArchiveError) throw err.withArchive(name);
         throw err;

@@ -8,6 +8,7 @@ import { convert } from '../api/convert.js';
 import { create } from '../api/create.js';
 import { extract } from '../api/extract.js';
 import { list } from '../api/list.js';
+import { describeDamage, verify } from '../api/verify.js';
 import { VERSION } from '../api/version.js';
 import { loadSys } from '../fs/sys.js';
 import { zstdBackends } from '../compress/index.js';
@@ -33,6 +34,7 @@ interface CompressFlags {
   compress: boolean;
   level?: number;
   threads?: number;
+  manifest: boolean;
 }
 
 /** The writer flags that create and convert share. */
@@ -45,7 +47,8 @@ function withWriteFlags(cmd: Command): Command {
     .option('--zstd', 'compress a tar with seekable zstd (default for .tar.zst and .tzst)')
     .option('--no-compress', 'do not compress, whatever the suffix')
     .option('--level <n>', 'compression level (gzip 1-9, zstd 1-19)', intArg)
-    .option('--threads <n>', 'zstd worker threads (output is identical for any count)', intArg);
+    .option('--threads <n>', 'zstd worker threads (output is identical for any count)', intArg)
+    .option('--no-manifest', 'write a plain archive: no manifest, digests or trailer (spec/manifest.md)');
 }
 
 /** The writer options that create and convert share. */
@@ -58,6 +61,7 @@ function writeOptions(o: CompressFlags) {
     compression: o.gzip ? ('gzip' as const) : o.zstd ? ('zstd' as const) : o.compress ? ('auto' as const) : ('none' as const),
     level: o.level,
     threads: o.threads,
+    manifest: o.manifest,
   };
 }
 
@@ -172,7 +176,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--no-fsync', 'do not fsync extracted files and directories (faster, not crash-safe)')
     .option('--limit <name=value>', 'raise or lower a bound (bytes, entries, pathBytes, depth, headerBytes, xattrs, xattrBytes; K/M/G/T suffixes)', collectLimit, {})
     .option('-P, --absolute-names', 'unsafe: keep ".." components in member paths (a leading "/" is still removed)')
-    .action(async (o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits> }) => {
+    .option('--manifest', 'also extract the manifest and trailer (.portarc/manifest.xml, .portarc/trailer)')
+    .action(async (o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits>; manifest?: boolean }) => {
       const sys = loadSys();
       const result = await extract(o.file, o.directory, {
         preserve: o.preserve,
@@ -183,6 +188,7 @@ export async function main(argv: string[]): Promise<number> {
         absoluteNames: o.absoluteNames,
         fsync: o.fsync,
         limits: o.limit,
+        manifest: o.manifest,
         onEntry: o.verbose ? (e) => say(`${e.name}\n`) : undefined,
       });
       if (o.verbose && closed.stdout) warn('note: standard output was closed by its reader: the listing was cut, the extraction was not');
@@ -223,9 +229,10 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('-f, --file <archive>', 'archive to read ("-" for stdin)')
     .option('-v, --verbose', 'long listing: mode, owner, size, time')
     .option('--json', 'one JSON document: every entry with all its metadata')
+    .option('--all', 'also list the manifest and trailer members')
     .option('--limit <name=value>', 'raise or lower a bound (entries, headerBytes, xattrs, xattrBytes)', collectLimit, {})
-    .action(async (o: { file: string; verbose?: boolean; json?: boolean; limit: Partial<Limits> }) => {
-      const listing = list(o.file, { limits: o.limit });
+    .action(async (o: { file: string; verbose?: boolean; json?: boolean; all?: boolean; limit: Partial<Limits> }) => {
+      const listing = list(o.file, { limits: o.limit, all: o.all });
       let first = true;
       if (o.json) await out('{"entries":[\n');
       let warnings = 0;
@@ -246,6 +253,25 @@ export async function main(argv: string[]): Promise<number> {
       }
       for (const w of [...info.notices, ...info.warnings]) warn(`warning: ${w}`);
       if (warnings || info.warnings.length) code = EXIT.warnings;
+    });
+
+  program
+    .command('verify')
+    .description('check an archive against its manifest and its own checksums; nothing is written (exit 0 clean, 2 damaged)')
+    .requiredOption('-f, --file <archive>', 'archive to read ("-" for stdin)')
+    .option('--json', 'one JSON document: every damaged place, what was checked')
+    .option('--limit <name=value>', 'raise or lower a bound (entries, headerBytes, xattrs, xattrBytes)', collectLimit, {})
+    .action(async (o: { file: string; json?: boolean; limit: Partial<Limits> }) => {
+      const r = await verify(o.file, { limits: o.limit });
+      const name = o.file === '-' ? '(stdin)' : o.file;
+      if (o.json) await out(JSON.stringify(r) + '\n');
+      else {
+        for (const d of r.damaged) await out(`${name}: damaged: ${describeDamage(d)}\n`);
+        for (const n of r.notes) warn(`note: ${n}`);
+        const checked = r.checkedContent ? 'contents checked against the manifest' : 'structure only: contents could not be checked';
+        await out(r.ok ? `${name}: OK: ${r.entries} entries, ${checked}\n` : `${name}: DAMAGED: ${r.damaged.length} damaged place${r.damaged.length === 1 ? '' : 's'} (${checked})\n`);
+      }
+      if (!r.ok) code = EXIT.failure;
     });
 
   try {

@@ -9,8 +9,8 @@ import { UnsupportedFeatureError } from './errors.js';
 export const SPEC_VERSION = { major: 1, minor: 0 };
 export const SPEC_VERSION_TEXT = `${SPEC_VERSION.major}.${SPEC_VERSION.minor}`;
 
-/** Features this implementation understands, by class. Version 1.0 defines none yet. */
-export const KNOWN_FEATURES = { compat: new Set<string>(), rocompat: new Set<string>(), incompat: new Set<string>() };
+/** Features this implementation understands, by class. `manifest`: spec/manifest.md. */
+export const KNOWN_FEATURES = { compat: new Set<string>(['manifest']), rocompat: new Set<string>(), incompat: new Set<string>() };
 
 export type FeatureClass = keyof typeof KNOWN_FEATURES;
 export const FEATURE_CLASSES: readonly FeatureClass[] = ['compat', 'rocompat', 'incompat'];

@@ -12,6 +12,8 @@ import { globalRecords, type FeatureClass } from './version.js';
 /** Where archive bytes go. `write` may return a promise to apply backpressure. */
 export interface Sink {
   write(chunk: Buffer): void | Promise<void>;
+  /** Told just before a member's stored data is written (the manifest's data offsets, spec/manifest.md §7). */
+  markData?(): void;
 }
 
 export interface TarWriterOptions {
@@ -164,7 +166,10 @@ export class TarWriter {
     await this.out(encodeUstar(fields));
     this.dataEnd = this.position + storedSize;
     if (sparseMap) await this.out(sparseMap);
-    if (isFile) await this.writeBody(entry, body, dataSize, warnings);
+    if (isFile) {
+      this.sink.markData?.();
+      await this.writeBody(entry, body, dataSize, warnings);
+    }
     await this.out(ZEROS.subarray(0, padding(storedSize)));
     return { offset, warnings };
   }

@@ -197,7 +197,7 @@ export interface EndRecord {
   cdOffset: number;
 }
 
-export function encodeEocd(entries: number, cdSize: number, cdOffset: number): Buffer {
+export function encodeEocd(entries: number, cdSize: number, cdOffset: number, commentLength = 0): Buffer {
   const b = Buffer.alloc(EOCD_SIZE);
   b.writeUInt32LE(SIG.eocd, 0);
   // Disk numbers 0; values that do not fit are -1 and live in the zip64 record (APPNOTE 4.4.1.4).
@@ -205,6 +205,7 @@ export function encodeEocd(entries: number, cdSize: number, cdOffset: number): B
   b.writeUInt16LE(Math.min(entries, U16), 10);
   b.writeUInt32LE(Math.min(cdSize, U32), 12);
   b.writeUInt32LE(Math.min(cdOffset, U32), 16);
+  b.writeUInt16LE(commentLength, 20);
   return b;
 }
 

@@ -38,6 +38,8 @@ import { EntryError, PortarcError, UsageError } from '../model/errors.js';
 /** Where archive bytes go. `write` may return a promise to apply backpressure. (Same as the tar Sink.) */
 export interface Sink {
   write(chunk: Buffer): void | Promise<void>;
+  /** Told just before a member's stored data is written (the manifest's data offsets, spec/manifest.md §7). */
+  markData?(): void;
 }
 
 export interface ZipWriterOptions {
@@ -77,6 +79,8 @@ interface Member {
   data: Buffer | { stream: AsyncIterable<Buffer>; size: number };
   /** Symlink targets and empty members are always stored. */
   store?: boolean;
+  /** An overflow member: part of the next entry's header range, so no data mark. */
+  overflow?: boolean;
 }
 
 export class ZipWriter {
@@ -111,7 +115,7 @@ export class ZipWriter {
    * of its content, which is then stored as a copy. Returns the offset of the entry's local header
    * and warnings when the body did not match the size.
    */
-  async add(entry: Entry, body?: Body): Promise<{ offset: number; warnings: string[] }> {
+  async add(entry: Entry, body?: Body, opts: { store?: boolean } = {}): Promise<{ offset: number; warnings: string[] }> {
     if (this.done) throw new PortarcError('ZipWriter.add after finish');
     const warnings: string[] = [];
     const name = zipName(entry);
@@ -155,7 +159,7 @@ export class ZipWriter {
       gid: entry.gid,
       px: kept,
       data,
-      store: entry.type === 'symlink',
+      store: entry.type === 'symlink' || opts.store,
     });
     return { offset, warnings };
   }
@@ -174,6 +178,7 @@ export class ZipWriter {
         { type: PX.overflowMember, value: Buffer.alloc(0) },
       ],
       data: encodePx(records),
+      overflow: true,
     });
     return offset;
   }
@@ -226,9 +231,10 @@ export class ZipWriter {
         name: m.name,
         extra: localExtra,
       });
-      if (payload.length <= SMALL_SYNC) await this.out(Buffer.concat([local, payload]));
+      if (payload.length <= SMALL_SYNC && (!this.sink.markData || m.overflow)) await this.out(Buffer.concat([local, payload]));
       else {
         await this.out(local);
+        if (!m.overflow) this.sink.markData?.();
         await this.out(payload);
       }
     } else {
@@ -257,6 +263,7 @@ export class ZipWriter {
           extra: localExtra,
         }),
       );
+      this.sink.markData?.();
       const counted = countingStream(stream);
       if (codec.id === STORE) {
         for await (const part of counted.iterable) {
@@ -313,7 +320,7 @@ export class ZipWriter {
   }
 
   /** Central directory, zip64 end records when needed, end of central directory record. */
-  async finish(): Promise<void> {
+  async finish(trailer?: { length: number; make: () => Buffer }): Promise<void> {
     if (this.done) return;
     this.done = true;
     try {
@@ -325,7 +332,9 @@ export class ZipWriter {
         const at = this.position;
         await this.out(Buffer.concat([encodeZip64Eocd(count, cdSize, cdOffset), encodeZip64Locator(at)]));
       }
-      await this.out(encodeEocd(count, cdSize, cdOffset));
+      // The comment holds the manifest's trailer (spec/manifest.md §5.2), made once the bytes before it are out.
+      await this.out(encodeEocd(count, cdSize, cdOffset, trailer?.length ?? 0));
+      if (trailer) await this.out(trailer.make());
     } finally {
       await this.spool.dispose();
     }

@@ -1,0 +1,150 @@
+// create()'s side of the manifest (spec/manifest.md §2, §5, §7): digests every entry as it is
+// written, appends one manifest line per entry to a spool (memory, then a temporary file), and at
+// the end writes the manifest member and the trailer. The container writer only reports where data
+// starts; the rest is here, so the writers stay unaware of the manifest.
+
+import { createHash } from 'node:crypto';
+import type { Entry } from '../model/entry.js';
+import { makeEntry } from '../model/entry.js';
+import { DigestingSink, type DownstreamSink } from '../integrity/digest-sink.js';
+import { digestBody } from '../integrity/content.js';
+import { MANIFEST_FEATURE, MANIFEST_NAME, ManifestWriter, TRAILER_NAME, TRAILER_SIZE, TRAILER_TEXT_SIZE, encodeTrailer } from '../manifest/index.js';
+import { SPEC_VERSION_TEXT } from '../model/archive-info.js';
+import { CentralSpool } from '../zip/spool.js';
+
+type Body = AsyncIterable<Buffer> | Buffer | undefined;
+
+/** The writer calls the recorder needs (TarWriter and ZipWriter both have them). */
+export interface RecordedWriter {
+  add(entry: Entry, body?: Body, opts?: { store?: boolean }): Promise<{ offset: number; warnings: string[] }>;
+  finish(trailer?: { length: number; make: () => Buffer }): Promise<void>;
+}
+
+export const MANIFEST_FEATURES = { compat: [MANIFEST_FEATURE], rocompat: [] as string[], incompat: [] as string[] };
+
+export class ManifestRecorder {
+  readonly sink: DigestingSink;
+  private spool = new CentralSpool();
+  private manifest = new ManifestWriter((chunk) => this.spool.add(chunk));
+  private started: Promise<void>;
+  private pendingDigest?: () => string;
+  /** The newest entry mtime: the manifest and trailer get it, so that equal inputs give equal bytes. */
+  private newest = 0n;
+
+  constructor(
+    down: DownstreamSink,
+    private format: 'tar' | 'zip',
+    creator: string,
+    compression: { filter: 'none' | 'gzip' | 'zstd'; level?: number } = { filter: 'none' },
+  ) {
+    this.sink = new DigestingSink(down);
+    const gzipHeader = compression.filter === 'gzip' ? gzipHead(compression.level ?? 6) : undefined;
+    this.started = this.manifest.head({ spec: SPEC_VERSION_TEXT, creator, container: format, features: MANIFEST_FEATURES, compression: compression.filter, gzipHeader });
+  }
+
+  /** Wrap an entry's body so that its content digest is computed as the writer reads it. */
+  body(entry: Entry, body: Body): Body {
+    this.pendingDigest = undefined;
+    if (entry.type !== 'file') return body;
+    if (this.format === 'tar' && !entry.sparse) {
+      // A dense tar file stores its content as is: the sink digests it with the data range.
+      this.sink.expectContent(entry.size);
+      return body;
+    }
+    const d = digestBody(entry, body);
+    this.pendingDigest = d.digest;
+    return d.body;
+  }
+
+  /** After writer.add(): record the entry with its offsets and digests. */
+  async added(entry: Entry, offset: number): Promise<void> {
+    await this.started;
+    if (entry.mtimeNs > this.newest) this.newest = entry.mtimeNs;
+    const sha256 = entry.type !== 'file' ? undefined : this.pendingDigest ? this.pendingDigest() : this.sink.contentDigest();
+    this.pendingDigest = undefined;
+    if (entry.type === 'file' && !sha256) throw new Error(`${entry.name}: no content digest was computed`);
+    const range = this.sink.endMember();
+    await this.manifest.entry({
+      path: entry.path,
+      type: entry.type,
+      size: entry.type === 'file' ? entry.size : 0,
+      sha256,
+      link: entry.type === 'symlink' || entry.type === 'hardlink' ? entry.linkTarget : undefined,
+      offset,
+      data: range.data,
+      end: range.end,
+      headerSha256: range.headerSha256,
+      dataSha256: range.dataSha256,
+    });
+  }
+
+  /** Write the manifest member, the trailer, and end the container. */
+  async finish(writer: RecordedWriter): Promise<void> {
+    try {
+      await this.started;
+      const manifestOffset = this.sink.position;
+      const archive = this.sink.sealArchive();
+      await this.manifest.foot(archive);
+      this.sink.openRange();
+      const xmlHash = createHash('sha256');
+      const spool = this.spool;
+      let manifestData = -1;
+      const sink = this.sink;
+      async function* xml(): AsyncGenerator<Buffer> {
+        for await (const b of spool.drain()) {
+          if (manifestData < 0) manifestData = sink.position;
+          xmlHash.update(b);
+          yield b;
+        }
+      }
+      const now = (this.newest / 1_000_000_000n) * 1_000_000_000n;
+      const size = spool.bytes;
+      // Stored, never compressed, so that its bytes can be read straight from the container.
+      const added = await writer.add(makeEntry({ path: MANIFEST_NAME, type: 'file', size, mode: 0o644, mtimeNs: now }), xml(), { store: true });
+      if (added.warnings.length) throw new Error(`manifest member: ${added.warnings.join('; ')}`);
+      if (size === 0 || manifestData < 0) throw new Error('manifest spool was empty');
+      // The data offset the writer reported is where the XML starts (the zip writer may have
+      // gathered the body before writing the header).
+      const r = this.sink.endMember();
+      manifestData = r.data;
+      const memberSha256 = this.sink.closeRange();
+      const manifestEnd = this.sink.position;
+      this.sink.openRange();
+      const trailer = () =>
+        encodeTrailer({
+          manifestOffset,
+          manifestData,
+          manifestSize: size,
+          manifestEnd,
+          archiveSha256: archive.sha256,
+          manifestSha256: xmlHash.digest('hex'),
+          memberSha256,
+          endSha256: this.sink.closeRange(),
+        });
+      if (this.format === 'tar') {
+        // The trailer text is made when the writer asks for the body: after its header is out.
+        async function* body(): AsyncGenerator<Buffer> {
+          const t = trailer();
+          yield Buffer.concat([t, Buffer.alloc(TRAILER_SIZE - t.length)]);
+        }
+        const t = await writer.add(makeEntry({ path: TRAILER_NAME, type: 'file', size: TRAILER_SIZE, mode: 0o644, mtimeNs: now }), body());
+        if (t.warnings.length) throw new Error(`trailer member: ${t.warnings.join('; ')}`);
+        await writer.finish();
+      } else {
+        await writer.finish({ length: TRAILER_TEXT_SIZE, make: trailer });
+      }
+    } finally {
+      await this.spool.dispose();
+    }
+  }
+
+  async abort(): Promise<void> {
+    await this.spool.dispose();
+  }
+}
+
+/** The gzip header node:zlib writes (RFC 1952: no flags, MTIME 0, XFL by level as zlib sets it, OS 3). */
+function gzipHead(level: number): string {
+  const xfl = level === 9 ? '02' : level < 2 ? '04' : '00';
+  return `1f8b080000000000${xfl}03`;
+}

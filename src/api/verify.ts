@@ -1,0 +1,87 @@
+// verify(): read an archive once, write nothing, and report every damaged place: the entry, the
+// byte range and what is wrong. Spec: spec/manifest.md §8 (verify's rules).
+//
+// A plain tar or zip file with a trailer is checked range by range against the manifest's digests
+// (src/integrity/ranges.ts): damage anywhere is found and named, however many headers it breaks.
+// Anything else (compressed tars, stdin, archives without a manifest, a damaged manifest) is read
+// as a stream by the container's reader (src/integrity/stream.ts).
+
+import { open } from 'node:fs/promises';
+import { ArchiveError, ioError } from '../model/errors.js';
+import type { Limits } from '../model/limits.js';
+import type { ArchiveSource } from '../io/source.js';
+import { sniff, type Filter } from '../compress/index.js';
+import { isZip } from '../zip/index.js';
+import { locateTrailer, verifyRanges } from '../integrity/ranges.js';
+import { verifyStream } from '../integrity/stream.js';
+import { TRAILER_TEXT_SIZE } from '../manifest/index.js';
+import type { Damage } from '../integrity/report.js';
+
+export { describeDamage, type Damage, type DamagePart } from '../integrity/report.js';
+
+export interface VerifyOptions {
+  limits?: Partial<Limits>;
+}
+
+export interface VerifyResult {
+  /** Nothing damaged was found. */
+  ok: boolean;
+  damaged: Damage[];
+  /** Every entry's content was checked against a digest in the manifest. */
+  checkedContent: boolean;
+  /** Entries checked (the manifest and trailer not counted). */
+  entries: number;
+  format: 'tar' | 'zip';
+  compression: Filter;
+  /** How the archive was checked: by the trailer's ranges, or as a stream. */
+  method: 'ranges' | 'stream';
+  /** What could not be checked, and why. */
+  notes: string[];
+}
+
+export async function verify(source: ArchiveSource, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const name = typeof source === 'string' ? (source === '-' ? '(stdin)' : source) : '(stream)';
+  const damaged: Damage[] = [];
+  const notes: string[] = [];
+  let useManifest = true;
+  try {
+    if (typeof source === 'string' && source !== '-') {
+      const fh = await open(source, 'r').catch((e) => {
+        throw ioError(e, 'cannot open the archive', source);
+      });
+      try {
+        const size = (await fh.stat()).size;
+        const head = Buffer.alloc(Math.min(10, size));
+        await fh.read(head, 0, head.length, 0);
+        const format = isZip(head) ? 'zip' : sniff(head) === 'none' ? 'tar' : undefined;
+        if (format) {
+          const loc = await locateTrailer(fh, size, format);
+          if (loc?.trailer) {
+            const r = await verifyRanges(fh, size, format, { ...loc, trailer: loc.trailer }, damaged);
+            if (r.manifestUsable) return { ok: damaged.length === 0, damaged, checkedContent: true, entries: r.entries, format, compression: 'none', method: 'ranges', notes };
+            if (r.unsupported) notes.push(r.unsupported);
+            useManifest = false;
+          } else if (loc?.problem) {
+            damaged.push({ part: 'trailer', range: [loc.at, loc.at + TRAILER_TEXT_SIZE], what: loc.problem });
+          }
+        }
+      } finally {
+        await fh.close();
+      }
+    }
+    const r = await verifyStream(source, { useManifest, path: typeof source === 'string' && source !== '-' ? source : undefined, limits: options.limits }, damaged);
+    return {
+      ok: damaged.length === 0,
+      damaged,
+      checkedContent: r.checkedContent,
+      entries: r.entries,
+      format: r.format,
+      compression: r.compression,
+      method: 'stream',
+      notes: [...notes, ...r.notes],
+    };
+  } catch (err) {
+    if (err instanceof ArchiveError) throw err.withArchive(name);
+    throw err;
+  }
+}

@@ -1,0 +1,193 @@
+// Verification of a seekable, uncompressed archive (a plain tar or a zip file) by its trailer and
+// manifest: every container byte belongs to exactly one digested range (an entry's header range or
+// data range, the manifest member, the end region, the trailer), so any damage anywhere is found
+// and named without parsing a single header. Spec: spec/manifest.md §8.2.
+
+import { createHash, type Hash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { displayName } from '../model/entry.js';
+import { PortarcError } from '../model/errors.js';
+import { TRAILER_MAGIC, TRAILER_SIZE, TRAILER_TEXT_SIZE, TrailerError, decodeTrailer, readManifest, type ManifestHead, type Trailer } from '../manifest/index.js';
+import type { Damage } from './report.js';
+
+const CHUNK = 1 << 20;
+
+/** Sequential reads of a file, each byte handed to the hashes of the range it falls in. */
+class Cursor {
+  pos = 0;
+  private buf = Buffer.allocUnsafe(CHUNK);
+  constructor(
+    private fh: FileHandle,
+    private size: number,
+  ) {}
+
+  /** Hash the bytes [pos, to) into every hash given; returns false when the file ends first. */
+  async feed(to: number, hashes: Hash[]): Promise<boolean> {
+    while (this.pos < to) {
+      const want = Math.min(CHUNK, to - this.pos);
+      const { bytesRead } = await this.fh.read(this.buf, 0, want, this.pos);
+      if (bytesRead === 0) return false;
+      const part = this.buf.subarray(0, bytesRead);
+      for (const h of hashes) h.update(part);
+      this.pos += bytesRead;
+    }
+    return true;
+  }
+}
+
+async function digestOf(fh: FileHandle, size: number, start: number, end: number): Promise<string | undefined> {
+  const c = new Cursor(fh, size);
+  c.pos = start;
+  const h = createHash('sha256');
+  return (await c.feed(end, [h])) ? h.digest('hex') : undefined;
+}
+
+async function* fileChunks(fh: FileHandle, start: number, end: number): AsyncGenerator<Buffer> {
+  for (let at = start; at < end; ) {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, end - at));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+    if (bytesRead === 0) return;
+    yield buf.subarray(0, bytesRead);
+    at += bytesRead;
+  }
+}
+
+export interface Located {
+  /** Offset of the trailer text. */
+  at: number;
+  trailer?: Trailer;
+  /** Why the trailer there could not be used. */
+  problem?: string;
+}
+
+/**
+ * Find the trailer: in a tar, the last 512-byte block (within the final 64 KiB) that starts with
+ * the trailer magic; in a zip, the last TRAILER_TEXT_SIZE bytes (the end record's comment).
+ */
+export async function locateTrailer(fh: FileHandle, size: number, format: 'tar' | 'zip'): Promise<Located | undefined> {
+  if (format === 'zip') {
+    if (size < TRAILER_TEXT_SIZE + 22) return undefined;
+    const at = size - TRAILER_TEXT_SIZE;
+    const text = Buffer.alloc(TRAILER_TEXT_SIZE);
+    await fh.read(text, 0, text.length, at);
+    if (!text.toString('latin1').startsWith(TRAILER_MAGIC)) return undefined;
+    return decode(text, at);
+  }
+  const tailStart = Math.max(0, size - 128 * 512);
+  const tail = Buffer.alloc(size - tailStart);
+  await fh.read(tail, 0, tail.length, tailStart);
+  const first = Math.ceil(tailStart / 512) * 512;
+  for (let p = Math.floor((size - 512) / 512) * 512; p >= first; p -= 512) {
+    if (tail.toString('latin1', p - tailStart, p - tailStart + TRAILER_MAGIC.length) === TRAILER_MAGIC) return decode(tail.subarray(p - tailStart), p);
+  }
+  return undefined;
+}
+
+function decode(text: Buffer, at: number): Located {
+  try {
+    return { at, trailer: decodeTrailer(text) };
+  } catch (err) {
+    if (err instanceof TrailerError) return { at, problem: err.message };
+    throw err;
+  }
+}
+
+export interface RangeResult {
+  /** False when the manifest could not be trusted: the caller falls back to structural checks. */
+  manifestUsable: boolean;
+  entries: number;
+  head?: ManifestHead;
+  /** Set when the manifest is of a version this reader does not read (not damage). */
+  unsupported?: string;
+}
+
+/** Check every range the trailer and manifest describe; push what is wrong onto `damaged`. */
+export async function verifyRanges(fh: FileHandle, size: number, format: 'tar' | 'zip', loc: Located & { trailer: Trailer }, damaged: Damage[]): Promise<RangeResult> {
+  const t = loc.trailer;
+  const xmlEnd = t.manifestData + t.manifestSize;
+  if (!(t.manifestOffset <= t.manifestData && xmlEnd <= t.manifestEnd && t.manifestEnd <= loc.at && loc.at <= size)) {
+    damaged.push({ part: 'trailer', range: [loc.at, loc.at + TRAILER_TEXT_SIZE], what: `offsets in the trailer are inconsistent (manifest ${t.manifestOffset}–${t.manifestEnd}, trailer at ${loc.at})` });
+    return { manifestUsable: false, entries: 0 };
+  }
+  // After the trailer text: NULs to the end of its block, then the end-of-archive blocks (tar).
+  if (format === 'tar') {
+    await checkZeros(fh, loc.at + TRAILER_TEXT_SIZE, Math.min(size, loc.at + TRAILER_SIZE), 'trailer', 'the trailer block is not NUL-padded', damaged);
+    if (size % 512 !== 0) damaged.push({ part: 'end', range: [size - (size % 512), size], what: `archive size ${size} is not a multiple of 512 bytes (truncated or extended)` });
+    else await checkZeros(fh, loc.at + TRAILER_SIZE, size, 'end', 'the end-of-archive blocks are not all zeros', damaged);
+  }
+  const endSha = await digestOf(fh, size, t.manifestEnd, loc.at);
+  if (endSha !== t.endSha256) {
+    damaged.push(
+      format === 'tar'
+        ? { part: 'trailer', range: [t.manifestEnd, loc.at], what: 'the trailer member header does not match its digest' }
+        : { part: 'central-directory', range: [t.manifestEnd, loc.at], what: 'the central directory or end records do not match their digest' },
+    );
+  }
+  const memberSha = await digestOf(fh, size, t.manifestOffset, t.manifestEnd);
+  const xmlSha = await digestOf(fh, size, t.manifestData, xmlEnd);
+  if (xmlSha !== t.manifestSha256) {
+    damaged.push({ part: 'manifest', range: [t.manifestData, xmlEnd], what: 'the manifest does not match its digest in the trailer' });
+    return { manifestUsable: false, entries: 0 };
+  }
+  if (memberSha !== t.memberSha256) {
+    damaged.push({ part: 'manifest', range: [t.manifestOffset, t.manifestEnd], what: "the manifest member's header does not match its digest (the manifest itself is intact)" });
+  }
+
+  // Every byte before the manifest, range by range, in one sequential read.
+  const cursor = new Cursor(fh, size);
+  const archive = createHash('sha256');
+  const before = damaged.length;
+  let prev = 0;
+  let entries = 0;
+  let head: ManifestHead | undefined;
+  try {
+    for await (const item of readManifest(fileChunks(fh, t.manifestData, xmlEnd))) {
+      if (item.kind === 'head') head = item.head;
+      else if (item.kind === 'entry') {
+        const e = item.entry;
+        const path = displayName(e.path);
+        if (e.offset < prev || e.end > t.manifestOffset) {
+          damaged.push({ part: 'manifest', range: [t.manifestData, xmlEnd], what: `entry "${path}" has offsets ${e.offset}–${e.end} outside ${prev}–${t.manifestOffset}` });
+          return { manifestUsable: false, entries, head };
+        }
+        entries++;
+        const h = createHash('sha256');
+        const whole = await cursor.feed(e.data, [h, archive]);
+        if (!whole || h.digest('hex') !== e.headerSha256) damaged.push({ part: 'header', path, range: [prev, e.data], what: whole ? 'header bytes do not match their digest' : 'archive ends inside the header' });
+        if (e.end > e.data) {
+          const d = createHash('sha256');
+          const all = await cursor.feed(e.end, [d, archive]);
+          if (!all || d.digest('hex') !== e.dataSha256) damaged.push({ part: 'content', path, range: [e.data, e.end], what: all ? 'stored data does not match its digest' : 'archive ends inside the data' });
+        }
+        prev = e.end;
+      } else {
+        const f = item.foot;
+        await cursor.feed(t.manifestOffset, [archive]);
+        const sha = archive.digest('hex');
+        if (prev !== t.manifestOffset || f.bytes !== t.manifestOffset || f.entries !== entries) {
+          damaged.push({ part: 'manifest', range: [t.manifestData, xmlEnd], what: `the manifest's entries end at ${prev} and count ${entries}, but it says ${f.bytes} bytes and ${f.entries} entries before the manifest at ${t.manifestOffset}` });
+        } else if ((sha !== t.archiveSha256 || sha !== f.sha256) && !damaged.slice(before).some((d) => d.part === 'header' || d.part === 'content')) {
+          // Cannot happen when every range matched: say so rather than hide it.
+          damaged.push({ part: 'archive', range: [0, t.manifestOffset], what: 'the whole-archive digest does not match' });
+        }
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof PortarcError)) throw err;
+    if (err.code === 'PORTARC_UNSUPPORTED') return { manifestUsable: false, entries: 0, head, unsupported: err.reason };
+    damaged.push({ part: 'manifest', range: [t.manifestData, xmlEnd], what: err.reason });
+    return { manifestUsable: false, entries, head };
+  }
+  return { manifestUsable: true, entries, head };
+}
+
+async function checkZeros(fh: FileHandle, start: number, end: number, part: 'trailer' | 'end', what: string, damaged: Damage[]): Promise<void> {
+  for await (const chunk of fileChunks(fh, start, end)) {
+    const bad = chunk.findIndex((b) => b !== 0);
+    if (bad >= 0) {
+      damaged.push({ part, range: [start, end], what: `${what} (byte ${start + bad} is 0x${chunk[bad]!.toString(16)})` });
+      return;
+    }
+    start += chunk.length;
+  }
+}

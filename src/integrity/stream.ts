@@ -1,0 +1,303 @@
+// Verification in one streaming pass (spec/manifest.md §8.3): for compressed tars, stdin, and as
+// the fallback when the trailer or manifest cannot be used. The container's own reader checks the
+// structure (header checksums, zip CRCs, gzip CRC, zstd frame checksums, the seek table); each
+// entry's content digest is kept (path → digest, a few dozen bytes an entry) until the manifest
+// arrives at the end, which is then checked line by line against what was read.
+
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { displayName, type Entry } from '../model/entry.js';
+import { PortarcError } from '../model/errors.js';
+import { CompressError, SeekTable, decompressor, fileReader, peek, sniff, unsupportedFormat, type Filter } from '../compress/index.js';
+import { FrameWalker } from '../compress/frames.js';
+import { openSource, stable, type ArchiveSource } from '../io/source.js';
+import { TarReader } from '../tar/reader.js';
+import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
+import type { ArchiveInfo } from '../model/archive-info.js';
+import type { Limits } from '../model/limits.js';
+import { MANIFEST_FEATURE, MANIFEST_NAME, TRAILER_NAME, TRAILER_SIZE, TrailerError, decodeTrailer, readManifest, type ManifestEntry, type ManifestHead, type Trailer } from '../manifest/index.js';
+import { digestBody } from './content.js';
+import { LagDigest } from './tap.js';
+import type { Damage } from './report.js';
+
+interface Seen {
+  type: Entry['type'];
+  size: number;
+  sha256?: string;
+  link?: Buffer;
+  offset: number;
+}
+
+export interface StreamOptions {
+  /** Check entries against the manifest member when there is one (false: it was found damaged). */
+  useManifest: boolean;
+  /** The archive file, for the checks that need to seek (zip central directory, zstd seek table). */
+  path?: string;
+  limits?: Partial<Limits>;
+}
+
+export interface StreamResult {
+  format: 'tar' | 'zip';
+  compression: Filter;
+  entries: number;
+  info?: ArchiveInfo;
+  /** The manifest was found and every entry was checked against it. */
+  checkedContent: boolean;
+  head?: ManifestHead;
+  notes: string[];
+}
+
+/** The head of a gzip stream: the part the decompressor never checks (spec/manifest.md §8.3). */
+const GZIP_HEAD = 10;
+
+export async function verifyStream(source: ArchiveSource, opts: StreamOptions, damaged: Damage[]): Promise<StreamResult> {
+  const opened = openSource(source);
+  const notes: string[] = [];
+  const res: StreamResult = { format: 'tar', compression: 'none', entries: 0, checkedContent: false, notes };
+  try {
+    const { head, rest } = await peek(opened.bytes, GZIP_HEAD);
+    let members!: AsyncIterable<{ entry: Entry; offset: number; body: AsyncIterable<Buffer> }>;
+    let lag: LagDigest | undefined;
+    let walker: FrameWalker | undefined;
+    const frames: { start: number; size: number; checksum?: number }[] = [];
+    try {
+      if (isZip(head)) {
+        res.format = 'zip';
+        if (opts.path) {
+          await opened.close();
+          const zip = await openZip(opts.path, { archiveName: opened.name, limits: opts.limits });
+          res.info = zip.info;
+          members = (async function* () {
+            try {
+              for await (const e of zip.entries()) yield { entry: e.entry, offset: e.offset, body: e.open() };
+            } finally {
+              await zip.close();
+            }
+          })();
+        } else {
+          const reader = new ZipStreamReader(stable(rest), { archiveName: opened.name, limits: opts.limits });
+          res.info = reader.info;
+          members = reader;
+        }
+      } else {
+        const unsupported = unsupportedFormat(head);
+        if (unsupported) throw new PortarcError(`the archive is ${unsupported}-compressed; portarc reads plain, gzip and zstd archives`, {}, 'PORTARC_BAD_ARCHIVE');
+        res.compression = sniff(head);
+        let compressed: AsyncIterable<Buffer> = res.compression === 'none' ? (rest as AsyncIterable<Buffer>) : stable(rest);
+        if (res.compression === 'zstd' && opts.path) {
+          // Frame boundaries and checksums as they pass, to hold the seek table against.
+          walker = new FrameWalker();
+          const w = walker;
+          let open: { start: number; size: number; checksum?: number } | undefined;
+          const src = compressed;
+          compressed = (async function* () {
+            for await (const c of src) {
+              for (const p of w.split(c)) {
+                if (p.first) frames.push((open = { start: p.frameStart, size: 0 }));
+                open!.size = p.offset + p.data.length - open!.start;
+                if (p.last && p.checksum !== undefined) open!.checksum = p.checksum;
+              }
+              yield c;
+            }
+          })();
+        }
+        lag = new LagDigest();
+        const plain = res.compression === 'none' ? compressed : decompressor(res.compression)(compressed);
+        const reader = new TarReader(lag.wrap(plain as AsyncIterable<Buffer>), { archiveName: opened.name, limits: opts.limits });
+        res.info = reader.info;
+        members = reader;
+      }
+    } catch (err) {
+      // The container cannot even be opened (a zip whose end records are gone...): that is damage too.
+      if (!(err instanceof PortarcError)) throw err;
+      damaged.push({ part: res.format === 'zip' ? 'central-directory' : 'archive', range: [err.details.offset ?? 0, err.details.offset ?? 0], what: err.reason });
+      res.notes.push('the archive could not be opened: its entries could not be checked');
+      return res;
+    }
+    await walk(members, res, opts, lag, head, damaged);
+    if (walker && opts.path && !damaged.some((d) => d.part === 'compression')) await checkSeekTable(opts.path, frames, lag!.position, damaged);
+  } finally {
+    await opened.close();
+  }
+  return res;
+}
+
+async function walk(
+  members: AsyncIterable<{ entry: Entry; offset: number; body: AsyncIterable<Buffer> }>,
+  res: StreamResult,
+  opts: StreamOptions,
+  lag: LagDigest | undefined,
+  head: Buffer,
+  damaged: Damage[],
+): Promise<void> {
+  const seen = new Map<string, Seen[]>();
+  let lastOffset = 0;
+  let lastName: string | undefined;
+  let manifestAt = -1;
+  let archiveSha: string | undefined;
+  let xmlSha: string | undefined;
+  let memberSha: string | undefined;
+  let trailer: Trailer | undefined;
+  let manifestOk = false;
+  let reachedEnd = false;
+  try {
+    for await (const m of members) {
+      const { entry } = m;
+      lastOffset = m.offset;
+      lastName = entry.name;
+      const declared = res.info?.features.compat.includes(MANIFEST_FEATURE) ?? false;
+      const p = entry.path.toString('latin1');
+      if (declared && p === MANIFEST_NAME && manifestAt < 0) {
+        manifestAt = m.offset;
+        archiveSha = lag?.cut(m.offset);
+        const h = createHash('sha256');
+        async function* tee(): AsyncGenerator<Buffer> {
+          for await (const c of m.body) {
+            h.update(c);
+            yield c;
+          }
+        }
+        if (opts.useManifest) manifestOk = await compare(tee(), seen, res, archiveSha, m.offset, damaged);
+        else for await (const _ of tee());
+        xmlSha = h.digest('hex');
+        continue;
+      }
+      if (declared && p === TRAILER_NAME && manifestAt >= 0) {
+        memberSha = lag?.cut(m.offset);
+        const chunks: Buffer[] = [];
+        for await (const c of m.body) chunks.push(Buffer.from(c));
+        try {
+          trailer = decodeTrailer(Buffer.concat(chunks));
+        } catch (err) {
+          if (!(err instanceof TrailerError)) throw err;
+          damaged.push({ part: 'trailer', range: [m.offset, m.offset + 512 + TRAILER_SIZE], what: err.message });
+        }
+        continue;
+      }
+      res.entries++;
+      let sha256: string | undefined;
+      if (entry.type === 'file') {
+        const d = digestBody(entry, m.body);
+        for await (const _ of d.body as AsyncIterable<Buffer>);
+        sha256 = d.digest();
+      } else for await (const _ of m.body);
+      const list = seen.get(p) ?? [];
+      list.push({ type: entry.type, size: entry.size, sha256, link: entry.linkTarget, offset: m.offset });
+      seen.set(p, list);
+    }
+    reachedEnd = true;
+  } catch (err) {
+    if (!(err instanceof PortarcError)) throw err;
+    const at = err.details.offset ?? lastOffset;
+    if (err instanceof CompressError) {
+      damaged.push({ part: 'compression', path: lastName, range: [lastOffset, lastOffset], compressedOffset: err.compressedOffset, what: `${err.reason}${lastName ? ` (while reading "${lastName}" and what follows)` : ''}` });
+    } else {
+      damaged.push(readerDamage(err, at));
+    }
+    res.notes.push(`reading stopped at offset ${at}: entries after it could not be checked`);
+  }
+  const declared = res.info?.features.compat.includes(MANIFEST_FEATURE) ?? false;
+  if (reachedEnd && declared && manifestAt < 0) damaged.push({ part: 'manifest', range: [lastOffset, lastOffset], what: 'the archive declares a manifest but has none' });
+  if (reachedEnd && declared && manifestAt >= 0 && res.format === 'tar' && !trailer && !damaged.some((d) => d.part === 'trailer'))
+    damaged.push({ part: 'trailer', range: [manifestAt, manifestAt], what: 'no trailer after the manifest' });
+  // When the trailer was already checked range by range (the fallback), it is not reported twice.
+  if (trailer && xmlSha !== undefined && opts.useManifest) {
+    const t = trailer;
+    if (t.manifestOffset !== manifestAt) damaged.push({ part: 'trailer', range: [manifestAt, manifestAt], what: `the trailer places the manifest at ${t.manifestOffset}, but it is at ${manifestAt}` });
+    if (t.manifestSha256 !== xmlSha) damaged.push({ part: 'manifest', range: [t.manifestData, t.manifestData + t.manifestSize], what: 'the manifest does not match its digest in the trailer' });
+    if (archiveSha !== undefined && t.archiveSha256 !== archiveSha && !damaged.length) damaged.push({ part: 'archive', range: [0, manifestAt], what: 'the whole-archive digest does not match' });
+    if (memberSha !== undefined && t.memberSha256 !== memberSha) damaged.push({ part: 'manifest', range: [t.manifestOffset, t.manifestEnd], what: "the manifest member's header does not match its digest" });
+  }
+  if (res.compression === 'gzip' && res.head?.gzipHeader && res.head.gzipHeader !== head.subarray(0, GZIP_HEAD).toString('hex')) {
+    damaged.push({ part: 'compression', range: [0, 0], compressedOffset: 0, what: `the gzip header (${head.subarray(0, GZIP_HEAD).toString('hex')}) is not the one written (${res.head.gzipHeader})` });
+  }
+  res.checkedContent = manifestOk;
+  if (!declared) res.notes.push('no manifest: the structure was checked (headers, checksums, CRCs, compression frames), but contents could not be checked against digests');
+  else if (!manifestOk) res.notes.push('the manifest could not be used: contents were not checked against digests');
+  // What the manifest did not claim.
+  if (manifestOk) {
+    for (const [p, list] of seen) for (const s of list) damaged.push({ part: 'extra', path: displayName(Buffer.from(p, 'latin1')), range: [s.offset, s.offset], what: 'entry is in the archive but not in the manifest' });
+  }
+}
+
+/** A reader's error as damage: in the manifest, or in an entry's data (CRC, checksum, truncated data) or headers. */
+function readerDamage(err: PortarcError, at: number): Damage {
+  const entry = err.details.entry;
+  if (entry === MANIFEST_NAME || entry === TRAILER_NAME) return { part: entry === MANIFEST_NAME ? 'manifest' : 'trailer', range: [at, at], what: err.reason };
+  if (!entry) return { part: 'archive', range: [at, at], what: err.reason };
+  const content = err.code === 'PORTARC_DAMAGED' || /CRC-32 mismatch|bytes of data missing|decompress|inflate|checksum mismatch/i.test(err.reason);
+  return { part: content ? 'content' : 'header', path: entry, range: [at, at], what: err.reason };
+}
+
+/** Check each manifest line against the entries read before it; returns whether the manifest was usable. */
+async function compare(xml: AsyncIterable<Buffer>, seen: Map<string, Seen[]>, res: StreamResult, archiveSha: string | undefined, manifestAt: number, damaged: Damage[]): Promise<boolean> {
+  let prev = 0;
+  const found: Damage[] = [];
+  try {
+    for await (const item of readManifest(xml)) {
+      if (item.kind === 'head') res.head = item.head;
+      else if (item.kind === 'entry') {
+        const e = item.entry;
+        checkEntry(e, seen, prev, found);
+        prev = e.end;
+      } else {
+        const f = item.foot;
+        if (f.bytes !== manifestAt) found.push({ part: 'manifest', range: [manifestAt, manifestAt], what: `the manifest says ${f.bytes} bytes precede it, but it is at ${manifestAt}` });
+        // A changed header or padding byte shows only here; damage already named explains it too.
+        else if (archiveSha !== undefined && f.sha256 !== archiveSha && !found.length) found.push({ part: 'archive', range: [0, manifestAt], what: 'the bytes before the manifest do not match the whole-archive digest (a header or padding was changed)' });
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof PortarcError)) throw err;
+    if (err.code === 'PORTARC_UNSUPPORTED') res.notes.push(err.reason);
+    else damaged.push({ part: 'manifest', range: [manifestAt, manifestAt], what: err.reason });
+    return false;
+  }
+  damaged.push(...found);
+  return true;
+}
+
+function checkEntry(e: ManifestEntry, seen: Map<string, Seen[]>, prev: number, found: Damage[]): void {
+  const p = e.path.toString('latin1');
+  const path = displayName(e.path);
+  const list = seen.get(p);
+  const s = list?.shift();
+  if (list && !list.length) seen.delete(p);
+  if (!s) {
+    found.push({ part: 'missing', path, range: [e.offset, e.end], what: 'listed in the manifest but not in the archive' });
+    return;
+  }
+  const header = (what: string) => found.push({ part: 'header', path, range: [prev, e.data], what });
+  if (s.type !== e.type) header(`type is ${s.type}, the manifest says ${e.type}`);
+  else if (s.offset !== e.offset) header(`member is at offset ${s.offset}, the manifest says ${e.offset}`);
+  else if (e.type === 'file' && s.size !== e.size) header(`size is ${s.size}, the manifest says ${e.size}`);
+  else if (e.link && !(s.link && s.link.equals(e.link))) header('link target differs from the manifest');
+  else if (e.type === 'file' && e.sha256 && s.sha256 !== e.sha256) found.push({ part: 'content', path, range: [e.data, e.end], what: 'content does not match its SHA-256 in the manifest' });
+}
+
+/** Hold the seek table of a .tar.zst file against the frames that were read. */
+async function checkSeekTable(path: string, frames: { start: number; size: number; checksum?: number }[], decompressed: number, damaged: Damage[]): Promise<void> {
+  const { open } = await import('node:fs/promises');
+  const fh: FileHandle = await open(path, 'r');
+  try {
+    let table: SeekTable | undefined;
+    try {
+      table = await SeekTable.read(fileReader(fh));
+    } catch (err) {
+      if (!(err instanceof CompressError)) throw err;
+      damaged.push({ part: 'compression', range: [0, 0], compressedOffset: err.compressedOffset, what: err.reason });
+      return;
+    }
+    if (!table) return; // a plain .tar.zst: nothing to hold against
+    const bad = (i: number, what: string) => damaged.push({ part: 'compression', range: [0, 0], compressedOffset: frames[i]?.start ?? 0, what: `zstd seek table, frame ${i}: ${what}` });
+    if (table.frames !== frames.length) return void bad(0, `${table.frames} frames listed, ${frames.length} read`);
+    if (table.decompressedSize !== decompressed) return void bad(0, `frames decompress to ${decompressed} bytes, the table says ${table.decompressedSize}`);
+    for (let i = 0; i < frames.length; i++) {
+      const f = table.frame(i);
+      if (f.compressedOffset !== frames[i]!.start || f.compressedSize !== frames[i]!.size) bad(i, `compressed size ${f.compressedSize} in the table, ${frames[i]!.size} read`);
+      else if (f.checksum !== undefined && frames[i]!.checksum !== undefined && f.checksum !== frames[i]!.checksum) bad(i, 'checksum in the table differs from the frame');
+    }
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,261 @@
+// The manifest and `portarc verify` end to end (issue #10; spec/manifest.md): what create writes and
+// other tools make of it, what list/extract show, verify's answers and exit codes through the CLI,
+// the conformance vectors, and a million-entry manifest in bounded memory.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { create, verify } from '../src/api/index.js';
+import { portarc } from './helpers/cli.js';
+import { BAD_NAME, buildTree, sh, tempDir } from './helpers/tree.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+function run(cmd: string, args: string[], opts: { cwd?: string; input?: Buffer } = {}) {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, input: opts.input, maxBuffer: 1 << 28 });
+  return { status: r.status ?? -1, stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString('latin1') };
+}
+
+describe('manifest: written by create, usable without portarc', () => {
+  const dir = tempDir('manifest');
+  const src = buildTree(dir);
+  const tar = join(dir, 'a.tar');
+  const zip = join(dir, 'a.zip');
+
+  beforeAll(() => {
+    for (const f of [tar, zip]) expect(portarc(['create', '-f', f, '-C', src, '.']).status).toBe(0);
+  });
+
+  it('GNU tar extracts it as one more file, and sha256sum -c checks the extracted tree against it (Python reads the XML)', () => {
+    const out = join(dir, 'gnu-x');
+    mkdirSync(out);
+    expect(run('tar', ['-xf', tar, '-C', out]).status).toBe(0);
+    const xml = join(out, '.portarc/manifest.xml');
+    expect(existsSync(xml)).toBe(true);
+    expect(run('xmllint', ['--noout', '--schema', join(ROOT, 'spec/manifest.xsd'), xml]).status).toBe(0);
+    // Only the standard library: iterparse (streaming) and unquote_to_bytes (the path escape).
+    const py = `
+import sys, xml.etree.ElementTree as ET, urllib.parse
+NS = '{urn:portarc:manifest:1}'
+out = sys.stdout.buffer
+for _, e in ET.iterparse(sys.argv[1]):
+    if e.tag == NS + 'entry' and e.get('type') == 'file':
+        out.write(e.get('sha256').encode() + b'  ' + urllib.parse.unquote_to_bytes(e.get('path')) + b'\\n')
+    e.clear()
+`;
+    const sums = run('python3', ['-c', py, xml]);
+    expect(sums.status, sums.stderr).toBe(0);
+    const lines = sums.stdout.split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThan(5);
+    // The non-UTF-8 name is in the list as its own bytes.
+    expect(sums.stdout).toContain(BAD_NAME.toString('latin1'));
+    writeFileSync(join(dir, 'SUMS'), Buffer.from(sums.stdout, 'latin1'));
+    const ok = run('sha256sum', ['--strict', '-c', join(dir, 'SUMS')], { cwd: out });
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout.split('\n').filter(Boolean).every((l) => l.endsWith(': OK'))).toBe(true);
+    // And it catches a changed file.
+    writeFileSync(join(out, 'd/hello.txt'), 'changed\n');
+    expect(run('sha256sum', ['--strict', '-c', join(dir, 'SUMS')], { cwd: out }).stdout).toContain('d/hello.txt: FAILED');
+  });
+
+  it('bsdtar, unzip and 7-Zip extract it as one more file, with at most warnings', () => {
+    for (const [cmd, args] of [
+      ['bsdtar', ['-xf', tar]],
+      ['bsdtar', ['-xf', zip]],
+      ['unzip', ['-q', zip]],
+      ['7z', ['x', '-y', '-snld', zip]],
+      ['7z', ['x', '-y', '-snld', tar]],
+    ] as const) {
+      const out = join(dir, `x-${cmd}-${args.at(-1)!.split('.').pop()}`);
+      mkdirSync(out);
+      const r = run(cmd, [...args], { cwd: out });
+      expect(r.status, `${cmd} ${args.join(' ')}: ${r.stderr}`).toBeLessThanOrEqual(1);
+      expect(readFileSync(join(out, '.portarc/manifest.xml'), 'utf8')).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<manifest xmlns="urn:portarc:manifest:1" version="1.0"/);
+    }
+  });
+
+  it('list hides the manifest and trailer (--all shows them); extract skips them unless --manifest', () => {
+    const names = portarc(['list', '-f', tar]).stdout.split('\n');
+    expect(names).not.toContain('.portarc/manifest.xml');
+    expect(names).toContain('./d/hello.txt');
+    const all = portarc(['list', '--all', '-f', tar]).stdout.split('\n');
+    expect(all.slice(-3)).toEqual(['.portarc/manifest.xml', '.portarc/trailer', '']);
+    const plain = join(dir, 'px');
+    expect(portarc(['extract', '-p', '-f', zip, '-C', plain]).status).toBe(0);
+    expect(existsSync(join(plain, '.portarc'))).toBe(false);
+    const withIt = join(dir, 'px-m');
+    expect(portarc(['extract', '-p', '--manifest', '-f', tar, '-C', withIt]).status).toBe(0);
+    expect(readFileSync(join(withIt, '.portarc/trailer'), 'latin1')).toMatch(/^PORTARC-TRAILER 1\.0\n/);
+  });
+
+  it('create --no-manifest writes a plain archive, which verify checks structurally only', () => {
+    const f = join(dir, 'plain.tar');
+    expect(portarc(['create', '--no-manifest', '-f', f, '-C', src, '.']).status).toBe(0);
+    expect(run('tar', ['-tf', f]).stdout).not.toContain('.portarc');
+    expect(readFileSync(f).includes('PORTARC.features')).toBe(false);
+    const r = portarc(['verify', '-f', f]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/OK: \d+ entries, structure only: contents could not be checked/);
+    expect(r.stderr).toContain('no manifest');
+  });
+});
+
+describe('portarc verify', () => {
+  const dir = tempDir('verify');
+  const src = join(dir, 'src');
+  mkdirSync(join(src, 'd'), { recursive: true });
+  writeFileSync(join(src, 'd/hello.txt'), 'hello portarc\n');
+  writeFileSync(join(src, 'd/big.bin'), Buffer.alloc(300_000, 7));
+  const files: Record<string, string> = {};
+
+  beforeAll(async () => {
+    for (const n of ['a.tar', 'a.zip', 'a.tar.gz', 'a.tar.zst']) await create(['.'], (files[n] = join(dir, n)), { cwd: src });
+  });
+
+  it('exit 0 and "OK" for each container, from a file and from stdin', () => {
+    for (const f of Object.values(files)) {
+      const r = portarc(['verify', '-f', f]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/: OK: 4 entries, contents checked against the manifest\n$/);
+      const s = portarc(['verify', '-f', '-'], { input: readFileSync(f) });
+      expect(s.stdout).toBe('(stdin): OK: 4 entries, contents checked against the manifest\n');
+    }
+  });
+
+  it('damaged content: exit 2, names the entry, the byte range and what is wrong (text and --json)', () => {
+    const b = readFileSync(files['a.tar']!);
+    const at = b.indexOf('hello portarc');
+    b[at] ^= 1;
+    const f = join(dir, 'bad.tar');
+    writeFileSync(f, b);
+    const r = portarc(['verify', '-f', f]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toMatch(new RegExp(`damaged: content of "./d/hello.txt", bytes ${at}–\\d+: stored data does not match its digest`));
+    expect(r.stdout).toContain('DAMAGED: 1 damaged place');
+    const j = JSON.parse(portarc(['verify', '--json', '-f', f]).stdout);
+    expect(j).toMatchObject({ ok: false, checkedContent: true, method: 'ranges', damaged: [{ part: 'content', path: './d/hello.txt', range: [at, at + 512] }] });
+    // The same damage through a stream (no trailer first): the content digest names it.
+    const s = portarc(['verify', '--json', '-f', '-'], { input: b });
+    expect(s.status).toBe(2);
+    expect(JSON.parse(s.stdout).damaged).toMatchObject([{ part: 'content', path: './d/hello.txt' }]);
+  });
+
+  it('a broken header is named and verify goes on to report damage after it', () => {
+    const b = readFileSync(files['a.tar']!);
+    const h = b.indexOf('./d/big.bin');
+    b[h + 1] ^= 4; // the name: the header checksum no longer matches
+    const c = b.indexOf('hello portarc');
+    b[c] ^= 1;
+    const f = join(dir, 'bad2.tar');
+    writeFileSync(f, b);
+    const j = JSON.parse(portarc(['verify', '--json', '-f', f]).stdout);
+    expect(j.damaged.map((d: { part: string; path: string }) => `${d.part} ${d.path}`).sort()).toEqual(['content ./d/hello.txt', 'header ./d/big.bin']);
+  });
+
+  it('gzip: a changed header byte (MTIME, which gunzip ignores) is reported', () => {
+    const b = readFileSync(files['a.tar.gz']!);
+    b[5] ^= 0x40;
+    const f = join(dir, 'bad.tar.gz');
+    writeFileSync(f, b);
+    expect(run('gzip', ['-t', f]).status).toBe(0); // gzip itself sees nothing wrong
+    const r = portarc(['verify', '--json', '-f', f]);
+    expect(r.status).toBe(2);
+    expect(JSON.parse(r.stdout).damaged).toMatchObject([{ part: 'compression', compressedOffset: 0 }]);
+  });
+
+  it('zstd: a damaged seek table is reported, though every frame still decodes', () => {
+    const b = readFileSync(files['a.tar.zst']!);
+    // The seek table's first entry: after the table frame's 8-byte header, its compressed size (u32 LE).
+    const tableEntries = b.readUInt32LE(b.length - 9);
+    const entrySize = b[b.length - 5]! & 0x80 ? 12 : 8;
+    const table = b.length - 9 - tableEntries * entrySize;
+    b[table + 4] ^= 1; // frame 0's decompressed size
+    const f = join(dir, 'bad.tar.zst');
+    writeFileSync(f, b);
+    expect(run('zstd', ['-t', '-q', f]).status).toBe(0);
+    const r = portarc(['verify', '--json', '-f', f]);
+    expect(r.status).toBe(2);
+    expect(JSON.parse(r.stdout).damaged[0]).toMatchObject({ part: 'compression' });
+  });
+
+  it('a truncated archive is reported, not taken for a shorter one', () => {
+    for (const n of ['a.tar', 'a.tar.gz', 'a.zip']) {
+      const b = readFileSync(files[n]!);
+      const f = join(dir, `cut-${n}`);
+      writeFileSync(f, b.subarray(0, Math.floor(b.length * 0.6)));
+      const r = portarc(['verify', '-f', f]);
+      expect(r.status, `${n}: ${r.stdout}${r.stderr}`).toBe(2);
+    }
+  });
+
+  it('a GNU tar archive: exit 0, structure checked, says contents could not be checked', () => {
+    const f = join(dir, 'gnu.tar');
+    sh(`tar -cf '${f}' -C '${src}' .`);
+    const r = portarc(['verify', '--json', '-f', f]);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, checkedContent: false, entries: 4, notes: [expect.stringContaining('contents could not be checked')] });
+    // Structural damage in it is still found: a header checksum.
+    const b = readFileSync(f);
+    b[b.indexOf('./d/hello.txt') + 3] ^= 1;
+    writeFileSync(f, b);
+    const d = portarc(['verify', '-f', f]);
+    expect(d.status).toBe(2);
+    expect(d.stdout).toMatch(/damaged: .*checksum/);
+  });
+
+  it('sparse files (tar --sparse) and zip members: the manifest holds the digest of the logical content', () => {
+    const sp = join(dir, 'sparse-src');
+    mkdirSync(sp);
+    sh(`truncate -s 5M holey && printf 'middle' | dd of=holey bs=1 seek=2000000 conv=notrunc status=none && printf 'end' >> holey`, sp);
+    const want = sh(`sha256sum holey`, sp).split(' ')[0];
+    for (const [name, args] of [['s.tar', ['--sparse']], ['s.zip', []]] as const) {
+      const f = join(dir, name);
+      expect(portarc(['create', ...args, '-f', f, '-C', sp, 'holey']).status).toBe(0);
+      const xml = portarc(['extract', '--manifest', '-f', f, '-C', join(dir, `${name}-x`)]);
+      expect(xml.status).toBe(0);
+      expect(readFileSync(join(dir, `${name}-x`, '.portarc/manifest.xml'), 'utf8')).toContain(`path="holey" type="file" size="${5 * 2 ** 20 + 3}" sha256="${want}"`);
+      expect(portarc(['verify', '-f', '-'], { input: readFileSync(f) }).status).toBe(0);
+    }
+  });
+
+  it('an archive portarc cannot read at all: exit 2 with a one-line message', () => {
+    const f = join(dir, 'junk.tar');
+    writeFileSync(f, Buffer.alloc(1024, 0x41));
+    const r = portarc(['verify', '-f', f]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('manifest conformance vectors (conformance/manifest/)', () => {
+  const vdir = join(ROOT, 'conformance/manifest');
+  const names = readdirSync(vdir).filter((n) => /\.(tar|zip)$/.test(n));
+  it('has present, absent, damaged and later-version vectors', () => {
+    expect(names.length).toBeGreaterThanOrEqual(9);
+  });
+  it.each(names)('%s', async (name) => {
+    const want = JSON.parse(readFileSync(join(vdir, name.replace(/\.(tar|zip)$/, '.json')), 'utf8'));
+    const r = await verify(join(vdir, name));
+    expect(name.startsWith('y_')).toBe(want.ok);
+    expect({
+      ok: r.ok,
+      checkedContent: r.checkedContent,
+      parts: [...new Set(r.damaged.map((d) => d.part))].sort(),
+      paths: [...new Set(r.damaged.map((d) => d.path).filter((p) => p !== undefined))].sort(),
+    }).toEqual(want);
+  });
+});
+
+describe('a manifest of 1,000,000 entries', () => {
+  it('is written and read back streaming, with peak RSS growth under 100 MiB', () => {
+    const dir = tempDir('manifest-1m');
+    const r = spawnSync(process.execPath, [join(ROOT, 'test/helpers/manifest-rss.mjs'), join(ROOT, 'dist/manifest/index.js'), join(dir, 'm.xml'), '1000000'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout);
+    expect(got.n).toBe(1_000_000);
+    expect(got.lastPath).toBe('dir999/file-999999.txt');
+    expect(got.growthMiB).toBeLessThan(100);
+    sh(`rm -rf '${dir}'`);
+  }, 180_000);
+});
