@@ -18,9 +18,11 @@ function tool(cmd: string, args: string[]) {
 }
 
 /** Every regular file under root: relative path → sha256 of its content. */
+/** Every regular file's digest, less the manifest and trailer (other tools extract them too). */
 function contents(root: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const rel of readdirSync(root, { recursive: true }) as string[]) {
+    if (rel.startsWith('.portarc')) continue;
     const p = join(root, rel);
     if (statSync(p).isFile()) out[rel] = sha(readFileSync(p));
   }
