@@ -102,6 +102,17 @@ describe('a closed pipe never ends the work silently', () => {
     expect(readFileSync(join(dir, 'err'), 'utf8')).toBe('');
   });
 
+  it('a listing that cannot be written (stdout on a full disk) is never silent: list exit 2, extract -v exit 1 with the tree complete', () => {
+    const dir = tempDir('full-out');
+    const r = pipeline(`$P list -f ${archive} > /dev/full 2>err`, dir);
+    expect(r.rc).toBe(2);
+    expectOneLineError(readFileSync(join(dir, 'err'), 'utf8'), /\(stdout\): cannot write the listing: no space left on device \(ENOSPC\)/);
+    const r2 = pipeline(`$P extract -v -f ${archive} -C out > /dev/full 2>err`, dir);
+    expect(r2.rc).toBe(1);
+    expect(readFileSync(join(dir, 'err'), 'utf8')).toMatch(/^portarc: warning: the listing could not be written to standard output: no space left on device \(ENOSPC\); the extraction was completed\n$/);
+    expect(listing(join(dir, 'out', 'src'))).toEqual(listing(src));
+  });
+
   it('create -f - | head -c 1000: the archive itself was cut, so exit 2 naming EPIPE', () => {
     const dir = tempDir('pipe-a');
     const r = pipeline(`$P create -f - -C ${work} src 2>err | head -c 1000 >/dev/null`, dir);
@@ -358,6 +369,20 @@ describe('destinations and inputs that fail', () => {
       }
     } finally {
       spawnSync('umount', [mnt]);
+    }
+  });
+
+  it('an archive named by a pipe (-f <(...), -f /dev/stdin) is read as a stream, tar and zip alike', () => {
+    const dir = tempDir('named-pipe');
+    expect(portarc(['create', '-f', join(dir, 'z.zip'), '-C', work, 'src/sub']).status).toBe(0);
+    for (const a of [archive, join(dir, 'z.zip')]) {
+      const r = pipeline(`$P list -f <(cat ${a}) > l1 2>err1; cat ${a} | $P list -f /dev/stdin > l2 2>err2; echo "\${PIPESTATUS[1]}" > .rc2`, dir);
+      expect(r.rc).toBe(0);
+      expect(readFileSync(join(dir, '.rc2'), 'utf8').trim()).toBe('0');
+      expect(readFileSync(join(dir, 'err1'), 'utf8') + readFileSync(join(dir, 'err2'), 'utf8')).toBe('');
+      const n = a === archive ? FILES + 3 : 2;
+      expect(readFileSync(join(dir, 'l1'), 'utf8').trim().split('\n')).toHaveLength(n);
+      expect(readFileSync(join(dir, 'l2'), 'utf8').trim().split('\n')).toHaveLength(n);
     }
   });
 

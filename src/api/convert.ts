@@ -17,7 +17,10 @@ export interface ConvertResult extends CreateResult {
 
 export async function convert(source: ArchiveSource, dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'onEntry'> = {}): Promise<ConvertResult> {
   const archive = await openArchive(source, { keepsChunks: true });
-  const opened = await openWriter(dest, options);
+  const opened = await openWriter(dest, options).catch(async (err: unknown) => {
+    await archive.close(); // a bad option or destination: release the archive before saying so
+    throw err;
+  });
   const kinds = new Map<string, number>();
   const note = (what: string) => kinds.set(what, (kinds.get(what) ?? 0) + 1);
   async function* entries() {
