@@ -170,6 +170,16 @@ describe('the archive name decides how it is written (never replaced unless a re
     expect(existsSync(join(dir, 'null.partial'))).toBe(false);
   });
 
+  it('a symlink planted at NAME.partial is not written through', () => {
+    const dir = tempDir('partial-link');
+    symlinkSync(join(dir, 'victim'), join(dir, 'x.tar.partial'));
+    const r = portarc(['create', '-f', join(dir, 'x.tar'), '-C', work, 'src/sub']);
+    expect(r.status).toBe(2);
+    expectOneLineError(r.stderr, /cannot create .*x\.tar\.partial: too many levels of symbolic links \(ELOOP\)/);
+    expect(existsSync(join(dir, 'victim'))).toBe(false);
+    expect(existsSync(join(dir, 'x.tar'))).toBe(false);
+  });
+
   it('a directory as the archive name is a clear error, exit 2', () => {
     const r = portarc(['create', '-f', work, '-C', work, 'src/sub']);
     expect(r.status).toBe(2);
