@@ -42,7 +42,7 @@ function withWriteFlags(cmd: Command): Command {
     .option('-z, --gzip', 'compress a tar with gzip (default for .tar.gz and .tgz)')
     .option('--zstd', 'compress a tar with seekable zstd (default for .tar.zst and .tzst)')
     .option('--no-compress', 'do not compress, whatever the suffix')
-    .option('--level <n>', 'compression level (gzip 1-9, zstd 1-19)', intArg)
+    .option('--level <n>', 'compression level (gzip 1-9, zstd 1-22, zip deflate 0-9)', intArg)
     .option('--threads <n>', 'zstd worker threads (output is identical for any count)', intArg);
 }
 
