@@ -144,6 +144,13 @@ describe('the archive name decides how it is written (never replaced unless a re
     expect(r2.rc).toBe(0);
     expect(gnuTarCount(join(dir, 'redirected.tar'))).toBe(FILES + 3);
     expect(readdirSync(dir).filter((n) => n.endsWith('.partial'))).toEqual([]);
+    // Redirected into the very tree it archives: the archive does not take itself in.
+    writeFileSync(join(dir, 'inside.txt'), 'x');
+    const r3 = pipeline(`$P create -f /dev/stdout . > self.tar`, dir);
+    expect(r3.rc).toBe(0);
+    const names = spawnSync('tar', ['-tf', join(dir, 'self.tar')], { encoding: 'utf8' }).stdout;
+    expect(names).toMatch(/inside\.txt/);
+    expect(names).not.toMatch(/self\.tar/);
   });
 
   it('a FIFO is written to, not replaced', () => {

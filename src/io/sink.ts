@@ -140,9 +140,11 @@ async function directSink(path: string): Promise<OpenSink> {
   } catch (e) {
     throw ioError(e, 'cannot open it to write the archive', path);
   }
+  // A file reached through /dev/stdout may lie inside the tree being archived: the scan skips it.
+  const st = await fh.stat({ bigint: true });
   const stream = createWriteStream('', { fd: fh.fd, autoClose: false });
   const end = () => new Promise<void>((res, rej) => stream.end((e?: Error | null) => (e ? rej(e) : res())));
-  return writableSink(
+  const sink = writableSink(
     stream,
     async () => {
       await end();
@@ -159,6 +161,7 @@ async function directSink(path: string): Promise<OpenSink> {
     },
     path,
   );
+  return st.isFile() ? Object.assign(sink, { identity: { dev: st.dev, ino: st.ino } }) : sink;
 }
 
 /** Write and wait until the stream has processed the chunk (its callback), or has failed. */
