@@ -14,6 +14,16 @@ import { BIN, portarc } from './helpers/cli.js';
 import { isRoot, listing, tempDir } from './helpers/tree.js';
 
 const FILES = 2000;
+
+/** Can this machine mount a tmpfs (root with CAP_SYS_ADMIN)? The ro and disk-full cases need one. */
+const canMount = (() => {
+  if (!isRoot) return false;
+  const dir = tempDir('mount-probe');
+  const ok = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]).status === 0;
+  if (ok) spawnSync('umount', [dir]);
+  spawnSync('rmdir', [dir]);
+  return ok;
+})();
 let work: string;
 /** A tree of FILES small files (each holding its own name) and a subdirectory, and its tar. */
 let src: string;
@@ -103,6 +113,17 @@ describe('a closed pipe never ends the work silently', () => {
     expect(readFileSync(join(dir, 'err'), 'utf8')).toBe('');
   });
 
+  it('a listing that cannot be written (stdout on a full disk) is never silent: list exit 2, extract -v exit 1 with the tree complete', () => {
+    const dir = tempDir('full-out');
+    const r = pipeline(`$P list -f ${archive} > /dev/full 2>err`, dir);
+    expect(r.rc).toBe(2);
+    expectOneLineError(readFileSync(join(dir, 'err'), 'utf8'), /\(stdout\): cannot write the listing: no space left on device \(ENOSPC\)/);
+    const r2 = pipeline(`$P extract -v -f ${archive} -C out > /dev/full 2>err`, dir);
+    expect(r2.rc).toBe(1);
+    expect(readFileSync(join(dir, 'err'), 'utf8')).toMatch(/^portarc: warning: the listing could not be written to standard output: no space left on device \(ENOSPC\); the extraction was completed\n$/);
+    expect(listing(join(dir, 'out', 'src'))).toEqual(listing(src));
+  });
+
   it('create -f - | head -c 1000: the archive itself was cut, so exit 2 naming EPIPE', () => {
     const dir = tempDir('pipe-a');
     const r = pipeline(`$P create -f - -C ${work} src 2>err | head -c 1000 >/dev/null`, dir);
@@ -124,6 +145,13 @@ describe('the archive name decides how it is written (never replaced unless a re
     expect(r2.rc).toBe(0);
     expect(gnuTarCount(join(dir, 'redirected.tar'))).toBe(FILES + 3);
     expect(readdirSync(dir).filter((n) => n.endsWith('.partial'))).toEqual([]);
+    // Redirected into the very tree it archives: the archive does not take itself in.
+    writeFileSync(join(dir, 'inside.txt'), 'x');
+    const r3 = pipeline(`$P create -f /dev/stdout . > self.tar`, dir);
+    expect(r3.rc).toBe(0);
+    const names = spawnSync('tar', ['-tf', join(dir, 'self.tar')], { encoding: 'utf8' }).stdout;
+    expect(names).toMatch(/inside\.txt/);
+    expect(names).not.toMatch(/self\.tar/);
   });
 
   it('a FIFO is written to, not replaced', () => {
@@ -158,6 +186,16 @@ describe('the archive name decides how it is written (never replaced unless a re
     expect(r.status).toBe(0);
     expect(lstatSync(join(dir, 'null')).isCharacterDevice()).toBe(true);
     expect(existsSync(join(dir, 'null.partial'))).toBe(false);
+  });
+
+  it('a symlink planted at NAME.partial is not written through', () => {
+    const dir = tempDir('partial-link');
+    symlinkSync(join(dir, 'victim'), join(dir, 'x.tar.partial'));
+    const r = portarc(['create', '-f', join(dir, 'x.tar'), '-C', work, 'src/sub']);
+    expect(r.status).toBe(2);
+    expectOneLineError(r.stderr, /cannot create .*x\.tar\.partial: too many levels of symbolic links \(ELOOP\)/);
+    expect(existsSync(join(dir, 'victim'))).toBe(false);
+    expect(existsSync(join(dir, 'x.tar'))).toBe(false);
   });
 
   it('a directory as the archive name is a clear error, exit 2', () => {
@@ -346,7 +384,7 @@ describe('destinations and inputs that fail', () => {
     expect(readFileSync(file, 'utf8')).toBe('x');
   });
 
-  it.skipIf(!isRoot)('a read-only destination (ro mount): exit 2 with EROFS, not a loss per entry', () => {
+  it.skipIf(!canMount)('a read-only destination (ro mount): exit 2 with EROFS, not a loss per entry', () => {
     const dir = tempDir('ro');
     const mnt = join(dir, 'mnt');
     mkdirSync(mnt);
@@ -359,6 +397,20 @@ describe('destinations and inputs that fail', () => {
       }
     } finally {
       spawnSync('umount', [mnt]);
+    }
+  });
+
+  it('an archive named by a pipe (-f <(...), -f /dev/stdin) is read as a stream, tar and zip alike', () => {
+    const dir = tempDir('named-pipe');
+    expect(portarc(['create', '-f', join(dir, 'z.zip'), '-C', work, 'src/sub']).status).toBe(0);
+    for (const a of [archive, join(dir, 'z.zip')]) {
+      const r = pipeline(`$P list -f <(cat ${a}) > l1 2>err1; cat ${a} | $P list -f /dev/stdin > l2 2>err2; echo "\${PIPESTATUS[1]}" > .rc2`, dir);
+      expect(r.rc).toBe(0);
+      expect(readFileSync(join(dir, '.rc2'), 'utf8').trim()).toBe('0');
+      expect(readFileSync(join(dir, 'err1'), 'utf8') + readFileSync(join(dir, 'err2'), 'utf8')).toBe('');
+      const n = a === archive ? FILES + 3 : 2;
+      expect(readFileSync(join(dir, 'l1'), 'utf8').trim().split('\n')).toHaveLength(n);
+      expect(readFileSync(join(dir, 'l2'), 'utf8').trim().split('\n')).toHaveLength(n);
     }
   });
 
@@ -375,7 +427,7 @@ describe('destinations and inputs that fail', () => {
     expect(leftovers(join(dir, 'out'))).toEqual([]);
   });
 
-  it.skipIf(!isRoot)('disk full during extract (2 MiB tmpfs): exit 2 naming the entry, complete files kept, no temp file, nothing half-written', async () => {
+  it.skipIf(!canMount)('disk full during extract (2 MiB tmpfs): exit 2 naming the entry, complete files kept, no temp file, nothing half-written', async () => {
     const dir = tempDir('full');
     const mnt = join(dir, 'mnt');
     mkdirSync(mnt);

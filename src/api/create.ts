@@ -30,7 +30,7 @@ export interface CreateOptions {
   zipHardlinks?: 'copy' | 'link-only';
   /** gzip or zstd (seekable) around the tar stream; 'auto' (default) picks by the file suffix. */
   compression?: Filter | 'auto';
-  /** Compression level (gzip 1–9, default 6; zstd 1–19, default 3). */
+  /** Compression level (gzip 1–9, default 6; zstd 1–22, default 3; zip deflate 0–9); checked up front (UsageError). */
   level?: number;
   /** zstd worker threads (default: min(cores, 4)); the output is the same for any count. */
   threads?: number;

@@ -2,7 +2,7 @@
 // file, streaming otherwise) or a tar, plain or gzip- or zstd-compressed. Spec: spec/portarc-1.md
 // §4.8 (detection) and spec/zip-profile.md.
 
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { Entry } from '../model/entry.js';
 import type { Limits } from '../model/limits.js';
 import { decompressAuto, peek, sniff, unsupportedFormat } from '../compress/index.js';
@@ -40,15 +40,16 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
   const { name } = opened;
   const reused = opened.reused && !options.keepsChunks;
   const bytes = opened.reused && options.keepsChunks ? stable(opened.bytes) : opened.bytes;
-  if (typeof source === 'string' && source !== '-') {
-    // A zip file is read through its central directory: other tools keep modes and symlinks there only.
+  // A zip file is read through its central directory: other tools keep modes and symlinks there
+  // only. That needs a regular file; a pipe named as the archive (`-f /dev/stdin`, `-f <(...)`)
+  // is read as a stream, once, like stdin.
+  if (typeof source === 'string' && source !== '-' && (await regularFile(source, name, opened))) {
     const head = Buffer.alloc(4);
     try {
       const fh = await open(source, 'r');
       await fh.read(head, 0, 4, 0).finally(() => fh.close());
     } catch (err) {
       await opened.close();
-      if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new IoError('is a directory, not an archive: name the archive file (-f FILE)', { path: name, errno: 'EISDIR' });
       throw ioError(err, 'cannot open the archive', name);
     }
     if (isZip(head)) {
@@ -75,6 +76,18 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
   }
   const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits });
   return { format: 'tar', name, info: reader.info, members: reader, close: opened.close };
+}
+
+/** Is the archive a regular file (random access)? A directory or a missing file is refused here. */
+async function regularFile(path: string, name: string, opened: { close(): Promise<void> }): Promise<boolean> {
+  try {
+    const st = await stat(path);
+    if (st.isDirectory()) throw new IoError('is a directory, not an archive: name the archive file (-f FILE)', { path: name, errno: 'EISDIR' });
+    return st.isFile();
+  } catch (err) {
+    await opened.close();
+    throw ioError(err, 'cannot open the archive', name);
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { parseLimit, type Limits } from '../model/limits.js';
-import { PortarcError } from '../model/errors.js';
+import { describeErrno, ioError, PortarcError } from '../model/errors.js';
 import { convert } from '../api/convert.js';
 import { create } from '../api/create.js';
 import { extract } from '../api/extract.js';
@@ -46,7 +46,7 @@ function withWriteFlags(cmd: Command): Command {
     .option('-z, --gzip', 'compress a tar with gzip (default for .tar.gz and .tgz)')
     .option('--zstd', 'compress a tar with seekable zstd (default for .tar.zst and .tzst)')
     .option('--no-compress', 'do not compress, whatever the suffix')
-    .option('--level <n>', 'compression level (gzip 1-9, zstd 1-19)', intArg)
+    .option('--level <n>', 'compression level (gzip 1-9, zstd 1-22, zip deflate 0-9)', intArg)
     .option('--threads <n>', 'zstd worker threads (output is identical for any count)', intArg)
     .option('--no-manifest', 'write a plain archive: no manifest, digests or trailer (spec/manifest.md)');
 }
@@ -97,7 +97,7 @@ function collectLimit(value: string, previous: Partial<Limits>): Partial<Limits>
  * Standard output and error once their reader has gone (`| head`): a listing cut short is not a
  * reason to stop the work, so nothing more is printed there and the work goes on (spec §8.4).
  */
-const closed = { stdout: false, stderr: false };
+const closed: { stdout: boolean; stderr: boolean; stdoutError?: NodeJS.ErrnoException } = { stdout: false, stderr: false };
 
 function warn(msg: string): void {
   if (!closed.stderr) process.stderr.write(`portarc: ${msg}\n`);
@@ -125,7 +125,11 @@ export async function main(argv: string[]): Promise<number> {
   // A reader that stops early (`portarc list | head`, `extract -v | head`) closes the pipe: print
   // no more there, but never end the work early. When stdout carries the archive (`-f -`), the
   // writer sees the same error on its own listener and fails loudly (exit 2).
-  process.stdout.on('error', () => (closed.stdout = true));
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    closed.stdout = true;
+    // EPIPE: the reader chose to stop. Anything else (ENOSPC, EIO) lost output someone wanted.
+    if (err.code !== 'EPIPE') closed.stdoutError ??= err;
+  });
   process.stderr.on('error', () => (closed.stderr = true));
   // A stray error outside the awaited work is still one line and exit 2, never a stack trace.
   const crash = (err: unknown) => {
@@ -191,7 +195,10 @@ export async function main(argv: string[]): Promise<number> {
         manifest: o.manifest,
         onEntry: o.verbose ? (e) => say(`${e.name}\n`) : undefined,
       });
-      if (o.verbose && closed.stdout) warn('note: standard output was closed by its reader: the listing was cut, the extraction was not');
+      if (closed.stdoutError) {
+        warn(`warning: the listing could not be written to standard output: ${describeErrno(closed.stdoutError)}; the extraction was completed`);
+        code = Math.max(code, EXIT.warnings);
+      } else if (o.verbose && closed.stdout) warn('note: standard output was closed by its reader: the listing was cut, the extraction was not');
       // Notices (unknown keywords skipped by rule) are printed but leave the exit code at 0 (spec §8.1).
       for (const w of [...result.notices, ...result.warnings]) warn(`warning: ${w}`);
       for (const n of result.notes) warn(`note: ${n}`);
@@ -253,6 +260,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       for (const w of [...info.notices, ...info.warnings]) warn(`warning: ${w}`);
       if (warnings || info.warnings.length) code = EXIT.warnings;
+      // The listing is the work here: one that could not be written is a failure.
+      if (closed.stdoutError) throw ioError(closed.stdoutError, 'cannot write the listing', '(stdout)');
     });
 
   program

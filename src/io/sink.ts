@@ -3,7 +3,7 @@
 // followed to its target: neither is ever replaced. Spec: spec/portarc-1.md §8.4 (destinations).
 // Backpressure is honoured, so memory stays flat however fast the producer is.
 
-import { createWriteStream } from 'node:fs';
+import { constants, createWriteStream } from 'node:fs';
 import { lstat, open, readlink, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -79,7 +79,8 @@ export async function fileSink(path: string): Promise<OpenSink> {
   if (at.kind === 'direct') return directSink(path);
   const target = at.target;
   const partial = `${target}.partial`;
-  const fh = await open(partial, 'w', 0o644).catch((e) => {
+  // O_NOFOLLOW: a symlink planted at NAME.partial must not redirect the write elsewhere.
+  const fh = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644).catch((e) => {
     throw ioError(e, `cannot create ${partial}`, path);
   });
   const identity = await fh.stat({ bigint: true });
@@ -139,9 +140,11 @@ async function directSink(path: string): Promise<OpenSink> {
   } catch (e) {
     throw ioError(e, 'cannot open it to write the archive', path);
   }
+  // A file reached through /dev/stdout may lie inside the tree being archived: the scan skips it.
+  const st = await fh.stat({ bigint: true });
   const stream = createWriteStream('', { fd: fh.fd, autoClose: false });
   const end = () => new Promise<void>((res, rej) => stream.end((e?: Error | null) => (e ? rej(e) : res())));
-  return writableSink(
+  const sink = writableSink(
     stream,
     async () => {
       await end();
@@ -158,6 +161,7 @@ async function directSink(path: string): Promise<OpenSink> {
     },
     path,
   );
+  return st.isFile() ? Object.assign(sink, { identity: { dev: st.dev, ino: st.ino } }) : sink;
 }
 
 /** Write and wait until the stream has processed the chunk (its callback), or has failed. */
