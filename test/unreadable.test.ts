@@ -1,4 +1,4 @@
-// Never archive zeros (issue #8, spec §8.4): an entry that cannot be read completely fails create
+// Never archive zeros (issue #8, spec §8.5): an entry that cannot be read completely fails create
 // (exit 2, named; nothing published; a stream is poisoned so that every reader fails), a path
 // argument that does not exist fails, a file that grew or changed while read is a warning (exit 1).
 import { spawn, spawnSync } from 'node:child_process';

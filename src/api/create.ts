@@ -67,7 +67,7 @@ export interface OpenedWriter {
   recorder?: ManifestRecorder;
   close(): Promise<void>;
   abort(): Promise<void>;
-  /** For a tar stream (stdout, a Writable): end it so that every reader fails (spec §8.4). */
+  /** For a tar stream (stdout, a Writable): end it so that every reader fails (spec §8.5). */
   poison?(): Promise<void>;
 }
 
@@ -111,7 +111,7 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
 
 /**
  * Write entries through an opened writer; on any failure nothing is left under the final name.
- * An entry whose body throws or ends early fails the whole write (spec §8.4). `warnings` collects
+ * An entry whose body throws or ends early fails the whole write (spec §8.5). `warnings` collects
  * in order (the scan's own warnings go into the same array).
  */
 export async function writeEntries(entries: CreateInput & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void, warnings: string[] = []): Promise<CreateResult> {

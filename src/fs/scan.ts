@@ -1,6 +1,6 @@
 // Scan a filesystem tree into entries: lstat, readlink, every xattr the process can read (on
 // files, directories and symlinks themselves), ACLs, SELinux labels, hardlinks by device and inode.
-// Spec: spec/portarc-1.md §3 (entry model) and §9 (what a backup carries); §8.4 for what cannot
+// Spec: spec/portarc-1.md §3 (entry model) and §9 (what a backup carries); §8.5 for what cannot
 // be read: a path argument that cannot be stat'ed, a file or directory that cannot be read, fail
 // (IoError / EntryError); a file removed meanwhile, or changed while read, is a warning.
 

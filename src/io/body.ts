@@ -2,7 +2,7 @@
 // failure. A body that ends early or throws fails the entry (EntryError): its header is already
 // out, and padding with zeros would publish a plausible-looking file that is not the original.
 // A body that yields more than announced is cut, with a warning (the file grew while it was read).
-// Used by the tar and zip writers. Spec: spec/portarc-1.md §4.6 (member layout) and §8.4
+// Used by the tar and zip writers. Spec: spec/portarc-1.md §4.6 (member layout) and §8.5
 // (entries that cannot be read).
 
 import { EntryError, PortarcError, describeErrno } from '../model/errors.js';
@@ -23,7 +23,7 @@ export function readFailure(err: unknown): string {
   return e instanceof Error ? e.message : String(err);
 }
 
-/** The error for an entry whose content could not be read completely (spec §8.4). */
+/** The error for an entry whose content could not be read completely (spec §8.5). */
 export function cannotRead(name: string, reason: string, cause?: unknown): EntryError {
   return new EntryError(`cannot read: ${reason}`, { path: name, cause });
 }

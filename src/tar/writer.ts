@@ -179,7 +179,7 @@ export class TarWriter {
   }
 
   /**
-   * Mark a stream that cannot be completed (spec §8.4). Inside a member's data, nothing: the
+   * Mark a stream that cannot be completed (spec §8.5). Inside a member's data, nothing: the
    * stream ends before the data does. Between members: a header for a file larger than anything
    * that follows, and no end-of-archive blocks. Every reader (GNU tar, bsdtar, Python, portarc)
    * then fails with "unexpected EOF", where a stream merely cut between members would list and
