@@ -54,6 +54,36 @@ describe('conformance suite', () => {
   });
 });
 
+describe('the runner counts notices apart from warnings', () => {
+  // A wrapper around the reference adapter that reports notices the old way (as warnings, exit 1),
+  // and one that drops them: both must fail the unknown-key vectors.
+  const wrapper = (mode: 'as-warnings' | 'dropped') => {
+    const file = join(tempDir('conf-notices'), `${mode}.mjs`);
+    writeFileSync(
+      file,
+      `import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+const r = spawnSync(process.execPath, [${JSON.stringify(join(ROOT, 'conformance', 'adapters', 'portarc.mjs'))}], { input: readFileSync(0), encoding: 'utf8' });
+if (r.status !== 0 && r.status !== 1) process.exit(r.status);
+const doc = JSON.parse(r.stdout);
+${mode === 'as-warnings' ? 'doc.warnings.push(...doc.notices);' : ''}
+doc.notices = [];
+process.stdout.write(JSON.stringify(doc), () => process.exit(doc.warnings.length ? 1 : 0));
+`,
+    );
+    return runSuite(['--adapter', `"${process.execPath}" "${file}"`, '--filter', 'future/y_unknown-vendor-key']);
+  };
+
+  it('notices reported as warnings (exit 1) fail; dropped notices fail', () => {
+    const w = wrapper('as-warnings');
+    expect(w.lines.filter((l) => /^FAIL future\/y_unknown-vendor-key(-global)?: exit: expected 0, got 1/.test(l))).toHaveLength(2);
+    expect(w.last).toBe('0 passed, 2 failed');
+    const d = wrapper('dropped');
+    expect(d.lines.filter((l) => /^FAIL future\/y_unknown-vendor-key(-global)?: notices: expected 1, got 0/.test(l))).toHaveLength(2);
+    expect(d.last).toBe('0 passed, 2 failed');
+  });
+});
+
 describe('future vectors through the CLI', () => {
   const extract = (vector: string) => {
     const out = join(tempDir('conf-future'), 'out');
