@@ -7,18 +7,10 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeEntry, type Entry } from '../src/model/entry.js';
-import { TarWriter } from '../src/tar/writer.js';
+import { tarOf } from './helpers/archive.js';
 import { compressor } from '../src/compress/index.js';
 import { portarc } from './helpers/cli.js';
 import { isRoot, snapshot, tempDir } from './helpers/tree.js';
-
-async function tarOf(items: Array<[Entry, Buffer?]>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  const w = new TarWriter({ write: (c) => void chunks.push(Buffer.from(c)) });
-  for (const [e, body] of items) await w.add(e, body);
-  await w.finish();
-  return Buffer.concat(chunks);
-}
 
 const file = (path: string | Buffer, text = 'pwned', extra: Partial<Entry> = {}) => [makeEntry({ path, type: 'file', size: Buffer.byteLength(text), ...extra }), Buffer.from(text)] as [Entry, Buffer];
 const link = (path: string, target: string, extra: Partial<Entry> = {}) => [makeEntry({ path, type: 'symlink', linkTarget: Buffer.from(target), ...extra })] as [Entry];

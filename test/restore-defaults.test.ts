@@ -12,7 +12,7 @@ import { extract } from '../src/api/extract.js';
 import { memberPath, POSIX_RULES, symlinkOutside, WINDOWS_RULES } from '../src/fs/paths.js';
 import { aclMask, completeAcl, effectiveMode } from '../src/model/acl.js';
 import { makeEntry, type Entry } from '../src/model/entry.js';
-import { TarWriter } from '../src/tar/writer.js';
+import { tarOf } from './helpers/archive.js';
 import { BIN, portarc } from './helpers/cli.js';
 import { isRoot, sh, snapshot, tempDir } from './helpers/tree.js';
 
@@ -70,14 +70,6 @@ function metadata(dir: string): { tree: ReturnType<typeof snapshot>; getfattr: s
 function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   expect({ cmd, status: r.status, stderr: r.stderr }).toEqual({ cmd, status: 0, stderr: '' });
-}
-
-async function tarOf(items: Array<[Entry, Buffer?]>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  const w = new TarWriter({ write: (c) => void chunks.push(Buffer.from(c)) });
-  for (const [e, body] of items) await w.add(e, body);
-  await w.finish();
-  return Buffer.concat(chunks);
 }
 
 describe.runIf(isRoot)('as root, a plain `portarc extract` restores everything, as tar does', () => {

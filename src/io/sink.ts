@@ -84,8 +84,7 @@ export async function fileSink(path: string): Promise<OpenSink> {
     throw ioError(e, `cannot create ${partial}`, path);
   });
   const identity = await fh.stat({ bigint: true });
-  const stream = createWriteStream('', { fd: fh.fd, autoClose: false });
-  const end = () => new Promise<void>((res, rej) => stream.end((e?: Error | null) => (e ? rej(e) : res())));
+  const { stream, end } = streamOn(fh);
   const sink = writableSink(
     stream,
     async () => {
@@ -142,8 +141,7 @@ async function directSink(path: string): Promise<OpenSink> {
   }
   // A file reached through /dev/stdout may lie inside the tree being archived: the scan skips it.
   const st = await fh.stat({ bigint: true });
-  const stream = createWriteStream('', { fd: fh.fd, autoClose: false });
-  const end = () => new Promise<void>((res, rej) => stream.end((e?: Error | null) => (e ? rej(e) : res())));
+  const { stream, end } = streamOn(fh);
   const sink = writableSink(
     stream,
     async () => {
@@ -169,4 +167,11 @@ function written(stream: Writable, buf: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     stream.write(buf, (err) => (err ? reject(err) : resolve()));
   });
+}
+
+/** A write stream on an open handle (which stays open: the caller syncs and closes it) and its end. */
+function streamOn(fh: FileHandle): { stream: Writable; end: () => Promise<void> } {
+  const stream = createWriteStream('', { fd: fh.fd, autoClose: false });
+  const end = () => new Promise<void>((res, rej) => stream.end((e?: Error | null) => (e ? rej(e) : res())));
+  return { stream, end };
 }
