@@ -250,7 +250,10 @@ describe('manifest conformance vectors (conformance/manifest/)', () => {
 describe('a manifest of 1,000,000 entries', () => {
   it('is written and read back streaming, with peak RSS growth under 100 MiB', () => {
     const dir = tempDir('manifest-1m');
-    const r = spawnSync(process.execPath, [join(ROOT, 'test/helpers/manifest-rss.mjs'), join(ROOT, 'dist/manifest/index.js'), join(dir, 'm.xml'), '1000000'], { encoding: 'utf8' });
+    // The young generation is capped: Node 24's V8 grows it to ~64 MiB per semi-space under
+    // allocation-heavy work (measured: 158 MiB peak here vs 63 MiB on Node 20, 69 MiB on Node 24
+    // with the cap), which is garbage not yet collected, not memory the manifest layer keeps.
+    const r = spawnSync(process.execPath, ['--max-semi-space-size=16', join(ROOT, 'test/helpers/manifest-rss.mjs'), join(ROOT, 'dist/manifest/index.js'), join(dir, 'm.xml'), '1000000'], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const got = JSON.parse(r.stdout);
     expect(got.n).toBe(1_000_000);
