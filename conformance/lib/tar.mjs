@@ -112,3 +112,6 @@ export function rewrite(tar, fn) {
   parts.push(tar.subarray(end));
   return Buffer.concat(parts);
 }
+
+/** Every `%XX` to its byte, the bytes read as UTF-8 (libarchive's xattr-name encoding, spec §5.2.2). */
+export const percentDecode = (s) => Buffer.from(s.replace(/%([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
