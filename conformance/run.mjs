@@ -6,7 +6,7 @@
 //    reads the archive it prints with the reference reader, GNU tar and bsdtar (where installed),
 //    and checks its bytes against the writer rules of spec/portarc-1.md §4.1, §4.5, §4.7, §5.1.
 // Usage: node conformance/run.mjs [--adapter "CMD" | --writer "CMD"] [--run PATTERN] [--skip PATTERN]
-//   [--spec-version X.Y] [--known-failures FILE] [--report OUT.json] [--timeout SECONDS] [-v]
+//   [--spec-version X.Y] [--known-failures FILE] [--report OUT.json] [--timeout SECONDS] [--jobs N] [-v]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,12 +29,12 @@ function usage(msg) {
   if (msg) process.stderr.write(`run.mjs: ${msg}\n`);
   process.stderr.write(
     'usage: node conformance/run.mjs [--adapter "CMD" | --writer "CMD"] [--run PATTERN]... [--skip PATTERN]...\n' +
-      '         [--spec-version X.Y] [--known-failures FILE] [--report OUT.json] [--timeout SECONDS] [-v]\n',
+      '         [--spec-version X.Y] [--known-failures FILE] [--report OUT.json] [--timeout SECONDS] [--jobs N] [-v]\n',
   );
   process.exit(2);
 }
 
-const opts = { adapter: REFERENCE, writer: undefined, run: [], skip: [], spec: undefined, known: undefined, report: undefined, timeout: 10, verbose: false };
+const opts = { jobs: 1, adapter: REFERENCE, writer: undefined, run: [], skip: [], spec: undefined, known: undefined, report: undefined, timeout: 10, verbose: false };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   let a = argv[i];
@@ -49,11 +49,13 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--known-failures') opts.known = value();
   else if (a === '--report') opts.report = value();
   else if (a === '--timeout') opts.timeout = Number(value());
+  else if (a === '--jobs' || a === '-j') opts.jobs = Number(value());
   else if (a === '-v' || a === '--verbose') opts.verbose = true;
   else if (a === '-h' || a === '--help') usage();
   else usage(`unknown argument ${a}`);
 }
 if (!(opts.timeout > 0)) usage('--timeout must be a positive number of seconds');
+if (!Number.isInteger(opts.jobs) || opts.jobs < 1) usage('--jobs must be a positive integer');
 if (opts.spec !== undefined && !/^\d+\.\d+$/.test(opts.spec)) usage('--spec-version must be MAJOR.MINOR, e.g. 1.0');
 
 /** A pattern with `*` is a glob over the whole case name; without, a substring. */
@@ -179,12 +181,11 @@ function entryDiff(exp, act) {
 
 const sortedFeatures = (f) => (isObject(f) ? Object.fromEntries(['compat', 'rocompat', 'incompat'].map((c) => [c, Array.isArray(f[c]) ? [...f[c]].sort() : f[c]])) : f);
 
-let lastStderr = '';
 
 /** Check one vector; returns undefined on success or the reason for failure. */
-async function check(tar, verdict, expected, cmd = opts.adapter) {
-  const r = await runAdapter(tar, cmd);
-  lastStderr = r.stderr;
+async function check(tar, verdict, expected, ctx = {}) {
+  const r = await runAdapter(tar);
+  ctx.stderr = r.stderr;
   if (r.timedOut) return `timeout: no answer within ${opts.timeout} s`;
   const tail = r.stderr.trim().split('\n').slice(-1)[0] ?? '';
   if (r.code === null) return `adapter killed by ${r.signal}`;
@@ -290,11 +291,11 @@ function otherTool(cmd, args, file) {
 }
 
 /** Check one writer case; returns undefined on success or the reason for failure. */
-async function checkWriter(treeFile) {
+async function checkWriter(treeFile, ctx = {}) {
   const tree = JSON.parse(readFileSync(treeFile, 'utf8'));
   if (!Array.isArray(tree.entries)) return 'tree description lacks "entries" (fix the case)';
   const w = await runCommand(opts.writer, Buffer.from(JSON.stringify(tree)));
-  lastStderr = w.stderr;
+  ctx.stderr = w.stderr;
   if (w.timedOut) return `timeout: the writer gave no archive within ${opts.timeout} s`;
   if (w.code !== 0) return `writer exits ${w.code ?? w.signal}${w.stderr.trim() ? `: ${w.stderr.trim().split('\n').slice(-1)[0]}` : ''}`;
   if (w.stdout.length === 0) return 'writer printed no archive';
@@ -368,19 +369,15 @@ const record = (c, status, reason, ms) => {
   console.log(`${status.toUpperCase()} ${c.name}${reason ? `: ${reason}` : ''}`);
 };
 
-for (const c of cases) {
-  if (runMatchers.length && !runMatchers.some((m) => m(c.name))) continue;
-  if (skipMatchers.some((m) => m(c.name))) {
-    skipped++;
-    record(c, 'skip', '--skip');
-    continue;
-  }
-  let reason;
-  lastStderr = '';
+/** Run one case: { status, reason, ms, stderr }. */
+async function runCase(c) {
+  if (skipMatchers.some((m) => m(c.name))) return { status: 'skip', reason: '--skip' };
+  const ctx = {};
   const t0 = Date.now();
+  let reason;
   if (c.kind === 'writer') {
     try {
-      reason = await checkWriter(c.file);
+      reason = await checkWriter(c.file, ctx);
     } catch (err) {
       reason = `tree description unreadable: ${err.message}`;
     }
@@ -398,37 +395,46 @@ for (const c of cases) {
       }
       reason ??= validateExpected(verdict, expected);
       const spec = expected?.spec ?? DEFAULT_SPEC;
-      if (reason === undefined && opts.spec && specLater(spec, opts.spec)) {
-        skipped++;
-        record(c, 'skip', `spec ${spec} > --spec-version ${opts.spec}`);
-        continue;
-      }
-      reason ??= await check(c.file, verdict, expected);
+      if (reason === undefined && opts.spec && specLater(spec, opts.spec)) return { status: 'skip', reason: `spec ${spec} > --spec-version ${opts.spec}` };
+      reason ??= await check(c.file, verdict, expected, ctx);
     }
   }
   const ms = Date.now() - t0;
   if (known.has(c.name)) {
-    known.set(c.name, true);
-    if (reason === undefined) {
-      failed++;
-      record(c, 'fail', `listed in ${basename(opts.known)} but passes: take it off the list`, ms);
-    } else {
-      skipped++;
-      record(c, 'xfail', reason, ms);
-    }
-  } else if (reason === undefined) {
-    passed++;
-    record(c, 'pass', undefined, ms);
-  } else {
-    failed++;
-    record(c, 'fail', reason, ms);
-    if (opts.verbose && lastStderr.trim()) console.log(lastStderr.trimEnd().replace(/^/gm, '    | '));
+    return reason === undefined ? { status: 'fail', reason: `listed in ${basename(opts.known)} but passes: take it off the list`, ms } : { status: 'xfail', reason, ms };
   }
+  return { status: reason === undefined ? 'pass' : 'fail', reason, ms, stderr: ctx.stderr };
 }
-// A listed case that no longer exists makes the list untrue too (checked only on a full run).
-if (!runMatchers.length && !skipMatchers.length) {
-  for (const [name, seen] of known) {
-    if (seen) continue;
+
+// --jobs cases at a time; results are printed in case order as soon as they are known.
+const selected = cases.filter((c) => !runMatchers.length || runMatchers.some((m) => m(c.name)));
+const results = new Array(selected.length);
+let printed = 0;
+let next = 0;
+const flush = () => {
+  for (; printed < selected.length && results[printed]; printed++) {
+    const c = selected[printed];
+    const r = results[printed];
+    if (r.status === 'pass') passed++;
+    else if (r.status === 'fail') failed++;
+    else skipped++;
+    record(c, r.status, r.reason, r.ms);
+    if (r.status === 'fail' && opts.verbose && r.stderr?.trim()) console.log(r.stderr.trimEnd().replace(/^/gm, '    | '));
+  }
+};
+await Promise.all(
+  Array.from({ length: Math.min(opts.jobs, selected.length) }, async () => {
+    while (next < selected.length) {
+      const i = next++;
+      results[i] = await runCase(selected[i]);
+      flush();
+    }
+  }),
+);
+// A listed case that no longer exists makes the list untrue too, whatever --run selected.
+const names = new Set(cases.map((c) => c.name));
+for (const [name] of known) {
+  if (!names.has(name)) {
     failed++;
     record({ name, kind: opts.writer ? 'writer' : 'reader' }, 'fail', `listed in ${basename(opts.known)} but there is no such case`);
   }
