@@ -256,6 +256,13 @@ function writerRules(tar) {
   if (foreign) return `§4.5: the global header holds ${foreign[0]}, outside the PORTARC. namespace`;
   const empty = g.records.find(([, v]) => v.length === 0);
   if (empty) return `§4.5: empty ${empty[0]} in the global header`;
+  const keys = g.records.map(([k]) => k);
+  const twice = keys.find((k, i) => keys.indexOf(k) !== i);
+  if (twice) return `§4.5: ${twice} twice in the global header`;
+  const unknown = keys.find((k) => !/^PORTARC\.(version|creator|features\.(compat|rocompat|incompat))$/.test(k));
+  if (unknown) return `§4.5: the global header holds ${unknown}, not a record of this spec version`;
+  const badList = g.records.find(([k, v]) => k.startsWith('PORTARC.features.') && !/^[^,\s]+(,[^,\s]+)*$/.test(v.toString()));
+  if (badList) return `§4.5: ${badList[0]}=${JSON.stringify(badList[1].toString())} is not a comma-separated list of names without spaces`;
   for (const m of list) {
     if (!m.checksumOk) return `§4.1.5: bad checksum in the ${at(m)}`;
     if (m !== g && m.type === 'g' && m.records.some(([k]) => k.startsWith('PORTARC.'))) return `§4.5: a second portarc global header at byte ${m.offset}`;

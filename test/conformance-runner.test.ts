@@ -90,6 +90,26 @@ describe('broken adapters are caught', () => {
     expect(r.last).toBe('0 passed, 3 failed, 2 skipped');
   });
 
+  it('a writer whose global header lists features with spaces, or a record twice', () => {
+    const dir = tempDir('conf-features');
+    const make = (name: string, records: string) => {
+      const file = join(dir, `${name}.mjs`);
+      writeFileSync(
+        file,
+        `import { rewrite } from ${JSON.stringify(join(CONF, 'lib', 'tar.mjs'))};
+import { emit, input, write } from ${JSON.stringify(join(CONF, 'adapters', 'broken', 'wrap.mjs'))};
+emit(rewrite(write(input()), (m) => (m.type === 'g' ? [...m.records, ...${records}] : undefined)));
+`,
+      );
+      return runSuite(['--writer', `${NODE} "${file}"`, '--run', 'writer/basic-no-manifest']);
+    };
+    expect(make('spaces', `[['PORTARC.features.compat', 'a, b']]`).fails).toEqual([
+      'FAIL writer/basic-no-manifest: writer rule §4.5: PORTARC.features.compat="a, b" is not a comma-separated list of names without spaces',
+    ]);
+    expect(make('twice', `[['PORTARC.version', '1.0']]`).fails).toEqual(['FAIL writer/basic-no-manifest: writer rule §4.5: PORTARC.version twice in the global header']);
+    expect(make('fine', `[['PORTARC.features.compat', 'a,b']]`).fails).toEqual([]);
+  });
+
   it('a writer that ignores the NUL rule', () => {
     const r = runSuite(['--writer', broken('ignores-nul-rule'), '--run', 'writer/xattrs', '--run', 'writer/labels-acls']);
     expect(r.fails).toEqual([
