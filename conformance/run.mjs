@@ -1,58 +1,98 @@
 #!/usr/bin/env node
-// Runner of the portarc conformance suite: feeds every vector to an adapter on stdin and checks
-// its exit code and canonical JSON against the vector's expected JSON. Plain Node, no dependencies.
-// Usage: node conformance/run.mjs [--adapter "CMD ARGS"] [--filter SUBSTRING] [--timeout SECONDS] [-v]
-// (-v: show the adapter's stderr under each failure)
-// Protocol and comparison rules: conformance/README.md.
+// Runner of the portarc conformance suite (conformance/README.md). Plain Node ≥ 20, no dependencies.
+//  - Reader suite (default): feeds every vector to a reader adapter on stdin and checks its exit
+//    code and canonical JSON against the vector's expected JSON.
+//  - Writer suite (--writer CMD): hands a writer adapter each tree description of writer/ on stdin,
+//    reads the archive it prints with the reference reader, GNU tar and bsdtar (where installed),
+//    and checks its bytes against the writer rules of spec/portarc-1.md §4.1, §4.5, §4.7, §5.1.
+// Usage: node conformance/run.mjs [--adapter "CMD" | --writer "CMD"] [--run PATTERN] [--skip PATTERN]
+//   [--spec-version X.Y] [--known-failures FILE] [--report OUT.json] [--timeout SECONDS] [--jobs N] [-v]
 
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decompress, headers, percentDecode } from './lib/tar.mjs';
+import { CANONICAL, expectedEntry } from './lib/tree.mjs';
 
 /** The archive files of the suite: a tar, optionally gzip- or zstd-compressed, or a zip. */
 const ARCHIVE = /\.(tar(\.gz|\.zst)?|zip)$/;
-import { basename, dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
 const HERE = dirname(fileURLToPath(import.meta.url));
 const VECTORS = join(HERE, 'vectors');
+const TREES = join(HERE, 'writer');
+const REFERENCE = `"${process.execPath}" "${join(HERE, 'adapters', 'portarc.mjs')}"`;
+/** The spec version a vector belongs to when its JSON says nothing (`"spec": "X.Y"`). */
+const DEFAULT_SPEC = '1.0';
 
 function usage(msg) {
   if (msg) process.stderr.write(`run.mjs: ${msg}\n`);
-  process.stderr.write('usage: node conformance/run.mjs [--adapter "CMD ARGS"] [--filter SUBSTRING] [--timeout SECONDS] [--verbose]\n');
+  process.stderr.write(
+    'usage: node conformance/run.mjs [--adapter "CMD" | --writer "CMD"] [--run PATTERN]... [--skip PATTERN]...\n' +
+      '         [--spec-version X.Y] [--known-failures FILE] [--report OUT.json] [--timeout SECONDS] [--jobs N] [-v]\n',
+  );
   process.exit(2);
 }
 
-const opts = { adapter: `"${process.execPath}" "${join(HERE, 'adapters', 'portarc.mjs')}"`, filter: [], timeout: 10, verbose: false };
+const opts = { jobs: 1, adapter: REFERENCE, writer: undefined, run: [], skip: [], spec: undefined, known: undefined, report: undefined, timeout: 10, verbose: false };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
-  const a = argv[i];
-  const value = () => (i + 1 < argv.length ? argv[++i] : usage(`${a} needs a value`));
+  let a = argv[i];
+  let inline;
+  if (/^--[a-z-]+=/.test(a)) [a, inline] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)];
+  const value = () => inline ?? (i + 1 < argv.length ? argv[++i] : usage(`${a} needs a value`));
   if (a === '--adapter') opts.adapter = value();
-  else if (a.startsWith('--adapter=')) opts.adapter = a.slice(10);
-  else if (a === '--filter') opts.filter.push(value());
-  else if (a.startsWith('--filter=')) opts.filter.push(a.slice(9));
+  else if (a === '--writer') opts.writer = value();
+  else if (a === '--run' || a === '--filter') opts.run.push(value());
+  else if (a === '--skip') opts.skip.push(value());
+  else if (a === '--spec-version') opts.spec = value();
+  else if (a === '--known-failures') opts.known = value();
+  else if (a === '--report') opts.report = value();
   else if (a === '--timeout') opts.timeout = Number(value());
+  else if (a === '--jobs' || a === '-j') opts.jobs = Number(value());
   else if (a === '-v' || a === '--verbose') opts.verbose = true;
   else if (a === '-h' || a === '--help') usage();
   else usage(`unknown argument ${a}`);
 }
 if (!(opts.timeout > 0)) usage('--timeout must be a positive number of seconds');
+if (!Number.isInteger(opts.jobs) || opts.jobs < 1) usage('--jobs must be a positive integer');
+if (opts.spec !== undefined && !/^\d+\.\d+$/.test(opts.spec)) usage('--spec-version must be MAJOR.MINOR, e.g. 1.0');
 
-/** Every vectors/**\/NAME.tar (also .tar.gz, .tar.zst, .zip), sorted by path. */
-function findVectors(dir) {
-  const out = [];
-  for (const d of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const p = join(dir, d.name);
-    if (d.isDirectory()) out.push(...findVectors(p));
-    else if (ARCHIVE.test(d.name)) out.push(p);
+/** A pattern with `*` is a glob over the whole case name; without, a substring. */
+function matcher(pattern) {
+  if (!pattern.includes('*')) return (name) => name.includes(pattern);
+  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return (name) => re.test(name);
+}
+const runMatchers = opts.run.map(matcher);
+const skipMatchers = opts.skip.map(matcher);
+
+/** Known failures: one case name a line, `#` comments. */
+const known = new Map();
+if (opts.known) {
+  let text;
+  try {
+    text = readFileSync(opts.known, 'utf8');
+  } catch (err) {
+    usage(`cannot read --known-failures ${opts.known}: ${err.message}`);
   }
-  return out;
+  for (const line of text.split('\n')) {
+    const name = line.replace(/#.*/, '').trim();
+    if (name) known.set(name, false);
+  }
 }
 
-/** Run the adapter with the archive on stdin; resolves { code, signal, stdout, stderr, timedOut }. */
-function runAdapter(archive) {
+const specLater = (a, b) => {
+  const [am, an] = a.split('.').map(Number);
+  const [bm, bn] = b.split('.').map(Number);
+  return am > bm || (am === bm && an > bn);
+};
+
+
+/** Run `cmd` through the shell with `input` on stdin; resolves { code, signal, stdout (Buffer), stderr, timedOut }. */
+function runCommand(cmd, input) {
   return new Promise((resolve) => {
-    const child = spawn(opts.adapter, { shell: true, detached: process.platform !== 'win32', stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, { shell: true, detached: process.platform !== 'win32', stdio: ['pipe', 'pipe', 'pipe'] });
     const out = [];
     const err = [];
     let timedOut = false;
@@ -71,10 +111,26 @@ function runAdapter(archive) {
     child.on('error', (e) => err.push(Buffer.from(String(e))));
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut });
+      resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8'), timedOut });
     });
-    child.stdin.end(readFileSync(archive));
+    child.stdin.end(input);
   });
+}
+
+/** Run the reader adapter with the archive on stdin; stdout as text. */
+async function runAdapter(archive, cmd = opts.adapter) {
+  const r = await runCommand(cmd, Buffer.isBuffer(archive) ? archive : readFileSync(archive));
+  return { ...r, stdout: r.stdout.toString('utf8') };
+}
+/** Every vectors/**\/NAME.tar (also .tar.gz, .tar.zst, .zip), sorted by path. */
+function findVectors(dir) {
+  const out = [];
+  for (const d of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = join(dir, d.name);
+    if (d.isDirectory()) out.push(...findVectors(p));
+    else if (ARCHIVE.test(d.name)) out.push(p);
+  }
+  return out;
 }
 
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -98,8 +154,6 @@ const show = (v) => {
   return s === undefined ? '(absent)' : s.length > 120 ? s.slice(0, 117) + '...' : s;
 };
 
-/** The canonical entry keys. Others an adapter prints (atimeNs, ctimeNs, ...) are not compared. */
-const CANONICAL = ['path', 'pathBase64', 'type', 'size', 'mode', 'uid', 'gid', 'uname', 'gname', 'mtimeNs', 'linkTarget', 'linkTargetBase64', 'devMajor', 'devMinor', 'xattrs', 'selinux', 'aclAccess', 'aclDefault', 'sha256'];
 
 /** First difference between an expected and an actual entry, or undefined. */
 function entryDiff(exp, act) {
@@ -127,12 +181,11 @@ function entryDiff(exp, act) {
 
 const sortedFeatures = (f) => (isObject(f) ? Object.fromEntries(['compat', 'rocompat', 'incompat'].map((c) => [c, Array.isArray(f[c]) ? [...f[c]].sort() : f[c]])) : f);
 
-let lastStderr = '';
 
 /** Check one vector; returns undefined on success or the reason for failure. */
-async function check(tar, verdict, expected) {
+async function check(tar, verdict, expected, ctx = {}) {
   const r = await runAdapter(tar);
-  lastStderr = r.stderr;
+  ctx.stderr = r.stderr;
   if (r.timedOut) return `timeout: no answer within ${opts.timeout} s`;
   const tail = r.stderr.trim().split('\n').slice(-1)[0] ?? '';
   if (r.code === null) return `adapter killed by ${r.signal}`;
@@ -184,37 +237,219 @@ function validateExpected(verdict, e) {
   return undefined;
 }
 
-let passed = 0;
-let failed = 0;
-const vectors = existsSync(VECTORS) ? findVectors(VECTORS) : [];
-for (const tar of vectors) {
-  const name = relative(VECTORS, tar).replace(ARCHIVE, '');
-  if (opts.filter.length && !opts.filter.some((f) => name.includes(f))) continue;
-  const verdict = /^([yni])_/.exec(basename(tar))?.[1];
-  let reason;
-  lastStderr = '';
-  const jsonPath = tar.replace(ARCHIVE, '.json');
-  if (!verdict) reason = 'file name must start with y_, n_ or i_';
-  else if (!existsSync(jsonPath)) reason = `no expected ${basename(jsonPath)}`;
-  else {
-    let expected;
-    try {
-      expected = JSON.parse(readFileSync(jsonPath, 'utf8'));
-    } catch (err) {
-      reason = `expected JSON unreadable: ${err.message}`;
-    }
-    reason ??= validateExpected(verdict, expected);
-    reason ??= await check(tar, verdict, expected);
+
+// ---- Writer suite -------------------------------------------------------------------------------
+
+/** The keywords §5.1.1 lets a writer put in an `x` header (the xattr ones by prefix). */
+const X_KEYWORDS = new Set(['GNU.sparse.major', 'GNU.sparse.minor', 'GNU.sparse.name', 'GNU.sparse.realsize', 'path', 'linkpath', 'size', 'uid', 'gid', 'uname', 'gname', 'SCHILY.devmajor', 'SCHILY.devminor', 'mtime', 'atime', 'ctime', 'RHT.security.selinux', 'SCHILY.acl.access', 'SCHILY.acl.default']);
+const schilyName = (s) => s.replace(/%3D/gi, '=').replace(/%25/g, '%');
+const libarchiveName = percentDecode;
+
+/** The first writer rule the bytes of a tar break (spec §4.1.5, §4.5, §4.7, §5.1), or undefined. */
+function writerRules(tar) {
+  const list = headers(tar);
+  const at = (m) => `header at byte ${m.offset}`;
+  const g = list[0];
+  if (!g || g.type !== 'g') return `§4.5: the archive must begin with a global (g) header, found ${g ? `typeflag '${g.type}'` : 'no header'}`;
+  if (g.records[0]?.[0] !== 'PORTARC.version' || !/^\d+\.\d+$/.test(g.records[0][1].toString())) return '§4.5: the global header must start with PORTARC.version=MAJOR.MINOR';
+  const foreign = g.records.find(([k]) => !k.startsWith('PORTARC.'));
+  if (foreign) return `§4.5: the global header holds ${foreign[0]}, outside the PORTARC. namespace`;
+  const empty = g.records.find(([, v]) => v.length === 0);
+  if (empty) return `§4.5: empty ${empty[0]} in the global header`;
+  const keys = g.records.map(([k]) => k);
+  const twice = keys.find((k, i) => keys.indexOf(k) !== i);
+  if (twice) return `§4.5: ${twice} twice in the global header`;
+  const unknown = keys.find((k) => !/^PORTARC\.(version|creator|features\.(compat|rocompat|incompat))$/.test(k));
+  if (unknown) return `§4.5: the global header holds ${unknown}, not a record of this spec version`;
+  const badList = g.records.find(([k, v]) => k.startsWith('PORTARC.features.') && !/^[^,\s]+(,[^,\s]+)*$/.test(v.toString()));
+  if (badList) return `§4.5: ${badList[0]}=${JSON.stringify(badList[1].toString())} is not a comma-separated list of names without spaces`;
+  for (const m of list) {
+    if (!m.checksumOk) return `§4.1.5: bad checksum in the ${at(m)}`;
+    if (m !== g && m.type === 'g' && m.records.some(([k]) => k.startsWith('PORTARC.'))) return `§4.5: a second portarc global header at byte ${m.offset}`;
+    if (m.type !== 'x') continue;
+    const keys = m.records.map(([k]) => k);
+    const bad = keys.find((k) => !X_KEYWORDS.has(k) && !k.startsWith('SCHILY.xattr.') && !k.startsWith('LIBARCHIVE.xattr.'));
+    if (bad) return `§5.1.2: keyword ${bad} in the x ${at(m)} is not one a writer may write`;
+    const kept = keys.find((k) => /^(SCHILY|LIBARCHIVE)\.xattr\.(security\.selinux|system\.posix_acl_(access|default))$/.test(k));
+    if (kept) return `§5.1.2: ${kept} in the x ${at(m)}: the label and ACLs have their own keywords`;
+    const located = keys.some((k) => k === 'path' || k === 'linkpath' || k === 'size');
+    const nul = m.records.find(([k, v]) => v.includes(0) && k.startsWith('SCHILY.xattr.'));
+    if (located && nul) return `§5.1.3 NUL rule: ${nul[0]} holds a NUL byte in an x header with a path, linkpath or size record (${at(m)}): write LIBARCHIVE.xattr base64`;
+    const schily = new Set(keys.filter((k) => k.startsWith('SCHILY.xattr.')).map((k) => schilyName(k.slice(13))));
+    const twin = keys.find((k) => k.startsWith('LIBARCHIVE.xattr.') && schily.has(libarchiveName(k.slice(17))));
+    if (twin) return `§5.1.3: both forms of one xattr (${twin}) in the x ${at(m)}`;
   }
-  if (reason === undefined) {
-    passed++;
-    console.log(`PASS ${name}`);
-  } else {
-    failed++;
-    console.log(`FAIL ${name}: ${reason}`);
-    if (opts.verbose && lastStderr.trim()) console.log(lastStderr.trimEnd().replace(/^/gm, '    | '));
+  const last = list[list.length - 1];
+  const end = last.offset + 512 + Math.ceil(last.size / 512) * 512;
+  if (tar.length < end + 1024 || !tar.subarray(end, end + 1024).every((b) => b === 0)) return `§4.7: the archive must end with two zero blocks after byte ${end}`;
+  if (tar.length % 10240 !== 0) return `§4.7: the archive is ${tar.length} bytes, not a multiple of 10240`;
+  return undefined;
+}
+
+const which = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+const GNU_TAR = which('tar') && /GNU tar/.test(spawnSync('tar', ['--version'], { encoding: 'utf8' }).stdout ?? '');
+const BSDTAR = which('bsdtar');
+
+/** Members another tool lists, without portarc's manifest and trailer (spec/manifest.md). */
+function otherTool(cmd, args, file) {
+  const r = spawnSync(cmd, [...args, file], { encoding: 'latin1', maxBuffer: 1 << 26, timeout: opts.timeout * 1000 });
+  if (r.status !== 0) return { error: `${cmd} ${args.join(' ')} exits ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-1)[0]}` };
+  return { count: r.stdout.split('\n').filter((l) => l && !l.startsWith('.portarc/')).length };
+}
+
+/** Check one writer case; returns undefined on success or the reason for failure. */
+async function checkWriter(treeFile, ctx = {}) {
+  const tree = JSON.parse(readFileSync(treeFile, 'utf8'));
+  if (!Array.isArray(tree.entries)) return 'tree description lacks "entries" (fix the case)';
+  const w = await runCommand(opts.writer, Buffer.from(JSON.stringify(tree)));
+  ctx.stderr = w.stderr;
+  if (w.timedOut) return `timeout: the writer gave no archive within ${opts.timeout} s`;
+  if (w.code !== 0) return `writer exits ${w.code ?? w.signal}${w.stderr.trim() ? `: ${w.stderr.trim().split('\n').slice(-1)[0]}` : ''}`;
+  if (w.stdout.length === 0) return 'writer printed no archive';
+  const format = tree.format ?? 'tar';
+  const dir = mkdtempSync(join(tmpdir(), 'portarc-conf-'));
+  const file = join(dir, `out.${format}`);
+  try {
+    writeFileSync(file, w.stdout);
+    // 1. The writer rules, on the tar bytes.
+    if (format !== 'zip') {
+      let tar;
+      try {
+        tar = decompress(w.stdout);
+      } catch (err) {
+        return `cannot decompress the ${format} output: ${err.message}`;
+      }
+      const broken = writerRules(tar);
+      if (broken) return `writer rule ${broken}`;
+    }
+    // 2. The reference reader must read back exactly the tree.
+    const expected = { description: tree.description ?? '', exit: 0, warnings: 0, notices: 0, result: { entries: tree.entries.map(expectedEntry) } };
+    const r = await runAdapter(w.stdout, REFERENCE);
+    if (r.code !== 0) return `reference reader: exit ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-1)[0]}` : ''}`;
+    const doc = JSON.parse(r.stdout);
+    if (doc.warnings.length || (doc.notices ?? []).length) return `reference reader: warnings ${show(doc.warnings)}, notices ${show(doc.notices)}`;
+    if (typeof doc.version !== 'string' || !/^1\.\d+$/.test(doc.version)) return `reference reader: version ${show(doc.version)}, expected 1.x (§4.5)`;
+    // The manifest's own members (spec/manifest.md §2) are the writer's, not the tree's.
+    const manifest = doc.features?.compat?.includes('manifest');
+    const entries = doc.entries.filter((e) => !(manifest && /^\.portarc\/(manifest\.xml|trailer)$/.test(e.path)));
+    if (manifest && entries.length !== doc.entries.length - (format === 'zip' ? 1 : 2)) return 'reference reader: the manifest feature is declared but its members are missing';
+    const n = Math.max(expected.result.entries.length, entries.length);
+    for (let i = 0; i < n; i++) {
+      const exp = expected.result.entries[i];
+      const act = entries[i];
+      if (!exp || !act) return `reference reader: ${entries.length} entries, the tree has ${expected.result.entries.length}`;
+      const d = entryDiff(exp, act);
+      if (d) return `reference reader: entry ${i} ${show(exp.path)}: ${d}`;
+    }
+    // 3. Other readers must list every member (they may lose metadata, not entries).
+    const tools = [];
+    if (GNU_TAR && format !== 'zip') tools.push(['tar', ['-tf']]);
+    if (BSDTAR) tools.push(['bsdtar', ['-tf']]);
+    for (const [cmd, args] of tools) {
+      const t = otherTool(cmd, args, file);
+      if (t.error) return t.error;
+      if (t.count !== tree.entries.length) return `${cmd} lists ${t.count} members, the tree has ${tree.entries.length}`;
+    }
+    return undefined;
+  } catch (err) {
+    return `reference reader output unreadable: ${err.message}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
-if (passed + failed === 0) console.log(`no vectors matched${opts.filter.length ? ` --filter ${opts.filter.join(', ')}` : ''}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exitCode = failed || passed === 0 ? 1 : 0;
+
+// ---- Main ---------------------------------------------------------------------------------------
+
+/** Every writer/NAME.json, sorted. */
+const findTrees = () => (existsSync(TREES) ? readdirSync(TREES).filter((n) => n.endsWith('.json')).sort().map((n) => join(TREES, n)) : []);
+
+const cases = opts.writer
+  ? findTrees().map((file) => ({ kind: 'writer', name: `writer/${basename(file, '.json')}`, file }))
+  : (existsSync(VECTORS) ? findVectors(VECTORS) : []).map((file) => ({ kind: 'reader', name: relative(VECTORS, file).replace(ARCHIVE, ''), file }));
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const report = [];
+const record = (c, status, reason, ms) => {
+  report.push({ name: c.name, kind: c.kind, status, ...(reason ? { reason } : {}), ...(ms !== undefined ? { ms } : {}) });
+  console.log(`${status.toUpperCase()} ${c.name}${reason ? `: ${reason}` : ''}`);
+};
+
+/** Run one case: { status, reason, ms, stderr }. */
+async function runCase(c) {
+  if (skipMatchers.some((m) => m(c.name))) return { status: 'skip', reason: '--skip' };
+  const ctx = {};
+  const t0 = Date.now();
+  let reason;
+  if (c.kind === 'writer') {
+    try {
+      reason = await checkWriter(c.file, ctx);
+    } catch (err) {
+      reason = `tree description unreadable: ${err.message}`;
+    }
+  } else {
+    const verdict = /^([yni])_/.exec(basename(c.file))?.[1];
+    const jsonPath = c.file.replace(ARCHIVE, '.json');
+    let expected;
+    if (!verdict) reason = 'file name must start with y_, n_ or i_';
+    else if (!existsSync(jsonPath)) reason = `no expected ${basename(jsonPath)}`;
+    else {
+      try {
+        expected = JSON.parse(readFileSync(jsonPath, 'utf8'));
+      } catch (err) {
+        reason = `expected JSON unreadable: ${err.message}`;
+      }
+      reason ??= validateExpected(verdict, expected);
+      const spec = expected?.spec ?? DEFAULT_SPEC;
+      if (reason === undefined && opts.spec && specLater(spec, opts.spec)) return { status: 'skip', reason: `spec ${spec} > --spec-version ${opts.spec}` };
+      reason ??= await check(c.file, verdict, expected, ctx);
+    }
+  }
+  const ms = Date.now() - t0;
+  if (known.has(c.name)) {
+    return reason === undefined ? { status: 'fail', reason: `listed in ${basename(opts.known)} but passes: take it off the list`, ms } : { status: 'xfail', reason, ms };
+  }
+  return { status: reason === undefined ? 'pass' : 'fail', reason, ms, stderr: ctx.stderr };
+}
+
+// --jobs cases at a time; results are printed in case order as soon as they are known.
+const selected = cases.filter((c) => !runMatchers.length || runMatchers.some((m) => m(c.name)));
+const results = new Array(selected.length);
+let printed = 0;
+let next = 0;
+const flush = () => {
+  for (; printed < selected.length && results[printed]; printed++) {
+    const c = selected[printed];
+    const r = results[printed];
+    if (r.status === 'pass') passed++;
+    else if (r.status === 'fail') failed++;
+    else skipped++;
+    record(c, r.status, r.reason, r.ms);
+    if (r.status === 'fail' && opts.verbose && r.stderr?.trim()) console.log(r.stderr.trimEnd().replace(/^/gm, '    | '));
+  }
+};
+await Promise.all(
+  Array.from({ length: Math.min(opts.jobs, selected.length) }, async () => {
+    while (next < selected.length) {
+      const i = next++;
+      results[i] = await runCase(selected[i]);
+      flush();
+    }
+  }),
+);
+// A listed case that no longer exists makes the list untrue too, whatever --run selected.
+const names = new Set(cases.map((c) => c.name));
+for (const [name] of known) {
+  if (!names.has(name)) {
+    failed++;
+    record({ name, kind: opts.writer ? 'writer' : 'reader' }, 'fail', `listed in ${basename(opts.known)} but there is no such case`);
+  }
+}
+if (passed + failed + skipped === 0) console.log(`no cases matched${opts.run.length ? ` --run ${opts.run.join(', ')}` : ''}`);
+if (opts.report) {
+  const doc = { suite: opts.writer ? 'writer' : 'reader', adapter: opts.writer ?? opts.adapter, specVersion: opts.spec ?? null, knownFailures: opts.known ?? null, passed, failed, skipped, cases: report };
+  writeFileSync(opts.report, JSON.stringify(doc, null, 1) + '\n');
+}
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exitCode = failed || passed + skipped === 0 ? 1 : 0;

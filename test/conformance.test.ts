@@ -1,7 +1,7 @@
 // The conformance suite (conformance/README.md) run against portarc's reference adapter, the runner
 // checked against an adapter that is wrong on purpose, and the future-vector classes through the CLI.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ const FUTURE = join(ROOT, 'conformance', 'vectors', 'future');
 const MALFORMED = join(ROOT, 'conformance', 'vectors', 'malformed');
 
 function runSuite(args: string[] = []) {
-  const r = spawnSync(process.execPath, [RUNNER, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(process.execPath, [RUNNER, '--jobs', '3', ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const lines = r.stdout.trim().split('\n');
   return { status: r.status, lines, last: lines[lines.length - 1] ?? '', stderr: r.stderr };
 }
@@ -29,8 +29,10 @@ describe('conformance suite', () => {
   it('every vector passes with the reference adapter', () => {
     const r = runSuite();
     expect(r.lines.filter((l) => l.startsWith('FAIL'))).toEqual([]);
-    expect(r.last).toMatch(/^\d+ passed, 0 failed$/);
-    expect(Number(r.last.split(' ')[0])).toBeGreaterThanOrEqual(28);
+    expect(r.last).toMatch(/^\d+ passed, 0 failed, 0 skipped$/);
+    // Every version's frozen set is among them (conformance/vectors/frozen/<version>/).
+    expect(r.lines.filter((l) => l.startsWith('PASS frozen/0.1.0/')).length).toBeGreaterThanOrEqual(11);
+    expect(Number(r.last.split(' ')[0])).toBeGreaterThanOrEqual(81);
     expect(r.status).toBe(0);
   });
 
@@ -44,12 +46,13 @@ describe('conformance suite', () => {
     expect(r.lines).toContain('FAIL 1.0/y_portarc-full: version: expected "1.0", got null');
     expect(r.lines).toContain('FAIL 1.0/y_gnutar-v7: entries: expected 6, got 0 (missing: "v7")');
     expect(r.lines).toContain('PASS malformed/i_acl-text-unreadable');
-    expect(r.last).toMatch(/^1 passed, \d+ failed$/);
+    expect(r.lines).toContain('PASS malformed/i_zip64-locator-past-end');
+    expect(r.last).toMatch(/^2 passed, \d+ failed, 0 skipped$/);
 
     const hang = join(dir, 'hang.mjs');
     writeFileSync(hang, `setInterval(() => {}, 1000);\n`);
     const h = runSuite(['--adapter', `"${process.execPath}" "${hang}"`, '--timeout', '1', '--filter', 'future/n_major']);
-    expect(h.lines).toEqual(['FAIL future/n_major-version-2: timeout: no answer within 1 s', '0 passed, 1 failed']);
+    expect(h.lines).toEqual(['FAIL future/n_major-version-2: timeout: no answer within 1 s', '0 passed, 1 failed, 0 skipped']);
     expect(h.status).toBe(1);
   });
 });
@@ -77,10 +80,10 @@ process.stdout.write(JSON.stringify(doc), () => process.exit(doc.warnings.length
   it('notices reported as warnings (exit 1) fail; dropped notices fail', () => {
     const w = wrapper('as-warnings');
     expect(w.lines.filter((l) => /^FAIL future\/y_unknown-vendor-key(-global)?: exit: expected 0, got 1/.test(l))).toHaveLength(2);
-    expect(w.last).toBe('0 passed, 2 failed');
+    expect(w.last).toBe('0 passed, 2 failed, 0 skipped');
     const d = wrapper('dropped');
     expect(d.lines.filter((l) => /^FAIL future\/y_unknown-vendor-key(-global)?: notices: expected 1, got 0/.test(l))).toHaveLength(2);
-    expect(d.last).toBe('0 passed, 2 failed');
+    expect(d.last).toBe('0 passed, 2 failed, 0 skipped');
   });
 });
 
@@ -167,7 +170,7 @@ describe('malformed vectors through the CLI: refused, and nothing wrong extracte
   // The hand-made n_ vectors (tools/craft.py) hold a good m/a.txt first, then the damage; the others
   // (a fuzz find, a corrupt zstd frame) are checked for the refusal and for leftovers only.
   const vectors = readdirSync(MALFORMED).filter((n) => n.startsWith('n_') && /\.(tar(\.gz|\.zst)?|zip)$/.test(n));
-  const crafted = (n: string) => !/^n_(fuzz|zstd|zip)-/.test(n);
+  const crafted = (n: string) => !/^n_(fuzz|zstd|zip|zip64)-/.test(n);
   it('has vectors', () => expect(vectors.filter(crafted).length).toBeGreaterThanOrEqual(6));
   for (const vector of vectors) {
     it(vector, () => {
@@ -185,4 +188,36 @@ describe('malformed vectors through the CLI: refused, and nothing wrong extracte
       }
     });
   }
+});
+
+describe('restore rules of issue #9 through the CLI (vectors 1.0/y_backslash-names, y_absolute-symlinks, y_acl-no-mask)', () => {
+  const V10 = join(ROOT, 'conformance', 'vectors', '1.0');
+  const extract = (vector: string) => {
+    const out = join(tempDir('conf-rules'), 'out');
+    const r = portarc(['extract', '-f', join(V10, vector), '-C', out]);
+    expect(r.status, r.stderr).toBe(0);
+    return out;
+  };
+
+  it('backslashes and drive letters are part of a name on POSIX: extracted under their literal names', () => {
+    const out = extract('y_backslash-names.tar');
+    expect(tree(out)).toEqual(['w', join('w', 'C:\\x.txt'), join('w', 'a\\b.txt'), 'w\\..\\up.txt']);
+    expect(readFileSync(join(out, 'w\\..\\up.txt'), 'utf8')).toBe('not a parent\n');
+  });
+
+  it('symlinks with absolute or climbing targets are restored verbatim, and the file after them too', () => {
+    const out = extract('y_absolute-symlinks.tar');
+    expect(readlinkSync(join(out, 's', 'abs'))).toBe('/etc/passwd');
+    expect(readlinkSync(join(out, 's', 'up'))).toBe('../../outside');
+    expect(readFileSync(join(out, 's', 'f.txt'), 'utf8')).toBe('after the links\n');
+  });
+
+  it('ACLs without a mask get the mask setfacl computes, and the mode takes its group bits', () => {
+    const out = extract('y_acl-no-mask.tar');
+    const acl = (p: string) => spawnSync('getfacl', ['-n', '-p', '-c', p], { encoding: 'utf8' }).stdout.trim().split('\n');
+    expect(acl(join(out, 'a'))).toEqual(['user::rwx', 'user:1000:r-x', 'group::r-x', 'mask::r-x', 'other::---', 'default:user::rwx', 'default:group::r-x', 'default:group:1001:rwx', 'default:mask::rwx', 'default:other::---']);
+    expect(acl(join(out, 'a', 'f.txt'))).toEqual(['user::rw-', 'user:1000:rw-', 'group::r--', 'mask::rw-', 'other::---']);
+    expect(statSync(join(out, 'a', 'f.txt')).mode & 0o7777).toBe(0o660);
+    expect(statSync(join(out, 'a')).mode & 0o7777).toBe(0o750);
+  });
 });
