@@ -161,7 +161,27 @@ describe('portarc verify', () => {
     expect(run('gzip', ['-t', f]).status).toBe(0); // gzip itself sees nothing wrong
     const r = portarc(['verify', '--json', '-f', f]);
     expect(r.status).toBe(2);
-    expect(JSON.parse(r.stdout).damaged).toMatchObject([{ part: 'compression', compressedOffset: 0 }]);
+    // Named twice: the header differs from the one written, and the compressed-stream digest fails.
+    expect(JSON.parse(r.stdout).damaged).toEqual(expect.arrayContaining([expect.objectContaining({ part: 'compression', compressedOffset: 0 })]));
+    expect(JSON.parse(r.stdout).damaged.every((d: { part: string }) => d.part === 'compression')).toBe(true);
+  });
+
+  it('gzip and zstd: the stream ends with a digest of the compressed bytes, which other tools skip', () => {
+    const gz = readFileSync(files['a.tar.gz']!);
+    expect(gz.subarray(-102, -88).toString('latin1')).toBe('\x1f\x8b\x08\x12\0\0\0\0\0\x03port');
+    expect(gz.subarray(-102).toString('latin1')).toMatch(/portarc-sha256=[0-9a-f]{64}\0/);
+    for (const [cmd, args] of [['gzip', ['-t', files['a.tar.gz']!]], ['zstd', ['-tq', files['a.tar.zst']!]], ['tar', ['-tzf', files['a.tar.gz']!]], ['tar', ['--zstd', '-tf', files['a.tar.zst']!]], ['bsdtar', ['-tf', files['a.tar.zst']!]], ['python3', ['-c', 'import tarfile,sys; tarfile.open(sys.argv[1]).getnames()', files['a.tar.gz']!]]] as const) {
+      const r = run(cmd, [...args]);
+      expect(r.status, `${cmd}: ${r.stderr}`).toBe(0);
+      expect(r.stderr, cmd).toBe('');
+    }
+    // A bit no decoder checks: the last byte's padding bits of a deflate stream are not the only
+    // ones; any change of a compressed byte fails the digest.
+    const b = Buffer.from(gz);
+    b[b.length - 120] ^= 0x80;
+    const f = join(dir, 'bits.tar.gz');
+    writeFileSync(f, b);
+    expect(portarc(['verify', '-f', f]).status).toBe(2);
   });
 
   it('zstd: a damaged seek table is reported, though every frame still decodes', () => {
