@@ -239,6 +239,17 @@ describe('portarc verify', () => {
     }
   });
 
+  it('convert: the target gets its own manifest, not a copy of the source one', () => {
+    const f = join(dir, 'converted.zip');
+    expect(portarc(['convert', files['a.tar.gz']!, f]).status).toBe(0);
+    const all = portarc(['list', '--all', '-f', f]).stdout.split('\n');
+    expect(all.filter((l) => l.startsWith('.portarc/'))).toEqual(['.portarc/manifest.xml']);
+    expect(JSON.parse(portarc(['verify', '--json', '-f', f]).stdout)).toMatchObject({ ok: true, checkedContent: true, entries: 4, method: 'ranges' });
+    // From stdin, a zip is verified as a stream, and says what that cannot check.
+    const s = JSON.parse(portarc(['verify', '--json', '-f', '-'], { input: readFileSync(f) }).stdout);
+    expect(s).toMatchObject({ ok: true, checkedContent: true, method: 'stream', notes: [expect.stringContaining('central directory')] });
+  });
+
   it('an archive portarc cannot read at all: exit 2 with a one-line message', () => {
     const f = join(dir, 'junk.tar');
     writeFileSync(f, Buffer.alloc(1024, 0x41));

@@ -230,6 +230,8 @@ async function walk(
     damaged.push({ part: 'compression', range: [0, 0], compressedOffset: 0, what: `the gzip header (${head.subarray(0, GZIP_HEAD).toString('hex')}) is not the one written (${res.head.gzipHeader})` });
   }
   res.checkedContent = manifestOk;
+  if (manifestOk && res.format === 'tar' && archiveSha === undefined) res.notes.push('the whole-archive digest could not be checked (the manifest member came too far behind the reader)');
+  if (manifestOk && res.format === 'zip' && !opts.path) res.notes.push('read as a stream: the zip headers were checked by the zip reader and the contents by their digests, but the whole-archive digest, the central directory and the trailer were not (verify the file itself for those)');
   if (!declared) res.notes.push('no manifest: the structure was checked (headers, checksums, CRCs, compression frames), but contents could not be checked against digests');
   else if (!manifestOk) res.notes.push('the manifest could not be used: contents were not checked against digests');
   // What the manifest did not claim.
