@@ -161,7 +161,27 @@ describe('portarc verify', () => {
     expect(run('gzip', ['-t', f]).status).toBe(0); // gzip itself sees nothing wrong
     const r = portarc(['verify', '--json', '-f', f]);
     expect(r.status).toBe(2);
-    expect(JSON.parse(r.stdout).damaged).toMatchObject([{ part: 'compression', compressedOffset: 0 }]);
+    // Named twice: the header differs from the one written, and the compressed-stream digest fails.
+    expect(JSON.parse(r.stdout).damaged).toEqual(expect.arrayContaining([expect.objectContaining({ part: 'compression', compressedOffset: 0 })]));
+    expect(JSON.parse(r.stdout).damaged.every((d: { part: string }) => d.part === 'compression')).toBe(true);
+  });
+
+  it('gzip and zstd: the stream ends with a digest of the compressed bytes, which other tools skip', () => {
+    const gz = readFileSync(files['a.tar.gz']!);
+    expect(gz.subarray(-102, -88).toString('latin1')).toBe('\x1f\x8b\x08\x12\0\0\0\0\0\x03port');
+    expect(gz.subarray(-102).toString('latin1')).toMatch(/portarc-sha256=[0-9a-f]{64}\0/);
+    for (const [cmd, args] of [['gzip', ['-t', files['a.tar.gz']!]], ['zstd', ['-tq', files['a.tar.zst']!]], ['tar', ['-tzf', files['a.tar.gz']!]], ['tar', ['--zstd', '-tf', files['a.tar.zst']!]], ['bsdtar', ['-tf', files['a.tar.zst']!]], ['python3', ['-c', 'import tarfile,sys; tarfile.open(sys.argv[1]).getnames()', files['a.tar.gz']!]]] as const) {
+      const r = run(cmd, [...args]);
+      expect(r.status, `${cmd}: ${r.stderr}`).toBe(0);
+      expect(r.stderr, cmd).toBe('');
+    }
+    // A bit no decoder checks: the last byte's padding bits of a deflate stream are not the only
+    // ones; any change of a compressed byte fails the digest.
+    const b = Buffer.from(gz);
+    b[b.length - 120] ^= 0x80;
+    const f = join(dir, 'bits.tar.gz');
+    writeFileSync(f, b);
+    expect(portarc(['verify', '-f', f]).status).toBe(2);
   });
 
   it('zstd: a damaged seek table is reported, though every frame still decodes', () => {
@@ -217,6 +237,17 @@ describe('portarc verify', () => {
       expect(readFileSync(join(dir, `${name}-x`, '.portarc/manifest.xml'), 'utf8')).toContain(`path="holey" type="file" size="${5 * 2 ** 20 + 3}" sha256="${want}"`);
       expect(portarc(['verify', '-f', '-'], { input: readFileSync(f) }).status).toBe(0);
     }
+  });
+
+  it('convert: the target gets its own manifest, not a copy of the source one', () => {
+    const f = join(dir, 'converted.zip');
+    expect(portarc(['convert', files['a.tar.gz']!, f]).status).toBe(0);
+    const all = portarc(['list', '--all', '-f', f]).stdout.split('\n');
+    expect(all.filter((l) => l.startsWith('.portarc/'))).toEqual(['.portarc/manifest.xml']);
+    expect(JSON.parse(portarc(['verify', '--json', '-f', f]).stdout)).toMatchObject({ ok: true, checkedContent: true, entries: 4, method: 'ranges' });
+    // From stdin, a zip is verified as a stream, and says what that cannot check.
+    const s = JSON.parse(portarc(['verify', '--json', '-f', '-'], { input: readFileSync(f) }).stdout);
+    expect(s).toMatchObject({ ok: true, checkedContent: true, method: 'stream', notes: [expect.stringContaining('central directory')] });
   });
 
   it('an archive portarc cannot read at all: exit 2 with a one-line message', () => {

@@ -2,7 +2,9 @@
 // bytes, seekable framing). It knows bytes, not entries: the api layer wraps the tar byte stream
 // with it on the way out (`compressingSink`) and on the way in (`decompressAuto`).
 
+import { createHash } from 'node:crypto';
 import { ArchiveError } from '../model/errors.js';
+import { gzipDigestMember, zstdDigestFrame } from './digest.js';
 import { gunzip, gzipEncoder } from './gzip.js';
 import { SeekableEncoder, type SeekableOptions } from './seekable.js';
 import { peek, SNIFF_BYTES, sniff, unsupportedFormat } from './sniff.js';
@@ -19,12 +21,15 @@ export { SeekTable, bufferReader, fileReader, readFrame, readRange, type FrameIn
 export { zstdDecompress } from './zstd.js';
 export { gunzip } from './gzip.js';
 export { Xxh64 } from './xxh64.js';
+export { GZIP_DIGEST_SIZE, ZSTD_DIGEST_MAGIC, ZSTD_DIGEST_SIZE, gzipDigestMember, zstdDigestFrame } from './digest.js';
 
 export const FILTERS: readonly Filter[] = ['none', 'gzip', 'zstd'];
 
 export interface CompressOptions extends SeekableOptions {
   /** gzip 1–9 (default 6); zstd 1–19 (default 3). */
   level?: number;
+  /** End the stream with the compressed-stream digest (digest.ts; spec/manifest.md §7.1). */
+  digest?: boolean;
 }
 
 export interface DecompressOptions {
@@ -58,11 +63,14 @@ export interface SinkLike {
  */
 export function compressingSink(filter: Filter, downstream: SinkLike, opts: CompressOptions = {}): SinkLike {
   if (filter === 'none') return downstream;
-  const enc = encoder(filter, (c) => downstream.write(c), opts);
+  const hash = opts.digest ? createHash('sha256') : undefined;
+  const out = (c: Buffer) => (hash?.update(c), downstream.write(c));
+  const enc = encoder(filter, out, hash && filter === 'zstd' ? { ...opts, beforeTable: () => zstdDigestFrame(hash.copy().digest('hex')) } : opts);
   return {
     write: (chunk) => enc.write(chunk),
     async close() {
       await enc.end();
+      if (hash && filter === 'gzip') await downstream.write(gzipDigestMember(hash.digest('hex')));
       await downstream.close();
     },
     async abort() {

@@ -45,6 +45,8 @@ export interface SeekableOptions {
   frameSize?: number;
   /** Force a zstd backend (see backend.ts). */
   backend?: ZstdBackendName | 'auto';
+  /** Bytes to write after the last data frame, before the seek table (a skippable frame). */
+  beforeTable?: () => Buffer;
 }
 
 export function defaultThreads(): number {
@@ -77,7 +79,7 @@ export class SeekableEncoder implements Encoder {
 
   constructor(
     private out: (chunk: Buffer) => void | Promise<void>,
-    opts: SeekableOptions = {},
+    private opts: SeekableOptions = {},
   ) {
     this.level = opts.level ?? 3;
     this.threads = opts.threads ?? defaultThreads();
@@ -117,6 +119,8 @@ export class SeekableEncoder implements Encoder {
       // Empty input still gets one (empty) frame, so the file begins with the zstd magic.
       if (this.fill > 0 || this.table.frames + this.jobs.length === 0) await this.submit(true);
       await this.flush(0);
+      // A frame the caller adds after the data frames (the compressed-stream digest, digest.ts).
+      if (this.opts.beforeTable) await this.out(this.opts.beforeTable());
       await this.out(this.table.finish());
     } finally {
       this.destroy();

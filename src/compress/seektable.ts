@@ -11,6 +11,7 @@ import { zstdBackend, type ZstdBackend, type ZstdBackendName } from './backend.j
 import { CompressError } from './errors.js';
 import { SKIPPABLE_MASK, SKIPPABLE_MAGIC, ZSTD_MAGIC } from './frames.js';
 import { SEEK_TABLE_MAGIC, SEEKABLE_MAGIC } from './seekable.js';
+import { ZSTD_DIGEST_MAGIC, ZSTD_DIGEST_SIZE } from './digest.js';
 import { Xxh64 } from './xxh64.js';
 
 /** Positioned reads: a file, an object store, a buffer. */
@@ -126,6 +127,11 @@ export class SeekTable {
       cOff[i + 1] = cOff[i]! + t.readUInt32LE(p);
       dOff[i + 1] = dOff[i]! + t.readUInt32LE(p + 4);
       if (sums) sums[i] = t.readUInt32LE(p + 8);
+    }
+    // portarc's compressed-stream digest frame may sit between the last data frame and the table.
+    if (cOff[n] === start - ZSTD_DIGEST_SIZE && start >= ZSTD_DIGEST_SIZE) {
+      const d = await r.read(start - ZSTD_DIGEST_SIZE, 8);
+      if (d.length === 8 && d.readUInt32LE(0) === ZSTD_DIGEST_MAGIC && d.readUInt32LE(4) === ZSTD_DIGEST_SIZE - 8) return new SeekTable(cOff, dOff, sums);
     }
     if (cOff[n] !== start) throw bad(`its frames add up to ${cOff[n]} compressed bytes, but the table starts at ${start}`, start);
     return new SeekTable(cOff, dOff, sums);

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { displayName, type Entry } from '../model/entry.js';
 import { PortarcError } from '../model/errors.js';
-import { CompressError, SeekTable, decompressor, fileReader, peek, sniff, unsupportedFormat, type Filter } from '../compress/index.js';
+import { CompressError, GZIP_DIGEST_SIZE, SeekTable, ZSTD_DIGEST_MAGIC, ZSTD_DIGEST_SIZE, decompressor, fileReader, gzipDigestMember, peek, sniff, unsupportedFormat, zstdDigestFrame, type Filter } from '../compress/index.js';
 import { FrameWalker } from '../compress/frames.js';
 import { openSource, stable, type ArchiveSource } from '../io/source.js';
 import { TarReader } from '../tar/reader.js';
@@ -58,6 +58,9 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
     const { head, rest } = await peek(opened.bytes, GZIP_HEAD);
     let members!: AsyncIterable<{ entry: Entry; offset: number; body: AsyncIterable<Buffer> }>;
     let lag: LagDigest | undefined;
+    /** The compressed bytes, for the compressed-stream digest (spec/manifest.md §7.1). */
+    let clag: LagDigest | undefined;
+    let tarStream: AsyncGenerator<Buffer> | undefined;
     let walker: FrameWalker | undefined;
     const frames: { start: number; size: number; checksum?: number }[] = [];
     try {
@@ -101,9 +104,14 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
             }
           })();
         }
+        if (res.compression !== 'none') {
+          clag = new LagDigest();
+          compressed = clag.wrap(compressed);
+        }
         lag = new LagDigest();
         const plain = res.compression === 'none' ? compressed : decompressor(res.compression)(compressed);
-        const reader = new TarReader(lag.wrap(plain as AsyncIterable<Buffer>), { archiveName: opened.name, limits: opts.limits });
+        tarStream = lag.wrap(plain as AsyncIterable<Buffer>);
+        const reader = new TarReader(tarStream, { archiveName: opened.name, limits: opts.limits });
         res.info = reader.info;
         members = reader;
       }
@@ -114,7 +122,17 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
       res.notes.push('the archive could not be opened: its entries could not be checked');
       return res;
     }
-    await walk(members, res, opts, lag, head, damaged);
+    const complete = await walk(members, res, opts, lag, head, damaged);
+    if (complete && clag && tarStream) {
+      // Read to the end of the compressed stream: the digest is in its last bytes.
+      try {
+        for await (const _ of tarStream);
+        checkStreamDigest(res, clag, damaged);
+      } catch (err) {
+        if (!(err instanceof PortarcError)) throw err;
+        damaged.push({ part: 'compression', range: [lag!.position, lag!.position], compressedOffset: err instanceof CompressError ? err.compressedOffset : undefined, what: err.reason });
+      }
+    }
     if (walker && opts.path && !damaged.some((d) => d.part === 'compression')) await checkSeekTable(opts.path, frames, lag!.position, damaged);
   } finally {
     await opened.close();
@@ -129,7 +147,7 @@ async function walk(
   lag: LagDigest | undefined,
   head: Buffer,
   damaged: Damage[],
-): Promise<void> {
+): Promise<boolean> {
   const seen = new Map<string, Seen[]>();
   let lastOffset = 0;
   let lastName: string | undefined;
@@ -212,13 +230,51 @@ async function walk(
     damaged.push({ part: 'compression', range: [0, 0], compressedOffset: 0, what: `the gzip header (${head.subarray(0, GZIP_HEAD).toString('hex')}) is not the one written (${res.head.gzipHeader})` });
   }
   res.checkedContent = manifestOk;
+  if (manifestOk && res.format === 'tar' && archiveSha === undefined) res.notes.push('the whole-archive digest could not be checked (the manifest member came too far behind the reader)');
+  if (manifestOk && res.format === 'zip' && !opts.path) res.notes.push('read as a stream: the zip headers were checked by the zip reader and the contents by their digests, but the whole-archive digest, the central directory and the trailer were not (verify the file itself for those)');
   if (!declared) res.notes.push('no manifest: the structure was checked (headers, checksums, CRCs, compression frames), but contents could not be checked against digests');
   else if (!manifestOk) res.notes.push('the manifest could not be used: contents were not checked against digests');
   // What the manifest did not claim.
   if (manifestOk) {
     for (const [p, list] of seen) for (const s of list) damaged.push({ part: 'extra', path: displayName(Buffer.from(p, 'latin1')), range: [s.offset, s.offset], what: 'entry is in the archive but not in the manifest' });
   }
+  return reachedEnd;
 }
+
+/**
+ * The compressed-stream digest (spec/manifest.md §7.1): the gzip digest member or zstd digest
+ * frame, byte for byte, holding the SHA-256 of every compressed byte before it. Required when the
+ * manifest says the archive was compressed by its writer; checked whenever it is there.
+ */
+function checkStreamDigest(res: StreamResult, clag: LagDigest, damaged: Damage[]): void {
+  const size = clag.position;
+  const required = res.head?.compression === res.compression;
+  const bad = (at: number, what: string) => damaged.push({ part: 'compression', range: [0, 0], compressedOffset: at, what });
+  if (res.compression === 'gzip') {
+    const at = size - GZIP_DIGEST_SIZE;
+    const tail = clag.tail().subarray(-GZIP_DIGEST_SIZE);
+    const present = tail.length === GZIP_DIGEST_SIZE && tail.readUInt32BE(0) === 0x1f8b0812;
+    if (!present) return void (required && bad(Math.max(0, at), 'the gzip stream does not end with its digest member (damaged, or recompressed by another program)'));
+    const d = clag.cut(at);
+    if (d === undefined || !gzipDigestMember(d).equals(clag.tail())) bad(at, 'the compressed bytes do not match the digest at the end of the gzip stream');
+  } else if (res.compression === 'zstd') {
+    const all = clag.tail();
+    const foot = all.subarray(-9);
+    let at = -1;
+    if (foot.length === 9 && foot.readUInt32LE(5) === SEEKABLE_FOOTER_MAGIC) {
+      const n = foot.readUInt32LE(0);
+      at = size - (8 + n * (foot[4]! & 0x80 ? 12 : 8) + 9) - ZSTD_DIGEST_SIZE;
+    }
+    const rel = at - (size - all.length);
+    const present = at >= 0 && rel >= 0 && rel + 8 <= all.length && all.readUInt32LE(rel) === ZSTD_DIGEST_MAGIC;
+    if (!present) return void (required && bad(Math.max(0, at), 'the zstd stream has no digest frame before its seek table (damaged, or recompressed by another program)'));
+    const d = clag.cut(at);
+    if (d === undefined || !zstdDigestFrame(d).equals(clag.tail().subarray(0, ZSTD_DIGEST_SIZE))) bad(at, 'the compressed bytes do not match the digest frame before the zstd seek table');
+  }
+}
+
+/** The seekable format's footer magic (compress/seekable.ts). */
+const SEEKABLE_FOOTER_MAGIC = 0x8f92eab1;
 
 /** A reader's error as damage: in the manifest, or in an entry's data (CRC, checksum, truncated data) or headers. */
 function readerDamage(err: PortarcError, at: number): Damage {

@@ -31,6 +31,11 @@ export class LagDigest {
     }
   }
 
+  /** The bytes not yet hashed (at most the last LAG), e.g. after cut(): what follows the cut. */
+  tail(): Buffer {
+    return Buffer.concat(this.pending);
+  }
+
   /**
    * The digest of [start of the current range, at) and a new range starting at `at`. Undefined
    * when `at` is already hashed past or not yet read (the digest cannot be checked).
