@@ -1,11 +1,14 @@
 // extract(): read an archive and restore its entries under a destination directory, reporting
-// every warning and every loss. Spec: spec/portarc-1.md §6 (reader rules) and §9 (restore).
+// every warning and every loss. Spec: spec/portarc-1.md §6 (reader rules), §6.8 (salvage) and §9
+// (restore); spec/manifest.md §11 (each file checked against the manifest before it gets its name).
 
 import { access, constants, mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { Entry } from '../model/entry.js';
-import { IoError, ioError, PortarcError, UsageError } from '../model/errors.js';
+import { displayName, type Entry } from '../model/entry.js';
+import { ArchiveError, DamagedError, IoError, ioError, PortarcError, UsageError } from '../model/errors.js';
 import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
+import { digestBody } from '../integrity/content.js';
+import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
 import type { ArchiveInfo } from '../tar/version.js';
@@ -32,6 +35,39 @@ export interface ExtractResult {
   notes: string[];
   /** What the reader skipped by rule (unknown keywords...): archive-level, then per entry. Not a warning (spec §6.5). */
   notices: string[];
+  /**
+   * What damage cost (spec §6.8, spec/manifest.md §11): headers skipped to the next valid one, zip
+   * members that could not be read, files whose content does not match the manifest (not under
+   * their name; `keptAs` with `keepDamaged`). When it is not empty, extract() rejects with an
+   * ExtractDamagedError that carries this whole result, once everything else was restored.
+   */
+  damaged: ExtractDamage[];
+}
+
+export interface ExtractDamage {
+  /** The entry, when known (for a skipped header, the name it still shows: a guess). */
+  path?: string;
+  what: string;
+  /** Container bytes concerned, [start, end), when known. */
+  range?: [number, number];
+  /** Where a damaged file was kept (`NAME.damaged`, relative to the destination). */
+  keptAs?: string;
+}
+
+/** Damage was found: everything else was restored; `result` is the full report (spec §6.8). */
+export class ExtractDamagedError extends DamagedError {
+  constructor(readonly result: ExtractResult) {
+    const first = result.damaged[0]!;
+    const n = result.damaged.length;
+    super(`${n === 1 ? '' : `${n} damaged places; first: `}${describeExtractDamage(first)}; the rest of the archive was extracted`, { entry: first.path });
+    this.name = 'ExtractDamagedError';
+  }
+}
+
+/** One line: `header of "b.txt"?: header checksum mismatch (...); skipped to the next header (bytes 1024-2048)`. */
+export function describeExtractDamage(d: ExtractDamage): string {
+  const range = !d.range ? '' : d.range[0] === d.range[1] ? ` (offset ${d.range[0]})` : ` (bytes ${d.range[0]}-${d.range[1]})`;
+  return `${d.what}${d.keptAs ? `; kept as ${d.keptAs}` : ''}${range}`;
 }
 
 export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
@@ -42,16 +78,54 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   const entryNotices: string[] = [];
   let entries = 0;
   let archive: OpenArchive | undefined;
+  let expected: ExpectedDigests | undefined;
+  const damaged: ExtractDamage[] = [];
+  const ranges = new Map<string, [number, number]>();
   try {
-    archive = await openArchive(source, { limits: options.limits });
-    for await (const { entry, body } of archive.members) {
+    archive = await openArchive(source, { limits: options.limits, salvage: true });
+    // A seekable archive's manifest is read alongside it: each file is checked before its rename.
+    if (typeof source === 'string' && source !== '-') {
+      const got = await openExpected(source).catch(() => ({ expected: undefined, why: undefined }));
+      expected = got.expected;
+      if (got.why) entryWarnings.push(`contents not checked against the manifest: ${got.why}`);
+    }
+    for await (const { entry, body: stored, offset } of archive.members) {
       if (!options.manifest && isManifestMember(entry.path, archive.info.features.compat)) continue;
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
-      await restorer.restore(entry, body);
+      let body = stored;
+      let verdict: (() => string | undefined) | undefined;
+      const listed = expected && entry.type === 'file' ? await expected.at(offset) : undefined;
+      if (listed && !listed.path.equals(entry.path)) {
+        damaged.push({ path: entry.name, what: `name does not match the manifest ("${displayName(listed.path)}" at this offset); not extracted`, range: [listed.offset, listed.data] });
+        continue;
+      }
+      if (listed?.sha256) {
+        const d = digestBody(entry, body);
+        body = d.body as AsyncIterable<Buffer>;
+        const want = listed.sha256;
+        verdict = () => {
+          const got = d.digest();
+          if (got === want) return undefined;
+          ranges.set(entry.name, [listed.data, listed.end]);
+          return `content does not match the manifest (sha256 ${got}, manifest ${want})`;
+        };
+      }
+      const setAside = restorer.damaged.length;
+      try {
+        await restorer.restore(entry, body, verdict);
+        if (restorer.damaged.length > setAside) continue;
+      } catch (err) {
+        // A zip file's members are read one by one through the central directory: a damaged one
+        // (CRC, local header) costs that member only (spec/zip-profile.md, salvage).
+        if (!(archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE'))) throw err;
+        damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: err.details.offset !== undefined ? [err.details.offset, err.details.offset] : undefined });
+        continue;
+      }
       entries++;
       options.onEntry?.(entry);
     }
+    if (expected?.problem) entryWarnings.push(`contents not checked against the manifest: ${expected.problem}`);
   } catch (err) {
     // Whatever was extracted completely keeps its name and metadata; temporary files of what was
     // not are removed; then the failure is reported.
@@ -61,16 +135,23 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     throw err;
   } finally {
     await archive?.close();
+    await expected?.close();
   }
   await restorer.finish();
-  return {
+  for (const s of archive.skipped ?? []) damaged.push({ path: s.path, what: `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`, range: s.range });
+  for (const f of restorer.damaged) damaged.push({ path: f.path, what: f.what, range: ranges.get(f.path), keptAs: f.keptAs });
+  damaged.sort((a, b) => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER));
+  const result: ExtractResult = {
     entries,
     info: archive.info,
     warnings: [...archive.info.warnings, ...restorer.warnings, ...entryWarnings],
     losses: restorer.losses,
     notes: restorer.notes,
     notices: [...archive.info.notices, ...entryNotices],
+    damaged,
   };
+  if (damaged.length) throw new ExtractDamagedError(result).withArchive(name);
+  return result;
 }
 
 /**

@@ -52,7 +52,20 @@ export interface RestoreOptions {
    * probing the destination when not given: macOS and Windows filesystems fold them).
    */
   foldNames?: boolean;
+  /**
+   * A file whose content fails its check (restore()'s `verdict`) is kept as `NAME.damaged` instead
+   * of being removed (spec/manifest.md §11). It never gets its real name either way.
+   */
+  keepDamaged?: boolean;
   sys?: Sys;
+}
+
+/** A file whose content failed its check: not under its name (spec/manifest.md §11). */
+export interface DamagedFile {
+  path: string;
+  what: string;
+  /** Where it was kept (`NAME.damaged`, under the destination) with `keepDamaged`. */
+  keptAs?: string;
 }
 
 /** Something the archive holds that could not be put on disk. */
@@ -88,6 +101,8 @@ export class Restorer {
   readonly warnings: string[] = [];
   /** What the chosen profile left out by design (tar's habits for a user, `untrusted`): exit 0. */
   readonly notes: string[] = [];
+  /** Files whose content failed their check: removed, or kept as NAME.damaged. */
+  readonly damaged: DamagedFile[] = [];
   private sys: Sys;
   private root: Buffer;
   private sameOwner: boolean;
@@ -212,7 +227,11 @@ export class Restorer {
     for (const k of this.verified.keys()) if (k === key || k.startsWith(key + '/')) this.verified.delete(k);
   }
 
-  async restore(entry: Entry, body?: AsyncIterable<Buffer>): Promise<void> {
+  /**
+   * `verdict`, for a file, is asked once its content is written (under a temporary name): a reason
+   * means the content is wrong, and the file does not get its name (see `keepDamaged`).
+   */
+  async restore(entry: Entry, body?: AsyncIterable<Buffer>, verdict?: () => string | undefined): Promise<void> {
     const parts = this.place(entry.path, entry);
     if (!parts) return;
     const abs = this.abs(parts);
@@ -228,6 +247,8 @@ export class Restorer {
       switch (entry.type) {
         case 'file': {
           const tmp = await this.writeFile(abs, entry, body);
+          const wrong = verdict?.();
+          if (wrong !== undefined) return this.setAside(tmp, abs, entry, wrong);
           // Metadata goes on the inode before it gets its name: a crash leaves no half-dressed file.
           await this.applyMetadata(tmp, entry);
           await this.queueRename(tmp, abs, entry, entry.size);
@@ -279,6 +300,19 @@ export class Restorer {
       if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
       this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
     }
+  }
+
+  /** A file with wrong content: its temporary removed, or renamed to NAME.damaged (keepDamaged). */
+  private setAside(tmp: Buffer, abs: Buffer, entry: Entry, what: string): void {
+    if (!this.opts.keepDamaged) {
+      this.dropTemp(tmp);
+      this.damaged.push({ path: entry.name, what });
+      return;
+    }
+    const kept = Buffer.concat([abs, Buffer.from('.damaged')]);
+    renameSync(tmp, kept);
+    this.temps.delete(tmp);
+    this.damaged.push({ path: entry.name, what, keptAs: `${entry.name}.damaged` });
   }
 
   /** Count content bytes against the limit before they are written. */
