@@ -4,11 +4,10 @@
 
 import { access, constants, mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { displayName, type Entry } from '../model/entry.js';
+import type { Entry } from '../model/entry.js';
 import { ArchiveError, DamagedError, IoError, ioError, PortarcError, UsageError } from '../model/errors.js';
 import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
-import { digestBody } from '../integrity/content.js';
-import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
+import { ContentCheck } from './content-check.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
 import type { ArchiveInfo } from '../tar/version.js';
@@ -78,79 +77,72 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   const entryNotices: string[] = [];
   let entries = 0;
   let archive: OpenArchive | undefined;
-  let expected: ExpectedDigests | undefined;
   const damaged: ExtractDamage[] = [];
-  const ranges = new Map<string, [number, number]>();
+  let check: ContentCheck | undefined;
+  const report = (): ExtractResult => ({
+    entries,
+    info: archive!.info,
+    warnings: [...archive!.info.warnings, ...restorer.warnings, ...entryWarnings, ...(check?.warnings ?? [])],
+    losses: restorer.losses,
+    notes: restorer.notes,
+    notices: [...archive!.info.notices, ...entryNotices],
+    damaged: [
+      ...damaged,
+      ...(archive!.skipped ?? []).map((s) => ({ path: s.path, what: `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`, range: s.range })),
+      ...restorer.damaged.map((f) => ({ path: f.path, what: f.what, range: check?.rangeOf(f.path), keptAs: f.keptAs })),
+      ...(check?.damaged ?? []),
+    ].sort((a, b) => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER)),
+  });
   try {
     archive = await openArchive(source, { limits: options.limits, salvage: true });
-    // A seekable archive's manifest is read alongside it: each file is checked before its rename.
-    if (typeof source === 'string' && source !== '-') {
-      const got = await openExpected(source).catch(() => ({ expected: undefined, why: undefined }));
-      expected = got.expected;
-      if (got.why) entryWarnings.push(`contents not checked against the manifest: ${got.why}`);
-    }
+    check = await ContentCheck.open(source);
     for await (const { entry, body: stored, offset } of archive.members) {
-      if (!options.manifest && isManifestMember(entry.path, archive.info.features.compat)) continue;
+      if (isManifestMember(entry.path, archive.info.features.compat)) {
+        await check.manifestMember(entry, stored, restorer, options.manifest === true);
+        if (!options.manifest) continue;
+      }
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
-      let body = stored;
-      let verdict: (() => string | undefined) | undefined;
-      const listed = expected && entry.type === 'file' ? await expected.at(offset) : undefined;
-      if (listed && !listed.path.equals(entry.path)) {
-        damaged.push({ path: entry.name, what: `name does not match the manifest ("${displayName(listed.path)}" at this offset); not extracted`, range: [listed.offset, listed.data] });
+      const plan = await check.plan(entry, stored, offset, archive.info);
+      if (plan.refused) {
+        damaged.push(plan.refused);
         continue;
-      }
-      if (listed?.sha256) {
-        const d = digestBody(entry, body);
-        body = d.body as AsyncIterable<Buffer>;
-        const want = listed.sha256;
-        verdict = () => {
-          const got = d.digest();
-          if (got === want) return undefined;
-          ranges.set(entry.name, [listed.data, listed.end]);
-          return `content does not match the manifest (sha256 ${got}, manifest ${want})`;
-        };
       }
       const setAside = restorer.damaged.length;
       try {
-        await restorer.restore(entry, body, verdict);
+        await restorer.restore(entry, plan.body, plan.check);
         if (restorer.damaged.length > setAside) continue;
       } catch (err) {
         // A zip file's members are read one by one through the central directory: a damaged one
-        // (CRC, local header) costs that member only (spec/zip-profile.md, salvage).
+        // (CRC, local header) costs that member only (spec §6.8).
         if (!(archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE'))) throw err;
-        damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: err.details.offset !== undefined ? [err.details.offset, err.details.offset] : undefined });
+        const at = err.details.offset;
+        damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: at === undefined ? undefined : [at, at] });
         continue;
       }
       entries++;
       options.onEntry?.(entry);
     }
-    if (expected?.problem) entryWarnings.push(`contents not checked against the manifest: ${expected.problem}`);
+    await restorer.finish();
+    await check.finish(dir, restorer, options.manifest === true);
   } catch (err) {
     // Whatever was extracted completely keeps its name and metadata; temporary files of what was
-    // not are removed; then the failure is reported.
+    // not are removed; then the failure is reported, with any damage found before it.
     await restorer.finish().catch(() => undefined);
     restorer.abort();
+    const result = archive && report();
+    if (result?.damaged.length && err instanceof PortarcError) {
+      result.damaged.push({ path: err.details.entry, what: err.message });
+      throw new ExtractDamagedError(result).withArchive(name);
+    }
     if (err instanceof PortarcError) throw err.withArchive(name);
     throw err;
   } finally {
     await archive?.close();
-    await expected?.close();
+    await check?.close();
   }
-  await restorer.finish();
-  for (const s of archive.skipped ?? []) damaged.push({ path: s.path, what: `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`, range: s.range });
-  for (const f of restorer.damaged) damaged.push({ path: f.path, what: f.what, range: ranges.get(f.path), keptAs: f.keptAs });
-  damaged.sort((a, b) => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER));
-  const result: ExtractResult = {
-    entries,
-    info: archive.info,
-    warnings: [...archive.info.warnings, ...restorer.warnings, ...entryWarnings],
-    losses: restorer.losses,
-    notes: restorer.notes,
-    notices: [...archive.info.notices, ...entryNotices],
-    damaged,
-  };
-  if (damaged.length) throw new ExtractDamagedError(result).withArchive(name);
+  const result = report();
+  if (result.damaged.length) throw new ExtractDamagedError(result).withArchive(name);
   return result;
 }
 

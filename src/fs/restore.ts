@@ -60,6 +60,12 @@ export interface RestoreOptions {
   sys?: Sys;
 }
 
+/** What restore() asks and tells about a file's content (spec/manifest.md §11). */
+export interface RestoreCheck {
+  verdict?: () => string | undefined;
+  written?: (abs: Buffer, ino: number) => void;
+}
+
 /** A file whose content failed its check: not under its name (spec/manifest.md §11). */
 export interface DamagedFile {
   path: string;
@@ -228,10 +234,11 @@ export class Restorer {
   }
 
   /**
-   * `verdict`, for a file, is asked once its content is written (under a temporary name): a reason
-   * means the content is wrong, and the file does not get its name (see `keepDamaged`).
+   * `check.verdict`, for a file, is asked once its content is written (under a temporary name): a
+   * reason means the content is wrong, and the file does not get its name (see `keepDamaged`).
+   * `check.written` learns where a file or hardlink went and its inode (a later check by the manifest).
    */
-  async restore(entry: Entry, body?: AsyncIterable<Buffer>, verdict?: () => string | undefined): Promise<void> {
+  async restore(entry: Entry, body?: AsyncIterable<Buffer>, check: RestoreCheck = {}): Promise<void> {
     const parts = this.place(entry.path, entry);
     if (!parts) return;
     const abs = this.abs(parts);
@@ -247,8 +254,9 @@ export class Restorer {
       switch (entry.type) {
         case 'file': {
           const tmp = await this.writeFile(abs, entry, body);
-          const wrong = verdict?.();
+          const wrong = check.verdict?.();
           if (wrong !== undefined) return this.setAside(tmp, abs, entry, wrong);
+          check.written?.(abs, lstatSync(tmp).ino);
           // Metadata goes on the inode before it gets its name: a crash leaves no half-dressed file.
           await this.applyMetadata(tmp, entry);
           await this.queueRename(tmp, abs, entry, entry.size);
@@ -271,6 +279,7 @@ export class Restorer {
           await this.flushRenames(); // the target may still be under its temporary name
           this.ensureParents(targetParts);
           makeName(abs, () => linkSync(this.abs(targetParts), abs));
+          check.written?.(abs, lstatSync(abs).ino);
           return; // The link shares the inode, and with it all metadata, with its target.
         }
         case 'fifo':
@@ -428,6 +437,11 @@ export class Restorer {
         this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
       }
     }
+  }
+
+  /** Give every written file its name now (a check after the fact looks at the names). */
+  async flush(): Promise<void> {
+    await this.flushRenames();
   }
 
   /** Something is about to touch `parts` (or a path below it): renames waiting for it go first. */
