@@ -58,15 +58,21 @@ export class ExtractDamagedError extends DamagedError {
   constructor(readonly result: ExtractResult) {
     const first = result.damaged[0]!;
     const n = result.damaged.length;
-    super(`${n === 1 ? '' : `${n} damaged places; first: `}${describeExtractDamage(first)}; the rest of the archive was extracted`, { entry: first.path });
+    const where = first.range && first.range[0] !== first.range[1] ? ` (bytes ${first.range[0]}-${first.range[1]})` : '';
+    super(`${n === 1 ? '' : `${n} damaged places; first: `}${first.what}${where}; the rest of the archive was extracted`, { entry: first.path, offset: first.range?.[0] });
     this.name = 'ExtractDamagedError';
   }
 }
 
-/** One line: `header of "b.txt"?: header checksum mismatch (...); skipped to the next header (bytes 1024-2048)`. */
-export function describeExtractDamage(d: ExtractDamage): string {
-  const range = !d.range ? '' : d.range[0] === d.range[1] ? ` (offset ${d.range[0]})` : ` (bytes ${d.range[0]}-${d.range[1]})`;
-  return `${d.what}${d.keptAs ? `; kept as ${d.keptAs}` : ''}${range}`;
+/**
+ * One line, in the form of every portarc error (spec §8.3): `ARCHIVE, entry "NAME", bytes A-B: what`
+ * (`offset A` where only a start is known; no entry for a skipped header, whose name is a guess).
+ */
+export function describeExtractDamage(d: ExtractDamage, archive?: string): string {
+  const where: string[] = archive === undefined ? [] : [archive];
+  if (d.path !== undefined) where.push(`entry "${d.path}"`);
+  if (d.range) where.push(d.range[0] === d.range[1] ? `offset ${d.range[0]}` : `bytes ${d.range[0]}-${d.range[1]}`);
+  return `${where.length ? `${where.join(', ')}: ` : ''}${d.what}${d.keptAs ? `; kept as ${d.keptAs}` : ''}`;
 }
 
 export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
@@ -80,7 +86,8 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   const damaged: ExtractDamage[] = [];
   let check: ContentCheck | undefined;
   const report = (): ExtractResult => ({
-    entries,
+    // Files the stream check set aside after the fact were counted when restored.
+    entries: entries - (check?.damaged.length ?? 0),
     info: archive!.info,
     warnings: [...archive!.info.warnings, ...restorer.warnings, ...entryWarnings, ...(check?.warnings ?? [])],
     losses: restorer.losses,
@@ -88,7 +95,7 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     notices: [...archive!.info.notices, ...entryNotices],
     damaged: [
       ...damaged,
-      ...(archive!.skipped ?? []).map((s) => ({ path: s.path, what: `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`, range: s.range })),
+      ...(archive!.skipped ?? []).map((s) => ({ path: undefined, what: `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`, range: s.range })),
       ...restorer.damaged.map((f) => ({ path: f.path, what: f.what, range: check?.rangeOf(f.path), keptAs: f.keptAs })),
       ...(check?.damaged ?? []),
     ].sort((a, b) => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER)),

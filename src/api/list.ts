@@ -28,7 +28,7 @@ export class ListDamagedError extends DamagedError {
   constructor(readonly damaged: SkippedRange[]) {
     const d = damaged[0]!;
     const n = damaged.length;
-    super(`${n === 1 ? '' : `${n} damaged places; first: `}bytes ${d.range[0]}-${d.range[1]}: header${d.path === undefined ? '' : ` of "${d.path}"?`}: ${d.what}`, { entry: d.path });
+    super(`${n === 1 ? '' : `${n} damaged places; first: `}header${d.path === undefined ? '' : ` of "${d.path}"?`}: ${d.what} (bytes ${d.range[0]}-${d.range[1]})`, { offset: d.range[0] });
     this.name = 'ListDamagedError';
   }
 }

@@ -219,7 +219,7 @@ export async function main(argv: string[]): Promise<number> {
       // A member missing from disk (refused, e.g. it would go through a symlink, or failed) is a failure.
       if (result.losses.some((l) => l.what === 'entry')) code = EXIT.failure;
       const archiveName = o.file === '-' ? '(stdin)' : o.file;
-      for (const d of result.damaged) warn(`error: ${d.path !== undefined && !d.what.startsWith('header') ? `${d.path}: ` : `${archiveName}: `}${describeExtractDamage(d)}`);
+      for (const d of result.damaged) warn(`error: ${describeExtractDamage(d, archiveName)}`);
       if (result.damaged.length) {
         warn(`error: ${archiveName}: damaged: ${result.damaged.length} damaged place${result.damaged.length === 1 ? '' : 's'}; ${result.entries} entries extracted`);
         code = EXIT.failure;
@@ -282,7 +282,7 @@ export async function main(argv: string[]): Promise<number> {
       for (const w of [...info.notices, ...info.warnings]) warn(`warning: ${w}`);
       if (warnings || info.warnings.length) code = EXIT.warnings;
       const archiveName = o.file === '-' ? '(stdin)' : o.file;
-      for (const d of damage?.damaged ?? []) warn(`error: ${archiveName}: bytes ${d.range[0]}-${d.range[1]}: header${d.path === undefined ? '' : ` of "${d.path}"?`}: ${d.what}`);
+      for (const d of damage?.damaged ?? []) warn(`error: ${archiveName}, bytes ${d.range[0]}-${d.range[1]}: header${d.path === undefined ? '' : ` of "${d.path}"?`}: ${d.what}`);
       if (damage) code = EXIT.failure;
       // The listing is the work here: one that could not be written is a failure.
       if (closed.stdoutError) throw ioError(closed.stdoutError, 'cannot write the listing', '(stdout)');
