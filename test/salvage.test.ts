@@ -260,3 +260,42 @@ describe('zip: a damaged member in the middle', () => {
     expect(files(out)).toEqual({ ...GOOD });
   });
 });
+
+describe('the reader option and a manifest that cannot be trusted', () => {
+  const dir = tempDir('salvage-reader');
+  tree(dir);
+  const tar = make(dir, 'm.tar');
+
+  it('TarReader stops at a damaged header unless asked to salvage; then it yields the rest and the range', async () => {
+    const { TarReader } = await import('../src/tar/reader.js');
+    const hdr = headerOf(tar.bytes, './b.bin');
+    const bad = flip(tar.bytes, hdr + 2);
+    const names = async (r: InstanceType<typeof TarReader>) => {
+      const out: string[] = [];
+      for await (const m of r) out.push(m.entry.name);
+      return out;
+    };
+    await expect(names(new TarReader(Readable.from([bad])))).rejects.toThrow(/header checksum mismatch/);
+    const r = new TarReader(Readable.from([bad]), { salvage: true });
+    expect(await names(r)).toEqual(['.', './a.txt', './c.txt', './d', './d/e.txt', '.portarc/manifest.xml', '.portarc/trailer']);
+    expect(r.damaged).toHaveLength(1);
+    expect(r.damaged[0]!.path).toBe('./r.bin');
+    expect(r.damaged[0]!.range[1]).toBe(headerOf(tar.bytes, './c.txt') - 1024); // c.txt's x header: its ustar header is next but one
+  });
+
+  it('a manifest that does not match its trailer condemns nothing: a file it disagrees with is only set aside as NAME.damaged', () => {
+    // Change a.txt's digest in the manifest (the XML no longer matches the trailer's manifest-sha256).
+    const b = Buffer.from(tar.bytes);
+    const xmlAt = b.indexOf('<entry path="./a.txt"');
+    const sha = b.indexOf('sha256="', xmlAt) + 'sha256="'.length;
+    b[sha] = b[sha] === 0x30 ? 0x31 : 0x30;
+    const p = join(dir, 'bad-manifest.tar');
+    writeFileSync(p, b);
+    const out = join(dir, 'bad-manifest');
+    const r = portarc(['extract', '-f', p, '-C', out]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/entry "\.\/a\.txt", bytes \d+-\d+: content does not match the manifest.*kept as \.\/a\.txt\.damaged/);
+    expect(readFileSync(join(out, 'a.txt.damaged'), 'utf8')).toBe('alpha\n');
+    expect(readFileSync(join(out, 'c.txt'), 'utf8')).toBe('gamma\n');
+  });
+});

@@ -319,9 +319,15 @@ export class Restorer {
       return;
     }
     const kept = Buffer.concat([abs, Buffer.from('.damaged')]);
-    renameSync(tmp, kept);
-    this.temps.delete(tmp);
-    this.damaged.push({ path: entry.name, what, keptAs: `${entry.name}.damaged` });
+    try {
+      renameSync(tmp, kept);
+      this.temps.delete(tmp);
+      this.damaged.push({ path: entry.name, what, keptAs: `${entry.name}.damaged` });
+    } catch (err) {
+      // Something that cannot be replaced is in the way (a directory): the content is dropped.
+      this.dropTemp(tmp);
+      this.damaged.push({ path: entry.name, what: `${what}; not kept: ${(err as Error).message}` });
+    }
   }
 
   /** Count content bytes against the limit before they are written. */
