@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { extract, list } from '../src/api/index.js';
 import { ExtractDamagedError } from '../src/api/extract.js';
 import { ListDamagedError } from '../src/api/list.js';
-import { portarc } from './helpers/cli.js';
+import { BIN, portarc } from './helpers/cli.js';
 import { tempDir } from './helpers/tree.js';
 
 const BIG = Buffer.alloc(5000, 0);
@@ -203,6 +203,13 @@ describe('tar: a flipped bit in file data', () => {
     expect(r.stderr).toMatch(/error: \(stdin\), entry "\.\/b\.bin", bytes \d+-\d+: content does not match the manifest/);
     expect(r.stderr).toMatch(/damaged: 2 damaged places; 5 entries extracted/);
     expect(r.stderr).toMatch(/entry "\.\/h", bytes \d+-\d+: hardlink to "\.\/b\.bin", whose content does not match the manifest/);
+    // A pipe named as the archive (`-f <(...)`) is a stream too: read once, checked the same way.
+    const fifo = join(dir, 'm-fifo');
+    const f = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" extract -f <(cat "${m}") -C "${fifo}"`], { encoding: 'utf8' });
+    expect(f.status).toBe(2);
+    expect(existsSync(join(fifo, 'b.bin'))).toBe(false);
+    expect(readFileSync(join(fifo, 'b.bin.damaged')).equals(wrong)).toBe(true);
+    expect(readFileSync(join(fifo, 'c.txt'), 'utf8')).toBe('gamma\n');
     // An intact archive from a stream is checked the same way and passes: exit 0.
     const ok = portarc(['extract', '-f', '-', '-C', join(dir, 'ok-stdin')], { input: withManifest.bytes });
     expect(ok.status, ok.stderr).toBe(0);

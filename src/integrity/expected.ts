@@ -5,7 +5,7 @@
 // flat whatever the entry count (one parsed entry at a time, never a path → digest map).
 
 import { createHash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { sniff } from '../compress/index.js';
 import { isZip } from '../zip/index.js';
 import { readManifest, type ManifestEntry } from '../manifest/index.js';
@@ -32,6 +32,8 @@ const CHUNK = 1 << 20;
  * nothing at all when the archive has no trailer or is not a plain tar or zip file.
  */
 export async function openExpected(path: string): Promise<ExpectedResult> {
+  // A pipe named as the archive (`-f <(...)`) is read once, by the archive reader: not opened here.
+  if (!(await stat(path)).isFile()) return {};
   let fh: FileHandle | undefined = await open(path, 'r');
   try {
     const size = (await fh.stat()).size;
