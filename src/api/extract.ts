@@ -1,11 +1,13 @@
 // extract(): read an archive and restore its entries under a destination directory, reporting
-// every warning and every loss. Spec: spec/portarc-1.md §6 (reader rules) and §9 (restore).
+// every warning and every loss. Spec: spec/portarc-1.md §6 (reader rules), §6.8 (salvage) and §9
+// (restore); spec/manifest.md §11 (each file checked against the manifest before it gets its name).
 
 import { access, constants, mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Entry } from '../model/entry.js';
-import { IoError, ioError, PortarcError, UsageError } from '../model/errors.js';
+import { ArchiveError, DamagedError, IoError, ioError, PortarcError, UsageError } from '../model/errors.js';
 import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
+import { ContentCheck } from './content-check.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
 import type { ArchiveInfo } from '../tar/version.js';
@@ -32,6 +34,45 @@ export interface ExtractResult {
   notes: string[];
   /** What the reader skipped by rule (unknown keywords...): archive-level, then per entry. Not a warning (spec §6.5). */
   notices: string[];
+  /**
+   * What damage cost (spec §6.8, spec/manifest.md §11): headers skipped to the next valid one, zip
+   * members that could not be read, files whose content does not match the manifest (not under
+   * their name; `keptAs` with `keepDamaged`). When it is not empty, extract() rejects with an
+   * ExtractDamagedError that carries this whole result, once everything else was restored.
+   */
+  damaged: ExtractDamage[];
+}
+
+export interface ExtractDamage {
+  /** The entry, when known (for a skipped header, the name it still shows: a guess). */
+  path?: string;
+  what: string;
+  /** Container bytes concerned, [start, end), when known. */
+  range?: [number, number];
+  /** Where a damaged file was kept (`NAME.damaged`, relative to the destination). */
+  keptAs?: string;
+}
+
+/** Damage was found: everything else was restored; `result` is the full report (spec §6.8). */
+export class ExtractDamagedError extends DamagedError {
+  constructor(readonly result: ExtractResult) {
+    const first = result.damaged[0]!;
+    const n = result.damaged.length;
+    const where = first.range && first.range[0] !== first.range[1] ? ` (bytes ${first.range[0]}-${first.range[1]})` : '';
+    super(`${n === 1 ? '' : `${n} damaged places; first: `}${first.what}${where}; the rest of the archive was extracted`, { entry: first.path, offset: first.range?.[0] });
+    this.name = 'ExtractDamagedError';
+  }
+}
+
+/**
+ * One line, in the form of every portarc error (spec §8.3): `ARCHIVE, entry "NAME", bytes A-B: what`
+ * (`offset A` where only a start is known; no entry for a skipped header, whose name is a guess).
+ */
+export function describeExtractDamage(d: ExtractDamage, archive?: string): string {
+  const where: string[] = archive === undefined ? [] : [archive];
+  if (d.path !== undefined) where.push(`entry "${d.path}"`);
+  if (d.range) where.push(d.range[0] === d.range[1] ? `offset ${d.range[0]}` : `bytes ${d.range[0]}-${d.range[1]}`);
+  return `${where.length ? `${where.join(', ')}: ` : ''}${d.what}${d.keptAs ? `; kept as ${d.keptAs}` : ''}`;
 }
 
 export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
@@ -42,35 +83,74 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   const entryNotices: string[] = [];
   let entries = 0;
   let archive: OpenArchive | undefined;
+  const damaged: ExtractDamage[] = [];
+  let check: ContentCheck | undefined;
+  const report = (): ExtractResult => ({
+    // Files the stream check set aside after the fact were counted when restored.
+    entries: entries - (check?.damaged.length ?? 0),
+    info: archive!.info,
+    warnings: [...archive!.info.warnings, ...restorer.warnings, ...entryWarnings, ...(check?.warnings ?? [])],
+    losses: restorer.losses,
+    notes: restorer.notes,
+    notices: [...archive!.info.notices, ...entryNotices],
+    damaged: [
+      ...damaged,
+      ...(archive!.skipped ?? []).map((s) => ({ path: undefined, what: `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`, range: s.range })),
+      ...restorer.damaged.map((f) => ({ path: f.path, what: f.what, range: check?.rangeOf(f.path), keptAs: f.keptAs })),
+      ...(check?.damaged ?? []),
+    ].sort((a, b) => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER)),
+  });
   try {
-    archive = await openArchive(source, { limits: options.limits });
-    for await (const { entry, body } of archive.members) {
-      if (!options.manifest && isManifestMember(entry.path, archive.info.features.compat)) continue;
+    archive = await openArchive(source, { limits: options.limits, salvage: true });
+    check = await ContentCheck.open(source);
+    for await (const { entry, body: stored, offset } of archive.members) {
+      if (isManifestMember(entry.path, archive.info.features.compat)) {
+        await check.manifestMember(entry, stored, restorer, options.manifest === true);
+        if (!options.manifest) continue;
+      }
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
-      await restorer.restore(entry, body);
+      const plan = await check.plan(entry, stored, offset, archive.info);
+      if (plan.refused) {
+        damaged.push(plan.refused);
+        continue;
+      }
+      const setAside = restorer.damaged.length;
+      try {
+        await restorer.restore(entry, plan.body, plan.check);
+        if (restorer.damaged.length > setAside) continue;
+      } catch (err) {
+        // A zip file's members are read one by one through the central directory: a damaged one
+        // (CRC, local header) costs that member only (spec §6.8).
+        if (!(archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE'))) throw err;
+        const at = err.details.offset;
+        damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: at === undefined ? undefined : [at, at] });
+        continue;
+      }
       entries++;
       options.onEntry?.(entry);
     }
+    await restorer.finish();
+    await check.finish(dir, restorer, options.manifest === true);
   } catch (err) {
     // Whatever was extracted completely keeps its name and metadata; temporary files of what was
-    // not are removed; then the failure is reported.
+    // not are removed; then the failure is reported, with any damage found before it.
     await restorer.finish().catch(() => undefined);
     restorer.abort();
+    const result = archive && report();
+    if (result?.damaged.length && err instanceof PortarcError) {
+      result.damaged.push({ path: err.details.entry, what: err.message });
+      throw new ExtractDamagedError(result).withArchive(name);
+    }
     if (err instanceof PortarcError) throw err.withArchive(name);
     throw err;
   } finally {
     await archive?.close();
+    await check?.close();
   }
-  await restorer.finish();
-  return {
-    entries,
-    info: archive.info,
-    warnings: [...archive.info.warnings, ...restorer.warnings, ...entryWarnings],
-    losses: restorer.losses,
-    notes: restorer.notes,
-    notices: [...archive.info.notices, ...entryNotices],
-  };
+  const result = report();
+  if (result.damaged.length) throw new ExtractDamagedError(result).withArchive(name);
+  return result;
 }
 
 /**

@@ -2,12 +2,12 @@
 export { create, type CreateInput, type CreateOptions, type CreateResult } from './create.js';
 export { convert, type ConvertResult } from './convert.js';
 export { openArchive, type Member, type OpenArchive } from './open.js';
-export { extract, type ExtractOptions, type ExtractResult } from './extract.js';
-export { list, type ListedEntry, type Listing, type ListOptions } from './list.js';
+export { extract, describeExtractDamage, ExtractDamagedError, type ExtractOptions, type ExtractResult, type ExtractDamage } from './extract.js';
+export { list, ListDamagedError, type ListedEntry, type Listing, type ListOptions } from './list.js';
 export { VERSION } from './version.js';
 export { makeEntry, displayName, type Entry, type EntryType, type AclEntry, type SparseRun } from '../model/entry.js';
 export { PortarcError, ArchiveError, UnsupportedFeatureError, LimitError, UsageError, IoError, EntryError, DamagedError, type PortarcErrorCode } from '../model/errors.js';
-export { TarReader, type TarMember, type TarReaderOptions } from '../tar/reader.js';
+export { TarReader, type TarMember, type TarReaderOptions, type SkippedRange } from '../tar/reader.js';
 export { TarWriter, type Sink, type TarWriterOptions } from '../tar/writer.js';
 export { SPEC_VERSION_TEXT, type ArchiveInfo } from '../tar/version.js';
 export { scan, type ScanOptions, type ScannedEntry } from '../fs/scan.js';

@@ -1,9 +1,11 @@
 // list(): the entries of an archive, streamed, with their offsets. Content is skipped, not read.
-// Spec: spec/portarc-1.md §6 (reader rules).
+// Spec: spec/portarc-1.md §6 (reader rules) and §6.8 (salvage: a damaged tar header is skipped to
+// the next valid one; the listing goes on and ends with a DamagedError naming what was skipped).
 
 import type { Entry } from '../model/entry.js';
 import type { Limits } from '../model/limits.js';
-import { ArchiveError } from '../model/errors.js';
+import { ArchiveError, DamagedError } from '../model/errors.js';
+import type { SkippedRange } from '../tar/reader.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
 import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
@@ -17,6 +19,18 @@ export interface ListedEntry extends Entry {
 export interface Listing extends AsyncIterable<ListedEntry> {
   /** Spec version, features and archive-level warnings; complete once iteration has ended. */
   info: ArchiveInfo;
+  /** Ranges skipped past damaged headers (spec §6.8); complete once iteration has ended. */
+  damaged: SkippedRange[];
+}
+
+/** The listing went on past damage: every entry that could be read was listed; `damaged` says what was skipped. */
+export class ListDamagedError extends DamagedError {
+  constructor(readonly damaged: SkippedRange[]) {
+    const d = damaged[0]!;
+    const n = damaged.length;
+    super(`${n === 1 ? '' : `${n} damaged places; first: `}header${d.path === undefined ? '' : ` of "${d.path}"?`}: ${d.what} (bytes ${d.range[0]}-${d.range[1]})`, { offset: d.range[0] });
+    this.name = 'ListDamagedError';
+  }
 }
 
 export interface ListOptions {
@@ -28,19 +42,25 @@ export interface ListOptions {
 export function list(source: ArchiveSource, options: ListOptions = {}): Listing {
   const name = sourceName(source);
   let info = newArchiveInfo();
+  let damaged: SkippedRange[] = [];
   return {
     get info() {
       return info;
     },
+    get damaged() {
+      return damaged;
+    },
     async *[Symbol.asyncIterator]() {
       let archive: OpenArchive | undefined;
       try {
-        archive = await openArchive(source, options);
+        archive = await openArchive(source, { ...options, salvage: true });
         info = archive.info;
+        damaged = archive.skipped ?? [];
         for await (const m of archive.members) {
           if (!options.all && isManifestMember(m.entry.path, archive.info.features.compat)) continue;
           yield { ...m.entry, offset: m.offset };
         }
+        if (damaged.length) throw new ListDamagedError(damaged);
       } catch (err) {
         if (err instanceof ArchiveError) throw err.withArchive(name);
         throw err;

@@ -9,7 +9,7 @@ import { decompressAuto, peek, sniff, unsupportedFormat } from '../compress/inde
 import { openSource, stable, type ArchiveSource } from '../io/source.js';
 import { ArchiveError, IoError, ioError } from '../model/errors.js';
 import { BLOCK, decodeHeader, isZeroBlock } from '../tar/header.js';
-import { TarReader } from '../tar/reader.js';
+import { TarReader, type SkippedRange } from '../tar/reader.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
 
@@ -27,12 +27,21 @@ export interface OpenArchive {
   info: ArchiveInfo;
   members: AsyncIterable<Member>;
   close(): Promise<void>;
+  /** With `salvage`: the ranges the tar reader skipped past damage (spec §6.8), filled as it reads. */
+  skipped?: SkippedRange[];
+  /**
+   * Each member is read on its own (a zip file, through its central directory): an error in one
+   * member's data leaves the others readable, so a salvaging consumer may go on to the next.
+   */
+  independentMembers?: boolean;
 }
 
 export interface OpenOptions {
   limits?: Partial<Limits>;
   /** The consumer keeps body chunks after asking for more (a zip writer gathering a member): copy them. */
   keepsChunks?: boolean;
+  /** Go on past damaged tar headers to the next valid one (spec §6.8), reporting in `skipped`. */
+  salvage?: boolean;
 }
 
 export async function openArchive(source: ArchiveSource, options: OpenOptions = {}): Promise<OpenArchive> {
@@ -57,7 +66,7 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
       async function* members(): AsyncGenerator<Member> {
         for await (const e of zip.entries()) yield { entry: e.entry, offset: e.offset, body: e.open() };
       }
-      return { format: 'zip', name, info: zip.info, members: members(), close: () => zip.close() };
+      return { format: 'zip', name, info: zip.info, members: members(), close: () => zip.close(), independentMembers: true };
     }
   }
   const { head, rest } = await peek(bytes, BLOCK);
@@ -74,8 +83,8 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
     await opened.close();
     throw new ArchiveError(wrong, { archive: name, offset: decoded.head.length ? 0 : undefined });
   }
-  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits });
-  return { format: 'tar', name, info: reader.info, members: reader, close: opened.close };
+  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage });
+  return { format: 'tar', name, info: reader.info, members: reader, close: opened.close, skipped: reader.damaged };
 }
 
 /** Is the archive a regular file (random access)? A directory or a missing file is refused here. */

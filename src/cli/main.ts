@@ -6,8 +6,8 @@ import { parseLimit, type Limits } from '../model/limits.js';
 import { describeErrno, ioError, PortarcError } from '../model/errors.js';
 import { convert } from '../api/convert.js';
 import { create } from '../api/create.js';
-import { extract } from '../api/extract.js';
-import { list } from '../api/list.js';
+import { describeExtractDamage, extract, ExtractDamagedError, type ExtractResult } from '../api/extract.js';
+import { list, ListDamagedError } from '../api/list.js';
 import { describeDamage, verify } from '../api/verify.js';
 import { VERSION } from '../api/version.js';
 import { loadSys } from '../fs/sys.js';
@@ -181,9 +181,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--limit <name=value>', 'raise or lower a bound (bytes, entries, pathBytes, depth, headerBytes, xattrs, xattrBytes; K/M/G/T suffixes)', collectLimit, {})
     .option('-P, --absolute-names', 'unsafe: keep ".." components in member paths (a leading "/" is still removed)')
     .option('--manifest', 'also extract the manifest and trailer (.portarc/manifest.xml, .portarc/trailer)')
-    .action(async (o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits>; manifest?: boolean }) => {
+    .option('--keep-damaged', 'keep a file whose content does not match the manifest as NAME.damaged (default: removed)')
+    .action(async (o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits>; manifest?: boolean; keepDamaged?: boolean }) => {
       const sys = loadSys();
-      const result = await extract(o.file, o.directory, {
+      // Damage (spec §6.8) is reported after everything else was restored: the report, then exit 2.
+      const result: ExtractResult = await extract(o.file, o.directory, {
         preserve: o.preserve,
         samePermissions: o.samePermissions,
         sameOwner: o.sameOwner,
@@ -193,7 +195,11 @@ export async function main(argv: string[]): Promise<number> {
         fsync: o.fsync,
         limits: o.limit,
         manifest: o.manifest,
+        keepDamaged: o.keepDamaged,
         onEntry: o.verbose ? (e) => say(`${e.name}\n`) : undefined,
+      }).catch((err: unknown) => {
+        if (err instanceof ExtractDamagedError) return err.result;
+        throw err;
       });
       if (closed.stdoutError) {
         warn(`warning: the listing could not be written to standard output: ${describeErrno(closed.stdoutError)}; the extraction was completed`);
@@ -212,6 +218,12 @@ export async function main(argv: string[]): Promise<number> {
       if (result.warnings.length || result.losses.length) code = o.strict && result.losses.length ? EXIT.failure : EXIT.warnings;
       // A member missing from disk (refused, e.g. it would go through a symlink, or failed) is a failure.
       if (result.losses.some((l) => l.what === 'entry')) code = EXIT.failure;
+      const archiveName = o.file === '-' ? '(stdin)' : o.file;
+      for (const d of result.damaged) warn(`error: ${describeExtractDamage(d, archiveName)}`);
+      if (result.damaged.length) {
+        warn(`error: ${archiveName}: damaged: ${result.damaged.length} damaged place${result.damaged.length === 1 ? '' : 's'}; ${result.entries} entries extracted`);
+        code = EXIT.failure;
+      }
     });
 
   program
@@ -243,7 +255,16 @@ export async function main(argv: string[]): Promise<number> {
       let first = true;
       if (o.json) await out('{"entries":[\n');
       let warnings = 0;
-      for await (const e of listing) {
+      let damage: ListDamagedError | undefined;
+      const entries = (async function* () {
+        try {
+          yield* listing;
+        } catch (err) {
+          if (!(err instanceof ListDamagedError)) throw err;
+          damage = err;
+        }
+      })();
+      for await (const e of entries) {
         if (closed.stdout) break; // the reader has stopped (`| head`): so do we, quietly, as tar does
         warnings += e.warnings.length;
         if (o.json) {
@@ -260,6 +281,9 @@ export async function main(argv: string[]): Promise<number> {
       }
       for (const w of [...info.notices, ...info.warnings]) warn(`warning: ${w}`);
       if (warnings || info.warnings.length) code = EXIT.warnings;
+      const archiveName = o.file === '-' ? '(stdin)' : o.file;
+      for (const d of damage?.damaged ?? []) warn(`error: ${archiveName}, bytes ${d.range[0]}-${d.range[1]}: header${d.path === undefined ? '' : ` of "${d.path}"?`}: ${d.what}`);
+      if (damage) code = EXIT.failure;
       // The listing is the work here: one that could not be written is a failure.
       if (closed.stdoutError) throw ioError(closed.stdoutError, 'cannot write the listing', '(stdout)');
     });

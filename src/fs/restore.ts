@@ -52,7 +52,26 @@ export interface RestoreOptions {
    * probing the destination when not given: macOS and Windows filesystems fold them).
    */
   foldNames?: boolean;
+  /**
+   * A file whose content fails its check (restore()'s `verdict`) is kept as `NAME.damaged` instead
+   * of being removed (spec/manifest.md §11). It never gets its real name either way.
+   */
+  keepDamaged?: boolean;
   sys?: Sys;
+}
+
+/** What restore() asks and tells about a file's content (spec/manifest.md §11). */
+export interface RestoreCheck {
+  verdict?: () => string | undefined;
+  written?: (abs: Buffer, ino: number) => void;
+}
+
+/** A file whose content failed its check: not under its name (spec/manifest.md §11). */
+export interface DamagedFile {
+  path: string;
+  what: string;
+  /** Where it was kept (`NAME.damaged`, under the destination) with `keepDamaged`. */
+  keptAs?: string;
 }
 
 /** Something the archive holds that could not be put on disk. */
@@ -88,6 +107,8 @@ export class Restorer {
   readonly warnings: string[] = [];
   /** What the chosen profile left out by design (tar's habits for a user, `untrusted`): exit 0. */
   readonly notes: string[] = [];
+  /** Files whose content failed their check: removed, or kept as NAME.damaged. */
+  readonly damaged: DamagedFile[] = [];
   private sys: Sys;
   private root: Buffer;
   private sameOwner: boolean;
@@ -212,7 +233,12 @@ export class Restorer {
     for (const k of this.verified.keys()) if (k === key || k.startsWith(key + '/')) this.verified.delete(k);
   }
 
-  async restore(entry: Entry, body?: AsyncIterable<Buffer>): Promise<void> {
+  /**
+   * `check.verdict`, for a file, is asked once its content is written (under a temporary name): a
+   * reason means the content is wrong, and the file does not get its name (see `keepDamaged`).
+   * `check.written` learns where a file or hardlink went and its inode (a later check by the manifest).
+   */
+  async restore(entry: Entry, body?: AsyncIterable<Buffer>, check: RestoreCheck = {}): Promise<void> {
     const parts = this.place(entry.path, entry);
     if (!parts) return;
     const abs = this.abs(parts);
@@ -228,6 +254,9 @@ export class Restorer {
       switch (entry.type) {
         case 'file': {
           const tmp = await this.writeFile(abs, entry, body);
+          const wrong = check.verdict?.();
+          if (wrong !== undefined) return this.setAside(tmp, abs, entry, wrong);
+          check.written?.(abs, lstatSync(tmp).ino);
           // Metadata goes on the inode before it gets its name: a crash leaves no half-dressed file.
           await this.applyMetadata(tmp, entry);
           await this.queueRename(tmp, abs, entry, entry.size);
@@ -250,6 +279,7 @@ export class Restorer {
           await this.flushRenames(); // the target may still be under its temporary name
           this.ensureParents(targetParts);
           makeName(abs, () => linkSync(this.abs(targetParts), abs));
+          check.written?.(abs, lstatSync(abs).ino);
           return; // The link shares the inode, and with it all metadata, with its target.
         }
         case 'fifo':
@@ -278,6 +308,25 @@ export class Restorer {
       if (err instanceof ArchiveError) throw err;
       if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
       this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
+    }
+  }
+
+  /** A file with wrong content: its temporary removed, or renamed to NAME.damaged (keepDamaged). */
+  private setAside(tmp: Buffer, abs: Buffer, entry: Entry, what: string): void {
+    if (!this.opts.keepDamaged) {
+      this.dropTemp(tmp);
+      this.damaged.push({ path: entry.name, what });
+      return;
+    }
+    const kept = Buffer.concat([abs, Buffer.from('.damaged')]);
+    try {
+      renameSync(tmp, kept);
+      this.temps.delete(tmp);
+      this.damaged.push({ path: entry.name, what, keptAs: `${entry.name}.damaged` });
+    } catch (err) {
+      // Something that cannot be replaced is in the way (a directory): the content is dropped.
+      this.dropTemp(tmp);
+      this.damaged.push({ path: entry.name, what: `${what}; not kept: ${(err as Error).message}` });
     }
   }
 
@@ -394,6 +443,11 @@ export class Restorer {
         this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
       }
     }
+  }
+
+  /** Give every written file its name now (a check after the fact looks at the names). */
+  async flush(): Promise<void> {
+    await this.flushRenames();
   }
 
   /** Something is about to touch `parts` (or a path below it): renames waiting for it go first. */

@@ -17,6 +17,21 @@ export interface TarReaderOptions {
   archiveName?: string;
   /** Bounds on headers, entries and xattrs (a lying size must not allocate). */
   limits?: Partial<Limits>;
+  /**
+   * Go on past a damaged header (spec §6.8): scan forward block by block to the next valid header,
+   * as GNU tar does ("Skipping to next header"), and report the skipped range in `damaged`.
+   * Without it a damaged header ends the reading with an ArchiveError.
+   */
+  salvage?: boolean;
+}
+
+/** A place the salvaging reader skipped: a damaged header, up to the next valid header. */
+export interface SkippedRange {
+  /** The member's name as far as the damaged header still shows it (a guess), if any. */
+  path?: string;
+  what: string;
+  /** Container bytes [start, end) skipped: the damaged header (and its x/L/K headers) and what followed. */
+  range: [number, number];
 }
 
 /** One member: its metadata, where its header starts, and its stored data. */
@@ -56,12 +71,18 @@ export class TarReader implements AsyncIterable<TarMember> {
   private maxHeader: number;
   private limits: Limits;
   private count = 0;
+  private salvage: boolean;
+  /** A header block found by resync(), read again by the next readHeaderBlock(). */
+  private pending: { block: Buffer; at: number } | undefined;
+  /** What salvage skipped (spec §6.8), in archive order; complete once iteration has ended. */
+  readonly damaged: SkippedRange[] = [];
 
   constructor(source: AsyncIterable<Buffer | Uint8Array>, opts: TarReaderOptions = {}) {
     this.src = new ByteSource(source);
     this.name = opts.archiveName ?? 'archive';
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.maxHeader = this.limits.headerBytes;
+    this.salvage = opts.salvage === true;
   }
 
   private fail(reason: string, offset: number, entry?: string, code?: 'PORTARC_LIMIT' | 'PORTARC_UNSUPPORTED'): never {
@@ -71,6 +92,11 @@ export class TarReader implements AsyncIterable<TarMember> {
   }
 
   private async readHeaderBlock(): Promise<{ block: Buffer; at: number } | undefined> {
+    if (this.pending) {
+      const got = this.pending;
+      this.pending = undefined;
+      return got;
+    }
     const at = this.src.position;
     const block = await this.src.read(BLOCK);
     if (block.length === 0) return undefined;
@@ -116,8 +142,13 @@ export class TarReader implements AsyncIterable<TarMember> {
         try {
           h = decodeHeader(got.block);
         } catch (err) {
-          if (err instanceof HeaderError) this.fail(err.message, got.at);
-          throw err;
+          if (!(err instanceof HeaderError)) throw err;
+          if (!this.salvage) this.fail(err.message, got.at);
+          // The extension headers read so far belong to the lost member: dropped with it.
+          await this.resync(got.block, memberStart, err.message);
+          local = longName = longLink = undefined;
+          memberStart = -1;
+          continue;
         }
         const parse = async (): Promise<PaxRecord[]> => {
           const data = await this.readExtension(h, got.at);
@@ -288,6 +319,32 @@ export class TarReader implements AsyncIterable<TarMember> {
     return { member: { entry, offset: memberStart, body: body() }, drain };
   }
 
+  /**
+   * After a damaged header at `start`: read on block by block to the next block that is a valid
+   * header (its checksum right, ustar magic or v7's none), keep it for the next read, and report
+   * the range skipped. Zero blocks are passed over (a file's data may hold them); the end of the
+   * input ends the scan, and the reading.
+   */
+  private async resync(bad: Buffer, start: number, reason: string): Promise<void> {
+    const path = guessName(bad);
+    let end = this.src.position;
+    for (;;) {
+      const at = this.src.position;
+      const block = await this.src.read(BLOCK);
+      if (block.length < BLOCK) {
+        this.damaged.push({ path, what: `${reason}; no valid header follows before the end of the archive`, range: [start, end] });
+        return;
+      }
+      if (isZeroBlock(block)) continue;
+      end = at + BLOCK;
+      if (plausibleHeader(block)) {
+        this.pending = { block: Buffer.from(block), at };
+        this.damaged.push({ path, what: `${reason}; skipped to the next header`, range: [start, at] });
+        return;
+      }
+    }
+  }
+
   /** GNU sparse 1.0: decimal numbers, one per line, at the start of the data, padded to a block. */
   private async readSparseMap1(stored: number, headerAt: number, entry: Entry): Promise<{ runs: SparseRun[]; bytes: number }> {
     const lines: number[] = [];
@@ -309,6 +366,25 @@ export class TarReader implements AsyncIterable<TarMember> {
     }
     return { runs: pairsToRuns(lines.slice(1, 1 + count * 2)), bytes };
   }
+}
+
+/** A block with a right checksum and ustar magic (or v7's none): where salvage starts again. */
+function plausibleHeader(block: Buffer): boolean {
+  const magic = block.toString('latin1', 257, 263);
+  if (magic !== 'ustar\0' && magic !== 'ustar ' && !block.subarray(257, 263).every((b) => b === 0)) return false;
+  try {
+    decodeHeader(block);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The name field of a damaged header, when it still looks like a name (printable, non-empty). */
+function guessName(block: Buffer): string | undefined {
+  const end = block.indexOf(0);
+  const name = block.subarray(0, end < 0 || end > 100 ? 100 : end).toString('utf8');
+  return name.length && !/[\u0000-\u001f\u007f\ufffd]/.test(name) ? name : undefined;
 }
 
 /** Runs must be in order, must not overlap, and must lie within the real size. */

@@ -1,0 +1,142 @@
+// extract()'s check of each restored file against the archive's manifest (spec/manifest.md §11).
+// - A seekable plain tar or zip file: the manifest (found by the trailer, checked against its
+//   digest) is read alongside the archive, and a file whose content differs never gets its name:
+//   its temporary is removed, or renamed NAME.damaged with `keepDamaged` (§11.1).
+// - Anything read as a stream (stdin, .tar.gz, .tar.zst): the manifest comes last, so files are
+//   logged as they are restored and checked when it arrives; a file whose content differs is then
+//   renamed NAME.damaged (never deleted: the manifest itself cannot be checked before it is used).
+//   Hardlinks to it go the same way (§11.2).
+
+import { createReadStream, lstatSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Entry } from '../model/entry.js';
+import { displayName } from '../model/entry.js';
+import type { ArchiveInfo } from '../tar/version.js';
+import type { ArchiveSource } from '../io/source.js';
+import type { RestoreCheck, Restorer } from '../fs/restore.js';
+import { digestBody } from '../integrity/content.js';
+import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
+import { RestoredLog, type Mismatch } from '../integrity/restored.js';
+import { MANIFEST_FEATURE, MANIFEST_NAME } from '../manifest/index.js';
+
+export interface ContentDamage {
+  path?: string;
+  what: string;
+  range?: [number, number];
+  keptAs?: string;
+}
+
+export interface Planned {
+  /** The member must not be restored (its header disagrees with the manifest). */
+  refused?: ContentDamage;
+  body: AsyncIterable<Buffer>;
+  check: RestoreCheck;
+}
+
+export class ContentCheck {
+  readonly damaged: ContentDamage[] = [];
+  readonly warnings: string[] = [];
+  /** Data ranges of files the seekable check set aside, by entry name (for the report). */
+  private ranges = new Map<string, [number, number]>();
+  private log: RestoredLog | undefined;
+  /** The stream check ran (the manifest arrived), or cannot run any more. */
+  private done = false;
+  private why: string | undefined;
+
+  private constructor(private expected: ExpectedDigests | undefined) {}
+
+  static async open(source: ArchiveSource): Promise<ContentCheck> {
+    if (typeof source !== 'string' || source === '-') return new ContentCheck(undefined);
+    // An archive that cannot be opened here is reported by the reader, which opens it too.
+    const got = await openExpected(source).catch(() => ({ expected: undefined, why: undefined }));
+    const c = new ContentCheck(got.expected);
+    c.why = got.why;
+    return c;
+  }
+
+  /** The body to restore and what to check, for one member. */
+  async plan(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo): Promise<Planned> {
+    if (this.expected) {
+      const listed = entry.type === 'file' ? await this.expected.at(offset) : undefined;
+      if (listed && !listed.path.equals(entry.path)) {
+        return { body, check: {}, refused: { path: entry.name, what: `name does not match the manifest ("${displayName(listed.path)}" at this offset); not extracted`, range: [listed.offset, listed.data] } };
+      }
+      if (!listed?.sha256) return { body, check: {} };
+      const d = digestBody(entry, body);
+      const want = listed.sha256;
+      const verdict = () => {
+        const got = d.digest();
+        if (got === want) return undefined;
+        this.ranges.set(entry.name, [listed.data, listed.end]);
+        return `content does not match the manifest (sha256 ${got}, manifest ${want})`;
+      };
+      return { body: d.body as AsyncIterable<Buffer>, check: { verdict } };
+    }
+    if (this.done || !info.features.compat.includes(MANIFEST_FEATURE)) return { body, check: {} };
+    const log = (this.log ??= new RestoredLog());
+    if (entry.type === 'hardlink' && entry.linkTarget) {
+      const link = entry.linkTarget;
+      return { body, check: { written: (abs, ino) => log.add({ offset, path: entry.path, name: entry.name, abs, ino, link }) } };
+    }
+    if (entry.type !== 'file') return { body, check: {} };
+    const d = digestBody(entry, body);
+    return { body: d.body as AsyncIterable<Buffer>, check: { written: (abs, ino) => log.add({ offset, path: entry.path, name: entry.name, abs, ino, sha256: d.digest() }) } };
+  }
+
+  /**
+   * The manifest member of a stream: check what was logged against it. When the member is also
+   * being restored (`--manifest`), its body is left alone and `finish` reads the restored copy.
+   */
+  async manifestMember(entry: Entry, body: AsyncIterable<Buffer>, restorer: Restorer, restoring: boolean): Promise<void> {
+    if (!this.log || this.done || restoring || entry.path.toString('latin1') !== MANIFEST_NAME) return;
+    await this.runLog(body, restorer);
+  }
+
+  private async runLog(xml: AsyncIterable<Buffer>, restorer: Restorer): Promise<void> {
+    const log = this.log!;
+    this.done = true;
+    await restorer.flush(); // the names the log holds must be in place
+    try {
+      await log.check(xml, (m) => this.setAside(m));
+    } catch (err) {
+      this.warnings.push(`contents not checked against the manifest: ${(err as Error).message}`);
+    }
+  }
+
+  /** Rename a file restored with wrong content (and each hardlink to it) to NAME.damaged. */
+  private setAside(m: Mismatch): void {
+    const { record } = m;
+    const st = lstatSync(record.abs, { throwIfNoEntry: false });
+    if (!st || st.ino !== record.ino) {
+      this.damaged.push({ path: record.name, what: `${m.what}; the name now holds a later member or nothing`, range: m.range });
+      return;
+    }
+    try {
+      renameSync(record.abs, Buffer.concat([record.abs, Buffer.from('.damaged')]));
+      this.damaged.push({ path: record.name, what: m.what, range: m.range, keptAs: `${record.name}.damaged` });
+    } catch (err) {
+      this.damaged.push({ path: record.name, what: `${m.what}; could not be renamed to ${record.name}.damaged (${(err as Error).message}): it is still under its name`, range: m.range });
+    }
+  }
+
+  /** After restorer.finish(): the stream check from a restored manifest, and what could not be checked. */
+  async finish(dir: string, restorer: Restorer, restoredManifest: boolean): Promise<void> {
+    if (this.log && !this.done && restoredManifest) {
+      const copy = join(dir, MANIFEST_NAME);
+      if (lstatSync(copy, { throwIfNoEntry: false })?.isFile()) await this.runLog(createReadStream(copy), restorer);
+    }
+    if (this.expected?.problem) this.warnings.push(`contents not checked against the manifest: ${this.expected.problem}`);
+    else if (this.log && !this.done) this.warnings.push('contents not checked against the manifest: the archive ends before its manifest member');
+    else if (this.why && !this.log) this.warnings.push(`contents not checked against the manifest: ${this.why}`);
+  }
+
+  /** The data range of a file the seekable check set aside. */
+  rangeOf(name: string): [number, number] | undefined {
+    return this.ranges.get(name);
+  }
+
+  async close(): Promise<void> {
+    this.log?.close();
+    await this.expected?.close();
+  }
+}

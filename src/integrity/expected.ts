@@ -1,0 +1,106 @@
+// The digests a restore checks each file against (spec/manifest.md §11, extraction with a
+// manifest). For a seekable plain tar or zip file, the trailer says where the manifest is; its XML
+// is checked against the trailer's digest, then streamed alongside the archive: its entries are in
+// archive order, so each member's entry is found by advancing to the member's offset. Memory stays
+// flat whatever the entry count (one parsed entry at a time, never a path → digest map).
+
+import { createHash } from 'node:crypto';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { sniff } from '../compress/index.js';
+import { isZip } from '../zip/index.js';
+import { readManifest, type ManifestEntry } from '../manifest/index.js';
+import { locateTrailer } from './ranges.js';
+
+export interface ExpectedDigests {
+  /** The manifest's entry for the member whose first header is at `offset`, if it lists one there. */
+  at(offset: number): Promise<ManifestEntry | undefined>;
+  /** Why the manifest stopped being usable part way (a newer major version, bad XML), if it did. */
+  problem?: string;
+  close(): Promise<void>;
+}
+
+export interface ExpectedResult {
+  expected?: ExpectedDigests;
+  why?: string;
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * Open the manifest of the archive file `path` for checking. `why` says why there is none to check
+ * against when the archive seems to have one (a damaged trailer or manifest, a newer version);
+ * nothing at all when the archive has no trailer or is not a plain tar or zip file.
+ */
+export async function openExpected(path: string): Promise<ExpectedResult> {
+  // A pipe named as the archive (`-f <(...)`) is read once, by the archive reader: not opened here.
+  if (!(await stat(path)).isFile()) return {};
+  let fh: FileHandle | undefined = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const head = Buffer.alloc(Math.min(10, size));
+    await fh.read(head, 0, head.length, 0);
+    const format = isZip(head) ? 'zip' : sniff(head) === 'none' ? 'tar' : undefined;
+    if (!format) return {};
+    const loc = await locateTrailer(fh, size, format);
+    if (!loc) return {};
+    if (!loc.trailer) return { why: `the trailer is damaged (${loc.problem ?? 'unreadable'})` };
+    const { manifestData, manifestSize, manifestSha256 } = loc.trailer;
+    if (manifestData + manifestSize > size) return { why: 'the trailer points past the end of the archive' };
+    // A damaged manifest would condemn good files: it is used only when its XML matches the trailer.
+    const hash = createHash('sha256');
+    for await (const c of chunks(fh, manifestData, manifestData + manifestSize)) hash.update(c);
+    if (hash.digest('hex') !== manifestSha256) return { why: 'the manifest does not match the digest in the trailer' };
+    const items = readManifest(chunks(fh, manifestData, manifestData + manifestSize));
+    const handle = fh;
+    fh = undefined;
+    let current: ManifestEntry | undefined;
+    let ended = false;
+    const next = async (): Promise<void> => {
+      for (;;) {
+        let r: IteratorResult<Awaited<ReturnType<typeof items.next>>['value']>;
+        try {
+          r = await items.next();
+        } catch (err) {
+          // A newer major version (refused at the root) or XML that does not parse.
+          expected.problem = (err as Error).message;
+          ended = true;
+          current = undefined;
+          return;
+        }
+        if (r.done) {
+          ended = true;
+          current = undefined;
+          return;
+        }
+        if (r.value.kind === 'entry') {
+          current = r.value.entry;
+          return;
+        }
+      }
+    };
+    const expected: ExpectedDigests = {
+      async at(offset) {
+        if (!current && !ended) await next();
+        while (current && current.offset < offset) await next();
+        return current?.offset === offset ? current : undefined;
+      },
+      async close() {
+        await items.return(undefined).catch(() => undefined);
+        await handle.close();
+      },
+    };
+    return { expected };
+  } finally {
+    await fh?.close();
+  }
+}
+
+async function* chunks(fh: FileHandle, start: number, end: number): AsyncGenerator<Buffer> {
+  for (let at = start; at < end; ) {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, end - at));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+    if (bytesRead === 0) return;
+    yield buf.subarray(0, bytesRead);
+    at += bytesRead;
+  }
+}

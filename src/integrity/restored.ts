@@ -1,0 +1,117 @@
+// Checking a restore against a manifest that arrives last (spec/manifest.md §11.2): an archive read
+// as a stream (stdin, a .tar.gz or .tar.zst) shows its manifest only after every entry. Each file
+// restored is logged — offset, path, content digest, where it went and its inode — to a temporary
+// file (memory stays flat whatever the entry count); when the manifest member arrives, the log and
+// the manifest are walked side by side (both are in archive order) and every file whose digest
+// differs, and every hardlink to one, is handed back to be set aside.
+
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync, createReadStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { readManifest, type ManifestEntry } from '../manifest/index.js';
+
+export interface RestoredRecord {
+  /** Offset of the member's first header in the container. */
+  offset: number;
+  /** Member path, as stored. */
+  path: Buffer;
+  /** The entry's display name. */
+  name: string;
+  /** Where it was restored (absolute). */
+  abs: Buffer;
+  ino: number;
+  /** Content digest, for a file. */
+  sha256?: string;
+  /** Archive path of a hardlink's target. */
+  link?: Buffer;
+}
+
+export interface Mismatch {
+  record: RestoredRecord;
+  what: string;
+  /** The member's data range (file) or header range (hardlink) in the container. */
+  range: [number, number];
+}
+
+const FLUSH = 64 << 10;
+
+export class RestoredLog {
+  private dir = mkdtempSync(join(tmpdir(), 'portarc-check-'));
+  private file = join(this.dir, 'restored.jsonl');
+  private fd = openSync(this.file, 'w', 0o600);
+  private buf: string[] = [];
+  private bufLen = 0;
+  count = 0;
+
+  add(r: RestoredRecord): void {
+    const line = JSON.stringify({ o: r.offset, p: r.path.toString('hex'), n: r.name, a: r.abs.toString('hex'), i: r.ino, s: r.sha256, l: r.link?.toString('hex') });
+    this.buf.push(line);
+    this.bufLen += line.length + 1;
+    this.count++;
+    if (this.bufLen >= FLUSH) this.flush();
+  }
+
+  private flush(): void {
+    if (!this.buf.length) return;
+    const text = Buffer.from(this.buf.join('\n') + '\n');
+    for (let off = 0; off < text.length; ) off += writeSync(this.fd, text, off);
+    this.buf = [];
+    this.bufLen = 0;
+  }
+
+  private async *records(): AsyncGenerator<RestoredRecord> {
+    this.flush();
+    const lines = createInterface({ input: createReadStream(this.file), crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (!line) continue;
+      const j = JSON.parse(line) as { o: number; p: string; n: string; a: string; i: number; s?: string; l?: string };
+      yield { offset: j.o, path: Buffer.from(j.p, 'hex'), name: j.n, abs: Buffer.from(j.a, 'hex'), ino: j.i, sha256: j.s, link: j.l === undefined ? undefined : Buffer.from(j.l, 'hex') };
+    }
+  }
+
+  /**
+   * Walk the log beside the manifest's XML; call `bad` for each file whose content digest differs
+   * from the manifest's, and each hardlink whose target is such a file. Entries the manifest does
+   * not list at the same offset with the same path are not judged (verify reports those).
+   */
+  async check(xml: AsyncIterable<Buffer>, bad: (m: Mismatch) => void): Promise<void> {
+    const items = readManifest(xml);
+    let current: ManifestEntry | undefined;
+    let ended = false;
+    const advance = async (offset: number) => {
+      while (!ended && (!current || current.offset < offset)) {
+        const r = await items.next();
+        if (r.done) ended = true;
+        else if (r.value.kind === 'entry') current = r.value.entry;
+      }
+    };
+    // Only the damaged paths are remembered (hardlinks come after their target in archive order).
+    const damaged = new Set<string>();
+    try {
+      for await (const rec of this.records()) {
+        await advance(rec.offset);
+        if (!current || current.offset !== rec.offset || !current.path.equals(rec.path)) continue;
+        if (rec.sha256 !== undefined && current.sha256 !== undefined && rec.sha256 !== current.sha256) {
+          damaged.add(rec.path.toString('latin1'));
+          bad({ record: rec, what: `content does not match the manifest (sha256 ${rec.sha256}, manifest ${current.sha256})`, range: [current.data, current.end] });
+        } else if (rec.link && damaged.has(rec.link.toString('latin1'))) {
+          bad({ record: rec, what: `hardlink to "${rec.link.toString('utf8')}", whose content does not match the manifest`, range: [current.offset, current.data] });
+        }
+      }
+      // The rest of the document: a manifest that does not parse to its end is reported by the caller.
+      while (!(await items.next()).done);
+    } finally {
+      await items.return(undefined).catch(() => undefined);
+    }
+  }
+
+  close(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
