@@ -4,10 +4,11 @@
 import { access, constants, mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Entry } from '../model/entry.js';
-import { IoError, ioError, PortarcError, UsageError } from '../model/errors.js';
+import { ArchiveError, IoError, ioError, PortarcError, UsageError } from '../model/errors.js';
 import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
+import { open, selector } from './random.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { isManifestMember } from '../manifest/types.js';
 
@@ -16,6 +17,12 @@ export interface ExtractOptions extends Omit<RestoreOptions, 'sys'> {
   onEntry?: (entry: Entry) => void;
   /** Also restore the manifest and trailer members (spec/manifest.md §2), skipped by default. */
   manifest?: boolean;
+  /**
+   * Restore only these members and what lies under these directories (tar semantics). With a
+   * manifest and a seekable source only they are read (spec/manifest.md §11.4); a PATH that
+   * selects nothing fails the extraction (ArchiveError "not found in archive") after the others.
+   */
+  paths?: string[];
 }
 
 export interface ExtractResult {
@@ -43,7 +50,7 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   let entries = 0;
   let archive: OpenArchive | undefined;
   try {
-    archive = await openArchive(source, { limits: options.limits });
+    archive = options.paths?.length ? await selected(source, options.paths, options) : await openArchive(source, { limits: options.limits });
     for await (const { entry, body } of archive.members) {
       if (!options.manifest && isManifestMember(entry.path, archive.info.features.compat)) continue;
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
@@ -70,6 +77,29 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     losses: restorer.losses,
     notes: restorer.notes,
     notices: [...archive.info.notices, ...entryNotices],
+  };
+}
+
+/**
+ * The members PATHs select, as an OpenArchive: read at the manifest's offsets when the source is
+ * seekable and has one, in a streaming pass otherwise; then the PATHs that selected nothing fail.
+ */
+async function selected(source: ArchiveSource, paths: string[], options: ExtractOptions): Promise<OpenArchive> {
+  const ra = await open(source, { limits: options.limits });
+  const sel = selector(paths);
+  async function* members() {
+    for await (const m of ra.members((p) => sel.select(p), { copyLinks: true })) yield m;
+    const missing = sel.unmatched();
+    if (missing.length) throw new ArchiveError(`not found in archive${missing.length > 1 ? ` (nor ${missing.slice(1).map((p) => `"${p}"`).join(', ')})` : ''}`, { entry: missing[0] });
+  }
+  return {
+    format: ra.info.format ?? 'tar',
+    name: ra.name,
+    get info() {
+      return ra.archiveInfo;
+    },
+    members: members(),
+    close: () => ra.close(),
   };
 }
 

@@ -6,6 +6,7 @@ import type { Limits } from '../model/limits.js';
 import { ArchiveError } from '../model/errors.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
+import { open, selector, type RandomArchive } from './random.js';
 import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
 import { isManifestMember } from '../manifest/types.js';
 
@@ -23,6 +24,8 @@ export interface ListOptions {
   limits?: Partial<Limits>;
   /** Also list the manifest and trailer members (spec/manifest.md §2), hidden by default. */
   all?: boolean;
+  /** List only these members and what lies under these directories (tar semantics); one that selects nothing fails. */
+  paths?: string[];
 }
 
 export function list(source: ArchiveSource, options: ListOptions = {}): Listing {
@@ -34,7 +37,21 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
     },
     async *[Symbol.asyncIterator]() {
       let archive: OpenArchive | undefined;
+      let ra: RandomArchive | undefined;
       try {
+        if (options.paths?.length) {
+          // Selected members: through the manifest when the source allows (spec/manifest.md §11.4).
+          ra = await open(source, options);
+          const sel = selector(options.paths);
+          for await (const m of ra.members((p) => sel.select(p))) {
+            info = ra.archiveInfo;
+            yield { ...m.entry, offset: m.offset };
+          }
+          info = ra.archiveInfo;
+          const missing = sel.unmatched();
+          if (missing.length) throw new ArchiveError(`not found in archive${missing.length > 1 ? ` (nor ${missing.slice(1).map((p) => `"${p}"`).join(', ')})` : ''}`, { entry: missing[0] });
+          return;
+        }
         archive = await openArchive(source, options);
         info = archive.info;
         for await (const m of archive.members) {
@@ -46,6 +63,7 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
         throw err;
       } finally {
         await archive?.close();
+        await ra?.close();
       }
     },
   };

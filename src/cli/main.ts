@@ -181,7 +181,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--limit <name=value>', 'raise or lower a bound (bytes, entries, pathBytes, depth, headerBytes, xattrs, xattrBytes; K/M/G/T suffixes)', collectLimit, {})
     .option('-P, --absolute-names', 'unsafe: keep ".." components in member paths (a leading "/" is still removed)')
     .option('--manifest', 'also extract the manifest and trailer (.portarc/manifest.xml, .portarc/trailer)')
-    .action(async (o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits>; manifest?: boolean }) => {
+    .argument('[path...]', 'extract only these members and directories (read through the manifest when the archive is seekable)')
+    .action(async (paths: string[], o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits>; manifest?: boolean }) => {
       const sys = loadSys();
       const result = await extract(o.file, o.directory, {
         preserve: o.preserve,
@@ -193,6 +194,7 @@ export async function main(argv: string[]): Promise<number> {
         fsync: o.fsync,
         limits: o.limit,
         manifest: o.manifest,
+        paths,
         onEntry: o.verbose ? (e) => say(`${e.name}\n`) : undefined,
       });
       if (closed.stdoutError) {
@@ -238,8 +240,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'one JSON document: every entry with all its metadata')
     .option('--all', 'also list the manifest and trailer members')
     .option('--limit <name=value>', 'raise or lower a bound (entries, headerBytes, xattrs, xattrBytes)', collectLimit, {})
-    .action(async (o: { file: string; verbose?: boolean; json?: boolean; all?: boolean; limit: Partial<Limits> }) => {
-      const listing = list(o.file, { limits: o.limit, all: o.all });
+    .argument('[path...]', 'list only these members and directories')
+    .action(async (paths: string[], o: { file: string; verbose?: boolean; json?: boolean; all?: boolean; limit: Partial<Limits> }) => {
+      const listing = list(o.file, { limits: o.limit, all: o.all, paths });
       let first = true;
       if (o.json) await out('{"entries":[\n');
       let warnings = 0;
