@@ -25,6 +25,9 @@ import { TarReader } from '../tar/reader.js';
 import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
 import { isZip, ZipFile } from '../zip/index.js';
 import { openArchive } from './open.js';
+import { ManifestIndex, pathKey } from './manifest-index.js';
+
+export { pathKey };
 
 /** What open() accepts: a file path, an http(s) URL, a random-access object, or any streaming source. */
 export type OpenableSource = ArchiveSource | RandomAccessSource;
@@ -87,17 +90,6 @@ export interface RandomArchive {
 
 const TAIL = 64 << 10;
 const CHUNK = 1 << 20;
-
-/** The lookup key of a path: no leading "./" or "/", no trailing "/" (a tar directory's). */
-export function pathKey(p: string | Buffer): string {
-  let s = typeof p === 'string' ? Buffer.from(p, 'utf8').toString('latin1') : p.toString('latin1');
-  for (;;) {
-    const t = s.replace(/^\/+/, '').replace(/^\.\/+/, '');
-    if (t === s) break;
-    s = t;
-  }
-  return s.replace(/\/+$/, '');
-}
 
 export async function open(source: OpenableSource, options: RandomOptions = {}): Promise<RandomArchive> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -250,8 +242,7 @@ async function byManifest(src: CountedSource, original: OpenableSource, limits: 
   }
   // The manifest, checked against the trailer's digest as it streams; the index keeps per entry
   // what get/read need (spec/manifest.md §11.3 gives its memory cost).
-  const index: ManifestEntry[] = [];
-  const byPath = new Map<string, number>();
+  const index = new ManifestIndex();
   const hash = createHash('sha256');
   let compat: string[] = [];
   const xml = (async function* () {
@@ -267,8 +258,7 @@ async function byManifest(src: CountedSource, original: OpenableSource, limits: 
         if (item.head.container !== format) throw new DamagedError(`the manifest describes a ${item.head.container} archive, but this is a ${format}: run portarc verify`, { offset: t.manifestData });
       } else if (item.kind === 'entry') {
         if (index.length >= limits.entries) throw new ArchiveError(`more than ${limits.entries} entries in the manifest (limit "entries")`);
-        byPath.set(pathKey(item.entry.path), index.length);
-        index.push(item.entry);
+        index.add(item.entry);
       } else if (item.foot.entries !== index.length) {
         throw new DamagedError(`the manifest lists ${index.length} entries but says ${item.foot.entries}: run portarc verify`, { offset: t.manifestData });
       }
@@ -283,7 +273,7 @@ async function byManifest(src: CountedSource, original: OpenableSource, limits: 
   }
   if (hash.digest('hex') !== t.manifestSha256) throw new DamagedError('the manifest does not match its digest in the trailer: run portarc verify', { offset: t.manifestData });
   void compat;
-  return new ManifestArchive(src, original, format, compression, container, index, byPath, limits);
+  return new ManifestArchive(src, original, format, compression, container, index, limits);
 }
 
 class ManifestArchive implements RandomArchive {
@@ -299,8 +289,7 @@ class ManifestArchive implements RandomArchive {
     format: 'tar' | 'zip',
     compression: 'none' | 'zstd',
     private container: Container,
-    private index: ManifestEntry[],
-    private byPath: Map<string, number>,
+    private index: ManifestIndex,
     private limits: Limits,
   ) {
     this.name = src.name;
@@ -312,11 +301,11 @@ class ManifestArchive implements RandomArchive {
   }
 
   async *entries(): AsyncGenerator<IndexedEntry> {
-    for (let i = 0; i < this.index.length; i++) yield indexed(this.index[i]!);
+    for (let i = 0; i < this.index.length; i++) yield indexed(this.index.get(i));
   }
 
   private find(path: string | Buffer): number | undefined {
-    return this.byPath.get(pathKey(path));
+    return this.index.find(path);
   }
 
   async get(path: string | Buffer): Promise<Entry | undefined> {
@@ -330,7 +319,7 @@ class ManifestArchive implements RandomArchive {
       let i = self.find(path);
       if (i === undefined) throw new ArchiveError('not found in archive', { archive: self.name, entry: String(path) });
       i = self.resolveLink(i);
-      const e = self.index[i]!;
+      const e = self.index.get(i);
       if (e.type !== 'file') throw new UsageError(`${self.name}: "${displayName(e.path)}" is a ${e.type}, not a file: it has no content to read`);
       const m = await self.member(i);
       yield* logical(m.entry, m.body);
@@ -339,8 +328,8 @@ class ManifestArchive implements RandomArchive {
 
   /** Follow hardlinks to the entry holding the content. */
   private resolveLink(i: number): number {
-    for (let hops = 0; this.index[i]!.type === 'hardlink'; hops++) {
-      const e = this.index[i]!;
+    for (let hops = 0; this.index.get(i).type === 'hardlink'; hops++) {
+      const e = this.index.get(i);
       const t = e.link === undefined ? undefined : this.find(e.link);
       if (t === undefined || hops > 40) throw new DamagedError(`hardlink target "${e.link ? displayName(e.link) : ''}" is not in the archive`, { archive: this.name, entry: displayName(e.path), offset: e.offset });
       i = t;
@@ -351,7 +340,7 @@ class ManifestArchive implements RandomArchive {
   async *members(select: (path: Buffer) => boolean, opts: { copyLinks?: boolean } = {}): AsyncGenerator<RandomMember> {
     const chosen = new Set<number>();
     for (let i = 0; i < this.index.length; i++) {
-      const e = this.index[i]!;
+      const e = this.index.get(i);
       if (!select(e.path)) continue;
       chosen.add(i);
       if (e.type === 'hardlink' && opts.copyLinks) {
@@ -371,9 +360,9 @@ class ManifestArchive implements RandomArchive {
 
   /** The member at index i: its headers read and checked, its data checked as it streams. */
   private async member(i: number): Promise<RandomMember> {
-    const e = this.index[i]!;
+    const e = this.index.get(i);
     const name = displayName(e.path);
-    const start = i === 0 ? 0 : this.index[i - 1]!.end;
+    const start = i === 0 ? 0 : this.index.get(i - 1).end;
     if (e.data - start > this.limits.headerBytes + (1 << 16)) throw new ArchiveError(`header of ${e.data - start} bytes exceeds the limit (limit "headerBytes")`, { archive: this.name, entry: name, offset: start });
     const header = await collect(this.container.range(start, e.data - start));
     if (createHash('sha256').update(header).digest('hex') !== e.headerSha256) {
@@ -390,7 +379,7 @@ class ManifestArchive implements RandomArchive {
   private async tarMember(i: number, e: ManifestEntry, header: Buffer, name: string): Promise<RandomMember> {
     // Members after the first need the archive's global header (its PORTARC records, pax defaults).
     if (i > 0 && this.globalHeader === undefined) {
-      const first = this.index[0]!.offset;
+      const first = this.index.get(0).offset;
       this.globalHeader = first > 0 ? await collect(this.container.range(0, Math.min(first, this.limits.headerBytes + 1024))) : Buffer.alloc(0);
     }
     const container = this.container;
