@@ -145,6 +145,22 @@ describe('open(): one member by the manifest, measured in bytes read', () => {
     await a.close();
   });
 
+  it('an archive without a manifest (GNU tar): open() says so and reads it in one pass; extract PATH works', async () => {
+    const gnu = join(dir, 'gnu.tar');
+    expect(spawnSync('tar', ['-cf', gnu, '-C', src, 'a/b', 'z/link.bin']).status).toBe(0);
+    const a = await open(gnu);
+    expect(a.info.method).toBe('stream');
+    expect(a.info.notes.join(' ')).toMatch(/no manifest/);
+    expect(sha(await readAll(a.read('a/b/needle.bin')))).toBe(sha(needle));
+    expect((await a.get('z/link.bin'))?.type).toBe('hardlink');
+    await a.close();
+    const out = join(dir, 'gnu-out');
+    const r = portarc(['extract', '-f', gnu, '-C', out, 'z/link.bin', 'a/b/other.txt']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(sha(readFileSync(join(out, 'z/link.bin')))).toBe(sha(needle));
+    expect(readFileSync(join(out, 'a/b/other.txt'), 'utf8')).toBe('other\n');
+  });
+
   it('a changed byte in the member data is DamagedError naming the entry, thrown as the content streams', async () => {
     const bad = join(dir, 'bad.tar');
     const b = readFileSync(tar);
