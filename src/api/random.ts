@@ -103,18 +103,18 @@ export async function open(source: OpenableSource, options: RandomOptions = {}):
     src = counted({ size: b.length, read: async (o, n) => b.subarray(o, o + n) }, '(buffer)');
   } else if (isRandomAccessSource(source) && !(source instanceof Readable)) src = counted(source, '(source)');
   if (!src) return streaming(source as ArchiveSource, limits, ['the source is not seekable: it is read in one streaming pass']);
+  const notes: string[] = [];
   try {
-    const r = await byManifest(src, source, limits);
+    const r = await byManifest(src, limits, notes);
     if (r) return r;
   } catch (err) {
     await src.close();
     if (err instanceof PortarcError) throw err.withArchive(src.name);
     throw err;
   }
-  return streaming(typeof source === 'string' && !isUrl(source) ? source : sequential(src), limits, fallbackNotes.get(src) ?? [], src);
+  return streaming(typeof source === 'string' && !isUrl(source) ? source : sequential(src), limits, notes, src);
 }
 
-const fallbackNotes = new WeakMap<CountedSource, string[]>();
 
 /** The container bytes of a seekable archive: a plain tar or zip as is, a .tar.zst through its seek table. */
 interface Container {
@@ -206,9 +206,7 @@ async function zipTrailer(c: Container): Promise<{ at: number; trailer: Trailer 
 }
 
 /** Random access, or undefined (with notes) when the archive must be read as a stream. */
-async function byManifest(src: CountedSource, original: OpenableSource, limits: Limits): Promise<RandomArchive | undefined> {
-  const notes: string[] = [];
-  fallbackNotes.set(src, notes);
+async function byManifest(src: CountedSource, limits: Limits, notes: string[]): Promise<RandomArchive | undefined> {
   const head = await src.read(0, 4);
   let format: 'tar' | 'zip' = 'tar';
   let compression: 'none' | 'zstd' = 'none';
@@ -244,7 +242,6 @@ async function byManifest(src: CountedSource, original: OpenableSource, limits: 
   // what get/read need (spec/manifest.md §11.3 gives its memory cost).
   const index = new ManifestIndex();
   const hash = createHash('sha256');
-  let compat: string[] = [];
   const xml = (async function* () {
     for await (const c of container.range(t.manifestData, t.manifestSize)) {
       hash.update(c);
@@ -254,7 +251,6 @@ async function byManifest(src: CountedSource, original: OpenableSource, limits: 
   try {
     for await (const item of readManifest(xml)) {
       if (item.kind === 'head') {
-        compat = item.head.features.compat;
         if (item.head.container !== format) throw new DamagedError(`the manifest describes a ${item.head.container} archive, but this is a ${format}: run portarc verify`, { offset: t.manifestData });
       } else if (item.kind === 'entry') {
         if (index.length >= limits.entries) throw new ArchiveError(`more than ${limits.entries} entries in the manifest (limit "entries")`);
@@ -272,8 +268,7 @@ async function byManifest(src: CountedSource, original: OpenableSource, limits: 
     throw err;
   }
   if (hash.digest('hex') !== t.manifestSha256) throw new DamagedError('the manifest does not match its digest in the trailer: run portarc verify', { offset: t.manifestData });
-  void compat;
-  return new ManifestArchive(src, original, format, compression, container, index, limits);
+  return new ManifestArchive(src, format, compression, container, index, limits);
 }
 
 class ManifestArchive implements RandomArchive {
@@ -285,7 +280,6 @@ class ManifestArchive implements RandomArchive {
 
   constructor(
     private src: CountedSource,
-    _original: OpenableSource,
     format: 'tar' | 'zip',
     compression: 'none' | 'zstd',
     private container: Container,
