@@ -244,6 +244,15 @@ describe('open() over HTTP: ranged reads from a local server', () => {
     expect(sent).toBeLessThan(2 * needle.length + tarTrailer(tar).manifestSize);
   });
 
+  it('extract -f URL with no PATH restores the whole archive by ranged reads', async () => {
+    const out = join(dir, 'http-all');
+    const r = await portarcAsync(['extract', '-f', `${base}/big.tar.zst`, '-C', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(sha(readFileSync(join(out, 'a/b/needle.bin')))).toBe(sha(needle));
+    expect(readFileSync(join(out, 'z/fill7.bin')).equals(readFileSync(join(src, 'z/fill7.bin')))).toBe(true);
+    expect(statSync(join(out, 'z/link.bin')).ino).toBe(statSync(join(out, 'a/b/needle.bin')).ino);
+  });
+
   it('a server that ignores Range (200) is one clear IoError, not a download of the archive', async () => {
     ignoreRanges = true;
     try {

@@ -9,6 +9,7 @@ import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
 import { open, selector } from './random.js';
+import { isUrl } from '../io/random-access.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { isManifestMember } from '../manifest/types.js';
 
@@ -50,7 +51,8 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   let entries = 0;
   let archive: OpenArchive | undefined;
   try {
-    archive = options.paths?.length ? await selected(source, options.paths, options) : await openArchive(source, { limits: options.limits });
+    // An http(s) URL is only readable through open()'s ranged reads: every member, in order.
+    archive = options.paths?.length || isUrl(source) ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits });
     for await (const { entry, body } of archive.members) {
       if (!options.manifest && isManifestMember(entry.path, archive.info.features.compat)) continue;
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
@@ -88,7 +90,7 @@ async function selected(source: ArchiveSource, paths: string[], options: Extract
   const ra = await open(source, { limits: options.limits });
   const sel = selector(paths);
   async function* members() {
-    for await (const m of ra.members((p) => sel.select(p), { copyLinks: true })) yield m;
+    for await (const m of ra.members((p) => !paths.length || sel.select(p), { copyLinks: true })) yield m;
     const missing = sel.unmatched();
     if (missing.length) throw new ArchiveError(`not found in archive${missing.length > 1 ? ` (nor ${missing.slice(1).map((p) => `"${p}"`).join(', ')})` : ''}`, { entry: missing[0] });
   }
