@@ -10,6 +10,8 @@ import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
 import { ContentCheck } from './content-check.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
+import { open, selector } from './random.js';
+import { isUrl } from '../io/random-access.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { isManifestMember } from '../manifest/types.js';
 
@@ -18,6 +20,12 @@ export interface ExtractOptions extends Omit<RestoreOptions, 'sys'> {
   onEntry?: (entry: Entry) => void;
   /** Also restore the manifest and trailer members (spec/manifest.md §2), skipped by default. */
   manifest?: boolean;
+  /**
+   * Restore only these members and what lies under these directories (tar semantics). With a
+   * manifest and a seekable source only they are read (spec/manifest.md §12.4); a PATH that
+   * selects nothing fails the extraction (ArchiveError "not found in archive") after the others.
+   */
+  paths?: string[];
 }
 
 export interface ExtractResult {
@@ -101,8 +109,11 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     ].sort((a, b) => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER)),
   });
   try {
-    archive = await openArchive(source, { limits: options.limits, salvage: true });
-    check = await ContentCheck.open(source);
+    // Selected members, or an http(s) URL (readable only through open()'s ranged reads): random
+    // access, which checks each member against the manifest itself. Otherwise one salvaging pass.
+    const random = Boolean(options.paths?.length) || isUrl(source);
+    archive = random ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits, salvage: true });
+    check = random ? ContentCheck.byReader() : await ContentCheck.open(source);
     for await (const { entry, body: stored, offset } of archive.members) {
       if (isManifestMember(entry.path, archive.info.features.compat)) {
         await check.manifestMember(entry, stored, restorer, options.manifest === true);
@@ -151,6 +162,29 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   const result = report();
   if (result.damaged.length) throw new ExtractDamagedError(result).withArchive(name);
   return result;
+}
+
+/**
+ * The members PATHs select, as an OpenArchive: read at the manifest's offsets when the source is
+ * seekable and has one, in a streaming pass otherwise; then the PATHs that selected nothing fail.
+ */
+async function selected(source: ArchiveSource, paths: string[], options: ExtractOptions): Promise<OpenArchive> {
+  const ra = await open(source, { limits: options.limits });
+  const sel = selector(paths);
+  async function* members() {
+    for await (const m of ra.members((p) => !paths.length || sel.select(p), { copyLinks: true })) yield m;
+    const missing = sel.unmatched();
+    if (missing.length) throw new ArchiveError(`not found in archive${missing.length > 1 ? ` (nor ${missing.slice(1).map((p) => `"${p}"`).join(', ')})` : ''}`, { entry: missing[0] });
+  }
+  return {
+    format: ra.info.format ?? 'tar',
+    name: ra.name,
+    get info() {
+      return ra.archiveInfo;
+    },
+    members: members(),
+    close: () => ra.close(),
+  };
 }
 
 /**

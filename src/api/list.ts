@@ -8,6 +8,7 @@ import { ArchiveError, DamagedError } from '../model/errors.js';
 import type { SkippedRange } from '../tar/reader.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
+import { open, selector, type RandomArchive } from './random.js';
 import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
 import { isManifestMember } from '../manifest/types.js';
 
@@ -37,6 +38,8 @@ export interface ListOptions {
   limits?: Partial<Limits>;
   /** Also list the manifest and trailer members (spec/manifest.md §2), hidden by default. */
   all?: boolean;
+  /** List only these members and what lies under these directories (tar semantics); one that selects nothing fails. */
+  paths?: string[];
 }
 
 export function list(source: ArchiveSource, options: ListOptions = {}): Listing {
@@ -52,7 +55,21 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
     },
     async *[Symbol.asyncIterator]() {
       let archive: OpenArchive | undefined;
+      let ra: RandomArchive | undefined;
       try {
+        if (options.paths?.length) {
+          // Selected members: through the manifest when the source allows (spec/manifest.md §12.4).
+          ra = await open(source, options);
+          const sel = selector(options.paths);
+          for await (const m of ra.members((p) => sel.select(p))) {
+            info = ra.archiveInfo;
+            yield { ...m.entry, offset: m.offset };
+          }
+          info = ra.archiveInfo;
+          const missing = sel.unmatched();
+          if (missing.length) throw new ArchiveError(`not found in archive${missing.length > 1 ? ` (nor ${missing.slice(1).map((p) => `"${p}"`).join(', ')})` : ''}`, { entry: missing[0] });
+          return;
+        }
         archive = await openArchive(source, { ...options, salvage: true });
         info = archive.info;
         damaged = archive.skipped ?? [];
@@ -66,6 +83,7 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
         throw err;
       } finally {
         await archive?.close();
+        await ra?.close();
       }
     },
   };

@@ -182,7 +182,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('-P, --absolute-names', 'unsafe: keep ".." components in member paths (a leading "/" is still removed)')
     .option('--manifest', 'also extract the manifest and trailer (.portarc/manifest.xml, .portarc/trailer)')
     .option('--keep-damaged', 'keep a file whose content does not match the manifest as NAME.damaged (default: removed)')
-    .action(async (o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits>; manifest?: boolean; keepDamaged?: boolean }) => {
+    .argument('[path...]', 'extract only these members and directories (read through the manifest when the archive is seekable)')
+    .action(async (paths: string[], o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits>; manifest?: boolean; keepDamaged?: boolean }) => {
       const sys = loadSys();
       // Damage (spec §6.8) is reported after everything else was restored: the report, then exit 2.
       const result: ExtractResult = await extract(o.file, o.directory, {
@@ -196,6 +197,7 @@ export async function main(argv: string[]): Promise<number> {
         limits: o.limit,
         manifest: o.manifest,
         keepDamaged: o.keepDamaged,
+        paths,
         onEntry: o.verbose ? (e) => say(`${e.name}\n`) : undefined,
       }).catch((err: unknown) => {
         if (err instanceof ExtractDamagedError) return err.result;
@@ -250,8 +252,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'one JSON document: every entry with all its metadata')
     .option('--all', 'also list the manifest and trailer members')
     .option('--limit <name=value>', 'raise or lower a bound (entries, headerBytes, xattrs, xattrBytes)', collectLimit, {})
-    .action(async (o: { file: string; verbose?: boolean; json?: boolean; all?: boolean; limit: Partial<Limits> }) => {
-      const listing = list(o.file, { limits: o.limit, all: o.all });
+    .argument('[path...]', 'list only these members and directories')
+    .action(async (paths: string[], o: { file: string; verbose?: boolean; json?: boolean; all?: boolean; limit: Partial<Limits> }) => {
+      const listing = list(o.file, { limits: o.limit, all: o.all, paths });
       let first = true;
       if (o.json) await out('{"entries":[\n');
       let warnings = 0;

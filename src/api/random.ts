@@ -1,0 +1,564 @@
+// open(source): random access to one archive through its manifest (spec/manifest.md §12). The
+// trailer is found from the end (plain tar: the last blocks; seekable .tar.zst: through the seek
+// table, decoding only the last frame(s); zip: the end record's comment), the manifest is read and
+// checked against the trailer's digest, and each member is then read at the offsets the manifest
+// gives: its header range (checked against `hsha256`) and its data (checked against `sha256` as it
+// streams). A source that cannot be read at random (gzip, a pipe, no manifest) is read in one
+// streaming pass instead, and `info.method` says so.
+
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { SeekTable, readRange, type RandomAccessReader } from '../compress/seektable.js';
+import { sniff } from '../compress/sniff.js';
+import { digestBody } from '../integrity/content.js';
+import { zeros } from '../io/body.js';
+import { asFileHandle, asReader, counted, fileSource, httpSource, isRandomAccessSource, isUrl, type CountedSource, type RandomAccessSource } from '../io/random-access.js';
+import { sourceName, type ArchiveSource } from '../io/source.js';
+import { readManifest } from '../manifest/reader.js';
+import { decodeTrailer, TrailerError, TRAILER_MAGIC, TRAILER_TEXT_SIZE, type Trailer } from '../manifest/trailer.js';
+import { isManifestMember, type ManifestEntry } from '../manifest/types.js';
+import { displayName, makeEntry, type Entry, type EntryType } from '../model/entry.js';
+import { ArchiveError, DamagedError, PortarcError, UsageError } from '../model/errors.js';
+import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
+import { TarReader } from '../tar/reader.js';
+import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
+import { isZip, ZipFile } from '../zip/index.js';
+import { openArchive } from './open.js';
+import { ManifestIndex, pathKey } from './manifest-index.js';
+
+export { pathKey };
+
+/** What open() accepts: a file path, an http(s) URL, a random-access object, or any streaming source. */
+export type OpenableSource = ArchiveSource | RandomAccessSource;
+
+export interface RandomOptions {
+  limits?: Partial<Limits>;
+}
+
+/** An entry as the index knows it (the manifest's fields; in a streaming pass, the header's). */
+export interface IndexedEntry {
+  path: Buffer;
+  name: string;
+  type: EntryType;
+  size: number;
+  /** Symlink target, or the archive path a hardlink points to. */
+  link?: Buffer;
+  /** SHA-256 of the content (files, from the manifest). */
+  sha256?: string;
+  /** Offset of the member's first header in the container bytes. */
+  offset: number;
+}
+
+export interface RandomInfo {
+  /** `manifest`: members are read at the manifest's offsets; `stream`: one pass over the archive. */
+  method: 'manifest' | 'stream';
+  format?: 'tar' | 'zip';
+  compression?: 'none' | 'gzip' | 'zstd';
+  /** Why the archive is read as a stream, and other facts a caller may want to show. */
+  notes: string[];
+}
+
+export interface RandomMember {
+  entry: Entry;
+  /** Offset of the member's first header. */
+  offset: number;
+  /** Stored data (sparse: the runs back to back), checked against the manifest as it streams. */
+  body: AsyncIterable<Buffer>;
+}
+
+export interface RandomArchive {
+  readonly name: string;
+  readonly info: RandomInfo;
+  /** The archive-level data (spec version, features), once a header has been read. */
+  readonly archiveInfo: ArchiveInfo;
+  /** Bytes read from the source so far (undefined for a stream source). */
+  readonly bytesRead: number | undefined;
+  /** Every entry, in archive order (the manifest and trailer members hidden). */
+  entries(): AsyncIterable<IndexedEntry>;
+  /** The full entry (all metadata, decoded from its headers), or undefined when the archive has no such path. */
+  get(path: string | Buffer): Promise<Entry | undefined>;
+  /** The content of a file (a hardlink: its target's), holes of a sparse file as zeros, verified against the manifest. */
+  read(path: string | Buffer): AsyncIterable<Buffer>;
+  /**
+   * The members `select` picks, in archive order. With `copyLinks`, a hardlink whose target is not
+   * picked comes as a regular file with the target's content (extract PATH...).
+   */
+  members(select: (path: Buffer) => boolean, opts?: { copyLinks?: boolean }): AsyncIterable<RandomMember>;
+  close(): Promise<void>;
+}
+
+const TAIL = 64 << 10;
+const CHUNK = 1 << 20;
+
+export async function open(source: OpenableSource, options: RandomOptions = {}): Promise<RandomArchive> {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  let src: CountedSource | undefined;
+  if (isUrl(source)) src = await httpSource(source);
+  else if (typeof source === 'string' && source !== '-') {
+    const st = await stat(source).catch(() => undefined);
+    if (st?.isFile()) src = await fileSource(source);
+  } else if (source instanceof Uint8Array) {
+    const b = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+    src = counted({ size: b.length, read: async (o, n) => b.subarray(o, o + n) }, '(buffer)');
+  } else if (isRandomAccessSource(source) && !(source instanceof Readable)) src = counted(source, '(source)');
+  if (!src) return streaming(source as ArchiveSource, limits, ['the source is not seekable: it is read in one streaming pass']);
+  const notes: string[] = [];
+  try {
+    const r = await byManifest(src, limits, notes);
+    if (r) return r;
+  } catch (err) {
+    await src.close();
+    if (err instanceof PortarcError) throw err.withArchive(src.name);
+    throw err;
+  }
+  return streaming(typeof source === 'string' && !isUrl(source) ? source : sequential(src), limits, notes, src);
+}
+
+
+/** The container bytes of a seekable archive: a plain tar or zip as is, a .tar.zst through its seek table. */
+interface Container {
+  size: number;
+  range(start: number, length: number): AsyncIterable<Buffer>;
+}
+
+async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of it) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+function plainContainer(src: CountedSource): Container {
+  return {
+    size: src.size,
+    async *range(start, length) {
+      const end = Math.min(src.size, start + length);
+      for (let at = start; at < end; at += CHUNK) yield await src.read(at, Math.min(CHUNK, end - at));
+    },
+  };
+}
+
+/**
+ * Keep the last two reads: the trailer, the manifest and the first member often lie in the same
+ * last frame(s), which must not be fetched (over HTTP) and decoded twice. At most two compressed
+ * frames are held.
+ */
+function cachedReader(r: RandomAccessReader): RandomAccessReader {
+  const recent: { at: number; n: number; data: Promise<Buffer> }[] = [];
+  return {
+    size: r.size,
+    read(at, n) {
+      const hit = recent.find((c) => c.at === at && c.n === n);
+      if (hit) return hit.data;
+      const data = r.read(at, n);
+      recent.unshift({ at, n, data });
+      recent.length = Math.min(recent.length, 2);
+      return data;
+    },
+  };
+}
+
+/** Every byte of the source, in order (a non-seekable format read from a seekable source). */
+async function* sequential(src: CountedSource): AsyncGenerator<Buffer> {
+  for (let at = 0; at < src.size; at += CHUNK) yield await src.read(at, Math.min(CHUNK, src.size - at));
+}
+
+/** Find the tar trailer in the last container bytes: the last 512-aligned block starting with the magic. */
+async function tarTrailer(c: Container): Promise<{ at: number; trailer: Trailer } | string> {
+  // portarc puts it 1536 bytes from the end (plus up to a 10 KiB record's padding): try 16 KiB before the last 64 KiB (a small
+  // file fetched over HTTP must not cost a 64 KiB tail).
+  for (const span of [16 << 10, TAIL]) {
+    const r = await tarTrailerIn(c, span);
+    if (typeof r !== 'string' || span >= c.size) return r;
+  }
+  return 'no manifest trailer: the archive has no manifest';
+}
+
+async function tarTrailerIn(c: Container, span: number): Promise<{ at: number; trailer: Trailer } | string> {
+  const tailStart = Math.max(0, c.size - span);
+  const tail = await collect(c.range(tailStart, c.size - tailStart));
+  for (let p = Math.floor((c.size - 512) / 512) * 512; p >= tailStart; p -= 512) {
+    const i = p - tailStart;
+    if (tail.toString('latin1', i, i + TRAILER_MAGIC.length) !== TRAILER_MAGIC) continue;
+    try {
+      const trailer = decodeTrailer(tail.subarray(i, i + 512));
+      if (!tail.subarray(i + TRAILER_TEXT_SIZE, i + 512).every((b) => b === 0)) return 'the trailer block is not NUL-padded';
+      return { at: p, trailer };
+    } catch (err) {
+      if (err instanceof TrailerError) return err.message;
+      throw err;
+    }
+  }
+  return 'no manifest trailer: the archive has no manifest';
+}
+
+async function zipTrailer(c: Container): Promise<{ at: number; trailer: Trailer } | string> {
+  if (c.size < TRAILER_TEXT_SIZE + 22) return 'no manifest trailer: the archive has no manifest';
+  const at = c.size - TRAILER_TEXT_SIZE;
+  const text = await collect(c.range(at, TRAILER_TEXT_SIZE));
+  if (!text.toString('latin1').startsWith(TRAILER_MAGIC)) return 'no manifest trailer: the archive has no manifest';
+  try {
+    return { at, trailer: decodeTrailer(text) };
+  } catch (err) {
+    if (err instanceof TrailerError) return err.message;
+    throw err;
+  }
+}
+
+/** Random access, or undefined (with notes) when the archive must be read as a stream. */
+async function byManifest(src: CountedSource, limits: Limits, notes: string[]): Promise<RandomArchive | undefined> {
+  const head = await src.read(0, 4);
+  let format: 'tar' | 'zip' = 'tar';
+  let compression: 'none' | 'zstd' = 'none';
+  let container = plainContainer(src);
+  if (isZip(head)) format = 'zip';
+  else {
+    const filter = sniff(head);
+    if (filter === 'gzip') {
+      notes.push('gzip is not seekable: the archive is read in one streaming pass');
+      return undefined;
+    }
+    if (filter === 'zstd') {
+      const table = await SeekTable.read(asReader(src));
+      if (!table) {
+        notes.push('this .tar.zst has no seek table: it is read in one streaming pass');
+        return undefined;
+      }
+      compression = 'zstd';
+      const reader = cachedReader(asReader(src));
+      container = { size: table.decompressedSize, range: (s, n) => readRange(reader, table, s, n) };
+    }
+  }
+  const found = format === 'zip' ? await zipTrailer(container) : await tarTrailer(container);
+  if (typeof found === 'string') {
+    notes.push(`${found}: it is read in one streaming pass`);
+    return undefined;
+  }
+  const t = found.trailer;
+  if (!(t.manifestOffset <= t.manifestData && t.manifestData + t.manifestSize <= t.manifestEnd && t.manifestEnd <= found.at)) {
+    throw new DamagedError(`the trailer's offsets (${t.manifestOffset}, ${t.manifestData}+${t.manifestSize}, ${t.manifestEnd}) do not fit the archive: run portarc verify`, { offset: found.at });
+  }
+  // The manifest, checked against the trailer's digest as it streams; the index keeps per entry
+  // what get/read need (spec/manifest.md §12.3 gives its memory cost).
+  const index = new ManifestIndex();
+  const hash = createHash('sha256');
+  const xml = (async function* () {
+    for await (const c of container.range(t.manifestData, t.manifestSize)) {
+      hash.update(c);
+      yield c;
+    }
+  })();
+  try {
+    for await (const item of readManifest(xml)) {
+      if (item.kind === 'head') {
+        if (item.head.container !== format) throw new DamagedError(`the manifest describes a ${item.head.container} archive, but this is a ${format}: run portarc verify`, { offset: t.manifestData });
+      } else if (item.kind === 'entry') {
+        if (index.length >= limits.entries) throw new ArchiveError(`more than ${limits.entries} entries in the manifest (limit "entries")`);
+        index.add(item.entry);
+      } else if (item.foot.entries !== index.length) {
+        throw new DamagedError(`the manifest lists ${index.length} entries but says ${item.foot.entries}: run portarc verify`, { offset: t.manifestData });
+      }
+    }
+  } catch (err) {
+    if (err instanceof PortarcError && err.code === 'PORTARC_UNSUPPORTED') {
+      notes.push(`${err.reason}; the archive is read in one streaming pass`);
+      return undefined;
+    }
+    if (hash.digest('hex') !== t.manifestSha256) throw new DamagedError('the manifest does not match its digest in the trailer: run portarc verify', { offset: t.manifestData });
+    throw err;
+  }
+  if (hash.digest('hex') !== t.manifestSha256) throw new DamagedError('the manifest does not match its digest in the trailer: run portarc verify', { offset: t.manifestData });
+  return new ManifestArchive(src, format, compression, container, index, limits);
+}
+
+class ManifestArchive implements RandomArchive {
+  readonly info: RandomInfo;
+  archiveInfo: ArchiveInfo = newArchiveInfo();
+  readonly name: string;
+  private globalHeader?: Buffer;
+  private zip?: ZipFile;
+
+  constructor(
+    private src: CountedSource,
+    format: 'tar' | 'zip',
+    compression: 'none' | 'zstd',
+    private container: Container,
+    private index: ManifestIndex,
+    private limits: Limits,
+  ) {
+    this.name = src.name;
+    this.info = { method: 'manifest', format, compression, notes: [] };
+  }
+
+  get bytesRead(): number {
+    return this.src.bytesRead;
+  }
+
+  async *entries(): AsyncGenerator<IndexedEntry> {
+    for (let i = 0; i < this.index.length; i++) yield indexed(this.index.get(i));
+  }
+
+  private find(path: string | Buffer): number | undefined {
+    return this.index.find(path);
+  }
+
+  async get(path: string | Buffer): Promise<Entry | undefined> {
+    const i = this.find(path);
+    return i === undefined ? undefined : (await this.member(i)).entry;
+  }
+
+  read(path: string | Buffer): AsyncIterable<Buffer> {
+    const self = this;
+    return (async function* () {
+      let i = self.find(path);
+      if (i === undefined) throw new ArchiveError('not found in archive', { archive: self.name, entry: String(path) });
+      i = self.resolveLink(i);
+      const e = self.index.get(i);
+      if (e.type !== 'file') throw new UsageError(`${self.name}: "${displayName(e.path)}" is a ${e.type}, not a file: it has no content to read`);
+      const m = await self.member(i);
+      yield* logical(m.entry, m.body);
+    })();
+  }
+
+  /** Follow hardlinks to the entry holding the content. */
+  private resolveLink(i: number): number {
+    for (let hops = 0; this.index.get(i).type === 'hardlink'; hops++) {
+      const e = this.index.get(i);
+      const t = e.link === undefined ? undefined : this.find(e.link);
+      if (t === undefined || hops > 40) throw new DamagedError(`hardlink target "${e.link ? displayName(e.link) : ''}" is not in the archive`, { archive: this.name, entry: displayName(e.path), offset: e.offset });
+      i = t;
+    }
+    return i;
+  }
+
+  async *members(select: (path: Buffer) => boolean, opts: { copyLinks?: boolean } = {}): AsyncGenerator<RandomMember> {
+    const chosen = new Set<number>();
+    for (let i = 0; i < this.index.length; i++) {
+      const e = this.index.get(i);
+      if (!select(e.path)) continue;
+      chosen.add(i);
+      if (e.type === 'hardlink' && opts.copyLinks) {
+        const t = this.resolveLink(i);
+        if (!chosen.has(t)) {
+          // The target is not extracted: the link's name gets a copy of its content (spec/manifest.md §12.4).
+          const m = await this.member(t);
+          const entry = makeEntry({ ...m.entry, path: e.path, type: 'file' });
+          entry.notices.push(`hardlink to "${displayName(e.link!)}", which was not selected: extracted as a copy of its content`);
+          yield { entry, offset: e.offset, body: m.body };
+          continue;
+        }
+      }
+      yield await this.member(i);
+    }
+  }
+
+  /** The member at index i: its headers read and checked, its data checked as it streams. */
+  private async member(i: number): Promise<RandomMember> {
+    const e = this.index.get(i);
+    const name = displayName(e.path);
+    const start = i === 0 ? 0 : this.index.get(i - 1).end;
+    if (e.data - start > this.limits.headerBytes + (1 << 16)) throw new ArchiveError(`header of ${e.data - start} bytes exceeds the limit (limit "headerBytes")`, { archive: this.name, entry: name, offset: start });
+    const header = await collect(this.container.range(start, e.data - start));
+    if (createHash('sha256').update(header).digest('hex') !== e.headerSha256) {
+      throw new DamagedError(`header (bytes ${start}-${e.data}) does not match the manifest: run portarc verify`, { archive: this.name, entry: name, offset: start });
+    }
+    const m = this.info.format === 'zip' ? await this.zipMember(e, name) : await this.tarMember(i, e, header, name);
+    if (!m.entry.path.equals(e.path) && pathKey(m.entry.path) !== pathKey(e.path)) {
+      throw new DamagedError(`the header at offset ${e.offset} is for "${m.entry.name}", not the manifest's entry`, { archive: this.name, entry: name, offset: e.offset });
+    }
+    m.body = checked(m.entry, m.body, e, this.name);
+    return m;
+  }
+
+  private async tarMember(i: number, e: ManifestEntry, header: Buffer, name: string): Promise<RandomMember> {
+    // Members after the first need the archive's global header (its PORTARC records, pax defaults).
+    if (i > 0 && this.globalHeader === undefined) {
+      const first = this.index.get(0).offset;
+      this.globalHeader = first > 0 ? await collect(this.container.range(0, Math.min(first, this.limits.headerBytes + 1024))) : Buffer.alloc(0);
+    }
+    const container = this.container;
+    const parts = async function* (prefix: Buffer | undefined): AsyncGenerator<Buffer> {
+      if (prefix?.length) yield prefix;
+      yield header;
+      yield* container.range(e.data, e.end - e.data);
+      yield Buffer.alloc(1024);
+    };
+    const reader = new TarReader(parts(i > 0 ? this.globalHeader : undefined), { archiveName: this.name, limits: this.limits });
+    const it = reader[Symbol.asyncIterator]();
+    const first = await it.next();
+    if (first.done) throw new DamagedError(`no member at offset ${e.offset}`, { archive: this.name, entry: name, offset: e.offset });
+    this.archiveInfo = reader.info;
+    return { entry: first.value.entry, offset: e.offset, body: first.value.body };
+  }
+
+  private async zipMember(e: ManifestEntry, name: string): Promise<RandomMember> {
+    if (!this.zip) {
+      const zf = new ZipFile(asFileHandle(this.src), this.name, this.limits);
+      await zf.load(this.name);
+      this.zip = zf;
+      this.archiveInfo = zf.info;
+    }
+    const z = await this.zip.at(e.offset);
+    if (!z) throw new DamagedError(`the central directory has no member at offset ${e.offset}`, { archive: this.name, entry: name, offset: e.offset });
+    return { entry: z.entry, offset: e.offset, body: z.open() };
+  }
+
+  async close(): Promise<void> {
+    await this.src.close();
+  }
+}
+
+function indexed(e: ManifestEntry): IndexedEntry {
+  const out: IndexedEntry = { path: e.path, name: displayName(e.path), type: e.type, size: e.size, offset: e.offset };
+  if (e.link) out.link = e.link;
+  if (e.sha256) out.sha256 = e.sha256;
+  return out;
+}
+
+/** The body, its content digest compared with the manifest's at its end: a mismatch is DamagedError. */
+function checked(entry: Entry, body: AsyncIterable<Buffer>, e: ManifestEntry, archive: string): AsyncIterable<Buffer> {
+  if (e.type !== 'file' || e.sha256 === undefined) return body;
+  if (entry.size !== e.size) throw new DamagedError(`size ${entry.size} in the header, ${e.size} in the manifest: run portarc verify`, { archive, entry: entry.name, offset: e.offset });
+  const d = digestBody(entry, body);
+  return (async function* () {
+    yield* d.body as AsyncIterable<Buffer>;
+    const got = d.digest();
+    if (got !== e.sha256) throw new DamagedError(`content does not match the manifest's SHA-256 (${got.slice(0, 16)}…, manifest ${e.sha256!.slice(0, 16)}…): run portarc verify`, { archive, entry: entry.name, offset: e.data });
+  })();
+}
+
+/** Stored data (sparse: runs back to back) as the logical content, holes as zeros. */
+async function* logical(entry: Entry, body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  if (!entry.sparse) {
+    yield* body;
+    return;
+  }
+  const runs = entry.sparse;
+  let run = 0;
+  let inRun = 0;
+  let at = 0;
+  for await (const part of body) {
+    let p = 0;
+    while (p < part.length && run < runs.length) {
+      const r = runs[run]!;
+      if (inRun === 0 && r.offset > at) yield* zeros(r.offset - at), (at = r.offset);
+      const take = Math.min(r.length - inRun, part.length - p);
+      yield part.subarray(p, p + take);
+      p += take;
+      inRun += take;
+      at += take;
+      if (inRun === r.length) run++, (inRun = 0);
+    }
+  }
+  if (entry.size > at) yield* zeros(entry.size - at);
+}
+
+/** One streaming pass per call over a source that cannot be read at random (or has no manifest). */
+function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?: CountedSource): RandomArchive {
+  const name = src?.name ?? sourceName(source);
+  const reopenable = typeof source === 'string' ? source !== '-' : source instanceof Uint8Array || src !== undefined;
+  let passes = 0;
+  let archiveInfo = newArchiveInfo();
+  const pass = async function* () {
+    if (passes++ > 0 && !reopenable) throw new UsageError(`${name}: a stream can be read only once: save it to a file to read it again`);
+    const input = src && typeof source !== 'string' ? sequential(src) : source;
+    const a = await openArchive(input, { limits });
+    archiveInfo = a.info;
+    try {
+      for await (const m of a.members) {
+        if (isManifestMember(m.entry.path, a.info.features.compat)) continue;
+        yield m;
+      }
+    } finally {
+      await a.close();
+    }
+  };
+  const findContent = async function* (want: string): AsyncGenerator<Buffer> {
+    for await (const m of pass()) {
+      if (pathKey(m.entry.path) !== want) continue;
+      if (m.entry.type === 'hardlink' && m.entry.linkTarget) {
+        yield* findContent(pathKey(m.entry.linkTarget));
+        return;
+      }
+      if (m.entry.type !== 'file') throw new UsageError(`${name}: "${m.entry.name}" is a ${m.entry.type}, not a file: it has no content to read`);
+      yield* logical(m.entry, m.body);
+      return;
+    }
+    throw new ArchiveError('not found in archive', { archive: name, entry: want });
+  };
+  return {
+    name,
+    info: { method: 'stream', notes },
+    get archiveInfo() {
+      return archiveInfo;
+    },
+    get bytesRead() {
+      return src?.bytesRead;
+    },
+    async *entries() {
+      for await (const m of pass()) {
+        const e: IndexedEntry = { path: m.entry.path, name: m.entry.name, type: m.entry.type, size: m.entry.size, offset: m.offset };
+        if (m.entry.linkTarget) e.link = m.entry.linkTarget;
+        yield e;
+      }
+    },
+    async get(path) {
+      const want = pathKey(path);
+      for await (const m of pass()) if (pathKey(m.entry.path) === want) return m.entry;
+      return undefined;
+    },
+    read: (path) => findContent(pathKey(path)),
+    async *members(select, opts = {}) {
+      const wanted: { entry: Entry; offset: number; target: string }[] = [];
+      const chosen = new Set<string>();
+      for await (const m of pass()) {
+        if (!select(m.entry.path)) continue;
+        chosen.add(pathKey(m.entry.path));
+        if (opts.copyLinks && m.entry.type === 'hardlink' && m.entry.linkTarget && !chosen.has(pathKey(m.entry.linkTarget))) {
+          wanted.push({ entry: m.entry, offset: m.offset, target: pathKey(m.entry.linkTarget) });
+          continue;
+        }
+        yield m;
+      }
+      // Hardlinks whose target was not selected: a second pass copies the targets' content.
+      if (!wanted.length) return;
+      if (!reopenable) {
+        throw new ArchiveError(`hardlink to "${wanted[0]!.target}", which was not selected, and the input cannot be read twice: select "${wanted[0]!.target}" too`, { archive: name, entry: wanted[0]!.entry.name });
+      }
+      const targets = new Set(wanted.map((w) => w.target));
+      for await (const m of pass()) {
+        const k = pathKey(m.entry.path);
+        if (!targets.has(k)) continue;
+        targets.delete(k);
+        const links = wanted.filter((w) => w.target === k);
+        // One body, read once: the first link gets the content; the others link to it.
+        const [first, ...rest] = links;
+        const entry = makeEntry({ ...m.entry, path: first!.entry.path, type: 'file' });
+        entry.notices.push(`hardlink to "${m.entry.name}", which was not selected: extracted as a copy of its content`);
+        yield { entry, offset: first!.offset, body: m.body };
+        for (const l of rest) yield { entry: makeEntry({ ...l.entry, linkTarget: first!.entry.path }), offset: l.offset, body: (async function* () {})() };
+      }
+      for (const k of targets) throw new ArchiveError(`hardlink target "${k}" is not in the archive`, { archive: name, entry: wanted.find((w) => w.target === k)!.entry.name });
+    },
+    close: async () => void (await src?.close()),
+  };
+}
+
+/**
+ * Member selection as tar does it: a PATH selects the member of that name and, when it is a
+ * directory, everything under it. `unmatched()` lists the PATHs that selected nothing.
+ */
+export function selector(paths: readonly string[]): { select(path: Buffer): boolean; unmatched(): string[] } {
+  const keys = paths.map((p) => ({ p, k: pathKey(p), hit: false }));
+  return {
+    select(path) {
+      const k = pathKey(path);
+      let any = false;
+      for (const s of keys) {
+        if (s.k === '' || k === s.k || k.startsWith(s.k + '/')) any = s.hit = true;
+      }
+      return any;
+    },
+    unmatched: () => keys.filter((s) => !s.hit).map((s) => s.p),
+  };
+}

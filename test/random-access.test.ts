@@ -1,0 +1,340 @@
+// Random access through the manifest (issue #10 part 2; spec/manifest.md §12): open() reads one
+// member out of a 64 MiB plain tar, seekable .tar.zst and zip by its offsets, measured by the bytes
+// the source delivered; over HTTP against a local server that serves Range requests and counts what
+// it sends; `extract -f A PATH...` and `list -f A PATH...` through the CLI; damage found as it streams;
+// gzip and stdin read in one streaming pass.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, linkSync, mkdirSync, readFileSync, statSync, writeFileSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { spawnSync } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DamagedError, IoError, SeekTable, fileReader } from '../src/api/index.js';
+import { open } from '../src/api/random.js';
+import { decodeTrailer } from '../src/manifest/trailer.js';
+import { open as openFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { BIN, portarc } from './helpers/cli.js';
+import { tempDir } from './helpers/tree.js';
+
+const MiB = 1 << 20;
+
+/** The CLI without blocking this process's event loop (the HTTP server under test runs in it). */
+function portarcAsync(args: string[]): Promise<{ status: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (code) => resolve({ status: code ?? -1, stderr }));
+  });
+}
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function readAll(it: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of it) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+/** The trailer of a plain tar (its text is 1536 bytes from the end: trailer block, two zero blocks). */
+function tarTrailer(file: string) {
+  const b = readFileSync(file);
+  const at = b.lastIndexOf('PORTARC-TRAILER 1.0\n');
+  return decodeTrailer(b.subarray(at));
+}
+
+const dir = tempDir('random');
+const src = join(dir, 'src');
+const tar = join(dir, 'big.tar');
+const zst = join(dir, 'big.tar.zst');
+const zip = join(dir, 'big.zip');
+const tgz = join(dir, 'big.tar.gz');
+const needle = randomBytes(200 * 1024);
+
+beforeAll(() => {
+  // 64 MiB in 16 files of 4 MiB (incompressible: each zstd frame is ~4 MiB on disk, so reading a
+  // frame too many shows), a small file in the middle, a hardlink to it, nested directories.
+  mkdirSync(join(src, 'a/b'), { recursive: true });
+  mkdirSync(join(src, 'z'), { recursive: true });
+  for (let i = 0; i < 8; i++) writeFileSync(join(src, `a/fill${i}.bin`), randomBytes(4 * MiB));
+  writeFileSync(join(src, 'a/b/needle.bin'), needle);
+  writeFileSync(join(src, 'a/b/other.txt'), 'other\n');
+  linkSync(join(src, 'a/b/needle.bin'), join(src, 'z/link.bin'));
+  for (let i = 0; i < 8; i++) writeFileSync(join(src, `z/fill${i}.bin`), randomBytes(4 * MiB));
+  for (const f of [tar, zst, zip, tgz]) {
+    const r = portarc(['create', '-f', f, '-C', src, '.']);
+    expect(r.status, r.stderr).toBe(0);
+  }
+}, 120_000);
+
+describe('open(): one member by the manifest, measured in bytes read', () => {
+  it('plain tar: reads the needle with under 1 MiB read out of 64 MiB, content verified', async () => {
+    expect(statSync(tar).size).toBeGreaterThan(64 * MiB);
+    const a = await open(tar);
+    expect(a.info.method).toBe('manifest');
+    const got = await readAll(a.read('a/b/needle.bin'));
+    expect(sha(got)).toBe(sha(needle));
+    const t = tarTrailer(tar);
+    // Tail + manifest + the member's header and data: nothing else.
+    expect(a.bytesRead!).toBeLessThan(MiB);
+    expect(a.bytesRead!).toBeLessThan(needle.length + t.manifestSize + 32 * 1024);
+    const e = await a.get('./a/b/needle.bin');
+    expect(e?.type).toBe('file');
+    expect(e?.size).toBe(needle.length);
+    expect(e?.mode).toBe(statSync(join(src, 'a/b/needle.bin')).mode & 0o7777);
+    await a.close();
+  });
+
+  it('seekable .tar.zst: reads one frame for the member plus the seek table and the frames holding the manifest and trailer', async () => {
+    const fh = await openFile(zst, 'r');
+    const table = (await SeekTable.read(fileReader(fh)))!;
+    await fh.close();
+    expect(table.frames).toBeGreaterThan(15);
+    const a = await open(zst);
+    expect(a.info).toMatchObject({ method: 'manifest', compression: 'zstd' });
+    // Where the needle and the manifest are in the uncompressed stream, from the index.
+    let offset = -1;
+    for await (const e of a.entries()) if (e.name.endsWith('needle.bin')) offset = e.offset;
+    const before = a.bytesRead!;
+    const got = await readAll(a.read('a/b/needle.bin'));
+    expect(sha(got)).toBe(sha(needle));
+    const spent = a.bytesRead! - before;
+    // The member's frames (its header and 200 KiB of data may straddle two frames), nothing else.
+    const first = table.locate(offset).frame;
+    const last = table.locate(offset + 1024 + needle.length).frame;
+    let frames = 0;
+    for (let i = first; i <= last; i++) frames += table.frame(i).compressedSize;
+    expect(spent).toBeLessThanOrEqual(frames + 4096);
+    // Opening cost: the seek table and the frames from the manifest (or the last 16 KiB) to the end.
+    const plain = spawnSync('zstd', ['-dc', zst], { maxBuffer: 1 << 28 }).stdout;
+    const t = decodeTrailer(plain.subarray(plain.lastIndexOf('PORTARC-TRAILER 1.0\n')));
+    let tail = 0;
+    for (let i = table.locate(Math.min(t.manifestOffset, plain.length - 16384)).frame; i < table.frames; i++) tail += table.frame(i).compressedSize;
+    const tableBytes = 8 + 12 * table.frames + 9;
+    expect(before).toBeLessThanOrEqual(tableBytes + 9 + 4 + tail);
+    expect(a.bytesRead!).toBeLessThan(statSync(zst).size / 4);
+    await a.close();
+  });
+
+  it('zip: reads the central directory and the member, not the archive', async () => {
+    const a = await open(zip);
+    expect(a.info).toMatchObject({ method: 'manifest', format: 'zip' });
+    expect(sha(await readAll(a.read('a/b/needle.bin')))).toBe(sha(needle));
+    expect(a.bytesRead!).toBeLessThan(2 * MiB);
+    await a.close();
+  });
+
+  it('a hardlink reads as its target content; entries() lists every entry from the manifest alone', async () => {
+    const a = await open(tar);
+    expect(sha(await readAll(a.read('z/link.bin')))).toBe(sha(needle));
+    const names: string[] = [];
+    for await (const e of a.entries()) names.push(e.name.replace(/^\.\//, ''));
+    expect(names).toContain('z/link.bin');
+    expect(names).toContain('a/b');
+    expect(names.filter((n) => n.startsWith('.portarc'))).toEqual([]);
+    await a.close();
+  });
+
+  it('gzip is not seekable: one streaming pass, said in info, same content', async () => {
+    const a = await open(tgz);
+    expect(a.info.method).toBe('stream');
+    expect(a.info.notes.join(' ')).toMatch(/gzip is not seekable/);
+    expect(sha(await readAll(a.read('a/b/needle.bin')))).toBe(sha(needle));
+    expect(sha(await readAll(a.read('z/link.bin')))).toBe(sha(needle));
+    await a.close();
+  });
+
+  it('an archive without a manifest (GNU tar): open() says so and reads it in one pass; extract PATH works', async () => {
+    const gnu = join(dir, 'gnu.tar');
+    expect(spawnSync('tar', ['-cf', gnu, '-C', src, 'a/b', 'z/link.bin']).status).toBe(0);
+    const a = await open(gnu);
+    expect(a.info.method).toBe('stream');
+    expect(a.info.notes.join(' ')).toMatch(/no manifest/);
+    expect(sha(await readAll(a.read('a/b/needle.bin')))).toBe(sha(needle));
+    expect((await a.get('z/link.bin'))?.type).toBe('hardlink');
+    await a.close();
+    const out = join(dir, 'gnu-out');
+    const r = portarc(['extract', '-f', gnu, '-C', out, 'z/link.bin', 'a/b/other.txt']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(sha(readFileSync(join(out, 'z/link.bin')))).toBe(sha(needle));
+    expect(readFileSync(join(out, 'a/b/other.txt'), 'utf8')).toBe('other\n');
+  });
+
+  it('a changed byte in the member data is DamagedError naming the entry, thrown as the content streams', async () => {
+    const bad = join(dir, 'bad.tar');
+    const b = readFileSync(tar);
+    const at = b.indexOf(needle.subarray(0, 64));
+    b[at + 1000] ^= 1;
+    writeFileSync(bad, b);
+    const a = await open(bad);
+    const err = await readAll(a.read('a/b/needle.bin')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DamagedError);
+    expect((err as DamagedError).message).toContain('needle.bin');
+    expect((err as DamagedError).code).toBe('PORTARC_DAMAGED');
+    // A changed header byte is found before any content is given out.
+    const b2 = readFileSync(tar);
+    const h = b2.indexOf('other.txt');
+    b2[h + 300] ^= 1; // inside the header range, not the name
+    writeFileSync(bad, b2);
+    const a2 = await open(bad);
+    await expect(a2.get('a/b/other.txt')).rejects.toThrow(/header .* does not match the manifest/);
+    await a.close();
+    await a2.close();
+  });
+});
+
+describe('open() over HTTP: ranged reads from a local server', () => {
+  let server: Server;
+  let base = '';
+  let sent = 0;
+  let ignoreRanges = false;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const file = join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
+      if (!existsSync(file)) return void res.writeHead(404).end();
+      const size = statSync(file).size;
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      const count = (n: number) => (sent += n);
+      if (!m || ignoreRanges) {
+        res.writeHead(200, { 'Content-Length': size });
+        const s = createReadStream(file);
+        s.on('data', (c) => count((c as Buffer).length));
+        return void s.pipe(res);
+      }
+      const a = Number(m[1]);
+      const b = Math.min(Number(m[2]), size - 1);
+      const buf = Buffer.alloc(b - a + 1);
+      const fd = openSync(file, 'r');
+      readSync(fd, buf, 0, buf.length, a);
+      closeSync(fd);
+      res.writeHead(206, { 'Content-Range': `bytes ${a}-${b}/${size}`, 'Content-Length': buf.length });
+      count(buf.length);
+      res.end(buf);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('one file out of a 64 MiB tar: the server sends under 2x its size plus the manifest', async () => {
+    sent = 0;
+    const a = await open(`${base}/big.tar`);
+    expect(a.info.method).toBe('manifest');
+    expect(sha(await readAll(a.read('a/b/needle.bin')))).toBe(sha(needle));
+    await a.close();
+    const t = tarTrailer(tar);
+    expect(sent).toBeGreaterThan(needle.length);
+    expect(sent).toBeLessThan(2 * needle.length + t.manifestSize);
+  });
+
+  it('the same from the .tar.zst and the zip; extract -f URL PATH restores it', async () => {
+    for (const f of ['big.tar.zst', 'big.zip']) {
+      sent = 0;
+      const a = await open(`${base}/${f}`);
+      expect(sha(await readAll(a.read('a/b/needle.bin')))).toBe(sha(needle));
+      await a.close();
+      expect(sent).toBeLessThan(statSync(join(dir, f)).size / 4);
+    }
+    sent = 0;
+    const out = join(dir, 'http-out');
+    const r = await portarcAsync(['extract', '-f', `${base}/big.tar`, '-C', out, 'a/b/needle.bin']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(sha(readFileSync(join(out, 'a/b/needle.bin')))).toBe(sha(needle));
+    expect(sent).toBeLessThan(2 * needle.length + tarTrailer(tar).manifestSize);
+  });
+
+  it('extract -f URL with no PATH restores the whole archive by ranged reads', async () => {
+    const out = join(dir, 'http-all');
+    const r = await portarcAsync(['extract', '-f', `${base}/big.tar.zst`, '-C', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(sha(readFileSync(join(out, 'a/b/needle.bin')))).toBe(sha(needle));
+    expect(readFileSync(join(out, 'z/fill7.bin')).equals(readFileSync(join(src, 'z/fill7.bin')))).toBe(true);
+    expect(statSync(join(out, 'z/link.bin')).ino).toBe(statSync(join(out, 'a/b/needle.bin')).ino);
+  });
+
+  it('a server that ignores Range (200) is one clear IoError, not a download of the archive', async () => {
+    ignoreRanges = true;
+    try {
+      const err = await open(`${base}/big.tar`).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IoError);
+      expect((err as IoError).message).toMatch(/does not serve byte ranges/);
+      const r = await portarcAsync(['extract', '-f', `${base}/big.tar`, '-C', join(dir, 'x200'), 'a']);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/does not serve byte ranges/);
+    } finally {
+      ignoreRanges = false;
+    }
+    const missing = await open(`${base}/nothing.tar`).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(IoError);
+    expect((missing as IoError).message).toMatch(/HTTP 404/);
+  });
+});
+
+describe('extract -f A PATH... and list -f A PATH... (CLI)', () => {
+  for (const [kind, file] of [['tar', tar], ['tar.zst', zst], ['zip', zip], ['tar.gz', tgz]] as const) {
+    it(`${kind}: a directory selects everything under it, a file itself; the rest is not extracted`, () => {
+      const out = join(dir, `sel-${kind}`);
+      const r = portarc(['extract', '-f', file, '-C', out, 'a/b', './z/fill3.bin']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(sha(readFileSync(join(out, 'a/b/needle.bin')))).toBe(sha(needle));
+      expect(readFileSync(join(out, 'a/b/other.txt'), 'utf8')).toBe('other\n');
+      expect(readFileSync(join(out, 'z/fill3.bin')).equals(readFileSync(join(src, 'z/fill3.bin')))).toBe(true);
+      expect(existsSync(join(out, 'a/fill0.bin'))).toBe(false);
+      expect(existsSync(join(out, 'z/fill2.bin'))).toBe(false);
+      expect(existsSync(join(out, 'z/link.bin'))).toBe(false);
+      const l = portarc(['list', '-f', file, 'a/b']);
+      expect(l.status, l.stderr).toBe(0);
+      expect(l.stdout.split('\n').filter(Boolean).map((n) => n.replace(/^\.\//, '').replace(/\/$/, '')).sort()).toEqual(['a/b', 'a/b/needle.bin', 'a/b/other.txt']);
+    });
+
+    it(`${kind}: a hardlink whose target is not selected gets a copy of the target's content`, () => {
+      const out = join(dir, `link-${kind}`);
+      const r = portarc(['extract', '-f', file, '-C', out, 'z/link.bin']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(sha(readFileSync(join(out, 'z/link.bin')))).toBe(sha(needle));
+      expect(existsSync(join(out, 'a/b/needle.bin'))).toBe(false);
+      // Both selected: a real hardlink again.
+      const out2 = join(dir, `link2-${kind}`);
+      expect(portarc(['extract', '-f', file, '-C', out2, 'a/b/needle.bin', 'z/link.bin']).status).toBe(0);
+      expect(statSync(join(out2, 'z/link.bin')).ino).toBe(statSync(join(out2, 'a/b/needle.bin')).ino);
+    });
+  }
+
+  it('a PATH that matches nothing is exit 2 "not found in archive", after the others are extracted', () => {
+    const out = join(dir, 'nf');
+    const r = portarc(['extract', '-f', tar, '-C', out, 'a/b/other.txt', 'no/such']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/"no\/such": not found in archive/);
+    expect(readFileSync(join(out, 'a/b/other.txt'), 'utf8')).toBe('other\n');
+    const l = portarc(['list', '-f', zst, 'nope']);
+    expect(l.status).toBe(2);
+    expect(l.stderr).toMatch(/"nope": not found in archive/);
+    // "a/b/needle" is not a prefix of a/b/needle.bin's components.
+    expect(portarc(['extract', '-f', tar, '-C', out, 'a/b/needle']).status).toBe(2);
+  });
+
+  it('stdin is one streaming pass; a hardlink whose target is not selected cannot be copied from it and fails loudly', () => {
+    const input = readFileSync(tar);
+    const out = join(dir, 'stdin');
+    const r = portarc(['extract', '-f', '-', '-C', out, 'a/b/needle.bin'], { input });
+    expect(r.status, r.stderr).toBe(0);
+    expect(sha(readFileSync(join(out, 'a/b/needle.bin')))).toBe(sha(needle));
+    const r2 = portarc(['extract', '-f', '-', '-C', join(dir, 'stdin2'), 'z/link.bin'], { input });
+    expect(r2.status).toBe(2);
+    expect(r2.stderr).toMatch(/link\.bin.*cannot be read twice/);
+  });
+
+  it('a damaged member selected by PATH is exit 2 naming it; the other selected members are restored', () => {
+    const bad = join(dir, 'bad2.tar');
+    const b = readFileSync(tar);
+    b[b.indexOf(needle.subarray(0, 64)) + 5000] ^= 1;
+    writeFileSync(bad, b);
+    const out = join(dir, 'bad-out');
+    const r = portarc(['extract', '-f', bad, '-C', out, 'a/b']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/needle\.bin/);
+    expect(r.stderr).toMatch(/SHA-256|damaged|does not match/);
+    expect(existsSync(join(out, 'a/b/needle.bin'))).toBe(false);
+  });
+});
