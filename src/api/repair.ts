@@ -3,7 +3,7 @@
 // Spec: spec/recovery.md (the sidecar set; §6 repair, §7 verify's line).
 
 import { copyFile, open, rename, rm, stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { DamagedError, UsageError, ioError } from '../model/errors.js';
 import { loadRecoverySet, type RecoverySet } from '../integrity/par2/reader.js';
 import { checkSlices, rebuild, type SliceCheck } from '../integrity/par2/repair.js';
@@ -142,9 +142,23 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
     if (!ok) throw new DamagedError(`the recovery data could not rebuild the ${st.damagedBlocks} damaged blocks (bytes ${where}): not repairable; nothing was written`, { archive });
     await rename(tmp, target);
     tmp = undefined;
+    await syncDir(dirname(target));
     return { ...st, output: target, repairedBlocks: st.damagedBlocks };
   } finally {
     await fh.close();
     if (tmp) await rm(tmp, { force: true });
+  }
+}
+
+/** Make a rename durable: fsync the directory that holds the name (best effort where unsupported). */
+async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r').catch(() => undefined);
+  if (!d) return;
+  try {
+    await d.sync();
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename itself is still atomic.
+  } finally {
+    await d.close();
   }
 }

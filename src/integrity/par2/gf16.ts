@@ -71,9 +71,15 @@ export function mulAdd(dst: Uint16Array, src: Uint16Array, factor: number): void
  * when it is singular (PAR2's matrix can be, for rare choices of slices: then another set of
  * recovery slices has to be tried).
  */
-export function invert(m: number[][]): number[][] | undefined {
+export function invert(m: number[][]): Uint16Array[] | undefined {
   const n = m.length;
-  const a = m.map((row, i) => [...row, ...Array.from({ length: n }, (_, k) => (k === i ? 1 : 0))]);
+  // Rows of 16-bit words: a 1000 x 2000 work matrix is 4 MB, not 16.
+  const a = m.map((row, i) => {
+    const r = new Uint16Array(2 * n);
+    r.set(row);
+    r[n + i] = 1;
+    return r;
+  });
   for (let col = 0; col < n; col++) {
     let p = col;
     while (p < n && a[p][col] === 0) p++;
@@ -81,12 +87,12 @@ export function invert(m: number[][]): number[][] | undefined {
     [a[col], a[p]] = [a[p], a[col]];
     const inv = gfInv(a[col][col]);
     const pr = a[col];
-    for (let k = 0; k < 2 * n; k++) pr[k] = gfMul(pr[k], inv);
+    for (let k = col; k < 2 * n; k++) pr[k] = gfMul(pr[k], inv);
     for (let r = 0; r < n; r++) {
       if (r === col || a[r][col] === 0) continue;
       const f = a[r][col];
       const row = a[r];
-      for (let k = 0; k < 2 * n; k++) row[k] ^= gfMul(f, pr[k]);
+      for (let k = col; k < 2 * n; k++) row[k] ^= gfMul(f, pr[k]);
     }
   }
   return a.map((row) => row.slice(n));

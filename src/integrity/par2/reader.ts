@@ -52,9 +52,11 @@ interface Scanned {
 }
 
 const MAX_SMALL_BODY = 64 * 1024 * 1024;
+const CHUNK = Buffer.alloc(1 << 20);
 
-async function readAt(fh: FileHandle, at: number, n: number): Promise<Buffer> {
-  const b = Buffer.alloc(n);
+/** Read n bytes at `at` (fewer at the end of the file), into `into` when given (reused: no garbage per chunk). */
+async function readAt(fh: FileHandle, at: number, n: number, into?: Buffer): Promise<Buffer> {
+  const b = into && into.length >= n ? into.subarray(0, n) : Buffer.alloc(n);
   let got = 0;
   while (got < n) {
     const { bytesRead } = await fh.read(b, got, n - got, at + got);
@@ -66,9 +68,9 @@ async function readAt(fh: FileHandle, at: number, n: number): Promise<Buffer> {
 
 /** The next offset >= from (a multiple of 4 past `from`'s alignment) where the magic starts, or -1. */
 async function nextMagic(fh: FileHandle, from: number, size: number): Promise<number> {
-  const window = 1 << 20;
+  const window = CHUNK.length;
   for (let at = from; at < size; at += window - MAGIC.length) {
-    const b = await readAt(fh, at, Math.min(window, size - at));
+    const b = await readAt(fh, at, Math.min(window, size - at), CHUNK);
     const i = b.indexOf(MAGIC);
     if (i >= 0) return at + i;
     if (b.length < window) break;
@@ -98,8 +100,8 @@ async function scanFile(file: string, out: Scanned[]): Promise<void> {
       let exponent: number | undefined;
       const bodyLength = length - HEADER_SIZE;
       if (kind === 'recovery' || bodyLength > MAX_SMALL_BODY) {
-        for (let p = 0; p < bodyLength; p += 1 << 20) {
-          const chunk = await readAt(fh, at + HEADER_SIZE + p, Math.min(1 << 20, bodyLength - p));
+        for (let p = 0; p < bodyLength; p += CHUNK.length) {
+          const chunk = await readAt(fh, at + HEADER_SIZE + p, Math.min(CHUNK.length, bodyLength - p), CHUNK);
           if (p === 0 && chunk.length >= 4) exponent = chunk.readUInt32LE(0);
           h.update(chunk);
         }

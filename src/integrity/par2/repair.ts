@@ -10,7 +10,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { coefficient, gfMul, inputLogs, invert, mulAdd } from './gf16.js';
 import type { RecoverySet } from './reader.js';
-import { readSlices, sliceCount, sliceSum, wordBuffer } from './slices.js';
+import { isZero, readSlices, sliceCount, sliceSum, wordBuffer } from './slices.js';
 
 export interface SliceCheck {
   /** Indexes of the slices that do not match their checksums (or lie past the end of a short file). */
@@ -40,7 +40,7 @@ export async function checkSlices(fh: FileHandle, set: RecoverySet): Promise<Sli
 }
 
 /** Choose which recovery slices to use and invert the matrix (another choice if one is singular). */
-function solve(set: RecoverySet, damaged: number[], logs: Uint16Array): { exps: number[]; recov: RecoverySet['recovery']; a: number[][] } | undefined {
+function solve(set: RecoverySet, damaged: number[], logs: Uint16Array): { exps: number[]; recov: RecoverySet['recovery']; a: Uint16Array[] } | undefined {
   const k = damaged.length;
   for (let start = 0; start + k <= set.recovery.length; start++) {
     const recov = set.recovery.slice(start, start + k);
@@ -70,13 +70,18 @@ export async function rebuild(fh: FileHandle, set: RecoverySet, check: SliceChec
   const recovFiles = new Map<string, FileHandle>();
   try {
     const col = new Array<number>(k);
-    for (let g0 = 0; g0 < k; g0 += group) {
+    // Allocated once and zeroed between passes: fresh buffers per pass would wait for the GC.
+    const acc = Array.from({ length: Math.min(group, k) }, () => wordBuffer(sliceSize));
+    const r = wordBuffer(sliceSize);
+    // One pass at least: with nothing damaged (a file that only grew) it copies the good slices.
+    for (let g0 = 0; g0 === 0 || g0 < k; g0 += group) {
       const n = Math.min(group, k - g0);
-      const acc = Array.from({ length: n }, () => wordBuffer(sliceSize));
+      for (const a of acc) a.words.fill(0);
       // Good slices: their share of each damaged slice; the first pass also copies them to `out`.
       await readSlices(fh, Math.min(check.length, expected), sliceSize, async (j, slice, words) => {
         if (isDamaged[j]) return;
         if (g0 === 0) await writeAll(out, slice.subarray(0, Math.min(sliceSize, expected - j * sliceSize)), j * sliceSize);
+        if (isZero(slice)) return;
         for (let i = 0; i < k; i++) col[i] = coefficient(logs[j], s.exps[i]);
         for (let d = 0; d < n; d++) {
           const row = s.a[g0 + d];
@@ -86,7 +91,6 @@ export async function rebuild(fh: FileHandle, set: RecoverySet, check: SliceChec
         }
       });
       // Recovery slices, one at a time.
-      const r = wordBuffer(sliceSize);
       for (let i = 0; i < k; i++) {
         const rs = s.recov[i];
         let rf = recovFiles.get(rs.file);

@@ -9,7 +9,7 @@ import { md5 } from './packets.js';
 /** Slices at most: par2cmdline accepts up to 32768; fewer keeps the matrix work small. */
 export const MAX_SLICES = 32768;
 /** Slices aimed at: fine enough that a burst costs little beyond its own size, few enough to be fast. */
-const TARGET_SLICES = 2000;
+const TARGET_SLICES = 1000;
 const MIN_SLICE = 512;
 
 /** The slice size for a file: a multiple of 4 (PAR2), at least 512 bytes, about TARGET_SLICES slices. */
@@ -76,4 +76,11 @@ export async function hashFile(fh: FileHandle, length: number, sliceSize: number
     slices.push(sliceSum(slice));
   });
   return { md5: whole.digest(), md5_16k: first.digest(), slices };
+}
+
+let zeros = Buffer.alloc(0);
+/** A slice of zeros adds nothing to any recovery slice: skipping it makes sparse or padded archives cheap. */
+export function isZero(slice: Buffer): boolean {
+  if (zeros.length !== slice.length) zeros = Buffer.alloc(slice.length);
+  return slice.equals(zeros);
 }

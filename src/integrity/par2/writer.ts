@@ -11,10 +11,10 @@ import { basename, dirname, join } from 'node:path';
 import { ioError, UsageError } from '../../model/errors.js';
 import { coefficient, inputLogs, mulAdd } from './gf16.js';
 import { creatorBody, fileDescBody, fileId, header, mainBody, md5, packet } from './packets.js';
-import { chooseSliceSize, hashFile, MAX_SLICES, readSlices, sliceCount, wordBuffer } from './slices.js';
+import { chooseSliceSize, hashFile, isZero, MAX_SLICES, readSlices, sliceCount, wordBuffer } from './slices.js';
 
 /** Bytes of recovery slices held at once (the rest of the process is small and fixed). */
-export const MEMORY_BUDGET = 48 * 1024 * 1024;
+export const MEMORY_BUDGET = 16 * 1024 * 1024;
 
 export interface RecoveryWritten {
   index: string;
@@ -78,10 +78,13 @@ export async function writeRecovery(file: string, percent: number, creator: stri
     try {
       const logs = inputLogs(count);
       const group = Math.max(1, Math.floor(budget / sliceSize));
+      // Allocated once and zeroed between passes: fresh buffers per pass would wait for the GC.
+      const acc = Array.from({ length: Math.min(group, recovery) }, () => wordBuffer(sliceSize));
       for (let first = 0; first < recovery; first += group) {
         const n = Math.min(group, recovery - first);
-        const acc = Array.from({ length: n }, () => wordBuffer(sliceSize));
-        await readSlices(fh, length, sliceSize, (j, _slice, words) => {
+        for (const a of acc) a.words.fill(0);
+        await readSlices(fh, length, sliceSize, (j, slice, words) => {
+          if (isZero(slice)) return;
           for (let i = 0; i < n; i++) mulAdd(acc[i].words, words, coefficient(logs[j], first + i));
         });
         for (let i = 0; i < n; i++) {
