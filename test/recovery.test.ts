@@ -202,6 +202,15 @@ describe('damage beyond the budget', () => {
     const r = portarc(['repair', '-f', arc]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('no recovery data');
+    // The set of n.tar.zst beside it is not n.tar's.
+    expect(portarc(['create', '--recovery', '10%', '-f', `${arc}.zst`, '-C', dir, 'f']).status).toBe(0);
+    expect(portarc(['repair', '-f', arc]).stderr).toContain('no recovery data');
+    expect(portarc(['verify', '-f', arc]).stdout).not.toContain('recovery data');
+    // A set whose description names another file is not used either.
+    copyFileSync(`${arc}.zst.par2`, `${arc}.par2`);
+    const other = portarc(['repair', '-f', arc]);
+    expect(other.status).toBe(2);
+    expect(other.stderr).toContain('no intact description of "n.tar"');
     for (const bad of ['0', '101%', 'ten']) {
       const c = portarc(['create', '--recovery', bad, '-f', join(dir, 'm.tar'), '-C', dir, 'f']);
       expect(c.status).toBe(2);
@@ -241,7 +250,7 @@ describe('interop with par2cmdline', () => {
     for (const name of ['q.tar.zst', 'q.zip']) {
       const arc = join(dir, name);
       expect(portarc(['create', '-f', arc, '-C', src, '.']).status).toBe(0);
-      const p = run('par2', ['create', '-q', '-r10', `${name}.par2`, name], dir);
+      const p = run('par2', ['create', '-q', '-b500', '-r10', `${name}.par2`, name], dir);
       expect(p.status, p.stdout + p.stderr).toBe(0);
       expect(readdirSync(dir).filter((f) => f.startsWith(`${name}.vol`)).length).toBeGreaterThan(1);
       const clean = readFileSync(arc);

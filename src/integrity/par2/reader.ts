@@ -35,8 +35,11 @@ export async function findParityFiles(file: string): Promise<string[]> {
   } catch {
     return [];
   }
+  // Only FILE.par2 and FILE.volA+B.par2 (par2cmdline's names; A-B with -u): not FILE.zst.par2,
+  // the set of another archive whose name begins with this one's.
+  const vol = /^\.vol\d+[+-]\d+\.par2$/i;
   return names
-    .filter((n) => n.toLowerCase().endsWith('.par2') && (n === `${base}.par2` || n.startsWith(`${base}.`)) && !n.includes('.tmp-'))
+    .filter((n) => n === `${base}.par2` || (n.startsWith(base) && vol.test(n.slice(base.length))))
     .sort()
     .map((n) => join(dir, n));
 }
@@ -138,7 +141,8 @@ export async function loadRecoverySet(file: string): Promise<RecoverySet | undef
   const name = basename(file);
   // The set whose File Description names this file (by its base name, as par2cmdline stores it).
   const descs = packets.filter((p) => p.kind === 'fileDesc' && p.body).map((p) => ({ p, d: parseFileDesc(p.body!)! })).filter((x) => x.d);
-  const mine = descs.find((x) => basename(x.d.name) === name) ?? (descs.length > 0 && descs.every((x) => x.p.setId === descs[0].p.setId && x.d.fileId.equals(descs[0].d.fileId)) ? descs[0] : undefined);
+  // By name only: a set made for another file must never "repair" this one into that file.
+  const mine = descs.find((x) => basename(x.d.name) === name);
   if (!mine) throw new DamagedError(`recovery data ${files.map((f) => basename(f)).join(', ')}: no intact description of "${name}" in it: it cannot be used`, { path: file });
   const setId = mine.p.setId;
   const inSet = packets.filter((p) => p.setId === setId);

@@ -22,10 +22,10 @@ export function sliceCount(length: number, sliceSize: number): number {
   return Math.ceil(length / sliceSize);
 }
 
-/** A zeroed buffer whose memory is 2-byte aligned, so that it can be seen as 16-bit words. */
-export function wordBuffer(size: number): { bytes: Buffer; words: Uint16Array } {
+/** A zeroed buffer of its own memory (aligned), also seen as 32-bit words (size: a multiple of 4). */
+export function wordBuffer(size: number): { bytes: Buffer; words: Uint32Array } {
   const ab = new ArrayBuffer(size);
-  return { bytes: Buffer.from(ab), words: new Uint16Array(ab) };
+  return { bytes: Buffer.from(ab), words: new Uint32Array(ab) };
 }
 
 export interface SliceSum {
@@ -46,7 +46,7 @@ export async function readSlices(
   fh: FileHandle,
   length: number,
   sliceSize: number,
-  onSlice: (index: number, slice: Buffer, words: Uint16Array) => void | Promise<void>,
+  onSlice: (index: number, slice: Buffer, words: Uint32Array) => void | Promise<void>,
 ): Promise<void> {
   const { bytes, words } = wordBuffer(sliceSize);
   const count = sliceCount(length, sliceSize);
