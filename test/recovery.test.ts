@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { addRecovery, repair } from '../src/api/repair.js';
 import { writeRecovery } from '../src/integrity/par2/writer.js';
-import { portarc } from './helpers/cli.js';
+import { portarc, runAndKill } from './helpers/cli.js';
 import { tempDir } from './helpers/tree.js';
 import { VERSION } from '../src/api/version.js';
 
@@ -106,6 +106,11 @@ describe('create --recovery and repair: bursts within the budget are repaired by
       expect(v.status).toBe(2);
       expect(v.stdout).toMatch(/recovery data: \d+ blocks of \d+ bytes; \d+ damaged blocks, repairable/);
 
+      const j = JSON.parse(portarc(['verify', '--json', '-f', arc]).stdout);
+      expect(j.recovery).toMatchObject({ blocks: info.blocks, sliceSize: info.slice, repairable: true });
+      expect(j.recovery.damagedBlocks).toBeGreaterThan(3);
+      expect(j.recovery.damagedBlocks).toBeLessThanOrEqual(info.blocks);
+
       const out = join(dir, `${name}.fixed`);
       const r = portarc(['repair', '-f', arc, '-o', out]);
       expect(r.status, r.stderr).toBe(0);
@@ -169,6 +174,30 @@ describe('create --recovery and repair: bursts within the budget are repaired by
     expect(readFileSync(arc).equals(clean)).toBe(true);
   });
 });
+
+it('repair --in-place killed at any moment leaves the archive either as it was or repaired, never half-written', async () => {
+  const dir = tempDir('recovery-crash');
+  const rand = rng(99);
+  const data = Buffer.alloc(8_000_000);
+  for (let i = 0; i < data.length; i++) data[i] = (rand() * 256) | 0;
+  mkdirSync(join(dir, 'src'));
+  writeFileSync(join(dir, 'src/data'), data);
+  const arc = join(dir, 'k.tar');
+  const c = portarc(['create', '--recovery', '20%', '-f', arc, '-C', join(dir, 'src'), 'data']);
+  expect(c.status, c.stderr).toBe(0);
+  const info = recoveryInfo(c.stderr);
+  const clean = readFileSync(arc);
+  burst(arc, 1_000_000, (info.blocks - 20) * info.slice);
+  const damaged = readFileSync(arc);
+  for (const ms of [30, 150, 400, 800, 1500]) {
+    writeFileSync(arc, damaged);
+    await runAndKill(['repair', '-f', arc, '--in-place'], ms);
+    const now = readFileSync(arc);
+    expect(now.equals(damaged) || now.equals(clean)).toBe(true);
+  }
+  expect(await runAndKill(['repair', '-f', arc, '--in-place'], undefined)).toBe(0);
+  expect(readFileSync(arc).equals(clean)).toBe(true);
+}, 120_000);
 
 describe('damage beyond the budget', () => {
   it('is reported as not repairable: verify and repair exit 2, nothing is written', () => {
