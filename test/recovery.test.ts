@@ -199,6 +199,23 @@ it('repair --in-place killed at any moment leaves the archive either as it was o
   expect(readFileSync(arc).equals(clean)).toBe(true);
 }, 120_000);
 
+it('a stale set (the archive was made again without --recovery) is named as such, never used to bring the old archive back', () => {
+  const dir = tempDir('recovery-stale');
+  const src = makeTree(dir, 21);
+  const arc = join(dir, 's.tar');
+  expect(portarc(['create', '--recovery', '10%', '-f', arc, '-C', src, '.']).status).toBe(0);
+  writeFileSync(join(src, 'new-file'), 'made after the first backup\n');
+  expect(portarc(['create', '-f', arc, '-C', src, '.']).status).toBe(0);
+  const now = readFileSync(arc);
+  const v = portarc(['verify', '-f', arc]);
+  expect(v.status).toBe(0);
+  expect(v.stdout).toContain('recovery data: describes another archive');
+  const r = portarc(['repair', '-f', arc, '--in-place']);
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain('describes another archive');
+  expect(readFileSync(arc).equals(now)).toBe(true);
+});
+
 describe('damage beyond the budget', () => {
   it('is reported as not repairable: verify and repair exit 2, nothing is written', () => {
     const dir = tempDir('recovery-over');

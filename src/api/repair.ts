@@ -9,6 +9,7 @@ import { loadRecoverySet, type RecoverySet } from '../integrity/par2/reader.js';
 import { checkSlices, rebuild, type SliceCheck } from '../integrity/par2/repair.js';
 import { MEMORY_BUDGET, writeRecovery, type RecoveryWritten } from '../integrity/par2/writer.js';
 import { VERSION } from './version.js';
+import { verify } from './verify.js';
 
 export type { RecoveryWritten } from '../integrity/par2/writer.js';
 
@@ -57,6 +58,20 @@ function status(set: RecoverySet, check: SliceCheck): RecoveryStatus {
     length: check.length,
     expected: check.expected,
   };
+}
+
+/**
+ * True when the manifest proves every byte of the archive intact (a plain tar or zip checked by
+ * its trailer's ranges, spec/manifest.md §8). Then a recovery set that disagrees is stale (made
+ * for an earlier archive of the same name): "repairing" with it would bring back the old archive.
+ */
+export async function intactByManifest(archive: string): Promise<boolean> {
+  try {
+    const v = await verify(archive);
+    return v.ok && v.method === 'ranges';
+  } catch {
+    return false;
+  }
 }
 
 /** The recovery data's view of an archive, or undefined when it has no parity files. */
@@ -111,6 +126,9 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
     const where = st.damagedRanges.map(([a, b]) => `${a}-${b}`).join(', ');
     if (!st.repairable) {
       throw new DamagedError(`${st.damagedBlocks} damaged blocks of ${set.sliceSize} bytes (bytes ${where}), only ${st.blocks} recovery blocks: not repairable; nothing was written`, { archive });
+    }
+    if (st.damagedBlocks > 0 && (await intactByManifest(archive))) {
+      throw new UsageError(`the recovery data ${basename(archive)}.par2 describes another archive (this one is intact: every byte checked against its manifest): nothing was done; make a new set (create --recovery, par2 create)`, { archive });
     }
     const target = options.inPlace ? archive : (options.output ?? `${archive}.repaired`);
     if (st.damagedBlocks === 0 && check.length === check.expected) {

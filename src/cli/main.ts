@@ -90,11 +90,16 @@ function percentArg(value: string): number {
 }
 
 /** verify's line about the recovery data beside the archive, or undefined when there is none. */
-async function recoveryLine(file: string): Promise<{ text: string; damaged: boolean; json: unknown } | undefined> {
+async function recoveryLine(file: string, intact: boolean): Promise<{ text: string; damaged: boolean; json: unknown } | undefined> {
   try {
     const s = await recoveryStatus(file);
     if (!s) return undefined;
     const bad = s.damagedBlocks + (s.length > s.expected ? 1 : 0);
+    // Every byte proven intact by the manifest: a set that disagrees was made for another archive.
+    if (bad > 0 && intact) {
+      const text = `recovery data: describes another archive (this one is intact against its manifest): make a new set`;
+      return { text, damaged: false, json: { ...s, stale: true, text } };
+    }
     const damage = bad === 0 ? 'no damaged blocks' : `${s.damagedBlocks} damaged block${s.damagedBlocks === 1 ? '' : 's'}${s.length > s.expected ? ` and ${s.length - s.expected} bytes too many` : ''}, ${s.repairable ? 'repairable (portarc repair)' : 'NOT repairable'}`;
     const text = `recovery data: ${s.blocks} blocks of ${s.sliceSize} bytes; ${damage}; ${Math.max(0, s.blocks - s.damagedBlocks)} blocks of budget left`;
     return { text, damaged: bad > 0, json: { ...s, text } };
@@ -305,7 +310,7 @@ export async function main(argv: string[]): Promise<number> {
       const name = o.file === '-' ? '(stdin)' : o.file;
       // The sidecar recovery set, if there is one (spec/recovery.md §7): additive, and damage its
       // block checksums find is damage, whatever the manifest said.
-      const rec = o.file === '-' ? undefined : await recoveryLine(o.file);
+      const rec = o.file === '-' ? undefined : await recoveryLine(o.file, r.ok && r.method === 'ranges');
       if (o.json) await out(JSON.stringify(rec ? { ...r, recovery: rec.json } : r) + '\n');
       else {
         for (const d of r.damaged) await out(`${name}: damaged: ${describeDamage(d)}\n`);
