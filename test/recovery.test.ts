@@ -137,6 +137,8 @@ describe('create --recovery and repair: bursts within the budget are repaired by
     const ok = portarc(['repair', '-f', arc, '--in-place']);
     expect(ok.status).toBe(0);
     expect(ok.stdout).toContain('no damage found');
+    expect(portarc(['repair', '-f', arc]).stdout).toBe(`${arc}: no damage found (${info.blocks} recovery blocks)\n`);
+    expect(existsSync(`${arc}.repaired`)).toBe(false);
     burst(arc, 0, 3 * info.slice); // the first headers
     const d = portarc(['repair', '-f', arc]);
     expect(d.status, d.stderr).toBe(0);
@@ -162,7 +164,9 @@ describe('create --recovery and repair: bursts within the budget are repaired by
     const v = portarc(['verify', '-f', arc]);
     expect(v.stdout).toContain('bytes too many');
     expect(v.status).toBe(2);
-    expect(portarc(['repair', '-f', arc, '--in-place']).status).toBe(0);
+    const cut = portarc(['repair', '-f', arc, '--in-place']);
+    expect(cut.status).toBe(0);
+    expect(cut.stdout).toContain('removed 15 bytes past the archive\'s end');
     expect(readFileSync(arc).equals(clean)).toBe(true);
 
     // Bit rot in the volume file costs the recovery packets it hits, nothing more.

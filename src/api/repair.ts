@@ -132,7 +132,9 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
     }
     const target = options.inPlace ? archive : (options.output ?? `${archive}.repaired`);
     if (st.damagedBlocks === 0 && check.length === check.expected) {
-      if (target !== archive) await copyFile(archive, target).catch((e) => {
+      // Nothing to do; a copy only when one was asked for by name.
+      if (options.output === undefined || options.inPlace) return { ...st, output: archive, repairedBlocks: 0 };
+      await copyFile(archive, target).catch((e) => {
         throw ioError(e, 'cannot write the repaired archive', target);
       });
       return { ...st, output: target, repairedBlocks: 0 };

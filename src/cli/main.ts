@@ -334,7 +334,8 @@ export async function main(argv: string[]): Promise<number> {
       if (r.repairedBlocks === 0 && r.length === r.expected) {
         await out(`${o.file}: no damage found (${r.blocks} recovery blocks)${r.output === o.file ? '' : `; copied to ${r.output}`}\n`);
       } else {
-        await out(`${o.file}: repaired ${r.repairedBlocks} damaged block${r.repairedBlocks === 1 ? '' : 's'} of ${r.sliceSize} bytes (bytes ${where}) with ${r.repairedBlocks} of ${r.blocks} recovery blocks -> ${r.output}\n`);
+        const cut = r.length > r.expected ? `; removed ${r.length - r.expected} bytes past the archive's end` : '';
+        await out(`${o.file}: repaired ${r.repairedBlocks} damaged block${r.repairedBlocks === 1 ? '' : 's'} of ${r.sliceSize} bytes (bytes ${where}) with ${r.repairedBlocks} of ${r.blocks} recovery blocks${cut} -> ${r.output}\n`);
       }
     });
 
