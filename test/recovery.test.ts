@@ -2,7 +2,7 @@
 // by `create --recovery`, burst damage repaired byte-identically (tar, .tar.zst, zip), damage
 // beyond the budget refused with exit 2, and par2cmdline as the oracle in both directions.
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readSync, writeSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, openSync, readSync, writeSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -143,10 +143,14 @@ describe('create --recovery and repair: bursts within the budget are repaired by
     const d = portarc(['repair', '-f', arc]);
     expect(d.status, d.stderr).toBe(0);
     expect(readFileSync(`${arc}.repaired`).equals(clean)).toBe(true);
+    chmodSync(arc, 0o640);
+    chownSync(arc, 1234, 5678);
     const r = portarc(['repair', '-f', arc, '--in-place']);
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(arc).equals(clean)).toBe(true);
     expect(readdirSync(dir).filter((f) => f.includes('.repair-'))).toEqual([]);
+    const st = statSync(arc);
+    expect([st.mode & 0o7777, st.uid, st.gid]).toEqual([0o640, 1234, 5678]);
   });
 
   it('a truncated archive, one with bytes appended, and damaged parity files are repaired too', () => {

@@ -151,6 +151,12 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
     });
     let ok: boolean;
     try {
+      if (options.inPlace) {
+        // The repaired archive replaces the old one: same mode and owner.
+        const src = await fh.stat();
+        await out.chmod(src.mode & 0o7777);
+        await out.chown(src.uid, src.gid).catch(() => undefined); // not ours to give away as a user
+      }
       await out.truncate(check.expected);
       ok = await rebuild(fh, set, check, out, options.memoryBudget ?? MEMORY_BUDGET);
       if (ok) await out.sync();
