@@ -16,6 +16,7 @@ export { memberPath, POSIX_RULES, WINDOWS_RULES, hostPathRules, type PathRules, 
 export { loadSys, type Sys } from '../fs/sys.js';
 export { decompressAuto, compressingSink, filterForPath, SeekTable, readRange, fileReader, zstdBackends, CompressError, type Filter } from '../compress/index.js';
 export { ZipWriter, ZipStreamReader, openZip, type ZipFile, type ZipFileEntry } from '../zip/index.js';
+export { addRecovery, recoveryStatus, repair, type RecoveryStatus, type RecoveryWritten, type RepairOptions, type RepairResult } from './repair.js';
 export { verify, describeDamage, type VerifyOptions, type VerifyResult, type Damage, type DamagePart } from './verify.js';
 export { readManifest, escapePath, unescapePath, ManifestWriter, MANIFEST_NAME, TRAILER_NAME, type ManifestEntry, type ManifestHead, type ManifestFoot, type ManifestItem } from '../manifest/index.js';
 export { open, selector, type OpenableSource, type RandomArchive, type RandomInfo, type RandomMember, type IndexedEntry, type RandomOptions } from './random.js';

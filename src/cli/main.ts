@@ -3,13 +3,14 @@
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { parseLimit, type Limits } from '../model/limits.js';
-import { describeErrno, ioError, PortarcError } from '../model/errors.js';
+import { describeErrno, ioError, PortarcError, UsageError } from '../model/errors.js';
 import { convert } from '../api/convert.js';
 import { create } from '../api/create.js';
 import { describeExtractDamage, extract, ExtractDamagedError, type ExtractResult } from '../api/extract.js';
 import { list, ListDamagedError } from '../api/list.js';
 import { describeDamage, verify } from '../api/verify.js';
 import { VERSION } from '../api/version.js';
+import { addRecovery, recoveryStatus, repair } from '../api/repair.js';
 import { loadSys } from '../fs/sys.js';
 import { zstdBackends } from '../compress/index.js';
 import { SPEC_VERSION_TEXT } from '../tar/version.js';
@@ -78,6 +79,34 @@ function zipMethodArg(value: string): 'deflate' | 'store' | 'zstd' {
 function zipHardlinksArg(value: string): 'copy' | 'link-only' {
   if (value !== 'copy' && value !== 'link-only') throw new InvalidArgumentError('use copy or link-only');
   return value;
+}
+
+/** "N%" or "N": a percentage in (0, 100]. */
+function percentArg(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)%?$/.exec(value);
+  const n = m ? Number(m[1]) : NaN;
+  if (!(n > 0 && n <= 100)) throw new InvalidArgumentError(`"${value}" is not a percentage above 0 and at most 100 (e.g. 10%)`);
+  return n;
+}
+
+/** verify's line about the recovery data beside the archive, or undefined when there is none. */
+async function recoveryLine(file: string, intact: boolean): Promise<{ text: string; damaged: boolean; json: unknown } | undefined> {
+  try {
+    const s = await recoveryStatus(file);
+    if (!s) return undefined;
+    const bad = s.damagedBlocks + (s.length > s.expected ? 1 : 0);
+    // Every byte proven intact by the manifest: a set that disagrees was made for another archive.
+    if (bad > 0 && intact) {
+      const text = `recovery data: describes another archive (this one is intact against its manifest): make a new set`;
+      return { text, damaged: false, json: { ...s, stale: true, text } };
+    }
+    const damage = bad === 0 ? 'no damaged blocks' : `${s.damagedBlocks} damaged block${s.damagedBlocks === 1 ? '' : 's'}${s.length > s.expected ? ` and ${s.length - s.expected} bytes too many` : ''}, ${s.repairable ? 'repairable (portarc repair)' : 'NOT repairable'}`;
+    const text = `recovery data: ${s.blocks} blocks of ${s.sliceSize} bytes; ${damage}; ${Math.max(0, s.blocks - s.damagedBlocks)} blocks of budget left`;
+    return { text, damaged: bad > 0, json: { ...s, text } };
+  } catch (err) {
+    const text = `recovery data: unusable: ${err instanceof Error ? err.message : String(err)}`;
+    return { text, damaged: false, json: { error: text } };
+  }
 }
 
 function intArg(value: string): number {
@@ -151,8 +180,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('-C, --directory <dir>', 'change to DIR before reading the paths')
     .option('-S, --sparse', 'store files with holes as sparse entries (7-Zip cannot expand these)')
     .option('-v, --verbose', 'list entries as they are written (on stderr)')
+    .option('--recovery <N%>', 'also write PAR2 recovery data ARCHIVE.par2 + ARCHIVE.vol*.par2 able to rebuild about N% of the archive (spec/recovery.md)', percentArg)
     .argument('<path...>', 'files and directories to archive');
-  withWriteFlags(program.commands.at(-1)!).action(async (paths: string[], o: CompressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean }) => {
+  withWriteFlags(program.commands.at(-1)!).action(async (paths: string[], o: CompressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean; recovery?: number }) => {
+      if (o.recovery !== undefined && o.file === '-') throw new UsageError('--recovery needs an archive file, not standard output');
       const result = await create(paths, o.file, {
         cwd: o.directory,
         sparse: o.sparse,
@@ -161,6 +192,10 @@ export async function main(argv: string[]): Promise<number> {
       });
       for (const w of result.warnings) warn(`warning: ${w}`);
       if (result.warnings.length) code = EXIT.warnings;
+      if (o.recovery !== undefined) {
+        const r = await addRecovery(o.file, { percent: o.recovery });
+        warn(`recovery data: ${r.recoverySlices} blocks of ${r.sliceSize} bytes for ${r.inputSlices} archive blocks (${o.recovery}%) in ${r.index}, ${r.volume}`);
+      }
     });
 
   program
@@ -300,14 +335,35 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (o: { file: string; json?: boolean; limit: Partial<Limits> }) => {
       const r = await verify(o.file, { limits: o.limit });
       const name = o.file === '-' ? '(stdin)' : o.file;
-      if (o.json) await out(JSON.stringify(r) + '\n');
+      // The sidecar recovery set, if there is one (spec/recovery.md §7): additive, and damage its
+      // block checksums find is damage, whatever the manifest said.
+      const rec = o.file === '-' ? undefined : await recoveryLine(o.file, r.ok && r.method === 'ranges');
+      if (o.json) await out(JSON.stringify(rec ? { ...r, recovery: rec.json } : r) + '\n');
       else {
         for (const d of r.damaged) await out(`${name}: damaged: ${describeDamage(d)}\n`);
         for (const n of r.notes) warn(`note: ${n}`);
         const checked = r.checkedContent ? 'contents checked against the manifest' : 'structure only: contents could not be checked';
         await out(r.ok ? `${name}: OK: ${r.entries} entries, ${checked}\n` : `${name}: DAMAGED: ${r.damaged.length} damaged place${r.damaged.length === 1 ? '' : 's'} (${checked})\n`);
+        if (rec) await out(`${name}: ${rec.text}\n`);
       }
-      if (!r.ok) code = EXIT.failure;
+      if (!r.ok || rec?.damaged) code = EXIT.failure;
+    });
+
+  program
+    .command('repair')
+    .description('rebuild a damaged archive from its PAR2 recovery data (ARCHIVE.par2): byte-identical, to a new file (exit 0 repaired, 2 not repairable)')
+    .requiredOption('-f, --file <archive>', 'the damaged archive')
+    .option('-o, --output <file>', 'write the repaired archive here (default: ARCHIVE.repaired)')
+    .option('--in-place', 'replace the archive itself (through a temporary file and a rename: crash-safe)')
+    .action(async (o: { file: string; output?: string; inPlace?: boolean }) => {
+      const r = await repair(o.file, { output: o.output, inPlace: o.inPlace });
+      const where = r.damagedRanges.map(([a, b]) => `${a}-${b}`).join(', ');
+      if (r.repairedBlocks === 0 && r.length === r.expected) {
+        await out(`${o.file}: no damage found (${r.blocks} recovery blocks)${r.output === o.file ? '' : `; copied to ${r.output}`}\n`);
+      } else {
+        const cut = r.length > r.expected ? `; removed ${r.length - r.expected} bytes past the archive's end` : '';
+        await out(`${o.file}: repaired ${r.repairedBlocks} damaged block${r.repairedBlocks === 1 ? '' : 's'} of ${r.sliceSize} bytes (bytes ${where}) with ${r.repairedBlocks} of ${r.blocks} recovery blocks${cut} -> ${r.output}\n`);
+      }
     });
 
   try {

@@ -1,0 +1,130 @@
+// PAR2 2.0 packets: the 64-byte header and the bodies portarc writes and reads (Main, File
+// Description, Input File Slice Checksum, Recovery Slice, Creator). Spec: spec/recovery.md §2.
+//
+// Header: magic "PAR2\0PKT", u64 length of the whole packet (a multiple of 4), MD5 of everything
+// from the recovery set ID to the end, the recovery set ID (MD5 of the Main packet's body), and a
+// 16-byte type. All integers little-endian.
+
+import { createHash } from 'node:crypto';
+
+export const MAGIC = Buffer.from('PAR2\0PKT', 'latin1');
+export const HEADER_SIZE = 64;
+
+export const TYPE = {
+  main: Buffer.from('PAR 2.0\0Main\0\0\0\0', 'latin1'),
+  fileDesc: Buffer.from('PAR 2.0\0FileDesc', 'latin1'),
+  ifsc: Buffer.from('PAR 2.0\0IFSC\0\0\0\0', 'latin1'),
+  recovery: Buffer.from('PAR 2.0\0RecvSlic', 'latin1'),
+  creator: Buffer.from('PAR 2.0\0Creator\0', 'latin1'),
+} as const;
+
+export type PacketKind = keyof typeof TYPE;
+
+export function md5(...parts: Uint8Array[]): Buffer {
+  const h = createHash('md5');
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+/** Pad to a multiple of 4 with zero bytes (names and the creator string). */
+export function pad4(b: Buffer): Buffer {
+  const n = (b.length + 3) & ~3;
+  return n === b.length ? b : Buffer.concat([b, Buffer.alloc(n - b.length)]);
+}
+
+/** The header of a packet whose body is `parts` (written before them); the MD5 covers set ID, type and body. */
+export function header(setId: Buffer, kind: PacketKind, parts: Uint8Array[]): Buffer {
+  const bodyLength = parts.reduce((n, p) => n + p.length, 0);
+  if (bodyLength % 4 !== 0) throw new RangeError('PAR2 packet body not a multiple of 4 bytes');
+  const h = Buffer.alloc(HEADER_SIZE);
+  MAGIC.copy(h, 0);
+  h.writeBigUInt64LE(BigInt(HEADER_SIZE + bodyLength), 8);
+  setId.copy(h, 32);
+  TYPE[kind].copy(h, 48);
+  md5(h.subarray(32), ...parts).copy(h, 16);
+  return h;
+}
+
+export function packet(setId: Buffer, kind: PacketKind, body: Buffer): Buffer {
+  return Buffer.concat([header(setId, kind, [body]), body]);
+}
+
+export function mainBody(sliceSize: number, fileIds: Buffer[]): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeBigUInt64LE(BigInt(sliceSize), 0);
+  b.writeUInt32LE(fileIds.length, 8);
+  return Buffer.concat([b, ...fileIds]);
+}
+
+export interface FileDesc {
+  fileId: Buffer;
+  md5: Buffer;
+  md5_16k: Buffer;
+  length: number;
+  name: string;
+}
+
+/** The file ID: MD5 of [MD5 of the first 16 KiB, u64 length, name (unpadded)]. */
+export function fileId(md5_16k: Buffer, length: number, name: Buffer): Buffer {
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(length));
+  return md5(md5_16k, len, name);
+}
+
+export function fileDescBody(d: FileDesc): Buffer {
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(d.length));
+  return Buffer.concat([d.fileId, d.md5, d.md5_16k, len, pad4(Buffer.from(d.name, 'utf8'))]);
+}
+
+export function creatorBody(text: string): Buffer {
+  return pad4(Buffer.from(text, 'latin1'));
+}
+
+/** A packet found in a file: its kind (undefined for a type portarc does not use), set and body position. */
+export interface FoundPacket {
+  kind: PacketKind | undefined;
+  setId: Buffer;
+  /** The body (everything after the header); for recovery slices only the 4-byte exponent is read. */
+  body: Buffer;
+  /** Where the body starts in its file, and its length. */
+  bodyAt: number;
+  bodyLength: number;
+}
+
+export function kindOf(type: Buffer): PacketKind | undefined {
+  for (const [k, t] of Object.entries(TYPE)) if (t.equals(type)) return k as PacketKind;
+  return undefined;
+}
+
+export function parseMain(body: Buffer): { sliceSize: number; fileIds: Buffer[]; recoveryCount: number } | undefined {
+  if (body.length < 12) return undefined;
+  const sliceSize = Number(body.readBigUInt64LE(0));
+  const recoveryCount = body.readUInt32LE(8);
+  if (sliceSize === 0 || sliceSize % 4 !== 0 || body.length < 12 + 16 * recoveryCount) return undefined;
+  const fileIds: Buffer[] = [];
+  for (let i = 0; i < recoveryCount; i++) fileIds.push(body.subarray(12 + 16 * i, 28 + 16 * i));
+  return { sliceSize, fileIds, recoveryCount };
+}
+
+export function parseFileDesc(body: Buffer): FileDesc | undefined {
+  if (body.length < 56) return undefined;
+  let nameBytes = body.subarray(56);
+  const nul = nameBytes.indexOf(0);
+  if (nul >= 0) nameBytes = nameBytes.subarray(0, nul);
+  return {
+    fileId: body.subarray(0, 16),
+    md5: body.subarray(16, 32),
+    md5_16k: body.subarray(32, 48),
+    length: Number(body.readBigUInt64LE(48)),
+    name: nameBytes.toString('utf8'),
+  };
+}
+
+/** IFSC body: the file ID, then MD5 (16) + CRC32 (4) per slice. */
+export function parseIfsc(body: Buffer): { fileId: Buffer; slices: { md5: Buffer; crc: number }[] } | undefined {
+  if (body.length < 16 || (body.length - 16) % 20 !== 0) return undefined;
+  const slices = [];
+  for (let at = 16; at < body.length; at += 20) slices.push({ md5: body.subarray(at, at + 16), crc: body.readUInt32LE(at + 16) });
+  return { fileId: body.subarray(0, 16), slices };
+}
