@@ -9,7 +9,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { sniff } from '../compress/index.js';
 import { isZip } from '../zip/index.js';
 import { readManifest, type ManifestEntry } from '../manifest/index.js';
-import { locateTrailer } from './ranges.js';
+import { fileChunks, locateTrailer } from './ranges.js';
 
 export interface ExpectedDigests {
   /** The manifest's entry for the member whose first header is at `offset`, if it lists one there. */
@@ -23,8 +23,6 @@ export interface ExpectedResult {
   expected?: ExpectedDigests;
   why?: string;
 }
-
-const CHUNK = 1 << 20;
 
 /**
  * Open the manifest of the archive file `path` for checking. `why` says why there is none to check
@@ -48,9 +46,9 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
     if (manifestData + manifestSize > size) return { why: 'the trailer points past the end of the archive' };
     // A damaged manifest would condemn good files: it is used only when its XML matches the trailer.
     const hash = createHash('sha256');
-    for await (const c of chunks(fh, manifestData, manifestData + manifestSize)) hash.update(c);
+    for await (const c of fileChunks(fh, manifestData, manifestData + manifestSize)) hash.update(c);
     if (hash.digest('hex') !== manifestSha256) return { why: 'the manifest does not match the digest in the trailer' };
-    const items = readManifest(chunks(fh, manifestData, manifestData + manifestSize));
+    const items = readManifest(fileChunks(fh, manifestData, manifestData + manifestSize));
     const handle = fh;
     fh = undefined;
     let current: ManifestEntry | undefined;
@@ -95,12 +93,3 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
   }
 }
 
-async function* chunks(fh: FileHandle, start: number, end: number): AsyncGenerator<Buffer> {
-  for (let at = start; at < end; ) {
-    const buf = Buffer.allocUnsafe(Math.min(CHUNK, end - at));
-    const { bytesRead } = await fh.read(buf, 0, buf.length, at);
-    if (bytesRead === 0) return;
-    yield buf.subarray(0, bytesRead);
-    at += bytesRead;
-  }
-}

@@ -42,7 +42,8 @@ async function digestOf(fh: FileHandle, size: number, start: number, end: number
   return (await c.feed(end, [h])) ? h.digest('hex') : undefined;
 }
 
-async function* fileChunks(fh: FileHandle, start: number, end: number): AsyncGenerator<Buffer> {
+/** The bytes [start, end) of a file, in chunks of up to 1 MiB (fewer at EOF). */
+export async function* fileChunks(fh: FileHandle, start: number, end: number): AsyncGenerator<Buffer> {
   for (let at = start; at < end; ) {
     const buf = Buffer.allocUnsafe(Math.min(CHUNK, end - at));
     const { bytesRead } = await fh.read(buf, 0, buf.length, at);
