@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// Recovery-data benchmark (issue #14): what `create --recovery 5%` adds to `create` on the 2 GiB
+// set, the parity throughput that implies, and `par2 create` (par2cmdline) on the same archive at
+// the same redundancy. Medians of --runs runs; one interleaved run; results to bench/results/.
+// Usage: node bench/recovery.mjs [--quick] [--runs N] [--percent P]
+
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BENCH_DIR, ensureDataset } from './datasets.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin/portarc.js');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const opt = (name, dflt) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
+const runs = opt('--runs', quick ? 1 : 3);
+const percent = opt('--percent', 5);
+
+function time(cmd, argv, cwd) {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, argv, { cwd, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const s = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')}: exit ${r.status}\n${r.stderr}`);
+  return s;
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The archive and every par2 file beside it, so each run starts from nothing. */
+function clean(dir, base) {
+  for (const n of readdirSync(dir)) if (n.startsWith(base)) rmSync(join(dir, n), { force: true });
+}
+function parBytes(dir, base) {
+  return readdirSync(dir).filter((n) => n.startsWith(base) && n.endsWith('.par2')).reduce((s, n) => s + statSync(join(dir, n)).size, 0);
+}
+
+const set = await ensureDataset(quick ? 'big-quick' : 'big');
+const tree = join(set.dir, set.root);
+const work = join(BENCH_DIR, 'recovery');
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+
+const rows = { plain: [], recovery: [], par2: [] };
+let archiveBytes = 0, ourParity = 0, theirParity = 0;
+for (let i = 0; i < runs; i++) {
+  clean(work, 'a.tar');
+  rows.plain.push(time(process.execPath, [BIN, 'create', '--no-manifest', '-f', join(work, 'a.tar'), '-C', tree, '.']));
+  clean(work, 'a.tar');
+  rows.recovery.push(time(process.execPath, [BIN, 'create', '--no-manifest', `--recovery`, `${percent}%`, '-f', join(work, 'a.tar'), '-C', tree, '.']));
+  archiveBytes = statSync(join(work, 'a.tar')).size;
+  ourParity = parBytes(work, 'a.tar');
+  // par2cmdline on the archive just written, same redundancy, its own sidecar name.
+  clean(work, 'b.par2');
+  for (const n of readdirSync(work)) if (n.startsWith('a.tar') && n.endsWith('.par2')) rmSync(join(work, n));
+  rows.par2.push(time('par2', ['create', '-q', '-q', `-r${percent}`, '-n1', 'b.par2', 'a.tar'], work));
+  theirParity = parBytes(work, 'b');
+}
+
+const plain = median(rows.plain), rec = median(rows.recovery), par2 = median(rows.par2);
+const MB = archiveBytes / 1e6;
+const lines = [
+  `# Recovery data (${new Date().toISOString()}, ${quick ? 'big-quick' : 'big'} set, ${(archiveBytes / 2 ** 20).toFixed(0)} MiB archive, ${percent}% redundancy, median of ${runs})`,
+  '',
+  '| what | seconds | note |',
+  '|---|---|---|',
+  `| portarc create | ${plain.toFixed(2)} | no manifest, no recovery |`,
+  `| portarc create --recovery ${percent}% | ${rec.toFixed(2)} | +${(rec - plain).toFixed(2)} s (${(((rec - plain) / plain) * 100).toFixed(0)}% more); parity ${(ourParity / 2 ** 20).toFixed(1)} MiB; ${(MB / (rec - plain)).toFixed(0)} MB/s of archive protected |`,
+  `| par2 create -r${percent} -n1 | ${par2.toFixed(2)} | par2cmdline on the same archive; parity ${(theirParity / 2 ** 20).toFixed(1)} MiB; ${(MB / par2).toFixed(0)} MB/s |`,
+  '',
+  `portarc's parity costs ${((rec - plain) / par2).toFixed(2)}x par2cmdline's time for the same archive and redundancy.`,
+];
+const text = lines.join('\n') + '\n';
+process.stdout.write(text);
+mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+writeFileSync(join(ROOT, 'bench/results', `${new Date().toISOString().slice(0, 16).replace(/[-:]/g, '')}Z-recovery${quick ? '-quick' : ''}.md`), text);
+rmSync(work, { recursive: true, force: true });
