@@ -72,5 +72,5 @@ const lines = [
 const text = lines.join('\n') + '\n';
 process.stdout.write(text);
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench/results', `${new Date().toISOString().slice(0, 16).replace(/[-:]/g, '')}Z-recovery${quick ? '-quick' : ''}.md`), text);
+writeFileSync(join(ROOT, 'bench/results', `${new Date().toISOString().slice(0, 16).replace(':', '')}Z-recovery${quick ? '-quick' : ''}.md`), text);
 rmSync(work, { recursive: true, force: true });
