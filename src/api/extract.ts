@@ -173,8 +173,7 @@ async function selected(source: ArchiveSource, paths: string[], options: Extract
   const sel = selector(paths);
   async function* members() {
     for await (const m of ra.members((p) => !paths.length || sel.select(p), { copyLinks: true })) yield m;
-    const missing = sel.unmatched();
-    if (missing.length) throw new ArchiveError(`not found in archive${missing.length > 1 ? ` (nor ${missing.slice(1).map((p) => `"${p}"`).join(', ')})` : ''}`, { entry: missing[0] });
+    sel.checkAllMatched();
   }
   return {
     format: ra.info.format ?? 'tar',

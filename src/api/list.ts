@@ -66,8 +66,7 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
             yield { ...m.entry, offset: m.offset };
           }
           info = ra.archiveInfo;
-          const missing = sel.unmatched();
-          if (missing.length) throw new ArchiveError(`not found in archive${missing.length > 1 ? ` (nor ${missing.slice(1).map((p) => `"${p}"`).join(', ')})` : ''}`, { entry: missing[0] });
+          sel.checkAllMatched();
           return;
         }
         archive = await openArchive(source, { ...options, salvage: true });

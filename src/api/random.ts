@@ -546,9 +546,10 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
 
 /**
  * Member selection as tar does it: a PATH selects the member of that name and, when it is a
- * directory, everything under it. `unmatched()` lists the PATHs that selected nothing.
+ * directory, everything under it. `unmatched()` lists the PATHs that selected nothing;
+ * `checkAllMatched()` throws for them, as tar does once the archive has been read.
  */
-export function selector(paths: readonly string[]): { select(path: Buffer): boolean; unmatched(): string[] } {
+export function selector(paths: readonly string[]): { select(path: Buffer): boolean; unmatched(): string[]; checkAllMatched(): void } {
   const keys = paths.map((p) => ({ p, k: pathKey(p), hit: false }));
   return {
     select(path) {
@@ -560,5 +561,9 @@ export function selector(paths: readonly string[]): { select(path: Buffer): bool
       return any;
     },
     unmatched: () => keys.filter((s) => !s.hit).map((s) => s.p),
+    checkAllMatched() {
+      const missing = this.unmatched();
+      if (missing.length) throw new ArchiveError(`not found in archive${missing.length > 1 ? ` (nor ${missing.slice(1).map((p) => `"${p}"`).join(', ')})` : ''}`, { entry: missing[0] });
+    },
   };
 }
