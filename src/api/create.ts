@@ -12,6 +12,7 @@ import { compressingSink, filterForPath, type Filter } from '../compress/index.j
 import { VERSION } from './version.js';
 import { checkedEntries, checkLevelFor, checkWriteOptions, inputKind } from './options.js';
 import { MANIFEST_FEATURES, ManifestRecorder, type RecordedWriter } from './record.js';
+import { progressMeter, type ProgressCallback, type ProgressMeter } from './progress.js';
 
 export interface CreateOptions {
   /** Directory the paths are relative to (tar's -C). Default: the current directory. */
@@ -38,6 +39,20 @@ export interface CreateOptions {
   manifest?: boolean;
   /** Called for every entry as it is written. */
   onEntry?: (entry: Entry) => void;
+  /**
+   * Archive only the entries (from paths) for which this returns true; a directory left out is not
+   * descended. excludeFilter() gives tar's --exclude.
+   */
+  filter?: (entry: Entry) => boolean;
+  /** Do not descend into directories on another filesystem than their path argument (tar's --one-file-system). */
+  oneFileSystem?: boolean;
+  /**
+   * fsync the archive before it gets its name (default true). false is for scratch archives and
+   * measurements: NOT crash-safe (after a crash the name may hold a truncated archive).
+   */
+  fsync?: boolean;
+  /** Progress as content is read and written: bytes and entries (no total: the tree is not walked twice). */
+  onProgress?: ProgressCallback;
 }
 
 export interface CreateResult {
@@ -72,7 +87,7 @@ export interface OpenedWriter {
 }
 
 /** Open the destination and the writer for the format and compression asked for or implied by its name. */
-export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'manifest'>): Promise<OpenedWriter> {
+export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'manifest' | 'fsync'>): Promise<OpenedWriter> {
   const named = typeof dest === 'string' && dest !== '-';
   if (typeof dest !== 'string' && !(dest && typeof (dest as Writable).write === 'function')) {
     throw new UsageError('the destination must be a file path, "-" for stdout, or a Writable');
@@ -81,7 +96,7 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   if (named && options.format !== 'zip' && (!options.compression || options.compression === 'auto')) checkLevelFor(filterForPath(dest as string), options.level);
   let sink: OpenSink;
   if (dest === '-') sink = writableSink(process.stdout, undefined, undefined, '(stdout)');
-  else if (typeof dest === 'string') sink = await fileSink(dest);
+  else if (typeof dest === 'string') sink = await fileSink(dest, { fsync: options.fsync });
   else sink = writableSink(dest);
   const exclude = sink.identity;
   const creator = `portarc ${VERSION}`;
@@ -114,21 +129,24 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
  * An entry whose body throws or ends early fails the whole write (spec §8.5). `warnings` collects
  * in order (the scan's own warnings go into the same array).
  */
-export async function writeEntries(entries: CreateInput & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void, warnings: string[] = []): Promise<CreateResult> {
+export async function writeEntries(entries: CreateInput & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void, warnings: string[] = [], progress?: ProgressMeter): Promise<CreateResult> {
   const { writer, recorder } = opened;
   const result: CreateResult = { entries: 0, bytes: 0, warnings, notices: [] };
   try {
     for await (const { entry, body } of entries as AsyncIterable<ScannedEntry>) {
-      const added = await writer.add(entry, recorder ? recorder.body(entry, body?.()) : body?.());
+      const content = body && progress ? progress.count(body()) : body?.();
+      const added = await writer.add(entry, recorder ? recorder.body(entry, content) : content);
       await recorder?.added(entry, added.offset);
       // After add: reading the body may have added some ("file changed as we read it").
       result.warnings.push(...entry.warnings.map((w) => (w.startsWith(entry.name) ? w : `${entry.name}: ${w}`)), ...added.warnings);
       result.notices.push(...entry.notices.map((n) => `${entry.name}: ${n}`));
       result.entries++;
+      progress?.entry();
       onEntry?.(entry);
     }
     await (recorder ? recorder.finish(writer) : writer.finish());
     await opened.close();
+    progress?.done();
   } catch (err) {
     // If the stream itself failed (EPIPE), poisoning it fails too: then it just stops.
     await (opened.poison ? opened.poison().catch(() => opened.abort()) : opened.abort());
@@ -147,13 +165,19 @@ export async function writeEntries(entries: CreateInput & object, opened: Opened
  */
 export async function create(input: CreateInput, dest: string | Writable, options: CreateOptions = {}): Promise<CreateResult> {
   const kind = inputKind(input);
+  const progress = progressMeter(options.onProgress);
   const opened = await openWriter(dest, options);
   const reuseBuffers = opened.format === 'tar';
   const hardlinkContent = opened.format === 'zip' && (options.zipHardlinks ?? 'copy') === 'copy';
   const warnings: string[] = [];
   // A generator: it fails (a path that cannot be stat'ed) inside writeEntries, which cleans up.
   const entries = kind === 'paths'
-    ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, hardlinkContent, onWarning: (w) => warnings.push(w) })
-    : checkedEntries(input as Iterable<ScannedEntry>);
-  return writeEntries(entries, opened, dest === '-' ? '(stdout)' : typeof dest === 'string' ? dest : '(stream)', options.onEntry, warnings);
+    ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, hardlinkContent, filter: options.filter, oneFileSystem: options.oneFileSystem, onWarning: (w) => warnings.push(w) })
+    : filtered(checkedEntries(input as Iterable<ScannedEntry>), options.filter);
+  return writeEntries(entries, opened, dest === '-' ? '(stdout)' : typeof dest === 'string' ? dest : '(stream)', options.onEntry, warnings, progress);
+}
+
+/** Entries given by the caller, through `filter`. */
+async function* filtered(entries: AsyncIterable<ScannedEntry>, filter?: (e: Entry) => boolean): AsyncGenerator<ScannedEntry> {
+  for await (const item of entries) if (!filter || filter(item.entry)) yield item;
 }

@@ -14,6 +14,9 @@ import { open, selector } from './random.js';
 import { isUrl } from '../io/random-access.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { isManifestMember } from '../manifest/types.js';
+import { displayName } from '../model/entry.js';
+import { stripComponents } from './patterns.js';
+import { progressMeter, type ProgressCallback } from './progress.js';
 
 /** The restore options (privileges, -P, fsync, limits, name folding: see RestoreOptions), plus progress. */
 export interface ExtractOptions extends Omit<RestoreOptions, 'sys'> {
@@ -26,6 +29,21 @@ export interface ExtractOptions extends Omit<RestoreOptions, 'sys'> {
    * selects nothing fails the extraction (ArchiveError "not found in archive") after the others.
    */
   paths?: string[];
+  /** `paths` are shell patterns (tar's --wildcards; `*` also matches "/"): src/api/patterns.ts. */
+  wildcards?: boolean;
+  /**
+   * Restore only the members for which this returns true (their archive names, before
+   * `stripComponents`). A directory left out does not leave out what lies under it: filter those too
+   * (excludeFilter() does, as tar's --exclude).
+   */
+  filter?: (entry: Entry) => boolean;
+  /**
+   * Remove this many leading components from each member name and hardlink target (tar's
+   * --strip-components; "." counts as one). A member with no more components is skipped.
+   */
+  stripComponents?: number;
+  /** Progress as content is restored: bytes, entries, and the total when a manifest gives it. */
+  onProgress?: ProgressCallback;
 }
 
 export interface ExtractResult {
@@ -40,6 +58,8 @@ export interface ExtractResult {
   losses: Loss[];
   /** What the profile left out by design (setuid bits for a user, `untrusted`'s drops): no loss. */
   notes: string[];
+  /** Members not restored because their name existed (`existing`: keep-old, skip-old, keep-newer). */
+  skipped: string[];
   /** What the reader skipped by rule (unknown keywords...): archive-level, then per entry. Not a warning (spec §6.5). */
   notices: string[];
   /**
@@ -86,7 +106,10 @@ export function describeExtractDamage(d: ExtractDamage, archive?: string): strin
 export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
   const name = sourceName(source);
   await prepareDestination(dir);
+  const strip = options.stripComponents ?? 0;
+  if (!Number.isInteger(strip) || strip < 0) throw new UsageError(`stripComponents ${String(strip)} is not a whole number`);
   const restorer = new Restorer(dir, options);
+  const progress = progressMeter(options.onProgress, options.onProgress && (await totalContent(source, options)));
   const entryWarnings: string[] = [];
   const entryNotices: string[] = [];
   let entries = 0;
@@ -100,6 +123,7 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     warnings: [...archive!.info.warnings, ...restorer.warnings, ...entryWarnings, ...(check?.warnings ?? [])],
     losses: restorer.losses,
     notes: restorer.notes,
+    skipped: restorer.skipped,
     notices: [...archive!.info.notices, ...entryNotices],
     damaged: [
       ...damaged,
@@ -119,6 +143,10 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
         await check.manifestMember(entry, stored, restorer, options.manifest === true);
         if (!options.manifest) continue;
       }
+      if (options.filter && !options.filter(entry)) continue;
+      // Checked against the manifest under its archive name; restored under the stripped one.
+      const target = strip ? stripped(entry, strip) : entry;
+      if (!target) continue;
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
       const plan = await check.plan(entry, stored, offset, archive.info);
@@ -127,9 +155,10 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
         continue;
       }
       const setAside = restorer.damaged.length;
+      const left = restorer.skipped.length;
       try {
-        await restorer.restore(entry, plan.body, plan.check);
-        if (restorer.damaged.length > setAside) continue;
+        await restorer.restore(target, progress ? progress.count(plan.body) : plan.body, plan.check);
+        if (restorer.damaged.length > setAside || restorer.skipped.length > left) continue;
       } catch (err) {
         // A zip file's members are read one by one through the central directory: a damaged one
         // (CRC, local header) costs that member only (spec §6.8).
@@ -139,9 +168,11 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
         continue;
       }
       entries++;
+      progress?.entry();
       options.onEntry?.(entry);
     }
     await restorer.finish();
+    progress?.done();
     await check.finish(dir, restorer, options.manifest === true);
   } catch (err) {
     // Whatever was extracted completely keeps its name and metadata; temporary files of what was
@@ -170,7 +201,7 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
  */
 async function selected(source: ArchiveSource, paths: string[], options: ExtractOptions): Promise<OpenArchive> {
   const ra = await open(source, { limits: options.limits });
-  const sel = selector(paths);
+  const sel = selector(paths, { wildcards: options.wildcards });
   async function* members() {
     for await (const m of ra.members((p) => !paths.length || sel.select(p), { copyLinks: true })) yield m;
     sel.checkAllMatched();
@@ -184,6 +215,44 @@ async function selected(source: ArchiveSource, paths: string[], options: Extract
     members: members(),
     close: () => ra.close(),
   };
+}
+
+/** The entry under its name with `n` leading components removed (hardlink targets too), or undefined to skip it. */
+function stripped(entry: Entry, n: number): Entry | undefined {
+  const path = stripComponents(entry.path, n);
+  if (!path) return undefined;
+  let linkTarget = entry.linkTarget;
+  if (entry.type === 'hardlink' && linkTarget) {
+    linkTarget = stripComponents(linkTarget, n);
+    // Its target is not extracted (too few components): nothing to link to, as with tar.
+    if (!linkTarget) return undefined;
+  }
+  return { ...entry, path, linkTarget, name: displayName(path) };
+}
+
+/**
+ * The content bytes an extraction will restore, when a manifest says so up front (a seekable file
+ * with a manifest); undefined otherwise (a stream is not read twice for a total).
+ */
+async function totalContent(source: ArchiveSource, options: ExtractOptions): Promise<number | undefined> {
+  // A filter may look at any field, which the index does not have: then the total is unknown.
+  if (typeof source !== 'string' || source === '-' || isUrl(source) || options.filter) return undefined;
+  const ra = await open(source, { limits: options.limits }).catch(() => undefined);
+  if (!ra) return undefined;
+  try {
+    if (ra.info.method !== 'manifest') return undefined;
+    const sel = options.paths?.length ? selector(options.paths, { wildcards: options.wildcards }) : undefined;
+    let total = 0;
+    const strip = options.stripComponents ?? 0;
+    for await (const e of ra.entries()) {
+      if (e.type === 'file' && (!sel || sel.select(e.path)) && (!strip || stripComponents(e.path, strip))) total += e.size;
+    }
+    return total;
+  } catch {
+    return undefined;
+  } finally {
+    await ra.close();
+  }
 }
 
 /**

@@ -21,3 +21,5 @@ export { verify, describeDamage, type VerifyOptions, type VerifyResult, type Dam
 export { readManifest, escapePath, unescapePath, ManifestWriter, MANIFEST_NAME, TRAILER_NAME, type ManifestEntry, type ManifestHead, type ManifestFoot, type ManifestItem } from '../manifest/index.js';
 export { open, selector, type OpenableSource, type RandomArchive, type RandomInfo, type RandomMember, type IndexedEntry, type RandomOptions } from './random.js';
 export { fileSource, httpSource, type RandomAccessSource, type CountedSource } from '../io/random-access.js';
+export { excludeFilter, inclusionMatcher, stripComponents, hasWildcards } from './patterns.js';
+export { type Progress, type ProgressCallback } from './progress.js';

@@ -40,6 +40,8 @@ export interface ListOptions {
   all?: boolean;
   /** List only these members and what lies under these directories (tar semantics); one that selects nothing fails. */
   paths?: string[];
+  /** `paths` are shell patterns (tar's --wildcards): src/api/patterns.ts. */
+  wildcards?: boolean;
 }
 
 export function list(source: ArchiveSource, options: ListOptions = {}): Listing {
@@ -60,7 +62,7 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
         if (options.paths?.length) {
           // Selected members: through the manifest when the source allows (spec/manifest.md §12.4).
           ra = await open(source, options);
-          const sel = selector(options.paths);
+          const sel = selector(options.paths, { wildcards: options.wildcards });
           for await (const m of ra.members((p) => sel.select(p))) {
             info = ra.archiveInfo;
             yield { ...m.entry, offset: m.offset };

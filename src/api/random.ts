@@ -26,6 +26,7 @@ import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
 import { isZip, ZipFile } from '../zip/index.js';
 import { openArchive } from './open.js';
 import { ManifestIndex, pathKey } from './manifest-index.js';
+import { inclusionMatcher } from './patterns.js';
 
 export { pathKey };
 
@@ -428,7 +429,7 @@ function checked(entry: Entry, body: AsyncIterable<Buffer>, e: ManifestEntry, ar
 }
 
 /** Stored data (sparse: runs back to back) as the logical content, holes as zeros. */
-async function* logical(entry: Entry, body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+export async function* logical(entry: Entry, body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   if (!entry.sparse) {
     yield* body;
     return;
@@ -549,14 +550,15 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
  * directory, everything under it. `unmatched()` lists the PATHs that selected nothing;
  * `checkAllMatched()` throws for them, as tar does once the archive has been read.
  */
-export function selector(paths: readonly string[]): { select(path: Buffer): boolean; unmatched(): string[]; checkAllMatched(): void } {
-  const keys = paths.map((p) => ({ p, k: pathKey(p), hit: false }));
+export function selector(paths: readonly string[], opts: { wildcards?: boolean } = {}): { select(path: Buffer): boolean; unmatched(): string[]; checkAllMatched(): void } {
+  // With `wildcards` (tar's --wildcards) each PATH is a shell pattern (src/api/patterns.ts).
+  const keys = paths.map((p) => ({ p, k: pathKey(p), hit: false, match: opts.wildcards ? inclusionMatcher(p) : undefined }));
   return {
     select(path) {
       const k = pathKey(path);
       let any = false;
       for (const s of keys) {
-        if (s.k === '' || k === s.k || k.startsWith(s.k + '/')) any = s.hit = true;
+        if (s.match ? s.match(path) : s.k === '' || k === s.k || k.startsWith(s.k + '/')) any = s.hit = true;
       }
       return any;
     },

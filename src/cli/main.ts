@@ -13,8 +13,16 @@ import { VERSION } from '../api/version.js';
 import { addRecovery, recoveryStatus, repair } from '../api/repair.js';
 import { loadSys } from '../fs/sys.js';
 import { zstdBackends } from '../compress/index.js';
-import { SPEC_VERSION_TEXT } from '../tar/version.js';
+import { SPEC_VERSION_TEXT, type ArchiveInfo } from '../tar/version.js';
 import { entryJson, lsLine } from './format.js';
+import type { Progress } from '../api/progress.js';
+import { ProgressBar } from './progress.js';
+import { allOf, excludeOf, existingMode, namesOf, newerArg, newerFilter, withExcludeFlags, withFilesFromFlags, withWildcardsFlag, type SelectionFlags } from './selection.js';
+import { toStdout } from './to-stdout.js';
+import { archiveInfo } from './info.js';
+import { helpAfter } from './help.js';
+import { manPage } from './man.js';
+import { completionScript } from './completion.js';
 
 export const EXIT = { ok: 0, warnings: 1, failure: 2 } as const;
 
@@ -128,17 +136,57 @@ function collectLimit(value: string, previous: Partial<Limits>): Partial<Limits>
  */
 const closed: { stdout: boolean; stderr: boolean; stdoutError?: NodeJS.ErrnoException } = { stdout: false, stderr: false };
 
+/** The progress line on stderr, while create or extract runs on a terminal (src/cli/progress.ts). */
+let bar: ProgressBar | undefined;
+
 function warn(msg: string): void {
+  bar?.clear();
   if (!closed.stderr) process.stderr.write(`portarc: ${msg}\n`);
 }
 
 /** A line of a listing on stdout (extract -v), dropped once the reader has closed the pipe. */
 function say(line: string): void {
+  bar?.clear();
   if (!closed.stdout) process.stdout.write(line);
 }
 
-/** Print stdout lines without buffering the whole listing, honouring backpressure. */
-async function out(text: string): Promise<void> {
+/** The onProgress callback of a command: a bar when stderr is a terminal (or --progress), none with --quiet. */
+function progressFor(o: { progress?: boolean; quiet?: boolean }): ((p: Progress) => void) | undefined {
+  if (o.quiet || closed.stderr || !(o.progress || process.stderr.isTTY)) return undefined;
+  bar = new ProgressBar(process.stderr);
+  return bar.update;
+}
+
+/** --progress and -q/--quiet, for the commands that do long work. */
+function withProgressFlags(cmd: Command): Command {
+  return cmd
+    .option('--progress', 'show the progress line on stderr even when it is not a terminal')
+    .option('-q, --quiet', 'no progress line (it is shown by default when stderr is a terminal)');
+}
+
+/** tar's habit: `portarc -xvf A` or `portarc -c ...` for `portarc extract -vf A`, `portarc create ...`. */
+export function tarStyle(argv: string[]): string[] {
+  const m = /^-([cxt])([a-zA-Z]*)$/.exec(argv[0] ?? '');
+  if (!m) return argv;
+  const command = { c: 'create', x: 'extract', t: 'list' }[m[1] as 'c' | 'x' | 't'];
+  return [command, ...(m[2] ? [`-${m[2]}`] : []), ...argv.slice(1)];
+}
+
+type ProgressFlags = { progress?: boolean; quiet?: boolean };
+
+/** A line on stderr without the "portarc: " prefix (extract -v when stdout carries something else). */
+function warnLine(line: string): void {
+  bar?.clear();
+  if (!closed.stderr) process.stderr.write(`${line}\n`);
+}
+
+/** The archive-level data in JSON (list --json's "info", extract --json's too). */
+function infoJson(info: ArchiveInfo): Record<string, unknown> {
+  return { version: info.version ?? null, creator: info.creator ?? null, features: info.features, readOnly: info.readOnly, warnings: info.warnings, notices: info.notices };
+}
+
+/** Print stdout lines (or extract -O's content) without buffering it all, honouring backpressure. */
+async function out(text: string | Buffer): Promise<void> {
   if (closed.stdout || process.stdout.write(text)) return;
   await new Promise<void>((resolve) => {
     const done = () => {
@@ -175,31 +223,48 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('create')
+    .alias('c')
     .description('archive PATHs into a new archive')
     .requiredOption('-f, --file <archive>', 'archive to write ("-" for stdout)')
     .option('-C, --directory <dir>', 'change to DIR before reading the paths')
     .option('-S, --sparse', 'store files with holes as sparse entries (7-Zip cannot expand these)')
     .option('-v, --verbose', 'list entries as they are written (on stderr)')
     .option('--recovery <N%>', 'also write PAR2 recovery data ARCHIVE.par2 + ARCHIVE.vol*.par2 able to rebuild about N% of the archive (spec/recovery.md)', percentArg)
-    .argument('<path...>', 'files and directories to archive');
-  withWriteFlags(program.commands.at(-1)!).action(async (paths: string[], o: CompressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean; recovery?: number }) => {
+    .option('--newer <date>', 'archive only what changed (data or status) after DATE (YYYY-MM-DD[THH:MM[:SS]][Z], or a file whose mtime is used); directories always', newerArg)
+    .option('--one-file-system', 'do not descend into directories on other filesystems (the mount point itself is archived)')
+    .option('--no-fsync', 'do not fsync the archive before it gets its name: for scratch archives and measurements, NOT crash-safe')
+    .option('--json', 'one JSON document on stdout: what was written (docs/cli-json.md)')
+    .argument('[path...]', 'files and directories to archive');
+  withProgressFlags(withFilesFromFlags(withExcludeFlags(withWriteFlags(program.commands.at(-1)!)), 'the paths to archive')).action(async (args: string[], o: CompressFlags & SelectionFlags & ProgressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean; recovery?: number; newer?: bigint; oneFileSystem?: boolean; fsync: boolean; json?: boolean }) => {
       if (o.recovery !== undefined && o.file === '-') throw new UsageError('--recovery needs an archive file, not standard output');
+      if (o.json && o.file === '-') throw new UsageError('--json prints on stdout: it cannot be combined with -f - (the archive on stdout)');
+      const paths = namesOf(args, o);
+      if (!paths.length) throw new UsageError('nothing to archive: name files or directories (or -T FILE)');
       const result = await create(paths, o.file, {
         cwd: o.directory,
         sparse: o.sparse,
         ...writeOptions(o),
-        onEntry: o.verbose ? (e) => void (closed.stderr || process.stderr.write(`${e.name}\n`)) : undefined,
+        filter: allOf(excludeOf(o), o.newer === undefined ? undefined : newerFilter(o.newer)),
+        oneFileSystem: o.oneFileSystem,
+        fsync: o.fsync,
+        onProgress: progressFor(o),
+        onEntry: o.verbose ? (e) => (bar?.clear(), void (closed.stderr || process.stderr.write(`${e.name}\n`))) : undefined,
       });
+      bar?.clear();
       for (const w of result.warnings) warn(`warning: ${w}`);
       if (result.warnings.length) code = EXIT.warnings;
+      let recovery: unknown;
       if (o.recovery !== undefined) {
         const r = await addRecovery(o.file, { percent: o.recovery });
+        recovery = r;
         warn(`recovery data: ${r.recoverySlices} blocks of ${r.sliceSize} bytes for ${r.inputSlices} archive blocks (${o.recovery}%) in ${r.index}, ${r.volume}`);
       }
+      if (o.json) await out(JSON.stringify({ command: 'create', archive: o.file, entries: result.entries, bytes: result.bytes, warnings: result.warnings, notices: result.notices, ...(recovery ? { recovery } : {}), exitCode: code }) + '\n');
     });
 
   program
     .command('extract')
+    .alias('x')
     .description('restore the entries of an archive')
     .requiredOption('-f, --file <archive>', 'archive to read ("-" for stdin)')
     .option('-C, --directory <dir>', 'extract under DIR', '.')
@@ -217,9 +282,27 @@ export async function main(argv: string[]): Promise<number> {
     .option('-P, --absolute-names', 'unsafe: keep ".." components in member paths (a leading "/" is still removed)')
     .option('--manifest', 'also extract the manifest and trailer (.portarc/manifest.xml, .portarc/trailer)')
     .option('--keep-damaged', 'keep a file whose content does not match the manifest as NAME.damaged (default: removed)')
-    .argument('[path...]', 'extract only these members and directories (read through the manifest when the archive is seekable)')
-    .action(async (paths: string[], o: { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits>; manifest?: boolean; keepDamaged?: boolean }) => {
+    .option('--strip-components <n>', 'remove N leading components from member names and hardlink targets ("." counts); members with no more are skipped', intArg)
+    .option('-O, --to-stdout', 'write the content of the selected files to stdout, one after the other; nothing on disk')
+    .option('-k, --keep-old-files', 'do not replace existing files: each one is an error (exit 2)')
+    .option('--skip-old-files', 'do not replace existing files, silently')
+    .option('--keep-newer-files', 'do not replace existing files that are newer than (or as old as) the member')
+    .option('--json', 'one JSON document on stdout: what was restored, lost, damaged (docs/cli-json.md)')
+    .argument('[path...]', 'extract only these members and directories (read through the manifest when the archive is seekable)');
+  withProgressFlags(withFilesFromFlags(withWildcardsFlag(withExcludeFlags(program.commands.at(-1)!)), 'the members to extract'))
+    .action(async (args: string[], o: SelectionFlags & ProgressFlags & { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits>; manifest?: boolean; keepDamaged?: boolean; stripComponents?: number; toStdout?: boolean; keepOldFiles?: boolean; skipOldFiles?: boolean; keepNewerFiles?: boolean; json?: boolean }) => {
       const sys = loadSys();
+      const paths = namesOf(args, o);
+      const filter = excludeOf(o);
+      const existing = existingMode(o);
+      // -v lists on stdout, unless stdout carries the JSON document or the content (-O): then on stderr.
+      const list = o.verbose ? (o.json || o.toStdout ? (e: { name: string }) => warnLine(e.name) : (e: { name: string }) => say(`${e.name}\n`)) : undefined;
+      if (o.toStdout) {
+        if (o.json) throw new UsageError('-O writes the content on stdout: it cannot be combined with --json');
+        await toStdout(o.file, { paths, wildcards: o.wildcards, filter, limits: o.limit, write: out, onEntry: list });
+        if (closed.stdoutError) throw ioError(closed.stdoutError, 'cannot write the content', '(stdout)');
+        return;
+      }
       // Damage (spec §6.8) is reported after everything else was restored: the report, then exit 2.
       const result: ExtractResult = await extract(o.file, o.directory, {
         preserve: o.preserve,
@@ -233,11 +316,17 @@ export async function main(argv: string[]): Promise<number> {
         manifest: o.manifest,
         keepDamaged: o.keepDamaged,
         paths,
-        onEntry: o.verbose ? (e) => say(`${e.name}\n`) : undefined,
+        wildcards: o.wildcards,
+        filter,
+        stripComponents: o.stripComponents,
+        existing,
+        onProgress: progressFor(o),
+        onEntry: list,
       }).catch((err: unknown) => {
         if (err instanceof ExtractDamagedError) return err.result;
         throw err;
       });
+      bar?.clear();
       if (closed.stdoutError) {
         warn(`warning: the listing could not be written to standard output: ${describeErrno(closed.stdoutError)}; the extraction was completed`);
         code = Math.max(code, EXIT.warnings);
@@ -261,14 +350,20 @@ export async function main(argv: string[]): Promise<number> {
         warn(`error: ${archiveName}: damaged: ${result.damaged.length} damaged place${result.damaged.length === 1 ? '' : 's'}; ${result.entries} entries extracted`);
         code = EXIT.failure;
       }
+      if (o.json) {
+        const { entries, warnings, notices, notes, losses, damaged, info } = result;
+        await out(JSON.stringify({ command: 'extract', archive: archiveName, directory: o.directory, entries, skipped: result.skipped, warnings, notices, notes, losses, damaged, info: infoJson(info), exitCode: code }) + '\n');
+      }
     });
 
   program
     .command('convert')
     .description('copy every entry of an archive into a new one: tar <-> zip, plain <-> gzip <-> zstd')
     .argument('<in>', 'archive to read ("-" for stdin)')
-    .argument('<out>', 'archive to write ("-" for stdout); .zip means zip, .tar.gz gzip, .tar.zst zstd');
-  withWriteFlags(program.commands.at(-1)!).action(async (input: string, output: string, o: CompressFlags) => {
+    .argument('<out>', 'archive to write ("-" for stdout); .zip means zip, .tar.gz gzip, .tar.zst zstd')
+    .option('--json', 'one JSON document on stdout: what was converted (docs/cli-json.md)');
+  withWriteFlags(program.commands.at(-1)!).action(async (input: string, output: string, o: CompressFlags & { json?: boolean }) => {
+      if (o.json && output === '-') throw new UsageError('--json prints on stdout: it cannot be combined with "-" (the archive on stdout)');
       const result = await convert(input, output, writeOptions(o));
       for (const w of [...result.notices, ...result.warnings]) warn(`warning: ${w}`);
       if (result.portarcOnly.length) {
@@ -276,20 +371,28 @@ export async function main(argv: string[]): Promise<number> {
       }
       process.stderr.write(`portarc: converted ${result.entries} entries, ${result.from} -> ${result.to}\n`);
       if (result.warnings.length) code = EXIT.warnings;
+      if (o.json) {
+        const { entries, bytes, from, to, warnings, notices, portarcOnly } = result;
+        await out(JSON.stringify({ command: 'convert', input: input === '-' ? '(stdin)' : input, output, from, to, entries, bytes, warnings, notices, portarcOnly, exitCode: code }) + '\n');
+      }
     });
 
   program
     .command('list')
     .alias('ls')
+    .alias('t')
     .description('list the entries of an archive')
     .requiredOption('-f, --file <archive>', 'archive to read ("-" for stdin)')
     .option('-v, --verbose', 'long listing: mode, owner, size, time')
     .option('--json', 'one JSON document: every entry with all its metadata')
     .option('--all', 'also list the manifest and trailer members')
     .option('--limit <name=value>', 'raise or lower a bound (entries, headerBytes, xattrs, xattrBytes)', collectLimit, {})
-    .argument('[path...]', 'list only these members and directories')
-    .action(async (paths: string[], o: { file: string; verbose?: boolean; json?: boolean; all?: boolean; limit: Partial<Limits> }) => {
-      const listing = list(o.file, { limits: o.limit, all: o.all, paths });
+    .argument('[path...]', 'list only these members and directories');
+  withFilesFromFlags(withWildcardsFlag(withExcludeFlags(program.commands.at(-1)!)), 'the members to list')
+    .action(async (args: string[], o: SelectionFlags & { file: string; verbose?: boolean; json?: boolean; all?: boolean; limit: Partial<Limits> }) => {
+      const paths = namesOf(args, o);
+      const listing = list(o.file, { limits: o.limit, all: o.all, paths, wildcards: o.wildcards });
+      const keep = excludeOf(o);
       let first = true;
       if (o.json) await out('{"entries":[\n');
       let warnings = 0;
@@ -304,6 +407,7 @@ export async function main(argv: string[]): Promise<number> {
       })();
       for await (const e of entries) {
         if (closed.stdout) break; // the reader has stopped (`| head`): so do we, quietly, as tar does
+        if (keep && !keep(e)) continue;
         warnings += e.warnings.length;
         if (o.json) {
           await out((first ? '' : ',\n') + JSON.stringify(entryJson(e)));
@@ -315,7 +419,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       const info = listing.info;
       if (o.json) {
-        await out(`\n],"info":${JSON.stringify({ version: info.version ?? null, creator: info.creator ?? null, features: info.features, readOnly: info.readOnly, warnings: info.warnings, notices: info.notices })}}\n`);
+        await out(`\n],"info":${JSON.stringify(infoJson(info))}}\n`);
       }
       for (const w of [...info.notices, ...info.warnings]) warn(`warning: ${w}`);
       if (warnings || info.warnings.length) code = EXIT.warnings;
@@ -366,10 +470,50 @@ export async function main(argv: string[]): Promise<number> {
       }
     });
 
+  program
+    .command('info')
+    .description('what an archive is and holds: container, compression, spec version, features, entries, totals, and what older readers do with it')
+    .requiredOption('-f, --file <archive>', 'archive to read ("-" for stdin)')
+    .option('--json', 'one JSON document (docs/cli-json.md)')
+    .option('--limit <name=value>', 'raise or lower a bound (entries, headerBytes, xattrs, xattrBytes)', collectLimit, {})
+    .action(async (o: { file: string; json?: boolean; limit: Partial<Limits> }) => {
+      const r = await archiveInfo(o.file, o.limit);
+      for (const w of [...r.notices, ...r.warnings]) warn(`warning: ${w}`);
+      if (r.warnings.length) code = EXIT.warnings;
+      if (o.json) return out(JSON.stringify({ command: 'info', ...r, exitCode: code }) + '\n');
+      const types = Object.entries(r.byType).map(([t, n]) => `${n} ${t}`);
+      await out(
+        [
+          `archive:      ${r.archive}${r.size === null ? '' : ` (${r.size} bytes)`}`,
+          `container:    ${r.container ?? 'unknown'}${r.compression && r.compression !== 'none' ? `, ${r.compression}` : ''}`,
+          `spec version: ${r.specVersion ?? 'none (not made by portarc)'}; this reader: ${r.reader}`,
+          `creator:      ${r.creator ?? 'unknown'}`,
+          `features:     ${(['compat', 'rocompat', 'incompat'] as const).flatMap((c) => r.features[c].map((f) => `${f} (${c})`)).join(', ') || 'none'}`,
+          `entries:      ${r.entries}${types.length ? ` (${types.join(', ')})` : ''}`,
+          `content:      ${r.contentBytes} bytes in files`,
+          `read through: ${r.method === 'manifest' ? 'the manifest' : 'every header (no manifest, or not seekable)'}`,
+          'compatibility:',
+          ...r.compatibility.map((c) => `  ${c}`),
+        ].join('\n') + '\n',
+      );
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script for bash, zsh or fish')
+    .argument('<shell>', 'bash, zsh or fish')
+    .action(async (shell: string) => out(completionScript(program, shell)));
+
+  // `npm run man` writes man/portarc.1 from these very definitions (src/cli/man.ts).
+  program.command('man', { hidden: true }).description('print the man page (roff)').action(async () => out(manPage(program)));
+
+  for (const c of program.commands) c.addHelpText('after', helpAfter(c.name()));
+
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(tarStyle(argv), { from: 'user' });
     return code;
   } catch (err) {
+    bar?.clear();
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.failure;
     reportError(err);
     return EXIT.failure;

@@ -57,6 +57,13 @@ export interface RestoreOptions {
    * of being removed (spec/manifest.md §11). It never gets its real name either way.
    */
   keepDamaged?: boolean;
+  /**
+   * What to do when a non-directory's name already exists (GNU tar's options): `replace` (default);
+   * `keep-old` (-k): not replaced, a loss of kind `entry` (exit 2); `skip-old` (--skip-old-files):
+   * not replaced, silently; `keep-newer` (--keep-newer-files): not replaced when the file on disk is
+   * as new or newer than the member, with a note.
+   */
+  existing?: 'replace' | 'keep-old' | 'skip-old' | 'keep-newer';
   sys?: Sys;
 }
 
@@ -107,6 +114,8 @@ export class Restorer {
   readonly warnings: string[] = [];
   /** What the chosen profile left out by design (tar's habits for a user, `untrusted`): exit 0. */
   readonly notes: string[] = [];
+  /** Members left alone because their name existed (`existing`): not restored, not a loss. */
+  readonly skipped: string[] = [];
   /** Files whose content failed their check: removed, or kept as NAME.damaged. */
   readonly damaged: DamagedFile[] = [];
   private sys: Sys;
@@ -250,6 +259,7 @@ export class Restorer {
         this.dirs.push({ abs, entry, ino });
         return;
       }
+      if (this.keepExisting(abs, entry)) return;
       this.clear(parts, entry.type === 'file');
       switch (entry.type) {
         case 'file': {
@@ -309,6 +319,21 @@ export class Restorer {
       if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
       this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
     }
+  }
+
+  /** The `existing` option: true when the name is taken and must be left alone. */
+  private keepExisting(abs: Buffer, entry: Entry): boolean {
+    const mode = this.opts.existing ?? 'replace';
+    if (mode === 'replace') return false;
+    const st = lstatSync(abs, { throwIfNoEntry: false, bigint: true });
+    if (!st) return false;
+    if (mode === 'keep-old') this.lose(entry, 'entry', 'not extracted: the name already exists (--keep-old-files)');
+    else if (mode === 'keep-newer') {
+      if (st.mtimeNs < entry.mtimeNs) return false;
+      this.notes.push(`${entry.name}: kept the file on disk: it is newer or as old as the member (--keep-newer-files)`);
+    }
+    this.skipped.push(entry.name);
+    return true;
   }
 
   /** A file with wrong content: its temporary removed, or renamed to NAME.damaged (keepDamaged). */

@@ -35,6 +35,14 @@ export interface ScanOptions {
   hardlinkContent?: boolean;
   sys?: Sys;
   /**
+   * Archive only the entries for which this returns true; a directory left out is not descended
+   * (tar's --exclude on create). Called before hardlinks are matched: a link never points to a
+   * file that was left out.
+   */
+  filter?: (entry: Entry) => boolean;
+  /** Do not descend into directories on another filesystem than their path argument (tar's --one-file-system). */
+  oneFileSystem?: boolean;
+  /**
    * Warnings not about an entry that is yielded (a file removed before it was read, a socket
    * skipped). Without it they ride on the next entry's `warnings`, and those after the last
    * entry are lost.
@@ -54,6 +62,8 @@ const SMALL_FILE = 1 << 20;
 interface Item {
   abs: Buffer;
   arch: Buffer;
+  /** The device of the path argument it came from (oneFileSystem). */
+  dev?: bigint;
 }
 
 /** Walk each path depth-first, a directory before its contents, names in byte order. */
@@ -150,6 +160,12 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
       // The consumer did not read the body (it skipped the entry): close the file now.
       ctx.open?.close();
       ctx.open = undefined;
+      const dev = it.dev ?? st.dev;
+      if (scanned.entry.type === 'directory' && ctx.opts.oneFileSystem && st.dev !== dev) {
+        // tar's --one-file-system: the mount point itself is archived, not what is mounted there
+        // (asked for, so not a warning).
+        continue;
+      }
       if (scanned.entry.type === 'directory') {
         let listed: Buffer[] | Error;
         try {
@@ -168,6 +184,7 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
         const children = names.map((n) => ({
           abs: Buffer.concat([it.abs, slash, n]),
           arch: Buffer.concat([it.arch, slash, n]),
+          dev,
         }));
         yield* walk(children, ctx);
       }
@@ -207,6 +224,7 @@ async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | 
   });
   if (xattrs instanceof Error) entry.warnings.push(`extended attributes not read: ${xattrs.message}`);
   else takeXattrs(entry, xattrs);
+  if (ctx.opts.filter && !ctx.opts.filter(entry)) return undefined;
 
   // A second name for an inode already archived becomes a hardlink to the first one.
   let key: string | undefined;

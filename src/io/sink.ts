@@ -74,9 +74,9 @@ export function writableSink(stream: Writable, onClose?: () => Promise<void>, on
  * /dev/stdout, /dev/fd/N, /proc/.../fd/N whatever they lead to) is written directly: nothing to
  * rename, and close() fsyncs only what can be fsynced.
  */
-export async function fileSink(path: string): Promise<OpenSink> {
+export async function fileSink(path: string, opts: { fsync?: boolean } = {}): Promise<OpenSink> {
   const at = await destinationKind(path);
-  if (at.kind === 'direct') return directSink(path);
+  if (at.kind === 'direct') return directSink(path, opts.fsync !== false);
   const target = at.target;
   const partial = `${target}.partial`;
   // O_NOFOLLOW: a symlink planted at NAME.partial must not redirect the write elsewhere.
@@ -89,7 +89,9 @@ export async function fileSink(path: string): Promise<OpenSink> {
     stream,
     async () => {
       await end();
-      await fh.sync();
+      // Without fsync (create --no-fsync: scratch archives, measurements) a crash may leave the
+      // final name with missing data: the rename can reach the disk before the content.
+      if (opts.fsync !== false) await fh.sync();
       await fh.close();
       await rename(partial, target);
     },
@@ -132,7 +134,7 @@ async function destinationKind(path: string): Promise<{ kind: 'replace'; target:
 }
 
 /** Write straight into a device, FIFO or socket (or through /dev/stdout): no `.partial`, no rename. */
-async function directSink(path: string): Promise<OpenSink> {
+async function directSink(path: string, fsync: boolean): Promise<OpenSink> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'w');
@@ -148,7 +150,7 @@ async function directSink(path: string): Promise<OpenSink> {
       await end();
       // A block device or a file reached through /dev/fd is made durable; a pipe, terminal or
       // character device cannot be fsynced (EINVAL), and has nothing to make durable.
-      await fh.sync().catch((e: NodeJS.ErrnoException) => {
+      if (fsync) await fh.sync().catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'EINVAL' && e.code !== 'ENOTSUP' && e.code !== 'EROFS') throw e;
       });
       await fh.close();

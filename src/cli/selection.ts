@@ -1,0 +1,99 @@
+// tar's member-selection options on the command line: --exclude/--exclude-from, -T/--files-from
+// with --null, --wildcards, --newer DATE; mapped to the library's `filter` and `paths` options.
+// Pattern semantics: src/api/patterns.ts (GNU tar's defaults).
+
+import { readFileSync, statSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { Entry } from '../model/entry.js';
+import { ioError, UsageError } from '../model/errors.js';
+import { excludeFilter } from '../api/patterns.js';
+
+export interface SelectionFlags {
+  exclude: string[];
+  excludeFrom: string[];
+  filesFrom: string[];
+  null?: boolean;
+  wildcards?: boolean;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function withExcludeFlags(cmd: Command): Command {
+  return cmd
+    .option('--exclude <pattern>', 'leave out members matching PATTERN (shell wildcards, "*" also matches "/", matched from any "/"; a directory takes what is under it); repeatable', collect, [])
+    .option('--exclude-from <file>', 'read --exclude patterns from FILE, one per line ("-" for stdin); repeatable', collect, []);
+}
+
+export function withFilesFromFlags(cmd: Command, what: string): Command {
+  return cmd
+    .option('-T, --files-from <file>', `read ${what} from FILE, one per line ("-" for stdin); repeatable`, collect, [])
+    .option('--null', '-T and --exclude-from files are separated by NUL bytes (find -print0), not newlines');
+}
+
+export function withWildcardsFlag(cmd: Command): Command {
+  return cmd.option('--wildcards', 'PATHs are shell patterns ("*", "?", "[...]"; "*" also matches "/"), anchored at the start of the member name');
+}
+
+/** The names in a -T or --exclude-from file: lines (or NUL-separated with --null), empty ones dropped. */
+export function readNameList(file: string, nul: boolean): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw ioError(err, 'cannot read the list of names', file === '-' ? '(stdin)' : file);
+  }
+  const items = nul ? text.split('\0') : text.split('\n').map((l) => l.replace(/\r$/, ''));
+  return items.filter((s) => s !== '');
+}
+
+/** PATH arguments plus the names of every -T file. */
+export function namesOf(paths: string[], o: SelectionFlags): string[] {
+  if ((o.filesFrom ?? []).filter((f) => f === '-').length + (o.excludeFrom ?? []).filter((f) => f === '-').length > 1) {
+    throw new UsageError('standard input can be read once: only one of -T and --exclude-from may be "-"');
+  }
+  return [...paths, ...(o.filesFrom ?? []).flatMap((f) => readNameList(f, o.null === true))];
+}
+
+/** The --exclude and --exclude-from patterns as a filter, or undefined when there are none. */
+export function excludeOf(o: SelectionFlags): ((e: Pick<Entry, 'path'>) => boolean) | undefined {
+  const patterns = [...(o.exclude ?? []), ...(o.excludeFrom ?? []).flatMap((f) => readNameList(f, o.null === true))];
+  return patterns.length ? excludeFilter(patterns) : undefined;
+}
+
+/**
+ * --newer DATE: an ISO 8601 date or time ("2024-05-01", "2024-05-01T12:00:00Z"), or, as GNU tar
+ * does for a value starting with "/" or ".", the modification time of that file. Nanoseconds.
+ */
+export function newerArg(value: string): bigint {
+  if (value.startsWith('/') || value.startsWith('.')) {
+    try {
+      return statSync(value, { bigint: true }).mtimeNs;
+    } catch (err) {
+      throw new InvalidArgumentError(`cannot stat "${value}": ${(err as Error).message}`);
+    }
+  }
+  const ms = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) ? Date.parse(value.replace(' ', 'T')) : NaN;
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`"${value}" is not a date: use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM], or a file name starting with "/" or "."`);
+  return BigInt(ms) * 1_000_000n;
+}
+
+/** --newer on create: directories always (for the tree), anything else when its data or status changed after `since` (tar -N). */
+export function newerFilter(since: bigint): (e: Entry) => boolean {
+  return (e) => e.type === 'directory' || e.mtimeNs > since || (e.ctimeNs !== undefined && e.ctimeNs > since);
+}
+
+/** Both filters, or either, or none. */
+export function allOf<T>(...filters: (((e: T) => boolean) | undefined)[]): ((e: T) => boolean) | undefined {
+  const fs = filters.filter((f): f is (e: T) => boolean => f !== undefined);
+  if (!fs.length) return undefined;
+  return (e) => fs.every((f) => f(e));
+}
+
+/** -k, --skip-old-files, --keep-newer-files: the library's `existing` mode (one of them at most). */
+export function existingMode(o: { keepOldFiles?: boolean; skipOldFiles?: boolean; keepNewerFiles?: boolean }): 'replace' | 'keep-old' | 'skip-old' | 'keep-newer' {
+  const set = [o.keepOldFiles && '-k', o.skipOldFiles && '--skip-old-files', o.keepNewerFiles && '--keep-newer-files'].filter(Boolean);
+  if (set.length > 1) throw new UsageError(`choose one of ${set.join(', ')}`);
+  return o.keepOldFiles ? 'keep-old' : o.skipOldFiles ? 'skip-old' : o.keepNewerFiles ? 'keep-newer' : 'replace';
+}
