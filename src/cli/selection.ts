@@ -9,26 +9,26 @@ import { ioError, UsageError } from '../model/errors.js';
 import { excludeFilter } from '../api/patterns.js';
 
 export interface SelectionFlags {
-  exclude: string[];
-  excludeFrom: string[];
-  filesFrom: string[];
+  exclude?: string[];
+  excludeFrom?: string[];
+  filesFrom?: string[];
   null?: boolean;
   wildcards?: boolean;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 export function withExcludeFlags(cmd: Command): Command {
   return cmd
-    .option('--exclude <pattern>', 'leave out members matching PATTERN (shell wildcards, "*" also matches "/", matched from any "/"; a directory takes what is under it); repeatable', collect, [])
-    .option('--exclude-from <file>', 'read --exclude patterns from FILE, one per line ("-" for stdin); repeatable', collect, []);
+    .option('--exclude <pattern>', 'leave out members matching PATTERN (shell wildcards, "*" also matches "/", matched from any "/"; a directory takes what is under it); repeatable', collect)
+    .option('--exclude-from <file>', 'read --exclude patterns from FILE, one per line ("-" for stdin); repeatable', collect);
 }
 
 export function withFilesFromFlags(cmd: Command, what: string): Command {
   return cmd
-    .option('-T, --files-from <file>', `read ${what} from FILE, one per line ("-" for stdin); repeatable`, collect, [])
+    .option('-T, --files-from <file>', `read ${what} from FILE, one per line ("-" for stdin); repeatable`, collect)
     .option('--null', '-T and --exclude-from files are separated by NUL bytes (find -print0), not newlines');
 }
 

@@ -1,0 +1,114 @@
+// Every command's --json output parses and matches the schema documented in docs/cli-json.md
+// (issue #12 acceptance), on real trees and archives, clean and damaged.
+import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { portarc } from './helpers/cli.js';
+import { buildTree, sh, tempDir } from './helpers/tree.js';
+import { documentedSchemas, validate } from './helpers/json-schema.js';
+
+const schemas = documentedSchemas();
+const { definitions, ...commands } = schemas;
+
+function conforms(command: string, stdout: string): Record<string, unknown> {
+  const doc = JSON.parse(stdout) as Record<string, unknown>;
+  expect(validate(doc, schemas[command]!, definitions as never)).toEqual([]);
+  return doc;
+}
+
+describe('--json documents (docs/cli-json.md)', () => {
+  const dir = tempDir('json');
+  const src = buildTree(dir);
+
+  it('documents a schema for every command that takes --json', () => {
+    expect(Object.keys(commands).sort()).toEqual(['convert', 'create', 'extract', 'info', 'list', 'verify']);
+    for (const name of Object.keys(commands)) {
+      const help = portarc([name, '--help']);
+      expect(help.stdout, name).toContain('--json');
+    }
+  });
+
+  it('the validator rejects what breaks a schema (the test can fail)', () => {
+    const create = schemas.create!;
+    const good = { command: 'create', archive: 'a', entries: 1, bytes: 2, warnings: [], notices: [], exitCode: 0 };
+    expect(validate(good, create, definitions as never)).toEqual([]);
+    expect(validate({ ...good, extra: 1 }, create, definitions as never)).not.toEqual([]);
+    expect(validate({ ...good, entries: '1' }, create, definitions as never)).not.toEqual([]);
+    expect(validate({ ...good, exitCode: 3 }, create, definitions as never)).not.toEqual([]);
+    const { bytes: _, ...missing } = good;
+    expect(validate(missing, create, definitions as never)).not.toEqual([]);
+  });
+
+  it('create, list, info, verify, convert and extract', () => {
+    for (const name of ['a.tar', 'a.tar.zst', 'a.zip']) {
+      const archive = join(dir, name);
+      const c = portarc(['create', '-f', archive, '--json', '-C', src, '.']);
+      expect(c.status, c.stderr).toBeLessThanOrEqual(1);
+      const created = conforms('create', c.stdout);
+      expect(created.entries).toBeGreaterThan(10);
+      expect(created.exitCode).toBe(c.status);
+
+      const l = portarc(['list', '-f', archive, '--json']);
+      expect(l.status, l.stderr).toBe(0);
+      const listed = conforms('list', l.stdout);
+      expect((listed.entries as unknown[]).length).toBe(created.entries);
+
+      const i = portarc(['info', '-f', archive, '--json']);
+      expect(i.status, i.stderr).toBe(0);
+      const info = conforms('info', i.stdout);
+      expect(info).toMatchObject({ container: name.endsWith('.zip') ? 'zip' : 'tar', compression: name.endsWith('.zst') ? 'zstd' : 'none', specVersion: '1.0', entries: created.entries, method: 'manifest' });
+
+      const v = portarc(['verify', '-f', archive, '--json']);
+      expect(v.status, v.stderr).toBe(0);
+      expect(conforms('verify', v.stdout).ok).toBe(true);
+
+      const out = join(dir, `x-${name}`);
+      const x = portarc(['extract', '-f', archive, '-C', out, '--json']);
+      expect(x.status, x.stderr).toBeLessThanOrEqual(1);
+      const extracted = conforms('extract', x.stdout);
+      expect(extracted.exitCode).toBe(x.status);
+      expect(extracted.entries).toBe(created.entries);
+    }
+    const cv = portarc(['convert', join(dir, 'a.tar'), join(dir, 'b.zip'), '--json']);
+    expect(cv.status, cv.stderr).toBeLessThanOrEqual(1);
+    expect(conforms('convert', cv.stdout)).toMatchObject({ from: 'tar', to: 'zip', exitCode: cv.status });
+  });
+
+  it('info on a GNU tar archive (no portarc version) and from stdin', () => {
+    const gnu = join(dir, 'gnu.tar');
+    sh(`tar cf ${gnu} -C ${src} d`);
+    const i = portarc(['info', '-f', gnu, '--json']);
+    expect(i.status, i.stderr).toBe(0);
+    const info = conforms('info', i.stdout);
+    expect(info).toMatchObject({ specVersion: null, creator: null, method: 'stream', container: 'tar' });
+    expect(info.entries).toBe(Number(sh(`tar tf ${gnu} | wc -l`)));
+    const s = portarc(['info', '-f', '-', '--json'], { input: readFileSync(join(dir, 'a.tar')) });
+    expect(s.status, s.stderr).toBe(0);
+    expect(conforms('info', s.stdout)).toMatchObject({ archive: '(stdin)', size: null, specVersion: '1.0' });
+  });
+
+  it('damage: verify and extract print their document and exit 2', () => {
+    const archive = join(dir, 'bad.tar');
+    sh(`cp ${join(dir, 'a.tar')} ${archive}`);
+    const buf = readFileSync(archive);
+    const at = buf.indexOf('hello portarc');
+    expect(at).toBeGreaterThan(0);
+    buf[at] ^= 0xff;
+    writeFileSync(archive, buf);
+    const v = portarc(['verify', '-f', archive, '--json']);
+    expect(v.status).toBe(2);
+    expect(conforms('verify', v.stdout).ok).toBe(false);
+    const x = portarc(['extract', '-f', archive, '-C', join(dir, 'bad-out'), '--json']);
+    expect(x.status).toBe(2);
+    const doc = conforms('extract', x.stdout);
+    expect(doc.exitCode).toBe(2);
+    expect((doc.damaged as { path?: string }[]).map((d) => d.path)).toContain('./d/hello.txt');
+  });
+
+  it('a failure before any result prints nothing on stdout', () => {
+    const r = portarc(['info', '-f', join(dir, 'missing.tar'), '--json']);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/missing\.tar/);
+  });
+});
