@@ -29,19 +29,21 @@ function clock(seconds: number): string {
 /** The bar's text for one event, `elapsed` seconds after the start. */
 export function progressLine(p: Progress, elapsed: number, width = 80): string {
   const rate = elapsed > 0 ? p.bytes / elapsed : 0;
-  const parts = [`${humanBytes(p.bytes)}${p.totalBytes !== undefined ? ` / ${humanBytes(p.totalBytes)}` : ''}`];
+  const parts: string[] = [];
   let bar = '';
   if (p.totalBytes) {
     const frac = Math.min(1, p.bytes / p.totalBytes);
-    parts.unshift(`${String(Math.floor(frac * 100)).padStart(3)}%`);
-    const cells = 20;
+    const cells = 16;
     const full = Math.round(frac * cells);
     bar = `[${'#'.repeat(full)}${'.'.repeat(cells - full)}] `;
-  }
+    parts.push(`${String(Math.floor(frac * 100)).padStart(3)}%`, `${humanBytes(p.bytes)} / ${humanBytes(p.totalBytes)}`);
+  } else parts.push(humanBytes(p.bytes));
   parts.push(`${p.entries} entr${p.entries === 1 ? 'y' : 'ies'}`, `${humanBytes(Math.round(rate))}/s`);
   if (p.totalBytes && rate > 0 && p.bytes < p.totalBytes) parts.push(`ETA ${clock((p.totalBytes - p.bytes) / rate)}`);
-  const line = bar + parts.join('  ');
-  return line.length > width - 1 ? line.slice(0, width - 1) : line;
+  // On a narrow terminal the bar goes first; the numbers stay whole.
+  const text = parts.join('  ');
+  if ((bar + text).length < width) return bar + text;
+  return text.length < width ? text : text.slice(0, width - 1);
 }
 
 export class ProgressBar {
