@@ -10,7 +10,7 @@ import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
 import { ContentCheck } from './content-check.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
-import { open, selector } from './random.js';
+import { open, pathKey, selector } from './random.js';
 import { isUrl } from '../io/random-access.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { isManifestMember } from '../manifest/types.js';
@@ -109,6 +109,7 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   const strip = options.stripComponents ?? 0;
   if (!Number.isInteger(strip) || strip < 0) throw new UsageError(`stripComponents ${String(strip)} is not a whole number`);
   const restorer = new Restorer(dir, options);
+  const leftOut = new Set<string>();
   const progress = progressMeter(options.onProgress, options.onProgress && (await totalContent(source, options)));
   const entryWarnings: string[] = [];
   const entryNotices: string[] = [];
@@ -143,7 +144,15 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
         await check.manifestMember(entry, stored, restorer, options.manifest === true);
         if (!options.manifest) continue;
       }
-      if (options.filter && !options.filter(entry)) continue;
+      if (options.filter && !options.filter(entry)) {
+        // Remembered (files only: what a hardlink can name) so that a link to it fails clearly.
+        if (entry.type === 'file') leftOut.add(pathKey(entry.path));
+        continue;
+      }
+      if (entry.type === 'hardlink' && entry.linkTarget && leftOut.has(pathKey(entry.linkTarget))) {
+        restorer.losses.push({ path: entry.name, what: 'entry', reason: `not extracted: hardlink to "${displayName(entry.linkTarget)}", which the filter left out` });
+        continue;
+      }
       // Checked against the manifest under its archive name; restored under the stripped one.
       const target = strip ? stripped(entry, strip) : entry;
       if (!target) continue;

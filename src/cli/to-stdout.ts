@@ -23,8 +23,8 @@ export async function toStdout(file: string, o: ToStdoutOptions): Promise<{ entr
   let entries = 0;
   let bytes = 0;
   try {
-    // A hardlink whose target is not selected comes as a copy of its content (copyLinks), as tar -O prints it.
-    for await (const m of ra.members((p) => !o.paths.length || sel.select(p), { copyLinks: true })) {
+    // Regular files only: a hardlink prints nothing (its target prints the content), as with tar -O.
+    for await (const m of ra.members((p) => !o.paths.length || sel.select(p))) {
       if (o.filter && !o.filter(m.entry)) continue;
       if (m.entry.type !== 'file') continue;
       for await (const chunk of logical(m.entry, m.body)) {

@@ -1,0 +1,291 @@
+// tar's habits on the command line (issue #12), checked against GNU tar on the same trees and
+// archives: --wildcards, --exclude/--exclude-from, --strip-components (hardlink targets too), -O,
+// -T with --null, -k/--skip-old-files/--keep-newer-files, create --newer, --one-file-system,
+// --no-fsync, and the c/x/t aliases. Plus the library options the CLI maps to.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { portarc, BIN } from './helpers/cli.js';
+import { sh, tempDir } from './helpers/tree.js';
+import { create, extract, excludeFilter, list, makeEntry } from '../src/api/index.js';
+
+/** Every path under root (files, dirs, links), relative, sorted; directories end in "/". */
+function tree(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      const st = lstatSync(p);
+      out.push(relative(root, p) + (st.isDirectory() ? '/' : ''));
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  if (existsSync(root)) walk(root);
+  return out.sort();
+}
+
+/** Member names without "./" and trailing "/", sorted (portarc and GNU tar spell "." differently). */
+function names(text: string): string[] {
+  return text.split('\n').filter((l) => l !== '').map((l) => l.replace(/^\.\//, '').replace(/\/$/, '')).filter((l) => l !== '.' && l !== '').sort();
+}
+
+function tar(args: string[], cwd?: string): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync('tar', args, { cwd, encoding: 'utf8' });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('member selection and exclusion, as GNU tar does it', () => {
+  const dir = tempDir('select');
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  sh(
+    `mkdir -p a/b c d/e
+     echo f > a/b/f.c; echo g > a/g.c; echo h > a/g.h; echo t > c/h.txt; echo top > top.c; echo s > 'sp ace.c'
+     echo deep > d/e/deep.txt; ln a/g.c c/hl; ln d/e/deep.txt d/e/deep-link; ln -s ../top.c c/sym`,
+    src,
+  );
+  const p = join(dir, 'p.tar');
+  const g = join(dir, 'g.tar');
+  expect(portarc(['create', '-f', p, '-C', src, '.']).status).toBe(0);
+  // Sorted as portarc writes, so that the same member is the file and the other the hardlink.
+  sh(`tar --sort=name -cf ${g} -C ${src} .`);
+
+  it('list --wildcards selects what GNU tar selects ("*" matches "/")', () => {
+    for (const pattern of ['*.c', './a/*.c', '*/g.?', './[ac]/*', './?/h*', './a/*[!c]']) {
+      const want = tar(['tf', g, '--wildcards', pattern]);
+      expect(want.status, pattern).toBe(0);
+      for (const archive of [p, g]) {
+        const got = portarc(['list', '-f', archive, '--wildcards', pattern]);
+        expect(got.status, `${pattern}: ${got.stderr}`).toBe(0);
+        expect(names(got.stdout), pattern).toEqual(names(want.stdout));
+      }
+    }
+    // A pattern that matches nothing fails, naming it, as in tar.
+    const none = portarc(['list', '-f', p, '--wildcards', '*.nothing']);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('"*.nothing"');
+    expect(tar(['tf', g, '--wildcards', '*.nothing']).status).toBe(2);
+    // Without --wildcards, a pattern is a literal name.
+    expect(portarc(['list', '-f', p, '*.c']).status).toBe(2);
+  });
+
+  it('extract --wildcards restores what GNU tar restores', () => {
+    const want = join(dir, 'wild-tar');
+    const got = join(dir, 'wild-portarc');
+    mkdirSync(want);
+    expect(tar(['xf', g, '-C', want, '--wildcards', '*.c']).status).toBe(0);
+    const r = portarc(['extract', '-f', p, '-C', got, '--wildcards', '*.c']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(tree(got)).toEqual(tree(want));
+  });
+
+  it('--exclude on extract and list matches GNU tar (unanchored, wildcards, a directory takes its contents)', () => {
+    const cases = [['a/*.c'], ['b'], ['./a'], ['*.c', 'c'], ['sp ace.c'], ['d/e/deep.txt'], ['*/e']];
+    for (const [i, patterns] of cases.entries()) {
+      const flags = patterns.flatMap((x) => ['--exclude', x]);
+      const want = join(dir, `ex-tar-${i}`);
+      const got = join(dir, `ex-portarc-${i}`);
+      mkdirSync(want);
+      // A hardlink whose target is excluded fails in both (GNU tar: "Cannot hard link"), exit 2.
+      const t = tar(['xf', g, '-C', want, ...flags]);
+      const r = portarc(['extract', '-f', p, '-C', got, ...flags]);
+      expect(r.status, r.stderr).toBe(t.status);
+      if (t.status) expect(r.stderr).toMatch(/c\/hl.*hardlink to "\.\/a\/g\.c", which the filter left out/);
+      expect(tree(got), patterns.join(' ')).toEqual(tree(want));
+      const l = portarc(['list', '-f', p, ...flags]);
+      expect(names(l.stdout), patterns.join(' ')).toEqual(names(tar(['tf', g, ...flags]).stdout));
+    }
+  });
+
+  it('--exclude and --exclude-from on create match GNU tar; a left-out directory is not descended', () => {
+    writeFileSync(join(dir, 'ex.lst'), 'a/*.c\n\nd/e\n');
+    const out = join(dir, 'ex-create.tar');
+    const r = portarc(['create', '-f', out, '-C', src, '--exclude', 'sp*', '--exclude-from', join(dir, 'ex.lst'), '.']);
+    expect(r.status, r.stderr).toBe(0);
+    const want = tar(['cf', '-', '-C', src, '--exclude', 'sp*', '--exclude-from', join(dir, 'ex.lst'), '.']);
+    void want;
+    const gnu = spawnSync('bash', ['-c', `tar cf - -C ${src} --exclude 'sp*' --exclude-from ${join(dir, 'ex.lst')} . | tar tf -`], { encoding: 'utf8' });
+    expect(names(portarc(['list', '-f', out]).stdout)).toEqual(names(gnu.stdout));
+    expect(names(portarc(['list', '-f', out]).stdout)).not.toContain('d/e/deep.txt');
+    // The hardlink c/hl to the left-out a/g.c is stored with its content, not as a link to nothing.
+    const hl = JSON.parse(portarc(['list', '-f', out, '--json', 'c/hl']).stdout).entries[0];
+    expect(hl.type).toBe('file');
+    expect(hl.size).toBe(2);
+  });
+
+  it('--strip-components: the same tree as GNU tar, hardlink targets stripped too, short names skipped', () => {
+    for (const n of [1, 2, 3]) {
+      const want = join(dir, `strip-tar-${n}`);
+      const got = join(dir, `strip-portarc-${n}`);
+      mkdirSync(want);
+      expect(tar(['xf', g, '-C', want, '--strip-components', String(n)]).status).toBe(0);
+      const r = portarc(['extract', '-f', p, '-C', got, '--strip-components', String(n)]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(tree(got), `strip ${n}`).toEqual(tree(want));
+    }
+    // ./d/e/deep-link -> ./d/e/deep.txt, stripped by 2: e/deep-link is a hardlink of e/deep.txt.
+    const two = join(dir, 'strip-portarc-2');
+    expect(lstatSync(join(two, 'e/deep-link')).ino).toBe(lstatSync(join(two, 'e/deep.txt')).ino);
+    expect(readFileSync(join(two, 'e/deep-link'), 'utf8')).toBe('deep\n');
+  });
+
+  it('-O writes the selected files\' content to stdout, as tar -xO does', () => {
+    for (const sel of [['./a/g.c', './top.c'], ['./c'], ['./d']]) {
+      const want = spawnSync('tar', ['xOf', g, ...sel]).stdout;
+      const got = spawnSync(process.execPath, [BIN, 'extract', '-O', '-f', p, ...sel]);
+      expect(got.status, got.stderr.toString()).toBe(0);
+      expect(got.stdout.equals(want), sel.join(' ')).toBe(true);
+    }
+    const wild = spawnSync(process.execPath, [BIN, '-xOf', p, '--wildcards', '*.h']);
+    expect(wild.stdout.toString()).toBe('h\n');
+    const missing = portarc(['extract', '-O', '-f', p, 'nothere']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('"nothere"');
+  });
+
+  it('-T with --null reads names with newlines; -T - reads stdin; extract -T selects members', () => {
+    const odd = join(src, 'new\nline');
+    writeFileSync(odd, 'odd');
+    try {
+      const list0 = Buffer.from('top.c\0new\nline\0a/b\0');
+      const out = join(dir, 'T.tar');
+      const r = portarc(['create', '-f', out, '-C', src, '--null', '-T', '-'], { input: list0 });
+      expect(r.status, r.stderr).toBe(0);
+      const gnu = spawnSync('bash', ['-c', `printf 'top.c\\0new\\nline\\0a/b\\0' | tar cf - -C ${src} --null -T - | tar tf -`], { encoding: 'utf8' });
+      // portarc shows a newline in a name as \x0a, GNU tar as \n.
+      expect(names(portarc(['list', '-f', out]).stdout.replace(/\\x0a/g, '\\n'))).toEqual(names(gnu.stdout));
+      writeFileSync(join(dir, 'sel.lst'), 'top.c\na/b\n');
+      const x = portarc(['extract', '-f', out, '-C', join(dir, 'T-out'), '-T', join(dir, 'sel.lst')]);
+      expect(x.status, x.stderr).toBe(0);
+      expect(tree(join(dir, 'T-out'))).toEqual(['a/', 'a/b/', 'a/b/f.c', 'top.c']);
+    } finally {
+      sh(`rm -f 'new\nline'`, src);
+    }
+  });
+
+  it('-k fails loudly naming each file (exit 2); --skip-old-files skips silently; --keep-newer-files keeps newer ones', () => {
+    const out = join(dir, 'old');
+    expect(portarc(['extract', '-f', p, '-C', out]).status).toBe(0);
+    writeFileSync(join(out, 'top.c'), 'mine\n');
+    const k = portarc(['extract', '-k', '-f', p, '-C', out]);
+    expect(k.status).toBe(2);
+    expect(k.stderr).toMatch(/top\.c.*already exists/);
+    expect(readFileSync(join(out, 'top.c'), 'utf8')).toBe('mine\n');
+    const s = portarc(['extract', '--skip-old-files', '-f', p, '-C', out, '--json']);
+    expect(s.status, s.stderr).toBe(0);
+    expect(s.stderr).toBe('');
+    expect(JSON.parse(s.stdout).skipped).toContain('./top.c');
+    expect(readFileSync(join(out, 'top.c'), 'utf8')).toBe('mine\n');
+    // Newer on disk: kept, with a note (exit 0, as tar); older on disk: replaced.
+    utimesSync(join(out, 'top.c'), new Date('2099-01-01'), new Date('2099-01-01'));
+    writeFileSync(join(out, 'a/g.h'), 'old\n');
+    utimesSync(join(out, 'a/g.h'), new Date('2000-01-01'), new Date('2000-01-01'));
+    const n = portarc(['extract', '--keep-newer-files', '-f', p, '-C', out]);
+    expect(n.status, n.stderr).toBe(0);
+    expect(n.stderr).toMatch(/top\.c: kept the file on disk/);
+    expect(readFileSync(join(out, 'top.c'), 'utf8')).toBe('mine\n');
+    expect(readFileSync(join(out, 'a/g.h'), 'utf8')).toBe('h\n');
+    expect(portarc(['extract', '-k', '--skip-old-files', '-f', p, '-C', out]).status).toBe(2);
+  });
+
+  it('create --newer DATE: what changed after it, directories always, as GNU tar', () => {
+    const t = join(dir, 'newer');
+    mkdirSync(t);
+    sh(`mkdir -p old new; echo a > old/a; echo b > new/b; echo c > old/c; touch -d 2001-01-01 old/a old/c old; touch -d 2030-01-01 new/b`, t);
+    // ctime is now for all: only data (mtime) can be older; GNU tar -N compares ctime too, so use a future date.
+    const date = '2029-06-01';
+    const r = portarc(['create', '-f', join(dir, 'newer.tar'), '-C', t, '--newer', date, '.']);
+    expect(r.status, r.stderr).toBe(0);
+    const gnu = spawnSync('bash', ['-c', `tar cf - -C ${t} --newer ${date} . 2>/dev/null | tar tf -`], { encoding: 'utf8' });
+    const got = names(portarc(['list', '-f', join(dir, 'newer.tar')]).stdout);
+    expect(got).toEqual(names(gnu.stdout));
+    expect(got).toEqual(['new', 'new/b', 'old']);
+    const bad = portarc(['create', '-f', join(dir, 'x.tar'), '--newer', 'yesterday-ish', '-C', t, '.']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/not a date/);
+  });
+
+  it('--one-file-system keeps the mount point, not what is mounted there', () => {
+    const t = join(dir, 'ofs');
+    mkdirSync(join(t, 'mnt'), { recursive: true });
+    writeFileSync(join(t, 'here'), 'x');
+    if (spawnSync('mount', ['-t', 'tmpfs', 'none', join(t, 'mnt')]).status !== 0) return; // needs root and mount rights
+    try {
+      writeFileSync(join(t, 'mnt', 'inside'), 'y');
+      const r = portarc(['create', '-f', join(dir, 'ofs.tar'), '-C', t, '--one-file-system', '.']);
+      expect(r.status, r.stderr).toBe(0);
+      const gnu = spawnSync('bash', ['-c', `tar cf - -C ${t} --one-file-system . 2>/dev/null | tar tf -`], { encoding: 'utf8' });
+      const got = names(portarc(['list', '-f', join(dir, 'ofs.tar')]).stdout);
+      expect(got).toEqual(names(gnu.stdout));
+      expect(got).toEqual(['here', 'mnt']);
+      expect(names(portarc(['list', '-f', join(dir, 'ofs-all.tar')]).stdout)).toEqual([]);
+      expect(portarc(['create', '-f', join(dir, 'ofs-all.tar'), '-C', t, '.']).status).toBe(0);
+      expect(names(portarc(['list', '-f', join(dir, 'ofs-all.tar')]).stdout)).toContain('mnt/inside');
+    } finally {
+      spawnSync('umount', [join(t, 'mnt')]);
+    }
+  });
+
+  it('create --no-fsync makes no fsync call (strace), and the archive is whole', () => {
+    if (spawnSync('strace', ['-V']).status !== 0) throw new Error('strace is needed (apt-get install strace)');
+    const count = (extra: string[], out: string) => {
+      const log = join(dir, `${out}.strace`);
+      const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=fsync,fdatasync,syncfs', '-o', log, process.execPath, BIN, 'create', ...extra, '-f', join(dir, out), '-C', src, '.'], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return readFileSync(log, 'utf8').split('\n').filter((l) => /\b(fsync|fdatasync|syncfs)\(/.test(l)).length;
+    };
+    expect(count([], 'sync.tar')).toBeGreaterThan(0);
+    expect(count(['--no-fsync'], 'nosync.tar')).toBe(0);
+    expect(portarc(['verify', '-f', join(dir, 'nosync.tar')]).status).toBe(0);
+  });
+
+  it('aliases c/x/t and tar-style -cf/-xvf/-tf', () => {
+    const a = join(dir, 'alias.tar');
+    expect(portarc(['-cf', a, '-C', src, 'a']).status).toBe(0);
+    expect(portarc(['c', '-f', join(dir, 'alias2.tar'), '-C', src, 'a']).status).toBe(0);
+    expect(names(portarc(['-tf', a]).stdout)).toEqual(['a', 'a/b', 'a/b/f.c', 'a/g.c', 'a/g.h']);
+    expect(names(portarc(['t', '-f', join(dir, 'alias2.tar')]).stdout)).toEqual(['a', 'a/b', 'a/b/f.c', 'a/g.c', 'a/g.h']);
+    const x = portarc(['-xvf', a, '-C', join(dir, 'alias-out')]);
+    expect(x.status, x.stderr).toBe(0);
+    expect(names(x.stdout)).toEqual(['a', 'a/b', 'a/b/f.c', 'a/g.c', 'a/g.h']);
+    expect(portarc(['x', '-f', a, '-C', join(dir, 'alias-out2')]).status).toBe(0);
+    expect(tree(join(dir, 'alias-out2'))).toEqual(tree(join(dir, 'alias-out')));
+  });
+});
+
+describe('library options behind the flags', () => {
+  const dir = tempDir('select-lib');
+  const src = join(dir, 'src');
+  mkdirSync(join(src, 'keep'), { recursive: true });
+  mkdirSync(join(src, 'skip'));
+  writeFileSync(join(src, 'keep', 'k.txt'), 'k');
+  writeFileSync(join(src, 'skip', 's.txt'), 's');
+
+  it('create filter: a directory left out is not descended; entries input is filtered too', async () => {
+    const seen: string[] = [];
+    await create(['keep', 'skip'], join(dir, 'f.tar'), { cwd: src, filter: (e) => (seen.push(e.name), e.name !== 'skip') });
+    expect(seen).not.toContain('skip/s.txt');
+    const got: string[] = [];
+    for await (const e of list(join(dir, 'f.tar'))) got.push(e.name);
+    expect(got).toEqual(['keep', 'keep/k.txt']);
+    const entries = [{ entry: makeEntry({ path: Buffer.from('a'), type: 'file', size: 1 }), body: Buffer.from('a') }, { entry: makeEntry({ path: Buffer.from('b'), type: 'file', size: 1 }), body: Buffer.from('b') }];
+    await create(entries as never, join(dir, 'e.tar'), { filter: (e) => e.name === 'b' });
+    const got2: string[] = [];
+    for await (const e of list(join(dir, 'e.tar'))) got2.push(e.name);
+    expect(got2).toEqual(['b']);
+  });
+
+  it('extract filter, stripComponents and existing', async () => {
+    await create(['keep', 'skip'], join(dir, 'all.tar'), { cwd: src });
+    const out = join(dir, 'out');
+    const r = await extract(join(dir, 'all.tar'), out, { filter: excludeFilter(['skip']), stripComponents: 1 });
+    expect(tree(out)).toEqual(['k.txt']);
+    expect(r.entries).toBe(1);
+    writeFileSync(join(out, 'k.txt'), 'mine');
+    const k = await extract(join(dir, 'all.tar'), out, { stripComponents: 1, existing: 'keep-old' });
+    expect(k.losses.map((l) => [l.path, l.what])).toEqual([['k.txt', 'entry']]);
+    expect(readFileSync(join(out, 'k.txt'), 'utf8')).toBe('mine');
+    await expect(extract(join(dir, 'all.tar'), out, { stripComponents: -1 })).rejects.toThrow(/stripComponents/);
+  });
+});
