@@ -240,6 +240,13 @@ describe('member selection and exclusion, as GNU tar does it', () => {
     expect(portarc(['verify', '-f', join(dir, 'nosync.tar')]).status).toBe(0);
   });
 
+  it('stdin is read once: -f - with -T - is a usage error', () => {
+    const r = portarc(['extract', '-f', '-', '-T', '-', '-C', join(dir, 'stdin-twice')], { input: readFileSync(p) });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/standard input can be read once/);
+    expect(existsSync(join(dir, 'stdin-twice'))).toBe(false);
+  });
+
   it('aliases c/x/t and tar-style -cf/-xvf/-tf', () => {
     const a = join(dir, 'alias.tar');
     expect(portarc(['-cf', a, '-C', src, 'a']).status).toBe(0);

@@ -292,7 +292,7 @@ export async function main(argv: string[]): Promise<number> {
   withProgressFlags(withFilesFromFlags(withWildcardsFlag(withExcludeFlags(program.commands.at(-1)!)), 'the members to extract'))
     .action(async (args: string[], o: SelectionFlags & ProgressFlags & { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits>; manifest?: boolean; keepDamaged?: boolean; stripComponents?: number; toStdout?: boolean; keepOldFiles?: boolean; skipOldFiles?: boolean; keepNewerFiles?: boolean; json?: boolean }) => {
       const sys = loadSys();
-      const paths = namesOf(args, o);
+      const paths = namesOf(args, o, o.file);
       const filter = excludeOf(o);
       const existing = existingMode(o);
       // -v lists on stdout, unless stdout carries the JSON document or the content (-O): then on stderr.
@@ -390,7 +390,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('[path...]', 'list only these members and directories');
   withFilesFromFlags(withWildcardsFlag(withExcludeFlags(program.commands.at(-1)!)), 'the members to list')
     .action(async (args: string[], o: SelectionFlags & { file: string; verbose?: boolean; json?: boolean; all?: boolean; limit: Partial<Limits> }) => {
-      const paths = namesOf(args, o);
+      const paths = namesOf(args, o, o.file);
       const listing = list(o.file, { limits: o.limit, all: o.all, paths, wildcards: o.wildcards });
       const keep = excludeOf(o);
       let first = true;

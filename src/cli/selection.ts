@@ -48,11 +48,10 @@ export function readNameList(file: string, nul: boolean): string[] {
   return items.filter((s) => s !== '');
 }
 
-/** PATH arguments plus the names of every -T file. */
-export function namesOf(paths: string[], o: SelectionFlags): string[] {
-  if ((o.filesFrom ?? []).filter((f) => f === '-').length + (o.excludeFrom ?? []).filter((f) => f === '-').length > 1) {
-    throw new UsageError('standard input can be read once: only one of -T and --exclude-from may be "-"');
-  }
+/** PATH arguments plus the names of every -T file. `archive` is -f's value ("-": the archive is on stdin). */
+export function namesOf(paths: string[], o: SelectionFlags, archive?: string): string[] {
+  const stdin = [...(o.filesFrom ?? []), ...(o.excludeFrom ?? []), ...(archive === '-' ? ['-'] : [])].filter((f) => f === '-').length;
+  if (stdin > 1) throw new UsageError('standard input can be read once: only one of -f (reading), -T and --exclude-from may be "-"');
   return [...paths, ...(o.filesFrom ?? []).flatMap((f) => readNameList(f, o.null === true))];
 }
 
