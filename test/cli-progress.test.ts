@@ -30,12 +30,13 @@ describe('progress on a terminal', () => {
   sh(`head -c ${BIG} /dev/zero > big.bin; for i in $(seq 1 40); do echo $i > small$i; done`, src);
   const archive = join(dir, 'big.tar');
 
-  it('create shows bytes, entries and rate under a pty', () => {
+  it('create shows bytes, entries, rate, and percent and ETA once the walk beside it has the total', () => {
     const r = underPty(['create', '-f', archive, '-C', src, '.'], dir);
     expect(r.status, r.screen).toBe(0);
     const lines = renders(r.screen);
     expect(lines.length, r.screen).toBeGreaterThan(0);
-    expect(lines.at(-1)).toMatch(/^\d+\.\d MiB {2}\d+ entr(y|ies) {2}[\d.]+ [KMG]?i?B\/s$/);
+    expect(lines.some((l) => / ETA \d+:\d\d$/.test(l)), r.screen).toBe(true);
+    expect(lines.at(-1)).toMatch(/^\[#+\] 100% {2}256\.0 MiB \/ 256\.0 MiB {2}42 entries {2}[\d.]+ [KMG]?i?B\/s$/);
   });
 
   it('extract shows percent and ETA, inside the one big file too, and clears the line', () => {
@@ -86,7 +87,15 @@ describe('progress on a terminal', () => {
     const made: Progress[] = [];
     writeFileSync(join(dir, 'one'), 'x'.repeat(5000));
     await create(['one'], join(dir, 'one.tar'), { cwd: dir, onProgress: (p) => made.push(p) });
-    expect(made.at(-1)).toEqual({ bytes: 5000, entries: 1 });
+    // The total comes from a walk beside the work: there once it has finished.
+    expect(made.at(-1)).toMatchObject({ bytes: 5000, entries: 1 });
+    expect([undefined, 5000]).toContain(made.at(-1)!.totalBytes);
+    const big: Progress[] = [];
+    await create(['src'], join(dir, 'big2.tar'), { cwd: dir, onProgress: (p) => big.push(p) });
+    expect(big.at(-1)).toEqual({ bytes: BIG + 111, entries: 42, totalBytes: BIG + 111 });
+    const filtered: Progress[] = [];
+    await create(['src'], join(dir, 'big3.tar'), { cwd: dir, filter: (e) => !e.name.endsWith('big.bin'), onProgress: (p) => filtered.push(p) });
+    expect(filtered.at(-1)).toEqual({ bytes: 111, entries: 41 });
     await expect(create(['one'], join(dir, 'two.tar'), { cwd: dir, onProgress: 5 as never })).rejects.toThrow(/onProgress must be a function/);
   });
 });

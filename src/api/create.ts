@@ -5,6 +5,7 @@ import type { Writable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
 import { ArchiveError, UsageError, ioError } from '../model/errors.js';
 import { scan, type ScannedEntry } from '../fs/scan.js';
+import { contentBytes } from '../fs/du.js';
 import { fileSink, writableSink, type OpenSink } from '../io/sink.js';
 import { TarWriter } from '../tar/writer.js';
 import { ZipWriter } from '../zip/index.js';
@@ -51,7 +52,10 @@ export interface CreateOptions {
    * measurements: NOT crash-safe (after a crash the name may hold a truncated archive).
    */
   fsync?: boolean;
-  /** Progress as content is read and written: bytes and entries (no total: the tree is not walked twice). */
+  /**
+   * Progress as content is read and written: bytes and entries; from paths without a filter also
+   * `totalBytes`, once a walk beside the work (lstat only) has summed the file sizes.
+   */
   onProgress?: ProgressCallback;
 }
 
@@ -174,7 +178,16 @@ export async function create(input: CreateInput, dest: string | Writable, option
   const entries = kind === 'paths'
     ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, hardlinkContent, filter: options.filter, oneFileSystem: options.oneFileSystem, onWarning: (w) => warnings.push(w) })
     : filtered(checkedEntries(input as Iterable<ScannedEntry>), options.filter);
-  return writeEntries(entries, opened, dest === '-' ? '(stdout)' : typeof dest === 'string' ? dest : '(stream)', options.onEntry, warnings, progress);
+  // The total for percent and ETA: summed beside the work (a filter may leave out anything: then none).
+  let done = false;
+  if (progress && kind === 'paths' && !options.filter) {
+    void contentBytes(input as string[], { cwd: options.cwd, sparse: options.sparse, oneFileSystem: options.oneFileSystem, stopped: () => done }).then((t) => t !== undefined && !done && progress.setTotal(t));
+  }
+  try {
+    return await writeEntries(entries, opened, dest === '-' ? '(stdout)' : typeof dest === 'string' ? dest : '(stream)', options.onEntry, warnings, progress);
+  } finally {
+    done = true;
+  }
 }
 
 /** Entries given by the caller, through `filter`. */

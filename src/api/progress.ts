@@ -10,7 +10,10 @@ export interface Progress {
   bytes: number;
   /** Entries completely written or restored so far. */
   entries: number;
-  /** All the content bytes to come, when known before the work starts (extract through a manifest). */
+  /**
+   * All the content bytes to come, when known: extract through a manifest (from the start); create
+   * from paths without a filter (once a walk beside the work has summed the file sizes).
+   */
   totalBytes?: number;
 }
 
@@ -38,6 +41,11 @@ export class ProgressMeter {
       this.tick();
       yield chunk;
     }
+  }
+
+  /** The total, once known (create learns it from a walk that runs beside the work). */
+  setTotal(totalBytes: number): void {
+    this.state.totalBytes = totalBytes;
   }
 
   entry(): void {
