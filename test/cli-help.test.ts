@@ -19,8 +19,8 @@ function longOptions(command: string): string[] {
 
 describe('help, man page, completion', () => {
   it('each command\'s --help shows examples and the exit codes', () => {
-    for (const c of COMMANDS) {
-      const r = portarc([c, '--help']);
+    for (const c of [...COMMANDS, undefined]) {
+      const r = portarc(c ? [c, '--help'] : ['--help']);
       expect(r.status, c).toBe(0);
       expect(r.stdout, c).toMatch(/\nExamples:\n {2}\$ portarc /);
       expect(r.stdout, c).toMatch(/Exit status:\n {2}0 {2}success[^\n]*\n {2}1 {2}done, with warnings[^\n]*\n {2}2 {2}failure/);

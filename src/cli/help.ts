@@ -8,6 +8,12 @@ export const EXIT_CODES: [code: string, meaning: string][] = [
 ];
 
 export const EXAMPLES: Record<string, [command: string, what: string][]> = {
+  portarc: [
+    ['portarc create -f home.tar.zst -C / home', 'back up'],
+    ['portarc extract -f home.tar.zst -C /restore', 'restore'],
+    ['portarc -tvf home.tar.zst', 'list, tar-style'],
+    ['portarc create --help', 'the options of one command'],
+  ],
   create: [
     ['portarc create -f home.tar.zst -C / home', 'archive /home, zstd-compressed (by the name)'],
     ['portarc c -f src.tar --exclude "*.o" --exclude .git src', 'leave out object files and .git directories'],

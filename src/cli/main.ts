@@ -507,7 +507,7 @@ export async function main(argv: string[]): Promise<number> {
   // `npm run man` writes man/portarc.1 from these very definitions (src/cli/man.ts).
   program.command('man', { hidden: true }).description('print the man page (roff)').action(async () => out(manPage(program)));
 
-  for (const c of program.commands) c.addHelpText('after', helpAfter(c.name()));
+  for (const c of [program, ...program.commands]) c.addHelpText('after', helpAfter(c.name()));
 
   try {
     await program.parseAsync(tarStyle(argv), { from: 'user' });

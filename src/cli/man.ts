@@ -58,6 +58,8 @@ export function manPage(program: Command): string {
   lines.push('.SH OPTIONS', 'Options of portarc itself:');
   for (const o of program.options) lines.push(...optionItem(o));
   lines.push('.TP', '.B \\-h, \\-\\-help', 'show help (also after each command: portarc create \\-\\-help)');
+  lines.push('.SH EXAMPLES');
+  for (const [cmd, what] of EXAMPLES.portarc ?? []) lines.push('.PP', '.RS', '.nf', roff(cmd), '.fi', roff(what), '.RE');
   lines.push('.SH EXIT STATUS');
   for (const [code, what] of EXIT_CODES) lines.push('.TP', `.B ${code}`, roff(what));
   lines.push(
