@@ -14,6 +14,9 @@ import { open, selector } from './random.js';
 import { isUrl } from '../io/random-access.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { isManifestMember } from '../manifest/types.js';
+import { Readable } from 'node:stream';
+import { abortable, abortedOr, checkSignal, throwIfAborted } from '../model/abort.js';
+import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 
 /** The restore options (privileges, -P, fsync, limits, name folding: see RestoreOptions), plus progress. */
 export interface ExtractOptions extends Omit<RestoreOptions, 'sys'> {
@@ -26,7 +29,28 @@ export interface ExtractOptions extends Omit<RestoreOptions, 'sys'> {
    * selects nothing fails the extraction (ArchiveError "not found in archive") after the others.
    */
   paths?: string[];
+  /** Extract only the entries it keeps (it sees each entry as stored, before `map`). */
+  filter?: EntryFilter;
+  /**
+   * Restore an entry under another name (a new `path`: rename, strip leading components) or skip
+   * it (null). Hardlink targets follow the renames; the result still goes through every
+   * restore rule (no `..`, no absolute path: spec §9.2).
+   */
+  map?: EntryMap;
+  /**
+   * Cancel: the extraction stops between entries or between chunks of one; what was completely
+   * extracted stays, the file being written is removed (no temporary file is left), and
+   * extract() rejects with an AbortError.
+   */
+  signal?: AbortSignal;
 }
+
+/**
+ * extract()'s other destination: called once per entry with its content (a Readable; empty for
+ * anything but a file), in archive order, nothing written to disk. The next entry comes once the
+ * returned promise settles; content not read by then is skipped. A rejection ends the extraction.
+ */
+export type EntryCallback = (entry: Entry, body: Readable) => void | Promise<void>;
 
 export interface ExtractResult {
   entries: number;
@@ -83,7 +107,15 @@ export function describeExtractDamage(d: ExtractDamage, archive?: string): strin
   return `${where.length ? `${where.join(', ')}: ` : ''}${d.what}${d.keptAs ? `; kept as ${d.keptAs}` : ''}`;
 }
 
-export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
+/**
+ * Extract into the directory `dir`, or hand each entry to `dir` when it is a function
+ * (EntryCallback: to memory, object storage, another archive...).
+ */
+export async function extract(source: ArchiveSource, dir: string | EntryCallback, options: ExtractOptions = {}): Promise<ExtractResult> {
+  const signal = checkSignal(options.signal);
+  checkHooks(options);
+  if (typeof dir === 'function') return extractTo(source, dir, options, signal);
+  const hooks = options.filter || options.map ? { filter: options.filter, map: options.map } : undefined;
   const name = sourceName(source);
   await prepareDestination(dir);
   const restorer = new Restorer(dir, options);
@@ -112,28 +144,33 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     // Selected members, or an http(s) URL (readable only through open()'s ranged reads): random
     // access, which checks each member against the manifest itself. Otherwise one salvaging pass.
     const random = Boolean(options.paths?.length) || isUrl(source);
-    archive = random ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits, salvage: true });
+    archive = random ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits, salvage: true, signal });
     check = random ? ContentCheck.byReader() : await ContentCheck.open(source);
-    for await (const { entry, body: stored, offset } of archive.members) {
-      if (isManifestMember(entry.path, archive.info.features.compat)) {
-        await check.manifestMember(entry, stored, restorer, options.manifest === true);
+    for await (const { entry: stored1, body: stored, offset } of abortable(archive.members, signal)) {
+      if (isManifestMember(stored1.path, archive.info.features.compat)) {
+        await check.manifestMember(stored1, stored, restorer, options.manifest === true);
         if (!options.manifest) continue;
       }
+      // The hooks pick and rename; the manifest check goes by the name in the archive.
+      const entry = hooks ? await applyHooks(stored1, hooks) : stored1;
+      if (!entry) continue;
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
-      const plan = await check.plan(entry, stored, offset, archive.info);
+      const plan = await check.plan(stored1, stored, offset, archive.info);
       if (plan.refused) {
         damaged.push(plan.refused);
         continue;
       }
       const setAside = restorer.damaged.length;
       try {
-        await restorer.restore(entry, plan.body, plan.check);
+        await restorer.restore(entry, abortable(plan.body, signal), plan.check);
+        // The restorer counts a body that stopped as that entry's loss: a cancel ends it all.
+        throwIfAborted(signal);
         if (restorer.damaged.length > setAside) continue;
       } catch (err) {
         // A zip file's members are read one by one through the central directory: a damaged one
         // (CRC, local header) costs that member only (spec §6.8).
-        if (!(archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE'))) throw err;
+        if (signal?.aborted || !(archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE'))) throw err;
         const at = err.details.offset;
         damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: at === undefined ? undefined : [at, at] });
         continue;
@@ -148,6 +185,7 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     // not are removed; then the failure is reported, with any damage found before it.
     await restorer.finish().catch(() => undefined);
     restorer.abort();
+    if (signal?.aborted) throw abortedOr(signal, err);
     const result = archive && report();
     if (result?.damaged.length && err instanceof PortarcError) {
       result.damaged.push({ path: err.details.entry, what: err.message });
@@ -160,6 +198,83 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     await check?.close();
   }
   const result = report();
+  if (result.damaged.length) throw new ExtractDamagedError(result).withArchive(name);
+  return result;
+}
+
+/**
+ * extract() to a callback: the same reading, selection, hooks and manifest check as into a
+ * directory, with the caller in the restorer's place. A file whose content does not match the
+ * manifest (a seekable archive's, checked as the content streams) is reported in `damaged`
+ * (ExtractDamagedError at the end): the callback has had its bytes by then, and must drop
+ * what it kept of that entry. A stream's manifest comes last: its contents are not checked.
+ */
+async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options: ExtractOptions, signal: AbortSignal | undefined): Promise<ExtractResult> {
+  const name = sourceName(source);
+  const hooks = options.filter || options.map ? { filter: options.filter, map: options.map } : undefined;
+  const warnings: string[] = [];
+  const notices: string[] = [];
+  const damaged: ExtractDamage[] = [];
+  let entries = 0;
+  let archive: OpenArchive | undefined;
+  let check: ContentCheck | undefined;
+  try {
+    const random = Boolean(options.paths?.length) || isUrl(source);
+    // The callback may keep chunks as long as it likes: never hand it a reused buffer.
+    archive = random ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits, salvage: true, keepsChunks: true, signal });
+    check = random ? ContentCheck.byReader() : await ContentCheck.open(source);
+    let streamed = false;
+    for await (const { entry: stored1, body: stored, offset } of abortable(archive.members, signal)) {
+      if (isManifestMember(stored1.path, archive.info.features.compat) && !options.manifest) continue;
+      const entry = hooks ? await applyHooks(stored1, hooks) : stored1;
+      if (!entry) continue;
+      for (const w of entry.warnings) warnings.push(`${entry.name}: ${w}`);
+      for (const n of entry.notices) notices.push(`${entry.name}: ${n}`);
+      const plan = await check.plan(stored1, stored, offset, archive.info);
+      if (plan.refused) {
+        damaged.push(plan.refused);
+        continue;
+      }
+      if (plan.check.written) streamed = true;
+      const body = Readable.from(abortable(plan.body, signal), { objectMode: false });
+      try {
+        await onEntry(entry, body);
+        // The digest needs every byte: read what the callback left (unless it destroyed the body).
+        if (entry.type === 'file' && plan.check.verdict && !body.destroyed) for await (const _ of body);
+      } catch (err) {
+        if (archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE')) {
+          const at = err.details.offset;
+          damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: at === undefined ? undefined : [at, at] });
+          continue;
+        }
+        throw err;
+      } finally {
+        body.destroy();
+      }
+      throwIfAborted(signal);
+      const wrong = entry.type === 'file' && !body.readableAborted ? plan.check.verdict?.() : undefined;
+      if (wrong !== undefined) damaged.push({ path: entry.name, what: wrong, range: check.rangeOf(stored1.name) });
+      entries++;
+    }
+    if (streamed) warnings.push('contents not checked against the manifest: an archive read as a stream into a callback cannot be checked before its content is handed out');
+  } catch (err) {
+    if (signal?.aborted) throw abortedOr(signal, err);
+    if (err instanceof PortarcError) throw err.withArchive(name);
+    throw err;
+  } finally {
+    await archive?.close();
+    await check?.close();
+  }
+  const info = archive.info;
+  const result: ExtractResult = {
+    entries,
+    info,
+    warnings: [...info.warnings, ...warnings],
+    losses: [],
+    notes: [],
+    notices: [...info.notices, ...notices],
+    damaged: [...damaged, ...(archive.skipped ?? []).map((s) => ({ path: undefined, what: `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`, range: s.range }))],
+  };
   if (result.damaged.length) throw new ExtractDamagedError(result).withArchive(name);
   return result;
 }

@@ -1,8 +1,11 @@
 // The public library surface. Spec: spec/portarc-1.md; design: DESIGN.md §6.
 export { create, type CreateInput, type CreateOptions, type CreateResult } from './create.js';
+export { AbortError } from '../model/abort.js';
+export type { DeterministicOptions } from './deterministic.js';
+export type { EntryFilter, EntryMap } from '../model/hooks.js';
 export { convert, type ConvertResult } from './convert.js';
 export { openArchive, type Member, type OpenArchive } from './open.js';
-export { extract, describeExtractDamage, ExtractDamagedError, type ExtractOptions, type ExtractResult, type ExtractDamage } from './extract.js';
+export { extract, describeExtractDamage, ExtractDamagedError, type ExtractOptions, type EntryCallback, type ExtractResult, type ExtractDamage } from './extract.js';
 export { list, ListDamagedError, type ListedEntry, type Listing, type ListOptions } from './list.js';
 export { VERSION } from './version.js';
 export { makeEntry, displayName, type Entry, type EntryType, type AclEntry, type SparseRun } from '../model/entry.js';

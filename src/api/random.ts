@@ -26,6 +26,7 @@ import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
 import { isZip, ZipFile } from '../zip/index.js';
 import { openArchive } from './open.js';
 import { ManifestIndex, pathKey } from './manifest-index.js';
+import { abortable, abortedOr, checkSignal, throwIfAborted } from '../model/abort.js';
 
 export { pathKey };
 
@@ -34,6 +35,11 @@ export type OpenableSource = ArchiveSource | RandomAccessSource;
 
 export interface RandomOptions {
   limits?: Partial<Limits>;
+  /**
+   * Cancel: open() and every read through the archive (entries, get, read, members) stop before
+   * their next chunk or entry and reject with an AbortError. close() still releases the source.
+   */
+  signal?: AbortSignal;
 }
 
 /** An entry as the index knows it (the manifest's fields; in a streaming pass, the header's). */
@@ -92,6 +98,30 @@ const TAIL = 64 << 10;
 const CHUNK = 1 << 20;
 
 export async function open(source: OpenableSource, options: RandomOptions = {}): Promise<RandomArchive> {
+  const signal = checkSignal(options.signal);
+  const ra = await openUnchecked(source, options);
+  return signal ? cancellable(ra, signal) : ra;
+}
+
+/** The archive with the signal checked before each chunk and entry it hands out. */
+function cancellable(ra: RandomArchive, signal: AbortSignal): RandomArchive {
+  const guard = <T>(run: () => Promise<T>) => (throwIfAborted(signal), run().catch((err: unknown) => Promise.reject(abortedOr(signal, err))));
+  return {
+    get name() { return ra.name; },
+    get info() { return ra.info; },
+    get archiveInfo() { return ra.archiveInfo; },
+    get bytesRead() { return ra.bytesRead; },
+    entries: () => abortable(ra.entries(), signal),
+    get: (path) => guard(() => ra.get(path)),
+    read: (path) => abortable(ra.read(path), signal),
+    members: (select, opts) => (async function* () {
+      for await (const m of abortable(ra.members(select, opts), signal)) yield { ...m, body: abortable(m.body, signal) };
+    })(),
+    close: () => ra.close(),
+  };
+}
+
+async function openUnchecked(source: OpenableSource, options: RandomOptions): Promise<RandomArchive> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   let src: CountedSource | undefined;
   if (isUrl(source)) src = await httpSource(source);

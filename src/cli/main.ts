@@ -81,6 +81,15 @@ function zipHardlinksArg(value: string): 'copy' | 'link-only' {
   return value;
 }
 
+/** --mtime: `@SECONDS` (as GNU tar takes it) or a date Date.parse reads (ISO 8601), as nanoseconds. */
+function mtimeArg(value: string): bigint {
+  const at = /^@(-?\d+)$/.exec(value.trim());
+  if (at) return BigInt(at[1]!) * 1_000_000_000n;
+  const ms = /^\d{4}-\d\d-\d\d/.test(value.trim()) ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`"${value}" is not a time: use @SECONDS since 1970 or an ISO 8601 date (2024-01-31T12:00:00Z)`);
+  return BigInt(ms) * 1_000_000n;
+}
+
 /** "N%" or "N": a percentage in (0, 100]. */
 function percentArg(value: string): number {
   const m = /^(\d+(?:\.\d+)?)%?$/.exec(value);
@@ -181,13 +190,17 @@ export async function main(argv: string[]): Promise<number> {
     .option('-S, --sparse', 'store files with holes as sparse entries (7-Zip cannot expand these)')
     .option('-v, --verbose', 'list entries as they are written (on stderr)')
     .option('--recovery <N%>', 'also write PAR2 recovery data ARCHIVE.par2 + ARCHIVE.vol*.par2 able to rebuild about N% of the archive (spec/recovery.md)', percentArg)
+    .option('--deterministic', 'the same tree gives the same bytes from any directory at any time: no atime/ctime, no user/group names, mtimes clamped to SOURCE_DATE_EPOCH when set (spec §8.7)')
+    .option('--mtime <date>', 'set every mtime to DATE (@SECONDS or an ISO 8601 date)', mtimeArg)
     .argument('<path...>', 'files and directories to archive');
-  withWriteFlags(program.commands.at(-1)!).action(async (paths: string[], o: CompressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean; recovery?: number }) => {
+  withWriteFlags(program.commands.at(-1)!).action(async (paths: string[], o: CompressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean; recovery?: number; deterministic?: boolean; mtime?: bigint }) => {
       if (o.recovery !== undefined && o.file === '-') throw new UsageError('--recovery needs an archive file, not standard output');
       const result = await create(paths, o.file, {
         cwd: o.directory,
         sparse: o.sparse,
         ...writeOptions(o),
+        deterministic: o.deterministic,
+        mtime: o.mtime,
         onEntry: o.verbose ? (e) => void (closed.stderr || process.stderr.write(`${e.name}\n`)) : undefined,
       });
       for (const w of result.warnings) warn(`warning: ${w}`);

@@ -14,6 +14,7 @@ import { EntryError, ioError } from '../model/errors.js';
 import { displayName, makeEntry, type AclEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { loadSys, type Sys } from './sys.js';
 import { groupName, userName } from './users.js';
+import { applyHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 
 export interface ScanOptions {
   /** Directory the paths are relative to (tar's -C). */
@@ -40,6 +41,10 @@ export interface ScanOptions {
    * entry are lost.
    */
   onWarning?: (warning: string) => void;
+  /** Keep an entry or skip it (a directory with its contents): the caller's hook (src/api/hooks.ts). */
+  filter?: EntryFilter;
+  /** Rename or drop an entry; a later name of a hardlinked file links to the first name as renamed. */
+  map?: EntryMap;
 }
 
 export interface ScannedEntry {
@@ -193,7 +198,7 @@ async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | 
     warn(ctx, `${name}: ${kind ?? 'unknown file type'} ignored`);
     return undefined;
   }
-  const entry = makeEntry({
+  let entry = makeEntry({
     path: it.arch,
     type: kind,
     mode: Number(st.mode & 0o7777n),
@@ -207,6 +212,13 @@ async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | 
   });
   if (xattrs instanceof Error) entry.warnings.push(`extended attributes not read: ${xattrs.message}`);
   else takeXattrs(entry, xattrs);
+  if (ctx.opts.filter || ctx.opts.map) {
+    // Before the hardlink bookkeeping: a name skipped is no link target, a name kept links as renamed.
+    if (kind === 'file') entry.size = Number(st.size);
+    const kept = await applyHooks(entry, ctx.opts);
+    if (!kept) return undefined;
+    entry = kept;
+  }
 
   // A second name for an inode already archived becomes a hardlink to the first one.
   let key: string | undefined;
@@ -222,7 +234,7 @@ async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | 
       ctx.open = file;
       return { entry, body: () => checked(readContent(file.fd, entry.size, false), file, st, entry) };
     }
-    ctx.seen.set(key, it.arch);
+    ctx.seen.set(key, entry.path);
   }
   switch (kind) {
     case 'symlink':
