@@ -21,9 +21,10 @@ export interface ConvertResult extends CreateResult {
   portarcOnly: string[];
 }
 
-type Options = Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'onEntry' | 'manifest' | 'signal'>;
+/** What convert() takes: the writer options of create(), and a signal. */
+export type ConvertOptions = Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'onEntry' | 'manifest' | 'signal'>;
 
-export async function convert(source: ArchiveSource, dest: string | Writable, options: Options = {}): Promise<ConvertResult> {
+export async function convert(source: ArchiveSource, dest: string | Writable, options: ConvertOptions = {}): Promise<ConvertResult> {
   const signal = checkSignal(options.signal);
   const opened = await openWriter(dest, options);
   // A zip hardlink carries a copy of its target's content (zip-profile §4.2). Neither a tar nor

@@ -24,3 +24,17 @@ export { verify, describeDamage, type VerifyOptions, type VerifyResult, type Dam
 export { readManifest, escapePath, unescapePath, ManifestWriter, MANIFEST_NAME, TRAILER_NAME, type ManifestEntry, type ManifestHead, type ManifestFoot, type ManifestItem } from '../manifest/index.js';
 export { open, selector, type OpenableSource, type RandomArchive, type RandomInfo, type RandomMember, type IndexedEntry, type RandomOptions } from './random.js';
 export { fileSource, httpSource, type RandomAccessSource, type CountedSource } from '../io/random-access.js';
+// Types the functions above take or return, so that the API reference (npm run docs) names them all.
+export type { ArchiveSource } from '../io/source.js';
+export type { Body } from '../io/body.js';
+export type { ErrorDetails } from '../model/errors.js';
+export type { Limits } from '../model/limits.js';
+export { KNOWN_FEATURES, type FeatureClass } from '../model/archive-info.js';
+export type { DamagedFile, RestoreCheck } from '../fs/restore.js';
+export type { XattrWriteFailure } from '../fs/sys.js';
+export type { OpenOptions } from './open.js';
+export type { ConvertOptions } from './convert.js';
+export type { ZipMember, ZipStreamReaderOptions, ZipOpenOptions, ZipWriterOptions, Sink as ZipSink } from '../zip/index.js';
+export type { SinkLike, CompressOptions, DecompressOptions } from '../compress/index.js';
+export type { RandomAccessReader, FrameInfo, RangeOptions } from '../compress/seektable.js';
+export type { ZstdBackendStatus, ZstdBackendName } from '../compress/backend.js';
