@@ -126,3 +126,53 @@ describe('filter and map on extract, and extract to a callback', () => {
   });
 });
 
+
+describe('create from entries of unknown size', () => {
+  const dir = tempDir('unknown-size');
+  const data = Buffer.alloc(3 * 1024 * 1024 + 17);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 31 + (i >> 12)) & 0xff;
+  async function* dump(fail = false): AsyncGenerator<Buffer> {
+    for (let at = 0; at < data.length; at += 65536) {
+      if (fail && at > 1 << 20) throw new Error('pg_dump exited with status 1');
+      yield data.subarray(at, at + 65536);
+    }
+  }
+  const oldTmp = process.env.TMPDIR;
+
+  it('size left undefined: spooled, written with its real size (tar and zip; GNU tar and unzip read it), temp removed', async () => {
+    const tmp = join(dir, 'tmp');
+    sh('mkdir tmp', dir);
+    process.env.TMPDIR = tmp;
+    try {
+      for (const name of ['u.tar', 'u.zip']) {
+        const a = join(dir, name);
+        const r = await create(
+          [
+            { entry: makeEntry({ path: 'db/dump.sql', type: 'file', size: undefined, mode: 0o600 }), body: () => dump() },
+            { entry: makeEntry({ path: 'db/empty', type: 'file', size: undefined }) },
+          ],
+          a,
+        );
+        expect(r.entries).toBe(2);
+        expect(readdirSync(tmp)).toEqual([]);
+        const sizes: Record<string, number> = {};
+        for await (const e of list(a)) sizes[e.name] = e.size;
+        expect(sizes).toEqual({ 'db/dump.sql': data.length, 'db/empty': 0 });
+        const x = join(dir, `x-${name}`);
+        sh(`mkdir ${x} && ${name.endsWith('.zip') ? `unzip -q ${a} -d ${x}` : `tar -xf ${a} -C ${x}`}`);
+        expect(readFileSync(join(x, 'db/dump.sql')).equals(data)).toBe(true);
+      }
+      // A body that fails while spooled fails the archive naming the entry; nothing is left.
+      const bad = join(dir, 'bad.tar');
+      const err = await create([{ entry: makeEntry({ path: 'db/dump.sql', type: 'file', size: undefined }), body: () => dump(true) }], bad).catch((e: unknown) => e as Error);
+      expect((err as { code?: string }).code).toBe('PORTARC_ENTRY_FAILED');
+      expect(err.message).toContain('db/dump.sql');
+      expect(err.message).toContain('pg_dump exited with status 1');
+      expect(existsSync(bad) || existsSync(`${bad}.partial`)).toBe(false);
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      if (oldTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = oldTmp;
+    }
+  });
+});

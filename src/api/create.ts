@@ -15,6 +15,7 @@ import { MANIFEST_FEATURES, ManifestRecorder, type RecordedWriter } from './reco
 import { abortable, abortedOr, checkSignal } from '../model/abort.js';
 import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 import { entryNormalizer, type DeterministicOptions } from './deterministic.js';
+import { sized } from './unknown-size.js';
 
 export interface CreateOptions extends DeterministicOptions {
   /** Directory the paths are relative to (tar's -C). Default: the current directory. */
@@ -181,7 +182,7 @@ export async function create(input: CreateInput, dest: string | Writable, option
   // and it makes later names of a hardlinked file point to the first name kept, as renamed.
   const entries = kind === 'paths'
     ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, hardlinkContent, onWarning: (w) => warnings.push(w), ...hooks })
-    : hooked(checkedEntries(input as Iterable<ScannedEntry>), options.filter || options.map ? hooks : undefined);
+    : sized(hooked(checkedEntries(input as Iterable<ScannedEntry>), options.filter || options.map ? hooks : undefined), signal);
   return writeEntries(normalized(entries, normalize), opened, dest === '-' ? '(stdout)' : typeof dest === 'string' ? dest : '(stream)', options.onEntry, warnings, signal);
 }
 
