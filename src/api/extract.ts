@@ -236,23 +236,25 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
         continue;
       }
       if (plan.check.written) streamed = true;
-      const body = Readable.from(abortable(plan.body, signal), { objectMode: false });
+      const content = new HandedOut(plan.body, signal);
+      const body = Readable.from(content, { objectMode: false });
       try {
         await onEntry(entry, body);
-        // The digest needs every byte: read what the callback left (unless it destroyed the body).
-        if (entry.type === 'file' && plan.check.verdict && !body.destroyed) for await (const _ of body);
+        body.destroy();
+        // What the callback left unread is read here: the reader then stands at the next member,
+        // and the digest (when the manifest is checked) has every byte.
+        await content.drain();
       } catch (err) {
+        body.destroy();
         if (archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE')) {
           const at = err.details.offset;
           damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: at === undefined ? undefined : [at, at] });
           continue;
         }
         throw err;
-      } finally {
-        body.destroy();
       }
       throwIfAborted(signal);
-      const wrong = entry.type === 'file' && !body.readableAborted ? plan.check.verdict?.() : undefined;
+      const wrong = entry.type === 'file' ? plan.check.verdict?.() : undefined;
       if (wrong !== undefined) damaged.push({ path: entry.name, what: wrong, range: check.rangeOf(stored1.name) });
       entries++;
     }
@@ -277,6 +279,41 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
   };
   if (result.damaged.length) throw new ExtractDamagedError(result).withArchive(name);
   return result;
+}
+
+/**
+ * An entry's content as handed to a callback. The Readable made from it stops pulling whenever
+ * the callback is done (or breaks out of its loop) and calls return(); the reader's own body is
+ * never abandoned halfway, with a chunk in flight: drain() waits for that chunk and reads the rest.
+ */
+class HandedOut implements AsyncIterable<Buffer> {
+  private it: AsyncIterator<Buffer>;
+  private done = false;
+  private inFlight: Promise<IteratorResult<Buffer>> | undefined;
+
+  constructor(body: AsyncIterable<Buffer>, private signal: AbortSignal | undefined) {
+    this.it = body[Symbol.asyncIterator]();
+  }
+
+  private async pull(): Promise<IteratorResult<Buffer>> {
+    throwIfAborted(this.signal);
+    this.inFlight = this.it.next();
+    const r = await this.inFlight.finally(() => (this.inFlight = undefined));
+    if (r.done) this.done = true;
+    return r;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return {
+      next: () => (this.done ? Promise.resolve({ done: true, value: undefined }) : this.pull()),
+      return: async () => ({ done: true, value: undefined }),
+    };
+  }
+
+  async drain(): Promise<void> {
+    await this.inFlight?.catch(() => undefined);
+    while (!this.done) await this.pull();
+  }
 }
 
 /**
