@@ -61,6 +61,14 @@ describe('filter and map on create', () => {
     expect(err.message).toContain('dropped');
     expect(existsSync(bad) || existsSync(`${bad}.partial`)).toBe(false);
     await expect(create(items(), bad, { filter: 'no' as unknown as () => boolean })).rejects.toThrow(/filter must be a function/);
+    // A hook that throws fails the archive naming the entry and the hook (not "cannot read").
+    const thrown = await create(['src'], bad, { cwd: dir, filter: (e) => { if (e.name === 'src/keep/a') throw new Error('quota service down'); return true; } }).catch((e: unknown) => e as Error);
+    expect((thrown as { code?: string }).code).toBe('PORTARC_ENTRY_FAILED');
+    expect(thrown.message).toBe('src/keep/a: filter() failed: quota service down');
+    expect(existsSync(bad) || existsSync(`${bad}.partial`)).toBe(false);
+    const bogus = await create(['src'], bad, { cwd: dir, map: () => ({}) as Entry }).catch((e: unknown) => e as Error);
+    expect(bogus).toBeInstanceOf(UsageError);
+    expect(bogus.message).toContain('map() must return an entry');
   });
 });
 

@@ -132,7 +132,7 @@ async function openUnchecked(source: OpenableSource, options: RandomOptions): Pr
     const b = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
     src = counted({ size: b.length, read: async (o, n) => b.subarray(o, o + n) }, '(buffer)');
   } else if (isRandomAccessSource(source) && !(source instanceof Readable)) src = counted(source, '(source)');
-  if (!src) return streaming(source as ArchiveSource, limits, ['the source is not seekable: it is read in one streaming pass']);
+  if (!src) return streaming(source as ArchiveSource, limits, ['the source is not seekable: it is read in one streaming pass'], undefined, options.signal);
   const notes: string[] = [];
   try {
     const r = await byManifest(src, limits, notes);
@@ -142,7 +142,7 @@ async function openUnchecked(source: OpenableSource, options: RandomOptions): Pr
     if (err instanceof PortarcError) throw err.withArchive(src.name);
     throw err;
   }
-  return streaming(typeof source === 'string' && !isUrl(source) ? source : sequential(src), limits, notes, src);
+  return streaming(typeof source === 'string' && !isUrl(source) ? source : sequential(src), limits, notes, src, options.signal);
 }
 
 
@@ -484,7 +484,7 @@ async function* logical(entry: Entry, body: AsyncIterable<Buffer>): AsyncGenerat
 }
 
 /** One streaming pass per call over a source that cannot be read at random (or has no manifest). */
-function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?: CountedSource): RandomArchive {
+function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?: CountedSource, signal?: AbortSignal): RandomArchive {
   const name = src?.name ?? sourceName(source);
   const reopenable = typeof source === 'string' ? source !== '-' : source instanceof Uint8Array || src !== undefined;
   let passes = 0;
@@ -492,7 +492,8 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
   const pass = async function* () {
     if (passes++ > 0 && !reopenable) throw new UsageError(`${name}: a stream can be read only once: save it to a file to read it again`);
     const input = src && typeof source !== 'string' ? sequential(src) : source;
-    const a = await openArchive(input, { limits });
+    // The signal also stops the skipping of members' data between the ones asked for.
+    const a = await openArchive(input, { limits, signal });
     archiveInfo = a.info;
     try {
       for await (const m of a.members) {

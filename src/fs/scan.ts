@@ -10,7 +10,7 @@ import { closeSync, createReadStream, fstatSync, lstatSync, openSync, readSync, 
 import { isAbsolute, resolve } from 'node:path';
 import { decodeAclXattr } from '../model/acl.js';
 import { cannotRead, readFailure } from '../io/body.js';
-import { EntryError, ioError } from '../model/errors.js';
+import { EntryError, UsageError, ioError } from '../model/errors.js';
 import { displayName, makeEntry, type AclEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { loadSys, type Sys } from './sys.js';
 import { groupName, userName } from './users.js';
@@ -145,7 +145,8 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
       try {
         scanned = await toEntry(it, st, xattrs[k]!, ctx);
       } catch (err) {
-        if (!removed(err)) throw err instanceof EntryError ? err : cannotRead(displayName(it.arch), readFailure(err), err);
+        // The caller's filter/map refusing its result is a usage error, not a read failure.
+        if (!removed(err)) throw err instanceof EntryError || err instanceof UsageError ? err : cannotRead(displayName(it.arch), readFailure(err), err);
         warn(ctx, `${displayName(it.arch)}: file removed before we read it; not archived`);
         continue;
       }

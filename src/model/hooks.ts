@@ -5,7 +5,7 @@
 // entry they meant; a target that `map` drops leaves the link with nothing to point to, and that
 // is an error naming the link, never a link to whatever else has that name.
 
-import { UsageError } from './errors.js';
+import { EntryError, PortarcError, UsageError } from './errors.js';
 import { displayName, makeEntry, type Entry } from './entry.js';
 
 /** Keep (true) or skip (false) an entry; on create, a directory skipped is skipped with its contents. */
@@ -30,7 +30,7 @@ export function checkHooks(o: Hooks): void {
  * display name recomputed from its path; a hardlink's target goes through `map` too.
  */
 export async function applyHooks(entry: Entry, hooks: Hooks): Promise<Entry | undefined> {
-  if (hooks.filter && !(await hooks.filter(entry))) return undefined;
+  if (hooks.filter && !(await caller('filter', entry, async () => hooks.filter!(entry)))) return undefined;
   if (!hooks.map) return entry;
   const mapped = mapped1(entry, hooks.map);
   if (!mapped) return undefined;
@@ -42,9 +42,24 @@ export async function applyHooks(entry: Entry, hooks: Hooks): Promise<Entry | un
   return mapped;
 }
 
+/** The caller's function, its failure named as this entry's (not taken for a read error). */
+function caller<T>(what: string, entry: Entry, run: () => T): T {
+  const fail = (err: unknown): never => {
+    if (err instanceof PortarcError) throw err;
+    throw new EntryError(`${what}() failed: ${err instanceof Error ? err.message : String(err)}`, { path: entry.name, cause: err });
+  };
+  try {
+    const r = run();
+    return (r instanceof Promise ? r.catch(fail) : r) as T;
+  } catch (err) {
+    return fail(err);
+  }
+}
+
 function mapped1(entry: Entry, map: EntryMap): Entry | null {
   const was = entry.name;
-  const m = map(entry);
+  // A copy: a map that edits its argument in place must not change the entry as read.
+  const m = caller('map', entry, () => map({ ...entry }));
   if (m === null || m === undefined) return null;
   const path = (m as { path: unknown }).path;
   if (typeof m !== 'object' || (typeof path !== 'string' && !Buffer.isBuffer(path)) || typeof m.type !== 'string') {
