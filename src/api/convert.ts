@@ -12,6 +12,7 @@ import type { ArchiveSource } from '../io/source.js';
 import { openWriter, writeEntries, type CreateOptions, type CreateResult } from './create.js';
 import { openArchive } from './open.js';
 import { isManifestMember } from '../manifest/types.js';
+import { abortable, abortedOr, checkSignal } from '../model/abort.js';
 
 export interface ConvertResult extends CreateResult {
   from: 'tar' | 'zip';
@@ -20,9 +21,11 @@ export interface ConvertResult extends CreateResult {
   portarcOnly: string[];
 }
 
-type Options = Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'onEntry' | 'manifest'>;
+/** What convert() takes: the writer options of create(), and a signal. */
+export type ConvertOptions = Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'onEntry' | 'manifest' | 'signal'>;
 
-export async function convert(source: ArchiveSource, dest: string | Writable, options: Options = {}): Promise<ConvertResult> {
+export async function convert(source: ArchiveSource, dest: string | Writable, options: ConvertOptions = {}): Promise<ConvertResult> {
+  const signal = checkSignal(options.signal);
   const opened = await openWriter(dest, options);
   // A zip hardlink carries a copy of its target's content (zip-profile §4.2). Neither a tar nor
   // portarc's zip reader hands that content out with the link, and a stream does not say in advance
@@ -32,18 +35,18 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
   let targets: Set<string> | undefined;
   let archive;
   try {
-    if (copies && typeof source === 'string' && source !== '-') targets = await hardlinkTargets(source);
-    archive = await openArchive(source, { keepsChunks: true });
+    if (copies && typeof source === 'string' && source !== '-') targets = await hardlinkTargets(source, signal);
+    archive = await openArchive(source, { keepsChunks: true, signal });
   } catch (err) {
     await opened.abort();
-    throw err;
+    throw abortedOr(signal, err);
   }
   const spool = targets?.size ? new Spool() : undefined;
   const kinds = new Map<string, number>();
   const note = (what: string) => kinds.set(what, (kinds.get(what) ?? 0) + 1);
   const src = archive;
   async function* entries() {
-    for await (const m of src.members) {
+    for await (const m of abortable(src.members, signal)) {
       // The source's manifest describes the source; the target gets its own.
       if (isManifestMember(m.entry.path, src.info.features.compat)) continue;
       const key = m.entry.path.toString('latin1');
@@ -63,7 +66,7 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
     }
   }
   try {
-    const result = await writeEntries(entries(), opened, typeof dest === 'string' ? dest : '(stream)', options.onEntry);
+    const result = await writeEntries(entries(), opened, typeof dest === 'string' ? dest : '(stream)', options.onEntry, [], signal);
     result.warnings.unshift(...archive.info.warnings);
     result.notices.unshift(...archive.info.notices);
     return { ...result, from: archive.format, to: opened.format, portarcOnly: [...kinds].map(([k, n]) => `${n} ${k}`) };
@@ -74,9 +77,9 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
 }
 
 /** Archive paths (latin1 keys) that some hardlink of the archive names: one listing pass, bodies skipped. */
-async function hardlinkTargets(path: string): Promise<Set<string>> {
+async function hardlinkTargets(path: string, signal: AbortSignal | undefined): Promise<Set<string>> {
   const targets = new Set<string>();
-  const archive = await openArchive(path);
+  const archive = await openArchive(path, { signal });
   try {
     for await (const m of archive.members) {
       if (m.entry.type === 'hardlink' && m.entry.linkTarget) targets.add(m.entry.linkTarget.toString('latin1'));

@@ -14,8 +14,12 @@ import { VERSION } from './version.js';
 import { checkedEntries, checkLevelFor, checkWriteOptions, inputKind } from './options.js';
 import { MANIFEST_FEATURES, ManifestRecorder, type RecordedWriter } from './record.js';
 import { progressMeter, type ProgressCallback, type ProgressMeter } from './progress.js';
+import { abortable, abortedOr, checkSignal } from '../model/abort.js';
+import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
+import { entryNormalizer, type DeterministicOptions } from './deterministic.js';
+import { sized } from './unknown-size.js';
 
-export interface CreateOptions {
+export interface CreateOptions extends DeterministicOptions {
   /** Directory the paths are relative to (tar's -C). Default: the current directory. */
   cwd?: string;
   /** Store files with holes as sparse entries (GNU sparse 1.0). Off by default: 7-Zip cannot expand them. */
@@ -41,10 +45,21 @@ export interface CreateOptions {
   /** Called for every entry as it is written. */
   onEntry?: (entry: Entry) => void;
   /**
-   * Archive only the entries (from paths) for which this returns true; a directory left out is not
-   * descended. excludeFilter() gives tar's --exclude.
+   * Archive only the entries it keeps. From paths, it sees each entry as scanned (a second name
+   * of a hardlinked file as a `file`), and a directory it skips is skipped with its contents.
+   * excludeFilter() gives tar's --exclude.
    */
-  filter?: (entry: Entry) => boolean;
+  filter?: EntryFilter;
+  /**
+   * Rename (a new `path`) or drop (null) entries as they are archived; hardlink targets follow
+   * the renames. Runs after `filter`.
+   */
+  map?: EntryMap;
+  /**
+   * Cancel: the archive stops between entries or between chunks of one, nothing is left under
+   * its name (no `.partial`, no temporary file), and create() rejects with an AbortError.
+   */
+  signal?: AbortSignal;
   /** Do not descend into directories on another filesystem than their path argument (tar's --one-file-system). */
   oneFileSystem?: boolean;
   /**
@@ -133,11 +148,13 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
  * An entry whose body throws or ends early fails the whole write (spec §8.5). `warnings` collects
  * in order (the scan's own warnings go into the same array).
  */
-export async function writeEntries(entries: CreateInput & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void, warnings: string[] = [], progress?: ProgressMeter): Promise<CreateResult> {
+export async function writeEntries(entries: CreateInput & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void, warnings: string[] = [], signal?: AbortSignal, progress?: ProgressMeter): Promise<CreateResult> {
   const { writer, recorder } = opened;
   const result: CreateResult = { entries: 0, bytes: 0, warnings, notices: [] };
   try {
-    for await (const { entry, body } of entries as AsyncIterable<ScannedEntry>) {
+    for await (const { entry, body: read } of abortable(entries as AsyncIterable<ScannedEntry>, signal)) {
+      // Checked between chunks too: a big file is cancelled in its middle.
+      const body = read && signal ? () => abortable(read(), signal) : read;
       const content = body && progress ? progress.count(body()) : body?.();
       const added = await writer.add(entry, recorder ? recorder.body(entry, content) : content);
       await recorder?.added(entry, added.offset);
@@ -154,6 +171,7 @@ export async function writeEntries(entries: CreateInput & object, opened: Opened
   } catch (err) {
     // If the stream itself failed (EPIPE), poisoning it fails too: then it just stops.
     await (opened.poison ? opened.poison().catch(() => opened.abort()) : opened.abort());
+    if (signal?.aborted) throw abortedOr(signal, err);
     if (err instanceof ArchiveError) throw err.withArchive(destName);
     // Errors from reading entries are EntryErrors by now; a system error left is the destination's.
     throw ioError(err, 'cannot write', destName);
@@ -170,27 +188,45 @@ export async function writeEntries(entries: CreateInput & object, opened: Opened
 export async function create(input: CreateInput, dest: string | Writable, options: CreateOptions = {}): Promise<CreateResult> {
   const kind = inputKind(input);
   const progress = progressMeter(options.onProgress);
+  const signal = checkSignal(options.signal);
+  checkHooks(options);
+  const normalize = entryNormalizer(options);
   const opened = await openWriter(dest, options);
   const reuseBuffers = opened.format === 'tar';
   const hardlinkContent = opened.format === 'zip' && (options.zipHardlinks ?? 'copy') === 'copy';
   const warnings: string[] = [];
   // A generator: it fails (a path that cannot be stat'ed) inside writeEntries, which cleans up.
+  const hooks = { filter: options.filter, map: options.map };
+  // From paths, the scan applies the hooks itself: it must not descend into a skipped directory,
+  // and it makes later names of a hardlinked file point to the first name kept, as renamed.
   const entries = kind === 'paths'
-    ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, hardlinkContent, filter: options.filter, oneFileSystem: options.oneFileSystem, onWarning: (w) => warnings.push(w) })
-    : filtered(checkedEntries(input as Iterable<ScannedEntry>), options.filter);
+    ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, hardlinkContent, oneFileSystem: options.oneFileSystem, onWarning: (w) => warnings.push(w), ...hooks })
+    : sized(hooked(checkedEntries(input as Iterable<ScannedEntry>), options.filter || options.map ? hooks : undefined), signal);
   // The total for percent and ETA: summed beside the work (a filter may leave out anything: then none).
   let done = false;
-  if (progress && kind === 'paths' && !options.filter) {
+  if (progress && kind === 'paths' && !options.filter && !options.map) {
     void contentBytes(input as string[], { cwd: options.cwd, sparse: options.sparse, oneFileSystem: options.oneFileSystem, stopped: () => done }).then((t) => t !== undefined && !done && progress.setTotal(t));
   }
   try {
-    return await writeEntries(entries, opened, dest === '-' ? '(stdout)' : typeof dest === 'string' ? dest : '(stream)', options.onEntry, warnings, progress);
+    return await writeEntries(normalized(entries, normalize), opened, dest === '-' ? '(stdout)' : typeof dest === 'string' ? dest : '(stream)', options.onEntry, warnings, signal, progress);
   } finally {
     done = true;
   }
 }
 
-/** Entries given by the caller, through `filter`. */
-async function* filtered(entries: AsyncIterable<ScannedEntry>, filter?: (e: Entry) => boolean): AsyncGenerator<ScannedEntry> {
-  for await (const item of entries) if (!filter || filter(item.entry)) yield item;
+/** The caller's entries through filter and map. */
+async function* hooked(entries: AsyncIterable<ScannedEntry>, hooks: Parameters<typeof applyHooks>[1] | undefined): AsyncGenerator<ScannedEntry> {
+  for await (const item of entries) {
+    const entry = hooks ? await applyHooks(item.entry, hooks) : item.entry;
+    if (entry) yield { ...item, entry };
+  }
+}
+
+/** Entries rewritten for a deterministic archive or a fixed mtime (spec §8.7). */
+async function* normalized(entries: AsyncIterable<ScannedEntry>, normalize: ((e: Entry) => void) | undefined): AsyncGenerator<ScannedEntry> {
+  if (!normalize) return yield* entries;
+  for await (const item of entries) {
+    normalize(item.entry);
+    yield item;
+  }
 }

@@ -17,6 +17,9 @@ import { isManifestMember } from '../manifest/types.js';
 import { displayName } from '../model/entry.js';
 import { stripComponents } from './patterns.js';
 import { progressMeter, type ProgressCallback } from './progress.js';
+import { Readable } from 'node:stream';
+import { abortable, abortedOr, checkSignal, throwIfAborted } from '../model/abort.js';
+import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 
 /** The restore options (privileges, -P, fsync, limits, name folding: see RestoreOptions), plus progress. */
 export interface ExtractOptions extends Omit<RestoreOptions, 'sys'> {
@@ -32,19 +35,38 @@ export interface ExtractOptions extends Omit<RestoreOptions, 'sys'> {
   /** `paths` are shell patterns (tar's --wildcards; `*` also matches "/"): src/api/patterns.ts. */
   wildcards?: boolean;
   /**
-   * Restore only the members for which this returns true (their archive names, before
-   * `stripComponents`). A directory left out does not leave out what lies under it: filter those too
-   * (excludeFilter() does, as tar's --exclude).
+   * Extract only the entries it keeps: it sees each entry as stored (its archive name, before
+   * `map` and `stripComponents`). A directory left out does not leave out what lies under it:
+   * filter those too (excludeFilter() does, as tar's --exclude).
    */
-  filter?: (entry: Entry) => boolean;
+  filter?: EntryFilter;
+  /**
+   * Restore an entry under another name (a new `path`: rename, strip leading components) or skip
+   * it (null). Hardlink targets follow the renames; the result still goes through every
+   * restore rule (no `..`, no absolute path: spec §9.2).
+   */
+  map?: EntryMap;
   /**
    * Remove this many leading components from each member name and hardlink target (tar's
-   * --strip-components; "." counts as one). A member with no more components is skipped.
+   * --strip-components; "." counts as one), after `map`. A member with no more components is skipped.
    */
   stripComponents?: number;
   /** Progress as content is restored: bytes, entries, and the total when a manifest gives it. */
   onProgress?: ProgressCallback;
+  /**
+   * Cancel: the extraction stops between entries or between chunks of one; what was completely
+   * extracted stays, the file being written is removed (no temporary file is left), and
+   * extract() rejects with an AbortError.
+   */
+  signal?: AbortSignal;
 }
+
+/**
+ * extract()'s other destination: called once per entry with its content (a Readable; empty for
+ * anything but a file), in archive order, nothing written to disk. The next entry comes once the
+ * returned promise settles; content not read by then is skipped. A rejection ends the extraction.
+ */
+export type EntryCallback = (entry: Entry, body: Readable) => void | Promise<void>;
 
 export interface ExtractResult {
   entries: number;
@@ -103,7 +125,15 @@ export function describeExtractDamage(d: ExtractDamage, archive?: string): strin
   return `${where.length ? `${where.join(', ')}: ` : ''}${d.what}${d.keptAs ? `; kept as ${d.keptAs}` : ''}`;
 }
 
-export async function extract(source: ArchiveSource, dir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
+/**
+ * Extract into the directory `dir`, or hand each entry to `dir` when it is a function
+ * (EntryCallback: to memory, object storage, another archive...).
+ */
+export async function extract(source: ArchiveSource, dir: string | EntryCallback, options: ExtractOptions = {}): Promise<ExtractResult> {
+  const signal = checkSignal(options.signal);
+  checkHooks(options);
+  if (typeof dir === 'function') return extractTo(source, dir, options, signal);
+  const hooks = options.filter || options.map ? { filter: options.filter, map: options.map } : undefined;
   const name = sourceName(source);
   await prepareDestination(dir);
   const strip = options.stripComponents ?? 0;
@@ -137,20 +167,22 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     // Selected members, or an http(s) URL (readable only through open()'s ranged reads): random
     // access, which checks each member against the manifest itself. Otherwise one salvaging pass.
     const random = Boolean(options.paths?.length) || isUrl(source);
-    archive = random ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits, salvage: true });
+    archive = random ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits, salvage: true, signal });
     check = random ? ContentCheck.byReader() : await ContentCheck.open(source);
-    for await (const { entry, body: stored, offset } of archive.members) {
-      if (isManifestMember(entry.path, archive.info.features.compat)) {
-        await check.manifestMember(entry, stored, restorer, options.manifest === true);
+    for await (const { entry: stored1, body: stored, offset } of abortable(archive.members, signal)) {
+      if (isManifestMember(stored1.path, archive.info.features.compat)) {
+        await check.manifestMember(stored1, stored, restorer, options.manifest === true);
         if (!options.manifest) continue;
       }
-      if (options.filter && !options.filter(entry)) {
+      // The hooks pick and rename; the manifest check goes by the name in the archive.
+      const entry = hooks ? await applyHooks(stored1, hooks) : stored1;
+      if (!entry) {
         // Remembered (files only: what a hardlink can name) so that a link to it fails clearly.
-        if (entry.type === 'file') leftOut.add(pathKey(entry.path));
+        if (stored1.type === 'file') leftOut.add(pathKey(stored1.path));
         continue;
       }
-      if (entry.type === 'hardlink' && entry.linkTarget && leftOut.has(pathKey(entry.linkTarget))) {
-        restorer.losses.push({ path: entry.name, what: 'entry', reason: `not extracted: hardlink to "${displayName(entry.linkTarget)}", which the filter left out` });
+      if (stored1.type === 'hardlink' && stored1.linkTarget && leftOut.has(pathKey(stored1.linkTarget))) {
+        restorer.losses.push({ path: entry.name, what: 'entry', reason: `not extracted: hardlink to "${displayName(stored1.linkTarget)}", which the filter left out` });
         continue;
       }
       // Checked against the manifest under its archive name; restored under the stripped one.
@@ -158,7 +190,7 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
       if (!target) continue;
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
-      const plan = await check.plan(entry, stored, offset, archive.info);
+      const plan = await check.plan(stored1, stored, offset, archive.info);
       if (plan.refused) {
         damaged.push(plan.refused);
         continue;
@@ -166,12 +198,14 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
       const setAside = restorer.damaged.length;
       const left = restorer.skipped.length;
       try {
-        await restorer.restore(target, progress ? progress.count(plan.body) : plan.body, plan.check);
+        await restorer.restore(target, abortable(progress ? progress.count(plan.body) : plan.body, signal), plan.check);
+        // The restorer counts a body that stopped as that entry's loss: a cancel ends it all.
+        throwIfAborted(signal);
         if (restorer.damaged.length > setAside || restorer.skipped.length > left) continue;
       } catch (err) {
         // A zip file's members are read one by one through the central directory: a damaged one
         // (CRC, local header) costs that member only (spec §6.8).
-        if (!(archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE'))) throw err;
+        if (signal?.aborted || !(archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE'))) throw err;
         const at = err.details.offset;
         damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: at === undefined ? undefined : [at, at] });
         continue;
@@ -188,6 +222,7 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
     // not are removed; then the failure is reported, with any damage found before it.
     await restorer.finish().catch(() => undefined);
     restorer.abort();
+    if (signal?.aborted) throw abortedOr(signal, err);
     const result = archive && report();
     if (result?.damaged.length && err instanceof PortarcError) {
       result.damaged.push({ path: err.details.entry, what: err.message });
@@ -202,6 +237,121 @@ export async function extract(source: ArchiveSource, dir: string, options: Extra
   const result = report();
   if (result.damaged.length) throw new ExtractDamagedError(result).withArchive(name);
   return result;
+}
+
+/**
+ * extract() to a callback: the same reading, selection, hooks and manifest check as into a
+ * directory, with the caller in the restorer's place. A file whose content does not match the
+ * manifest (a seekable archive's, checked as the content streams) is reported in `damaged`
+ * (ExtractDamagedError at the end): the callback has had its bytes by then, and must drop
+ * what it kept of that entry. A stream's manifest comes last: its contents are not checked.
+ */
+async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options: ExtractOptions, signal: AbortSignal | undefined): Promise<ExtractResult> {
+  const name = sourceName(source);
+  const hooks = options.filter || options.map ? { filter: options.filter, map: options.map } : undefined;
+  const warnings: string[] = [];
+  const notices: string[] = [];
+  const damaged: ExtractDamage[] = [];
+  let entries = 0;
+  let archive: OpenArchive | undefined;
+  let check: ContentCheck | undefined;
+  try {
+    const random = Boolean(options.paths?.length) || isUrl(source);
+    // The callback may keep chunks as long as it likes: never hand it a reused buffer.
+    archive = random ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits, salvage: true, keepsChunks: true, signal });
+    check = random ? ContentCheck.byReader() : await ContentCheck.open(source);
+    let streamed = false;
+    for await (const { entry: stored1, body: stored, offset } of abortable(archive.members, signal)) {
+      if (isManifestMember(stored1.path, archive.info.features.compat) && !options.manifest) continue;
+      const entry = hooks ? await applyHooks(stored1, hooks) : stored1;
+      if (!entry) continue;
+      for (const w of entry.warnings) warnings.push(`${entry.name}: ${w}`);
+      for (const n of entry.notices) notices.push(`${entry.name}: ${n}`);
+      const plan = await check.plan(stored1, stored, offset, archive.info);
+      if (plan.refused) {
+        damaged.push(plan.refused);
+        continue;
+      }
+      if (plan.check.written) streamed = true;
+      const content = new HandedOut(plan.body, signal);
+      const body = Readable.from(content, { objectMode: false });
+      try {
+        await onEntry(entry, body);
+        body.destroy();
+        // What the callback left unread is read here: the reader then stands at the next member,
+        // and the digest (when the manifest is checked) has every byte.
+        await content.drain();
+      } catch (err) {
+        body.destroy();
+        if (archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE')) {
+          const at = err.details.offset;
+          damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: at === undefined ? undefined : [at, at] });
+          continue;
+        }
+        throw err;
+      }
+      throwIfAborted(signal);
+      const wrong = entry.type === 'file' ? plan.check.verdict?.() : undefined;
+      if (wrong !== undefined) damaged.push({ path: entry.name, what: wrong, range: check.rangeOf(stored1.name) });
+      entries++;
+    }
+    if (streamed) warnings.push('contents not checked against the manifest: an archive read as a stream into a callback cannot be checked before its content is handed out');
+  } catch (err) {
+    if (signal?.aborted) throw abortedOr(signal, err);
+    if (err instanceof PortarcError) throw err.withArchive(name);
+    throw err;
+  } finally {
+    await archive?.close();
+    await check?.close();
+  }
+  const info = archive.info;
+  const result: ExtractResult = {
+    entries,
+    info,
+    warnings: [...info.warnings, ...warnings],
+    losses: [],
+    skipped: [],
+    notes: [],
+    notices: [...info.notices, ...notices],
+    damaged: [...damaged, ...(archive.skipped ?? []).map((s) => ({ path: undefined, what: `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`, range: s.range }))],
+  };
+  if (result.damaged.length) throw new ExtractDamagedError(result).withArchive(name);
+  return result;
+}
+
+/**
+ * An entry's content as handed to a callback. The Readable made from it stops pulling whenever
+ * the callback is done (or breaks out of its loop) and calls return(); the reader's own body is
+ * never abandoned halfway, with a chunk in flight: drain() waits for that chunk and reads the rest.
+ */
+class HandedOut implements AsyncIterable<Buffer> {
+  private it: AsyncIterator<Buffer>;
+  private done = false;
+  private inFlight: Promise<IteratorResult<Buffer>> | undefined;
+
+  constructor(body: AsyncIterable<Buffer>, private signal: AbortSignal | undefined) {
+    this.it = body[Symbol.asyncIterator]();
+  }
+
+  private async pull(): Promise<IteratorResult<Buffer>> {
+    throwIfAborted(this.signal);
+    this.inFlight = this.it.next();
+    const r = await this.inFlight.finally(() => (this.inFlight = undefined));
+    if (r.done) this.done = true;
+    return r;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return {
+      next: () => (this.done ? Promise.resolve({ done: true, value: undefined }) : this.pull()),
+      return: async () => ({ done: true, value: undefined }),
+    };
+  }
+
+  async drain(): Promise<void> {
+    await this.inFlight?.catch(() => undefined);
+    while (!this.done) await this.pull();
+  }
 }
 
 /**

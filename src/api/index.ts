@@ -1,8 +1,11 @@
 // The public library surface. Spec: spec/portarc-1.md; design: DESIGN.md §6.
 export { create, type CreateInput, type CreateOptions, type CreateResult } from './create.js';
+export { AbortError } from '../model/abort.js';
+export type { DeterministicOptions } from './deterministic.js';
+export type { EntryFilter, EntryMap } from '../model/hooks.js';
 export { convert, type ConvertResult } from './convert.js';
 export { openArchive, type Member, type OpenArchive } from './open.js';
-export { extract, describeExtractDamage, ExtractDamagedError, type ExtractOptions, type ExtractResult, type ExtractDamage } from './extract.js';
+export { extract, describeExtractDamage, ExtractDamagedError, type ExtractOptions, type EntryCallback, type ExtractResult, type ExtractDamage } from './extract.js';
 export { list, ListDamagedError, type ListedEntry, type Listing, type ListOptions } from './list.js';
 export { VERSION } from './version.js';
 export { makeEntry, displayName, type Entry, type EntryType, type AclEntry, type SparseRun } from '../model/entry.js';
@@ -23,3 +26,17 @@ export { open, selector, type OpenableSource, type RandomArchive, type RandomInf
 export { fileSource, httpSource, type RandomAccessSource, type CountedSource } from '../io/random-access.js';
 export { excludeFilter, inclusionMatcher, stripComponents, hasWildcards } from './patterns.js';
 export { type Progress, type ProgressCallback } from './progress.js';
+// Types the functions above take or return, so that the API reference (npm run docs) names them all.
+export type { ArchiveSource } from '../io/source.js';
+export type { Body } from '../io/body.js';
+export type { ErrorDetails } from '../model/errors.js';
+export type { Limits } from '../model/limits.js';
+export { KNOWN_FEATURES, type FeatureClass } from '../model/archive-info.js';
+export type { DamagedFile, RestoreCheck } from '../fs/restore.js';
+export type { XattrWriteFailure } from '../fs/sys.js';
+export type { OpenOptions } from './open.js';
+export type { ConvertOptions } from './convert.js';
+export type { ZipMember, ZipStreamReaderOptions, ZipOpenOptions, ZipWriterOptions, Sink as ZipSink } from '../zip/index.js';
+export type { SinkLike, CompressOptions, DecompressOptions } from '../compress/index.js';
+export type { RandomAccessReader, FrameInfo, RangeOptions } from '../compress/seektable.js';
+export type { ZstdBackendStatus, ZstdBackendName } from '../compress/backend.js';

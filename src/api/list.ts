@@ -11,6 +11,7 @@ import { openArchive, type OpenArchive } from './open.js';
 import { open, selector, type RandomArchive } from './random.js';
 import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
 import { isManifestMember } from '../manifest/types.js';
+import { abortable, abortedOr, checkSignal } from '../model/abort.js';
 
 export interface ListedEntry extends Entry {
   /** Offset of the entry's first header in the archive. */
@@ -42,10 +43,13 @@ export interface ListOptions {
   paths?: string[];
   /** `paths` are shell patterns (tar's --wildcards): src/api/patterns.ts. */
   wildcards?: boolean;
+  /** Cancel: the listing stops before the next entry and its iteration throws an AbortError. */
+  signal?: AbortSignal;
 }
 
 export function list(source: ArchiveSource, options: ListOptions = {}): Listing {
   const name = sourceName(source);
+  const signal = checkSignal(options.signal, false);
   let info = newArchiveInfo();
   let damaged: SkippedRange[] = [];
   return {
@@ -63,7 +67,7 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
           // Selected members: through the manifest when the source allows (spec/manifest.md §12.4).
           ra = await open(source, options);
           const sel = selector(options.paths, { wildcards: options.wildcards });
-          for await (const m of ra.members((p) => sel.select(p))) {
+          for await (const m of abortable(ra.members((p) => sel.select(p)), signal)) {
             info = ra.archiveInfo;
             yield { ...m.entry, offset: m.offset };
           }
@@ -71,15 +75,16 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
           sel.checkAllMatched();
           return;
         }
-        archive = await openArchive(source, { ...options, salvage: true });
+        archive = await openArchive(source, { ...options, salvage: true, signal });
         info = archive.info;
         damaged = archive.skipped ?? [];
-        for await (const m of archive.members) {
+        for await (const m of abortable(archive.members, signal)) {
           if (!options.all && isManifestMember(m.entry.path, archive.info.features.compat)) continue;
           yield { ...m.entry, offset: m.offset };
         }
         if (damaged.length) throw new ListDamagedError(damaged);
       } catch (err) {
+        if (signal?.aborted) throw abortedOr(signal, err);
         if (err instanceof ArchiveError) throw err.withArchive(name);
         throw err;
       } finally {

@@ -12,6 +12,7 @@ import { BLOCK, decodeHeader, isZeroBlock } from '../tar/header.js';
 import { TarReader, type SkippedRange } from '../tar/reader.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
+import { abortable } from '../model/abort.js';
 
 export interface Member {
   entry: Entry;
@@ -42,13 +43,15 @@ export interface OpenOptions {
   keepsChunks?: boolean;
   /** Go on past damaged tar headers to the next valid one (spec §6.8), reporting in `skipped`. */
   salvage?: boolean;
+  /** Cancel before the next chunk of the source is read, also while a member's data is skipped (spec §8.6). */
+  signal?: AbortSignal;
 }
 
 export async function openArchive(source: ArchiveSource, options: OpenOptions = {}): Promise<OpenArchive> {
   const opened = openSource(source);
   const { name } = opened;
   const reused = opened.reused && !options.keepsChunks;
-  const bytes = opened.reused && options.keepsChunks ? stable(opened.bytes) : opened.bytes;
+  const bytes = abortable(opened.reused && options.keepsChunks ? stable(opened.bytes) : opened.bytes, options.signal);
   // A zip file is read through its central directory: other tools keep modes and symlinks there
   // only. That needs a regular file; a pipe named as the archive (`-f /dev/stdin`, `-f <(...)`)
   // is read as a stream, once, like stdin.

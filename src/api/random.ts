@@ -27,6 +27,7 @@ import { isZip, ZipFile } from '../zip/index.js';
 import { openArchive } from './open.js';
 import { ManifestIndex, pathKey } from './manifest-index.js';
 import { inclusionMatcher } from './patterns.js';
+import { abortable, abortedOr, checkSignal, throwIfAborted } from '../model/abort.js';
 
 export { pathKey };
 
@@ -35,6 +36,11 @@ export type OpenableSource = ArchiveSource | RandomAccessSource;
 
 export interface RandomOptions {
   limits?: Partial<Limits>;
+  /**
+   * Cancel: open() and every read through the archive (entries, get, read, members) stop before
+   * their next chunk or entry and reject with an AbortError. close() still releases the source.
+   */
+  signal?: AbortSignal;
 }
 
 /** An entry as the index knows it (the manifest's fields; in a streaming pass, the header's). */
@@ -93,6 +99,30 @@ const TAIL = 64 << 10;
 const CHUNK = 1 << 20;
 
 export async function open(source: OpenableSource, options: RandomOptions = {}): Promise<RandomArchive> {
+  const signal = checkSignal(options.signal);
+  const ra = await openUnchecked(source, options);
+  return signal ? cancellable(ra, signal) : ra;
+}
+
+/** The archive with the signal checked before each chunk and entry it hands out. */
+function cancellable(ra: RandomArchive, signal: AbortSignal): RandomArchive {
+  const guard = <T>(run: () => Promise<T>) => (throwIfAborted(signal), run().catch((err: unknown) => Promise.reject(abortedOr(signal, err))));
+  return {
+    get name() { return ra.name; },
+    get info() { return ra.info; },
+    get archiveInfo() { return ra.archiveInfo; },
+    get bytesRead() { return ra.bytesRead; },
+    entries: () => abortable(ra.entries(), signal),
+    get: (path) => guard(() => ra.get(path)),
+    read: (path) => abortable(ra.read(path), signal),
+    members: (select, opts) => (async function* () {
+      for await (const m of abortable(ra.members(select, opts), signal)) yield { ...m, body: abortable(m.body, signal) };
+    })(),
+    close: () => ra.close(),
+  };
+}
+
+async function openUnchecked(source: OpenableSource, options: RandomOptions): Promise<RandomArchive> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   let src: CountedSource | undefined;
   if (isUrl(source)) src = await httpSource(source);
@@ -103,7 +133,7 @@ export async function open(source: OpenableSource, options: RandomOptions = {}):
     const b = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
     src = counted({ size: b.length, read: async (o, n) => b.subarray(o, o + n) }, '(buffer)');
   } else if (isRandomAccessSource(source) && !(source instanceof Readable)) src = counted(source, '(source)');
-  if (!src) return streaming(source as ArchiveSource, limits, ['the source is not seekable: it is read in one streaming pass']);
+  if (!src) return streaming(source as ArchiveSource, limits, ['the source is not seekable: it is read in one streaming pass'], undefined, options.signal);
   const notes: string[] = [];
   try {
     const r = await byManifest(src, limits, notes);
@@ -113,7 +143,7 @@ export async function open(source: OpenableSource, options: RandomOptions = {}):
     if (err instanceof PortarcError) throw err.withArchive(src.name);
     throw err;
   }
-  return streaming(typeof source === 'string' && !isUrl(source) ? source : sequential(src), limits, notes, src);
+  return streaming(typeof source === 'string' && !isUrl(source) ? source : sequential(src), limits, notes, src, options.signal);
 }
 
 
@@ -455,7 +485,7 @@ export async function* logical(entry: Entry, body: AsyncIterable<Buffer>): Async
 }
 
 /** One streaming pass per call over a source that cannot be read at random (or has no manifest). */
-function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?: CountedSource): RandomArchive {
+function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?: CountedSource, signal?: AbortSignal): RandomArchive {
   const name = src?.name ?? sourceName(source);
   const reopenable = typeof source === 'string' ? source !== '-' : source instanceof Uint8Array || src !== undefined;
   let passes = 0;
@@ -463,7 +493,8 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
   const pass = async function* () {
     if (passes++ > 0 && !reopenable) throw new UsageError(`${name}: a stream can be read only once: save it to a file to read it again`);
     const input = src && typeof source !== 'string' ? sequential(src) : source;
-    const a = await openArchive(input, { limits });
+    // The signal also stops the skipping of members' data between the ones asked for.
+    const a = await openArchive(input, { limits, signal });
     archiveInfo = a.info;
     try {
       for await (const m of a.members) {

@@ -10,6 +10,7 @@ import { checkSlices, rebuild, type SliceCheck } from '../integrity/par2/repair.
 import { MEMORY_BUDGET, writeRecovery, type RecoveryWritten } from '../integrity/par2/writer.js';
 import { VERSION } from './version.js';
 import { verify } from './verify.js';
+import { abortedOr, checkSignal, guardedHandle, throwIfAborted } from '../model/abort.js';
 
 export type { RecoveryWritten } from '../integrity/par2/writer.js';
 
@@ -95,6 +96,8 @@ export interface RepairOptions {
   inPlace?: boolean;
   /** Bytes of rebuilt blocks held in memory at once. */
   memoryBudget?: number;
+  /** Cancel before the next read of the archive: nothing is written (the temporary file is removed); AbortError. */
+  signal?: AbortSignal;
 }
 
 export interface RepairResult extends RecoveryStatus {
@@ -110,15 +113,19 @@ export interface RepairResult extends RecoveryStatus {
  * beyond the budget; UsageError when there is no recovery data.
  */
 export async function repair(archive: string, options: RepairOptions = {}): Promise<RepairResult> {
+  const signal = checkSignal(options.signal);
   if (archive === '-') throw new UsageError('repair needs an archive file, not standard input');
   if (options.inPlace && options.output) throw new UsageError('choose one of -o and --in-place');
   const set = await loadRecoverySet(archive).catch((e) => {
     throw ioError(e, 'cannot read the recovery data', archive);
   });
   if (!set) throw new UsageError(`${archive}: no recovery data (${basename(archive)}.par2) beside it: nothing to repair with`);
-  const fh = await open(archive, 'r').catch((e) => {
-    throw ioError(e, 'cannot open the archive', archive);
-  });
+  const fh = guardedHandle(
+    await open(archive, 'r').catch((e) => {
+      throw ioError(e, 'cannot open the archive', archive);
+    }),
+    signal,
+  );
   let tmp: string | undefined;
   try {
     const check = await checkSlices(fh, set);
@@ -161,10 +168,12 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
       ok = await rebuild(fh, set, check, out, options.memoryBudget ?? MEMORY_BUDGET);
       if (ok) await out.sync();
     } catch (err) {
+      if (signal?.aborted) throw abortedOr(signal, err);
       throw ioError(err, 'cannot write the repaired archive', tmp);
     } finally {
       await out.close();
     }
+    throwIfAborted(signal);
     if (!ok) throw new DamagedError(`the recovery data could not rebuild the ${st.damagedBlocks} damaged blocks (bytes ${where}): not repairable; nothing was written`, { archive });
     await rename(tmp, target);
     tmp = undefined;

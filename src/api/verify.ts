@@ -16,11 +16,17 @@ import { locateTrailer, verifyRanges } from '../integrity/ranges.js';
 import { verifyStream } from '../integrity/stream.js';
 import { TRAILER_TEXT_SIZE } from '../manifest/index.js';
 import type { Damage } from '../integrity/report.js';
+import { abortable, abortedOr, checkSignal, guardedHandle, throwIfAborted } from '../model/abort.js';
 
 export { describeDamage, type Damage, type DamagePart } from '../integrity/report.js';
 
 export interface VerifyOptions {
   limits?: Partial<Limits>;
+  /**
+   * Cancel: verify() rejects with an AbortError before its next read of a file checked by its
+   * manifest's ranges, or before the next chunk of a stream source (a Readable, bytes).
+   */
+  signal?: AbortSignal;
 }
 
 export interface VerifyResult {
@@ -41,14 +47,16 @@ export interface VerifyResult {
 
 export async function verify(source: ArchiveSource, options: VerifyOptions = {}): Promise<VerifyResult> {
   const name = typeof source === 'string' ? (source === '-' ? '(stdin)' : source) : '(stream)';
+  const signal = checkSignal(options.signal);
   const damaged: Damage[] = [];
   const notes: string[] = [];
   let useManifest = true;
   try {
     if (typeof source === 'string' && source !== '-') {
-      const fh = await open(source, 'r').catch((e) => {
+      const file = await open(source, 'r').catch((e) => {
         throw ioError(e, 'cannot open the archive', source);
       });
+      const fh = guardedHandle(file, signal);
       try {
         const size = (await fh.stat()).size;
         const head = Buffer.alloc(Math.min(10, size));
@@ -58,6 +66,7 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
           const loc = await locateTrailer(fh, size, format);
           if (loc?.trailer) {
             const r = await verifyRanges(fh, size, format, { ...loc, trailer: loc.trailer }, damaged);
+            throwIfAborted(signal); // a read refused by the signal may have been taken for damage
             if (r.manifestUsable) return { ok: damaged.length === 0, damaged, checkedContent: true, entries: r.entries, format, compression: 'none', method: 'ranges', notes };
             if (r.unsupported) notes.push(r.unsupported);
             useManifest = false;
@@ -69,7 +78,10 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
         await fh.close();
       }
     }
-    const r = await verifyStream(source, { useManifest, path: typeof source === 'string' && source !== '-' ? source : undefined, limits: options.limits }, damaged);
+    throwIfAborted(signal);
+    const stream = typeof source === 'string' || source instanceof Uint8Array ? source : abortable(source as AsyncIterable<Buffer>, signal);
+    const r = await verifyStream(stream, { useManifest, path: typeof source === 'string' && source !== '-' ? source : undefined, limits: options.limits, signal }, damaged);
+    throwIfAborted(signal);
     return {
       ok: damaged.length === 0,
       damaged,
@@ -81,6 +93,7 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
       notes: [...notes, ...r.notes],
     };
   } catch (err) {
+    if (signal?.aborted) throw abortedOr(signal, err);
     if (err instanceof ArchiveError) throw err.withArchive(name);
     throw err;
   }

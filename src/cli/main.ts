@@ -89,6 +89,15 @@ function zipHardlinksArg(value: string): 'copy' | 'link-only' {
   return value;
 }
 
+/** --mtime: `@SECONDS` (as GNU tar takes it) or a date Date.parse reads (ISO 8601), as nanoseconds. */
+function mtimeArg(value: string): bigint {
+  const at = /^@(-?\d+)$/.exec(value.trim());
+  if (at) return BigInt(at[1]!) * 1_000_000_000n;
+  const ms = /^\d{4}-\d\d-\d\d/.test(value.trim()) ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`"${value}" is not a time: use @SECONDS since 1970 or an ISO 8601 date (2024-01-31T12:00:00Z)`);
+  return BigInt(ms) * 1_000_000n;
+}
+
 /** "N%" or "N": a percentage in (0, 100]. */
 function percentArg(value: string): number {
   const m = /^(\d+(?:\.\d+)?)%?$/.exec(value);
@@ -233,9 +242,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--newer <date>', 'archive only what changed (data or status) after DATE (YYYY-MM-DD[THH:MM[:SS]][Z], or a file whose mtime is used); directories always', newerArg)
     .option('--one-file-system', 'do not descend into directories on other filesystems (the mount point itself is archived)')
     .option('--no-fsync', 'do not fsync the archive before it gets its name: for scratch archives and measurements, NOT crash-safe')
+    .option('--deterministic', 'the same tree gives the same bytes from any directory at any time: no atime/ctime, no user/group names, mtimes clamped to SOURCE_DATE_EPOCH when set (spec §8.7)')
+    .option('--mtime <date>', 'set every mtime to DATE (@SECONDS or an ISO 8601 date)', mtimeArg)
     .option('--json', 'one JSON document on stdout: what was written (docs/cli-json.md)')
     .argument('[path...]', 'files and directories to archive');
-  withProgressFlags(withFilesFromFlags(withExcludeFlags(withWriteFlags(program.commands.at(-1)!)), 'the paths to archive')).action(async (args: string[], o: CompressFlags & SelectionFlags & ProgressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean; recovery?: number; newer?: bigint; oneFileSystem?: boolean; fsync: boolean; json?: boolean }) => {
+  withProgressFlags(withFilesFromFlags(withExcludeFlags(withWriteFlags(program.commands.at(-1)!)), 'the paths to archive')).action(async (args: string[], o: CompressFlags & SelectionFlags & ProgressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean; recovery?: number; newer?: bigint; oneFileSystem?: boolean; fsync: boolean; json?: boolean; deterministic?: boolean; mtime?: bigint }) => {
       if (o.recovery !== undefined && o.file === '-') throw new UsageError('--recovery needs an archive file, not standard output');
       if (o.json && o.file === '-') throw new UsageError('--json prints on stdout: it cannot be combined with -f - (the archive on stdout)');
       const paths = namesOf(args, o);
@@ -247,6 +258,8 @@ export async function main(argv: string[]): Promise<number> {
         filter: allOf(excludeOf(o), o.newer === undefined ? undefined : newerFilter(o.newer)),
         oneFileSystem: o.oneFileSystem,
         fsync: o.fsync,
+        deterministic: o.deterministic,
+        mtime: o.mtime,
         onProgress: progressFor(o),
         onEntry: o.verbose ? (e) => (bar?.clear(), void (closed.stderr || process.stderr.write(`${e.name}\n`))) : undefined,
       });

@@ -10,10 +10,11 @@ import { closeSync, createReadStream, fstatSync, lstatSync, openSync, readSync, 
 import { isAbsolute, resolve } from 'node:path';
 import { decodeAclXattr } from '../model/acl.js';
 import { cannotRead, readFailure } from '../io/body.js';
-import { EntryError, ioError } from '../model/errors.js';
+import { EntryError, UsageError, ioError } from '../model/errors.js';
 import { displayName, makeEntry, type AclEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { loadSys, type Sys } from './sys.js';
 import { groupName, userName } from './users.js';
+import { applyHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 
 export interface ScanOptions {
   /** Directory the paths are relative to (tar's -C). */
@@ -34,12 +35,6 @@ export interface ScanOptions {
    */
   hardlinkContent?: boolean;
   sys?: Sys;
-  /**
-   * Archive only the entries for which this returns true; a directory left out is not descended
-   * (tar's --exclude on create). Called before hardlinks are matched: a link never points to a
-   * file that was left out.
-   */
-  filter?: (entry: Entry) => boolean;
   /** Do not descend into directories on another filesystem than their path argument (tar's --one-file-system). */
   oneFileSystem?: boolean;
   /**
@@ -48,6 +43,14 @@ export interface ScanOptions {
    * entry are lost.
    */
   onWarning?: (warning: string) => void;
+  /**
+   * Keep an entry or skip it: the caller's hook (src/model/hooks.ts). A directory left out is not
+   * descended (tar's --exclude on create). Called before hardlinks are matched: a link never points
+   * to a file that was left out.
+   */
+  filter?: EntryFilter;
+  /** Rename or drop an entry; a later name of a hardlinked file links to the first name as renamed. */
+  map?: EntryMap;
 }
 
 export interface ScannedEntry {
@@ -150,7 +153,8 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
       try {
         scanned = await toEntry(it, st, xattrs[k]!, ctx);
       } catch (err) {
-        if (!removed(err)) throw err instanceof EntryError ? err : cannotRead(displayName(it.arch), readFailure(err), err);
+        // The caller's filter/map refusing its result is a usage error, not a read failure.
+        if (!removed(err)) throw err instanceof EntryError || err instanceof UsageError ? err : cannotRead(displayName(it.arch), readFailure(err), err);
         warn(ctx, `${displayName(it.arch)}: file removed before we read it; not archived`);
         continue;
       }
@@ -210,7 +214,7 @@ async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | 
     warn(ctx, `${name}: ${kind ?? 'unknown file type'} ignored`);
     return undefined;
   }
-  const entry = makeEntry({
+  let entry = makeEntry({
     path: it.arch,
     type: kind,
     mode: Number(st.mode & 0o7777n),
@@ -224,7 +228,13 @@ async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | 
   });
   if (xattrs instanceof Error) entry.warnings.push(`extended attributes not read: ${xattrs.message}`);
   else takeXattrs(entry, xattrs);
-  if (ctx.opts.filter && !ctx.opts.filter(entry)) return undefined;
+  if (ctx.opts.filter || ctx.opts.map) {
+    // Before the hardlink bookkeeping: a name skipped is no link target, a name kept links as renamed.
+    if (kind === 'file') entry.size = Number(st.size);
+    const kept = await applyHooks(entry, ctx.opts);
+    if (!kept) return undefined;
+    entry = kept;
+  }
 
   // A second name for an inode already archived becomes a hardlink to the first one.
   let key: string | undefined;
@@ -240,7 +250,7 @@ async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | 
       ctx.open = file;
       return { entry, body: () => checked(readContent(file.fd, entry.size, false), file, st, entry) };
     }
-    ctx.seen.set(key, it.arch);
+    ctx.seen.set(key, entry.path);
   }
   switch (kind) {
     case 'symlink':

@@ -19,6 +19,7 @@ import { MANIFEST_FEATURE, MANIFEST_NAME, TRAILER_NAME, TRAILER_SIZE, TrailerErr
 import { digestBody } from './content.js';
 import { LagDigest } from './tap.js';
 import type { Damage } from './report.js';
+import { abortable } from '../model/abort.js';
 
 interface Seen {
   type: Entry['type'];
@@ -34,6 +35,8 @@ export interface StreamOptions {
   /** The archive file, for the checks that need to seek (zip central directory, zstd seek table). */
   path?: string;
   limits?: Partial<Limits>;
+  /** Cancel before the next chunk (spec §8.6). */
+  signal?: AbortSignal;
 }
 
 export interface StreamResult {
@@ -55,7 +58,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
   const notes: string[] = [];
   const res: StreamResult = { format: 'tar', compression: 'none', entries: 0, checkedContent: false, notes };
   try {
-    const { head, rest } = await peek(opened.bytes, GZIP_HEAD);
+    const { head, rest } = await peek(abortable(opened.bytes, opts.signal), GZIP_HEAD);
     let members!: AsyncIterable<{ entry: Entry; offset: number; body: AsyncIterable<Buffer> }>;
     let lag: LagDigest | undefined;
     /** The compressed bytes, for the compressed-stream digest (spec/manifest.md §7.1). */

@@ -1,0 +1,67 @@
+// Cancellation: every operation takes `signal: AbortSignal` and, once it fires, stops between
+// entries or between chunks of one entry, cleans up (no `.partial`, no temporary file, nothing
+// half-made under a final name) and rejects with an AbortError. Spec: spec/portarc-1.md §8.6.
+
+import type { FileHandle } from 'node:fs/promises';
+import { UsageError } from './errors.js';
+
+/**
+ * The operation was cancelled through its AbortSignal. Same shape as Node's own (fs, streams,
+ * timers): `name` 'AbortError', `code` 'ABORT_ERR', the signal's reason as `cause`.
+ */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AbortError';
+  }
+}
+
+/** Throw an AbortError when the signal has fired (a no-op without a signal). */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+}
+
+/**
+ * After a failure: when the signal fired, the failure is the cancellation, whatever layer wrapped
+ * the error on its way up (a body that stopped reading becomes an EntryError in the writer).
+ */
+export function abortedOr(signal: AbortSignal | undefined, err: unknown): unknown {
+  return signal?.aborted && !(err instanceof AbortError) ? new AbortError(undefined, { cause: signal.reason }) : err;
+}
+
+/** The same items, checking the signal before each one: a stop between chunks or between entries. */
+export function abortable<T>(items: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncIterable<T> {
+  if (!signal) return items;
+  return (async function* () {
+    throwIfAborted(signal);
+    for await (const item of items) {
+      throwIfAborted(signal);
+      yield item;
+    }
+  })();
+}
+
+/**
+ * Refuse a signal option that is not an AbortSignal up front, then (unless `now` is false: a
+ * lazy listing checks when iterated) fail at once if it already fired.
+ */
+export function checkSignal(signal: unknown, now = true): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) throw new UsageError(`signal must be an AbortSignal, not ${signal === null ? 'null' : typeof signal}`);
+  if (now) throwIfAborted(signal);
+  return signal;
+}
+
+/** A file handle whose reads check the signal first (verify's range check and repair read through one). */
+export function guardedHandle(fh: FileHandle, signal: AbortSignal | undefined): FileHandle {
+  if (!signal) return fh;
+  return new Proxy(fh, {
+    get(target, key) {
+      const v = Reflect.get(target, key, target) as unknown;
+      if (typeof v !== 'function') return v;
+      if (key === 'read') return (...args: unknown[]) => (throwIfAborted(signal), (v as (...a: unknown[]) => unknown).apply(target, args));
+      return (v as (...a: unknown[]) => unknown).bind(target);
+    },
+  });
+}
