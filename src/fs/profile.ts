@@ -94,6 +94,16 @@ export function storedAccessAcl(acl: AclEntry[] | undefined): AclEntry[] | undef
   return acl?.length && !isTrivialAcl(acl) ? acl : undefined;
 }
 
+/**
+ * The access ACL on disk once restore is done: as set (resolveAcl), then restore's chmod, which
+ * makes the mask the mode's group bits (the same as the mask, unless the profile lowered the mode).
+ */
+export function accessAclOf(entry: Entry, p: Profile): AclEntry[] | undefined {
+  if (!entry.aclAccess?.length) return undefined;
+  const group = (modeOf(entry, p).mode >> 3) & 7;
+  return storedAccessAcl(resolveAcl(entry.aclAccess, p.numericOwner).acl.map((e) => (e.tag === 'mask' ? { ...e, perm: group } : e)));
+}
+
 /** Why a fifo or device node is not made under this profile, or undefined when it is. */
 export function specialRefused(type: Entry['type'], p: Profile): { what: 'entry' | 'device'; reason: string } | undefined {
   if (type !== 'fifo' && type !== 'chardev' && type !== 'blockdev') return undefined;
