@@ -143,3 +143,118 @@ describe('verify -C: each single change is found and named', () => {
     }
   });
 });
+
+describe('verify -C through the CLI', () => {
+  it('prints DIR/PATH: PROPERTY: archive A, disk B and a summary, exit 2; --json lists the same differences', async () => {
+    const out = await restored(archives['a.zip']);
+    sh(`chmod 0600 d/hello.txt && setfattr -x user.dir d/sub && rm d/fifo && : > d/extra && touch -h -r ../src/d d`, out);
+    const lib = await verifyTree(archives['a.zip']!, out);
+    const r = portarc(['verify', '-f', archives['a.zip']!, '-C', out]);
+    expect(r.status).toBe(2);
+    const lines = r.stdout.split('\n').filter(Boolean);
+    // In archive order, then what is not in the archive, then the summary.
+    expect(lines).toEqual([
+      `${out}/d/fifo: missing: archive fifo, disk none`,
+      `${out}/d/hello.txt: mode: archive 0640, disk 0600`,
+      `${out}/d/sub: xattr user.dir: archive 0xdeadbeef, disk none`,
+      `${out}/d/extra: extra: archive none, disk file`,
+      `${out}: DIFFERENT: 4 differences from ${archives['a.zip']} in ${lib.entries} entries (contents by the manifest)`,
+    ]);
+    const j = portarc(['verify', '-f', archives['a.zip']!, '-C', out, '--json']);
+    expect(j.status).toBe(2);
+    const doc = JSON.parse(j.stdout) as { ok: boolean; differences: TreeDifference[]; entries: number; archive: string };
+    expect(doc.ok).toBe(false);
+    expect(doc.archive).toBe(archives['a.zip']);
+    expect(doc.differences).toEqual(lib.differences);
+    expect(doc.differences.map((d) => `${d.path}: ${d.property}`).sort()).toEqual(['d/extra: extra', 'd/fifo: missing', 'd/hello.txt: mode', 'd/sub: xattr']);
+    // Clean: exit 0, and --json says ok with no differences.
+    const clean = await restored(archives['a.zip']);
+    const cj = portarc(['verify', '-f', archives['a.zip']!, '-C', clean, '--json']);
+    expect(cj.status).toBe(0);
+    expect(JSON.parse(cj.stdout)).toMatchObject({ ok: true, differences: [] });
+  });
+
+  it('PATH... compares only those members; a PATH not in the archive, a missing DIR, PATH without -C are exit 2', async () => {
+    const out = await restored();
+    sh(`chmod 0600 d/hello.txt`, out);
+    expect(portarc(['verify', '-f', archives['a.tar']!, '-C', out, 'd/sub', 'acl-dir']).status).toBe(0);
+    const r = portarc(['verify', '-f', archives['a.tar']!, '-C', out, 'd/hello.txt']);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toContain(`${out}/d/hello.txt: mode: archive 0640, disk 0600`);
+    const none = portarc(['verify', '-f', archives['a.tar']!, '-C', out, 'd/nothere']);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('"d/nothere": not found in archive');
+    const nodir = portarc(['verify', '-f', archives['a.tar']!, '-C', join(dir, 'no-such-dir')]);
+    expect(nodir.status).toBe(2);
+    expect(nodir.stderr).toContain('no such directory');
+    expect(portarc(['verify', '-f', archives['a.tar']!, 'd']).status).toBe(2);
+  });
+
+  it('a damaged archive is exit 2, naming the archive', async () => {
+    const out = await restored(archives['plain.tar']);
+    const bad = join(dir, 'damaged.tar');
+    const bytes = readFileSync(archives['plain.tar']!);
+    const header = Math.floor(bytes.indexOf('d/hello.txt\0') / 512) * 512;
+    bytes[header + 150] ^= 0x01; // its header's checksum field: the header no longer matches it
+    writeFileSync(bad, bytes);
+    const r = portarc(['verify', '-f', bad, '-C', out]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${bad}, offset ${header}: header checksum mismatch`);
+  });
+
+  it('--ignore-extra leaves out what is not in the archive', async () => {
+    const out = await restored();
+    sh(`: > d/extra && touch -h -r ../src/d d`, out);
+    expect(portarc(['verify', '-f', archives['a.tar']!, '-C', out]).status).toBe(2);
+    expect(portarc(['verify', '-f', archives['a.tar']!, '-C', out, '--ignore-extra']).status).toBe(0);
+  });
+});
+
+// As root: what the profiles drop (owners, devices) exists in the tree to be dropped.
+describe.skipIf(!isRoot)('verify -C: the extract options decide what is expected', () => {
+  it.each([
+    // (--untrusted lowers modes, and chmod lowers an ACL's mask with them.)
+    [['--untrusted'], ['uid', 'gid', 'missing', 'mode', 'acl']],
+    [['--no-same-owner', '--no-same-permissions'], ['uid', 'gid', 'missing', 'mode']],
+  ])('extract %j, then verify with the same options: exit 0; without them: the differences named', async (flags, kinds) => {
+    const out = join(dir, `opts-${flags.join('')}`);
+    mkdirSync(out);
+    portarc(['extract', ...flags, '-f', archives['a.tar']!, '-C', out]);
+    const same = portarc(['verify', ...flags, '-f', archives['a.tar']!, '-C', out]);
+    expect(same.status, same.stdout + same.stderr).toBe(0);
+    expect(same.stderr).toContain('owners not compared');
+    const plain = await verifyTree(archives['a.tar']!, out);
+    expect(plain.ok).toBe(false);
+    expect([...new Set(plain.differences.map((d) => d.property))].sort()).toEqual([...kinds].sort());
+    // Refused by the profile: not expected on disk with the options, missing without them.
+    const refused = flags.includes('--untrusted') ? ['d/fifo', 'd/loop', 'd/null'] : ['d/loop', 'd/null'];
+    expect(plain.differences.filter((d) => d.property === 'missing').map((d) => d.path).sort()).toEqual(refused);
+    for (const p of refused) expect(same.stderr).toContain(`./${p}: not expected on disk: `);
+  });
+
+  it('--numeric-owner: owners by id, not by name, as extract maps them', async () => {
+    // An archive whose owner names map to other ids here: "daemon" is uid/gid 1 in /etc/passwd.
+    const tar = join(dir, 'names.tar');
+    const py = `
+import tarfile, io
+with tarfile.open('${tar}', 'w', format=tarfile.PAX_FORMAT) as t:
+    i = tarfile.TarInfo('f'); i.size = 2; i.uid = 4444; i.gid = 4445; i.uname = 'daemon'; i.gname = 'daemon'; i.mtime = 1700000000; i.mode = 0o644
+    t.addfile(i, io.BytesIO(b'hi'))
+`;
+    expect(spawnSync('python3', ['-c', py]).status).toBe(0);
+    const byName = join(dir, 'by-name');
+    const byId = join(dir, 'by-id');
+    mkdirSync(byName);
+    mkdirSync(byId);
+    expect(portarc(['extract', '-f', tar, '-C', byName]).status).toBe(0);
+    expect(portarc(['extract', '--numeric-owner', '-f', tar, '-C', byId]).status).toBe(0);
+    expect(portarc(['verify', '-f', tar, '-C', byName]).status).toBe(0);
+    expect(portarc(['verify', '--numeric-owner', '-f', tar, '-C', byId]).status).toBe(0);
+    const r = portarc(['verify', '--numeric-owner', '-f', tar, '-C', byName]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toContain(`${byName}/f: uid: archive 4444, disk 1`);
+    const n = portarc(['verify', '-f', tar, '-C', byId]);
+    expect(n.stdout).toContain(`${byId}/f: uid: archive 1 (user "daemon"; 4444 in the archive), disk 4444`);
+    expect(n.stdout).toContain(`${byId}/f: gid: archive 1 (group "daemon"; 4445 in the archive), disk 4445`);
+  });
+});
