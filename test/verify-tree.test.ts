@@ -202,6 +202,20 @@ describe('verify -C through the CLI', () => {
     expect(r.stderr).toContain(`${bad}, offset ${header}: header checksum mismatch`);
   });
 
+  it('a name in the archive twice (tar -r): the last one is compared, as restore keeps it', () => {
+    const work = join(dir, 'dup');
+    mkdirSync(work);
+    sh(`mkdir t && printf old > t/f && tar -cf dup.tar -C t f && printf newer > t/f && touch -d @1600000000 t/f && tar -rf dup.tar -C t f && mkdir out`, work);
+    expect(portarc(['extract', '-f', join(work, 'dup.tar'), '-C', join(work, 'out')]).status).toBe(0);
+    const r = portarc(['verify', '-f', join(work, 'dup.tar'), '-C', join(work, 'out')]);
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.stderr).toContain('f: in the archive more than once: the last one is compared');
+    sh(`printf old > out/f && touch -d @1600000000 out/f`, work);
+    const old = portarc(['verify', '-f', join(work, 'dup.tar'), '-C', join(work, 'out')]);
+    expect(old.status).toBe(2);
+    expect(old.stdout).toContain(`${join(work, 'out')}/f: size: archive 5, disk 3`);
+  });
+
   it('--ignore-extra leaves out what is not in the archive', async () => {
     const out = await restored();
     sh(`: > d/extra && touch -h -r ../src/d d`, out);

@@ -95,8 +95,9 @@ export class TreeComparer {
   private profile: Profile;
   private rules: PathRules;
   private pending: Pending[] = [];
-  /** Paths (keys) the archive puts on disk, with their parent directories; for `extra`. */
-  private known = new Set<string>();
+  /** Paths (keys) of the entries, and of their parent directories: what is not `extra`. */
+  private entryKeys = new Set<string>();
+  private parentKeys = new Set<string>();
   /** Directories the archive holds: only below these is anything extra. */
   private held: string[] = [];
   /** Without the addon restore sets times through Node's float seconds: within a microsecond. */
@@ -129,6 +130,9 @@ export class TreeComparer {
     const key = keyOf(parts);
     const abs = parts.length ? Buffer.concat([this.root, ...parts.flatMap((p) => [SLASH, p])]) : this.root;
     if (optional && !lstatSync(abs, { throwIfNoEntry: false })) return;
+    // A later member of the same name replaces the earlier one on restore (tar's rule): only the
+    // last is compared.
+    if (this.entryKeys.has(key)) this.forget(key);
     this.remember(parts, key, entry.type === 'directory');
     const refused = specialRefused(entry.type, this.profile) ?? this.refusedLink(entry, parts);
     if (refused) {
@@ -155,10 +159,22 @@ export class TreeComparer {
     let k = '';
     for (let n = 0; n < parts.length - 1; n++) {
       k = n ? `${k}/${parts[n]!.toString('latin1')}` : parts[n]!.toString('latin1');
-      this.known.add(k);
+      this.parentKeys.add(k);
     }
-    this.known.add(key);
+    this.entryKeys.add(key);
     if (directory) this.held.push(key);
+  }
+
+  /** Drop what an earlier member of this name was found (or queued) to be. */
+  private forget(key: string): void {
+    const queued = this.pending.findIndex((p) => p.key === key);
+    if (queued >= 0) this.pending.splice(queued, 1);
+    else {
+      this.compared--;
+      const path = show(key);
+      for (let i = this.differences.length - 1; i >= 0; i--) if (this.differences[i]!.path === path) this.differences.splice(i, 1);
+    }
+    this.notes.push(`${show(key)}: in the archive more than once: the last one is compared (restore keeps it)`);
   }
 
   private diff(p: Pending, property: TreeProperty, archive: string, disk: string, name?: string): void {
@@ -316,7 +332,7 @@ export class TreeComparer {
       if (!st?.isDirectory()) continue; // reported as missing or of another type
       for (const name of readdirSync(abs, { encoding: 'buffer' }).sort(Buffer.compare)) {
         const child = key ? `${key}/${name.toString('latin1')}` : name.toString('latin1');
-        if (this.known.has(child)) continue;
+        if (this.entryKeys.has(child) || this.parentKeys.has(child)) continue;
         const cst = lstatSync(Buffer.concat([abs, SLASH, name]), { bigint: true, throwIfNoEntry: false });
         const type = cst ? (TYPES[String(Number(cst.mode & S_IFMT))] ?? 'unknown') : 'none';
         this.differences.push({ path: show(child), property: 'extra', archive: 'none', disk: type });
