@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { extract, verifyTree, type TreeDifference } from '../src/api/index.js';
+import { KeySet } from '../src/fs/keyset.js';
 import { portarc } from './helpers/cli.js';
 import { BAD_NAME, buildTree, isRoot, sh, snapshot, tempDir } from './helpers/tree.js';
 
@@ -233,6 +234,21 @@ describe('verify -C through the CLI', () => {
     expect(portarc(['verify', '-f', archives['a.tar']!, '-C', fb]).stdout).toMatch(/d\/ns: mtime: archive 2023-11-14T22:13:20.123456789Z, disk 2023-11-14T22:13:20.12345\d000Z/);
   });
 
+  it('extra: only below the directories the archive holds, not beside them', () => {
+    const work = join(dir, 'partial');
+    mkdirSync(work);
+    const tar = join(work, 'sub.tar');
+    // Members d/sub and below only: DIR and d are parents, not held.
+    expect(portarc(['create', '-f', tar, '-C', src, 'd/sub']).status).toBe(0);
+    sh(`mkdir out && : > out/beside`, work);
+    const out = join(work, 'out');
+    expect(portarc(['extract', '-f', tar, '-C', out]).status).toBe(0);
+    sh(`: > d/beside && mkdir d/sub/extra-dir && : > d/sub/extra-dir/inner && touch -h -r ${src}/d/sub d/sub`, out);
+    const r = portarc(['verify', '-f', tar, '-C', out]);
+    expect(r.status).toBe(2);
+    expect(r.stdout.split('\n').filter((l) => l.includes(': extra: '))).toEqual([`${out}/d/sub/extra-dir: extra: archive none, disk directory`]);
+  });
+
   it('--ignore-extra leaves out what is not in the archive', async () => {
     const out = await restored();
     sh(`: > d/extra && touch -h -r ../src/d d`, out);
@@ -287,5 +303,19 @@ with tarfile.open('${tar}', 'w', format=tarfile.PAX_FORMAT) as t:
     const n = portarc(['verify', '-f', tar, '-C', byId]);
     expect(n.stdout).toContain(`${byId}/f: uid: archive 1 (user "daemon"; 4444 in the archive), disk 4444`);
     expect(n.stdout).toContain(`${byId}/f: gid: archive 1 (group "daemon"; 4445 in the archive), disk 4445`);
+  });
+});
+
+describe('KeySet (the paths verify -C remembers, as 64-bit hashes)', () => {
+  it('holds what was added and nothing else, across growth', () => {
+    const set = new KeySet();
+    for (let i = 0; i < 200_000; i++) set.add(`dir${i % 97}/file-${i}`);
+    set.add('dir1/file-1'); // again: no second slot
+    expect(set.size).toBe(200_000);
+    for (let i = 0; i < 200_000; i += 7) expect(set.has(`dir${i % 97}/file-${i}`)).toBe(true);
+    for (let i = 0; i < 200_000; i += 7) expect(set.has(`dir${(i + 1) % 97}/file-${i}`)).toBe(false);
+    expect(set.has('')).toBe(false);
+    set.add('');
+    expect(set.has('')).toBe(true);
   });
 });

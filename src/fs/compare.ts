@@ -10,6 +10,7 @@ import { decodeAclXattr, encodeAclXattr, formatAclText } from '../model/acl.js';
 import { displayName, type AclEntry, type Entry, type EntryType } from '../model/entry.js';
 import { hostPathRules, keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { accessAclOf, modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, storedAccessAcl, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
+import { KeySet } from './keyset.js';
 import { loadSys, type Sys } from './sys.js';
 
 /** The property a difference is about. */
@@ -96,10 +97,10 @@ export class TreeComparer {
   private rules: PathRules;
   private pending: Pending[] = [];
   /** Paths (keys) of the entries, and of their parent directories: what is not `extra`. */
-  private entryKeys = new Set<string>();
-  private parentKeys = new Set<string>();
+  private entryKeys = new KeySet();
+  private parentKeys = new KeySet();
   /** Directories the archive holds: only below these is anything extra. */
-  private held: string[] = [];
+  private held = new KeySet();
   /** Without the addon restore sets times through Node's float seconds: within a microsecond. */
   private timeSlack: bigint;
   private noatime = constants.O_NOATIME ?? 0;
@@ -162,7 +163,7 @@ export class TreeComparer {
       this.parentKeys.add(k);
     }
     this.entryKeys.add(key);
-    if (directory) this.held.push(key);
+    if (directory) this.held.add(key);
   }
 
   /** Drop what an earlier member of this name was found (or queued) to be. */
@@ -321,22 +322,38 @@ export class TreeComparer {
     return hash.digest('hex');
   }
 
-  /** Below each directory the archive holds: what is on disk and not in the archive. */
+  /**
+   * Below each directory the archive holds: what is on disk and not in the archive. The walk goes
+   * down from DIR through the directories the archive holds or passes through, and no further.
+   */
   private findExtras(): void {
-    const seen = new Set<string>();
-    for (const key of this.held) {
-      if (seen.has(key)) continue;
-      seen.add(key);
+    const stack = [''];
+    while (stack.length) {
+      const key = stack.pop()!;
       const abs = key ? Buffer.concat([this.root, SLASH, Buffer.from(key, 'latin1')]) : this.root;
-      const st = lstatSync(abs, { throwIfNoEntry: false });
-      if (!st?.isDirectory()) continue; // reported as missing or of another type
-      for (const name of readdirSync(abs, { encoding: 'buffer' }).sort(Buffer.compare)) {
+      if (!lstatSync(abs, { throwIfNoEntry: false })?.isDirectory()) continue; // reported as missing or of another type
+      const holds = this.held.has(key);
+      let names: Buffer[];
+      try {
+        names = readdirSync(abs, { encoding: 'buffer' }).sort(Buffer.compare);
+      } catch (err) {
+        if (holds) this.differences.push({ path: show(key), property: 'unreadable', archive: 'directory listing', disk: (err as Error).message });
+        continue;
+      }
+      const below: string[] = [];
+      for (const name of names) {
         const child = key ? `${key}/${name.toString('latin1')}` : name.toString('latin1');
-        if (this.entryKeys.has(child) || this.parentKeys.has(child)) continue;
+        const parent = this.parentKeys.has(child);
+        if (parent || this.entryKeys.has(child)) {
+          if (parent || this.held.has(child)) below.push(child);
+          continue;
+        }
+        if (!holds) continue;
         const cst = lstatSync(Buffer.concat([abs, SLASH, name]), { bigint: true, throwIfNoEntry: false });
         const type = cst ? (TYPES[String(Number(cst.mode & S_IFMT))] ?? 'unknown') : 'none';
         this.differences.push({ path: show(child), property: 'extra', archive: 'none', disk: type });
       }
+      stack.push(...below.reverse());
     }
   }
 }
