@@ -101,6 +101,8 @@ export class TreeComparer {
   private parentKeys = new KeySet();
   /** Directories the archive holds: only below these is anything extra. */
   private held = new KeySet();
+  /** Members not expected on disk (refused by the profile): not compared. */
+  private refusedKeys = new KeySet();
   /** Without the addon restore sets times through Node's float seconds: within a microsecond. */
   private timeSlack: bigint;
   private noatime = constants.O_NOATIME ?? 0;
@@ -137,6 +139,7 @@ export class TreeComparer {
     this.remember(parts, key, entry.type === 'directory');
     const refused = specialRefused(entry.type, this.profile) ?? this.refusedLink(entry, parts);
     if (refused) {
+      this.refusedKeys.add(key);
       this.notes.push(`${entry.name}: not expected on disk: ${refused.reason}`);
       return;
     }
@@ -170,7 +173,7 @@ export class TreeComparer {
   private forget(key: string): void {
     const queued = this.pending.findIndex((p) => p.key === key);
     if (queued >= 0) this.pending.splice(queued, 1);
-    else {
+    else if (!this.refusedKeys.has(key)) {
       this.compared--;
       const path = show(key);
       for (let i = this.differences.length - 1; i >= 0; i--) if (this.differences[i]!.path === path) this.differences.splice(i, 1);
