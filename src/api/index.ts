@@ -21,6 +21,7 @@ export { decompressAuto, compressingSink, filterForPath, SeekTable, readRange, f
 export { ZipWriter, ZipStreamReader, openZip, type ZipFile, type ZipFileEntry } from '../zip/index.js';
 export { addRecovery, recoveryStatus, repair, type RecoveryStatus, type RecoveryWritten, type RepairOptions, type RepairResult } from './repair.js';
 export { verify, describeDamage, type VerifyOptions, type VerifyResult, type Damage, type DamagePart } from './verify.js';
+export { verifyTree, describeDifference, type VerifyTreeOptions, type VerifyTreeResult, type TreeDifference, type TreeProperty } from './verify-tree.js';
 export { readManifest, escapePath, unescapePath, ManifestWriter, MANIFEST_NAME, TRAILER_NAME, type ManifestEntry, type ManifestHead, type ManifestFoot, type ManifestItem } from '../manifest/index.js';
 export { open, selector, type OpenableSource, type RandomArchive, type RandomInfo, type RandomMember, type IndexedEntry, type RandomOptions } from './random.js';
 export { fileSource, httpSource, type RandomAccessSource, type CountedSource } from '../io/random-access.js';

@@ -9,6 +9,7 @@ import { create } from '../api/create.js';
 import { describeExtractDamage, extract, ExtractDamagedError, type ExtractResult } from '../api/extract.js';
 import { list, ListDamagedError } from '../api/list.js';
 import { describeDamage, verify } from '../api/verify.js';
+import { describeDifference, verifyTree } from '../api/verify-tree.js';
 import { VERSION } from '../api/version.js';
 import { addRecovery, recoveryStatus, repair } from '../api/repair.js';
 import { loadSys } from '../fs/sys.js';
@@ -445,11 +446,21 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('verify')
-    .description('check an archive against its manifest and its own checksums; nothing is written (exit 0 clean, 2 damaged)')
+    .description('check an archive against its manifest and its own checksums; with -C, compare a restored tree with the archive; nothing is written (exit 0 clean, 2 damaged or different)')
     .requiredOption('-f, --file <archive>', 'archive to read ("-" for stdin)')
-    .option('--json', 'one JSON document: every damaged place, what was checked')
+    .option('-C, --directory <dir>', 'compare the tree under DIR with the archive: content and every piece of metadata, as extract restores them')
+    .option('--json', 'one JSON document: every damaged place (with -C: every difference), what was checked')
     .option('--limit <name=value>', 'raise or lower a bound (entries, headerBytes, xattrs, xattrBytes)', collectLimit, {})
-    .action(async (o: { file: string; json?: boolean; limit: Partial<Limits> }) => {
+    .option('--no-same-owner', 'with -C: the tree was extracted with --no-same-owner (owners not compared)')
+    .option('--no-same-permissions', 'with -C: the tree was extracted with --no-same-permissions')
+    .option('--numeric-owner', 'with -C: the tree was extracted with --numeric-owner')
+    .option('--untrusted', 'with -C: the tree was extracted with --untrusted')
+    .option('--atime', 'with -C: compare access times too')
+    .option('--ignore-extra', 'with -C: do not report files that are not in the archive')
+    .argument('[path...]', 'with -C: compare only these members and directories')
+    .action(async (paths: string[], o: VerifyFlags) => {
+      if (o.directory !== undefined) return verifyDirectory(paths, o);
+      if (paths.length) throw new UsageError('PATH arguments go with -C DIR (compare a restored tree)');
       const r = await verify(o.file, { limits: o.limit });
       const name = o.file === '-' ? '(stdin)' : o.file;
       // The sidecar recovery set, if there is one (spec/recovery.md §7): additive, and damage its
@@ -465,6 +476,46 @@ export async function main(argv: string[]): Promise<number> {
       }
       if (!r.ok || rec?.damaged) code = EXIT.failure;
     });
+
+  interface VerifyFlags {
+    file: string;
+    directory?: string;
+    json?: boolean;
+    limit: Partial<Limits>;
+    sameOwner: boolean;
+    samePermissions: boolean;
+    numericOwner?: boolean;
+    untrusted?: boolean;
+    atime?: boolean;
+    ignoreExtra?: boolean;
+  }
+
+  /** verify -C: one line per difference, `DIR/PATH: PROPERTY: archive A, disk B`, then a summary. */
+  async function verifyDirectory(paths: string[], o: VerifyFlags): Promise<void> {
+    const dir = o.directory!;
+    const r = await verifyTree(o.file, dir, {
+      // commander sets the --no-* flags' defaults to true: only their `false` is a choice.
+      sameOwner: o.sameOwner === false ? false : undefined,
+      samePermissions: o.samePermissions === false ? false : undefined,
+      numericOwner: o.numericOwner,
+      untrusted: o.untrusted,
+      atime: o.atime,
+      ignoreExtra: o.ignoreExtra,
+      paths,
+      limits: o.limit,
+    });
+    const name = o.file === '-' ? '(stdin)' : o.file;
+    const prefix = dir.replace(/\/+$/, '') || '/';
+    if (o.json) await out(JSON.stringify({ ...r, archive: name }) + '\n');
+    else {
+      for (const d of r.differences) await out(`${prefix}/${describeDifference(d)}\n`);
+      for (const n of r.notes) warn(`note: ${n}`);
+      const how = r.content.archive ? (r.content.manifest ? 'contents by the manifest and the archive' : 'contents by the archive') : 'contents by the manifest';
+      const n = r.differences.length;
+      await out(r.ok ? `${prefix}: OK: ${r.entries} entries match ${name} (${how})\n` : `${prefix}: DIFFERENT: ${n} difference${n === 1 ? '' : 's'} from ${name} in ${r.entries} entries (${how})\n`);
+    }
+    if (!r.ok) code = EXIT.failure;
+  }
 
   program
     .command('repair')

@@ -11,13 +11,13 @@ import {
   chmodSync, closeSync, existsSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
   openSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
-import { completeAcl, effectiveMode, encodeAclXattr } from '../model/acl.js';
+import { encodeAclXattr } from '../model/acl.js';
 import type { AclEntry, Entry } from '../model/entry.js';
-import { ArchiveError, IoError, describeErrno, isStorageFailure, LimitError, UsageError } from '../model/errors.js';
+import { ArchiveError, IoError, describeErrno, isStorageFailure, LimitError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { hostPathRules, keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { loadSys, type Sys } from './sys.js';
-import { groupId, userId } from './users.js';
+import { modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, withheldXattr, type Profile } from './profile.js';
 
 export interface RestoreOptions {
   /**
@@ -124,6 +124,8 @@ export class Restorer {
   private samePermissions: boolean;
   private untrusted: boolean;
   private isRoot: boolean;
+  /** What this restore restores (profile.ts: shared with `verify -C`). */
+  private profileOf: Profile;
   private rules: PathRules;
   private dropped: Dropped = { setid: 0, owners: 0, modes: 0 };
   private dirs: Deferred[] = [];
@@ -155,14 +157,8 @@ export class Restorer {
     if (opts.foldNames ?? foldsNames(this.root)) this.folded = new Map();
     this.isRoot = process.getuid?.() === 0;
     this.rules = opts.pathRules ?? hostPathRules();
-    this.untrusted = opts.untrusted === true;
-    if (this.untrusted && (opts.preserve || opts.sameOwner || opts.samePermissions || opts.absoluteNames)) {
-      throw new UsageError('untrusted (--untrusted) cannot be combined with -p, --same-owner, --same-permissions or -P');
-    }
-    // tar's habit: root restores everything by default, a user what a user can (§9.4).
-    const asked = opts.preserve === true || this.isRoot;
-    this.samePermissions = !this.untrusted && (opts.samePermissions ?? asked);
-    this.sameOwner = !this.untrusted && (opts.sameOwner ?? asked);
+    this.profileOf = restoreProfile(opts, this.isRoot);
+    ({ untrusted: this.untrusted, samePermissions: this.samePermissions, sameOwner: this.sameOwner } = this.profileOf);
   }
 
   private lose(entry: Entry, what: Loss['what'], reason: string): void {
@@ -294,22 +290,12 @@ export class Restorer {
         }
         case 'fifo':
         case 'chardev':
-        case 'blockdev':
-          if (this.untrusted) {
-            // PEP 706's data filter refuses special files, fifos included.
-            this.lose(entry, 'entry', `${entry.type === 'fifo' ? 'fifo' : 'device node'} refused by --untrusted`);
-            return;
-          }
-          if (entry.type !== 'fifo' && !this.isRoot) {
-            this.lose(entry, 'device', 'device nodes can only be made by root');
-            return;
-          }
-          if (entry.type !== 'fifo' && !this.samePermissions) {
-            this.lose(entry, 'device', 'device node not made (--no-same-permissions)');
-            return;
-          }
+        case 'blockdev': {
+          const refused = specialRefused(entry.type, this.profileOf);
+          if (refused) return this.lose(entry, refused.what, refused.reason);
           this.sys.mknod(abs, entry.type, 0o600, entry.devMajor ?? 0, entry.devMinor ?? 0);
           break;
+        }
       }
       await this.applyMetadata(abs, entry);
     } catch (err) {
@@ -489,9 +475,7 @@ export class Restorer {
     const isLink = entry.type === 'symlink';
     if (this.untrusted && (entry.uid !== process.getuid?.() || entry.gid !== process.getgid?.())) this.dropped.owners++;
     if (this.sameOwner) {
-      const byName = !this.opts.numericOwner;
-      const uid = (byName ? userId(entry.uname) : undefined) ?? entry.uid;
-      const gid = (byName ? groupId(entry.gname) : undefined) ?? entry.gid;
+      const { uid, gid } = ownerOf(entry, this.profileOf.numericOwner);
       try {
         lchownSync(abs, uid, gid);
       } catch (e) {
@@ -499,30 +483,22 @@ export class Restorer {
       }
     }
     for (const [name, value] of entry.xattrs) {
-      // File capabilities and trusted.* grant privileges as surely as a setuid bit: they go with it.
-      if (!this.samePermissions && (name === 'security.capability' || name.startsWith('trusted.'))) {
+      if (withheldXattr(name, this.profileOf)) {
         this.notes.push(`${entry.name}: ${name} not restored (${this.profile()}): it grants privileges`);
         continue;
       }
       this.queueXattr(abs, entry, name, value, 'xattr');
     }
     if (entry.selinux) this.queueXattr(abs, entry, 'security.selinux', Buffer.from(entry.selinux + '\0'), 'selinux');
-    this.queueAcl(abs, entry, 'system.posix_acl_access', entry.aclAccess && completeAcl(entry.aclAccess));
-    if (deferredAcl) this.queueAcl(abs, entry, 'system.posix_acl_default', entry.aclDefault && completeAcl(entry.aclDefault));
+    this.queueAcl(abs, entry, 'system.posix_acl_access', entry.aclAccess);
+    if (deferredAcl) this.queueAcl(abs, entry, 'system.posix_acl_default', entry.aclDefault);
     else if (entry.aclDefault?.length) this.lose(entry, 'acl', 'only directories carry default ACLs');
     if (this.sys.kind === 'native' || this.pendingXattrs.length > 2000) await this.flushXattrs();
     // chmod after chown (chown clears setuid/setgid) and after the ACL (which rewrites group bits).
     // With an ACL mask, the group bits of st_mode are the mask: take them from the ACL, since
     // bsdtar stores the group:: entry's bits in the mode field and chmod would overwrite the mask.
-    let mode = effectiveMode(entry.mode, entry.aclAccess) & 0o7777;
-    if (this.untrusted) {
-      const strict = dataFilterMode(entry.type, mode);
-      if (strict !== mode) this.dropped.modes++;
-      mode = strict;
-    } else if (!this.samePermissions && mode & 0o6000) {
-      mode &= ~0o6000;
-      this.dropped.setid++;
-    }
+    const { mode, dropped } = modeOf(entry, this.profileOf);
+    if (dropped) this.dropped[dropped]++;
     if (!isLink) {
       try {
         chmodSync(abs, mode);
@@ -559,12 +535,7 @@ export class Restorer {
 
   private queueAcl(abs: Buffer, entry: Entry, name: string, acl: AclEntry[] | undefined): void {
     if (!acl?.length) return;
-    const resolved = acl.map((e) => {
-      if (e.tag !== 'user' && e.tag !== 'group') return e;
-      const local = this.opts.numericOwner ? undefined : e.tag === 'user' ? userId(e.name ?? '') : groupId(e.name ?? '');
-      return { ...e, id: local ?? e.id };
-    });
-    const unresolved = resolved.find((e) => (e.tag === 'user' || e.tag === 'group') && e.id === undefined);
+    const { acl: resolved, unresolved } = resolveAcl(acl, this.profileOf.numericOwner);
     if (unresolved) {
       this.lose(entry, 'acl', `${name}: ${unresolved.tag} "${unresolved.name}" has no id here`);
       return;
@@ -663,19 +634,7 @@ function foldsNames(root: Buffer): boolean {
   }
 }
 
-/**
- * PEP 706's `data` filter on a mode: no setuid/setgid/sticky and no group/other write; a file (or
- * hardlink) also gets u+rw, and loses every x bit unless the owner has x. Directories keep their
- * bits within 0755 (PEP 706 leaves them at the umask default, which could open a private 0700 one).
- */
-export function dataFilterMode(type: Entry['type'], mode: number): number {
-  let m = mode & 0o755;
-  if (type === 'file' || type === 'hardlink') {
-    if (!(m & 0o100)) m &= ~0o111;
-    m |= 0o600;
-  }
-  return m;
-}
+export { dataFilterMode } from './profile.js';
 
 /** mkdir that accepts losing a race: another extraction into the same tree made it first. */
 function mkdirIfMissing(abs: Buffer, mode: number): void {

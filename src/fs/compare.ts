@@ -1,0 +1,403 @@
+// Compare entries with the tree a restore made: `verify -C` (spec/manifest.md §8.4).
+// Read-only: lstat, readlink, xattrs, the files' bytes (opened O_NOATIME where allowed, so that a
+// check leaves even atimes as they were). What is expected is what restore makes of the entry
+// under the same profile (profile.ts), so a fresh extract always compares clean.
+
+import { createHash } from 'node:crypto';
+import { closeSync, constants, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { decodeAclXattr, encodeAclXattr, formatAclText } from '../model/acl.js';
+import { displayName, type AclEntry, type Entry, type EntryType } from '../model/entry.js';
+import { hostPathRules, keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
+import { accessAclOf, modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, storedAccessAcl, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
+import { KeySet } from './keyset.js';
+import { loadSys, type Sys } from './sys.js';
+
+/** The property a difference is about. */
+export type TreeProperty =
+  | 'missing'
+  | 'extra'
+  | 'type'
+  | 'size'
+  | 'content'
+  | 'mode'
+  | 'uid'
+  | 'gid'
+  | 'mtime'
+  | 'atime'
+  | 'target'
+  | 'hardlink'
+  | 'device'
+  | 'xattr'
+  | 'selinux'
+  | 'acl'
+  | 'default-acl'
+  | 'unreadable';
+
+export interface TreeDifference {
+  /** Path relative to the directory, for display (`.` for the directory itself). */
+  path: string;
+  property: TreeProperty;
+  /** The xattr's name, for `xattr`. */
+  name?: string;
+  /** What the archive says (as restore would make it), `none` when it has nothing. */
+  archive: string;
+  /** What is on disk, `none` when there is nothing. */
+  disk: string;
+}
+
+/** One line: `PATH: PROPERTY: archive A, disk B`. */
+export function describeDifference(d: TreeDifference): string {
+  return `${d.path}: ${d.property}${d.name === undefined ? '' : ` ${d.name}`}: archive ${d.archive}, disk ${d.disk}`;
+}
+
+export interface CompareOptions extends ProfileOptions {
+  /** Compare atimes too, except of directories and symlinks (listing or reading them moves theirs). */
+  atime?: boolean;
+  /** Do not look for files the archive does not hold. */
+  ignoreExtra?: boolean;
+  pathRules?: PathRules;
+  sys?: Sys;
+}
+
+interface Pending {
+  entry: Entry;
+  parts: Buffer[];
+  abs: Buffer;
+  key: string;
+  /** Expected content digest (files). */
+  sha256?: string;
+}
+
+const SLASH = Buffer.from('/');
+const BATCH = 256;
+const CHUNK = 1 << 20;
+const S_IFMT = 0o170000n;
+const TYPES: Record<string, EntryType | 'socket'> = {
+  [0o100000]: 'file',
+  [0o040000]: 'directory',
+  [0o120000]: 'symlink',
+  [0o010000]: 'fifo',
+  [0o020000]: 'chardev',
+  [0o060000]: 'blockdev',
+  [0o140000]: 'socket',
+};
+/** Xattrs compared on their own, not as plain xattrs. */
+const OWN = new Set(['security.selinux', 'system.posix_acl_access', 'system.posix_acl_default']);
+
+export class TreeComparer {
+  readonly differences: TreeDifference[] = [];
+  /** What was not compared, and why (the profile does not restore it, a refused member). */
+  readonly notes: string[] = [];
+  /** Entries compared. */
+  compared = 0;
+  private root: Buffer;
+  private sys: Sys;
+  private profile: Profile;
+  private rules: PathRules;
+  private pending: Pending[] = [];
+  /** Paths (keys) of the entries, and of their parent directories: what is not `extra`. */
+  private entryKeys = new KeySet();
+  private parentKeys = new KeySet();
+  /** Directories the archive holds: only below these is anything extra. */
+  private held = new KeySet();
+  /** Members not expected on disk (refused by the profile): not compared. */
+  private refusedKeys = new KeySet();
+  /** Without the addon restore sets times through Node's float seconds: within a microsecond. */
+  private timeSlack: bigint;
+  private noatime = constants.O_NOATIME ?? 0;
+
+  constructor(
+    dir: string,
+    private opts: CompareOptions = {},
+  ) {
+    this.root = Buffer.from(dir);
+    this.sys = opts.sys ?? loadSys();
+    this.profile = restoreProfile(opts);
+    this.rules = opts.pathRules ?? hostPathRules();
+    this.timeSlack = this.sys.kind === 'native' ? 0n : 1000n;
+    if (!this.profile.sameOwner) this.notes.push('owners not compared: this profile does not restore them (the extracting user owns the files)');
+  }
+
+  /**
+   * Queue an entry for comparison; `sha256` is its content digest (files). `optional`: compared only
+   * when it is on disk (the manifest members, restored only when asked).
+   */
+  async add(entry: Entry, sha256?: string, optional = false): Promise<void> {
+    const mp = memberPath(entry.path, { absolute: this.opts.absoluteNames, rules: this.rules });
+    if (typeof mp === 'string') {
+      this.notes.push(`${entry.name}: not compared: ${mp} (restore refuses it)`);
+      return;
+    }
+    const { parts } = mp;
+    const key = keyOf(parts);
+    const abs = parts.length ? Buffer.concat([this.root, ...parts.flatMap((p) => [SLASH, p])]) : this.root;
+    if (optional && !lstatSync(abs, { throwIfNoEntry: false })) return;
+    // A later member of the same name replaces the earlier one on restore (tar's rule): only the
+    // last is compared.
+    if (this.entryKeys.has(key)) this.forget(key);
+    this.remember(parts, key, entry.type === 'directory');
+    const refused = specialRefused(entry.type, this.profile) ?? this.refusedLink(entry, parts);
+    if (refused) {
+      this.refusedKeys.add(key);
+      this.notes.push(`${entry.name}: not expected on disk: ${refused.reason}`);
+      return;
+    }
+    this.pending.push({ entry, parts, abs, key, sha256 });
+    if (this.pending.length >= BATCH) await this.flush();
+  }
+
+  /** Compare what is queued, then (unless ignoreExtra) list what is on disk and not in the archive. */
+  async finish(): Promise<void> {
+    await this.flush();
+    if (!this.opts.ignoreExtra) this.findExtras();
+  }
+
+  private refusedLink(entry: Entry, parts: Buffer[]): { reason: string } | undefined {
+    if (!this.profile.untrusted || entry.type !== 'symlink') return undefined;
+    const outside = symlinkOutside(parts, entry.linkTarget ?? Buffer.alloc(0), this.rules);
+    return outside ? { reason: `symlink target ${outside}; refused by --untrusted` } : undefined;
+  }
+
+  private remember(parts: Buffer[], key: string, directory: boolean): void {
+    let k = '';
+    for (let n = 0; n < parts.length - 1; n++) {
+      k = n ? `${k}/${parts[n]!.toString('latin1')}` : parts[n]!.toString('latin1');
+      this.parentKeys.add(k);
+    }
+    this.entryKeys.add(key);
+    if (directory) this.held.add(key);
+  }
+
+  /** Drop what an earlier member of this name was found (or queued) to be. */
+  private forget(key: string): void {
+    const queued = this.pending.findIndex((p) => p.key === key);
+    if (queued >= 0) this.pending.splice(queued, 1);
+    else if (!this.refusedKeys.has(key)) {
+      this.compared--;
+      const path = show(key);
+      for (let i = this.differences.length - 1; i >= 0; i--) if (this.differences[i]!.path === path) this.differences.splice(i, 1);
+    }
+    this.notes.push(`${show(key)}: in the archive more than once: the last one is compared (restore keeps it)`);
+  }
+
+  private diff(p: Pending, property: TreeProperty, archive: string, disk: string, name?: string): void {
+    this.differences.push({ path: show(p.key), property, name, archive, disk });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending.splice(0);
+    if (!batch.length) return;
+    const stats = batch.map((p) => lstatSync(p.abs, { bigint: true, throwIfNoEntry: false }));
+    const present = batch.filter((_, i) => stats[i]);
+    const xattrs = await this.sys.getXattrs(present.map((p) => p.abs));
+    const byItem = new Map(present.map((p, i) => [p, xattrs[i]!]));
+    for (const [i, p] of batch.entries()) {
+      this.compared++;
+      this.compare(p, stats[i], byItem.get(p));
+    }
+  }
+
+  private compare(p: Pending, st: BigIntStats | undefined, xattrs: Map<string, Buffer> | Error | undefined): void {
+    const { entry } = p;
+    if (!st) return this.diff(p, 'missing', entry.type, 'none');
+    if (entry.type === 'hardlink') return this.compareLink(p, st);
+    const type = TYPES[String(Number(st.mode & S_IFMT))] ?? 'unknown';
+    if (type !== entry.type) return this.diff(p, 'type', entry.type, type);
+    if (entry.type === 'file') {
+      if (st.size !== BigInt(entry.size)) this.diff(p, 'size', String(entry.size), String(st.size));
+      else if (p.sha256 !== undefined) {
+        const got = this.hashFile(p);
+        if (got !== undefined && got !== p.sha256) this.diff(p, 'content', `sha256 ${p.sha256}`, `sha256 ${got}`);
+      }
+    }
+    if (entry.type !== 'symlink') {
+      const want = modeOf(entry, this.profile).mode;
+      const got = Number(st.mode & 0o7777n);
+      if (got !== want) this.diff(p, 'mode', octal(want), octal(got));
+    }
+    if (this.profile.sameOwner) {
+      const { uid, gid } = ownerOf(entry, this.profile.numericOwner);
+      if (BigInt(uid) !== st.uid) this.diff(p, 'uid', owner(uid, entry.uid, entry.uname, 'user'), String(st.uid));
+      if (BigInt(gid) !== st.gid) this.diff(p, 'gid', owner(gid, entry.gid, entry.gname, 'group'), String(st.gid));
+    }
+    if (!this.sameTime(entry.mtimeNs, st.mtimeNs)) this.diff(p, 'mtime', time(entry.mtimeNs), time(st.mtimeNs));
+    // A directory's atime moves whenever it is listed, a symlink's when it is read (this check
+    // does both): atimes are compared for the others, whose content is read with O_NOATIME.
+    if (this.opts.atime && entry.type !== 'directory' && entry.type !== 'symlink') {
+      const want = entry.atimeNs ?? entry.mtimeNs;
+      if (!this.sameTime(want, st.atimeNs)) this.diff(p, 'atime', time(want), time(st.atimeNs));
+    }
+    if (entry.type === 'symlink') {
+      const target = readlinkSync(p.abs, { encoding: 'buffer' });
+      const want = entry.linkTarget ?? Buffer.alloc(0);
+      if (!target.equals(want)) this.diff(p, 'target', JSON.stringify(displayName(want)), JSON.stringify(displayName(target)));
+    }
+    if (entry.type === 'chardev' || entry.type === 'blockdev') {
+      const want = `${entry.devMajor ?? 0},${entry.devMinor ?? 0}`;
+      const got = `${Number(((st.rdev >> 8n) & 0xfffn) | ((st.rdev >> 32n) & ~0xfffn))},${Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & ~0xffn))}`;
+      if (want !== got) this.diff(p, 'device', want, got);
+    }
+    if (xattrs instanceof Error) return this.diff(p, 'unreadable', 'xattrs', xattrs.message);
+    this.compareXattrs(p, xattrs ?? new Map());
+  }
+
+  /** A hardlink is right when it is the same inode as its target; its metadata is the target's. */
+  private compareLink(p: Pending, st: BigIntStats): void {
+    const target = p.entry.linkTarget ?? Buffer.alloc(0);
+    const mp = memberPath(target, { absolute: this.opts.absoluteNames, rules: this.rules });
+    const want = `same file as "${displayName(target)}"`;
+    if (typeof mp === 'string') return this.diff(p, 'hardlink', want, `not checked: the target's ${mp}`);
+    const tabs = mp.parts.length ? Buffer.concat([this.root, ...mp.parts.flatMap((x) => [SLASH, x])]) : this.root;
+    const tst = lstatSync(tabs, { bigint: true, throwIfNoEntry: false });
+    if (!tst) return this.diff(p, 'hardlink', want, 'the target is missing');
+    if (tst.ino !== st.ino || tst.dev !== st.dev) this.diff(p, 'hardlink', want, `a separate ${TYPES[String(Number(st.mode & S_IFMT))] ?? 'object'} (inode ${st.ino}, target's ${tst.ino})`);
+  }
+
+  private compareXattrs(p: Pending, disk: Map<string, Buffer>): void {
+    const { entry } = p;
+    const want = new Map([...entry.xattrs].filter(([name]) => !OWN.has(name) && !withheldXattr(name, this.profile)));
+    for (const [name, value] of want) {
+      const got = disk.get(name);
+      if (!got) this.diff(p, 'xattr', bytes(value), 'none', name);
+      else if (!got.equals(value)) this.diff(p, 'xattr', bytes(value), bytes(got), name);
+    }
+    for (const [name, value] of disk) {
+      if (OWN.has(name) || want.has(name)) continue;
+      // Withheld by the profile and there anyway: restore would not have put it there either.
+      this.diff(p, 'xattr', 'none', bytes(value), name);
+    }
+    // A label is compared where the archive has one: without, the system gives files its default.
+    if (entry.selinux !== undefined) {
+      const raw = disk.get('security.selinux');
+      const got = raw && stripNuls(raw).toString('utf8');
+      if (got !== entry.selinux) this.diff(p, 'selinux', JSON.stringify(entry.selinux), got === undefined ? 'none' : JSON.stringify(got));
+    }
+    if (entry.type === 'symlink') return; // Linux has no ACLs on symlinks
+    this.compareAcl(p, 'acl', accessAclOf(entry, this.profile), disk.get('system.posix_acl_access'));
+    // Only directories carry default ACLs (restore reports one on anything else as a loss).
+    if (entry.type === 'directory') {
+      this.compareAcl(p, 'default-acl', entry.aclDefault?.length ? resolveAcl(entry.aclDefault, this.profile.numericOwner).acl : undefined, disk.get('system.posix_acl_default'));
+    }
+  }
+
+  private compareAcl(p: Pending, property: 'acl' | 'default-acl', want: AclEntry[] | undefined, raw: Buffer | undefined): void {
+    let got: AclEntry[] | undefined;
+    try {
+      got = raw ? decodeAclXattr(raw) : undefined;
+    } catch (err) {
+      return this.diff(p, property, want ? formatAclText(want) : 'none', `unreadable (${(err as Error).message})`);
+    }
+    if (property === 'acl') got = storedAccessAcl(got);
+    const same = want === undefined || got === undefined ? want === got : canEncode(want) && encodeAclXattr(want).equals(encodeAclXattr(got));
+    if (!same) this.diff(p, property, want ? formatAclText(want) : 'none', got ? formatAclText(got) : 'none');
+  }
+
+  private sameTime(a: bigint, b: bigint): boolean {
+    const d = a - b;
+    return (d < 0n ? -d : d) <= this.timeSlack;
+  }
+
+  /** SHA-256 of the file on disk; undefined (reported) when it cannot be read. */
+  private hashFile(p: Pending): string | undefined {
+    let fd: number;
+    try {
+      fd = openSync(p.abs, constants.O_RDONLY | constants.O_NOFOLLOW | this.noatime);
+    } catch (err) {
+      // O_NOATIME is for the owner (or root) only.
+      if ((err as NodeJS.ErrnoException).code !== 'EPERM' || !this.noatime) return void this.diff(p, 'unreadable', 'content', (err as Error).message);
+      this.noatime = 0;
+      return this.hashFile(p);
+    }
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(CHUNK);
+    try {
+      for (;;) {
+        const n = readSync(fd, buf, 0, CHUNK, null);
+        if (n === 0) break;
+        hash.update(buf.subarray(0, n));
+      }
+    } catch (err) {
+      return void this.diff(p, 'unreadable', 'content', (err as Error).message);
+    } finally {
+      closeSync(fd);
+    }
+    return hash.digest('hex');
+  }
+
+  /**
+   * Below each directory the archive holds: what is on disk and not in the archive. The walk goes
+   * down from DIR through the directories the archive holds or passes through, and no further.
+   */
+  private findExtras(): void {
+    const stack = [''];
+    while (stack.length) {
+      const key = stack.pop()!;
+      const abs = key ? Buffer.concat([this.root, SLASH, Buffer.from(key, 'latin1')]) : this.root;
+      if (!lstatSync(abs, { throwIfNoEntry: false })?.isDirectory()) continue; // reported as missing or of another type
+      const holds = this.held.has(key);
+      let names: Buffer[];
+      try {
+        names = readdirSync(abs, { encoding: 'buffer' }).sort(Buffer.compare);
+      } catch (err) {
+        if (holds) this.differences.push({ path: show(key), property: 'unreadable', archive: 'directory listing', disk: (err as Error).message });
+        continue;
+      }
+      const below: string[] = [];
+      for (const name of names) {
+        const child = key ? `${key}/${name.toString('latin1')}` : name.toString('latin1');
+        const parent = this.parentKeys.has(child);
+        if (parent || this.entryKeys.has(child)) {
+          if (parent || this.held.has(child)) below.push(child);
+          continue;
+        }
+        if (!holds) continue;
+        const cst = lstatSync(Buffer.concat([abs, SLASH, name]), { bigint: true, throwIfNoEntry: false });
+        const type = cst ? (TYPES[String(Number(cst.mode & S_IFMT))] ?? 'unknown') : 'none';
+        this.differences.push({ path: show(child), property: 'extra', archive: 'none', disk: type });
+      }
+      stack.push(...below.reverse());
+    }
+  }
+}
+
+function show(key: string): string {
+  return key ? displayName(Buffer.from(key, 'latin1')) : '.';
+}
+
+function octal(mode: number): string {
+  return mode.toString(8).padStart(4, '0');
+}
+
+function owner(local: number, stored: number, name: string, kind: 'user' | 'group'): string {
+  return local === stored ? String(local) : `${local} (${kind} "${name}"; ${stored} in the archive)`;
+}
+
+/** ns since the epoch as UTC with nine decimals: 2023-11-14T22:13:20.123456789Z. */
+function time(ns: bigint): string {
+  let s = ns / 1_000_000_000n;
+  let frac = ns % 1_000_000_000n;
+  if (frac < 0n) (frac += 1_000_000_000n), s--;
+  if (s > 8_000_000_000_000n || s < -8_000_000_000_000n) return `${ns} ns`; // beyond Date's range
+  const iso = new Date(Number(s) * 1000).toISOString();
+  return `${iso.slice(0, 19)}.${frac.toString().padStart(9, '0')}Z`;
+}
+
+/** An xattr value: quoted text when it is printable UTF-8, else hex (at most 64 bytes shown). */
+function bytes(v: Buffer): string {
+  const text = v.toString('utf8');
+  if (isUtf8(v) && !/[\x00-\x1f\x7f]/.test(text)) return JSON.stringify(text);
+  const shown = v.subarray(0, 64).toString('hex');
+  return `0x${shown}${v.length > 64 ? `… (${v.length} bytes)` : ''}`;
+}
+
+function stripNuls(v: Buffer): Buffer {
+  let end = v.length;
+  while (end > 0 && v[end - 1] === 0) end--;
+  return v.subarray(0, end);
+}
+
+/** Named entries without an id (a name that maps to nothing here) cannot be set, nor equal anything. */
+function canEncode(acl: AclEntry[]): boolean {
+  return acl.every((e) => (e.tag !== 'user' && e.tag !== 'group') || e.id !== undefined);
+}
