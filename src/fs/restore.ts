@@ -2,20 +2,22 @@
 // devices and nanosecond times; directories' metadata after their contents. Whatever cannot be
 // restored is reported per entry, never dropped silently. Spec: spec/portarc-1.md §9 (restore):
 // the profiles of §9.4 (root and user defaults, `untrusted`), paths as bytes (§9.2), symlinks
-// verbatim and never followed (§9.3).
+// verbatim and never followed (§9.3). What this platform cannot hold, and the names it needs, are
+// the platform adapter's answers (platform.ts, §9.6).
 
 // Synchronous fs calls on purpose: one extraction is a sequence of small syscalls, and Node's
 // promise-based fs adds a thread-pool round trip and a promise to each (measured: 20x slower for
 // many small files). Only the archive's bytes arrive asynchronously.
 import {
-  chmodSync, closeSync, existsSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
+  chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
   openSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { completeAcl, effectiveMode, encodeAclXattr } from '../model/acl.js';
 import type { AclEntry, Entry } from '../model/entry.js';
 import { ArchiveError, IoError, describeErrno, isStorageFailure, LimitError, UsageError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
-import { hostPathRules, keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
+import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
+import { hostPlatform, showName, type Platform } from './platform.js';
 import { loadSys, type Sys } from './sys.js';
 import { groupId, userId } from './users.js';
 
@@ -57,6 +59,8 @@ export interface RestoreOptions {
    * of being removed (spec/manifest.md §11). It never gets its real name either way.
    */
   keepDamaged?: boolean;
+  /** The platform adapter (default: this process's; §9.6). Tests pass another to check its rules here. */
+  platform?: Platform;
   sys?: Sys;
 }
 
@@ -77,7 +81,7 @@ export interface DamagedFile {
 /** Something the archive holds that could not be put on disk. */
 export interface Loss {
   path: string;
-  what: 'owner' | 'xattr' | 'selinux' | 'acl' | 'device' | 'time' | 'entry' | 'mode';
+  what: 'owner' | 'xattr' | 'selinux' | 'acl' | 'device' | 'time' | 'entry' | 'mode' | 'symlink';
   reason: string;
 }
 
@@ -95,6 +99,10 @@ interface Dropped {
   setid: number;
   owners: number;
   modes: number;
+  /** Permission bits the platform cannot hold (Windows: all but read-only), left out by the user profile. */
+  platformModes: number;
+  /** Names written by the platform's name rule (Windows, §9.6): reversible, so notes, not losses. */
+  mapped: number;
 }
 
 const SLASH = Buffer.from('/');
@@ -116,7 +124,10 @@ export class Restorer {
   private untrusted: boolean;
   private isRoot: boolean;
   private rules: PathRules;
-  private dropped: Dropped = { setid: 0, owners: 0, modes: 0 };
+  private dropped: Dropped = { setid: 0, owners: 0, modes: 0, platformModes: 0, mapped: 0 };
+  private platform: Platform;
+  /** Symlinks the process could not make (platform.symlinkFallback): copied or reported in finish(). */
+  private unlinked: Array<{ parts: Buffer[]; abs: Buffer; entry: Entry }> = [];
   private dirs: Deferred[] = [];
   /** Directories under the root known to be real directories (not symlinks), by key → inode. */
   private verified = new Map<string, number>();
@@ -143,9 +154,10 @@ export class Restorer {
     this.root = Buffer.from(realpathSync.native(dest));
     this.sys = opts.sys ?? loadSys();
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    if (opts.foldNames ?? foldsNames(this.root)) this.folded = new Map();
+    this.platform = opts.platform ?? hostPlatform();
+    if (opts.foldNames ?? (this.platform.folds === 'always' || foldsNames(this.root))) this.folded = new Map();
     this.isRoot = process.getuid?.() === 0;
-    this.rules = opts.pathRules ?? hostPathRules();
+    this.rules = opts.pathRules ?? this.platform.pathRules;
     this.untrusted = opts.untrusted === true;
     if (this.untrusted && (opts.preserve || opts.sameOwner || opts.samePermissions || opts.absoluteNames)) {
       throw new UsageError('untrusted (--untrusted) cannot be combined with -p, --same-owner, --same-permissions or -P');
@@ -171,25 +183,35 @@ export class Restorer {
       this.lose(entry, 'entry', `${mp}; not extracted (-P allows it)`);
       return undefined;
     }
+    const refused = this.platform.refusePath(path);
+    if (refused) {
+      this.lose(entry, 'entry', `${refused}; not extracted`);
+      return undefined;
+    }
     for (const note of mp.notes) this.warnings.push(`${entry.name}: ${note}`);
-    if (this.folded && mp.parts.length) {
+    const parts = mp.parts.map((p) => this.platform.diskName(p));
+    if (parts.some((p, i) => !p.equals(mp.parts[i]!)) && path === entry.path) {
+      this.dropped.mapped++;
+      this.notes.push(`${entry.name}: written as "${showName(parts.map((p) => p.toString('utf8')).join('/'))}" by the ${this.platform.name} name rule (reversible, spec §9.6)`);
+    }
+    if (this.folded && parts.length) {
       // Two members that the filesystem would make one file: the second could overwrite the first,
       // or (when the first is a symlink) be written through it. The second is refused.
-      const exact = keyOf(mp.parts);
-      const fold = Buffer.from(exact, 'latin1').toString('utf8').normalize('NFC').toLowerCase();
+      const exact = keyOf(parts);
+      const fold = this.platform.foldKey(Buffer.from(exact, 'latin1').toString('utf8'));
       const first = this.folded.get(fold);
       if (first !== undefined && first !== exact) {
-        this.lose(entry, 'entry', `name collides with "${Buffer.from(first, 'latin1').toString('utf8')}" on this filesystem (case or Unicode normalisation); not extracted`);
+        this.lose(entry, 'entry', `name collides with "${showName(Buffer.from(first, 'latin1').toString('utf8'))}" on this filesystem (case or Unicode normalisation); not extracted`);
         return undefined;
       }
       this.folded.set(fold, exact);
     }
-    const bytes = mp.parts.reduce((n, p) => n + p.length + 1, 0);
-    if (bytes > this.limits.pathBytes || mp.parts.length > this.limits.depth) {
-      this.lose(entry, 'entry', `path of ${bytes} bytes and ${mp.parts.length} components exceeds the limits "pathBytes"/"depth"; not extracted`);
+    const bytes = parts.reduce((n, p) => n + p.length + 1, 0);
+    if (bytes > this.limits.pathBytes || parts.length > this.limits.depth) {
+      this.lose(entry, 'entry', `path of ${bytes} bytes and ${parts.length} components exceeds the limits "pathBytes"/"depth"; not extracted`);
       return undefined;
     }
-    return mp.parts;
+    return parts;
   }
 
   /**
@@ -270,7 +292,9 @@ export class Restorer {
             this.lose(entry, 'entry', `symlink target "${target.toString('utf8')}" ${outside}; refused by --untrusted`);
             return;
           }
-          makeName(abs, () => symlinkSync(target, abs));
+          const onDisk = this.platform.diskTarget(target);
+          if (!this.platform.symlinkFallback) makeName(abs, () => symlinkSync(onDisk, abs));
+          else if (!this.trySymlink(parts, abs, entry, onDisk)) return;
           break;
         }
         case 'hardlink': {
@@ -285,6 +309,10 @@ export class Restorer {
         case 'fifo':
         case 'chardev':
         case 'blockdev':
+          if (this.platform.specials) {
+            this.lose(entry, 'device', `${entry.type === 'fifo' ? 'fifo' : 'device node'} not made: ${this.platform.specials}`);
+            return;
+          }
           if (this.untrusted) {
             // PEP 706's data filter refuses special files, fifos included.
             this.lose(entry, 'entry', `${entry.type === 'fifo' ? 'fifo' : 'device node'} refused by --untrusted`);
@@ -308,6 +336,63 @@ export class Restorer {
       if (err instanceof ArchiveError) throw err;
       if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
       this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * A symlink where the process may make one (Windows: Developer Mode or an administrator); else
+   * (EPERM, or Wine's "yes" that makes nothing) it waits for finish()'s fallback. True when made.
+   */
+  private trySymlink(parts: Buffer[], abs: Buffer, entry: Entry, target: Buffer | string): boolean {
+    try {
+      makeName(abs, () => symlinkSync(target, abs));
+      if (lstatSync(abs, { throwIfNoEntry: false })?.isSymbolicLink()) return true;
+    } catch (err) {
+      if (!['EPERM', 'EACCES', 'ENOSYS', 'ENOTSUP'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+    this.unlinked.push({ parts, abs, entry });
+    return false;
+  }
+
+  /**
+   * The fallback for symlinks the process could not make (spec §9.6): a link to a regular file
+   * inside the destination becomes a copy of it; any other is not made. Either way a loss of kind
+   * `symlink`. The target is walked with lstat, component by component: a copy never reads
+   * through a link or outside the destination.
+   */
+  private copyForLinks(): void {
+    const why = 'this process may not create symlinks';
+    for (const { parts, abs, entry } of this.unlinked.splice(0)) {
+      const target = entry.linkTarget ?? Buffer.alloc(0);
+      const shown = `"${target.toString('utf8')}"`;
+      const outside = symlinkOutside(parts, target, this.rules);
+      if (outside) {
+        this.lose(entry, 'symlink', `not made (${why}); its target ${shown} ${outside}, so it is not copied either`);
+        continue;
+      }
+      const at = parts.slice(0, -1);
+      for (const c of target.toString('latin1').split('/')) {
+        if (c === '..') at.pop();
+        else if (c !== '' && c !== '.') at.push(this.platform.diskName(Buffer.from(c, 'latin1')));
+      }
+      let problem: string | undefined = at.length ? undefined : 'is the destination itself';
+      for (let n = 1; n <= at.length && !problem; n++) {
+        const st = lstatSync(this.abs(at.slice(0, n)), { throwIfNoEntry: false });
+        if (!st) problem = 'is missing';
+        else if (st.isSymbolicLink()) problem = 'goes through a symlink';
+        else if (n < at.length && !st.isDirectory()) problem = 'goes through a file';
+        else if (n === at.length && !st.isFile()) problem = 'is not a regular file';
+      }
+      if (problem) {
+        this.lose(entry, 'symlink', `not made (${why}); its target ${shown} ${problem}, so it is not copied`);
+        continue;
+      }
+      try {
+        copyFileSync(this.abs(at), abs, fsConstants.COPYFILE_EXCL);
+        this.lose(entry, 'symlink', `made as a copy of its target ${shown} (${why})`);
+      } catch (err) {
+        this.lose(entry, 'symlink', `not made (${why}); copying its target ${shown} failed: ${(err as Error).message}`);
+      }
     }
   }
 
@@ -392,6 +477,7 @@ export class Restorer {
           writeAll(fd, part);
         }
       }
+      if (this.platform.fsyncWhileOpen && this.opts.fsync !== false) fsyncSync(fd);
       done = true;
     } finally {
       closeSync(fd);
@@ -423,7 +509,7 @@ export class Restorer {
     const batch = this.pendingRenames.splice(0);
     this.pendingTargets.clear();
     this.pendingBytes = 0;
-    if (!this.sys.syncFs(this.root)) {
+    if (!this.platform.fsyncWhileOpen && !this.sys.syncFs(this.root)) {
       for (const { tmp } of batch) {
         const fd = openSync(tmp, 'r');
         try {
@@ -463,7 +549,9 @@ export class Restorer {
   private async applyMetadata(abs: Buffer, entry: Entry, deferredAcl = false): Promise<void> {
     const isLink = entry.type === 'symlink';
     if (this.untrusted && (entry.uid !== process.getuid?.() || entry.gid !== process.getgid?.())) this.dropped.owners++;
-    if (this.sameOwner) {
+    if (this.sameOwner && this.platform.owners) {
+      this.lose(entry, 'owner', `${entry.uname || entry.uid}:${entry.gname || entry.gid} not set: ${this.platform.owners}`);
+    } else if (this.sameOwner) {
       const byName = !this.opts.numericOwner;
       const uid = (byName ? userId(entry.uname) : undefined) ?? entry.uid;
       const gid = (byName ? groupId(entry.gname) : undefined) ?? entry.gid;
@@ -479,12 +567,14 @@ export class Restorer {
         this.notes.push(`${entry.name}: ${name} not restored (${this.profile()}): it grants privileges`);
         continue;
       }
-      this.queueXattr(abs, entry, name, value, 'xattr');
+      const cannot = this.platform.xattr(name);
+      if (cannot) this.lose(entry, 'xattr', cannot);
+      else this.queueXattr(abs, entry, name, value, 'xattr');
     }
-    if (entry.selinux) this.queueXattr(abs, entry, 'security.selinux', Buffer.from(entry.selinux + '\0'), 'selinux');
-    this.queueAcl(abs, entry, 'system.posix_acl_access', entry.aclAccess && completeAcl(entry.aclAccess));
-    if (deferredAcl) this.queueAcl(abs, entry, 'system.posix_acl_default', entry.aclDefault && completeAcl(entry.aclDefault));
-    else if (entry.aclDefault?.length) this.lose(entry, 'acl', 'only directories carry default ACLs');
+    if (entry.selinux && this.platform.selinux) this.lose(entry, 'selinux', `"${entry.selinux}" not set: ${this.platform.selinux}`);
+    else if (entry.selinux) this.queueXattr(abs, entry, 'security.selinux', Buffer.from(entry.selinux + '\0'), 'selinux');
+    if (this.platform.acls && (entry.aclAccess?.length || entry.aclDefault?.length)) this.lose(entry, 'acl', `not set: ${this.platform.acls}`);
+    else this.queueAcls(abs, entry, deferredAcl);
     if (this.sys.kind === 'native' || this.pendingXattrs.length > 2000) await this.flushXattrs();
     // chmod after chown (chown clears setuid/setgid) and after the ACL (which rewrites group bits).
     // With an ACL mask, the group bits of st_mode are the mask: take them from the ACL, since
@@ -497,6 +587,12 @@ export class Restorer {
     } else if (!this.samePermissions && mode & 0o6000) {
       mode &= ~0o6000;
       this.dropped.setid++;
+    }
+    const kept = this.platform.keptMode(mode, entry.type === 'directory');
+    if (!isLink && kept !== mode) {
+      // Windows keeps a read-only flag: the rest is a loss when asked for (-p), else a note (§9.6).
+      if (this.samePermissions) this.lose(entry, 'mode', `mode ${mode.toString(8)} kept as ${kept.toString(8)}: ${this.platform.name} holds only a read-only flag`);
+      else this.dropped.platformModes++;
     }
     if (!isLink) {
       try {
@@ -530,6 +626,12 @@ export class Restorer {
 
   private queueXattr(abs: Buffer, entry: Entry, name: string, value: Buffer, what: Loss['what']): void {
     this.pendingXattrs.push({ path: abs, name, value, entry: entry.name, what });
+  }
+
+  private queueAcls(abs: Buffer, entry: Entry, deferredAcl: boolean): void {
+    this.queueAcl(abs, entry, 'system.posix_acl_access', entry.aclAccess && completeAcl(entry.aclAccess));
+    if (deferredAcl) this.queueAcl(abs, entry, 'system.posix_acl_default', entry.aclDefault && completeAcl(entry.aclDefault));
+    else if (entry.aclDefault?.length) this.lose(entry, 'acl', 'only directories carry default ACLs');
   }
 
   private queueAcl(abs: Buffer, entry: Entry, name: string, acl: AclEntry[] | undefined): void {
@@ -577,6 +679,7 @@ export class Restorer {
   async finish(): Promise<void> {
     await this.flushXattrs();
     await this.flushRenames();
+    this.copyForLinks();
     const dirs = this.dirs.splice(0).sort((a, b) => b.abs.length - a.abs.length);
     for (const d of dirs) {
       // A later entry may have replaced the directory (with a symlink, say): never follow it.
@@ -600,7 +703,9 @@ export class Restorer {
     if (d.setid) this.notes.push(`setuid/setgid bits cleared on ${n(d.setid)} (${this.profile()})`);
     if (d.owners) this.notes.push(`owners not restored on ${n(d.owners)}: they belong to the extracting user (--untrusted)`);
     if (d.modes) this.notes.push(`modes limited to 0755 (files u+rw, x only with u+x; no setuid/setgid/sticky, no group/other write) on ${n(d.modes)} (--untrusted)`);
-    this.dropped = { setid: 0, owners: 0, modes: 0 };
+    if (d.platformModes) this.notes.push(`permission bits kept only as a read-only flag on ${n(d.platformModes)} (${this.platform.name}; -p makes each a loss)`);
+    if (d.mapped) this.notes.push(`${n(d.mapped)} written under names mapped by the ${this.platform.name} name rule (spec §9.6); an archive made from this tree by portarc on ${this.platform.name} has the original names`);
+    this.dropped = { setid: 0, owners: 0, modes: 0, platformModes: 0, mapped: 0 };
   }
 
   /** Make the renames durable: fsync every directory that received a file, and the root. */
