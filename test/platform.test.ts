@@ -1,4 +1,4 @@
-// The platform adapters' rules (spec §9.6), checked on every platform: the Windows name rule
+// The platform adapters' rules (spec §9.7), checked on every platform: the Windows name rule
 // (every forbidden character, control characters, trailing dots and spaces, device names, bytes
 // that are not UTF-8, the escape range itself) is a bijection; `..\` and drive letters are refused;
 // the Windows and macOS adapters report what they cannot hold, per entry, when a real archive is
@@ -184,7 +184,7 @@ describe('extracting through the adapters (on this machine, real files)', () => 
     for (const n of hostile) expect(readFileSync(join(dest, ...n.split('/').map((c) => win(c))), 'utf8')).toBe(`content of ${n}`);
     expect(readdirSync(dest)).toContain('ab\uf03ac');
     expect(readdirSync(dest)).toContain('\uf043ON');
-    expect(r.notes).toContain(`ab:c: written as "ab<U+F03A>c" by the windows name rule (reversible, spec §9.6)`);
+    expect(r.notes).toContain(`ab:c: written as "ab<U+F03A>c" by the windows name rule (reversible, spec §9.7)`);
     expect(r.notes.some((n) => /17 entries written under names mapped by the windows name rule/.test(n))).toBe(true);
     const names: string[] = [];
     for await (const { entry } of scan(['.'], { cwd: dest, platform: WINDOWS })) if (entry.type === 'file') names.push(entry.path.toString('latin1').slice(2));

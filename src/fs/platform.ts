@@ -1,7 +1,7 @@
 // Platform adapters: what a restore can put on this system's disk, and under which names. One
 // interface, three adapters (Linux, macOS, Windows), chosen by process.platform; the rules are pure
 // functions so that every platform's rules are unit-tested on every platform.
-// Spec: spec/portarc-1.md §9.6 (platforms: Windows names, what each platform cannot hold).
+// Spec: spec/portarc-1.md §9.7 (platforms: Windows names, what each platform cannot hold).
 //
 // The Restorer asks the adapter; it never tests process.platform itself. Linux is today's code:
 // every answer below is "as POSIX" for it. What an adapter cannot hold is a loss, reported per
@@ -48,7 +48,7 @@ export interface Platform {
   readonly specials: string | undefined;
   /**
    * Symlinks may fail for want of a privilege (Windows without Developer Mode: EPERM; Wine makes
-   * nothing and says yes): then a file target is copied and the link reported (§9.6).
+   * nothing and says yes): then a file target is copied and the link reported (§9.7).
    */
   readonly symlinkFallback: boolean;
   /**

@@ -3,7 +3,7 @@
 // restored is reported per entry, never dropped silently. Spec: spec/portarc-1.md §9 (restore):
 // the profiles of §9.4 (root and user defaults, `untrusted`), paths as bytes (§9.2), symlinks
 // verbatim and never followed (§9.3). What this platform cannot hold, and the names it needs, are
-// the platform adapter's answers (platform.ts, §9.6).
+// the platform adapter's answers (platform.ts, §9.7).
 
 // Synchronous fs calls on purpose: one extraction is a sequence of small syscalls, and Node's
 // promise-based fs adds a thread-pool round trip and a promise to each (measured: 20x slower for
@@ -59,7 +59,7 @@ export interface RestoreOptions {
    * of being removed (spec/manifest.md §11). It never gets its real name either way.
    */
   keepDamaged?: boolean;
-  /** The platform adapter (default: this process's; §9.6). Tests pass another to check its rules here. */
+  /** The platform adapter (default: this process's; §9.7). Tests pass another to check its rules here. */
   platform?: Platform;
   sys?: Sys;
 }
@@ -101,7 +101,7 @@ interface Dropped {
   modes: number;
   /** Permission bits the platform cannot hold (Windows: all but read-only), left out by the user profile. */
   platformModes: number;
-  /** Names written by the platform's name rule (Windows, §9.6): reversible, so notes, not losses. */
+  /** Names written by the platform's name rule (Windows, §9.7): reversible, so notes, not losses. */
   mapped: number;
 }
 
@@ -192,7 +192,7 @@ export class Restorer {
     const parts = mp.parts.map((p) => this.platform.diskName(p));
     if (parts.some((p, i) => !p.equals(mp.parts[i]!)) && path === entry.path) {
       this.dropped.mapped++;
-      this.notes.push(`${entry.name}: written as "${showName(parts.map((p) => p.toString('utf8')).join('/'))}" by the ${this.platform.name} name rule (reversible, spec §9.6)`);
+      this.notes.push(`${entry.name}: written as "${showName(parts.map((p) => p.toString('utf8')).join('/'))}" by the ${this.platform.name} name rule (reversible, spec §9.7)`);
     }
     if (this.folded && parts.length) {
       // Two members that the filesystem would make one file: the second could overwrite the first,
@@ -355,7 +355,7 @@ export class Restorer {
   }
 
   /**
-   * The fallback for symlinks the process could not make (spec §9.6): a link to a regular file
+   * The fallback for symlinks the process could not make (spec §9.7): a link to a regular file
    * inside the destination becomes a copy of it; any other is not made. Either way a loss of kind
    * `symlink`. The target is walked with lstat, component by component: a copy never reads
    * through a link or outside the destination.
@@ -590,7 +590,7 @@ export class Restorer {
     }
     const kept = this.platform.keptMode(mode, entry.type === 'directory');
     if (!isLink && kept !== mode) {
-      // Windows keeps a read-only flag: the rest is a loss when asked for (-p), else a note (§9.6).
+      // Windows keeps a read-only flag: the rest is a loss when asked for (-p), else a note (§9.7).
       if (this.samePermissions) this.lose(entry, 'mode', `mode ${mode.toString(8)} kept as ${kept.toString(8)}: ${this.platform.name} holds only a read-only flag`);
       else this.dropped.platformModes++;
     }
@@ -704,7 +704,7 @@ export class Restorer {
     if (d.owners) this.notes.push(`owners not restored on ${n(d.owners)}: they belong to the extracting user (--untrusted)`);
     if (d.modes) this.notes.push(`modes limited to 0755 (files u+rw, x only with u+x; no setuid/setgid/sticky, no group/other write) on ${n(d.modes)} (--untrusted)`);
     if (d.platformModes) this.notes.push(`permission bits kept only as a read-only flag on ${n(d.platformModes)} (${this.platform.name}; -p makes each a loss)`);
-    if (d.mapped) this.notes.push(`${n(d.mapped)} written under names mapped by the ${this.platform.name} name rule (spec §9.6); an archive made from this tree by portarc on ${this.platform.name} has the original names`);
+    if (d.mapped) this.notes.push(`${n(d.mapped)} written under names mapped by the ${this.platform.name} name rule (spec §9.7); an archive made from this tree by portarc on ${this.platform.name} has the original names`);
     this.dropped = { setid: 0, owners: 0, modes: 0, platformModes: 0, mapped: 0 };
   }
 

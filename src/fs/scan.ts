@@ -35,7 +35,7 @@ export interface ScanOptions {
    */
   hardlinkContent?: boolean;
   sys?: Sys;
-  /** The platform adapter whose names are read back (default: this process's; spec §9.6). */
+  /** The platform adapter whose names are read back (default: this process's; spec §9.7). */
   platform?: Platform;
   /**
    * Warnings not about an entry that is yielded (a file removed before it was read, a socket
@@ -118,7 +118,7 @@ interface Ctx {
   warnings: string[];
   /** The file of the entry last yielded, if its body was never read. */
   open: OpenFile | undefined;
-  /** Names on disk back to member names (Windows: the inverse of the name rule, spec §9.6). */
+  /** Names on disk back to member names (Windows: the inverse of the name rule, spec §9.7). */
   platform: Platform;
 }
 

@@ -28,7 +28,7 @@ export interface XattrWriteFailure {
 }
 
 export interface Sys {
-  /** 'none' on Windows: no xattrs, no special files, times through Node (spec §9.6). */
+  /** 'none' on Windows: no xattrs, no special files, times through Node (spec §9.7). */
   readonly kind: 'native' | 'fallback' | 'none';
   /** All xattrs of each path (not following symlinks), in every namespace the process can read. Batched so the fallback can run ONE getfattr for many paths. Result i belongs to paths[i]; an Error if that path could not be read. */
   getXattrs(paths: Buffer[]): Promise<Array<Map<string, Buffer> | Error>>;

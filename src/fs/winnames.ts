@@ -1,5 +1,5 @@
 // The Windows name rule: how one component of a POSIX member name becomes a Windows file name,
-// and back. Spec: spec/portarc-1.md §9.6 (the table and examples are there).
+// and back. Spec: spec/portarc-1.md §9.7 (the table and examples are there).
 //
 // A POSIX name is bytes; Windows names are UTF-16 and forbid `< > : " \ | ? *`, control characters,
 // a trailing dot or space, and the device names (CON, NUL, COM1, ... with or without extension).
