@@ -5,7 +5,7 @@
 // without it this file is skipped, loudly. Wine is laxer than Windows (it accepts `CON` and `:`),
 // so the rule itself is asserted by test/platform.test.ts, not by what Wine allows.
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
@@ -83,7 +83,9 @@ describe.skipIf(!WIN_NODE)('Windows lane (Wine + Windows node.exe)', () => {
     expect(probe.stdout.trim(), probe.stderr).toBe('win32');
   });
   afterAll(() => {
+    // The prefix is ~700 MB: stop its wineserver, then remove the whole work directory.
     if (prefix) spawnSync('wineserver', ['-k'], { env: wineEnv(), stdio: 'ignore' });
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('restores a tree with hostile names under the mapped names, reports each loss, and a create on Windows gives the original names back', () => {
