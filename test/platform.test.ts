@@ -238,6 +238,21 @@ describe('extracting through the adapters (on this machine, real files)', () => 
     expect(readlinkSync(join(dest, 'l'), 'utf8')).toBe('dir\uf03ax\\\uf043ON');
   });
 
+  it('symlinks made last (as on Windows): targets exist by then, nothing goes through a waiting link, a later entry replaces it', async () => {
+    const dest = tempDir('plat-last');
+    const archive = join(dest, '..', 'last.tar');
+    const sym = (path: string, target: string) => [makeEntry({ path, type: 'symlink', linkTarget: Buffer.from(target), mtimeNs: 1_000_000_000_000_000_000n })] as [Entry];
+    writeFileSync(archive, await tarOf([sym('l', 'd'), [makeEntry({ path: 'd', type: 'directory', mode: 0o755 })], file('d/f', 'in d'), file('l/x', 'through'), sym('m', 'd/f'), file('m', 'replaced')]));
+    const r = await extract(archive, dest, { platform: { ...LINUX, symlinksLast: true }, ...USER });
+    expect(r.losses).toEqual([{ path: 'l/x', what: 'entry', reason: 'not extracted: "l" is a symlink; nothing is extracted through it' }]);
+    expect(readlinkSync(join(dest, 'l'), 'utf8')).toBe('d');
+    expect(lstatSync(join(dest, 'l'), { bigint: true }).mtimeNs).toBe(1_000_000_000_000_000_000n); // its metadata, applied when made
+    expect(readFileSync(join(dest, 'l', 'f'), 'utf8')).toBe('in d');
+    expect(readdirSync(join(dest, 'd'))).toEqual(['f']);
+    expect(lstatSync(join(dest, 'm')).isFile()).toBe(true);
+    expect(readFileSync(join(dest, 'm'), 'utf8')).toBe('replaced');
+  });
+
   it('macOS: NFC/NFD and case collisions refused, SELinux and ACLs reported, user.* xattrs and names kept', async () => {
     const dest = tempDir('plat-mac');
     const archive = join(dest, '..', 'mac.tar');

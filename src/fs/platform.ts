@@ -47,10 +47,12 @@ export interface Platform {
   /** Why fifos and device nodes cannot be made here, or undefined. */
   readonly specials: string | undefined;
   /**
-   * Symlinks may fail for want of a privilege (Windows without Developer Mode: EPERM; Wine makes
+   * Symlinks are made after every other entry, and may fail for want of a privilege. Windows: a
+   * link is a file or a directory link, decided by what its target is when it is made, so the
+   * target must exist by then; and without Developer Mode creation fails (EPERM; Wine makes
    * nothing and says yes): then a file target is copied and the link reported (§9.7).
    */
-  readonly symlinkFallback: boolean;
+  readonly symlinksLast: boolean;
   /**
    * fsync a file while its writing descriptor is open: on Windows FlushFileBuffers needs write
    * access, which a read-only file (mode applied before the rename) no longer grants.
@@ -78,7 +80,7 @@ export const LINUX: Platform = {
   selinux: undefined,
   acls: undefined,
   specials: undefined,
-  symlinkFallback: false,
+  symlinksLast: false,
   fsyncWhileOpen: false,
 };
 
@@ -127,7 +129,7 @@ export const WINDOWS: Platform = {
   selinux: 'Windows has no SELinux labels',
   acls: 'POSIX ACLs are not mapped to Windows ACLs',
   specials: 'Windows has no fifos or device nodes',
-  symlinkFallback: true,
+  symlinksLast: true,
   fsyncWhileOpen: true,
 };
 

@@ -126,7 +126,9 @@ export class Restorer {
   private rules: PathRules;
   private dropped: Dropped = { setid: 0, owners: 0, modes: 0, platformModes: 0, mapped: 0 };
   private platform: Platform;
-  /** Symlinks the process could not make (platform.symlinkFallback): copied or reported in finish(). */
+  /** Symlinks waiting for the end (platform.symlinksLast), by key: nothing goes through them meanwhile. */
+  private lastLinks = new Map<string, { parts: Buffer[]; abs: Buffer; entry: Entry; target: Buffer | string }>();
+  /** Symlinks the process could not make (platform.symlinksLast): copied or reported in finish(). */
   private unlinked: Array<{ parts: Buffer[]; abs: Buffer; entry: Entry }> = [];
   private dirs: Deferred[] = [];
   /** Directories under the root known to be real directories (not symlinks), by key → inode. */
@@ -222,6 +224,7 @@ export class Restorer {
   private ensureParents(parts: Buffer[]): void {
     for (let n = 1; n < parts.length; n++) {
       const key = keyOf(parts.slice(0, n));
+      if (this.lastLinks.has(key)) throw new UnsafePath(`"${key}" is a symlink; nothing is extracted through it`);
       if (this.verified.has(key)) continue;
       const abs = this.abs(parts.slice(0, n));
       let st = lstatSync(abs, { throwIfNoEntry: false });
@@ -264,6 +267,8 @@ export class Restorer {
     const parts = this.place(entry.path, entry);
     if (!parts) return;
     const abs = this.abs(parts);
+    // A later entry replaces a symlink still waiting to be made (as it replaces a made one).
+    if (this.lastLinks.size) this.lastLinks.delete(keyOf(parts));
     try {
       await this.settle(parts);
       this.ensureParents(parts);
@@ -293,8 +298,8 @@ export class Restorer {
             return;
           }
           const onDisk = this.platform.diskTarget(target);
-          if (!this.platform.symlinkFallback) makeName(abs, () => symlinkSync(onDisk, abs));
-          else if (!this.trySymlink(parts, abs, entry, onDisk)) return;
+          if (this.platform.symlinksLast) return void this.lastLinks.set(keyOf(parts), { parts, abs, entry, target: onDisk });
+          makeName(abs, () => symlinkSync(onDisk, abs));
           break;
         }
         case 'hardlink': {
@@ -340,18 +345,28 @@ export class Restorer {
   }
 
   /**
-   * A symlink where the process may make one (Windows: Developer Mode or an administrator); else
-   * (EPERM, or Wine's "yes" that makes nothing) it waits for finish()'s fallback. True when made.
+   * The symlinks kept for the end (platform.symlinksLast), every target now in place: each made
+   * where the process may (Windows: Developer Mode or an administrator), with its metadata; else
+   * (EPERM, or Wine's "yes" that makes nothing) left to copyForLinks().
    */
-  private trySymlink(parts: Buffer[], abs: Buffer, entry: Entry, target: Buffer | string): boolean {
-    try {
-      makeName(abs, () => symlinkSync(target, abs));
-      if (lstatSync(abs, { throwIfNoEntry: false })?.isSymbolicLink()) return true;
-    } catch (err) {
-      if (!['EPERM', 'EACCES', 'ENOSYS', 'ENOTSUP'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  private async makeLastLinks(): Promise<void> {
+    for (const { parts, abs, entry, target } of this.lastLinks.values()) {
+      try {
+        this.ensureParents(parts);
+        this.clear(parts);
+        try {
+          makeName(abs, () => symlinkSync(target, abs));
+        } catch (err) {
+          if (!['EPERM', 'EACCES', 'ENOSYS', 'ENOTSUP'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+        }
+        if (lstatSync(abs, { throwIfNoEntry: false })?.isSymbolicLink()) await this.applyMetadata(abs, entry);
+        else this.unlinked.push({ parts, abs, entry });
+      } catch (err) {
+        this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
+      }
     }
-    this.unlinked.push({ parts, abs, entry });
-    return false;
+    this.lastLinks.clear();
+    this.copyForLinks();
   }
 
   /**
@@ -679,7 +694,7 @@ export class Restorer {
   async finish(): Promise<void> {
     await this.flushXattrs();
     await this.flushRenames();
-    this.copyForLinks();
+    await this.makeLastLinks();
     const dirs = this.dirs.splice(0).sort((a, b) => b.abs.length - a.abs.length);
     for (const d of dirs) {
       // A later entry may have replaced the directory (with a symlink, say): never follow it.
