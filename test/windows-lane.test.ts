@@ -218,5 +218,11 @@ describe.skipIf(!WIN_NODE)('Windows lane (Wine + Windows node.exe)', () => {
       }
     }
     expect(files).toBeGreaterThan(100);
+    // The hostile-names vector: mapped on disk, the second of Case/case refused as a collision.
+    const hostile = win.results['y_windows-hostile-names.tar'];
+    expect(hostile.losses.map((x: any) => `${x.path} ${x.what}`)).toEqual(['h/case entry']);
+    const hdir = join(winDest, 'y_windows-hostile-names.tar', 'h');
+    expect(readdirSync(hdir)).toEqual(expect.arrayContaining(['\uf043ON', 'e\uf03af', 'trail\uf02e', 'trail\uf020', 'back\uf05cslash', 'pua\uf0ef\uf080\uf0ba', 'Case']));
+    expect(readdirSync(hdir)).toHaveLength(14);
   });
 });
