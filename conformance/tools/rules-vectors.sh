@@ -60,6 +60,11 @@ write_tar("vectors/1.0/y_absolute-symlinks.tar", [
     member("s/up", type=tarfile.SYMTYPE, mode=0o777, linkname="../../outside"),
     member("s/f.txt", b"after the links\n"),
 ])
+# Names Windows forbids (spec §9.7): bytes to every reader; the Windows adapter maps each reversibly.
+write_tar("vectors/1.0/y_windows-hostile-names.tar", [member("h", type=D, mode=0o755)] + [
+    member("h/" + n, ("content of " + n + "\n").encode("utf-8"))
+    for n in ["a<b>c", "e:f", 'q"u|e?s*t', "ctl\x01x", "trail.", "trail ", "CON", "nul.txt", "COM1.log", "lpt9", "Aux.tar.gz", "back\\slash", "Case", "case", "pua\uf03a"]
+])
 write_tar("vectors/1.0/y_acl-no-mask.tar", [
     member("a", type=D, mode=0o750, pax={"SCHILY.acl.access": "user::rwx,user:1000:r-x,group::r-x,other::---", "SCHILY.acl.default": "user::rwx,group:1001:rwx,group::r-x,other::---"}),
     member("a/f.txt", b"acl without mask\n", mode=0o640, pax={"SCHILY.acl.access": "user::rw-\nuser:1000:rw-\ngroup::r--\nother::---\n"}),

@@ -17,6 +17,8 @@ export { scan, type ScanOptions, type ScannedEntry } from '../fs/scan.js';
 export { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
 export { memberPath, POSIX_RULES, WINDOWS_RULES, hostPathRules, type PathRules, type MemberPath } from '../fs/paths.js';
 export { loadSys, type Sys } from '../fs/sys.js';
+export { platformFor, hostPlatform, LINUX, MACOS, WINDOWS, type Platform } from '../fs/platform.js';
+export { toWindowsName, fromWindowsName, windowsTraversal } from '../fs/winnames.js';
 export { decompressAuto, compressingSink, filterForPath, SeekTable, readRange, fileReader, zstdBackends, CompressError, type Filter } from '../compress/index.js';
 export { ZipWriter, ZipStreamReader, openZip, type ZipFile, type ZipFileEntry } from '../zip/index.js';
 export { addRecovery, recoveryStatus, repair, type RecoveryStatus, type RecoveryWritten, type RepairOptions, type RepairResult } from './repair.js';

@@ -2,9 +2,10 @@
 // Spec: spec/portarc-1.md §9.2 (paths are bytes) and §9.3 (symlinks). The anchors are Python's
 // tarfile `data` filter (PEP 706) and libarchive's SECURE_NODOTDOT / SECURE_NOABSOLUTEPATHS.
 //
-// A name is bytes. On POSIX only `/` separates: a `\` or a leading `C:` is part of a file name, as
-// GNU tar and bsdtar restore it. What a name means on Windows (`\` separators, drive letters) is the
-// Windows adapter's rule set, passed in as `PathRules`, not a POSIX rule.
+// A name is bytes. Only `/` separates: a `\` or a leading `C:` is part of a file name, as GNU tar
+// and bsdtar restore it. On Windows too: there the adapter (platform.ts, spec §9.7) refuses paths
+// that climb or name a drive when `\` is read as a separator, and maps every other `\` by its
+// reversible name rule. WINDOWS_RULES is how Windows itself reads a path, for callers that need it.
 
 export interface MemberPath {
   /** The components under the destination, none empty or `.` (nor `..`, unless `absolute`). Empty for the root itself. */
@@ -27,12 +28,12 @@ const BACKSLASH = 0x5c;
 
 /** Linux, macOS, every POSIX system: `/` is the only separator; every other byte is a name byte. */
 export const POSIX_RULES: PathRules = { name: 'posix', separators: [SLASH], driveLetters: false };
-/** Windows: `/` and `\` separate, and a leading drive letter (`C:`) is removed. */
+/** How Windows reads a path: `/` and `\` separate, and a leading drive letter (`C:`) is removed. Not used for member names (§9.7). */
 export const WINDOWS_RULES: PathRules = { name: 'windows', separators: [SLASH, BACKSLASH], driveLetters: true };
 
-/** The rules of the platform this process runs on. */
+/** The rules member paths split by on this platform: `/` only, everywhere (Windows maps `\` instead, §9.7). */
 export function hostPathRules(): PathRules {
-  return process.platform === 'win32' ? WINDOWS_RULES : POSIX_RULES;
+  return POSIX_RULES;
 }
 
 function isDotDot(p: Buffer): boolean {

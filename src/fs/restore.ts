@@ -2,20 +2,22 @@
 // devices and nanosecond times; directories' metadata after their contents. Whatever cannot be
 // restored is reported per entry, never dropped silently. Spec: spec/portarc-1.md §9 (restore):
 // the profiles of §9.4 (root and user defaults, `untrusted`), paths as bytes (§9.2), symlinks
-// verbatim and never followed (§9.3).
+// verbatim and never followed (§9.3). What this platform cannot hold, and the names it needs, are
+// the platform adapter's answers (platform.ts, §9.7).
 
 // Synchronous fs calls on purpose: one extraction is a sequence of small syscalls, and Node's
 // promise-based fs adds a thread-pool round trip and a promise to each (measured: 20x slower for
 // many small files). Only the archive's bytes arrive asynchronously.
 import {
-  chmodSync, closeSync, existsSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
+  chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
   openSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { encodeAclXattr } from '../model/acl.js';
 import type { AclEntry, Entry } from '../model/entry.js';
 import { ArchiveError, IoError, describeErrno, isStorageFailure, LimitError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
-import { hostPathRules, keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
+import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
+import { hostPlatform, showName, type Platform } from './platform.js';
 import { loadSys, type Sys } from './sys.js';
 import { modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, withheldXattr, type Profile } from './profile.js';
 
@@ -64,6 +66,8 @@ export interface RestoreOptions {
    * as new or newer than the member, with a note.
    */
   existing?: 'replace' | 'keep-old' | 'skip-old' | 'keep-newer';
+  /** The platform adapter (default: this process's; §9.7). Tests pass another to check its rules here. */
+  platform?: Platform;
   sys?: Sys;
 }
 
@@ -84,7 +88,7 @@ export interface DamagedFile {
 /** Something the archive holds that could not be put on disk. */
 export interface Loss {
   path: string;
-  what: 'owner' | 'xattr' | 'selinux' | 'acl' | 'device' | 'time' | 'entry' | 'mode';
+  what: 'owner' | 'xattr' | 'selinux' | 'acl' | 'device' | 'time' | 'entry' | 'mode' | 'symlink';
   reason: string;
 }
 
@@ -102,6 +106,10 @@ interface Dropped {
   setid: number;
   owners: number;
   modes: number;
+  /** Permission bits the platform cannot hold (Windows: all but read-only), left out by the user profile. */
+  platformModes: number;
+  /** Names written by the platform's name rule (Windows, §9.7): reversible, so notes, not losses. */
+  mapped: number;
 }
 
 const SLASH = Buffer.from('/');
@@ -127,7 +135,12 @@ export class Restorer {
   /** What this restore restores (profile.ts: shared with `verify -C`). */
   private profileOf: Profile;
   private rules: PathRules;
-  private dropped: Dropped = { setid: 0, owners: 0, modes: 0 };
+  private dropped: Dropped = { setid: 0, owners: 0, modes: 0, platformModes: 0, mapped: 0 };
+  private platform: Platform;
+  /** Symlinks waiting for the end (platform.symlinksLast), by key: nothing goes through them meanwhile. */
+  private lastLinks = new Map<string, { parts: Buffer[]; abs: Buffer; entry: Entry; target: Buffer | string }>();
+  /** Symlinks the process could not make (platform.symlinksLast): copied or reported in finish(). */
+  private unlinked: Array<{ parts: Buffer[]; abs: Buffer; entry: Entry }> = [];
   private dirs: Deferred[] = [];
   /** Directories under the root known to be real directories (not symlinks), by key → inode. */
   private verified = new Map<string, number>();
@@ -154,9 +167,10 @@ export class Restorer {
     this.root = Buffer.from(realpathSync.native(dest));
     this.sys = opts.sys ?? loadSys();
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    if (opts.foldNames ?? foldsNames(this.root)) this.folded = new Map();
+    this.platform = opts.platform ?? hostPlatform();
+    if (opts.foldNames ?? (this.platform.folds === 'always' || foldsNames(this.root))) this.folded = new Map();
     this.isRoot = process.getuid?.() === 0;
-    this.rules = opts.pathRules ?? hostPathRules();
+    this.rules = opts.pathRules ?? this.platform.pathRules;
     this.profileOf = restoreProfile(opts, this.isRoot);
     ({ untrusted: this.untrusted, samePermissions: this.samePermissions, sameOwner: this.sameOwner } = this.profileOf);
   }
@@ -176,25 +190,35 @@ export class Restorer {
       this.lose(entry, 'entry', `${mp}; not extracted (-P allows it)`);
       return undefined;
     }
+    const refused = this.platform.refusePath(path);
+    if (refused) {
+      this.lose(entry, 'entry', `${refused}; not extracted`);
+      return undefined;
+    }
     for (const note of mp.notes) this.warnings.push(`${entry.name}: ${note}`);
-    if (this.folded && mp.parts.length) {
+    const parts = mp.parts.map((p) => this.platform.diskName(p));
+    if (parts.some((p, i) => !p.equals(mp.parts[i]!)) && path === entry.path) {
+      this.dropped.mapped++;
+      this.notes.push(`${entry.name}: written as "${showName(parts.map((p) => p.toString('utf8')).join('/'))}" by the ${this.platform.name} name rule (reversible, spec §9.7)`);
+    }
+    if (this.folded && parts.length) {
       // Two members that the filesystem would make one file: the second could overwrite the first,
       // or (when the first is a symlink) be written through it. The second is refused.
-      const exact = keyOf(mp.parts);
-      const fold = Buffer.from(exact, 'latin1').toString('utf8').normalize('NFC').toLowerCase();
+      const exact = keyOf(parts);
+      const fold = this.platform.foldKey(Buffer.from(exact, 'latin1').toString('utf8'));
       const first = this.folded.get(fold);
       if (first !== undefined && first !== exact) {
-        this.lose(entry, 'entry', `name collides with "${Buffer.from(first, 'latin1').toString('utf8')}" on this filesystem (case or Unicode normalisation); not extracted`);
+        this.lose(entry, 'entry', `name collides with "${showName(Buffer.from(first, 'latin1').toString('utf8'))}" on this filesystem (case or Unicode normalisation); not extracted`);
         return undefined;
       }
       this.folded.set(fold, exact);
     }
-    const bytes = mp.parts.reduce((n, p) => n + p.length + 1, 0);
-    if (bytes > this.limits.pathBytes || mp.parts.length > this.limits.depth) {
-      this.lose(entry, 'entry', `path of ${bytes} bytes and ${mp.parts.length} components exceeds the limits "pathBytes"/"depth"; not extracted`);
+    const bytes = parts.reduce((n, p) => n + p.length + 1, 0);
+    if (bytes > this.limits.pathBytes || parts.length > this.limits.depth) {
+      this.lose(entry, 'entry', `path of ${bytes} bytes and ${parts.length} components exceeds the limits "pathBytes"/"depth"; not extracted`);
       return undefined;
     }
-    return mp.parts;
+    return parts;
   }
 
   /**
@@ -205,6 +229,7 @@ export class Restorer {
   private ensureParents(parts: Buffer[]): void {
     for (let n = 1; n < parts.length; n++) {
       const key = keyOf(parts.slice(0, n));
+      if (this.lastLinks.has(key)) throw new UnsafePath(`"${key}" is a symlink; nothing is extracted through it`);
       if (this.verified.has(key)) continue;
       const abs = this.abs(parts.slice(0, n));
       let st = lstatSync(abs, { throwIfNoEntry: false });
@@ -247,6 +272,8 @@ export class Restorer {
     const parts = this.place(entry.path, entry);
     if (!parts) return;
     const abs = this.abs(parts);
+    // A later entry replaces a symlink still waiting to be made (as it replaces a made one).
+    if (this.lastLinks.size) this.lastLinks.delete(keyOf(parts));
     try {
       await this.settle(parts);
       this.ensureParents(parts);
@@ -276,7 +303,9 @@ export class Restorer {
             this.lose(entry, 'entry', `symlink target "${target.toString('utf8')}" ${outside}; refused by --untrusted`);
             return;
           }
-          makeName(abs, () => symlinkSync(target, abs));
+          const onDisk = this.platform.diskTarget(target);
+          if (this.platform.symlinksLast) return void this.lastLinks.set(keyOf(parts), { parts, abs, entry, target: onDisk });
+          makeName(abs, () => symlinkSync(onDisk, abs));
           break;
         }
         case 'hardlink': {
@@ -291,6 +320,10 @@ export class Restorer {
         case 'fifo':
         case 'chardev':
         case 'blockdev': {
+          if (this.platform.specials) {
+            this.lose(entry, 'device', `${entry.type === 'fifo' ? 'fifo' : 'device node'} not made: ${this.platform.specials}`);
+            return;
+          }
           const refused = specialRefused(entry.type, this.profileOf);
           if (refused) return this.lose(entry, refused.what, refused.reason);
           this.sys.mknod(abs, entry.type, 0o600, entry.devMajor ?? 0, entry.devMinor ?? 0);
@@ -320,6 +353,73 @@ export class Restorer {
     }
     this.skipped.push(entry.name);
     return true;
+  }
+
+  /**
+   * The symlinks kept for the end (platform.symlinksLast), every target now in place: each made
+   * where the process may (Windows: Developer Mode or an administrator), with its metadata; else
+   * (EPERM, or Wine's "yes" that makes nothing) left to copyForLinks().
+   */
+  private async makeLastLinks(): Promise<void> {
+    for (const { parts, abs, entry, target } of this.lastLinks.values()) {
+      try {
+        this.ensureParents(parts);
+        this.clear(parts);
+        try {
+          makeName(abs, () => symlinkSync(target, abs));
+        } catch (err) {
+          if (!['EPERM', 'EACCES', 'ENOSYS', 'ENOTSUP'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+        }
+        if (lstatSync(abs, { throwIfNoEntry: false })?.isSymbolicLink()) await this.applyMetadata(abs, entry);
+        else this.unlinked.push({ parts, abs, entry });
+      } catch (err) {
+        this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
+      }
+    }
+    this.lastLinks.clear();
+    this.copyForLinks();
+  }
+
+  /**
+   * The fallback for symlinks the process could not make (spec §9.7): a link to a regular file
+   * inside the destination becomes a copy of it; any other is not made. Either way a loss of kind
+   * `symlink`. The target is walked with lstat, component by component: a copy never reads
+   * through a link or outside the destination.
+   */
+  private copyForLinks(): void {
+    const why = 'this process may not create symlinks';
+    for (const { parts, abs, entry } of this.unlinked.splice(0)) {
+      const target = entry.linkTarget ?? Buffer.alloc(0);
+      const shown = `"${target.toString('utf8')}"`;
+      const outside = symlinkOutside(parts, target, this.rules);
+      if (outside) {
+        this.lose(entry, 'symlink', `not made (${why}); its target ${shown} ${outside}, so it is not copied either`);
+        continue;
+      }
+      const at = parts.slice(0, -1);
+      for (const c of target.toString('latin1').split('/')) {
+        if (c === '..') at.pop();
+        else if (c !== '' && c !== '.') at.push(this.platform.diskName(Buffer.from(c, 'latin1')));
+      }
+      let problem: string | undefined = at.length ? undefined : 'is the destination itself';
+      for (let n = 1; n <= at.length && !problem; n++) {
+        const st = lstatSync(this.abs(at.slice(0, n)), { throwIfNoEntry: false });
+        if (!st) problem = 'is missing';
+        else if (st.isSymbolicLink()) problem = 'goes through a symlink';
+        else if (n < at.length && !st.isDirectory()) problem = 'goes through a file';
+        else if (n === at.length && !st.isFile()) problem = 'is not a regular file';
+      }
+      if (problem) {
+        this.lose(entry, 'symlink', `not made (${why}); its target ${shown} ${problem}, so it is not copied`);
+        continue;
+      }
+      try {
+        copyFileSync(this.abs(at), abs, fsConstants.COPYFILE_EXCL);
+        this.lose(entry, 'symlink', `made as a copy of its target ${shown} (${why})`);
+      } catch (err) {
+        this.lose(entry, 'symlink', `not made (${why}); copying its target ${shown} failed: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** A file with wrong content: its temporary removed, or renamed to NAME.damaged (keepDamaged). */
@@ -403,6 +503,7 @@ export class Restorer {
           writeAll(fd, part);
         }
       }
+      if (this.platform.fsyncWhileOpen && this.opts.fsync !== false) fsyncSync(fd);
       done = true;
     } finally {
       closeSync(fd);
@@ -434,7 +535,7 @@ export class Restorer {
     const batch = this.pendingRenames.splice(0);
     this.pendingTargets.clear();
     this.pendingBytes = 0;
-    if (!this.sys.syncFs(this.root)) {
+    if (!this.platform.fsyncWhileOpen && !this.sys.syncFs(this.root)) {
       for (const { tmp } of batch) {
         const fd = openSync(tmp, 'r');
         try {
@@ -474,7 +575,9 @@ export class Restorer {
   private async applyMetadata(abs: Buffer, entry: Entry, deferredAcl = false): Promise<void> {
     const isLink = entry.type === 'symlink';
     if (this.untrusted && (entry.uid !== process.getuid?.() || entry.gid !== process.getgid?.())) this.dropped.owners++;
-    if (this.sameOwner) {
+    if (this.sameOwner && this.platform.owners) {
+      this.lose(entry, 'owner', `${entry.uname || entry.uid}:${entry.gname || entry.gid} not set: ${this.platform.owners}`);
+    } else if (this.sameOwner) {
       const { uid, gid } = ownerOf(entry, this.profileOf.numericOwner);
       try {
         lchownSync(abs, uid, gid);
@@ -487,18 +590,26 @@ export class Restorer {
         this.notes.push(`${entry.name}: ${name} not restored (${this.profile()}): it grants privileges`);
         continue;
       }
-      this.queueXattr(abs, entry, name, value, 'xattr');
+      const cannot = this.platform.xattr(name);
+      if (cannot) this.lose(entry, 'xattr', cannot);
+      else this.queueXattr(abs, entry, name, value, 'xattr');
     }
-    if (entry.selinux) this.queueXattr(abs, entry, 'security.selinux', Buffer.from(entry.selinux + '\0'), 'selinux');
-    this.queueAcl(abs, entry, 'system.posix_acl_access', entry.aclAccess);
-    if (deferredAcl) this.queueAcl(abs, entry, 'system.posix_acl_default', entry.aclDefault);
-    else if (entry.aclDefault?.length) this.lose(entry, 'acl', 'only directories carry default ACLs');
+    if (entry.selinux && this.platform.selinux) this.lose(entry, 'selinux', `"${entry.selinux}" not set: ${this.platform.selinux}`);
+    else if (entry.selinux) this.queueXattr(abs, entry, 'security.selinux', Buffer.from(entry.selinux + '\0'), 'selinux');
+    if (this.platform.acls && (entry.aclAccess?.length || entry.aclDefault?.length)) this.lose(entry, 'acl', `not set: ${this.platform.acls}`);
+    else this.queueAcls(abs, entry, deferredAcl);
     if (this.sys.kind === 'native' || this.pendingXattrs.length > 2000) await this.flushXattrs();
     // chmod after chown (chown clears setuid/setgid) and after the ACL (which rewrites group bits).
     // With an ACL mask, the group bits of st_mode are the mask: take them from the ACL, since
     // bsdtar stores the group:: entry's bits in the mode field and chmod would overwrite the mask.
     const { mode, dropped } = modeOf(entry, this.profileOf);
     if (dropped) this.dropped[dropped]++;
+    const kept = this.platform.keptMode(mode, entry.type === 'directory');
+    if (!isLink && kept !== mode) {
+      // Windows keeps a read-only flag: the rest is a loss when asked for (-p), else a note (§9.7).
+      if (this.samePermissions) this.lose(entry, 'mode', `mode ${mode.toString(8)} kept as ${kept.toString(8)}: ${this.platform.name} holds only a read-only flag`);
+      else this.dropped.platformModes++;
+    }
     if (!isLink) {
       try {
         chmodSync(abs, mode);
@@ -531,6 +642,12 @@ export class Restorer {
 
   private queueXattr(abs: Buffer, entry: Entry, name: string, value: Buffer, what: Loss['what']): void {
     this.pendingXattrs.push({ path: abs, name, value, entry: entry.name, what });
+  }
+
+  private queueAcls(abs: Buffer, entry: Entry, deferredAcl: boolean): void {
+    this.queueAcl(abs, entry, 'system.posix_acl_access', entry.aclAccess);
+    if (deferredAcl) this.queueAcl(abs, entry, 'system.posix_acl_default', entry.aclDefault);
+    else if (entry.aclDefault?.length) this.lose(entry, 'acl', 'only directories carry default ACLs');
   }
 
   private queueAcl(abs: Buffer, entry: Entry, name: string, acl: AclEntry[] | undefined): void {
@@ -573,6 +690,7 @@ export class Restorer {
   async finish(): Promise<void> {
     await this.flushXattrs();
     await this.flushRenames();
+    await this.makeLastLinks();
     const dirs = this.dirs.splice(0).sort((a, b) => b.abs.length - a.abs.length);
     for (const d of dirs) {
       // A later entry may have replaced the directory (with a symlink, say): never follow it.
@@ -596,7 +714,9 @@ export class Restorer {
     if (d.setid) this.notes.push(`setuid/setgid bits cleared on ${n(d.setid)} (${this.profile()})`);
     if (d.owners) this.notes.push(`owners not restored on ${n(d.owners)}: they belong to the extracting user (--untrusted)`);
     if (d.modes) this.notes.push(`modes limited to 0755 (files u+rw, x only with u+x; no setuid/setgid/sticky, no group/other write) on ${n(d.modes)} (--untrusted)`);
-    this.dropped = { setid: 0, owners: 0, modes: 0 };
+    if (d.platformModes) this.notes.push(`permission bits kept only as a read-only flag on ${n(d.platformModes)} (${this.platform.name}; -p makes each a loss)`);
+    if (d.mapped) this.notes.push(`${n(d.mapped)} written under names mapped by the ${this.platform.name} name rule (spec §9.7); an archive made from this tree by portarc on ${this.platform.name} has the original names`);
+    this.dropped = { setid: 0, owners: 0, modes: 0, platformModes: 0, mapped: 0 };
   }
 
   /** Make the renames durable: fsync every directory that received a file, and the root. */

@@ -12,6 +12,7 @@ import { decodeAclXattr } from '../model/acl.js';
 import { cannotRead, readFailure } from '../io/body.js';
 import { EntryError, UsageError, ioError } from '../model/errors.js';
 import { displayName, makeEntry, type AclEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
+import { hostPlatform, type Platform } from './platform.js';
 import { loadSys, type Sys } from './sys.js';
 import { groupName, userName } from './users.js';
 import { applyHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
@@ -37,6 +38,8 @@ export interface ScanOptions {
   sys?: Sys;
   /** Do not descend into directories on another filesystem than their path argument (tar's --one-file-system). */
   oneFileSystem?: boolean;
+  /** The platform adapter whose names are read back (default: this process's; spec §9.7). */
+  platform?: Platform;
   /**
    * Warnings not about an entry that is yielded (a file removed before it was read, a socket
    * skipped). Without it they ride on the next entry's `warnings`, and those after the last
@@ -93,7 +96,7 @@ export async function* scan(paths: string[], opts: ScanOptions = {}): AsyncGener
       throw ioError(err, 'cannot stat', paths[k]);
     }
   }
-  const ctx: Ctx = { sys, seen, opts, warnings: [], open: undefined };
+  const ctx: Ctx = { sys, seen, opts, warnings: [], open: undefined, platform: opts.platform ?? hostPlatform() };
   for (const w of new Set(warnings)) warn(ctx, w);
   try {
     yield* walk(items, ctx);
@@ -128,6 +131,8 @@ interface Ctx {
   warnings: string[];
   /** The file of the entry last yielded, if its body was never read. */
   open: OpenFile | undefined;
+  /** Names on disk back to member names (Windows: the inverse of the name rule, spec §9.7). */
+  platform: Platform;
 }
 
 async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
@@ -187,7 +192,7 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
         const slash = Buffer.from('/');
         const children = names.map((n) => ({
           abs: Buffer.concat([it.abs, slash, n]),
-          arch: Buffer.concat([it.arch, slash, n]),
+          arch: Buffer.concat([it.arch, slash, ctx.platform.memberName(n)]),
           dev,
         }));
         yield* walk(children, ctx);
@@ -254,7 +259,7 @@ async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | 
   }
   switch (kind) {
     case 'symlink':
-      entry.linkTarget = readlinkSync(it.abs, { encoding: 'buffer' });
+      entry.linkTarget = ctx.platform.memberTarget(readlinkSync(it.abs, { encoding: 'buffer' }));
       return { entry };
     case 'chardev':
     case 'blockdev':

@@ -28,7 +28,8 @@ export interface XattrWriteFailure {
 }
 
 export interface Sys {
-  readonly kind: 'native' | 'fallback';
+  /** 'none' on Windows: no xattrs, no special files, times through Node (spec §9.7). */
+  readonly kind: 'native' | 'fallback' | 'none';
   /** All xattrs of each path (not following symlinks), in every namespace the process can read. Batched so the fallback can run ONE getfattr for many paths. Result i belongs to paths[i]; an Error if that path could not be read. */
   getXattrs(paths: Buffer[]): Promise<Array<Map<string, Buffer> | Error>>;
   /** Set many xattrs (not following symlinks). Batched: the fallback runs ONE `setfattr -h --restore=-` for all of them. Returns the failures, never throws for a single bad item. */
@@ -61,8 +62,12 @@ const TYPE_BITS = { fifo: fsConstants.S_IFIFO, chardev: fsConstants.S_IFCHR, blo
 const cache = new Map<Sys['kind'], Sys>();
 let addon: Addon | null | undefined; // undefined: not tried yet; null: not available
 
-/** Native unless opts.native === false, PORTARC_NO_NATIVE=1, or the addon is missing. Cached per kind. */
+/** Native unless opts.native === false, PORTARC_NO_NATIVE=1, or the addon is missing. Cached per kind. Windows: 'none'. */
 export function loadSys(opts: { native?: boolean } = {}): Sys {
+  if (process.platform === 'win32') {
+    if (!cache.has('none')) cache.set('none', noneSys());
+    return cache.get('none')!;
+  }
   const native = opts.native !== false && process.env.PORTARC_NO_NATIVE !== '1' ? loadAddon() : null;
   const kind = native ? 'native' : 'fallback';
   let sys = cache.get(kind);
@@ -124,6 +129,33 @@ function nativeSys(addon: Addon): Sys {
       addon.syncFs(path);
       return true;
     },
+  };
+}
+
+// ---- none (Windows) ------------------------------------------------------------------------
+
+/**
+ * Windows has no Unix xattrs, fifos or devices, and neither the addon nor getfattr/setfattr: scan
+ * finds no xattrs, and restore never asks for them (the Windows adapter reports each as a loss).
+ * Times go through Node's lutimes, to the microsecond, as in the fallback.
+ */
+function noneSys(): Sys {
+  const unsupported = (what: string, path: Buffer) =>
+    Object.assign(new Error(`${what} ${displayName(path)}: not supported on this platform`), { code: 'ENOTSUP', syscall: what });
+  const times = fallbackSys().setTimes;
+  return {
+    kind: 'none',
+    async getXattrs(paths) {
+      return paths.map(() => new Map());
+    },
+    async setXattrs(items) {
+      return items.map(({ path, name }) => failure(path, name, unsupported('setxattr', path)));
+    },
+    setTimes: times,
+    mknod(path) {
+      throw unsupported('mknod', path);
+    },
+    syncFs: () => false,
   };
 }
 
