@@ -16,7 +16,7 @@ import type { AclEntry, Entry } from '../model/entry.js';
 import { ArchiveError, IoError, describeErrno, isStorageFailure, LimitError, UsageError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { hostPathRules, keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
-import { loadSys, type Sys } from './sys.js';
+import { loadSys, type BatchFailure, type BatchFile, type BatchResult, type Sys } from './sys.js';
 import { groupId, userId } from './users.js';
 
 export interface RestoreOptions {
@@ -101,6 +101,40 @@ const SLASH = Buffer.from('/');
 /** Files, and bytes, per durability batch (one syncfs each). */
 const RENAME_BATCH = 512;
 const RENAME_BATCH_BYTES = 256 * 1024 * 1024;
+/**
+ * Files up to this size are restored by the addon's batches (sys.restoreFiles), BATCH_FILES or
+ * BATCH_BYTES of content at a time, on a worker thread while the next entries are read. Two
+ * batches' contents (one written, one being filled) are all the memory this holds.
+ */
+const SMALL_FILE = 256 * 1024;
+const BATCH_FILES = 512;
+const BATCH_BYTES = 4 * 1024 * 1024;
+
+/** What restore.ts decided for a file's metadata, before any system call (applyMetadata's plan). */
+interface MetadataPlan {
+  owner?: { uid: number; gid: number };
+  xattrs: Array<{ name: string; value: Buffer; what: Loss['what'] }>;
+  /** Losses known before trying (ACL names without ids here...), in the order they are reported. */
+  losses: Array<{ what: Loss['what']; reason: string }>;
+  mode: number;
+}
+
+/** A small file handed to the addon: what is needed to report it as the JS path would. */
+interface BatchedFile {
+  seq: number;
+  entry: Entry;
+  parts: Buffer[];
+  abs: Buffer;
+  plan: MetadataPlan;
+  check: RestoreCheck;
+  file: BatchFile;
+}
+
+interface FileBatch {
+  data: Buffer;
+  used: number;
+  files: BatchedFile[];
+}
 
 export class Restorer {
   readonly losses: Loss[] = [];
@@ -134,6 +168,17 @@ export class Restorer {
   private touchedDirs = new Set<string>();
   /** On folding filesystems: folded name → the exact name that took it first. */
   private folded: Map<string, string> | undefined;
+  /** Which restore() call each loss belongs to: a batched file's losses go in at its place. */
+  private lossSeq: number[] = [];
+  private seq = 0;
+  private lossAt: number | undefined;
+  /** The native batch being filled, the one being restored, and their two content buffers. */
+  private filling: FileBatch | undefined;
+  private inflight: { batch: FileBatch; result: Promise<BatchResult> } | undefined;
+  private batchBuffers: Buffer[] = [];
+  /** Names (and parent directories) of files in those two batches, as latin1 absolute paths. */
+  private batchTargets = new Set<string>();
+  private batchDirs = new Set<string>();
 
   /** `dest` must exist; symlinks in the destination path itself are resolved once, here. */
   constructor(
@@ -157,7 +202,16 @@ export class Restorer {
   }
 
   private lose(entry: Entry, what: Loss['what'], reason: string): void {
-    this.losses.push({ path: entry.name, what, reason });
+    this.addLoss({ path: entry.name, what, reason });
+  }
+
+  /** Report a loss in the order of the entries, also when a batched file's comes in late. */
+  private addLoss(loss: Loss): void {
+    const seq = this.lossAt ?? this.seq;
+    let i = this.losses.length;
+    while (i > 0 && this.lossSeq[i - 1]! > seq) i--;
+    this.losses.splice(i, 0, loss);
+    this.lossSeq.splice(i, 0, seq);
   }
 
   private abs(parts: Buffer[]): Buffer {
@@ -239,29 +293,23 @@ export class Restorer {
    * `check.written` learns where a file or hardlink went and its inode (a later check by the manifest).
    */
   async restore(entry: Entry, body?: AsyncIterable<Buffer>, check: RestoreCheck = {}): Promise<void> {
+    this.seq++;
     const parts = this.place(entry.path, entry);
     if (!parts) return;
     const abs = this.abs(parts);
     try {
-      await this.settle(parts);
+      await this.settle(parts, entry);
       this.ensureParents(parts);
       if (entry.type === 'directory') {
         const ino = this.makeDir(parts);
         this.dirs.push({ abs, entry, ino });
         return;
       }
+      if (this.batchable(entry, parts)) return await this.queueFile(parts, abs, entry, body, check);
       this.clear(parts, entry.type === 'file');
       switch (entry.type) {
-        case 'file': {
-          const tmp = await this.writeFile(abs, entry, body);
-          const wrong = check.verdict?.();
-          if (wrong !== undefined) return this.setAside(tmp, abs, entry, wrong);
-          check.written?.(abs, lstatSync(tmp).ino);
-          // Metadata goes on the inode before it gets its name: a crash leaves no half-dressed file.
-          await this.applyMetadata(tmp, entry);
-          await this.queueRename(tmp, abs, entry, entry.size);
-          return;
-        }
+        case 'file':
+          return await this.placeFile(abs, entry, body, check);
         case 'symlink': {
           // A target is data: made verbatim, never followed (§9.3). Only `untrusted` judges it.
           const target = entry.linkTarget ?? Buffer.alloc(0);
@@ -303,12 +351,183 @@ export class Restorer {
       }
       await this.applyMetadata(abs, entry);
     } catch (err) {
-      // A damaged archive or an exceeded limit ends the extraction; so does a full, read-only or
-      // failing disk (every later entry would fail the same way); anything else costs one entry.
-      if (err instanceof ArchiveError) throw err;
-      if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
-      this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
+      this.failed(entry, err);
     }
+  }
+
+  /**
+   * A damaged archive or an exceeded limit ends the extraction; so does a full, read-only or
+   * failing disk (every later entry would fail the same way; an IoError is one from a batched
+   * file); anything else costs one entry.
+   */
+  private failed(entry: Entry, err: unknown): void {
+    if (err instanceof ArchiveError || err instanceof IoError) throw err;
+    if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
+    this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
+  }
+
+  /** A regular file by the JS path: content under a temporary name, metadata, then its name. */
+  private async placeFile(abs: Buffer, entry: Entry, body: AsyncIterable<Buffer> | undefined, check: RestoreCheck, counted = false, plan?: MetadataPlan): Promise<void> {
+    const tmp = await this.writeFile(abs, entry, body, counted);
+    const wrong = check.verdict?.();
+    if (wrong !== undefined) return this.setAside(tmp, abs, entry, wrong);
+    check.written?.(abs, lstatSync(tmp).ino);
+    // Metadata goes on the inode before it gets its name: a crash leaves no half-dressed file.
+    await this.applyMetadata(tmp, entry, false, plan);
+    await this.queueRename(tmp, abs, entry, entry.size);
+  }
+
+  /**
+   * Small plain files go to the addon's batches. Not: sparse files, the destination itself, and
+   * (for a user) setuid/setgid files, whose bits the kernel may drop: the JS path checks that.
+   */
+  private batchable(entry: Entry, parts: Buffer[]): boolean {
+    return (
+      entry.type === 'file' && !entry.sparse && entry.size <= SMALL_FILE && parts.length > 0 &&
+      this.sys.restoreFiles !== undefined && (this.isRoot || !(entry.mode & 0o6000))
+    );
+  }
+
+  /**
+   * Read a small file's content into the batch and plan its metadata; the addon makes it when
+   * the batch goes (see native/restore.c). What cannot be batched after all (a content larger
+   * than its header said, or wrong) takes the JS path, now.
+   */
+  private async queueFile(parts: Buffer[], abs: Buffer, entry: Entry, body: AsyncIterable<Buffer> | undefined, check: RestoreCheck): Promise<void> {
+    if (this.filling && this.filling.used + entry.size > this.filling.data.length) await this.submitBatch();
+    const batch = (this.filling ??= { data: this.freeBatchBuffer(), used: 0, files: [] });
+    const start = batch.used;
+    let end = start;
+    let spilled: Buffer[] | undefined;
+    for await (const part of body ?? []) {
+      this.count(part.length, entry);
+      if (!spilled && end + part.length <= batch.data.length) {
+        part.copy(batch.data, end);
+        end += part.length;
+      } else {
+        spilled ??= [Buffer.from(batch.data.subarray(start, end))];
+        spilled.push(Buffer.from(part));
+      }
+    }
+    const wrong = check.verdict?.();
+    if (spilled || wrong !== undefined) {
+      const content = spilled ?? [batch.data.subarray(start, end)];
+      this.clear(parts, true);
+      return await this.placeFile(abs, entry, iterate(content), wrong === undefined ? check : { verdict: () => wrong }, true);
+    }
+    batch.used = end;
+    const plan = this.planMetadata(entry, false);
+    const slash = abs.lastIndexOf(0x2f);
+    const xattrs: Array<string | Buffer> = [];
+    for (const x of plan.xattrs) xattrs.push(x.name, Buffer.from(x.value)); // the archive's buffers are reused
+    batch.files.push({
+      seq: this.seq,
+      entry,
+      parts,
+      abs,
+      plan,
+      check,
+      file: {
+        dir: abs.subarray(0, slash),
+        name: abs.subarray(slash + 1),
+        tmp: Buffer.from(`.portarc-${process.pid}-${this.tmpCounter++}.tmp`),
+        off: start,
+        len: end - start,
+        uid: plan.owner?.uid ?? -1,
+        gid: plan.owner?.gid ?? -1,
+        mode: plan.mode,
+        atimeNs: entry.atimeNs ?? entry.mtimeNs,
+        mtimeNs: entry.mtimeNs,
+        ino: check.written !== undefined,
+        xattrs,
+      },
+    });
+    this.batchTargets.add(abs.toString('latin1'));
+    this.batchDirs.add(abs.subarray(0, slash).toString('latin1'));
+    if (batch.files.length >= BATCH_FILES || batch.used >= BATCH_BYTES - SMALL_FILE) await this.submitBatch();
+  }
+
+  /** The content buffer the batch in flight does not use. */
+  private freeBatchBuffer(): Buffer {
+    const busy = this.inflight?.batch.data;
+    let buf = this.batchBuffers.find((b) => b !== busy);
+    if (!buf) this.batchBuffers.push((buf = Buffer.allocUnsafe(BATCH_BYTES)));
+    return buf;
+  }
+
+  /** Send the batch being filled to the addon, once the one before it is done and reported. */
+  private async submitBatch(): Promise<void> {
+    await this.settleBatch();
+    const batch = this.filling;
+    this.filling = undefined;
+    if (!batch?.files.length) return;
+    const result = this.sys.restoreFiles!(batch.data, batch.files.map((f) => f.file), this.opts.fsync !== false, this.root);
+    result.catch(() => undefined); // awaited by settleBatch; this only keeps Node from calling it unhandled
+    this.inflight = { batch, result };
+  }
+
+  /** Wait for the batch in flight and report each of its files as the JS path would have. */
+  private async settleBatch(): Promise<void> {
+    const inflight = this.inflight;
+    if (!inflight) return;
+    this.inflight = undefined;
+    const { batch } = inflight;
+    const result = await inflight.result;
+    for (const f of batch.files) {
+      this.batchTargets.delete(f.abs.toString('latin1'));
+      this.batchDirs.delete(f.file.dir.toString('latin1'));
+    }
+    for (const f of this.filling?.files ?? []) this.batchDirs.add(f.file.dir.toString('latin1'));
+    if (result.syncError) {
+      const err = result.syncError;
+      throw new IoError(`cannot make the extracted files durable in ${this.root.toString()}: ${describeErrno(err)}`, { entry: batch.files[0]?.entry.name, cause: err });
+    }
+    for (let i = 0; i < batch.files.length; i++) {
+      const f = batch.files[i]!;
+      const failure = result.failures.get(i);
+      this.lossAt = f.seq;
+      try {
+        if (failure?.stop === 'dir') {
+          // A directory is in the way: the JS path removes it (when empty) or refuses the file.
+          this.clear(f.parts, true);
+          const content = batch.data.subarray(f.file.off, f.file.off + f.file.len);
+          await this.placeFile(f.abs, f.entry, iterate([content]), { written: f.check.written }, true, f.plan);
+          continue;
+        }
+        if (failure?.stop === 'open' || failure?.stop === 'write') throw failure.error;
+        f.check.written?.(f.abs, result.inos[i]!);
+        this.reportBatchLosses(f, failure);
+        if (failure?.stop === 'rename') {
+          if (this.opts.fsync !== false) this.lose(f.entry, 'entry', `not extracted: ${failure.error!.message}`);
+          else throw failure.error;
+        } else if (this.opts.fsync !== false) {
+          this.touchedDirs.add(f.file.dir.toString('latin1'));
+        }
+      } catch (err) {
+        this.failed(f.entry, err);
+      } finally {
+        this.lossAt = undefined;
+      }
+    }
+  }
+
+  /** A batched file's metadata losses, in applyMetadata's order: owner, planned, xattrs, mode, time. */
+  private reportBatchLosses(f: BatchedFile, failure: BatchFailure | undefined): void {
+    if (failure?.owner) this.lose(f.entry, 'owner', failure.owner.message);
+    for (const l of f.plan.losses) this.lose(f.entry, l.what, l.reason);
+    if (!failure) return;
+    for (const { index, error } of failure.xattrs) {
+      const x = f.plan.xattrs[index]!;
+      this.addLoss({ path: f.entry.name, what: x.what, reason: `${x.name}: ${error.message}` });
+    }
+    if (failure.mode) this.lose(f.entry, 'mode', failure.mode.message);
+    if (failure.time) this.lose(f.entry, 'time', failure.time.message);
+  }
+
+  /** Every batched file made, reported and under its name. */
+  private async drainBatches(): Promise<void> {
+    await this.submitBatch();
+    await this.settleBatch();
   }
 
   /** A file with wrong content: its temporary removed, or renamed to NAME.damaged (keepDamaged). */
@@ -358,7 +577,7 @@ export class Restorer {
    * Write the content under a temporary name beside the target, then rename it into place: a crash
    * never leaves a truncated file under the real name.
    */
-  private async writeFile(abs: Buffer, entry: Entry, body?: AsyncIterable<Buffer>): Promise<Buffer> {
+  private async writeFile(abs: Buffer, entry: Entry, body?: AsyncIterable<Buffer>, counted = false): Promise<Buffer> {
     const slash = abs.lastIndexOf(0x2f);
     const tmp = Buffer.concat([abs.subarray(0, slash + 1), Buffer.from(`.portarc-${process.pid}-${this.tmpCounter++}.tmp`)]);
     const fd = openSync(tmp, 'wx', 0o600);
@@ -379,7 +598,7 @@ export class Restorer {
             }
             if (run >= runs.length) break;
             const take = Math.min(part.length - off, runs[run]!.length - filled);
-            this.count(take, entry);
+            if (!counted) this.count(take, entry);
             writeAll(fd, part.subarray(off, off + take), runs[run]!.offset + filled);
             off += take;
             filled += take;
@@ -388,7 +607,7 @@ export class Restorer {
         ftruncateSync(fd, entry.size);
       } else {
         for await (const part of body ?? []) {
-          this.count(part.length, entry);
+          if (!counted) this.count(part.length, entry);
           writeAll(fd, part);
         }
       }
@@ -418,6 +637,7 @@ export class Restorer {
   }
 
   private async flushRenames(): Promise<void> {
+    await this.drainBatches();
     if (!this.pendingRenames.length) return;
     await this.flushXattrs(); // the fallback's queued xattrs name the temporary paths
     const batch = this.pendingRenames.splice(0);
@@ -450,28 +670,32 @@ export class Restorer {
     await this.flushRenames();
   }
 
-  /** Something is about to touch `parts` (or a path below it): renames waiting for it go first. */
-  private async settle(parts: Buffer[]): Promise<void> {
-    if (!this.pendingTargets.size) return;
+  /**
+   * Something is about to touch `parts` (or a path below it): renames and batched files waiting
+   * for it go first; so do batched files inside it when it replaces a directory.
+   */
+  private async settle(parts: Buffer[], entry: Entry): Promise<void> {
+    if (!this.pendingTargets.size && !this.batchTargets.size) return;
     let key = this.root.toString('latin1');
     for (const p of parts) {
       key += '/' + p.toString('latin1');
-      if (this.pendingTargets.has(key)) return await this.flushRenames();
+      if (this.pendingTargets.has(key) || this.batchTargets.has(key)) return await this.flushRenames();
     }
+    if (entry.type !== 'directory' && this.batchDirs.has(key)) await this.flushRenames();
   }
 
-  private async applyMetadata(abs: Buffer, entry: Entry, deferredAcl = false): Promise<void> {
-    const isLink = entry.type === 'symlink';
+  /**
+   * What an entry's metadata will be (owner, xattrs, mode), with the notes and losses known before
+   * any system call. Shared by the JS path (applyMetadata) and the addon's batches.
+   */
+  private planMetadata(entry: Entry, deferredAcl: boolean): MetadataPlan {
+    const plan: MetadataPlan = { xattrs: [], losses: [], mode: 0 };
     if (this.untrusted && (entry.uid !== process.getuid?.() || entry.gid !== process.getgid?.())) this.dropped.owners++;
     if (this.sameOwner) {
       const byName = !this.opts.numericOwner;
       const uid = (byName ? userId(entry.uname) : undefined) ?? entry.uid;
       const gid = (byName ? groupId(entry.gname) : undefined) ?? entry.gid;
-      try {
-        lchownSync(abs, uid, gid);
-      } catch (e) {
-        this.lose(entry, 'owner', (e as Error).message);
-      }
+      plan.owner = { uid, gid };
     }
     for (const [name, value] of entry.xattrs) {
       // File capabilities and trusted.* grant privileges as surely as a setuid bit: they go with it.
@@ -479,13 +703,12 @@ export class Restorer {
         this.notes.push(`${entry.name}: ${name} not restored (${this.profile()}): it grants privileges`);
         continue;
       }
-      this.queueXattr(abs, entry, name, value, 'xattr');
+      plan.xattrs.push({ name, value, what: 'xattr' });
     }
-    if (entry.selinux) this.queueXattr(abs, entry, 'security.selinux', Buffer.from(entry.selinux + '\0'), 'selinux');
-    this.queueAcl(abs, entry, 'system.posix_acl_access', entry.aclAccess && completeAcl(entry.aclAccess));
-    if (deferredAcl) this.queueAcl(abs, entry, 'system.posix_acl_default', entry.aclDefault && completeAcl(entry.aclDefault));
-    else if (entry.aclDefault?.length) this.lose(entry, 'acl', 'only directories carry default ACLs');
-    if (this.sys.kind === 'native' || this.pendingXattrs.length > 2000) await this.flushXattrs();
+    if (entry.selinux) plan.xattrs.push({ name: 'security.selinux', value: Buffer.from(entry.selinux + '\0'), what: 'selinux' });
+    this.planAcl(plan, 'system.posix_acl_access', entry.aclAccess && completeAcl(entry.aclAccess));
+    if (deferredAcl) this.planAcl(plan, 'system.posix_acl_default', entry.aclDefault && completeAcl(entry.aclDefault));
+    else if (entry.aclDefault?.length) plan.losses.push({ what: 'acl', reason: 'only directories carry default ACLs' });
     // chmod after chown (chown clears setuid/setgid) and after the ACL (which rewrites group bits).
     // With an ACL mask, the group bits of st_mode are the mask: take them from the ACL, since
     // bsdtar stores the group:: entry's bits in the mode field and chmod would overwrite the mask.
@@ -498,6 +721,24 @@ export class Restorer {
       mode &= ~0o6000;
       this.dropped.setid++;
     }
+    plan.mode = mode;
+    return plan;
+  }
+
+  private async applyMetadata(abs: Buffer, entry: Entry, deferredAcl = false, planned?: MetadataPlan): Promise<void> {
+    const isLink = entry.type === 'symlink';
+    const plan = planned ?? this.planMetadata(entry, deferredAcl);
+    if (plan.owner) {
+      try {
+        lchownSync(abs, plan.owner.uid, plan.owner.gid);
+      } catch (e) {
+        this.lose(entry, 'owner', (e as Error).message);
+      }
+    }
+    for (const x of plan.xattrs) this.queueXattr(abs, entry, x.name, x.value, x.what);
+    for (const l of plan.losses) this.lose(entry, l.what, l.reason);
+    if (this.sys.kind === 'native' || this.pendingXattrs.length > 2000) await this.flushXattrs();
+    const mode = plan.mode;
     if (!isLink) {
       try {
         chmodSync(abs, mode);
@@ -532,7 +773,7 @@ export class Restorer {
     this.pendingXattrs.push({ path: abs, name, value, entry: entry.name, what });
   }
 
-  private queueAcl(abs: Buffer, entry: Entry, name: string, acl: AclEntry[] | undefined): void {
+  private planAcl(plan: MetadataPlan, name: string, acl: AclEntry[] | undefined): void {
     if (!acl?.length) return;
     const resolved = acl.map((e) => {
       if (e.tag !== 'user' && e.tag !== 'group') return e;
@@ -541,10 +782,10 @@ export class Restorer {
     });
     const unresolved = resolved.find((e) => (e.tag === 'user' || e.tag === 'group') && e.id === undefined);
     if (unresolved) {
-      this.lose(entry, 'acl', `${name}: ${unresolved.tag} "${unresolved.name}" has no id here`);
+      plan.losses.push({ what: 'acl', reason: `${name}: ${unresolved.tag} "${unresolved.name}" has no id here` });
       return;
     }
-    this.queueXattr(abs, entry, name, encodeAclXattr(resolved), 'acl');
+    plan.xattrs.push({ name, value: encodeAclXattr(resolved), what: 'acl' });
   }
 
   private async flushXattrs(): Promise<void> {
@@ -553,7 +794,7 @@ export class Restorer {
     const failures = await this.sys.setXattrs(items);
     for (const f of failures) {
       const item = items.find((i) => i.path.equals(f.path) && i.name === f.name);
-      this.losses.push({ path: item?.entry ?? f.path.toString(), what: item?.what ?? 'xattr', reason: `${f.name}: ${f.error}` });
+      this.addLoss({ path: item?.entry ?? f.path.toString(), what: item?.what ?? 'xattr', reason: `${f.name}: ${f.error}` });
     }
   }
 
@@ -575,6 +816,7 @@ export class Restorer {
 
   /** Directories last and deepest first, so that writing their contents cannot disturb them. */
   async finish(): Promise<void> {
+    await this.drainBatches();
     await this.flushXattrs();
     await this.flushRenames();
     const dirs = this.dirs.splice(0).sort((a, b) => b.abs.length - a.abs.length);
@@ -680,6 +922,10 @@ function makeName(abs: Buffer, make: () => void): void {
       unlinkIfThere(abs);
     }
   }
+}
+
+async function* iterate(parts: Buffer[]): AsyncGenerator<Buffer> {
+  yield* parts;
 }
 
 /** pwrite/write until the whole buffer is out (a short write is legal). */
