@@ -42,7 +42,7 @@
 #endif
 
 /* Where a file's restore stopped (0: it did not). */
-enum { STOP_NONE = 0, STOP_DIR_IN_WAY = 1, STOP_OPEN = 2, STOP_WRITE = 3, STOP_RENAME = 4 };
+enum { STOP_NONE = 0, STOP_DIR_IN_WAY = 1, STOP_OPEN = 2, STOP_WRITE = 3, STOP_RENAME = 4, STOP_LSTAT = 5 };
 
 typedef struct {
   char *name;
@@ -94,8 +94,14 @@ static struct timespec to_timespec(int64_t ns) {
 /* Create, fill and dress one file under its temporary name. Returns with it->stop set on failure. */
 static void make_one(batch *b, file_item *it, int dirfd) {
   struct stat st;
-  if (fstatat(dirfd, it->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-    it->stop = STOP_DIR_IN_WAY;
+  if (fstatat(dirfd, it->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      it->stop = STOP_DIR_IN_WAY;
+      return;
+    }
+  } else if (errno != ENOENT) {
+    it->stop = STOP_LSTAT; /* a name too long, say: the JS path's lstat fails the same way */
+    it->stop_err = errno;
     return;
   }
   int fd = openat(dirfd, it->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

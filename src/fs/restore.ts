@@ -494,7 +494,7 @@ export class Restorer {
           await this.placeFile(f.abs, f.entry, iterate([content]), { written: f.check.written }, true, f.plan);
           continue;
         }
-        if (failure?.stop === 'open' || failure?.stop === 'write') throw failure.error;
+        if (failure?.stop === 'lstat' || failure?.stop === 'open' || failure?.stop === 'write') throw failure.error;
         f.check.written?.(f.abs, result.inos[i]!);
         this.reportBatchLosses(f, failure);
         if (failure?.stop === 'rename') {

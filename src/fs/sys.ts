@@ -77,7 +77,7 @@ export interface BatchFile {
  * removed); `dir`: a directory is in the way, which restore.ts handles itself.
  */
 export interface BatchFailure {
-  stop?: 'dir' | 'open' | 'write' | 'rename';
+  stop?: 'dir' | 'lstat' | 'open' | 'write' | 'rename';
   error?: SysError;
   owner?: SysError;
   mode?: SysError;
@@ -185,7 +185,7 @@ function nativeSys(addon: Addon): Sys {
   };
 }
 
-const STOPS = [undefined, 'dir', 'open', 'write', 'rename'] as const;
+const STOPS = [undefined, 'dir', 'open', 'write', 'rename', 'lstat'] as const;
 const SET_XATTR = process.platform === 'darwin' ? 'setxattr' : 'lsetxattr';
 
 /** Run a native batch, and word its failures as the JS path's calls would (see BatchFailure). */
@@ -204,6 +204,7 @@ async function restoreFiles(addon: Addon, data: Buffer, files: BatchFile[], fsyn
     const failure: BatchFailure = { xattrs: [] };
     const kind = STOPS[stop];
     if (kind) failure.stop = kind;
+    if (kind === 'lstat') failure.error = uvError(stopErr, 'lstat', path(f, f.name));
     if (kind === 'open') failure.error = uvError(stopErr, 'open', tmp);
     if (kind === 'write') failure.error = uvError(stopErr, 'write');
     if (kind === 'rename') failure.error = uvError(stopErr, 'rename', tmp, path(f, f.name));
