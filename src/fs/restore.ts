@@ -108,7 +108,7 @@ const RENAME_BATCH_BYTES = 256 * 1024 * 1024;
  */
 const SMALL_FILE = 256 * 1024;
 const BATCH_FILES = 512;
-const BATCH_BYTES = 4 * 1024 * 1024;
+const BATCH_BYTES = 2 * 1024 * 1024;
 
 /** What restore.ts decided for a file's metadata, before any system call (applyMetadata's plan). */
 interface MetadataPlan {
@@ -119,7 +119,11 @@ interface MetadataPlan {
   mode: number;
 }
 
-/** A small file handed to the addon: what is needed to report it as the JS path would. */
+/**
+ * A small file handed to the addon: what is needed to report it as the JS path would. Lean on
+ * purpose: a batch's records live until it is done, long enough for V8 to move them to its old
+ * generation, where they are garbage that only a full collection returns (peak RSS).
+ */
 interface BatchedFile {
   seq: number;
   entry: Entry;
@@ -127,7 +131,9 @@ interface BatchedFile {
   abs: Buffer;
   plan: MetadataPlan;
   check: RestoreCheck;
-  file: BatchFile;
+  tmp: number;
+  off: number;
+  len: number;
 }
 
 interface FileBatch {
@@ -417,33 +423,10 @@ export class Restorer {
     }
     batch.used = end;
     const plan = this.planMetadata(entry, false);
-    const slash = abs.lastIndexOf(0x2f);
-    const xattrs: Array<string | Buffer> = [];
-    for (const x of plan.xattrs) xattrs.push(x.name, Buffer.from(x.value)); // the archive's buffers are reused
-    batch.files.push({
-      seq: this.seq,
-      entry,
-      parts,
-      abs,
-      plan,
-      check,
-      file: {
-        dir: abs.subarray(0, slash),
-        name: abs.subarray(slash + 1),
-        tmp: Buffer.from(`.portarc-${process.pid}-${this.tmpCounter++}.tmp`),
-        off: start,
-        len: end - start,
-        uid: plan.owner?.uid ?? -1,
-        gid: plan.owner?.gid ?? -1,
-        mode: plan.mode,
-        atimeNs: entry.atimeNs ?? entry.mtimeNs,
-        mtimeNs: entry.mtimeNs,
-        ino: check.written !== undefined,
-        xattrs,
-      },
-    });
+    for (const x of plan.xattrs) x.value = Buffer.from(x.value); // the archive's buffers are reused
+    batch.files.push({ seq: this.seq, entry, parts, abs, plan, check, tmp: this.tmpCounter++, off: start, len: end - start });
     this.batchTargets.add(abs.toString('latin1'));
-    this.batchDirs.add(abs.subarray(0, slash).toString('latin1'));
+    this.batchDirs.add(abs.subarray(0, abs.lastIndexOf(0x2f)).toString('latin1'));
     if (batch.files.length >= BATCH_FILES || batch.used >= BATCH_BYTES - SMALL_FILE) await this.submitBatch();
   }
 
@@ -461,7 +444,7 @@ export class Restorer {
     const batch = this.filling;
     this.filling = undefined;
     if (!batch?.files.length) return;
-    const result = this.sys.restoreFiles!(batch.data, batch.files.map((f) => f.file), this.opts.fsync !== false, this.root);
+    const result = this.sys.restoreFiles!(batch.data, batch.files.map(batchFile), this.opts.fsync !== false, this.root);
     result.catch(() => undefined); // awaited by settleBatch; this only keeps Node from calling it unhandled
     this.inflight = { batch, result };
   }
@@ -473,11 +456,12 @@ export class Restorer {
     this.inflight = undefined;
     const { batch } = inflight;
     const result = await inflight.result;
+    const dirOf = (f: BatchedFile) => f.abs.subarray(0, f.abs.lastIndexOf(0x2f)).toString('latin1');
     for (const f of batch.files) {
       this.batchTargets.delete(f.abs.toString('latin1'));
-      this.batchDirs.delete(f.file.dir.toString('latin1'));
+      this.batchDirs.delete(dirOf(f));
     }
-    for (const f of this.filling?.files ?? []) this.batchDirs.add(f.file.dir.toString('latin1'));
+    for (const f of this.filling?.files ?? []) this.batchDirs.add(dirOf(f));
     if (result.syncError) {
       const err = result.syncError;
       throw new IoError(`cannot make the extracted files durable in ${this.root.toString()}: ${describeErrno(err)}`, { entry: batch.files[0]?.entry.name, cause: err });
@@ -490,7 +474,7 @@ export class Restorer {
         if (failure?.stop === 'dir') {
           // A directory is in the way: the JS path removes it (when empty) or refuses the file.
           this.clear(f.parts, true);
-          const content = batch.data.subarray(f.file.off, f.file.off + f.file.len);
+          const content = batch.data.subarray(f.off, f.off + f.len);
           await this.placeFile(f.abs, f.entry, iterate([content]), { written: f.check.written }, true, f.plan);
           continue;
         }
@@ -501,7 +485,7 @@ export class Restorer {
           if (this.opts.fsync !== false) this.lose(f.entry, 'entry', `not extracted: ${failure.error!.message}`);
           else throw failure.error;
         } else if (this.opts.fsync !== false) {
-          this.touchedDirs.add(f.file.dir.toString('latin1'));
+          this.touchedDirs.add(dirOf(f));
         }
       } catch (err) {
         this.failed(f.entry, err);
@@ -579,7 +563,7 @@ export class Restorer {
    */
   private async writeFile(abs: Buffer, entry: Entry, body?: AsyncIterable<Buffer>, counted = false): Promise<Buffer> {
     const slash = abs.lastIndexOf(0x2f);
-    const tmp = Buffer.concat([abs.subarray(0, slash + 1), Buffer.from(`.portarc-${process.pid}-${this.tmpCounter++}.tmp`)]);
+    const tmp = Buffer.concat([abs.subarray(0, slash + 1), Buffer.from(tmpName(this.tmpCounter++))]);
     const fd = openSync(tmp, 'wx', 0o600);
     this.temps.add(tmp);
     let done = false;
@@ -922,6 +906,32 @@ function makeName(abs: Buffer, make: () => void): void {
       unlinkIfThere(abs);
     }
   }
+}
+
+/** What the addon is told about a batched file (it copies it all when the batch is sent). */
+function batchFile(f: BatchedFile): BatchFile {
+  const slash = f.abs.lastIndexOf(0x2f);
+  const xattrs: Array<string | Buffer> = [];
+  for (const x of f.plan.xattrs) xattrs.push(x.name, x.value);
+  return {
+    dir: f.abs.subarray(0, slash),
+    name: f.abs.subarray(slash + 1),
+    tmp: Buffer.from(tmpName(f.tmp)),
+    off: f.off,
+    len: f.len,
+    uid: f.plan.owner?.uid ?? -1,
+    gid: f.plan.owner?.gid ?? -1,
+    mode: f.plan.mode,
+    atimeNs: f.entry.atimeNs ?? f.entry.mtimeNs,
+    mtimeNs: f.entry.mtimeNs,
+    ino: f.check.written !== undefined,
+    xattrs,
+  };
+}
+
+/** The temporary name of a file being written, beside its real name. */
+function tmpName(n: number): string {
+  return `.portarc-${process.pid}-${n}.tmp`;
 }
 
 async function* iterate(parts: Buffer[]): AsyncGenerator<Buffer> {
