@@ -395,6 +395,10 @@ static napi_value sync_fs(napi_env env, napi_callback_info info) {
 
 /* ---- module ----------------------------------------------------------------- */
 
+/* native/restore.c */
+napi_value portarc_restore_files(napi_env env, napi_callback_info info);
+napi_value portarc_strerror(napi_env env, napi_callback_info info);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"listXattrs", NULL, list_xattrs, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -403,6 +407,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"setTimes", NULL, set_times, NULL, NULL, NULL, napi_enumerable, NULL},
     {"mknod", NULL, make_node, NULL, NULL, NULL, napi_enumerable, NULL},
     {"syncFs", NULL, sync_fs, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"restoreFiles", NULL, portarc_restore_files, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"strerror", NULL, portarc_strerror, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

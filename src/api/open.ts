@@ -77,10 +77,11 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
     const reader = new ZipStreamReader(reused ? stable(rest) : rest, { archiveName: name, limits: options.limits });
     return { format: 'zip', name, info: reader.info, members: reader, close: opened.close };
   }
-  // The tar reader is done with a chunk before it asks for the next but one; the decompressors may
-  // not be (they keep partial frames), so they get copies.
+  // The tar reader is done with a chunk before it asks for the next but one (so the decoder may
+  // reuse its output buffers); the decompressors may not be (they keep partial frames), so they
+  // get copies.
   const plain = sniff(head) === 'none' && !unsupportedFormat(head);
-  const decoded = plain ? { head, rest } : await peek(decompressAuto(reused ? stable(rest) : rest), BLOCK);
+  const decoded = plain ? { head, rest } : await peek(decompressAuto(reused ? stable(rest) : rest, { reuseOutput: !options.keepsChunks }), BLOCK);
   const wrong = notTar(decoded.head, plain ? (typeof source === 'string' && source !== '-' ? 'file' : 'input') : 'decompressed input');
   if (wrong) {
     await opened.close();

@@ -2,6 +2,7 @@
 // exit codes 0 success, 1 done with warnings or losses, 2 failure. Spec: spec/portarc-1.md §8.
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { setFlagsFromString } from 'node:v8';
 import { parseLimit, type Limits } from '../model/limits.js';
 import { describeErrno, ioError, PortarcError, UsageError } from '../model/errors.js';
 import { convert } from '../api/convert.js';
@@ -317,6 +318,9 @@ export async function main(argv: string[]): Promise<number> {
         if (closed.stdoutError) throw ioError(closed.stdoutError, 'cannot write the content', '(stdout)');
         return;
       }
+      // Many small files make short-lived objects that outlive a young-generation collection or
+      // two; V8's default heap growth lets that garbage reach ~80 MiB before a full collection.
+      setFlagsFromString('--optimize-for-size');
       // Damage (spec §6.8) is reported after everything else was restored: the report, then exit 2.
       const result: ExtractResult = await extract(o.file, o.directory, {
         preserve: o.preserve,

@@ -35,6 +35,8 @@ export interface CompressOptions extends SeekableOptions {
 export interface DecompressOptions {
   /** zstd backend to decode with (default: the best available; see zstdBackends()). */
   backend?: ZstdBackendName | 'auto';
+  /** The consumer is done with a chunk before it asks for the one after next (zstd reuses buffers). */
+  reuseOutput?: boolean;
 }
 
 /** An encoder for `filter` that hands its output to `out` (see Encoder). */

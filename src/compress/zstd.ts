@@ -12,6 +12,8 @@ import { Xxh64 } from './xxh64.js';
 
 export interface ZstdDecompressOptions {
   backend?: ZstdBackendName | 'auto';
+  /** See DecompressOptions.reuseOutput (index.ts). */
+  reuseOutput?: boolean;
 }
 
 export async function* zstdDecompress(src: AsyncIterable<Buffer | Uint8Array>, opts: ZstdDecompressOptions = {}): AsyncGenerator<Buffer> {
@@ -25,7 +27,7 @@ export async function* zstdDecompress(src: AsyncIterable<Buffer | Uint8Array>, o
       const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
       for (piece of walker.split(chunk)) {
         if (piece.first) {
-          dec = backend.frameDecoder();
+          dec = backend.frameDecoder(opts.reuseOutput);
           hash = backend.checksChecksums ? undefined : new Xxh64();
         }
         for await (const out of dec!.push(piece.data)) {

@@ -7,7 +7,9 @@
 
 // Synchronous fs calls on purpose: one extraction is a sequence of small syscalls, and Node's
 // promise-based fs adds a thread-pool round trip and a promise to each (measured: 20x slower for
-// many small files). Only the archive's bytes arrive asynchronously.
+// many small files). Only the archive's bytes arrive asynchronously. With the addon, small files go
+// in batches to native/restore.c instead (one call per batch, on the libuv threadpool, while the
+// next entries are read): about ten crossings per file become one per 512 files.
 import {
   chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
   openSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync,
@@ -18,7 +20,7 @@ import { ArchiveError, IoError, describeErrno, isStorageFailure, LimitError } fr
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { hostPlatform, showName, type Platform } from './platform.js';
-import { loadSys, type Sys } from './sys.js';
+import { loadSys, type BatchFailure, type BatchFile, type BatchResult, type Sys } from './sys.js';
 import { modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, withheldXattr, type Profile } from './profile.js';
 
 export interface RestoreOptions {
@@ -116,6 +118,46 @@ const SLASH = Buffer.from('/');
 /** Files, and bytes, per durability batch (one syncfs each). */
 const RENAME_BATCH = 512;
 const RENAME_BATCH_BYTES = 256 * 1024 * 1024;
+/**
+ * Files up to this size are restored by the addon's batches (sys.restoreFiles), BATCH_FILES or
+ * BATCH_BYTES of content at a time, on a worker thread while the next entries are read. Two
+ * batches' contents (one written, one being filled) are all the memory this holds.
+ */
+const SMALL_FILE = 256 * 1024;
+const BATCH_FILES = 512;
+const BATCH_BYTES = 2 * 1024 * 1024;
+
+/** What restore.ts decided for a file's metadata, before any system call (applyMetadata's plan). */
+interface MetadataPlan {
+  owner?: { uid: number; gid: number };
+  xattrs: Array<{ name: string; value: Buffer; what: Loss['what'] }>;
+  /** Losses known before trying (ACL names without ids here...), in the order they are reported. */
+  losses: Array<{ what: Loss['what']; reason: string }>;
+  mode: number;
+}
+
+/**
+ * A small file handed to the addon: what is needed to report it as the JS path would. Lean on
+ * purpose: a batch's records live until it is done, long enough for V8 to move them to its old
+ * generation, where they are garbage that only a full collection returns (peak RSS).
+ */
+interface BatchedFile {
+  seq: number;
+  entry: Entry;
+  parts: Buffer[];
+  abs: Buffer;
+  plan: MetadataPlan;
+  check: RestoreCheck;
+  tmp: number;
+  off: number;
+  len: number;
+}
+
+interface FileBatch {
+  data: Buffer;
+  used: number;
+  files: BatchedFile[];
+}
 
 export class Restorer {
   readonly losses: Loss[] = [];
@@ -158,6 +200,17 @@ export class Restorer {
   private touchedDirs = new Set<string>();
   /** On folding filesystems: folded name → the exact name that took it first. */
   private folded: Map<string, string> | undefined;
+  /** Which restore() call each loss belongs to: a batched file's losses go in at its place. */
+  private lossSeq: number[] = [];
+  private seq = 0;
+  private lossAt: number | undefined;
+  /** The native batch being filled, the one being restored, and their two content buffers. */
+  private filling: FileBatch | undefined;
+  private inflight: { batch: FileBatch; result: Promise<BatchResult> } | undefined;
+  private batchBuffers: Buffer[] = [];
+  /** Names (and parent directories) of files in those two batches, as latin1 absolute paths. */
+  private batchTargets = new Set<string>();
+  private batchDirs = new Set<string>();
 
   /** `dest` must exist; symlinks in the destination path itself are resolved once, here. */
   constructor(
@@ -176,7 +229,16 @@ export class Restorer {
   }
 
   private lose(entry: Entry, what: Loss['what'], reason: string): void {
-    this.losses.push({ path: entry.name, what, reason });
+    this.addLoss({ path: entry.name, what, reason });
+  }
+
+  /** Report a loss in the order of the entries, also when a batched file's comes in late. */
+  private addLoss(loss: Loss): void {
+    const seq = this.lossAt ?? this.seq;
+    let i = this.losses.length;
+    while (i > 0 && this.lossSeq[i - 1]! > seq) i--;
+    this.losses.splice(i, 0, loss);
+    this.lossSeq.splice(i, 0, seq);
   }
 
   private abs(parts: Buffer[]): Buffer {
@@ -269,13 +331,14 @@ export class Restorer {
    * `check.written` learns where a file or hardlink went and its inode (a later check by the manifest).
    */
   async restore(entry: Entry, body?: AsyncIterable<Buffer>, check: RestoreCheck = {}): Promise<void> {
+    this.seq++;
     const parts = this.place(entry.path, entry);
     if (!parts) return;
     const abs = this.abs(parts);
     // A later entry replaces a symlink still waiting to be made (as it replaces a made one).
     if (this.lastLinks.size) this.lastLinks.delete(keyOf(parts));
     try {
-      await this.settle(parts);
+      await this.settle(parts, entry);
       this.ensureParents(parts);
       if (entry.type === 'directory') {
         const ino = this.makeDir(parts);
@@ -283,18 +346,11 @@ export class Restorer {
         return;
       }
       if (this.keepExisting(abs, entry)) return;
+      if (this.batchable(entry, parts)) return await this.queueFile(parts, abs, entry, body, check);
       this.clear(parts, entry.type === 'file');
       switch (entry.type) {
-        case 'file': {
-          const tmp = await this.writeFile(abs, entry, body);
-          const wrong = check.verdict?.();
-          if (wrong !== undefined) return this.setAside(tmp, abs, entry, wrong);
-          check.written?.(abs, lstatSync(tmp).ino);
-          // Metadata goes on the inode before it gets its name: a crash leaves no half-dressed file.
-          await this.applyMetadata(tmp, entry);
-          await this.queueRename(tmp, abs, entry, entry.size);
-          return;
-        }
+        case 'file':
+          return await this.placeFile(abs, entry, body, check);
         case 'symlink': {
           // A target is data: made verbatim, never followed (§9.3). Only `untrusted` judges it.
           const target = entry.linkTarget ?? Buffer.alloc(0);
@@ -332,11 +388,7 @@ export class Restorer {
       }
       await this.applyMetadata(abs, entry);
     } catch (err) {
-      // A damaged archive or an exceeded limit ends the extraction; so does a full, read-only or
-      // failing disk (every later entry would fail the same way); anything else costs one entry.
-      if (err instanceof ArchiveError) throw err;
-      if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
-      this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
+      this.failed(entry, err);
     }
   }
 
@@ -422,6 +474,162 @@ export class Restorer {
     }
   }
 
+  /**
+   * A damaged archive or an exceeded limit ends the extraction; so does a full, read-only or
+   * failing disk (every later entry would fail the same way; an IoError is one from a batched
+   * file); anything else costs one entry.
+   */
+  private failed(entry: Entry, err: unknown): void {
+    if (err instanceof ArchiveError || err instanceof IoError) throw err;
+    if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
+    this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
+  }
+
+  /** A regular file by the JS path: content under a temporary name, metadata, then its name. */
+  private async placeFile(abs: Buffer, entry: Entry, body: AsyncIterable<Buffer> | undefined, check: RestoreCheck, counted = false, plan?: MetadataPlan): Promise<void> {
+    const tmp = await this.writeFile(abs, entry, body, counted);
+    const wrong = check.verdict?.();
+    if (wrong !== undefined) return this.setAside(tmp, abs, entry, wrong);
+    check.written?.(abs, lstatSync(tmp).ino);
+    // Metadata goes on the inode before it gets its name: a crash leaves no half-dressed file.
+    await this.applyMetadata(tmp, entry, false, plan);
+    await this.queueRename(tmp, abs, entry, entry.size);
+  }
+
+  /**
+   * Small plain files go to the addon's batches. Not: sparse files, the destination itself, and
+   * (for a user) setuid/setgid files, whose bits the kernel may drop: the JS path checks that.
+   */
+  private batchable(entry: Entry, parts: Buffer[]): boolean {
+    return (
+      entry.type === 'file' && !entry.sparse && entry.size <= SMALL_FILE && parts.length > 0 &&
+      this.sys.restoreFiles !== undefined && (this.isRoot || !(entry.mode & 0o6000))
+    );
+  }
+
+  /**
+   * Read a small file's content into the batch and plan its metadata; the addon makes it when
+   * the batch goes (see native/restore.c). What cannot be batched after all (a content larger
+   * than its header said, or wrong) takes the JS path, now.
+   */
+  private async queueFile(parts: Buffer[], abs: Buffer, entry: Entry, body: AsyncIterable<Buffer> | undefined, check: RestoreCheck): Promise<void> {
+    if (this.filling && this.filling.used + entry.size > this.filling.data.length) await this.submitBatch();
+    const batch = (this.filling ??= { data: this.freeBatchBuffer(), used: 0, files: [] });
+    const start = batch.used;
+    let end = start;
+    let spilled: Buffer[] | undefined;
+    for await (const part of body ?? []) {
+      this.count(part.length, entry);
+      if (!spilled && end + part.length <= batch.data.length) {
+        part.copy(batch.data, end);
+        end += part.length;
+      } else {
+        spilled ??= [Buffer.from(batch.data.subarray(start, end))];
+        spilled.push(Buffer.from(part));
+      }
+    }
+    const wrong = check.verdict?.();
+    if (spilled || wrong !== undefined) {
+      const content = spilled ?? [batch.data.subarray(start, end)];
+      this.clear(parts, true);
+      return await this.placeFile(abs, entry, iterate(content), wrong === undefined ? check : { verdict: () => wrong }, true);
+    }
+    batch.used = end;
+    const plan = this.planMetadata(entry, false);
+    for (const x of plan.xattrs) x.value = Buffer.from(x.value); // the archive's buffers are reused
+    batch.files.push({ seq: this.seq, entry, parts, abs, plan, check, tmp: this.tmpCounter++, off: start, len: end - start });
+    this.batchTargets.add(abs.toString('latin1'));
+    this.batchDirs.add(abs.subarray(0, abs.lastIndexOf(0x2f)).toString('latin1'));
+    if (batch.files.length >= BATCH_FILES || batch.used >= BATCH_BYTES - SMALL_FILE) await this.submitBatch();
+  }
+
+  /** The content buffer the batch in flight does not use. */
+  private freeBatchBuffer(): Buffer {
+    const busy = this.inflight?.batch.data;
+    let buf = this.batchBuffers.find((b) => b !== busy);
+    if (!buf) this.batchBuffers.push((buf = Buffer.allocUnsafe(BATCH_BYTES)));
+    return buf;
+  }
+
+  /** Send the batch being filled to the addon, once the one before it is done and reported. */
+  private async submitBatch(): Promise<void> {
+    await this.settleBatch();
+    const batch = this.filling;
+    this.filling = undefined;
+    if (!batch?.files.length) return;
+    const result = this.sys.restoreFiles!(batch.data, batch.files.map(batchFile), this.opts.fsync !== false, this.root);
+    result.catch(() => undefined); // awaited by settleBatch; this only keeps Node from calling it unhandled
+    this.inflight = { batch, result };
+  }
+
+  /** Wait for the batch in flight and report each of its files as the JS path would have. */
+  private async settleBatch(): Promise<void> {
+    const inflight = this.inflight;
+    if (!inflight) return;
+    this.inflight = undefined;
+    const { batch } = inflight;
+    const result = await inflight.result.catch((err: Error) => {
+      // The addon could not run the batch at all: none of its files can be vouched for.
+      throw new IoError(`cannot write into ${this.root.toString()}: ${err.message}`, { entry: batch.files[0]?.entry.name, cause: err });
+    });
+    const dirOf = (f: BatchedFile) => f.abs.subarray(0, f.abs.lastIndexOf(0x2f)).toString('latin1');
+    for (const f of batch.files) {
+      this.batchTargets.delete(f.abs.toString('latin1'));
+      this.batchDirs.delete(dirOf(f));
+    }
+    for (const f of this.filling?.files ?? []) this.batchDirs.add(dirOf(f));
+    if (result.syncError) {
+      const err = result.syncError;
+      throw new IoError(`cannot make the extracted files durable in ${this.root.toString()}: ${describeErrno(err)}`, { entry: batch.files[0]?.entry.name, cause: err });
+    }
+    for (let i = 0; i < batch.files.length; i++) {
+      const f = batch.files[i]!;
+      const failure = result.failures.get(i);
+      this.lossAt = f.seq;
+      try {
+        if (failure?.stop === 'dir') {
+          // A directory is in the way: the JS path removes it (when empty) or refuses the file.
+          this.clear(f.parts, true);
+          const content = batch.data.subarray(f.off, f.off + f.len);
+          await this.placeFile(f.abs, f.entry, iterate([content]), { written: f.check.written }, true, f.plan);
+          continue;
+        }
+        if (failure?.stop === 'lstat' || failure?.stop === 'open' || failure?.stop === 'write') throw failure.error;
+        f.check.written?.(f.abs, result.inos[i]!);
+        this.reportBatchLosses(f, failure);
+        if (failure?.stop === 'rename') {
+          if (this.opts.fsync !== false) this.lose(f.entry, 'entry', `not extracted: ${failure.error!.message}`);
+          else throw failure.error;
+        } else if (this.opts.fsync !== false) {
+          this.touchedDirs.add(dirOf(f));
+        }
+      } catch (err) {
+        this.failed(f.entry, err);
+      } finally {
+        this.lossAt = undefined;
+      }
+    }
+  }
+
+  /** A batched file's metadata losses, in applyMetadata's order: owner, planned, xattrs, mode, time. */
+  private reportBatchLosses(f: BatchedFile, failure: BatchFailure | undefined): void {
+    if (failure?.owner) this.lose(f.entry, 'owner', failure.owner.message);
+    for (const l of f.plan.losses) this.lose(f.entry, l.what, l.reason);
+    if (!failure) return;
+    for (const { index, error } of failure.xattrs) {
+      const x = f.plan.xattrs[index]!;
+      this.addLoss({ path: f.entry.name, what: x.what, reason: `${x.name}: ${error.message}` });
+    }
+    if (failure.mode) this.lose(f.entry, 'mode', failure.mode.message);
+    if (failure.time) this.lose(f.entry, 'time', failure.time.message);
+  }
+
+  /** Every batched file made, reported and under its name. */
+  private async drainBatches(): Promise<void> {
+    await this.submitBatch();
+    await this.settleBatch();
+  }
+
   /** A file with wrong content: its temporary removed, or renamed to NAME.damaged (keepDamaged). */
   private setAside(tmp: Buffer, abs: Buffer, entry: Entry, what: string): void {
     if (!this.opts.keepDamaged) {
@@ -469,9 +677,9 @@ export class Restorer {
    * Write the content under a temporary name beside the target, then rename it into place: a crash
    * never leaves a truncated file under the real name.
    */
-  private async writeFile(abs: Buffer, entry: Entry, body?: AsyncIterable<Buffer>): Promise<Buffer> {
+  private async writeFile(abs: Buffer, entry: Entry, body?: AsyncIterable<Buffer>, counted = false): Promise<Buffer> {
     const slash = abs.lastIndexOf(0x2f);
-    const tmp = Buffer.concat([abs.subarray(0, slash + 1), Buffer.from(`.portarc-${process.pid}-${this.tmpCounter++}.tmp`)]);
+    const tmp = Buffer.concat([abs.subarray(0, slash + 1), Buffer.from(tmpName(this.tmpCounter++))]);
     const fd = openSync(tmp, 'wx', 0o600);
     this.temps.add(tmp);
     let done = false;
@@ -490,7 +698,7 @@ export class Restorer {
             }
             if (run >= runs.length) break;
             const take = Math.min(part.length - off, runs[run]!.length - filled);
-            this.count(take, entry);
+            if (!counted) this.count(take, entry);
             writeAll(fd, part.subarray(off, off + take), runs[run]!.offset + filled);
             off += take;
             filled += take;
@@ -499,7 +707,7 @@ export class Restorer {
         ftruncateSync(fd, entry.size);
       } else {
         for await (const part of body ?? []) {
-          this.count(part.length, entry);
+          if (!counted) this.count(part.length, entry);
           writeAll(fd, part);
         }
       }
@@ -530,6 +738,7 @@ export class Restorer {
   }
 
   private async flushRenames(): Promise<void> {
+    await this.drainBatches();
     if (!this.pendingRenames.length) return;
     await this.flushXattrs(); // the fallback's queued xattrs name the temporary paths
     const batch = this.pendingRenames.splice(0);
@@ -562,28 +771,31 @@ export class Restorer {
     await this.flushRenames();
   }
 
-  /** Something is about to touch `parts` (or a path below it): renames waiting for it go first. */
-  private async settle(parts: Buffer[]): Promise<void> {
-    if (!this.pendingTargets.size) return;
+  /**
+   * Something is about to touch `parts` (or a path below it): renames and batched files waiting
+   * for it go first; so do batched files inside it when it replaces a directory.
+   */
+  private async settle(parts: Buffer[], entry: Entry): Promise<void> {
+    if (!this.pendingTargets.size && !this.batchTargets.size) return;
     let key = this.root.toString('latin1');
     for (const p of parts) {
       key += '/' + p.toString('latin1');
-      if (this.pendingTargets.has(key)) return await this.flushRenames();
+      if (this.pendingTargets.has(key) || this.batchTargets.has(key)) return await this.flushRenames();
     }
+    if (entry.type !== 'directory' && this.batchDirs.has(key)) await this.flushRenames();
   }
 
-  private async applyMetadata(abs: Buffer, entry: Entry, deferredAcl = false): Promise<void> {
-    const isLink = entry.type === 'symlink';
+  /**
+   * What an entry's metadata will be (owner, xattrs, mode), with the notes and losses known before
+   * any system call. Shared by the JS path (applyMetadata) and the addon's batches.
+   */
+  private planMetadata(entry: Entry, deferredAcl: boolean): MetadataPlan {
+    const plan: MetadataPlan = { xattrs: [], losses: [], mode: 0 };
     if (this.untrusted && (entry.uid !== process.getuid?.() || entry.gid !== process.getgid?.())) this.dropped.owners++;
     if (this.sameOwner && this.platform.owners) {
-      this.lose(entry, 'owner', `${entry.uname || entry.uid}:${entry.gname || entry.gid} not set: ${this.platform.owners}`);
+      plan.losses.push({ what: 'owner', reason: `${entry.uname || entry.uid}:${entry.gname || entry.gid} not set: ${this.platform.owners}` });
     } else if (this.sameOwner) {
-      const { uid, gid } = ownerOf(entry, this.profileOf.numericOwner);
-      try {
-        lchownSync(abs, uid, gid);
-      } catch (e) {
-        this.lose(entry, 'owner', (e as Error).message);
-      }
+      plan.owner = ownerOf(entry, this.profileOf.numericOwner);
     }
     for (const [name, value] of entry.xattrs) {
       if (withheldXattr(name, this.profileOf)) {
@@ -591,25 +803,47 @@ export class Restorer {
         continue;
       }
       const cannot = this.platform.xattr(name);
-      if (cannot) this.lose(entry, 'xattr', cannot);
-      else this.queueXattr(abs, entry, name, value, 'xattr');
+      if (cannot) plan.losses.push({ what: 'xattr', reason: cannot });
+      else plan.xattrs.push({ name, value, what: 'xattr' });
     }
-    if (entry.selinux && this.platform.selinux) this.lose(entry, 'selinux', `"${entry.selinux}" not set: ${this.platform.selinux}`);
-    else if (entry.selinux) this.queueXattr(abs, entry, 'security.selinux', Buffer.from(entry.selinux + '\0'), 'selinux');
-    if (this.platform.acls && (entry.aclAccess?.length || entry.aclDefault?.length)) this.lose(entry, 'acl', `not set: ${this.platform.acls}`);
-    else this.queueAcls(abs, entry, deferredAcl);
-    if (this.sys.kind === 'native' || this.pendingXattrs.length > 2000) await this.flushXattrs();
+    if (entry.selinux && this.platform.selinux) plan.losses.push({ what: 'selinux', reason: `"${entry.selinux}" not set: ${this.platform.selinux}` });
+    else if (entry.selinux) plan.xattrs.push({ name: 'security.selinux', value: Buffer.from(entry.selinux + '\0'), what: 'selinux' });
+    if (this.platform.acls && (entry.aclAccess?.length || entry.aclDefault?.length)) {
+      plan.losses.push({ what: 'acl', reason: `not set: ${this.platform.acls}` });
+    } else {
+      this.planAcl(plan, 'system.posix_acl_access', entry.aclAccess);
+      if (deferredAcl) this.planAcl(plan, 'system.posix_acl_default', entry.aclDefault);
+      else if (entry.aclDefault?.length) plan.losses.push({ what: 'acl', reason: 'only directories carry default ACLs' });
+    }
     // chmod after chown (chown clears setuid/setgid) and after the ACL (which rewrites group bits).
     // With an ACL mask, the group bits of st_mode are the mask: take them from the ACL, since
     // bsdtar stores the group:: entry's bits in the mode field and chmod would overwrite the mask.
     const { mode, dropped } = modeOf(entry, this.profileOf);
     if (dropped) this.dropped[dropped]++;
     const kept = this.platform.keptMode(mode, entry.type === 'directory');
-    if (!isLink && kept !== mode) {
+    if (entry.type !== 'symlink' && kept !== mode) {
       // Windows keeps a read-only flag: the rest is a loss when asked for (-p), else a note (§9.7).
-      if (this.samePermissions) this.lose(entry, 'mode', `mode ${mode.toString(8)} kept as ${kept.toString(8)}: ${this.platform.name} holds only a read-only flag`);
+      if (this.samePermissions) plan.losses.push({ what: 'mode', reason: `mode ${mode.toString(8)} kept as ${kept.toString(8)}: ${this.platform.name} holds only a read-only flag` });
       else this.dropped.platformModes++;
     }
+    plan.mode = mode;
+    return plan;
+  }
+
+  private async applyMetadata(abs: Buffer, entry: Entry, deferredAcl = false, planned?: MetadataPlan): Promise<void> {
+    const isLink = entry.type === 'symlink';
+    const plan = planned ?? this.planMetadata(entry, deferredAcl);
+    if (plan.owner) {
+      try {
+        lchownSync(abs, plan.owner.uid, plan.owner.gid);
+      } catch (e) {
+        this.lose(entry, 'owner', (e as Error).message);
+      }
+    }
+    for (const x of plan.xattrs) this.queueXattr(abs, entry, x.name, x.value, x.what);
+    for (const l of plan.losses) this.lose(entry, l.what, l.reason);
+    if (this.sys.kind === 'native' || this.pendingXattrs.length > 2000) await this.flushXattrs();
+    const mode = plan.mode;
     if (!isLink) {
       try {
         chmodSync(abs, mode);
@@ -644,20 +878,14 @@ export class Restorer {
     this.pendingXattrs.push({ path: abs, name, value, entry: entry.name, what });
   }
 
-  private queueAcls(abs: Buffer, entry: Entry, deferredAcl: boolean): void {
-    this.queueAcl(abs, entry, 'system.posix_acl_access', entry.aclAccess);
-    if (deferredAcl) this.queueAcl(abs, entry, 'system.posix_acl_default', entry.aclDefault);
-    else if (entry.aclDefault?.length) this.lose(entry, 'acl', 'only directories carry default ACLs');
-  }
-
-  private queueAcl(abs: Buffer, entry: Entry, name: string, acl: AclEntry[] | undefined): void {
+  private planAcl(plan: MetadataPlan, name: string, acl: AclEntry[] | undefined): void {
     if (!acl?.length) return;
     const { acl: resolved, unresolved } = resolveAcl(acl, this.profileOf.numericOwner);
     if (unresolved) {
-      this.lose(entry, 'acl', `${name}: ${unresolved.tag} "${unresolved.name}" has no id here`);
+      plan.losses.push({ what: 'acl', reason: `${name}: ${unresolved.tag} "${unresolved.name}" has no id here` });
       return;
     }
-    this.queueXattr(abs, entry, name, encodeAclXattr(resolved), 'acl');
+    plan.xattrs.push({ name, value: encodeAclXattr(resolved), what: 'acl' });
   }
 
   private async flushXattrs(): Promise<void> {
@@ -666,7 +894,7 @@ export class Restorer {
     const failures = await this.sys.setXattrs(items);
     for (const f of failures) {
       const item = items.find((i) => i.path.equals(f.path) && i.name === f.name);
-      this.losses.push({ path: item?.entry ?? f.path.toString(), what: item?.what ?? 'xattr', reason: `${f.name}: ${f.error}` });
+      this.addLoss({ path: item?.entry ?? f.path.toString(), what: item?.what ?? 'xattr', reason: `${f.name}: ${f.error}` });
     }
   }
 
@@ -688,6 +916,7 @@ export class Restorer {
 
   /** Directories last and deepest first, so that writing their contents cannot disturb them. */
   async finish(): Promise<void> {
+    await this.drainBatches();
     await this.flushXattrs();
     await this.flushRenames();
     await this.makeLastLinks();
@@ -784,6 +1013,36 @@ function makeName(abs: Buffer, make: () => void): void {
       unlinkIfThere(abs);
     }
   }
+}
+
+/** What the addon is told about a batched file (it copies it all when the batch is sent). */
+function batchFile(f: BatchedFile): BatchFile {
+  const slash = f.abs.lastIndexOf(0x2f);
+  const xattrs: Array<string | Buffer> = [];
+  for (const x of f.plan.xattrs) xattrs.push(x.name, x.value);
+  return {
+    dir: f.abs.subarray(0, slash),
+    name: f.abs.subarray(slash + 1),
+    tmp: Buffer.from(tmpName(f.tmp)),
+    off: f.off,
+    len: f.len,
+    uid: f.plan.owner?.uid ?? -1,
+    gid: f.plan.owner?.gid ?? -1,
+    mode: f.plan.mode,
+    atimeNs: f.entry.atimeNs ?? f.entry.mtimeNs,
+    mtimeNs: f.entry.mtimeNs,
+    ino: f.check.written !== undefined,
+    xattrs,
+  };
+}
+
+/** The temporary name of a file being written, beside its real name. */
+function tmpName(n: number): string {
+  return `.portarc-${process.pid}-${n}.tmp`;
+}
+
+async function* iterate(parts: Buffer[]): AsyncGenerator<Buffer> {
+  yield* parts;
 }
 
 /** pwrite/write until the whole buffer is out (a short write is legal). */

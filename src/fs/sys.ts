@@ -16,6 +16,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, constants as fsConstants, lstatSync, lutimesSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { getSystemErrorMap } from 'node:util';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { displayName } from '../model/entry.js';
@@ -43,6 +44,53 @@ export interface Sys {
    * cannot, and the caller must fsync file by file.
    */
   syncFs(path: Buffer): boolean;
+  /**
+   * Restore a batch of small regular files on a worker thread (native only; see native/restore.c):
+   * each is written under its temporary name, dressed, and renamed into place (after one syncfs
+   * for the batch with `fsync`). `data` holds the contents and must not change until it settles.
+   */
+  restoreFiles?(data: Buffer, files: BatchFile[], fsync: boolean, syncPath: Buffer): Promise<BatchResult>;
+}
+
+/** One file of a native batch. `dir` is its parent (verified), `name` and `tmp` names in it. */
+export interface BatchFile {
+  dir: Buffer;
+  name: Buffer;
+  tmp: Buffer;
+  /** Where the content is in the batch's `data`. */
+  off: number;
+  len: number;
+  /** -1 and -1: the owner is left alone. */
+  uid: number;
+  gid: number;
+  mode: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  /** Report the inode (`BatchResult.inos`). */
+  ino: boolean;
+  /** Name, value, name, value...: set in this order. */
+  xattrs: Array<string | Buffer>;
+}
+
+/**
+ * What went wrong for one file, as the JS path's calls would have said it (Node's fs messages,
+ * the addon's for xattrs and times). `stop`: the file is not under its name (its temporary was
+ * removed); `dir`: a directory is in the way, which restore.ts handles itself.
+ */
+export interface BatchFailure {
+  stop?: 'dir' | 'lstat' | 'open' | 'write' | 'rename';
+  error?: SysError;
+  owner?: SysError;
+  mode?: SysError;
+  time?: SysError;
+  xattrs: Array<{ index: number; error: SysError }>;
+}
+
+export interface BatchResult {
+  inos: number[];
+  failures: Map<number, BatchFailure>;
+  /** The batch's syncfs failed: no file of it got its name. */
+  syncError?: SysError;
 }
 
 /** The addon's exports (native/portarc_sys.c). */
@@ -53,9 +101,18 @@ interface Addon {
   setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint): void;
   mknod(path: Buffer, mode: number, major: number, minor: number): void;
   syncFs?(path: Buffer): void;
+  restoreFiles?(data: Buffer, files: BatchFile[], fsync: boolean, syncPath: Buffer): Promise<RawBatchResult>;
+  strerror?(errno: number): string;
 }
 
-type SysError = Error & { code: string; errno?: number; syscall?: string };
+/** native/restore.c's answer: failures as [index, stop, stopErrno, owner, mode, time, [xattr, errno...]]. */
+interface RawBatchResult {
+  syncErr: number;
+  inos: number[];
+  failures: Array<[number, number, number, number, number, number, number[]]>;
+}
+
+export type SysError = Error & { code: string; errno?: number; syscall?: string };
 
 const TYPE_BITS = { fifo: fsConstants.S_IFIFO, chardev: fsConstants.S_IFCHR, blockdev: fsConstants.S_IFBLK };
 
@@ -123,6 +180,7 @@ function nativeSys(addon: Addon): Sys {
       addon.mknod(path, TYPE_BITS[type] | (perm & 0o7777), major, minor);
       chmodSync(path, perm & 0o7777); // mknod(2) applies the umask; the programs' -m does not
     },
+    ...(addon.restoreFiles && addon.strerror ? { restoreFiles: (data, files, fsync, syncPath) => restoreFiles(addon, data, files, fsync, syncPath) } : {}),
     syncFs(path) {
       // An addon built before syncFs existed lacks it: then the caller fsyncs file by file.
       if (!addon.syncFs) return false;
@@ -157,6 +215,50 @@ function noneSys(): Sys {
     },
     syncFs: () => false,
   };
+}
+
+const STOPS = [undefined, 'dir', 'open', 'write', 'rename', 'lstat'] as const;
+const SET_XATTR = process.platform === 'darwin' ? 'setxattr' : 'lsetxattr';
+
+/** Run a native batch, and word its failures as the JS path's calls would (see BatchFailure). */
+async function restoreFiles(addon: Addon, data: Buffer, files: BatchFile[], fsync: boolean, syncPath: Buffer): Promise<BatchResult> {
+  const raw = await addon.restoreFiles!(data, files, fsync, syncPath);
+  const path = (f: BatchFile, name: Buffer) => Buffer.concat([f.dir, Buffer.from('/'), name]);
+  // The addon's own wording (native/portarc_sys.c): "<syscall> <what>: <strerror>".
+  const addonError = (errno: number, syscall: string, what: string) => {
+    const code = getSystemErrorMap().get(-errno)?.[0] ?? 'EIO';
+    return Object.assign(new Error(`${syscall} ${what}: ${addon.strerror!(errno)}`), { code, errno, syscall });
+  };
+  const failures = new Map<number, BatchFailure>();
+  for (const [i, stop, stopErr, owner, mode, time, xs] of raw.failures) {
+    const f = files[i]!;
+    const tmp = path(f, f.tmp);
+    const failure: BatchFailure = { xattrs: [] };
+    const kind = STOPS[stop];
+    if (kind) failure.stop = kind;
+    if (kind === 'lstat') failure.error = uvError(stopErr, 'lstat', path(f, f.name));
+    if (kind === 'open') failure.error = uvError(stopErr, 'open', tmp);
+    if (kind === 'write') failure.error = uvError(stopErr, 'write');
+    if (kind === 'rename') failure.error = uvError(stopErr, 'rename', tmp, path(f, f.name));
+    if (owner) failure.owner = uvError(owner, 'lchown', tmp);
+    if (mode) failure.mode = uvError(mode, 'chmod', tmp);
+    if (time) failure.time = addonError(time, 'utimensat', tmp.toString());
+    for (let k = 0; k < xs.length; k += 2) {
+      const index = xs[k]!;
+      failure.xattrs.push({ index, error: addonError(xs[k + 1]!, SET_XATTR, String(f.xattrs[2 * index])) });
+    }
+    failures.set(i, failure);
+  }
+  const result: BatchResult = { inos: raw.inos, failures };
+  if (raw.syncErr) result.syncError = addonError(raw.syncErr, 'syncfs', syncPath.toString());
+  return result;
+}
+
+/** An error worded as Node's fs functions word theirs: "ENOENT: no such file or directory, open 'P'". */
+function uvError(errno: number, syscall: string, path?: Buffer, dest?: Buffer): SysError {
+  const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, 'unknown error'];
+  const where = `${path ? ` '${path.toString()}'` : ''}${dest ? ` -> '${dest.toString()}'` : ''}`;
+  return Object.assign(new Error(`${code}: ${text}, ${syscall}${where}`), { code, errno: -errno, syscall });
 }
 
 // ---- fallback ---------------------------------------------------------------------------

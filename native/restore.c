@@ -1,0 +1,443 @@
+/*
+ * restore.c: restore a batch of small regular files in one call, on the libuv threadpool.
+ * Spec: spec/portarc-1.md §9 (restore); DESIGN §3. Wrapped by src/fs/sys.ts (restoreFiles) and
+ * driven by src/fs/restore.ts, which decides everything (names, owners, modes, which xattrs,
+ * the temporary names): this file only makes the system calls, in the order the JS path makes
+ * them, and reports each failure with its errno so that restore.ts reports exactly what the JS
+ * path would.
+ *
+ * DESIGN: one extraction of many small files was ~10 JS<->system crossings per file (open,
+ * write, close, lchown, lsetxattr..., chmod, utimensat, lstat, rename), all on the main thread.
+ * Here a batch goes to a worker thread as one napi async work: while it runs, JS parses the next
+ * entries. Per file, relative to an fd of its (already verified) parent directory:
+ *   fstatat(name, NOFOLLOW)                    a directory in the way goes back to JS (clear())
+ *   openat(tmp, O_CREAT|O_EXCL|O_NOFOLLOW, 0600)  never through a symlink, never an old file
+ *   write...; fchown; fsetxattr...; fchmod; futimens; [fstat for the inode]; close
+ *   renameat(tmp -> name)                      after one syncfs for the batch when fsync is on
+ * A file that failed to be created or written, or to be renamed, has its temporary removed.
+ */
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* syncfs */
+#endif
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h> /* renameat */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#ifdef __APPLE__
+#define FSET_XATTR(fd, k, v, n) fsetxattr((fd), (k), (v), (n), 0, 0)
+#else
+#define FSET_XATTR(fd, k, v, n) fsetxattr((fd), (k), (v), (n), 0)
+#endif
+
+/* Where a file's restore stopped (0: it did not). */
+enum { STOP_NONE = 0, STOP_DIR_IN_WAY = 1, STOP_OPEN = 2, STOP_WRITE = 3, STOP_RENAME = 4, STOP_LSTAT = 5 };
+
+typedef struct {
+  char *name;
+  char *value;
+  size_t len;
+} xattr_item;
+
+typedef struct {
+  char *dir, *name, *tmp;
+  size_t off, len;
+  int64_t uid, gid; /* -1: leave the owner */
+  uint32_t mode;
+  int64_t atime, mtime;
+  int want_ino;
+  uint32_t nx;
+  xattr_item *xs;
+  /* results */
+  int stop, stop_err;
+  int owner_err, mode_err, time_err;
+  int *x_err; /* per xattr */
+  double ino;
+} file_item;
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref data_ref;
+  const char *data;
+  size_t data_len;
+  int fsync;
+  char *sync_path;
+  int sync_err;
+  uint32_t n;
+  file_item *items;
+} batch;
+
+static struct timespec to_timespec(int64_t ns) {
+  int64_t sec = ns / 1000000000, nsec = ns % 1000000000;
+  if (nsec < 0) {
+    nsec += 1000000000;
+    sec -= 1;
+  }
+  struct timespec ts;
+  ts.tv_sec = (time_t)sec;
+  ts.tv_nsec = (long)nsec;
+  return ts;
+}
+
+/* Create, fill and dress one file under its temporary name. Returns with it->stop set on failure. */
+static void make_one(batch *b, file_item *it, int dirfd) {
+  struct stat st;
+  if (fstatat(dirfd, it->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      it->stop = STOP_DIR_IN_WAY;
+      return;
+    }
+  } else if (errno != ENOENT) {
+    it->stop = STOP_LSTAT; /* a name too long, say: the JS path's lstat fails the same way */
+    it->stop_err = errno;
+    return;
+  }
+  int fd = openat(dirfd, it->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    it->stop = STOP_OPEN;
+    it->stop_err = errno;
+    return;
+  }
+  const char *p = b->data + it->off;
+  for (size_t left = it->len; left > 0;) {
+    ssize_t w = write(fd, p, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      it->stop = STOP_WRITE;
+      it->stop_err = errno;
+      close(fd);
+      unlinkat(dirfd, it->tmp, 0);
+      return;
+    }
+    p += w;
+    left -= (size_t)w;
+  }
+  /* The JS path's order: owner, xattrs (SELinux label and ACLs among them), mode, times. */
+  if (it->uid >= 0 && fchown(fd, (uid_t)it->uid, (gid_t)it->gid) != 0) it->owner_err = errno;
+  for (uint32_t i = 0; i < it->nx; i++) {
+    if (FSET_XATTR(fd, it->xs[i].name, it->xs[i].len ? it->xs[i].value : "", it->xs[i].len) != 0) it->x_err[i] = errno;
+  }
+  if (fchmod(fd, (mode_t)it->mode) != 0) it->mode_err = errno;
+  struct timespec ts[2] = {to_timespec(it->atime), to_timespec(it->mtime)};
+  if (futimens(fd, ts) != 0) it->time_err = errno;
+  if (it->want_ino && fstat(fd, &st) == 0) it->ino = (double)st.st_ino;
+  close(fd);
+}
+
+static void rename_one(file_item *it, int dirfd) {
+  if (renameat(dirfd, it->tmp, dirfd, it->name) != 0) {
+    it->stop = STOP_RENAME;
+    it->stop_err = errno;
+    unlinkat(dirfd, it->tmp, 0);
+  }
+}
+
+/* Open the parent directory of item i, reusing the previous fd when it is the same directory. */
+static int dir_fd(batch *b, uint32_t i, int *fd, const char **open_dir) {
+  file_item *it = &b->items[i];
+  if (*open_dir && strcmp(*open_dir, it->dir) == 0) return *fd;
+  if (*fd >= 0) close(*fd);
+  *open_dir = it->dir;
+  *fd = open(it->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  return *fd;
+}
+
+static void execute(napi_env env, void *data) {
+  batch *b = data;
+  int fd = -1;
+  const char *open_dir = NULL;
+  for (uint32_t i = 0; i < b->n; i++) {
+    file_item *it = &b->items[i];
+    int dirfd = dir_fd(b, i, &fd, &open_dir);
+    if (dirfd < 0) {
+      it->stop = STOP_OPEN;
+      it->stop_err = errno;
+      open_dir = NULL;
+      continue;
+    }
+    make_one(b, it, dirfd);
+    if (!b->fsync && it->stop == STOP_NONE) rename_one(it, dirfd);
+  }
+  if (b->fsync) {
+    /* One syncfs makes the whole batch's data durable before any of it gets its name. */
+    int sfd = open(b->sync_path, O_RDONLY | O_CLOEXEC);
+#ifdef __linux__
+    if (sfd < 0 || syncfs(sfd) != 0) b->sync_err = errno;
+#else
+    if (sfd < 0) b->sync_err = errno;
+    else sync();
+#endif
+    if (sfd >= 0) close(sfd);
+    for (uint32_t i = 0; i < b->n; i++) {
+      file_item *it = &b->items[i];
+      if (it->stop != STOP_NONE) continue;
+      int dirfd = dir_fd(b, i, &fd, &open_dir);
+      if (b->sync_err || dirfd < 0) {
+        /* Not durable, or nowhere to rename: the temporary goes, the failure is reported. */
+        it->stop = STOP_RENAME;
+        it->stop_err = b->sync_err ? b->sync_err : errno;
+        if (dirfd >= 0) unlinkat(dirfd, it->tmp, 0);
+        if (dirfd < 0) open_dir = NULL;
+        continue;
+      }
+      rename_one(it, dirfd);
+    }
+  }
+  if (fd >= 0) close(fd);
+}
+
+static void free_batch(napi_env env, batch *b) {
+  for (uint32_t i = 0; i < b->n; i++) {
+    file_item *it = &b->items[i];
+    free(it->dir);
+    free(it->name);
+    free(it->tmp);
+    for (uint32_t j = 0; j < it->nx; j++) {
+      free(it->xs[j].name);
+      free(it->xs[j].value);
+    }
+    free(it->xs);
+    free(it->x_err);
+  }
+  free(b->items);
+  free(b->sync_path);
+  if (b->data_ref) napi_delete_reference(env, b->data_ref);
+  if (b->work) napi_delete_async_work(env, b->work);
+  free(b);
+}
+
+static napi_value int_v(napi_env env, int v) {
+  napi_value out;
+  napi_create_int32(env, v, &out);
+  return out;
+}
+
+/*
+ * Resolves with { syncErr, inos: number[], failures: [[index, stop, stopErr, ownerErr, modeErr,
+ * timeErr, [xattrIndex, errno, ...]], ...] } (errnos positive; 0 = fine).
+ */
+static void complete(napi_env env, napi_status status, void *data) {
+  batch *b = data;
+  napi_value result, inos, failures;
+  napi_create_object(env, &result);
+  napi_create_array_with_length(env, b->n, &inos);
+  napi_create_array(env, &failures);
+  uint32_t nf = 0;
+  for (uint32_t i = 0; i < b->n; i++) {
+    file_item *it = &b->items[i];
+    napi_value ino;
+    napi_create_double(env, it->ino, &ino);
+    napi_set_element(env, inos, i, ino);
+    int xbad = 0;
+    for (uint32_t j = 0; j < it->nx; j++) xbad |= it->x_err[j] != 0;
+    if (!it->stop && !it->owner_err && !it->mode_err && !it->time_err && !xbad) continue;
+    napi_value f, xs;
+    napi_create_array_with_length(env, 7, &f);
+    napi_set_element(env, f, 0, int_v(env, (int)i));
+    napi_set_element(env, f, 1, int_v(env, it->stop));
+    napi_set_element(env, f, 2, int_v(env, it->stop_err));
+    napi_set_element(env, f, 3, int_v(env, it->owner_err));
+    napi_set_element(env, f, 4, int_v(env, it->mode_err));
+    napi_set_element(env, f, 5, int_v(env, it->time_err));
+    napi_create_array(env, &xs);
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < it->nx; j++) {
+      if (!it->x_err[j]) continue;
+      napi_set_element(env, xs, k++, int_v(env, (int)j));
+      napi_set_element(env, xs, k++, int_v(env, it->x_err[j]));
+    }
+    napi_set_element(env, f, 6, xs);
+    napi_set_element(env, failures, nf++, f);
+  }
+  napi_set_named_property(env, result, "syncErr", int_v(env, b->sync_err));
+  napi_set_named_property(env, result, "inos", inos);
+  napi_set_named_property(env, result, "failures", failures);
+  if (status == napi_ok) {
+    napi_resolve_deferred(env, b->deferred, result);
+  } else {
+    napi_value msg, err;
+    napi_create_string_utf8(env, "restoreFiles: the batch did not run", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, b->deferred, err);
+  }
+  free_batch(env, b);
+}
+
+/* ---- arguments ---------------------------------------------------------------- */
+
+/* A NUL-terminated copy of a Buffer (or string) property; NULL when missing or holding a NUL. */
+static char *copy_bytes(napi_env env, napi_value v) {
+  bool is_buffer = false;
+  if (napi_is_buffer(env, v, &is_buffer) == napi_ok && is_buffer) {
+    void *data;
+    size_t len;
+    if (napi_get_buffer_info(env, v, &data, &len) != napi_ok || memchr(data, 0, len)) return NULL;
+    char *s = malloc(len + 1);
+    if (!s) return NULL;
+    if (len) memcpy(s, data, len);
+    s[len] = 0;
+    return s;
+  }
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  if (!s) return NULL;
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (strlen(s) != len) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static napi_value prop(napi_env env, napi_value obj, const char *key) {
+  napi_value v = NULL;
+  napi_get_named_property(env, obj, key, &v);
+  return v;
+}
+
+static int64_t num_prop(napi_env env, napi_value obj, const char *key) {
+  double d = 0;
+  napi_get_value_double(env, prop(env, obj, key), &d);
+  return (int64_t)d;
+}
+
+static int big_prop(napi_env env, napi_value obj, const char *key, int64_t *out) {
+  bool lossless = false;
+  return napi_get_value_bigint_int64(env, prop(env, obj, key), out, &lossless) == napi_ok && lossless;
+}
+
+static napi_value fail_type(napi_env env, batch *b, const char *msg) {
+  free_batch(env, b);
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+/*
+ * restoreFiles(data: Buffer, items: Array<{ dir: Buffer, name: Buffer, tmp: Buffer, off, len,
+ *   uid, gid (-1: keep), mode, atimeNs: bigint, mtimeNs: bigint, ino: boolean,
+ *   xattrs: Array<string | Buffer> (name, value, name, value...) }>, fsync: boolean,
+ *   syncPath: Buffer): Promise<result of complete()>
+ * `data` holds the contents (items[i] at off, len): it is kept alive, and must not be changed,
+ * until the promise settles.
+ */
+napi_value portarc_restore_files(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], promise, list;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 4) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "restoreFiles: too few arguments");
+    return NULL;
+  }
+  batch *b = calloc(1, sizeof *b);
+  if (!b) {
+    napi_throw_error(env, "ENOMEM", "restoreFiles: out of memory");
+    return NULL;
+  }
+  bool is_buffer = false;
+  void *data;
+  if (napi_is_buffer(env, argv[0], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, argv[0], &data, &b->data_len) != napi_ok) {
+    return fail_type(env, b, "restoreFiles: data must be a Buffer");
+  }
+  b->data = data;
+  list = argv[1];
+  uint32_t n = 0;
+  if (napi_get_array_length(env, list, &n) != napi_ok) return fail_type(env, b, "restoreFiles: items must be an array");
+  bool fsync = false;
+  napi_get_value_bool(env, argv[2], &fsync);
+  b->fsync = fsync;
+  b->sync_path = copy_bytes(env, argv[3]);
+  if (!b->sync_path) return fail_type(env, b, "restoreFiles: syncPath must be a Buffer without NUL bytes");
+  b->items = calloc(n ? n : 1, sizeof *b->items);
+  if (!b->items) return fail_type(env, b, "restoreFiles: out of memory");
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value o;
+    napi_get_element(env, list, i, &o);
+    file_item *it = &b->items[i];
+    b->n = i + 1; /* what free_batch frees */
+    it->dir = copy_bytes(env, prop(env, o, "dir"));
+    it->name = copy_bytes(env, prop(env, o, "name"));
+    it->tmp = copy_bytes(env, prop(env, o, "tmp"));
+    if (!it->dir || !it->name || !it->tmp) return fail_type(env, b, "restoreFiles: dir, name and tmp must be Buffers without NUL bytes");
+    int64_t off = num_prop(env, o, "off"), len = num_prop(env, o, "len");
+    if (off < 0 || len < 0 || (uint64_t)(off + len) > b->data_len) return fail_type(env, b, "restoreFiles: off/len outside data");
+    it->off = (size_t)off;
+    it->len = (size_t)len;
+    it->uid = num_prop(env, o, "uid");
+    it->gid = num_prop(env, o, "gid");
+    it->mode = (uint32_t)num_prop(env, o, "mode");
+    if (!big_prop(env, o, "atimeNs", &it->atime) || !big_prop(env, o, "mtimeNs", &it->mtime)) {
+      return fail_type(env, b, "restoreFiles: atimeNs and mtimeNs must be 64-bit bigints");
+    }
+    bool want = false;
+    napi_get_value_bool(env, prop(env, o, "ino"), &want);
+    it->want_ino = want;
+    napi_value xs = prop(env, o, "xattrs");
+    uint32_t nxv = 0;
+    if (xs && napi_get_array_length(env, xs, &nxv) == napi_ok && nxv >= 2) {
+      it->nx = nxv / 2;
+      it->xs = calloc(it->nx, sizeof *it->xs);
+      it->x_err = calloc(it->nx, sizeof *it->x_err);
+      if (!it->xs || !it->x_err) {
+        it->nx = 0;
+        return fail_type(env, b, "restoreFiles: out of memory");
+      }
+      for (uint32_t j = 0; j < it->nx; j++) {
+        napi_value name_v, value_v;
+        napi_get_element(env, xs, 2 * j, &name_v);
+        napi_get_element(env, xs, 2 * j + 1, &value_v);
+        it->xs[j].name = copy_bytes(env, name_v);
+        void *vd;
+        size_t vl;
+        bool vb = false;
+        if (!it->xs[j].name || napi_is_buffer(env, value_v, &vb) != napi_ok || !vb ||
+            napi_get_buffer_info(env, value_v, &vd, &vl) != napi_ok) {
+          return fail_type(env, b, "restoreFiles: xattrs must alternate names and Buffer values");
+        }
+        it->xs[j].value = malloc(vl ? vl : 1);
+        if (!it->xs[j].value) return fail_type(env, b, "restoreFiles: out of memory");
+        if (vl) memcpy(it->xs[j].value, vd, vl);
+        it->xs[j].len = vl;
+      }
+    }
+  }
+  b->n = n;
+  if (napi_create_reference(env, argv[0], 1, &b->data_ref) != napi_ok) return fail_type(env, b, "restoreFiles: cannot hold data");
+  napi_value name;
+  napi_create_string_utf8(env, "portarc.restoreFiles", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_promise(env, &b->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, name, execute, complete, b, &b->work) != napi_ok ||
+      napi_queue_async_work(env, b->work) != napi_ok) {
+    free_batch(env, b);
+    napi_throw_error(env, NULL, "restoreFiles: cannot queue the work");
+    return NULL;
+  }
+  return promise;
+}
+
+/* strerror(errno: number): string, the text the addon's errors carry (for restoreFiles' failures). */
+napi_value portarc_strerror(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  int32_t err = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &err) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "strerror: errno must be a number");
+    return NULL;
+  }
+  napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &out);
+  return out;
+}
