@@ -395,6 +395,8 @@ static napi_value sync_fs(napi_env env, napi_callback_info info) {
 
 /* ---- module ----------------------------------------------------------------- */
 
+napi_value portarc_scan_batch(napi_env env, napi_callback_info info); /* native/scan.c */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"listXattrs", NULL, list_xattrs, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -403,6 +405,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"setTimes", NULL, set_times, NULL, NULL, NULL, napi_enumerable, NULL},
     {"mknod", NULL, make_node, NULL, NULL, NULL, napi_enumerable, NULL},
     {"syncFs", NULL, sync_fs, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"scanBatch", NULL, portarc_scan_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -42,7 +42,25 @@ export interface Sys {
    * cannot, and the caller must fsync file by file.
    */
   syncFs(path: Buffer): boolean;
+  /**
+   * Native only (native/scan.c): lstat, every xattr and, for a small regular file with one link,
+   * its whole content, for paths[start..end) in ONE call, so that a scan of many small files is
+   * not one JS<->kernel crossing per system call. Fills `fields` (SCAN_FIELDS int64s an item, see
+   * the F_ indexes) and `buf` (the contents, back to back); returns each item's xattrs (null:
+   * none). Its length is the number of items done: it stops after a directory and before a file
+   * that does not fit in `buf`. A step that failed is left undone (its flag unset): the caller
+   * does that step itself, so errors read the same as without it.
+   */
+  scanBatch?(paths: Buffer[], start: number, end: number, fields: BigInt64Array, buf: Buffer, readMax: number, sparse: boolean): Array<Array<[Buffer, Buffer]> | null>;
 }
+
+/** Int64 fields per item of Sys.scanBatch (native/scan.c: the same enum). */
+export const SCAN_FIELDS = 18;
+export const F = { FLAGS: 0, DEV: 1, INO: 2, MODE: 3, NLINK: 4, UID: 5, GID: 6, RDEV: 7, SIZE: 8, BLOCKS: 9, ATIME: 10, MTIME: 11, CTIME: 12, OFFSET: 13, LENGTH: 14, SIZE_AFTER: 15, MTIME_AFTER: 16, CTIME_AFTER: 17 } as const;
+/** F.FLAGS bits: lstat done; xattrs read; content read into the buffer (and fstat'ed after). */
+export const SCAN_STAT = 1;
+export const SCAN_XATTRS = 2;
+export const SCAN_CONTENT = 4;
 
 /** The addon's exports (native/portarc_sys.c). */
 interface Addon {
@@ -52,6 +70,7 @@ interface Addon {
   setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint): void;
   mknod(path: Buffer, mode: number, major: number, minor: number): void;
   syncFs?(path: Buffer): void;
+  scanBatch?: Sys['scanBatch'];
 }
 
 type SysError = Error & { code: string; errno?: number; syscall?: string };
@@ -90,6 +109,8 @@ function loadAddon(): Addon | null {
 function nativeSys(addon: Addon): Sys {
   return {
     kind: 'native',
+    // An addon built before scan.c existed lacks it: then the scan makes its calls one by one.
+    scanBatch: addon.scanBatch,
     async getXattrs(paths) {
       return paths.map((path) => {
         try {
