@@ -16,7 +16,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, type CreateOptions } from '../src/api/create.js';
 import { scan, type ScannedEntry } from '../src/fs/scan.js';
-import { loadSys, type Sys } from '../src/fs/sys.js';
+import { F, SCAN_CONTENT, SCAN_FIELDS, SCAN_STAT, SCAN_XATTRS, loadSys, type Sys } from '../src/fs/sys.js';
 import { zstdDecompress } from '../src/compress/index.js';
 import { portarc } from './helpers/cli.js';
 import { sh, tempDir } from './helpers/tree.js';
@@ -161,5 +161,60 @@ describe('create writes the same bytes whichever scan path runs', () => {
     mkdirSync(out);
     execFileSync('tar', ['-xf', join(dir, 'n-cli.tar'), '-C', out]);
     expect(execFileSync('diff', ['-r', '--no-dereference', '-x', 'fifo', tree, join(out, 'tree')], { encoding: 'utf8' })).toBe('');
+  });
+});
+
+describe('the native batched scan hands back to the JS scan what it did not do', () => {
+  /** The native Sys whose scanBatch results are altered by `edit` (fields of item k) before the scan reads them. */
+  const edited = (edit: (f: BigInt64Array, at: number, k: number) => void): Sys => {
+    const sys = loadSys();
+    return {
+      ...sys,
+      scanBatch(paths, start, end, fields, buf, readMax, sparse) {
+        const r = sys.scanBatch!(paths, start, end, fields, buf, readMax, sparse);
+        for (let k = 0; k < r.length; k++) edit(fields, k * SCAN_FIELDS, k);
+        return r;
+      },
+    } as Sys;
+  };
+  const tarOf = async (sys: Sys, tag: string) => {
+    const dest = join(dir, `${tag}.tar`);
+    const r = await create(fixed(scan(['tree'], { cwd: dir, sys, reuseBuffers: true })), dest);
+    return { bytes: readFileSync(dest), warnings: r.warnings };
+  };
+
+  it('steps left undone (no lstat, no xattrs, no content) are done by the JS scan: the same archive', async () => {
+    const want = await tarOf(jsScan(), 'undone-js');
+    let touched = 0;
+    for (const [flag, tag] of [[SCAN_STAT, 'stat'], [SCAN_XATTRS, 'xattrs'], [SCAN_CONTENT, 'content']] as const) {
+      const sys = edited((f, at, k) => {
+        // Every other item: as if that step had failed in C.
+        if (k % 2 === 0 && Number(f[at + F.FLAGS]) & flag) {
+          f[at + F.FLAGS] = BigInt(flag === SCAN_STAT ? 0 : Number(f[at + F.FLAGS]) & ~flag);
+          touched++;
+        }
+      });
+      const got = await tarOf(sys, `undone-${tag}`);
+      expect(got.warnings, tag).toEqual([]);
+      expect(sha(got.bytes), tag).toBe(sha(want.bytes));
+    }
+    expect(touched).toBeGreaterThan(300);
+  });
+
+  it('a change its fstat saw after reading a file is tar\'s "file changed as we read it" warning', async () => {
+    let changed = 0;
+    const sys = edited((f, at) => {
+      if (Number(f[at + F.FLAGS]) & SCAN_CONTENT && Number(f[at + F.SIZE]) === 4096) {
+        f[at + F.MTIME_AFTER] = f[at + F.MTIME]! + 1n;
+        changed++;
+      }
+      if (Number(f[at + F.FLAGS]) & SCAN_CONTENT && Number(f[at + F.SIZE]) === 65536) {
+        f[at + F.SIZE_AFTER] = f[at + F.SIZE]! + 10n;
+        changed++;
+      }
+    });
+    const got = await tarOf(sys, 'changed');
+    expect(changed).toBe(2);
+    expect(got.warnings).toEqual(['tree/sizes/64k: file changed as we read it (grew by 10 bytes; archived the first 65536)', 'tree/sizes/page: file changed as we read it (modified)']);
   });
 });
