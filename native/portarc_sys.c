@@ -398,6 +398,7 @@ static napi_value sync_fs(napi_env env, napi_callback_info info) {
 /* native/restore.c */
 napi_value portarc_restore_files(napi_env env, napi_callback_info info);
 napi_value portarc_strerror(napi_env env, napi_callback_info info);
+napi_value portarc_scan_batch(napi_env env, napi_callback_info info); /* native/scan.c */
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -409,6 +410,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"syncFs", NULL, sync_fs, NULL, NULL, NULL, napi_enumerable, NULL},
     {"restoreFiles", NULL, portarc_restore_files, NULL, NULL, NULL, napi_enumerable, NULL},
     {"strerror", NULL, portarc_strerror, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"scanBatch", NULL, portarc_scan_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -134,7 +134,8 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
     return { writer, format, exclude, recorder, close: () => sink.close(), abort };
   }
   const filter = !options.compression || options.compression === 'auto' ? (named ? filterForPath(dest) : 'none') : options.compression;
-  const out = compressingSink(filter, sink, { level: options.level, threads: options.threads, digest: options.manifest !== false });
+  // reuseOutput: the sink copies or writes each chunk before its write returns (src/io/sink.ts).
+  const out = compressingSink(filter, sink, { level: options.level, threads: options.threads, digest: options.manifest !== false, reuseOutput: true });
   // The digests are of the tar stream itself, before compression (spec/manifest.md §7).
   const recorder = options.manifest === false ? undefined : new ManifestRecorder(out, 'tar', creator, { filter, level: options.level });
   const writer = new TarWriter(recorder?.sink ?? out, { creator, features: recorder && MANIFEST_FEATURES });

@@ -306,20 +306,27 @@ function makeFrameCompressor(require, spec) {
   const cctx = new b.CCtx();
   let level = NaN;
   let dst = Buffer.alloc(0);
-  return (src, lvl) => {
+  return (src, lvl, into) => {
     if (lvl !== level) {
       cctx.setParameter(b.CParameter.compressionLevel, lvl);
       cctx.setParameter(b.CParameter.checksumFlag, 1);
       level = lvl;
     }
     const need = bound(src.length);
+    // Into the caller's buffer when it gave one big enough: the frame is then a view on it, and the
+    // caller recycles that buffer (no fresh memory per frame).
+    if (into && into.length >= need) return into.subarray(0, cctx.compress2(into, src));
     if (dst.length < need) dst = Buffer.allocUnsafe(need);
     return Buffer.from(dst.subarray(0, cctx.compress2(dst, src)));
   };
 }
 `;
 
-export type FrameCompressor = (src: Uint8Array, level: number) => Buffer;
+/** `into`: a buffer to compress into (zstd-napi; builtin ignores it); the frame may be a view on it. */
+export type FrameCompressor = (src: Uint8Array, level: number, into?: Buffer) => Buffer;
+
+/** ZSTD_COMPRESSBOUND: the largest frame `n` bytes can compress to (as in FRAME_COMPRESSOR_SOURCE). */
+export const compressBound = (n: number) => n + (n >>> 8) + (n < 131072 ? (131072 - n) >>> 11 : 0);
 
 /** A frame compressor for this thread (threads: 0). */
 export function inlineFrameCompressor(spec: CompressorSpec): FrameCompressor {

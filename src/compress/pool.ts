@@ -11,23 +11,34 @@ import { PortarcError } from '../model/errors.js';
 const WORKER_SOURCE = `${FRAME_COMPRESSOR_SOURCE}
 const { parentPort, workerData } = require('node:worker_threads');
 const compress = makeFrameCompressor(require, workerData);
-parentPort.on('message', ({ src, level }) => {
+parentPort.on('message', ({ src, level, dst }) => {
   try {
-    let out = compress(src, level);
+    const into = dst ? Buffer.from(dst.buffer, dst.byteOffset, dst.byteLength) : undefined;
+    let out = compress(src, level, into);
+    // Compressed into the caller's buffer: hand it back with the frame's length.
+    if (into && out.buffer === into.buffer) return parentPort.postMessage({ length: out.length, src, dst }, [src.buffer, dst.buffer]);
     // Transfer only an ArrayBuffer that holds exactly the frame and is ours: small results may be in
     // Node's shared (untransferable) pool, larger ones a view on a bigger buffer. Copy those.
     if (out.length < 65536 || out.byteOffset !== 0 || out.buffer.byteLength !== out.length) out = new Uint8Array(out);
-    parentPort.postMessage({ out, src }, [out.buffer, src.buffer]);
+    parentPort.postMessage({ out, src, dst }, dst ? [out.buffer, src.buffer, dst.buffer] : [out.buffer, src.buffer]);
   } catch (e) {
-    parentPort.postMessage({ error: String((e && e.message) || e), src }, [src.buffer]);
+    parentPort.postMessage({ error: String((e && e.message) || e), src, dst }, dst ? [src.buffer, dst.buffer] : [src.buffer]);
   }
 });
 `;
 
+/** A compressed frame, the input buffer back, and the output buffer given (the frame may be a view on it). */
+export interface FrameResult {
+  out: Buffer;
+  src: Buffer;
+  dst?: Buffer;
+}
+
 interface Job {
   src: Buffer;
+  dst?: Buffer;
   level: number;
-  resolve: (r: { out: Buffer; src: Buffer }) => void;
+  resolve: (r: FrameResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -51,12 +62,14 @@ export class FramePool {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.spec });
     worker.unref();
     const slot: Slot = { worker, job: undefined };
-    worker.on('message', (m: { out?: Uint8Array; src: Uint8Array; error?: string }) => {
+    worker.on('message', (m: { out?: Uint8Array; length?: number; src: Uint8Array; dst?: Uint8Array; error?: string }) => {
       const job = slot.job!;
       slot.job = undefined;
       const src = Buffer.from(m.src.buffer, m.src.byteOffset, m.src.byteLength);
+      const dst = m.dst && Buffer.from(m.dst.buffer, m.dst.byteOffset, m.dst.byteLength);
       if (m.error !== undefined) job.reject(new PortarcError(`zstd compression failed: ${m.error}`));
-      else job.resolve({ out: Buffer.from(m.out!.buffer, m.out!.byteOffset, m.out!.byteLength), src });
+      else if (m.length !== undefined) job.resolve({ out: dst!.subarray(0, m.length), src, dst });
+      else job.resolve({ out: Buffer.from(m.out!.buffer, m.out!.byteOffset, m.out!.byteLength), src, dst });
       this.next(slot);
     });
     worker.on('error', (e) => this.fail(e));
@@ -67,11 +80,15 @@ export class FramePool {
     return slot;
   }
 
-  /** Compress one frame. `src` is transferred away: use the `src` that comes back. */
-  compress(src: Buffer, level: number): Promise<{ out: Buffer; src: Buffer }> {
+  /**
+   * Compress one frame. `src` is transferred away: use the `src` that comes back. `dst`, a buffer of
+   * its own ArrayBuffer, is transferred too and comes back with the frame in it when the backend
+   * can compress into it (zstd-napi).
+   */
+  compress(src: Buffer, level: number, dst?: Buffer): Promise<FrameResult> {
     return new Promise((resolve, reject) => {
       if (this.failed) return reject(this.failed);
-      this.queue.push({ src, level, resolve, reject });
+      this.queue.push({ src, dst, level, resolve, reject });
       const idle = this.slots.find((s) => !s.job) ?? (this.slots.length < this.threads ? this.spawn() : undefined);
       if (idle) this.next(idle);
     });
@@ -87,7 +104,8 @@ export class FramePool {
     slot.worker.ref();
     // A Buffer may be a view on a larger ArrayBuffer: transfer only what is exactly ours.
     const src = job.src.byteOffset === 0 && job.src.buffer.byteLength === job.src.length ? job.src : new Uint8Array(job.src);
-    slot.worker.postMessage({ src, level: job.level }, [src.buffer as ArrayBuffer]);
+    const dst = job.dst && job.dst.byteOffset === 0 && job.dst.buffer.byteLength === job.dst.length ? job.dst : undefined;
+    slot.worker.postMessage({ src, level: job.level, dst }, dst ? [src.buffer as ArrayBuffer, dst.buffer as ArrayBuffer] : [src.buffer as ArrayBuffer]);
   }
 
   private fail(e: Error): void {

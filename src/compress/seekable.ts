@@ -19,7 +19,7 @@
 // 2 GiB archive in under 1% of a full extract) and the memory in flight grow with the frame.
 
 import { availableParallelism } from 'node:os';
-import { compressorSpec, inlineFrameCompressor, zstdBackend, type CompressorSpec, type FrameCompressor, type ZstdBackendName } from './backend.js';
+import { compressBound, compressorSpec, inlineFrameCompressor, zstdBackend, type CompressorSpec, type FrameCompressor, type ZstdBackendName } from './backend.js';
 import { FramePool } from './pool.js';
 import type { Encoder } from './types.js';
 import { LimitError, PortarcError } from '../model/errors.js';
@@ -47,6 +47,12 @@ export interface SeekableOptions {
   backend?: ZstdBackendName | 'auto';
   /** Bytes to write after the last data frame, before the seek table (a skippable frame). */
   beforeTable?: () => Buffer;
+  /**
+   * `out` is done with a frame once its promise settles (the archive sinks: they copy or write it
+   * before returning), so the frame's buffer can take a later frame. Off by default: a consumer
+   * that keeps the chunks it is given must get fresh ones.
+   */
+  reuseOutput?: boolean;
 }
 
 export function defaultThreads(): number {
@@ -57,6 +63,8 @@ interface Job {
   size: number;
   done: boolean;
   out?: Buffer;
+  /** The output buffer the frame was compressed into, to reuse once the frame is written. */
+  dst?: Buffer;
   error?: Error;
   wait: Promise<void>;
 }
@@ -73,6 +81,12 @@ export class SeekableEncoder implements Encoder {
   private cur: Buffer | undefined;
   private fill = 0;
   private spare: Buffer[] = [];
+  /**
+   * Output buffers (compressBound(frameSize) bytes) the threads compress frames into, reused: a
+   * fresh buffer per frame, left for the GC, cost ~35 MiB of peak RSS (measured on the small set,
+   * 2 threads: 183 MiB before, 148 after).
+   */
+  private spareOut: Buffer[] = [];
   private jobs: Job[] = [];
   private table = new SeekTableBuilder();
   private failed: Error | undefined;
@@ -133,6 +147,7 @@ export class SeekableEncoder implements Encoder {
     this.pool = undefined;
     this.jobs = [];
     this.spare = [];
+    this.spareOut = [];
     this.cur = undefined;
   }
 
@@ -152,9 +167,11 @@ export class SeekableEncoder implements Encoder {
       if (src.length === this.frameSize) this.spare.push(src);
     } else {
       this.pool ??= new FramePool(this.spec, this.threads);
-      job.wait = this.pool.compress(src, this.level).then(
+      const dst = this.opts.reuseOutput ? (this.spareOut.pop() ?? Buffer.allocUnsafeSlow(compressBound(this.frameSize))) : undefined;
+      job.wait = this.pool.compress(src, this.level, dst).then(
         (r) => {
           job.out = r.out;
+          job.dst = r.dst;
           job.done = true;
           if (r.src.length === this.frameSize && this.spare.length <= this.inFlight) this.spare.push(r.src);
         },
@@ -183,6 +200,8 @@ export class SeekableEncoder implements Encoder {
       if (!(frame[4]! & 4)) throw (this.failed = new PortarcError('zstd frame was written without a checksum'));
       this.table.add(frame.length, head.size, frame.readUInt32LE(frame.length - 4));
       await this.out(frame);
+      // Written (a sink is done with a chunk once its write returns): its buffer takes the next frame.
+      if (head.dst && this.spareOut.length < this.inFlight) this.spareOut.push(head.dst);
     }
   }
 }

@@ -13,7 +13,7 @@ import { cannotRead, readFailure } from '../io/body.js';
 import { EntryError, UsageError, ioError } from '../model/errors.js';
 import { displayName, makeEntry, type AclEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { hostPlatform, type Platform } from './platform.js';
-import { loadSys, type Sys } from './sys.js';
+import { F, SCAN_CONTENT, SCAN_FIELDS, SCAN_STAT, SCAN_XATTRS, loadSys, type Sys } from './sys.js';
 import { groupName, userName } from './users.js';
 import { applyHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 
@@ -64,6 +64,9 @@ export interface ScannedEntry {
 
 const BATCH = 512;
 const SMALL_FILE = 1 << 20;
+/** scanBatch reads files up to this size whole, into one reused buffer of BATCH_BYTES. */
+const READ_MAX = 256 << 10;
+const BATCH_BYTES = 2 << 20;
 
 interface Item {
   abs: Buffer;
@@ -97,6 +100,7 @@ export async function* scan(paths: string[], opts: ScanOptions = {}): AsyncGener
     }
   }
   const ctx: Ctx = { sys, seen, opts, warnings: [], open: undefined, platform: opts.platform ?? hostPlatform() };
+  if (sys.scanBatch) ctx.batch = { scan: sys.scanBatch, fields: new BigInt64Array(BATCH * SCAN_FIELDS), buf: Buffer.allocUnsafeSlow(BATCH_BYTES) };
   for (const w of new Set(warnings)) warn(ctx, w);
   try {
     yield* walk(items, ctx);
@@ -124,8 +128,17 @@ function warn(ctx: Ctx, warning: string): void {
 /** A file or directory that vanished between listing and reading is a warning (tar's "File removed before we read it"). */
 const removed = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 
+/** scanBatch with its reused result arrays: one per scan, refilled by every call. */
+interface NativeBatch {
+  scan: NonNullable<Sys['scanBatch']>;
+  fields: BigInt64Array;
+  buf: Buffer;
+}
+
 interface Ctx {
   sys: Sys;
+  /** Set when the native batched scan is available. */
+  batch?: NativeBatch;
   seen: Map<string, Buffer>;
   opts: ScanOptions;
   warnings: string[];
@@ -135,18 +148,28 @@ interface Ctx {
   platform: Platform;
 }
 
+/** What the scan needs of a stat (BigIntStats, or the fields scanBatch filled). */
+type StatLike = Pick<BigIntStats, 'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'blocks' | 'atimeNs' | 'mtimeNs' | 'ctimeNs'>;
+
+/** A small file's content read by scanBatch, with the fstat taken after reading it. */
+interface ReadContent {
+  data: Buffer;
+  after: Pick<BigIntStats, 'size' | 'mtimeNs' | 'ctimeNs'>;
+}
+
+interface Chunk {
+  stats: Array<StatLike | Error>;
+  xattrs: Array<Map<string, Buffer> | Error>;
+  contents?: Array<ReadContent | undefined>;
+}
+
 async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
-  for (let i = 0; i < items.length; i += BATCH) {
-    const batch = items.slice(i, i + BATCH);
-    const stats = batch.map((it) => {
-      try {
-        return lstatSync(it.abs, { bigint: true });
-      } catch (e) {
-        return e as Error;
-      }
-    });
-    const xattrs = await ctx.sys.getXattrs(batch.map((it, k) => (stats[k] instanceof Error ? Buffer.alloc(0) : it.abs)));
-    for (const [k, it] of batch.entries()) {
+  const paths = ctx.batch ? items.map((it) => it.abs) : undefined;
+  for (let i = 0; i < items.length; ) {
+    const batch = ctx.batch && paths ? await nativeChunk(paths, i, ctx, ctx.batch) : await jsChunk(items.slice(i, i + BATCH), ctx);
+    const { stats, xattrs, contents } = batch;
+    for (let k = 0; k < stats.length; k++) {
+      const it = items[i + k]!;
       const st = stats[k]!;
       if (st instanceof Error) {
         if (!removed(st)) throw new EntryError(`cannot stat: ${readFailure(st)}`, { path: displayName(it.arch), cause: st });
@@ -156,7 +179,7 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
       if (ctx.opts.exclude && st.dev === ctx.opts.exclude.dev && st.ino === ctx.opts.exclude.ino) continue;
       let scanned: ScannedEntry | undefined;
       try {
-        scanned = await toEntry(it, st, xattrs[k]!, ctx);
+        scanned = await toEntry(it, st, xattrs[k]!, ctx, contents?.[k]);
       } catch (err) {
         // The caller's filter/map refusing its result is a usage error, not a read failure.
         if (!removed(err)) throw err instanceof EntryError || err instanceof UsageError ? err : cannotRead(displayName(it.arch), readFailure(err), err);
@@ -198,7 +221,77 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
         yield* walk(children, ctx);
       }
     }
+    i += stats.length;
   }
+}
+
+/** Up to BATCH items the JS way: lstat each, then their xattrs in one getXattrs call. */
+async function jsChunk(batch: Item[], ctx: Ctx): Promise<Chunk> {
+  const stats = batch.map((it) => {
+    try {
+      return lstatSync(it.abs, { bigint: true });
+    } catch (e) {
+      return e as Error;
+    }
+  });
+  const xattrs = await ctx.sys.getXattrs(batch.map((it, k) => (stats[k] instanceof Error ? Buffer.alloc(0) : it.abs)));
+  return { stats, xattrs };
+}
+
+/**
+ * Items from `start` through one scanBatch call (native/scan.c). What it left undone (a failed
+ * lstat or xattr read) is done here the JS way, so that its error reads the same; a file whose
+ * content it did not read is opened by toEntry as without it.
+ */
+async function nativeChunk(paths: Buffer[], start: number, ctx: Ctx, b: NativeBatch): Promise<Chunk> {
+  const listed = b.scan(paths, start, Math.min(paths.length, start + BATCH), b.fields, b.buf, READ_MAX, ctx.opts.sparse === true);
+  const f = b.fields;
+  const n = listed.length;
+  const stats: Chunk['stats'] = new Array(n);
+  const xattrs: Chunk['xattrs'] = new Array(n);
+  const contents: Chunk['contents'] = new Array(n);
+  for (let k = 0; k < n; k++) {
+    const at = k * SCAN_FIELDS;
+    const flags = Number(f[at + F.FLAGS]);
+    if (!(flags & SCAN_STAT)) {
+      const js = await jsChunk([{ abs: paths[start + k]!, arch: paths[start + k]! }], ctx);
+      stats[k] = js.stats[0]!;
+      xattrs[k] = js.xattrs[0]!;
+      continue;
+    }
+    stats[k] = {
+      dev: f[at + F.DEV]!,
+      ino: f[at + F.INO]!,
+      mode: f[at + F.MODE]!,
+      nlink: f[at + F.NLINK]!,
+      uid: f[at + F.UID]!,
+      gid: f[at + F.GID]!,
+      rdev: f[at + F.RDEV]!,
+      size: f[at + F.SIZE]!,
+      blocks: f[at + F.BLOCKS]!,
+      atimeNs: f[at + F.ATIME]!,
+      mtimeNs: f[at + F.MTIME]!,
+      ctimeNs: f[at + F.CTIME]!,
+    };
+    if (flags & SCAN_XATTRS) {
+      const pairs = listed[k];
+      const map = new Map<string, Buffer>();
+      if (pairs) for (const [name, value] of pairs) map.set(name.toString('utf8'), value);
+      xattrs[k] = map;
+    } else {
+      xattrs[k] = (await ctx.sys.getXattrs([paths[start + k]!]))[0]!;
+    }
+    if (flags & SCAN_CONTENT) {
+      const offset = Number(f[at + F.OFFSET]);
+      const view = b.buf.subarray(offset, offset + Number(f[at + F.LENGTH]));
+      contents[k] = {
+        // The buffer is refilled by the next call: a consumer that may keep chunks gets a copy.
+        data: ctx.opts.reuseBuffers ? view : Buffer.from(view),
+        after: { size: f[at + F.SIZE_AFTER]!, mtimeNs: f[at + F.MTIME_AFTER]!, ctimeNs: f[at + F.CTIME_AFTER]! },
+      };
+    }
+  }
+  return { stats, xattrs, contents };
 }
 
 const S_IFMT = 0o170000n;
@@ -212,7 +305,7 @@ const KINDS: Record<string, EntryType | 'socket'> = {
   [0o140000]: 'socket',
 };
 
-async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | Error, ctx: Ctx): Promise<ScannedEntry | undefined> {
+async function toEntry(it: Item, st: StatLike, xattrs: Map<string, Buffer> | Error, ctx: Ctx, content?: ReadContent): Promise<ScannedEntry | undefined> {
   const kind = KINDS[String(Number(st.mode & S_IFMT))];
   const name = displayName(it.arch);
   if (kind === 'socket' || kind === undefined) {
@@ -268,6 +361,19 @@ async function toEntry(it: Item, st: BigIntStats, xattrs: Map<string, Buffer> | 
       return { entry };
     case 'file': {
       entry.size = Number(st.size);
+      if (content) {
+        // Read whole by scanBatch (one link, small, not sparse): the check checked() makes after
+        // reading is made when the writer takes the body, from the fstat taken then.
+        const data = onceBody(content.data);
+        return {
+          entry,
+          body: () => {
+            const change = changed(st, content.after);
+            if (change) entry.warnings.push(change);
+            return data;
+          },
+        };
+      }
       // Opened now, before the entry is yielded and its header written: a file that cannot be
       // opened fails (or, if removed meanwhile, is skipped) without a header for it.
       let fd: number;
@@ -329,17 +435,33 @@ function withNames(acl: AclEntry[]): AclEntry[] {
  * differing from the scan's lstat is tar's "file changed as we read it", a warning (the bytes read
  * are archived; a file that shrank fails in exactly(), src/io/body.ts).
  */
-async function* checked(body: AsyncIterable<Buffer>, file: OpenFile, st: BigIntStats, entry: Entry): AsyncGenerator<Buffer> {
+async function* checked(body: AsyncIterable<Buffer>, file: OpenFile, st: StatLike, entry: Entry): AsyncGenerator<Buffer> {
   try {
     yield* body;
-    const now = fstatSync(file.fd, { bigint: true });
-    if (now.size !== st.size || now.mtimeNs !== st.mtimeNs || now.ctimeNs !== st.ctimeNs) {
-      const what = now.size > st.size ? `grew by ${now.size - st.size} bytes; archived the first ${st.size}` : now.size < st.size ? `shrank to ${now.size} bytes after it was read` : 'modified';
-      entry.warnings.push(`file changed as we read it (${what})`);
-    }
+    const change = changed(st, fstatSync(file.fd, { bigint: true }));
+    if (change) entry.warnings.push(change);
   } finally {
     file.close();
   }
+}
+
+/** tar's "file changed as we read it", when the stat after reading differs from the scan's lstat. */
+function changed(st: StatLike, now: Pick<BigIntStats, 'size' | 'mtimeNs' | 'ctimeNs'>): string | undefined {
+  if (now.size === st.size && now.mtimeNs === st.mtimeNs && now.ctimeNs === st.ctimeNs) return undefined;
+  const what = now.size > st.size ? `grew by ${now.size - st.size} bytes; archived the first ${st.size}` : now.size < st.size ? `shrank to ${now.size} bytes after it was read` : 'modified';
+  return `file changed as we read it (${what})`;
+}
+
+/**
+ * A content already in memory as a body: a Buffer (the writers take it whole, without an async
+ * iteration), which is also an async iterable of itself for any other consumer of scan().
+ */
+function onceBody(data: Buffer): AsyncIterable<Buffer> {
+  return Object.defineProperty(data, Symbol.asyncIterator, {
+    value: async function* () {
+      yield data;
+    },
+  }) as unknown as AsyncIterable<Buffer>;
 }
 
 /** Read `size` bytes from the start of `fd`, never more: growth is seen by checked(). */

@@ -50,6 +50,16 @@ export interface Sys {
    * for the batch with `fsync`). `data` holds the contents and must not change until it settles.
    */
   restoreFiles?(data: Buffer, files: BatchFile[], fsync: boolean, syncPath: Buffer): Promise<BatchResult>;
+  /**
+   * Native only (native/scan.c): lstat, every xattr and, for a small regular file with one link,
+   * its whole content, for paths[start..end) in ONE call, so that a scan of many small files is
+   * not one JS<->kernel crossing per system call. Fills `fields` (SCAN_FIELDS int64s an item, see
+   * the F_ indexes) and `buf` (the contents, back to back); returns each item's xattrs (null:
+   * none). Its length is the number of items done: it stops after a directory and before a file
+   * that does not fit in `buf`. A step that failed is left undone (its flag unset): the caller
+   * does that step itself, so errors read the same as without it.
+   */
+  scanBatch?(paths: Buffer[], start: number, end: number, fields: BigInt64Array, buf: Buffer, readMax: number, sparse: boolean): Array<Array<[Buffer, Buffer]> | null>;
 }
 
 /** One file of a native batch. `dir` is its parent (verified), `name` and `tmp` names in it. */
@@ -93,6 +103,14 @@ export interface BatchResult {
   syncError?: SysError;
 }
 
+/** Int64 fields per item of Sys.scanBatch (native/scan.c: the same enum). */
+export const SCAN_FIELDS = 18;
+export const F = { FLAGS: 0, DEV: 1, INO: 2, MODE: 3, NLINK: 4, UID: 5, GID: 6, RDEV: 7, SIZE: 8, BLOCKS: 9, ATIME: 10, MTIME: 11, CTIME: 12, OFFSET: 13, LENGTH: 14, SIZE_AFTER: 15, MTIME_AFTER: 16, CTIME_AFTER: 17 } as const;
+/** F.FLAGS bits: lstat done; xattrs read; content read into the buffer (and fstat'ed after). */
+export const SCAN_STAT = 1;
+export const SCAN_XATTRS = 2;
+export const SCAN_CONTENT = 4;
+
 /** The addon's exports (native/portarc_sys.c). */
 interface Addon {
   listXattrs(path: Buffer): Array<[Buffer, Buffer]>;
@@ -103,6 +121,7 @@ interface Addon {
   syncFs?(path: Buffer): void;
   restoreFiles?(data: Buffer, files: BatchFile[], fsync: boolean, syncPath: Buffer): Promise<RawBatchResult>;
   strerror?(errno: number): string;
+  scanBatch?: Sys['scanBatch'];
 }
 
 /** native/restore.c's answer: failures as [index, stop, stopErrno, owner, mode, time, [xattr, errno...]]. */
@@ -152,6 +171,8 @@ function loadAddon(): Addon | null {
 function nativeSys(addon: Addon): Sys {
   return {
     kind: 'native',
+    // An addon built before scan.c existed lacks it: then the scan makes its calls one by one.
+    scanBatch: addon.scanBatch,
     async getXattrs(paths) {
       return paths.map((path) => {
         try {

@@ -19,52 +19,74 @@ export interface OpenSink extends Sink {
   identity?: { dev: bigint; ino: bigint };
 }
 
-/** Coalesce small writes into 1 MiB chunks: one syscall for many small headers and files. */
+/**
+ * Coalesce small writes into 1 MiB chunks: one syscall for many small headers and files. Two
+ * reused chunks: one is being written while the other fills, so the producer (the scan and the
+ * writer) runs while the system writes, and no fresh memory is taken per chunk (fresh buffers
+ * left for the GC were most of create's RSS on many small files).
+ */
 const CHUNK = 1 << 20;
 
 export function writableSink(stream: Writable, onClose?: () => Promise<void>, onAbort?: () => Promise<void>, name = '(stream)'): OpenSink {
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
+  const chunks = [Buffer.allocUnsafeSlow(CHUNK), Buffer.allocUnsafeSlow(CHUNK)];
+  let cur = 0;
+  let fill = 0;
+  /** The write of the other chunk, if one is under way; it never rejects (see `failed`). */
+  let inFlight: Promise<void> | undefined;
   let failed: Error | undefined;
   stream.on('error', (e) => (failed ??= e));
   // A write error (ENOSPC, EPIPE: the reader went away) is the archive's failure: say which.
   const fail = (e: unknown) => ioError(e, 'cannot write the archive', name);
-  const flush = async () => {
-    if (failed) throw fail(failed);
-    if (!pendingBytes) return;
-    const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
-    // Wait for the write itself, not just for room: the caller may reuse `buf` once we return.
-    await written(stream, buf).catch((e) => {
-      throw fail(e);
-    });
+  const settle = async () => {
+    if (inFlight) await inFlight;
+    inFlight = undefined;
     if (failed) throw fail(failed);
   };
+  /** Start writing the filled chunk once the other one is written; filling goes on in that one. */
+  const flush = async () => {
+    await settle();
+    if (!fill) return;
+    const buf = chunks[cur]!.subarray(0, fill);
+    cur ^= 1;
+    fill = 0;
+    inFlight = written(stream, buf).catch((e: Error) => void (failed ??= e));
+  };
   return {
-    async write(chunk: Buffer) {
-      if (chunk.length >= CHUNK) {
-        await flush();
-        pending.push(chunk);
-        pendingBytes = chunk.length;
-        return flush();
-      }
+    write(chunk: Buffer): void | Promise<void> {
+      if (failed) throw fail(failed);
+      if (chunk.length > CHUNK - fill) return writeSlow(chunk);
       // A copy: the caller may reuse its buffer as soon as write() returns.
-      pending.push(Buffer.from(chunk));
-      pendingBytes += chunk.length;
-      if (pendingBytes >= CHUNK) await flush();
+      chunk.copy(chunks[cur]!, fill);
+      fill += chunk.length;
     },
     async close() {
       await flush();
+      await settle();
       await onClose?.().catch((e) => {
         throw fail(e);
       });
     },
     async abort() {
-      pending = [];
+      fill = 0;
+      await inFlight;
       await onAbort?.();
     },
   };
+
+  async function writeSlow(chunk: Buffer): Promise<void> {
+    await flush();
+    if (chunk.length < CHUNK) {
+      chunk.copy(chunks[cur]!, 0);
+      fill = chunk.length;
+      return;
+    }
+    // A big chunk goes as it is; wait for the write itself: the caller may reuse `chunk` once we return.
+    await settle();
+    await written(stream, chunk).catch((e) => {
+      throw fail(e);
+    });
+    if (failed) throw fail(failed);
+  }
 }
 
 /**

@@ -159,7 +159,13 @@ export interface UstarFields {
 }
 
 export function encodeUstar(f: UstarFields): Buffer {
-  const b = Buffer.alloc(BLOCK);
+  return encodeUstarInto(Buffer.allocUnsafe(BLOCK), 0, f);
+}
+
+/** encodeUstar into `out` at `at` (512 bytes, zeroed here first): for writers that reuse one buffer. */
+export function encodeUstarInto(out: Buffer, at: number, f: UstarFields): Buffer {
+  const b = out.subarray(at, at + BLOCK);
+  b.fill(0);
   writeBytes(b, 0, 100, f.name);
   writeOctal(b, 100, 8, f.mode);
   writeOctal(b, 108, 8, f.uid);
@@ -177,7 +183,7 @@ export function encodeUstar(f: UstarFields): Buffer {
   // Checksum: six octal digits, NUL, space (the form every reader accepts).
   const { unsigned } = checksums(b);
   b.write(unsigned.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
-  return b;
+  return out;
 }
 
 /** Limits of the ustar numeric fields, for deciding when a pax record is needed. */

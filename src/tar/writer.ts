@@ -3,7 +3,7 @@
 // Spec: spec/portarc-1.md §4 (container) and §5 (metadata encodings).
 
 import type { Entry } from '../model/entry.js';
-import { BLOCK, TYPE, USTAR_MAX, encodeUstar, splitUstarPath, type UstarFields } from './header.js';
+import { BLOCK, TYPE, USTAR_MAX, encodeUstar, encodeUstarInto, splitUstarPath, type UstarFields } from './header.js';
 import { formatPaxRecord } from './pax.js';
 import { metadataRecords } from './paxmap.js';
 import { exactly } from '../io/body.js';
@@ -44,6 +44,12 @@ export class TarWriter {
   position = 0;
   /** Where the data of the member being written ends (without padding). */
   private dataEnd = 0;
+  /**
+   * A member's headers (the `x` header with its records, and the ustar block) are encoded here and
+   * written in one piece; reused for every member (the sink is done with a chunk once its write
+   * returns), so that many small files cost no fresh buffers.
+   */
+  private scratch = Buffer.allocUnsafeSlow(16 << 10);
 
   constructor(
     private sink: Sink,
@@ -56,16 +62,33 @@ export class TarWriter {
   }
 
   private async extensionHeader(typeflag: number, name: string, records: Buffer[], mtime: number): Promise<void> {
-    const data = Buffer.concat(records);
-    const block = encodeUstar({
-      ...blankFields(),
-      name: Buffer.from(name),
-      mode: 0o644,
-      size: data.length,
-      mtime,
-      typeflag,
-    });
-    await this.out(Buffer.concat([block, data, ZEROS.subarray(0, padding(data.length))]));
+    await this.out(Buffer.from(this.encodeHeaders(typeflag, name, records, mtime)));
+  }
+
+  /**
+   * Encode into `scratch`: an extension header of type `typeflag` holding `records` (when there are
+   * any), then `fields` as the ustar block (when given). Returns the view of what was encoded.
+   */
+  private encodeHeaders(typeflag: number, name: string, records: Buffer[], mtime: number, fields?: UstarFields): Buffer {
+    let dataLength = 0;
+    for (const r of records) dataLength += r.length;
+    const need = (records.length ? BLOCK + dataLength + padding(dataLength) : 0) + (fields ? BLOCK : 0);
+    if (need > this.scratch.length) this.scratch = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.scratch.length));
+    const b = this.scratch;
+    let at = 0;
+    if (records.length) {
+      encodeUstarInto(b, 0, { ...blankFields(), name: Buffer.from(name), mode: 0o644, size: dataLength, mtime, typeflag });
+      at = BLOCK;
+      for (const r of records) at += r.copy(b, at);
+      const pad = padding(dataLength);
+      b.fill(0, at, at + pad);
+      at += pad;
+    }
+    if (fields) {
+      encodeUstarInto(b, at, fields);
+      at += BLOCK;
+    }
+    return b.subarray(0, at);
   }
 
   private async start(): Promise<void> {
@@ -147,7 +170,6 @@ export class TarWriter {
 
     const mtimeSec = entry.mtimeNs / 1_000_000_000n;
     const mtime = mtimeSec < 0n ? 0 : mtimeSec > BigInt(USTAR_MAX.time) ? USTAR_MAX.time : Number(mtimeSec);
-    if (records.length) await this.extensionHeader(TYPE.paxLocal, '././@PaxHeader', records, mtime);
     const fields: UstarFields = {
       name: split.name,
       prefix: split.prefix,
@@ -163,7 +185,7 @@ export class TarWriter {
       devmajor,
       devminor,
     };
-    await this.out(encodeUstar(fields));
+    await this.out(this.encodeHeaders(TYPE.paxLocal, '././@PaxHeader', records, mtime, fields));
     this.dataEnd = this.position + storedSize;
     if (sparseMap) await this.out(sparseMap);
     if (isFile) {

@@ -1,0 +1,224 @@
+/*
+ * scanBatch: the create scan's per-file system calls for many paths in one call from JS
+ * (src/fs/scan.ts, spec/portarc-1.md §3 and §9: what a backup carries).
+ *
+ * DESIGN: on 50,000 small files the scan made five or six JS<->C crossings per file (lstat,
+ * llistxattr, open, read, fstat, close), each creating objects (BigIntStats, Buffers) for the GC.
+ * Here one call does, for each path in order: lstat; llistxattr + lgetxattr; and for a regular
+ * file with one link, small enough and not sparse when sparse detection is on: open, read it
+ * whole into the caller's buffer, fstat (to see a change while read), close. Results go into the
+ * caller's reused BigInt64Array and Buffer; only xattrs make new JS objects.
+ *
+ * This is an accelerator, never the only way: whatever fails here (lstat, an xattr call, open,
+ * read, fstat) is not reported but left undone, and the JS scan does that step itself, so errors
+ * and warnings are exactly the JS path's. The call stops after a directory (the caller walks into
+ * it before the next items, and the next call reuses the buffer) and before a file that does not
+ * fit in what is left of the buffer.
+ *
+ * scanBatch(paths: Buffer[], start, end, fields: BigInt64Array, buf: Buffer, readMax: number,
+ *           sparse: boolean): Array<null | Array<[name: Buffer, value: Buffer]>>
+ * The result's length is the number of paths done; item k (paths[start + k]) has SCAN_FIELDS
+ * int64s at fields[k * SCAN_FIELDS] (see the F_* indexes) and its xattrs (null: none).
+ */
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#ifdef __APPLE__
+#define S_LIST(p, b, n) listxattr((p), (b), (n), XATTR_NOFOLLOW)
+#define S_GET(p, k, b, n) getxattr((p), (k), (b), (n), 0, XATTR_NOFOLLOW)
+#define S_NOATTR ENOATTR
+#define ST_NS(st, f) ((int64_t)(st).f##timespec.tv_sec * 1000000000 + (st).f##timespec.tv_nsec)
+#else
+#define S_LIST(p, b, n) llistxattr((p), (b), (n))
+#define S_GET(p, k, b, n) lgetxattr((p), (k), (b), (n))
+#define S_NOATTR ENODATA
+#define ST_NS(st, f) ((int64_t)(st).st_##f##tim.tv_sec * 1000000000 + (st).st_##f##tim.tv_nsec)
+#endif
+
+/* Must match SCAN_FIELDS and the F_ indexes in src/fs/sys.ts. */
+enum {
+  F_FLAGS, F_DEV, F_INO, F_MODE, F_NLINK, F_UID, F_GID, F_RDEV, F_SIZE, F_BLOCKS,
+  F_ATIME, F_MTIME, F_CTIME, F_OFFSET, F_LENGTH, F_SIZE_AFTER, F_MTIME_AFTER, F_CTIME_AFTER,
+  SCAN_FIELDS
+};
+#define FLAG_STAT 1   /* lstat done: the stat fields hold it */
+#define FLAG_XATTRS 2 /* xattrs read: the result's item holds them (null: none) */
+#define FLAG_CONTENT 4 /* content read into buf[offset, offset + length); the *_AFTER fields hold fstat */
+
+#define PATH_MAX_BYTES 4096
+#define LIST_BYTES 65536
+
+/* xattrs of path as [[name, value], ...], null when none; returns 0, or -1 when the JS scan must read them. */
+static int read_xattrs(napi_env env, const char *path, napi_value *out) {
+  char list[LIST_BYTES];
+  ssize_t n = S_LIST(path, list, sizeof list);
+  if (n < 0) {
+    if (errno == ENOTSUP || errno == EOPNOTSUPP) n = 0; /* as listXattrs: a filesystem without xattrs has none */
+    else return -1; /* ERANGE (a huge list) or an error: the JS path reads or reports it */
+  }
+  napi_get_null(env, out);
+  if (n == 0) return 0;
+  napi_value arr;
+  if (napi_create_array(env, &arr) != napi_ok) return -1;
+  uint32_t count = 0;
+  for (ssize_t off = 0; off < n;) {
+    const char *name = list + off;
+    size_t name_len = strnlen(name, (size_t)(n - off));
+    off += (ssize_t)name_len + 1;
+    if (name_len == 0) continue;
+    ssize_t size = S_GET(path, name, NULL, 0);
+    if (size < 0) {
+      if (errno == S_NOATTR) continue; /* removed since the list was read, as listXattrs */
+      return -1;
+    }
+    void *value_data;
+    napi_value value, name_v, pair;
+    if (napi_create_buffer(env, size ? (size_t)size : 0, &value_data, &value) != napi_ok) return -1;
+    if (size) {
+      ssize_t got = S_GET(path, name, value_data, (size_t)size);
+      if (got < 0) {
+        if (errno == S_NOATTR) continue;
+        return -1; /* ERANGE: it grew in between; the JS path retries */
+      }
+      if (got != size) return -1;
+    }
+    if (napi_create_buffer_copy(env, name_len, name, NULL, &name_v) != napi_ok) return -1;
+    napi_create_array_with_length(env, 2, &pair);
+    napi_set_element(env, pair, 0, name_v);
+    napi_set_element(env, pair, 1, value);
+    napi_set_element(env, arr, count++, pair);
+  }
+  if (count) *out = arr;
+  return 0;
+}
+
+/* Read a whole small file into dst (at most `size` bytes); fills the content fields; 0 or -1. */
+static int read_content(const char *path, int64_t size, char *dst, int64_t *f) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int64_t got = 0;
+  while (got < size) {
+    ssize_t r = pread(fd, dst + got, (size_t)(size - got), (off_t)got);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      close(fd);
+      return -1;
+    }
+    if (r == 0) break; /* shrank: the writer fails the entry, as with the JS read */
+    got += r;
+  }
+  struct stat after;
+  int ok = fstat(fd, &after) == 0;
+  close(fd);
+  if (!ok) return -1;
+  f[F_LENGTH] = got;
+  f[F_SIZE_AFTER] = (int64_t)after.st_size;
+  f[F_MTIME_AFTER] = ST_NS(after, m);
+  f[F_CTIME_AFTER] = ST_NS(after, c);
+  return 0;
+}
+
+napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 7) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "scanBatch: too few arguments");
+    return NULL;
+  }
+  uint32_t start, end, read_max;
+  bool sparse, is_array;
+  napi_typedarray_type ttype;
+  size_t tlen, buf_len;
+  void *tdata, *buf;
+  napi_value tbuf;
+  size_t toff;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+      napi_get_value_uint32(env, argv[1], &start) != napi_ok || napi_get_value_uint32(env, argv[2], &end) != napi_ok ||
+      napi_get_typedarray_info(env, argv[3], &ttype, &tlen, &tdata, &tbuf, &toff) != napi_ok || ttype != napi_bigint64_array ||
+      napi_get_buffer_info(env, argv[4], &buf, &buf_len) != napi_ok ||
+      napi_get_value_uint32(env, argv[5], &read_max) != napi_ok || napi_get_value_bool(env, argv[6], &sparse) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "scanBatch(paths, start, end, BigInt64Array, Buffer, readMax, sparse)");
+    return NULL;
+  }
+  int64_t *fields = tdata;
+  size_t room = tlen / SCAN_FIELDS;
+  if (end > start + room) end = start + (uint32_t)room;
+  napi_value result;
+  napi_create_array(env, &result);
+  char path[PATH_MAX_BYTES + 1];
+  size_t used = 0;
+  uint32_t k = 0;
+  for (uint32_t i = start; i < end; i++, k++) {
+    int64_t *f = fields + (size_t)k * SCAN_FIELDS;
+    memset(f, 0, SCAN_FIELDS * sizeof *f);
+    napi_value item, xattrs;
+    void *pdata;
+    size_t plen;
+    bool is_buffer = false;
+    if (napi_get_element(env, argv[0], i, &item) != napi_ok || napi_is_buffer(env, item, &is_buffer) != napi_ok || !is_buffer ||
+        napi_get_buffer_info(env, item, &pdata, &plen) != napi_ok) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "scanBatch: paths must be Buffers");
+      return NULL;
+    }
+    napi_get_null(env, &xattrs);
+    /* A path too long for this buffer, or with a NUL: left to the JS path (which reports it). */
+    if (plen == 0 || plen > PATH_MAX_BYTES || memchr(pdata, 0, plen) != NULL) {
+      napi_set_element(env, result, k, xattrs);
+      continue;
+    }
+    memcpy(path, pdata, plen);
+    path[plen] = '\0';
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+      napi_set_element(env, result, k, xattrs);
+      continue;
+    }
+    int is_dir = S_ISDIR(st.st_mode);
+    int64_t size = (int64_t)st.st_size;
+    /* Stop before a file that would not fit in what is left of the buffer (the next call has it all). */
+    int readable = S_ISREG(st.st_mode) && st.st_nlink == 1 && size <= (int64_t)read_max &&
+                   !(sparse && (int64_t)st.st_blocks * 512 < size);
+    if (readable && used + (size_t)size > buf_len) {
+      if (k > 0) break;
+      readable = 0;
+    }
+    f[F_FLAGS] = FLAG_STAT;
+    f[F_DEV] = (int64_t)st.st_dev;
+    f[F_INO] = (int64_t)st.st_ino;
+    f[F_MODE] = (int64_t)st.st_mode;
+    f[F_NLINK] = (int64_t)st.st_nlink;
+    f[F_UID] = (int64_t)st.st_uid;
+    f[F_GID] = (int64_t)st.st_gid;
+    f[F_RDEV] = (int64_t)st.st_rdev;
+    f[F_SIZE] = size;
+    f[F_BLOCKS] = (int64_t)st.st_blocks;
+    f[F_ATIME] = ST_NS(st, a);
+    f[F_MTIME] = ST_NS(st, m);
+    f[F_CTIME] = ST_NS(st, c);
+    if (read_xattrs(env, path, &xattrs) == 0) f[F_FLAGS] |= FLAG_XATTRS;
+    else napi_get_null(env, &xattrs);
+    if (readable && read_content(path, size, (char *)buf + used, f) == 0) {
+      f[F_FLAGS] |= FLAG_CONTENT;
+      f[F_OFFSET] = (int64_t)used;
+      used += (size_t)f[F_LENGTH];
+    }
+    napi_set_element(env, result, k, xattrs);
+    if (is_dir) {
+      k++;
+      break;
+    }
+  }
+  return result;
+}
