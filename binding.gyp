@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "portarc_sys",
-      "sources": ["native/portarc_sys.c"],
+      "sources": ["native/portarc_sys.c", "native/gf16.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"],
       "xcode_settings": { "WARNING_CFLAGS": ["-Wall", "-Wextra", "-Wno-unused-parameter"] }

@@ -395,6 +395,8 @@ static napi_value sync_fs(napi_env env, napi_callback_info info) {
 
 /* ---- module ----------------------------------------------------------------- */
 
+void gf16_register(napi_env env, napi_value exports); /* native/gf16.c: the PAR2 kernel */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"listXattrs", NULL, list_xattrs, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -405,6 +407,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"syncFs", NULL, sync_fs, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  gf16_register(env, exports);
   return exports;
 }
 

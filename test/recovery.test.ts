@@ -330,7 +330,7 @@ describe('bounded memory', () => {
     const one = await addRecovery(arc, { percent: 4 });
     const vol1 = readFileSync(one.volume);
     // A budget of 3 slices: the recovery slices are computed in many passes over the archive.
-    const many = await writeRecovery(arc, 4, `Created by portarc ${VERSION}`, one.sliceSize * 3);
+    const many = await writeRecovery(arc, 4, `Created by portarc ${VERSION}`, { budget: one.sliceSize * 3 });
     expect(many.volume).toBe(one.volume);
     expect(one.recoverySlices).toBeGreaterThan(6);
     expect(readFileSync(many.volume).equals(vol1)).toBe(true);
