@@ -67,10 +67,12 @@ for (let i = 0; i < runs; i++) {
   rows.parity.push(p.seconds);
   if (withJs && i === 0) rows.js.push(parityOnly({ PORTARC_NO_NATIVE: '1' }).seconds);
   // par2cmdline on the archive just written, same redundancy, its own sidecar name.
-  clean(work, 'b.par2');
+  clean(work, 'b.'); // b.par2 and b.vol*.par2
   for (const n of readdirSync(work)) if (n.startsWith('a.tar') && n.endsWith('.par2')) rmSync(join(work, n));
   rows.par2.push(time('par2', ['create', '-q', '-q', `-r${percent}`, '-n1', 'b.par2', 'a.tar'], work));
   theirParity = parBytes(work, 'b');
+  // Progress (and the numbers so far, should a later round fail).
+  console.error(`round ${i + 1}: ${Object.entries(rows).map(([k, v]) => `${k} ${v.at(-1)?.toFixed(2) ?? '-'}`).join(', ')}`);
 }
 
 const plain = median(rows.plain), rec = median(rows.recovery), par2 = median(rows.par2), parity = median(rows.parity);

@@ -4,7 +4,7 @@
 // and repairs with it. Spec: spec/recovery.md §2 and §4.
 //
 // Memory stays bounded whatever the file size: the recovery slices are computed a column at a
-// time (parity.ts), on worker threads, while this thread hashes the file for the IFSC packet;
+// time (parity.ts) on other threads, while this thread hashes the file for the IFSC packet;
 // each recovery packet's MD5 is computed last, from the volume file.
 
 import { open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
@@ -16,13 +16,13 @@ import { chooseSliceSize, hashFile, MAX_SLICES, sliceCount } from './slices.js';
 
 /** Bytes of rebuilt slices repair holds at once (the rest of the process is small and fixed). */
 export const MEMORY_BUDGET = 16 * 1024 * 1024;
-/** Bytes of recovery slice columns held at once: half of repair's, as the worker threads cost ~10 MiB each. */
+/** Bytes of recovery slice columns held at once: half of repair's, leaving room for the input batches and the JS kernel's worker thread. */
 export const PARITY_BUDGET = 8 * 1024 * 1024;
 
 export interface RecoveryOptions {
   /** Bytes of recovery slices held at once (default PARITY_BUDGET). */
   budget?: number;
-  /** Worker threads for the parity (0: this thread). Default: the machine's parallelism for large jobs. */
+  /** Threads for the parity (0: this thread; see parity.ts). Default: all cores natively, one JS worker for large jobs. */
   threads?: number;
 }
 
