@@ -399,6 +399,7 @@ static napi_value sync_fs(napi_env env, napi_callback_info info) {
 napi_value portarc_restore_files(napi_env env, napi_callback_info info);
 napi_value portarc_strerror(napi_env env, napi_callback_info info);
 napi_value portarc_scan_batch(napi_env env, napi_callback_info info); /* native/scan.c */
+void gf16_register(napi_env env, napi_value exports); /* native/gf16.c: the PAR2 kernel */
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -413,6 +414,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"scanBatch", NULL, portarc_scan_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  gf16_register(env, exports);
   return exports;
 }
 

@@ -321,6 +321,44 @@ describe('interop with par2cmdline', () => {
   });
 });
 
+describe('the native kernel and the JS fallback', () => {
+  it('create --recovery with the addon forced off (PORTARC_NO_NATIVE=1) makes the same set as with it, both ways', async () => {
+    const dir = tempDir('recovery-kernels');
+    const src = makeTree(dir, 23);
+    // 6 MB more of noise: file bytes x recovery slices is then large enough for the JS kernel's
+    // worker thread (and the native kernel runs on its threads), not only the inline path.
+    const rand = rng(5);
+    const noise = Buffer.alloc(6_000_000);
+    for (let i = 0; i < noise.length; i++) noise[i] = (rand() * 256) | 0;
+    writeFileSync(join(src, 'more.bin'), noise);
+    const sets: Record<string, Map<string, Buffer>> = {};
+    for (const kind of ['js', 'native']) {
+      mkdirSync(join(dir, kind));
+      const c = portarc(['create', '--recovery', '10%', '-f', join(dir, kind, 'a.tar'), '-C', src, '.'], { env: kind === 'js' ? { PORTARC_NO_NATIVE: '1' } : {} });
+      expect(c.status, c.stderr).toBe(0);
+      expect(recoveryInfo(c.stderr).blocks).toBe(100);
+      sets[kind] = new Map(readdirSync(join(dir, kind)).filter((f) => f.endsWith('.par2')).map((f) => [f, readFileSync(join(dir, kind, f))]));
+      expect(sets[kind].size).toBe(2);
+    }
+    // The two archives differ (atimes); each set is made again by the other kernel, on this thread.
+    for (const [kind, other] of [['js', 'native'], ['native', 'js']]) {
+      const again = join(dir, `${kind}-again`);
+      mkdirSync(again);
+      copyFileSync(join(dir, kind, 'a.tar'), join(again, 'a.tar'));
+      const saved = process.env.PORTARC_NO_NATIVE;
+      if (other === 'js') process.env.PORTARC_NO_NATIVE = '1';
+      try {
+        await writeRecovery(join(again, 'a.tar'), 10, `Created by portarc ${VERSION}`, { threads: 0 });
+      } finally {
+        if (saved === undefined) delete process.env.PORTARC_NO_NATIVE;
+        else process.env.PORTARC_NO_NATIVE = saved;
+      }
+      for (const [f, bytes] of sets[kind]) expect(readFileSync(join(again, f)).equals(bytes), `${kind} ${f} made again by ${other}`).toBe(true);
+    }
+    expect(run('par2', ['verify', '-q', 'a.tar.par2'], join(dir, 'js')).status).toBe(0);
+  });
+});
+
 describe('bounded memory', () => {
   it('recovery and repair in several passes give the same bytes as in one', async () => {
     const dir = tempDir('recovery-passes');
@@ -330,7 +368,7 @@ describe('bounded memory', () => {
     const one = await addRecovery(arc, { percent: 4 });
     const vol1 = readFileSync(one.volume);
     // A budget of 3 slices: the recovery slices are computed in many passes over the archive.
-    const many = await writeRecovery(arc, 4, `Created by portarc ${VERSION}`, one.sliceSize * 3);
+    const many = await writeRecovery(arc, 4, `Created by portarc ${VERSION}`, { budget: one.sliceSize * 3 });
     expect(many.volume).toBe(one.volume);
     expect(one.recoverySlices).toBeGreaterThan(6);
     expect(readFileSync(many.volume).equals(vol1)).toBe(true);

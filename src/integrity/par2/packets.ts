@@ -5,7 +5,7 @@
 // from the recovery set ID to the end, the recovery set ID (MD5 of the Main packet's body), and a
 // 16-byte type. All integers little-endian.
 
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 
 export const MAGIC = Buffer.from('PAR2\0PKT', 'latin1');
 export const HEADER_SIZE = 64;
@@ -34,15 +34,26 @@ export function pad4(b: Buffer): Buffer {
 
 /** The header of a packet whose body is `parts` (written before them); the MD5 covers set ID, type and body. */
 export function header(setId: Buffer, kind: PacketKind, parts: Uint8Array[]): Buffer {
-  const bodyLength = parts.reduce((n, p) => n + p.length, 0);
+  const h = openHeader(setId, kind, parts.reduce((n, p) => n + p.length, 0));
+  for (const p of parts) h.hash.update(p);
+  return sealHeader(h);
+}
+
+/** A header whose body the caller feeds to `hash` (a body too large to hold), then sealHeader(). */
+export function openHeader(setId: Buffer, kind: PacketKind, bodyLength: number): { header: Buffer; hash: Hash } {
   if (bodyLength % 4 !== 0) throw new RangeError('PAR2 packet body not a multiple of 4 bytes');
   const h = Buffer.alloc(HEADER_SIZE);
   MAGIC.copy(h, 0);
   h.writeBigUInt64LE(BigInt(HEADER_SIZE + bodyLength), 8);
   setId.copy(h, 32);
   TYPE[kind].copy(h, 48);
-  md5(h.subarray(32), ...parts).copy(h, 16);
-  return h;
+  const hash = createHash('md5').update(h.subarray(32));
+  return { header: h, hash };
+}
+
+export function sealHeader(h: { header: Buffer; hash: Hash }): Buffer {
+  h.hash.digest().copy(h.header, 16);
+  return h.header;
 }
 
 export function packet(setId: Buffer, kind: PacketKind, body: Buffer): Buffer {

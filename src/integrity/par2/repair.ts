@@ -8,7 +8,8 @@
 // are read one at a time from the parity files.
 
 import { open, type FileHandle } from 'node:fs/promises';
-import { coefficient, gfMul, inputLogs, invert, mulAdd } from './gf16.js';
+import { coefficient, gfMul, inputLogs, invert } from './gf16.js';
+import { gf16Kernel } from './kernel.js';
 import type { RecoverySet } from './reader.js';
 import { isZero, readSlices, sliceCount, sliceSum, wordBuffer } from './slices.js';
 
@@ -73,12 +74,16 @@ export async function rebuild(fh: FileHandle, set: RecoverySet, check: SliceChec
     // Allocated once and zeroed between passes: fresh buffers per pass would wait for the GC.
     const acc = Array.from({ length: Math.min(group, k) }, () => wordBuffer(sliceSize));
     const r = wordBuffer(sliceSize);
+    const kernel = gf16Kernel();
+    const coef = new Uint16Array(Math.min(group, k));
     // One pass at least: with nothing damaged (a file that only grew) it copies the good slices.
     for (let g0 = 0; g0 === 0 || g0 < k; g0 += group) {
       const n = Math.min(group, k - g0);
       for (const a of acc) a.words.fill(0);
+      const dsts = acc.slice(0, n).map((a) => a.bytes);
+      const cs = coef.subarray(0, n);
       // Good slices: their share of each damaged slice; the first pass also copies them to `out`.
-      await readSlices(fh, Math.min(check.length, expected), sliceSize, async (j, slice, words) => {
+      await readSlices(fh, Math.min(check.length, expected), sliceSize, async (j, slice) => {
         if (isDamaged[j]) return;
         if (g0 === 0) await writeAll(out, slice.subarray(0, Math.min(sliceSize, expected - j * sliceSize)), j * sliceSize);
         if (isZero(slice)) return;
@@ -87,8 +92,9 @@ export async function rebuild(fh: FileHandle, set: RecoverySet, check: SliceChec
           const row = s.a[g0 + d];
           let f = 0;
           for (let i = 0; i < k; i++) f ^= gfMul(row[i], col[i]);
-          mulAdd(acc[d].words, words, f);
+          cs[d] = f;
         }
+        kernel.mulAdd(dsts, [slice], cs);
       });
       // Recovery slices, one at a time.
       for (let i = 0; i < k; i++) {
@@ -102,7 +108,8 @@ export async function rebuild(fh: FileHandle, set: RecoverySet, check: SliceChec
           got += bytesRead;
         }
         if (got !== sliceSize) return false;
-        for (let d = 0; d < n; d++) mulAdd(acc[d].words, r.words, s.a[g0 + d][i]);
+        for (let d = 0; d < n; d++) cs[d] = s.a[g0 + d][i];
+        kernel.mulAdd(dsts, [r.bytes], cs);
       }
       for (let d = 0; d < n; d++) {
         const j = damaged[g0 + d];

@@ -3,18 +3,28 @@
 // a copy of the index packets, so that either file alone describes the set). par2cmdline reads
 // and repairs with it. Spec: spec/recovery.md §2 and §4.
 //
-// Memory stays bounded whatever the file size: the recovery slices are computed in groups that
-// fit MEMORY_BUDGET, one read of the file per group (it is in the page cache after the first).
+// Memory stays bounded whatever the file size: the recovery slices are computed a column at a
+// time (parity.ts) on other threads, while this thread hashes the file for the IFSC packet;
+// each recovery packet's MD5 is computed last, from the volume file.
 
-import { open, readdir, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ioError, UsageError } from '../../model/errors.js';
-import { coefficient, inputLogs, mulAdd } from './gf16.js';
-import { creatorBody, fileDescBody, fileId, header, mainBody, md5, packet } from './packets.js';
-import { chooseSliceSize, hashFile, isZero, MAX_SLICES, readSlices, sliceCount, wordBuffer } from './slices.js';
+import { ioError, PortarcError, UsageError } from '../../model/errors.js';
+import { creatorBody, fileDescBody, fileId, HEADER_SIZE, mainBody, md5, openHeader, packet, sealHeader } from './packets.js';
+import { computeParity } from './parity.js';
+import { chooseSliceSize, hashFile, MAX_SLICES, sliceCount } from './slices.js';
 
-/** Bytes of recovery slices held at once (the rest of the process is small and fixed). */
+/** Bytes of rebuilt slices repair holds at once (the rest of the process is small and fixed). */
 export const MEMORY_BUDGET = 16 * 1024 * 1024;
+/** Bytes of recovery slice columns held at once: half of repair's, leaving room for the input batches and the JS kernel's worker thread. */
+export const PARITY_BUDGET = 8 * 1024 * 1024;
+
+export interface RecoveryOptions {
+  /** Bytes of recovery slices held at once (default PARITY_BUDGET). */
+  budget?: number;
+  /** Threads for the parity (0: this thread; see parity.ts). Default: all cores natively, one JS worker for large jobs. */
+  threads?: number;
+}
 
 export interface RecoveryWritten {
   index: string;
@@ -34,7 +44,7 @@ export function volumeName(file: string, first: number, count: number): string {
 
 const VOLUME_RE = /\.vol\d+\+\d+\.par2$/i;
 
-export async function writeRecovery(file: string, percent: number, creator: string, budget = MEMORY_BUDGET): Promise<RecoveryWritten> {
+export async function writeRecovery(file: string, percent: number, creator: string, options: RecoveryOptions = {}): Promise<RecoveryWritten> {
   if (!(percent > 0 && percent <= 100)) throw new UsageError(`--recovery ${percent}%: give a percentage above 0 and at most 100`);
   const fh = await open(file, 'r').catch((e) => {
     throw ioError(e, 'cannot read the archive to compute its recovery data', file);
@@ -48,63 +58,54 @@ export async function writeRecovery(file: string, percent: number, creator: stri
     if (count > MAX_SLICES) throw new UsageError(`${file}: too many slices (${count})`);
     const recovery = Math.min(Math.max(1, Math.ceil((count * percent) / 100)), GF_EXPONENTS);
 
-    const sums = await hashFile(fh, length, sliceSize);
-    const name = Buffer.from(basename(file), 'utf8');
-    const id = fileId(sums.md5_16k, length, name);
-    const main = mainBody(sliceSize, [id]);
-    const setId = md5(main);
-    const ifsc = Buffer.alloc(16 + 20 * count);
-    id.copy(ifsc, 0);
-    sums.slices.forEach((s, j) => {
-      s.md5.copy(ifsc, 16 + 20 * j);
-      ifsc.writeUInt32LE(s.crc, 16 + 20 * j + 16);
-    });
-    const critical = Buffer.concat([
-      packet(setId, 'main', main),
-      packet(setId, 'fileDesc', fileDescBody({ fileId: id, md5: sums.md5, md5_16k: sums.md5_16k, length, name: name.toString('utf8') })),
-      packet(setId, 'ifsc', ifsc),
-      packet(setId, 'creator', creatorBody(creator)),
-    ]);
-
     const index = `${file}.par2`;
     const volume = volumeName(file, 0, recovery);
     const indexTmp = `${index}.tmp-${process.pid}`;
     const volumeTmp = `${volume}.tmp-${process.pid}`;
     tmp.push(indexTmp, volumeTmp);
-    const out = await open(volumeTmp, 'w').catch((e) => {
+    const out = await open(volumeTmp, 'w+').catch((e) => {
       throw ioError(e, 'cannot write the recovery volume', volumeTmp);
     });
-    let position = 0;
+    // Recovery packet i: header, u32 exponent, slice; the index packets after the last one.
+    const packetSize = HEADER_SIZE + 4 + sliceSize;
+    let critical: Buffer;
     try {
-      const logs = inputLogs(count);
-      const group = Math.max(1, Math.floor(budget / sliceSize));
-      // Allocated once and zeroed between passes: fresh buffers per pass would wait for the GC.
-      const acc = Array.from({ length: Math.min(group, recovery) }, () => wordBuffer(sliceSize));
-      for (let first = 0; first < recovery; first += group) {
-        const n = Math.min(group, recovery - first);
-        for (const a of acc) a.words.fill(0);
-        await readSlices(fh, length, sliceSize, (j, slice, words) => {
-          if (isZero(slice)) return;
-          for (let i = 0; i < n; i++) mulAdd(acc[i].words, words, coefficient(logs[j], first + i));
-        });
-        for (let i = 0; i < n; i++) {
-          const exp = Buffer.alloc(4);
-          exp.writeUInt32LE(first + i);
-          const head = header(setId, 'recovery', [exp, acc[i].bytes]);
-          for (const part of [head, exp, acc[i].bytes]) {
-            await out.write(part, 0, part.length, position);
-            position += part.length;
-          }
-        }
-      }
-      await out.write(critical, 0, critical.length, position);
-      position += critical.length;
+      // The checksums (this thread) and the parity (workers) at the same time: they need each
+      // other only for the packet headers, written last.
+      const [sums] = await Promise.all([
+        hashFile(fh, length, sliceSize),
+        computeParity(fh, length, sliceSize, 0, recovery, (r, o, bytes) => writeAll(out, bytes, r * packetSize + HEADER_SIZE + 4 + o), {
+          budget: options.budget ?? PARITY_BUDGET,
+          threads: options.threads,
+        }),
+      ]);
+      const name = Buffer.from(basename(file), 'utf8');
+      const id = fileId(sums.md5_16k, length, name);
+      const main = mainBody(sliceSize, [id]);
+      const setId = md5(main);
+      const ifsc = Buffer.alloc(16 + 20 * count);
+      id.copy(ifsc, 0);
+      sums.slices.forEach((s, j) => {
+        s.md5.copy(ifsc, 16 + 20 * j);
+        ifsc.writeUInt32LE(s.crc, 16 + 20 * j + 16);
+      });
+      critical = Buffer.concat([
+        packet(setId, 'main', main),
+        packet(setId, 'fileDesc', fileDescBody({ fileId: id, md5: sums.md5, md5_16k: sums.md5_16k, length, name: name.toString('utf8') })),
+        packet(setId, 'ifsc', ifsc),
+        packet(setId, 'creator', creatorBody(creator)),
+      ]);
+      await writeRecoveryHeaders(out, setId, recovery, sliceSize);
+      await writeAll(out, critical, recovery * packetSize);
       await out.sync();
     } catch (err) {
+      if (err instanceof PortarcError) throw err;
       throw ioError(err as NodeJS.ErrnoException, 'cannot write the recovery volume', volumeTmp);
     } finally {
       await out.close();
     }
+    const position = recovery * packetSize;
+
     const ix = await open(indexTmp, 'w');
     try {
       await ix.write(critical, 0, critical.length, 0);
@@ -125,6 +126,38 @@ export async function writeRecovery(file: string, percent: number, creator: stri
     await fh.close();
     for (const t of tmp) await rm(t, { force: true });
   }
+}
+
+/**
+ * Write each recovery packet's exponent and header, whose MD5 covers the slice already in the file
+ * (read back in pieces: memory stays small whatever the slice size).
+ */
+async function writeRecoveryHeaders(out: FileHandle, setId: Buffer, recovery: number, sliceSize: number): Promise<void> {
+  const packetSize = HEADER_SIZE + 4 + sliceSize;
+  const buf = Buffer.alloc(Math.min(sliceSize, 1 << 20));
+  for (let i = 0; i < recovery; i++) {
+    const exp = Buffer.alloc(4);
+    exp.writeUInt32LE(i);
+    const h = openHeader(setId, 'recovery', 4 + sliceSize);
+    h.hash.update(exp);
+    const at = i * packetSize + HEADER_SIZE + 4;
+    for (let o = 0; o < sliceSize; o += buf.length) {
+      const want = Math.min(buf.length, sliceSize - o);
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await out.read(buf, got, want - got, at + o + got);
+        if (bytesRead === 0) throw new PortarcError(`recovery volume shorter than written (packet ${i})`);
+        got += bytesRead;
+      }
+      h.hash.update(buf.subarray(0, want));
+    }
+    await writeAll(out, Buffer.concat([sealHeader(h), exp]), i * packetSize);
+  }
+}
+
+async function writeAll(fh: FileHandle, b: Uint8Array, at: number): Promise<void> {
+  let done = 0;
+  while (done < b.length) done += (await fh.write(b, done, b.length - done, at + done)).bytesWritten;
 }
 
 /** Recovery exponents are 16-bit; par2cmdline uses at most 65535 of them. */
