@@ -20,4 +20,4 @@ export { addRecovery, recoveryStatus, repair, type RecoveryStatus, type Recovery
 export { verify, describeDamage, type VerifyOptions, type VerifyResult, type Damage, type DamagePart } from './verify.js';
 export { readManifest, escapePath, unescapePath, ManifestWriter, MANIFEST_NAME, TRAILER_NAME, type ManifestEntry, type ManifestHead, type ManifestFoot, type ManifestItem } from '../manifest/index.js';
 export { open, selector, type OpenableSource, type RandomArchive, type RandomInfo, type RandomMember, type IndexedEntry, type RandomOptions } from './random.js';
-export { fileSource, httpSource, type RandomAccessSource, type CountedSource } from '../io/random-access.js';
+export { fileSource, httpSource, type HttpSourceOptions, type RandomAccessSource, type CountedSource } from '../io/random-access.js';
