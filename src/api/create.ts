@@ -12,6 +12,7 @@ import { compressingSink, filterForPath, type Filter } from '../compress/index.j
 import { VERSION } from './version.js';
 import { checkedEntries, checkLevelFor, checkWriteOptions, inputKind } from './options.js';
 import { MANIFEST_FEATURES, ManifestRecorder, type RecordedWriter } from './record.js';
+import type { HashMode } from '../integrity/hash-ring.js';
 
 export interface CreateOptions {
   /** Directory the paths are relative to (tar's -C). Default: the current directory. */
@@ -36,6 +37,12 @@ export interface CreateOptions {
   threads?: number;
   /** Write the manifest and trailer (spec/manifest.md). Default true; false makes a plain archive. */
   manifest?: boolean;
+  /**
+   * Where the SHA-256 digests of the manifest are computed: 'auto' (default: a worker thread once
+   * the archive passes a few MiB, the calling thread for a small one), 'worker' or 'thread'. The
+   * archive is the same byte for byte either way.
+   */
+  hashing?: HashMode;
   /** Called for every entry as it is written. */
   onEntry?: (entry: Entry) => void;
 }
@@ -72,7 +79,7 @@ export interface OpenedWriter {
 }
 
 /** Open the destination and the writer for the format and compression asked for or implied by its name. */
-export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'manifest'>): Promise<OpenedWriter> {
+export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'manifest' | 'hashing'>): Promise<OpenedWriter> {
   const named = typeof dest === 'string' && dest !== '-';
   if (typeof dest !== 'string' && !(dest && typeof (dest as Writable).write === 'function')) {
     throw new UsageError('the destination must be a file path, "-" for stdout, or a Writable');
@@ -88,7 +95,7 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   const format = options.format && options.format !== 'auto' ? options.format : named && /\.zip$/i.test(dest) ? 'zip' : 'tar';
   if (format === 'zip') {
     let writer: ZipWriter;
-    const recorder = options.manifest === false ? undefined : new ManifestRecorder(sink, 'zip', creator);
+    const recorder = options.manifest === false ? undefined : new ManifestRecorder(sink, 'zip', creator, undefined, options.hashing);
     try {
       writer = new ZipWriter(recorder?.sink ?? sink, { creator, method: options.zipMethod ?? 'deflate', level: options.level, hardlinks: options.zipHardlinks, features: recorder && MANIFEST_FEATURES });
     } catch (err) {
@@ -100,9 +107,9 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
     return { writer, format, exclude, recorder, close: () => sink.close(), abort };
   }
   const filter = !options.compression || options.compression === 'auto' ? (named ? filterForPath(dest) : 'none') : options.compression;
-  const out = compressingSink(filter, sink, { level: options.level, threads: options.threads, digest: options.manifest !== false });
+  const out = compressingSink(filter, sink, { level: options.level, threads: options.threads, digest: options.manifest !== false, hashing: options.hashing });
   // The digests are of the tar stream itself, before compression (spec/manifest.md §7).
-  const recorder = options.manifest === false ? undefined : new ManifestRecorder(out, 'tar', creator, { filter, level: options.level });
+  const recorder = options.manifest === false ? undefined : new ManifestRecorder(out, 'tar', creator, { filter, level: options.level }, options.hashing);
   const writer = new TarWriter(recorder?.sink ?? out, { creator, features: recorder && MANIFEST_FEATURES });
   // A file is removed on failure; a stream cannot be taken back, so it is made unreadable instead.
   const poison = named ? undefined : async () => (await recorder?.abort(), await writer.poison(), await out.close());
