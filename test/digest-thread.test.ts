@@ -7,6 +7,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { UsageError, create, makeEntry } from '../src/api/index.js';
 import { HashRing, hashWorkerStats, type HashMode } from '../src/integrity/hash-ring.js';
@@ -83,6 +85,26 @@ describe('create: worker hashing and in-thread hashing write the same bytes', ()
       expect(v.status, v.stdout + v.stderr).toBe(0);
     }
   }, 120_000);
+
+  it('a create to a stream that fails between members is still poisoned with the manifest on (every reader fails)', async () => {
+    for (const hashing of ['thread', 'worker'] as HashMode[]) {
+      const parts: Buffer[] = [];
+      const sink = new Writable({ write: (c: Buffer, _e, cb) => (parts.push(Buffer.from(c)), cb()) });
+      const good = bytes(3, 5000);
+      // The entries fail after the first one: between members (a path that cannot be read, say).
+      async function* entries() {
+        yield { entry: makeEntry({ path: 'a.txt', type: 'file', size: good.length, mode: 0o644 }), body: good };
+        throw new Error('the tree went away');
+      }
+      await expect(create(entries(), sink, { hashing })).rejects.toThrow(/the tree went away/);
+      const out = join(dir, `poisoned-${hashing}.tar`);
+      writeFileSync(out, Buffer.concat(parts));
+      expect(Buffer.concat(parts).includes('PORTARC-INCOMPLETE-ARCHIVE'), hashing).toBe(true);
+      for (const [cmd, args] of [['tar', ['-tf', out]], ['python3', ['-c', 'import tarfile,sys; tarfile.open(sys.argv[1]).getnames()', out]]] as const) {
+        expect(spawnSync(cmd, args).status, `${hashing}: ${cmd}`).not.toBe(0);
+      }
+    }
+  });
 
   it("an unknown hashing mode is a UsageError before anything is written", async () => {
     const err = await create(['.'], join(dir, 'bad.tar'), { cwd: src, hashing: 'gpu' as HashMode }).catch((e: unknown) => e);

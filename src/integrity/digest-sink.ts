@@ -37,6 +37,7 @@ export class DigestingSink implements DownstreamSink {
   /** Bytes written so far. */
   position = 0;
   private readonly ring: HashRing;
+  private released = false;
   private archiveOn = true;
   private rangeOn = false;
   private start = 0;
@@ -59,6 +60,8 @@ export class DigestingSink implements DownstreamSink {
   }
 
   write(chunk: Buffer): void | Promise<void> {
+    // After release (a failed write being made unreadable: TarWriter.poison), bytes just pass.
+    if (this.released) return this.down.write(chunk);
     const fed = this.ring.feed(chunk, this.piece);
     return fed ? fed.then(() => this.down.write(chunk)) : this.down.write(chunk);
   }
@@ -91,6 +94,7 @@ export class DigestingSink implements DownstreamSink {
 
   /** Stop the hashing (its worker): after the last digest was taken, or on failure. */
   release(): Promise<void> {
+    this.released = true;
     return this.ring.close();
   }
 
