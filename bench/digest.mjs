@@ -10,6 +10,7 @@
 //   npm run bench:digest                       both sets, 5 rounds
 //   npm run bench:digest -- --quick            the -quick sets, 3 rounds (a smoke run)
 //   npm run bench:digest -- --rounds 7 --out /some/dir
+//   npm run bench:digest -- --sets big --containers tar
 //
 // The archive is written to --out (default /dev/shm when it exists: no disk wait to hide the
 // hashing behind, the strict case), and removed after each run. Results: bench/results/STAMP-digest.md.
@@ -40,7 +41,8 @@ const [dest, cwd] = process.argv.slice(-2);
 import(${JSON.stringify(join(ROOT, 'dist/api/index.js'))}).then((m) => m.create(['tree'], dest, { cwd, hashing: 'thread' }));
 `;
 
-const sets = quick ? ['big-quick', 'small-quick'] : ['big', 'small'];
+const sets = (arg('sets') ?? 'big,small').split(',').map((n) => (quick ? `${n}-quick` : n));
+const containers = (arg('containers') ?? 'tar,tar.zst').split(',');
 const variants = [
   { id: 'manifest', label: 'create (manifest)', argv: (dest, cwd) => [BIN, 'create', '-f', dest, '-C', cwd, 'tree'] },
   { id: 'plain', label: 'create --no-manifest', argv: (dest, cwd) => [BIN, 'create', '--no-manifest', '-f', dest, '-C', cwd, 'tree'] },
@@ -73,7 +75,7 @@ const rows = [];
 try {
   for (const name of sets) {
     const set = await ensureDataset(name);
-    for (const ext of ['tar', 'tar.zst']) {
+    for (const ext of containers) {
       const dest = join(OUT, `a.${ext}`);
       const runs = Object.fromEntries(variants.map((v) => [v.id, []]));
       for (let round = 0; round < ROUNDS; round++) {
