@@ -5,12 +5,13 @@
 // gzip and stdin read in one streaming pass.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, linkSync, mkdirSync, readFileSync, statSync, writeFileSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DamagedError, IoError, SeekTable, fileReader } from '../src/api/index.js';
+import { DamagedError, IoError, SeekTable, fileReader, httpSource } from '../src/api/index.js';
 import { open } from '../src/api/random.js';
 import { decodeTrailer } from '../src/manifest/trailer.js';
 import { open as openFile } from 'node:fs/promises';
@@ -21,9 +22,9 @@ import { tempDir } from './helpers/tree.js';
 const MiB = 1 << 20;
 
 /** The CLI without blocking this process's event loop (the HTTP server under test runs in it). */
-function portarcAsync(args: string[]): Promise<{ status: number; stderr: string }> {
+function portarcAsync(args: string[], env?: Record<string, string>): Promise<{ status: number; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: env && { ...process.env, ...env } });
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
     child.on('close', (code) => resolve({ status: code ?? -1, stderr }));
@@ -184,64 +185,71 @@ describe('open(): one member by the manifest, measured in bytes read', () => {
   });
 });
 
+/**
+ * A static file server over `dir` that serves `Range: bytes=A-B` with 206 and counts the bytes of
+ * content it sends in `counter.sent`; `counter.ignoreRanges` makes it answer 200 with the whole file.
+ */
+function rangeHandler(counter: { sent: number; ignoreRanges: boolean }) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const file = join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
+    if (!existsSync(file)) return void res.writeHead(404).end();
+    const size = statSync(file).size;
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    const count = (n: number) => (counter.sent += n);
+    if (!m || counter.ignoreRanges) {
+      res.writeHead(200, { 'Content-Length': size });
+      const s = createReadStream(file);
+      s.on('data', (c) => count((c as Buffer).length));
+      return void s.pipe(res);
+    }
+    const a = Number(m[1]);
+    const b = Math.min(Number(m[2]), size - 1);
+    const buf = Buffer.alloc(b - a + 1);
+    const fd = openSync(file, 'r');
+    readSync(fd, buf, 0, buf.length, a);
+    closeSync(fd);
+    res.writeHead(206, { 'Content-Range': `bytes ${a}-${b}/${size}`, 'Content-Length': buf.length });
+    count(buf.length);
+    res.end(buf);
+  };
+}
+
 describe('open() over HTTP: ranged reads from a local server', () => {
   let server: Server;
   let base = '';
-  let sent = 0;
-  let ignoreRanges = false;
+  const counter = { sent: 0, ignoreRanges: false };
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      const file = join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
-      if (!existsSync(file)) return void res.writeHead(404).end();
-      const size = statSync(file).size;
-      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-      const count = (n: number) => (sent += n);
-      if (!m || ignoreRanges) {
-        res.writeHead(200, { 'Content-Length': size });
-        const s = createReadStream(file);
-        s.on('data', (c) => count((c as Buffer).length));
-        return void s.pipe(res);
-      }
-      const a = Number(m[1]);
-      const b = Math.min(Number(m[2]), size - 1);
-      const buf = Buffer.alloc(b - a + 1);
-      const fd = openSync(file, 'r');
-      readSync(fd, buf, 0, buf.length, a);
-      closeSync(fd);
-      res.writeHead(206, { 'Content-Range': `bytes ${a}-${b}/${size}`, 'Content-Length': buf.length });
-      count(buf.length);
-      res.end(buf);
-    });
+    server = createServer(rangeHandler(counter));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   it('one file out of a 64 MiB tar: the server sends under 2x its size plus the manifest', async () => {
-    sent = 0;
+    counter.sent = 0;
     const a = await open(`${base}/big.tar`);
     expect(a.info.method).toBe('manifest');
     expect(sha(await readAll(a.read('a/b/needle.bin')))).toBe(sha(needle));
     await a.close();
     const t = tarTrailer(tar);
-    expect(sent).toBeGreaterThan(needle.length);
-    expect(sent).toBeLessThan(2 * needle.length + t.manifestSize);
+    expect(counter.sent).toBeGreaterThan(needle.length);
+    expect(counter.sent).toBeLessThan(2 * needle.length + t.manifestSize);
   });
 
   it('the same from the .tar.zst and the zip; extract -f URL PATH restores it', async () => {
     for (const f of ['big.tar.zst', 'big.zip']) {
-      sent = 0;
+      counter.sent = 0;
       const a = await open(`${base}/${f}`);
       expect(sha(await readAll(a.read('a/b/needle.bin')))).toBe(sha(needle));
       await a.close();
-      expect(sent).toBeLessThan(statSync(join(dir, f)).size / 4);
+      expect(counter.sent).toBeLessThan(statSync(join(dir, f)).size / 4);
     }
-    sent = 0;
+    counter.sent = 0;
     const out = join(dir, 'http-out');
     const r = await portarcAsync(['extract', '-f', `${base}/big.tar`, '-C', out, 'a/b/needle.bin']);
     expect(r.status, r.stderr).toBe(0);
     expect(sha(readFileSync(join(out, 'a/b/needle.bin')))).toBe(sha(needle));
-    expect(sent).toBeLessThan(2 * needle.length + tarTrailer(tar).manifestSize);
+    expect(counter.sent).toBeLessThan(2 * needle.length + tarTrailer(tar).manifestSize);
   });
 
   it('extract -f URL with no PATH restores the whole archive by ranged reads', async () => {
@@ -254,7 +262,7 @@ describe('open() over HTTP: ranged reads from a local server', () => {
   });
 
   it('a server that ignores Range (200) is one clear IoError, not a download of the archive', async () => {
-    ignoreRanges = true;
+    counter.ignoreRanges = true;
     try {
       const err = await open(`${base}/big.tar`).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(IoError);
@@ -263,11 +271,80 @@ describe('open() over HTTP: ranged reads from a local server', () => {
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(/does not serve byte ranges/);
     } finally {
-      ignoreRanges = false;
+      counter.ignoreRanges = false;
     }
     const missing = await open(`${base}/nothing.tar`).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(IoError);
     expect((missing as IoError).message).toMatch(/HTTP 404/);
+  });
+});
+
+/** A self-signed certificate for 127.0.0.1 (key and cert PEM), made by openssl for this run. */
+function selfSigned(name: string): { key: string; cert: string; certFile: string } {
+  const keyFile = join(dir, `${name}.key`);
+  const certFile = join(dir, `${name}.crt`);
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8'), certFile };
+}
+
+describe('open() over HTTPS: ranged reads from a local server with a self-signed certificate', () => {
+  let server: Server;
+  let base = '';
+  let cert: ReturnType<typeof selfSigned>;
+  const counter = { sent: 0, ignoreRanges: false };
+  beforeAll(async () => {
+    cert = selfSigned('server');
+    server = createHttpsServer({ key: cert.key, cert: cert.cert }, rangeHandler(counter));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('trusted through the ca option: one file out of a 64 MiB tar, the server sends under 2x its size plus the manifest', async () => {
+    counter.sent = 0;
+    const a = await open(await httpSource(`${base}/big.tar`, { ca: cert.cert }));
+    expect(a.info.method).toBe('manifest');
+    expect(sha(await readAll(a.read('a/b/needle.bin')))).toBe(sha(needle));
+    // Every byte the server sent was a read of the source, but for the size probe (bytes 0-0).
+    expect(a.bytesRead).toBe(counter.sent - 1);
+    await a.close();
+    expect(counter.sent).toBeGreaterThan(needle.length);
+    expect(counter.sent).toBeLessThan(2 * needle.length + tarTrailer(tar).manifestSize);
+    for (const f of ['big.tar.zst', 'big.zip']) {
+      counter.sent = 0;
+      const b = await open(await httpSource(`${base}/${f}`, { ca: [cert.cert] }));
+      expect(sha(await readAll(b.read('a/b/needle.bin')))).toBe(sha(needle));
+      await b.close();
+      expect(counter.sent).toBeGreaterThan(needle.length);
+      expect(counter.sent).toBeLessThan(statSync(join(dir, f)).size / 4);
+    }
+  });
+
+  it('the certificate is verified: untrusted (no ca, or another certificate as ca) is one IoError and no content is sent', async () => {
+    counter.sent = 0;
+    const plain = await open(`${base}/big.tar`).catch((e: unknown) => e);
+    expect(plain).toBeInstanceOf(IoError);
+    expect((plain as IoError).message).toMatch(/self[- ]signed certificate/i);
+    const other = selfSigned('other');
+    const wrong = await httpSource(`${base}/big.tar`, { ca: other.cert }).catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(IoError);
+    expect((wrong as IoError).message).toMatch(/certificate/i);
+    expect(counter.sent).toBe(0);
+    await expect(httpSource(`http://127.0.0.1:1/big.tar`, { ca: cert.cert })).rejects.toThrow(/https URLs only/);
+  });
+
+  it('CLI: extract -f https://... trusts the certificate through NODE_EXTRA_CA_CERTS, and refuses it without', async () => {
+    counter.sent = 0;
+    const out = join(dir, 'https-out');
+    const r = await portarcAsync(['extract', '-f', `${base}/big.tar.zst`, '-C', out, 'a/b/needle.bin'], { NODE_EXTRA_CA_CERTS: cert.certFile });
+    expect(r.status, r.stderr).toBe(0);
+    expect(sha(readFileSync(join(out, 'a/b/needle.bin')))).toBe(sha(needle));
+    expect(counter.sent).toBeLessThan(statSync(zst).size / 4);
+    const bad = await portarcAsync(['extract', '-f', `${base}/big.tar`, '-C', join(dir, 'https-bad'), 'a/b/needle.bin']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/certificate/i);
+    expect(existsSync(join(dir, 'https-bad/a/b/needle.bin'))).toBe(false);
   });
 });
 

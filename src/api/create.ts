@@ -18,6 +18,7 @@ import { abortable, abortedOr, checkSignal } from '../model/abort.js';
 import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 import { entryNormalizer, type DeterministicOptions } from './deterministic.js';
 import { sized } from './unknown-size.js';
+import type { HashMode } from '../integrity/hash-ring.js';
 
 export interface CreateOptions extends DeterministicOptions {
   /** Directory the paths are relative to (tar's -C). Default: the current directory. */
@@ -42,6 +43,12 @@ export interface CreateOptions extends DeterministicOptions {
   threads?: number;
   /** Write the manifest and trailer (spec/manifest.md). Default true; false makes a plain archive. */
   manifest?: boolean;
+  /**
+   * Where the SHA-256 digests of the manifest are computed: 'auto' (default: a worker thread once
+   * the archive passes a few MiB, the calling thread for a small one), 'worker' or 'thread'. The
+   * archive is the same byte for byte either way.
+   */
+  hashing?: HashMode;
   /** Called for every entry as it is written. */
   onEntry?: (entry: Entry) => void;
   /**
@@ -106,7 +113,7 @@ export interface OpenedWriter {
 }
 
 /** Open the destination and the writer for the format and compression asked for or implied by its name. */
-export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'manifest' | 'fsync'>): Promise<OpenedWriter> {
+export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'manifest' | 'fsync' | 'hashing'>): Promise<OpenedWriter> {
   const named = typeof dest === 'string' && dest !== '-';
   if (typeof dest !== 'string' && !(dest && typeof (dest as Writable).write === 'function')) {
     throw new UsageError('the destination must be a file path, "-" for stdout, or a Writable');
@@ -122,7 +129,7 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   const format = options.format && options.format !== 'auto' ? options.format : named && /\.zip$/i.test(dest) ? 'zip' : 'tar';
   if (format === 'zip') {
     let writer: ZipWriter;
-    const recorder = options.manifest === false ? undefined : new ManifestRecorder(sink, 'zip', creator);
+    const recorder = options.manifest === false ? undefined : new ManifestRecorder(sink, 'zip', creator, undefined, options.hashing);
     try {
       writer = new ZipWriter(recorder?.sink ?? sink, { creator, method: options.zipMethod ?? 'deflate', level: options.level, hardlinks: options.zipHardlinks, features: recorder && MANIFEST_FEATURES });
     } catch (err) {
@@ -135,9 +142,9 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   }
   const filter = !options.compression || options.compression === 'auto' ? (named ? filterForPath(dest) : 'none') : options.compression;
   // reuseOutput: the sink copies or writes each chunk before its write returns (src/io/sink.ts).
-  const out = compressingSink(filter, sink, { level: options.level, threads: options.threads, digest: options.manifest !== false, reuseOutput: true });
+  const out = compressingSink(filter, sink, { level: options.level, threads: options.threads, digest: options.manifest !== false, hashing: options.hashing, reuseOutput: true });
   // The digests are of the tar stream itself, before compression (spec/manifest.md §7).
-  const recorder = options.manifest === false ? undefined : new ManifestRecorder(out, 'tar', creator, { filter, level: options.level });
+  const recorder = options.manifest === false ? undefined : new ManifestRecorder(out, 'tar', creator, { filter, level: options.level }, options.hashing);
   const writer = new TarWriter(recorder?.sink ?? out, { creator, features: recorder && MANIFEST_FEATURES });
   // A file is removed on failure; a stream cannot be taken back, so it is made unreadable instead.
   const poison = named ? undefined : async () => (await recorder?.abort(), await writer.poison(), await out.close());

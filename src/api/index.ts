@@ -26,7 +26,7 @@ export { verify, describeDamage, type VerifyOptions, type VerifyResult, type Dam
 export { verifyTree, describeDifference, type VerifyTreeOptions, type VerifyTreeResult, type TreeDifference, type TreeProperty } from './verify-tree.js';
 export { readManifest, escapePath, unescapePath, ManifestWriter, MANIFEST_NAME, TRAILER_NAME, type ManifestEntry, type ManifestHead, type ManifestFoot, type ManifestItem } from '../manifest/index.js';
 export { open, selector, type OpenableSource, type RandomArchive, type RandomInfo, type RandomMember, type IndexedEntry, type RandomOptions } from './random.js';
-export { fileSource, httpSource, type RandomAccessSource, type CountedSource } from '../io/random-access.js';
+export { fileSource, httpSource, type HttpSourceOptions, type RandomAccessSource, type CountedSource } from '../io/random-access.js';
 export { excludeFilter, inclusionMatcher, stripComponents, hasWildcards } from './patterns.js';
 export { type Progress, type ProgressCallback } from './progress.js';
 // Types the functions above take or return, so that the API reference (npm run docs) names them all.

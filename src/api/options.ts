@@ -6,7 +6,7 @@ import { UsageError } from '../model/errors.js';
 import type { ScannedEntry } from '../fs/scan.js';
 import type { CreateOptions } from './create.js';
 
-type WriteOptions = Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod'>;
+type WriteOptions = Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'hashing'>;
 
 function oneOf(option: string, value: unknown, allowed: readonly string[]): void {
   if (value !== undefined && !allowed.includes(value as string)) {
@@ -26,6 +26,7 @@ export function checkWriteOptions(o: WriteOptions, zipName: boolean): void {
   oneOf('format', o.format, ['tar', 'zip', 'auto']);
   oneOf('zipMethod', o.zipMethod, ['deflate', 'store', 'zstd']);
   oneOf('compression', o.compression, ['none', 'gzip', 'zstd', 'auto']);
+  oneOf('hashing', o.hashing, ['auto', 'worker', 'thread']);
   // 0 compresses on the calling thread; more than this many workers only costs memory.
   wholeNumber('threads', o.threads, 0, 256, 'zstd compression');
   const zip = o.format === 'zip' || (o.format !== 'tar' && zipName);

@@ -6,9 +6,10 @@
 import { createHash } from 'node:crypto';
 import type { Entry } from '../model/entry.js';
 import { makeEntry } from '../model/entry.js';
-import { DigestingSink, type DownstreamSink } from '../integrity/digest-sink.js';
+import { DigestingSink, type Digest, type DownstreamSink } from '../integrity/digest-sink.js';
+import type { HashMode } from '../integrity/hash-ring.js';
 import { digestBody } from '../integrity/content.js';
-import { MANIFEST_FEATURE, MANIFEST_NAME, ManifestWriter, TRAILER_NAME, TRAILER_SIZE, TRAILER_TEXT_SIZE, encodeTrailer } from '../manifest/index.js';
+import { MANIFEST_FEATURE, MANIFEST_NAME, ManifestWriter, type ManifestEntry, TRAILER_NAME, TRAILER_SIZE, TRAILER_TEXT_SIZE, encodeTrailer } from '../manifest/index.js';
 import { SPEC_VERSION_TEXT } from '../model/archive-info.js';
 import { CentralSpool } from '../zip/spool.js';
 
@@ -17,10 +18,13 @@ type Body = AsyncIterable<Buffer> | Buffer | undefined;
 /** The writer calls the recorder needs (TarWriter and ZipWriter both have them). */
 export interface RecordedWriter {
   add(entry: Entry, body?: Body, opts?: { store?: boolean }): Promise<{ offset: number; warnings: string[] }>;
-  finish(trailer?: { length: number; make: () => Buffer }): Promise<void>;
+  finish(trailer?: { length: number; make: () => Buffer | Promise<Buffer> }): Promise<void>;
 }
 
 export const MANIFEST_FEATURES = { compat: [MANIFEST_FEATURE], rocompat: [] as string[], incompat: [] as string[] };
+
+/** Manifest lines waiting for their digests before the recorder waits for them to be written. */
+const MAX_WAITING_LINES = 4096;
 
 export class ManifestRecorder {
   readonly sink: DigestingSink;
@@ -28,6 +32,12 @@ export class ManifestRecorder {
   private manifest = new ManifestWriter((chunk) => this.spool.add(chunk));
   private started: Promise<void>;
   private pendingDigest?: () => string;
+  /**
+   * The manifest lines whose digests have not all arrived from the hashing thread, in order: they
+   * are written as their digests arrive; the writer waits only when MAX_WAITING_LINES are waiting.
+   */
+  private waiting: { line: Omit<ManifestEntry, 'sha256' | 'headerSha256' | 'dataSha256'>; sha256?: Digest; header: Digest; data?: Digest; last: Digest }[] = [];
+  private head = 0;
   /** The newest entry mtime: the manifest and trailer get it, so that equal inputs give equal bytes. */
   private newest = 0n;
 
@@ -36,8 +46,9 @@ export class ManifestRecorder {
     private format: 'tar' | 'zip',
     creator: string,
     compression: { filter: 'none' | 'gzip' | 'zstd'; level?: number } = { filter: 'none' },
+    hashing: HashMode = 'auto',
   ) {
-    this.sink = new DigestingSink(down);
+    this.sink = new DigestingSink(down, hashing);
     const gzipHeader = compression.filter === 'gzip' ? gzipHead(compression.level ?? 6) : undefined;
     this.started = this.manifest.head({ spec: SPEC_VERSION_TEXT, creator, container: format, features: MANIFEST_FEATURES, compression: compression.filter, gzipHeader });
   }
@@ -56,26 +67,43 @@ export class ManifestRecorder {
     return d.body;
   }
 
-  /** After writer.add(): record the entry with its offsets and digests. */
+  /** After writer.add(): record the entry with its offsets and digests (its line is written once they are known). */
   async added(entry: Entry, offset: number): Promise<void> {
     await this.started;
     if (entry.mtimeNs > this.newest) this.newest = entry.mtimeNs;
-    const sha256 = entry.type !== 'file' ? undefined : this.pendingDigest ? this.pendingDigest() : this.sink.contentDigest();
+    const pending = this.pendingDigest;
+    const sha256 = entry.type !== 'file' ? undefined : pending ? pending() : this.sink.contentDigest();
     this.pendingDigest = undefined;
-    if (entry.type === 'file' && !sha256) throw new Error(`${entry.name}: no content digest was computed`);
+    if (entry.type === 'file' && sha256 === undefined) throw new Error(`${entry.name}: no content digest was computed`);
     const range = this.sink.endMember();
-    await this.manifest.entry({
+    const line = {
       path: entry.path,
       type: entry.type,
       size: entry.type === 'file' ? entry.size : 0,
-      sha256,
       link: entry.type === 'symlink' || entry.type === 'hardlink' ? entry.linkTarget : undefined,
       offset,
       data: range.data,
       end: range.end,
-      headerSha256: range.headerSha256,
-      dataSha256: range.dataSha256,
-    });
+    };
+    // Digest ids arrive in order: the line is complete when its last one is there.
+    const ids = [sha256, range.headerSha256, range.dataSha256].filter((d): d is number => typeof d === 'number');
+    this.waiting.push({ line, sha256, header: range.headerSha256, data: range.dataSha256, last: ids.length ? Math.max(...ids) : '' });
+    if (this.waiting.length - this.head >= MAX_WAITING_LINES) await this.sink.wait(this.waiting[this.head]!.last);
+    await this.writeLines();
+  }
+
+  /** Write the waiting lines whose digests have arrived. */
+  private async writeLines(): Promise<void> {
+    const sink = this.sink;
+    while (this.head < this.waiting.length && sink.ready(this.waiting[this.head]!.last)) {
+      const w = this.waiting[this.head]!;
+      this.waiting[this.head++] = undefined!;
+      await this.manifest.entry({ ...w.line, sha256: w.sha256 === undefined ? undefined : sink.value(w.sha256), headerSha256: sink.value(w.header), dataSha256: w.data === undefined ? undefined : sink.value(w.data) });
+    }
+    if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
   }
 
   /** Write the manifest member, the trailer, and end the container. */
@@ -83,7 +111,11 @@ export class ManifestRecorder {
     try {
       await this.started;
       const manifestOffset = this.sink.position;
-      const archive = this.sink.sealArchive();
+      const sealed = this.sink.sealArchive();
+      const archive = { bytes: sealed.bytes, sha256: await sealed.sha256 };
+      // Every digest asked for before the archive's has arrived with it.
+      await this.writeLines();
+      if (this.head !== this.waiting.length) throw new Error('manifest lines left without their digests');
       await this.manifest.foot(archive);
       this.sink.openRange();
       const xmlHash = createHash('sha256');
@@ -107,10 +139,10 @@ export class ManifestRecorder {
       // gathered the body before writing the header).
       const r = this.sink.endMember();
       manifestData = r.data;
-      const memberSha256 = this.sink.closeRange();
+      const memberSha256 = await this.sink.closeRange();
       const manifestEnd = this.sink.position;
       this.sink.openRange();
-      const trailer = () =>
+      const trailer = async () =>
         encodeTrailer({
           manifestOffset,
           manifestData,
@@ -119,12 +151,12 @@ export class ManifestRecorder {
           archiveSha256: archive.sha256,
           manifestSha256: xmlHash.digest('hex'),
           memberSha256,
-          endSha256: this.sink.closeRange(),
+          endSha256: await this.sink.closeRange(),
         });
       if (this.format === 'tar') {
         // The trailer text is made when the writer asks for the body: after its header is out.
         async function* body(): AsyncGenerator<Buffer> {
-          const t = trailer();
+          const t = await trailer();
           yield Buffer.concat([t, Buffer.alloc(TRAILER_SIZE - t.length)]);
         }
         const t = await writer.add(makeEntry({ path: TRAILER_NAME, type: 'file', size: TRAILER_SIZE, mode: 0o644, mtimeNs: now }), body());
@@ -134,11 +166,13 @@ export class ManifestRecorder {
         await writer.finish({ length: TRAILER_TEXT_SIZE, make: trailer });
       }
     } finally {
+      await this.sink.release();
       await this.spool.dispose();
     }
   }
 
   async abort(): Promise<void> {
+    await this.sink.release();
     await this.spool.dispose();
   }
 }

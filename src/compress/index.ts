@@ -2,9 +2,9 @@
 // bytes, seekable framing). It knows bytes, not entries: the api layer wraps the tar byte stream
 // with it on the way out (`compressingSink`) and on the way in (`decompressAuto`).
 
-import { createHash } from 'node:crypto';
 import { ArchiveError } from '../model/errors.js';
 import { gzipDigestMember, zstdDigestFrame } from './digest.js';
+import { HashRing, type HashMode } from '../integrity/hash-ring.js';
 import { gunzip, gzipEncoder } from './gzip.js';
 import { SeekableEncoder, type SeekableOptions } from './seekable.js';
 import { peek, SNIFF_BYTES, sniff, unsupportedFormat } from './sniff.js';
@@ -30,6 +30,8 @@ export interface CompressOptions extends SeekableOptions {
   level?: number;
   /** End the stream with the compressed-stream digest (digest.ts; spec/manifest.md §7.1). */
   digest?: boolean;
+  /** Where that digest is computed (integrity/hash-ring.ts). */
+  hashing?: HashMode;
 }
 
 export interface DecompressOptions {
@@ -65,18 +67,28 @@ export interface SinkLike {
  */
 export function compressingSink(filter: Filter, downstream: SinkLike, opts: CompressOptions = {}): SinkLike {
   if (filter === 'none') return downstream;
-  const hash = opts.digest ? createHash('sha256') : undefined;
-  const out = (c: Buffer) => (hash?.update(c), downstream.write(c));
-  const enc = encoder(filter, out, hash && filter === 'zstd' ? { ...opts, beforeTable: () => zstdDigestFrame(hash.copy().digest('hex')) } : opts);
+  // The compressed-stream digest is computed off the main thread, as the others (hash-ring.ts).
+  const ring = opts.digest ? new HashRing(opts.hashing) : undefined;
+  const take = (from: number, to: number) => ring!.update(0, from, to);
+  const out = (c: Buffer) => {
+    const fed = ring?.feed(c, take);
+    return fed ? fed.then(() => downstream.write(c)) : downstream.write(c);
+  };
+  const enc = encoder(filter, out, ring && filter === 'zstd' ? { ...opts, beforeTable: async () => zstdDigestFrame(await ring.result(0, true)) } : opts);
   return {
     write: (chunk) => enc.write(chunk),
     async close() {
-      await enc.end();
-      if (hash && filter === 'gzip') await downstream.write(gzipDigestMember(hash.digest('hex')));
+      try {
+        await enc.end();
+        if (ring && filter === 'gzip') await downstream.write(gzipDigestMember(await ring.result(0)));
+      } finally {
+        await ring?.close();
+      }
       await downstream.close();
     },
     async abort() {
       enc.destroy();
+      await ring?.close();
       await downstream.abort();
     },
   };

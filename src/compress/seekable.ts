@@ -46,7 +46,7 @@ export interface SeekableOptions {
   /** Force a zstd backend (see backend.ts). */
   backend?: ZstdBackendName | 'auto';
   /** Bytes to write after the last data frame, before the seek table (a skippable frame). */
-  beforeTable?: () => Buffer;
+  beforeTable?: () => Buffer | Promise<Buffer>;
   /**
    * `out` is done with a frame once its promise settles (the archive sinks: they copy or write it
    * before returning), so the frame's buffer can take a later frame. Off by default: a consumer
@@ -134,7 +134,7 @@ export class SeekableEncoder implements Encoder {
       if (this.fill > 0 || this.table.frames + this.jobs.length === 0) await this.submit(true);
       await this.flush(0);
       // A frame the caller adds after the data frames (the compressed-stream digest, digest.ts).
-      if (this.opts.beforeTable) await this.out(this.opts.beforeTable());
+      if (this.opts.beforeTable) await this.out(await this.opts.beforeTable());
       await this.out(this.table.finish());
     } finally {
       this.destroy();

@@ -2,8 +2,13 @@
 // (spec/manifest.md §7): the whole-archive digest of every byte before the manifest member, and
 // per member the digests of its header range and its data range. The container writers say where
 // a member's data starts (markData); the caller says where a member ends (endMember).
+// The hashing itself runs in a HashRing (hash-ring.ts): off the main thread for anything but a
+// small archive, so a digest is first an id (Digest), whose value arrives in order as the worker
+// catches up (ready(), value(), wait()).
 
-import { createHash, type Hash } from 'node:crypto';
+import { HashRing, type Digest, type HashMode } from './hash-ring.js';
+
+export type { Digest };
 
 /** The shape of the sinks in src/io/sink.ts and src/compress (write, close, abort). */
 export interface DownstreamSink {
@@ -17,47 +22,95 @@ export interface MemberRange {
   start: number;
   data: number;
   end: number;
-  headerSha256: string;
-  dataSha256?: string;
+  headerSha256: Digest;
+  dataSha256?: Digest;
 }
+
+/** The ring's hashes: the whole archive, the current member range (header, then data), a caller's range. */
+const ARCHIVE = 0;
+const SEGMENT = 1;
+const RANGE = 2;
+
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 export class DigestingSink implements DownstreamSink {
   /** Bytes written so far. */
   position = 0;
-  private archive: Hash | undefined = createHash('sha256');
-  private segment = createHash('sha256');
+  private readonly ring: HashRing;
+  private released = false;
+  private archiveOn = true;
+  private rangeOn = false;
   private start = 0;
   private dataAt = -1;
-  private headerSha = '';
-  /** A digest over a range the caller opens and closes (the manifest member, the end region). */
-  private range: Hash | undefined;
+  private headerSha: Digest | undefined;
   /** Content bytes still to come at the start of the data range, when they are the content itself. */
   private contentLeft = -1;
-  private contentSha: string | undefined;
+  private contentSha: Digest | undefined;
 
-  constructor(private down: DownstreamSink) {}
-
-  write(chunk: Buffer): void | Promise<void> {
-    this.position += chunk.length;
-    this.archive?.update(chunk);
-    if (this.contentLeft > 0 && this.dataAt >= 0) {
-      // The content digest is the data range's digest where the content ends: one pass for both.
-      const take = Math.min(this.contentLeft, chunk.length);
-      this.segment.update(take === chunk.length ? chunk : chunk.subarray(0, take));
-      this.contentLeft -= take;
-      if (this.contentLeft === 0) this.contentSha = this.segment.copy().digest('hex');
-      if (take < chunk.length) this.segment.update(chunk.subarray(take));
-    } else this.segment.update(chunk);
-    this.range?.update(chunk);
-    return this.down.write(chunk);
+  constructor(
+    private down: DownstreamSink,
+    mode: HashMode = 'auto',
+  ) {
+    this.ring = new HashRing(mode);
   }
 
-  close(): Promise<void> {
+  /** Where the hashing runs (tests, benchmarks). */
+  get hashing(): 'deferred' | 'thread' | 'worker' {
+    return this.ring.where;
+  }
+
+  write(chunk: Buffer): void | Promise<void> {
+    // After release (a failed write being made unreadable: TarWriter.poison), bytes just pass.
+    if (this.released) return this.down.write(chunk);
+    const fed = this.ring.feed(chunk, this.piece);
+    return fed ? fed.then(() => this.down.write(chunk)) : this.down.write(chunk);
+  }
+
+  /** Stream bytes [from, to) are in the ring: say which hashes take them. */
+  private piece = (from: number, to: number): void => {
+    const ring = this.ring;
+    this.position = to;
+    if (this.archiveOn) ring.update(ARCHIVE, from, to);
+    if (this.contentLeft > 0 && this.dataAt >= 0) {
+      // The content digest is the data range's digest where the content ends: one pass for both.
+      const take = Math.min(this.contentLeft, to - from);
+      ring.update(SEGMENT, from, from + take);
+      this.contentLeft -= take;
+      if (this.contentLeft === 0) this.contentSha = ring.digest(SEGMENT, true);
+      ring.update(SEGMENT, from + take, to);
+    } else ring.update(SEGMENT, from, to);
+    if (this.rangeOn) ring.update(RANGE, from, to);
+  };
+
+  async close(): Promise<void> {
+    await this.release();
     return this.down.close();
   }
 
-  abort(): Promise<void> {
+  async abort(): Promise<void> {
+    await this.release();
     return this.down.abort();
+  }
+
+  /** Stop the hashing (its worker): after the last digest was taken, or on failure. */
+  release(): Promise<void> {
+    this.released = true;
+    return this.ring.close();
+  }
+
+  /** Whether a digest has arrived. */
+  ready(d: Digest): boolean {
+    return this.ring.ready(d);
+  }
+
+  /** A digest that has arrived: its hex value (taken once). */
+  value(d: Digest): string {
+    return this.ring.value(d);
+  }
+
+  /** Wait until `d` has arrived. */
+  wait(d: Digest): Promise<void> {
+    return this.ring.wait(d, false);
   }
 
   /**
@@ -70,26 +123,25 @@ export class DigestingSink implements DownstreamSink {
   }
 
   /** The content digest of the member just written, when expectContent() applied. */
-  contentDigest(): string | undefined {
+  contentDigest(): Digest | undefined {
     return this.contentSha;
   }
 
   /** Called by a container writer just before a member's stored data. */
   markData(): void {
-    this.headerSha = this.segment.digest('hex');
-    this.segment = createHash('sha256');
+    this.headerSha = this.ring.digest(SEGMENT);
     this.dataAt = this.position;
-    if (this.contentLeft === 0) this.contentSha = createHash('sha256').digest('hex');
+    if (this.contentLeft === 0) this.contentSha = EMPTY_SHA256;
   }
 
   /** Close the current member's range and start the next one here. */
   endMember(): MemberRange {
     const end = this.position;
-    const digest = this.segment.digest('hex');
+    const digest = this.ring.digest(SEGMENT);
     const r: MemberRange =
-      this.dataAt < 0 ? { start: this.start, data: end, end, headerSha256: digest } : { start: this.start, data: this.dataAt, end, headerSha256: this.headerSha };
+      this.dataAt < 0 ? { start: this.start, data: end, end, headerSha256: digest } : { start: this.start, data: this.dataAt, end, headerSha256: this.headerSha! };
     if (this.dataAt >= 0 && this.dataAt < end) r.dataSha256 = digest;
-    this.segment = createHash('sha256');
+    else if (this.dataAt >= 0) this.ring.drop(digest);
     this.start = end;
     this.dataAt = -1;
     this.contentLeft = -1;
@@ -97,20 +149,18 @@ export class DigestingSink implements DownstreamSink {
   }
 
   /** The whole-archive digest: every byte so far. Later bytes are no longer added to it. */
-  sealArchive(): { bytes: number; sha256: string } {
-    const sha256 = this.archive!.digest('hex');
-    this.archive = undefined;
-    return { bytes: this.position, sha256 };
+  sealArchive(): { bytes: number; sha256: Promise<string> } {
+    this.archiveOn = false;
+    return { bytes: this.position, sha256: this.ring.result(ARCHIVE) };
   }
 
   /** Start a range digest here; `closeRange` returns it. */
   openRange(): void {
-    this.range = createHash('sha256');
+    this.rangeOn = true;
   }
 
-  closeRange(): string {
-    const d = this.range!.digest('hex');
-    this.range = undefined;
-    return d;
+  closeRange(): Promise<string> {
+    this.rangeOn = false;
+    return this.ring.result(RANGE);
   }
 }

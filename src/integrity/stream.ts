@@ -58,7 +58,11 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
   const notes: string[] = [];
   const res: StreamResult = { format: 'tar', compression: 'none', entries: 0, checkedContent: false, notes };
   try {
-    const { head, rest } = await peek(abortable(opened.bytes, opts.signal), GZIP_HEAD);
+    const peeked = await peek(abortable(opened.bytes, opts.signal), GZIP_HEAD);
+    const rest = peeked.rest;
+    // A copy: the source may read its next bytes into the same buffer, and the gzip header is
+    // compared with the manifest's only at the end.
+    const head = Buffer.from(peeked.head.subarray(0, Math.max(GZIP_HEAD, 512)));
     let members!: AsyncIterable<{ entry: Entry; offset: number; body: AsyncIterable<Buffer> }>;
     let lag: LagDigest | undefined;
     /** The compressed bytes, for the compressed-stream digest (spec/manifest.md §7.1). */

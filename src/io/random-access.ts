@@ -92,11 +92,22 @@ export async function fileSource(path: string): Promise<CountedSource> {
   );
 }
 
+export interface HttpSourceOptions {
+  /** Extra request headers (authorization...). */
+  headers?: Record<string, string>;
+  /**
+   * https only: the certificate authorities to trust for this source instead of Node's default set
+   * (PEM text; e.g. a private CA, or a self-signed server's own certificate). The server's
+   * certificate is always verified: there is no option to turn that off.
+   */
+  ca?: string | Buffer | Array<string | Buffer>;
+}
+
 /** One GET, resolved with the response (any status). */
-function get(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
-  const req = url.protocol === 'https:' ? httpsRequest : httpRequest;
+function get(url: URL, headers: Record<string, string>, ca: HttpSourceOptions['ca']): Promise<IncomingMessage> {
+  const https = url.protocol === 'https:';
   return new Promise((resolve, reject) => {
-    const r = req(url, { method: 'GET', headers }, resolve);
+    const r = https ? httpsRequest(url, { method: 'GET', headers, ...(ca !== undefined && { ca }) }, resolve) : httpRequest(url, { method: 'GET', headers }, resolve);
     r.on('error', reject);
     r.end();
   });
@@ -121,15 +132,18 @@ async function body(res: IncomingMessage, limit: number, name: string): Promise<
  * An HTTP(S) URL read with `Range: bytes=a-b`. The size comes from the first ranged answer's
  * `Content-Range` (`bytes 0-0/SIZE`); every answer must be `206` with the range asked for: a server
  * that ignores ranges (200) would send the whole archive for each read, so it is refused.
+ * An https server's certificate is verified against Node's CAs, or against `opts.ca` when given
+ * (`open(await httpSource(url, { ca }))` for a server with a private or self-signed certificate).
  */
-export async function httpSource(href: string, opts: { headers?: Record<string, string> } = {}): Promise<CountedSource> {
+export async function httpSource(href: string, opts: HttpSourceOptions = {}): Promise<CountedSource> {
   const url = new URL(href);
+  if (opts.ca !== undefined && url.protocol !== 'https:') throw new UsageError(`${href}: the ca option applies to https URLs only`);
   const name = `${url.protocol}//${url.host}${url.pathname}`;
   const fail = (why: string, cause?: unknown) => new IoError(why, { path: name, cause });
   const ranged = async (a: number, b: number): Promise<{ data: Buffer; total: number }> => {
     let res: IncomingMessage;
     try {
-      res = await get(url, { ...opts.headers, Range: `bytes=${a}-${b}` });
+      res = await get(url, { ...opts.headers, Range: `bytes=${a}-${b}` }, opts.ca);
     } catch (err) {
       throw fail(`cannot fetch bytes ${a}-${b}: ${(err as Error).message}`, err);
     }

@@ -320,7 +320,7 @@ export class ZipWriter {
   }
 
   /** Central directory, zip64 end records when needed, end of central directory record. */
-  async finish(trailer?: { length: number; make: () => Buffer }): Promise<void> {
+  async finish(trailer?: { length: number; make: () => Buffer | Promise<Buffer> }): Promise<void> {
     if (this.done) return;
     this.done = true;
     try {
@@ -334,7 +334,7 @@ export class ZipWriter {
       }
       // The comment holds the manifest's trailer (spec/manifest.md §5.2), made once the bytes before it are out.
       await this.out(encodeEocd(count, cdSize, cdOffset, trailer?.length ?? 0));
-      if (trailer) await this.out(trailer.make());
+      if (trailer) await this.out(await trailer.make());
     } finally {
       await this.spool.dispose();
     }

@@ -1,0 +1,328 @@
+// SHA-256 of a byte stream, computed off the main thread (spec/manifest.md §7: the digests create
+// writes; DESIGN §5: "hashing overlaps I/O"). The stream's bytes are copied once into a shared ring
+// buffer; the caller then names, by stream position, which bytes go into which hash ("slot") and
+// when a slot's digest is taken. Those requests are batched and run in order by one worker thread,
+// which reports back how far it got (that part of the ring is free again) and the digests asked
+// for. Results are promises; nothing on the main thread waits for them unless it must (the trailer).
+//
+// The same batches can run on the main thread instead (small archives: a worker costs ~30 ms to
+// start): mode 'auto' holds the first batch until the stream passes SPAWN_AT bytes (then starts the
+// worker) or the caller needs a result first (then runs everything here). Either way the same code
+// (RUNNER_SOURCE) computes the same digests from the same bytes.
+//
+// Memory is flat: the ring is RING bytes; a writer that gets ahead of the worker waits for room.
+
+import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { PortarcError } from '../model/errors.js';
+
+/** Where the hashing runs: 'auto' (a worker for anything but a small stream), 'worker', 'thread'. */
+export type HashMode = 'auto' | 'worker' | 'thread';
+
+const RING = 8 << 20;
+/** The largest piece copied at once (a bigger chunk is fed in pieces). */
+const PIECE = RING / 4;
+/** A batch goes to the worker when this many bytes or op numbers are waiting. */
+const FLUSH_BYTES = 1 << 20;
+const FLUSH_OPS = 16384;
+/** 'auto': past this many bytes (or ops) the stream is big enough for a worker. */
+const SPAWN_AT = RING / 2;
+const SPAWN_OPS = 1 << 16;
+
+const OP_UPDATE = 0;
+const OP_DIGEST = 1;
+
+/** A digest to come: the id of a result (see HashRing.value), or the hex value itself when known. */
+export type Digest = number | string;
+
+/**
+ * The interpreter of a batch: ops are [0, slot, from, to] (hash stream bytes [from, to) into slot)
+ * and [1, slot, keep, id] (the slot's digest as result `id`; without `keep` the slot starts over).
+ * Plain JavaScript source, so that it runs in the worker (eval) and here (new Function) alike.
+ */
+const RUNNER_SOURCE = String.raw`
+function makeHashRunner(createHash, ring) {
+  const slots = [];
+  const size = ring.length;
+  return function run(ops) {
+    const results = [];
+    for (let i = 0; i < ops.length; i += 4) {
+      const s = ops[i + 1];
+      const h = slots[s] || (slots[s] = createHash('sha256'));
+      if (ops[i] === 0) {
+        for (let p = ops[i + 2], end = ops[i + 3]; p < end; ) {
+          const o = p % size;
+          const n = Math.min(end - p, size - o);
+          h.update(ring.subarray(o, o + n));
+          p += n;
+        }
+      } else if (ops[i + 2]) {
+        results.push(ops[i + 3], h.copy().digest('hex'));
+      } else {
+        results.push(ops[i + 3], h.digest('hex'));
+        slots[s] = undefined;
+      }
+    }
+    return results;
+  };
+}
+`;
+
+const WORKER_SOURCE = `${RUNNER_SOURCE}
+const { parentPort, workerData } = require('node:worker_threads');
+const run = makeHashRunner(require('node:crypto').createHash, new Uint8Array(workerData.ring));
+parentPort.on('message', ({ ops, upTo }) => {
+  let results;
+  try {
+    results = run(ops);
+  } catch (e) {
+    return parentPort.postMessage({ upTo, error: String((e && e.message) || e) });
+  }
+  parentPort.postMessage({ upTo, results });
+});
+`;
+
+type Runner = (ops: Float64Array) => (number | string)[];
+
+/** Hashing worker threads started in this process (tests check which path ran). */
+export const hashWorkerStats = { started: 0 };
+
+function threadRunner(ring: Uint8Array): Runner {
+  const make = new Function('createHash', 'ring', `${RUNNER_SOURCE}\nreturn makeHashRunner(createHash, ring);`);
+  return make(createHash, ring) as Runner;
+}
+
+export class HashRing {
+  private readonly buf: SharedArrayBuffer;
+  private readonly ring: Uint8Array;
+  private state: 'deferred' | 'thread' | 'worker';
+  private runner: Runner | undefined;
+  private worker: Worker | undefined;
+  /** Stream bytes copied in so far; the ring holds [freed, fed). */
+  private fed = 0;
+  private freed = 0;
+  /** Where the last batch ended. */
+  private flushedTo = 0;
+  /** The batch being made: ops.subarray(0, nops). */
+  private ops = new Float64Array(FLUSH_OPS * 2);
+  private nops = 0;
+  /** Per slot, the index in `ops` of its last update, while it can still be extended. */
+  private open: number[] = [];
+  /** Results delivered and not yet taken; ids are delivered in order: every id below `delivered` is done. */
+  private results = new Map<number, string>();
+  private dropped = new Set<number>();
+  private nextId = 0;
+  delivered = 0;
+  private inFlight = 0;
+  /** Called when results or room arrive (at most one waiter at a time: the writer). */
+  private waiter: (() => void) | undefined;
+  private failed: Error | undefined;
+
+  constructor(mode: HashMode = 'auto') {
+    this.buf = new SharedArrayBuffer(RING);
+    this.ring = new Uint8Array(this.buf);
+    this.state = mode === 'auto' ? 'deferred' : mode;
+    if (mode === 'thread') this.runner = threadRunner(this.ring);
+    if (mode === 'worker') this.spawn();
+  }
+
+  /** Where the hashing runs now ('deferred': not decided yet). */
+  get where(): 'deferred' | 'thread' | 'worker' {
+    return this.state;
+  }
+
+  /**
+   * Copy `chunk` in as the next stream bytes, in pieces; after each piece, `onPiece(from, to)` (its
+   * stream positions) says which slots take it. Returns a promise only when it had to wait for room.
+   */
+  feed(chunk: Uint8Array, onPiece: (from: number, to: number) => void): void | Promise<void> {
+    for (let p = 0; p < chunk.length; ) {
+      const n = Math.min(PIECE, chunk.length - p);
+      if (this.fed + n - this.freed > RING) return this.feedSlow(chunk, p, onPiece);
+      this.copyIn(chunk, p, n, onPiece);
+      p += n;
+    }
+  }
+
+  private async feedSlow(chunk: Uint8Array, p: number, onPiece: (from: number, to: number) => void): Promise<void> {
+    while (p < chunk.length) {
+      const n = Math.min(PIECE, chunk.length - p);
+      while (this.fed + n - this.freed > RING) await this.room();
+      this.copyIn(chunk, p, n, onPiece);
+      p += n;
+    }
+  }
+
+  private copyIn(chunk: Uint8Array, p: number, n: number, onPiece: (from: number, to: number) => void): void {
+    if (this.failed) throw this.failed;
+    const from = this.fed;
+    const o = from % RING;
+    const first = Math.min(n, RING - o);
+    this.ring.set(chunk.subarray(p, p + first), o);
+    if (first < n) this.ring.set(chunk.subarray(p + first, p + n), 0);
+    this.fed += n;
+    onPiece(from, this.fed);
+    this.maybeFlush();
+  }
+
+  /** Hash stream bytes [from, to) (already fed) into `slot`. */
+  update(slot: number, from: number, to: number): void {
+    if (to <= from) return;
+    const at = this.open[slot] ?? -1;
+    // Extend the slot's last update when this continues it: one op for a whole batch of a stream.
+    if (at >= 0 && this.ops[at + 3] === from) this.ops[at + 3] = to;
+    else {
+      this.open[slot] = this.nops;
+      this.push(OP_UPDATE, slot, from, to);
+    }
+  }
+
+  private push(a: number, b: number, c: number, d: number): void {
+    if (this.nops + 4 > this.ops.length) {
+      const grown = new Float64Array(this.ops.length * 2);
+      grown.set(this.ops.subarray(0, this.nops));
+      this.ops = grown;
+    }
+    const o = this.ops;
+    o[this.nops] = a;
+    o[this.nops + 1] = b;
+    o[this.nops + 2] = c;
+    o[this.nops + 3] = d;
+    this.nops += 4;
+  }
+
+  /** Ask for the digest of what `slot` has taken (without `keep` the slot then starts over): its id. */
+  digest(slot: number, keep = false): number {
+    const id = this.nextId++;
+    this.open[slot] = -1;
+    this.push(OP_DIGEST, slot, keep ? 1 : 0, id);
+    return id;
+  }
+
+  /** Whether a digest has arrived. */
+  ready(d: Digest): boolean {
+    return typeof d === 'string' || d < this.delivered;
+  }
+
+  /** A digest that has arrived (ready()); taken once. */
+  value(d: Digest): string {
+    if (typeof d === 'string') return d;
+    const v = this.results.get(d);
+    if (v === undefined) throw this.failed ?? new PortarcError(`SHA-256 result ${d} is not there`, {}, 'PORTARC_INTERNAL');
+    this.results.delete(d);
+    return v;
+  }
+
+  /** A digest that will not be taken. */
+  drop(d: Digest): void {
+    if (typeof d === 'string') return;
+    if (!this.results.delete(d)) this.dropped.add(d);
+  }
+
+  /** Wait until `d` has arrived (sending what is waiting first; `needed`: see flush()). */
+  async wait(d: Digest, needed = true): Promise<void> {
+    this.flush(needed);
+    while (!this.ready(d)) {
+      if (this.failed) throw this.failed;
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+  }
+
+  /** The digest, now: everything waiting is run (here, when no worker was needed so far). */
+  async result(slot: number, keep = false): Promise<string> {
+    const id = this.digest(slot, keep);
+    await this.wait(id);
+    return this.value(id);
+  }
+
+  /**
+   * Send what is waiting. `needed`: a result is awaited now, so a deferred ring decides: small so
+   * far, it runs here from now on.
+   */
+  flush(needed = false): void {
+    if (this.failed) return;
+    if (this.state === 'deferred') {
+      if (needed && this.fed < SPAWN_AT) this.runner = threadRunner(this.ring);
+      else this.spawn();
+      this.state = this.runner ? 'thread' : 'worker';
+    }
+    if (!this.nops && this.flushedTo === this.fed) return;
+    const ops = this.ops.slice(0, this.nops);
+    const upTo = this.fed;
+    this.nops = 0;
+    this.open = [];
+    this.flushedTo = upTo;
+    if (this.runner) {
+      let results: (number | string)[];
+      try {
+        results = this.runner(ops);
+      } catch (e) {
+        return this.fail(new PortarcError(`SHA-256 failed: ${(e as Error).message}`, {}, 'PORTARC_INTERNAL'));
+      }
+      this.done(upTo, results);
+    } else {
+      this.inFlight++;
+      this.worker!.ref();
+      this.worker!.postMessage({ ops, upTo }, [ops.buffer]);
+    }
+  }
+
+  private maybeFlush(): void {
+    if (this.state === 'deferred') {
+      if (this.fed >= SPAWN_AT || this.nops >= SPAWN_OPS) this.flush();
+    } else if (this.fed - this.flushedTo >= FLUSH_BYTES || this.nops >= FLUSH_OPS) this.flush();
+  }
+
+  private room(): Promise<void> {
+    this.flush();
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise<void>((resolve) => (this.waiter = resolve));
+  }
+
+  private done(upTo: number, results: (number | string)[]): void {
+    this.freed = upTo;
+    for (let i = 0; i < results.length; i += 2) {
+      const id = results[i] as number;
+      if (this.dropped.delete(id)) continue;
+      this.results.set(id, results[i + 1] as string);
+    }
+    if (results.length) this.delivered = (results[results.length - 2] as number) + 1;
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  private spawn(): void {
+    // A small heap: the worker holds one batch of ops and its digests at a time.
+    // The source is CommonJS: a parent run with --input-type=module must not make it a module.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv, workerData: { ring: this.buf }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } });
+    worker.unref();
+    worker.on('message', (m: { upTo: number; results?: (number | string)[]; error?: string }) => {
+      if (--this.inFlight === 0) worker.unref();
+      if (m.error !== undefined) return this.fail(new PortarcError(`SHA-256 worker failed: ${m.error}`, {}, 'PORTARC_INTERNAL'));
+      this.done(m.upTo, m.results!);
+    });
+    worker.on('error', (e) => this.fail(new PortarcError(`SHA-256 worker failed: ${e.message}`, {}, 'PORTARC_INTERNAL')));
+    worker.on('exit', (code) => {
+      if (this.worker === worker && (code !== 0 || this.inFlight > 0)) this.fail(new PortarcError(`SHA-256 worker thread exited (code ${code})`, {}, 'PORTARC_INTERNAL'));
+    });
+    this.worker = worker;
+    hashWorkerStats.started++;
+  }
+
+  private fail(e: Error): void {
+    this.failed ??= e;
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  /** Stop the worker; waiting for results not yet delivered fails. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (!this.failed) this.fail(new PortarcError('SHA-256 ring closed', {}, 'PORTARC_INTERNAL'));
+    if (worker) await worker.terminate();
+  }
+}

@@ -1,0 +1,157 @@
+// The manifest's digests computed off the main thread (src/integrity/hash-ring.ts; spec/manifest.md
+// §7): the archive is the same byte for byte whether the hashing runs in the worker or in the
+// calling thread, for tar, tar.gz, tar.zst and zip, on a real tree with every kind of entry and
+// files larger than the ring, and on 5,000 entries made by the caller; `verify` (an independent
+// reader of every digest) passes on each; and the ring itself agrees with plain SHA-256 over random
+// chunkings, ranges and digests.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { UsageError, create, makeEntry } from '../src/api/index.js';
+import { HashRing, hashWorkerStats, type HashMode } from '../src/integrity/hash-ring.js';
+import { portarc } from './helpers/cli.js';
+import { buildTree, tempDir } from './helpers/tree.js';
+
+const MiB = 1 << 20;
+const dir = tempDir('digest-thread');
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A seeded byte generator (xorshift32): the same content in every run. */
+function bytes(seed: number, n: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+describe('create: worker hashing and in-thread hashing write the same bytes', () => {
+  const src = buildTree(dir);
+  // Larger than the 8 MiB ring (pieces, wrap-around, waits for room), odd sizes, empty files.
+  mkdirSync(join(src, 'big'));
+  writeFileSync(join(src, 'big/a.bin'), randomBytes(11 * MiB + 12345));
+  writeFileSync(join(src, 'big/b.bin'), Buffer.alloc(MiB + 1, 0x61));
+  for (let i = 0; i < 300; i++) writeFileSync(join(src, `big/s${i}.txt`), bytes(100 + i, (i * 977) % 5000));
+
+  const formats = ['tar', 'tar.gz', 'tar.zst', 'zip'] as const;
+  // A first create reads every file once: atimes settle, so the runs below see the same tree.
+  it('warm-up', async () => {
+    await create(['.'], join(dir, 'warm.tar'), { cwd: src, hashing: 'thread' });
+  }, 60_000);
+
+  for (const ext of formats) {
+    it(`${ext}: hashing 'worker' = 'thread' = 'auto', byte for byte; verify passes`, async () => {
+      const out: Record<string, Buffer> = {};
+      for (const hashing of ['thread', 'worker', 'auto'] as HashMode[]) {
+        const started = hashWorkerStats.started;
+        const dest = join(dir, `${hashing}.${ext}`);
+        await create(['.'], dest, { cwd: src, hashing });
+        // The path asked for is the one that ran: 'auto' takes a worker for an archive of 12 MiB.
+        const workers = hashWorkerStats.started - started;
+        const ringsWithWorker = ext === 'tar.gz' || ext === 'tar.zst' ? 2 : 1;
+        expect(workers).toBe(hashing === 'thread' ? 0 : ringsWithWorker);
+        out[hashing] = readFileSync(dest);
+      }
+      expect(out.worker!.length).toBeGreaterThan(11 * MiB);
+      expect(sha(out.worker!)).toBe(sha(out.thread!));
+      expect(sha(out.auto!)).toBe(sha(out.thread!));
+      const v = portarc(['verify', '-f', join(dir, `worker.${ext}`)]);
+      expect(v.status, v.stdout + v.stderr).toBe(0);
+    }, 120_000);
+  }
+
+  it('5,000 entries made by the caller (more than the manifest lines held waiting): the same bytes, verify passes', async () => {
+    const entries = () =>
+      Array.from({ length: 5000 }, (_, i) => {
+        const body = bytes(7 + i, i % 7 === 0 ? 0 : (i * 131) % 3000);
+        const kind = i % 50 === 0 ? 'directory' : i % 61 === 0 ? 'symlink' : 'file';
+        const entry = makeEntry({ path: `e/${i % 50}/n${i}${kind === 'directory' ? '/' : ''}`, type: kind, size: kind === 'file' ? body.length : 0, mode: 0o644, mtimeNs: 1_700_000_000_000_000_000n + BigInt(i), linkTarget: kind === 'symlink' ? Buffer.from(`t${i}`) : undefined });
+        return { entry, body: kind === 'file' ? body : undefined };
+      });
+    for (const ext of ['tar', 'zip']) {
+      const a = join(dir, `many-thread.${ext}`);
+      const b = join(dir, `many-worker.${ext}`);
+      await create(entries(), a, { hashing: 'thread' });
+      await create(entries(), b, { hashing: 'worker' });
+      expect(sha(readFileSync(b))).toBe(sha(readFileSync(a)));
+      const v = portarc(['verify', '-f', b]);
+      expect(v.status, v.stdout + v.stderr).toBe(0);
+    }
+  }, 120_000);
+
+  it('a create to a stream that fails between members is still poisoned with the manifest on (every reader fails)', async () => {
+    for (const hashing of ['thread', 'worker'] as HashMode[]) {
+      const parts: Buffer[] = [];
+      const sink = new Writable({ write: (c: Buffer, _e, cb) => (parts.push(Buffer.from(c)), cb()) });
+      const good = bytes(3, 5000);
+      // The entries fail after the first one: between members (a path that cannot be read, say).
+      async function* entries() {
+        yield { entry: makeEntry({ path: 'a.txt', type: 'file', size: good.length, mode: 0o644 }), body: good };
+        throw new Error('the tree went away');
+      }
+      await expect(create(entries(), sink, { hashing })).rejects.toThrow(/the tree went away/);
+      const out = join(dir, `poisoned-${hashing}.tar`);
+      writeFileSync(out, Buffer.concat(parts));
+      expect(Buffer.concat(parts).includes('PORTARC-INCOMPLETE-ARCHIVE'), hashing).toBe(true);
+      for (const [cmd, args] of [['tar', ['-tf', out]], ['python3', ['-c', 'import tarfile,sys; tarfile.open(sys.argv[1]).getnames()', out]]] as const) {
+        expect(spawnSync(cmd, args).status, `${hashing}: ${cmd}`).not.toBe(0);
+      }
+    }
+  });
+
+  it("an unknown hashing mode is a UsageError before anything is written", async () => {
+    const err = await create(['.'], join(dir, 'bad.tar'), { cwd: src, hashing: 'gpu' as HashMode }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(existsSync(join(dir, 'bad.tar'))).toBe(false);
+  });
+});
+
+describe('HashRing: the same digests as plain SHA-256, in the worker and in this thread', () => {
+  for (const mode of ['worker', 'thread', 'auto'] as HashMode[]) {
+    it(`${mode}: random chunks (up to 2x the ring), three overlapping ranges, digests with and without keep`, async () => {
+      for (let seed = 1; seed <= 4; seed++) {
+        const ring = new HashRing(mode);
+        const data = randomBytes(seed % 2 ? 20 * MiB : 2 * MiB);
+        const expected: string[] = [];
+        const asked: number[] = [];
+        // Slot 0: everything; slot 1: restarted at random points (a digest each time); slot 2: every other chunk.
+        const whole = createHash('sha256');
+        let seg = createHash('sha256');
+        const odd = createHash('sha256');
+        let p = 0;
+        let n = 0;
+        while (p < data.length) {
+          const size = Math.min(data.length - p, [1, 511, 512, 4096, 65536, MiB, 3 * MiB, 17 * MiB][Math.floor(Math.random() * 8)]!);
+          const chunk = data.subarray(p, p + size);
+          const useOdd = n % 2 === 1;
+          await ring.feed(Buffer.from(chunk), (from, to) => {
+            ring.update(0, from, to);
+            ring.update(1, from, to);
+            if (useOdd) ring.update(2, from, to);
+          });
+          whole.update(chunk);
+          seg.update(chunk);
+          if (useOdd) odd.update(chunk);
+          if (Math.random() < 0.3) {
+            asked.push(ring.digest(1, n % 3 === 0));
+            expected.push(n % 3 === 0 ? seg.copy().digest('hex') : seg.digest('hex'));
+            if (n % 3 !== 0) seg = createHash('sha256');
+          }
+          p += size;
+          n++;
+        }
+        expect(await ring.result(2)).toBe(odd.digest('hex'));
+        for (let i = 0; i < asked.length; i++) expect(ring.value(asked[i]!), `seed ${seed}, digest ${i}`).toBe(expected[i]);
+        expect(await ring.result(0)).toBe(whole.digest('hex'));
+        await ring.close();
+      }
+    }, 120_000);
+  }
+});
