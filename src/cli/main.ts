@@ -2,6 +2,7 @@
 // exit codes 0 success, 1 done with warnings or losses, 2 failure. Spec: spec/portarc-1.md §8.
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { constants as osConstants } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { parseLimit, type Limits } from '../model/limits.js';
 import { describeErrno, ioError, PortarcError, UsageError } from '../model/errors.js';
@@ -226,6 +227,19 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
+  // Ctrl-C or a kill: the work stops through its AbortSignal and cleans up as it does on any failure
+  // (no .partial, no temporary file, nothing half-made under a final name), then exits 128+N as a
+  // shell expects. A second signal exits at once.
+  const interrupt = new AbortController();
+  const signal = interrupt.signal;
+  const onSignal = (name: NodeJS.Signals) => {
+    if (signal.aborted) process.exit(interruptedCode(name));
+    warn(`interrupted (${name}): stopping and removing what was half-written (again to quit at once)`);
+    interrupt.abort(name);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
   const program = new Command('portarc')
     .description('Portable backup archives: pax tar with every piece of Unix metadata')
     .version(versionText(), '-V, --version')
@@ -254,6 +268,7 @@ export async function main(argv: string[]): Promise<number> {
       const paths = namesOf(args, o);
       if (!paths.length) throw new UsageError('nothing to archive: name files or directories (or -T FILE)');
       const result = await create(paths, o.file, {
+        signal,
         cwd: o.directory,
         sparse: o.sparse,
         ...writeOptions(o),
@@ -323,6 +338,7 @@ export async function main(argv: string[]): Promise<number> {
       setFlagsFromString('--optimize-for-size');
       // Damage (spec §6.8) is reported after everything else was restored: the report, then exit 2.
       const result: ExtractResult = await extract(o.file, o.directory, {
+        signal,
         preserve: o.preserve,
         samePermissions: o.samePermissions,
         sameOwner: o.sameOwner,
@@ -382,7 +398,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'one JSON document on stdout: what was converted (docs/cli-json.md)');
   withWriteFlags(program.commands.at(-1)!).action(async (input: string, output: string, o: CompressFlags & { json?: boolean }) => {
       if (o.json && output === '-') throw new UsageError('--json prints on stdout: it cannot be combined with "-" (the archive on stdout)');
-      const result = await convert(input, output, writeOptions(o));
+      const result = await convert(input, output, { ...writeOptions(o), signal });
       for (const w of [...result.notices, ...result.warnings]) warn(`warning: ${w}`);
       if (result.portarcOnly.length) {
         warn(`note: ${result.to} keeps everything for portarc, but other tools will not restore: ${result.portarcOnly.join('; ')}`);
@@ -409,7 +425,7 @@ export async function main(argv: string[]): Promise<number> {
   withFilesFromFlags(withWildcardsFlag(withExcludeFlags(program.commands.at(-1)!)), 'the members to list')
     .action(async (args: string[], o: SelectionFlags & { file: string; verbose?: boolean; json?: boolean; all?: boolean; limit: Partial<Limits> }) => {
       const paths = namesOf(args, o, o.file);
-      const listing = list(o.file, { limits: o.limit, all: o.all, paths, wildcards: o.wildcards });
+      const listing = list(o.file, { limits: o.limit, all: o.all, paths, wildcards: o.wildcards, signal });
       const keep = excludeOf(o);
       let first = true;
       if (o.json) await out('{"entries":[\n');
@@ -465,7 +481,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (paths: string[], o: VerifyFlags) => {
       if (o.directory !== undefined) return verifyDirectory(paths, o);
       if (paths.length) throw new UsageError('PATH arguments go with -C DIR (compare a restored tree)');
-      const r = await verify(o.file, { limits: o.limit });
+      const r = await verify(o.file, { limits: o.limit, signal });
       const name = o.file === '-' ? '(stdin)' : o.file;
       // The sidecar recovery set, if there is one (spec/recovery.md §7): additive, and damage its
       // block checksums find is damage, whatever the manifest said.
@@ -528,7 +544,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-o, --output <file>', 'write the repaired archive here (default: ARCHIVE.repaired)')
     .option('--in-place', 'replace the archive itself (through a temporary file and a rename: crash-safe)')
     .action(async (o: { file: string; output?: string; inPlace?: boolean }) => {
-      const r = await repair(o.file, { output: o.output, inPlace: o.inPlace });
+      const r = await repair(o.file, { output: o.output, inPlace: o.inPlace, signal });
       const where = r.damagedRanges.map(([a, b]) => `${a}-${b}`).join(', ');
       if (r.repairedBlocks === 0 && r.length === r.expected) {
         await out(`${o.file}: no damage found (${r.blocks} recovery blocks)${r.output === o.file ? '' : `; copied to ${r.output}`}\n`);
@@ -583,9 +599,20 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     bar?.clear();
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.failure;
+    if (signal.aborted) {
+      warn(`interrupted (${String(signal.reason)}): stopped; nothing half-written was left`);
+      return interruptedCode(signal.reason as NodeJS.Signals);
+    }
     reportError(err);
     return EXIT.failure;
+  } finally {
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
   }
+}
+
+/** 128 + the signal's number, as a shell reports a command a signal ended. */
+function interruptedCode(name: NodeJS.Signals): number {
+  return 128 + (osConstants.signals[name] ?? 2);
 }
 
 /**

@@ -35,8 +35,17 @@ export function abortable<T>(items: AsyncIterable<T>, signal: AbortSignal | unde
   if (!signal) return items;
   return (async function* () {
     throwIfAborted(signal);
+    let turned = performance.now();
     for await (const item of items) {
       throwIfAborted(signal);
+      // A pipeline of synchronous decoders and writes can run on microtasks alone for a whole big
+      // file, and an abort that comes from the event loop (a signal such as Ctrl-C, a timer) would
+      // wait for its end: let the loop turn every 50 ms.
+      if (performance.now() - turned > 50) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turned = performance.now();
+        throwIfAborted(signal);
+      }
       yield item;
     }
   })();

@@ -1,0 +1,55 @@
+// Ctrl-C (SIGINT) or a kill (SIGTERM) in the middle of a big file: the CLI stops through the same
+// AbortSignal as the library, cleans up (no .partial, no temporary file, nothing under the final
+// name), says so in one line and exits 128+N as a shell expects (130, 143). The files are sparse:
+// nothing that size is ever written by the test itself.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN } from './helpers/cli.js';
+import { sh, tempDir } from './helpers/tree.js';
+
+/** Run the CLI, send `sig` once `ready()` holds (polled), and wait for the exit. */
+function interrupted(args: string[], cwd: string, sig: NodeJS.Signals, ready: () => boolean): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setInterval(() => {
+      if (ready()) {
+        clearInterval(timer);
+        child.kill(sig);
+      }
+    }, 20);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+const size = (p: string) => statSync(p, { throwIfNoEntry: false })?.size ?? 0;
+
+describe('interrupting the CLI mid-file', () => {
+  const dir = tempDir('interrupt');
+  sh(`mkdir -p src && truncate -s 4G src/big && printf end >> src/big`, dir);
+
+  it('create: SIGINT leaves no archive and no .partial, exit 130', async () => {
+    const r = await interrupted(['create', '-f', 'out.tar', '-C', 'src', 'big'], dir, 'SIGINT', () => size(join(dir, 'out.tar.partial')) > 64 << 20);
+    expect(r.stderr).toMatch(/interrupted \(SIGINT\)/);
+    expect(r.stderr).not.toMatch(/internal error|at .*\.js:\d+/);
+    expect(r.code).toBe(130);
+    expect(readdirSync(dir).sort()).toEqual(['src']);
+  }, 120_000);
+
+  it('extract: SIGTERM removes the half-written file, exit 143', async () => {
+    // A small archive of the 4 GiB file (zeros compress to almost nothing).
+    sh(`node ${BIN} create --zstd -f a.tar.zst -C src big && mkdir out`, dir);
+    const r = await interrupted(['extract', '-f', 'a.tar.zst', '-C', 'out'], dir, 'SIGTERM', () => readdirSync(join(dir, 'out')).some((n) => size(join(dir, 'out', n)) > 64 << 20));
+    expect(r.stderr).toMatch(/interrupted \(SIGTERM\)/);
+    expect(r.code).toBe(143);
+    expect(readdirSync(join(dir, 'out'))).toEqual([]);
+    expect(existsSync(join(dir, 'out', 'big'))).toBe(false);
+  }, 240_000);
+});
