@@ -320,7 +320,7 @@ static napi_value remove_xattr(napi_env env, napi_callback_info info) {
 /* ---- times and nodes ------------------------------------------------------- */
 
 /* Nanoseconds since the epoch to a timespec; floor division keeps tv_nsec in [0, 1e9). */
-static struct timespec ns_to_timespec(int64_t ns) {
+struct timespec ns_to_timespec(int64_t ns) { /* also used by native/restore.c */
   int64_t sec = ns / 1000000000, nsec = ns % 1000000000;
   if (nsec < 0) {
     nsec += 1000000000;

@@ -79,17 +79,7 @@ typedef struct {
   file_item *items;
 } batch;
 
-static struct timespec to_timespec(int64_t ns) {
-  int64_t sec = ns / 1000000000, nsec = ns % 1000000000;
-  if (nsec < 0) {
-    nsec += 1000000000;
-    sec -= 1;
-  }
-  struct timespec ts;
-  ts.tv_sec = (time_t)sec;
-  ts.tv_nsec = (long)nsec;
-  return ts;
-}
+struct timespec ns_to_timespec(int64_t ns); /* native/portarc_sys.c */
 
 /* Create, fill and dress one file under its temporary name. Returns with it->stop set on failure. */
 static void make_one(batch *b, file_item *it, int dirfd) {
@@ -130,7 +120,7 @@ static void make_one(batch *b, file_item *it, int dirfd) {
     if (FSET_XATTR(fd, it->xs[i].name, it->xs[i].len ? it->xs[i].value : "", it->xs[i].len) != 0) it->x_err[i] = errno;
   }
   if (fchmod(fd, (mode_t)it->mode) != 0) it->mode_err = errno;
-  struct timespec ts[2] = {to_timespec(it->atime), to_timespec(it->mtime)};
+  struct timespec ts[2] = {ns_to_timespec(it->atime), ns_to_timespec(it->mtime)};
   if (futimens(fd, ts) != 0) it->time_err = errno;
   if (it->want_ino && fstat(fd, &st) == 0) it->ino = (double)st.st_ino;
   close(fd);

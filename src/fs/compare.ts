@@ -11,6 +11,7 @@ import { displayName, type AclEntry, type Entry, type EntryType } from '../model
 import { hostPathRules, keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { accessAclOf, modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, storedAccessAcl, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
 import { KeySet } from './keyset.js';
+import { kindOfMode } from './scan.js';
 import { loadSys, type Sys } from './sys.js';
 
 /** The property a difference is about. */
@@ -72,16 +73,6 @@ interface Pending {
 const SLASH = Buffer.from('/');
 const BATCH = 256;
 const CHUNK = 1 << 20;
-const S_IFMT = 0o170000n;
-const TYPES: Record<string, EntryType | 'socket'> = {
-  [0o100000]: 'file',
-  [0o040000]: 'directory',
-  [0o120000]: 'symlink',
-  [0o010000]: 'fifo',
-  [0o020000]: 'chardev',
-  [0o060000]: 'blockdev',
-  [0o140000]: 'socket',
-};
 /** Xattrs compared on their own, not as plain xattrs. */
 const OWN = new Set(['security.selinux', 'system.posix_acl_access', 'system.posix_acl_default']);
 
@@ -202,7 +193,7 @@ export class TreeComparer {
     const { entry } = p;
     if (!st) return this.diff(p, 'missing', entry.type, 'none');
     if (entry.type === 'hardlink') return this.compareLink(p, st);
-    const type = TYPES[String(Number(st.mode & S_IFMT))] ?? 'unknown';
+    const type = kindOfMode(st.mode) ?? 'unknown';
     if (type !== entry.type) return this.diff(p, 'type', entry.type, type);
     if (entry.type === 'file') {
       if (st.size !== BigInt(entry.size)) this.diff(p, 'size', String(entry.size), String(st.size));
@@ -251,7 +242,7 @@ export class TreeComparer {
     const tabs = mp.parts.length ? Buffer.concat([this.root, ...mp.parts.flatMap((x) => [SLASH, x])]) : this.root;
     const tst = lstatSync(tabs, { bigint: true, throwIfNoEntry: false });
     if (!tst) return this.diff(p, 'hardlink', want, 'the target is missing');
-    if (tst.ino !== st.ino || tst.dev !== st.dev) this.diff(p, 'hardlink', want, `a separate ${TYPES[String(Number(st.mode & S_IFMT))] ?? 'object'} (inode ${st.ino}, target's ${tst.ino})`);
+    if (tst.ino !== st.ino || tst.dev !== st.dev) this.diff(p, 'hardlink', want, `a separate ${kindOfMode(st.mode) ?? 'object'} (inode ${st.ino}, target's ${tst.ino})`);
   }
 
   private compareXattrs(p: Pending, disk: Map<string, Buffer>): void {
@@ -353,7 +344,7 @@ export class TreeComparer {
         }
         if (!holds) continue;
         const cst = lstatSync(Buffer.concat([abs, SLASH, name]), { bigint: true, throwIfNoEntry: false });
-        const type = cst ? (TYPES[String(Number(cst.mode & S_IFMT))] ?? 'unknown') : 'none';
+        const type = cst ? (kindOfMode(cst.mode) ?? 'unknown') : 'none';
         this.differences.push({ path: show(child), property: 'extra', archive: 'none', disk: type });
       }
       stack.push(...below.reverse());

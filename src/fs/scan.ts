@@ -294,7 +294,6 @@ async function nativeChunk(paths: Buffer[], start: number, ctx: Ctx, b: NativeBa
   return { stats, xattrs, contents };
 }
 
-const S_IFMT = 0o170000n;
 const KINDS: Record<string, EntryType | 'socket'> = {
   [0o100000]: 'file',
   [0o040000]: 'directory',
@@ -305,8 +304,13 @@ const KINDS: Record<string, EntryType | 'socket'> = {
   [0o140000]: 'socket',
 };
 
+/** The kind of file a stat's mode says (undefined for one portarc has no entry type for). */
+export function kindOfMode(mode: bigint): EntryType | 'socket' | undefined {
+  return KINDS[String(Number(mode & 0o170000n))];
+}
+
 async function toEntry(it: Item, st: StatLike, xattrs: Map<string, Buffer> | Error, ctx: Ctx, content?: ReadContent): Promise<ScannedEntry | undefined> {
-  const kind = KINDS[String(Number(st.mode & S_IFMT))];
+  const kind = kindOfMode(st.mode);
   const name = displayName(it.arch);
   if (kind === 'socket' || kind === undefined) {
     warn(ctx, `${name}: ${kind ?? 'unknown file type'} ignored`);
