@@ -8,5 +8,7 @@ export default defineConfig({
     // Tests create trees with root-only metadata (owners, devices, labels) in their own temp dirs;
     // files run in parallel on the two cores, tests inside a file in order.
     fileParallelism: true,
+    // Removes each file's temp dirs after it (test/helpers/tree.ts tempDir).
+    setupFiles: ['test/setup.ts'],
   },
 });

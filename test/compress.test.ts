@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from './helpers/tree.js';
 import {
   CompressError,
   SeekTable,
@@ -84,7 +85,7 @@ const decoders = available.map((b) => b.name);
 const compressors = available.filter((b) => b.compress).map((b) => b.name as ZstdBackendName);
 const hasBuiltin = decoders.includes('builtin');
 
-const tmp = mkdtempSync(join(tmpdir(), 'portarc-compress-'));
+const tmp = tempDir('compress');
 afterAll(() => spawnSync('rm', ['-rf', tmp]));
 
 const run = (cmd: string, args: string[], input?: Buffer) => {

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from './helpers/tree.js';
 import { makeEntry, type Entry } from '../src/model/entry.js';
 import { TarReader } from '../src/tar/reader.js';
 import { TarWriter } from '../src/tar/writer.js';
@@ -44,7 +45,7 @@ describe('pax records', () => {
 });
 
 describe('tar writer and reader', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'portarc-codec-'));
+  const dir = tempDir('codec');
   const longPath = 'd/' + 'x'.repeat(150) + '/' + 'y'.repeat(146);
   const entries: Array<[Entry, Buffer?]> = [
     [makeEntry({ path: 'd', type: 'directory', mode: 0o755, mtimeNs: 1_700_000_000_123_456_789n })],

@@ -2,14 +2,25 @@
 // with independent tools (lstat, readlink, getfattr), so that restored trees can be compared.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const isRoot = process.getuid?.() === 0;
 
+const made: string[] = [];
+
+/** A fresh directory under the system's temp dir, removed after the test file (test/setup.ts). */
 export function tempDir(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `portarc-${tag}-`));
+  const dir = mkdtempSync(join(tmpdir(), `portarc-${tag}-`));
+  made.push(dir);
+  return dir;
+}
+
+/** Remove the temp dirs this test file made (some hold GiBs); PORTARC_KEEP_TEMP=1 keeps them. */
+export function removeTempDirs(): void {
+  if (process.env.PORTARC_KEEP_TEMP === '1') return;
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
 export function sh(script: string, cwd?: string): string {
