@@ -10,11 +10,27 @@ import { groupId, userId } from './users.js';
 
 /** The options that decide what a restore restores (a subset of RestoreOptions). */
 export interface ProfileOptions {
+  /**
+   * tar's -p: ask for everything the archive says (owners, setuid/setgid, devices, privileged
+   * xattrs), also as a non-root user: what cannot be done is then a loss. Root gets it by default.
+   */
   preserve?: boolean;
+  /** Restore owners (default: true as root, else `preserve`). `false` is tar's --no-same-owner. */
   sameOwner?: boolean;
+  /**
+   * Restore setuid/setgid bits, device nodes, `security.capability` and `trusted.*` (default: true
+   * as root, else `preserve`). `false` is tar's --no-same-permissions.
+   */
   samePermissions?: boolean;
+  /**
+   * The strict profile for archives from elsewhere, Python tarfile's `data` filter (PEP 706): no
+   * owners, modes within 0755 (files also u+rw, no x unless u+x), no fifos or devices, no
+   * `security.capability`/`trusted.*`, symlinks pointing outside refused. Excludes the options above.
+   */
   untrusted?: boolean;
+  /** Map owners by numeric id only, ignoring the names in the archive. */
   numericOwner?: boolean;
+  /** Unsafe, like tar's -P: keep `..` components in member paths. */
   absoluteNames?: boolean;
 }
 

@@ -21,31 +21,10 @@ import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { hostPlatform, showName, type Platform } from './platform.js';
 import { loadSys, type BatchFailure, type BatchFile, type BatchResult, type Sys } from './sys.js';
-import { modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, withheldXattr, type Profile } from './profile.js';
+import { modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
 
-export interface RestoreOptions {
-  /**
-   * tar's -p: ask for everything the archive says (owners, setuid/setgid, devices, privileged
-   * xattrs), also as a non-root user: what cannot be done is then a loss. Root gets it by default.
-   */
-  preserve?: boolean;
-  /** Restore owners (default: true as root, else `preserve`). `false` is tar's --no-same-owner. */
-  sameOwner?: boolean;
-  /**
-   * Restore setuid/setgid bits, device nodes, `security.capability` and `trusted.*` (default: true
-   * as root, else `preserve`). `false` is tar's --no-same-permissions.
-   */
-  samePermissions?: boolean;
-  /**
-   * The strict profile for archives from elsewhere, Python tarfile's `data` filter (PEP 706): no
-   * owners, modes within 0755 (files also u+rw, no x unless u+x), no fifos or devices, no
-   * `security.capability`/`trusted.*`, symlinks pointing outside refused. Excludes the options above.
-   */
-  untrusted?: boolean;
-  /** Map owners by numeric id only, ignoring the names in the archive. */
-  numericOwner?: boolean;
-  /** Unsafe, like tar's -P: keep `..` components in member paths. */
-  absoluteNames?: boolean;
+/** What a restore restores (ProfileOptions: -p, owners, permissions, --untrusted, ids, -P), and how. */
+export interface RestoreOptions extends ProfileOptions {
   /** How member paths are split (default: this platform's; POSIX splits at `/` only). */
   pathRules?: PathRules;
   /** fsync each file before it is renamed into place, and each directory at the end (default on). */
