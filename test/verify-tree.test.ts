@@ -225,13 +225,14 @@ describe('verify -C through the CLI', () => {
     sh(`printf x >> .portarc/trailer`, out);
     expect(portarc(['verify', '-f', archives['a.tar']!, '-C', out]).stdout).toContain(`${out}/.portarc/trailer: size: archive 512, disk 513`);
     // The getfattr/setfattr fallback sets times through Node's float seconds (spec §9.1): a
-    // restore made so, checked so, is clean; the ns it lost show when checked with the addon.
+    // restore made so, checked so, is clean; the ns it lost show when checked with the addon (the
+    // microsecond is kept; below it, Node 20 writes zeros and Node 24 a double's rounding noise).
     const fb = join(dir, 'fallback');
     mkdirSync(fb);
     const env = { PORTARC_NO_NATIVE: '1' };
     expect(portarc(['extract', '-f', archives['a.tar']!, '-C', fb], { env }).status).toBe(0);
     expect(portarc(['verify', '-f', archives['a.tar']!, '-C', fb], { env }).status).toBe(0);
-    expect(portarc(['verify', '-f', archives['a.tar']!, '-C', fb]).stdout).toMatch(/d\/ns: mtime: archive 2023-11-14T22:13:20.123456789Z, disk 2023-11-14T22:13:20.12345\d000Z/);
+    expect(portarc(['verify', '-f', archives['a.tar']!, '-C', fb]).stdout).toMatch(/d\/ns: mtime: archive 2023-11-14T22:13:20.123456789Z, disk 2023-11-14T22:13:20.123456(?!789)\d{3}Z/);
   });
 
   it('extra: only below the directories the archive holds, not beside them', () => {

@@ -285,9 +285,9 @@ export class Restorer {
   }
 
   /**
-   * Clear the way for a new non-directory: unlink a file or link, remove an empty directory. A file
-   * about to be renamed onto the name (`renamed`) keeps the old one there until then: the rename
-   * replaces it atomically, so a concurrent extraction never finds the name missing.
+   * Clear the way for a new non-directory: unlink a file or link, remove an empty directory. A name
+   * about to be renamed onto (`renamed`: files, links, nodes) keeps the old one there until then:
+   * the rename replaces it atomically, so a concurrent extraction never finds the name missing.
    */
   private clear(parts: Buffer[], renamed = false): void {
     const abs = this.abs(parts);
@@ -326,7 +326,7 @@ export class Restorer {
       }
       if (this.keepExisting(abs, entry)) return;
       if (this.batchable(entry, parts)) return await this.queueFile(parts, abs, entry, body, check);
-      this.clear(parts, entry.type === 'file');
+      this.clear(parts, true); // every kind is made beside its name and renamed onto it
       switch (entry.type) {
         case 'file':
           return await this.placeFile(abs, entry, body, check);
@@ -340,7 +340,7 @@ export class Restorer {
           }
           const onDisk = this.platform.diskTarget(target);
           if (this.platform.symlinksLast) return void this.lastLinks.set(keyOf(parts), { parts, abs, entry, target: onDisk });
-          makeName(abs, () => symlinkSync(onDisk, abs));
+          makeName(abs, (at) => symlinkSync(onDisk, at));
           break;
         }
         case 'hardlink': {
@@ -348,7 +348,7 @@ export class Restorer {
           if (!targetParts) return;
           await this.flushRenames(); // the target may still be under its temporary name
           this.ensureParents(targetParts);
-          makeName(abs, () => linkSync(this.abs(targetParts), abs));
+          makeName(abs, (at) => linkSync(this.abs(targetParts), at));
           check.written?.(abs, lstatSync(abs).ino);
           return; // The link shares the inode, and with it all metadata, with its target.
         }
@@ -361,7 +361,8 @@ export class Restorer {
           }
           const refused = specialRefused(entry.type, this.profileOf);
           if (refused) return this.lose(entry, refused.what, refused.reason);
-          this.sys.mknod(abs, entry.type, 0o600, entry.devMajor ?? 0, entry.devMinor ?? 0);
+          const type = entry.type;
+          makeName(abs, (at) => this.sys.mknod(at, type, 0o600, entry.devMajor ?? 0, entry.devMinor ?? 0));
           break;
         }
       }
@@ -397,7 +398,7 @@ export class Restorer {
         this.ensureParents(parts);
         this.clear(parts);
         try {
-          makeName(abs, () => symlinkSync(target, abs));
+          makeName(abs, (at) => symlinkSync(target, at));
         } catch (err) {
           if (!['EPERM', 'EACCES', 'ENOSYS', 'ENOTSUP'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
         }
@@ -982,15 +983,25 @@ function unlinkIfThere(abs: Buffer): void {
   }
 }
 
-/** Make a link at `abs`; when another extraction made one there since clear(), replace it. */
-function makeName(abs: Buffer, make: () => void): void {
-  for (let tries = 0; ; tries++) {
-    try {
-      return make();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 3) throw err;
-      unlinkIfThere(abs);
-    }
+/**
+ * Make a link at `abs` atomically: made under a temporary name beside it, then renamed over
+ * whatever is there. Never unlink-then-make: a concurrent extraction into the same directory
+ * would find the name missing in between and report its metadata as lost.
+ */
+let linkTmps = 0;
+function makeName(abs: Buffer, make: (at: Buffer) => void): void {
+  const slash = abs.lastIndexOf(0x2f);
+  const tmp = Buffer.concat([abs.subarray(0, slash + 1), Buffer.from(`.portarc-${process.pid}-l${linkTmps++}.tmp`)]);
+  make(tmp);
+  // Wine's symlink() can answer yes and make nothing: then nothing is renamed either.
+  if (!lstatSync(tmp, { throwIfNoEntry: false })) return;
+  try {
+    renameSync(tmp, abs);
+    // rename() of a hardlink over a name of the same inode succeeds and does nothing (POSIX).
+    unlinkIfThere(tmp);
+  } catch (err) {
+    unlinkIfThere(tmp);
+    throw err;
   }
 }
 
