@@ -5,11 +5,11 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { LIMIT_KIB } from './helpers/rss.js';
 import { tempDir } from './helpers/tree.js';
 
 const RSS = fileURLToPath(new URL('../bench/rss.mjs', import.meta.url));
 const GIB2 = 2 * 1024 ** 3;
-const LIMIT_KIB = 100 * 1024;
 
 it('streams a 2 GiB file through create | extract under 100 MiB RSS each', () => {
   const dir = tempDir('mem');

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { addRecovery, repair } from '../src/api/repair.js';
 import { writeRecovery } from '../src/integrity/par2/writer.js';
 import { portarc, runAndKill } from './helpers/cli.js';
+import { LIMIT_KIB } from './helpers/rss.js';
 import { tempDir } from './helpers/tree.js';
 import { VERSION } from '../src/api/version.js';
 
@@ -390,7 +391,7 @@ describe('bounded memory', () => {
     const info = recoveryInfo(c.stderr);
     expect(info.blocks * info.slice).toBeGreaterThan(60 * 1024 * 1024);
     const kib = (t: string) => Number(/portarc-maxrss-kib (\d+)/.exec(t)![1]);
-    expect(kib(c.stderr)).toBeLessThan(100 * 1024);
+    expect(kib(c.stderr)).toBeLessThan(LIMIT_KIB);
     const clean = join(dir, 'clean.tar');
     copyFileSync(join(dir, 'big.tar'), clean);
     // 12 MiB destroyed (about 100 blocks: repair's work grows with the square of the blocks
@@ -398,7 +399,7 @@ describe('bounded memory', () => {
     burst(join(dir, 'big.tar'), 40_000_000, 12 * 1024 * 1024);
     const r = spawnSync('node', [RSS, 'repair', '-f', 'big.tar', '--in-place'], { cwd: dir, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
-    expect(kib(r.stderr)).toBeLessThan(100 * 1024);
+    expect(kib(r.stderr)).toBeLessThan(LIMIT_KIB);
     expect(run('cmp', ['big.tar', 'clean.tar'], dir).status).toBe(0);
     spawnSync('rm', ['-rf', dir]);
   }, 240_000);

@@ -211,6 +211,11 @@ async function out(text: string | Buffer): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
+  // Keep V8's young generation at its starting size: by default it grows to 16 MiB semi-spaces
+  // (more on Node 24) on any long run, holding garbage and the Buffers it owns (measured, 50,000
+  // files extracted: 97 → 80 MiB peak RSS, same speed). The semi-space size itself can only be set
+  // at startup; this factor is read as the heap grows. The CLI's process only: a library leaves it.
+  setFlagsFromString('--semi-space-growth-factor=1');
   // A reader that stops early (`portarc list | head`, `extract -v | head`) closes the pipe: print
   // no more there, but never end the work early. When stdout carries the archive (`-f -`), the
   // writer sees the same error on its own listener and fails loudly (exit 2).

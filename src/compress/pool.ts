@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { FRAME_COMPRESSOR_SOURCE, type CompressorSpec } from './backend.js';
 import { PortarcError } from '../model/errors.js';
+import { workerExecArgv } from '../model/worker-argv.js';
 
 const WORKER_SOURCE = `${FRAME_COMPRESSOR_SOURCE}
 const { parentPort, workerData } = require('node:worker_threads');
@@ -59,7 +60,7 @@ export class FramePool {
 
   /** Start one more worker (they start as work arrives, up to `threads`). */
   private spawn(): Slot {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.spec });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: workerExecArgv(), workerData: this.spec });
     worker.unref();
     const slot: Slot = { worker, job: undefined };
     worker.on('message', (m: { out?: Uint8Array; length?: number; src: Uint8Array; dst?: Uint8Array; error?: string }) => {

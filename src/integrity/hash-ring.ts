@@ -15,11 +15,12 @@
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { PortarcError } from '../model/errors.js';
+import { workerExecArgv } from '../model/worker-argv.js';
 
 /** Where the hashing runs: 'auto' (a worker for anything but a small stream), 'worker', 'thread'. */
 export type HashMode = 'auto' | 'worker' | 'thread';
 
-const RING = 8 << 20;
+const RING = 4 << 20;
 /** The largest piece copied at once (a bigger chunk is fed in pieces). */
 const PIECE = RING / 4;
 /** A batch goes to the worker when this many bytes or op numbers are waiting. */
@@ -294,9 +295,7 @@ export class HashRing {
 
   private spawn(): void {
     // A small heap: the worker holds one batch of ops and its digests at a time.
-    // The source is CommonJS: a parent run with --input-type=module must not make it a module.
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv, workerData: { ring: this.buf }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: workerExecArgv(), workerData: { ring: this.buf }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } });
     worker.unref();
     worker.on('message', (m: { upTo: number; results?: (number | string)[]; error?: string }) => {
       if (--this.inFlight === 0) worker.unref();

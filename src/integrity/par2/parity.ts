@@ -18,6 +18,7 @@ import { availableParallelism } from 'node:os';
 import type { FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { PortarcError } from '../../model/errors.js';
+import { workerExecArgv } from '../../model/worker-argv.js';
 import { coefficient, inputLogs } from './gf16.js';
 import { ADDON_PATH, GF16_KERNEL_SOURCE, gf16Kernel, nativeWanted } from './kernel.js';
 import { isZero, sliceCount } from './slices.js';
@@ -172,7 +173,7 @@ class ParityPool {
     for (let i = 0; i < threads; i++) {
       // A small young generation: each batch leaves a little garbage, and the default (16 MiB
       // semi-spaces) would let it grow to ~10 MiB of RSS per thread before a scavenge.
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { addonPath: ADDON_PATH, native: nativeWanted() }, resourceLimits: { maxYoungGenerationSizeMb: 1 } });
+      const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: workerExecArgv(), workerData: { addonPath: ADDON_PATH, native: nativeWanted() }, resourceLimits: { maxYoungGenerationSizeMb: 1 } });
       w.on('message', (m: { ok?: true; error?: string }) => {
         const p = this.waiting[i];
         this.waiting[i] = undefined;

@@ -17,7 +17,7 @@ import { chooseSliceSize, hashFile, MAX_SLICES, sliceCount } from './slices.js';
 /** Bytes of rebuilt slices repair holds at once (the rest of the process is small and fixed). */
 export const MEMORY_BUDGET = 16 * 1024 * 1024;
 /** Bytes of recovery slice columns held at once: half of repair's, leaving room for the input batches and the JS kernel's worker thread. */
-export const PARITY_BUDGET = 8 * 1024 * 1024;
+export const PARITY_BUDGET = 4 * 1024 * 1024;
 
 export interface RecoveryOptions {
   /** Bytes of recovery slices held at once (default PARITY_BUDGET). */
