@@ -130,6 +130,17 @@ describe('filter and map on extract, and extract to a callback', () => {
     expect(s.warnings.join('\n')).toContain('not checked against the manifest');
   });
 
+  it('to a callback, stripComponents and wildcard paths name and pick what a directory extraction would', async () => {
+    const seen: string[] = [];
+    await extract(archive, async (e) => void seen.push(`${e.type}:${e.name}${e.type === 'hardlink' ? `->${e.linkTarget!.toString()}` : ''}`), { stripComponents: 2 });
+    // "top" and "top/a" have too few components: left out, as tar does.
+    expect(seen).toEqual(['directory:b', 'file:b/link', 'file:b/two', 'file:big', 'hardlink:one->b/link']);
+    const picked: string[] = [];
+    await extract(archive, async (e) => void picked.push(e.name), { paths: ['top/a/b/*'], wildcards: true, stripComponents: 1 });
+    expect(picked.sort()).toEqual(['a/b/link', 'a/b/two']);
+    await expect(extract(archive, async () => {}, { stripComponents: -1 })).rejects.toThrow(/stripComponents -1 is not a whole number/);
+  });
+
   it('a file whose content does not match the manifest is reported as damaged after the callback', async () => {
     const bytes = readFileSync(archive);
     const at = bytes.indexOf('beta');

@@ -132,12 +132,12 @@ export function describeExtractDamage(d: ExtractDamage, archive?: string): strin
 export async function extract(source: ArchiveSource, dir: string | EntryCallback, options: ExtractOptions = {}): Promise<ExtractResult> {
   const signal = checkSignal(options.signal);
   checkHooks(options);
+  const strip = options.stripComponents ?? 0;
+  if (!Number.isInteger(strip) || strip < 0) throw new UsageError(`stripComponents ${String(strip)} is not a whole number`);
   if (typeof dir === 'function') return extractTo(source, dir, options, signal);
   const hooks = options.filter || options.map ? { filter: options.filter, map: options.map } : undefined;
   const name = sourceName(source);
   await prepareDestination(dir);
-  const strip = options.stripComponents ?? 0;
-  if (!Number.isInteger(strip) || strip < 0) throw new UsageError(`stripComponents ${String(strip)} is not a whole number`);
   const restorer = new Restorer(dir, options);
   const leftOut = new Set<string>();
   const progress = progressMeter(options.onProgress, options.onProgress && (await totalContent(source, options)));
@@ -263,7 +263,9 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
     let streamed = false;
     for await (const { entry: stored1, body: stored, offset } of abortable(archive.members, signal)) {
       if (isManifestMember(stored1.path, archive.info.features.compat) && !options.manifest) continue;
-      const entry = hooks ? await applyHooks(stored1, hooks) : stored1;
+      const hooked = hooks ? await applyHooks(stored1, hooks) : stored1;
+      // The callback sees the name a directory extraction would restore (stripComponents too).
+      const entry = hooked && options.stripComponents ? stripped(hooked, options.stripComponents) : hooked;
       if (!entry) continue;
       for (const w of entry.warnings) warnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) notices.push(`${entry.name}: ${n}`);

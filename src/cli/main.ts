@@ -211,11 +211,16 @@ async function out(text: string | Buffer): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
-  // Keep V8's young generation at its starting size: by default it grows to 16 MiB semi-spaces
-  // (more on Node 24) on any long run, holding garbage and the Buffers it owns (measured, 50,000
-  // files extracted: 97 → 80 MiB peak RSS, same speed). The semi-space size itself can only be set
-  // at startup; this factor is read as the heap grows. The CLI's process only: a library leaves it.
+  // V8's heap, sized for memory (DESIGN §5: flat, under 100 MiB), in the CLI's process only (a
+  // library leaves the process's flags alone). Both are read as the heap grows, so they work when
+  // set here (the semi-space size itself can only be set at startup):
+  // - the young generation stays at its starting size: by default it grows to 16 MiB semi-spaces
+  //   (more on Node 24), holding garbage and the Buffers it owns (50,000 files extracted: 97 → 80 MiB);
+  // - many small files make objects that outlive a young collection or two: V8's default old-space
+  //   growth lets that garbage reach ~80 MiB before a full collection (20,000 files archived: 153 →
+  //   104–111 MiB).
   setFlagsFromString('--semi-space-growth-factor=1');
+  setFlagsFromString('--optimize-for-size');
   // A reader that stops early (`portarc list | head`, `extract -v | head`) closes the pipe: print
   // no more there, but never end the work early. When stdout carries the archive (`-f -`), the
   // writer sees the same error on its own listener and fails loudly (exit 2).
@@ -338,9 +343,6 @@ export async function main(argv: string[]): Promise<number> {
         if (closed.stdoutError) throw ioError(closed.stdoutError, 'cannot write the content', '(stdout)');
         return;
       }
-      // Many small files make short-lived objects that outlive a young-generation collection or
-      // two; V8's default heap growth lets that garbage reach ~80 MiB before a full collection.
-      setFlagsFromString('--optimize-for-size');
       // Damage (spec §6.8) is reported after everything else was restored: the report, then exit 2.
       const result: ExtractResult = await extract(o.file, o.directory, {
         signal,
