@@ -1049,3 +1049,20 @@ describe('zstd members (method 93)', () => {
     });
   });
 });
+
+describe('zip xattr records', () => {
+  it('are written in ascending name order, whatever order the entry lists them in (spec/zip-profile.md §4)', async () => {
+    const entry = (order: string[]) => {
+      const e = makeEntry({ path: 'f', type: 'file', size: 2, mtimeNs: 1_700_000_000_000_000_000n });
+      for (const n of order) e.xattrs.set(n, Buffer.from(n));
+      return e;
+    };
+    const a = await writeZip([[entry(['user.b', 'user.a', 'security.x']), Buffer.from('hi')]]);
+    const b = await writeZip([[entry(['security.x', 'user.a', 'user.b']), Buffer.from('hi')]]);
+    expect(a.bytes.equals(b.bytes)).toBe(true);
+    const at = (n: string) => a.bytes.indexOf(Buffer.from(`${n}\0`));
+    expect(at('security.x')).toBeGreaterThan(0);
+    expect(at('security.x')).toBeLessThan(at('user.a'));
+    expect(at('user.a')).toBeLessThan(at('user.b'));
+  });
+});

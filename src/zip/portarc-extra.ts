@@ -158,7 +158,9 @@ export function metadataRecords(entry: Entry): PxRecord[] {
     });
     add(PX.sparse, v);
   }
-  for (const [name, value] of entry.xattrs) add(PX.xattr, Buffer.concat([Buffer.from(name, 'utf8'), Buffer.from([0]), value]));
+  // Ascending name order, as in tar (spec/portarc-1.md §5.1.3): the bytes do not depend on the
+  // order the filesystem listed them in.
+  for (const [name, value] of [...entry.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) add(PX.xattr, Buffer.concat([Buffer.from(name, 'utf8'), Buffer.from([0]), value]));
   return r;
 }
 
