@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { addRecovery, repair } from '../src/api/repair.js';
 import { writeRecovery } from '../src/integrity/par2/writer.js';
+import { readSlices, sliceSum, sumSlices, type SliceSum } from '../src/integrity/par2/slices.js';
+import { open } from 'node:fs/promises';
 import { portarc, runAndKill } from './helpers/cli.js';
 import { LIMIT_KIB } from './helpers/rss.js';
 import { tempDir } from './helpers/tree.js';
@@ -361,6 +363,30 @@ describe('the native kernel and the JS fallback', () => {
 });
 
 describe('bounded memory', () => {
+  it('slice checksums read in 1 MiB pieces equal those of whole slices (slices larger than a piece, a file cut short)', async () => {
+    const dir = tempDir('slice-sums');
+    const f = join(dir, 'data');
+    const data = Buffer.alloc(7 * 1024 * 1024 + 333);
+    for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+    writeFileSync(f, data);
+    const sliceSize = 3 * 1024 * 1024 + 4;
+    for (const length of [data.length, data.length + 2 * 1024 * 1024]) { // the second: the file ends early
+      const fh = await open(f, 'r');
+      try {
+        const whole: SliceSum[] = [];
+        await readSlices(fh, length, sliceSize, (_j, slice) => void whole.push(sliceSum(slice)));
+        const pieces: SliceSum[] = [];
+        const seen: Buffer[] = [];
+        await sumSlices(fh, length, sliceSize, (_j, s) => void pieces.push(s), (b) => void seen.push(Buffer.from(b)));
+        expect(pieces).toEqual(whole);
+        expect(pieces).toHaveLength(Math.ceil(length / sliceSize));
+        expect(Buffer.concat(seen).equals(data)).toBe(true);
+      } finally {
+        await fh.close();
+      }
+    }
+  });
+
   it('recovery and repair in several passes give the same bytes as in one', async () => {
     const dir = tempDir('recovery-passes');
     const src = makeTree(dir, 17);

@@ -11,7 +11,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { coefficient, gfMul, inputLogs, invert } from './gf16.js';
 import { gf16Kernel } from './kernel.js';
 import type { RecoverySet } from './reader.js';
-import { isZero, readSlices, sliceCount, sliceSum, wordBuffer } from './slices.js';
+import { isZero, readSlices, sliceCount, sliceSum, sumSlices, wordBuffer } from './slices.js';
 
 export interface SliceCheck {
   /** Indexes of the slices that do not match their checksums (or lie past the end of a short file). */
@@ -26,8 +26,7 @@ export async function checkSlices(fh: FileHandle, set: RecoverySet): Promise<Sli
   const length = (await fh.stat()).size;
   const expected = set.desc.length;
   const damaged: number[] = [];
-  await readSlices(fh, Math.min(length, expected), set.sliceSize, (j, slice) => {
-    const s = sliceSum(slice);
+  await sumSlices(fh, Math.min(length, expected), set.sliceSize, (j, s) => {
     if (s.crc !== set.slices[j].crc || !s.md5.equals(set.slices[j].md5)) damaged.push(j);
   });
   for (let j = sliceCount(Math.min(length, expected), set.sliceSize); j < sliceCount(expected, set.sliceSize); j++) damaged.push(j);

@@ -63,18 +63,67 @@ export async function readSlices(
   }
 }
 
+/** Bytes read at once when only checksums are wanted: memory stays flat whatever the slice size. */
+const PIECE = 1 << 20;
+
+/**
+ * Every slice's checksums (MD5 and CRC32 of the slice padded with zeros), in order, reading at
+ * most PIECE bytes at a time (a 100 GB archive has ~100 MB slices). `onData` sees the bytes really
+ * present, in order, with their offset; bytes past `length` or past the end of a file cut short
+ * count as zeros, as readSlices() reads them.
+ */
+export async function sumSlices(
+  fh: FileHandle,
+  length: number,
+  sliceSize: number,
+  onSum: (index: number, sum: SliceSum) => void,
+  onData?: (bytes: Buffer, at: number) => void,
+): Promise<void> {
+  const buf = Buffer.allocUnsafe(Math.min(sliceSize, PIECE));
+  let present = length; // lowered if the file turns out shorter
+  const count = sliceCount(length, sliceSize);
+  for (let j = 0; j < count; j++) {
+    const start = j * sliceSize;
+    const hash = createHash('md5');
+    let crc = 0;
+    for (let done = 0; done < sliceSize; ) {
+      const n = Math.min(buf.length, sliceSize - done);
+      const want = Math.max(0, Math.min(n, present - start - done));
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await fh.read(buf, got, want - got, start + done + got);
+        if (bytesRead === 0) {
+          present = start + done + got;
+          break;
+        }
+        got += bytesRead;
+      }
+      if (got) onData?.(buf.subarray(0, got), start + done);
+      buf.fill(0, got, n);
+      const piece = buf.subarray(0, n);
+      hash.update(piece);
+      crc = crc32(piece, crc);
+      done += n;
+    }
+    onSum(j, { md5: hash.digest(), crc: crc >>> 0 });
+  }
+}
+
 /** The whole-file hashes a File Description packet holds, and every slice's checksums. */
 export async function hashFile(fh: FileHandle, length: number, sliceSize: number): Promise<{ md5: Buffer; md5_16k: Buffer; slices: SliceSum[] }> {
   const whole = createHash('md5');
   const first = createHash('md5');
   const slices: SliceSum[] = [];
-  await readSlices(fh, length, sliceSize, (j, slice) => {
-    const real = slice.subarray(0, Math.min(sliceSize, length - j * sliceSize));
-    whole.update(real);
-    const at = j * sliceSize;
-    if (at < 16384) first.update(real.subarray(0, Math.min(real.length, 16384 - at)));
-    slices.push(sliceSum(slice));
-  });
+  await sumSlices(
+    fh,
+    length,
+    sliceSize,
+    (_j, sum) => slices.push(sum),
+    (bytes, at) => {
+      whole.update(bytes);
+      if (at < 16384) first.update(bytes.subarray(0, 16384 - at));
+    },
+  );
   return { md5: whole.digest(), md5_16k: first.digest(), slices };
 }
 
