@@ -96,6 +96,8 @@ export class FramePool {
   }
 
   private next(slot: Slot): void {
+    // A worker being stopped (close()) stays referenced until it has exited: see close().
+    if (!this.slots.includes(slot)) return;
     const job = this.queue.shift();
     if (!job) {
       slot.worker.unref();
@@ -123,6 +125,9 @@ export class FramePool {
     if (!this.failed) this.failed = new PortarcError('zstd worker pool closed');
     for (const s of slots) s.job?.reject(this.failed);
     for (const j of this.queue.splice(0)) j.reject(this.failed);
+    // Referenced while they stop: an idle (unreferenced) worker lets the event loop end before its
+    // exit, and terminate()'s promise would never settle (the process ends with exit 13).
+    for (const s of slots) s.worker.ref();
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 }

@@ -115,8 +115,12 @@ export class HashRing {
   private nextId = 0;
   delivered = 0;
   private inFlight = 0;
-  /** Called when results or room arrive (at most one waiter at a time: the writer). */
-  private waiter: (() => void) | undefined;
+  /**
+   * Called when results or room arrive, or on failure. Every waiter is woken and checks again:
+   * a writer waiting for room and a reader of a digest can wait at once (a single slot lost the
+   * first one: its promise never settled, and an emptied event loop ended the CLI with exit 13).
+   */
+  private waiters: Array<() => void> = [];
   private failed: Error | undefined;
 
   constructor(mode: HashMode = 'auto') {
@@ -225,7 +229,7 @@ export class HashRing {
     this.flush(needed);
     while (!this.ready(d)) {
       if (this.failed) throw this.failed;
-      await new Promise<void>((resolve) => (this.waiter = resolve));
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
   }
 
@@ -277,7 +281,7 @@ export class HashRing {
   private room(): Promise<void> {
     this.flush();
     if (this.failed) return Promise.reject(this.failed);
-    return new Promise<void>((resolve) => (this.waiter = resolve));
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
   private done(upTo: number, results: (number | string)[]): void {
@@ -288,9 +292,13 @@ export class HashRing {
       this.results.set(id, results[i + 1] as string);
     }
     if (results.length) this.delivered = (results[results.length - 2] as number) + 1;
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
+    this.wake();
+  }
+
+  private wake(): void {
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w();
   }
 
   private spawn(): void {
@@ -298,7 +306,8 @@ export class HashRing {
     const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: workerExecArgv(), workerData: { ring: this.buf }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } });
     worker.unref();
     worker.on('message', (m: { upTo: number; results?: (number | string)[]; error?: string }) => {
-      if (--this.inFlight === 0) worker.unref();
+      // Not once close() has begun: a late message must not unreference a worker being stopped.
+      if (--this.inFlight === 0 && this.worker === worker) worker.unref();
       if (m.error !== undefined) return this.fail(new PortarcError(`SHA-256 worker failed: ${m.error}`, {}, 'PORTARC_INTERNAL'));
       this.done(m.upTo, m.results!);
     });
@@ -312,9 +321,7 @@ export class HashRing {
 
   private fail(e: Error): void {
     this.failed ??= e;
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
+    this.wake();
   }
 
   /** Stop the worker; waiting for results not yet delivered fails. */
@@ -322,6 +329,10 @@ export class HashRing {
     const worker = this.worker;
     this.worker = undefined;
     if (!this.failed) this.fail(new PortarcError('SHA-256 ring closed', {}, 'PORTARC_INTERNAL'));
+    // Referenced while it stops (the message handler no longer unreferences it): an unreferenced
+    // worker lets the event loop end before its exit, and then terminate()'s promise never settles
+    // (the CLI ended with exit 13 and nothing said, when a disk filled just after the worker started).
+    worker?.ref();
     if (worker) await worker.terminate();
   }
 }
