@@ -2,8 +2,8 @@
 // AbortSignal as the library, cleans up (no .partial, no temporary file, nothing under the final
 // name), says so in one line and exits 128+N as a shell expects (130, 143). The files are sparse:
 // nothing that size is ever written by the test itself.
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN } from './helpers/cli.js';
@@ -52,4 +52,17 @@ describe('interrupting the CLI mid-file', () => {
     expect(readdirSync(join(dir, 'out'))).toEqual([]);
     expect(existsSync(join(dir, 'out', 'big'))).toBe(false);
   }, 240_000);
+});
+
+describe('never a silent exit', () => {
+  it('work left waiting on something that cannot happen ends with exit 2 and one line, not exit 13 and nothing', () => {
+    const dir = tempDir('stall');
+    sh(`printf hi > f && node ${BIN} create -f a.tar f`, dir);
+    // stdout that takes nothing and never drains: the listing waits for a 'drain' that never comes,
+    // and the event loop runs dry (what a lost worker message did before, on a filling disk).
+    writeFileSync(join(dir, 'stall.mjs'), 'process.stdout.write = () => false;\n');
+    const r = spawnSync(process.execPath, ['--import', join(dir, 'stall.mjs'), BIN, 'list', '-f', 'a.tar'], { cwd: dir, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('portarc: internal error: stopped before the work was done (it waited on something that could not happen; please report)\n');
+  });
 });

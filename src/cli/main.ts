@@ -231,8 +231,10 @@ export async function main(argv: string[]): Promise<number> {
   });
   process.stderr.on('error', () => (closed.stderr = true));
   // A stray error outside the awaited work is still one line and exit 2, never a stack trace.
+  let exiting = false; // process.exit() on purpose below: not the silent stop `unfinished` reports
   const crash = (err: unknown) => {
     reportError(err);
+    exiting = true;
     process.exit(EXIT.failure);
   };
   process.on('uncaughtException', crash);
@@ -243,7 +245,10 @@ export async function main(argv: string[]): Promise<number> {
   const interrupt = new AbortController();
   const signal = interrupt.signal;
   const onSignal = (name: NodeJS.Signals) => {
-    if (signal.aborted) process.exit(interruptedCode(name));
+    if (signal.aborted) {
+      exiting = true;
+      process.exit(interruptedCode(name));
+    }
     warn(`interrupted (${name}): stopping and removing what was half-written (again to quit at once)`);
     interrupt.abort(name);
   };
@@ -600,6 +605,14 @@ export async function main(argv: string[]): Promise<number> {
 
   for (const c of [program, ...program.commands]) c.addHelpText('after', helpAfter(c.name()));
 
+  // Never a silent exit: should the work ever wait on something that can no longer happen, Node
+  // would end the process (exit 13, nothing said) when its event loop runs dry. Say so, exit 2.
+  const unfinished = () => {
+    if (exiting) return;
+    warn('internal error: stopped before the work was done (it waited on something that could not happen; please report)');
+    process.exitCode = EXIT.failure;
+  };
+  process.once('exit', unfinished);
   try {
     await program.parseAsync(tarStyle(argv), { from: 'user' });
     return code;
@@ -614,6 +627,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.failure;
   } finally {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
+    process.off('exit', unfinished);
   }
 }
 
