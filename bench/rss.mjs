@@ -4,4 +4,6 @@
 import { main } from '../dist/cli/main.js';
 
 process.on('exit', () => process.stderr.write(`portarc-maxrss-kib ${process.resourceUsage().maxRSS}\n`));
-process.exitCode = await main(process.argv.slice(2));
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
