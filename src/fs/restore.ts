@@ -340,7 +340,7 @@ export class Restorer {
           }
           const onDisk = this.platform.diskTarget(target);
           if (this.platform.symlinksLast) return void this.lastLinks.set(keyOf(parts), { parts, abs, entry, target: onDisk });
-          makeName(abs, (at) => symlinkSync(onDisk, at));
+          this.makeName(abs, (at) => symlinkSync(onDisk, at));
           break;
         }
         case 'hardlink': {
@@ -348,7 +348,7 @@ export class Restorer {
           if (!targetParts) return;
           await this.flushRenames(); // the target may still be under its temporary name
           this.ensureParents(targetParts);
-          makeName(abs, (at) => linkSync(this.abs(targetParts), at));
+          this.makeName(abs, (at) => linkSync(this.abs(targetParts), at));
           check.written?.(abs, lstatSync(abs).ino);
           return; // The link shares the inode, and with it all metadata, with its target.
         }
@@ -362,7 +362,7 @@ export class Restorer {
           const refused = specialRefused(entry.type, this.profileOf);
           if (refused) return this.lose(entry, refused.what, refused.reason);
           const type = entry.type;
-          makeName(abs, (at) => this.sys.mknod(at, type, 0o600, entry.devMajor ?? 0, entry.devMinor ?? 0));
+          this.makeName(abs, (at) => this.sys.mknod(at, type, 0o600, entry.devMajor ?? 0, entry.devMinor ?? 0));
           break;
         }
       }
@@ -398,7 +398,7 @@ export class Restorer {
         this.ensureParents(parts);
         this.clear(parts);
         try {
-          makeName(abs, (at) => symlinkSync(target, at));
+          this.makeName(abs, (at) => symlinkSync(target, at));
         } catch (err) {
           if (!['EPERM', 'EACCES', 'ENOSYS', 'ENOTSUP'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
         }
@@ -653,13 +653,37 @@ export class Restorer {
     return st.ino;
   }
 
+  /** A fresh temporary name in the directory of `abs`. */
+  private tmpBeside(abs: Buffer): Buffer {
+    return Buffer.concat([abs.subarray(0, abs.lastIndexOf(0x2f) + 1), Buffer.from(tmpName(this.tmpCounter++))]);
+  }
+
+  /**
+   * Make a link or node at `abs` atomically: made under a temporary name beside it, then renamed
+   * over whatever is there. Never unlink-then-make: a concurrent extraction into the same directory
+   * would find the name missing in between and report its metadata as lost.
+   */
+  private makeName(abs: Buffer, make: (at: Buffer) => void): void {
+    const tmp = this.tmpBeside(abs);
+    make(tmp);
+    // Wine's symlink() can answer yes and make nothing: then nothing is renamed either.
+    if (!lstatSync(tmp, { throwIfNoEntry: false })) return;
+    try {
+      renameSync(tmp, abs);
+      // rename() of a hardlink over a name of the same inode succeeds and does nothing (POSIX).
+      unlinkIfThere(tmp);
+    } catch (err) {
+      unlinkIfThere(tmp);
+      throw err;
+    }
+  }
+
   /**
    * Write the content under a temporary name beside the target, then rename it into place: a crash
    * never leaves a truncated file under the real name.
    */
   private async writeFile(abs: Buffer, entry: Entry, body?: AsyncIterable<Buffer>, counted = false): Promise<Buffer> {
-    const slash = abs.lastIndexOf(0x2f);
-    const tmp = Buffer.concat([abs.subarray(0, slash + 1), Buffer.from(tmpName(this.tmpCounter++))]);
+    const tmp = this.tmpBeside(abs);
     const fd = openSync(tmp, 'wx', 0o600);
     this.temps.add(tmp);
     let done = false;
@@ -980,28 +1004,6 @@ function unlinkIfThere(abs: Buffer): void {
     unlinkSync(abs);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-}
-
-/**
- * Make a link at `abs` atomically: made under a temporary name beside it, then renamed over
- * whatever is there. Never unlink-then-make: a concurrent extraction into the same directory
- * would find the name missing in between and report its metadata as lost.
- */
-let linkTmps = 0;
-function makeName(abs: Buffer, make: (at: Buffer) => void): void {
-  const slash = abs.lastIndexOf(0x2f);
-  const tmp = Buffer.concat([abs.subarray(0, slash + 1), Buffer.from(`.portarc-${process.pid}-l${linkTmps++}.tmp`)]);
-  make(tmp);
-  // Wine's symlink() can answer yes and make nothing: then nothing is renamed either.
-  if (!lstatSync(tmp, { throwIfNoEntry: false })) return;
-  try {
-    renameSync(tmp, abs);
-    // rename() of a hardlink over a name of the same inode succeeds and does nothing (POSIX).
-    unlinkIfThere(tmp);
-  } catch (err) {
-    unlinkIfThere(tmp);
-    throw err;
   }
 }
 

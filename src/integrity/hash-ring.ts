@@ -332,7 +332,8 @@ export class HashRing {
     // Referenced while it stops (the message handler no longer unreferences it): an unreferenced
     // worker lets the event loop end before its exit, and then terminate()'s promise never settles
     // (the CLI ended with exit 13 and nothing said, when a disk filled just after the worker started).
-    worker?.ref();
-    if (worker) await worker.terminate();
+    if (!worker) return;
+    worker.ref();
+    await worker.terminate();
   }
 }

@@ -95,6 +95,15 @@ export function makeEntry(init: Omit<Partial<Entry>, 'path'> & { path: Buffer | 
  * UTF-8 where the bytes are valid UTF-8; each byte outside a valid sequence, and each control
  * character (0x00–0x1f, 0x7f: a name must not drive the terminal it is printed on), as `\xNN`.
  */
+/**
+ * The entry's xattrs in ascending order of name (UTF-16 code units), the order both containers
+ * write them in (spec/portarc-1.md §5.1.3, spec/zip-profile.md): the bytes do not depend on the
+ * order a filesystem listed them in.
+ */
+export function sortedXattrs(entry: Entry): Array<[string, Buffer]> {
+  return [...entry.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 export function displayName(bytes: Buffer): string {
   if (isUtf8(bytes) && !/[\x00-\x1f\x7f]/.test(bytes.toString('latin1'))) return bytes.toString('utf8');
   let out = '';

@@ -2,7 +2,7 @@
 // GNU tar, bsdtar and star write is read back. Spec: spec/portarc-1.md §5 (metadata encodings).
 
 import { decodeAclXattr, formatAclText, parseAclText } from '../model/acl.js';
-import type { Entry, EntryType } from '../model/entry.js';
+import { sortedXattrs, type Entry, type EntryType } from '../model/entry.js';
 import { formatPaxTime, parsePaxDecimal, parsePaxTime } from './numbers.js';
 import { formatPaxRecord, type PaxRecord } from './pax.js';
 
@@ -295,7 +295,7 @@ export function metadataRecords(entry: Entry, ustarLocates: boolean): Buffer[] {
   if (entry.mtimeNs % 1_000_000_000n !== 0n || entry.mtimeNs < 0n || entry.mtimeNs > 8589934591_000_000_000n) ns('mtime', entry.mtimeNs);
   ns('atime', entry.atimeNs);
   ns('ctime', entry.ctimeNs);
-  for (const [name, value] of [...entry.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [name, value] of sortedXattrs(entry)) {
     if (value.includes(0) && !ustarLocates) {
       // A NUL would make 7-Zip drop the header and with it the long path: use libarchive's base64.
       out.push(formatPaxRecord(XATTR_LIBARCHIVE + urlEncodeXattrName(name), base64Unpadded(value)));

@@ -8,7 +8,7 @@
 // must refuse the entry; unknown types below 0x80 are skipped with a warning.
 
 import { formatAclText, parseAclText } from '../model/acl.js';
-import type { Entry, EntryType, SparseRun } from '../model/entry.js';
+import { sortedXattrs, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 
 export const PX_ID = 0x5850;
 export const PX_SIGNATURE = Buffer.from('PRTA', 'latin1');
@@ -158,9 +158,7 @@ export function metadataRecords(entry: Entry): PxRecord[] {
     });
     add(PX.sparse, v);
   }
-  // Ascending name order, as in tar (spec/portarc-1.md §5.1.3): the bytes do not depend on the
-  // order the filesystem listed them in.
-  for (const [name, value] of [...entry.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) add(PX.xattr, Buffer.concat([Buffer.from(name, 'utf8'), Buffer.from([0]), value]));
+  for (const [name, value] of sortedXattrs(entry)) add(PX.xattr, Buffer.concat([Buffer.from(name, 'utf8'), Buffer.from([0]), value]));
   return r;
 }
 
