@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DamagedError, IoError, SeekTable, fileReader, httpSource } from '../src/api/index.js';
 import { open } from '../src/api/random.js';
-import { decodeTrailer } from '../src/manifest/trailer.js';
+import { TRAILER_MAGIC, decodeTrailer } from '../src/manifest/trailer.js';
 import { open as openFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { BIN, portarc } from './helpers/cli.js';
@@ -41,7 +41,7 @@ async function readAll(it: AsyncIterable<Buffer>): Promise<Buffer> {
 /** The trailer of a plain tar (its text is 1536 bytes from the end: trailer block, two zero blocks). */
 function tarTrailer(file: string) {
   const b = readFileSync(file);
-  const at = b.lastIndexOf('PORTARC-TRAILER 1.0\n');
+  const at = b.lastIndexOf(TRAILER_MAGIC);
   return decodeTrailer(b.subarray(at));
 }
 
@@ -109,7 +109,7 @@ describe('open(): one member by the manifest, measured in bytes read', () => {
     expect(spent).toBeLessThanOrEqual(frames + 4096);
     // Opening cost: the seek table and the frames from the manifest (or the last 16 KiB) to the end.
     const plain = spawnSync('zstd', ['-dc', zst], { maxBuffer: 1 << 28 }).stdout;
-    const t = decodeTrailer(plain.subarray(plain.lastIndexOf('PORTARC-TRAILER 1.0\n')));
+    const t = decodeTrailer(plain.subarray(plain.lastIndexOf(TRAILER_MAGIC)));
     let tail = 0;
     for (let i = table.locate(Math.min(t.manifestOffset, plain.length - 16384)).frame; i < table.frames; i++) tail += table.frame(i).compressedSize;
     const tableBytes = 8 + 12 * table.frames + 9;

@@ -59,6 +59,37 @@ for _, e in ET.iterparse(sys.argv[1]):
     expect(run('sha256sum', ['--strict', '-c', join(dir, 'SUMS')], { cwd: out }).stdout).toContain('d/hello.txt: FAILED');
   });
 
+  it("spec §9's Python checks every range digest and recomputes the whole-archive digest (tar and zip); a changed header byte is named", () => {
+    // The script as printed in spec/manifest.md §9, run as it stands.
+    const spec = readFileSync(join(ROOT, 'spec/manifest.md'), 'utf8');
+    const m = /python3 - archive\.tar out\/\.portarc\/manifest\.xml <<'EOF'\n([\s\S]*?)\nEOF\n/.exec(spec);
+    expect(m).not.toBeNull();
+    const script = m![1]!;
+    for (const [archive, extract] of [
+      [tar, ['tar', ['-xf', tar, '-C']]],
+      [zip, ['unzip', ['-q', zip, '-d']]],
+    ] as const) {
+      const out = join(dir, `py9-${archive.split('.').pop()}`);
+      mkdirSync(out);
+      expect(run(extract[0], [...extract[1], out]).status).toBe(0);
+      const xml = join(out, '.portarc/manifest.xml');
+      const ok = run('python3', ['-', archive, xml], { input: Buffer.from(script) });
+      expect([ok.status, ok.stdout, ok.stderr]).toEqual([0, 'whole-archive digest OK\n', '']);
+      // One byte of the second entry's header (its name field), changed: that range is named.
+      const bytes = readFileSync(archive);
+      const second = /<entry path="([^"]*)"[^>]* offset="(\d+)" data="(\d+)"/g;
+      second.exec(readFileSync(xml, 'latin1'));
+      const e = second.exec(readFileSync(xml, 'latin1'))!;
+      const at = Number(e[2]) + (archive === zip ? 30 : 0);
+      bytes[at] ^= 0x01;
+      const bad = join(dir, `py9-bad.${archive.split('.').pop()}`);
+      writeFileSync(bad, bytes);
+      const r = run('python3', ['-', bad, xml], { input: Buffer.from(script) });
+      expect(r.stdout).toContain(`damaged: ${e[1]}`);
+      expect(r.stdout).toContain('whole-archive digest DAMAGED');
+    }
+  });
+
   it('bsdtar, unzip and 7-Zip extract it as one more file, with at most warnings', () => {
     for (const [cmd, args] of [
       ['bsdtar', ['-xf', tar]],
@@ -71,7 +102,7 @@ for _, e in ET.iterparse(sys.argv[1]):
       mkdirSync(out);
       const r = run(cmd, [...args], { cwd: out });
       expect(r.status, `${cmd} ${args.join(' ')}: ${r.stderr}`).toBeLessThanOrEqual(1);
-      expect(readFileSync(join(out, '.portarc/manifest.xml'), 'utf8')).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<manifest xmlns="urn:portarc:manifest:1" version="1.0"/);
+      expect(readFileSync(join(out, '.portarc/manifest.xml'), 'utf8')).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<manifest xmlns="urn:portarc:manifest:1" version="2.0"/);
     }
   });
 
@@ -86,7 +117,7 @@ for _, e in ET.iterparse(sys.argv[1]):
     expect(existsSync(join(plain, '.portarc'))).toBe(false);
     const withIt = join(dir, 'px-m');
     expect(portarc(['extract', '-p', '--manifest', '-f', tar, '-C', withIt]).status).toBe(0);
-    expect(readFileSync(join(withIt, '.portarc/trailer'), 'latin1')).toMatch(/^PORTARC-TRAILER 1\.0\n/);
+    expect(readFileSync(join(withIt, '.portarc/trailer'), 'latin1')).toMatch(/^PORTARC-TRAILER 2\.0\n/);
   });
 
   it('create --no-manifest writes a plain archive, which verify checks structurally only', () => {
@@ -275,6 +306,56 @@ describe('manifest conformance vectors (conformance/manifest/)', () => {
       parts: [...new Set(r.damaged.map((d) => d.part))].sort(),
       paths: [...new Set(r.damaged.map((d) => d.path).filter((p) => p !== undefined))].sort(),
     }).toEqual(want);
+  });
+});
+
+describe('manifest 1.0 (portarc 0.1.0: whole-archive digest of the bytes)', () => {
+  const vdir = join(ROOT, 'conformance/manifest');
+  const dir = tempDir('manifest-v1');
+
+  it('verifies clean from the file, from stdin and gzip-compressed; header damage is named either way', () => {
+    for (const [name, want] of [
+      ['y_manifest-1.0.tar', 0],
+      ['n_manifest-1.0-header-damaged.tar', 2],
+    ] as const) {
+      const file = join(vdir, name);
+      const bytes = readFileSync(file);
+      expect(readFileSync(file, 'latin1')).toContain('PORTARC-TRAILER 1.0\n');
+      const gz = join(dir, `${name}.gz`);
+      writeFileSync(gz, run('gzip', ['-c', file]).stdout, 'latin1');
+      for (const r of [portarc(['verify', '-f', file]), portarc(['verify', '-f', '-'], { input: bytes }), portarc(['verify', '-f', gz])]) {
+        expect(r.status, r.stdout + r.stderr).toBe(want);
+        if (want === 0) expect(r.stdout).toContain('contents checked against the manifest');
+      }
+    }
+    // The stream reader stops at the broken ustar checksum of that vector; a changed pax record
+    // (no checksum covers it: the global header's creator) is found by the first entry's header
+    // range digest, from the file and as a stream.
+    const v1 = readFileSync(join(vdir, 'y_manifest-1.0.tar'));
+    const at = v1.indexOf('PORTARC.creator=portarc 0.1.0\n') + 'PORTARC.creator=portarc 0.1.'.length;
+    expect(at).toBeGreaterThan(512);
+    v1[at] = 0x31;
+    const bad = join(dir, 'pax-damaged.tar');
+    writeFileSync(bad, v1);
+    for (const r of [portarc(['verify', '-f', bad]), portarc(['verify', '-f', '-'], { input: v1 })]) {
+      expect(r.status).toBe(2);
+      expect(r.stdout).toMatch(/damaged: header of "[^"]+", bytes \d+–\d+: header bytes do not match their digest/);
+    }
+  });
+
+  it('a trailer whose format does not go with its manifest (2.0 on a 1.0 manifest) is damage', async () => {
+    const { TRAILER_MAGIC, decodeTrailer, encodeTrailer } = await import('../src/manifest/index.js');
+    const b = readFileSync(join(vdir, 'y_manifest-1.0.tar'));
+    const at = b.lastIndexOf('PORTARC-TRAILER 1.0\n', undefined, 'latin1');
+    const t = decodeTrailer(b.subarray(at));
+    expect(t.version).toBe(1);
+    encodeTrailer(t).copy(b, at);
+    expect(b.toString('latin1', at, at + TRAILER_MAGIC.length)).toBe(TRAILER_MAGIC);
+    const f = join(dir, 'mixed.tar');
+    writeFileSync(f, b);
+    const r = await verify(f);
+    expect(r.ok).toBe(false);
+    expect(r.damaged.map((d) => [d.part, d.what])).toContainEqual(['trailer', 'trailer format 2.0 does not go with manifest version 1.0']);
   });
 });
 

@@ -4,6 +4,9 @@
 // .zip) has a NAME.json with what `portarc verify --json` must answer: ok, checkedContent, and the
 // damaged parts (and entry paths). Spec: spec/manifest.md §6 (later versions), §8 (verify).
 // Usage: node conformance/tools/manifest-vectors.mjs   (needs dist/, GNU tar; run as any user)
+// Not written here, and never rewritten: y_manifest-1.0.tar/.zip and n_manifest-1.0-header-damaged.tar
+// (with their .json), made by portarc 0.1.0's writer (manifest 1.0, whose whole-archive digest is of
+// the bytes): a reader must still verify them (spec/manifest.md §6).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -90,6 +93,6 @@ await write('n_manifest-trailer-damaged.tar', flipAt(tar, at + 100));
 // Later versions: a minor one with an unknown element and attribute is read; a major one is not used.
 const features = '<features compat="manifest" rocompat="" incompat=""/>';
 const later = '<features compat="manifest" x="1"/><parity n="3"/>';
-await write('y_manifest-future-minor.tar', rewriteManifest(rewriteManifest(tar, '" version="1.0" spec=', '" version="1.7" spec='), features, later.padEnd(features.length, ' ')));
-await write('y_manifest-future-major.tar', rewriteManifest(tar, '" version="1.0" spec=', '" version="2.0" spec='));
+await write('y_manifest-future-minor.tar', rewriteManifest(rewriteManifest(tar, '" version="2.0" spec=', '" version="2.7" spec='), features, later.padEnd(features.length, ' ')));
+await write('y_manifest-future-major.tar', rewriteManifest(tar, '" version="2.0" spec=', '" version="3.0" spec='));
 rmSync(w, { recursive: true, force: true });

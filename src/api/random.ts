@@ -16,7 +16,7 @@ import { zeros } from '../io/body.js';
 import { asFileHandle, asReader, counted, fileSource, httpSource, isRandomAccessSource, isUrl, type CountedSource, type RandomAccessSource } from '../io/random-access.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { readManifest } from '../manifest/reader.js';
-import { decodeTrailer, TrailerError, TRAILER_MAGIC, TRAILER_TEXT_SIZE, type Trailer } from '../manifest/trailer.js';
+import { decodeTrailer, isTrailerMagic, TrailerError, TRAILER_MAGIC, TRAILER_TEXT_SIZE, type Trailer } from '../manifest/trailer.js';
 import { isManifestMember, type ManifestEntry } from '../manifest/types.js';
 import { displayName, makeEntry, type Entry, type EntryType } from '../model/entry.js';
 import { ArchiveError, DamagedError, PortarcError, UsageError } from '../model/errors.js';
@@ -210,7 +210,7 @@ async function tarTrailerIn(c: Container, span: number): Promise<{ at: number; t
   const tail = await collect(c.range(tailStart, c.size - tailStart));
   for (let p = Math.floor((c.size - 512) / 512) * 512; p >= tailStart; p -= 512) {
     const i = p - tailStart;
-    if (tail.toString('latin1', i, i + TRAILER_MAGIC.length) !== TRAILER_MAGIC) continue;
+    if (!isTrailerMagic(tail.toString('latin1', i, i + TRAILER_MAGIC.length))) continue;
     try {
       const trailer = decodeTrailer(tail.subarray(i, i + 512));
       if (!tail.subarray(i + TRAILER_TEXT_SIZE, i + 512).every((b) => b === 0)) return 'the trailer block is not NUL-padded';
@@ -227,7 +227,7 @@ async function zipTrailer(c: Container): Promise<{ at: number; trailer: Trailer 
   if (c.size < TRAILER_TEXT_SIZE + 22) return 'no manifest trailer: the archive has no manifest';
   const at = c.size - TRAILER_TEXT_SIZE;
   const text = await collect(c.range(at, TRAILER_TEXT_SIZE));
-  if (!text.toString('latin1').startsWith(TRAILER_MAGIC)) return 'no manifest trailer: the archive has no manifest';
+  if (!isTrailerMagic(text.toString('latin1'))) return 'no manifest trailer: the archive has no manifest';
   try {
     return { at, trailer: decodeTrailer(text) };
   } catch (err) {

@@ -38,6 +38,8 @@ export class ManifestRecorder {
    */
   private waiting: { line: Omit<ManifestEntry, 'sha256' | 'headerSha256' | 'dataSha256'>; sha256?: Digest; header: Digest; data?: Digest; last: Digest }[] = [];
   private head = 0;
+  /** SHA-256 of the range digests written so far: the whole-archive digest (spec/manifest.md §7). */
+  private rangeList = createHash('sha256');
   /** The newest entry mtime: the manifest and trailer get it, so that equal inputs give equal bytes. */
   private newest = 0n;
 
@@ -98,7 +100,12 @@ export class ManifestRecorder {
     while (this.head < this.waiting.length && sink.ready(this.waiting[this.head]!.last)) {
       const w = this.waiting[this.head]!;
       this.waiting[this.head++] = undefined!;
-      await this.manifest.entry({ ...w.line, sha256: w.sha256 === undefined ? undefined : sink.value(w.sha256), headerSha256: sink.value(w.header), dataSha256: w.data === undefined ? undefined : sink.value(w.data) });
+      const headerSha256 = sink.value(w.header);
+      const dataSha256 = w.data === undefined ? undefined : sink.value(w.data);
+      // The whole-archive digest: the range digests in order, as bytes (spec/manifest.md §7).
+      this.rangeList.update(Buffer.from(headerSha256, 'hex'));
+      if (dataSha256 !== undefined) this.rangeList.update(Buffer.from(dataSha256, 'hex'));
+      await this.manifest.entry({ ...w.line, sha256: w.sha256 === undefined ? undefined : sink.value(w.sha256), headerSha256, dataSha256 });
     }
     if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
       this.waiting = this.waiting.slice(this.head);
@@ -111,11 +118,11 @@ export class ManifestRecorder {
     try {
       await this.started;
       const manifestOffset = this.sink.position;
-      const sealed = this.sink.sealArchive();
-      const archive = { bytes: sealed.bytes, sha256: await sealed.sha256 };
-      // Every digest asked for before the archive's has arrived with it.
+      // Every range digest asked for: the last line's, then every line can be written.
+      if (this.head < this.waiting.length) await this.sink.wait(this.waiting[this.waiting.length - 1]!.last, true);
       await this.writeLines();
       if (this.head !== this.waiting.length) throw new Error('manifest lines left without their digests');
+      const archive = { bytes: manifestOffset, sha256: this.rangeList.digest('hex') };
       await this.manifest.foot(archive);
       this.sink.openRange();
       const xmlHash = createHash('sha256');

@@ -1,6 +1,7 @@
 // Digests of the container bytes as the writer emits them, before any compression
-// (spec/manifest.md §7): the whole-archive digest of every byte before the manifest member, and
-// per member the digests of its header range and its data range. The container writers say where
+// (spec/manifest.md §7): per member the digests of its header range and its data range, and
+// caller-opened ranges (the manifest member, the end region). Each byte is hashed once: the
+// whole-archive digest is made from the range digests (ManifestRecorder), not from the bytes. The container writers say where
 // a member's data starts (markData); the caller says where a member ends (endMember).
 // The hashing itself runs in a HashRing (hash-ring.ts): off the main thread for anything but a
 // small archive, so a digest is first an id (Digest), whose value arrives in order as the worker
@@ -26,10 +27,9 @@ export interface MemberRange {
   dataSha256?: Digest;
 }
 
-/** The ring's hashes: the whole archive, the current member range (header, then data), a caller's range. */
-const ARCHIVE = 0;
-const SEGMENT = 1;
-const RANGE = 2;
+/** The ring's hashes: the current member range (header, then data), a caller's range. */
+const SEGMENT = 0;
+const RANGE = 1;
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
@@ -38,7 +38,6 @@ export class DigestingSink implements DownstreamSink {
   position = 0;
   private readonly ring: HashRing;
   private released = false;
-  private archiveOn = true;
   private rangeOn = false;
   private start = 0;
   private dataAt = -1;
@@ -70,7 +69,6 @@ export class DigestingSink implements DownstreamSink {
   private piece = (from: number, to: number): void => {
     const ring = this.ring;
     this.position = to;
-    if (this.archiveOn) ring.update(ARCHIVE, from, to);
     if (this.contentLeft > 0 && this.dataAt >= 0) {
       // The content digest is the data range's digest where the content ends: one pass for both.
       const take = Math.min(this.contentLeft, to - from);
@@ -108,9 +106,12 @@ export class DigestingSink implements DownstreamSink {
     return this.ring.value(d);
   }
 
-  /** Wait until `d` has arrived. */
-  wait(d: Digest): Promise<void> {
-    return this.ring.wait(d, false);
+  /**
+   * Wait until `d` has arrived. `now`: the caller needs it to finish (the last digests): a small
+   * archive then hashes here rather than starting a worker.
+   */
+  wait(d: Digest, now = false): Promise<void> {
+    return this.ring.wait(d, now);
   }
 
   /**
@@ -146,12 +147,6 @@ export class DigestingSink implements DownstreamSink {
     this.dataAt = -1;
     this.contentLeft = -1;
     return r;
-  }
-
-  /** The whole-archive digest: every byte so far. Later bytes are no longer added to it. */
-  sealArchive(): { bytes: number; sha256: Promise<string> } {
-    this.archiveOn = false;
-    return { bytes: this.position, sha256: this.ring.result(ARCHIVE) };
   }
 
   /** Start a range digest here; `closeRange` returns it. */

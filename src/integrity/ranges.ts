@@ -7,7 +7,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { displayName } from '../model/entry.js';
 import { PortarcError } from '../model/errors.js';
-import { TRAILER_MAGIC, TRAILER_SIZE, TRAILER_TEXT_SIZE, TrailerError, decodeTrailer, readManifest, type ManifestHead, type Trailer } from '../manifest/index.js';
+import { TRAILER_MAGIC, TRAILER_SIZE, TRAILER_TEXT_SIZE, TrailerError, decodeTrailer, isTrailerMagic, manifestMajor, readManifest, type ManifestHead, type Trailer } from '../manifest/index.js';
 import type { Damage } from './report.js';
 
 const CHUNK = 1 << 20;
@@ -71,7 +71,7 @@ export async function locateTrailer(fh: FileHandle, size: number, format: 'tar' 
     const at = size - TRAILER_TEXT_SIZE;
     const text = Buffer.alloc(TRAILER_TEXT_SIZE);
     await fh.read(text, 0, text.length, at);
-    if (!text.toString('latin1').startsWith(TRAILER_MAGIC)) return undefined;
+    if (!isTrailerMagic(text.toString('latin1'))) return undefined;
     return decode(text, at);
   }
   const tailStart = Math.max(0, size - 128 * 512);
@@ -79,7 +79,7 @@ export async function locateTrailer(fh: FileHandle, size: number, format: 'tar' 
   await fh.read(tail, 0, tail.length, tailStart);
   const first = Math.ceil(tailStart / 512) * 512;
   for (let p = Math.floor((size - 512) / 512) * 512; p >= first; p -= 512) {
-    if (tail.toString('latin1', p - tailStart, p - tailStart + TRAILER_MAGIC.length) === TRAILER_MAGIC) return decode(tail.subarray(p - tailStart), p);
+    if (isTrailerMagic(tail.toString('latin1', p - tailStart, p - tailStart + TRAILER_MAGIC.length))) return decode(tail.subarray(p - tailStart), p);
   }
   return undefined;
 }
@@ -134,17 +134,30 @@ export async function verifyRanges(fh: FileHandle, size: number, format: 'tar' |
     damaged.push({ part: 'manifest', range: [t.manifestOffset, t.manifestEnd], what: "the manifest member's header does not match its digest (the manifest itself is intact)" });
   }
 
-  // Every byte before the manifest, range by range, in one sequential read.
+  // Every byte before the manifest, range by range, in one sequential read. The whole-archive
+  // digest (§7): of the range digests in order (manifest 2.x), of the bytes themselves (1.x).
   const cursor = new Cursor(fh, size);
   const archive = createHash('sha256');
+  let ofBytes = false;
+  const ranged = (h: Hash, whole: boolean): string | undefined => {
+    const d = whole ? h.digest('hex') : undefined;
+    if (!ofBytes && d) archive.update(Buffer.from(d, 'hex'));
+    return d;
+  };
   const before = damaged.length;
   let prev = 0;
   let entries = 0;
   let head: ManifestHead | undefined;
   try {
     for await (const item of readManifest(fileChunks(fh, t.manifestData, xmlEnd))) {
-      if (item.kind === 'head') head = item.head;
-      else if (item.kind === 'entry') {
+      if (item.kind === 'head') {
+        head = item.head;
+        ofBytes = manifestMajor(head.version) < 2;
+        if (manifestMajor(head.version) !== t.version) {
+          damaged.push({ part: 'trailer', range: [loc.at, loc.at + TRAILER_TEXT_SIZE], what: `trailer format ${t.version}.0 does not go with manifest version ${head.version}` });
+          return { manifestUsable: false, entries: 0, head };
+        }
+      } else if (item.kind === 'entry') {
         const e = item.entry;
         const path = displayName(e.path);
         if (e.offset < prev || e.end > t.manifestOffset) {
@@ -153,17 +166,17 @@ export async function verifyRanges(fh: FileHandle, size: number, format: 'tar' |
         }
         entries++;
         const h = createHash('sha256');
-        const whole = await cursor.feed(e.data, [h, archive]);
-        if (!whole || h.digest('hex') !== e.headerSha256) damaged.push({ part: 'header', path, range: [prev, e.data], what: whole ? 'header bytes do not match their digest' : 'archive ends inside the header' });
+        const whole = await cursor.feed(e.data, ofBytes ? [h, archive] : [h]);
+        if (ranged(h, whole) !== e.headerSha256) damaged.push({ part: 'header', path, range: [prev, e.data], what: whole ? 'header bytes do not match their digest' : 'archive ends inside the header' });
         if (e.end > e.data) {
           const d = createHash('sha256');
-          const all = await cursor.feed(e.end, [d, archive]);
-          if (!all || d.digest('hex') !== e.dataSha256) damaged.push({ part: 'content', path, range: [e.data, e.end], what: all ? 'stored data does not match its digest' : 'archive ends inside the data' });
+          const all = await cursor.feed(e.end, ofBytes ? [d, archive] : [d]);
+          if (ranged(d, all) !== e.dataSha256) damaged.push({ part: 'content', path, range: [e.data, e.end], what: all ? 'stored data does not match its digest' : 'archive ends inside the data' });
         }
         prev = e.end;
       } else {
         const f = item.foot;
-        await cursor.feed(t.manifestOffset, [archive]);
+        if (ofBytes) await cursor.feed(t.manifestOffset, [archive]);
         const sha = archive.digest('hex');
         if (prev !== t.manifestOffset || f.bytes !== t.manifestOffset || f.entries !== entries) {
           damaged.push({ part: 'manifest', range: [t.manifestData, xmlEnd], what: `the manifest's entries end at ${prev} and count ${entries}, but it says ${f.bytes} bytes and ${f.entries} entries before the manifest at ${t.manifestOffset}` });

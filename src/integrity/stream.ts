@@ -15,7 +15,7 @@ import { TarReader } from '../tar/reader.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
 import type { ArchiveInfo } from '../model/archive-info.js';
 import type { Limits } from '../model/limits.js';
-import { MANIFEST_FEATURE, MANIFEST_NAME, TRAILER_NAME, TRAILER_SIZE, TrailerError, decodeTrailer, readManifest, type ManifestEntry, type ManifestHead, type Trailer } from '../manifest/index.js';
+import { MANIFEST_FEATURE, MANIFEST_NAME, TRAILER_NAME, TRAILER_SIZE, TrailerError, decodeTrailer, manifestMajor, readManifest, type ManifestEntry, type ManifestHead, type Trailer } from '../manifest/index.js';
 import { digestBody } from './content.js';
 import { LagDigest } from './tap.js';
 import type { Damage } from './report.js';
@@ -27,6 +27,10 @@ interface Seen {
   sha256?: string;
   link?: Buffer;
   offset: number;
+  /** Tar: where the stored data starts, and the digests of the header and data ranges (§7). */
+  data?: number;
+  hsha?: string;
+  dsha?: string;
 }
 
 export interface StreamOptions {
@@ -63,7 +67,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
     // A copy: the source may read its next bytes into the same buffer, and the gzip header is
     // compared with the manifest's only at the end.
     const head = Buffer.from(peeked.head.subarray(0, Math.max(GZIP_HEAD, 512)));
-    let members!: AsyncIterable<{ entry: Entry; offset: number; body: AsyncIterable<Buffer> }>;
+    let members!: AsyncIterable<{ entry: Entry; offset: number; dataOffset?: number; body: AsyncIterable<Buffer> }>;
     let lag: LagDigest | undefined;
     /** The compressed bytes, for the compressed-stream digest (spec/manifest.md §7.1). */
     let clag: LagDigest | undefined;
@@ -148,7 +152,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
 }
 
 async function walk(
-  members: AsyncIterable<{ entry: Entry; offset: number; body: AsyncIterable<Buffer> }>,
+  members: AsyncIterable<{ entry: Entry; offset: number; dataOffset?: number; body: AsyncIterable<Buffer> }>,
   res: StreamResult,
   opts: StreamOptions,
   lag: LagDigest | undefined,
@@ -159,6 +163,23 @@ async function walk(
   let lastOffset = 0;
   let lastName: string | undefined;
   let manifestAt = -1;
+  // The range digests (§7) as the tar stream passes: an entry's header range is cut where its data
+  // starts, its data range where the next member starts. Each is kept with the entry (checked
+  // against its manifest line) and folded, in order, into the whole-archive digest of manifest 2.x.
+  // (Manifest 1.x's digest is of the bytes; there every range is checked, which covers the same bytes.)
+  const fold = createHash('sha256');
+  let folded = lag !== undefined;
+  let dataOpen: Seen | undefined;
+  const cutRange = (at: number): string | undefined => {
+    const d = lag?.cut(at);
+    if (d === undefined) folded = false;
+    else fold.update(Buffer.from(d, 'hex'));
+    return d;
+  };
+  const closeData = (at: number) => {
+    if (dataOpen && dataOpen.data! < at) dataOpen.dsha = cutRange(at);
+    dataOpen = undefined;
+  };
   let archiveSha: string | undefined;
   let xmlSha: string | undefined;
   let memberSha: string | undefined;
@@ -174,7 +195,8 @@ async function walk(
       const p = entry.path.toString('latin1');
       if (declared && p === MANIFEST_NAME && manifestAt < 0) {
         manifestAt = m.offset;
-        archiveSha = lag?.cut(m.offset);
+        closeData(m.offset);
+        archiveSha = folded ? fold.digest('hex') : undefined;
         const h = createHash('sha256');
         async function* tee(): AsyncGenerator<Buffer> {
           for await (const c of m.body) {
@@ -200,14 +222,20 @@ async function walk(
         continue;
       }
       res.entries++;
-      let sha256: string | undefined;
+      const rec: Seen = { type: entry.type, size: entry.size, link: entry.linkTarget, offset: m.offset };
+      if (lag && m.dataOffset !== undefined) {
+        closeData(m.offset);
+        rec.data = m.dataOffset;
+        rec.hsha = cutRange(m.dataOffset);
+        dataOpen = rec;
+      }
       if (entry.type === 'file') {
         const d = digestBody(entry, m.body);
         for await (const _ of d.body as AsyncIterable<Buffer>);
-        sha256 = d.digest();
+        rec.sha256 = d.digest();
       } else for await (const _ of m.body);
       const list = seen.get(p) ?? [];
-      list.push({ type: entry.type, size: entry.size, sha256, link: entry.linkTarget, offset: m.offset });
+      list.push(rec);
       seen.set(p, list);
     }
     reachedEnd = true;
@@ -230,14 +258,14 @@ async function walk(
     const t = trailer;
     if (t.manifestOffset !== manifestAt) damaged.push({ part: 'trailer', range: [manifestAt, manifestAt], what: `the trailer places the manifest at ${t.manifestOffset}, but it is at ${manifestAt}` });
     if (t.manifestSha256 !== xmlSha) damaged.push({ part: 'manifest', range: [t.manifestData, t.manifestData + t.manifestSize], what: 'the manifest does not match its digest in the trailer' });
-    if (archiveSha !== undefined && t.archiveSha256 !== archiveSha && !damaged.length) damaged.push({ part: 'archive', range: [0, manifestAt], what: 'the whole-archive digest does not match' });
+    if (t.version >= 2 && archiveSha !== undefined && t.archiveSha256 !== archiveSha && !damaged.length) damaged.push({ part: 'archive', range: [0, manifestAt], what: 'the whole-archive digest does not match' });
     if (memberSha !== undefined && t.memberSha256 !== memberSha) damaged.push({ part: 'manifest', range: [t.manifestOffset, t.manifestEnd], what: "the manifest member's header does not match its digest" });
   }
   if (res.compression === 'gzip' && res.head?.gzipHeader && res.head.gzipHeader !== head.subarray(0, GZIP_HEAD).toString('hex')) {
     damaged.push({ part: 'compression', range: [0, 0], compressedOffset: 0, what: `the gzip header (${head.subarray(0, GZIP_HEAD).toString('hex')}) is not the one written (${res.head.gzipHeader})` });
   }
   res.checkedContent = manifestOk;
-  if (manifestOk && res.format === 'tar' && archiveSha === undefined) res.notes.push('the whole-archive digest could not be checked (the manifest member came too far behind the reader)');
+  if (manifestOk && res.format === 'tar' && !folded) res.notes.push('the header and data ranges could not all be checked (the reader got too far ahead of the digests)');
   if (manifestOk && res.format === 'zip' && !opts.path) res.notes.push('read as a stream: the zip headers were checked by the zip reader and the contents by their digests, but the whole-archive digest, the central directory and the trailer were not (verify the file itself for those)');
   if (!declared) res.notes.push('no manifest: the structure was checked (headers, checksums, CRCs, compression frames), but contents could not be checked against digests');
   else if (!manifestOk) res.notes.push('the manifest could not be used: contents were not checked against digests');
@@ -306,8 +334,8 @@ async function compare(xml: AsyncIterable<Buffer>, seen: Map<string, Seen[]>, re
       } else {
         const f = item.foot;
         if (f.bytes !== manifestAt) found.push({ part: 'manifest', range: [manifestAt, manifestAt], what: `the manifest says ${f.bytes} bytes precede it, but it is at ${manifestAt}` });
-        // A changed header or padding byte shows only here; damage already named explains it too.
-        else if (archiveSha !== undefined && f.sha256 !== archiveSha && !found.length) found.push({ part: 'archive', range: [0, manifestAt], what: 'the bytes before the manifest do not match the whole-archive digest (a header or padding was changed)' });
+        // Every range matched: then so does their digest (a manifest 2.x's); damage already named explains it too.
+        else if (res.head && manifestMajor(res.head.version) >= 2 && archiveSha !== undefined && f.sha256 !== archiveSha && !found.length) found.push({ part: 'archive', range: [0, manifestAt], what: 'the range digests do not add up to the whole-archive digest' });
       }
     }
   } catch (err) {
@@ -335,7 +363,10 @@ function checkEntry(e: ManifestEntry, seen: Map<string, Seen[]>, prev: number, f
   else if (s.offset !== e.offset) header(`member is at offset ${s.offset}, the manifest says ${e.offset}`);
   else if (e.type === 'file' && s.size !== e.size) header(`size is ${s.size}, the manifest says ${e.size}`);
   else if (e.link && !(s.link && s.link.equals(e.link))) header('link target differs from the manifest');
+  else if (s.data !== undefined && s.data !== e.data) header(`data starts at ${s.data}, the manifest says ${e.data}`);
+  else if (s.hsha !== undefined && s.hsha !== e.headerSha256) header('header bytes do not match their digest');
   else if (e.type === 'file' && e.sha256 && s.sha256 !== e.sha256) found.push({ part: 'content', path, range: [e.data, e.end], what: 'content does not match its SHA-256 in the manifest' });
+  else if (e.end > e.data && s.dsha !== undefined && s.dsha !== e.dataSha256) found.push({ part: 'content', path, range: [e.data, e.end], what: 'stored data (its padding) does not match its digest' });
 }
 
 /** Hold the seek table of a .tar.zst file against the frames that were read. */

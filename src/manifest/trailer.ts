@@ -4,7 +4,17 @@
 
 import { createHash } from 'node:crypto';
 
-export const TRAILER_MAGIC = 'PORTARC-TRAILER 1.0\n';
+/**
+ * The magic line written: its version is the trailer format's, and equals the manifest's major
+ * version (2: the whole-archive digest is of the range digests, spec/manifest.md §7).
+ */
+export const TRAILER_MAGIC = 'PORTARC-TRAILER 2.0\n';
+/** The magic lines read: this format and 1.0 (portarc 0.1.0: the whole-archive digest is of the bytes). */
+const MAGICS: Record<string, 1 | 2> = { [TRAILER_MAGIC]: 2, 'PORTARC-TRAILER 1.0\n': 1 };
+/** Whether `text` starts with a trailer magic this reader reads (all have the same length). */
+export function isTrailerMagic(text: string): boolean {
+  return MAGICS[text.slice(0, TRAILER_MAGIC.length)] !== undefined;
+}
 const NUMBERS = ['manifest-offset', 'manifest-data', 'manifest-size', 'manifest-end'] as const;
 const DIGESTS = ['archive-sha256', 'manifest-sha256', 'member-sha256', 'end-sha256'] as const;
 const WIDTH = 16;
@@ -16,6 +26,8 @@ export const TRAILER_TEXT_SIZE =
 export const TRAILER_SIZE = 512;
 
 export interface Trailer {
+  /** The trailer format (its magic line): 1 or 2, the major version of the manifest it goes with. */
+  version: 1 | 2;
   /** Offset of the manifest member's first header. */
   manifestOffset: number;
   /** Offset of the manifest's XML bytes. */
@@ -24,7 +36,7 @@ export interface Trailer {
   manifestSize: number;
   /** Where the manifest member ends (the trailer member's header in tar, the central directory in zip). */
   manifestEnd: number;
-  /** SHA-256 of every byte before manifestOffset. */
+  /** The whole-archive digest of [0, manifestOffset): of the range digests (version 2), of the bytes (1). */
   archiveSha256: string;
   /** SHA-256 of the XML. */
   manifestSha256: string;
@@ -36,9 +48,9 @@ export interface Trailer {
 
 export class TrailerError extends Error {}
 
-const key = (k: string) => k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()).replace('Sha256', 'Sha256') as keyof Trailer;
+const key = (k: string) => k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) as Exclude<keyof Trailer, 'version'>;
 
-export function encodeTrailer(t: Trailer): Buffer {
+export function encodeTrailer(t: Omit<Trailer, 'version'>): Buffer {
   let text = TRAILER_MAGIC;
   for (const k of NUMBERS) text += `${k} ${String(t[key(k)]).padStart(WIDTH, '0')}\n`;
   for (const k of DIGESTS) text += `${k} ${t[key(k)]}\n`;
@@ -50,12 +62,13 @@ export function encodeTrailer(t: Trailer): Buffer {
 export function decodeTrailer(b: Buffer): Trailer {
   if (b.length < TRAILER_TEXT_SIZE) throw new TrailerError(`trailer is ${b.length} bytes, ${TRAILER_TEXT_SIZE} expected`);
   const text = b.toString('latin1', 0, TRAILER_TEXT_SIZE);
-  if (!text.startsWith(TRAILER_MAGIC)) throw new TrailerError('no trailer magic');
+  const version = MAGICS[text.slice(0, TRAILER_MAGIC.length)];
+  if (!version) throw new TrailerError('no trailer magic');
   const lines = text.slice(TRAILER_MAGIC.length).split('\n');
   const checkLine = lines[NUMBERS.length + DIGESTS.length] ?? '';
   const body = text.slice(0, text.length - checkLine.length - 1);
   if (checkLine !== `check ${createHash('sha256').update(body).digest('hex').slice(0, 32)}`) throw new TrailerError('trailer check digest does not match its text');
-  const t = {} as Record<string, number | string>;
+  const t = { version } as Record<string, number | string>;
   NUMBERS.forEach((k, i) => {
     const m = new RegExp(`^${k} (\\d{${WIDTH}})$`).exec(lines[i] ?? '');
     if (!m) throw new TrailerError(`trailer line ${i + 2} is not "${k} NUMBER"`);
@@ -69,7 +82,7 @@ export function decodeTrailer(b: Buffer): Trailer {
   return t as unknown as Trailer;
 }
 
-/** Offset in `b` of the last occurrence of the trailer magic, or -1. */
+/** Offset in `b` of the last occurrence of a trailer magic this reader reads, or -1. */
 export function findTrailerMagic(b: Buffer): number {
-  return b.lastIndexOf(TRAILER_MAGIC, undefined, 'latin1');
+  return Math.max(...Object.keys(MAGICS).map((m) => b.lastIndexOf(m, undefined, 'latin1')));
 }

@@ -8,8 +8,16 @@ export const MANIFEST_NAME = '.portarc/manifest.xml';
 export const TRAILER_NAME = '.portarc/trailer';
 /** The compat feature an archive with a manifest names in its archive-level data. */
 export const MANIFEST_FEATURE = 'manifest';
-/** The manifest version this implementation writes and fully reads. */
-export const MANIFEST_VERSION = { major: 1, minor: 0 };
+/**
+ * The manifest version this implementation writes and fully reads; it reads 1.x too (portarc
+ * 0.1.0's, whose whole-archive digest is of the bytes: spec/manifest.md §6, §7).
+ */
+export const MANIFEST_VERSION = { major: 2, minor: 0 };
+
+/** The major version of a manifest's "MAJOR.MINOR" (NaN if malformed). */
+export function manifestMajor(version: string): number {
+  return Number(/^(\d+)\./.exec(version)?.[1]);
+}
 export const MANIFEST_NS = 'urn:portarc:manifest:1';
 
 export interface ManifestHead {

@@ -39,6 +39,8 @@ export interface TarMember {
   entry: Entry;
   /** Offset of the member's first header block (including any x/L/K headers before it). */
   offset: number;
+  /** Where its stored data starts (after a GNU sparse 1.0 map): the end of its header range. */
+  dataOffset: number;
   /**
    * The stored data: the file content, or for sparse members only the data runs, back to back
    * (entry.sparse says where each run goes). Read it or leave it: the reader skips what is left.
@@ -316,7 +318,7 @@ export class TarReader implements AsyncIterable<TarMember> {
       if (got < left) this.fail(`archive is truncated: ${left - got} bytes of data missing`, dataAt + consumed, entryName);
       await src.skip(padding(stored + mapBytes));
     };
-    return { member: { entry, offset: memberStart, body: body() }, drain };
+    return { member: { entry, offset: memberStart, dataOffset: dataAt, body: body() }, drain };
   }
 
   /**
