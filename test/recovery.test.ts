@@ -6,9 +6,13 @@ import { chmodSync, chownSync, closeSync, openSync, readSync, writeSync, copyFil
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { addRecovery, repair } from '../src/api/repair.js';
+import { DamagedError, IoError } from '../src/model/errors.js';
+import { loadRecoverySet } from '../src/integrity/par2/reader.js';
+import { checkSlices, rebuild, repairLayout } from '../src/integrity/par2/repair.js';
 import { writeRecovery } from '../src/integrity/par2/writer.js';
-import { readSlices, sliceSum, sumSlices, type SliceSum } from '../src/integrity/par2/slices.js';
+import { sliceSum, sumSlices, type SliceSum } from '../src/integrity/par2/slices.js';
 import { open } from 'node:fs/promises';
 import { portarc, runAndKill } from './helpers/cli.js';
 import { LIMIT_KIB } from './helpers/rss.js';
@@ -20,6 +24,10 @@ const RSS = fileURLToPath(new URL('../bench/rss.mjs', import.meta.url));
 function run(cmd: string, args: string[], cwd?: string) {
   const r = spawnSync(cmd, args, { cwd, maxBuffer: 1 << 28 });
   return { status: r.status ?? -1, stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString('latin1') };
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
 /** A deterministic pseudo-random generator (xorshift32), so that a failure can be replayed. */
@@ -374,7 +382,12 @@ describe('bounded memory', () => {
       const fh = await open(f, 'r');
       try {
         const whole: SliceSum[] = [];
-        await readSlices(fh, length, sliceSize, (_j, slice) => void whole.push(sliceSum(slice)));
+        // The reference: each whole slice of the first `length` bytes, padded with zeros.
+        for (let at = 0; at < length; at += sliceSize) {
+          const slice = Buffer.alloc(sliceSize);
+          if (at < data.length) data.copy(slice, 0, at, Math.min(at + sliceSize, length, data.length));
+          whole.push(sliceSum(slice));
+        }
         const pieces: SliceSum[] = [];
         const seen: Buffer[] = [];
         await sumSlices(fh, length, sliceSize, (_j, s) => void pieces.push(s), (b) => void seen.push(Buffer.from(b)));
@@ -404,6 +417,122 @@ describe('bounded memory', () => {
     const r = await repair(arc, { output: join(dir, 'm.out'), memoryBudget: one.sliceSize * 2 });
     expect(r.repairedBlocks).toBeGreaterThan(4);
     expect(readFileSync(join(dir, 'm.out')).equals(clean)).toBe(true);
+  });
+
+  it('repair of a set with 32 MiB slices (par2 create -s) stays under 100 MiB RSS: slices are rebuilt in columns', () => {
+    // Whole slices (accumulator + recovery slice + read buffer, 3 x 32 MiB) took 188 MiB here.
+    const dir = tempDir('recovery-large-slices');
+    const S = 32 * 1024 * 1024;
+    const mk = spawnSync('bash', ['-c', 'mkdir src && head -c 201000000 /dev/urandom > src/big'], { cwd: dir });
+    expect(mk.status).toBe(0);
+    expect(portarc(['create', '-f', join(dir, 'big.tar'), '-C', join(dir, 'src'), 'big']).status).toBe(0);
+    const size = statSync(join(dir, 'big.tar')).size;
+    expect(Math.ceil(size / S)).toBe(6);
+    expect(size % S).not.toBe(0); // the last slice is short: checked padded with zeros
+    const p = run('par2', ['create', '-q', `-s${S}`, '-r50', 'big.tar.par2', 'big.tar'], dir);
+    expect(p.status, p.stdout + p.stderr).toBe(0);
+    const clean = sha256(join(dir, 'big.tar'));
+    // Three damaged slices: the first (headers), one in the middle, the last (short) one.
+    burst(join(dir, 'big.tar'), 100, 20_000);
+    burst(join(dir, 'big.tar'), 2 * S + 5_000_000, 3_000_000);
+    burst(join(dir, 'big.tar'), 5 * S + 1000, 50_000);
+    const r = spawnSync('node', [RSS, 'repair', '-f', 'big.tar', '--in-place'], { cwd: dir, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`repaired 3 damaged blocks of ${S} bytes`);
+    expect(sha256(join(dir, 'big.tar'))).toBe(clean);
+    const kib = Number(/portarc-maxrss-kib (\d+)/.exec(r.stderr)![1]);
+    expect(kib).toBeLessThan(LIMIT_KIB);
+    spawnSync('rm', ['-rf', dir]);
+  }, 120_000);
+
+  describe('a memory budget smaller than one slice', () => {
+    const dir = tempDir('recovery-columns');
+    const src = makeTree(dir, 31);
+    // 65540: a multiple of 4 but not of 128, so the last column of each slice is 4 bytes wide.
+    const S = 65540;
+    const budget = 16 * 1024;
+    /** A tar archive with a par2 set of 4 recovery slices of S bytes, its last slice short; damage in its first and last slices. */
+    function damagedArchive(name: string): { arc: string; clean: Buffer } {
+      const arc = join(dir, name);
+      expect(portarc(['create', '-f', arc, '-C', src, '.']).status).toBe(0);
+      const p = run('par2', ['create', '-q', `-s${S}`, '-c4', `${name}.par2`, name], dir);
+      expect(p.status, p.stdout + p.stderr).toBe(0);
+      const clean = readFileSync(arc);
+      expect(clean.length % S).not.toBe(0);
+      // Columns narrower than a slice, and two damaged slices rebuilt in one pass.
+      expect(repairLayout(S, Math.ceil(clean.length / S), 2, budget)).toMatchObject({ width: 4096, group: 2 });
+      burst(arc, 100, 1000);
+      burst(arc, clean.length - 700, 500);
+      return { arc, clean };
+    }
+
+    it('the first and last (short) slices are rebuilt byte-identically, with the native and the JS kernel', async () => {
+      const { arc, clean } = damagedArchive('c.tar');
+      for (const kind of ['native', 'js']) {
+        const saved = process.env.PORTARC_NO_NATIVE;
+        if (kind === 'js') process.env.PORTARC_NO_NATIVE = '1';
+        try {
+          const out = join(dir, `c-${kind}.out`);
+          const r = await repair(arc, { output: out, memoryBudget: budget });
+          expect(r.repairedBlocks).toBe(2);
+          expect(r.damagedRanges).toEqual([[0, S], [Math.floor(clean.length / S) * S, clean.length]]);
+          expect(readFileSync(out).equals(clean), kind).toBe(true);
+        } finally {
+          if (saved === undefined) delete process.env.PORTARC_NO_NATIVE;
+          else process.env.PORTARC_NO_NATIVE = saved;
+        }
+      }
+    });
+
+    it('a rebuilt slice that does not match its checksums (recovery data wrong in its last column) is not repairable: exit 2, nothing written', async () => {
+      const { arc } = damagedArchive('w.tar');
+      // Change a byte near the end of every recovery slice and make its packet's MD5 right again:
+      // the set loads, the solve runs, and only the rebuilt slices' checksums can tell.
+      let changed = 0;
+      for (const f of readdirSync(dir).filter((n) => n.startsWith('w.tar.vol'))) {
+        const b = readFileSync(join(dir, f));
+        for (let at = b.indexOf('PAR2\0PKT'); at >= 0; at = b.indexOf('PAR2\0PKT', at + 8)) {
+          const len = Number(b.readBigUInt64LE(at + 8));
+          if (b.subarray(at + 48, at + 64).toString('latin1') !== 'PAR 2.0\0RecvSlic') continue;
+          b[at + 64 + 4 + S - 3] ^= 0x5a;
+          createHash('md5').update(b.subarray(at + 32, at + len)).digest().copy(b, at + 16);
+          changed++;
+        }
+        writeFileSync(join(dir, f), b);
+      }
+      expect(changed).toBe(4);
+      const out = join(dir, 'w.out');
+      const err = await repair(arc, { output: out, memoryBudget: budget }).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(DamagedError);
+      expect((err as DamagedError).code).toBe('PORTARC_DAMAGED');
+      expect((err as Error).message).toMatch(/could not rebuild the 2 damaged blocks .*not repairable; nothing was written/);
+      expect(existsSync(out)).toBe(false);
+      const r = portarc(['repair', '-f', arc]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/not repairable; nothing was written/);
+      expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+      expect(existsSync(`${arc}.repaired`)).toBe(false);
+      expect(readdirSync(dir).filter((n) => n.includes('.repair-'))).toEqual([]);
+    });
+
+    it('an archive cut short while it is being repaired fails with PORTARC_IO, never zeros in the output', async () => {
+      const { arc } = damagedArchive('t.tar');
+      const set = (await loadRecoverySet(arc))!;
+      const fh = await open(arc, 'r');
+      const out = await open(join(dir, 't.out'), 'w');
+      try {
+        const check = await checkSlices(fh, set);
+        expect(check.damaged).toHaveLength(2);
+        truncateSync(arc, 10 * S + 17); // after the check, before the copy of the intact slices
+        const err = await rebuild(fh, set, check, out, budget).then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(IoError);
+        expect((err as IoError).code).toBe('PORTARC_IO');
+        expect((err as Error).message).toMatch(/got shorter while it was being repaired/);
+      } finally {
+        await fh.close();
+        await out.close();
+      }
+    });
   });
 
   it('create --recovery and repair of a 256 MiB archive stay under 100 MiB RSS', () => {

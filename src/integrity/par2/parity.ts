@@ -21,7 +21,7 @@ import { PortarcError } from '../../model/errors.js';
 import { workerExecArgv } from '../../model/worker-argv.js';
 import { coefficient, inputLogs } from './gf16.js';
 import { ADDON_PATH, GF16_KERNEL_SOURCE, gf16Kernel, nativeWanted } from './kernel.js';
-import { isZero, sliceCount } from './slices.js';
+import { readColumn, sliceCount } from './slices.js';
 
 /** Bytes of input slices read per batch (two such buffers). */
 const INPUT_BYTES = 2 * 1024 * 1024;
@@ -95,7 +95,7 @@ export async function computeParity(
         for (let j0 = 0; j0 < count; j0 += batch) {
           const input = inputs[which];
           which ^= 1;
-          const slots = await readColumn(fh, length, sliceSize, j0, Math.min(batch, count - j0), o, w, input, width);
+          const slots = await readColumn(fh, length, sliceSize, Array.from({ length: Math.min(batch, count - j0) }, (_, s) => j0 + s), o, w, input, width);
           await pending;
           pending = undefined;
           if (slots.length === 0) continue;
@@ -118,33 +118,6 @@ export async function computeParity(
   } finally {
     await pool?.close();
   }
-}
-
-/**
- * Read bytes [o, o + w) of input slices j0..j0+m-1 into `input` (slot s at s × stride; bytes past
- * the end of the file are zeros). Returns [slot, slice index] of the pieces that are not all
- * zeros: a slice of zeros adds nothing, which makes sparse or padded archives cheap.
- */
-async function readColumn(fh: FileHandle, length: number, sliceSize: number, j0: number, m: number, o: number, w: number, input: SharedArrayBuffer, stride: number): Promise<[number, number][]> {
-  const pieces = Array.from({ length: m }, (_, s) => Buffer.from(input, s * stride, w));
-  await Promise.all(
-    pieces.map(async (piece, s) => {
-      const at = (j0 + s) * sliceSize + o;
-      const want = Math.max(0, Math.min(w, length - at));
-      let got = 0;
-      while (got < want) {
-        const { bytesRead } = await fh.read(piece, got, want - got, at + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      piece.fill(0, got);
-    }),
-  );
-  const out: [number, number][] = [];
-  pieces.forEach((p, s) => {
-    if (!isZero(p)) out.push([s, j0 + s]);
-  });
-  return out;
 }
 
 const WORKER_SOURCE = `${GF16_KERNEL_SOURCE}

@@ -38,29 +38,41 @@ export function sliceSum(slice: Buffer): SliceSum {
 }
 
 /**
- * Read slices first..count-1 of the file in order, each in the same (zero-padded) buffer; `bytes`
- * is the file's length to honour (bytes past it read as zeros, as does a file cut short).
- * Returns how many bytes were really present.
+ * Read bytes [o, o + w) of each of the input slices `slices` into `input` (the s-th at s ×
+ * stride); bytes past `length` or past the end of a file cut short are zeros. Returns
+ * [s, slice index] of the pieces that are not all zeros: a slice of zeros adds nothing to any
+ * product, which makes sparse or padded archives cheap. Used a column at a time by parity.ts
+ * and repair.ts: memory is the column's, whatever the slice size.
  */
-export async function readSlices(
+export async function readColumn(
   fh: FileHandle,
   length: number,
   sliceSize: number,
-  onSlice: (index: number, slice: Buffer, words: Uint32Array) => void | Promise<void>,
-): Promise<void> {
-  const { bytes, words } = wordBuffer(sliceSize);
-  const count = sliceCount(length, sliceSize);
-  for (let j = 0; j < count; j++) {
-    const want = Math.min(sliceSize, length - j * sliceSize);
-    let got = 0;
-    while (got < want) {
-      const { bytesRead } = await fh.read(bytes, got, want - got, j * sliceSize + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    bytes.fill(0, got);
-    await onSlice(j, bytes, words);
-  }
+  slices: readonly number[],
+  o: number,
+  w: number,
+  input: ArrayBufferLike,
+  stride: number,
+): Promise<[number, number][]> {
+  const pieces = slices.map((_, s) => Buffer.from(input, s * stride, w));
+  await Promise.all(
+    pieces.map(async (piece, s) => {
+      const at = slices[s] * sliceSize + o;
+      const want = Math.max(0, Math.min(w, length - at));
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await fh.read(piece, got, want - got, at + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      piece.fill(0, got);
+    }),
+  );
+  const out: [number, number][] = [];
+  pieces.forEach((p, s) => {
+    if (!isZero(p)) out.push([s, slices[s]]);
+  });
+  return out;
 }
 
 /** Bytes read at once when only checksums are wanted: memory stays flat whatever the slice size. */
@@ -70,7 +82,7 @@ const PIECE = 1 << 20;
  * Every slice's checksums (MD5 and CRC32 of the slice padded with zeros), in order, reading at
  * most PIECE bytes at a time (a 100 GB archive has ~100 MB slices). `onData` sees the bytes really
  * present, in order, with their offset; bytes past `length` or past the end of a file cut short
- * count as zeros, as readSlices() reads them.
+ * count as zeros (PAR2 pads the last slice with zeros).
  */
 export async function sumSlices(
   fh: FileHandle,
