@@ -40,6 +40,13 @@ export class ManifestRecorder {
   private head = 0;
   /** SHA-256 of the range digests written so far: the whole-archive digest (spec/manifest.md §7). */
   private rangeList = createHash('sha256');
+  /** Range digests (hex) not yet in rangeList. */
+  private rangeHex = '';
+
+  private foldRanges(): void {
+    this.rangeList.update(this.rangeHex, 'hex');
+    this.rangeHex = '';
+  }
   /** The newest entry mtime: the manifest and trailer get it, so that equal inputs give equal bytes. */
   private newest = 0n;
 
@@ -102,9 +109,10 @@ export class ManifestRecorder {
       this.waiting[this.head++] = undefined!;
       const headerSha256 = sink.value(w.header);
       const dataSha256 = w.data === undefined ? undefined : sink.value(w.data);
-      // The whole-archive digest: the range digests in order, as bytes (spec/manifest.md §7).
-      this.rangeList.update(Buffer.from(headerSha256, 'hex'));
-      if (dataSha256 !== undefined) this.rangeList.update(Buffer.from(dataSha256, 'hex'));
+      // The whole-archive digest: the range digests in order, as bytes (spec/manifest.md §7),
+      // hashed a few hundred at a time.
+      this.rangeHex += dataSha256 === undefined ? headerSha256 : headerSha256 + dataSha256;
+      if (this.rangeHex.length >= 1 << 15) this.foldRanges();
       await this.manifest.entry({ ...w.line, sha256: w.sha256 === undefined ? undefined : sink.value(w.sha256), headerSha256, dataSha256 });
     }
     if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
@@ -122,6 +130,7 @@ export class ManifestRecorder {
       if (this.head < this.waiting.length) await this.sink.wait(this.waiting[this.waiting.length - 1]!.last, true);
       await this.writeLines();
       if (this.head !== this.waiting.length) throw new Error('manifest lines left without their digests');
+      this.foldRanges();
       const archive = { bytes: manifestOffset, sha256: this.rangeList.digest('hex') };
       await this.manifest.foot(archive);
       this.sink.openRange();

@@ -12,6 +12,7 @@
 //
 // Memory is flat: the ring is RING bytes; a writer that gets ahead of the worker waits for room.
 
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { PortarcError } from '../model/errors.js';
@@ -40,30 +41,72 @@ export type Digest = number | string;
  * The interpreter of a batch: ops are [0, slot, from, to] (hash stream bytes [from, to) into slot)
  * and [1, slot, keep, id] (the slot's digest as result `id`; without `keep` the slot starts over).
  * Plain JavaScript source, so that it runs in the worker (eval) and here (new Function) alike.
+ *
+ * Most ranges are small (a header, a small file) and whole within one batch: a slot holds its bytes
+ * as a pending range of the ring, and its digest is then one call of crypto.hash() (no Hash object
+ * to make and collect: per entry, that was most of the cost). A pending range longer than
+ * ONE_SHOT_MAX, one that wraps around the ring, or one still open when the batch ends (its bytes
+ * are then freed) goes into a Hash object. `oneShot` is crypto.hash, absent before Node 20.12.
  */
 const RUNNER_SOURCE = String.raw`
-function makeHashRunner(createHash, ring) {
-  const slots = [];
+function makeHashRunner(createHash, oneShot, ring) {
+  const ONE_SHOT_MAX = 16384;
+  const hashes = [];
+  const from = [];
+  const to = [];
   const size = ring.length;
+  function feed(h, a, b) {
+    for (let p = a; p < b; ) {
+      const o = p % size;
+      const n = Math.min(b - p, size - o);
+      h.update(ring.subarray(o, o + n));
+      p += n;
+    }
+  }
+  function settle(s) {
+    if (!(from[s] >= 0)) return;
+    feed(hashes[s] || (hashes[s] = createHash('sha256')), from[s], to[s]);
+    from[s] = -1;
+  }
   return function run(ops) {
     const results = [];
     for (let i = 0; i < ops.length; i += 4) {
       const s = ops[i + 1];
-      const h = slots[s] || (slots[s] = createHash('sha256'));
       if (ops[i] === 0) {
-        for (let p = ops[i + 2], end = ops[i + 3]; p < end; ) {
-          const o = p % size;
-          const n = Math.min(end - p, size - o);
-          h.update(ring.subarray(o, o + n));
-          p += n;
+        const a = ops[i + 2];
+        const b = ops[i + 3];
+        if (oneShot && !hashes[s] && from[s] >= 0 && to[s] === a && b - from[s] <= ONE_SHOT_MAX) to[s] = b;
+        else if (oneShot && !hashes[s] && !(from[s] >= 0) && b - a <= ONE_SHOT_MAX) {
+          from[s] = a;
+          to[s] = b;
+        } else {
+          settle(s);
+          feed(hashes[s] || (hashes[s] = createHash('sha256')), a, b);
         }
-      } else if (ops[i + 2]) {
-        results.push(ops[i + 3], h.copy().digest('hex'));
-      } else {
-        results.push(ops[i + 3], h.digest('hex'));
-        slots[s] = undefined;
+        continue;
       }
+      const keep = ops[i + 2];
+      let digest;
+      const o = from[s] >= 0 ? from[s] % size : 0;
+      const n = from[s] >= 0 ? to[s] - from[s] : 0;
+      if (!hashes[s] && oneShot && o + n <= size) {
+        digest = oneShot('sha256', ring.subarray(o, o + n), 'hex');
+        if (!keep) from[s] = -1;
+      } else {
+        settle(s);
+        const h = hashes[s] || createHash('sha256');
+        if (keep) {
+          hashes[s] = h;
+          digest = h.copy().digest('hex');
+        } else {
+          digest = h.digest('hex');
+          hashes[s] = undefined;
+        }
+      }
+      results.push(ops[i + 3], digest);
     }
+    // The ring space of this batch is freed once it returns: what is pending must be taken now.
+    for (let s = 0; s < from.length; s++) settle(s);
     return results;
   };
 }
@@ -71,7 +114,8 @@ function makeHashRunner(createHash, ring) {
 
 const WORKER_SOURCE = `${RUNNER_SOURCE}
 const { parentPort, workerData } = require('node:worker_threads');
-const run = makeHashRunner(require('node:crypto').createHash, new Uint8Array(workerData.ring));
+const crypto = require('node:crypto');
+const run = makeHashRunner(crypto.createHash, crypto.hash, new Uint8Array(workerData.ring));
 parentPort.on('message', ({ ops, upTo }) => {
   let results;
   try {
@@ -89,8 +133,8 @@ type Runner = (ops: Float64Array) => (number | string)[];
 export const hashWorkerStats = { started: 0 };
 
 function threadRunner(ring: Uint8Array): Runner {
-  const make = new Function('createHash', 'ring', `${RUNNER_SOURCE}\nreturn makeHashRunner(createHash, ring);`);
-  return make(createHash, ring) as Runner;
+  const make = new Function('createHash', 'oneShot', 'ring', `${RUNNER_SOURCE}\nreturn makeHashRunner(createHash, oneShot, ring);`);
+  return make(createHash, (crypto as { hash?: unknown }).hash, ring) as Runner;
 }
 
 export class HashRing {
@@ -113,6 +157,8 @@ export class HashRing {
   private results = new Map<number, string>();
   private dropped = new Set<number>();
   private nextId = 0;
+  /** Digest ids below this have been sent (or run). */
+  private sentIds = 0;
   delivered = 0;
   private inFlight = 0;
   /**
@@ -224,9 +270,12 @@ export class HashRing {
     if (!this.results.delete(d)) this.dropped.add(d);
   }
 
-  /** Wait until `d` has arrived (sending what is waiting first; `needed`: see flush()). */
+  /** Wait until `d` has arrived (sending what is waiting first, if it is there; `needed`: see flush()). */
   async wait(d: Digest, needed = true): Promise<void> {
-    this.flush(needed);
+    // Already sent: the batch under way brings it. Sending the few ops made since would only cut
+    // the worker's batches small (one message per entry when the writer keeps waiting).
+    if (this.ready(d)) return;
+    if (typeof d !== 'number' || d >= this.sentIds || this.state !== 'worker') this.flush(needed);
     while (!this.ready(d)) {
       if (this.failed) throw this.failed;
       await new Promise<void>((resolve) => this.waiters.push(resolve));
@@ -254,6 +303,7 @@ export class HashRing {
     if (!this.nops && this.flushedTo === this.fed) return;
     const ops = this.ops.slice(0, this.nops);
     const upTo = this.fed;
+    this.sentIds = this.nextId;
     this.nops = 0;
     this.open = [];
     this.flushedTo = upTo;
@@ -279,7 +329,8 @@ export class HashRing {
   }
 
   private room(): Promise<void> {
-    this.flush();
+    // A batch under way frees room when it is done: wait for it rather than send a small one.
+    if (!this.inFlight) this.flush();
     if (this.failed) return Promise.reject(this.failed);
     return new Promise<void>((resolve) => this.waiters.push(resolve));
   }
