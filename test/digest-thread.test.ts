@@ -53,10 +53,11 @@ describe('create: worker hashing and in-thread hashing write the same bytes', ()
         const started = hashWorkerStats.started;
         const dest = join(dir, `${hashing}.${ext}`);
         await create(['.'], dest, { cwd: src, hashing });
-        // The path asked for is the one that ran: 'auto' takes a worker for an archive of 12 MiB.
+        // The path asked for is the one that ran: 'auto' takes a worker once the 11 MiB file comes,
+        // into a plain tar or zip; a compressed one hashes on this thread (both cores compress).
         const workers = hashWorkerStats.started - started;
-        const ringsWithWorker = ext === 'tar.gz' || ext === 'tar.zst' ? 2 : 1;
-        expect(workers).toBe(hashing === 'thread' ? 0 : ringsWithWorker);
+        const compressed = ext === 'tar.gz' || ext === 'tar.zst';
+        expect(workers).toBe(hashing === 'thread' ? 0 : hashing === 'worker' ? (compressed ? 2 : 1) : compressed ? 0 : 1);
         out[hashing] = readFileSync(dest);
       }
       expect(out.worker!.length).toBeGreaterThan(11 * MiB);
@@ -66,6 +67,20 @@ describe('create: worker hashing and in-thread hashing write the same bytes', ()
       expect(v.status, v.stdout + v.stderr).toBe(0);
     }, 120_000);
   }
+
+  it("'auto' starts no worker for a tree of small files (4 MiB in all): the same bytes as 'worker'", async () => {
+    const small = join(dir, 'small-src');
+    mkdirSync(small);
+    for (let i = 0; i < 800; i++) writeFileSync(join(small, `f${i}`), bytes(7 + i, 2000 + ((i * 7919) % 8000)));
+    // A first read moves the atimes (stored): read everything once before comparing.
+    await create(['.'], join(dir, 'small-warm.tar'), { cwd: small, hashing: 'thread' });
+    const started = hashWorkerStats.started;
+    await create(['.'], join(dir, 'small-auto.tar'), { cwd: small });
+    expect(hashWorkerStats.started).toBe(started);
+    await create(['.'], join(dir, 'small-worker.tar'), { cwd: small, hashing: 'worker' });
+    expect(hashWorkerStats.started).toBe(started + 1);
+    expect(sha(readFileSync(join(dir, 'small-auto.tar')))).toBe(sha(readFileSync(join(dir, 'small-worker.tar'))));
+  }, 60_000);
 
   it('5,000 entries made by the caller (more than the manifest lines held waiting): the same bytes, verify passes', async () => {
     const entries = () =>
@@ -111,6 +126,46 @@ describe('create: worker hashing and in-thread hashing write the same bytes', ()
     expect(err).toBeInstanceOf(UsageError);
     expect(existsSync(join(dir, 'bad.tar'))).toBe(false);
   });
+});
+
+describe("HashRing 'auto': moving to the worker between digests", () => {
+  it('digests taken before, across and after useWorker() are plain SHA-256; the worker starts once', async () => {
+    for (let seed = 1; seed <= 3; seed++) {
+      const started = hashWorkerStats.started;
+      const ring = new HashRing('auto');
+      expect(ring.where).toBe('thread');
+      const data = randomBytes(9 * MiB);
+      const asked: number[] = [];
+      const expected: string[] = [];
+      let seg = createHash('sha256');
+      let moveAt = seed * 2 * MiB;
+      for (let p = 0; p < data.length; ) {
+        const size = Math.min(data.length - p, [1, 700, 4096, 65536, MiB + 3, 3 * MiB][Math.floor(Math.random() * 6)]!);
+        const chunk = data.subarray(p, p + size);
+        await ring.feed(Buffer.from(chunk), (from, to) => ring.update(1, from, to));
+        seg.update(chunk);
+        p += size;
+        if (Math.random() < 0.4 || p >= moveAt) {
+          const keep = Math.random() < 0.3 && p < moveAt;
+          asked.push(ring.digest(1, keep));
+          expected.push(keep ? seg.copy().digest('hex') : seg.digest('hex'));
+          if (!keep) seg = createHash('sha256');
+          // Only where the slot is empty (its digest taken without keep), as the caller must.
+          if (!keep && p >= moveAt) {
+            ring.useWorker();
+            expect(ring.where).toBe('worker');
+            moveAt = Infinity;
+          }
+        }
+      }
+      asked.push(ring.digest(1));
+      expected.push(seg.digest('hex'));
+      await ring.wait(asked.at(-1)!);
+      for (let i = 0; i < asked.length; i++) expect(ring.value(asked[i]!), `seed ${seed}, digest ${i}`).toBe(expected[i]);
+      expect(hashWorkerStats.started - started).toBe(1);
+      await ring.close();
+    }
+  }, 120_000);
 });
 
 describe('HashRing: the same digests as plain SHA-256, in the worker and in this thread', () => {

@@ -39,14 +39,15 @@ export interface CreateOptions extends DeterministicOptions {
   compression?: Filter | 'auto';
   /** Compression level (gzip 1–9, default 6; zstd 1–22, default 3; zip deflate 0–9); checked up front (UsageError). */
   level?: number;
-  /** zstd worker threads (default: min(cores, 4)); the output is the same for any count. */
+  /** zstd worker threads (default: one fewer than the cores, 1 to 4); the output is the same for any count. */
   threads?: number;
   /** Write the manifest and trailer (spec/manifest.md). Default true; false makes a plain archive. */
   manifest?: boolean;
   /**
-   * Where the SHA-256 digests of the manifest are computed: 'auto' (default: a worker thread once
-   * the archive passes a few MiB, the calling thread for a small one), 'worker' or 'thread'. The
-   * archive is the same byte for byte either way.
+   * Where the SHA-256 digests of the manifest are computed: 'auto' (default: on the calling thread,
+   * moving to a worker thread when a file of 4 MiB or more is archived into a plain tar or zip,
+   * where a core is otherwise idle; compressed archives keep both cores busy compressing and hash
+   * here), 'worker' or 'thread'. The archive is the same byte for byte either way.
    */
   hashing?: HashMode;
   /** Called for every entry as it is written. */
@@ -142,9 +143,11 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   }
   const filter = !options.compression || options.compression === 'auto' ? (named ? filterForPath(dest) : 'none') : options.compression;
   // reuseOutput: the sink copies or writes each chunk before its write returns (src/io/sink.ts).
-  const out = compressingSink(filter, sink, { level: options.level, threads: options.threads, digest: options.manifest !== false, hashing: options.hashing, reuseOutput: true });
-  // The digests are of the tar stream itself, before compression (spec/manifest.md §7).
-  const recorder = options.manifest === false ? undefined : new ManifestRecorder(out, 'tar', creator, { filter, level: options.level }, options.hashing);
+  const out = compressingSink(filter, sink, { level: options.level, threads: options.threads, digest: options.manifest !== false, hashing: options.hashing === 'worker' ? 'worker' : 'thread', reuseOutput: true });
+  // The digests are of the tar stream itself, before compression (spec/manifest.md §7). Compressed,
+  // both cores are busy compressing: a hashing worker would only add its memory ('auto' → 'thread').
+  const hashing = filter !== 'none' && (options.hashing ?? 'auto') === 'auto' ? 'thread' : options.hashing;
+  const recorder = options.manifest === false ? undefined : new ManifestRecorder(out, 'tar', creator, { filter, level: options.level }, hashing);
   const writer = new TarWriter(recorder?.sink ?? out, { creator, features: recorder && MANIFEST_FEATURES });
   // A file is removed on failure; a stream cannot be taken back, so it is made unreadable instead.
   const poison = named ? undefined : async () => (await recorder?.abort(), await writer.poison(), await out.close());

@@ -28,7 +28,8 @@ const MAX_WAITING_LINES = 4096;
 
 export class ManifestRecorder {
   readonly sink: DigestingSink;
-  private spool = new CentralSpool();
+  // 1 MiB in memory, then a temporary file (a manifest takes ~300 bytes an entry).
+  private spool = new CentralSpool(1 << 20);
   private manifest = new ManifestWriter((chunk) => this.spool.add(chunk));
   private started: Promise<void>;
   private pendingDigest?: () => string;
@@ -65,6 +66,7 @@ export class ManifestRecorder {
   /** Wrap an entry's body so that its content digest is computed as the writer reads it. */
   body(entry: Entry, body: Body): Body {
     this.pendingDigest = undefined;
+    this.sink.member(entry.type === 'file' ? entry.size : 0);
     if (entry.type !== 'file') return body;
     if (this.format === 'tar' && !entry.sparse) {
       // A dense tar file stores its content as is: the sink digests it with the data range.
@@ -127,7 +129,7 @@ export class ManifestRecorder {
       await this.started;
       const manifestOffset = this.sink.position;
       // Every range digest asked for: the last line's, then every line can be written.
-      if (this.head < this.waiting.length) await this.sink.wait(this.waiting[this.waiting.length - 1]!.last, true);
+      if (this.head < this.waiting.length) await this.sink.wait(this.waiting[this.waiting.length - 1]!.last);
       await this.writeLines();
       if (this.head !== this.waiting.length) throw new Error('manifest lines left without their digests');
       this.foldRanges();

@@ -59,7 +59,7 @@ function withWriteFlags(cmd: Command): Command {
     .option('--zstd', 'compress a tar with seekable zstd (default for .tar.zst and .tzst)')
     .option('--no-compress', 'do not compress, whatever the suffix')
     .option('--level <n>', 'compression level (gzip 1-9, zstd 1-22, zip deflate 0-9)', intArg)
-    .option('--threads <n>', 'zstd worker threads (output is identical for any count)', intArg)
+    .option('--threads <n>', 'zstd worker threads (default: one fewer than the cores, 1 to 4; output is identical for any count)', intArg)
     .option('--no-manifest', 'write a plain archive: no manifest, digests or trailer (spec/manifest.md)');
 }
 

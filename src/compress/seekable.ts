@@ -55,8 +55,13 @@ export interface SeekableOptions {
   reuseOutput?: boolean;
 }
 
+/**
+ * zstd threads by default: one core is left to the main thread, which scans, reads, writes the tar
+ * stream and hashes it (measured on 2 cores: a second zstd thread made create slower, 1.28x against
+ * 1.05x the zstd program, and costs a worker's ~10 MiB and two more frames in flight).
+ */
 export function defaultThreads(): number {
-  return Math.max(1, Math.min(availableParallelism(), 4));
+  return Math.max(1, Math.min(availableParallelism() - 1, 4));
 }
 
 interface Job {

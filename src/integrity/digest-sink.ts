@@ -31,6 +31,9 @@ export interface MemberRange {
 const SEGMENT = 0;
 const RANGE = 1;
 
+/** A member at least this big moves the hashing of mode 'auto' to a worker thread. */
+const WORKER_AT = 4 << 20;
+
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 export class DigestingSink implements DownstreamSink {
@@ -38,6 +41,7 @@ export class DigestingSink implements DownstreamSink {
   position = 0;
   private readonly ring: HashRing;
   private released = false;
+  private wantWorker = false;
   private rangeOn = false;
   private start = 0;
   private dataAt = -1;
@@ -54,8 +58,18 @@ export class DigestingSink implements DownstreamSink {
   }
 
   /** Where the hashing runs (tests, benchmarks). */
-  get hashing(): 'deferred' | 'thread' | 'worker' {
+  get hashing(): 'thread' | 'worker' {
     return this.ring.where;
+  }
+
+  /**
+   * Say that the next member holds `size` bytes of data. In mode 'auto' the hashing moves to a
+   * worker thread once a member of WORKER_AT bytes comes (a core is then idle while the writer
+   * copies); the move waits for a member boundary, where no hash is half done.
+   */
+  member(size: number): void {
+    if (size >= WORKER_AT) this.wantWorker = true;
+    if (this.wantWorker && this.position === this.start) this.ring.useWorker();
   }
 
   write(chunk: Buffer): void | Promise<void> {
@@ -106,12 +120,9 @@ export class DigestingSink implements DownstreamSink {
     return this.ring.value(d);
   }
 
-  /**
-   * Wait until `d` has arrived. `now`: the caller needs it to finish (the last digests): a small
-   * archive then hashes here rather than starting a worker.
-   */
-  wait(d: Digest, now = false): Promise<void> {
-    return this.ring.wait(d, now);
+  /** Wait until `d` has arrived. */
+  wait(d: Digest): Promise<void> {
+    return this.ring.wait(d);
   }
 
   /**
@@ -146,6 +157,7 @@ export class DigestingSink implements DownstreamSink {
     this.start = end;
     this.dataAt = -1;
     this.contentLeft = -1;
+    if (this.wantWorker && !this.rangeOn) this.ring.useWorker();
     return r;
   }
 

@@ -5,12 +5,15 @@
 // which reports back how far it got (that part of the ring is free again) and the digests asked
 // for. Results are promises; nothing on the main thread waits for them unless it must (the trailer).
 //
-// The same batches can run on the main thread instead (small archives: a worker costs ~30 ms to
-// start): mode 'auto' holds the first batch until the stream passes SPAWN_AT bytes (then starts the
-// worker) or the caller needs a result first (then runs everything here). Either way the same code
-// (RUNNER_SOURCE) computes the same digests from the same bytes.
+// The same batches can run on the main thread instead, and in mode 'auto' they do until the caller
+// says that big data is coming (useWorker(), at a point where no slot holds a partial hash): a
+// worker costs ~10 MiB of RSS and per-batch messages, and pays only when a core would otherwise be
+// idle while big files are copied (many small files keep the main thread busy anyway; compression
+// keeps both cores busy). Either way the same code (RUNNER_SOURCE) computes the same digests from
+// the same bytes.
 //
-// Memory is flat: the ring is RING bytes; a writer that gets ahead of the worker waits for room.
+// Memory is flat: the ring is RING bytes (THREAD_RING while the hashing runs here, where it only
+// holds a batch); a writer that gets ahead of the worker waits for room.
 
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
@@ -22,14 +25,12 @@ import { workerExecArgv } from '../model/worker-argv.js';
 export type HashMode = 'auto' | 'worker' | 'thread';
 
 const RING = 4 << 20;
-/** The largest piece copied at once (a bigger chunk is fed in pieces). */
-const PIECE = RING / 4;
+const THREAD_RING = 1 << 20;
+
 /** A batch goes to the worker when this many bytes or op numbers are waiting. */
 const FLUSH_BYTES = 1 << 20;
 const FLUSH_OPS = 16384;
 /** 'auto': past this many bytes (or ops) the stream is big enough for a worker. */
-const SPAWN_AT = RING / 2;
-const SPAWN_OPS = 1 << 16;
 
 const OP_UPDATE = 0;
 const OP_DIGEST = 1;
@@ -138,9 +139,11 @@ function threadRunner(ring: Uint8Array): Runner {
 }
 
 export class HashRing {
-  private readonly buf: SharedArrayBuffer;
-  private readonly ring: Uint8Array;
-  private state: 'deferred' | 'thread' | 'worker';
+  private buf: SharedArrayBuffer;
+  private ring: Uint8Array;
+  /** The largest piece copied at once (a bigger chunk is fed in pieces): a quarter of the ring. */
+  private piece: number;
+  private state: 'thread' | 'worker';
   private runner: Runner | undefined;
   private worker: Worker | undefined;
   /** Stream bytes copied in so far; the ring holds [freed, fed). */
@@ -157,6 +160,8 @@ export class HashRing {
   private results = new Map<number, string>();
   private dropped = new Set<number>();
   private nextId = 0;
+  /** Mode 'auto': useWorker() may move the hashing to a worker. */
+  private readonly auto: boolean;
   /** Digest ids below this have been sent (or run). */
   private sentIds = 0;
   delivered = 0;
@@ -170,16 +175,35 @@ export class HashRing {
   private failed: Error | undefined;
 
   constructor(mode: HashMode = 'auto') {
-    this.buf = new SharedArrayBuffer(RING);
+    this.state = mode === 'worker' ? 'worker' : 'thread';
+    this.buf = new SharedArrayBuffer(this.state === 'worker' ? RING : THREAD_RING);
     this.ring = new Uint8Array(this.buf);
-    this.state = mode === 'auto' ? 'deferred' : mode;
-    if (mode === 'thread') this.runner = threadRunner(this.ring);
-    if (mode === 'worker') this.spawn();
+    this.piece = this.ring.length / 4;
+    this.auto = mode === 'auto';
+    if (this.state === 'thread') this.runner = threadRunner(this.ring);
+    else this.spawn();
   }
 
-  /** Where the hashing runs now ('deferred': not decided yet). */
-  get where(): 'deferred' | 'thread' | 'worker' {
+  /** Where the hashing runs now. */
+  get where(): 'thread' | 'worker' {
     return this.state;
+  }
+
+  /**
+   * Mode 'auto': hash on a worker thread from here on. The caller MUST call it only where every
+   * slot's digest has been taken without `keep` (or the slot never used): a partial hash on this
+   * thread cannot move.
+   */
+  useWorker(): void {
+    if (!this.auto || this.state === 'worker' || this.failed) return;
+    this.flush(); // runs here: every byte fed is hashed, the ring is empty
+    this.runner = undefined;
+    this.state = 'worker';
+    // The worker gets the larger ring (stream positions go on: they are taken modulo its size).
+    this.buf = new SharedArrayBuffer(RING);
+    this.ring = new Uint8Array(this.buf);
+    this.piece = RING / 4;
+    this.spawn();
   }
 
   /**
@@ -188,8 +212,8 @@ export class HashRing {
    */
   feed(chunk: Uint8Array, onPiece: (from: number, to: number) => void): void | Promise<void> {
     for (let p = 0; p < chunk.length; ) {
-      const n = Math.min(PIECE, chunk.length - p);
-      if (this.fed + n - this.freed > RING) return this.feedSlow(chunk, p, onPiece);
+      const n = Math.min(this.piece, chunk.length - p);
+      if (this.fed + n - this.freed > this.ring.length) return this.feedSlow(chunk, p, onPiece);
       this.copyIn(chunk, p, n, onPiece);
       p += n;
     }
@@ -197,8 +221,8 @@ export class HashRing {
 
   private async feedSlow(chunk: Uint8Array, p: number, onPiece: (from: number, to: number) => void): Promise<void> {
     while (p < chunk.length) {
-      const n = Math.min(PIECE, chunk.length - p);
-      while (this.fed + n - this.freed > RING) await this.room();
+      const n = Math.min(this.piece, chunk.length - p);
+      while (this.fed + n - this.freed > this.ring.length) await this.room();
       this.copyIn(chunk, p, n, onPiece);
       p += n;
     }
@@ -207,8 +231,9 @@ export class HashRing {
   private copyIn(chunk: Uint8Array, p: number, n: number, onPiece: (from: number, to: number) => void): void {
     if (this.failed) throw this.failed;
     const from = this.fed;
-    const o = from % RING;
-    const first = Math.min(n, RING - o);
+    const size = this.ring.length;
+    const o = from % size;
+    const first = Math.min(n, size - o);
     this.ring.set(chunk.subarray(p, p + first), o);
     if (first < n) this.ring.set(chunk.subarray(p + first, p + n), 0);
     this.fed += n;
@@ -270,12 +295,12 @@ export class HashRing {
     if (!this.results.delete(d)) this.dropped.add(d);
   }
 
-  /** Wait until `d` has arrived (sending what is waiting first, if it is there; `needed`: see flush()). */
-  async wait(d: Digest, needed = true): Promise<void> {
+  /** Wait until `d` has arrived (sending what is waiting first, if it is there). */
+  async wait(d: Digest): Promise<void> {
     // Already sent: the batch under way brings it. Sending the few ops made since would only cut
     // the worker's batches small (one message per entry when the writer keeps waiting).
     if (this.ready(d)) return;
-    if (typeof d !== 'number' || d >= this.sentIds || this.state !== 'worker') this.flush(needed);
+    if (typeof d !== 'number' || d >= this.sentIds || this.state !== 'worker') this.flush();
     while (!this.ready(d)) {
       if (this.failed) throw this.failed;
       await new Promise<void>((resolve) => this.waiters.push(resolve));
@@ -289,17 +314,9 @@ export class HashRing {
     return this.value(id);
   }
 
-  /**
-   * Send what is waiting. `needed`: a result is awaited now, so a deferred ring decides: small so
-   * far, it runs here from now on.
-   */
-  flush(needed = false): void {
+  /** Send what is waiting (or, on this thread, run it). */
+  flush(): void {
     if (this.failed) return;
-    if (this.state === 'deferred') {
-      if (needed && this.fed < SPAWN_AT) this.runner = threadRunner(this.ring);
-      else this.spawn();
-      this.state = this.runner ? 'thread' : 'worker';
-    }
     if (!this.nops && this.flushedTo === this.fed) return;
     const ops = this.ops.slice(0, this.nops);
     const upTo = this.fed;
@@ -323,9 +340,7 @@ export class HashRing {
   }
 
   private maybeFlush(): void {
-    if (this.state === 'deferred') {
-      if (this.fed >= SPAWN_AT || this.nops >= SPAWN_OPS) this.flush();
-    } else if (this.fed - this.flushedTo >= FLUSH_BYTES || this.nops >= FLUSH_OPS) this.flush();
+    if (this.fed - this.flushedTo >= Math.min(FLUSH_BYTES, this.ring.length / 2) || this.nops >= FLUSH_OPS) this.flush();
   }
 
   private room(): Promise<void> {
