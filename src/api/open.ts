@@ -5,7 +5,7 @@
 import { open, stat } from 'node:fs/promises';
 import type { Entry } from '../model/entry.js';
 import type { Limits } from '../model/limits.js';
-import { decompressAuto, peek, sniff, unsupportedFormat } from '../compress/index.js';
+import { decoderTakesReusedInput, decompressAuto, peek, sniff, unsupportedFormat } from '../compress/index.js';
 import { openSource, stable, type ArchiveSource } from '../io/source.js';
 import { ArchiveError, IoError, ioError } from '../model/errors.js';
 import { BLOCK, decodeHeader, isZeroBlock } from '../tar/header.js';
@@ -78,10 +78,11 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
     return { format: 'zip', name, info: reader.info, members: reader, close: opened.close };
   }
   // The tar reader is done with a chunk before it asks for the next but one (so the decoder may
-  // reuse its output buffers); the decompressors may not be (they keep partial frames), so they
-  // get copies.
+  // reuse its output buffers); node:zlib's decompressors are not (they queue input), so they get
+  // copies (decoderTakesReusedInput).
   const plain = sniff(head) === 'none' && !unsupportedFormat(head);
-  const decoded = plain ? { head, rest } : await peek(decompressAuto(reused ? stable(rest) : rest, { reuseOutput: !options.keepsChunks }), BLOCK);
+  const copyInput = reused && !decoderTakesReusedInput(sniff(head));
+  const decoded = plain ? { head, rest } : await peek(decompressAuto(copyInput ? stable(rest) : rest, { reuseOutput: !options.keepsChunks }), BLOCK);
   const wrong = notTar(decoded.head, plain ? (typeof source === 'string' && source !== '-' ? 'file' : 'input') : 'decompressed input');
   if (wrong) {
     await opened.close();

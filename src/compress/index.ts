@@ -10,7 +10,7 @@ import { SeekableEncoder, type SeekableOptions } from './seekable.js';
 import { peek, SNIFF_BYTES, sniff, unsupportedFormat } from './sniff.js';
 import type { Encoder, Filter } from './types.js';
 import { zstdDecompress } from './zstd.js';
-import type { ZstdBackendName } from './backend.js';
+import { zstdBackend, type ZstdBackendName } from './backend.js';
 
 export type { Encoder, Filter } from './types.js';
 export { CompressError } from './errors.js';
@@ -152,6 +152,16 @@ export async function* decompressAuto(
   if (unsupported) throw new ArchiveError(`the archive is ${unsupported}-compressed; portarc reads plain, gzip and zstd archives`, { offset: 0 });
   opts.onFilter?.(filter);
   yield* decompressor(filter, opts)(bytes);
+}
+
+/**
+ * Whether `filter`'s decoder is done with an input chunk once it asks for the next, so that a
+ * source reusing its buffers (src/io/source.ts) needs no copies: zstd-napi consumes its input in
+ * the call. node:zlib streams (gzip, built-in zstd) queue input chunks, and fzstd may keep them.
+ * Copies are garbage V8 frees late: 1 MiB a chunk of the archive.
+ */
+export function decoderTakesReusedInput(filter: Filter, backend?: ZstdBackendName | 'auto'): boolean {
+  return filter === 'none' || (filter === 'zstd' && zstdBackend('decompress', backend).name === 'zstd-napi');
 }
 
 /** The filter a file name asks for: .tar.gz/.tgz → gzip, .tar.zst/.tzst → zstd, else none. */
