@@ -55,7 +55,7 @@ export interface ParityLayout {
  * How a job of `recovery` slices of `sliceSize` bytes over `count` input slices is cut up. A batch
  * is also at most MAX_COEFS / rows slices: each kernel call takes batch × rows constants, and the
  * native kernel's tables for them (168 bytes each) would otherwise grow with the recovery
- * percentage (1000 rows × 512 slices: 84 MiB), past the memory bound.
+ * percentage (1000 rows × 512 slices: 82 MiB), past the memory bound.
  */
 export function parityLayout(sliceSize: number, count: number, recovery: number, budget: number): ParityLayout {
   const perRow = Math.floor(budget / recovery / 128) * 128;
