@@ -25,6 +25,13 @@ export interface Gf16Kernel {
   mulAddAsync?(dsts: Uint8Array[], srcs: Uint8Array[], coef: Uint16Array, threads: number): Promise<void>;
 }
 
+/**
+ * Constants per kernel call at most (srcs.length × dsts.length): the native kernel builds a
+ * 168-byte table for each before it starts (16384 of them: 2.6 MiB), so parity.ts and repair.ts
+ * cut their batches to stay within it, whatever the number of rows.
+ */
+export const MAX_COEFS = 16384;
+
 /** The addon, from src/integrity/par2 (vitest) and dist/integrity/par2 (tsc) alike. */
 export const ADDON_PATH = fileURLToPath(new URL('../../../build/Release/portarc_sys.node', import.meta.url));
 

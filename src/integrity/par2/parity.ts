@@ -20,7 +20,7 @@ import { Worker } from 'node:worker_threads';
 import { PortarcError } from '../../model/errors.js';
 import { workerExecArgv } from '../../model/worker-argv.js';
 import { coefficient, inputLogs } from './gf16.js';
-import { ADDON_PATH, GF16_KERNEL_SOURCE, gf16Kernel, nativeWanted } from './kernel.js';
+import { ADDON_PATH, GF16_KERNEL_SOURCE, gf16Kernel, MAX_COEFS, nativeWanted } from './kernel.js';
 import { readColumn, sliceCount } from './slices.js';
 
 /** Bytes of input slices read per batch (two such buffers). */
@@ -51,12 +51,17 @@ export interface ParityLayout {
   batch: number;
 }
 
-/** How a job of `recovery` slices of `sliceSize` bytes over `count` input slices is cut up. */
+/**
+ * How a job of `recovery` slices of `sliceSize` bytes over `count` input slices is cut up. A batch
+ * is also at most MAX_COEFS / rows slices: each kernel call takes batch × rows constants, and the
+ * native kernel's tables for them (168 bytes each) would otherwise grow with the recovery
+ * percentage (1000 rows × 512 slices: 82 MiB), past the memory bound.
+ */
 export function parityLayout(sliceSize: number, count: number, recovery: number, budget: number): ParityLayout {
   const perRow = Math.floor(budget / recovery / 128) * 128;
   const width = Math.min(sliceSize, Math.max(MIN_COLUMN, perRow));
   const rows = Math.max(1, Math.min(recovery, Math.floor(budget / width)));
-  const batch = Math.max(1, Math.min(count, Math.floor(INPUT_BYTES / width)));
+  const batch = Math.max(1, Math.min(count, Math.floor(INPUT_BYTES / width), Math.floor(MAX_COEFS / rows)));
   return { width, rows, batch };
 }
 

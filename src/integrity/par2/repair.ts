@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { crc32 } from 'node:zlib';
 import { IoError } from '../../model/errors.js';
 import { coefficient, gfMul, inputLogs, invert } from './gf16.js';
-import { gf16Kernel } from './kernel.js';
+import { gf16Kernel, MAX_COEFS } from './kernel.js';
 import type { RecoverySet } from './reader.js';
 import { readColumn, sliceCount, sumSlices, wordBuffer } from './slices.js';
 
@@ -59,8 +59,6 @@ function solve(set: RecoverySet, damaged: number[], logs: Uint16Array): { exps: 
 
 /** Narrowest column when the budget allows it: narrower ones mean more, smaller reads. A multiple of 128 (the SIMD step). */
 const MIN_COLUMN = 4096;
-/** Constants per kernel call at most: the native kernel builds a 168-byte table for each. */
-const MAX_COEFS = 16384;
 /** Bytes read and written at once when copying the intact slices. */
 const COPY_PIECE = 1 << 20;
 
