@@ -45,9 +45,9 @@ export interface CreateOptions extends DeterministicOptions {
   manifest?: boolean;
   /**
    * Where the SHA-256 digests of the manifest are computed: 'auto' (default: on the calling thread,
-   * moving to a worker thread when a file of 4 MiB or more is archived into a plain tar or zip,
-   * where a core is otherwise idle; compressed archives keep both cores busy compressing and hash
-   * here), 'worker' or 'thread'. The archive is the same byte for byte either way.
+   * moving to a worker thread when a file of 4 MiB or more is archived into a plain tar or a stored
+   * zip, where a core is otherwise idle; compressed archives and members keep a core busy
+   * compressing and hash here), 'worker' or 'thread'. The archive is the same byte for byte either way.
    */
   hashing?: HashMode;
   /** Called for every entry as it is written. */
@@ -130,7 +130,9 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   const format = options.format && options.format !== 'auto' ? options.format : named && /\.zip$/i.test(dest) ? 'zip' : 'tar';
   if (format === 'zip') {
     let writer: ZipWriter;
-    const recorder = options.manifest === false ? undefined : new ManifestRecorder(sink, 'zip', creator, undefined, options.hashing);
+    // Compressed members keep a core busy compressing: a hashing worker would only add its memory.
+    const hashing = (options.zipMethod ?? 'deflate') !== 'store' && (options.hashing ?? 'auto') === 'auto' ? 'thread' : options.hashing;
+    const recorder = options.manifest === false ? undefined : new ManifestRecorder(sink, 'zip', creator, undefined, hashing);
     try {
       writer = new ZipWriter(recorder?.sink ?? sink, { creator, method: options.zipMethod ?? 'deflate', level: options.level, hardlinks: options.zipHardlinks, features: recorder && MANIFEST_FEATURES });
     } catch (err) {
@@ -203,7 +205,10 @@ export async function create(input: CreateInput, dest: string | Writable, option
   checkHooks(options);
   const normalize = entryNormalizer(options);
   const opened = await openWriter(dest, options);
-  const reuseBuffers = opened.format === 'tar';
+  // The scan may reuse its read buffer when every consumer of a chunk is done with it once it asks
+  // for the next: the tar writer, and the zip writer's store and node:zlib deflate (ZlibDriver);
+  // not a registered zip method, whose compressor may keep chunks.
+  const reuseBuffers = opened.format === 'tar' || (options.zipMethod ?? 'deflate') === 'deflate' || options.zipMethod === 'store';
   const hardlinkContent = opened.format === 'zip' && (options.zipHardlinks ?? 'copy') === 'copy';
   const warnings: string[] = [];
   // A generator: it fails (a path that cannot be stat'ed) inside writeEntries, which cleans up.

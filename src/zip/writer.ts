@@ -11,6 +11,7 @@
 
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ZlibDriver } from '../compress/zlibstream.js';
 import type { Entry } from '../model/entry.js';
 import { collect, densify, exactly, type Body } from './body.js';
 import { crc32 } from './crc.js';
@@ -271,20 +272,25 @@ export class ZipWriter {
           await this.out(part);
         }
       } else {
-        // Node 20's pipeline rejects with an AbortError when the last stage throws: keep the
-        // sink's own error (ENOSPC, EPIPE) so that the message says what happened.
-        let sinkError: unknown;
-        await pipeline(Readable.from(counted.iterable), codec.compressor(this.opts.level), async (src: AsyncIterable<Buffer>) => {
-          for await (const part of src) {
-            csize += part.length;
-            await this.out(part).catch((err: unknown) => {
-              sinkError = err;
-              throw err;
-            });
+        // One input chunk at a time, its output written before the next is read (ZlibDriver:
+        // zlib's own backpressure, and the input chunk is done with once its push ends, so the
+        // scan may reuse its buffer). A pipe queued up to 16 chunks of 1 MiB and their output.
+        const z = new ZlibDriver(codec.compressor(this.opts.level));
+        try {
+          for await (const part of counted.iterable) {
+            for await (const c of z.push(part)) {
+              csize += c.length;
+              await this.out(c);
+            }
           }
-        }).catch((err: unknown) => {
-          throw sinkError ?? err;
-        });
+          for await (const c of z.end()) {
+            csize += c.length;
+            await this.out(c);
+          }
+        } catch (err) {
+          z.destroy();
+          throw err;
+        }
       }
       crc = counted.crc();
       usize = counted.size();
