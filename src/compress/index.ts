@@ -157,11 +157,12 @@ export async function* decompressAuto(
 /**
  * Whether `filter`'s decoder is done with an input chunk once it asks for the next, so that a
  * source reusing its buffers (src/io/source.ts) needs no copies: zstd-napi consumes its input in
- * the call. node:zlib streams (gzip, built-in zstd) queue input chunks, and fzstd may keep them.
- * Copies are garbage V8 frees late: 1 MiB a chunk of the archive.
+ * the call, and node:zlib (gzip, built-in zstd) is driven one chunk at a time, each push ending
+ * when zlib has consumed it (ZlibDriver). fzstd may keep chunks. Copies are garbage V8 frees late:
+ * 1 MiB a chunk of the archive.
  */
 export function decoderTakesReusedInput(filter: Filter, backend?: ZstdBackendName | 'auto'): boolean {
-  return filter === 'none' || (filter === 'zstd' && zstdBackend('decompress', backend).name === 'zstd-napi');
+  return filter !== 'zstd' || zstdBackend('decompress', backend).name !== 'fzstd';
 }
 
 /** The filter a file name asks for: .tar.gz/.tgz → gzip, .tar.zst/.tzst → zstd, else none. */
