@@ -136,7 +136,6 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
       }
       const base = walker.offset;
       let failure: { reason: string; at: number; frame: number; start: number; atEnd: boolean; contentSize?: number } | undefined;
-      const ready: Buffer[] = [];
       try {
         for (const piece of walker.split(chunk)) {
           if (piece.first) {
@@ -146,28 +145,44 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
             frame = piece.frame;
           }
           const at = piece.offset + piece.data.length;
-          const take = (b: Buffer) => {
-            if (!b.length) return;
+          /** Hold `b`; or, past HOLD, what is to go out now (the gap will say so if the frame fails). */
+          const take = (b: Buffer): Buffer[] => {
+            if (!b.length) return [];
             hash?.update(b);
             if (heldBytes + b.length <= HOLD && passed === 0) {
               if (reuse) b.copy((hold ??= holds[turn] ??= Buffer.allocUnsafeSlow(HOLD)), heldBytes);
               else held.push(b);
               heldBytes += b.length;
-            } else {
-              // Too big to hold: what was held and what comes go out now (the gap will say so).
-              ready.push(...heldChunks(), b);
-              passed += heldBytes + b.length;
-              release();
+              return [];
             }
+            const now = [...heldChunks(), b];
+            passed += heldBytes + b.length;
+            release();
+            return now;
           };
           try {
-            for await (const b of dec!.push(piece.data)) take(b);
+            // Each chunk goes out before the decoder makes the next: it may reuse its buffers.
+            for await (const b of dec!.push(piece.data)) {
+              for (const o of take(b)) {
+                out += o.length;
+                yield o;
+              }
+            }
             if (piece.last) {
-              for await (const b of dec!.end()) take(b);
+              for await (const b of dec!.end()) {
+                for (const o of take(b)) {
+                  out += o.length;
+                  yield o;
+                }
+              }
               dec = undefined;
               if (hash && piece.checksum !== undefined && hash.low32() !== piece.checksum)
                 throw new Error(`checksum mismatch (frame says 0x${piece.checksum.toString(16)}, content hashes to 0x${hash.low32().toString(16)})`);
-              ready.push(...heldChunks());
+              // Checked: the frame goes out.
+              for (const o of heldChunks()) {
+                out += o.length;
+                yield o;
+              }
               release();
               passed = 0;
             }
@@ -176,20 +191,10 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
             failure = { reason: e.message, at, frame: piece.frame, start: piece.frameStart, atEnd: piece.last, contentSize: walker.contentSize };
             break;
           }
-          if (ready.length) {
-            for (const b of ready.splice(0)) {
-              out += b.length;
-              yield b;
-            }
-          }
         }
       } catch (e) {
         if (!(e instanceof FrameError)) throw e;
         failure = { reason: e.message, at: walker.stoppedAt, frame: e.frame ?? frame, start: walker.frameStart, atEnd: false };
-      }
-      for (const b of ready) {
-        out += b.length;
-        yield b;
       }
       if (!failure) continue;
 
