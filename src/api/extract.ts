@@ -168,6 +168,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       ...(archive!.skipped ?? []).map(skippedDamage),
       ...restorer.damaged.map((f) => ({ path: f.path, what: f.what, range: check?.rangeOf(f.path), keptAs: f.keptAs })),
       ...(check?.damaged ?? []),
+      ...(check?.lost ?? []),
     ].sort((a, b) => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER)),
   });
   try {
@@ -178,7 +179,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     check = random ? ContentCheck.byReader() : await ContentCheck.open(source);
     for await (const { entry: stored1, body: stored, offset } of abortable(archive.members, signal)) {
       if (isManifestMember(stored1.path, archive.info.features.compat)) {
-        await check.manifestMember(stored1, stored, restorer, options.manifest === true);
+        await check.manifestMember(stored1, stored, restorer, options.manifest === true, archive.skipped);
         if (!options.manifest) continue;
       }
       // The hooks pick and rename; the manifest check goes by the name in the archive.
@@ -226,7 +227,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     }
     await restorer.finish();
     progress?.done();
-    await check.finish(dir, restorer, options.manifest === true);
+    await check.finish(dir, restorer, options.manifest === true, archive.skipped);
   } catch (err) {
     // Whatever was extracted completely keeps its name and metadata; temporary files of what was
     // not are removed; then the failure is reported, with any damage found before it.
