@@ -458,6 +458,24 @@ describe('seekable .tar.zst: a damaged frame is skipped, the reading goes on at 
     expect(sums(out)).toEqual(expected(ms, d));
   });
 
+  it('the first frame damaged: the tar does not start where expected, the reader finds the first header after the gap', async () => {
+    const ms = await members(good.path);
+    const d = frames[0]!.d;
+    const first = damage('first.tar.zst', frames[0]!.c[1] >> 1);
+    for (const [args, input] of [
+      [['-f', first], undefined],
+      [['-f', '-'], readFileSync(first)],
+    ] as const) {
+      const out = tempDir('salvage-first');
+      const r = portarc(['extract', ...args, '-C', out], { input });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`error: .*, bytes 0-\\d+: data lost: zstd frame 0 \\(compressed bytes 0-${frames[0]!.c[1]}\\) is damaged: .*: tar bytes 0-${d[1]} lost; skipped to the next header\n`));
+      const got = sums(out);
+      for (const [n, h] of Object.entries(expected(ms, d))) expect(got[n], n).toBe(h);
+      expect(Object.keys(got).filter((n) => n in want)).toEqual(Object.keys(expected(ms, d)));
+    }
+  });
+
   it('from stdin (no seek table): the next frame is found by its magic, the same files restored', async () => {
     const ms = await members(good.path);
     const d = frames[1]!.d;
@@ -551,6 +569,23 @@ describe('seekable .tar.zst: a damaged frame is skipped, the reading goes on at 
     for await (const c of zstdSalvage(Readable.from([bad]), { gaps })) n += c.length;
     expect(n).toBe(frames[frames.length - 1]!.d[1] - (frames[1]!.d[1] - frames[1]!.d[0]));
     expect(gaps).toEqual([expect.objectContaining({ at: frames[1]!.d[0], size: frames[1]!.d[1] - frames[1]!.d[0], compressed: frames[1]!.c, frame: 1, resumed: true })]);
+  });
+
+  it('ByteSource: a gap inside a chunk (bytes gathered ahead by a peek) stops the reading exactly there', async () => {
+    const { ByteSource, GapError } = await import('../src/io/bytesource.js');
+    const a = Buffer.alloc(100, 0x61);
+    const b = Buffer.alloc(100, 0x62);
+    const gaps = [{ at: 100, size: 50, reason: 'frame lost' }];
+    const src = new ByteSource(Readable.from([Buffer.concat([a, b])]), gaps);
+    expect(await src.read(60)).toEqual(a.subarray(0, 60));
+    const err = await src.read(60).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GapError);
+    expect(src.position).toBe(100); // the 40 bytes before the gap were read
+    await expect(src.skip(10)).rejects.toBeInstanceOf(GapError); // until it is accepted
+    expect(src.acceptGap()).toBe(gaps[0]);
+    expect(src.position).toBe(150);
+    expect(await src.read(200)).toEqual(b);
+    expect(src.position).toBe(250);
   });
 
   it('gzip cannot resynchronise: the error says nothing after it can be read', () => {

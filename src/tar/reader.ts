@@ -48,7 +48,7 @@ export interface SkippedRange {
 
 /** What a skipped range cost, in a line (the form extract and list report it in). */
 export function describeSkipped(s: SkippedRange): string {
-  if (s.entry !== undefined) return `data lost: ${s.what}`;
+  if (s.entry !== undefined || s.compressed !== undefined) return `data lost: ${s.what}`;
   return `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`;
 }
 
