@@ -78,6 +78,8 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
   let walker = new FrameWalker();
   /** Bytes handed out so far. */
   let out = 0;
+  /** Decompressed bytes lost in the gaps recorded so far (NaN once one was of unknown size). */
+  let lostSoFar = 0;
   let dec: FrameDecoder | undefined;
   let hash: Xxh64 | undefined;
   // The held output: fresh chunks, or (reuseOutput) copies in one of two buffers taken in turn,
@@ -99,6 +101,11 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
   let passed = 0;
   let frame = 0;
 
+  /** With the table: the bytes lost from here to decompressed offset `to` (the stream's offset is what went out plus what was lost). */
+  const lostTo = (to: number): number | undefined => {
+    const here = out + lostSoFar;
+    return Number.isNaN(here) || to < here ? undefined : to - here;
+  };
   const drop = () => {
     dec?.destroy();
     dec = undefined;
@@ -108,6 +115,7 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
     heldBytes = 0;
   };
   const record = (gap: FrameGap) => {
+    lostSoFar += gap.size ?? NaN;
     const last = salvage.gaps[salvage.gaps.length - 1];
     // Damaged frames in a row make one gap.
     if (last && last.at === gap.at && last.compressed[1] === gap.compressed[0]) {
@@ -129,7 +137,7 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
           // Cut short inside a frame: what its header or the table says it held is lost.
           const inFrame = dec !== undefined;
           drop();
-          const size = table ? Math.max(0, table.decompressedSize - out) : inFrame && walker.contentSize !== undefined ? walker.contentSize - passed : undefined;
+          const size = table ? lostTo(table.decompressedSize) : inFrame && walker.contentSize !== undefined ? walker.contentSize - passed : undefined;
           record({ at: out, size, compressed: [e.offset, walker.offset], frame: e.frame ?? frame, reason: e.message, resumed: false, unchecked: passed || undefined });
         }
         return;
@@ -211,13 +219,12 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
         let j = 0;
         while (j < table.frames && (table.frame(j).compressedOffset <= failure.start || table.frame(j).compressedOffset < from)) j++;
         const got = j < table.frames ? await skipTo(rest, from, table.frame(j).compressedOffset, next) : undefined;
-        const lost = (to: number) => (to >= out ? to - out : undefined);
         if (!got) {
           const end = j < table.frames ? table.frame(j).compressedOffset : Math.max(failure.at, table.compressedSize);
-          record({ at: out, size: lost(table.decompressedSize), compressed: [failure.start, end], frame: failure.frame, reason: failure.reason, resumed: false, unchecked: unchecked || undefined });
+          record({ at: out, size: lostTo(table.decompressedSize), compressed: [failure.start, end], frame: failure.frame, reason: failure.reason, resumed: false, unchecked: unchecked || undefined });
           return;
         }
-        resume = { ...got, frame: j, size: lost(table.frame(j).decompressedOffset) };
+        resume = { ...got, frame: j, size: lostTo(table.frame(j).decompressedOffset) };
       } else {
         const found = await scan(rest, from, next);
         if (found.rest) {
