@@ -580,6 +580,20 @@ describe('seekable .tar.zst: a damaged frame is skipped, the reading goes on at 
     expect(result.damaged[0]).toMatchObject({ what: expect.stringMatching(/^data lost: zstd frame 1 .*; not extracted$/) });
     expect(existsSync(join(out, 'a5.bin'))).toBe(true);
 
+    // To a callback (the decoder then hands out fresh chunks): the same report; the callback got
+    // the later members whole, and the lost one only in part (it must drop it: the report names it).
+    const seen: Record<string, string> = {};
+    const cerr = await extract(mid, async (e, body) => {
+      const h = createHash('sha256');
+      for await (const c of body) h.update(c as Buffer);
+      seen[e.name] = h.digest('hex');
+    }).catch((e: unknown) => e);
+    expect(cerr).toBeInstanceOf(ExtractDamagedError);
+    expect((cerr as ExtractDamagedError).result.damaged).toMatchObject([{ path: './a1.bin', what: expect.stringMatching(/^data lost: zstd frame 1 /) }]);
+    for (const n of ['a0.bin', 'a3.bin', 'a4.txt', 'a5.bin']) expect(seen[`./${n}`], n).toBe(want[n]);
+    expect(seen['./a1.txt']).toBeUndefined();
+    expect(seen['./a2.bin']).toBeUndefined();
+
     const names: string[] = [];
     const lerr = await (async () => {
       for await (const e of list(mid)) names.push(e.name);
