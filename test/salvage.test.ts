@@ -623,6 +623,20 @@ describe('seekable .tar.zst: a damaged frame is skipped, the reading goes on at 
     expect(gaps).toEqual([expect.objectContaining({ at: frames[1]!.d[0], size: frames[1]!.d[1] - frames[1]!.d[0], compressed: frames[1]!.c, frame: 1, resumed: true })]);
   });
 
+  it('resync by magic: a skippable-frame magic that damaged bytes hold by chance is not taken for a frame', async () => {
+    const { zstdSalvage } = await import('../src/compress/index.js');
+    const b = Buffer.from(good.bytes);
+    const f1 = frames[1]!.c;
+    b[f1[0] + 10]! |= 6; // frame 1 fails at its first block: the rest of it is scanned
+    b.writeUInt32LE(0x184d2a5e, f1[0] + 1000); // then a skippable magic...
+    b.writeUInt32LE(0xfffffff0, f1[0] + 1004); // ...whose size would swallow everything after
+    const gaps: import('../src/compress/index.js').FrameGap[] = [];
+    let n = 0;
+    for await (const c of zstdSalvage(Readable.from([b]), { gaps })) n += c.length;
+    expect(gaps).toMatchObject([{ at: frames[1]!.d[0], compressed: f1, resumed: true }]);
+    expect(n).toBe(frames[frames.length - 1]!.d[1] - (frames[1]!.d[1] - frames[1]!.d[0]));
+  });
+
   it('ByteSource: a gap inside a chunk (bytes gathered ahead by a peek) stops the reading exactly there', async () => {
     const { ByteSource, GapError } = await import('../src/io/bytesource.js');
     const a = Buffer.alloc(100, 0x61);

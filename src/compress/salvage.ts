@@ -283,7 +283,7 @@ async function scan(rest: Buffer, from: number, next: () => Promise<Buffer | und
         keep = cand; // decide once more bytes are here
         break;
       }
-      if (magic !== ZSTD_MAGIC || plausibleHeader(buf.subarray(cand))) return { at: at + cand, rest: buf.subarray(cand) };
+      if (magic === ZSTD_MAGIC ? plausibleHeader(buf.subarray(cand)) : plausibleSkippable(buf.subarray(cand))) return { at: at + cand, rest: buf.subarray(cand) };
     }
     if (done) return { at: at + buf.length };
     const c = await next();
@@ -292,6 +292,17 @@ async function scan(rest: Buffer, from: number, next: () => Promise<Buffer | und
     buf = c ? Buffer.concat([buf.subarray(keep), c]) : buf.subarray(keep);
   }
 }
+
+/**
+ * A skippable frame that could be one: its size at most 16 MiB (a seek table of 1.4 million frames).
+ * Damaged bytes hold a skippable magic by chance every 256 MiB or so; taking one would skip up to
+ * 4 GiB of good frames.
+ */
+function plausibleSkippable(b: Buffer): boolean {
+  return b.length >= 8 && b.readUInt32LE(4) <= MAX_SKIPPABLE;
+}
+
+const MAX_SKIPPABLE = 16 << 20;
 
 /** A zstd frame header that could be one (FACTS §6): reserved bit clear, a sane window, a real first block. */
 function plausibleHeader(b: Buffer): boolean {
