@@ -2,6 +2,7 @@
 // damaged tar header as GNU tar does, past a damaged zip member; a file whose content does not
 // match the manifest never lands under its real name; every damaged place is reported, exit 2.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, readdirSync, lstatSync, writeFileSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
@@ -304,5 +305,392 @@ describe('the reader option and a manifest that cannot be trusted', () => {
     expect(r.stderr).toMatch(/entry "\.\/a\.txt", bytes \d+-\d+: content does not match the manifest.*kept as \.\/a\.txt\.damaged/);
     expect(readFileSync(join(out, 'a.txt.damaged'), 'utf8')).toBe('alpha\n');
     expect(readFileSync(join(out, 'c.txt'), 'utf8')).toBe('gamma\n');
+  });
+});
+
+// ---- seekable zstd: a damaged frame costs that frame only (spec §6.8, seekable zstd) -------------
+
+/** Seeded bytes that zstd cannot compress (xorshift32). */
+function noise(seed: number, size: number): Buffer {
+  const w = new Uint32Array(size / 4);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < w.length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    w[i] = x;
+  }
+  return Buffer.from(w.buffer);
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Data frames of a seekable .tar.zst, from its seek table: compressed and decompressed [start, end). */
+function seekFrames(z: Buffer): { c: [number, number]; d: [number, number] }[] {
+  const n = z.readUInt32LE(z.length - 9);
+  expect(z[z.length - 5]).toBe(0x80); // checksums in the table: 12 bytes an entry
+  const at = z.length - 9 - 12 * n;
+  const out: { c: [number, number]; d: [number, number] }[] = [];
+  let c = 0;
+  let d = 0;
+  for (let i = 0; i < n; i++) {
+    const cs = z.readUInt32LE(at + 12 * i);
+    const ds = z.readUInt32LE(at + 12 * i + 4);
+    out.push({ c: [c, c + cs], d: [d, d + ds] });
+    c += cs;
+    d += ds;
+  }
+  return out;
+}
+
+/** The tar's members: name, header offset, data end (from the decompressed stream, read by zstd -dc). */
+async function members(z: string): Promise<{ name: string; offset: number; end: number }[]> {
+  const { TarReader } = await import('../src/tar/reader.js');
+  const tar = spawnSync('zstd', ['-dc', z], { maxBuffer: 1 << 28 }).stdout;
+  const out: { name: string; offset: number; end: number }[] = [];
+  for await (const m of new TarReader(Readable.from([tar]))) out.push({ name: m.entry.name, offset: m.offset, end: m.dataOffset + m.entry.size });
+  return out;
+}
+
+/** Regular files under `root`: relative name → sha256. Nothing else may be there (no temporaries). */
+function sums(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of readdirSync(root, { recursive: true }) as string[]) {
+    const p = join(root, n);
+    if (lstatSync(p).isFile()) out[n] = sha(readFileSync(p));
+  }
+  return out;
+}
+
+describe('seekable .tar.zst: a damaged frame is skipped, the reading goes on at the next one', () => {
+  const dir = tempDir('salvage-zst');
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  // a0.bin a0.txt a1.bin a1.txt ...: 3 MiB files across the 4 MiB frames, small ones between them
+  // (a1.txt lies wholly inside frame 1).
+  const want: Record<string, string> = {};
+  for (let i = 0; i < 6; i++) {
+    const big = noise(1000 + i, 3 << 20);
+    const small = Buffer.from(`small file ${i}: marker-${'XYZ'.repeat(i + 1)}-end\n`);
+    writeFileSync(join(src, `a${i}.bin`), big);
+    writeFileSync(join(src, `a${i}.txt`), small);
+    want[`a${i}.bin`] = sha(big);
+    want[`a${i}.txt`] = sha(small);
+  }
+  const good = make(dir, 'good.tar.zst');
+  const frames = seekFrames(good.bytes);
+  const damage = (name: string, at: number, mask = 0x5a, n = 64) => {
+    const b = Buffer.from(good.bytes);
+    for (let i = 0; i < n; i++) b[at + i]! ^= mask;
+    const p = join(dir, name);
+    writeFileSync(p, b);
+    return p;
+  };
+  const mid = damage('mid.tar.zst', (frames[1]!.c[0] + frames[1]!.c[1]) >> 1);
+  const sum = damage('sum.tar.zst', frames[1]!.c[1] - 1, 0x01, 1); // the frame's checksum only
+  const last = frames.length - 1;
+  const tail = damage('tail.tar.zst', (frames[last]!.c[0] + frames[last]!.c[1]) >> 1);
+  const lost = (ms: { name: string; offset: number; end: number }[], d: [number, number]) => ms.filter((m) => m.offset < d[1] && m.end > d[0]);
+  /** What must be restored when the tar bytes `d` are lost: every file outside them, with its content. */
+  const expected = (ms: { name: string; offset: number; end: number }[], d: [number, number]) => {
+    const gone = new Set(lost(ms, d).map((m) => m.name.slice(2)));
+    return Object.fromEntries(Object.entries(want).filter(([n]) => !gone.has(n)));
+  };
+
+  it('the archive has the frames the test needs', async () => {
+    expect(frames.length).toBeGreaterThanOrEqual(5);
+    const ms = await members(good.path);
+    // Frame 1 holds a whole member (a1.txt) and ends inside another (a2.bin), whose header it holds too.
+    expect(lost(ms, frames[1]!.d).map((m) => m.name)).toEqual(['./a1.bin', './a1.txt', './a2.bin']);
+    expect(ms.find((m) => m.name === './a1.txt')!.offset).toBeGreaterThanOrEqual(frames[1]!.d[0]);
+    expect(ms.find((m) => m.name === './a1.txt')!.end).toBeLessThanOrEqual(frames[1]!.d[1]);
+  });
+
+  it('extract: exit 2, the damaged entry and the skipped ranges named, every file of the other frames restored, nothing damaged under its name', async () => {
+    const ms = await members(good.path);
+    const d = frames[1]!.d;
+    const c = frames[1]!.c;
+    const first = ms.find((m) => m.offset < d[0] && m.end > d[0])!; // header before the frame, data into it
+    for (const [p, tag] of [
+      [mid, 'mid'],
+      [sum, 'sum'],
+    ] as const) {
+      const out = join(dir, `x-${tag}`);
+      const r = portarc(['extract', '-f', p, '-C', out]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`entry "${first.name}", bytes ${first.offset}-`);
+      expect(r.stderr).toContain(`data lost: zstd frame 1 (compressed bytes ${c[0]}-${c[1]}) is damaged: `);
+      expect(r.stderr).toContain(`tar bytes ${d[0]}-${d[1]} lost; skipped to the next header; not extracted`);
+      if (tag === 'sum') expect(r.stderr).toMatch(/checksum/);
+      // The members whose headers were in the lost bytes are named too, from the manifest.
+      const gone = lost(ms, d);
+      for (const m of gone.filter((m) => m !== first)) expect(r.stderr).toContain(`entry "${m.name}", bytes ${m.offset}-${m.end + ((512 - (m.end % 512)) % 512)}: its header was in the bytes skipped (the manifest lists it there); not extracted`);
+      // The files restored, and the directory itself.
+      expect(r.stderr).toContain(`damaged: ${gone.length} damaged places; ${Object.keys(expected(ms, d)).length + 1} entries extracted`);
+      // Exactly the files outside the lost bytes, each whole; a1.txt (inside the frame) and the
+      // members the frame cut are not there, under any name.
+      expect(sums(out)).toEqual(expected(ms, d));
+      expect(Object.keys(sums(out))).not.toContain('a1.txt');
+    }
+  });
+
+  it('list: every entry whose header is readable, the damage on stderr, exit 2', async () => {
+    const ms = await members(good.path);
+    const d = frames[1]!.d;
+    const r = portarc(['list', '-f', mid]);
+    expect(r.status).toBe(2);
+    expect(r.stdout.split('\n').filter(Boolean)).toEqual(ms.filter((m) => !(m.offset >= d[0] && m.offset < d[1]) && !m.name.startsWith('.portarc/')).map((m) => m.name));
+    expect(r.stderr).toMatch(new RegExp(`error: .*mid\\.tar\\.zst, entry "\\./a\\d\\.bin", bytes \\d+-\\d+: data lost: zstd frame 1 .*tar bytes ${d[0]}-${d[1]} lost; skipped to the next header`));
+  });
+
+  it('the last frame damaged: everything before it restored, its entries reported, exit 2', async () => {
+    const ms = await members(good.path);
+    const d = frames[last]!.d;
+    const out = join(dir, 'x-tail');
+    const r = portarc(['extract', '-f', tail, '-C', out]);
+    expect(r.status).toBe(2);
+    const first = ms.find((m) => m.offset < d[0] && m.end > d[0])!;
+    expect(r.stderr).toContain(`entry "${first.name}"`);
+    expect(r.stderr).toContain(`zstd frame ${last} (compressed bytes ${frames[last]!.c[0]}-${frames[last]!.c[1]}) is damaged`);
+    expect(r.stderr).toMatch(/no valid header follows before the end of the archive/);
+    expect(sums(out)).toEqual(expected(ms, d));
+  });
+
+  it('the first frame damaged: the tar does not start where expected, the reader finds the first header after the gap', async () => {
+    const ms = await members(good.path);
+    const d = frames[0]!.d;
+    const first = damage('first.tar.zst', frames[0]!.c[1] >> 1);
+    for (const [args, input] of [
+      [['-f', first], undefined],
+      [['-f', '-'], readFileSync(first)],
+    ] as const) {
+      const out = tempDir('salvage-first');
+      const r = portarc(['extract', ...args, '-C', out], { input });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`error: .*, bytes 0-\\d+: data lost: zstd frame 0 \\(compressed bytes 0-${frames[0]!.c[1]}\\) is damaged: .*: tar bytes 0-${d[1]} lost; skipped to the next header\n`));
+      const got = sums(out);
+      for (const [n, h] of Object.entries(expected(ms, d))) expect(got[n], n).toBe(h);
+      expect(Object.keys(got).filter((n) => n in want)).toEqual(Object.keys(expected(ms, d)));
+    }
+  });
+
+  it('two damaged frames, apart or in a row: each gap at its own tar offsets, from a file and from stdin', async () => {
+    const ms = await members(good.path);
+    const hit = (fs: number[], name: string) => {
+      const b = Buffer.from(good.bytes);
+      for (const f of fs) for (let i = 0; i < 64; i++) b[((frames[f]!.c[0] + frames[f]!.c[1]) >> 1) + i]! ^= 0x5a;
+      const p = join(dir, name);
+      writeFileSync(p, b);
+      return p;
+    };
+    for (const [fs, tag] of [
+      [[1, 3], 'apart'],
+      [[1, 2], 'row'],
+    ] as const) {
+      const p = hit([...fs], `${tag}.tar.zst`);
+      // The tar bytes lost: one range per gap (frames in a row make one).
+      const ranges: [number, number][] = tag === 'row' ? [[frames[1]!.d[0], frames[2]!.d[1]]] : fs.map((f) => frames[f]!.d);
+      const want1 = Object.fromEntries(Object.entries(want).filter(([n]) => !ranges.some((d) => lost(ms, d).some((m) => m.name === `./${n}`))));
+      for (const [args, input] of [
+        [['-f', p], undefined],
+        [['-f', '-'], readFileSync(p)],
+      ] as const) {
+        const out = tempDir('salvage-two');
+        const r = portarc(['extract', ...args, '-C', out], { input });
+        expect(r.status).toBe(2);
+        // From stdin a frame that stops decoding part way leaves a gap of unknown size; the seek
+        // table always knows. (Here frame 1 fails at its checksum, frame 3 inside.)
+        const stream = args[1] === '-';
+        for (const d of ranges) {
+          if (stream && d[0] > frames[1]!.d[0]) expect(r.stderr).toMatch(new RegExp(`tar bytes (${d[0]}-${d[1]} lost|from ${d[0]} lost, how many is unknown)`));
+          else expect(r.stderr, `${tag} ${args[1]}`).toContain(`tar bytes ${d[0]}-${d[1]} lost; skipped to the next header`);
+        }
+        expect(sums(out)).toEqual(want1);
+        // Every member lost is named: by the reader, or from the manifest (exact offsets only).
+        for (const d of stream ? ranges.slice(0, 1) : ranges) for (const m of lost(ms, d)) expect(r.stderr).toContain(`entry "${m.name}"`);
+      }
+    }
+  });
+
+  it('from stdin (no seek table): the next frame is found by its magic, the same files restored', async () => {
+    const ms = await members(good.path);
+    const d = frames[1]!.d;
+    // A broken block header in frame 1: the decoder stops inside the frame, the rest of it is scanned past.
+    const blk = Buffer.from(good.bytes);
+    blk[frames[1]!.c[0] + 10]! |= 6; // first block header after the 10-byte frame header: reserved type
+    expect(blk.readUInt32LE(frames[1]!.c[0])).toBe(0xfd2fb528);
+    expect(blk[frames[1]!.c[0] + 4]).toBe(0x84); // FCS 4 bytes, window byte, checksum: a 10-byte header
+    for (const [input, tag] of [
+      [readFileSync(mid), 'mid'],
+      [readFileSync(sum), 'sum'],
+      [blk, 'blk'],
+      [readFileSync(tail), 'tail'],
+    ] as const) {
+      const out = join(dir, `stdin-${tag}`);
+      const r = portarc(['extract', '-f', '-', '-C', out], { input });
+      expect(r.status, `${tag}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/error: \(stdin\), entry "\.\/a\d\.bin", bytes \d+-\d+: data lost: zstd frame \d+ \(compressed bytes \d+-\d+\) is damaged/);
+      expect(sums(out), tag).toEqual(expected(ms, tag === 'tail' ? frames[last]!.d : d));
+      if (tag === 'blk') expect(r.stderr).toMatch(/zstd block of reserved type: tar bytes from \d+ lost, how many is unknown without the seek table/);
+      if (tag === 'sum') expect(r.stderr).toContain(`tar bytes ${d[0]}-${d[1]} lost`); // the frame header's content size
+      // Offsets stay exact where the gap's size is known: the manifest (it comes last) names the
+      // members whose headers were lost; after a gap of unknown size it cannot be matched.
+      if (tag === 'sum') expect(r.stderr).toContain('entry "./a1.txt"');
+      if (tag === 'blk') expect(r.stderr).toMatch(/damaged: 1 damaged place;/);
+    }
+    const l = portarc(['list', '-f', '-'], { input: blk });
+    expect(l.status).toBe(2);
+    expect(l.stdout.split('\n').filter(Boolean)).toEqual(ms.filter((m) => !(m.offset >= d[0] && m.offset < d[1]) && !m.name.startsWith('.portarc/')).map((m) => m.name));
+  });
+
+  it('a frame whose checksum fails hands out nothing: a small file in it is never restored with wrong bytes (no manifest to catch it)', () => {
+    const plain = make(dir, 'plain.tar.zst', ['--no-manifest']);
+    const f = seekFrames(plain.bytes);
+    const marker = plain.bytes.indexOf('marker-XYZXYZ-end'); // a1.txt, stored as is in frame 1
+    expect(marker).toBeGreaterThan(f[1]!.c[0]);
+    expect(marker).toBeLessThan(f[1]!.c[1]);
+    const b = Buffer.from(plain.bytes);
+    b[marker + 7] = 0x51; // 'X' -> 'Q': decodes, to wrong bytes; only the frame checksum tells
+    const p = join(dir, 'silent.tar.zst');
+    writeFileSync(p, b);
+    for (const [args, input] of [
+      [['extract', '-f', p], undefined],
+      [['extract', '-f', '-'], b],
+    ] as const) {
+      const out = tempDir('salvage-silent');
+      const r = portarc([...args, '-C', out], { input });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/checksum/);
+      expect(existsSync(join(out, 'a1.txt'))).toBe(false);
+      expect(readdirSync(out).some((n) => n.startsWith('a1.txt'))).toBe(false);
+      expect(readFileSync(join(out, 'a0.txt'))).toEqual(readFileSync(join(src, 'a0.txt')));
+      expect(sha(readFileSync(join(out, 'a5.bin')))).toBe(want['a5.bin']);
+    }
+  });
+
+  it('library: extract() rejects with the report once the rest is restored; list() lists, then rejects; the ranges are structured', async () => {
+    const d = frames[1]!.d;
+    const out = join(dir, 'lib');
+    const err = await extract(mid, out, { fsync: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExtractDamagedError);
+    const { result } = err as ExtractDamagedError;
+    expect(result.damaged.map((x) => x.path)).toEqual(['./a1.bin', './a1.txt', './a2.bin']);
+    expect(result.damaged[0]).toMatchObject({ what: expect.stringMatching(/^data lost: zstd frame 1 .*; not extracted$/) });
+    expect(existsSync(join(out, 'a5.bin'))).toBe(true);
+
+    // To a callback (the decoder then hands out fresh chunks): the same report; the callback got
+    // the later members whole, and the lost one only in part (it must drop it: the report names it).
+    const seen: Record<string, string> = {};
+    const cerr = await extract(mid, async (e, body) => {
+      const h = createHash('sha256');
+      for await (const c of body) h.update(c as Buffer);
+      seen[e.name] = h.digest('hex');
+    }).catch((e: unknown) => e);
+    expect(cerr).toBeInstanceOf(ExtractDamagedError);
+    expect((cerr as ExtractDamagedError).result.damaged).toMatchObject([{ path: './a1.bin', what: expect.stringMatching(/^data lost: zstd frame 1 /) }]);
+    for (const n of ['a0.bin', 'a3.bin', 'a4.txt', 'a5.bin']) expect(seen[`./${n}`], n).toBe(want[n]);
+    expect(seen['./a1.txt']).toBeUndefined();
+    expect(seen['./a2.bin']).toBeUndefined();
+
+    const names: string[] = [];
+    const lerr = await (async () => {
+      for await (const e of list(mid)) names.push(e.name);
+    })().catch((e: unknown) => e);
+    expect(lerr).toBeInstanceOf(ListDamagedError);
+    const dmg = (lerr as ListDamagedError).damaged;
+    expect(dmg).toHaveLength(1);
+    expect(dmg[0]).toMatchObject({ compressed: frames[1]!.c, lost: { from: d[0], size: d[1] - d[0] } });
+    expect(names).toContain('./a5.txt');
+  });
+
+  it('without salvage nothing changes: the decoder and TarReader stop at the first damaged frame', async () => {
+    const { decompressor, zstdSalvage } = await import('../src/compress/index.js');
+    const { TarReader } = await import('../src/tar/reader.js');
+    const bad = readFileSync(mid);
+    await expect((async () => {
+      for await (const _ of decompressor('zstd')(Readable.from([bad]))) void _;
+    })()).rejects.toThrow(/zstd frame 1 at compressed offset \d+/);
+    await expect((async () => {
+      for await (const _ of new TarReader(decompressor('zstd')(Readable.from([bad])))) void _;
+    })()).rejects.toThrow(/zstd frame 1/);
+    // Salvaging, the same bytes decode to all but frame 1, and the gap says exactly what was lost.
+    const gaps: import('../src/compress/index.js').FrameGap[] = [];
+    let n = 0;
+    for await (const c of zstdSalvage(Readable.from([bad]), { gaps })) n += c.length;
+    expect(n).toBe(frames[frames.length - 1]!.d[1] - (frames[1]!.d[1] - frames[1]!.d[0]));
+    expect(gaps).toEqual([expect.objectContaining({ at: frames[1]!.d[0], size: frames[1]!.d[1] - frames[1]!.d[0], compressed: frames[1]!.c, frame: 1, resumed: true })]);
+  });
+
+  it('resync by magic: a skippable-frame magic that damaged bytes hold by chance is not taken for a frame', async () => {
+    const { zstdSalvage } = await import('../src/compress/index.js');
+    const b = Buffer.from(good.bytes);
+    const f1 = frames[1]!.c;
+    b[f1[0] + 10]! |= 6; // frame 1 fails at its first block: the rest of it is scanned
+    b.writeUInt32LE(0x184d2a5e, f1[0] + 1000); // then a skippable magic...
+    b.writeUInt32LE(0xfffffff0, f1[0] + 1004); // ...whose size would swallow everything after
+    const gaps: import('../src/compress/index.js').FrameGap[] = [];
+    let n = 0;
+    for await (const c of zstdSalvage(Readable.from([b]), { gaps })) n += c.length;
+    expect(gaps).toMatchObject([{ at: frames[1]!.d[0], compressed: f1, resumed: true }]);
+    expect(n).toBe(frames[frames.length - 1]!.d[1] - (frames[1]!.d[1] - frames[1]!.d[0]));
+  });
+
+  it('ByteSource: a gap inside a chunk (bytes gathered ahead by a peek) stops the reading exactly there', async () => {
+    const { ByteSource, GapError } = await import('../src/io/bytesource.js');
+    const a = Buffer.alloc(100, 0x61);
+    const b = Buffer.alloc(100, 0x62);
+    const gaps = [{ at: 100, size: 50, reason: 'frame lost' }];
+    const src = new ByteSource(Readable.from([Buffer.concat([a, b])]), gaps);
+    expect(await src.read(60)).toEqual(a.subarray(0, 60));
+    const err = await src.read(60).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GapError);
+    expect(src.position).toBe(100); // the 40 bytes before the gap were read
+    await expect(src.skip(10)).rejects.toBeInstanceOf(GapError); // until it is accepted
+    expect(src.acceptGap()).toBe(gaps[0]);
+    expect(src.position).toBe(150);
+    expect(await src.read(200)).toEqual(b);
+    expect(src.position).toBe(250);
+  });
+
+  it('gzip cannot resynchronise: the error says nothing after it can be read', () => {
+    const gz = make(dir, 'g.tar.gz');
+    const b = Buffer.from(gz.bytes);
+    for (let i = 0; i < 64; i++) b[(b.length >> 1) + i]! ^= 0x5a;
+    const p = join(dir, 'bad.tar.gz');
+    writeFileSync(p, b);
+    const r = portarc(['extract', '-f', p, '-C', join(dir, 'gz-out')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/gzip: .*; nothing after it can be read \(a gzip stream cannot be resynchronised\)/);
+  });
+});
+
+describe('a .tar.zst of one big frame (zstd program): read past the salvage hold', () => {
+  it('a frame larger than what salvage holds back streams through intact, from a file and from stdin', () => {
+    const dir = tempDir('salvage-one-frame');
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    const want: Record<string, string> = {};
+    for (let i = 0; i < 7; i++) {
+      // 21 MiB in all, more than the 16 MiB held back; hex text, so one input chunk decodes to many
+      // output chunks (the decoder's reused buffers must each go out before the next is made).
+      const b = Buffer.from(noise(7 + i, 3 << 19).toString('hex'));
+      writeFileSync(join(src, `f${i}`), b);
+      want[`f${i}`] = sha(b);
+    }
+    const z = join(dir, 'one.tar.zst');
+    const t = spawnSync('bash', ['-c', `tar -cf - -C "${src}" . | zstd -q -3 -o "${z}"`], { encoding: 'utf8' });
+    expect(t.status, t.stderr).toBe(0);
+    expect(spawnSync('zstd', ['-lv', z], { encoding: 'utf8' }).stdout).toMatch(/# Zstandard Frames: 1\n/);
+    for (const [args, input] of [
+      [['-f', z], undefined],
+      [['-f', '-'], readFileSync(z)],
+    ] as const) {
+      const out = tempDir('salvage-one-out');
+      const r = portarc(['extract', ...args, '-C', out], { input });
+      expect(r.status, r.stderr).toBe(0);
+      expect(sums(out)).toEqual(want);
+    }
   });
 });

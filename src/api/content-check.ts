@@ -17,7 +17,8 @@ import type { RestoreCheck, Restorer } from '../fs/restore.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
 import { RestoredLog, type Mismatch } from '../integrity/restored.js';
-import { MANIFEST_FEATURE, MANIFEST_NAME } from '../manifest/index.js';
+import { MANIFEST_FEATURE, MANIFEST_NAME, type ManifestEntry } from '../manifest/index.js';
+import type { SkippedRange } from '../tar/reader.js';
 
 export interface ContentDamage {
   path?: string;
@@ -35,6 +36,8 @@ export interface Planned {
 
 export class ContentCheck {
   readonly damaged: ContentDamage[] = [];
+  /** Members the manifest places in ranges the reader skipped (never restored, so never counted). */
+  readonly lost: ContentDamage[] = [];
   readonly warnings: string[] = [];
   /** Data ranges of files the seekable check set aside, by entry name (for the report). */
   private ranges = new Map<string, [number, number]>();
@@ -97,17 +100,22 @@ export class ContentCheck {
    * The manifest member of a stream: check what was logged against it. When the member is also
    * being restored (`--manifest`), its body is left alone and `finish` reads the restored copy.
    */
-  async manifestMember(entry: Entry, body: AsyncIterable<Buffer>, restorer: Restorer, restoring: boolean): Promise<void> {
+  async manifestMember(entry: Entry, body: AsyncIterable<Buffer>, restorer: Restorer, restoring: boolean, skipped: readonly SkippedRange[] = []): Promise<void> {
     if (!this.log || this.done || restoring || entry.path.toString('latin1') !== MANIFEST_NAME) return;
-    await this.runLog(body, restorer);
+    await this.runLog(body, restorer, skipped);
   }
 
-  private async runLog(xml: AsyncIterable<Buffer>, restorer: Restorer): Promise<void> {
+  private async runLog(xml: AsyncIterable<Buffer>, restorer: Restorer, skipped: readonly SkippedRange[]): Promise<void> {
     const log = this.log!;
     this.done = true;
     await restorer.flush(); // the names the log holds must be in place
+    // Ranges with exact offsets only: after a gap of unknown size they are counts of bytes read.
+    const inexact = skipped.findIndex((s) => s.lost !== undefined && s.lost.size === undefined);
+    const exact = inexact < 0 ? skipped : skipped.slice(0, inexact);
+    const lost = (e: ManifestEntry) =>
+      this.lost.push({ path: displayName(e.path), what: 'its header was in the bytes skipped (the manifest lists it there); not extracted', range: [e.offset, e.end] });
     try {
-      await log.check(xml, (m) => this.setAside(m));
+      await log.check(xml, (m) => this.setAside(m), exact, lost);
     } catch (err) {
       this.warnings.push(`contents not checked against the manifest: ${(err as Error).message}`);
     }
@@ -130,10 +138,10 @@ export class ContentCheck {
   }
 
   /** After restorer.finish(): the stream check from a restored manifest, and what could not be checked. */
-  async finish(dir: string, restorer: Restorer, restoredManifest: boolean): Promise<void> {
+  async finish(dir: string, restorer: Restorer, restoredManifest: boolean, skipped: readonly SkippedRange[] = []): Promise<void> {
     if (this.log && !this.done && restoredManifest) {
       const copy = join(dir, MANIFEST_NAME);
-      if (lstatSync(copy, { throwIfNoEntry: false })?.isFile()) await this.runLog(createReadStream(copy), restorer);
+      if (lstatSync(copy, { throwIfNoEntry: false })?.isFile()) await this.runLog(createReadStream(copy), restorer, skipped);
     }
     if (this.expected?.problem) this.warnings.push(`contents not checked against the manifest: ${this.expected.problem}`);
     else if (this.log && !this.done) this.warnings.push('contents not checked against the manifest: the archive ends before its manifest member');

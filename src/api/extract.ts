@@ -18,6 +18,8 @@ import { displayName } from '../model/entry.js';
 import { stripComponents } from './patterns.js';
 import { progressMeter, type ProgressCallback } from './progress.js';
 import { Readable } from 'node:stream';
+import { GapError } from '../io/bytesource.js';
+import { describeSkipped, type SkippedRange } from '../tar/reader.js';
 import { abortable, abortedOr, checkSignal, throwIfAborted } from '../model/abort.js';
 import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 
@@ -114,6 +116,11 @@ export class ExtractDamagedError extends DamagedError {
   }
 }
 
+/** A range the tar reader skipped, as a damage of the report: a lost member's data is the member's. */
+function skippedDamage(s: SkippedRange): ExtractDamage {
+  return { path: s.entry, what: s.entry === undefined ? describeSkipped(s) : `${describeSkipped(s)}; not extracted`, range: s.range };
+}
+
 /**
  * One line, in the form of every portarc error (spec §8.3): `ARCHIVE, entry "NAME", bytes A-B: what`
  * (`offset A` where only a start is known; no entry for a skipped header, whose name is a guess).
@@ -158,9 +165,10 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     notices: [...archive!.info.notices, ...entryNotices],
     damaged: [
       ...damaged,
-      ...(archive!.skipped ?? []).map((s) => ({ path: undefined, what: `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`, range: s.range })),
+      ...(archive!.skipped ?? []).map(skippedDamage),
       ...restorer.damaged.map((f) => ({ path: f.path, what: f.what, range: check?.rangeOf(f.path), keptAs: f.keptAs })),
       ...(check?.damaged ?? []),
+      ...(check?.lost ?? []),
     ].sort((a, b) => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER)),
   });
   try {
@@ -171,7 +179,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     check = random ? ContentCheck.byReader() : await ContentCheck.open(source);
     for await (const { entry: stored1, body: stored, offset } of abortable(archive.members, signal)) {
       if (isManifestMember(stored1.path, archive.info.features.compat)) {
-        await check.manifestMember(stored1, stored, restorer, options.manifest === true);
+        await check.manifestMember(stored1, stored, restorer, options.manifest === true, archive.skipped);
         if (!options.manifest) continue;
       }
       // The hooks pick and rename; the manifest check goes by the name in the archive.
@@ -203,6 +211,9 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
         throwIfAborted(signal);
         if (restorer.damaged.length > setAside || restorer.skipped.length > left) continue;
       } catch (err) {
+        // Its data was lost to a damaged zstd frame: not restored (its temporary is gone); the
+        // reader reports it and goes on at the next header (spec §6.8).
+        if (err instanceof GapError && !signal?.aborted) continue;
         // A zip file's members are read one by one through the central directory: a damaged one
         // (CRC, local header) costs that member only (spec §6.8).
         if (signal?.aborted || !(archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE'))) throw err;
@@ -216,7 +227,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     }
     await restorer.finish();
     progress?.done();
-    await check.finish(dir, restorer, options.manifest === true);
+    await check.finish(dir, restorer, options.manifest === true, archive.skipped);
   } catch (err) {
     // Whatever was extracted completely keeps its name and metadata; temporary files of what was
     // not are removed; then the failure is reported, with any damage found before it.
@@ -285,6 +296,8 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
         await content.drain();
       } catch (err) {
         body.destroy();
+        // Lost to a damaged zstd frame: the reader reports it (the callback must drop what it has).
+        if (err instanceof GapError && !signal?.aborted) continue;
         if (archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE')) {
           const at = err.details.offset;
           damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: at === undefined ? undefined : [at, at] });
@@ -315,7 +328,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
     skipped: [],
     notes: [],
     notices: [...info.notices, ...notices],
-    damaged: [...damaged, ...(archive.skipped ?? []).map((s) => ({ path: undefined, what: `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`, range: s.range }))],
+    damaged: [...damaged, ...(archive.skipped ?? []).map(skippedDamage)],
   };
   if (result.damaged.length) throw new ExtractDamagedError(result).withArchive(name);
   return result;

@@ -5,7 +5,7 @@
 import type { Entry } from '../model/entry.js';
 import type { Limits } from '../model/limits.js';
 import { ArchiveError, DamagedError } from '../model/errors.js';
-import type { SkippedRange } from '../tar/reader.js';
+import { describeSkipped, type SkippedRange } from '../tar/reader.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
 import { open, selector, type RandomArchive } from './random.js';
@@ -30,7 +30,7 @@ export class ListDamagedError extends DamagedError {
   constructor(readonly damaged: SkippedRange[]) {
     const d = damaged[0]!;
     const n = damaged.length;
-    super(`${n === 1 ? '' : `${n} damaged places; first: `}header${d.path === undefined ? '' : ` of "${d.path}"?`}: ${d.what} (bytes ${d.range[0]}-${d.range[1]})`, { offset: d.range[0] });
+    super(`${n === 1 ? '' : `${n} damaged places; first: `}${describeSkipped(d)} (bytes ${d.range[0]}-${d.range[1]})`, { entry: d.entry, offset: d.range[0] });
     this.name = 'ListDamagedError';
   }
 }

@@ -5,7 +5,7 @@
 import { open, stat } from 'node:fs/promises';
 import type { Entry } from '../model/entry.js';
 import type { Limits } from '../model/limits.js';
-import { decoderTakesReusedInput, decompressAuto, peek, sniff, unsupportedFormat } from '../compress/index.js';
+import { SeekTable, decoderTakesReusedInput, decompressAuto, fileReader, peek, sniff, unsupportedFormat, type ZstdSalvage } from '../compress/index.js';
 import { openSource, stable, type ArchiveSource } from '../io/source.js';
 import { ArchiveError, IoError, ioError } from '../model/errors.js';
 import { BLOCK, decodeHeader, isZeroBlock } from '../tar/header.js';
@@ -55,7 +55,8 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
   // A zip file is read through its central directory: other tools keep modes and symlinks there
   // only. That needs a regular file; a pipe named as the archive (`-f /dev/stdin`, `-f <(...)`)
   // is read as a stream, once, like stdin.
-  if (typeof source === 'string' && source !== '-' && (await regularFile(source, name, opened))) {
+  const isFile = typeof source === 'string' && source !== '-' && (await regularFile(source, name, opened));
+  if (isFile) {
     const head = Buffer.alloc(4);
     try {
       const fh = await open(source, 'r');
@@ -81,15 +82,34 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
   // reuse its output buffers); node:zlib's decompressors are not (they queue input), so they get
   // copies (decoderTakesReusedInput).
   const plain = sniff(head) === 'none' && !unsupportedFormat(head);
+  // Salvage goes on past a damaged zstd frame (spec §6.8): at the next frame the seek table names
+  // when the archive is a seekable file, else at the next frame magic.
+  const salvage: ZstdSalvage | undefined = options.salvage && sniff(head) === 'zstd' ? { gaps: [], table: isFile ? await seekTable(source as string) : undefined } : undefined;
   const copyInput = reused && !decoderTakesReusedInput(sniff(head));
-  const decoded = plain ? { head, rest } : await peek(decompressAuto(copyInput ? stable(rest) : rest, { reuseOutput: !options.keepsChunks }), BLOCK);
-  const wrong = notTar(decoded.head, plain ? (typeof source === 'string' && source !== '-' ? 'file' : 'input') : 'decompressed input');
+  const decoded = plain ? { head, rest } : await peek(decompressAuto(copyInput ? stable(rest) : rest, { reuseOutput: !options.keepsChunks, salvage }), BLOCK);
+  // A damaged first frame: what follows it does not start the tar; the reader finds its next header.
+  const wrong = salvage?.gaps[0]?.at === 0 ? undefined : notTar(decoded.head, plain ? (typeof source === 'string' && source !== '-' ? 'file' : 'input') : 'decompressed input');
   if (wrong) {
     await opened.close();
     throw new ArchiveError(wrong, { archive: name, offset: decoded.head.length ? 0 : undefined });
   }
-  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage });
+  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage, gaps: salvage?.gaps });
   return { format: 'tar', name, info: reader.info, members: reader, close: opened.close, skipped: reader.damaged };
+}
+
+/** The seek table of a seekable .tar.zst file; none when it has none or it is damaged (the frames are then found by their magic). */
+async function seekTable(path: string): Promise<SeekTable | undefined> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      return await SeekTable.read(fileReader(fh));
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // A damaged table (CompressError), or a read error the reading itself will meet and report.
+    return undefined;
+  }
 }
 
 /** Is the archive a regular file (random access)? A directory or a missing file is refused here. */

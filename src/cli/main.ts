@@ -17,6 +17,7 @@ import { addRecovery, recoveryStatus, repair } from '../api/repair.js';
 import { loadSys } from '../fs/sys.js';
 import { zstdBackends } from '../compress/index.js';
 import { SPEC_VERSION_TEXT, type ArchiveInfo } from '../tar/version.js';
+import { describeSkipped } from '../tar/reader.js';
 import { entryJson, lsLine } from './format.js';
 import type { Progress } from '../api/progress.js';
 import { ProgressBar } from './progress.js';
@@ -470,7 +471,7 @@ export async function main(argv: string[]): Promise<number> {
       for (const w of [...info.notices, ...info.warnings]) warn(`warning: ${w}`);
       if (warnings || info.warnings.length) code = EXIT.warnings;
       const archiveName = o.file === '-' ? '(stdin)' : o.file;
-      for (const d of damage?.damaged ?? []) warn(`error: ${archiveName}, bytes ${d.range[0]}-${d.range[1]}: header${d.path === undefined ? '' : ` of "${d.path}"?`}: ${d.what}`);
+      for (const d of damage?.damaged ?? []) warn(`error: ${archiveName}${d.entry === undefined ? '' : `, entry "${d.entry}"`}, bytes ${d.range[0]}-${d.range[1]}: ${describeSkipped(d)}`);
       if (damage) code = EXIT.failure;
       // The listing is the work here: one that could not be written is a failure.
       if (closed.stdoutError) throw ioError(closed.stdoutError, 'cannot write the listing', '(stdout)');

@@ -56,10 +56,21 @@ export class FrameWalker {
   private left = 0;
   private hasChecksum = false;
   private lastBlock = false;
-  private frames = 0;
-  private frameStart = 0;
-  /** Compressed offset of the next byte. */
-  offset = 0;
+  private frames: number;
+  /** Compressed offset of the current frame's first byte (or of the magic being read). */
+  frameStart = 0;
+  /** Compressed offset of the next byte (of the next chunk, while a chunk is being split). */
+  offset: number;
+  /** Where a FrameError was found: the compressed offset of the byte the walker stood at. */
+  stoppedAt = 0;
+  /** The current frame's Frame_Content_Size, when its header states it. */
+  contentSize: number | undefined;
+
+  /** A walker whose first byte is at compressed `offset`, whose first frame has index `frame`. */
+  constructor(offset = 0, frame = 0) {
+    this.offset = offset;
+    this.frames = frame;
+  }
 
   /** The pieces of `chunk`, in order. Throws FrameError on bytes that are not zstd framing. */
   *split(chunk: Buffer): Generator<Piece> {
@@ -115,6 +126,7 @@ export class FrameWalker {
             this.state = 'skipSize';
             this.want = 8;
           } else {
+            this.stoppedAt = this.offset + p - 4;
             throw new FrameError(`not a zstd frame (magic ${h.subarray(0, 4).toString('hex')})`, this.frameStart, this.frames);
           }
           break;
@@ -126,7 +138,10 @@ export class FrameWalker {
           break;
         case 'fhd': {
           const fhd = h[4]!;
-          if (fhd & 8) throw new FrameError('zstd frame header has its reserved bit set', this.frameStart, this.frames);
+          if (fhd & 8) {
+            this.stoppedAt = this.offset + p;
+            throw new FrameError('zstd frame header has its reserved bit set', this.frameStart, this.frames);
+          }
           const single = (fhd >> 5) & 1;
           this.hasChecksum = (fhd & 4) !== 0;
           this.want = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3]! + [single, 2, 4, 8][fhd >> 6]!;
@@ -134,12 +149,16 @@ export class FrameWalker {
           break;
         }
         case 'header':
+          this.contentSize = contentSize(h);
           this.expectBlock();
           break;
         case 'blockHeader': {
           const b = h[0]! | (h[1]! << 8) | (h[2]! << 16);
           const type = (b >> 1) & 3;
-          if (type === 3) throw new FrameError('zstd block of reserved type', this.offset + p - 3, this.frames);
+          if (type === 3) {
+            this.stoppedAt = this.offset + p;
+            throw new FrameError('zstd block of reserved type', this.offset + p - 3, this.frames);
+          }
           this.lastBlock = (b & 1) === 1;
           this.left = type === 1 ? 1 : b >>> 3;
           if (this.left) this.state = 'blockBody';
@@ -193,4 +212,17 @@ export class FrameWalker {
     throw new FrameError(`truncated input: ${what} starting at compressed offset ${this.frameStart} is cut short at ${this.offset}`, this.frameStart, this.frames);
   }
 
+}
+
+/** Frame_Content_Size from a whole frame header (magic first), when the header has one. */
+export function contentSize(h: Buffer): number | undefined {
+  const fhd = h[4]!;
+  const single = (fhd >> 5) & 1;
+  const size = [single, 2, 4, 8][fhd >> 6]!;
+  if (!size) return undefined;
+  const at = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3]!;
+  if (size === 1) return h[at]!;
+  if (size === 2) return h.readUInt16LE(at) + 256;
+  if (size === 4) return h.readUInt32LE(at);
+  return Number(h.readBigUInt64LE(at));
 }

@@ -50,7 +50,8 @@ export async function* gunzip(src: AsyncIterable<Buffer | Uint8Array>): AsyncGen
   } catch (e) {
     if (!isZlibError(e)) throw e;
     const where = len ? `in compressed bytes ${offset}–${offset + len}` : `at the end of the input (${offset} bytes)`;
-    throw new CompressError(`gzip: ${(e as Error).message} ${where}`, { offset, filter: 'gzip', cause: e });
+    // One deflate stream: nothing after the damage can be decoded (zstd frames can: salvage.ts).
+    throw new CompressError(`gzip: ${(e as Error).message} ${where}; nothing after it can be read (a gzip stream cannot be resynchronised)`, { offset, filter: 'gzip', cause: e });
   } finally {
     d.destroy();
   }

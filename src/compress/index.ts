@@ -10,6 +10,7 @@ import { SeekableEncoder, type SeekableOptions } from './seekable.js';
 import { peek, SNIFF_BYTES, sniff, unsupportedFormat } from './sniff.js';
 import type { Encoder, Filter } from './types.js';
 import { zstdDecompress } from './zstd.js';
+import { zstdSalvage, type ZstdSalvage } from './salvage.js';
 import { zstdBackend, type ZstdBackendName } from './backend.js';
 
 export type { Encoder, Filter } from './types.js';
@@ -19,6 +20,7 @@ export { zstdBackend, zstdBackends, type ZstdBackend, type ZstdBackendName, type
 export { DEFAULT_FRAME_SIZE, MAX_FRAME_SIZE, SeekableEncoder, SeekTableBuilder, defaultThreads, type SeekableOptions } from './seekable.js';
 export { SeekTable, bufferReader, fileReader, readFrame, readRange, type FrameInfo, type RandomAccessReader, type RangeOptions } from './seektable.js';
 export { zstdDecompress } from './zstd.js';
+export { describeGap, zstdSalvage, type FrameGap, type ZstdSalvage } from './salvage.js';
 export { gunzip } from './gzip.js';
 export { Xxh64 } from './xxh64.js';
 export { GZIP_DIGEST_SIZE, ZSTD_DIGEST_MAGIC, ZSTD_DIGEST_SIZE, gzipDigestMember, zstdDigestFrame } from './digest.js';
@@ -39,6 +41,11 @@ export interface DecompressOptions {
   backend?: ZstdBackendName | 'auto';
   /** The consumer is done with a chunk before it asks for the one after next (zstd reuses buffers). */
   reuseOutput?: boolean;
+  /**
+   * Go on past damaged zstd frames (salvage.ts), recording the gaps here. gzip cannot: one deflate
+   * stream has no place to start again.
+   */
+  salvage?: ZstdSalvage;
 }
 
 /** An encoder for `filter` that hands its output to `out` (see Encoder). */
@@ -120,7 +127,7 @@ export function decompressor(filter: Filter, opts: DecompressOptions = {}): (src
     case 'gzip':
       return (src) => gunzip(src);
     case 'zstd':
-      return (src) => zstdDecompress(src, opts);
+      return (src) => (opts.salvage ? zstdSalvage(src, opts.salvage, opts) : zstdDecompress(src, opts));
   }
 }
 

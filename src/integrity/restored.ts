@@ -74,16 +74,27 @@ export class RestoredLog {
    * Walk the log beside the manifest's XML; call `bad` for each file whose content digest differs
    * from the manifest's, and each hardlink whose target is such a file. Entries the manifest does
    * not list at the same offset with the same path are not judged (verify reports those).
+   * `skipped`: ranges the reader skipped past damage (archive order, exact offsets); `lost` is told
+   * of each member the manifest places in one (except the one the reader named), so that members
+   * whose headers were lost are named too (spec §6.8).
    */
-  async check(xml: AsyncIterable<Buffer>, bad: (m: Mismatch) => void): Promise<void> {
+  async check(xml: AsyncIterable<Buffer>, bad: (m: Mismatch) => void, skipped: readonly { range: [number, number]; entry?: string }[] = [], lost?: (e: ManifestEntry) => void): Promise<void> {
     const items = readManifest(xml);
     let current: ManifestEntry | undefined;
     let ended = false;
+    let k = 0;
+    const seen = (e: ManifestEntry) => {
+      while (k < skipped.length && skipped[k]!.range[1] <= e.offset) k++;
+      const s = skipped[k];
+      if (!s || e.offset < s.range[0]) return;
+      if (e.offset === s.range[0] && s.entry !== undefined) return; // the reader named it
+      lost?.(e);
+    };
     const advance = async (offset: number) => {
       while (!ended && (!current || current.offset < offset)) {
         const r = await items.next();
         if (r.done) ended = true;
-        else if (r.value.kind === 'entry') current = r.value.entry;
+        else if (r.value.kind === 'entry') seen((current = r.value.entry));
       }
     };
     // Only the damaged paths are remembered (hardlinks come after their target in archive order).
@@ -100,7 +111,7 @@ export class RestoredLog {
         }
       }
       // The rest of the document: a manifest that does not parse to its end is reported by the caller.
-      while (!(await items.next()).done);
+      for (let r = await items.next(); !r.done; r = await items.next()) if (r.value.kind === 'entry') seen(r.value.entry);
     } finally {
       await items.return(undefined).catch(() => undefined);
     }

@@ -1,28 +1,96 @@
 // Pull bytes from any async stream of Buffers in exact amounts, tracking the absolute offset.
 // The tar reader sits on this; it never holds more than one chunk of the input plus what it asked for.
+// Gaps (spec §6.8, seekable zstd): a salvaging decompressor (compress/salvage.ts) may drop a damaged
+// frame's bytes and go on; it lists each gap, with the count of bytes it had handed out before it.
+// When the reading reaches a gap, every read throws a GapError until the reader accepts the gap
+// (acceptGap): the offset then moves past the bytes lost, when their number is known.
+
+import { DamagedError } from '../model/errors.js';
+
+/** Bytes lost from the stream: after the first `at` bytes of the source, `size` of them (if known). */
+export interface Gap {
+  at: number;
+  size?: number;
+  reason: string;
+}
+
+/** The reading reached bytes lost to damage; `offset` is where the loss begins (see Gap). */
+export class GapError extends DamagedError {
+  constructor(
+    readonly gap: Gap,
+    offset: number,
+  ) {
+    super(gap.reason, { offset });
+    this.name = 'GapError';
+  }
+}
 
 export class ByteSource {
   private iter: AsyncIterator<Buffer | Uint8Array>;
   private chunk: Buffer = Buffer.alloc(0);
   private done = false;
+  /** Bytes received from the source (not counting gaps). */
+  private raw = 0;
+  private gapIndex = 0;
+  /** A gap reached and not accepted yet. */
+  private gap: Gap | undefined;
+  /** Bytes received after the next gap, not counted in `raw` yet: read before the source. */
+  private stash: Buffer[] = [];
   /** Bytes consumed so far: the offset in the archive of the next byte. */
   position = 0;
+  /** False once a gap of unknown size was passed: `position` then counts the bytes read, not archive offsets. */
+  exact = true;
 
-  constructor(source: AsyncIterable<Buffer | Uint8Array>) {
+  constructor(
+    source: AsyncIterable<Buffer | Uint8Array>,
+    private gaps?: readonly Gap[],
+  ) {
     this.iter = source[Symbol.asyncIterator]();
   }
 
   private async fill(): Promise<boolean> {
     while (this.chunk.length === 0) {
-      if (this.done) return false;
-      const r = await this.iter.next();
-      if (r.done) {
-        this.done = true;
-        return false;
+      if (this.gap) throw new GapError(this.gap, this.position);
+      let c = this.stash.shift();
+      if (!c && !this.done) {
+        const r = await this.iter.next();
+        if (r.done) this.done = true;
+        else c = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
       }
-      this.chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+      const g = this.gaps?.[this.gapIndex];
+      if (g && g.at <= this.raw) {
+        this.gapIndex++;
+        this.gap = g;
+        if (c) this.stash.unshift(c);
+        throw new GapError(g, this.position);
+      }
+      if (!c) return false;
+      if (g && g.at < this.raw + c.length) {
+        // The gap lies inside the chunk (bytes gathered ahead, by a peek): split it there.
+        this.stash.unshift(c.subarray(g.at - this.raw));
+        c = c.subarray(0, g.at - this.raw);
+      }
+      this.raw += c.length;
+      this.chunk = c;
     }
     return true;
+  }
+
+  /** Go on past the gap reached: the offset moves past the bytes lost (if their number is known). */
+  acceptGap(): Gap {
+    const g = this.gap!;
+    this.gap = undefined;
+    if (g.size !== undefined) this.position += g.size;
+    else this.exact = false;
+    return g;
+  }
+
+  /** Put bytes just read back in front of the stream (a scan that read past what it found). */
+  unread(b: Buffer): void {
+    if (!b.length) return;
+    // Into `chunk`, not the stash: these bytes were counted as received already.
+    this.chunk = this.chunk.length ? Buffer.concat([b, this.chunk]) : Buffer.from(b);
+    this.position -= b.length;
   }
 
   /** Exactly n bytes, or fewer only at the end of the input. */
@@ -40,9 +108,10 @@ export class ByteSource {
       const take = Math.min(n - got, this.chunk.length);
       parts.push(this.chunk.subarray(0, take));
       this.chunk = this.chunk.subarray(take);
+      // Counted as it goes: a gap may stop the read halfway, and the offset must be right then.
+      this.position += take;
       got += take;
     }
-    this.position += got;
     return Buffer.concat(parts, got);
   }
 

@@ -5,7 +5,8 @@
 import { ArchiveError, LimitError, UnsupportedFeatureError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { displayName, makeEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
-import { ByteSource } from '../io/bytesource.js';
+import { ByteSource, GapError } from '../io/bytesource.js';
+import { describeGap, type FrameGap } from '../compress/salvage.js';
 import { BLOCK, HeaderError, TYPE, decodeHeader, isZeroBlock, readSparseRuns, type RawHeader } from './header.js';
 import { FieldError } from './numbers.js';
 import { PaxError, parsePaxRecords, type PaxRecord } from './pax.js';
@@ -23,6 +24,11 @@ export interface TarReaderOptions {
    * Without it a damaged header ends the reading with an ArchiveError.
    */
   salvage?: boolean;
+  /**
+   * With `salvage`: the gaps a salvaging decompressor (compress/salvage.ts) leaves where a damaged
+   * zstd frame was dropped. The reading goes on after each at the next valid header (spec §6.8).
+   */
+  gaps?: readonly FrameGap[];
 }
 
 /** A place the salvaging reader skipped: a damaged header, up to the next valid header. */
@@ -32,6 +38,18 @@ export interface SkippedRange {
   what: string;
   /** Container bytes [start, end) skipped: the damaged header (and its x/L/K headers) and what followed. */
   range: [number, number];
+  /** The member whose data was lost (its header was read: the name is sure), when damage hit its data. */
+  entry?: string;
+  /** Damaged zstd frames: the compressed bytes skipped. */
+  compressed?: [number, number];
+  /** Damaged zstd frames: the tar bytes lost, from `from`; `size` unknown without the seek table. */
+  lost?: { from: number; size?: number };
+}
+
+/** What a skipped range cost, in a line (the form extract and list report it in). */
+export function describeSkipped(s: SkippedRange): string {
+  if (s.entry !== undefined || s.compressed !== undefined) return `data lost: ${s.what}`;
+  return `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`;
 }
 
 /** One member: its metadata, where its header starts, and its stored data. */
@@ -80,7 +98,7 @@ export class TarReader implements AsyncIterable<TarMember> {
   readonly damaged: SkippedRange[] = [];
 
   constructor(source: AsyncIterable<Buffer | Uint8Array>, opts: TarReaderOptions = {}) {
-    this.src = new ByteSource(source);
+    this.src = new ByteSource(source, opts.salvage ? opts.gaps : undefined);
     this.name = opts.archiveName ?? 'archive';
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.maxHeader = this.limits.headerBytes;
@@ -120,69 +138,79 @@ export class TarReader implements AsyncIterable<TarMember> {
   async *[Symbol.asyncIterator](): AsyncGenerator<TarMember> {
     let globals: PaxRecord[] = [];
     for (;;) {
-      // Extension headers gathered for the next real member.
-      let local: PaxRecord[] | undefined;
-      let longName: Buffer | undefined;
-      let longLink: Buffer | undefined;
-      let memberStart = -1;
-      let header: RawHeader | undefined;
-      let headerAt = 0;
-      for (;;) {
-        const got = await this.readHeaderBlock();
-        if (!got) {
-          if (memberStart !== -1) this.fail('archive ends after an extension header with no member', memberStart);
-          this.info.warnings.push(`${this.name}: archive ends without its end-of-archive blocks`);
-          return;
-        }
-        if (isZeroBlock(got.block)) {
-          if (memberStart !== -1) this.fail('end-of-archive block after an extension header', got.at);
-          // Two zero blocks end the archive; one followed by EOF is accepted too.
-          return;
-        }
-        if (memberStart === -1) memberStart = got.at;
-        let h: RawHeader;
-        try {
-          h = decodeHeader(got.block);
-        } catch (err) {
-          if (!(err instanceof HeaderError)) throw err;
-          if (!this.salvage) this.fail(err.message, got.at);
-          // The extension headers read so far belong to the lost member: dropped with it.
-          await this.resync(got.block, memberStart, err.message);
-          local = longName = longLink = undefined;
-          memberStart = -1;
-          continue;
-        }
-        const parse = async (): Promise<PaxRecord[]> => {
-          const data = await this.readExtension(h, got.at);
-          try {
-            return parsePaxRecords(data);
-          } catch (err) {
-            if (err instanceof PaxError) this.fail(err.message, got.at + BLOCK + err.at);
-            throw err;
+      // Where the member being read starts, and once its header is read its name and whether its
+      // data was all read: what a gap (a damaged zstd frame) cost, if one comes.
+      const current: { start: number; entry?: string; complete?: () => boolean } = { start: -1 };
+      try {
+        // Extension headers gathered for the next real member.
+        let local: PaxRecord[] | undefined;
+        let longName: Buffer | undefined;
+        let longLink: Buffer | undefined;
+        let memberStart = -1;
+        let header: RawHeader | undefined;
+        let headerAt = 0;
+        for (;;) {
+          const got = await this.readHeaderBlock();
+          if (!got) {
+            if (memberStart !== -1) this.fail('archive ends after an extension header with no member', memberStart);
+            this.info.warnings.push(`${this.name}: archive ends without its end-of-archive blocks`);
+            return;
           }
-        };
-        if (h.typeflag === TYPE.paxLocal) local = [...(local ?? []), ...(await parse())];
-        else if (h.typeflag === TYPE.paxGlobal) {
-          const recs = await parse();
-          globals = [...globals, ...applyGlobalRecords(this.info, recs, this.name, got.at)];
-          memberStart = -1;
-        } else if (h.typeflag === TYPE.gnuLongName) longName = stripTrailingNul(await this.readExtension(h, got.at));
-        else if (h.typeflag === TYPE.gnuLongLink) longLink = stripTrailingNul(await this.readExtension(h, got.at));
-        else if (h.typeflag === TYPE.gnuVolume) {
-          this.info.notices.push(`${this.name}: GNU volume label "${h.path.toString('utf8')}" skipped`);
-          await this.src.skip(h.size + padding(h.size));
-          memberStart = -1;
-        } else {
-          header = h;
-          headerAt = got.at;
-          break;
+          if (isZeroBlock(got.block)) {
+            if (memberStart !== -1) this.fail('end-of-archive block after an extension header', got.at);
+            // Two zero blocks end the archive; one followed by EOF is accepted too.
+            return;
+          }
+          if (memberStart === -1) current.start = memberStart = got.at;
+          let h: RawHeader;
+          try {
+            h = decodeHeader(got.block);
+          } catch (err) {
+            if (!(err instanceof HeaderError)) throw err;
+            if (!this.salvage) this.fail(err.message, got.at);
+            // The extension headers read so far belong to the lost member: dropped with it.
+            await this.resync(got.block, memberStart, err.message);
+            local = longName = longLink = undefined;
+            current.start = memberStart = -1;
+            continue;
+          }
+          const parse = async (): Promise<PaxRecord[]> => {
+            const data = await this.readExtension(h, got.at);
+            try {
+              return parsePaxRecords(data);
+            } catch (err) {
+              if (err instanceof PaxError) this.fail(err.message, got.at + BLOCK + err.at);
+              throw err;
+            }
+          };
+          if (h.typeflag === TYPE.paxLocal) local = [...(local ?? []), ...(await parse())];
+          else if (h.typeflag === TYPE.paxGlobal) {
+            const recs = await parse();
+            globals = [...globals, ...applyGlobalRecords(this.info, recs, this.name, got.at)];
+            current.start = memberStart = -1;
+          } else if (h.typeflag === TYPE.gnuLongName) longName = stripTrailingNul(await this.readExtension(h, got.at));
+          else if (h.typeflag === TYPE.gnuLongLink) longLink = stripTrailingNul(await this.readExtension(h, got.at));
+          else if (h.typeflag === TYPE.gnuVolume) {
+            this.info.notices.push(`${this.name}: GNU volume label "${h.path.toString('utf8')}" skipped`);
+            await this.src.skip(h.size + padding(h.size));
+            current.start = memberStart = -1;
+          } else {
+            header = h;
+            headerAt = got.at;
+            break;
+          }
         }
+        if (++this.count > this.limits.entries) this.fail(`more than ${this.limits.entries} entries (limit "entries")`, headerAt, undefined, 'PORTARC_LIMIT');
+        const member = await this.buildMember(header, headerAt, memberStart, globals, local, longName, longLink);
+        current.entry = member.member.entry.name;
+        current.complete = member.complete;
+        yield member.member;
+        // Skip whatever the consumer left of the body, then the padding.
+        await member.drain();
+      } catch (err) {
+        if (!(this.salvage && err instanceof GapError)) throw err;
+        await this.afterGap(current);
       }
-      if (++this.count > this.limits.entries) this.fail(`more than ${this.limits.entries} entries (limit "entries")`, headerAt, undefined, 'PORTARC_LIMIT');
-      const member = await this.buildMember(header, headerAt, memberStart, globals, local, longName, longLink);
-      yield member.member;
-      // Skip whatever the consumer left of the body, then the padding.
-      await member.drain();
     }
   }
 
@@ -194,7 +222,7 @@ export class TarReader implements AsyncIterable<TarMember> {
     local: PaxRecord[] | undefined,
     longName: Buffer | undefined,
     longLink: Buffer | undefined,
-  ): Promise<{ member: TarMember; drain: () => Promise<void> }> {
+  ): Promise<{ member: TarMember; drain: () => Promise<void>; complete: () => boolean }> {
     let type = TYPE_OF[h.typeflag];
     const entry = makeEntry({ path: longName ?? h.path, type: type ?? 'file' });
     if (type === undefined) {
@@ -318,7 +346,7 @@ export class TarReader implements AsyncIterable<TarMember> {
       if (got < left) this.fail(`archive is truncated: ${left - got} bytes of data missing`, dataAt + consumed, entryName);
       await src.skip(padding(stored + mapBytes));
     };
-    return { member: { entry, offset: memberStart, dataOffset: dataAt, body: body() }, drain };
+    return { member: { entry, offset: memberStart, dataOffset: dataAt, body: body() }, drain, complete: () => consumed === stored };
   }
 
   /**
@@ -329,21 +357,88 @@ export class TarReader implements AsyncIterable<TarMember> {
    */
   private async resync(bad: Buffer, start: number, reason: string): Promise<void> {
     const path = guessName(bad);
+    const gaps: string[] = [];
+    const found = await this.scanToHeader(gaps);
+    const also = gaps.map((g) => `; then ${g}`).join('');
+    if (found.at === undefined) this.damaged.push({ path, what: `${reason}${also}; no valid header follows before the end of the archive`, range: [start, found.end] });
+    else this.damaged.push({ path, what: `${reason}${also}; skipped to the next header`, range: [start, found.at] });
+  }
+
+  /**
+   * The reading reached a gap (a damaged zstd frame dropped by the decompressor): the member being
+   * read loses its data (it is named when its header was read), and the reading goes on at the next
+   * valid header after the gap, as after a damaged header.
+   */
+  private async afterGap(current: { start: number; entry?: string; complete?: () => boolean }): Promise<void> {
+    this.pending = undefined;
+    const from = this.src.position;
+    const gap = this.src.acceptGap() as FrameGap;
+    // A member whose data was all read before the gap (the gap is in its padding) lost nothing.
+    const entry = current.entry !== undefined && !current.complete?.() ? current.entry : undefined;
+    const start = entry !== undefined || (current.entry === undefined && current.start >= 0) ? current.start : from;
+    const gaps: string[] = [];
+    const found = await this.scanToHeader(gaps);
+    const also = gaps.map((g) => `; then ${g}`).join('');
+    const next = found.at === undefined ? 'no valid header follows before the end of the archive' : 'skipped to the next header';
+    this.damaged.push({
+      entry,
+      path: entry,
+      what: `${describeGap(gap, from)}${also}; ${next}`,
+      range: [start, found.at ?? Math.max(found.end, start)],
+      compressed: [...gap.compressed],
+      lost: gap.size === undefined ? { from } : { from, size: gap.size },
+    });
+  }
+
+  /**
+   * Read on to the next valid header and keep it for the next read. Block by block while offsets
+   * are archive offsets; after a gap of unknown size, byte by byte (the ustar magic, then the
+   * checksum), since the bytes after it need not start a block. Gaps met on the way are passed
+   * and described in `gaps`. `at` is undefined when the input ends first; `end` is the end of the
+   * last non-zero bytes read.
+   */
+  private async scanToHeader(gaps: string[]): Promise<{ at?: number; end: number }> {
     let end = this.src.position;
+    let window = Buffer.alloc(0);
     for (;;) {
-      const at = this.src.position;
-      const block = await this.src.read(BLOCK);
-      if (block.length < BLOCK) {
-        this.damaged.push({ path, what: `${reason}; no valid header follows before the end of the archive`, range: [start, end] });
-        return;
+      let block: Buffer;
+      try {
+        // Back on the block grid after a gap of known size that did not end on it.
+        if (this.src.exact && this.src.position % BLOCK) await this.src.skip(BLOCK - (this.src.position % BLOCK));
+        block = await this.src.read(BLOCK);
+      } catch (err) {
+        if (!(err instanceof GapError)) throw err;
+        const from = this.src.position;
+        gaps.push(describeGap(this.src.acceptGap() as FrameGap, from));
+        window = Buffer.alloc(0);
+        continue;
       }
-      if (isZeroBlock(block)) continue;
-      end = at + BLOCK;
-      if (plausibleHeader(block)) {
-        this.pending = { block: Buffer.from(block), at };
-        this.damaged.push({ path, what: `${reason}; skipped to the next header`, range: [start, at] });
-        return;
+      const at = this.src.position - block.length;
+      if (this.src.exact) {
+        if (block.length < BLOCK) return { end };
+        if (isZeroBlock(block)) continue;
+        end = at + BLOCK;
+        if (plausibleHeader(block)) {
+          this.pending = { block: Buffer.from(block), at };
+          return { at, end };
+        }
+        continue;
       }
+      if (block.length === 0) return { end };
+      window = Buffer.concat([window.subarray(Math.max(0, window.length - (BLOCK - 1))), block]);
+      const base = this.src.position - window.length;
+      for (let u = window.indexOf('ustar', 257); u >= 0; u = window.indexOf('ustar', u + 1)) {
+        const k = u - 257;
+        if (k + BLOCK > window.length) break;
+        const cand = window.subarray(k, k + BLOCK);
+        if (plausibleHeader(cand)) {
+          this.pending = { block: Buffer.from(cand), at: base + k };
+          this.src.unread(window.subarray(k + BLOCK));
+          return { at: base + k, end: base + k };
+        }
+      }
+      if (!isZeroBlock(block)) end = this.src.position;
+      if (block.length < BLOCK) return { end };
     }
   }
 
