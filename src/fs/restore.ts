@@ -348,7 +348,7 @@ export class Restorer {
           if (!targetParts) return;
           await this.flushRenames(); // the target may still be under its temporary name
           this.ensureParents(targetParts);
-          this.makeName(abs, (at) => linkSync(this.abs(targetParts), at));
+          this.makeName(abs, (at) => linkRetrying(this.abs(targetParts), at));
           check.written?.(abs, lstatSync(abs).ino);
           return; // The link shares the inode, and with it all metadata, with its target.
         }
@@ -995,6 +995,21 @@ function mkdirIfMissing(abs: Buffer, mode: number): void {
     mkdirSync(abs, { mode });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+/**
+ * link(2), again when it fails with ENOENT though the source name is there: a concurrent extraction
+ * renamed a new file over that name, and Linux refuses to link the inode the lookup found once that
+ * rename removed its last name (vfs_link: i_nlink == 0 is ENOENT). The name then holds the new file.
+ */
+function linkRetrying(from: Buffer, to: Buffer): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return linkSync(from, to);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 5 || !lstatSync(from, { throwIfNoEntry: false })) throw err;
+    }
   }
 }
 
