@@ -38,8 +38,7 @@ async function zstdTail(path: string): Promise<number | undefined> {
     if (size < 9) return undefined;
     const foot = Buffer.alloc(9);
     await fh.read(foot, 0, 9, size - 9);
-    if (foot.readUInt32LE(5) !== SEEKABLE_FOOTER_MAGIC) return undefined;
-    return 8 + foot.readUInt32LE(0) * (foot[4]! & 0x80 ? 12 : 8) + 9 + ZSTD_DIGEST_SIZE;
+    return digestedTail(foot);
   } finally {
     await fh.close();
   }
@@ -326,11 +325,8 @@ function checkStreamDigest(res: StreamResult, clag: LagDigest, damaged: Damage[]
   } else if (res.compression === 'zstd') {
     const all = clag.tail();
     const foot = all.subarray(-9);
-    let at = -1;
-    if (foot.length === 9 && foot.readUInt32LE(5) === SEEKABLE_FOOTER_MAGIC) {
-      const n = foot.readUInt32LE(0);
-      at = size - (8 + n * (foot[4]! & 0x80 ? 12 : 8) + 9) - ZSTD_DIGEST_SIZE;
-    }
+    const tail = digestedTail(foot);
+    const at = tail === undefined ? -1 : size - tail;
     const rel = at - (size - all.length);
     const present = at >= 0 && rel >= 0 && rel + 8 <= all.length && all.readUInt32LE(rel) === ZSTD_DIGEST_MAGIC;
     if (!present) return void (required && bad(Math.max(0, at), 'the zstd stream has no digest frame before its seek table (damaged, or recompressed by another program)'));
@@ -342,6 +338,12 @@ function checkStreamDigest(res: StreamResult, clag: LagDigest, damaged: Damage[]
 
 /** The seekable format's footer magic (compress/seekable.ts). */
 const SEEKABLE_FOOTER_MAGIC = 0x8f92eab1;
+
+/** From a seek table's 9-byte footer: the bytes of the digest frame and the seek table it ends (undefined: no table). */
+function digestedTail(foot: Buffer): number | undefined {
+  if (foot.length !== 9 || foot.readUInt32LE(5) !== SEEKABLE_FOOTER_MAGIC) return undefined;
+  return ZSTD_DIGEST_SIZE + 8 + foot.readUInt32LE(0) * (foot[4]! & 0x80 ? 12 : 8) + 9;
+}
 
 /** A reader's error as damage: in the manifest, or in an entry's data (CRC, checksum, truncated data) or headers. */
 function readerDamage(err: PortarcError, at: number): Damage {
