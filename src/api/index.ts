@@ -44,3 +44,4 @@ export type { ZipMember, ZipStreamReaderOptions, ZipOpenOptions, ZipWriterOption
 export type { SinkLike, CompressOptions, DecompressOptions } from '../compress/index.js';
 export type { RandomAccessReader, FrameInfo, RangeOptions } from '../compress/seektable.js';
 export type { ZstdBackendStatus, ZstdBackendName } from '../compress/backend.js';
+export type { FrameGap, ZstdSalvage } from '../compress/salvage.js';

@@ -40,6 +40,7 @@ export interface FrameGap {
   unchecked?: number;
 }
 
+/** Where a salvaging zstd read records what it had to skip (see `DecompressOptions.salvage`). */
 export interface ZstdSalvage {
   /** Gaps found so far, in stream order; the consumer looks here as it reads. */
   gaps: FrameGap[];
