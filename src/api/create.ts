@@ -1,6 +1,8 @@
 // create(): scan a tree (or take entries) and write a portarc tar archive to a file or stream.
 // Spec: spec/portarc-1.md §4–§5 (what is written).
 
+import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
 import { ArchiveError, UsageError, ioError } from '../model/errors.js';
@@ -19,6 +21,7 @@ import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../mode
 import { entryNormalizer, type DeterministicOptions } from './deterministic.js';
 import { sized } from './unknown-size.js';
 import type { HashMode } from '../integrity/hash-ring.js';
+import { embedInto, type EmbeddedWritten } from '../integrity/par2/writer.js';
 
 export interface CreateOptions extends DeterministicOptions {
   /** Directory the paths are relative to (tar's -C). Default: the current directory. */
@@ -80,6 +83,11 @@ export interface CreateOptions extends DeterministicOptions {
    * `totalBytes`, once a walk beside the work (lstat only) has summed the file sizes.
    */
   onProgress?: ProgressCallback;
+  /**
+   * Embed PAR2 recovery data able to rebuild about this percentage of the archive in the archive
+   * file, after the archive (spec/recovery.md §10), before it gets its name. A file destination only.
+   */
+  embedRecovery?: number;
 }
 
 export interface CreateResult {
@@ -89,6 +97,8 @@ export interface CreateResult {
   warnings: string[];
   /** Notices of the entries written (convert: what the reader skipped by rule; spec §6.5). */
   notices: string[];
+  /** With `embedRecovery`: the recovery data written after the archive. */
+  recovery?: EmbeddedWritten;
 }
 
 /** What to archive: paths on disk, or entries (with content) made by the caller. */
@@ -111,19 +121,37 @@ export interface OpenedWriter {
   abort(): Promise<void>;
   /** For a tar stream (stdout, a Writable): end it so that every reader fails (spec §8.5). */
   poison?(): Promise<void>;
+  /** With `embedRecovery`: what close() embedded. */
+  embedded?: { result?: EmbeddedWritten };
 }
 
 /** Open the destination and the writer for the format and compression asked for or implied by its name. */
-export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'manifest' | 'fsync' | 'hashing'>): Promise<OpenedWriter> {
+export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'manifest' | 'fsync' | 'hashing' | 'embedRecovery'>): Promise<OpenedWriter> {
   const named = typeof dest === 'string' && dest !== '-';
   if (typeof dest !== 'string' && !(dest && typeof (dest as Writable).write === 'function')) {
     throw new UsageError('the destination must be a file path, "-" for stdout, or a Writable');
   }
   checkWriteOptions(options, named && /\.zip$/i.test(dest as string));
   if (named && options.format !== 'zip' && (!options.compression || options.compression === 'auto')) checkLevelFor(filterForPath(dest as string), options.level);
+  const percent = options.embedRecovery;
+  if (percent !== undefined) {
+    if (!named) throw new UsageError('recovery data can be embedded only in an archive file, not a stream');
+    if (!(percent > 0 && percent <= 100)) throw new UsageError(`embedRecovery ${percent}%: give a percentage above 0 and at most 100`);
+  }
+  const embedded: { result?: EmbeddedWritten } = {};
+  // Embedded recovery data goes into the .partial file before it is fsynced and named: a crash
+  // leaves the old archive or none, never one without its recovery data.
+  const beforePublish = percent === undefined ? undefined : async (partial: string, target: string) => {
+    const fh = await open(partial, 'r+');
+    try {
+      embedded.result = await embedInto(fh, (await fh.stat()).size, `${partial}.par2`, { percent, name: basename(target), creator: `Created by portarc ${VERSION}` });
+    } finally {
+      await fh.close();
+    }
+  };
   let sink: OpenSink;
   if (dest === '-') sink = writableSink(process.stdout, undefined, undefined, '(stdout)');
-  else if (typeof dest === 'string') sink = await fileSink(dest, { fsync: options.fsync });
+  else if (typeof dest === 'string') sink = await fileSink(dest, { fsync: options.fsync, beforePublish });
   else sink = writableSink(dest);
   const exclude = sink.identity;
   const creator = `portarc ${VERSION}`;
@@ -141,7 +169,7 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
       throw err;
     }
     const abort = async () => (await writer.abort(), await recorder?.abort(), await sink.abort());
-    return { writer, format, exclude, recorder, close: () => sink.close(), abort };
+    return { writer, format, exclude, recorder, close: () => sink.close(), abort, embedded };
   }
   const filter = !options.compression || options.compression === 'auto' ? (named ? filterForPath(dest) : 'none') : options.compression;
   // reuseOutput: the sink copies or writes each chunk before its write returns (src/io/sink.ts).
@@ -153,7 +181,7 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   const writer = new TarWriter(recorder?.sink ?? out, { creator, features: recorder && MANIFEST_FEATURES });
   // A file is removed on failure; a stream cannot be taken back, so it is made unreadable instead.
   const poison = named ? undefined : async () => (await recorder?.abort(), await writer.poison(), await out.close());
-  return { writer, format, exclude, recorder, close: () => out.close(), abort: async () => (await recorder?.abort(), await out.abort()), poison };
+  return { writer, format, exclude, recorder, close: () => out.close(), abort: async () => (await recorder?.abort(), await out.abort()), poison, embedded };
 }
 
 /**
@@ -190,6 +218,7 @@ export async function writeEntries(entries: CreateInput & object, opened: Opened
     throw ioError(err, 'cannot write', destName);
   }
   result.bytes = writer.position;
+  if (opened.embedded?.result) result.recovery = opened.embedded.result;
   return result;
 }
 

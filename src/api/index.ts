@@ -21,7 +21,7 @@ export { platformFor, hostPlatform, LINUX, MACOS, WINDOWS, type Platform } from 
 export { toWindowsName, fromWindowsName, windowsTraversal } from '../fs/winnames.js';
 export { decompressAuto, compressingSink, filterForPath, SeekTable, readRange, fileReader, zstdBackends, CompressError, type Filter } from '../compress/index.js';
 export { ZipWriter, ZipStreamReader, openZip, type ZipFile, type ZipFileEntry } from '../zip/index.js';
-export { addRecovery, recoveryStatus, repair, type RecoveryStatus, type RecoveryWritten, type RepairOptions, type RepairResult } from './repair.js';
+export { addRecovery, embedRecovery, recoveryStatus, repair, type EmbeddedWritten, type RecoveryStatus, type RecoveryWritten, type RegionDamage, type RepairOptions, type RepairResult } from './repair.js';
 export { verify, describeDamage, type VerifyOptions, type VerifyResult, type Damage, type DamagePart } from './verify.js';
 export { verifyTree, describeDifference, type VerifyTreeOptions, type VerifyTreeResult, type TreeDifference, type TreeProperty } from './verify-tree.js';
 export { readManifest, escapePath, unescapePath, ManifestWriter, MANIFEST_NAME, TRAILER_NAME, type ManifestEntry, type ManifestHead, type ManifestFoot, type ManifestItem } from '../manifest/index.js';

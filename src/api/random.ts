@@ -6,6 +6,7 @@
 // streams). A source that cannot be read at random (gzip, a pipe, no manifest) is read in one
 // streaming pass instead, and `info.method` says so.
 
+import { findEmbedded } from '../integrity/par2/embedded.js';
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
@@ -159,11 +160,12 @@ async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-function plainContainer(src: CountedSource): Container {
+/** `size`: the archive's end when recovery data is embedded after it (spec/recovery.md §10). */
+function plainContainer(src: CountedSource, size = src.size): Container {
   return {
-    size: src.size,
+    size,
     async *range(start, length) {
-      const end = Math.min(src.size, start + length);
+      const end = Math.min(size, start + length);
       for (let at = start; at < end; at += CHUNK) yield await src.read(at, Math.min(CHUNK, end - at));
     },
   };
@@ -241,7 +243,10 @@ async function byManifest(src: CountedSource, limits: Limits, notes: string[]): 
   const head = await src.read(0, 4);
   let format: 'tar' | 'zip' = 'tar';
   let compression: 'none' | 'zstd' = 'none';
-  let container = plainContainer(src);
+  // Embedded recovery data after a plain tar or zip: its locator says where the archive ends (a
+  // few hundred bytes read; a .tar.zst finds its table's copy through SeekTable.read).
+  const region = isZip(head) || sniff(head) === 'none' ? await findEmbedded((p, n) => src.read(p, n), src.size) : undefined;
+  let container = plainContainer(src, region?.archiveLength);
   if (isZip(head)) format = 'zip';
   else {
     const filter = sniff(head);

@@ -1,64 +1,78 @@
-// repair() and the recovery data around it: write a PAR2 sidecar set for an archive, say whether
-// an archive's damage is within its budget, and rebuild a damaged archive byte for byte.
-// Spec: spec/recovery.md (the sidecar set; §6 repair, §7 verify's line).
+// repair() and the recovery data around it: write a PAR2 set for an archive (a sidecar, or
+// embedded after the archive in its own file), say whether an archive's damage is within its
+// budget, and rebuild a damaged archive byte for byte.
+// Spec: spec/recovery.md (§6 repair, §7 verify's line, §10 embedded data).
 
-import { copyFile, open, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { DamagedError, UsageError, ioError } from '../model/errors.js';
 import { loadRecoverySet, type RecoverySet } from '../integrity/par2/reader.js';
+import type { PositionalFile } from '../integrity/par2/slices.js';
 import { checkSlices, rebuild, type SliceCheck } from '../integrity/par2/repair.js';
-import { MEMORY_BUDGET, writeRecovery, type RecoveryWritten } from '../integrity/par2/writer.js';
+import { embedInto, MEMORY_BUDGET, writeRecovery, type EmbeddedWritten, type RecoveryWritten } from '../integrity/par2/writer.js';
+import { sliceView } from '../integrity/par2/embedded.js';
 import { VERSION } from './version.js';
 import { verify } from './verify.js';
 import { abortedOr, checkSignal, guardedHandle, throwIfAborted } from '../model/abort.js';
+import { embeddedState, findRegion, newerLayout, status, type RecoveryStatus } from './recovery-status.js';
 
-export type { RecoveryWritten } from '../integrity/par2/writer.js';
+export type { RecoveryWritten, EmbeddedWritten } from '../integrity/par2/writer.js';
+export type { RecoveryStatus, RegionDamage } from './recovery-status.js';
+
+const CREATOR = `Created by portarc ${VERSION}`;
 
 /** Write ARCHIVE.par2 and ARCHIVE.volA+B.par2 able to rebuild about `percent`% of the archive. */
 export async function addRecovery(archive: string, options: { percent: number }): Promise<RecoveryWritten> {
   if (archive === '-') throw new UsageError('--recovery needs an archive file, not standard output');
-  return writeRecovery(archive, options.percent, `Created by portarc ${VERSION}`);
+  return writeRecovery(archive, options.percent, CREATOR);
 }
 
-export interface RecoveryStatus {
-  /** The parity files found beside the archive. */
-  files: string[];
-  sliceSize: number;
-  /** Intact recovery blocks (slices) in the set. */
-  blocks: number;
-  /** Blocks of the archive that do not match their checksums. */
-  damagedBlocks: number;
-  /** Byte ranges [start, end) of the damaged blocks, adjacent ones merged. */
-  damagedRanges: [number, number][];
-  repairable: boolean;
-  /** The archive's length and the length the set describes (they differ when it was cut or grew). */
-  length: number;
-  expected: number;
-}
-
-function ranges(check: SliceCheck, sliceSize: number): [number, number][] {
-  const out: [number, number][] = [];
-  for (const j of check.damaged) {
-    const r: [number, number] = [j * sliceSize, Math.min((j + 1) * sliceSize, check.expected)];
-    const last = out.at(-1);
-    if (last && last[1] === r[0]) last[1] = r[1];
-    else out.push(r);
+/**
+ * Embed recovery data able to rebuild about `percent`% of the archive in the archive file itself,
+ * after the archive (spec/recovery.md §10): other tools read the archive as before. Recovery data
+ * already embedded is replaced. The archive is rewritten through a temporary file and a rename.
+ */
+export async function embedRecovery(archive: string, options: { percent: number }): Promise<EmbeddedWritten> {
+  if (archive === '-') throw new UsageError('--recovery needs an archive file, not standard output');
+  const src = await open(archive, 'r').catch((e) => {
+    throw ioError(e, 'cannot open the archive', archive);
+  });
+  const tmp = `${archive}.embed-${process.pid}`;
+  try {
+    const size = (await src.stat()).size;
+    const region = await findRegion(src, size);
+    const length = region?.archiveLength ?? size;
+    const out = await open(tmp, 'w+').catch((e) => {
+      throw ioError(e, 'cannot write the archive', tmp);
+    });
+    try {
+      await out.chmod((await src.stat()).mode & 0o7777);
+      await copyRange(src, out, length);
+      const r = await embedInto(out, length, `${archive}.par2-${process.pid}`, { percent: options.percent, name: basename(archive), creator: CREATOR });
+      await out.sync();
+      await out.close().catch(() => undefined);
+      await rename(tmp, archive);
+      await syncDir(dirname(archive));
+      return r;
+    } finally {
+      await out.close().catch(() => undefined);
+    }
+  } finally {
+    await src.close();
+    await rm(tmp, { force: true });
   }
-  if (check.length > check.expected) out.push([check.expected, check.length]);
-  return out;
 }
 
-function status(set: RecoverySet, check: SliceCheck): RecoveryStatus {
-  return {
-    files: set.files,
-    sliceSize: set.sliceSize,
-    blocks: set.recovery.length,
-    damagedBlocks: check.damaged.length,
-    damagedRanges: ranges(check, set.sliceSize),
-    repairable: check.damaged.length <= set.recovery.length,
-    length: check.length,
-    expected: check.expected,
-  };
+/** Copy bytes [0, length) of `src` to `out` at the same offsets. */
+async function copyRange(src: FileHandle, out: FileHandle, length: number): Promise<void> {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (let at = 0; at < length; ) {
+    const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, length - at), at);
+    if (bytesRead === 0) throw new DamagedError(`the archive ended at ${at} bytes, ${length} expected`, { offset: at });
+    let done = 0;
+    while (done < bytesRead) done += (await out.write(buf, done, bytesRead - done, at + done)).bytesWritten;
+    at += bytesRead;
+  }
 }
 
 /**
@@ -75,14 +89,25 @@ export async function intactByManifest(archive: string): Promise<boolean> {
   }
 }
 
-/** The recovery data's view of an archive, or undefined when it has no parity files. */
+/**
+ * The recovery data's view of an archive: its embedded data (spec §10), else the sidecar set
+ * beside it; undefined when it has neither. Throws DamagedError when the data cannot be used,
+ * UnsupportedFeatureError for embedded data of a later layout.
+ */
 export async function recoveryStatus(archive: string): Promise<RecoveryStatus | undefined> {
-  const set = await loadRecoverySet(archive);
-  if (!set) return undefined;
   const fh = await open(archive, 'r').catch((e) => {
     throw ioError(e, 'cannot open the archive', archive);
   });
   try {
+    const region = await findRegion(fh, (await fh.stat()).size);
+    if (region) {
+      const e = await embeddedState(fh, region, archive);
+      if (!e.check) throw newerLayout(region, archive);
+      if (!e.status) throw new DamagedError(`${e.check.problem ?? 'the embedded recovery data cannot be used'}`, { path: archive });
+      return e.status;
+    }
+    const set = await loadRecoverySet(archive);
+    if (!set) return undefined;
     return status(set, await checkSlices(fh, set));
   } finally {
     await fh.close();
@@ -105,6 +130,8 @@ export interface RepairResult extends RecoveryStatus {
   output: string;
   /** Blocks rebuilt. */
   repairedBlocks: number;
+  /** Embedded data: the recovery region and the end records after it were written again. */
+  regionRewritten: boolean;
 }
 
 /**
@@ -116,10 +143,6 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
   const signal = checkSignal(options.signal);
   if (archive === '-') throw new UsageError('repair needs an archive file, not standard input');
   if (options.inPlace && options.output) throw new UsageError('choose one of -o and --in-place');
-  const set = await loadRecoverySet(archive).catch((e) => {
-    throw ioError(e, 'cannot read the recovery data', archive);
-  });
-  if (!set) throw new UsageError(`${archive}: no recovery data (${basename(archive)}.par2) beside it: nothing to repair with`);
   const fh = guardedHandle(
     await open(archive, 'r').catch((e) => {
       throw ioError(e, 'cannot open the archive', archive);
@@ -128,23 +151,49 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
   );
   let tmp: string | undefined;
   try {
-    const check = await checkSlices(fh, set);
-    const st = status(set, check);
+    // Embedded recovery data first (spec §10), else the sidecar set.
+    const region = await findRegion(fh, (await fh.stat()).size);
+    let set: RecoverySet;
+    let check: SliceCheck;
+    let st: RecoveryStatus;
+    let input: PositionalFile = fh;
+    let again: Parameters<typeof embedInto>[3] | undefined;
+    let regionDamage = 0;
+    if (region) {
+      const e = await embeddedState(fh, region, archive);
+      if (!e.check) throw newerLayout(region, archive);
+      if (!e.status || !e.slices) throw new DamagedError(`the embedded recovery data cannot be used (${e.check.problem ?? 'damaged'}); nothing was written`, { archive });
+      set = e.check.set!;
+      [check, st] = [e.slices, e.status];
+      input = sliceView(fh, 0, region.archiveLength);
+      regionDamage = e.check.damaged.length;
+      // The same region again after the repaired archive: same slices, blocks, name and creator.
+      const blocks = e.check.recoveryCount > 0 ? e.check.recoveryCount : Math.max(0, ...set.recovery.map((r) => r.exponent + 1));
+      again = { sliceSize: set.sliceSize, recovery: blocks, name: set.desc.name, creator: set.creator ?? CREATOR };
+    } else {
+      const found = await loadRecoverySet(archive).catch((e) => {
+        throw ioError(e, 'cannot read the recovery data', archive);
+      });
+      if (!found) throw new UsageError(`${archive}: no recovery data (${basename(archive)}.par2 beside it, or embedded): nothing to repair with`);
+      set = found;
+      check = await checkSlices(fh, set);
+      st = status(set, check);
+    }
     const where = st.damagedRanges.map(([a, b]) => `${a}-${b}`).join(', ');
     if (!st.repairable) {
       throw new DamagedError(`${st.damagedBlocks} damaged blocks of ${set.sliceSize} bytes (bytes ${where}), only ${st.blocks} recovery blocks: not repairable; nothing was written`, { archive });
     }
-    if (st.damagedBlocks > 0 && (await intactByManifest(archive))) {
+    if (!region && st.damagedBlocks > 0 && (await intactByManifest(archive))) {
       throw new UsageError(`the recovery data ${basename(archive)}.par2 describes another archive (this one is intact: every byte checked against its manifest): nothing was done; make a new set (create --recovery, par2 create)`, { archive });
     }
     const target = options.inPlace ? archive : (options.output ?? `${archive}.repaired`);
-    if (st.damagedBlocks === 0 && check.length === check.expected) {
+    if (st.damagedBlocks === 0 && check.length === check.expected && regionDamage === 0) {
       // Nothing to do; a copy only when one was asked for by name.
-      if (options.output === undefined || options.inPlace) return { ...st, output: archive, repairedBlocks: 0 };
+      if (options.output === undefined || options.inPlace) return { ...st, output: archive, repairedBlocks: 0, regionRewritten: false };
       await copyFile(archive, target).catch((e) => {
         throw ioError(e, 'cannot write the repaired archive', target);
       });
-      return { ...st, output: target, repairedBlocks: 0 };
+      return { ...st, output: target, repairedBlocks: 0, regionRewritten: false };
     }
     if (!options.inPlace && target !== archive) {
       // Never overwrite the damaged original by accident through -o.
@@ -153,7 +202,7 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
       if (same && same.ino === src.ino && same.dev === src.dev) throw new UsageError(`-o ${target} is the archive itself: use --in-place`);
     }
     tmp = `${target}.repair-${process.pid}`;
-    const out = await open(tmp, 'w').catch((e) => {
+    const out = await open(tmp, again ? 'w+' : 'w').catch((e) => {
       throw ioError(e, 'cannot write the repaired archive', tmp);
     });
     let ok: boolean;
@@ -165,7 +214,9 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
         await out.chown(src.uid, src.gid).catch(() => undefined); // not ours to give away as a user
       }
       await out.truncate(check.expected);
-      ok = await rebuild(fh, set, check, out, options.memoryBudget ?? MEMORY_BUDGET);
+      ok = await rebuild(input, set, check, out, options.memoryBudget ?? MEMORY_BUDGET);
+      // Embedded data: the region and the end records after the repaired archive, as written.
+      if (ok && again) await embedInto(out, check.expected, `${tmp}.par2`, again);
       if (ok) await out.sync();
     } catch (err) {
       if (signal?.aborted) throw abortedOr(signal, err);
@@ -178,7 +229,7 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
     await rename(tmp, target);
     tmp = undefined;
     await syncDir(dirname(target));
-    return { ...st, output: target, repairedBlocks: st.damagedBlocks };
+    return { ...st, output: target, repairedBlocks: st.damagedBlocks, regionRewritten: again !== undefined };
   } finally {
     await fh.close();
     if (tmp) await rm(tmp, { force: true });

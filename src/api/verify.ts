@@ -17,8 +17,14 @@ import { verifyStream } from '../integrity/stream.js';
 import { TRAILER_TEXT_SIZE } from '../manifest/index.js';
 import type { Damage } from '../integrity/report.js';
 import { abortable, abortedOr, checkSignal, guardedHandle, throwIfAborted } from '../model/abort.js';
+import { embeddedState, findRegion, newerLayout, type RecoveryStatus } from './recovery-status.js';
 
 export { describeDamage, type Damage, type DamagePart } from '../integrity/report.js';
+
+/** The region's damage (found first) after the archive's: in file order. */
+function ordered(damaged: Damage[]): Damage[] {
+  return [...damaged.filter((d) => d.part !== 'recovery'), ...damaged.filter((d) => d.part === 'recovery')];
+}
 
 export interface VerifyOptions {
   limits?: Partial<Limits>;
@@ -43,6 +49,11 @@ export interface VerifyResult {
   method: 'ranges' | 'stream';
   /** What could not be checked, and why. */
   notes: string[];
+  /**
+   * Recovery data embedded in the archive file (spec/recovery.md §10): the archive's blocks
+   * against it, and damage in the region itself (also listed in `damaged`, part "recovery").
+   */
+  recovery?: RecoveryStatus;
 }
 
 export async function verify(source: ArchiveSource, options: VerifyOptions = {}): Promise<VerifyResult> {
@@ -51,6 +62,8 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
   const damaged: Damage[] = [];
   const notes: string[] = [];
   let useManifest = true;
+  let length: number | undefined;
+  let recovery: RecoveryStatus | undefined;
   try {
     if (typeof source === 'string' && source !== '-') {
       const file = await open(source, 'r').catch((e) => {
@@ -58,7 +71,20 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
       });
       const fh = guardedHandle(file, signal);
       try {
-        const size = (await fh.stat()).size;
+        let size = (await fh.stat()).size;
+        // Embedded recovery data (spec/recovery.md §10): the archive is what comes before it.
+        const region = await findRegion(fh, size);
+        if (region) {
+          size = region.archiveLength;
+          length = size;
+          const e = await embeddedState(fh, region, source);
+          if (!e.check) notes.push(newerLayout(region, source).reason);
+          else {
+            for (const d of e.check.damaged) damaged.push({ part: 'recovery', range: d.range, what: d.what });
+            if (!e.status) damaged.push({ part: 'recovery', range: [region.archiveLength, region.archiveLength + region.regionLength], what: `the recovery data cannot be used: ${e.check.problem ?? 'damaged'}` });
+            recovery = e.status;
+          }
+        }
         const head = Buffer.alloc(Math.min(10, size));
         await fh.read(head, 0, head.length, 0);
         const format = isZip(head) ? 'zip' : sniff(head) === 'none' ? 'tar' : undefined;
@@ -67,7 +93,7 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
           if (loc?.trailer) {
             const r = await verifyRanges(fh, size, format, { ...loc, trailer: loc.trailer }, damaged);
             throwIfAborted(signal); // a read refused by the signal may have been taken for damage
-            if (r.manifestUsable) return { ok: damaged.length === 0, damaged, checkedContent: true, entries: r.entries, format, compression: 'none', method: 'ranges', notes };
+            if (r.manifestUsable) return { ok: damaged.length === 0, damaged: ordered(damaged), checkedContent: true, entries: r.entries, format, compression: 'none', method: 'ranges', notes, ...(recovery ? { recovery } : {}) };
             if (r.unsupported) notes.push(r.unsupported);
             useManifest = false;
           } else if (loc?.problem) {
@@ -80,17 +106,18 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
     }
     throwIfAborted(signal);
     const stream = typeof source === 'string' || source instanceof Uint8Array ? source : abortable(source as AsyncIterable<Buffer>, signal);
-    const r = await verifyStream(stream, { useManifest, path: typeof source === 'string' && source !== '-' ? source : undefined, limits: options.limits, signal }, damaged);
+    const r = await verifyStream(stream, { useManifest, path: typeof source === 'string' && source !== '-' ? source : undefined, length, limits: options.limits, signal }, damaged);
     throwIfAborted(signal);
     return {
       ok: damaged.length === 0,
-      damaged,
+      damaged: ordered(damaged),
       checkedContent: r.checkedContent,
       entries: r.entries,
       format: r.format,
       compression: r.compression,
       method: 'stream',
       notes: [...notes, ...r.notes],
+      ...(recovery ? { recovery } : {}),
     };
   } catch (err) {
     if (signal?.aborted) throw abortedOr(signal, err);

@@ -13,7 +13,7 @@ import { list, ListDamagedError } from '../api/list.js';
 import { describeDamage, verify } from '../api/verify.js';
 import { describeDifference, verifyTree } from '../api/verify-tree.js';
 import { VERSION } from '../api/version.js';
-import { addRecovery, recoveryStatus, repair } from '../api/repair.js';
+import { addRecovery, recoveryStatus, repair, type RecoveryStatus } from '../api/repair.js';
 import { loadSys } from '../fs/sys.js';
 import { zstdBackends } from '../compress/index.js';
 import { SPEC_VERSION_TEXT, type ArchiveInfo } from '../tar/version.js';
@@ -110,10 +110,10 @@ function percentArg(value: string): number {
   return n;
 }
 
-/** verify's line about the recovery data beside the archive, or undefined when there is none. */
-async function recoveryLine(file: string, intact: boolean): Promise<{ text: string; damaged: boolean; json: unknown } | undefined> {
+/** verify's line about the recovery data (embedded, or beside the archive), or undefined when there is none. */
+async function recoveryLine(file: string, intact: boolean, embedded?: RecoveryStatus): Promise<{ text: string; damaged: boolean; json: unknown } | undefined> {
   try {
-    const s = await recoveryStatus(file);
+    const s = embedded ?? (await recoveryStatus(file));
     if (!s) return undefined;
     const bad = s.damagedBlocks + (s.length > s.expected ? 1 : 0);
     // Every byte proven intact by the manifest: a set that disagrees was made for another archive.
@@ -122,8 +122,9 @@ async function recoveryLine(file: string, intact: boolean): Promise<{ text: stri
       return { text, damaged: false, json: { ...s, stale: true, text } };
     }
     const damage = bad === 0 ? 'no damaged blocks' : `${s.damagedBlocks} damaged block${s.damagedBlocks === 1 ? '' : 's'}${s.length > s.expected ? ` and ${s.length - s.expected} bytes too many` : ''}, ${s.repairable ? 'repairable (portarc repair)' : 'NOT repairable'}`;
-    const text = `recovery data: ${s.blocks} blocks of ${s.sliceSize} bytes; ${damage}; ${Math.max(0, s.blocks - s.damagedBlocks)} blocks of budget left`;
-    return { text, damaged: bad > 0, json: { ...s, text } };
+    const own = s.regionDamage?.length ? `; ${s.regionDamage.length} damaged place${s.regionDamage.length === 1 ? '' : 's'} in the recovery data itself (portarc repair writes it again)` : '';
+    const text = `recovery data${s.embedded ? ' (embedded)' : ''}: ${s.blocks} blocks of ${s.sliceSize} bytes; ${damage}; ${Math.max(0, s.blocks - s.damagedBlocks)} blocks of budget left${own}`;
+    return { text, damaged: bad > 0 || own !== '', json: { ...s, text } };
   } catch (err) {
     const text = `recovery data: unusable: ${err instanceof Error ? err.message : String(err)}`;
     return { text, damaged: false, json: { error: text } };
@@ -271,6 +272,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-S, --sparse', 'store files with holes as sparse entries (7-Zip cannot expand these)')
     .option('-v, --verbose', 'list entries as they are written (on stderr)')
     .option('--recovery <N%>', 'also write PAR2 recovery data ARCHIVE.par2 + ARCHIVE.vol*.par2 able to rebuild about N% of the archive (spec/recovery.md)', percentArg)
+    .option('--embed-recovery', 'with --recovery: put the recovery data inside the archive file, after the archive, where other tools do not see it (spec/recovery.md §10)')
     .option('--newer <date>', 'archive only what changed (data or status) after DATE (YYYY-MM-DD[THH:MM[:SS]][Z], or a file whose mtime is used); directories always', newerArg)
     .option('--one-file-system', 'do not descend into directories on other filesystems (the mount point itself is archived)')
     .option('--no-fsync', 'do not fsync the archive before it gets its name: for scratch archives and measurements, NOT crash-safe')
@@ -278,8 +280,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--mtime <date>', 'set every mtime to DATE (@SECONDS or an ISO 8601 date)', mtimeArg)
     .option('--json', 'one JSON document on stdout: what was written (docs/cli-json.md)')
     .argument('[path...]', 'files and directories to archive');
-  withProgressFlags(withFilesFromFlags(withExcludeFlags(withWriteFlags(program.commands.at(-1)!)), 'the paths to archive')).action(async (args: string[], o: CompressFlags & SelectionFlags & ProgressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean; recovery?: number; newer?: bigint; oneFileSystem?: boolean; fsync: boolean; json?: boolean; deterministic?: boolean; mtime?: bigint }) => {
+  withProgressFlags(withFilesFromFlags(withExcludeFlags(withWriteFlags(program.commands.at(-1)!)), 'the paths to archive')).action(async (args: string[], o: CompressFlags & SelectionFlags & ProgressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean; recovery?: number; embedRecovery?: boolean; newer?: bigint; oneFileSystem?: boolean; fsync: boolean; json?: boolean; deterministic?: boolean; mtime?: bigint }) => {
       if (o.recovery !== undefined && o.file === '-') throw new UsageError('--recovery needs an archive file, not standard output');
+      if (o.embedRecovery && o.recovery === undefined) throw new UsageError('--embed-recovery goes with --recovery N% (how much to be able to rebuild)');
       if (o.json && o.file === '-') throw new UsageError('--json prints on stdout: it cannot be combined with -f - (the archive on stdout)');
       const paths = namesOf(args, o);
       if (!paths.length) throw new UsageError('nothing to archive: name files or directories (or -T FILE)');
@@ -293,6 +296,7 @@ export async function main(argv: string[]): Promise<number> {
         fsync: o.fsync,
         deterministic: o.deterministic,
         mtime: o.mtime,
+        embedRecovery: o.embedRecovery ? o.recovery : undefined,
         onProgress: progressFor(o),
         onEntry: o.verbose ? (e) => (bar?.clear(), void (closed.stderr || process.stderr.write(`${e.name}\n`))) : undefined,
       });
@@ -300,7 +304,11 @@ export async function main(argv: string[]): Promise<number> {
       for (const w of result.warnings) warn(`warning: ${w}`);
       if (result.warnings.length) code = EXIT.warnings;
       let recovery: unknown;
-      if (o.recovery !== undefined) {
+      if (result.recovery) {
+        const r = result.recovery;
+        recovery = { embedded: true, ...r };
+        warn(`recovery data: ${r.recoverySlices} blocks of ${r.sliceSize} bytes for ${r.inputSlices} archive blocks (${o.recovery}%) embedded after the archive (${r.bytes} bytes)`);
+      } else if (o.recovery !== undefined) {
         const r = await addRecovery(o.file, { percent: o.recovery });
         recovery = r;
         warn(`recovery data: ${r.recoverySlices} blocks of ${r.sliceSize} bytes for ${r.inputSlices} archive blocks (${o.recovery}%) in ${r.index}, ${r.volume}`);
@@ -498,7 +506,9 @@ export async function main(argv: string[]): Promise<number> {
       const name = o.file === '-' ? '(stdin)' : o.file;
       // The sidecar recovery set, if there is one (spec/recovery.md §7): additive, and damage its
       // block checksums find is damage, whatever the manifest said.
-      const rec = o.file === '-' ? undefined : await recoveryLine(o.file, r.ok && r.method === 'ranges');
+      // Embedded data (spec/recovery.md §10) was checked by verify itself: its damage is in r.damaged.
+      const embedded = r.damaged.some((d) => d.part === 'recovery') || r.recovery !== undefined;
+      const rec = o.file === '-' ? undefined : embedded ? (r.recovery ? await recoveryLine(o.file, false, r.recovery) : undefined) : await recoveryLine(o.file, r.ok && r.method === 'ranges');
       if (o.json) await out(JSON.stringify(rec ? { ...r, recovery: rec.json } : r) + '\n');
       else {
         for (const d of r.damaged) await out(`${name}: damaged: ${describeDamage(d)}\n`);
@@ -559,11 +569,13 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (o: { file: string; output?: string; inPlace?: boolean }) => {
       const r = await repair(o.file, { output: o.output, inPlace: o.inPlace, signal });
       const where = r.damagedRanges.map(([a, b]) => `${a}-${b}`).join(', ');
-      if (r.repairedBlocks === 0 && r.length === r.expected) {
+      if (r.repairedBlocks === 0 && r.length === r.expected && !r.regionDamage?.length) {
         await out(`${o.file}: no damage found (${r.blocks} recovery blocks)${r.output === o.file ? '' : `; copied to ${r.output}`}\n`);
       } else {
         const cut = r.length > r.expected ? `; removed ${r.length - r.expected} bytes past the archive's end` : '';
-        await out(`${o.file}: repaired ${r.repairedBlocks} damaged block${r.repairedBlocks === 1 ? '' : 's'} of ${r.sliceSize} bytes (bytes ${where}) with ${r.repairedBlocks} of ${r.blocks} recovery blocks${cut} -> ${r.output}\n`);
+        const own = r.regionDamage?.length ? `; wrote the embedded recovery data again (${r.regionDamage.length} damaged place${r.regionDamage.length === 1 ? '' : 's'} in it)` : '';
+        const blocks = r.repairedBlocks || !own ? `repaired ${r.repairedBlocks} damaged block${r.repairedBlocks === 1 ? '' : 's'} of ${r.sliceSize} bytes${where ? ` (bytes ${where})` : ''} with ${r.repairedBlocks} of ${r.blocks} recovery blocks` : 'the archive was intact';
+        await out(`${o.file}: ${blocks}${cut}${own} -> ${r.output}\n`);
       }
     });
 

@@ -6,6 +6,7 @@
 // checksum), to the size the table states, and to the table's checksum when there is one. A bad frame
 // is a CompressError that names its index and compressed offset.
 
+import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { zstdBackend, type ZstdBackend, type ZstdBackendName } from './backend.js';
 import { CompressError } from './errors.js';
@@ -133,9 +134,36 @@ export class SeekTable {
       const d = await r.read(start - ZSTD_DIGEST_SIZE, 8);
       if (d.length === 8 && d.readUInt32LE(0) === ZSTD_DIGEST_MAGIC && d.readUInt32LE(4) === ZSTD_DIGEST_SIZE - 8) return new SeekTable(cOff, dOff, sums);
     }
-    if (cOff[n] !== start) throw bad(`its frames add up to ${cOff[n]} compressed bytes, but the table starts at ${start}`, start);
+    if (cOff[n] !== start) {
+      // The copy after embedded recovery data (spec/recovery.md §10): the table of the archive before it.
+      const archive = await embeddedArchiveEnd(r, start, 8 + frameSize);
+      if (archive !== undefined) return SeekTable.read({ size: () => archive, read: (p, n) => r.read(p, Math.min(n, archive - p)) });
+      throw bad(`its frames add up to ${cOff[n]} compressed bytes, but the table starts at ${start}`, start);
+    }
     return new SeekTable(cOff, dOff, sums);
   }
+}
+
+/** The locator frame of embedded recovery data (spec/recovery.md §10.3): frame header, PAR2 packet header, 32-byte body. */
+const LOCATOR_FRAME = 8 + 64 + 32;
+const LOCATOR_TYPE = Buffer.from('PORTARC\0EmbedLoc', 'latin1');
+
+/**
+ * Where the archive ends when the seek table at `tableAt` (of `tableSize` bytes) is the copy that
+ * follows embedded recovery data: the frame before it is the region's locator, intact (its MD5),
+ * and says the region ends at the table and the tail is the table. Undefined otherwise.
+ */
+async function embeddedArchiveEnd(r: RandomAccessReader, tableAt: number, tableSize: number): Promise<number | undefined> {
+  if (tableAt < LOCATOR_FRAME) return undefined;
+  const f = await r.read(tableAt - LOCATOR_FRAME, LOCATOR_FRAME);
+  if (f.length !== LOCATOR_FRAME || f.readUInt32LE(0) !== 0x184d2a5c || f.readUInt32LE(4) !== LOCATOR_FRAME - 8) return undefined;
+  const p = f.subarray(8);
+  if (p.toString('latin1', 0, 8) !== 'PAR2\0PKT' || !p.subarray(48, 64).equals(LOCATOR_TYPE)) return undefined;
+  if (!createHash('md5').update(p.subarray(32)).digest().equals(p.subarray(16, 32))) return undefined;
+  const archive = Number(p.readBigUInt64LE(64));
+  const region = Number(p.readBigUInt64LE(72));
+  const tail = Number(p.readBigUInt64LE(80));
+  return archive + region === tableAt && tail === tableSize && archive < tableAt ? archive : undefined;
 }
 
 export interface RangeOptions {

@@ -19,13 +19,18 @@ export type DamagePart =
   /** The compressed stream (gzip or zstd framing, checksums, seek table). */
   | 'compression'
   /** The container structure outside any known entry (a header that cannot be read, truncation). */
-  | 'archive';
+  | 'archive'
+  /**
+   * Recovery data embedded after the archive (spec/recovery.md §10): a packet, a wrapper, the
+   * padding or the end records repeated after it. `range` is in the file. repair writes it again.
+   */
+  | 'recovery';
 
 export interface Damage {
   part: DamagePart;
   /** The entry's path for display (header, content, missing, extra), when known. */
   path?: string;
-  /** Byte range [start, end) in the container (the uncompressed tar stream, or the zip file). */
+  /** Byte range [start, end) in the container (the uncompressed tar stream, or the zip file); part "recovery": in the file. */
   range: [number, number];
   /** Offset in the compressed file, for damage found by a decompressor. */
   compressedOffset?: number;

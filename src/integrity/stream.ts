@@ -11,6 +11,7 @@ import { PortarcError } from '../model/errors.js';
 import { CompressError, GZIP_DIGEST_SIZE, decoderTakesReusedInput, SeekTable, ZSTD_DIGEST_MAGIC, ZSTD_DIGEST_SIZE, decompressor, fileReader, gzipDigestMember, peek, sniff, unsupportedFormat, zstdDigestFrame, type Filter } from '../compress/index.js';
 import { FrameWalker } from '../compress/frames.js';
 import { openSource, stable, type ArchiveSource } from '../io/source.js';
+import { locatorAtEnd } from './par2/embedded.js';
 import { TarReader } from '../tar/reader.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
 import type { ArchiveInfo } from '../model/archive-info.js';
@@ -62,6 +63,8 @@ export interface StreamOptions {
   useManifest: boolean;
   /** The archive file, for the checks that need to seek (zip central directory, zstd seek table). */
   path?: string;
+  /** Read only this many bytes of the file: the archive before its embedded recovery data (spec/recovery.md §10). */
+  length?: number;
   limits?: Partial<Limits>;
   /** Cancel before the next chunk (spec §8.6). */
   signal?: AbortSignal;
@@ -82,7 +85,7 @@ export interface StreamResult {
 const GZIP_HEAD = 10;
 
 export async function verifyStream(source: ArchiveSource, opts: StreamOptions, damaged: Damage[]): Promise<StreamResult> {
-  const opened = openSource(source);
+  const opened = openSource(source, { length: opts.length });
   const notes: string[] = [];
   const res: StreamResult = { format: 'tar', compression: 'none', entries: 0, checkedContent: false, notes };
   try {
@@ -314,6 +317,13 @@ function checkStreamDigest(res: StreamResult, clag: LagDigest, damaged: Damage[]
   const size = clag.position;
   const required = res.head?.compression === res.compression;
   const bad = (at: number, what: string) => damaged.push({ part: 'compression', range: [0, 0], compressedOffset: at, what });
+  // Embedded recovery data after the archive (spec/recovery.md §10), read without seeking: the
+  // digest lies before it, out of reach of the lag kept here. Verifying the file checks both.
+  const loc = res.compression === 'gzip' || res.compression === 'zstd' ? locatorAtEnd(clag.tail(), res.compression) : undefined;
+  if (loc && loc.archiveLength + loc.regionLength + loc.tailLength === size) {
+    res.notes.push(`embedded recovery data follows the archive (${loc.regionLength + loc.tailLength} bytes from offset ${loc.archiveLength}): read as a stream, the compressed-stream digest and the recovery data were not checked (verify the file for those)`);
+    return;
+  }
   if (res.compression === 'gzip') {
     const at = size - GZIP_DIGEST_SIZE;
     const tail = clag.tail().subarray(-GZIP_DIGEST_SIZE);

@@ -7,7 +7,7 @@ import { constants, createWriteStream } from 'node:fs';
 import { lstat, open, readlink, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { IoError, ioError } from '../model/errors.js';
+import { IoError, ioError, UsageError } from '../model/errors.js';
 import type { Sink } from '../tar/writer.js';
 
 export interface OpenSink extends Sink {
@@ -96,9 +96,12 @@ export function writableSink(stream: Writable, onClose?: () => Promise<void>, on
  * /dev/stdout, /dev/fd/N, /proc/.../fd/N whatever they lead to) is written directly: nothing to
  * rename, and close() fsyncs only what can be fsynced.
  */
-export async function fileSink(path: string, opts: { fsync?: boolean } = {}): Promise<OpenSink> {
+export async function fileSink(path: string, opts: { fsync?: boolean; beforePublish?: (partial: string, target: string) => Promise<void> } = {}): Promise<OpenSink> {
   const at = await destinationKind(path);
-  if (at.kind === 'direct') return directSink(path, opts.fsync !== false);
+  if (at.kind === 'direct') {
+    if (opts.beforePublish) throw new UsageError(`${path} is not a regular file: recovery data can be embedded only in an archive file`);
+    return directSink(path, opts.fsync !== false);
+  }
   const target = at.target;
   const partial = `${target}.partial`;
   // O_NOFOLLOW: a symlink planted at NAME.partial must not redirect the write elsewhere.
@@ -111,6 +114,8 @@ export async function fileSink(path: string, opts: { fsync?: boolean } = {}): Pr
     stream,
     async () => {
       await end();
+      // What must be in the file before it gets its name (embedded recovery data, spec/recovery.md §10).
+      if (opts.beforePublish) await opts.beforePublish(partial, target);
       // Without fsync (create --no-fsync: scratch archives, measurements) a crash may leave the
       // final name with missing data: the rename can reach the disk before the content.
       if (opts.fsync !== false) await fh.sync();

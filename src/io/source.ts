@@ -34,10 +34,11 @@ export function sourceName(source: ArchiveSource): string {
   return source instanceof Uint8Array ? '(buffer)' : '(stream)';
 }
 
-export function openSource(source: ArchiveSource): OpenedSource {
+/** `length`: read only the first bytes of a file (the archive before its embedded recovery data). */
+export function openSource(source: ArchiveSource, options: { length?: number } = {}): OpenedSource {
   const name = sourceName(source);
   if (typeof source === 'string') {
-    const bytes = source === '-' ? ring(async () => 0, false, name) : ring(() => pOpen(source, 'r'), true, name);
+    const bytes = source === '-' ? ring(async () => 0, false, name) : ring(() => pOpen(source, 'r'), true, name, options.length);
     const close = async () => void (await bytes.return(undefined));
     return { bytes, name, reused: true, close };
   }
@@ -52,20 +53,21 @@ export function openSource(source: ArchiveSource): OpenedSource {
 }
 
 /** Read an fd (a file, or stdin whatever it is: file, pipe, terminal) through SLOTS reused buffers. */
-async function* ring(openFd: () => Promise<number>, owned: boolean, name: string): AsyncGenerator<Buffer> {
+async function* ring(openFd: () => Promise<number>, owned: boolean, name: string, length = Infinity): AsyncGenerator<Buffer> {
   const fd = await openFd().catch((e) => {
     throw ioError(e, 'cannot open the archive', name);
   });
   const slots = Array.from({ length: SLOTS }, () => Buffer.allocUnsafe(CHUNK));
   try {
-    for (let i = 0; ; i++) {
+    for (let i = 0, left = length; left > 0; i++) {
       const buf = slots[i % SLOTS]!;
-      const { bytesRead } = await pRead(fd, buf, 0, CHUNK, null).catch((e: NodeJS.ErrnoException) => {
+      const { bytesRead } = await pRead(fd, buf, 0, Math.min(CHUNK, left), null).catch((e: NodeJS.ErrnoException) => {
         // "illegal operation on a directory" would not tell the user what to do.
         if (e.code === 'EISDIR') throw new IoError('is a directory, not an archive: name the archive file (-f FILE)', { path: name, errno: 'EISDIR' });
         throw ioError(e, 'cannot read the archive', name);
       });
       if (bytesRead === 0) return;
+      left -= bytesRead;
       yield buf.subarray(0, bytesRead);
     }
   } finally {

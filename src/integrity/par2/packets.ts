@@ -16,6 +16,9 @@ export const TYPE = {
   ifsc: Buffer.from('PAR 2.0\0IFSC\0\0\0\0', 'latin1'),
   recovery: Buffer.from('PAR 2.0\0RecvSlic', 'latin1'),
   creator: Buffer.from('PAR 2.0\0Creator\0', 'latin1'),
+  // portarc's own type (PAR2 readers ignore types they do not know): where an embedded recovery
+  // region and the archive before it end (spec/recovery.md §10).
+  locator: Buffer.from('PORTARC\0EmbedLoc', 'latin1'),
 } as const;
 
 export type PacketKind = keyof typeof TYPE;
@@ -138,4 +141,51 @@ export function parseIfsc(body: Buffer): { fileId: Buffer; slices: { md5: Buffer
   const slices = [];
   for (let at = 16; at < body.length; at += 20) slices.push({ md5: body.subarray(at, at + 16), crc: body.readUInt32LE(at + 16) });
   return { fileId: body.subarray(0, 16), slices };
+}
+
+/** The locator of an embedded recovery region (spec/recovery.md §10.3): 32 bytes of body. */
+export interface Locator {
+  /** The archive's length: the protected bytes are [0, archiveLength). */
+  archiveLength: number;
+  /** Bytes of the recovery region, from archiveLength to where the tail starts. */
+  regionLength: number;
+  /** Bytes after the region (the container's end records again). */
+  tailLength: number;
+  /** The layout's version: 1 is this document's. */
+  version: number;
+  /** Recovery slices written in the region. */
+  recoveryCount: number;
+}
+
+export const LOCATOR_BODY = 32;
+export const LOCATOR_PACKET = HEADER_SIZE + LOCATOR_BODY;
+
+export function locatorBody(l: Locator): Buffer {
+  const b = Buffer.alloc(LOCATOR_BODY);
+  b.writeBigUInt64LE(BigInt(l.archiveLength), 0);
+  b.writeBigUInt64LE(BigInt(l.regionLength), 8);
+  b.writeBigUInt64LE(BigInt(l.tailLength), 16);
+  b.writeUInt32LE(l.version, 24);
+  b.writeUInt32LE(l.recoveryCount, 28);
+  return b;
+}
+
+export function parseLocator(body: Buffer): Locator | undefined {
+  if (body.length < LOCATOR_BODY) return undefined;
+  const n = (at: number) => {
+    const v = body.readBigUInt64LE(at);
+    return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined;
+  };
+  const [archiveLength, regionLength, tailLength] = [n(0), n(8), n(16)];
+  if (archiveLength === undefined || regionLength === undefined || tailLength === undefined) return undefined;
+  return { archiveLength, regionLength, tailLength, version: body.readUInt32LE(24), recoveryCount: body.readUInt32LE(28) };
+}
+
+/** A whole packet in `b` at `at` whose MD5 is right: its kind, set ID and body; undefined otherwise. */
+export function packetAt(b: Buffer, at: number): { kind: PacketKind | undefined; setId: Buffer; body: Buffer; length: number } | undefined {
+  if (at < 0 || at + HEADER_SIZE > b.length || !b.subarray(at, at + 8).equals(MAGIC)) return undefined;
+  const length = Number(b.readBigUInt64LE(at + 8));
+  if (length < HEADER_SIZE || length % 4 !== 0 || at + length > b.length) return undefined;
+  if (!md5(b.subarray(at + 32, at + length)).equals(b.subarray(at + 16, at + 32))) return undefined;
+  return { kind: kindOf(b.subarray(at + 48, at + 64)), setId: b.subarray(at + 32, at + 48), body: b.subarray(at + HEADER_SIZE, at + length), length };
 }

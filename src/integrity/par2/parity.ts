@@ -15,13 +15,12 @@
 // RSS, so more would break the 100 MiB bound) fed the same way through SharedArrayBuffers.
 
 import { availableParallelism } from 'node:os';
-import type { FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { PortarcError } from '../../model/errors.js';
 import { workerExecArgv } from '../../model/worker-argv.js';
 import { coefficient, inputLogs } from './gf16.js';
 import { ADDON_PATH, GF16_KERNEL_SOURCE, gf16Kernel, MAX_COEFS, nativeWanted } from './kernel.js';
-import { readColumn, sliceCount } from './slices.js';
+import { readColumn, sliceCount, type PositionalFile } from './slices.js';
 
 /** Bytes of input slices read per batch (two such buffers). */
 const INPUT_BYTES = 2 * 1024 * 1024;
@@ -71,7 +70,7 @@ export function parityLayout(sliceSize: number, count: number, recovery: number,
  * called for every row of every column, in order of columns.
  */
 export async function computeParity(
-  fh: FileHandle,
+  fh: PositionalFile,
   length: number,
   sliceSize: number,
   first: number,

@@ -17,7 +17,7 @@ import { IoError } from '../../model/errors.js';
 import { coefficient, gfMul, inputLogs, invert } from './gf16.js';
 import { gf16Kernel, MAX_COEFS } from './kernel.js';
 import type { RecoverySet } from './reader.js';
-import { readColumn, sliceCount, sumSlices, wordBuffer } from './slices.js';
+import { readColumn, sliceCount, sumSlices, wordBuffer, type PositionalFile } from './slices.js';
 
 export interface SliceCheck {
   /** Indexes of the slices that do not match their checksums (or lie past the end of a short file). */
@@ -28,7 +28,7 @@ export interface SliceCheck {
 }
 
 /** Compare every slice of the file with the set's checksums. */
-export async function checkSlices(fh: FileHandle, set: RecoverySet): Promise<SliceCheck> {
+export async function checkSlices(fh: PositionalFile, set: RecoverySet): Promise<SliceCheck> {
   const length = (await fh.stat()).size;
   const expected = set.desc.length;
   const damaged: number[] = [];
@@ -97,7 +97,7 @@ export function repairLayout(sliceSize: number, count: number, k: number, budget
  * slices and of the recovery slices are read in batches, and each finished column is hashed
  * (MD5 and CRC-32, running) and written at its place.
  */
-export async function rebuild(fh: FileHandle, set: RecoverySet, check: SliceCheck, out: FileHandle, budget: number): Promise<boolean> {
+export async function rebuild(fh: PositionalFile, set: RecoverySet, check: SliceCheck, out: FileHandle, budget: number): Promise<boolean> {
   const { sliceSize } = set;
   const expected = set.desc.length;
   const present = Math.min(check.length, expected);
@@ -192,7 +192,7 @@ export async function rebuild(fh: FileHandle, set: RecoverySet, check: SliceChec
 }
 
 /** Copy the intact slices to `out` in one sequential pass, a piece of `buf` at a time. */
-async function copyIntact(fh: FileHandle, out: FileHandle, good: number[], sliceSize: number, expected: number, buf: Buffer): Promise<void> {
+async function copyIntact(fh: PositionalFile, out: FileHandle, good: number[], sliceSize: number, expected: number, buf: Buffer): Promise<void> {
   const piece = buf.subarray(0, Math.min(buf.length, COPY_PIECE));
   for (let t = 0; t < good.length; ) {
     // A run of adjacent intact slices is one range.
@@ -218,11 +218,11 @@ async function copyIntact(fh: FileHandle, out: FileHandle, good: number[], slice
 
 /** Read bytes [o, o + w) of each recovery slice into `input` (the t-th at t × stride); false if one is cut short. */
 async function readRecovery(recov: RecoverySet['recovery'], files: Map<string, FileHandle>, o: number, w: number, input: ArrayBuffer, stride: number): Promise<boolean> {
-  for (const rs of recov) if (!files.has(rs.file)) files.set(rs.file, await open(rs.file, 'r'));
+  for (const rs of recov) if (!rs.handle && !files.has(rs.file)) files.set(rs.file, await open(rs.file, 'r'));
   const got = await Promise.all(
     recov.map(async (rs, t) => {
       const piece = Buffer.from(input, t * stride, w);
-      const rf = files.get(rs.file)!;
+      const rf: PositionalFile = rs.handle ?? files.get(rs.file)!;
       let n = 0;
       while (n < w) {
         const { bytesRead } = await rf.read(piece, n, w - n, rs.at + o + n);

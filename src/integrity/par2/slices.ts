@@ -1,10 +1,18 @@
 // Reading a file as PAR2 input slices: fixed-size pieces, the last one padded with zeros, each
 // with its MD5 and CRC32 (the IFSC packet's checksums). Spec: spec/recovery.md §2.3.
 
-import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { md5 } from './packets.js';
+
+/**
+ * What the PAR2 code reads its input through: a FileHandle, or a view of part of a file (the
+ * archive before an embedded recovery region, or the region's packets: embedded.ts).
+ */
+export interface PositionalFile {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  stat(): Promise<{ size: number }>;
+}
 
 /** Slices at most: par2cmdline accepts up to 32768; fewer keeps the matrix work small. */
 export const MAX_SLICES = 32768;
@@ -45,7 +53,7 @@ export function sliceSum(slice: Buffer): SliceSum {
  * and repair.ts: memory is the column's, whatever the slice size.
  */
 export async function readColumn(
-  fh: FileHandle,
+  fh: PositionalFile,
   length: number,
   sliceSize: number,
   slices: readonly number[],
@@ -85,7 +93,7 @@ const PIECE = 1 << 20;
  * count as zeros (PAR2 pads the last slice with zeros).
  */
 export async function sumSlices(
-  fh: FileHandle,
+  fh: PositionalFile,
   length: number,
   sliceSize: number,
   onSum: (index: number, sum: SliceSum) => void,
@@ -122,7 +130,7 @@ export async function sumSlices(
 }
 
 /** The whole-file hashes a File Description packet holds, and every slice's checksums. */
-export async function hashFile(fh: FileHandle, length: number, sliceSize: number): Promise<{ md5: Buffer; md5_16k: Buffer; slices: SliceSum[] }> {
+export async function hashFile(fh: PositionalFile, length: number, sliceSize: number): Promise<{ md5: Buffer; md5_16k: Buffer; slices: SliceSum[] }> {
   const whole = createHash('md5');
   const first = createHash('md5');
   const slices: SliceSum[] = [];
