@@ -12,6 +12,9 @@ import { sniff, SNIFF_BYTES } from '../compress/index.js';
 import { open } from '../api/random.js';
 import { list } from '../api/list.js';
 import { isUrl } from '../io/random-access.js';
+import { open as openFile } from 'node:fs/promises';
+import { findEmbedded, readAtOf } from '../integrity/par2/embedded.js';
+import { findParityFiles } from '../integrity/par2/reader.js';
 
 export interface InfoResult {
   archive: string;
@@ -34,6 +37,8 @@ export interface InfoResult {
   reader: string;
   /** What a reader of an older (or other) spec version, and other tools, do with this archive. */
   compatibility: string[];
+  /** PAR2 recovery data: embedded after the archive in the file (spec/recovery.md §10), or a sidecar set beside it; null for none. */
+  recovery: { embedded: true; archiveLength: number; bytes: number; blocks: number; layout: number } | { embedded: false; files: string[] } | null;
   warnings: string[];
   notices: string[];
 }
@@ -45,10 +50,12 @@ export async function archiveInfo(file: string, limits: Partial<Limits> = {}): P
   const name = file === '-' ? '(stdin)' : file;
   let size: number | null = null;
   let compression: InfoResult['compression'] = null;
+  let recovery: InfoResult['recovery'] = null;
   if (file !== '-' && !isUrl(file)) {
     const st = statSync(file, { throwIfNoEntry: false });
     if (st?.isFile()) {
       size = st.size;
+      recovery = await recoveryOf(file, st.size);
       const head = Buffer.alloc(SNIFF_BYTES);
       const fd = openSync(file, 'r');
       try {
@@ -107,10 +114,26 @@ export async function archiveInfo(file: string, limits: Partial<Limits> = {}): P
     contentBytes,
     readOnly: info.readOnly,
     reader: SPEC_VERSION_TEXT,
-    compatibility: compatibility(info, container),
+    compatibility: [...compatibility(info, container), ...(recovery?.embedded ? [EMBEDDED_NOTE] : [])],
+    recovery,
     warnings: info.warnings,
     notices: info.notices,
   };
+}
+
+const EMBEDDED_NOTE = 'embedded recovery data (spec/recovery.md §10): GNU tar, bsdtar, Python, gzip, zstd, unzip and 7-Zip read the archive as if it were not there; portarc 0.1.0 reads it too, but its verify may report the bytes after the archive as damage';
+
+/** Embedded recovery data (its locator: a few hundred bytes read), else a sidecar set. */
+async function recoveryOf(file: string, size: number): Promise<InfoResult['recovery']> {
+  const fh = await openFile(file, 'r');
+  try {
+    const r = await findEmbedded(readAtOf(fh), size);
+    if (r) return { embedded: true, archiveLength: r.archiveLength, bytes: r.regionLength + r.tailLength, blocks: r.recoveryCount, layout: r.version };
+  } finally {
+    await fh.close();
+  }
+  const files = await findParityFiles(file);
+  return files.length ? { embedded: false, files } : null;
 }
 
 function sniffContainer(file: string): 'tar' | 'zip' {

@@ -3,6 +3,7 @@
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { constants as osConstants } from 'node:os';
+import { basename } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { parseLimit, type Limits } from '../model/limits.js';
 import { describeErrno, ioError, PortarcError, UsageError } from '../model/errors.js';
@@ -601,6 +602,7 @@ export async function main(argv: string[]): Promise<number> {
           `entries:      ${r.entries}${types.length ? ` (${types.join(', ')})` : ''}`,
           `content:      ${r.contentBytes} bytes in files`,
           `read through: ${r.method === 'manifest' ? 'the manifest' : 'every header (no manifest, or not seekable)'}`,
+          `recovery:     ${r.recovery === null ? 'none' : r.recovery.embedded ? `embedded after the archive (${r.recovery.bytes} bytes from offset ${r.recovery.archiveLength}; ${r.recovery.blocks} blocks, layout ${r.recovery.layout})` : `beside it (${r.recovery.files.map((f) => basename(f)).join(', ')})`}`,
           'compatibility:',
           ...r.compatibility.map((c) => `  ${c}`),
         ].join('\n') + '\n',
