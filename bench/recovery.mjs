@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Recovery-data benchmark (issue #14): what `create --recovery 5%` adds to `create` on the 2 GiB
+// Recovery-data benchmark (issue #14): what `create --recovery 5%` (sidecar, and embedded with
+// --embed-recovery) adds to `create` on the 2 GiB
 // set, the parity throughput (the recovery set alone, writeRecovery on the finished archive: the
 // native kernel, and with --js the JS fallback), and `par2 create` (par2cmdline) on the same
 // archive at the same redundancy. Medians of --runs rounds, each round running every command
@@ -45,7 +46,7 @@ const work = join(BENCH_DIR, 'recovery');
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 
-const rows = { plain: [], recovery: [], parity: [], js: [], par2: [] };
+const rows = { plain: [], recovery: [], embedded: [], parity: [], js: [], par2: [] };
 let kernel = '';
 /** writeRecovery alone on the archive (the driver prints its kernel's name and seconds). */
 function parityOnly(env) {
@@ -62,6 +63,9 @@ for (let i = 0; i < runs; i++) {
   rows.recovery.push(time(process.execPath, [BIN, 'create', '--no-manifest', `--recovery`, `${percent}%`, '-f', join(work, 'a.tar'), '-C', tree, '.']));
   archiveBytes = statSync(join(work, 'a.tar')).size;
   ourParity = parBytes(work, 'a.tar');
+  clean(work, 'e.tar');
+  rows.embedded.push(time(process.execPath, [BIN, 'create', '--no-manifest', `--recovery`, `${percent}%`, '--embed-recovery', '-f', join(work, 'e.tar'), '-C', tree, '.']));
+  clean(work, 'e.tar');
   const p = parityOnly({});
   kernel = p.name;
   rows.parity.push(p.seconds);
@@ -75,7 +79,7 @@ for (let i = 0; i < runs; i++) {
   console.error(`round ${i + 1}: ${Object.entries(rows).map(([k, v]) => `${k} ${v.at(-1)?.toFixed(2) ?? '-'}`).join(', ')}`);
 }
 
-const plain = median(rows.plain), rec = median(rows.recovery), par2 = median(rows.par2), parity = median(rows.parity);
+const plain = median(rows.plain), rec = median(rows.recovery), emb = median(rows.embedded), par2 = median(rows.par2), parity = median(rows.parity);
 const MB = archiveBytes / 1e6;
 const lines = [
   `# Recovery data (${new Date().toISOString()}, ${quick ? 'big-quick' : 'big'} set, ${(archiveBytes / 2 ** 20).toFixed(0)} MiB archive, ${percent}% redundancy, median of ${runs} interleaved rounds)`,
@@ -86,12 +90,13 @@ const lines = [
   '|---|---|---|',
   `| portarc create | ${plain.toFixed(2)} | no manifest, no recovery |`,
   `| portarc create --recovery ${percent}% | ${rec.toFixed(2)} | +${(rec - plain).toFixed(2)} s (${(((rec - plain) / plain) * 100).toFixed(0)}% more); parity ${(ourParity / 2 ** 20).toFixed(1)} MiB |`,
+  `| portarc create --recovery ${percent}% --embed-recovery | ${emb.toFixed(2)} | +${(emb - plain).toFixed(2)} s (${(((emb - plain) / plain) * 100).toFixed(0)}% more); the set inside the archive file (computed into a temporary file, then copied) |`,
   `| portarc recovery set alone (${kernel}) | ${parity.toFixed(2)} | ${(MB / parity).toFixed(0)} MB/s of archive protected (hashing + parity) |`,
   ...(rows.js.length ? [`| the same, JS kernel (PORTARC_NO_NATIVE=1, one run) | ${rows.js[0].toFixed(2)} | ${(MB / rows.js[0]).toFixed(0)} MB/s |`] : []),
   `| par2 create -r${percent} -n1 | ${par2.toFixed(2)} | par2cmdline on the same archive; parity ${(theirParity / 2 ** 20).toFixed(1)} MiB; ${(MB / par2).toFixed(0)} MB/s |`,
   '',
   `portarc's recovery set costs ${(parity / par2).toFixed(2)}x par2cmdline's time for the same archive and redundancy.`,
-  `All rounds (s): create ${rows.plain.map((x) => x.toFixed(1)).join(', ')}; --recovery ${rows.recovery.map((x) => x.toFixed(1)).join(', ')}; set alone ${rows.parity.map((x) => x.toFixed(1)).join(', ')}; par2 ${rows.par2.map((x) => x.toFixed(1)).join(', ')}.`,
+  `All rounds (s): create ${rows.plain.map((x) => x.toFixed(1)).join(', ')}; --recovery ${rows.recovery.map((x) => x.toFixed(1)).join(', ')}; embedded ${rows.embedded.map((x) => x.toFixed(1)).join(', ')}; set alone ${rows.parity.map((x) => x.toFixed(1)).join(', ')}; par2 ${rows.par2.map((x) => x.toFixed(1)).join(', ')}.`,
 ];
 const text = lines.join('\n') + '\n';
 process.stdout.write(text);

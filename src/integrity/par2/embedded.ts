@@ -16,7 +16,7 @@
 
 import type { FileHandle } from 'node:fs/promises';
 import { PortarcError, UsageError } from '../../model/errors.js';
-import { LOCATOR_PACKET, MAGIC, header, locatorBody, packetAt, parseFileDesc, parseLocator, type Locator } from './packets.js';
+import { LOCATOR_PACKET, MAGIC, header, locatorBody, md5, packetAt, parseFileDesc, parseLocator, type Locator } from './packets.js';
 import type { BuiltSet } from './writer.js';
 import type { PositionalFile } from './slices.js';
 
@@ -365,10 +365,13 @@ export async function findEmbedded(read: ReadAt, size: number, options: { thorou
     }
     if (p?.kind !== 'fileDesc') continue;
     const d = parseFileDesc(p.body);
-    if (!d || d.length <= 0 || d.length >= size) continue;
+    // The description must lie after the archive it describes (not in a .par2 file archived in it).
+    if (!d || d.length <= 0 || d.length >= size || size - span + i < d.length) continue;
     const first = await locatorAt(read, c, d.length, size);
     if (first) return { ...first.loc, container: c, setId: first.setId, found: 'first-locator' };
-    // Both locators damaged: the archive's length is the description's; the tail follows from it.
+    // Both locators damaged: the archive's length is the description's, if the description is of
+    // this file (the MD5 of its first 16 KiB); the tail follows from the archive.
+    if (!md5(await read(0, Math.min(16384, d.length))).equals(d.md5_16k)) continue;
     const t = await tailPlan(read, d.length, c, 0).catch(() => undefined);
     if (!t || d.length + t.length > size) continue;
     return { archiveLength: d.length, regionLength: size - d.length - t.length, tailLength: t.length, version: EMBEDDED_VERSION, recoveryCount: -1, container: c, setId: p.setId.toString('hex'), found: 'description' };
