@@ -150,7 +150,7 @@ function copyOf(a: Made, name: string): string {
 
 function verifyJson(file: string) {
   const v = portarc(['verify', '--json', '-f', file]);
-  return { status: v.status, stderr: v.stderr, j: JSON.parse(v.stdout) as { ok: boolean; damaged: { part: string; range: [number, number]; what: string }[]; notes: string[]; recovery?: { embedded?: boolean; damagedBlocks: number; damagedRanges: [number, number][]; repairable: boolean; blocks: number } } };
+  return { status: v.status, stderr: v.stderr, j: JSON.parse(v.stdout) as { ok: boolean; method: string; checkedContent: boolean; damaged: { part: string; range: [number, number]; what: string }[]; notes: string[]; recovery?: { embedded?: boolean; damagedBlocks: number; damagedRanges: [number, number][]; repairable: boolean; blocks: number } } };
 }
 
 const PY = `
@@ -231,6 +231,8 @@ describe.each(EXTS)('%s with embedded recovery data', (ext) => {
     expect(status).toBe(0);
     expect(j.ok).toBe(true);
     expect(j.damaged).toEqual([]);
+    // Plain tar and zip: every byte of the archive before the region checked by the manifest's ranges.
+    expect((j as unknown as { method: string }).method).toBe(ext === 'tar' || ext === 'zip' ? 'ranges' : 'stream');
     expect(j.recovery).toMatchObject({ embedded: true, blocks: a.blocks, damagedBlocks: 0, repairable: true });
   });
 
@@ -284,7 +286,8 @@ describe.each(EXTS)('%s with embedded recovery data', (ext) => {
       }
       const what = `${ext} case ${k} (seed ${seed}): bursts ${JSON.stringify(bursts)} in archive [0,${P}) region [${P},${P + R}) tail [${P + R},${size})`;
       expect(readFileSync(f).equals(a.clean), what).toBe(false);
-      const { status, j } = verifyJson(f);
+      // The CLI for the archive, region and tail cases, the library (the same result, in-process) for the others.
+      const { status, j } = k < 3 ? verifyJson(f) : await verify(f).then((r) => ({ status: r.ok ? 0 : 2, j: r }));
       expect(status, what).toBe(2);
       expect(j.ok, what).toBe(false);
       for (const b of bursts) {
@@ -297,10 +300,16 @@ describe.each(EXTS)('%s with embedded recovery data', (ext) => {
         }
       }
       expect(j.recovery, what).toMatchObject({ embedded: true, repairable: true });
+      // The CLI for the first case and in place (one case), the library for the others (time).
       const inPlace = ext === 'tar.gz' && k === 5;
       const out = inPlace ? f : join(dir, `burst-${ext}-${k}.out`);
-      const r = portarc(['repair', '-f', f, ...(inPlace ? ['--in-place'] : ['-o', out])]);
-      expect(r.status, `${what}: ${r.stdout}${r.stderr}`).toBe(0);
+      if (k === 0 || inPlace) {
+        const r = portarc(['repair', '-f', f, ...(inPlace ? ['--in-place'] : ['-o', out])]);
+        expect(r.status, `${what}: ${r.stdout}${r.stderr}`).toBe(0);
+      } else {
+        const r = await repair(f, { output: out });
+        expect(r, what).toMatchObject({ output: out, embedded: true, regionRewritten: true });
+      }
       expect(sha(readFileSync(out)), what).toBe(sha(a.clean));
       rmSync(f, { force: true });
       rmSync(out, { force: true });
@@ -421,14 +430,24 @@ describe('embedded recovery data: usage errors and the end of a tar', () => {
     expect(readdirSync(sub)).toEqual([]);
   });
 
-  it('a tar followed by its region: verify reports no end-of-archive damage (the region is not taken for trailing garbage)', async () => {
+  it('a tar followed by its region: verify checks the archive by its manifest ranges, no end damage; one byte changed in the region is exit 2', async () => {
+    // Before the region was known to verify, the trailer was not found at the file's end: the tar
+    // was read as a stream that stopped at the zero blocks and said OK whatever the region held.
     const a = await archive('tar');
     const { status, j } = verifyJson(a.file);
-    expect(j.damaged.filter((d) => d.part === 'end')).toEqual([]);
     expect(status).toBe(0);
+    expect(j).toMatchObject({ ok: true, method: 'ranges', checkedContent: true });
+    expect(j.damaged.filter((d) => d.part === 'end')).toEqual([]);
     // The region right after the archive's two zero blocks: GNU tar sees the end there.
     expect(a.clean.subarray(a.region.archiveLength - 1024, a.region.archiveLength).every((x) => x === 0)).toBe(true);
     expect(a.clean.subarray(a.region.archiveLength, a.region.archiveLength + 8).toString('latin1')).toBe('PAR2\0PKT');
+    const f = copyOf(a, 'region-byte.tar');
+    const at = a.region.archiveLength + Math.floor(a.region.regionLength / 2);
+    burst(f, at, 1);
+    const v = portarc(['verify', '-f', f]);
+    expect(v.status).toBe(2);
+    expect(v.stdout).toMatch(/damaged: recovery, bytes \d+–\d+: recovery data: recovery block \d+ is damaged/);
+    expect(v.stdout).toContain('1 damaged place in the recovery data itself (portarc repair writes it again)');
   });
 });
 
