@@ -255,7 +255,15 @@ async function byManifest(src: CountedSource, limits: Limits, notes: string[]): 
       return undefined;
     }
     if (filter === 'zstd') {
-      const table = await SeekTable.read(asReader(src));
+      const table = await SeekTable.read(asReader(src)).catch(async (err: unknown) => {
+        // The table's copy after embedded recovery data is found through the last locator; when
+        // that is damaged, the region is found the thorough way and the archive's own table read
+        // (spec/recovery.md §10.4). Otherwise the table is damaged: the error stands.
+        const r = await findEmbedded((p, n) => src.read(p, n), src.size, { thorough: true });
+        if (!r) throw err;
+        const whole = asReader(src);
+        return SeekTable.read({ size: () => r.archiveLength, read: (p, n) => whole.read(p, Math.max(0, Math.min(n, r.archiveLength - p))) });
+      });
       if (!table) {
         notes.push('this .tar.zst has no seek table: it is read in one streaming pass');
         return undefined;

@@ -31,11 +31,11 @@ import { abortable } from '../model/abort.js';
 const COMPRESSED_LAG = 1 << 20;
 
 /** The bytes a .tar.zst file's seek table and digest frame take at its end (undefined: no table). */
-async function zstdTail(path: string): Promise<number | undefined> {
+async function zstdTail(path: string, length?: number): Promise<number | undefined> {
   const { open } = await import('node:fs/promises');
   const fh = await open(path, 'r');
   try {
-    const size = (await fh.stat()).size;
+    const size = length ?? (await fh.stat()).size;
     if (size < 9) return undefined;
     const foot = Buffer.alloc(9);
     await fh.read(foot, 0, 9, size - 9);
@@ -144,7 +144,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
         }
         if (res.compression !== 'none') {
           // Only its end is cut (the digest frame or member before the seek table): a short lag.
-          const tail = res.compression === 'zstd' && opts.path ? await zstdTail(opts.path) : undefined;
+          const tail = res.compression === 'zstd' && opts.path ? await zstdTail(opts.path, opts.length) : undefined;
           clag = new LagDigest(tail === undefined ? COMPRESSED_LAG : tail + (64 << 10));
           compressed = clag.wrap(compressed);
         }
@@ -173,7 +173,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
         damaged.push({ part: 'compression', range: [lag!.position, lag!.position], compressedOffset: err instanceof CompressError ? err.compressedOffset : undefined, what: err.reason });
       }
     }
-    if (walker && opts.path && !damaged.some((d) => d.part === 'compression')) await checkSeekTable(opts.path, frames, lag!.position, damaged);
+    if (walker && opts.path && !damaged.some((d) => d.part === 'compression')) await checkSeekTable(opts.path, frames, lag!.position, damaged, opts.length);
   } finally {
     await opened.close();
   }
@@ -422,13 +422,17 @@ function checkEntry(e: ManifestEntry, seen: Map<string, Seen[]>, prev: number, f
 }
 
 /** Hold the seek table of a .tar.zst file against the frames that were read. */
-async function checkSeekTable(path: string, frames: { start: number; size: number; checksum?: number }[], decompressed: number, damaged: Damage[]): Promise<void> {
+async function checkSeekTable(path: string, frames: { start: number; size: number; checksum?: number }[], decompressed: number, damaged: Damage[], length?: number): Promise<void> {
   const { open } = await import('node:fs/promises');
   const fh: FileHandle = await open(path, 'r');
   try {
     let table: SeekTable | undefined;
     try {
-      table = await SeekTable.read(fileReader(fh));
+      // With embedded recovery data, the archive's own table ends at `length`: the copy at the
+      // file's end is found only through an intact last locator (spec/recovery.md §10.4).
+      const whole = fileReader(fh);
+      const reader = length === undefined ? whole : { size: async () => length, read: (p: number, n: number) => whole.read(p, Math.max(0, Math.min(n, length - p))) };
+      table = await SeekTable.read(reader);
     } catch (err) {
       if (!(err instanceof CompressError)) throw err;
       damaged.push({ part: 'compression', range: [0, 0], compressedOffset: err.compressedOffset, what: err.reason });
