@@ -451,6 +451,43 @@ describe('embedded recovery data: usage errors and the end of a tar', () => {
   });
 });
 
+describe('embedded recovery data: no false finds', () => {
+  it('an archive holding a PAR2 set of another file near its end has no embedded data: verify, repair and info say so', async () => {
+    // The last-resort search (both locators damaged) reads File Description packets near the end
+    // of the file: one archived as a member describes another file and must not be taken for the
+    // archive's (it lies inside the archive, and its first-16-KiB MD5 is not the archive's).
+    const dir = tempDir('embedded-false');
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    const rand = rng(77);
+    const data = Buffer.alloc(300_000);
+    for (let i = 0; i < data.length; i++) data[i] = (rand() * 256) | 0;
+    writeFileSync(join(src, 'x.bin'), data);
+    expect(run('par2', ['create', '-q', '-q', '-r10', '-n1', 'x.bin.par2', 'x.bin'], { cwd: src }).status).toBe(0);
+    for (const [name, args] of [
+      ['g.tar', ['tar', ['cf', join(dir, 'g.tar'), '-C', src, '.']]],
+      ['p.tar', ['portarc', []]],
+    ] as const) {
+      const file = join(dir, name);
+      if (args[0] === 'tar') expect(run(args[0], [...args[1]]).status).toBe(0);
+      else expect(portarc(['create', '-f', file, '-C', src, '.']).status).toBe(0);
+      const fh = await openFile(file, 'r');
+      try {
+        expect(await findEmbedded(readAtOf(fh), statSync(file).size, { thorough: true })).toBeUndefined();
+      } finally {
+        await fh.close();
+      }
+      const v = portarc(['verify', '-f', file]);
+      expect(v.status, v.stdout + v.stderr).toBe(0);
+      expect(v.stdout).not.toContain('recovery data');
+      const r = portarc(['repair', '-f', file]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('no recovery data');
+      expect(JSON.parse(portarc(['info', '-f', file, '--json']).stdout).recovery).toBeNull();
+    }
+  });
+});
+
 interface VectorExpect {
   ok: boolean;
   checkedContent: boolean;
