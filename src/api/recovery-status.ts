@@ -85,5 +85,5 @@ export async function embeddedState(fh: FileHandle, region: EmbeddedRegion, arch
 
 /** The error for embedded data whose layout is newer than this reader's. */
 export function newerLayout(region: EmbeddedRegion, archive: string): UnsupportedFeatureError {
-  return new UnsupportedFeatureError(`the recovery data embedded in ${archive} has layout version ${region.version}; this portarc reads version ${EMBEDDED_VERSION}: upgrade portarc to use it (the archive itself is readable)`, { path: archive });
+  return new UnsupportedFeatureError(`its embedded recovery data has layout version ${region.version}; this portarc reads version ${EMBEDDED_VERSION}: upgrade portarc to use it (the archive itself is readable)`, { path: archive });
 }

@@ -54,6 +54,8 @@ export interface VerifyResult {
    * against it, and damage in the region itself (also listed in `damaged`, part "recovery").
    */
   recovery?: RecoveryStatus;
+  /** The file holds embedded recovery data (usable or not: a later layout, damaged beyond use). */
+  embeddedRecovery?: boolean;
 }
 
 export async function verify(source: ArchiveSource, options: VerifyOptions = {}): Promise<VerifyResult> {
@@ -64,6 +66,7 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
   let useManifest = true;
   let length: number | undefined;
   let recovery: RecoveryStatus | undefined;
+  let embedded = false;
   try {
     if (typeof source === 'string' && source !== '-') {
       const file = await open(source, 'r').catch((e) => {
@@ -75,6 +78,7 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
         // Embedded recovery data (spec/recovery.md §10): the archive is what comes before it.
         const region = await findRegion(fh, size);
         if (region) {
+          embedded = true;
           size = region.archiveLength;
           length = size;
           const e = await embeddedState(fh, region, source);
@@ -93,7 +97,7 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
           if (loc?.trailer) {
             const r = await verifyRanges(fh, size, format, { ...loc, trailer: loc.trailer }, damaged);
             throwIfAborted(signal); // a read refused by the signal may have been taken for damage
-            if (r.manifestUsable) return { ok: damaged.length === 0, damaged: ordered(damaged), checkedContent: true, entries: r.entries, format, compression: 'none', method: 'ranges', notes, ...(recovery ? { recovery } : {}) };
+            if (r.manifestUsable) return { ok: damaged.length === 0, damaged: ordered(damaged), checkedContent: true, entries: r.entries, format, compression: 'none', method: 'ranges', notes, ...(recovery ? { recovery } : {}), ...(embedded ? { embeddedRecovery: true } : {}) };
             if (r.unsupported) notes.push(r.unsupported);
             useManifest = false;
           } else if (loc?.problem) {
@@ -118,6 +122,7 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
       method: 'stream',
       notes: [...notes, ...r.notes],
       ...(recovery ? { recovery } : {}),
+      ...(embedded ? { embeddedRecovery: true } : {}),
     };
   } catch (err) {
     if (signal?.aborted) throw abortedOr(signal, err);

@@ -508,7 +508,7 @@ export async function main(argv: string[]): Promise<number> {
       // The sidecar recovery set, if there is one (spec/recovery.md §7): additive, and damage its
       // block checksums find is damage, whatever the manifest said.
       // Embedded data (spec/recovery.md §10) was checked by verify itself: its damage is in r.damaged.
-      const embedded = r.damaged.some((d) => d.part === 'recovery') || r.recovery !== undefined;
+      const embedded = r.embeddedRecovery === true;
       const rec = o.file === '-' ? undefined : embedded ? (r.recovery ? await recoveryLine(o.file, false, r.recovery) : undefined) : await recoveryLine(o.file, r.ok && r.method === 'ranges');
       if (o.json) await out(JSON.stringify(rec ? { ...r, recovery: rec.json } : r) + '\n');
       else {
