@@ -791,6 +791,37 @@ describe('verify: a .tar.zst is checked past a damaged frame (issue #10; spec/ma
     expect(t.stdout).toMatch(/DAMAGED: 4 damaged places \(contents checked against the manifest\)\n$/);
   });
 
+  it('frame 0 damaged: the global header that declares the manifest is lost with it; the manifest is found by its name and the members after the gap checked', () => {
+    const b = Buffer.from(good.bytes);
+    for (let i = 0; i < 64; i++) b[(frames[0]!.c[1] >> 1) + i]! ^= 0x5a;
+    const p = save('first.tar.zst', b);
+    for (const stdin of [false, true]) {
+      const { status, j } = verifyJson(p, stdin);
+      expect(status).toBe(2);
+      expect(places(j)).toEqual(['compression', 'missing .', 'missing ./a0.bin', 'missing ./a0.txt', 'missing ./a1.bin']);
+      expect(j.damaged[0]).toMatchObject({ compressedOffset: 0, range: frames[0]!.d });
+      expect(j).toMatchObject({ checkedContent: true, entries: 5 });
+    }
+  });
+
+  it('a damaged seek table entry and a damaged frame: the table is not followed (the next frame is found by its magic), its entry is reported, the members after the gap checked', () => {
+    const b = hit(good.bytes, 'mid');
+    b[b.length - 9 - 12 * frames.length + 4]! ^= 1; // frame 0's decompressed size in the table
+    const p = save('table.tar.zst', b);
+    const { status, j } = verifyJson(p, false);
+    expect(status).toBe(2);
+    expect(places(j)).toEqual(['compression', ...LOST, 'compression']);
+    expect(j.damaged[0]).toMatchObject({ compressedOffset: frames[1]!.c[0], range: d1 });
+    expect(j.damaged[4]!.what).toMatch(/^zstd seek table, frame 1: it starts at tar offset \d+ in the table, but the frames before it decompress to \d+ bytes: the table is damaged/);
+    expect(j.checkedContent).toBe(true);
+    // extract follows the same decoder: every file outside the frame restored.
+    const out = join(dir, 'table-out');
+    const r = portarc(['extract', '-f', p, '-C', out]);
+    expect(r.status).toBe(2);
+    expect(readdirSync(out).sort()).toEqual(['a0.bin', 'a0.txt', 'a2.txt', 'a3.bin', 'a3.txt']);
+    expect(sha(readFileSync(join(out, 'a3.bin')))).toBe(sha(readFileSync(join(src, 'a3.bin'))));
+  });
+
   it('frame 1 damaged and, in frame 2, a header and a content byte changed past its checksum: each named after the gap (file, stdin, stdin of unknown gap size)', () => {
     const t = Buffer.from(tar);
     // a2.txt's ustar header: its mtime's last digit, the header checksum made right again.

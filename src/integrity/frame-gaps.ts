@@ -9,8 +9,9 @@ import { describeGap, type FrameGap } from '../compress/index.js';
 import type { Damage } from './report.js';
 
 export class FrameGaps {
-  /** Gaps reported so far (the first `reported` of `gaps`). */
+  /** Gaps reported so far (the first `reported` of `gaps`), and their lines. */
   private reported = 0;
+  private lines = new Set<Damage>();
 
   /** `gaps`: the salvaging decoder's list, filled as it decodes. */
   constructor(readonly gaps: readonly FrameGap[]) {}
@@ -59,7 +60,14 @@ export class FrameGaps {
       const g = this.gaps[this.reported]!;
       const at = this.start(this.reported);
       if (at > upTo) return;
-      damaged.push({ part: 'compression', range: [at, g.size === undefined ? at : at + g.size], compressedOffset: g.compressed[0], what: describeGap(g, at) });
+      const line: Damage = { part: 'compression', range: [at, g.size === undefined ? at : at + g.size], compressedOffset: g.compressed[0], what: describeGap(g, at) };
+      this.lines.add(line);
+      damaged.push(line);
     }
+  }
+
+  /** Whether `d` is the line of a gap (see report). */
+  reports(d: Damage): boolean {
+    return this.lines.has(d);
   }
 }

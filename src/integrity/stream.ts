@@ -205,7 +205,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
     // Damaged frames after the tar's end (the reader stopped at its end blocks): still damage.
     salvaged?.gaps.report(Infinity, damaged);
     if (table.error) damaged.push({ part: 'compression', range: [0, 0], compressedOffset: table.error.compressedOffset, what: table.error.reason });
-    else if (table.table && !walkerLost && !damaged.some((d) => d.part === 'compression')) checkSeekTable(table.table, frames, lag!.position, damaged);
+    else if (table.table && !walkerLost && !damaged.some((d) => d.part === 'compression' && !salvaged?.gaps.reports(d))) checkSeekTable(table.table, frames, lag!.position, damaged, salvaged?.gaps);
   } finally {
     await opened.close();
   }
@@ -295,7 +295,9 @@ async function walk(
       const { entry } = m;
       lastOffset = m.offset;
       lastName = entry.name;
-      const declared = res.info?.features.compat.includes(MANIFEST_FEATURE) ?? false;
+      // The first zstd frame lost takes the global header that declares the manifest with it: the
+      // manifest is then known by its name.
+      const declared = (res.info?.features.compat.includes(MANIFEST_FEATURE) ?? false) || salvaged?.gaps.gaps[0]?.at === 0;
       const p = entry.path.toString('latin1');
       if (declared && p === MANIFEST_NAME && manifestAt < 0) {
         manifestAt = m.offset;
@@ -382,11 +384,11 @@ async function walk(
     res.notes.push(`reading stopped at offset ${at}: entries after it could not be checked`);
   }
   afterSkips(Infinity);
-  const declared = res.info?.features.compat.includes(MANIFEST_FEATURE) ?? false;
+  const declared = (res.info?.features.compat.includes(MANIFEST_FEATURE) ?? false) || manifestAt >= 0;
   // After a damaged zstd frame of unknown size, the reader's offsets are not the archive's.
   const inexact = salvaged?.gaps.inexactFrom();
   const manifestExact = inexact === undefined || manifestAt < inexact;
-  if (reachedEnd && declared && manifestAt < 0) damaged.push({ part: 'manifest', range: [lastOffset, lastOffset], what: 'the archive declares a manifest but has none' });
+  if (reachedEnd && declared && manifestAt < 0) damaged.push({ part: 'manifest', range: [lastOffset, lastOffset], what: skips > 0 ? 'the archive declares a manifest, but none was read: it may lie in the bytes skipped past damage' : 'the archive declares a manifest but has none' });
   if (reachedEnd && declared && manifestAt >= 0 && res.format === 'tar' && !trailer && !damaged.some((d) => d.part === 'trailer'))
     damaged.push({ part: 'trailer', range: [manifestAt, manifestAt], what: 'no trailer after the manifest' });
   // When the trailer was already checked range by range (the fallback), it is not reported twice.
@@ -574,13 +576,25 @@ async function readSeekTable(path: string): Promise<{ table?: SeekTable; error?:
   }
 }
 
-/** Hold the seek table of a .tar.zst file against the frames that were read. */
-function checkSeekTable(table: SeekTable, frames: { start: number; size: number; checksum?: number }[], decompressed: number, damaged: Damage[]): void {
+/**
+ * Hold the seek table of a .tar.zst file against the frames that were read. Past damaged frames
+ * (`gaps`): their own entries are not compared (the frame is reported), and where each damaged
+ * frame begins in the decoded stream is (the table's sizes of the frames before it).
+ */
+function checkSeekTable(table: SeekTable, frames: { start: number; size: number; checksum?: number }[], decompressed: number, damaged: Damage[], gaps?: FrameGaps): void {
   const bad = (i: number, what: string) => damaged.push({ part: 'compression', range: [0, 0], compressedOffset: frames[i]?.start ?? 0, what: `zstd seek table, frame ${i}: ${what}` });
   if (table.frames !== frames.length) return void bad(0, `${table.frames} frames listed, ${frames.length} read`);
-  if (table.decompressedSize !== decompressed) return void bad(0, `frames decompress to ${decompressed} bytes, the table says ${table.decompressedSize}`);
+  const lost = gaps?.gaps ?? [];
+  if (!lost.length && table.decompressedSize !== decompressed) return void bad(0, `frames decompress to ${decompressed} bytes, the table says ${table.decompressedSize}`);
+  for (let g = 0; g < lost.length; g++) {
+    const at = gaps!.start(g);
+    const i = lost[g]!.frame;
+    if (gaps!.inexactFrom(at) !== undefined || i >= table.frames) break;
+    if (table.frame(i).decompressedOffset !== at) return void bad(i, `it starts at tar offset ${table.frame(i).decompressedOffset} in the table, but the frames before it decompress to ${at} bytes: the table is damaged, and was not followed past that frame`);
+  }
   for (let i = 0; i < frames.length; i++) {
     const f = table.frame(i);
+    if (lost.some((g) => frames[i]!.start >= g.compressed[0] && frames[i]!.start < g.compressed[1])) continue;
     if (f.compressedOffset !== frames[i]!.start || f.compressedSize !== frames[i]!.size) bad(i, `compressed size ${f.compressedSize} in the table, ${frames[i]!.size} read`);
     else if (f.checksum !== undefined && frames[i]!.checksum !== undefined && f.checksum !== frames[i]!.checksum) bad(i, 'checksum in the table differs from the frame');
   }
