@@ -46,10 +46,12 @@ export class FrameGaps {
 
   /** Where the first gap of unknown size begins (tar offsets from there on are not the archive's), if one was passed before `t`. */
   inexactFrom(t = Infinity): number | undefined {
-    for (let i = 0; i < this.gaps.length; i++) {
-      const at = this.start(i);
+    let shift = 0;
+    for (const g of this.gaps) {
+      const at = g.at + shift;
       if (at > t) return undefined;
-      if (this.gaps[i]!.size === undefined) return at;
+      if (g.size === undefined) return at;
+      shift += g.size;
     }
     return undefined;
   }

@@ -178,7 +178,9 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
         }
         lag = new LagDigest();
         const plain = res.compression === 'none' ? compressed : decompressor(res.compression, { reuseOutput: true, salvage })(compressed);
-        tarStream = lag.wrap(plain as AsyncIterable<Buffer>);
+        // The salvaging decoder hands out a frame at once, once checked (4 MiB): in slices, the lag
+        // copies what the reader is about to take, not a whole frame ahead of it (memory).
+        tarStream = lag.wrap(salvage ? slices(plain as AsyncIterable<Buffer>, SLICE) : (plain as AsyncIterable<Buffer>));
         const reader = new TarReader(tarStream, { archiveName: opened.name, limits: opts.limits, ...(salvage ? { salvage: true, gaps: salvage.gaps } : {}) });
         if (salvage) salvaged = { gaps: new FrameGaps(salvage.gaps), skipped: reader.damaged };
         res.info = reader.info;
@@ -439,7 +441,7 @@ function checkStreamDigest(res: StreamResult, clag: LagDigest, damaged: Damage[]
   const bad = (at: number, what: string) => {
     // Damaged frames were reported each on its own line: that the digest of the compressed bytes
     // then fails too says nothing more.
-    if (framesLost) res.notes.push(`the compressed-stream digest (compressed offset ${at}) does not match, as expected after the damaged zstd frames reported`);
+    if (framesLost) res.notes.push(`compressed offset ${at}: ${what}, as expected after the damaged zstd frames reported`);
     else damaged.push({ part: 'compression', range: [0, 0], compressedOffset: at, what });
   };
   // Embedded recovery data after the archive (spec/recovery.md §10), read without seeking: the
@@ -487,6 +489,14 @@ function readerDamage(err: PortarcError, at: number): Damage {
   if (!entry) return { part: 'archive', range: [at, at], what: err.reason };
   const content = err.code === 'PORTARC_DAMAGED' || /CRC-32 mismatch|bytes of data missing|decompress|inflate|checksum mismatch/i.test(err.reason);
   return { part: content ? 'content' : 'header', path: entry, range: [at, at], what: err.reason };
+}
+
+/** How much of a checked zstd frame goes to the tar reader at a time (see verifyStream). */
+const SLICE = 256 << 10;
+
+/** The chunks of `src` in pieces of at most `size` bytes (views, no copies). */
+async function* slices(src: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  for await (const c of src) for (let p = 0; p < c.length; p += size) yield c.subarray(p, p + size);
 }
 
 /** The chunks of `body`, telling `onRead` each one's length once the consumer asks for the next. */
