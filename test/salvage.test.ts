@@ -822,6 +822,20 @@ describe('verify: a .tar.zst is checked past a damaged frame (issue #10; spec/ma
     expect(sha(readFileSync(join(out, 'a3.bin')))).toBe(sha(readFileSync(join(src, 'a3.bin'))));
   });
 
+  it('gzip cannot resynchronise: verify still stops at the damage, and says the entries after it were not checked', () => {
+    const gz = make(dir, 'g.tar.gz');
+    const b = Buffer.from(gz.bytes);
+    for (let i = 0; i < 64; i++) b[(b.length >> 1) + i]! ^= 0x5a;
+    const p = save('bad.tar.gz', b);
+    for (const stdin of [false, true]) {
+      const { status, j } = verifyJson(p, stdin);
+      expect(status).toBe(2);
+      expect(j.damaged).toMatchObject([{ part: 'compression' }]);
+      expect(j.notes.join('\n')).toMatch(/reading stopped at offset \d+: entries after it could not be checked/);
+      expect(j.checkedContent).toBe(false);
+    }
+  });
+
   it('frame 1 damaged and, in frame 2, a header and a content byte changed past its checksum: each named after the gap (file, stdin, stdin of unknown gap size)', () => {
     const t = Buffer.from(tar);
     // a2.txt's ustar header: its mtime's last digit, the header checksum made right again.

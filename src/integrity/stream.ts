@@ -2,7 +2,9 @@
 // the fallback when the trailer or manifest cannot be used. The container's own reader checks the
 // structure (header checksums, zip CRCs, gzip CRC, zstd frame checksums, the seek table); each
 // entry's content digest is kept (path → digest, a few dozen bytes an entry) until the manifest
-// arrives at the end, which is then checked line by line against what was read.
+// arrives at the end, which is then checked line by line against what was read. A .tar.zst is read
+// past a damaged frame (the salvaging decoder and reader of spec/portarc-1.md §6.8; frame-gaps.ts
+// maps the offsets): each gap reported once, the members after it still checked.
 
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
