@@ -694,3 +694,178 @@ describe('a .tar.zst of one big frame (zstd program): read past the salvage hold
     }
   });
 });
+
+describe('verify: a .tar.zst is checked past a damaged frame (issue #10; spec/manifest.md §8.3)', () => {
+  const dir = tempDir('verify-zst-gap');
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  // a0.bin a0.txt ... a3.txt: 3 MiB files across the 4 MiB frames, small ones between them.
+  for (let i = 0; i < 4; i++) {
+    writeFileSync(join(src, `a${i}.bin`), noise(2000 + i, 3 << 20));
+    writeFileSync(join(src, `a${i}.txt`), `small file ${i}\n`);
+  }
+  const good = make(dir, 'good.tar.zst');
+  const frames = seekFrames(good.bytes);
+  const tar = spawnSync('zstd', ['-dc', good.path], { maxBuffer: 1 << 28 }).stdout;
+  const [d1, d2] = [frames[1]!.d, frames[2]!.d];
+
+  /** `z` with frame `k` holding `content` instead (compressed again, the seek table updated): a change its frame checksum cannot see. */
+  const reframe = (z: Buffer, k: number, content: Buffer): Buffer => {
+    const tmp = join(dir, `frame-${k}`);
+    writeFileSync(tmp, content);
+    const frame = spawnSync('zstd', ['-q', '-c', '-3', tmp], { maxBuffer: 1 << 28 }).stdout;
+    expect(frame.readUInt32LE(0)).toBe(0xfd2fb528);
+    const [c0, c1] = frames[k]!.c;
+    const out = Buffer.concat([z.subarray(0, c0), frame, z.subarray(c1)]);
+    const entry = out.length - 9 - 12 * frames.length + 12 * k;
+    out.writeUInt32LE(frame.length, entry);
+    out.writeUInt32LE(frame.readUInt32LE(frame.length - 4), entry + 8); // the frame's checksum
+    return out;
+  };
+  /** `z` with frame 1 damaged: 64 bytes in its middle (its checksum fails), or its first block header (decoding stops inside it). */
+  const hit = (z: Buffer, how: 'mid' | 'blk'): Buffer => {
+    const b = Buffer.from(z);
+    const [c0, c1] = frames[1]!.c;
+    if (how === 'mid') for (let i = 0; i < 64; i++) b[((c0 + c1) >> 1) + i]! ^= 0x5a;
+    else {
+      expect(b[c0 + 4]).toBe(0x84); // a 10-byte frame header: the first block header follows
+      b[c0 + 10]! |= 6; // a block of reserved type
+    }
+    return b;
+  };
+  const save = (name: string, b: Buffer) => {
+    const p = join(dir, name);
+    writeFileSync(p, b);
+    return p;
+  };
+  /** verify --json of the file, or of its bytes on stdin. */
+  const verifyJson = (p: string, stdin: boolean) => {
+    const r = stdin ? portarc(['verify', '--json', '-f', '-'], { input: readFileSync(p) }) : portarc(['verify', '--json', '-f', p]);
+    return { status: r.status, j: JSON.parse(r.stdout) as { ok: boolean; checkedContent: boolean; entries: number; notes: string[]; damaged: { part: string; path?: string; range: [number, number]; compressedOffset?: number; what: string }[] } };
+  };
+  const places = (j: { damaged: { part: string; path?: string }[] }) => j.damaged.map((d) => `${d.part} ${d.path ?? ''}`.trim());
+  /** What losing frame 1 costs: the member it cuts, then the members whose headers were in it. */
+  const LOST = ['content ./a1.bin', 'missing ./a1.txt', 'missing ./a2.bin'];
+
+  it('the archive has the frames the test needs', async () => {
+    expect(frames.length).toBe(4);
+    const ms = (await members(good.path)).filter((m) => !m.name.startsWith('.portarc/'));
+    // Frame 1 ends inside a2.bin: the reading goes on at a2.txt, in frame 2 with a3.bin's start.
+    expect(ms.filter((m) => m.offset < d1[0] && m.end > d1[0]).map((m) => m.name)).toEqual(['./a1.bin']);
+    expect(ms.filter((m) => m.offset >= d1[0] && m.offset < d1[1]).map((m) => m.name)).toEqual(['./a1.txt', './a2.bin']);
+    expect(ms.filter((m) => m.offset >= d2[0] && m.offset < d2[1]).map((m) => m.name)).toEqual(['./a2.txt', './a3.bin']);
+    expect(ms.find((m) => m.name === './a3.txt')!.offset).toBeGreaterThanOrEqual(d2[1]);
+  });
+
+  it('undamaged: clean, exactly as before, from the file and from stdin', () => {
+    const r = portarc(['verify', '-f', good.path]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${good.path}: OK: 9 entries, contents checked against the manifest\n`);
+    expect(r.stderr).toBe('');
+    for (const stdin of [false, true]) expect(verifyJson(good.path, stdin)).toEqual({ status: 0, j: expect.objectContaining({ ok: true, damaged: [], notes: [], entries: 9, checkedContent: true }) });
+  });
+
+  it('frame 1 damaged: exit 2, one line for the frame, the member it cut, the members lost with it; the later members checked and clean (file and stdin)', () => {
+    for (const how of ['mid', 'blk'] as const) {
+      const p = save(`${how}.tar.zst`, hit(good.bytes, how));
+      for (const stdin of [false, true]) {
+        const tag = `${how}${stdin ? ' stdin' : ''}`;
+        const { status, j } = verifyJson(p, stdin);
+        expect(status, tag).toBe(2);
+        expect(places(j), tag).toEqual(['compression', ...LOST]);
+        // Known size: the seek table; or from stdin the frame header's content size, when it failed at its checksum.
+        const known = !stdin || how === 'mid';
+        expect(j.damaged[0], tag).toMatchObject({ compressedOffset: frames[1]!.c[0], range: known ? d1 : [d1[0], d1[0]], what: expect.stringMatching(/^zstd frame 1 \(compressed bytes \d+-\d+\) is damaged: /) });
+        expect(j.damaged[1]!.what, tag).toContain(`damaged zstd frame at compressed offset ${frames[1]!.c[0]}`);
+        expect(j.damaged[2]!.what, tag).toMatch(known ? /its header was in the bytes skipped past damage/ : /listed in the manifest/);
+        // The 7 members read were checked against the manifest: a2.txt, a3.bin, a3.txt among them.
+        expect(j, tag).toMatchObject({ ok: false, checkedContent: true, entries: 7 });
+        expect(j.notes.join('\n'), tag).not.toMatch(/reading stopped/);
+        if (!known) expect(j.notes.join('\n'), tag).toMatch(/lost an unknown number of tar bytes at offset \d+ .*the offsets after it could not be compared with the manifest/);
+      }
+    }
+    const t = portarc(['verify', '-f', join(dir, 'mid.tar.zst')]);
+    expect(t.status).toBe(2);
+    expect(t.stdout).toContain(`damaged: compression, compressed offset ${frames[1]!.c[0]}: zstd frame 1 `);
+    expect(t.stdout).toContain('damaged: content of "./a1.bin", bytes ');
+    expect(t.stdout).toMatch(/DAMAGED: 4 damaged places \(contents checked against the manifest\)\n$/);
+  });
+
+  it('frame 0 damaged: the global header that declares the manifest is lost with it; the manifest is found by its name and the members after the gap checked', () => {
+    const b = Buffer.from(good.bytes);
+    for (let i = 0; i < 64; i++) b[(frames[0]!.c[1] >> 1) + i]! ^= 0x5a;
+    const p = save('first.tar.zst', b);
+    for (const stdin of [false, true]) {
+      const { status, j } = verifyJson(p, stdin);
+      expect(status).toBe(2);
+      expect(places(j)).toEqual(['compression', 'missing .', 'missing ./a0.bin', 'missing ./a0.txt', 'missing ./a1.bin']);
+      expect(j.damaged[0]).toMatchObject({ compressedOffset: 0, range: frames[0]!.d });
+      expect(j).toMatchObject({ checkedContent: true, entries: 5 });
+    }
+  });
+
+  it('a damaged seek table entry and a damaged frame: the table is not followed (the next frame is found by its magic), its entry is reported, the members after the gap checked', () => {
+    const b = hit(good.bytes, 'mid');
+    b[b.length - 9 - 12 * frames.length + 4]! ^= 1; // frame 0's decompressed size in the table
+    const p = save('table.tar.zst', b);
+    const { status, j } = verifyJson(p, false);
+    expect(status).toBe(2);
+    expect(places(j)).toEqual(['compression', ...LOST, 'compression']);
+    expect(j.damaged[0]).toMatchObject({ compressedOffset: frames[1]!.c[0], range: d1 });
+    expect(j.damaged[4]!.what).toMatch(/^zstd seek table, frame 1: it starts at tar offset \d+ in the table, but the frames before it decompress to \d+ bytes: the table is damaged/);
+    expect(j.checkedContent).toBe(true);
+    // extract follows the same decoder: every file outside the frame restored.
+    const out = join(dir, 'table-out');
+    const r = portarc(['extract', '-f', p, '-C', out]);
+    expect(r.status).toBe(2);
+    expect(readdirSync(out).sort()).toEqual(['a0.bin', 'a0.txt', 'a2.txt', 'a3.bin', 'a3.txt']);
+    expect(sha(readFileSync(join(out, 'a3.bin')))).toBe(sha(readFileSync(join(src, 'a3.bin'))));
+  });
+
+  it('gzip cannot resynchronise: verify still stops at the damage, and says the entries after it were not checked', () => {
+    const gz = make(dir, 'g.tar.gz');
+    const b = Buffer.from(gz.bytes);
+    for (let i = 0; i < 64; i++) b[(b.length >> 1) + i]! ^= 0x5a;
+    const p = save('bad.tar.gz', b);
+    for (const stdin of [false, true]) {
+      const { status, j } = verifyJson(p, stdin);
+      expect(status).toBe(2);
+      expect(j.damaged).toMatchObject([{ part: 'compression' }]);
+      expect(j.notes.join('\n')).toMatch(/reading stopped at offset \d+: entries after it could not be checked/);
+      expect(j.checkedContent).toBe(false);
+    }
+  });
+
+  it('frame 1 damaged and, in frame 2, a header and a content byte changed past its checksum: each named after the gap (file, stdin, stdin of unknown gap size)', () => {
+    const t = Buffer.from(tar);
+    // a2.txt's ustar header: its mtime's last digit, the header checksum made right again.
+    let h = t.indexOf('./a2.txt\0', d2[0]);
+    h -= h % 512;
+    expect(t.toString('latin1', h, h + 9)).toBe('./a2.txt\0');
+    t[h + 146]! ^= 1;
+    t.fill(0x20, h + 148, h + 156);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += t[h + i]!;
+    t.write(sum.toString(8).padStart(6, '0') + '\0 ', h + 148, 'latin1');
+    // A byte of a3.bin's data, in frame 2.
+    const a3 = t.indexOf('./a3.bin\0', h);
+    const q = a3 - (a3 % 512) + 512 + 4096;
+    expect(q).toBeLessThan(d2[1]);
+    t[q]! ^= 0x80;
+    const changed = reframe(good.bytes, 2, t.subarray(d2[0], d2[1]));
+    // Alone, the change passes the frame checksums; the manifest names both, and the compressed-stream digest fails.
+    const alone = verifyJson(save('frame2.tar.zst', changed), false);
+    expect(alone.status).toBe(2);
+    expect(places(alone.j)).toEqual(['header ./a2.txt', 'content ./a3.bin', 'compression']);
+    for (const how of ['mid', 'blk'] as const) {
+      const p = save(`${how}-frame2.tar.zst`, hit(changed, how));
+      for (const stdin of [false, true]) {
+        const tag = `${how}${stdin ? ' stdin' : ''}`;
+        const { status, j } = verifyJson(p, stdin);
+        expect(status, tag).toBe(2);
+        expect(places(j), tag).toEqual(['compression', ...LOST, 'header ./a2.txt', 'content ./a3.bin']);
+        expect(j.damaged.slice(4), tag).toMatchObject([{ what: 'header bytes do not match their digest' }, { what: 'content does not match its SHA-256 in the manifest' }]);
+      }
+    }
+  });
+});

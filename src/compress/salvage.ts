@@ -56,7 +56,8 @@ const PROBE = 4 + 14 + 3;
 /** `src` decompressed, frame after frame, past damaged frames (recorded in `salvage.gaps`). */
 export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salvage: ZstdSalvage, opts: ZstdDecompressOptions = {}): AsyncGenerator<Buffer> {
   const backend = zstdBackend('decompress', opts.backend);
-  const table = salvage.table;
+  /** The seek table, while it agrees with what was decoded (a damaged table is not followed). */
+  let table = salvage.table;
   const it = src[Symbol.asyncIterator]();
   let pending: Buffer | undefined;
   let ended = false;
@@ -214,6 +215,10 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
       const rest = chunk.subarray(Math.min(chunk.length, Math.max(0, failure.at - base)));
       const from = base + (chunk.length - rest.length);
       let resume: { at: number; rest: Buffer; frame: number; size?: number };
+      // The table must place the damaged frame where it began, in the compressed bytes and in the
+      // decoded ones; if not, its sizes are wrong and the next frame is found by its magic.
+      const listed = table && failure.frame < table.frames ? table.frame(failure.frame) : undefined;
+      if (!listed || listed.compressedOffset !== failure.start || listed.decompressedOffset + unchecked !== out + lostSoFar) table = undefined;
       if (table) {
         // The first frame after the damaged one that the reading has not passed yet; past the
         // last data frame, only skippable frames (digest, seek table) remain: nothing to decode.

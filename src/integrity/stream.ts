@@ -2,23 +2,27 @@
 // the fallback when the trailer or manifest cannot be used. The container's own reader checks the
 // structure (header checksums, zip CRCs, gzip CRC, zstd frame checksums, the seek table); each
 // entry's content digest is kept (path → digest, a few dozen bytes an entry) until the manifest
-// arrives at the end, which is then checked line by line against what was read.
+// arrives at the end, which is then checked line by line against what was read. A .tar.zst is read
+// past a damaged frame (the salvaging decoder and reader of spec/portarc-1.md §6.8; frame-gaps.ts
+// maps the offsets): each gap reported once, the members after it still checked.
 
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { displayName, type Entry } from '../model/entry.js';
 import { PortarcError } from '../model/errors.js';
-import { CompressError, GZIP_DIGEST_SIZE, decoderTakesReusedInput, SeekTable, ZSTD_DIGEST_MAGIC, ZSTD_DIGEST_SIZE, decompressor, fileReader, gzipDigestMember, peek, sniff, unsupportedFormat, zstdDigestFrame, type Filter } from '../compress/index.js';
-import { FrameWalker } from '../compress/frames.js';
+import { CompressError, GZIP_DIGEST_SIZE, decoderTakesReusedInput, SeekTable, ZSTD_DIGEST_MAGIC, ZSTD_DIGEST_SIZE, decompressor, fileReader, gzipDigestMember, peek, sniff, unsupportedFormat, zstdDigestFrame, type Filter, type ZstdSalvage } from '../compress/index.js';
+import { FrameError, FrameWalker } from '../compress/frames.js';
+import { GapError } from '../io/bytesource.js';
 import { openSource, stable, type ArchiveSource } from '../io/source.js';
 import { locatorAtEnd } from './par2/embedded.js';
-import { TarReader } from '../tar/reader.js';
+import { TarReader, describeSkipped, type SkippedRange } from '../tar/reader.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
 import type { ArchiveInfo } from '../model/archive-info.js';
 import type { Limits } from '../model/limits.js';
 import { MANIFEST_FEATURE, MANIFEST_NAME, TRAILER_NAME, TRAILER_SIZE, TrailerError, decodeTrailer, manifestMajor, readManifest, type ManifestEntry, type ManifestHead, type Trailer } from '../manifest/index.js';
 import { digestBody } from './content.js';
 import { LagDigest } from './tap.js';
+import { FrameGaps } from './frame-gaps.js';
 import type { Damage } from './report.js';
 import { abortable } from '../model/abort.js';
 
@@ -56,6 +60,19 @@ interface Seen {
   data?: number;
   hsha?: string;
   dsha?: string;
+  /** Where the header range measured for `hsha` began, and where the data range for `dsha` ended (tar offsets as read). */
+  hfrom?: number;
+  dend?: number;
+  /** Its data ran into bytes lost to a damaged zstd frame (reported then): no content to compare. */
+  lost?: boolean;
+  /** Read after a damaged zstd frame of unknown size: its offsets are not the archive's. */
+  inexact?: boolean;
+}
+
+/** A salvaging read (a .tar.zst): the gaps the decoder left and the ranges the tar reader skipped. */
+interface Salvaged {
+  gaps: FrameGaps;
+  skipped: readonly SkippedRange[];
 }
 
 export interface StreamOptions {
@@ -99,8 +116,11 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
     /** The compressed bytes, for the compressed-stream digest (spec/manifest.md §7.1). */
     let clag: LagDigest | undefined;
     let tarStream: AsyncGenerator<Buffer> | undefined;
-    let walker: FrameWalker | undefined;
     const frames: { start: number; size: number; checksum?: number }[] = [];
+    /** The frames could not all be walked (damaged framing): the seek table is not compared frame by frame. */
+    let walkerLost = false;
+    let table: { table?: SeekTable; error?: CompressError } = {};
+    let salvaged: Salvaged | undefined;
     try {
       if (isZip(head)) {
         res.format = 'zip';
@@ -126,22 +146,32 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
         res.compression = sniff(head);
         let compressed: AsyncIterable<Buffer> = decoderTakesReusedInput(res.compression) ? (rest as AsyncIterable<Buffer>) : stable(rest);
         if (res.compression === 'zstd' && opts.path) {
+          table = await readSeekTable(opts.path, opts.length);
           // Frame boundaries and checksums as they pass, to hold the seek table against.
-          walker = new FrameWalker();
-          const w = walker;
+          let w: FrameWalker | undefined = new FrameWalker();
           let open: { start: number; size: number; checksum?: number } | undefined;
           const src = compressed;
           compressed = (async function* () {
             for await (const c of src) {
-              for (const p of w.split(c)) {
-                if (p.first) frames.push((open = { start: p.frameStart, size: 0 }));
-                open!.size = p.offset + p.data.length - open!.start;
-                if (p.last && p.checksum !== undefined) open!.checksum = p.checksum;
+              try {
+                for (const p of w?.split(c) ?? []) {
+                  if (p.first) frames.push((open = { start: p.frameStart, size: 0 }));
+                  open!.size = p.offset + p.data.length - open!.start;
+                  if (p.last && p.checksum !== undefined) open!.checksum = p.checksum;
+                }
+              } catch (err) {
+                // Damaged framing: the salvaging decoder reports it and finds the next frame.
+                if (!(err instanceof FrameError)) throw err;
+                w = undefined;
+                walkerLost = true;
               }
               yield c;
             }
           })();
         }
+        // zstd: a damaged frame costs that frame only, as in extract and list (spec §6.8): decoding
+        // goes on at the next frame the seek table names (a file), else at the next frame magic.
+        const salvage: ZstdSalvage | undefined = res.compression === 'zstd' ? { gaps: [], ...(table.table ? { table: table.table } : {}) } : undefined;
         if (res.compression !== 'none') {
           // Only its end is cut (the digest frame or member before the seek table): a short lag.
           const tail = res.compression === 'zstd' && opts.path ? await zstdTail(opts.path, opts.length) : undefined;
@@ -149,9 +179,12 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
           compressed = clag.wrap(compressed);
         }
         lag = new LagDigest();
-        const plain = res.compression === 'none' ? compressed : decompressor(res.compression, { reuseOutput: true })(compressed);
-        tarStream = lag.wrap(plain as AsyncIterable<Buffer>);
-        const reader = new TarReader(tarStream, { archiveName: opened.name, limits: opts.limits });
+        const plain = res.compression === 'none' ? compressed : decompressor(res.compression, { reuseOutput: true, salvage })(compressed);
+        // The salvaging decoder hands out a frame at once, once checked (4 MiB): in slices, the lag
+        // copies what the reader is about to take, not a whole frame ahead of it (memory).
+        tarStream = lag.wrap(salvage ? slices(plain as AsyncIterable<Buffer>, SLICE) : (plain as AsyncIterable<Buffer>));
+        const reader = new TarReader(tarStream, { archiveName: opened.name, limits: opts.limits, ...(salvage ? { salvage: true, gaps: salvage.gaps } : {}) });
+        if (salvage) salvaged = { gaps: new FrameGaps(salvage.gaps), skipped: reader.damaged };
         res.info = reader.info;
         members = reader;
       }
@@ -162,18 +195,21 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
       res.notes.push('the archive could not be opened: its entries could not be checked');
       return res;
     }
-    const complete = await walk(members, res, opts, lag, head, damaged);
+    const complete = await walk(members, res, opts, lag, head, damaged, salvaged);
     if (complete && clag && tarStream) {
       // Read to the end of the compressed stream: the digest is in its last bytes.
       try {
         for await (const _ of tarStream);
-        checkStreamDigest(res, clag, damaged);
+        checkStreamDigest(res, clag, damaged, salvaged?.gaps.found === true);
       } catch (err) {
         if (!(err instanceof PortarcError)) throw err;
         damaged.push({ part: 'compression', range: [lag!.position, lag!.position], compressedOffset: err instanceof CompressError ? err.compressedOffset : undefined, what: err.reason });
       }
     }
-    if (walker && opts.path && !damaged.some((d) => d.part === 'compression')) await checkSeekTable(opts.path, frames, lag!.position, damaged, opts.length);
+    // Damaged frames after the tar's end (the reader stopped at its end blocks): still damage.
+    salvaged?.gaps.report(Infinity, damaged);
+    if (table.error) damaged.push({ part: 'compression', range: [0, 0], compressedOffset: table.error.compressedOffset, what: table.error.reason });
+    else if (table.table && !walkerLost && !damaged.some((d) => d.part === 'compression' && !salvaged?.gaps.reports(d))) checkSeekTable(table.table, frames, lag!.position, damaged, salvaged?.gaps);
   } finally {
     await opened.close();
   }
@@ -187,6 +223,7 @@ async function walk(
   lag: LagDigest | undefined,
   head: Buffer,
   damaged: Damage[],
+  salvaged?: Salvaged,
 ): Promise<boolean> {
   const seen = new Map<string, Seen[]>();
   let lastOffset = 0;
@@ -199,15 +236,56 @@ async function walk(
   const fold = createHash('sha256');
   let folded = lag !== undefined;
   let dataOpen: Seen | undefined;
-  const cutRange = (at: number): string | undefined => {
-    const d = lag?.cut(at);
+  // Offsets are the reader's; the lag holds the decoded bytes, which lack what damaged zstd frames lost.
+  const decoded = (t: number): number | undefined => (salvaged ? salvaged.gaps.decoded(t) : t);
+  /** Where the lag's open range begins (tar offset); undefined past skipped damage: the next range starts afresh. */
+  let rangeFrom: number | undefined = 0;
+  /** The digest of [from, at) if the open range begins at `from` (else undefined); the next range begins at `at`. */
+  const cut = (from: number | undefined, at: number): string | undefined => {
+    const l = decoded(at);
+    const d = l === undefined ? undefined : lag?.cut(l);
+    const ok = from !== undefined && from === rangeFrom;
+    rangeFrom = d === undefined ? undefined : at;
+    return ok ? d : undefined;
+  };
+  const cutRange = (from: number | undefined, at: number): string | undefined => {
+    const d = cut(from, at);
     if (d === undefined) folded = false;
     else fold.update(Buffer.from(d, 'hex'));
     return d;
   };
   const closeData = (at: number) => {
-    if (dataOpen && dataOpen.data! < at) dataOpen.dsha = cutRange(at);
+    if (dataOpen && dataOpen.data! < at) {
+      dataOpen.dsha = cutRange(dataOpen.data, at);
+      dataOpen.dend = at;
+    }
     dataOpen = undefined;
+  };
+  /** A member (or the manifest) after skipped damage: its range starts at its first byte. */
+  const restart = (at: number) => {
+    if (rangeFrom === undefined) cut(undefined, at);
+  };
+  // Past damage (a salvaging read of a .tar.zst): each damaged frame once, the member it cut by
+  // name, a damaged header; the ranges around the bytes skipped are not compared (they hold them).
+  let skips = 0;
+  let cutMember: Seen | undefined;
+  const skippedAt: [number, number][] = [];
+  const afterSkips = (upTo: number) => {
+    if (!salvaged) return;
+    const { gaps, skipped } = salvaged;
+    for (; skips < skipped.length; skips++) {
+      const s = skipped[skips]!;
+      gaps.report(s.range[1], damaged);
+      if (s.compressed === undefined) damaged.push({ part: 'archive', path: s.path, range: s.range, what: describeSkipped(s) });
+      else if (s.entry !== undefined) damaged.push({ part: 'content', path: s.entry, range: [cutMember?.data ?? s.range[0], s.range[1]], what: `its data runs into the tar bytes lost to the damaged zstd frame at compressed offset ${s.compressed[0]}; the reading went on at the next header` });
+      if (gaps.inexactFrom(s.range[1]) === undefined) skippedAt.push(s.range);
+      // The range open before the skip ends where it begins: compared only if the manifest ends it there too.
+      if (dataOpen !== cutMember) closeData(s.range[0]);
+      dataOpen = cutMember = undefined;
+      rangeFrom = undefined;
+      folded = false;
+    }
+    gaps.report(upTo, damaged);
   };
   let archiveSha: string | undefined;
   let xmlSha: string | undefined;
@@ -217,31 +295,48 @@ async function walk(
   let reachedEnd = false;
   try {
     for await (const m of members) {
+      afterSkips(m.offset);
       const { entry } = m;
       lastOffset = m.offset;
       lastName = entry.name;
-      const declared = res.info?.features.compat.includes(MANIFEST_FEATURE) ?? false;
+      // The first zstd frame lost takes the global header that declares the manifest with it: the
+      // manifest is then known by its name.
+      const declared = (res.info?.features.compat.includes(MANIFEST_FEATURE) ?? false) || salvaged?.gaps.gaps[0]?.at === 0;
       const p = entry.path.toString('latin1');
       if (declared && p === MANIFEST_NAME && manifestAt < 0) {
         manifestAt = m.offset;
         closeData(m.offset);
         archiveSha = folded ? fold.digest('hex') : undefined;
+        restart(m.offset);
         const h = createHash('sha256');
+        let whole = true;
         async function* tee(): AsyncGenerator<Buffer> {
-          for await (const c of m.body) {
-            h.update(c);
-            yield c;
+          try {
+            for await (const c of m.body) {
+              h.update(c);
+              yield c;
+            }
+          } catch (err) {
+            if (err instanceof GapError) whole = false;
+            throw err;
           }
         }
-        if (opts.useManifest) manifestOk = await compare(tee(), seen, res, archiveSha, m.offset, damaged);
-        else for await (const _ of tee());
-        xmlSha = h.digest('hex');
+        const exact = salvaged?.gaps.inexactFrom(m.offset) === undefined;
+        if (opts.useManifest) manifestOk = await compare(tee(), seen, res, archiveSha, m.offset, damaged, { exact, skipped: skippedAt });
+        else await drained(tee());
+        xmlSha = whole ? h.digest('hex') : undefined;
         continue;
       }
       if (declared && p === TRAILER_NAME && manifestAt >= 0) {
-        memberSha = lag?.cut(m.offset);
+        memberSha = cut(rangeFrom, m.offset);
         const chunks: Buffer[] = [];
-        for await (const c of m.body) chunks.push(Buffer.from(c));
+        const kept = (async function* () {
+          for await (const c of m.body) yield chunks.push(Buffer.from(c));
+        })();
+        if (!(await drained(kept))) {
+          damaged.push({ part: 'trailer', range: [m.offset, m.offset], what: 'the trailer runs into the tar bytes lost to a damaged zstd frame' });
+          continue;
+        }
         try {
           trailer = decodeTrailer(Buffer.concat(chunks));
         } catch (err) {
@@ -252,20 +347,31 @@ async function walk(
       }
       res.entries++;
       const rec: Seen = { type: entry.type, size: entry.size, link: entry.linkTarget, offset: m.offset };
+      if (salvaged?.gaps.inexactFrom(m.offset) !== undefined) rec.inexact = true;
       if (lag && m.dataOffset !== undefined) {
         closeData(m.offset);
+        restart(m.offset);
         rec.data = m.dataOffset;
-        rec.hsha = cutRange(m.dataOffset);
+        rec.hfrom = rangeFrom;
+        rec.hsha = cutRange(rangeFrom, m.dataOffset);
         dataOpen = rec;
       }
       // The data read so far will never be cut before: hashed as it goes (memory: the read-ahead).
+      // Its decoded offset is the reader's less the bytes lost before it (none inside a member).
       let read = m.dataOffset ?? 0;
-      const body = lag && m.dataOffset !== undefined ? consumed(m.body, (n) => lag.hashUpTo((read += n))) : m.body;
+      const lost = read - (decoded(read) ?? read);
+      const body = lag && m.dataOffset !== undefined ? consumed(m.body, (n) => lag.hashUpTo((read += n) - lost)) : m.body;
+      let whole: boolean;
       if (entry.type === 'file') {
         const d = digestBody(entry, body);
-        for await (const _ of d.body as AsyncIterable<Buffer>);
-        rec.sha256 = d.digest();
-      } else for await (const _ of body);
+        whole = await drained(d.body as AsyncIterable<Buffer>);
+        if (whole) rec.sha256 = d.digest();
+      } else whole = await drained(body);
+      // Its data ran into bytes lost to a damaged zstd frame: the reader names it (afterSkips).
+      if (!whole) {
+        rec.lost = true;
+        cutMember = rec;
+      }
       const list = seen.get(p) ?? [];
       list.push(rec);
       seen.set(p, list);
@@ -281,14 +387,18 @@ async function walk(
     }
     res.notes.push(`reading stopped at offset ${at}: entries after it could not be checked`);
   }
-  const declared = res.info?.features.compat.includes(MANIFEST_FEATURE) ?? false;
-  if (reachedEnd && declared && manifestAt < 0) damaged.push({ part: 'manifest', range: [lastOffset, lastOffset], what: 'the archive declares a manifest but has none' });
+  afterSkips(Infinity);
+  const declared = (res.info?.features.compat.includes(MANIFEST_FEATURE) ?? false) || manifestAt >= 0;
+  // After a damaged zstd frame of unknown size, the reader's offsets are not the archive's.
+  const inexact = salvaged?.gaps.inexactFrom();
+  const manifestExact = inexact === undefined || manifestAt < inexact;
+  if (reachedEnd && declared && manifestAt < 0) damaged.push({ part: 'manifest', range: [lastOffset, lastOffset], what: skips > 0 ? 'the archive declares a manifest, but none was read: it may lie in the bytes skipped past damage' : 'the archive declares a manifest but has none' });
   if (reachedEnd && declared && manifestAt >= 0 && res.format === 'tar' && !trailer && !damaged.some((d) => d.part === 'trailer'))
     damaged.push({ part: 'trailer', range: [manifestAt, manifestAt], what: 'no trailer after the manifest' });
   // When the trailer was already checked range by range (the fallback), it is not reported twice.
   if (trailer && xmlSha !== undefined && opts.useManifest) {
     const t = trailer;
-    if (t.manifestOffset !== manifestAt) damaged.push({ part: 'trailer', range: [manifestAt, manifestAt], what: `the trailer places the manifest at ${t.manifestOffset}, but it is at ${manifestAt}` });
+    if (manifestExact && t.manifestOffset !== manifestAt) damaged.push({ part: 'trailer', range: [manifestAt, manifestAt], what: `the trailer places the manifest at ${t.manifestOffset}, but it is at ${manifestAt}` });
     if (t.manifestSha256 !== xmlSha) damaged.push({ part: 'manifest', range: [t.manifestData, t.manifestData + t.manifestSize], what: 'the manifest does not match its digest in the trailer' });
     if (t.version >= 2 && archiveSha !== undefined && t.archiveSha256 !== archiveSha && !damaged.length) damaged.push({ part: 'archive', range: [0, manifestAt], what: 'the whole-archive digest does not match' });
     if (memberSha !== undefined && t.memberSha256 !== memberSha) damaged.push({ part: 'manifest', range: [t.manifestOffset, t.manifestEnd], what: "the manifest member's header does not match its digest" });
@@ -297,7 +407,10 @@ async function walk(
     damaged.push({ part: 'compression', range: [0, 0], compressedOffset: 0, what: `the gzip header (${head.subarray(0, GZIP_HEAD).toString('hex')}) is not the one written (${res.head.gzipHeader})` });
   }
   res.checkedContent = manifestOk;
-  if (manifestOk && res.format === 'tar' && !folded) res.notes.push('the header and data ranges could not all be checked (the reader got too far ahead of the digests)');
+  if (skips > 0 && manifestOk) res.notes.push('the reading went on past damage at the next header: the bytes skipped, and the ranges and the whole-archive digest that hold them, could not be checked');
+  else if (manifestOk && res.format === 'tar' && !folded) res.notes.push('the header and data ranges could not all be checked (the reader got too far ahead of the digests)');
+  if (inexact !== undefined)
+    res.notes.push(`a damaged zstd frame lost an unknown number of tar bytes at offset ${inexact} (read as a stream, without the seek table): the offsets after it could not be compared with the manifest; the entries after it were checked by their contents and range digests`);
   if (manifestOk && res.format === 'zip' && !opts.path) res.notes.push('read as a stream: the zip headers were checked by the zip reader and the contents by their digests, but the whole-archive digest, the central directory and the trailer were not (verify the file itself for those)');
   if (!declared) res.notes.push('no manifest: the structure was checked (headers, checksums, CRCs, compression frames), but contents could not be checked against digests');
   else if (!manifestOk) res.notes.push('the manifest could not be used: contents were not checked against digests');
@@ -308,15 +421,31 @@ async function walk(
   return reachedEnd;
 }
 
+/** Read `body` to its end: false when its bytes ran into a gap a damaged zstd frame left (the tar reader reports it and goes on). */
+async function drained(body: AsyncIterable<unknown>): Promise<boolean> {
+  try {
+    for await (const _ of body);
+    return true;
+  } catch (err) {
+    if (err instanceof GapError) return false;
+    throw err;
+  }
+}
+
 /**
  * The compressed-stream digest (spec/manifest.md §7.1): the gzip digest member or zstd digest
  * frame, byte for byte, holding the SHA-256 of every compressed byte before it. Required when the
  * manifest says the archive was compressed by its writer; checked whenever it is there.
  */
-function checkStreamDigest(res: StreamResult, clag: LagDigest, damaged: Damage[]): void {
+function checkStreamDigest(res: StreamResult, clag: LagDigest, damaged: Damage[], framesLost: boolean): void {
   const size = clag.position;
   const required = res.head?.compression === res.compression;
-  const bad = (at: number, what: string) => damaged.push({ part: 'compression', range: [0, 0], compressedOffset: at, what });
+  const bad = (at: number, what: string) => {
+    // Damaged frames were reported each on its own line: that the digest of the compressed bytes
+    // then fails too says nothing more.
+    if (framesLost) res.notes.push(`compressed offset ${at}: ${what}, as expected after the damaged zstd frames reported`);
+    else damaged.push({ part: 'compression', range: [0, 0], compressedOffset: at, what });
+  };
   // Embedded recovery data after the archive (spec/recovery.md §10), read without seeking: the
   // digest lies before it, out of reach of the lag kept here. Verifying the file checks both.
   const loc = res.compression === 'gzip' || res.compression === 'zstd' ? locatorAtEnd(clag.tail(), res.compression) : undefined;
@@ -364,6 +493,14 @@ function readerDamage(err: PortarcError, at: number): Damage {
   return { part: content ? 'content' : 'header', path: entry, range: [at, at], what: err.reason };
 }
 
+/** How much of a checked zstd frame goes to the tar reader at a time (see verifyStream). */
+const SLICE = 256 << 10;
+
+/** The chunks of `src` in pieces of at most `size` bytes (views, no copies). */
+async function* slices(src: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  for await (const c of src) for (let p = 0; p < c.length; p += size) yield c.subarray(p, p + size);
+}
+
 /** The chunks of `body`, telling `onRead` each one's length once the consumer asks for the next. */
 async function* consumed(body: AsyncIterable<Buffer>, onRead: (n: number) => void): AsyncGenerator<Buffer> {
   for await (const c of body) {
@@ -372,8 +509,14 @@ async function* consumed(body: AsyncIterable<Buffer>, onRead: (n: number) => voi
   }
 }
 
+/** How far the offsets can be compared: `exact` false after a damaged zstd frame of unknown size; `skipped`, the ranges (exact offsets) the reader skipped past damage. */
+interface Placing {
+  exact: boolean;
+  skipped: readonly [number, number][];
+}
+
 /** Check each manifest line against the entries read before it; returns whether the manifest was usable. */
-async function compare(xml: AsyncIterable<Buffer>, seen: Map<string, Seen[]>, res: StreamResult, archiveSha: string | undefined, manifestAt: number, damaged: Damage[]): Promise<boolean> {
+async function compare(xml: AsyncIterable<Buffer>, seen: Map<string, Seen[]>, res: StreamResult, archiveSha: string | undefined, manifestAt: number, damaged: Damage[], placing: Placing = { exact: true, skipped: [] }): Promise<boolean> {
   let prev = 0;
   const found: Damage[] = [];
   try {
@@ -381,10 +524,11 @@ async function compare(xml: AsyncIterable<Buffer>, seen: Map<string, Seen[]>, re
       if (item.kind === 'head') res.head = item.head;
       else if (item.kind === 'entry') {
         const e = item.entry;
-        checkEntry(e, seen, prev, found);
+        checkEntry(e, seen, prev, found, placing.skipped);
         prev = e.end;
       } else {
         const f = item.foot;
+        if (!placing.exact) continue;
         if (f.bytes !== manifestAt) found.push({ part: 'manifest', range: [manifestAt, manifestAt], what: `the manifest says ${f.bytes} bytes precede it, but it is at ${manifestAt}` });
         // Every range matched: then so does their digest (a manifest 2.x's); damage already named explains it too.
         else if (res.head && manifestMajor(res.head.version) >= 2 && archiveSha !== undefined && f.sha256 !== archiveSha && !found.length) found.push({ part: 'archive', range: [0, manifestAt], what: 'the range digests do not add up to the whole-archive digest' });
@@ -392,7 +536,8 @@ async function compare(xml: AsyncIterable<Buffer>, seen: Map<string, Seen[]>, re
     }
   } catch (err) {
     if (!(err instanceof PortarcError)) throw err;
-    if (err.code === 'PORTARC_UNSUPPORTED') res.notes.push(err.reason);
+    if (err instanceof GapError) damaged.push({ part: 'manifest', range: [manifestAt, manifestAt], what: 'the manifest runs into the tar bytes lost to a damaged zstd frame: the entries could not be checked against it' });
+    else if (err.code === 'PORTARC_UNSUPPORTED') res.notes.push(err.reason);
     else damaged.push({ part: 'manifest', range: [manifestAt, manifestAt], what: err.reason });
     return false;
   }
@@ -400,54 +545,73 @@ async function compare(xml: AsyncIterable<Buffer>, seen: Map<string, Seen[]>, re
   return true;
 }
 
-function checkEntry(e: ManifestEntry, seen: Map<string, Seen[]>, prev: number, found: Damage[]): void {
+function checkEntry(e: ManifestEntry, seen: Map<string, Seen[]>, prev: number, found: Damage[], skipped: readonly [number, number][]): void {
   const p = e.path.toString('latin1');
   const path = displayName(e.path);
   const list = seen.get(p);
   const s = list?.shift();
   if (list && !list.length) seen.delete(p);
   if (!s) {
-    found.push({ part: 'missing', path, range: [e.offset, e.end], what: 'listed in the manifest but not in the archive' });
+    const gone = skipped.find(([a, b]) => e.offset >= a && e.offset < b);
+    found.push({ part: 'missing', path, range: [e.offset, e.end], what: gone ? `listed in the manifest; its header was in the bytes skipped past damage (${gone[0]}–${gone[1]})` : 'listed in the manifest but not in the archive' });
     return;
   }
   const header = (what: string) => found.push({ part: 'header', path, range: [prev, e.data], what });
+  // A range is compared only when it was measured from where the manifest has it begin and end
+  // (past skipped damage it starts at the member's first byte, and one cut short is not compared).
+  const sameHeaderRange = s.hfrom !== undefined && s.hfrom - s.offset === prev - e.offset;
+  const sameDataRange = s.dend !== undefined && s.data !== undefined && s.dend - s.data === e.end - e.data;
   if (s.type !== e.type) header(`type is ${s.type}, the manifest says ${e.type}`);
-  else if (s.offset !== e.offset) header(`member is at offset ${s.offset}, the manifest says ${e.offset}`);
+  else if (!s.inexact && s.offset !== e.offset) header(`member is at offset ${s.offset}, the manifest says ${e.offset}`);
   else if (e.type === 'file' && s.size !== e.size) header(`size is ${s.size}, the manifest says ${e.size}`);
   else if (e.link && !(s.link && s.link.equals(e.link))) header('link target differs from the manifest');
-  else if (s.data !== undefined && s.data !== e.data) header(`data starts at ${s.data}, the manifest says ${e.data}`);
-  else if (s.hsha !== undefined && s.hsha !== e.headerSha256) header('header bytes do not match their digest');
+  else if (!s.inexact && s.data !== undefined && s.data !== e.data) header(`data starts at ${s.data}, the manifest says ${e.data}`);
+  else if (s.hsha !== undefined && sameHeaderRange && s.hsha !== e.headerSha256) header('header bytes do not match their digest');
+  // Its data was lost to a damaged zstd frame: reported with the frame.
+  else if (s.lost) return;
   else if (e.type === 'file' && e.sha256 && s.sha256 !== e.sha256) found.push({ part: 'content', path, range: [e.data, e.end], what: 'content does not match its SHA-256 in the manifest' });
-  else if (e.end > e.data && s.dsha !== undefined && s.dsha !== e.dataSha256) found.push({ part: 'content', path, range: [e.data, e.end], what: 'stored data (its padding) does not match its digest' });
+  else if (e.end > e.data && s.dsha !== undefined && sameDataRange && s.dsha !== e.dataSha256) found.push({ part: 'content', path, range: [e.data, e.end], what: 'stored data (its padding) does not match its digest' });
 }
 
-/** Hold the seek table of a .tar.zst file against the frames that were read. */
-async function checkSeekTable(path: string, frames: { start: number; size: number; checksum?: number }[], decompressed: number, damaged: Damage[], length?: number): Promise<void> {
+/** The seek table of a .tar.zst file: none (a plain .tar.zst), or why it cannot be read. */
+async function readSeekTable(path: string, length?: number): Promise<{ table?: SeekTable; error?: CompressError }> {
   const { open } = await import('node:fs/promises');
   const fh: FileHandle = await open(path, 'r');
   try {
-    let table: SeekTable | undefined;
-    try {
-      // With embedded recovery data, the archive's own table ends at `length`: the copy at the
-      // file's end is found only through an intact last locator (spec/recovery.md §10.4).
-      const whole = fileReader(fh);
-      const reader = length === undefined ? whole : { size: async () => length, read: (p: number, n: number) => whole.read(p, Math.max(0, Math.min(n, length - p))) };
-      table = await SeekTable.read(reader);
-    } catch (err) {
-      if (!(err instanceof CompressError)) throw err;
-      damaged.push({ part: 'compression', range: [0, 0], compressedOffset: err.compressedOffset, what: err.reason });
-      return;
-    }
-    if (!table) return; // a plain .tar.zst: nothing to hold against
-    const bad = (i: number, what: string) => damaged.push({ part: 'compression', range: [0, 0], compressedOffset: frames[i]?.start ?? 0, what: `zstd seek table, frame ${i}: ${what}` });
-    if (table.frames !== frames.length) return void bad(0, `${table.frames} frames listed, ${frames.length} read`);
-    if (table.decompressedSize !== decompressed) return void bad(0, `frames decompress to ${decompressed} bytes, the table says ${table.decompressedSize}`);
-    for (let i = 0; i < frames.length; i++) {
-      const f = table.frame(i);
-      if (f.compressedOffset !== frames[i]!.start || f.compressedSize !== frames[i]!.size) bad(i, `compressed size ${f.compressedSize} in the table, ${frames[i]!.size} read`);
-      else if (f.checksum !== undefined && frames[i]!.checksum !== undefined && f.checksum !== frames[i]!.checksum) bad(i, 'checksum in the table differs from the frame');
-    }
+    // With embedded recovery data, the archive's own table ends at `length`: the copy at the
+    // file's end is found only through an intact last locator (spec/recovery.md §10.4).
+    const whole = fileReader(fh);
+    const reader = length === undefined ? whole : { size: async () => length, read: (p: number, n: number) => whole.read(p, Math.max(0, Math.min(n, length - p))) };
+    const table = await SeekTable.read(reader);
+    return table ? { table } : {};
+  } catch (err) {
+    if (!(err instanceof CompressError)) throw err;
+    return { error: err };
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Hold the seek table of a .tar.zst file against the frames that were read. Past damaged frames
+ * (`gaps`): their own entries are not compared (the frame is reported), and where each damaged
+ * frame begins in the decoded stream is (the table's sizes of the frames before it).
+ */
+function checkSeekTable(table: SeekTable, frames: { start: number; size: number; checksum?: number }[], decompressed: number, damaged: Damage[], gaps?: FrameGaps): void {
+  const bad = (i: number, what: string) => damaged.push({ part: 'compression', range: [0, 0], compressedOffset: frames[i]?.start ?? 0, what: `zstd seek table, frame ${i}: ${what}` });
+  if (table.frames !== frames.length) return void bad(0, `${table.frames} frames listed, ${frames.length} read`);
+  const lost = gaps?.gaps ?? [];
+  if (!lost.length && table.decompressedSize !== decompressed) return void bad(0, `frames decompress to ${decompressed} bytes, the table says ${table.decompressedSize}`);
+  for (let g = 0; g < lost.length; g++) {
+    const at = gaps!.start(g);
+    const i = lost[g]!.frame;
+    if (gaps!.inexactFrom(at) !== undefined || i >= table.frames) break;
+    if (table.frame(i).decompressedOffset !== at) return void bad(i, `it starts at tar offset ${table.frame(i).decompressedOffset} in the table, but the frames before it decompress to ${at} bytes: the table is damaged, and was not followed past that frame`);
+  }
+  for (let i = 0; i < frames.length; i++) {
+    const f = table.frame(i);
+    if (lost.some((g) => frames[i]!.start >= g.compressed[0] && frames[i]!.start < g.compressed[1])) continue;
+    if (f.compressedOffset !== frames[i]!.start || f.compressedSize !== frames[i]!.size) bad(i, `compressed size ${f.compressedSize} in the table, ${frames[i]!.size} read`);
+    else if (f.checksum !== undefined && frames[i]!.checksum !== undefined && f.checksum !== frames[i]!.checksum) bad(i, 'checksum in the table differs from the frame');
   }
 }
