@@ -633,4 +633,28 @@ describe('bounded memory', () => {
     expect(run('cmp', ['big.tar', 'clean.tar'], dir).status).toBe(0);
     spawnSync('rm', ['-rf', dir]);
   }, 240_000);
+
+  it('the same with the recovery data embedded (spec §10): create, and repair of damage in the archive and in the region, under 100 MiB RSS', () => {
+    const dir = tempDir('recovery-rss-embedded');
+    const big = 256 * 1024 * 1024;
+    const s = spawnSync('bash', ['-c', `mkdir src && truncate -s ${big} src/big && for off in 0 50000000 100000000 150000000 200000000 268000000; do head -c 100000 /dev/urandom | dd of=src/big bs=100000 count=1 seek=$off oflag=seek_bytes conv=notrunc status=none; done`], { cwd: dir });
+    expect(s.status).toBe(0);
+    const c = spawnSync('node', [RSS, 'create', '--recovery', '30%', '--embed-recovery', '-f', 'big.tar', '-C', 'src', 'big'], { cwd: dir, encoding: 'utf8' });
+    expect(c.status, c.stderr).toBe(0);
+    const kib = (t: string) => Number(/portarc-maxrss-kib (\d+)/.exec(t)![1]);
+    expect(kib(c.stderr)).toBeLessThan(LIMIT_KIB);
+    const size = statSync(join(dir, 'big.tar')).size;
+    expect(size).toBeGreaterThan(big + 60 * 1024 * 1024); // the region: 30% of the archive
+    const clean = join(dir, 'clean.tar');
+    copyFileSync(join(dir, 'big.tar'), clean);
+    // The region is made again when it is damaged (its parity computed anew after the rebuild).
+    burst(join(dir, 'big.tar'), 40_000_000, 12 * 1024 * 1024);
+    burst(join(dir, 'big.tar'), size - 2_000_000, 500_000);
+    const r = spawnSync('node', [RSS, 'repair', '-f', 'big.tar', '-o', 'out.tar'], { cwd: dir, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('wrote the embedded recovery data again');
+    expect(kib(r.stderr)).toBeLessThan(LIMIT_KIB);
+    expect(run('cmp', ['out.tar', 'clean.tar'], dir).status).toBe(0);
+    spawnSync('rm', ['-rf', dir]);
+  }, 240_000);
 });

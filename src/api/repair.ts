@@ -63,10 +63,11 @@ export async function embedRecovery(archive: string, options: { percent: number 
   }
 }
 
-/** Copy bytes [0, length) of `src` to `out` at the same offsets. */
-async function copyRange(src: FileHandle, out: FileHandle, length: number): Promise<void> {
+/** Copy bytes [from, to) of `src` (from 0 when one bound is given) to `out` at the same offsets. */
+async function copyRange(src: FileHandle, out: FileHandle, ...bounds: [number] | [number, number]): Promise<void> {
+  const [from, length] = bounds.length === 1 ? [0, bounds[0]] : bounds;
   const buf = Buffer.allocUnsafe(1 << 20);
-  for (let at = 0; at < length; ) {
+  for (let at = from; at < length; ) {
     const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, length - at), at);
     if (bytesRead === 0) throw new DamagedError(`the archive ended at ${at} bytes, ${length} expected`, { offset: at });
     let done = 0;
@@ -216,7 +217,10 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
       await out.truncate(check.expected);
       ok = await rebuild(input, set, check, out, options.memoryBudget ?? MEMORY_BUDGET);
       // Embedded data: the region and the end records after the repaired archive, as written.
-      if (ok && again) await embedInto(out, check.expected, `${tmp}.par2`, again);
+      // Embedded data: an intact region and tail are the bytes a new one would have (they depend
+      // on the repaired archive only): copied. A damaged one is made again from the archive.
+      if (ok && again && regionDamage === 0) await copyRange(fh, out, check.expected, (await fh.stat()).size);
+      else if (ok && again) await embedInto(out, check.expected, `${tmp}.par2`, again);
       if (ok) await out.sync();
     } catch (err) {
       if (signal?.aborted) throw abortedOr(signal, err);
@@ -229,7 +233,7 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
     await rename(tmp, target);
     tmp = undefined;
     await syncDir(dirname(target));
-    return { ...st, output: target, repairedBlocks: st.damagedBlocks, regionRewritten: again !== undefined };
+    return { ...st, output: target, repairedBlocks: st.damagedBlocks, regionRewritten: again !== undefined && regionDamage > 0 };
   } finally {
     await fh.close();
     if (tmp) await rm(tmp, { force: true });

@@ -84,9 +84,13 @@ export function containerOf(head: Buffer): Container {
 /** Positioned reads of exactly n bytes (fewer at the end). */
 export type ReadAt = (position: number, length: number) => Promise<Buffer>;
 
-export function readAtOf(fh: PositionalFile): ReadAt {
+/**
+ * Positioned reads through `fh`. With `reuse`, reads of up to its size land in it (valid until the
+ * next read): copying a region of many MiB through fresh buffers left garbage V8 freed late.
+ */
+export function readAtOf(fh: PositionalFile, reuse?: Buffer): ReadAt {
   return async (position, length) => {
-    const b = Buffer.alloc(Math.max(0, length));
+    const b = reuse && length <= reuse.length ? reuse.subarray(0, Math.max(0, length)) : Buffer.alloc(Math.max(0, length));
     let got = 0;
     while (got < b.length) {
       const { bytesRead } = await fh.read(b, got, b.length - got, position + got);
@@ -264,7 +268,7 @@ export async function writeRegion(fh: FileHandle, P: number, c: Container, set: 
   const whole = (b: Buffer) => putPacket(out, c, b.length, async (o, k) => b.subarray(o, o + k));
   await whole(locator);
   for (const p of crit) await whole(p);
-  const vol = readAtOf(volume);
+  const vol = readAtOf(volume, Buffer.allocUnsafe(COPY));
   for (let i = 0; i < set.recoverySlices; i++) {
     await putPacket(out, c, set.packetSize, async (o, k) => {
       const b = await vol(i * set.packetSize + o, k);
@@ -275,7 +279,8 @@ export async function writeRegion(fh: FileHandle, P: number, c: Container, set: 
   for (const p of crit) await whole(p);
   if (pad) await out.put(Buffer.alloc(pad));
   await whole(locator);
-  for (let o = 0; o < tail.copy; o += COPY) await out.put(await read(tail.from + o, Math.min(COPY, tail.copy - o)));
+  const copy = readAtOf(fh, Buffer.allocUnsafe(COPY));
+  for (let o = 0; o < tail.copy; o += COPY) await out.put(await copy(tail.from + o, Math.min(COPY, tail.copy - o)));
   await out.put(tail.end);
   await out.flush();
   if (out.at !== P + regionLength + tail.length) throw new PortarcError(`embedded recovery data: wrote ${out.at - P} bytes after the archive, planned ${regionLength + tail.length}`);
