@@ -830,7 +830,10 @@ describe('verify: a .tar.zst is checked past a damaged frame (issue #10; spec/ma
     for (const stdin of [false, true]) {
       const { status, j } = verifyJson(p, stdin);
       expect(status).toBe(2);
-      expect(j.damaged).toMatchObject([{ part: 'compression' }]);
+      // One place: zlib's error (Node 20), or, where the decoder hands out the damaged stored
+      // block before its CRC is checked at the member's end (Node 24's zlib), the reader's.
+      expect(j.damaged, JSON.stringify(j.damaged)).toHaveLength(1);
+      expect(['compression', 'archive']).toContain(j.damaged[0]!.part);
       expect(j.notes.join('\n')).toMatch(/reading stopped at offset \d+: entries after it could not be checked/);
       expect(j.checkedContent).toBe(false);
     }
