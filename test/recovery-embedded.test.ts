@@ -7,7 +7,7 @@
 // conformance vectors of conformance/recovery/ (made by conformance/tools/recovery-vectors.mjs).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import { findEmbedded, readAtOf, wrappedSize, type EmbeddedRegion } from '../src
 import { LOCATOR_PACKET } from '../src/integrity/par2/packets.js';
 import { portarc } from './helpers/cli.js';
 import { removeTempDirs, tempDir } from './helpers/tree.js';
+import { burst, rng } from './helpers/damage.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const VECTORS = join(ROOT, 'conformance/recovery');
@@ -30,19 +31,6 @@ function run(cmd: string, args: string[], opts: { cwd?: string; input?: Buffer }
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/** xorshift32: a failure replays with the same seed. */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 
 /** A tree of about 1.7 MB: incompressible bytes, text, an empty file. */
 function makeTree(dir: string): string {
@@ -73,19 +61,6 @@ function treeOf(root: string): Record<string, string> {
   };
   walk(root);
   return out;
-}
-
-/** Flip every byte of [at, at + len). */
-function burst(file: string, at: number, len: number): void {
-  const fd = openSync(file, 'r+');
-  try {
-    const b = Buffer.alloc(len);
-    const n = readSync(fd, b, 0, len, at);
-    for (let i = 0; i < n; i++) b[i] ^= 0xa5;
-    writeSync(fd, b, 0, n, at);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 async function regionOf(file: string): Promise<EmbeddedRegion> {

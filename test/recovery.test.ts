@@ -2,7 +2,7 @@
 // by `create --recovery`, burst damage repaired byte-identically (tar, .tar.zst, zip), damage
 // beyond the budget refused with exit 2, and par2cmdline as the oracle in both directions.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, openSync, readSync, writeSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import { portarc, runAndKill } from './helpers/cli.js';
 import { LIMIT_KIB } from './helpers/rss.js';
 import { tempDir } from './helpers/tree.js';
 import { VERSION } from '../src/api/version.js';
+import { burst, rng } from './helpers/damage.js';
 
 const RSS = fileURLToPath(new URL('../bench/rss.mjs', import.meta.url));
 
@@ -30,19 +31,6 @@ function run(cmd: string, args: string[], cwd?: string) {
 
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
-
-/** A deterministic pseudo-random generator (xorshift32), so that a failure can be replayed. */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
 }
 
 /** A tree of a few MB: random (incompressible) data, text, and a zero-filled file. */
@@ -56,19 +44,6 @@ function makeTree(dir: string, seed: number): string {
   writeFileSync(join(src, 'd/lines.txt'), Array.from({ length: 60000 }, (_, i) => `line ${i} ${(rand() * 1e9) | 0}\n`).join(''));
   writeFileSync(join(src, 'zeros'), Buffer.alloc(300_000));
   return src;
-}
-
-/** Overwrite [at, at+len) with bytes that differ from what is there (every byte flipped). */
-function burst(file: string, at: number, len: number): void {
-  const fd = openSync(file, 'r+');
-  try {
-    const b = Buffer.alloc(len);
-    const n = readSync(fd, b, 0, len, at);
-    for (let i = 0; i < n; i++) b[i] ^= 0xa5;
-    writeSync(fd, b, 0, n, at);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Blocks and slice size from create's "recovery data: R blocks of S bytes for N archive blocks" line. */

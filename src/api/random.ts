@@ -10,7 +10,7 @@ import { findEmbedded } from '../integrity/par2/embedded.js';
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { SeekTable, readRange, type RandomAccessReader } from '../compress/seektable.js';
+import { SeekTable, prefixReader, readRange, type RandomAccessReader } from '../compress/seektable.js';
 import { sniff } from '../compress/sniff.js';
 import { digestBody } from '../integrity/content.js';
 import { zeros } from '../io/body.js';
@@ -261,8 +261,7 @@ async function byManifest(src: CountedSource, limits: Limits, notes: string[]): 
         // (spec/recovery.md §10.4). Otherwise the table is damaged: the error stands.
         const r = await findEmbedded((p, n) => src.read(p, n), src.size, { thorough: true });
         if (!r) throw err;
-        const whole = asReader(src);
-        return SeekTable.read({ size: () => r.archiveLength, read: (p, n) => whole.read(p, Math.max(0, Math.min(n, r.archiveLength - p))) });
+        return SeekTable.read(prefixReader(asReader(src), r.archiveLength));
       });
       if (!table) {
         notes.push('this .tar.zst has no seek table: it is read in one streaming pass');

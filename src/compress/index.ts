@@ -18,7 +18,7 @@ export { CompressError } from './errors.js';
 export { peek, sniff, unsupportedFormat, SNIFF_BYTES } from './sniff.js';
 export { zstdBackend, zstdBackends, type ZstdBackend, type ZstdBackendName, type ZstdBackendStatus } from './backend.js';
 export { DEFAULT_FRAME_SIZE, MAX_FRAME_SIZE, SeekableEncoder, SeekTableBuilder, defaultThreads, type SeekableOptions } from './seekable.js';
-export { SeekTable, bufferReader, fileReader, readFrame, readRange, type FrameInfo, type RandomAccessReader, type RangeOptions } from './seektable.js';
+export { SeekTable, bufferReader, fileReader, prefixReader, readFrame, readRange, type FrameInfo, type RandomAccessReader, type RangeOptions } from './seektable.js';
 export { zstdDecompress } from './zstd.js';
 export { describeGap, zstdSalvage, type FrameGap, type ZstdSalvage } from './salvage.js';
 export { gunzip } from './gzip.js';

@@ -38,6 +38,11 @@ export function fileReader(fh: FileHandle): RandomAccessReader {
   };
 }
 
+/** The first `size` bytes of `r` as a reader of their own (an archive followed by embedded recovery data). */
+export function prefixReader(r: RandomAccessReader, size: number): RandomAccessReader {
+  return { size: () => size, read: (p, n) => r.read(p, Math.max(0, Math.min(n, size - p))) };
+}
+
 export function bufferReader(b: Buffer): RandomAccessReader {
   return { size: () => b.length, read: async (p, n) => b.subarray(p, p + n) };
 }
@@ -137,7 +142,7 @@ export class SeekTable {
     if (cOff[n] !== start) {
       // The copy after embedded recovery data (spec/recovery.md §10): the table of the archive before it.
       const archive = await embeddedArchiveEnd(r, start, 8 + frameSize);
-      if (archive !== undefined) return SeekTable.read({ size: () => archive, read: (p, n) => r.read(p, Math.min(n, archive - p)) });
+      if (archive !== undefined) return SeekTable.read(prefixReader(r, archive));
       throw bad(`its frames add up to ${cOff[n]} compressed bytes, but the table starts at ${start}`, start);
     }
     return new SeekTable(cOff, dOff, sums);

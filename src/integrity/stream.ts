@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { displayName, type Entry } from '../model/entry.js';
 import { PortarcError } from '../model/errors.js';
-import { CompressError, GZIP_DIGEST_SIZE, decoderTakesReusedInput, SeekTable, ZSTD_DIGEST_MAGIC, ZSTD_DIGEST_SIZE, decompressor, fileReader, gzipDigestMember, peek, sniff, unsupportedFormat, zstdDigestFrame, type Filter, type ZstdSalvage } from '../compress/index.js';
+import { CompressError, GZIP_DIGEST_SIZE, decoderTakesReusedInput, SeekTable, ZSTD_DIGEST_MAGIC, ZSTD_DIGEST_SIZE, decompressor, fileReader, prefixReader, gzipDigestMember, peek, sniff, unsupportedFormat, zstdDigestFrame, type Filter, type ZstdSalvage } from '../compress/index.js';
 import { FrameError, FrameWalker } from '../compress/frames.js';
 import { GapError } from '../io/bytesource.js';
 import { openSource, stable, type ArchiveSource } from '../io/source.js';
@@ -580,9 +580,7 @@ async function readSeekTable(path: string, length?: number): Promise<{ table?: S
   try {
     // With embedded recovery data, the archive's own table ends at `length`: the copy at the
     // file's end is found only through an intact last locator (spec/recovery.md §10.4).
-    const whole = fileReader(fh);
-    const reader = length === undefined ? whole : { size: async () => length, read: (p: number, n: number) => whole.read(p, Math.max(0, Math.min(n, length - p))) };
-    const table = await SeekTable.read(reader);
+    const table = await SeekTable.read(length === undefined ? fileReader(fh) : prefixReader(fileReader(fh), length));
     return table ? { table } : {};
   } catch (err) {
     if (!(err instanceof CompressError)) throw err;
