@@ -168,8 +168,14 @@ function say(line: string): void {
 /** The onProgress callback of a command: a bar when stderr is a terminal (or --progress), none with --quiet. */
 function progressFor(o: { progress?: boolean; quiet?: boolean }): ((p: Progress) => void) | undefined {
   if (o.quiet || closed.stderr || !(o.progress || process.stderr.isTTY)) return undefined;
-  bar = new ProgressBar(process.stderr);
+  bar = new ProgressBar(process.stderr, firstDrawMs());
   return bar.update;
+}
+
+/** PORTARC_PROGRESS_DELAY_MS: how long work runs before the bar first shows (the default when unset or not a number). */
+function firstDrawMs(): number | undefined {
+  const v = Number(process.env.PORTARC_PROGRESS_DELAY_MS ?? NaN);
+  return Number.isFinite(v) && v >= 0 ? v : undefined;
 }
 
 /** --progress and -q/--quiet, for the commands that do long work. */

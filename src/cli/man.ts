@@ -67,6 +67,9 @@ export function manPage(program: Command): string {
     '.TP',
     '.B PORTARC_DEBUG',
     roff('when set, an internal error also prints its stack trace.'),
+    '.TP',
+    '.B PORTARC_PROGRESS_DELAY_MS',
+    roff('milliseconds of work before the progress line first shows (default 300, so quick work does not flash a bar).'),
     '.SH SEE ALSO',
     roff('tar(1), bsdtar(1), unzip(1), zstd(1). The JSON printed by --json: docs/cli-json.md.'),
   );
