@@ -32,6 +32,9 @@ function bytes(seed: number, n: number): Buffer {
   return b;
 }
 
+/** Whether the manifest's digests of a tar run in a worker (the zip's content digests never take lent space). */
+const workersFor = (ext: string, hashing: HashMode) => ext !== 'zip' && (hashing === 'worker' || ext === 'tar');
+
 describe('create: worker hashing and in-thread hashing write the same bytes', () => {
   const src = buildTree(dir);
   // Larger than the 8 MiB ring (pieces, wrap-around, waits for room), odd sizes, empty files.
@@ -51,8 +54,13 @@ describe('create: worker hashing and in-thread hashing write the same bytes', ()
       const out: Record<string, Buffer> = {};
       for (const hashing of ['thread', 'worker', 'auto'] as HashMode[]) {
         const started = hashWorkerStats.started;
+        const lent = hashWorkerStats.lentBytes;
         const dest = join(dir, `${hashing}.${ext}`);
         await create(['.'], dest, { cwd: src, hashing });
+        // A worker hashing a tar's big files takes them where the scan read them (no copy): 1 MiB
+        // and larger chunks of the 11 MiB file, all but the file's last piece.
+        if (hashing !== 'thread' && workersFor(ext, hashing)) expect(hashWorkerStats.lentBytes - lent).toBeGreaterThanOrEqual(10 * MiB);
+        else expect(hashWorkerStats.lentBytes - lent).toBe(0);
         // The path asked for is the one that ran: 'auto' takes a worker once the 11 MiB file comes,
         // into a plain tar; a compressed tar or a deflated zip hashes on this thread (a core compresses).
         const workers = hashWorkerStats.started - started;
@@ -166,6 +174,46 @@ describe("HashRing 'auto': moving to the worker between digests", () => {
       await ring.close();
     }
   }, 120_000);
+});
+
+describe('HashRing.lend: bytes read in place are taken without a copy', () => {
+  it('worker: lent space filled and fed back, mixed with copied chunks, wraps around the ring; the digests are plain SHA-256', async () => {
+    const ring = new HashRing('worker');
+    const data = randomBytes(13 * MiB + 777);
+    const lent = hashWorkerStats.lentBytes;
+    let inPlace = 0;
+    for (let p = 0, n = 0; p < data.length; n++) {
+      const want = Math.min(data.length - p, [MiB, 300_000, 4096, 2 * MiB][n % 4]!);
+      const space = n % 3 === 2 ? undefined : await ring.lend(want);
+      let chunk: Buffer;
+      if (space) {
+        // At most a piece, never past the ring's end: the reader fills what it is given.
+        expect(space.length).toBeLessThanOrEqual(Math.min(want, MiB));
+        chunk = Buffer.from(space.buffer, space.byteOffset, space.length);
+        data.copy(chunk, 0, p, p + chunk.length);
+        inPlace += chunk.length;
+      } else chunk = Buffer.from(data.subarray(p, p + want));
+      await ring.feed(chunk, (from, to) => ring.update(0, from, to));
+      p += chunk.length;
+    }
+    const d = ring.digest(0);
+    await ring.wait(d);
+    expect(ring.value(d)).toBe(sha(data));
+    expect(hashWorkerStats.lentBytes - lent).toBe(inPlace);
+    expect(inPlace).toBeGreaterThan(6 * MiB);
+    await ring.close();
+  }, 60_000);
+
+  it('lent space given back out of order is an internal error, not a silently wrong digest; on the thread nothing is lent', async () => {
+    const ring = new HashRing('worker');
+    const space = (await ring.lend(4096))!;
+    await ring.feed(Buffer.alloc(10, 1), () => undefined);
+    expect(() => ring.feed(Buffer.from(space.buffer, space.byteOffset, space.length), () => undefined)).toThrow(/out of order/);
+    await ring.close();
+    const here = new HashRing('thread');
+    expect(here.lend(4096)).toBeUndefined();
+    await here.close();
+  });
 });
 
 describe('HashRing: the same digests as plain SHA-256, in the worker and in this thread', () => {

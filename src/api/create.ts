@@ -245,7 +245,7 @@ export async function create(input: CreateInput, dest: string | Writable, option
   // From paths, the scan applies the hooks itself: it must not descend into a skipped directory,
   // and it makes later names of a hardlinked file point to the first name kept, as renamed.
   const entries = kind === 'paths'
-    ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, hardlinkContent, oneFileSystem: options.oneFileSystem, onWarning: (w) => warnings.push(w), ...hooks })
+    ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, lend: opened.format === 'tar' ? opened.recorder?.sink.lend : undefined, hardlinkContent, oneFileSystem: options.oneFileSystem, onWarning: (w) => warnings.push(w), ...hooks })
     : sized(hooked(checkedEntries(input as Iterable<ScannedEntry>), options.filter || options.map ? hooks : undefined), signal);
   // The total for percent and ETA: summed beside the work (a filter may leave out anything: then none).
   let done = false;

@@ -31,6 +31,12 @@ export interface ScanOptions {
    */
   reuseBuffers?: boolean;
   /**
+   * With reuseBuffers: where to read a big file's next bytes instead of the reused buffer, when the
+   * consumer offers a place (the hashing ring of src/integrity/digest-sink.ts, filled in place and
+   * not copied again); undefined takes the reused buffer. At most `max` bytes.
+   */
+  lend?: (max: number) => Buffer | undefined | Promise<Buffer | undefined>;
+  /**
    * Give each hardlink entry the content of its inode too (size and body, read again at the link's
    * own path): a zip stores a copy so that other tools extract a real file (zip-profile §4.2).
    */
@@ -399,7 +405,7 @@ async function toEntry(it: Item, st: StatLike, xattrs: Map<string, Buffer> | Err
         file.close();
         throw err;
       }
-      return { entry, body: () => checked(readContent(file.fd, entry.size, ctx.opts.reuseBuffers === true), file, st, entry) };
+      return { entry, body: () => checked(readContent(file.fd, entry.size, ctx.opts.reuseBuffers === true, ctx.opts.lend), file, st, entry) };
     }
     default:
       return { entry };
@@ -469,7 +475,7 @@ function onceBody(data: Buffer): AsyncIterable<Buffer> {
 }
 
 /** Read `size` bytes from the start of `fd`, never more: growth is seen by checked(). */
-async function* readContent(fd: number, size: number, reuse: boolean): AsyncGenerator<Buffer> {
+async function* readContent(fd: number, size: number, reuse: boolean, lend?: ScanOptions['lend']): AsyncGenerator<Buffer> {
   if (size <= SMALL_FILE) {
     const buf = Buffer.allocUnsafe(size);
     let got = 0;
@@ -485,8 +491,10 @@ async function* readContent(fd: number, size: number, reuse: boolean): AsyncGene
     yield* createReadStream('', { fd, autoClose: false, start: 0, end: size - 1, highWaterMark: SMALL_FILE });
     return;
   }
-  const buf = Buffer.allocUnsafe(SMALL_FILE);
+  let own: Buffer | undefined;
   for (let pos = 0; pos < size; ) {
+    const lent = lend && (await lend(Math.min(SMALL_FILE, size - pos)));
+    const buf = lent || (own ??= Buffer.allocUnsafe(SMALL_FILE));
     const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
     if (n === 0) break;
     pos += n;

@@ -72,6 +72,17 @@ export class DigestingSink implements DownstreamSink {
     if (this.wantWorker && this.position === this.start) this.ring.useWorker();
   }
 
+  /**
+   * Where the reader of a dense tar file's content may read its next bytes (at most `max`): space
+   * in the hashing ring, taken back by write() without a copy. Only inside such a file's data, whose
+   * chunks the tar writer writes here as they come, in order and before it asks for the next one;
+   * undefined otherwise (the reader uses its own buffer).
+   */
+  readonly lend = (max: number): Buffer | undefined | Promise<Buffer | undefined> => {
+    if (this.released || this.dataAt < 0 || this.contentLeft <= 0) return undefined;
+    return this.ring.lend(Math.min(max, this.contentLeft)) as Buffer | undefined | Promise<Buffer | undefined>;
+  };
+
   write(chunk: Buffer): void | Promise<void> {
     // After release (a failed write being made unreadable: TarWriter.poison), bytes just pass.
     if (this.released) return this.down.write(chunk);

@@ -130,8 +130,8 @@ parentPort.on('message', ({ ops, upTo }) => {
 
 type Runner = (ops: Float64Array) => (number | string)[];
 
-/** Hashing worker threads started in this process (tests check which path ran). */
-export const hashWorkerStats = { started: 0 };
+/** Hashing worker threads started in this process, bytes taken in place (tests check which path ran). */
+export const hashWorkerStats = { started: 0, lentBytes: 0 };
 
 function threadRunner(ring: Uint8Array): Runner {
   const make = new Function('createHash', 'oneShot', 'ring', `${RUNNER_SOURCE}\nreturn makeHashRunner(createHash, oneShot, ring);`);
@@ -207,10 +207,31 @@ export class HashRing {
   }
 
   /**
-   * Copy `chunk` in as the next stream bytes, in pieces; after each piece, `onPiece(from, to)` (its
-   * stream positions) says which slots take it. Returns a promise only when it had to wait for room.
+   * The ring's space for the next stream bytes, up to `max` (at most a piece, and not past the
+   * ring's end), for a reader to fill in place: fed back through feed() as the very next bytes, it
+   * is not copied (a 2 GiB file saves ~0.3 s of the main thread's time). Only while a worker hashes:
+   * on this thread the ring holds one small batch. Waits for room; undefined when not lending.
+   */
+  lend(max: number): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    if (this.state !== 'worker' || this.failed || max <= 0) return undefined;
+    const o = this.fed % this.ring.length;
+    const n = Math.min(max, this.piece, this.ring.length - o);
+    if (this.fed + n - this.freed <= this.ring.length) return Buffer.from(this.buf, o, n);
+    return this.lendSlow(n);
+  }
+
+  private async lendSlow(n: number): Promise<Uint8Array | undefined> {
+    while (this.fed + n - this.freed > this.ring.length) await this.room();
+    return this.lend(n);
+  }
+
+  /**
+   * Take `chunk` as the next stream bytes, in pieces; after each piece, `onPiece(from, to)` (its
+   * stream positions) says which slots take it. A chunk that lend() gave out is already in place;
+   * any other is copied in. Returns a promise only when it had to wait for room.
    */
   feed(chunk: Uint8Array, onPiece: (from: number, to: number) => void): void | Promise<void> {
+    if (chunk.buffer === this.buf) return this.inPlace(chunk, onPiece);
     for (let p = 0; p < chunk.length; ) {
       const n = Math.min(this.piece, chunk.length - p);
       if (this.fed + n - this.freed > this.ring.length) return this.feedSlow(chunk, p, onPiece);
@@ -226,6 +247,19 @@ export class HashRing {
       this.copyIn(chunk, p, n, onPiece);
       p += n;
     }
+  }
+
+  /** A lent chunk: it must be exactly the next bytes (anything fed since would have overwritten it). */
+  private inPlace(chunk: Uint8Array, onPiece: (from: number, to: number) => void): void {
+    if (this.failed) throw this.failed;
+    const from = this.fed;
+    if (chunk.byteOffset !== from % this.ring.length || from + chunk.length - this.freed > this.ring.length) {
+      throw new PortarcError(`SHA-256 ring: a lent buffer came back out of order (at ${chunk.byteOffset}, expected ${from % this.ring.length})`, {}, 'PORTARC_INTERNAL');
+    }
+    this.fed += chunk.length;
+    hashWorkerStats.lentBytes += chunk.length;
+    onPiece(from, this.fed);
+    this.maybeFlush();
   }
 
   private copyIn(chunk: Uint8Array, p: number, n: number, onPiece: (from: number, to: number) => void): void {
