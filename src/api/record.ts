@@ -23,6 +23,15 @@ export interface RecordedWriter {
 
 export const MANIFEST_FEATURES = { compat: [MANIFEST_FEATURE], rocompat: [] as string[], incompat: [] as string[] };
 
+/** A manifest line whose digests are still to come (ids of the hashing ring, or values). */
+interface WaitingLine extends Omit<ManifestEntry, 'sha256' | 'headerSha256' | 'dataSha256'> {
+  sha256?: Digest;
+  header: Digest;
+  dataDigest?: Digest;
+  /** The id that arrives last: when it is there, the line is complete. */
+  last: Digest;
+}
+
 /** Manifest lines waiting for their digests before the recorder waits for them to be written. */
 const MAX_WAITING_LINES = 4096;
 
@@ -37,7 +46,8 @@ export class ManifestRecorder {
    * The manifest lines whose digests have not all arrived from the hashing thread, in order: they
    * are written as their digests arrive; the writer waits only when MAX_WAITING_LINES are waiting.
    */
-  private waiting: { line: Omit<ManifestEntry, 'sha256' | 'headerSha256' | 'dataSha256'>; sha256?: Digest; header: Digest; data?: Digest; last: Digest }[] = [];
+  private waiting: WaitingLine[] = [];
+  private headWritten = false;
   private head = 0;
   /** SHA-256 of the range digests written so far: the whole-archive digest (spec/manifest.md §7). */
   private rangeList = createHash('sha256');
@@ -78,16 +88,22 @@ export class ManifestRecorder {
     return d.body;
   }
 
-  /** After writer.add(): record the entry with its offsets and digests (its line is written once they are known). */
-  async added(entry: Entry, offset: number): Promise<void> {
-    await this.started;
+  /**
+   * After writer.add(): record the entry with its offsets and digests (its line is written once
+   * they are known). A promise only when it has to wait (the head, the spool, the worker).
+   */
+  added(entry: Entry, offset: number): void | Promise<void> {
+    if (!this.headWritten) return this.started.then(() => ((this.headWritten = true), this.added(entry, offset)));
     if (entry.mtimeNs > this.newest) this.newest = entry.mtimeNs;
     const pending = this.pendingDigest;
     const sha256 = entry.type !== 'file' ? undefined : pending ? pending() : this.sink.contentDigest();
     this.pendingDigest = undefined;
     if (entry.type === 'file' && sha256 === undefined) throw new Error(`${entry.name}: no content digest was computed`);
     const range = this.sink.endMember();
-    const line = {
+    // Digest ids arrive in order: the line is complete when its last one is there.
+    let last: Digest = range.dataSha256 ?? range.headerSha256;
+    if (typeof sha256 === 'number' && (typeof last !== 'number' || sha256 > last)) last = sha256;
+    this.waiting.push({
       path: entry.path,
       type: entry.type,
       size: entry.type === 'file' ? entry.size : 0,
@@ -95,30 +111,40 @@ export class ManifestRecorder {
       offset,
       data: range.data,
       end: range.end,
-    };
-    // Digest ids arrive in order: the line is complete when its last one is there.
-    const ids = [sha256, range.headerSha256, range.dataSha256].filter((d): d is number => typeof d === 'number');
-    this.waiting.push({ line, sha256, header: range.headerSha256, data: range.dataSha256, last: ids.length ? Math.max(...ids) : '' });
-    if (this.waiting.length - this.head >= MAX_WAITING_LINES) await this.sink.wait(this.waiting[this.head]!.last);
-    await this.writeLines();
+      sha256,
+      header: range.headerSha256,
+      dataDigest: range.dataSha256,
+      last,
+    });
+    // Hashing on this thread: take the digests now, so that the line is written and dropped at
+    // once (lines held for a batch outlived the young generation: their collection cost more
+    // than the hashing).
+    if (this.sink.hashing === 'thread') this.sink.flush();
+    else if (this.waiting.length - this.head >= MAX_WAITING_LINES) return this.sink.wait(this.waiting[this.head]!.last).then(() => this.writeLines());
+    return this.writeLines();
   }
 
   /** Write the waiting lines whose digests have arrived. */
-  private async writeLines(): Promise<void> {
+  private writeLines(): void | Promise<void> {
     const sink = this.sink;
     while (this.head < this.waiting.length && sink.ready(this.waiting[this.head]!.last)) {
       const w = this.waiting[this.head]!;
       this.waiting[this.head++] = undefined!;
       const headerSha256 = sink.value(w.header);
-      const dataSha256 = w.data === undefined ? undefined : sink.value(w.data);
+      const dataSha256 = w.dataDigest === undefined ? undefined : sink.value(w.dataDigest);
       // The whole-archive digest: the range digests in order, as bytes (spec/manifest.md §7),
       // hashed a few hundred at a time.
       this.rangeHex += dataSha256 === undefined ? headerSha256 : headerSha256 + dataSha256;
       if (this.rangeHex.length >= 1 << 15) this.foldRanges();
-      await this.manifest.entry({ ...w.line, sha256: w.sha256 === undefined ? undefined : sink.value(w.sha256), headerSha256, dataSha256 });
+      const line: ManifestEntry = { path: w.path, type: w.type, size: w.size, link: w.link, offset: w.offset, data: w.data, end: w.end, sha256: w.sha256 === undefined ? undefined : sink.value(w.sha256), headerSha256, dataSha256 };
+      const written = this.manifest.entry(line);
+      if (written) return written.then(() => this.writeLines());
     }
     if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
       this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    } else if (this.head === this.waiting.length) {
+      this.waiting.length = 0;
       this.head = 0;
     }
   }

@@ -131,6 +131,11 @@ export class DigestingSink implements DownstreamSink {
     return this.ring.value(d);
   }
 
+  /** Run (on this thread) or send (to the worker) the hashing asked for so far. */
+  flush(): void {
+    this.ring.flush();
+  }
+
   /** Wait until `d` has arrived. */
   wait(d: Digest): Promise<void> {
     return this.ring.wait(d);

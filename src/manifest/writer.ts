@@ -15,18 +15,41 @@ export function xmlAttr(text: string): string {
 }
 
 export class ManifestWriter {
-  private pending = '';
+  /**
+   * The text not yet handed out, encoded as it comes into one buffer outside the JS heap: each line
+   * is garbage at once (a string kept until 64 KiB had gathered outlived the young generation, and
+   * its collection was most of what the manifest cost per entry).
+   */
+  private buf = Buffer.allocUnsafeSlow(BATCH);
+  private used = 0;
   count = 0;
 
   constructor(private out: (chunk: Buffer) => void | Promise<void>) {}
 
-  private async push(text: string, force = false): Promise<void> {
-    this.pending += text;
-    if (force || this.pending.length >= BATCH) {
-      const chunk = Buffer.from(this.pending, 'utf8');
-      this.pending = '';
-      if (chunk.length) await this.out(chunk);
+  /** Add text; hand a full batch (a fresh buffer, the caller's to keep) to `out`. */
+  private push(text: string, force = false): void | Promise<void> {
+    // At most 3 bytes per UTF-16 unit: a batch never splits a line.
+    if (this.used + text.length * 3 > BATCH) return this.pushSlow(text, force);
+    this.used += this.buf.write(text, this.used, 'utf8');
+    if (force || this.used >= BATCH / 2) return this.hand();
+  }
+
+  private async pushSlow(text: string, force: boolean): Promise<void> {
+    await this.hand();
+    const bytes = Buffer.from(text, 'utf8');
+    if (bytes.length > BATCH) {
+      await this.out(bytes);
+      return;
     }
+    this.used = bytes.copy(this.buf, 0);
+    if (force) await this.hand();
+  }
+
+  private hand(): void | Promise<void> {
+    if (!this.used) return;
+    const chunk = Buffer.from(this.buf.subarray(0, this.used));
+    this.used = 0;
+    return this.out(chunk);
   }
 
   async head(h: Omit<ManifestHead, 'version'>): Promise<void> {
@@ -38,14 +61,14 @@ export class ManifestWriter {
     );
   }
 
-  async entry(e: ManifestEntry): Promise<void> {
+  entry(e: ManifestEntry): void | Promise<void> {
     this.count++;
     let line = `<entry path="${xmlAttr(escapePath(e.path))}" type="${e.type}" size="${e.size}"`;
     if (e.sha256) line += ` sha256="${e.sha256}"`;
     if (e.link) line += ` link="${xmlAttr(escapePath(e.link))}"`;
     line += ` offset="${e.offset}" data="${e.data}" end="${e.end}" hsha256="${e.headerSha256}"`;
     if (e.dataSha256) line += ` dsha256="${e.dataSha256}"`;
-    await this.push(line + '/>\n');
+    return this.push(line + '/>\n');
   }
 
   async foot(f: Omit<ManifestFoot, 'entries'>): Promise<void> {
