@@ -5,6 +5,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { constants as osConstants } from 'node:os';
 import { basename } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
+import { enableGcPacing } from '../model/gc-pacer.js';
 import { parseLimit, type Limits } from '../model/limits.js';
 import { describeErrno, ioError, PortarcError, UsageError } from '../model/errors.js';
 import { convert } from '../api/convert.js';
@@ -230,6 +231,8 @@ export async function main(argv: string[]): Promise<number> {
   //   104–111 MiB).
   setFlagsFromString('--semi-space-growth-factor=1');
   setFlagsFromString('--optimize-for-size');
+  // - node:zlib's fresh output chunks are collected every 8 MiB, not late (src/model/gc-pacer.ts).
+  enableGcPacing();
   // A reader that stops early (`portarc list | head`, `extract -v | head`) closes the pipe: print
   // no more there, but never end the work early. When stdout carries the archive (`-f -`), the
   // writer sees the same error on its own listener and fails loudly (exit 2).

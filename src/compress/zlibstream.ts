@@ -7,6 +7,7 @@
 // Chunk size 256 KiB: deps/REPORT.md §6, streaming with reused-size chunks beats one-shot 3x here.
 
 import type { Transform } from 'node:stream';
+import { GcPacer } from '../model/gc-pacer.js';
 
 export const ZLIB_CHUNK = 256 * 1024;
 
@@ -14,6 +15,8 @@ export class ZlibDriver {
   private error: Error | undefined;
   private ended = false;
   private wake: (() => void) | undefined;
+  /** Every output chunk is a fresh buffer: collected at a pace, not late (src/model/gc-pacer.ts). */
+  private pacer = new GcPacer();
 
   constructor(private z: Transform) {
     const poke = () => {
@@ -59,7 +62,10 @@ export class ZlibDriver {
   private async *drain(done: () => boolean): AsyncGenerator<Buffer> {
     for (;;) {
       let c: Buffer | null;
-      while ((c = this.z.read() as Buffer | null) !== null) yield c;
+      while ((c = this.z.read() as Buffer | null) !== null) {
+        this.pacer.add(c.length);
+        yield c;
+      }
       if (this.error) throw this.error;
       if (done()) {
         // Anything pushed after the chunk completed but before we looked.

@@ -182,7 +182,8 @@ export function encodeUstarInto(out: Buffer, at: number, f: UstarFields): Buffer
   writeBytes(b, 345, 155, f.prefix);
   // Checksum: six octal digits, NUL, space (the form every reader accepts).
   const { unsigned } = checksums(b);
-  b.write(unsigned.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
+  writeOctal(b, 148, 7, unsigned);
+  b[155] = 0x20;
   return out;
 }
 

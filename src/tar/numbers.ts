@@ -9,8 +9,12 @@ export function octalMax(width: number): number {
 
 /** Write `value` as zero-padded octal digits followed by a NUL, filling the field exactly. */
 export function writeOctal(block: Buffer, offset: number, width: number, value: number): void {
-  const digits = value.toString(8).padStart(width - 1, '0');
-  block.write(digits, offset, width - 1, 'latin1');
+  // Digit by digit into the block: no string per field (eight fields a header, a header per entry).
+  let v = value;
+  for (let i = offset + width - 2; i >= offset; i--) {
+    block[i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
   block[offset + width - 1] = 0;
 }
 
