@@ -42,11 +42,16 @@ async function digestOf(fh: FileHandle, size: number, start: number, end: number
   return (await c.feed(end, [h])) ? h.digest('hex') : undefined;
 }
 
-/** The bytes [start, end) of a file, in chunks of up to 1 MiB (fewer at EOF). */
+/**
+ * The bytes [start, end) of a file, in chunks of up to 1 MiB (fewer at EOF), read into one reused
+ * buffer: a chunk is valid until the next is asked for (every caller hashes, parses or scans it
+ * first): a big manifest is read twice (its digest, then its entries), and a fresh buffer per MiB
+ * was only garbage for V8 to free.
+ */
 export async function* fileChunks(fh: FileHandle, start: number, end: number): AsyncGenerator<Buffer> {
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(0, end - start)));
   for (let at = start; at < end; ) {
-    const buf = Buffer.allocUnsafe(Math.min(CHUNK, end - at));
-    const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - at), at);
     if (bytesRead === 0) return;
     yield buf.subarray(0, bytesRead);
     at += bytesRead;
