@@ -27,7 +27,9 @@ export class GapError extends DamagedError {
 
 export class ByteSource {
   private iter: AsyncIterator<Buffer | Uint8Array>;
+  /** The chunk being read, and how much of it is consumed (a view per read would be garbage per header). */
   private chunk: Buffer = Buffer.alloc(0);
+  private off = 0;
   private done = false;
   /** Bytes received from the source (not counting gaps). */
   private raw = 0;
@@ -49,7 +51,7 @@ export class ByteSource {
   }
 
   private async fill(): Promise<boolean> {
-    while (this.chunk.length === 0) {
+    while (this.off === this.chunk.length) {
       if (this.gap) throw new GapError(this.gap, this.position);
       let c = this.stash.shift();
       if (!c && !this.done) {
@@ -72,6 +74,7 @@ export class ByteSource {
       }
       this.raw += c.length;
       this.chunk = c;
+      this.off = 0;
     }
     return true;
   }
@@ -89,25 +92,27 @@ export class ByteSource {
   unread(b: Buffer): void {
     if (!b.length) return;
     // Into `chunk`, not the stash: these bytes were counted as received already.
-    this.chunk = this.chunk.length ? Buffer.concat([b, this.chunk]) : Buffer.from(b);
+    this.chunk = this.off < this.chunk.length ? Buffer.concat([b, this.chunk.subarray(this.off)]) : Buffer.from(b);
+    this.off = 0;
     this.position -= b.length;
   }
 
   /** Exactly n bytes, or fewer only at the end of the input. */
   async read(n: number): Promise<Buffer> {
-    if (!(await this.fill())) return Buffer.alloc(0);
-    if (this.chunk.length >= n) {
-      const out = this.chunk.subarray(0, n);
-      this.chunk = this.chunk.subarray(n);
+    // fill() only when the chunk is used up: an async call per read was garbage per header.
+    if (this.off === this.chunk.length && !(await this.fill())) return Buffer.alloc(0);
+    if (this.chunk.length - this.off >= n) {
+      const out = this.chunk.subarray(this.off, this.off + n);
+      this.off += n;
       this.position += n;
       return out;
     }
     const parts: Buffer[] = [];
     let got = 0;
     while (got < n && (await this.fill())) {
-      const take = Math.min(n - got, this.chunk.length);
-      parts.push(this.chunk.subarray(0, take));
-      this.chunk = this.chunk.subarray(take);
+      const take = Math.min(n - got, this.chunk.length - this.off);
+      parts.push(this.chunk.subarray(this.off, this.off + take));
+      this.off += take;
       // Counted as it goes: a gap may stop the read halfway, and the offset must be right then.
       this.position += take;
       got += take;
@@ -118,10 +123,10 @@ export class ByteSource {
   /** Up to n bytes, as the chunks arrive (no copying). Ends early only at the end of the input. */
   async *stream(n: number): AsyncGenerator<Buffer> {
     let left = n;
-    while (left > 0 && (await this.fill())) {
-      const take = Math.min(left, this.chunk.length);
-      const out = this.chunk.subarray(0, take);
-      this.chunk = this.chunk.subarray(take);
+    while (left > 0 && (this.off < this.chunk.length || (await this.fill()))) {
+      const take = Math.min(left, this.chunk.length - this.off);
+      const out = this.chunk.subarray(this.off, this.off + take);
+      this.off += take;
       this.position += take;
       left -= take;
       yield out;
@@ -131,7 +136,12 @@ export class ByteSource {
   /** Discard n bytes; returns how many were really there. */
   async skip(n: number): Promise<number> {
     let got = 0;
-    for await (const part of this.stream(n)) got += part.length;
+    while (got < n && (this.off < this.chunk.length || (await this.fill()))) {
+      const take = Math.min(n - got, this.chunk.length - this.off);
+      this.off += take;
+      this.position += take;
+      got += take;
+    }
     return got;
   }
 }

@@ -37,21 +37,31 @@ export function readNumber(block: Buffer, offset: number, width: number, field: 
   let i = offset;
   const end = offset + width;
   while (i < end && (block[i] === 0x20 || block[i] === 0)) i++;
+  // Up to 17 octal digits (51 bits) add up exactly in a double: one bigint at the end instead of
+  // two per digit (eight numeric fields a header, a header per entry).
+  let n = 0;
+  let digits = 0;
   let v = 0n;
-  let seen = false;
   for (; i < end; i++) {
     const c = block[i]!;
     if (c === 0x20 || c === 0) break;
     if (c < 0x30 || c > 0x37) throw new FieldError(`invalid octal digit 0x${c.toString(16)} in ${field} field`);
-    v = v * 8n + BigInt(c - 0x30);
-    seen = true;
+    if (++digits === 18) {
+      v = BigInt(n);
+      n = 0;
+    }
+    if (digits < 18) n = n * 8 + (c - 0x30);
+    else v = v * 8n + BigInt(c - 0x30);
   }
-  return seen ? v : 0n;
+  return digits < 18 ? BigInt(n) : v;
 }
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 
 /** Convert a field value to a JS number, refusing what a double cannot hold exactly. */
 export function toSafeNumber(v: bigint, field: string): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+  if (v > MAX_SAFE || v < MIN_SAFE) {
     throw new FieldError(`${field} value ${v} is out of range`);
   }
   return Number(v);
@@ -59,10 +69,14 @@ export function toSafeNumber(v: bigint, field: string): number {
 
 /** Bytes of a NUL-terminated (or field-filling) string field. */
 export function readBytes(block: Buffer, offset: number, width: number): Buffer {
+  // An empty field (most prefixes, link names) shares one empty buffer: nothing can be written into it.
+  if (block[offset] === 0) return EMPTY;
   const field = block.subarray(offset, offset + width);
   const nul = field.indexOf(0);
   return Buffer.from(nul === -1 ? field : field.subarray(0, nul));
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** Write bytes into a field; the caller has checked that they fit. Unused bytes stay NUL. */
 export function writeBytes(block: Buffer, offset: number, width: number, bytes: Buffer): void {
