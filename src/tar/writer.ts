@@ -197,6 +197,8 @@ export class TarWriter {
   }
 
   private async writeBody(entry: Entry, body: AsyncIterable<Buffer> | Buffer | undefined, size: number, warnings: string[]): Promise<void> {
+    // The common small file: its content whole in memory, exactly the size announced.
+    if (Buffer.isBuffer(body) && body.length === size) return this.out(body);
     for await (const part of exactly(body, size, entry.name, warnings)) await this.out(part);
   }
 
