@@ -23,6 +23,9 @@ import { describeSkipped, type SkippedRange } from '../tar/reader.js';
 import { abortable, abortedOr, checkSignal, throwIfAborted } from '../model/abort.js';
 import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 
+/** Bodies larger than this are checked for cancellation between chunks. */
+const CHUNKED_ABORT = 1 << 20;
+
 /** The restore options (privileges, -P, fsync, limits, name folding: see RestoreOptions), plus progress. */
 export interface ExtractOptions extends Omit<RestoreOptions, 'sys'> {
   onEntry?: (entry: Entry) => void;
@@ -206,7 +209,10 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       const setAside = restorer.damaged.length;
       const left = restorer.skipped.length;
       try {
-        await restorer.restore(target, abortable(progress ? progress.count(plan.body) : plan.body, signal), plan.check);
+        const counted = progress ? progress.count(plan.body) : plan.body;
+        // Checked between chunks only where a file is big: the loop over members checks between
+        // entries (and lets the event loop turn), and a generator per small file was garbage.
+        await restorer.restore(target, stored1.size > CHUNKED_ABORT ? abortable(counted, signal) : counted, plan.check);
         // The restorer counts a body that stopped as that entry's loss: a cancel ends it all.
         throwIfAborted(signal);
         if (restorer.damaged.length > setAside || restorer.skipped.length > left) continue;
