@@ -77,10 +77,12 @@ const load1 = loadavg();
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const med = Object.fromEntries(tools.map((t) => [t.id, median(times[t.id])]));
 const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim();
+// The filesystem extracted into, as stat(1) names it (ext4, tmpfs...): PORTARC_BENCH_DIR may move it.
+const fsType = spawnSync('stat', ['-f', '-c', '%T', work], { encoding: 'utf8' }).stdout.trim() || 'unknown filesystem';
 const lines = [
   `# small-file extract, durable and fast (${new Date().toISOString().slice(0, 16)}Z, portarc ${rev})`,
   '',
-  `Set: ${ds.files} files, ${ds.dirs} directories, ${(ds.bytes / 2 ** 20).toFixed(0)} MiB (bench/datasets.mjs \`small\`), warm cache, ext4. ` +
+  `Set: ${ds.files} files, ${ds.dirs} directories, ${(ds.bytes / 2 ** 20).toFixed(0)} MiB (bench/datasets.mjs \`small\`), warm cache, extracted into ${fsType} (${work}). ` +
     `${rounds} interleaved rounds, median. Load average ${load0.map((x) => x.toFixed(1)).join(' ')} at start, ${load1.map((x) => x.toFixed(1)).join(' ')} at end: ` +
     'the 2-core machine was shared with other sessions running builds, tests and benchmarks.',
   '',
