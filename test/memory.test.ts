@@ -23,8 +23,7 @@ it('streams a 2 GiB file through create | extract under 100 MiB RSS each', () =>
   expect(rss).toHaveLength(2);
   for (const kib of rss) expect(kib).toBeLessThan(LIMIT_KIB);
   expect(statSync(join(dir, 'out/big')).size).toBe(GIB2);
-  const sum = (p: string) => execFileSync('sha256sum', [p], { cwd: dir, encoding: 'utf8' }).split(' ')[0];
-  expect(sum('out/big')).toBe(sum('src/big'));
+  expect(sha256(dir, 'out/big')).toBe(sha256(dir, 'src/big'));
   execFileSync('rm', ['-rf', dir]);
 }, 300_000);
 
@@ -36,6 +35,34 @@ function peakKib(script: string, cwd: string): number {
   const rss = [...r.stderr.matchAll(/portarc-maxrss-kib (\d+)/g)].map((m) => Number(m[1]));
   expect(rss).toHaveLength(1);
   return rss[0]!;
+}
+
+/** sha256sum of `p` under `dir`. */
+function sha256(dir: string, p: string): string {
+  return execFileSync('sha256sum', [p], { cwd: dir, encoding: 'utf8' }).split(' ')[0]!;
+}
+
+/**
+ * src/data in `dir`: 512 MiB of compressible, not constant, data (4-bit random blocks of 1 MiB,
+ * rotated by i % `shift`): real compressed frames and members, 256 KiB decoded chunks.
+ */
+function compressibleData(dir: string, seed: number, shift: number): void {
+  execFileSync('python3', ['-c', `
+import os, random
+r = random.Random(${seed})
+os.makedirs("src")
+with open("src/data", "wb") as f:
+    block = bytes(r.getrandbits(4) for _ in range(1 << 20))
+    for i in range(512):
+        f.write(block[i % ${shift}:] + block[:i % ${shift}])
+`], { cwd: dir });
+}
+
+/** Run each command in `dir` (in order) and expect each one's peak RSS under the limit. */
+function eachUnderLimit(dir: string, commands: ReadonlyArray<readonly [what: string, cmd: string]>): void {
+  const peaks: Record<string, number> = {};
+  for (const [what, cmd] of commands) peaks[what] = peakKib(cmd, dir);
+  for (const [what, kib] of Object.entries(peaks)) expect(kib, what).toBeLessThan(LIMIT_KIB);
 }
 
 it('extracts 50,000 small files (with fsync, as by default) under 100 MiB RSS', () => {
@@ -63,8 +90,7 @@ it('extracts a 1 GiB file from a zstd archive under 100 MiB RSS', () => {
   execFileSync('bash', ['-c', `mkdir src && truncate -s 1G src/big && for off in 0 536870912 1073741000; do printf "portarc $off" | dd of=src/big bs=1 seek=$off conv=notrunc status=none; done && tar -cf - -C src big | zstd -q -3 -T2 > a.tar.zst`], { cwd: dir });
   const kib = peakKib(`mkdir out && node ${RSS} extract -f a.tar.zst -C out`, dir);
   expect(kib).toBeLessThan(LIMIT_KIB);
-  const sum = (p: string) => execFileSync('sha256sum', [p], { cwd: dir, encoding: 'utf8' }).split(' ')[0];
-  expect(sum('out/big')).toBe(sum('src/big'));
+  expect(sha256(dir, 'out/big')).toBe(sha256(dir, 'src/big'));
   execFileSync('rm', ['-rf', dir]);
 }, 120_000);
 
@@ -72,26 +98,15 @@ it('verify, list and extract of a portarc .tar.zst of 512 MiB of compressible da
   // Not zeros: real frames of ~2 MiB compressed, 256 KiB decoded chunks (zeros hid per-chunk
   // copies that V8 freed late: verify peaked at 220 MiB on 2 GiB, list and extract at 113).
   const dir = tempDir('mem-zstd-real');
-  execFileSync('python3', ['-c', `
-import os, random
-r = random.Random(5)
-os.makedirs("src")
-with open("src/data", "wb") as f:
-    block = bytes(r.getrandbits(4) for _ in range(1 << 20))
-    for i in range(512):
-        f.write(block[i % 7:] + block[:i % 7])
-`], { cwd: dir });
+  compressibleData(dir, 5, 7);
   expect(spawnSync('node', [RSS, 'create', '--no-fsync', '-f', 'a.tar.zst', '-C', 'src', 'data'], { cwd: dir }).status).toBe(0);
-  const peaks: Record<string, number> = {};
-  for (const [what, cmd] of [
+  eachUnderLimit(dir, [
     ['verify', `node ${RSS} verify -f a.tar.zst`],
     ['verify stdin', `node ${RSS} verify -f - < a.tar.zst`],
     ['list', `node ${RSS} list -f a.tar.zst > /dev/null`],
     ['extract', `mkdir out && node ${RSS} extract --no-fsync -f a.tar.zst -C out`],
-  ] as const) peaks[what] = peakKib(cmd, dir);
-  for (const [what, kib] of Object.entries(peaks)) expect(kib, what).toBeLessThan(LIMIT_KIB);
-  const sum = (p: string) => execFileSync('sha256sum', [p], { cwd: dir, encoding: 'utf8' }).split(' ')[0];
-  expect(sum('out/data')).toBe(sum('src/data'));
+  ]);
+  expect(sha256(dir, 'out/data')).toBe(sha256(dir, 'src/data'));
   execFileSync('rm', ['-rf', dir]);
 }, 240_000);
 
@@ -99,25 +114,14 @@ it('create, verify, list and extract of a .tar.gz of 512 MiB stay under 100 MiB 
   // node:zlib hands out each output chunk in a fresh 256 KiB buffer, freed late: the CLI collects
   // them every 8 MiB (src/model/gc-pacer.ts). Without it, 1.3 GB of .tar.gz peaked at 103-110 MiB.
   const dir = tempDir('mem-gzip');
-  execFileSync('python3', ['-c', `
-import os, random
-r = random.Random(9)
-os.makedirs("src")
-with open("src/data", "wb") as f:
-    block = bytes(r.getrandbits(4) for _ in range(1 << 20))
-    for i in range(512):
-        f.write(block[i % 11:] + block[:i % 11])
-`], { cwd: dir });
-  const peaks: Record<string, number> = {};
-  for (const [what, cmd] of [
+  compressibleData(dir, 9, 11);
+  eachUnderLimit(dir, [
     ['create', `node ${RSS} create --level 1 --no-fsync -f a.tar.gz -C src data`],
     ['verify', `node ${RSS} verify -f a.tar.gz`],
     ['list', `node ${RSS} list -f a.tar.gz > /dev/null`],
     ['extract', `mkdir out && node ${RSS} extract --no-fsync -f a.tar.gz -C out`],
-  ] as const) peaks[what] = peakKib(cmd, dir);
-  for (const [what, kib] of Object.entries(peaks)) expect(kib, what).toBeLessThan(LIMIT_KIB);
-  const sum = (p: string) => execFileSync('sha256sum', [p], { cwd: dir, encoding: 'utf8' }).split(' ')[0];
-  expect(sum('out/data')).toBe(sum('src/data'));
+  ]);
+  expect(sha256(dir, 'out/data')).toBe(sha256(dir, 'src/data'));
   execFileSync('rm', ['-rf', dir]);
 }, 240_000);
 

@@ -197,7 +197,7 @@ export async function writeEntries(entries: CreateInput & object, opened: Opened
       // Checked between chunks too: a big file is cancelled in its middle.
       // A body already in memory (a small file the scan read whole) is one chunk: nothing to stop
       // between, and the writer takes a Buffer without an async iteration per file.
-      const body = read && signal ? () => inMemoryOr(read(), (b) => abortable(b, signal)) : read;
+      const body = read && signal ? () => abortableBody(read(), signal) : read;
       const content = body && progress ? progress.count(body()) : body?.();
       const added = await writer.add(entry, recorder ? recorder.body(entry, content) : content);
       await recorder?.added(entry, added.offset);
@@ -261,9 +261,9 @@ export async function create(input: CreateInput, dest: string | Writable, option
   }
 }
 
-/** `body` itself when it is a Buffer (the scan's small files are), else `wrap(body)`. */
-function inMemoryOr(body: AsyncIterable<Buffer>, wrap: (b: AsyncIterable<Buffer>) => AsyncIterable<Buffer>): AsyncIterable<Buffer> {
-  return Buffer.isBuffer(body) ? body : wrap(body);
+/** `body` itself when it is a Buffer (the scan's small files are), else checked between chunks. */
+function abortableBody(body: AsyncIterable<Buffer>, signal: AbortSignal): AsyncIterable<Buffer> {
+  return Buffer.isBuffer(body) ? body : abortable(body, signal);
 }
 
 /** The caller's entries through filter and map. */

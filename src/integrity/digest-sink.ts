@@ -80,7 +80,7 @@ export class DigestingSink implements DownstreamSink {
    */
   readonly lend = (max: number): Buffer | undefined | Promise<Buffer | undefined> => {
     if (this.released || this.dataAt < 0 || this.contentLeft <= 0) return undefined;
-    return this.ring.lend(Math.min(max, this.contentLeft)) as Buffer | undefined | Promise<Buffer | undefined>;
+    return this.ring.lend(Math.min(max, this.contentLeft));
   };
 
   write(chunk: Buffer): void | Promise<void> {

@@ -212,7 +212,7 @@ export class HashRing {
    * is not copied (a 2 GiB file saves ~0.3 s of the main thread's time). Only while a worker hashes:
    * on this thread the ring holds one small batch. Waits for room; undefined when not lending.
    */
-  lend(max: number): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+  lend(max: number): Buffer | undefined | Promise<Buffer | undefined> {
     if (this.state !== 'worker' || this.failed || max <= 0) return undefined;
     const o = this.fed % this.ring.length;
     const n = Math.min(max, this.piece, this.ring.length - o);
@@ -220,7 +220,7 @@ export class HashRing {
     return this.lendSlow(n);
   }
 
-  private async lendSlow(n: number): Promise<Uint8Array | undefined> {
+  private async lendSlow(n: number): Promise<Buffer | undefined> {
     while (this.fed + n - this.freed > this.ring.length) await this.room();
     return this.lend(n);
   }

@@ -46,14 +46,11 @@ export function readNumber(block: Buffer, offset: number, width: number, field: 
     const c = block[i]!;
     if (c === 0x20 || c === 0) break;
     if (c < 0x30 || c > 0x37) throw new FieldError(`invalid octal digit 0x${c.toString(16)} in ${field} field`);
-    if (++digits === 18) {
-      v = BigInt(n);
-      n = 0;
-    }
-    if (digits < 18) n = n * 8 + (c - 0x30);
-    else v = v * 8n + BigInt(c - 0x30);
+    const d = c - 0x30;
+    if (++digits <= 17) n = n * 8 + d;
+    else v = (digits === 18 ? BigInt(n) : v) * 8n + BigInt(d);
   }
-  return digits < 18 ? BigInt(n) : v;
+  return digits <= 17 ? BigInt(n) : v;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
