@@ -1,8 +1,9 @@
 // The manifest's digests computed off the main thread (src/integrity/hash-ring.ts; spec/manifest.md
-// §7): the archive is the same byte for byte whether the hashing runs in the worker or in the
-// calling thread, for tar, tar.gz, tar.zst and zip, on a real tree with every kind of entry and
-// files larger than the ring, and on 5,000 entries made by the caller; `verify` (an independent
-// reader of every digest) passes on each; and the ring itself agrees with plain SHA-256 over random
+// §7): the archive is the same byte for byte whether the hashing runs off the main thread (the
+// addon on libuv's threadpool, or a worker thread without it) or in the calling thread, for tar,
+// tar.gz, tar.zst and zip, on a real tree with every kind of entry and files larger than the ring,
+// and on 5,000 entries made by the caller; `verify` (an independent reader of every digest) passes
+// on each; and the ring itself, and the addon's batches, agree with plain SHA-256 over random
 // chunkings, ranges and digests.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,12 +13,27 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { UsageError, create, makeEntry } from '../src/api/index.js';
 import { HashRing, hashWorkerStats, type HashMode } from '../src/integrity/hash-ring.js';
+import { nativeHashing } from '../src/integrity/native-hash.js';
 import { portarc } from './helpers/cli.js';
 import { buildTree, tempDir } from './helpers/tree.js';
 
 const MiB = 1 << 20;
 const dir = tempDir('digest-thread');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** Hashers started off the main thread: worker threads and the addon's threadpool batches. */
+const offThread = () => hashWorkerStats.started + hashWorkerStats.pools;
+
+/** Run `f` with the addon's hashing turned off (PORTARC_NO_NATIVE is read when a ring is made). */
+async function withoutAddon<T>(f: () => Promise<T>): Promise<T> {
+  const was = process.env.PORTARC_NO_NATIVE;
+  process.env.PORTARC_NO_NATIVE = '1';
+  try {
+    return await f();
+  } finally {
+    if (was === undefined) delete process.env.PORTARC_NO_NATIVE;
+    else process.env.PORTARC_NO_NATIVE = was;
+  }
+}
 
 /** A seeded byte generator (xorshift32): the same content in every run. */
 function bytes(seed: number, n: number): Buffer {
@@ -53,7 +69,7 @@ describe('create: worker hashing and in-thread hashing write the same bytes', ()
     it(`${ext}: hashing 'worker' = 'thread' = 'auto', byte for byte; verify passes`, async () => {
       const out: Record<string, Buffer> = {};
       for (const hashing of ['thread', 'worker', 'auto'] as HashMode[]) {
-        const started = hashWorkerStats.started;
+        const started = offThread();
         const lent = hashWorkerStats.lentBytes;
         const dest = join(dir, `${hashing}.${ext}`);
         await create(['.'], dest, { cwd: src, hashing });
@@ -61,9 +77,10 @@ describe('create: worker hashing and in-thread hashing write the same bytes', ()
         // and larger chunks of the 11 MiB file, all but the file's last piece.
         if (hashing !== 'thread' && workersFor(ext, hashing)) expect(hashWorkerStats.lentBytes - lent).toBeGreaterThanOrEqual(10 * MiB);
         else expect(hashWorkerStats.lentBytes - lent).toBe(0);
-        // The path asked for is the one that ran: 'auto' takes a worker once the 11 MiB file comes,
-        // into a plain tar; a compressed tar or a deflated zip hashes on this thread (a core compresses).
-        const workers = hashWorkerStats.started - started;
+        // The path asked for is the one that ran: 'auto' hashes a plain tar off this thread (at once
+        // with the addon, else once the 11 MiB file comes); a compressed tar or a deflated zip hashes
+        // on this thread (a core compresses).
+        const workers = offThread() - started;
         const compressed = ext === 'tar.gz' || ext === 'tar.zst';
         expect(workers).toBe(hashing === 'thread' ? 0 : hashing === 'worker' ? (compressed ? 2 : 1) : compressed || ext === 'zip' ? 0 : 1);
         out[hashing] = readFileSync(dest);
@@ -76,17 +93,19 @@ describe('create: worker hashing and in-thread hashing write the same bytes', ()
     }, 120_000);
   }
 
-  it("'auto' starts no worker for a tree of small files (4 MiB in all): the same bytes as 'worker'", async () => {
+  it("'auto' starts no worker thread for a tree of small files (4 MiB in all; with the addon, the threadpool hashes): the same bytes as 'worker'", async () => {
     const small = join(dir, 'small-src');
     mkdirSync(small);
     for (let i = 0; i < 800; i++) writeFileSync(join(small, `f${i}`), bytes(7 + i, 2000 + ((i * 7919) % 8000)));
     // A first read moves the atimes (stored): read everything once before comparing.
     await create(['.'], join(dir, 'small-warm.tar'), { cwd: small, hashing: 'thread' });
     const started = hashWorkerStats.started;
+    const pools = hashWorkerStats.pools;
     await create(['.'], join(dir, 'small-auto.tar'), { cwd: small });
     expect(hashWorkerStats.started).toBe(started);
+    expect(hashWorkerStats.pools).toBe(pools + (nativeHashing() ? 1 : 0));
     await create(['.'], join(dir, 'small-worker.tar'), { cwd: small, hashing: 'worker' });
-    expect(hashWorkerStats.started).toBe(started + 1);
+    expect(offThread()).toBe(started + pools + (nativeHashing() ? 2 : 1));
     expect(sha(readFileSync(join(dir, 'small-auto.tar')))).toBe(sha(readFileSync(join(dir, 'small-worker.tar'))));
   }, 60_000);
 
@@ -106,6 +125,14 @@ describe('create: worker hashing and in-thread hashing write the same bytes', ()
       expect(sha(readFileSync(b))).toBe(sha(readFileSync(a)));
       const v = portarc(['verify', '-f', b]);
       expect(v.status, v.stdout + v.stderr).toBe(0);
+      // Without the addon: the JavaScript runner, on this thread and in a worker thread.
+      for (const hashing of ['thread', 'worker', 'auto'] as HashMode[]) {
+        const c = join(dir, `many-js-${hashing}.${ext}`);
+        const workers = hashWorkerStats.started;
+        await withoutAddon(() => create(entries(), c, { hashing }));
+        expect(sha(readFileSync(c)), `${ext} ${hashing} without the addon`).toBe(sha(readFileSync(a)));
+        expect(hashWorkerStats.started - workers, `${ext} ${hashing}`).toBe(hashing === 'worker' ? 1 : 0);
+      }
     }
   }, 120_000);
 
@@ -137,42 +164,44 @@ describe('create: worker hashing and in-thread hashing write the same bytes', ()
 });
 
 describe("HashRing 'auto': moving to the worker between digests", () => {
-  it('digests taken before, across and after useWorker() are plain SHA-256; the worker starts once', async () => {
-    for (let seed = 1; seed <= 3; seed++) {
-      const started = hashWorkerStats.started;
-      const ring = new HashRing('auto');
-      expect(ring.where).toBe('thread');
-      const data = randomBytes(9 * MiB);
-      const asked: number[] = [];
-      const expected: string[] = [];
-      let seg = createHash('sha256');
-      let moveAt = seed * 2 * MiB;
-      for (let p = 0; p < data.length; ) {
-        const size = Math.min(data.length - p, [1, 700, 4096, 65536, MiB + 3, 3 * MiB][Math.floor(Math.random() * 6)]!);
-        const chunk = data.subarray(p, p + size);
-        await ring.feed(Buffer.from(chunk), (from, to) => ring.update(1, from, to));
-        seg.update(chunk);
-        p += size;
-        if (Math.random() < 0.4 || p >= moveAt) {
-          const keep = Math.random() < 0.3 && p < moveAt;
-          asked.push(ring.digest(1, keep));
-          expected.push(keep ? seg.copy().digest('hex') : seg.digest('hex'));
-          if (!keep) seg = createHash('sha256');
-          // Only where the slot is empty (its digest taken without keep), as the caller must.
-          if (!keep && p >= moveAt) {
-            ring.useWorker();
-            expect(ring.where).toBe('worker');
-            moveAt = Infinity;
+  it('digests taken before, across and after useWorker() are plain SHA-256; the worker starts once (without the addon)', async () => {
+    await withoutAddon(async () => {
+      for (let seed = 1; seed <= 3; seed++) {
+        const started = hashWorkerStats.started;
+        const ring = new HashRing('auto');
+        expect(ring.where).toBe('thread');
+        const data = randomBytes(9 * MiB);
+        const asked: number[] = [];
+        const expected: string[] = [];
+        let seg = createHash('sha256');
+        let moveAt = seed * 2 * MiB;
+        for (let p = 0; p < data.length; ) {
+          const size = Math.min(data.length - p, [1, 700, 4096, 65536, MiB + 3, 3 * MiB][Math.floor(Math.random() * 6)]!);
+          const chunk = data.subarray(p, p + size);
+          await ring.feed(Buffer.from(chunk), (from, to) => ring.update(1, from, to));
+          seg.update(chunk);
+          p += size;
+          if (Math.random() < 0.4 || p >= moveAt) {
+            const keep = Math.random() < 0.3 && p < moveAt;
+            asked.push(ring.digest(1, keep));
+            expected.push(keep ? seg.copy().digest('hex') : seg.digest('hex'));
+            if (!keep) seg = createHash('sha256');
+            // Only where the slot is empty (its digest taken without keep), as the caller must.
+            if (!keep && p >= moveAt) {
+              ring.useWorker();
+              expect(ring.where).toBe('worker');
+              moveAt = Infinity;
+            }
           }
         }
+        asked.push(ring.digest(1));
+        expected.push(seg.digest('hex'));
+        await ring.wait(asked.at(-1)!);
+        for (let i = 0; i < asked.length; i++) expect(ring.value(asked[i]!), `seed ${seed}, digest ${i}`).toBe(expected[i]);
+        expect(hashWorkerStats.started - started).toBe(1);
+        await ring.close();
       }
-      asked.push(ring.digest(1));
-      expected.push(seg.digest('hex'));
-      await ring.wait(asked.at(-1)!);
-      for (let i = 0; i < asked.length; i++) expect(ring.value(asked[i]!), `seed ${seed}, digest ${i}`).toBe(expected[i]);
-      expect(hashWorkerStats.started - started).toBe(1);
-      await ring.close();
-    }
+    });
   }, 120_000);
 });
 
@@ -257,4 +286,91 @@ describe('HashRing: the same digests as plain SHA-256, in the worker and in this
       }
     }, 120_000);
   }
+});
+
+describe("the addon's SHA-256 batches (native/sha256_ops.c)", () => {
+  it('is built on Linux (CI builds it: without it the hashing falls back to JavaScript)', () => {
+    if (process.platform === 'linux') expect(nativeHashing()).toBe(true);
+  });
+
+  it.skipIf(!nativeHashing())('on this thread and on the threadpool: plain SHA-256 over random chunkings, two slots, kept digests, wrap-around', async () => {
+    for (const mode of ['thread', 'worker'] as HashMode[]) {
+      const pools = hashWorkerStats.pools;
+      const workers = hashWorkerStats.started;
+      const ring = new HashRing(mode);
+      // Off this thread, the addon's threadpool: no worker thread.
+      expect(hashWorkerStats.pools - pools).toBe(mode === 'worker' ? 1 : 0);
+      expect(hashWorkerStats.started).toBe(workers);
+      const data = randomBytes(7 * MiB + 123);
+      const asked: number[] = [];
+      const expected: string[] = [];
+      const seg = [createHash('sha256'), createHash('sha256')];
+      let seed = 7;
+      const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+      for (let p = 0; p < data.length; ) {
+        const size = Math.min(data.length - p, [1, 511, 4096, 70000, MiB + 3][rnd(5)]!);
+        const chunk = data.subarray(p, p + size);
+        // Slot 0 takes every byte, slot 1 every other chunk.
+        const both = rnd(2) === 0;
+        await ring.feed(Buffer.from(chunk), (from, to) => (ring.update(0, from, to), both && ring.update(1, from, to)));
+        seg[0]!.update(chunk);
+        if (both) seg[1]!.update(chunk);
+        p += size;
+        for (const slot of [0, 1]) {
+          if (rnd(3) !== 0) continue;
+          const keep = rnd(2) === 0;
+          asked.push(ring.digest(slot, keep));
+          expected.push(keep ? seg[slot]!.copy().digest('hex') : seg[slot]!.digest('hex'));
+          if (!keep) seg[slot] = createHash('sha256');
+        }
+      }
+      asked.push(ring.digest(0), ring.digest(1));
+      expected.push(seg[0]!.digest('hex'), seg[1]!.digest('hex'));
+      await ring.wait(asked.at(-1)!);
+      // The store keeps the last STORE_IDS digests: these are fewer.
+      expect(asked.length).toBeLessThan(4096);
+      for (let i = 0; i < asked.length; i++) expect(ring.value(asked[i]!), `${mode}: digest ${i}`).toBe(expected[i]);
+      // The bytes beside the hex: what the whole-archive digest folds.
+      const raw = Buffer.alloc(32);
+      ring.copyBytes(asked[0]!, raw, 0);
+      expect(raw.toString('hex')).toBe(expected[0]);
+      await ring.close();
+    }
+  }, 60_000);
+
+  it.skipIf(!nativeHashing())('a digest not yet there, or overwritten in the store, is an internal error, never a wrong value', async () => {
+    const ring = new HashRing('thread');
+    await ring.feed(Buffer.from('abc'), (from, to) => ring.update(0, from, to));
+    const first = ring.digest(0);
+    expect(() => ring.value(first)).toThrow(/is not there/);
+    for (let i = 0; i < 4096; i++) ring.digest(0);
+    const last = ring.digest(0);
+    ring.flush();
+    expect(ring.value(last)).toBe(sha(Buffer.alloc(0)));
+    expect(() => ring.value(first)).toThrow(/is not there/);
+    await ring.close();
+  });
+
+  it.skipIf(!nativeHashing())('malformed batches are refused before anything is hashed', async () => {
+    const { createRequire } = await import('node:module');
+    const addon = createRequire(import.meta.url)('../build/Release/portarc_hash.node');
+    const h = addon.hasherNew();
+    const ring = new Uint8Array(1024);
+    const out = Buffer.alloc(96 * 4);
+    const run = (ops: number[], o: Buffer = out) => () => addon.hasherRun(h, ring, new Float64Array(ops), o);
+    expect(run([0, 0, 0, 10, 1, 0, 0, 3])()).toBe(1);
+    expect(out.toString('latin1', 3 * 96, 3 * 96 + 64)).toBe(sha(Buffer.alloc(10)));
+    expect(run([0, 0, 5, 2000])).toThrow(/bad range/);
+    expect(run([0, 0, 10, 5])).toThrow(/bad range/);
+    expect(run([0, 9, 0, 5])).toThrow(/bad slot/);
+    expect(run([7, 0, 0, 0])).toThrow(/unknown op/);
+    expect(run([1, 0, 0, -1])).toThrow(/bad digest id/);
+    expect(run([0, 0, 0])).toThrow(/multiple of 4/);
+    expect(run([1, 0, 0, 0], Buffer.alloc(95))).toThrow(/whole number of records/);
+    // One batch of a hasher at a time: a second one while the first runs is refused.
+    const done = new Promise<string | null>((resolve) => addon.hasherRunAsync(h, ring, new Float64Array([0, 0, 0, 1000, 1, 0, 0, 0]), out, resolve));
+    expect(run([1, 0, 0, 1])).toThrow(/already running/);
+    expect(await done).toBe(null);
+    expect(out.toString('latin1', 0, 64)).toBe(sha(Buffer.alloc(1000)));
+  });
 });

@@ -24,7 +24,7 @@ export { ZipWriter, ZipStreamReader, openZip, type ZipFile, type ZipFileEntry } 
 export { addRecovery, embedRecovery, recoveryStatus, repair, type EmbeddedWritten, type RecoveryStatus, type RecoveryWritten, type RegionDamage, type RepairOptions, type RepairResult } from './repair.js';
 export { verify, describeDamage, type VerifyOptions, type VerifyResult, type Damage, type DamagePart } from './verify.js';
 export { verifyTree, describeDifference, type VerifyTreeOptions, type VerifyTreeResult, type TreeDifference, type TreeProperty } from './verify-tree.js';
-export { readManifest, escapePath, unescapePath, ManifestWriter, MANIFEST_NAME, TRAILER_NAME, type ManifestEntry, type ManifestHead, type ManifestFoot, type ManifestItem } from '../manifest/index.js';
+export { readManifest, escapePath, unescapePath, ManifestWriter, MANIFEST_NAME, TRAILER_NAME, type LineEntry, type PendingDigests, type ManifestEntry, type ManifestHead, type ManifestFoot, type ManifestItem } from '../manifest/index.js';
 export { open, selector, type OpenableSource, type RandomArchive, type RandomInfo, type RandomMember, type IndexedEntry, type RandomOptions } from './random.js';
 export { fileSource, httpSource, type HttpSourceOptions, type RandomAccessSource, type CountedSource } from '../io/random-access.js';
 export { excludeFilter, inclusionMatcher, stripComponents, hasWildcards } from './patterns.js';

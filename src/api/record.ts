@@ -9,7 +9,7 @@ import { makeEntry } from '../model/entry.js';
 import { DigestingSink, type Digest, type DownstreamSink } from '../integrity/digest-sink.js';
 import type { HashMode } from '../integrity/hash-ring.js';
 import { digestBody } from '../integrity/content.js';
-import { MANIFEST_FEATURE, MANIFEST_NAME, ManifestWriter, type ManifestEntry, TRAILER_NAME, TRAILER_SIZE, TRAILER_TEXT_SIZE, encodeTrailer } from '../manifest/index.js';
+import { MANIFEST_FEATURE, MANIFEST_NAME, ManifestWriter, TRAILER_NAME, TRAILER_SIZE, TRAILER_TEXT_SIZE, encodeTrailer } from '../manifest/index.js';
 import { SPEC_VERSION_TEXT } from '../model/archive-info.js';
 import { CentralSpool } from '../zip/spool.js';
 
@@ -23,41 +23,24 @@ export interface RecordedWriter {
 
 export const MANIFEST_FEATURES = { compat: [MANIFEST_FEATURE], rocompat: [] as string[], incompat: [] as string[] };
 
-/** A manifest line whose digests are still to come (ids of the hashing ring, or values). */
-interface WaitingLine extends Omit<ManifestEntry, 'sha256' | 'headerSha256' | 'dataSha256'> {
-  sha256?: Digest;
-  header: Digest;
-  dataDigest?: Digest;
-  /** The id that arrives last: when it is there, the line is complete. */
-  last: Digest;
-}
-
-/** Manifest lines waiting for their digests before the recorder waits for them to be written. */
-const MAX_WAITING_LINES = 4096;
-
 export class ManifestRecorder {
   readonly sink: DigestingSink;
   // 1 MiB in memory, then a temporary file (a manifest takes ~300 bytes an entry).
   private spool = new CentralSpool(1 << 20);
-  private manifest = new ManifestWriter((chunk) => this.spool.add(chunk));
+  private manifest: ManifestWriter;
   private started: Promise<void>;
   private pendingDigest?: () => string;
-  /**
-   * The manifest lines whose digests have not all arrived from the hashing thread, in order: they
-   * are written as their digests arrive; the writer waits only when MAX_WAITING_LINES are waiting.
-   */
-  private waiting: WaitingLine[] = [];
   private headWritten = false;
-  private head = 0;
-  /** SHA-256 of the range digests written so far: the whole-archive digest (spec/manifest.md §7). */
+  /**
+   * The whole-archive digest (spec/manifest.md §7): SHA-256 of the member range digests in order,
+   * as bytes. Their ids wait in `folds` until they arrive; then their bytes gather in `foldBuf`.
+   */
   private rangeList = createHash('sha256');
-  /** Range digests (hex) not yet in rangeList. */
-  private rangeHex = '';
-
-  private foldRanges(): void {
-    this.rangeList.update(this.rangeHex, 'hex');
-    this.rangeHex = '';
-  }
+  private folds = new Float64Array(1024);
+  private foldHead = 0;
+  private foldTail = 0;
+  private foldBuf = Buffer.allocUnsafeSlow(32 << 10);
+  private foldUsed = 0;
   /** The newest entry mtime: the manifest and trailer get it, so that equal inputs give equal bytes. */
   private newest = 0n;
 
@@ -69,6 +52,9 @@ export class ManifestRecorder {
     hashing: HashMode = 'auto',
   ) {
     this.sink = new DigestingSink(down, hashing);
+    // Lines are written at once; the digests the hashing has not delivered yet are copied in when
+    // a batch of lines is handed to the spool.
+    this.manifest = new ManifestWriter((chunk) => this.spool.add(chunk), this.sink);
     const gzipHeader = compression.filter === 'gzip' ? gzipHead(compression.level ?? 6) : undefined;
     this.started = this.manifest.head({ spec: SPEC_VERSION_TEXT, creator, container: format, features: MANIFEST_FEATURES, compression: compression.filter, gzipHeader });
   }
@@ -89,8 +75,8 @@ export class ManifestRecorder {
   }
 
   /**
-   * After writer.add(): record the entry with its offsets and digests (its line is written once
-   * they are known). A promise only when it has to wait (the head, the spool, the worker).
+   * After writer.add(): write the entry's line with its offsets and digests (those still being
+   * computed are copied in later). A promise only when it has to wait (the head, the spool, digests).
    */
   added(entry: Entry, offset: number): void | Promise<void> {
     if (!this.headWritten) return this.started.then(() => ((this.headWritten = true), this.added(entry, offset)));
@@ -100,10 +86,12 @@ export class ManifestRecorder {
     this.pendingDigest = undefined;
     if (entry.type === 'file' && sha256 === undefined) throw new Error(`${entry.name}: no content digest was computed`);
     const range = this.sink.endMember();
-    // Digest ids arrive in order: the line is complete when its last one is there.
-    let last: Digest = range.dataSha256 ?? range.headerSha256;
-    if (typeof sha256 === 'number' && (typeof last !== 'number' || sha256 > last)) last = sha256;
-    this.waiting.push({
+    this.foldLater(range.headerSha256);
+    if (range.dataSha256 !== undefined) this.foldLater(range.dataSha256);
+    // Hashing on this thread: take the digests now (the batch is small), so nothing waits.
+    if (this.sink.hashing === 'thread') this.sink.flush();
+    this.fold();
+    return this.manifest.entry({
       path: entry.path,
       type: entry.type,
       size: entry.type === 'file' ? entry.size : 0,
@@ -112,41 +100,39 @@ export class ManifestRecorder {
       data: range.data,
       end: range.end,
       sha256,
-      header: range.headerSha256,
-      dataDigest: range.dataSha256,
-      last,
+      headerSha256: range.headerSha256,
+      dataSha256: range.dataSha256,
     });
-    // Hashing on this thread: take the digests now, so that the line is written and dropped at
-    // once (lines held for a batch outlived the young generation: their collection cost more
-    // than the hashing).
-    if (this.sink.hashing === 'thread') this.sink.flush();
-    else if (this.waiting.length - this.head >= MAX_WAITING_LINES) return this.sink.wait(this.waiting[this.head]!.last).then(() => this.writeLines());
-    return this.writeLines();
   }
 
-  /** Write the waiting lines whose digests have arrived. */
-  private writeLines(): void | Promise<void> {
+  private foldLater(id: number): void {
+    if (this.foldTail === this.folds.length) {
+      // Move what is waiting to the front; grow when more than half the queue waits.
+      const n = this.foldTail - this.foldHead;
+      if (n * 2 > this.folds.length) {
+        const grown = new Float64Array(this.folds.length * 2);
+        grown.set(this.folds.subarray(this.foldHead, this.foldTail));
+        this.folds = grown;
+      } else this.folds.copyWithin(0, this.foldHead, this.foldTail);
+      this.foldTail = n;
+      this.foldHead = 0;
+    }
+    this.folds[this.foldTail++] = id;
+  }
+
+  /** Fold the range digests that have arrived, in order. */
+  private fold(): void {
     const sink = this.sink;
-    while (this.head < this.waiting.length && sink.ready(this.waiting[this.head]!.last)) {
-      const w = this.waiting[this.head]!;
-      this.waiting[this.head++] = undefined!;
-      const headerSha256 = sink.value(w.header);
-      const dataSha256 = w.dataDigest === undefined ? undefined : sink.value(w.dataDigest);
-      // The whole-archive digest: the range digests in order, as bytes (spec/manifest.md §7),
-      // hashed a few hundred at a time.
-      this.rangeHex += dataSha256 === undefined ? headerSha256 : headerSha256 + dataSha256;
-      if (this.rangeHex.length >= 1 << 15) this.foldRanges();
-      const line: ManifestEntry = { path: w.path, type: w.type, size: w.size, link: w.link, offset: w.offset, data: w.data, end: w.end, sha256: w.sha256 === undefined ? undefined : sink.value(w.sha256), headerSha256, dataSha256 };
-      const written = this.manifest.entry(line);
-      if (written) return written.then(() => this.writeLines());
+    while (this.foldHead < this.foldTail && sink.ready(this.folds[this.foldHead]!)) {
+      if (this.foldUsed === this.foldBuf.length) this.foldFlush();
+      sink.copyBytes(this.folds[this.foldHead++]!, this.foldBuf, this.foldUsed);
+      this.foldUsed += 32;
     }
-    if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
-      this.waiting = this.waiting.slice(this.head);
-      this.head = 0;
-    } else if (this.head === this.waiting.length) {
-      this.waiting.length = 0;
-      this.head = 0;
-    }
+  }
+
+  private foldFlush(): void {
+    this.rangeList.update(this.foldBuf.subarray(0, this.foldUsed));
+    this.foldUsed = 0;
   }
 
   /** Write the manifest member, the trailer, and end the container. */
@@ -154,11 +140,11 @@ export class ManifestRecorder {
     try {
       await this.started;
       const manifestOffset = this.sink.position;
-      // Every range digest asked for: the last line's, then every line can be written.
-      if (this.head < this.waiting.length) await this.sink.wait(this.waiting[this.waiting.length - 1]!.last);
-      await this.writeLines();
-      if (this.head !== this.waiting.length) throw new Error('manifest lines left without their digests');
-      this.foldRanges();
+      // Every range digest asked for: the last one, then all are there.
+      if (this.foldHead < this.foldTail) await this.sink.wait(this.folds[this.foldTail - 1]!);
+      this.fold();
+      if (this.foldHead !== this.foldTail) throw new Error('manifest: range digests left out of the archive digest');
+      this.foldFlush();
       const archive = { bytes: manifestOffset, sha256: this.rangeList.digest('hex') };
       await this.manifest.foot(archive);
       this.sink.openRange();

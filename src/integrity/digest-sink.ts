@@ -23,8 +23,9 @@ export interface MemberRange {
   start: number;
   data: number;
   end: number;
-  headerSha256: Digest;
-  dataSha256?: Digest;
+  /** Ids of the ring's digests (DigestingSink.value, copyHex, copyBytes). */
+  headerSha256: number;
+  dataSha256?: number;
 }
 
 /** The ring's hashes: the current member range (header, then data), a caller's range. */
@@ -45,7 +46,7 @@ export class DigestingSink implements DownstreamSink {
   private rangeOn = false;
   private start = 0;
   private dataAt = -1;
-  private headerSha: Digest | undefined;
+  private headerSha: number | undefined;
   /** Content bytes still to come at the start of the data range, when they are the content itself. */
   private contentLeft = -1;
   private contentSha: Digest | undefined;
@@ -131,6 +132,16 @@ export class DigestingSink implements DownstreamSink {
     return this.ring.value(d);
   }
 
+  /** Copy an arrived digest's 64 hex digits into `target` at `pos`. */
+  copyHex(d: number, target: Buffer, pos: number): void {
+    this.ring.copyHex(d, target, pos);
+  }
+
+  /** Copy an arrived digest's 32 bytes into `target` at `pos`. */
+  copyBytes(d: number, target: Buffer, pos: number): void {
+    this.ring.copyBytes(d, target, pos);
+  }
+
   /** Run (on this thread) or send (to the worker) the hashing asked for so far. */
   flush(): void {
     this.ring.flush();
@@ -168,8 +179,8 @@ export class DigestingSink implements DownstreamSink {
     const digest = this.ring.digest(SEGMENT);
     const r: MemberRange =
       this.dataAt < 0 ? { start: this.start, data: end, end, headerSha256: digest } : { start: this.start, data: this.dataAt, end, headerSha256: this.headerSha! };
+    // An empty data range's digest is asked for and never read (it is overwritten in the store).
     if (this.dataAt >= 0 && this.dataAt < end) r.dataSha256 = digest;
-    else if (this.dataAt >= 0) this.ring.drop(digest);
     this.start = end;
     this.dataAt = -1;
     this.contentLeft = -1;

@@ -1,25 +1,29 @@
 // SHA-256 of a byte stream, computed off the main thread (spec/manifest.md §7: the digests create
 // writes; DESIGN §5: "hashing overlaps I/O"). The stream's bytes are copied once into a shared ring
 // buffer; the caller then names, by stream position, which bytes go into which hash ("slot") and
-// when a slot's digest is taken. Those requests are batched and run in order by one worker thread,
-// which reports back how far it got (that part of the ring is free again) and the digests asked
-// for. Results are promises; nothing on the main thread waits for them unless it must (the trailer).
+// when a slot's digest is taken. Those requests are batched and run in order off the main thread,
+// which reports back how far it got (that part of the ring is free again); the digests land in a
+// store (hex and bytes, STORE_IDS of them) that the manifest copies from without making strings.
+// Nothing on the main thread waits for them unless it must (a full manifest batch, the trailer).
 //
-// The same batches can run on the main thread instead, and in mode 'auto' they do until the caller
-// says that big data is coming (useWorker(), at a point where no slot holds a partial hash): a
-// worker costs ~10 MiB of RSS and per-batch messages, and pays only when a core would otherwise be
-// idle while big files are copied (many small files keep the main thread busy anyway; compression
-// keeps both cores busy). Either way the same code (RUNNER_SOURCE) computes the same digests from
-// the same bytes.
+// Off the main thread is the native addon's batch on libuv's threadpool (native/sha256_ops.c, no
+// V8 isolate) or, without the addon, a worker thread running RUNNER_SOURCE. The same batches can
+// run on the main thread instead ('thread', the addon's one call per batch or RUNNER_SOURCE), which
+// create asks for when compressing keeps both cores busy. Mode 'auto' takes the threadpool when the
+// addon is there; else it hashes here until the caller says that big data is coming (useWorker(),
+// at a point where no slot holds a partial hash): a worker costs ~10-25 MiB of RSS and pays only
+// when a core would otherwise be idle while big files are copied. Every way computes the same
+// digests from the same bytes.
 //
 // Memory is flat: the ring is RING bytes (THREAD_RING while the hashing runs here, where it only
-// holds a batch); a writer that gets ahead of the worker waits for room.
+// holds a batch); a writer that gets ahead of the hashing waits for room.
 
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { PortarcError } from '../model/errors.js';
 import { workerExecArgv } from '../model/worker-argv.js';
+import { NativeHasher, nativeHashing } from './native-hash.js';
 
 /** Where the hashing runs: 'auto' (a worker for anything but a small stream), 'worker', 'thread'. */
 export type HashMode = 'auto' | 'worker' | 'thread';
@@ -30,7 +34,12 @@ const THREAD_RING = 1 << 20;
 /** A batch goes to the worker when this many bytes or op numbers are waiting. */
 const FLUSH_BYTES = 1 << 20;
 const FLUSH_OPS = 16384;
-/** 'auto': past this many bytes (or ops) the stream is big enough for a worker. */
+/**
+ * Digests arrive in `store`, a ring of records (the hex digits, then the bytes): a digest can be
+ * read until STORE_IDS more have arrived. The manifest takes each within a few hundred entries.
+ */
+export const STORE_IDS = 4096;
+const RECORD = 96;
 
 const OP_UPDATE = 0;
 const OP_DIGEST = 1;
@@ -117,23 +126,29 @@ const WORKER_SOURCE = `${RUNNER_SOURCE}
 const { parentPort, workerData } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const run = makeHashRunner(crypto.createHash, crypto.hash, new Uint8Array(workerData.ring));
-parentPort.on('message', ({ ops, upTo }) => {
+parentPort.on('message', ({ ops, upTo, ids }) => {
   let results;
   try {
     results = run(ops);
   } catch (e) {
-    return parentPort.postMessage({ upTo, error: String((e && e.message) || e) });
+    return parentPort.postMessage({ upTo, ids, error: String((e && e.message) || e) });
   }
-  parentPort.postMessage({ upTo, results });
+  parentPort.postMessage({ upTo, ids, results });
 });
 `;
 
-type Runner = (ops: Float64Array) => (number | string)[];
+/** A batch run here: the JavaScript runner's [id, hex, ...], or nothing when the addon wrote the store. */
+type Runner = (ops: Float64Array) => (number | string)[] | void;
 
-/** Hashing worker threads started in this process, bytes taken in place (tests check which path ran). */
-export const hashWorkerStats = { started: 0, lentBytes: 0 };
+/**
+ * Hashers started off the main thread in this process (a worker thread, or the addon on libuv's
+ * threadpool), bytes taken in place (tests check which path ran).
+ */
+export const hashWorkerStats = { started: 0, pools: 0, lentBytes: 0 };
 
-function threadRunner(ring: Uint8Array): Runner {
+function threadRunner(ring: Uint8Array, store: Buffer): Runner {
+  const native = NativeHasher.open(ring, store);
+  if (native) return (ops) => native.run(ops);
   const make = new Function('createHash', 'oneShot', 'ring', `${RUNNER_SOURCE}\nreturn makeHashRunner(createHash, oneShot, ring);`);
   return make(createHash, (crypto as { hash?: unknown }).hash, ring) as Runner;
 }
@@ -146,6 +161,10 @@ export class HashRing {
   private state: 'thread' | 'worker';
   private runner: Runner | undefined;
   private worker: Worker | undefined;
+  /** Off the main thread without a worker: the addon's batches on libuv's threadpool, one at a time. */
+  private pool: NativeHasher | undefined;
+  private poolBusy = false;
+  private poolQueue: Array<{ ops: Float64Array; upTo: number; ids: number }> = [];
   /** Stream bytes copied in so far; the ring holds [freed, fed). */
   private fed = 0;
   private freed = 0;
@@ -155,10 +174,9 @@ export class HashRing {
   private ops = new Float64Array(FLUSH_OPS * 2);
   private nops = 0;
   /** Per slot, the index in `ops` of its last update, while it can still be extended. */
-  private open: number[] = [];
-  /** Results delivered and not yet taken; ids are delivered in order: every id below `delivered` is done. */
-  private results = new Map<number, string>();
-  private dropped = new Set<number>();
+  private open = new Float64Array(8).fill(-1);
+  /** Digests delivered (see STORE_IDS); ids are delivered in order: every id below `delivered` is done. */
+  private readonly store = Buffer.allocUnsafeSlow(STORE_IDS * RECORD);
   private nextId = 0;
   /** Mode 'auto': useWorker() may move the hashing to a worker. */
   private readonly auto: boolean;
@@ -175,12 +193,14 @@ export class HashRing {
   private failed: Error | undefined;
 
   constructor(mode: HashMode = 'auto') {
-    this.state = mode === 'worker' ? 'worker' : 'thread';
+    // 'auto' with the addon: its threadpool costs no isolate, so the hashing leaves this thread at
+    // once (for many small files that is most of what a manifest costs the writer).
+    this.state = mode === 'worker' || (mode === 'auto' && nativeHashing()) ? 'worker' : 'thread';
     this.buf = new SharedArrayBuffer(this.state === 'worker' ? RING : THREAD_RING);
     this.ring = new Uint8Array(this.buf);
     this.piece = this.ring.length / 4;
     this.auto = mode === 'auto';
-    if (this.state === 'thread') this.runner = threadRunner(this.ring);
+    if (this.state === 'thread') this.runner = threadRunner(this.ring, this.store);
     else this.spawn();
   }
 
@@ -278,7 +298,7 @@ export class HashRing {
   /** Hash stream bytes [from, to) (already fed) into `slot`. */
   update(slot: number, from: number, to: number): void {
     if (to <= from) return;
-    const at = this.open[slot] ?? -1;
+    const at = this.open[slot]!;
     // Extend the slot's last update when this continues it: one op for a whole batch of a stream.
     if (at >= 0 && this.ops[at + 3] === from) this.ops[at + 3] = to;
     else {
@@ -314,19 +334,31 @@ export class HashRing {
     return typeof d === 'string' || d < this.delivered;
   }
 
-  /** A digest that has arrived (ready()); taken once. */
+  /** A digest that has arrived (ready()), as hex. */
   value(d: Digest): string {
     if (typeof d === 'string') return d;
-    const v = this.results.get(d);
-    if (v === undefined) throw this.failed ?? new PortarcError(`SHA-256 result ${d} is not there`, {}, 'PORTARC_INTERNAL');
-    this.results.delete(d);
-    return v;
+    const o = this.record(d);
+    return this.store.toString('latin1', o, o + 64);
   }
 
-  /** A digest that will not be taken. */
-  drop(d: Digest): void {
-    if (typeof d === 'string') return;
-    if (!this.results.delete(d)) this.dropped.add(d);
+  /** Copy an arrived digest's 64 hex digits into `target` at `pos` (no string made). */
+  copyHex(d: number, target: Buffer, pos: number): void {
+    const o = this.record(d);
+    this.store.copy(target, pos, o, o + 64);
+  }
+
+  /** Copy an arrived digest's 32 bytes into `target` at `pos`. */
+  copyBytes(d: number, target: Buffer, pos: number): void {
+    const o = this.record(d);
+    this.store.copy(target, pos, o + 64, o + 96);
+  }
+
+  /** Where digest `d` is in the store; it must have arrived and not yet been overwritten. */
+  private record(d: number): number {
+    if (!(d < this.delivered && d >= this.delivered - STORE_IDS)) {
+      throw this.failed ?? new PortarcError(`SHA-256 result ${d} is not there (${this.delivered} delivered)`, {}, 'PORTARC_INTERNAL');
+    }
+    return (d % STORE_IDS) * RECORD;
   }
 
   /** Wait until `d` has arrived (sending what is waiting first, if it is there). */
@@ -352,25 +384,48 @@ export class HashRing {
   flush(): void {
     if (this.failed) return;
     if (!this.nops && this.flushedTo === this.fed) return;
-    const ops = this.ops.slice(0, this.nops);
+    // Run here, the batch is a view of the ops buffer (a copy per entry made as many ArrayBuffers
+    // to collect); sent away, a copy of its own.
+    const ops = this.runner ? this.ops.subarray(0, this.nops) : this.ops.slice(0, this.nops);
     const upTo = this.fed;
-    this.sentIds = this.nextId;
+    // Every digest asked for so far is in this batch: when it is done, ids up to here are there.
+    const ids = this.nextId;
+    this.sentIds = ids;
     this.nops = 0;
-    this.open = [];
+    this.open.fill(-1);
     this.flushedTo = upTo;
     if (this.runner) {
-      let results: (number | string)[];
+      let results: (number | string)[] | void;
       try {
         results = this.runner(ops);
       } catch (e) {
         return this.fail(new PortarcError(`SHA-256 failed: ${(e as Error).message}`, {}, 'PORTARC_INTERNAL'));
       }
-      this.done(upTo, results);
+      this.done(upTo, ids, results);
+    } else if (this.pool) {
+      this.inFlight++;
+      this.poolQueue.push({ ops, upTo, ids });
+      this.poolNext();
     } else {
       this.inFlight++;
       this.worker!.ref();
-      this.worker!.postMessage({ ops, upTo }, [ops.buffer]);
+      this.worker!.postMessage({ ops, upTo, ids }, [ops.buffer]);
     }
+  }
+
+  /** Start the next batch on the threadpool when none runs (a slot's hash goes on batch after batch: in order). */
+  private poolNext(): void {
+    if (this.poolBusy || !this.poolQueue.length || !this.pool) return;
+    const { ops, upTo, ids } = this.poolQueue.shift()!;
+    this.poolBusy = true;
+    this.pool.runAsync(ops, (err) => {
+      this.poolBusy = false;
+      this.inFlight--;
+      if (err) return this.fail(new PortarcError(`SHA-256 failed: ${err.message}`, {}, 'PORTARC_INTERNAL'));
+      if (this.failed) return;
+      this.done(upTo, ids);
+      this.poolNext();
+    });
   }
 
   private maybeFlush(): void {
@@ -384,14 +439,18 @@ export class HashRing {
     return new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
-  private done(upTo: number, results: (number | string)[]): void {
+  /** A batch is done: its ring space is free, digests below `ids` are in the store. */
+  private done(upTo: number, ids: number, results?: (number | string)[] | void): void {
     this.freed = upTo;
-    for (let i = 0; i < results.length; i += 2) {
-      const id = results[i] as number;
-      if (this.dropped.delete(id)) continue;
-      this.results.set(id, results[i + 1] as string);
+    // The JavaScript runner's results are strings: into the store like the addon's.
+    if (results) {
+      for (let i = 0; i < results.length; i += 2) {
+        const o = ((results[i] as number) % STORE_IDS) * RECORD;
+        this.store.write(results[i + 1] as string, o, 'latin1');
+        this.store.write(results[i + 1] as string, o + 64, 'hex');
+      }
     }
-    if (results.length) this.delivered = (results[results.length - 2] as number) + 1;
+    this.delivered = ids;
     this.wake();
   }
 
@@ -402,25 +461,31 @@ export class HashRing {
   }
 
   private spawn(): void {
+    this.pool = NativeHasher.open(this.ring, this.store);
+    if (this.pool) {
+      hashWorkerStats.pools++;
+      return;
+    }
+    hashWorkerStats.started++;
     // A small heap: the worker holds one batch of ops and its digests at a time.
     const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: workerExecArgv(), workerData: { ring: this.buf }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } });
     worker.unref();
-    worker.on('message', (m: { upTo: number; results?: (number | string)[]; error?: string }) => {
+    worker.on('message', (m: { upTo: number; ids: number; results?: (number | string)[]; error?: string }) => {
       // Not once close() has begun: a late message must not unreference a worker being stopped.
       if (--this.inFlight === 0 && this.worker === worker) worker.unref();
       if (m.error !== undefined) return this.fail(new PortarcError(`SHA-256 worker failed: ${m.error}`, {}, 'PORTARC_INTERNAL'));
-      this.done(m.upTo, m.results!);
+      this.done(m.upTo, m.ids, m.results!);
     });
     worker.on('error', (e) => this.fail(new PortarcError(`SHA-256 worker failed: ${e.message}`, {}, 'PORTARC_INTERNAL')));
     worker.on('exit', (code) => {
       if (this.worker === worker && (code !== 0 || this.inFlight > 0)) this.fail(new PortarcError(`SHA-256 worker thread exited (code ${code})`, {}, 'PORTARC_INTERNAL'));
     });
     this.worker = worker;
-    hashWorkerStats.started++;
   }
 
   private fail(e: Error): void {
     this.failed ??= e;
+    this.poolQueue = [];
     this.wake();
   }
 

@@ -6,6 +6,16 @@ import { escapePath } from './escape.js';
 import { MANIFEST_NS, MANIFEST_VERSION, type ManifestEntry, type ManifestFoot, type ManifestHead } from './types.js';
 
 const BATCH = 64 << 10;
+/** Full batches that may wait for their digests before the writer waits (each ~100 lines). */
+const MAX_SEALED = 4;
+
+interface Batch {
+  buf: Buffer;
+  used: number;
+  fills: Float64Array;
+  nfills: number;
+  maxId: number;
+}
 
 /** XML attribute text: markup characters as references, characters XML 1.0 forbids as U+FFFD. */
 export function xmlAttr(text: string): string {
@@ -14,42 +24,119 @@ export function xmlAttr(text: string): string {
     .replace(/[&<>"\t\n\r]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;' })[c]!);
 }
 
+/** Digests given by number: ids of the creator's hashing, copied in as they arrive (record.ts). */
+export interface PendingDigests {
+  ready(id: number): boolean;
+  wait(id: number): Promise<void>;
+  /** Write the digest's 64 hex digits into `target` at `pos`. */
+  copyHex(id: number, target: Buffer, pos: number): void;
+}
+
+/** An entry line whose digests may still be coming: a number is an id of the writer's PendingDigests. */
+export type LineEntry = Omit<ManifestEntry, 'sha256' | 'headerSha256' | 'dataSha256'> & {
+  sha256?: string | number;
+  headerSha256: string | number;
+  dataSha256?: string | number;
+};
+
+const latin1 = (s: string) => Buffer.from(s, 'latin1');
+const L_PATH = latin1('<entry path="');
+const L_TYPE = latin1('" type="');
+const L_SIZE = latin1('" size="');
+const L_SHA = latin1('" sha256="');
+const L_LINK = latin1('" link="');
+const L_OFFSET = latin1('" offset="');
+const L_DATA = latin1('" data="');
+const L_END = latin1('" end="');
+const L_HSHA = latin1('" hsha256="');
+const L_DSHA = latin1('" dsha256="');
+const L_CLOSE = latin1('"/>\n');
+/** A line's bytes besides its path and link: the literals, a type, five numbers, three digests. */
+const LINE_FIXED = 512;
+
+/** Bytes that stand for themselves in a path attribute: printable ASCII but % & < > " (escape.ts, xmlAttr). */
+const PLAIN = new Uint8Array(256);
+for (let b = 0x20; b < 0x7f; b++) PLAIN[b] = 1;
+for (const c of '%&<>"') PLAIN[c.charCodeAt(0)] = 0;
+
 export class ManifestWriter {
   /**
    * The text not yet handed out, encoded as it comes into one buffer outside the JS heap: each line
-   * is garbage at once (a string kept until 64 KiB had gathered outlived the young generation, and
-   * its collection was most of what the manifest cost per entry).
+   * is written there byte by byte, no string made (a string per line, and lines kept until their
+   * digests came, outlived the young generation: their collection was most of what the manifest
+   * cost per entry).
    */
-  private buf = Buffer.allocUnsafeSlow(BATCH);
+  private buf: Buffer = Buffer.allocUnsafeSlow(BATCH);
   private used = 0;
+  /** Digests to copy into buf before it is handed out: [position, id] pairs, and the largest id. */
+  private fills: Float64Array = new Float64Array(1024);
+  private nfills = 0;
+  private maxId = -1;
+  /** Full batches waiting for their digests, oldest first; their buffers, once out, for reuse. */
+  private sealed: Batch[] = [];
+  private spare: Batch[] = [];
   count = 0;
 
-  constructor(private out: (chunk: Buffer) => void | Promise<void>) {}
+  constructor(
+    private out: (chunk: Buffer) => void | Promise<void>,
+    private pending?: PendingDigests,
+  ) {}
 
   /** Add text; hand a full batch (a fresh buffer, the caller's to keep) to `out`. */
   private push(text: string, force = false): void | Promise<void> {
     // At most 3 bytes per UTF-16 unit: a batch never splits a line.
     if (this.used + text.length * 3 > BATCH) return this.pushSlow(text, force);
     this.used += this.buf.write(text, this.used, 'utf8');
-    if (force || this.used >= BATCH / 2) return this.hand();
+    if (force || this.used >= BATCH / 2) return this.hand(force);
   }
 
   private async pushSlow(text: string, force: boolean): Promise<void> {
-    await this.hand();
+    await this.hand(true);
     const bytes = Buffer.from(text, 'utf8');
     if (bytes.length > BATCH) {
       await this.out(bytes);
       return;
     }
     this.used = bytes.copy(this.buf, 0);
-    if (force) await this.hand();
+    if (force) await this.hand(true);
   }
 
-  private hand(): void | Promise<void> {
-    if (!this.used) return;
-    const chunk = Buffer.from(this.buf.subarray(0, this.used));
+  /**
+   * Close the current batch and hand out, in order, the batches whose digests are all there. The
+   * hashing may be behind (on the threadpool): up to MAX_SEALED batches wait for it before the
+   * writer does. `all`: hand out everything, waiting as needed.
+   */
+  private hand(all = false): void | Promise<void> {
+    if (this.used) this.seal();
+    return this.drain(all);
+  }
+
+  private seal(): void {
+    this.sealed.push({ buf: this.buf, used: this.used, fills: this.fills, nfills: this.nfills, maxId: this.maxId });
+    const spare = this.spare.pop();
+    this.buf = spare?.buf ?? Buffer.allocUnsafeSlow(BATCH);
+    this.fills = spare?.fills ?? new Float64Array(1024);
     this.used = 0;
-    return this.out(chunk);
+    this.nfills = 0;
+    this.maxId = -1;
+  }
+
+  private drain(all: boolean): void | Promise<void> {
+    const pending = this.pending;
+    while (this.sealed.length) {
+      const b = this.sealed[0]!;
+      if (b.nfills && !pending!.ready(b.maxId)) {
+        if (!all && this.sealed.length < MAX_SEALED) return;
+        return pending!.wait(b.maxId).then(() => this.drain(all));
+      }
+      this.sealed.shift();
+      for (let i = 0; i < b.nfills; i += 2) pending!.copyHex(b.fills[i + 1]!, b.buf, b.fills[i]!);
+      const chunk = Buffer.from(b.buf.subarray(0, b.used));
+      // A batch made bigger for one long line is not kept.
+      if (b.buf.length === BATCH) this.spare.push(b);
+      const wrote = this.out(chunk);
+      if (wrote) return wrote.then(() => this.drain(all));
+    }
   }
 
   async head(h: Omit<ManifestHead, 'version'>): Promise<void> {
@@ -61,17 +148,80 @@ export class ManifestWriter {
     );
   }
 
-  entry(e: ManifestEntry): void | Promise<void> {
+  entry(e: LineEntry): void | Promise<void> {
     this.count++;
-    let line = `<entry path="${xmlAttr(escapePath(e.path))}" type="${e.type}" size="${e.size}"`;
-    if (e.sha256) line += ` sha256="${e.sha256}"`;
-    if (e.link) line += ` link="${xmlAttr(escapePath(e.link))}"`;
-    line += ` offset="${e.offset}" data="${e.data}" end="${e.end}" hsha256="${e.headerSha256}"`;
-    if (e.dataSha256) line += ` dsha256="${e.dataSha256}"`;
-    return this.push(line + '/>\n');
+    // Escaped, a path byte takes at most 9 (a U+FFFE: %EF%BF%BE; '&': &amp;).
+    const need = LINE_FIXED + 9 * (e.path.length + (e.link?.length ?? 0));
+    if (this.used + need > this.buf.length) return this.entrySlow(e, need);
+    this.line(e);
+    if (this.used >= BATCH / 2) return this.hand();
+  }
+
+  private async entrySlow(e: LineEntry, need: number): Promise<void> {
+    await this.hand();
+    // hand() left an empty batch; one line longer than a batch gets a batch of its own size.
+    if (need > this.buf.length) this.buf = Buffer.allocUnsafeSlow(need);
+    this.line(e);
+    if (this.used >= BATCH / 2) await this.hand();
+  }
+
+  /** Write an entry's line at `used` (room is there). */
+  private line(e: LineEntry): void {
+    const b = this.buf;
+    let p = put(b, this.used, L_PATH);
+    p = pathAttr(b, p, e.path);
+    p = put(b, p, L_TYPE);
+    p += b.write(e.type, p, 'latin1');
+    p = decimal(b, put(b, p, L_SIZE), e.size);
+    if (e.sha256 !== undefined && e.sha256 !== '') p = this.digest(put(b, p, L_SHA), e.sha256);
+    if (e.link) p = pathAttr(b, put(b, p, L_LINK), e.link);
+    p = decimal(b, put(b, p, L_OFFSET), e.offset);
+    p = decimal(b, put(b, p, L_DATA), e.data);
+    p = decimal(b, put(b, p, L_END), e.end);
+    p = this.digest(put(b, p, L_HSHA), e.headerSha256);
+    if (e.dataSha256 !== undefined && e.dataSha256 !== '') p = this.digest(put(b, p, L_DSHA), e.dataSha256);
+    this.used = put(b, p, L_CLOSE);
+  }
+
+  /** A digest's 64 hex digits at `p`: now, or (an id) when the batch is handed out. */
+  private digest(p: number, d: string | number): number {
+    if (typeof d === 'string') return p + this.buf.write(d, p, 'latin1');
+    if (!this.pending) throw new Error('manifest: a digest given by id, and no PendingDigests to take it from');
+    if (this.nfills + 2 > this.fills.length) {
+      const grown = new Float64Array(this.fills.length * 2);
+      grown.set(this.fills);
+      this.fills = grown;
+    }
+    this.fills[this.nfills++] = p;
+    this.fills[this.nfills++] = d;
+    if (d > this.maxId) this.maxId = d;
+    return p + 64;
   }
 
   async foot(f: Omit<ManifestFoot, 'entries'>): Promise<void> {
     await this.push(`<archive entries="${this.count}" bytes="${f.bytes}" sha256="${f.sha256}"/>\n</manifest>\n`, true);
   }
+}
+
+function put(b: Buffer, p: number, lit: Buffer): number {
+  b.set(lit, p);
+  return p + lit.length;
+}
+
+/** A path attribute: the bytes themselves when they need no escape (the common case), else escaped. */
+function pathAttr(b: Buffer, p: number, path: Buffer): number {
+  for (let i = 0; i < path.length; i++) if (!PLAIN[path[i]!]) return p + b.write(xmlAttr(escapePath(path)), p, 'utf8');
+  b.set(path, p);
+  return p + path.length;
+}
+
+/** A non-negative integer in decimal, as `${n}` writes it. */
+function decimal(b: Buffer, p: number, n: number): number {
+  let len = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) len++;
+  for (let i = p + len - 1; i >= p; i--) {
+    b[i] = 48 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return p + len;
 }

@@ -1,0 +1,65 @@
+// The SHA-256 batches of hash-ring.ts run by the native addon (native/sha256_ops.c): on the
+// calling thread as one call per batch, or on libuv's threadpool without a V8 isolate (the
+// worker thread's ~25 MiB). Optional like the rest of the addon: without it (not built, Windows,
+// PORTARC_NO_NATIVE=1) the ring runs the same batches in JavaScript (hash-ring.ts RUNNER_SOURCE).
+
+import { createRequire } from 'node:module';
+
+interface HashAddon {
+  hasherNew(): object;
+  hasherRun(hasher: object, ring: Uint8Array, ops: Float64Array, out: Buffer): number;
+  hasherRunAsync(hasher: object, ring: Uint8Array, ops: Float64Array, out: Buffer, done: (err: string | null, count: number) => void): void;
+}
+
+let addon: HashAddon | null | undefined; // undefined: not tried yet; null: not available
+
+function load(): HashAddon | null {
+  if (process.env.PORTARC_NO_NATIVE === '1') return null;
+  if (addon === undefined) {
+    try {
+      // From src/integrity (vitest) and dist/integrity (tsc) alike: two levels below the root.
+      addon = createRequire(import.meta.url)('../../build/Release/portarc_hash.node') as HashAddon;
+    } catch {
+      addon = null;
+    }
+  }
+  return addon;
+}
+
+/** Whether the addon's hashing is there (not built, Windows, or PORTARC_NO_NATIVE=1: no). */
+export function nativeHashing(): boolean {
+  return load() !== null;
+}
+
+/**
+ * One slot state per ring, kept in C between batches; one batch at a time (the caller's rule).
+ * Digests go into the caller's `store`, a ring of 96-byte records: digest `id` at record
+ * id % (store.length / 96), its 64 hex digits then its 32 bytes (native/sha256_ops.c).
+ */
+export class NativeHasher {
+  private readonly hasher: object;
+
+  private constructor(
+    private readonly addon: HashAddon,
+    private readonly ring: Uint8Array,
+    private readonly store: Buffer,
+  ) {
+    this.hasher = addon.hasherNew();
+  }
+
+  /** A hasher over `ring` writing into `store`, or undefined without the addon. */
+  static open(ring: Uint8Array, store: Buffer): NativeHasher | undefined {
+    const a = load();
+    return a ? new NativeHasher(a, ring, store) : undefined;
+  }
+
+  /** Run a batch here. */
+  run(ops: Float64Array): void {
+    this.addon.hasherRun(this.hasher, this.ring, ops, this.store);
+  }
+
+  /** Run a batch on the threadpool; `ops` must not change until `done`. */
+  runAsync(ops: Float64Array, done: (err: Error | undefined) => void): void {
+    this.addon.hasherRunAsync(this.hasher, this.ring, ops, this.store, (err) => done(err === null ? undefined : new Error(err)));
+  }
+}
