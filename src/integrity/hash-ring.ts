@@ -165,6 +165,8 @@ export class HashRing {
   private pool: NativeHasher | undefined;
   private poolBusy = false;
   private poolQueue: Array<{ ops: Float64Array; upTo: number; ids: number }> = [];
+  /** close() waiting for the batch under way (the threadpool reads the ring until it is done). */
+  private poolIdle: (() => void) | undefined;
   /** Stream bytes copied in so far; the ring holds [freed, fed). */
   private fed = 0;
   private freed = 0;
@@ -288,7 +290,9 @@ export class HashRing {
     const size = this.ring.length;
     const o = from % size;
     const first = Math.min(n, size - o);
-    this.ring.set(chunk.subarray(p, p + first), o);
+    // A whole chunk in one piece (a header, a small file): no view to make.
+    if (first === chunk.length) this.ring.set(chunk, o);
+    else this.ring.set(chunk.subarray(p, p + first), o);
     if (first < n) this.ring.set(chunk.subarray(p + first, p + n), 0);
     this.fed += n;
     onPiece(from, this.fed);
@@ -421,6 +425,7 @@ export class HashRing {
     this.pool.runAsync(ops, (err) => {
       this.poolBusy = false;
       this.inFlight--;
+      this.poolIdle?.();
       if (err) return this.fail(new PortarcError(`SHA-256 failed: ${err.message}`, {}, 'PORTARC_INTERNAL'));
       if (this.failed) return;
       this.done(upTo, ids);
@@ -494,6 +499,7 @@ export class HashRing {
     const worker = this.worker;
     this.worker = undefined;
     if (!this.failed) this.fail(new PortarcError('SHA-256 ring closed', {}, 'PORTARC_INTERNAL'));
+    if (this.poolBusy) await new Promise<void>((resolve) => (this.poolIdle = resolve));
     // Referenced while it stops (the message handler no longer unreferences it): an unreferenced
     // worker lets the event loop end before its exit, and then terminate()'s promise never settles
     // (the CLI ended with exit 13 and nothing said, when a disk filled just after the worker started).
