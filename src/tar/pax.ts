@@ -46,8 +46,17 @@ export function parsePaxRecords(data: Buffer): PaxRecord[] {
   return records;
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** Encode one record; the length prefix counts its own digits. */
 export function formatPaxRecord(key: string, value: Buffer | string): Buffer {
+  // ASCII text (times, numbers, most names): one string, one buffer.
+  if (typeof value === 'string' && ASCII.test(key) && ASCII.test(value)) {
+    const body = key.length + value.length + 3;
+    let len = body + String(body).length;
+    if (String(len).length !== String(body).length) len = body + String(len).length;
+    return Buffer.from(`${len} ${key}=${value}\n`, 'latin1');
+  }
   const k = Buffer.from(key, 'utf8');
   const v = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
   const body = k.length + v.length + 3; // ' ' + '=' + '\n'

@@ -32,6 +32,8 @@ const TYPEFLAG: Record<Entry['type'], number> = {
 };
 
 const ZEROS = Buffer.alloc(BLOCK * 20);
+/** An empty field, shared (fields are only read). */
+const EMPTY = Buffer.alloc(0);
 /** Archives end on a multiple of this, as GNU tar and bsdtar write them (blocking factor 20). */
 const RECORD = BLOCK * 20;
 const padding = (n: number) => (BLOCK - (n % BLOCK)) % BLOCK;
@@ -124,17 +126,17 @@ export class TarWriter {
         formatPaxRecord('GNU.sparse.realsize', String(entry.size)),
       );
       const slash = entry.path.lastIndexOf(0x2f);
-      const dir = slash >= 0 ? entry.path.subarray(0, slash + 1) : Buffer.alloc(0);
+      const dir = slash >= 0 ? entry.path.subarray(0, slash + 1) : EMPTY;
       path = Buffer.concat([dir, Buffer.from('GNUSparseFile.0/'), entry.path.subarray(slash + 1)]);
     }
     let split = splitUstarPath(path);
     let locates = true;
     if (!split) {
       records.push(formatPaxRecord('path', path));
-      split = { prefix: Buffer.alloc(0), name: path.subarray(0, 100) };
+      split = { prefix: EMPTY, name: path.subarray(0, 100) };
       locates = false;
     }
-    let linkname: Buffer = Buffer.alloc(0);
+    let linkname: Buffer = EMPTY;
     if (entry.linkTarget && (entry.type === 'symlink' || entry.type === 'hardlink')) {
       linkname = entry.linkTarget;
       if (linkname.length > 100) {
@@ -156,7 +158,7 @@ export class TarWriter {
       const b = Buffer.from(v, 'utf8');
       if (b.length <= 31 && /^[\x20-\x7e]*$/.test(v)) return b;
       records.push(formatPaxRecord(key, v));
-      return Buffer.alloc(0);
+      return EMPTY;
     };
     const uname = name32(entry.uname, 'uname');
     const gname = name32(entry.gname, 'gname');
@@ -232,8 +234,7 @@ export class TarWriter {
 }
 
 function blankFields(): UstarFields {
-  const empty = Buffer.alloc(0);
-  return { name: empty, prefix: empty, mode: 0, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: TYPE.file, linkname: empty, uname: empty, gname: empty, devmajor: 0, devminor: 0 };
+  return { name: EMPTY, prefix: EMPTY, mode: 0, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: TYPE.file, linkname: EMPTY, uname: EMPTY, gname: EMPTY, devmajor: 0, devminor: 0 };
 }
 
 /** GNU sparse 1.0 map: count, then offset/length pairs, one decimal per line, NUL-padded to a block. */
