@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Entry } from '../model/entry.js';
 import { makeEntry } from '../model/entry.js';
-import { DigestingSink, type Digest, type DownstreamSink } from '../integrity/digest-sink.js';
+import { DigestingSink, type DownstreamSink } from '../integrity/digest-sink.js';
 import type { HashMode } from '../integrity/hash-ring.js';
 import { digestBody } from '../integrity/content.js';
 import { MANIFEST_FEATURE, MANIFEST_NAME, ManifestWriter, TRAILER_NAME, TRAILER_SIZE, TRAILER_TEXT_SIZE, encodeTrailer } from '../manifest/index.js';
