@@ -3,7 +3,7 @@
 // versions (spec/manifest.md §6): unknown elements and attributes are ignored; a higher minor
 // version is read; a higher major version is refused with UnsupportedFeatureError.
 
-import { SaxesParser, type SaxesTag } from 'saxes';
+import type { SaxesTag } from 'saxes';
 import { ArchiveError, UnsupportedFeatureError } from '../model/errors.js';
 import type { EntryType } from '../model/entry.js';
 import { unescapePath } from './escape.js';
@@ -46,6 +46,9 @@ function path(v: string | undefined, where: string): Buffer {
 }
 
 export async function* readManifest(src: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<ManifestItem> {
+  // Loaded when a manifest is read: saxes' character-class tables cost ~14 MiB of RSS, which
+  // create (it only writes manifests) should not pay against the 100 MiB bar.
+  const { SaxesParser } = await import('saxes');
   const parser = new SaxesParser({ position: true });
   const ready: ManifestItem[] = [];
   let failure: Error | undefined;
