@@ -10,7 +10,7 @@ import { scan, type ScannedEntry } from '../fs/scan.js';
 import { contentBytes } from '../fs/du.js';
 import { fileSink, writableSink, type OpenSink } from '../io/sink.js';
 import { TarWriter } from '../tar/writer.js';
-import { ZipWriter } from '../zip/index.js';
+import { ZipWriter } from '../zip/writer.js';
 import { compressingSink, filterForPath, type Filter } from '../compress/index.js';
 import { VERSION } from './version.js';
 import { checkedEntries, checkLevelFor, checkWriteOptions, inputKind } from './options.js';
@@ -21,7 +21,7 @@ import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../mode
 import { entryNormalizer, type DeterministicOptions } from './deterministic.js';
 import { sized } from './unknown-size.js';
 import type { HashMode } from '../integrity/hash-ring.js';
-import { embedInto, type EmbeddedWritten } from '../integrity/par2/writer.js';
+import type { EmbeddedWritten } from '../integrity/par2/writer.js';
 
 export interface CreateOptions extends DeterministicOptions {
   /** Directory the paths are relative to (tar's -C). Default: the current directory. */
@@ -144,6 +144,9 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   const beforePublish = percent === undefined ? undefined : async (partial: string, target: string) => {
     const fh = await open(partial, 'r+');
     try {
+      // Loaded when recovery data is asked for: the PAR2 writer and its GF(2^16) tables are RSS a
+      // create without it should not carry.
+      const { embedInto } = await import('../integrity/par2/writer.js');
       embedded.result = await embedInto(fh, (await fh.stat()).size, `${partial}.par2`, { percent, name: basename(target), creator: `Created by portarc ${VERSION}` });
     } finally {
       await fh.close();
