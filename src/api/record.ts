@@ -152,8 +152,11 @@ export class ManifestRecorder {
       const spool = this.spool;
       let manifestData = -1;
       const sink = this.sink;
+      const format = this.format;
       async function* xml(): AsyncGenerator<Buffer> {
-        for await (const b of spool.drain()) {
+        // A tar writer is done with each chunk before it asks for the next (the zip writer may
+        // gather the body first): the spilled manifest comes through one reused buffer.
+        for await (const b of spool.drain(format === 'tar')) {
           if (manifestData < 0) manifestData = sink.position;
           xmlHash.update(b);
           yield b;

@@ -75,7 +75,8 @@ export interface SinkLike {
 export function compressingSink(filter: Filter, downstream: SinkLike, opts: CompressOptions = {}): SinkLike {
   if (filter === 'none') return downstream;
   // The compressed-stream digest is computed off the main thread, as the others (hash-ring.ts).
-  const ring = opts.digest ? new HashRing(opts.hashing) : undefined;
+  // One digest of one stream: a store of a few ids.
+  const ring = opts.digest ? new HashRing(opts.hashing, 8) : undefined;
   const take = (from: number, to: number) => ring!.update(0, from, to);
   const out = (c: Buffer) => {
     const fed = ring?.feed(c, take);

@@ -29,7 +29,7 @@ import { NativeHasher, nativeHashing } from './native-hash.js';
 export type HashMode = 'auto' | 'worker' | 'thread';
 
 const RING = 4 << 20;
-const THREAD_RING = 1 << 20;
+const THREAD_RING = 256 << 10;
 
 /** A batch goes to the worker when this many bytes or op numbers are waiting. */
 const FLUSH_BYTES = 1 << 20;
@@ -178,7 +178,7 @@ export class HashRing {
   /** Per slot, the index in `ops` of its last update, while it can still be extended. */
   private open = new Float64Array(8).fill(-1);
   /** Digests delivered (see STORE_IDS); ids are delivered in order: every id below `delivered` is done. */
-  private readonly store = Buffer.allocUnsafeSlow(STORE_IDS * RECORD);
+  private readonly store: Buffer;
   private nextId = 0;
   /** Mode 'auto': useWorker() may move the hashing to a worker. */
   private readonly auto: boolean;
@@ -194,7 +194,12 @@ export class HashRing {
   private waiters: Array<() => void> = [];
   private failed: Error | undefined;
 
-  constructor(mode: HashMode = 'auto') {
+  /** `ids`: how many digests the store keeps (STORE_IDS: the manifest's need; a single stream digest needs few). */
+  constructor(
+    mode: HashMode = 'auto',
+    private readonly ids = STORE_IDS,
+  ) {
+    this.store = Buffer.allocUnsafeSlow(ids * RECORD);
     // 'auto' with the addon: its threadpool costs no isolate, so the hashing leaves this thread at
     // once (for many small files that is most of what a manifest costs the writer).
     this.state = mode === 'worker' || (mode === 'auto' && nativeHashing()) ? 'worker' : 'thread';
@@ -359,10 +364,10 @@ export class HashRing {
 
   /** Where digest `d` is in the store; it must have arrived and not yet been overwritten. */
   private record(d: number): number {
-    if (!(d < this.delivered && d >= this.delivered - STORE_IDS)) {
+    if (!(d < this.delivered && d >= this.delivered - this.ids)) {
       throw this.failed ?? new PortarcError(`SHA-256 result ${d} is not there (${this.delivered} delivered)`, {}, 'PORTARC_INTERNAL');
     }
-    return (d % STORE_IDS) * RECORD;
+    return (d % this.ids) * RECORD;
   }
 
   /** Wait until `d` has arrived (sending what is waiting first, if it is there). */
@@ -450,7 +455,7 @@ export class HashRing {
     // The JavaScript runner's results are strings: into the store like the addon's.
     if (results) {
       for (let i = 0; i < results.length; i += 2) {
-        const o = ((results[i] as number) % STORE_IDS) * RECORD;
+        const o = ((results[i] as number) % this.ids) * RECORD;
         this.store.write(results[i + 1] as string, o, 'latin1');
         this.store.write(results[i + 1] as string, o + 64, 'hex');
       }

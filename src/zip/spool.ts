@@ -60,12 +60,17 @@ export class CentralSpool {
     }
   }
 
-  /** Every record in order, in fresh buffers the caller may keep. */
-  async *drain(): AsyncGenerator<Buffer> {
+  /**
+   * Every record in order, in fresh buffers the caller may keep; with `reuse`, what was spilled comes
+   * in one buffer, refilled for each block: the caller is done with a block when it asks for the next.
+   */
+  async *drain(reuse = false): AsyncGenerator<Buffer> {
     this.seal();
     if (this.file) {
+      const one = reuse ? Buffer.allocUnsafe(BLOCK) : undefined;
       for (let at = 0; at < this.file.size; ) {
-        const buf = Buffer.allocUnsafe(Math.min(BLOCK, this.file.size - at));
+        const n = Math.min(BLOCK, this.file.size - at);
+        const buf = one ? one.subarray(0, n) : Buffer.allocUnsafe(n);
         const { bytesRead } = await this.file.fh.read(buf, 0, buf.length, at);
         if (bytesRead === 0) throw new IoError('central directory spool file shrank (something else removed or truncated it)');
         yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
