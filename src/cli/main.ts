@@ -8,19 +8,24 @@ import { setFlagsFromString } from 'node:v8';
 import { enableGcPacing } from '../model/gc-pacer.js';
 import { parseLimit, type Limits } from '../model/limits.js';
 import { describeErrno, ioError, PortarcError, UsageError } from '../model/errors.js';
-// Each command imports the modules it runs when it runs (`await import()` in its action): a create
-// does not load extract's, verify's or repair's code (RSS against the 100 MiB bar).
-import type { ExtractResult } from '../api/extract.js';
+import { convert } from '../api/convert.js';
+import { create } from '../api/create.js';
+import { describeExtractDamage, extract, ExtractDamagedError, type ExtractResult } from '../api/extract.js';
+import { list, ListDamagedError } from '../api/list.js';
+import { describeDamage, verify } from '../api/verify.js';
+import { describeDifference, verifyTree } from '../api/verify-tree.js';
 import { VERSION } from '../api/version.js';
-import type { RecoveryStatus } from '../api/repair.js';
-import type { ListDamagedError as ListDamaged } from '../api/list.js';
+import { addRecovery, recoveryStatus, repair, type RecoveryStatus } from '../api/repair.js';
 import { loadSys } from '../fs/sys.js';
 import { zstdBackends } from '../compress/index.js';
 import { SPEC_VERSION_TEXT, type ArchiveInfo } from '../tar/version.js';
+import { describeSkipped } from '../tar/reader.js';
 import { entryJson, lsLine } from './format.js';
 import type { Progress } from '../api/progress.js';
 import { ProgressBar } from './progress.js';
 import { allOf, excludeOf, existingMode, namesOf, newerArg, newerFilter, withExcludeFlags, withFilesFromFlags, withWildcardsFlag, type SelectionFlags } from './selection.js';
+import { toStdout } from './to-stdout.js';
+import { archiveInfo } from './info.js';
 import { helpAfter } from './help.js';
 import { manPage } from './man.js';
 import { completionScript } from './completion.js';
@@ -110,7 +115,6 @@ function percentArg(value: string): number {
 /** verify's line about the recovery data (embedded, or beside the archive), or undefined when there is none. */
 async function recoveryLine(file: string, intact: boolean, embedded?: RecoveryStatus): Promise<{ text: string; damaged: boolean; json: unknown } | undefined> {
   try {
-    const { recoveryStatus } = await import('../api/repair.js');
     const s = embedded ?? (await recoveryStatus(file));
     if (!s) return undefined;
     const bad = s.damagedBlocks + (s.length > s.expected ? 1 : 0);
@@ -292,7 +296,6 @@ export async function main(argv: string[]): Promise<number> {
       if (o.json && o.file === '-') throw new UsageError('--json prints on stdout: it cannot be combined with -f - (the archive on stdout)');
       const paths = namesOf(args, o);
       if (!paths.length) throw new UsageError('nothing to archive: name files or directories (or -T FILE)');
-      const { create } = await import('../api/create.js');
       const result = await create(paths, o.file, {
         signal,
         cwd: o.directory,
@@ -316,7 +319,6 @@ export async function main(argv: string[]): Promise<number> {
         recovery = { embedded: true, ...r };
         warn(`recovery data: ${r.recoverySlices} blocks of ${r.sliceSize} bytes for ${r.inputSlices} archive blocks (${o.recovery}%) embedded after the archive (${r.bytes} bytes)`);
       } else if (o.recovery !== undefined) {
-        const { addRecovery } = await import('../api/repair.js');
         const r = await addRecovery(o.file, { percent: o.recovery });
         recovery = r;
         warn(`recovery data: ${r.recoverySlices} blocks of ${r.sliceSize} bytes for ${r.inputSlices} archive blocks (${o.recovery}%) in ${r.index}, ${r.volume}`);
@@ -361,13 +363,11 @@ export async function main(argv: string[]): Promise<number> {
       const list = o.verbose ? (o.json || o.toStdout ? (e: { name: string }) => warnLine(e.name) : (e: { name: string }) => say(`${e.name}\n`)) : undefined;
       if (o.toStdout) {
         if (o.json) throw new UsageError('-O writes the content on stdout: it cannot be combined with --json');
-        const { toStdout } = await import('./to-stdout.js');
         await toStdout(o.file, { paths, wildcards: o.wildcards, filter, limits: o.limit, write: out, onEntry: list });
         if (closed.stdoutError) throw ioError(closed.stdoutError, 'cannot write the content', '(stdout)');
         return;
       }
       // Damage (spec §6.8) is reported after everything else was restored: the report, then exit 2.
-      const { extract, ExtractDamagedError, describeExtractDamage } = await import('../api/extract.js');
       const result: ExtractResult = await extract(o.file, o.directory, {
         signal,
         preserve: o.preserve,
@@ -429,7 +429,6 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'one JSON document on stdout: what was converted (docs/cli-json.md)');
   withWriteFlags(program.commands.at(-1)!).action(async (input: string, output: string, o: CompressFlags & { json?: boolean }) => {
       if (o.json && output === '-') throw new UsageError('--json prints on stdout: it cannot be combined with "-" (the archive on stdout)');
-      const { convert } = await import('../api/convert.js');
       const result = await convert(input, output, { ...writeOptions(o), signal });
       for (const w of [...result.notices, ...result.warnings]) warn(`warning: ${w}`);
       if (result.portarcOnly.length) {
@@ -457,13 +456,12 @@ export async function main(argv: string[]): Promise<number> {
   withFilesFromFlags(withWildcardsFlag(withExcludeFlags(program.commands.at(-1)!)), 'the members to list')
     .action(async (args: string[], o: SelectionFlags & { file: string; verbose?: boolean; json?: boolean; all?: boolean; limit: Partial<Limits> }) => {
       const paths = namesOf(args, o, o.file);
-      const [{ list, ListDamagedError }, { describeSkipped }] = await Promise.all([import('../api/list.js'), import('../tar/reader.js')]);
       const listing = list(o.file, { limits: o.limit, all: o.all, paths, wildcards: o.wildcards, signal });
       const keep = excludeOf(o);
       let first = true;
       if (o.json) await out('{"entries":[\n');
       let warnings = 0;
-      let damage: ListDamaged | undefined;
+      let damage: ListDamagedError | undefined;
       const entries = (async function* () {
         try {
           yield* listing;
@@ -514,7 +512,6 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (paths: string[], o: VerifyFlags) => {
       if (o.directory !== undefined) return verifyDirectory(paths, o);
       if (paths.length) throw new UsageError('PATH arguments go with -C DIR (compare a restored tree)');
-      const { verify, describeDamage } = await import('../api/verify.js');
       const r = await verify(o.file, { limits: o.limit, signal });
       const name = o.file === '-' ? '(stdin)' : o.file;
       // The sidecar recovery set, if there is one (spec/recovery.md §7): additive, and damage its
@@ -549,7 +546,6 @@ export async function main(argv: string[]): Promise<number> {
   /** verify -C: one line per difference, `DIR/PATH: PROPERTY: archive A, disk B`, then a summary. */
   async function verifyDirectory(paths: string[], o: VerifyFlags): Promise<void> {
     const dir = o.directory!;
-    const { verifyTree, describeDifference } = await import('../api/verify-tree.js');
     const r = await verifyTree(o.file, dir, {
       // commander sets the --no-* flags' defaults to true: only their `false` is a choice.
       sameOwner: o.sameOwner === false ? false : undefined,
@@ -581,7 +577,6 @@ export async function main(argv: string[]): Promise<number> {
     .option('-o, --output <file>', 'write the repaired archive here (default: ARCHIVE.repaired)')
     .option('--in-place', 'replace the archive itself (through a temporary file and a rename: crash-safe)')
     .action(async (o: { file: string; output?: string; inPlace?: boolean }) => {
-      const { repair } = await import('../api/repair.js');
       const r = await repair(o.file, { output: o.output, inPlace: o.inPlace, signal });
       const where = r.damagedRanges.map(([a, b]) => `${a}-${b}`).join(', ');
       if (r.repairedBlocks === 0 && r.length === r.expected && !r.regionDamage?.length) {
@@ -601,7 +596,6 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'one JSON document (docs/cli-json.md)')
     .option('--limit <name=value>', 'raise or lower a bound (entries, headerBytes, xattrs, xattrBytes)', collectLimit, {})
     .action(async (o: { file: string; json?: boolean; limit: Partial<Limits> }) => {
-      const { archiveInfo } = await import('./info.js');
       const r = await archiveInfo(o.file, o.limit);
       for (const w of [...r.notices, ...r.warnings]) warn(`warning: ${w}`);
       if (r.warnings.length) code = EXIT.warnings;
