@@ -21,10 +21,12 @@ import type { ArchiveInfo } from '../model/archive-info.js';
 import type { Limits } from '../model/limits.js';
 import { MANIFEST_FEATURE, MANIFEST_NAME, TRAILER_NAME, TRAILER_SIZE, TrailerError, decodeTrailer, manifestMajor, readManifest, type ManifestEntry, type ManifestHead, type Trailer } from '../manifest/index.js';
 import { digestBody } from './content.js';
+import { DATA, DEND, DSHA, HFROM, HSHA, SHA256, SeenTable } from './seen.js';
 import { LagDigest } from './tap.js';
 import { FrameGaps } from './frame-gaps.js';
 import type { Damage } from './report.js';
 import { abortable } from '../model/abort.js';
+import { GcPacer } from '../model/gc-pacer.js';
 
 /**
  * How much of the compressed stream's end is kept to cut the compressed-stream digest at (§7.1):
@@ -49,25 +51,6 @@ async function zstdTail(path: string, length?: number): Promise<number | undefin
   }
 }
 
-
-interface Seen {
-  type: Entry['type'];
-  size: number;
-  sha256?: string;
-  link?: Buffer;
-  offset: number;
-  /** Tar: where the stored data starts, and the digests of the header and data ranges (§7). */
-  data?: number;
-  hsha?: string;
-  dsha?: string;
-  /** Where the header range measured for `hsha` began, and where the data range for `dsha` ended (tar offsets as read). */
-  hfrom?: number;
-  dend?: number;
-  /** Its data ran into bytes lost to a damaged zstd frame (reported then): no content to compare. */
-  lost?: boolean;
-  /** Read after a damaged zstd frame of unknown size: its offsets are not the archive's. */
-  inexact?: boolean;
-}
 
 /** A salvaging read (a .tar.zst): the gaps the decoder left and the ranges the tar reader skipped. */
 interface Salvaged {
@@ -182,7 +165,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
         const plain = res.compression === 'none' ? compressed : decompressor(res.compression, { reuseOutput: true, salvage })(compressed);
         // The salvaging decoder hands out a frame at once, once checked (4 MiB): in slices, the lag
         // copies what the reader is about to take, not a whole frame ahead of it (memory).
-        tarStream = lag.wrap(salvage ? slices(plain as AsyncIterable<Buffer>, SLICE) : (plain as AsyncIterable<Buffer>));
+        tarStream = lag.wrap(paced(salvage ? slices(plain as AsyncIterable<Buffer>, SLICE) : (plain as AsyncIterable<Buffer>)));
         const reader = new TarReader(tarStream, { archiveName: opened.name, limits: opts.limits, ...(salvage ? { salvage: true, gaps: salvage.gaps } : {}) });
         if (salvage) salvaged = { gaps: new FrameGaps(salvage.gaps), skipped: reader.damaged };
         res.info = reader.info;
@@ -225,7 +208,7 @@ async function walk(
   damaged: Damage[],
   salvaged?: Salvaged,
 ): Promise<boolean> {
-  const seen = new Map<string, Seen[]>();
+  const seen = new SeenTable();
   let lastOffset = 0;
   let lastName: string | undefined;
   let manifestAt = -1;
@@ -235,7 +218,8 @@ async function walk(
   // (Manifest 1.x's digest is of the bytes; there every range is checked, which covers the same bytes.)
   const fold = createHash('sha256');
   let folded = lag !== undefined;
-  let dataOpen: Seen | undefined;
+  /** The record whose data range is open (its end not known yet), -1: none. */
+  let dataOpen = -1;
   // Offsets are the reader's; the lag holds the decoded bytes, which lack what damaged zstd frames lost.
   const decoded = (t: number): number | undefined => (salvaged ? salvaged.gaps.decoded(t) : t);
   /** Where the lag's open range begins (tar offset); undefined past skipped damage: the next range starts afresh. */
@@ -255,11 +239,12 @@ async function walk(
     return d;
   };
   const closeData = (at: number) => {
-    if (dataOpen && dataOpen.data! < at) {
-      dataOpen.dsha = cutRange(dataOpen.data, at);
-      dataOpen.dend = at;
+    const data = dataOpen < 0 ? undefined : seen.get(dataOpen, DATA);
+    if (data !== undefined && data < at) {
+      seen.setDigest(dataOpen, DSHA, cutRange(data, at));
+      seen.set(dataOpen, DEND, at);
     }
-    dataOpen = undefined;
+    dataOpen = -1;
   };
   /** A member (or the manifest) after skipped damage: its range starts at its first byte. */
   const restart = (at: number) => {
@@ -268,7 +253,7 @@ async function walk(
   // Past damage (a salvaging read of a .tar.zst): each damaged frame once, the member it cut by
   // name, a damaged header; the ranges around the bytes skipped are not compared (they hold them).
   let skips = 0;
-  let cutMember: Seen | undefined;
+  let cutMember = -1;
   const skippedAt: [number, number][] = [];
   const afterSkips = (upTo: number) => {
     if (!salvaged) return;
@@ -277,11 +262,11 @@ async function walk(
       const s = skipped[skips]!;
       gaps.report(s.range[1], damaged);
       if (s.compressed === undefined) damaged.push({ part: 'archive', path: s.path, range: s.range, what: describeSkipped(s) });
-      else if (s.entry !== undefined) damaged.push({ part: 'content', path: s.entry, range: [cutMember?.data ?? s.range[0], s.range[1]], what: `its data runs into the tar bytes lost to the damaged zstd frame at compressed offset ${s.compressed[0]}; the reading went on at the next header` });
+      else if (s.entry !== undefined) damaged.push({ part: 'content', path: s.entry, range: [(cutMember < 0 ? undefined : seen.get(cutMember, DATA)) ?? s.range[0], s.range[1]], what: `its data runs into the tar bytes lost to the damaged zstd frame at compressed offset ${s.compressed[0]}; the reading went on at the next header` });
       if (gaps.inexactFrom(s.range[1]) === undefined) skippedAt.push(s.range);
       // The range open before the skip ends where it begins: compared only if the manifest ends it there too.
       if (dataOpen !== cutMember) closeData(s.range[0]);
-      dataOpen = cutMember = undefined;
+      dataOpen = cutMember = -1;
       rangeFrom = undefined;
       folded = false;
     }
@@ -346,14 +331,14 @@ async function walk(
         continue;
       }
       res.entries++;
-      const rec: Seen = { type: entry.type, size: entry.size, link: entry.linkTarget, offset: m.offset };
-      if (salvaged?.gaps.inexactFrom(m.offset) !== undefined) rec.inexact = true;
+      // Its record is added now (the data range's digest is set when the next member starts).
+      const rec = seen.add(p, entry.type, entry.size, m.offset, entry.linkTarget, salvaged?.gaps.inexactFrom(m.offset) !== undefined);
       if (lag && m.dataOffset !== undefined) {
         closeData(m.offset);
         restart(m.offset);
-        rec.data = m.dataOffset;
-        rec.hfrom = rangeFrom;
-        rec.hsha = cutRange(rangeFrom, m.dataOffset);
+        seen.set(rec, DATA, m.dataOffset);
+        seen.set(rec, HFROM, rangeFrom);
+        seen.setDigest(rec, HSHA, cutRange(rangeFrom, m.dataOffset));
         dataOpen = rec;
       }
       // The data read so far will never be cut before: hashed as it goes (memory: the read-ahead).
@@ -365,16 +350,13 @@ async function walk(
       if (entry.type === 'file') {
         const d = digestBody(entry, body);
         whole = await drained(d.body as AsyncIterable<Buffer>);
-        if (whole) rec.sha256 = d.digest();
+        if (whole) seen.setDigest(rec, SHA256, d.digest());
       } else whole = await drained(body);
       // Its data ran into bytes lost to a damaged zstd frame: the reader names it (afterSkips).
       if (!whole) {
-        rec.lost = true;
+        seen.setLost(rec);
         cutMember = rec;
       }
-      const list = seen.get(p) ?? [];
-      list.push(rec);
-      seen.set(p, list);
     }
     reachedEnd = true;
   } catch (err) {
@@ -416,7 +398,7 @@ async function walk(
   else if (!manifestOk) res.notes.push('the manifest could not be used: contents were not checked against digests');
   // What the manifest did not claim.
   if (manifestOk) {
-    for (const [p, list] of seen) for (const s of list) damaged.push({ part: 'extra', path: displayName(Buffer.from(p, 'latin1')), range: [s.offset, s.offset], what: 'entry is in the archive but not in the manifest' });
+    for (const [p, s] of seen.rest()) damaged.push({ part: 'extra', path: displayName(Buffer.from(p, 'latin1')), range: [s.offset, s.offset], what: 'entry is in the archive but not in the manifest' });
   }
   return reachedEnd;
 }
@@ -497,6 +479,20 @@ function readerDamage(err: PortarcError, at: number): Damage {
 const SLICE = 256 << 10;
 
 /** The chunks of `src` in pieces of at most `size` bytes (views, no copies). */
+/**
+ * The decoded stream, with a young-generation collection every few MiB (src/model/gc-pacer.ts):
+ * decoding makes buffers that V8 frees only with the small objects that hold them, and a verify of
+ * many small members makes few other objects to prompt a collection (50,000 files: ~45-70 MiB of
+ * such buffers waited).
+ */
+async function* paced(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const pacer = new GcPacer();
+  for await (const c of src) {
+    pacer.add(c.length);
+    yield c;
+  }
+}
+
 async function* slices(src: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
   for await (const c of src) for (let p = 0; p < c.length; p += size) yield c.subarray(p, p + size);
 }
@@ -516,7 +512,7 @@ interface Placing {
 }
 
 /** Check each manifest line against the entries read before it; returns whether the manifest was usable. */
-async function compare(xml: AsyncIterable<Buffer>, seen: Map<string, Seen[]>, res: StreamResult, archiveSha: string | undefined, manifestAt: number, damaged: Damage[], placing: Placing = { exact: true, skipped: [] }): Promise<boolean> {
+async function compare(xml: AsyncIterable<Buffer>, seen: SeenTable, res: StreamResult, archiveSha: string | undefined, manifestAt: number, damaged: Damage[], placing: Placing = { exact: true, skipped: [] }): Promise<boolean> {
   let prev = 0;
   const found: Damage[] = [];
   try {
@@ -545,12 +541,10 @@ async function compare(xml: AsyncIterable<Buffer>, seen: Map<string, Seen[]>, re
   return true;
 }
 
-function checkEntry(e: ManifestEntry, seen: Map<string, Seen[]>, prev: number, found: Damage[], skipped: readonly [number, number][]): void {
+function checkEntry(e: ManifestEntry, seen: SeenTable, prev: number, found: Damage[], skipped: readonly [number, number][]): void {
   const p = e.path.toString('latin1');
   const path = displayName(e.path);
-  const list = seen.get(p);
-  const s = list?.shift();
-  if (list && !list.length) seen.delete(p);
+  const s = seen.take(p);
   if (!s) {
     const gone = skipped.find(([a, b]) => e.offset >= a && e.offset < b);
     found.push({ part: 'missing', path, range: [e.offset, e.end], what: gone ? `listed in the manifest; its header was in the bytes skipped past damage (${gone[0]}–${gone[1]})` : 'listed in the manifest but not in the archive' });

@@ -1,0 +1,151 @@
+// The members a streaming verify has read, kept until it reaches the manifest at the archive's end
+// and compares each line with them (stream.ts; spec/manifest.md §8). Read as a stream (stdin, a
+// .tar.gz, a .tar.zst read front to back), a reader meets the manifest last, so every member's
+// record waits: as objects with three hex digests they took ~0.8 KB each (50,000 files: 36-42 MiB of
+// heap, verify over the 100 MiB bar). Here a record is a row of typed arrays (numbers, flags, the
+// digests' 96 bytes) found by its path: ~0.25 KB each, the path string being most of it.
+
+import type { Entry } from '../model/entry.js';
+
+/** One record as the comparison reads it. */
+export interface SeenRecord {
+  type: Entry['type'];
+  size: number;
+  link?: Buffer;
+  offset: number;
+  /** Tar: where the stored data starts, and the digests of the header and data ranges (§7). */
+  data?: number;
+  hsha?: string;
+  dsha?: string;
+  /** Where the header range measured for `hsha` began, and where the data range for `dsha` ended (tar offsets as read). */
+  hfrom?: number;
+  dend?: number;
+  sha256?: string;
+  /** Its data ran into bytes lost to a damaged zstd frame (reported then): no content to compare. */
+  lost?: boolean;
+  /** Read past a gap of unknown size: its offsets are not archive offsets, only its content is compared. */
+  inexact?: boolean;
+}
+
+const TYPES: readonly Entry['type'][] = ['file', 'directory', 'symlink', 'hardlink', 'fifo', 'chardev', 'blockdev'];
+const LOST = 8;
+const INEXACT = 16;
+/** Presence bits of the three digests, and where each is in a record's 96 bytes. */
+export const SHA256 = 0;
+export const HSHA = 1;
+export const DSHA = 2;
+const HAS = [32, 64, 128];
+/** Number columns. */
+const SIZE = 0;
+const OFFSET = 1;
+export const DATA = 2;
+export const HFROM = 3;
+export const DEND = 4;
+const COLS = 5;
+
+export class SeenTable {
+  private n = 0;
+  private num = new Float64Array(1024 * COLS);
+  private flags = new Uint8Array(1024);
+  private digests = Buffer.alloc(1024 * 96);
+  /** Per record, the next one with the same path (-1: none), for archives that hold a name twice. */
+  private next = new Int32Array(1024);
+  private heads = new Map<string, number>();
+  private tails = new Map<string, number>();
+  private links = new Map<number, Buffer>();
+
+  /** Add a member's record (its other fields are set as they are measured); returns its index. */
+  add(path: string, type: Entry['type'], size: number, offset: number, link?: Buffer, inexact?: boolean): number {
+    if (this.n === this.flags.length) this.grow();
+    const i = this.n++;
+    const t = TYPES.indexOf(type);
+    if (t < 0) throw new Error(`verify: unknown entry type ${type}`);
+    this.flags[i] = t | (inexact ? INEXACT : 0);
+    this.num.fill(NaN, i * COLS, i * COLS + COLS);
+    this.num[i * COLS + SIZE] = size;
+    this.num[i * COLS + OFFSET] = offset;
+    this.next[i] = -1;
+    if (link) this.links.set(i, link);
+    const head = this.heads.get(path);
+    if (head === undefined) this.heads.set(path, i);
+    else {
+      // A name seen before: chained after its last record, taken in archive order.
+      const tail = this.tails.get(path) ?? head;
+      this.next[tail] = i;
+      this.tails.set(path, i);
+    }
+    return i;
+  }
+
+  private grow(): void {
+    const cap = this.flags.length * 2;
+    const num = new Float64Array(cap * COLS);
+    num.set(this.num);
+    this.num = num;
+    const flags = new Uint8Array(cap);
+    flags.set(this.flags);
+    this.flags = flags;
+    const digests = Buffer.alloc(cap * 96);
+    this.digests.copy(digests);
+    this.digests = digests;
+    const next = new Int32Array(cap);
+    next.set(this.next);
+    this.next = next;
+  }
+
+  /** A number column of record i (undefined when not set). */
+  get(i: number, col: number): number | undefined {
+    const v = this.num[i * COLS + col]!;
+    return Number.isNaN(v) ? undefined : v;
+  }
+
+  set(i: number, col: number, v: number | undefined): void {
+    this.num[i * COLS + col] = v ?? NaN;
+  }
+
+  /** Record i's digest `which` (SHA256, HSHA, DSHA), hex; undefined clears it. */
+  setDigest(i: number, which: number, hex: string | undefined): void {
+    if (hex === undefined) {
+      this.flags[i]! &= ~HAS[which]!;
+      return;
+    }
+    this.digests.write(hex, i * 96 + which * 32, 'hex');
+    this.flags[i]! |= HAS[which]!;
+  }
+
+  setLost(i: number): void {
+    this.flags[i]! |= LOST;
+  }
+
+  /** The first record of `path` not taken yet, taken (the next one of that name comes next). */
+  take(path: string): SeenRecord | undefined {
+    const i = this.heads.get(path);
+    if (i === undefined) return undefined;
+    const after = this.next[i]!;
+    if (after < 0) {
+      this.heads.delete(path);
+      this.tails.delete(path);
+    } else this.heads.set(path, after);
+    return this.record(i);
+  }
+
+  /** The records not taken, by path (members in the archive and not in the manifest). */
+  *rest(): Generator<[string, SeenRecord]> {
+    for (const [path, head] of this.heads) for (let i = head; i >= 0; i = this.next[i]!) yield [path, this.record(i)];
+  }
+
+  private record(i: number): SeenRecord {
+    const f = this.flags[i]!;
+    const digest = (which: number) => (f & HAS[which]! ? this.digests.toString('hex', i * 96 + which * 32, i * 96 + which * 32 + 32) : undefined);
+    const r: SeenRecord = { type: TYPES[f & 7]!, size: this.get(i, SIZE)!, offset: this.get(i, OFFSET)!, link: this.links.get(i) };
+    r.data = this.get(i, DATA);
+    r.hfrom = this.get(i, HFROM);
+    r.dend = this.get(i, DEND);
+    r.sha256 = digest(SHA256);
+    r.hsha = digest(HSHA);
+    r.dsha = digest(DSHA);
+    if (f & LOST) r.lost = true;
+    if (f & INEXACT) r.inexact = true;
+    return r;
+  }
+}

@@ -1,0 +1,72 @@
+// The records a streaming verify keeps until the manifest (src/integrity/seen.ts): what goes in
+// comes out, field for field, in archive order per name (an archive may hold a name twice), and
+// what the manifest did not take is left for the "extra" report.
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { DATA, DEND, DSHA, HFROM, HSHA, SHA256, SeenTable, type SeenRecord } from '../src/integrity/seen.js';
+
+const hex = (i: number) => createHash('sha256').update(`d${i}`).digest('hex');
+const TYPES = ['file', 'directory', 'symlink', 'hardlink', 'fifo', 'chardev', 'blockdev'] as const;
+
+describe('SeenTable', () => {
+  it('keeps 5,000 records (past its growth steps) field for field; a name held twice comes back in archive order', () => {
+    const t = new SeenTable();
+    const want = new Map<string, SeenRecord[]>();
+    for (let i = 0; i < 5000; i++) {
+      const path = i % 97 === 0 ? 'twice' : `d/${i}`;
+      const r: SeenRecord = { type: TYPES[i % 7]!, size: i * 1000, offset: 2 ** 40 + i * 512, link: i % 7 === 2 ? Buffer.from(`t${i}`) : undefined };
+      const k = t.add(path, r.type, r.size, r.offset, r.link, i % 11 === 0);
+      if (i % 11 === 0) r.inexact = true;
+      if (i % 3 !== 0) {
+        r.data = r.offset + 512;
+        t.set(k, DATA, r.data);
+        r.hfrom = i % 5 === 0 ? undefined : r.offset - 7;
+        t.set(k, HFROM, r.hfrom);
+        r.hsha = hex(i);
+        t.setDigest(k, HSHA, r.hsha);
+      }
+      if (i % 4 === 0) {
+        r.dsha = hex(-i);
+        t.setDigest(k, DSHA, r.dsha);
+        r.dend = r.offset + 4096;
+        t.set(k, DEND, r.dend);
+      }
+      if (r.type === 'file' && i % 2 === 0) {
+        r.sha256 = hex(i + 0.5);
+        t.setDigest(k, SHA256, r.sha256);
+      }
+      if (i % 13 === 0) {
+        r.lost = true;
+        t.setLost(k);
+      }
+      want.set(path, [...(want.get(path) ?? []), r]);
+    }
+    // A digest set and then cleared (a range that could not be cut) is absent.
+    const k = t.add('cleared', 'file', 1, 1);
+    t.setDigest(k, HSHA, hex(1));
+    t.setDigest(k, HSHA, undefined);
+    expect(t.take('cleared')!.hsha).toBeUndefined();
+    for (const [path, list] of want) {
+      for (const r of list) {
+        const got = t.take(path)!;
+        expect({ ...got }).toEqual(JSON.parse(JSON.stringify(r), (key, v) => (key === 'link' && v ? Buffer.from(v.data) : v)));
+      }
+      // Taken: a line listed twice in the manifest finds nothing the second time.
+      if (path !== 'twice') expect(t.take(path)).toBeUndefined();
+    }
+    expect(t.take('twice')).toBeUndefined();
+    expect([...t.rest()]).toEqual([]);
+  });
+
+  it('rest() gives what was not taken, by name, in archive order', () => {
+    const t = new SeenTable();
+    t.add('a', 'file', 1, 0);
+    t.add('b', 'file', 1, 512);
+    t.add('a', 'file', 2, 1024);
+    t.add('c', 'directory', 0, 1536);
+    expect(t.take('b')!.offset).toBe(512);
+    expect([...t.rest()].map(([p, r]) => `${p}@${r.offset}`)).toEqual(['a@0', 'a@1024', 'c@1536']);
+    expect(t.take('a')!.size).toBe(1);
+    expect([...t.rest()].map(([p, r]) => `${p}@${r.offset}`)).toEqual(['a@1024', 'c@1536']);
+  });
+});
