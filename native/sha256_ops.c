@@ -28,12 +28,16 @@
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
 #endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+#endif
 /* SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, but exported by Node and
  * far lighter per call (no fetch, no allocation); a context is a plain struct, copied for `keep`. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <node_api.h>
 #include <openssl/sha.h>
 
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +247,13 @@ static napi_value hasher_run_async(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+  /* The SHA256_* symbols come from the process (Node exports its OpenSSL); bound lazily, a runtime
+   * without them would fail at the first call, ending the process. Checked here instead: the
+   * module then fails to load and the JavaScript hashing is used. */
+  if (!dlsym(RTLD_DEFAULT, "SHA256_Init") || !dlsym(RTLD_DEFAULT, "SHA256_Update") || !dlsym(RTLD_DEFAULT, "SHA256_Final")) {
+    napi_throw_error(env, NULL, "portarc_hash: this runtime does not export OpenSSL's SHA256 functions");
+    return NULL;
+  }
   napi_property_descriptor props[] = {
     {"hasherNew", NULL, hasher_new, NULL, NULL, NULL, napi_default, NULL},
     {"hasherRun", NULL, hasher_run, NULL, NULL, NULL, napi_default, NULL},
