@@ -26,7 +26,6 @@ import { LagDigest } from './tap.js';
 import { FrameGaps } from './frame-gaps.js';
 import type { Damage } from './report.js';
 import { abortable } from '../model/abort.js';
-import { GcPacer } from '../model/gc-pacer.js';
 
 /**
  * How much of the compressed stream's end is kept to cut the compressed-stream digest at (§7.1):
@@ -165,7 +164,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
         const plain = res.compression === 'none' ? compressed : decompressor(res.compression, { reuseOutput: true, salvage })(compressed);
         // The salvaging decoder hands out a frame at once, once checked (4 MiB): in slices, the lag
         // copies what the reader is about to take, not a whole frame ahead of it (memory).
-        tarStream = lag.wrap(paced(salvage ? slices(plain as AsyncIterable<Buffer>, SLICE) : (plain as AsyncIterable<Buffer>)));
+        tarStream = lag.wrap(salvage ? slices(plain as AsyncIterable<Buffer>, SLICE) : (plain as AsyncIterable<Buffer>));
         const reader = new TarReader(tarStream, { archiveName: opened.name, limits: opts.limits, ...(salvage ? { salvage: true, gaps: salvage.gaps } : {}) });
         if (salvage) salvaged = { gaps: new FrameGaps(salvage.gaps), skipped: reader.damaged };
         res.info = reader.info;
@@ -479,20 +478,6 @@ function readerDamage(err: PortarcError, at: number): Damage {
 const SLICE = 256 << 10;
 
 /** The chunks of `src` in pieces of at most `size` bytes (views, no copies). */
-/**
- * The decoded stream, with a young-generation collection every few MiB (src/model/gc-pacer.ts):
- * decoding makes buffers that V8 frees only with the small objects that hold them, and a verify of
- * many small members makes few other objects to prompt a collection (50,000 files: ~45-70 MiB of
- * such buffers waited).
- */
-async function* paced(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const pacer = new GcPacer();
-  for await (const c of src) {
-    pacer.add(c.length);
-    yield c;
-  }
-}
-
 async function* slices(src: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
   for await (const c of src) for (let p = 0; p < c.length; p += size) yield c.subarray(p, p + size);
 }
