@@ -138,8 +138,14 @@ static napi_value hasher_new(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-/* Reads (hasher, ring, ops, out) into h and b; NULL (an exception pending) when they are wrong. */
-static hasher_t *read_args(napi_env env, napi_value *argv, batch_t *b) {
+/*
+ * Reads the call's arguments into argv (`argc` of them, at most 5) and its first four (hasher,
+ * ring, ops, out) into h and b; NULL (an exception pending) when they are wrong.
+ */
+static hasher_t *read_args(napi_env env, napi_callback_info info, size_t argc, napi_value *argv, batch_t *b) {
+  size_t got = argc;
+  CHECK(napi_get_cb_info(env, info, &got, argv, NULL, NULL));
+  if (got < argc) CHECK(napi_invalid_arg);
   hasher_t *h;
   CHECK(napi_get_value_external(env, argv[0], (void **)&h));
   napi_typedarray_type type;
@@ -169,12 +175,9 @@ static hasher_t *read_args(napi_env env, napi_value *argv, batch_t *b) {
 }
 
 static napi_value hasher_run(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) CHECK(napi_invalid_arg);
   batch_t b;
-  hasher_t *h = read_args(env, argv, &b);
+  hasher_t *h = read_args(env, info, 4, argv, &b);
   if (!h) return NULL;
   napi_value count;
   CHECK(napi_create_uint32(env, (uint32_t)run(h, &b), &count));
@@ -210,10 +213,10 @@ static void job_complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value hasher_run_async(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) CHECK(napi_invalid_arg);
+  batch_t b;
+  hasher_t *h = read_args(env, info, 5, argv, &b);
+  if (!h) return NULL;
   napi_valuetype t;
   CHECK(napi_typeof(env, argv[4], &t));
   if (t != napi_function) CHECK(napi_invalid_arg);
@@ -222,11 +225,8 @@ static napi_value hasher_run_async(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "sha256 ops: out of memory");
     return NULL;
   }
-  j->h = read_args(env, argv, &j->b);
-  if (!j->h) {
-    free(j);
-    return NULL;
-  }
+  j->h = h;
+  j->b = b;
   napi_value name;
   if (napi_create_string_utf8(env, "portarc:sha256", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work) != napi_ok) {

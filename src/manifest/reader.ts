@@ -46,7 +46,7 @@ function path(v: string | undefined, where: string): Buffer {
 }
 
 export async function* readManifest(src: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<ManifestItem> {
-  // Loaded when a manifest is read: saxes' character-class tables cost ~14 MiB of RSS, which
+  // Loaded when a manifest is read: saxes' character-class tables cost ~8 MiB of RSS, which
   // create (it only writes manifests) should not pay against the 100 MiB bar.
   const { SaxesParser } = await import('saxes');
   const parser = new SaxesParser({ position: true });

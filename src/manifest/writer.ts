@@ -9,13 +9,17 @@ const BATCH = 64 << 10;
 /** Full batches that may wait for their digests before the writer waits (each ~100 lines). */
 const MAX_SEALED = 4;
 
+/** Lines gathered for one hand-out, and the digests (by id) still to be copied into them. */
 interface Batch {
   buf: Buffer;
   used: number;
+  /** [position, id] pairs, and the largest id among them. */
   fills: Float64Array;
   nfills: number;
   maxId: number;
 }
+
+const newBatch = (size = BATCH): Batch => ({ buf: Buffer.allocUnsafeSlow(size), used: 0, fills: new Float64Array(1024), nfills: 0, maxId: -1 });
 
 /** XML attribute text: markup characters as references, characters XML 1.0 forbids as U+FFFD. */
 export function xmlAttr(text: string): string {
@@ -66,13 +70,8 @@ export class ManifestWriter {
    * digests came, outlived the young generation: their collection was most of what the manifest
    * cost per entry).
    */
-  private buf: Buffer = Buffer.allocUnsafeSlow(BATCH);
-  private used = 0;
-  /** Digests to copy into buf before it is handed out: [position, id] pairs, and the largest id. */
-  private fills: Float64Array = new Float64Array(1024);
-  private nfills = 0;
-  private maxId = -1;
-  /** Full batches waiting for their digests, oldest first; their buffers, once out, for reuse. */
+  private cur = newBatch();
+  /** Full batches waiting for their digests, oldest first; batches handed out, for reuse. */
   private sealed: Batch[] = [];
   private spare: Batch[] = [];
   count = 0;
@@ -85,9 +84,10 @@ export class ManifestWriter {
   /** Add text; hand a full batch (a fresh buffer, the caller's to keep) to `out`. */
   private push(text: string, force = false): void | Promise<void> {
     // At most 3 bytes per UTF-16 unit: a batch never splits a line.
-    if (this.used + text.length * 3 > BATCH) return this.pushSlow(text, force);
-    this.used += this.buf.write(text, this.used, 'utf8');
-    if (force || this.used >= BATCH / 2) return this.hand(force);
+    const c = this.cur;
+    if (c.used + text.length * 3 > BATCH) return this.pushSlow(text, force);
+    c.used += c.buf.write(text, c.used, 'utf8');
+    if (force || c.used >= BATCH / 2) return this.hand(force);
   }
 
   private async pushSlow(text: string, force: boolean): Promise<void> {
@@ -97,7 +97,7 @@ export class ManifestWriter {
       await this.out(bytes);
       return;
     }
-    this.used = bytes.copy(this.buf, 0);
+    this.cur.used = bytes.copy(this.cur.buf, 0);
     if (force) await this.hand(true);
   }
 
@@ -107,18 +107,11 @@ export class ManifestWriter {
    * writer does. `all`: hand out everything, waiting as needed.
    */
   private hand(all = false): void | Promise<void> {
-    if (this.used) this.seal();
+    if (this.cur.used) {
+      this.sealed.push(this.cur);
+      this.cur = this.spare.pop() ?? newBatch();
+    }
     return this.drain(all);
-  }
-
-  private seal(): void {
-    this.sealed.push({ buf: this.buf, used: this.used, fills: this.fills, nfills: this.nfills, maxId: this.maxId });
-    const spare = this.spare.pop();
-    this.buf = spare?.buf ?? Buffer.allocUnsafeSlow(BATCH);
-    this.fills = spare?.fills ?? new Float64Array(1024);
-    this.used = 0;
-    this.nfills = 0;
-    this.maxId = -1;
   }
 
   private drain(all: boolean): void | Promise<void> {
@@ -133,7 +126,11 @@ export class ManifestWriter {
       for (let i = 0; i < b.nfills; i += 2) pending!.copyHex(b.fills[i + 1]!, b.buf, b.fills[i]!);
       const chunk = Buffer.from(b.buf.subarray(0, b.used));
       // A batch made bigger for one long line is not kept.
-      if (b.buf.length === BATCH) this.spare.push(b);
+      if (b.buf.length === BATCH) {
+        b.used = b.nfills = 0;
+        b.maxId = -1;
+        this.spare.push(b);
+      }
       const wrote = this.out(chunk);
       if (wrote) return wrote.then(() => this.drain(all));
     }
@@ -152,23 +149,23 @@ export class ManifestWriter {
     this.count++;
     // Escaped, a path byte takes at most 9 (a U+FFFE: %EF%BF%BE; '&': &amp;).
     const need = LINE_FIXED + 9 * (e.path.length + (e.link?.length ?? 0));
-    if (this.used + need > this.buf.length) return this.entrySlow(e, need);
+    if (this.cur.used + need > this.cur.buf.length) return this.entrySlow(e, need);
     this.line(e);
-    if (this.used >= BATCH / 2) return this.hand();
+    if (this.cur.used >= BATCH / 2) return this.hand();
   }
 
   private async entrySlow(e: LineEntry, need: number): Promise<void> {
     await this.hand();
     // hand() left an empty batch; one line longer than a batch gets a batch of its own size.
-    if (need > this.buf.length) this.buf = Buffer.allocUnsafeSlow(need);
+    if (need > this.cur.buf.length) this.cur = newBatch(need);
     this.line(e);
-    if (this.used >= BATCH / 2) await this.hand();
+    if (this.cur.used >= BATCH / 2) await this.hand();
   }
 
-  /** Write an entry's line at `used` (room is there). */
+  /** Write an entry's line at the end of the current batch (room is there). */
   private line(e: LineEntry): void {
-    const b = this.buf;
-    let p = put(b, this.used, L_PATH);
+    const b = this.cur.buf;
+    let p = put(b, this.cur.used, L_PATH);
     p = pathAttr(b, p, e.path);
     p = put(b, p, L_TYPE);
     p += b.write(e.type, p, 'latin1');
@@ -180,21 +177,22 @@ export class ManifestWriter {
     p = decimal(b, put(b, p, L_END), e.end);
     p = this.digest(put(b, p, L_HSHA), e.headerSha256);
     if (e.dataSha256 !== undefined && e.dataSha256 !== '') p = this.digest(put(b, p, L_DSHA), e.dataSha256);
-    this.used = put(b, p, L_CLOSE);
+    this.cur.used = put(b, p, L_CLOSE);
   }
 
   /** A digest's 64 hex digits at `p`: now, or (an id) when the batch is handed out. */
   private digest(p: number, d: string | number): number {
-    if (typeof d === 'string') return p + this.buf.write(d, p, 'latin1');
+    const c = this.cur;
+    if (typeof d === 'string') return p + c.buf.write(d, p, 'latin1');
     if (!this.pending) throw new Error('manifest: a digest given by id, and no PendingDigests to take it from');
-    if (this.nfills + 2 > this.fills.length) {
-      const grown = new Float64Array(this.fills.length * 2);
-      grown.set(this.fills);
-      this.fills = grown;
+    if (c.nfills + 2 > c.fills.length) {
+      const grown = new Float64Array(c.fills.length * 2);
+      grown.set(c.fills);
+      c.fills = grown;
     }
-    this.fills[this.nfills++] = p;
-    this.fills[this.nfills++] = d;
-    if (d > this.maxId) this.maxId = d;
+    c.fills[c.nfills++] = p;
+    c.fills[c.nfills++] = d;
+    if (d > c.maxId) c.maxId = d;
     return p + 64;
   }
 

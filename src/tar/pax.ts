@@ -52,15 +52,16 @@ const ASCII = /^[\x00-\x7f]*$/;
 export function formatPaxRecord(key: string, value: Buffer | string): Buffer {
   // ASCII text (times, numbers, most names): one string, one buffer.
   if (typeof value === 'string' && ASCII.test(key) && ASCII.test(value)) {
-    const body = key.length + value.length + 3;
-    let len = body + String(body).length;
-    if (String(len).length !== String(body).length) len = body + String(len).length;
-    return Buffer.from(`${len} ${key}=${value}\n`, 'latin1');
+    return Buffer.from(`${recordLength(key.length + value.length)} ${key}=${value}\n`, 'latin1');
   }
   const k = Buffer.from(key, 'utf8');
   const v = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-  const body = k.length + v.length + 3; // ' ' + '=' + '\n'
-  let len = body + String(body).length;
-  if (String(len).length !== String(body).length) len = body + String(len).length;
-  return Buffer.concat([Buffer.from(`${len} `, 'latin1'), k, Buffer.from('='), v, Buffer.from('\n')]);
+  return Buffer.concat([Buffer.from(`${recordLength(k.length + v.length)} `, 'latin1'), k, Buffer.from('='), v, Buffer.from('\n')]);
+}
+
+/** A record's length for a key and value of `bytes` bytes: ' ', '=', '\n' and its own digits. */
+function recordLength(bytes: number): number {
+  const body = bytes + 3;
+  const len = body + String(body).length;
+  return String(len).length === String(body).length ? len : body + String(len).length;
 }
