@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { embedRecovery, open, repair, verify } from '../src/api/index.js';
 import { findEmbedded, readAtOf, wrappedSize, type EmbeddedRegion } from '../src/integrity/par2/embedded.js';
-import { LOCATOR_PACKET } from '../src/integrity/par2/packets.js';
+import { LOCATOR_PACKET, locatorBody, packet } from '../src/integrity/par2/packets.js';
 import { portarc } from './helpers/cli.js';
 import { removeTempDirs, tempDir } from './helpers/tree.js';
 import { burst, rng } from './helpers/damage.js';
@@ -474,6 +474,30 @@ interface VectorExpect {
   note?: string;
   repair: { exit: number; identicalTo?: string; code?: string };
 }
+
+describe('embedded recovery data: the search near the end', () => {
+  // The search reads the last 8 MiB in overlapping windows (embedded.ts): a first locator is
+  // found wherever it starts in that span, also across a window's edge, and not before it.
+  const MiB = 1 << 20;
+  const size = 9 * MiB + 1000;
+  /** A file of `size` zero bytes with a first locator (of an archive of `at` bytes) at `at`. */
+  const withLocator = (at: number): Buffer => {
+    const b = Buffer.alloc(size);
+    const body = locatorBody({ archiveLength: at, regionLength: size - at, tailLength: 0, version: 1, recoveryCount: 1 });
+    packet(Buffer.alloc(16, 7), 'locator', body).copy(b, at);
+    return b;
+  };
+  const reader = (b: Buffer) => async (p: number, n: number) => b.subarray(p, Math.min(b.length, p + n));
+  it('a locator starting anywhere in the last 8 MiB is found, also across a window edge (every 64 KiB from the end)', async () => {
+    for (let at = size - (64 << 10) - 40; at >= size - 8 * MiB; at -= 64 << 10) {
+      const r = await findEmbedded(reader(withLocator(at)), size, { thorough: true });
+      expect(r, `locator at ${size - at} bytes from the end`).toMatchObject({ archiveLength: at, tailLength: 0, found: 'first-locator' });
+    }
+  });
+  it('one before the 8 MiB searched is not looked for', async () => {
+    expect(await findEmbedded(reader(withLocator(size - 8 * MiB - 200)), size, { thorough: true })).toBeUndefined();
+  });
+});
 
 describe('conformance/recovery vectors', () => {
   const names = readdirSync(VECTORS).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length));

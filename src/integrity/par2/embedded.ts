@@ -82,15 +82,17 @@ export function containerOf(head: Buffer): Container {
 // ---- reading helpers --------------------------------------------------------------------------
 
 /** Positioned reads of exactly n bytes (fewer at the end). */
-export type ReadAt = (position: number, length: number) => Promise<Buffer>;
+/** Positioned reads; with `into`, a reader may read into it and hand out a view of it (else a buffer of its own). */
+export type ReadAt = (position: number, length: number, into?: Buffer) => Promise<Buffer>;
 
 /**
  * Positioned reads through `fh`. With `reuse`, reads of up to its size land in it (valid until the
  * next read): copying a region of many MiB through fresh buffers left garbage V8 freed late.
  */
 export function readAtOf(fh: PositionalFile, reuse?: Buffer): ReadAt {
-  return async (position, length) => {
-    const b = reuse && length <= reuse.length ? reuse.subarray(0, Math.max(0, length)) : Buffer.alloc(Math.max(0, length));
+  return async (position, length, into) => {
+    const buf = into ?? reuse;
+    const b = buf && length <= buf.length ? buf.subarray(0, Math.max(0, length)) : Buffer.alloc(Math.max(0, length));
     let got = 0;
     while (got < b.length) {
       const { bytesRead } = await fh.read(b, got, b.length - got, position + got);
@@ -341,6 +343,14 @@ export function locatorAtEnd(tail: Buffer, c: 'gzip' | 'zstd'): Locator | undefi
 
 /** Bytes searched from the end for a copy of the index packets when both locators are unusable. */
 const SEARCH = 8 << 20;
+/**
+ * The search reads SEARCH in windows of this size, from the end back, each overlapping the next by
+ * OVERLAP: a packet that starts in a window and is no longer than OVERLAP lies whole in it (the
+ * locator and the File Description are a few hundred bytes). Not one 8 MiB read: verify searches
+ * every archive without a locator, twice, and 8 MiB of buffer were an eighth of its memory budget.
+ */
+const WINDOW_SIZE = 1 << 20;
+const OVERLAP = 64 << 10;
 
 /**
  * Find the embedded recovery region of an archive file of `size` bytes: from the locator at the
@@ -360,28 +370,41 @@ export async function findEmbedded(read: ReadAt, size: number, options: { thorou
   if (!options.thorough) return undefined;
   // The last locator (or the tail that leads to it) is damaged: a copy of the File Description,
   // whose length is the archive's, near the end; then the first locator, right after the archive.
-  const span = Math.min(size, SEARCH);
-  const w = await read(size - span, span);
-  for (let i = w.lastIndexOf(MAGIC); i >= 0; i = i > 0 ? w.lastIndexOf(MAGIC, i - 1) : -1) {
-    const p = packetAt(w, i);
-    if (p?.kind === 'locator') {
-      const loc = parseLocator(p.body);
-      if (loc && loc.archiveLength + loc.regionLength + loc.tailLength === size) return { ...loc, container: c, setId: p.setId.toString('hex'), found: 'first-locator' };
+  // Packets are tried last first: those starting in [lo, before) of each window.
+  const floor = Math.max(0, size - SEARCH);
+  // One buffer for every window (only these reads use it): no 8 MiB of garbage.
+  const into = Buffer.allocUnsafe(Math.min(size - floor, WINDOW_SIZE));
+  for (let before = size; before > floor; ) {
+    const lo = Math.max(floor, before - (WINDOW_SIZE - OVERLAP));
+    const w = await read(lo, Math.min(size, before + OVERLAP) - lo, into);
+    for (let i = w.lastIndexOf(MAGIC, before - lo - 1); i >= 0; i = i > 0 ? w.lastIndexOf(MAGIC, i - 1) : -1) {
+      const found = await fromPacket(read, c, size, w, i, lo + i);
+      if (found) return found;
     }
-    if (p?.kind !== 'fileDesc') continue;
-    const d = parseFileDesc(p.body);
-    // The description must lie after the archive it describes (not in a .par2 file archived in it).
-    if (!d || d.length <= 0 || d.length >= size || size - span + i < d.length) continue;
-    const first = await locatorAt(read, c, d.length, size);
-    if (first) return { ...first.loc, container: c, setId: first.setId, found: 'first-locator' };
-    // Both locators damaged: the archive's length is the description's, if the description is of
-    // this file (the MD5 of its first 16 KiB); the tail follows from the archive.
-    if (!md5(await read(0, Math.min(16384, d.length))).equals(d.md5_16k)) continue;
-    const t = await tailPlan(read, d.length, c, 0).catch(() => undefined);
-    if (!t || d.length + t.length > size) continue;
-    return { archiveLength: d.length, regionLength: size - d.length - t.length, tailLength: t.length, version: EMBEDDED_VERSION, recoveryCount: -1, container: c, setId: p.setId.toString('hex'), found: 'description' };
+    before = lo;
   }
   return undefined;
+}
+
+/** The region, if the packet at `w[i]` (file offset `at`) is a first locator or a File Description that leads to it. */
+async function fromPacket(read: ReadAt, c: Container, size: number, w: Buffer, i: number, at: number): Promise<EmbeddedRegion | undefined> {
+  const p = packetAt(w, i);
+  if (p?.kind === 'locator') {
+    const loc = parseLocator(p.body);
+    if (loc && loc.archiveLength + loc.regionLength + loc.tailLength === size) return { ...loc, container: c, setId: p.setId.toString('hex'), found: 'first-locator' };
+  }
+  if (p?.kind !== 'fileDesc') return undefined;
+  const d = parseFileDesc(p.body);
+  // The description must lie after the archive it describes (not in a .par2 file archived in it).
+  if (!d || d.length <= 0 || d.length >= size || at < d.length) return undefined;
+  const first = await locatorAt(read, c, d.length, size);
+  if (first) return { ...first.loc, container: c, setId: first.setId, found: 'first-locator' };
+  // Both locators damaged: the archive's length is the description's, if the description is of
+  // this file (the MD5 of its first 16 KiB); the tail follows from the archive.
+  if (!md5(await read(0, Math.min(16384, d.length))).equals(d.md5_16k)) return undefined;
+  const t = await tailPlan(read, d.length, c, 0).catch(() => undefined);
+  if (!t || d.length + t.length > size) return undefined;
+  return { archiveLength: d.length, regionLength: size - d.length - t.length, tailLength: t.length, version: EMBEDDED_VERSION, recoveryCount: -1, container: c, setId: p.setId.toString('hex'), found: 'description' };
 }
 
 // ---- the region's packets, unwrapped ----------------------------------------------------------
