@@ -3,7 +3,8 @@
 // .tar.gz, a .tar.zst read front to back), a reader meets the manifest last, so every member's
 // record waits: as objects with three hex digests they took ~0.8 KB each (50,000 files: 36-42 MiB of
 // heap, verify over the 100 MiB bar). Here a record is a row of typed arrays (numbers, flags, the
-// digests' 96 bytes) found by its path: ~0.25 KB each, the path string being most of it.
+// digests' 96 bytes, in pages of 4,096) found by its path: ~0.25 KB each, the path string being
+// most of it.
 
 import type { Entry } from '../model/entry.js';
 
@@ -43,85 +44,92 @@ export const HFROM = 3;
 export const DEND = 4;
 const COLS = 5;
 
+/** Records a page: the table grows a page at a time (no copy of what it holds, no doubling). */
+const PAGE_BITS = 12;
+const PAGE = 1 << PAGE_BITS;
+const SLOT = PAGE - 1;
+
 export class SeenTable {
   private n = 0;
-  private num = new Float64Array(1024 * COLS);
-  private flags = new Uint8Array(1024);
-  private digests = Buffer.alloc(1024 * 96);
+  private num: Float64Array[] = [];
+  private flags: Uint8Array[] = [];
+  private digests: Buffer[] = [];
   /** Per record, the next one with the same path (-1: none), for archives that hold a name twice. */
-  private next = new Int32Array(1024);
+  private next: Int32Array[] = [];
   private heads = new Map<string, number>();
   private tails = new Map<string, number>();
   private links = new Map<number, Buffer>();
 
   /** Add a member's record (its other fields are set as they are measured); returns its index. */
   add(path: string, type: Entry['type'], size: number, offset: number, link?: Buffer, inexact?: boolean): number {
-    if (this.n === this.flags.length) this.grow();
+    if ((this.n & SLOT) === 0) this.grow();
     const i = this.n++;
     const t = TYPES.indexOf(type);
     if (t < 0) throw new Error(`verify: unknown entry type ${type}`);
-    this.flags[i] = t | (inexact ? INEXACT : 0);
-    this.num.fill(NaN, i * COLS, i * COLS + COLS);
-    this.num[i * COLS + SIZE] = size;
-    this.num[i * COLS + OFFSET] = offset;
-    this.next[i] = -1;
+    const k = i & SLOT;
+    this.flags[i >> PAGE_BITS]![k] = t | (inexact ? INEXACT : 0);
+    const num = this.num[i >> PAGE_BITS]!;
+    num.fill(NaN, k * COLS, k * COLS + COLS);
+    num[k * COLS + SIZE] = size;
+    num[k * COLS + OFFSET] = offset;
+    this.next[i >> PAGE_BITS]![k] = -1;
     if (link) this.links.set(i, link);
     const head = this.heads.get(path);
     if (head === undefined) this.heads.set(path, i);
     else {
       // A name seen before: chained after its last record, taken in archive order.
       const tail = this.tails.get(path) ?? head;
-      this.next[tail] = i;
+      this.setNext(tail, i);
       this.tails.set(path, i);
     }
     return i;
   }
 
   private grow(): void {
-    const cap = this.flags.length * 2;
-    const num = new Float64Array(cap * COLS);
-    num.set(this.num);
-    this.num = num;
-    const flags = new Uint8Array(cap);
-    flags.set(this.flags);
-    this.flags = flags;
-    const digests = Buffer.alloc(cap * 96);
-    this.digests.copy(digests);
-    this.digests = digests;
-    const next = new Int32Array(cap);
-    next.set(this.next);
-    this.next = next;
+    this.num.push(new Float64Array(PAGE * COLS));
+    this.flags.push(new Uint8Array(PAGE));
+    this.digests.push(Buffer.alloc(PAGE * 96));
+    this.next.push(new Int32Array(PAGE));
+  }
+
+  private nextOf(i: number): number {
+    return this.next[i >> PAGE_BITS]![i & SLOT]!;
+  }
+
+  private setNext(i: number, to: number): void {
+    this.next[i >> PAGE_BITS]![i & SLOT] = to;
   }
 
   /** A number column of record i (undefined when not set). */
   get(i: number, col: number): number | undefined {
-    const v = this.num[i * COLS + col]!;
+    const v = this.num[i >> PAGE_BITS]![(i & SLOT) * COLS + col]!;
     return Number.isNaN(v) ? undefined : v;
   }
 
   set(i: number, col: number, v: number | undefined): void {
-    this.num[i * COLS + col] = v ?? NaN;
+    this.num[i >> PAGE_BITS]![(i & SLOT) * COLS + col] = v ?? NaN;
   }
 
   /** Record i's digest `which` (SHA256, HSHA, DSHA), hex; undefined clears it. */
   setDigest(i: number, which: number, hex: string | undefined): void {
+    const flags = this.flags[i >> PAGE_BITS]!;
     if (hex === undefined) {
-      this.flags[i]! &= ~HAS[which]!;
+      flags[i & SLOT]! &= ~HAS[which]!;
       return;
     }
-    this.digests.write(hex, i * 96 + which * 32, 'hex');
-    this.flags[i]! |= HAS[which]!;
+    this.digests[i >> PAGE_BITS]!.write(hex, (i & SLOT) * 96 + which * 32, 'hex');
+    flags[i & SLOT]! |= HAS[which]!;
   }
 
   setLost(i: number): void {
-    this.flags[i]! |= LOST;
+    this.flags[i >> PAGE_BITS]![i & SLOT]! |= LOST;
   }
 
   /** The first record of `path` not taken yet, taken (the next one of that name comes next). */
   take(path: string): SeenRecord | undefined {
     const i = this.heads.get(path);
     if (i === undefined) return undefined;
-    const after = this.next[i]!;
+    const after = this.nextOf(i);
     if (after < 0) {
       this.heads.delete(path);
       this.tails.delete(path);
@@ -131,12 +139,14 @@ export class SeenTable {
 
   /** The records not taken, by path (members in the archive and not in the manifest). */
   *rest(): Generator<[string, SeenRecord]> {
-    for (const [path, head] of this.heads) for (let i = head; i >= 0; i = this.next[i]!) yield [path, this.record(i)];
+    for (const [path, head] of this.heads) for (let i = head; i >= 0; i = this.nextOf(i)) yield [path, this.record(i)];
   }
 
   private record(i: number): SeenRecord {
-    const f = this.flags[i]!;
-    const digest = (which: number) => (f & HAS[which]! ? this.digests.toString('hex', i * 96 + which * 32, i * 96 + which * 32 + 32) : undefined);
+    const f = this.flags[i >> PAGE_BITS]![i & SLOT]!;
+    const page = this.digests[i >> PAGE_BITS]!;
+    const at = (i & SLOT) * 96;
+    const digest = (which: number) => (f & HAS[which]! ? page.toString('hex', at + which * 32, at + which * 32 + 32) : undefined);
     const r: SeenRecord = { type: TYPES[f & 7]!, size: this.get(i, SIZE)!, offset: this.get(i, OFFSET)!, link: this.links.get(i) };
     r.data = this.get(i, DATA);
     r.hfrom = this.get(i, HFROM);

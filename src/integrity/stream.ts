@@ -294,9 +294,12 @@ async function walk(
         restart(m.offset);
         const h = createHash('sha256');
         let whole = true;
+        // Hashed into the open range as it is read, like a member's data: a manifest of 16 MiB
+        // (50,000 entries) waited whole in the lag until the trailer's cut.
+        const body = lag && m.dataOffset !== undefined ? hashedAsRead(m.body, m.dataOffset, lag, decoded) : m.body;
         async function* tee(): AsyncGenerator<Buffer> {
           try {
-            for await (const c of m.body) {
+            for await (const c of body) {
               h.update(c);
               yield c;
             }
@@ -340,11 +343,7 @@ async function walk(
         seen.setDigest(rec, HSHA, cutRange(rangeFrom, m.dataOffset));
         dataOpen = rec;
       }
-      // The data read so far will never be cut before: hashed as it goes (memory: the read-ahead).
-      // Its decoded offset is the reader's less the bytes lost before it (none inside a member).
-      let read = m.dataOffset ?? 0;
-      const lost = read - (decoded(read) ?? read);
-      const body = lag && m.dataOffset !== undefined ? consumed(m.body, (n) => lag.hashUpTo((read += n) - lost)) : m.body;
+      const body = lag && m.dataOffset !== undefined ? hashedAsRead(m.body, m.dataOffset, lag, decoded) : m.body;
       let whole: boolean;
       if (entry.type === 'file') {
         const d = digestBody(entry, body);
@@ -480,6 +479,17 @@ const SLICE = 256 << 10;
 /** The chunks of `src` in pieces of at most `size` bytes (views, no copies). */
 async function* slices(src: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
   for await (const c of src) for (let p = 0; p < c.length; p += size) yield c.subarray(p, p + size);
+}
+
+/**
+ * A member's data read from `dataOffset` on: what was read will never be cut before, so it is
+ * hashed as it goes (memory: the read-ahead). Its decoded offset is the reader's less the bytes
+ * lost before it (none inside a member).
+ */
+function hashedAsRead(body: AsyncIterable<Buffer>, dataOffset: number, lag: LagDigest, decoded: (t: number) => number | undefined): AsyncGenerator<Buffer> {
+  let read = dataOffset;
+  const lost = read - (decoded(read) ?? read);
+  return consumed(body, (n) => lag.hashUpTo((read += n) - lost));
 }
 
 /** The chunks of `body`, telling `onRead` each one's length once the consumer asks for the next. */
