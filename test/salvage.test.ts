@@ -872,3 +872,28 @@ describe('verify: a .tar.zst is checked past a damaged frame (issue #10; spec/ma
     }
   });
 });
+
+describe('zstdSalvage with reused output buffers', () => {
+  it('hands a checked frame out in pieces; each chunk is left intact until the consumer asks for the one after the next (the tar reader may still read the previous one)', async () => {
+    const { zstdSalvage } = await import('../src/compress/index.js');
+    const { compress } = await import('zstd-napi');
+    // Frames of many pieces, of one, several of one in a row, and one not a multiple of 256 KiB.
+    const sizes = [1300 << 10, 100 << 10, 90 << 10, 700 << 10, 5 << 10, 256 << 10];
+    let seed = 1;
+    const data = sizes.map((n) => {
+      const b = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) b[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24 & 0x3f;
+      return b;
+    });
+    const input = Buffer.concat(data.map((d) => compress(d)));
+    const out: Buffer[] = [];
+    let prev: { view: Buffer; copy: Buffer } | undefined;
+    for await (const c of zstdSalvage(Readable.from([input]), { gaps: [] }, { reuseOutput: true })) {
+      if (prev) expect(prev.view.equals(prev.copy), `the chunk before byte ${out.reduce((n, b) => n + b.length, 0)} was overwritten`).toBe(true);
+      expect(c.length).toBeLessThanOrEqual(256 << 10);
+      prev = { view: c, copy: Buffer.from(c) };
+      out.push(prev.copy);
+    }
+    expect(Buffer.concat(out).equals(Buffer.concat(data))).toBe(true);
+  });
+});

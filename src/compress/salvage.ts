@@ -21,6 +21,8 @@ import type { ZstdDecompressOptions } from './zstd.js';
 
 /** Decompressed bytes of one frame held back until the frame is checked. */
 const HOLD = 16 << 20;
+/** How a held frame is handed out (reuseOutput): the pieces a reader takes at a time. */
+const PIECE = 256 << 10;
 
 /** A run of the decompressed stream lost to a damaged frame (or several in a row). */
 export interface FrameGap {
@@ -84,17 +86,30 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
   let lostSoFar = 0;
   let dec: FrameDecoder | undefined;
   let hash: Xxh64 | undefined;
-  // The held output: fresh chunks, or (reuseOutput) copies in one of two buffers taken in turn,
-  // so the one handed out last is not written again before the consumer asks for the one after.
+  // The held output: fresh chunks, or (reuseOutput) copies in one reused buffer, handed out in
+  // pieces of PIECE bytes. The consumer may still read the chunk before the one it asks for: so
+  // the last piece of a frame goes out as a copy in one of two small buffers taken in turn, and the
+  // next frame may be decoded into the big one (not two of them: 4 MiB of memory less).
   const reuse = opts.reuseOutput === true;
-  const holds: Buffer[] = [];
+  let holdBuf: Buffer | undefined;
+  const tails: Buffer[] = [];
   let turn = 0;
   let hold: Buffer | undefined;
   let held: Buffer[] = [];
   let heldBytes = 0;
-  const heldChunks = (): Buffer[] => (reuse ? (hold && heldBytes ? [hold.subarray(0, heldBytes)] : []) : held);
+  const heldChunks = (): Buffer[] => {
+    if (!reuse) return held;
+    if (!hold || !heldBytes) return [];
+    const pieces: Buffer[] = [];
+    for (let p = 0; p < heldBytes; p += PIECE) pieces.push(hold.subarray(p, Math.min(heldBytes, p + PIECE)));
+    const last = pieces[pieces.length - 1]!;
+    const tail = (tails[turn] ??= Buffer.allocUnsafeSlow(PIECE));
+    turn ^= 1;
+    last.copy(tail);
+    pieces[pieces.length - 1] = tail.subarray(0, last.length);
+    return pieces;
+  };
   const release = () => {
-    if (hold) turn ^= 1;
     hold = undefined;
     held = [];
     heldBytes = 0;
@@ -160,7 +175,7 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
             if (!b.length) return [];
             hash?.update(b);
             if (heldBytes + b.length <= HOLD && passed === 0) {
-              if (reuse) b.copy((hold ??= holds[turn] ??= Buffer.allocUnsafeSlow(HOLD)), heldBytes);
+              if (reuse) b.copy((hold ??= holdBuf ??= Buffer.allocUnsafeSlow(HOLD)), heldBytes);
               else held.push(b);
               heldBytes += b.length;
               return [];

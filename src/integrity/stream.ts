@@ -162,9 +162,9 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
         }
         lag = new LagDigest();
         const plain = res.compression === 'none' ? compressed : decompressor(res.compression, { reuseOutput: true, salvage })(compressed);
-        // The salvaging decoder hands out a frame at once, once checked (4 MiB): in slices, the lag
+        // The salvaging decoder hands out a checked frame in pieces of 256 KiB (reuseOutput): the lag
         // copies what the reader is about to take, not a whole frame ahead of it (memory).
-        tarStream = lag.wrap(salvage ? slices(plain as AsyncIterable<Buffer>, SLICE) : (plain as AsyncIterable<Buffer>));
+        tarStream = lag.wrap(plain as AsyncIterable<Buffer>);
         const reader = new TarReader(tarStream, { archiveName: opened.name, limits: opts.limits, ...(salvage ? { salvage: true, gaps: salvage.gaps } : {}) });
         if (salvage) salvaged = { gaps: new FrameGaps(salvage.gaps), skipped: reader.damaged };
         res.info = reader.info;
@@ -471,14 +471,6 @@ function readerDamage(err: PortarcError, at: number): Damage {
   if (!entry) return { part: 'archive', range: [at, at], what: err.reason };
   const content = err.code === 'PORTARC_DAMAGED' || /CRC-32 mismatch|bytes of data missing|decompress|inflate|checksum mismatch/i.test(err.reason);
   return { part: content ? 'content' : 'header', path: entry, range: [at, at], what: err.reason };
-}
-
-/** How much of a checked zstd frame goes to the tar reader at a time (see verifyStream). */
-const SLICE = 256 << 10;
-
-/** The chunks of `src` in pieces of at most `size` bytes (views, no copies). */
-async function* slices(src: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
-  for await (const c of src) for (let p = 0; p < c.length; p += size) yield c.subarray(p, p + size);
 }
 
 /**
