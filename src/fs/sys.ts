@@ -15,11 +15,11 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, constants as fsConstants, lstatSync, lutimesSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { getSystemErrorMap } from 'node:util';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { displayName } from '../model/entry.js';
+import { loadAddon } from '../model/native.js';
 
 export interface XattrWriteFailure {
   path: Buffer;
@@ -136,7 +136,6 @@ export type SysError = Error & { code: string; errno?: number; syscall?: string 
 const TYPE_BITS = { fifo: fsConstants.S_IFIFO, chardev: fsConstants.S_IFCHR, blockdev: fsConstants.S_IFBLK };
 
 const cache = new Map<Sys['kind'], Sys>();
-let addon: Addon | null | undefined; // undefined: not tried yet; null: not available
 
 /** Native unless opts.native === false, PORTARC_NO_NATIVE=1, or the addon is missing. Cached per kind. Windows: 'none'. */
 export function loadSys(opts: { native?: boolean } = {}): Sys {
@@ -144,7 +143,7 @@ export function loadSys(opts: { native?: boolean } = {}): Sys {
     if (!cache.has('none')) cache.set('none', noneSys());
     return cache.get('none')!;
   }
-  const native = opts.native !== false && process.env.PORTARC_NO_NATIVE !== '1' ? loadAddon() : null;
+  const native = opts.native !== false ? loadAddon<Addon>('portarc_sys') : null;
   const kind = native ? 'native' : 'fallback';
   let sys = cache.get(kind);
   if (!sys) {
@@ -152,18 +151,6 @@ export function loadSys(opts: { native?: boolean } = {}): Sys {
     cache.set(kind, sys);
   }
   return sys;
-}
-
-function loadAddon(): Addon | null {
-  if (addon === undefined) {
-    try {
-      // From src/fs/sys.ts (vitest) and dist/fs/sys.js (tsc) alike: two levels below the root.
-      addon = createRequire(import.meta.url)('../../build/Release/portarc_sys.node') as Addon;
-    } catch {
-      addon = null;
-    }
-  }
-  return addon;
 }
 
 // ---- native ---------------------------------------------------------------------------

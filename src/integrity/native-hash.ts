@@ -3,7 +3,7 @@
 // worker thread's ~25 MiB). Optional like the rest of the addon: without it (not built, Windows,
 // PORTARC_NO_NATIVE=1) the ring runs the same batches in JavaScript (hash-ring.ts RUNNER_SOURCE).
 
-import { createRequire } from 'node:module';
+import { loadAddon } from '../model/native.js';
 
 interface HashAddon {
   hasherNew(): object;
@@ -11,19 +11,8 @@ interface HashAddon {
   hasherRunAsync(hasher: object, ring: Uint8Array, ops: Float64Array, out: Buffer, done: (err: string | null, count: number) => void): void;
 }
 
-let addon: HashAddon | null | undefined; // undefined: not tried yet; null: not available
-
 function load(): HashAddon | null {
-  if (process.env.PORTARC_NO_NATIVE === '1') return null;
-  if (addon === undefined) {
-    try {
-      // From src/integrity (vitest) and dist/integrity (tsc) alike: two levels below the root.
-      addon = createRequire(import.meta.url)('../../build/Release/portarc_hash.node') as HashAddon;
-    } catch {
-      addon = null;
-    }
-  }
-  return addon;
+  return loadAddon<HashAddon>('portarc_hash');
 }
 
 /** Whether the addon's hashing is there (not built, Windows, or PORTARC_NO_NATIVE=1: no). */

@@ -8,7 +8,7 @@
 // and the workers, from src/ (vitest) and dist/ alike.
 
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { addonPath, nativeWanted } from '../../model/native.js';
 
 export interface Gf16Kernel {
   /** 'js', or 'native-' and the SIMD kernel's name ('native-avx2', ...). */
@@ -32,8 +32,8 @@ export interface Gf16Kernel {
  */
 export const MAX_COEFS = 16384;
 
-/** The addon, from src/integrity/par2 (vitest) and dist/integrity/par2 (tsc) alike. */
-export const ADDON_PATH = fileURLToPath(new URL('../../../build/Release/portarc_sys.node', import.meta.url));
+/** The addon holding the kernel (its workers load it by this path). */
+export const ADDON_PATH = addonPath('portarc_sys');
 
 export const GF16_KERNEL_SOURCE = String.raw`
 function makeGf16(require, addonPath, native) {
@@ -124,10 +124,7 @@ interface Gf16Module {
   kernel: Gf16Kernel;
 }
 
-/** Native unless PORTARC_NO_NATIVE=1 (as src/fs/sys.ts) or the addon is missing. */
-export function nativeWanted(): boolean {
-  return process.env.PORTARC_NO_NATIVE !== '1';
-}
+export { nativeWanted };
 
 const make = new Function('require', 'addonPath', 'native', `${GF16_KERNEL_SOURCE}\nreturn makeGf16(require, addonPath, native);`);
 const requireHere = createRequire(import.meta.url);
