@@ -69,4 +69,23 @@ describe('SeenTable', () => {
     expect(t.take('a')!.size).toBe(1);
     expect([...t.rest()].map(([p, r]) => `${p}@${r.offset}`)).toEqual(['a@1024', 'c@1536']);
   });
+
+  it('lets a page go once all its records were taken (the manifest read beside the stream): the rest are kept whole', () => {
+    const t = new SeenTable();
+    const pages = (): number => (t as unknown as { num: unknown[] }).num.filter(Boolean).length;
+    for (let i = 0; i < 10_000; i++) {
+      const k = t.add(`p${i}`, 'file', i, i * 512);
+      t.setDigest(k, SHA256, hex(i));
+    }
+    expect(pages()).toBe(3);
+    // Taken in archive order, but one record of the first page left: that page stays.
+    for (let i = 0; i < 9000; i++) if (i !== 7) expect(t.take(`p${i}`)!.sha256).toBe(hex(i));
+    expect(pages()).toBe(2);
+    expect(t.take('p7')).toMatchObject({ size: 7, offset: 7 * 512, sha256: hex(7) });
+    expect(pages()).toBe(1);
+    // A number set on a record taken (its page gone) is dropped, not an error; the others are whole.
+    t.set(3, DATA, 1);
+    expect(t.get(3, DATA)).toBeUndefined();
+    expect([...t.rest()].map(([p, r]) => [p, r.sha256])).toEqual([...Array(1000).keys()].map((j) => [`p${9000 + j}`, hex(9000 + j)]));
+  });
 });

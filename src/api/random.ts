@@ -13,11 +13,11 @@ import { Readable } from 'node:stream';
 import { SeekTable, prefixReader, readRange, type RandomAccessReader } from '../compress/seektable.js';
 import { sniff } from '../compress/sniff.js';
 import { digestBody } from '../integrity/content.js';
+import { collect, tarTrailer, zipTrailer, type Container } from '../integrity/container.js';
 import { zeros } from '../io/body.js';
 import { asFileHandle, asReader, counted, fileSource, httpSource, isRandomAccessSource, isUrl, type CountedSource, type RandomAccessSource } from '../io/random-access.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { readManifest } from '../manifest/reader.js';
-import { decodeTrailer, isTrailerMagic, TrailerError, TRAILER_MAGIC, TRAILER_TEXT_SIZE, type Trailer } from '../manifest/trailer.js';
 import { isManifestMember, type ManifestEntry } from '../manifest/types.js';
 import { displayName, makeEntry, type Entry, type EntryType } from '../model/entry.js';
 import { ArchiveError, DamagedError, PortarcError, UsageError } from '../model/errors.js';
@@ -96,7 +96,6 @@ export interface RandomArchive {
   close(): Promise<void>;
 }
 
-const TAIL = 64 << 10;
 const CHUNK = 1 << 20;
 
 export async function open(source: OpenableSource, options: RandomOptions = {}): Promise<RandomArchive> {
@@ -148,18 +147,6 @@ async function openUnchecked(source: OpenableSource, options: RandomOptions): Pr
 }
 
 
-/** The container bytes of a seekable archive: a plain tar or zip as is, a .tar.zst through its seek table. */
-interface Container {
-  size: number;
-  range(start: number, length: number): AsyncIterable<Buffer>;
-}
-
-async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of it) parts.push(c);
-  return Buffer.concat(parts);
-}
-
 /** `size`: the archive's end when recovery data is embedded after it (spec/recovery.md §10). */
 function plainContainer(src: CountedSource, size = src.size): Container {
   return {
@@ -194,48 +181,6 @@ function cachedReader(r: RandomAccessReader): RandomAccessReader {
 /** Every byte of the source, in order (a non-seekable format read from a seekable source). */
 async function* sequential(src: CountedSource): AsyncGenerator<Buffer> {
   for (let at = 0; at < src.size; at += CHUNK) yield await src.read(at, Math.min(CHUNK, src.size - at));
-}
-
-/** Find the tar trailer in the last container bytes: the last 512-aligned block starting with the magic. */
-async function tarTrailer(c: Container): Promise<{ at: number; trailer: Trailer } | string> {
-  // portarc puts it 1536 bytes from the end (plus up to a 10 KiB record's padding): try 16 KiB before the last 64 KiB (a small
-  // file fetched over HTTP must not cost a 64 KiB tail).
-  for (const span of [16 << 10, TAIL]) {
-    const r = await tarTrailerIn(c, span);
-    if (typeof r !== 'string' || span >= c.size) return r;
-  }
-  return 'no manifest trailer: the archive has no manifest';
-}
-
-async function tarTrailerIn(c: Container, span: number): Promise<{ at: number; trailer: Trailer } | string> {
-  const tailStart = Math.max(0, c.size - span);
-  const tail = await collect(c.range(tailStart, c.size - tailStart));
-  for (let p = Math.floor((c.size - 512) / 512) * 512; p >= tailStart; p -= 512) {
-    const i = p - tailStart;
-    if (!isTrailerMagic(tail.toString('latin1', i, i + TRAILER_MAGIC.length))) continue;
-    try {
-      const trailer = decodeTrailer(tail.subarray(i, i + 512));
-      if (!tail.subarray(i + TRAILER_TEXT_SIZE, i + 512).every((b) => b === 0)) return 'the trailer block is not NUL-padded';
-      return { at: p, trailer };
-    } catch (err) {
-      if (err instanceof TrailerError) return err.message;
-      throw err;
-    }
-  }
-  return 'no manifest trailer: the archive has no manifest';
-}
-
-async function zipTrailer(c: Container): Promise<{ at: number; trailer: Trailer } | string> {
-  if (c.size < TRAILER_TEXT_SIZE + 22) return 'no manifest trailer: the archive has no manifest';
-  const at = c.size - TRAILER_TEXT_SIZE;
-  const text = await collect(c.range(at, TRAILER_TEXT_SIZE));
-  if (!isTrailerMagic(text.toString('latin1'))) return 'no manifest trailer: the archive has no manifest';
-  try {
-    return { at, trailer: decodeTrailer(text) };
-  } catch (err) {
-    if (err instanceof TrailerError) return err.message;
-    throw err;
-  }
 }
 
 /** Random access, or undefined (with notes) when the archive must be read as a stream. */

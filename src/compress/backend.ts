@@ -36,9 +36,26 @@ export interface ZstdBackend {
   /**
    * `reuse`: the consumer is done with an output chunk before it asks for the one after next, so
    * big outputs may come from a few reused buffers instead of a fresh one each (garbage that
-   * V8 collects late: tens of MiB of RSS on a 1 GiB extract).
+   * V8 collects late: tens of MiB of RSS on a 1 GiB extract). `true` takes the backend's own
+   * buffers, shared by the frames of one reader in turn; a reader that decodes beside another
+   * brings an OutputRing of its own.
    */
-  frameDecoder(reuse?: boolean): FrameDecoder;
+  frameDecoder(reuse?: boolean | OutputRing): FrameDecoder;
+}
+
+/** Output buffers of the native stream decoders. */
+const OUT = 256 * 1024;
+/** Reused output buffers: the chunk yielded, the one before it, and room to spare. */
+const OUT_RING = 4;
+
+/** The reused output buffers of one reader's frames, decoded one at a time (see frameDecoder). */
+export class OutputRing {
+  private readonly bufs: Buffer[] = [];
+  private next = 0;
+  take(): Buffer {
+    this.next = (this.next + 1) % OUT_RING;
+    return (this.bufs[this.next] ??= Buffer.allocUnsafe(OUT));
+  }
 }
 
 /** What runs a frame compressor, in this thread or in a worker. */
@@ -81,11 +98,6 @@ function loadNapi(): { binding: NapiBinding; path: string } | undefined {
   return napi;
 }
 
-/** Output buffers of the native stream decoders. */
-const OUT = 256 * 1024;
-/** Reused output buffers: the chunk yielded, the one before it, and room to spare. */
-const OUT_RING = 4;
-
 function builtinBackend(): ZstdBackend {
   return {
     name: 'builtin',
@@ -101,19 +113,14 @@ function builtinBackend(): ZstdBackend {
 function napiBackend(b: NapiBinding): ZstdBackend {
   const spare: InstanceType<NapiBinding['DCtx']>[] = [];
   // The reused output buffers, shared by the frames in turn (one frame is decoded at a time).
-  const ring: Buffer[] = [];
-  let next = 0;
-  const fresh = (reuse: boolean) => {
-    if (!reuse) return Buffer.allocUnsafe(OUT);
-    next = (next + 1) % OUT_RING;
-    return (ring[next] ??= Buffer.allocUnsafe(OUT));
-  };
+  const shared = new OutputRing();
+  const fresh = (reuse: boolean | OutputRing) => (reuse === false ? Buffer.allocUnsafe(OUT) : (reuse === true ? shared : reuse).take());
   return {
     name: 'zstd-napi',
     zstdVersion: b.versionString(),
     canCompress: true,
     checksChecksums: true,
-    frameDecoder(reuse = false): FrameDecoder {
+    frameDecoder(reuse: boolean | OutputRing = false): FrameDecoder {
       let dctx: InstanceType<NapiBinding['DCtx']> | undefined = spare.pop() ?? new b.DCtx();
       let complete = false; // ZSTD_decompressStream returned 0: frame decoded and flushed
       let out = fresh(reuse);

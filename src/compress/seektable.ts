@@ -8,7 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { zstdBackend, type ZstdBackend, type ZstdBackendName } from './backend.js';
+import { zstdBackend, type OutputRing, type ZstdBackend, type ZstdBackendName } from './backend.js';
 import { CompressError } from './errors.js';
 import { SKIPPABLE_MASK, SKIPPABLE_MAGIC, ZSTD_MAGIC } from './frames.js';
 import { SEEK_TABLE_MAGIC, SEEKABLE_MAGIC } from './seekable.js';
@@ -22,11 +22,12 @@ export interface RandomAccessReader {
   read(position: number, length: number): Promise<Buffer>;
 }
 
-export function fileReader(fh: FileHandle): RandomAccessReader {
+/** Reads through `fh`; with `reuse`, reads of up to its size land in it (the caller is done with one before the next). */
+export function fileReader(fh: FileHandle, reuse?: Buffer): RandomAccessReader {
   return {
     size: async () => (await fh.stat()).size,
     async read(position, length) {
-      const buf = Buffer.allocUnsafe(length);
+      const buf = reuse && length <= reuse.length ? reuse.subarray(0, length) : Buffer.allocUnsafe(length);
       let got = 0;
       while (got < length) {
         const { bytesRead } = await fh.read(buf, got, length - got, position + got);
@@ -223,21 +224,83 @@ function hex(n: number): string {
   return `0x${n.toString(16).padStart(8, '0')}`;
 }
 
+/** The frames that hold bytes of [start, end) of the uncompressed stream, in order (empty ones passed over). */
+function* framesOf(table: SeekTable, start: number, end: number): Generator<FrameInfo> {
+  if (!(start >= 0) || start >= end) return;
+  for (let i = table.locate(start).frame; i < table.frames; i++) {
+    const f = table.frame(i);
+    if (f.decompressedOffset >= end) return;
+    if (f.decompressedSize > 0) yield f;
+  }
+}
+
 /**
  * Bytes [start, start + length) of the uncompressed stream (clipped to its end), reading and decoding
  * only the frames that hold them, one at a time.
  */
 export async function* readRange(r: RandomAccessReader, table: SeekTable, start: number, length: number, opts: RangeOptions = {}): AsyncGenerator<Buffer> {
   const end = Math.min(start + length, table.decompressedSize);
-  if (!(start >= 0) || start >= end) return;
   const backend = zstdBackend('decompress', opts.backend);
-  for (let i = table.locate(start).frame; i < table.frames; i++) {
-    const f = table.frame(i);
-    if (f.decompressedOffset >= end) break;
-    if (f.decompressedSize === 0) continue;
+  for (const f of framesOf(table, start, end)) {
     const data = await decodeFrame(r, f, backend);
     const from = Math.max(0, start - f.decompressedOffset);
     const to = Math.min(f.decompressedSize, end - f.decompressedOffset);
     yield data.subarray(from, to);
+  }
+}
+
+/** Compressed bytes streamRange asks its reader for at a time. */
+export const STREAM_PIECE = 256 << 10;
+
+/**
+ * readRange as a stream: each frame is read and decoded a piece at a time, so the memory is one
+ * decoder's (its window) and a piece, not a whole frame twice (read, then decoded). For a long
+ * range read beside other work: verify reads a .tar.zst's manifest so while it reads the archive.
+ * Each piece `r` returns is done with before the next read (it may reuse one buffer); with
+ * `ring`, the output comes in its buffers (the consumer is done with a chunk before the one after
+ * next). The frames' checksums are checked (by the decoder, or against the table), and their sizes.
+ */
+export async function* streamRange(r: RandomAccessReader, table: SeekTable, start: number, length: number, opts: RangeOptions & { ring?: OutputRing } = {}): AsyncGenerator<Buffer> {
+  const end = Math.min(start + length, table.decompressedSize);
+  const backend = zstdBackend('decompress', opts.backend);
+  for (const f of framesOf(table, start, end)) {
+    const frameEnd = f.decompressedOffset + f.decompressedSize;
+    const fail = (why: string, cause?: unknown) => new CompressError(`zstd frame ${f.index} at compressed offset ${f.compressedOffset}: ${why}`, { offset: f.compressedOffset, frame: f.index, filter: 'zstd', cause });
+    const hash = f.checksum !== undefined && !backend.checksChecksums ? new Xxh64() : undefined;
+    const dec = backend.frameDecoder(opts.ring ?? false);
+    /** Decompressed offset of the next byte out of the decoder. */
+    let at = f.decompressedOffset;
+    const clip = (c: Buffer): Buffer | undefined => {
+      hash?.update(c);
+      const from = at;
+      at += c.length;
+      if (at > frameEnd) throw fail(`decodes to more than the ${f.decompressedSize} bytes the seek table states`);
+      const lo = Math.max(from, start);
+      const hi = Math.min(at, end);
+      return lo < hi ? c.subarray(lo - from, hi - from) : undefined;
+    };
+    try {
+      // Past the range's end the rest of the frame is not decoded (its checksum then goes unchecked).
+      for (let p = 0; p < f.compressedSize && at < end; p += STREAM_PIECE) {
+        const src = await r.read(f.compressedOffset + p, Math.min(STREAM_PIECE, f.compressedSize - p));
+        if (src.length === 0) throw fail('the file ends before the frame does');
+        for await (const c of dec.push(src)) {
+          const out = clip(c);
+          if (out) yield out;
+        }
+      }
+      if (at < end) {
+        for await (const c of dec.end()) {
+          const out = clip(c);
+          if (out) yield out;
+        }
+        if (at !== frameEnd) throw fail(`decodes to ${at - f.decompressedOffset} bytes, the seek table says ${f.decompressedSize}`);
+        if (hash && hash.low32() !== f.checksum) throw fail(`checksum mismatch (seek table ${hex(f.checksum!)}, content ${hex(hash.low32())})`);
+      } else dec.destroy();
+    } catch (e) {
+      dec.destroy();
+      if (e instanceof CompressError) throw e;
+      throw fail((e as Error).message, e);
+    }
   }
 }

@@ -51,11 +51,16 @@ const SLOT = PAGE - 1;
 
 export class SeenTable {
   private n = 0;
-  private num: Float64Array[] = [];
-  private flags: Uint8Array[] = [];
-  private digests: Buffer[] = [];
+  // A page is let go once every record in it was taken (and the table is past it): when the
+  // manifest is read beside the stream (stream.ts), records are taken as they are compared, and
+  // the memory is that of the entries between the reading and the comparing, not of them all.
+  private num: (Float64Array | undefined)[] = [];
+  private flags: (Uint8Array | undefined)[] = [];
+  private digests: (Buffer | undefined)[] = [];
   /** Per record, the next one with the same path (-1: none), for archives that hold a name twice. */
-  private next: Int32Array[] = [];
+  private next: (Int32Array | undefined)[] = [];
+  /** Records not taken yet, per page. */
+  private live: number[] = [];
   private heads = new Map<string, number>();
   private tails = new Map<string, number>();
   private links = new Map<number, Buffer>();
@@ -67,6 +72,7 @@ export class SeenTable {
     const t = TYPES.indexOf(type);
     if (t < 0) throw new Error(`verify: unknown entry type ${type}`);
     const k = i & SLOT;
+    this.live[i >> PAGE_BITS]!++;
     this.flags[i >> PAGE_BITS]![k] = t | (inexact ? INEXACT : 0);
     const num = this.num[i >> PAGE_BITS]!;
     num.fill(NaN, k * COLS, k * COLS + COLS);
@@ -86,6 +92,7 @@ export class SeenTable {
   }
 
   private grow(): void {
+    this.live.push(0);
     this.num.push(new Float64Array(PAGE * COLS));
     this.flags.push(new Uint8Array(PAGE));
     this.digests.push(Buffer.alloc(PAGE * 96));
@@ -100,19 +107,24 @@ export class SeenTable {
     this.next[i >> PAGE_BITS]![i & SLOT] = to;
   }
 
+  // Records are read and set only before they are taken (stream.ts); one taken has nothing to
+  // say or keep: undefined, and nothing set, once its page is let go.
+
   /** A number column of record i (undefined when not set). */
   get(i: number, col: number): number | undefined {
-    const v = this.num[i >> PAGE_BITS]![(i & SLOT) * COLS + col]!;
+    const v = this.num[i >> PAGE_BITS]?.[(i & SLOT) * COLS + col] ?? NaN;
     return Number.isNaN(v) ? undefined : v;
   }
 
   set(i: number, col: number, v: number | undefined): void {
-    this.num[i >> PAGE_BITS]![(i & SLOT) * COLS + col] = v ?? NaN;
+    const num = this.num[i >> PAGE_BITS];
+    if (num) num[(i & SLOT) * COLS + col] = v ?? NaN;
   }
 
   /** Record i's digest `which` (SHA256, HSHA, DSHA), hex; undefined clears it. */
   setDigest(i: number, which: number, hex: string | undefined): void {
-    const flags = this.flags[i >> PAGE_BITS]!;
+    const flags = this.flags[i >> PAGE_BITS];
+    if (!flags) return;
     if (hex === undefined) {
       flags[i & SLOT]! &= ~HAS[which]!;
       return;
@@ -122,7 +134,8 @@ export class SeenTable {
   }
 
   setLost(i: number): void {
-    this.flags[i >> PAGE_BITS]![i & SLOT]! |= LOST;
+    const flags = this.flags[i >> PAGE_BITS];
+    if (flags) flags[i & SLOT]! |= LOST;
   }
 
   /** The first record of `path` not taken yet, taken (the next one of that name comes next). */
@@ -134,7 +147,11 @@ export class SeenTable {
       this.heads.delete(path);
       this.tails.delete(path);
     } else this.heads.set(path, after);
-    return this.record(i);
+    const r = this.record(i);
+    this.links.delete(i);
+    const page = i >> PAGE_BITS;
+    if (--this.live[page]! === 0 && page < this.live.length - 1) this.num[page] = this.flags[page] = this.digests[page] = this.next[page] = undefined;
+    return r;
   }
 
   /** The records not taken, by path (members in the archive and not in the manifest). */

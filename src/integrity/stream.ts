@@ -12,6 +12,8 @@ import { displayName, type Entry } from '../model/entry.js';
 import { PortarcError } from '../model/errors.js';
 import { CompressError, GZIP_DIGEST_SIZE, decoderTakesReusedInput, SeekTable, ZSTD_DIGEST_MAGIC, ZSTD_DIGEST_SIZE, decompressor, fileReader, prefixReader, gzipDigestMember, peek, sniff, unsupportedFormat, zstdDigestFrame, type Filter, type ZstdSalvage } from '../compress/index.js';
 import { FrameError, FrameWalker } from '../compress/frames.js';
+import { OutputRing } from '../compress/backend.js';
+import { STREAM_PIECE, streamRange } from '../compress/seektable.js';
 import { GapError } from '../io/bytesource.js';
 import { openSource, stable, type ArchiveSource } from '../io/source.js';
 import { locatorAtEnd } from './par2/embedded.js';
@@ -19,7 +21,8 @@ import { TarReader, describeSkipped, type SkippedRange } from '../tar/reader.js'
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
 import type { ArchiveInfo } from '../model/archive-info.js';
 import type { Limits } from '../model/limits.js';
-import { MANIFEST_FEATURE, MANIFEST_NAME, TRAILER_NAME, TRAILER_SIZE, TrailerError, decodeTrailer, manifestMajor, readManifest, type ManifestEntry, type ManifestHead, type Trailer } from '../manifest/index.js';
+import { MANIFEST_FEATURE, MANIFEST_NAME, TRAILER_NAME, TRAILER_SIZE, TrailerError, decodeTrailer, manifestMajor, readManifest, type ManifestEntry, type ManifestFoot, type ManifestHead, type ManifestItem, type Trailer } from '../manifest/index.js';
+import { tarTrailer } from './container.js';
 import { digestBody } from './content.js';
 import { DATA, DEND, DSHA, HFROM, HSHA, SHA256, SeenTable } from './seen.js';
 import { LagDigest } from './tap.js';
@@ -67,6 +70,12 @@ export interface StreamOptions {
   limits?: Partial<Limits>;
   /** Cancel before the next chunk (spec §8.6). */
   signal?: AbortSignal;
+  /**
+   * Read a seekable .tar.zst file's manifest through its seek table beside the stream (default
+   * true); false: compare every entry when the stream reaches the manifest, as for a stream. Both
+   * report the same damage (test/verify-property.test.ts holds them against each other).
+   */
+  ahead?: boolean;
 }
 
 export interface StreamResult {
@@ -78,6 +87,8 @@ export interface StreamResult {
   checkedContent: boolean;
   head?: ManifestHead;
   notes: string[];
+  /** The manifest was read beside the stream (a seekable .tar.zst file), not when the stream reached it. */
+  ahead?: boolean;
 }
 
 /** The head of a gzip stream: the part the decompressor never checks (spec/manifest.md §8.3). */
@@ -177,7 +188,16 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
       res.notes.push('the archive could not be opened: its entries could not be checked');
       return res;
     }
-    const complete = await walk(members, res, opts, lag, head, damaged, salvaged);
+    // A seekable .tar.zst file: its manifest is read through the seek table beside the stream, and
+    // each entry is compared once both have passed it: memory flat in the number of entries.
+    const side = opts.useManifest && opts.ahead !== false && opts.path && table.table ? await sideManifest(opts.path, opts.length, table.table) : undefined;
+    if (side) res.ahead = true;
+    let complete: boolean;
+    try {
+      complete = await walk(members, res, opts, lag, head, damaged, salvaged, side);
+    } finally {
+      await side?.close();
+    }
     if (complete && clag && tarStream) {
       // Read to the end of the compressed stream: the digest is in its last bytes.
       try {
@@ -206,6 +226,7 @@ async function walk(
   head: Buffer,
   damaged: Damage[],
   salvaged?: Salvaged,
+  side?: SideManifest,
 ): Promise<boolean> {
   const seen = new SeenTable();
   let lastOffset = 0;
@@ -271,6 +292,34 @@ async function walk(
     }
     gaps.report(upTo, damaged);
   };
+  // The manifest read beside the stream (side): a line is compared once the stream has passed its
+  // end (the member's data range is closed then). What it finds is reported at the manifest
+  // member, as compare() reports it; read as a stream, the lines come at the end.
+  const ahead: Ahead | undefined = side ? { found: [], prev: 0, done: false } : undefined;
+  if (side) res.head = side.head;
+  const advance = async (upTo: number): Promise<void> => {
+    const a = ahead!;
+    while (!a.done && !a.error) {
+      if (!a.line) {
+        let r: IteratorResult<ManifestItem>;
+        try {
+          r = await side!.items.next();
+        } catch (err) {
+          if (!(err instanceof PortarcError)) throw err;
+          a.error = err;
+          break;
+        }
+        if (r.done) a.done = true;
+        else if (r.value.kind === 'entry') a.line = r.value.entry;
+        else if (r.value.kind === 'foot') a.foot = r.value.foot;
+        continue;
+      }
+      if (a.line.end > upTo) break;
+      checkEntry(a.line, seen, a.prev, a.found, skippedAt);
+      a.prev = a.line.end;
+      a.line = undefined;
+    }
+  };
   let archiveSha: string | undefined;
   let xmlSha: string | undefined;
   let memberSha: string | undefined;
@@ -309,7 +358,11 @@ async function walk(
           }
         }
         const exact = salvaged?.gaps.inexactFrom(m.offset) === undefined;
-        if (opts.useManifest) manifestOk = await compare(tee(), seen, res, archiveSha, m.offset, damaged, { exact, skipped: skippedAt });
+        if (ahead) {
+          await advance(Infinity);
+          await drained(tee());
+          manifestOk = settle(ahead, res, archiveSha, m.offset, damaged, exact);
+        } else if (opts.useManifest) manifestOk = await compare(tee(), seen, res, archiveSha, m.offset, damaged, { exact, skipped: skippedAt });
         else await drained(tee());
         xmlSha = whole ? h.digest('hex') : undefined;
         continue;
@@ -343,6 +396,8 @@ async function walk(
         seen.setDigest(rec, HSHA, cutRange(rangeFrom, m.dataOffset));
         dataOpen = rec;
       }
+      // The members before this one are complete: their lines can be compared.
+      if (ahead) await advance(m.offset);
       const body = lag && m.dataOffset !== undefined ? hashedAsRead(m.body, m.dataOffset, lag, decoded) : m.body;
       let whole: boolean;
       if (entry.type === 'file') {
@@ -498,6 +553,92 @@ interface Placing {
   skipped: readonly [number, number][];
 }
 
+/** A .tar.zst file's manifest, read through its seek table: its head, and the items after it. */
+interface SideManifest {
+  head: ManifestHead;
+  items: AsyncIterator<ManifestItem>;
+  close(): Promise<void>;
+}
+
+/** The comparison of a manifest read beside the stream, as it goes. */
+interface Ahead {
+  /** The next line, read and not yet compared. */
+  line?: ManifestEntry;
+  prev: number;
+  found: Damage[];
+  foot?: ManifestFoot;
+  done: boolean;
+  error?: PortarcError;
+}
+
+/**
+ * The manifest of a seekable .tar.zst file, found through its trailer and read through the seek
+ * table, when it can be used: its bytes match the trailer's digest and its version is one this
+ * reader knows. Otherwise undefined: the manifest is then compared when the stream reaches it,
+ * and whatever is wrong is reported from there. Its memory: a zstd decoder (a frame's window),
+ * a piece of compressed bytes and a ring of output buffers, all its own.
+ */
+async function sideManifest(path: string, length: number | undefined, table: SeekTable): Promise<SideManifest | undefined> {
+  const { open } = await import('node:fs/promises');
+  const fh = await open(path, 'r');
+  let items: AsyncIterator<ManifestItem> | undefined;
+  let kept = false;
+  try {
+    // Each piece is decoded before the next is read (streamRange): one buffer takes them all.
+    const file = fileReader(fh, Buffer.allocUnsafe(STREAM_PIECE));
+    const reader = length === undefined ? file : prefixReader(file, length);
+    const ring = new OutputRing();
+    const range = (s: number, n: number) => streamRange(reader, table, s, n, { ring });
+    const found = await tarTrailer({ size: table.decompressedSize, range });
+    if (typeof found === 'string') return undefined;
+    const t = found.trailer;
+    if (!(t.manifestOffset <= t.manifestData && t.manifestData + t.manifestSize <= t.manifestEnd && t.manifestEnd <= found.at)) return undefined;
+    const hash = createHash('sha256');
+    for await (const c of range(t.manifestData, t.manifestSize)) hash.update(c);
+    if (hash.digest('hex') !== t.manifestSha256) return undefined;
+    const it = (items = readManifest(range(t.manifestData, t.manifestSize))[Symbol.asyncIterator]());
+    const first = await it.next();
+    if (first.done || first.value.kind !== 'head') return undefined;
+    kept = true;
+    return {
+      head: first.value.head,
+      items: it,
+      close: async () => {
+        await it.return?.(undefined);
+        await fh.close();
+      },
+    };
+  } catch (err) {
+    // Damaged frames, trailer or manifest, a version not known: the stream's way reports them.
+    if (!(err instanceof PortarcError)) throw err;
+    return undefined;
+  } finally {
+    if (!kept) {
+      await items?.return?.(undefined).catch(() => undefined);
+      await fh.close();
+    }
+  }
+}
+
+/** The manifest read beside the stream, at its member: the foot checked and what was found reported, as compare() does. */
+function settle(a: Ahead, res: StreamResult, archiveSha: string | undefined, manifestAt: number, damaged: Damage[], exact: boolean): boolean {
+  if (a.error) {
+    if (a.error.code === 'PORTARC_UNSUPPORTED') res.notes.push(a.error.reason);
+    else damaged.push({ part: 'manifest', range: [manifestAt, manifestAt], what: a.error.reason });
+    return false;
+  }
+  if (a.foot && exact) checkFoot(a.foot, res, archiveSha, manifestAt, a.found);
+  damaged.push(...a.found);
+  return a.done;
+}
+
+/** The manifest's foot against the stream: the bytes before the manifest, and the whole-archive digest. */
+function checkFoot(f: ManifestFoot, res: StreamResult, archiveSha: string | undefined, manifestAt: number, found: Damage[]): void {
+  if (f.bytes !== manifestAt) found.push({ part: 'manifest', range: [manifestAt, manifestAt], what: `the manifest says ${f.bytes} bytes precede it, but it is at ${manifestAt}` });
+  // Every range matched: then so does their digest (a manifest 2.x's); damage already named explains it too.
+  else if (res.head && manifestMajor(res.head.version) >= 2 && archiveSha !== undefined && f.sha256 !== archiveSha && !found.length) found.push({ part: 'archive', range: [0, manifestAt], what: 'the range digests do not add up to the whole-archive digest' });
+}
+
 /** Check each manifest line against the entries read before it; returns whether the manifest was usable. */
 async function compare(xml: AsyncIterable<Buffer>, seen: SeenTable, res: StreamResult, archiveSha: string | undefined, manifestAt: number, damaged: Damage[], placing: Placing = { exact: true, skipped: [] }): Promise<boolean> {
   let prev = 0;
@@ -510,11 +651,7 @@ async function compare(xml: AsyncIterable<Buffer>, seen: SeenTable, res: StreamR
         checkEntry(e, seen, prev, found, placing.skipped);
         prev = e.end;
       } else {
-        const f = item.foot;
-        if (!placing.exact) continue;
-        if (f.bytes !== manifestAt) found.push({ part: 'manifest', range: [manifestAt, manifestAt], what: `the manifest says ${f.bytes} bytes precede it, but it is at ${manifestAt}` });
-        // Every range matched: then so does their digest (a manifest 2.x's); damage already named explains it too.
-        else if (res.head && manifestMajor(res.head.version) >= 2 && archiveSha !== undefined && f.sha256 !== archiveSha && !found.length) found.push({ part: 'archive', range: [0, manifestAt], what: 'the range digests do not add up to the whole-archive digest' });
+        if (placing.exact) checkFoot(item.foot, res, archiveSha, manifestAt, found);
       }
     }
   } catch (err) {
