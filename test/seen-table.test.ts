@@ -72,7 +72,7 @@ describe('SeenTable', () => {
 
   it('lets a page go once all its records were taken (the manifest read beside the stream): the rest are kept whole', () => {
     const t = new SeenTable();
-    const pages = (): number => (t as unknown as { num: unknown[] }).num.filter(Boolean).length;
+    const pages = (): number => (t as unknown as { pages: unknown[] }).pages.filter(Boolean).length;
     for (let i = 0; i < 10_000; i++) {
       const k = t.add(`p${i}`, 'file', i, i * 512);
       t.setDigest(k, SHA256, hex(i));

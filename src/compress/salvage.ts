@@ -94,14 +94,13 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
   let holdBuf: Buffer | undefined;
   const tails: Buffer[] = [];
   let turn = 0;
-  let hold: Buffer | undefined;
   let held: Buffer[] = [];
   let heldBytes = 0;
   const heldChunks = (): Buffer[] => {
     if (!reuse) return held;
-    if (!hold || !heldBytes) return [];
+    if (!heldBytes) return [];
     const pieces: Buffer[] = [];
-    for (let p = 0; p < heldBytes; p += PIECE) pieces.push(hold.subarray(p, Math.min(heldBytes, p + PIECE)));
+    for (let p = 0; p < heldBytes; p += PIECE) pieces.push(holdBuf!.subarray(p, Math.min(heldBytes, p + PIECE)));
     const last = pieces[pieces.length - 1]!;
     const tail = (tails[turn] ??= Buffer.allocUnsafeSlow(PIECE));
     turn ^= 1;
@@ -110,7 +109,6 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
     return pieces;
   };
   const release = () => {
-    hold = undefined;
     held = [];
     heldBytes = 0;
   };
@@ -127,7 +125,6 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
     dec?.destroy();
     dec = undefined;
     // Nothing of it was handed out: its buffer may take the next frame.
-    hold = undefined;
     held = [];
     heldBytes = 0;
   };
@@ -175,7 +172,7 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
             if (!b.length) return [];
             hash?.update(b);
             if (heldBytes + b.length <= HOLD && passed === 0) {
-              if (reuse) b.copy((hold ??= holdBuf ??= Buffer.allocUnsafeSlow(HOLD)), heldBytes);
+              if (reuse) b.copy((holdBuf ??= Buffer.allocUnsafeSlow(HOLD)), heldBytes);
               else held.push(b);
               heldBytes += b.length;
               return [];

@@ -49,93 +49,89 @@ const PAGE_BITS = 12;
 const PAGE = 1 << PAGE_BITS;
 const SLOT = PAGE - 1;
 
+/** PAGE records, column by column; slot k is record (page index << PAGE_BITS) + k. */
+interface Page {
+  num: Float64Array;
+  flags: Uint8Array;
+  digests: Buffer;
+  /** Per record, the next one with the same path (-1: none), for archives that hold a name twice. */
+  next: Int32Array;
+  /** Records not taken yet. */
+  live: number;
+}
+
 export class SeenTable {
   private n = 0;
   // A page is let go once every record in it was taken (and the table is past it): when the
   // manifest is read beside the stream (stream.ts), records are taken as they are compared, and
   // the memory is that of the entries between the reading and the comparing, not of them all.
-  private num: (Float64Array | undefined)[] = [];
-  private flags: (Uint8Array | undefined)[] = [];
-  private digests: (Buffer | undefined)[] = [];
-  /** Per record, the next one with the same path (-1: none), for archives that hold a name twice. */
-  private next: (Int32Array | undefined)[] = [];
-  /** Records not taken yet, per page. */
-  private live: number[] = [];
+  private pages: (Page | undefined)[] = [];
   private heads = new Map<string, number>();
   private tails = new Map<string, number>();
   private links = new Map<number, Buffer>();
 
   /** Add a member's record (its other fields are set as they are measured); returns its index. */
   add(path: string, type: Entry['type'], size: number, offset: number, link?: Buffer, inexact?: boolean): number {
-    if ((this.n & SLOT) === 0) this.grow();
+    if ((this.n & SLOT) === 0) this.pages.push({ num: new Float64Array(PAGE * COLS), flags: new Uint8Array(PAGE), digests: Buffer.alloc(PAGE * 96), next: new Int32Array(PAGE), live: 0 });
     const i = this.n++;
     const t = TYPES.indexOf(type);
     if (t < 0) throw new Error(`verify: unknown entry type ${type}`);
+    const page = this.pages[i >> PAGE_BITS]!;
     const k = i & SLOT;
-    this.live[i >> PAGE_BITS]!++;
-    this.flags[i >> PAGE_BITS]![k] = t | (inexact ? INEXACT : 0);
-    const num = this.num[i >> PAGE_BITS]!;
-    num.fill(NaN, k * COLS, k * COLS + COLS);
-    num[k * COLS + SIZE] = size;
-    num[k * COLS + OFFSET] = offset;
-    this.next[i >> PAGE_BITS]![k] = -1;
+    page.live++;
+    page.flags[k] = t | (inexact ? INEXACT : 0);
+    page.num.fill(NaN, k * COLS, k * COLS + COLS);
+    page.num[k * COLS + SIZE] = size;
+    page.num[k * COLS + OFFSET] = offset;
+    page.next[k] = -1;
     if (link) this.links.set(i, link);
     const head = this.heads.get(path);
     if (head === undefined) this.heads.set(path, i);
     else {
       // A name seen before: chained after its last record, taken in archive order.
       const tail = this.tails.get(path) ?? head;
-      this.setNext(tail, i);
+      this.pages[tail >> PAGE_BITS]!.next[tail & SLOT] = i;
       this.tails.set(path, i);
     }
     return i;
   }
 
-  private grow(): void {
-    this.live.push(0);
-    this.num.push(new Float64Array(PAGE * COLS));
-    this.flags.push(new Uint8Array(PAGE));
-    this.digests.push(Buffer.alloc(PAGE * 96));
-    this.next.push(new Int32Array(PAGE));
+  // Records are read and set only before they are taken (stream.ts); one taken has nothing to
+  // say or keep: undefined, and nothing set, once its page is let go.
+  private page(i: number): Page | undefined {
+    return this.pages[i >> PAGE_BITS];
   }
 
   private nextOf(i: number): number {
-    return this.next[i >> PAGE_BITS]![i & SLOT]!;
+    return this.page(i)!.next[i & SLOT]!;
   }
-
-  private setNext(i: number, to: number): void {
-    this.next[i >> PAGE_BITS]![i & SLOT] = to;
-  }
-
-  // Records are read and set only before they are taken (stream.ts); one taken has nothing to
-  // say or keep: undefined, and nothing set, once its page is let go.
 
   /** A number column of record i (undefined when not set). */
   get(i: number, col: number): number | undefined {
-    const v = this.num[i >> PAGE_BITS]?.[(i & SLOT) * COLS + col] ?? NaN;
+    const v = this.page(i)?.num[(i & SLOT) * COLS + col] ?? NaN;
     return Number.isNaN(v) ? undefined : v;
   }
 
   set(i: number, col: number, v: number | undefined): void {
-    const num = this.num[i >> PAGE_BITS];
-    if (num) num[(i & SLOT) * COLS + col] = v ?? NaN;
+    const page = this.page(i);
+    if (page) page.num[(i & SLOT) * COLS + col] = v ?? NaN;
   }
 
   /** Record i's digest `which` (SHA256, HSHA, DSHA), hex; undefined clears it. */
   setDigest(i: number, which: number, hex: string | undefined): void {
-    const flags = this.flags[i >> PAGE_BITS];
-    if (!flags) return;
+    const page = this.page(i);
+    if (!page) return;
     if (hex === undefined) {
-      flags[i & SLOT]! &= ~HAS[which]!;
+      page.flags[i & SLOT]! &= ~HAS[which]!;
       return;
     }
-    this.digests[i >> PAGE_BITS]!.write(hex, (i & SLOT) * 96 + which * 32, 'hex');
-    flags[i & SLOT]! |= HAS[which]!;
+    page.digests.write(hex, (i & SLOT) * 96 + which * 32, 'hex');
+    page.flags[i & SLOT]! |= HAS[which]!;
   }
 
   setLost(i: number): void {
-    const flags = this.flags[i >> PAGE_BITS];
-    if (flags) flags[i & SLOT]! |= LOST;
+    const page = this.page(i);
+    if (page) page.flags[i & SLOT]! |= LOST;
   }
 
   /** The first record of `path` not taken yet, taken (the next one of that name comes next). */
@@ -149,8 +145,8 @@ export class SeenTable {
     } else this.heads.set(path, after);
     const r = this.record(i);
     this.links.delete(i);
-    const page = i >> PAGE_BITS;
-    if (--this.live[page]! === 0 && page < this.live.length - 1) this.num[page] = this.flags[page] = this.digests[page] = this.next[page] = undefined;
+    const p = i >> PAGE_BITS;
+    if (--this.pages[p]!.live === 0 && p < this.pages.length - 1) this.pages[p] = undefined;
     return r;
   }
 
@@ -160,10 +156,10 @@ export class SeenTable {
   }
 
   private record(i: number): SeenRecord {
-    const f = this.flags[i >> PAGE_BITS]![i & SLOT]!;
-    const page = this.digests[i >> PAGE_BITS]!;
+    const page = this.page(i)!;
+    const f = page.flags[i & SLOT]!;
     const at = (i & SLOT) * 96;
-    const digest = (which: number) => (f & HAS[which]! ? page.toString('hex', at + which * 32, at + which * 32 + 32) : undefined);
+    const digest = (which: number) => (f & HAS[which]! ? page.digests.toString('hex', at + which * 32, at + which * 32 + 32) : undefined);
     const r: SeenRecord = { type: TYPES[f & 7]!, size: this.get(i, SIZE)!, offset: this.get(i, OFFSET)!, link: this.links.get(i) };
     r.data = this.get(i, DATA);
     r.hfrom = this.get(i, HFROM);

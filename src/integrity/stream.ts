@@ -266,6 +266,17 @@ async function walk(
     }
     dataOpen = -1;
   };
+  /**
+   * A member's data (the manifest's too): what was read will never be cut before, so it is hashed
+   * as it goes (memory: the read-ahead). Its decoded offset is the reader's less the bytes lost
+   * before it (none inside a member).
+   */
+  const bodyOf = (m: { dataOffset?: number; body: AsyncIterable<Buffer> }): AsyncIterable<Buffer> => {
+    if (!lag || m.dataOffset === undefined) return m.body;
+    let read = m.dataOffset;
+    const lost = read - (decoded(read) ?? read);
+    return consumed(m.body, (n) => lag.hashUpTo((read += n) - lost));
+  };
   /** A member (or the manifest) after skipped damage: its range starts at its first byte. */
   const restart = (at: number) => {
     if (rangeFrom === undefined) cut(undefined, at);
@@ -345,7 +356,7 @@ async function walk(
         let whole = true;
         // Hashed into the open range as it is read, like a member's data: a manifest of 16 MiB
         // (50,000 entries) waited whole in the lag until the trailer's cut.
-        const body = lag && m.dataOffset !== undefined ? hashedAsRead(m.body, m.dataOffset, lag, decoded) : m.body;
+        const body = bodyOf(m);
         async function* tee(): AsyncGenerator<Buffer> {
           try {
             for await (const c of body) {
@@ -398,7 +409,7 @@ async function walk(
       }
       // The members before this one are complete: their lines can be compared.
       if (ahead) await advance(m.offset);
-      const body = lag && m.dataOffset !== undefined ? hashedAsRead(m.body, m.dataOffset, lag, decoded) : m.body;
+      const body = bodyOf(m);
       let whole: boolean;
       if (entry.type === 'file') {
         const d = digestBody(entry, body);
@@ -528,17 +539,6 @@ function readerDamage(err: PortarcError, at: number): Damage {
   return { part: content ? 'content' : 'header', path: entry, range: [at, at], what: err.reason };
 }
 
-/**
- * A member's data read from `dataOffset` on: what was read will never be cut before, so it is
- * hashed as it goes (memory: the read-ahead). Its decoded offset is the reader's less the bytes
- * lost before it (none inside a member).
- */
-function hashedAsRead(body: AsyncIterable<Buffer>, dataOffset: number, lag: LagDigest, decoded: (t: number) => number | undefined): AsyncGenerator<Buffer> {
-  let read = dataOffset;
-  const lost = read - (decoded(read) ?? read);
-  return consumed(body, (n) => lag.hashUpTo((read += n) - lost));
-}
-
 /** The chunks of `body`, telling `onRead` each one's length once the consumer asks for the next. */
 async function* consumed(body: AsyncIterable<Buffer>, onRead: (n: number) => void): AsyncGenerator<Buffer> {
   for await (const c of body) {
@@ -593,6 +593,8 @@ async function sideManifest(path: string, length: number | undefined, table: See
     if (typeof found === 'string') return undefined;
     const t = found.trailer;
     if (!(t.manifestOffset <= t.manifestData && t.manifestData + t.manifestSize <= t.manifestEnd && t.manifestEnd <= found.at)) return undefined;
+    // Checked whole before a line is compared (the manifest is decoded twice): a record taken
+    // early cannot be given back when a later part of the manifest turns out damaged.
     const hash = createHash('sha256');
     for await (const c of range(t.manifestData, t.manifestSize)) hash.update(c);
     if (hash.digest('hex') !== t.manifestSha256) return undefined;
@@ -622,11 +624,7 @@ async function sideManifest(path: string, length: number | undefined, table: See
 
 /** The manifest read beside the stream, at its member: the foot checked and what was found reported, as compare() does. */
 function settle(a: Ahead, res: StreamResult, archiveSha: string | undefined, manifestAt: number, damaged: Damage[], exact: boolean): boolean {
-  if (a.error) {
-    if (a.error.code === 'PORTARC_UNSUPPORTED') res.notes.push(a.error.reason);
-    else damaged.push({ part: 'manifest', range: [manifestAt, manifestAt], what: a.error.reason });
-    return false;
-  }
+  if (a.error) return unusable(a.error, res, manifestAt, damaged);
   if (a.foot && exact) checkFoot(a.foot, res, archiveSha, manifestAt, a.found);
   damaged.push(...a.found);
   return a.done;
@@ -650,19 +648,22 @@ async function compare(xml: AsyncIterable<Buffer>, seen: SeenTable, res: StreamR
         const e = item.entry;
         checkEntry(e, seen, prev, found, placing.skipped);
         prev = e.end;
-      } else {
-        if (placing.exact) checkFoot(item.foot, res, archiveSha, manifestAt, found);
-      }
+      } else if (placing.exact) checkFoot(item.foot, res, archiveSha, manifestAt, found);
     }
   } catch (err) {
     if (!(err instanceof PortarcError)) throw err;
-    if (err instanceof GapError) damaged.push({ part: 'manifest', range: [manifestAt, manifestAt], what: 'the manifest runs into the tar bytes lost to a damaged zstd frame: the entries could not be checked against it' });
-    else if (err.code === 'PORTARC_UNSUPPORTED') res.notes.push(err.reason);
-    else damaged.push({ part: 'manifest', range: [manifestAt, manifestAt], what: err.reason });
-    return false;
+    return unusable(err, res, manifestAt, damaged);
   }
   damaged.push(...found);
   return true;
+}
+
+/** Why the manifest could not be read to its end: a version not known (a note), else damage. Returns false (not usable). */
+function unusable(err: PortarcError, res: StreamResult, manifestAt: number, damaged: Damage[]): false {
+  if (err instanceof GapError) damaged.push({ part: 'manifest', range: [manifestAt, manifestAt], what: 'the manifest runs into the tar bytes lost to a damaged zstd frame: the entries could not be checked against it' });
+  else if (err.code === 'PORTARC_UNSUPPORTED') res.notes.push(err.reason);
+  else damaged.push({ part: 'manifest', range: [manifestAt, manifestAt], what: err.reason });
+  return false;
 }
 
 function checkEntry(e: ManifestEntry, seen: SeenTable, prev: number, found: Damage[], skipped: readonly [number, number][]): void {

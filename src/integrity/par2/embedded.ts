@@ -81,8 +81,7 @@ export function containerOf(head: Buffer): Container {
 
 // ---- reading helpers --------------------------------------------------------------------------
 
-/** Positioned reads of exactly n bytes (fewer at the end). */
-/** Positioned reads; with `into`, a reader may read into it and hand out a view of it (else a buffer of its own). */
+/** Positioned reads of exactly n bytes (fewer at the end); with `into`, a reader may read into it and hand out a view of it (else a buffer of its own). */
 export type ReadAt = (position: number, length: number, into?: Buffer) => Promise<Buffer>;
 
 /**

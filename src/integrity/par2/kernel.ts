@@ -124,8 +124,6 @@ interface Gf16Module {
   kernel: Gf16Kernel;
 }
 
-export { nativeWanted };
-
 const make = new Function('require', 'addonPath', 'native', `${GF16_KERNEL_SOURCE}\nreturn makeGf16(require, addonPath, native);`);
 const requireHere = createRequire(import.meta.url);
 const withNative = (): Gf16Module => make(requireHere, ADDON_PATH, true) as Gf16Module;

@@ -19,7 +19,8 @@ import { Worker } from 'node:worker_threads';
 import { PortarcError } from '../../model/errors.js';
 import { workerExecArgv } from '../../model/worker-argv.js';
 import { coefficient, inputLogs } from './gf16.js';
-import { ADDON_PATH, GF16_KERNEL_SOURCE, gf16Kernel, MAX_COEFS, nativeWanted } from './kernel.js';
+import { ADDON_PATH, GF16_KERNEL_SOURCE, gf16Kernel, MAX_COEFS } from './kernel.js';
+import { nativeWanted } from '../../model/native.js';
 import { readColumn, sliceCount, type PositionalFile } from './slices.js';
 
 /** Bytes of input slices read per batch (two such buffers). */
