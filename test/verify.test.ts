@@ -172,6 +172,30 @@ describe('portarc verify', () => {
     expect(JSON.parse(s.stdout).damaged).toMatchObject([{ part: 'content', path: './d/hello.txt' }]);
   });
 
+  it('a plain tar is read 1 MiB at a time, not a range at a time: damage on either side of each edge is named', async () => {
+    const many = join(dir, 'many');
+    mkdirSync(many);
+    // 700 files of 1-13 KiB: ranges of every size straddle the 1 MiB edges of the reads.
+    for (let i = 0; i < 700; i++) writeFileSync(join(many, `f${i}`), Buffer.alloc(1024 + ((i * 7919) % 12288), i % 251));
+    const f = join(dir, 'many.tar');
+    await create(['.'], f, { cwd: many });
+    const clean = await verify(f);
+    expect([clean.ok, clean.method, clean.damaged]).toEqual([true, 'ranges', []]);
+    const bytes = readFileSync(f);
+    expect(bytes.length).toBeGreaterThan(5 << 20);
+    const MiB = 1 << 20;
+    for (const at of [MiB - 1, MiB, MiB + 1, 2 * MiB - 1, 2 * MiB, 4 * MiB + 511, 4 * MiB + 512]) {
+      const b = Buffer.from(bytes);
+      b[at] ^= 0x10;
+      writeFileSync(join(dir, 'edge.tar'), b);
+      const r = await verify(join(dir, 'edge.tar'));
+      expect(r.damaged.length, `byte ${at}`).toBe(1);
+      const d = r.damaged[0]!;
+      expect(['header', 'content']).toContain(d.part);
+      expect(d.range![0] <= at && at < d.range![1], `byte ${at} in ${d.range}`).toBe(true);
+    }
+  });
+
   it('a broken header is named and verify goes on to report damage after it', () => {
     const b = readFileSync(files['a.tar']!);
     const h = b.indexOf('./d/big.bin');
