@@ -97,6 +97,26 @@ export class ByteSource {
     this.position -= b.length;
   }
 
+  /**
+   * Exactly n bytes when the chunk at hand holds them, else undefined (then read() them): the
+   * tar reader's headers, most of which are there already, without a promise each.
+   */
+  readNow(n: number): Buffer | undefined {
+    if (this.chunk.length - this.off < n || n === 0) return undefined;
+    const out = this.chunk.subarray(this.off, this.off + n);
+    this.off += n;
+    this.position += n;
+    return out;
+  }
+
+  /** Discard n bytes when the chunk at hand holds them (true), else nothing (false: skip() them). */
+  skipNow(n: number): boolean {
+    if (this.chunk.length - this.off < n) return false;
+    this.off += n;
+    this.position += n;
+    return true;
+  }
+
   /** Exactly n bytes, or fewer only at the end of the input. */
   async read(n: number): Promise<Buffer> {
     // fill() only when the chunk is used up: an async call per read was garbage per header.

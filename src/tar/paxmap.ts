@@ -116,15 +116,33 @@ export interface PaxState {
   sparseRealSize?: number;
   sparseMap?: number[]; // 0.0 pairs (offset, numbytes...) or 0.1 map
   /** SCHILY.xattr values by the name as written (still escaped: decoded once, in finishPax). */
-  schily: Map<string, Buffer>;
-  libarchive: Map<string, Buffer>;
+  schily?: Map<string, Buffer>;
+  libarchive?: Map<string, Buffer>;
   rhtSelinux?: string;
   aclTextAccess?: string;
   aclTextDefault?: string;
 }
 
 export function newPaxState(): PaxState {
-  return { schily: new Map(), libarchive: new Map() };
+  return {};
+}
+
+function badValue(entry: Entry, rec: PaxRecord): void {
+  entry.warnings.push(`pax keyword "${rec.key}" has an invalid value "${rec.value.toString('utf8').slice(0, 40)}"; ignored`);
+}
+
+/** The record's decimal value, or undefined (and a warning) when it is not one. */
+function decimalOf(entry: Entry, rec: PaxRecord): number | undefined {
+  const n = parsePaxDecimal(rec.value.toString('latin1'));
+  if (n === undefined) badValue(entry, rec);
+  return n;
+}
+
+/** The record's time in ns, or undefined (and a warning) when it is not one. */
+function timeOf(entry: Entry, rec: PaxRecord): bigint | undefined {
+  const ns = parsePaxTime(rec.value.toString('latin1'));
+  if (ns === undefined) badValue(entry, rec);
+  return ns;
 }
 
 /**
@@ -135,22 +153,15 @@ export function newPaxState(): PaxState {
  */
 export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord, global = false): void {
   const { key, value } = rec;
+  // Plain calls, not closures: this runs for every record of every member.
   const text = () => value.toString('utf8');
-  const bad = () => entry.warnings.push(`pax keyword "${key}" has an invalid value "${text().slice(0, 40)}"; ignored`);
+  const bad = () => badValue(entry, rec);
   if (!appliesTo(key, entry.type)) {
     if (!global) entry.notices.push(`pax keyword "${key}" does not apply to a ${entry.type}; ignored`);
     return;
   }
-  const decimal = (set: (n: number) => void) => {
-    const n = parsePaxDecimal(text());
-    if (n === undefined) bad();
-    else set(n);
-  };
-  const time = (set: (ns: bigint) => void) => {
-    const ns = parsePaxTime(text());
-    if (ns === undefined) bad();
-    else set(ns);
-  };
+  let n: number | undefined;
+  let ns: bigint | undefined;
   switch (key) {
     // An empty path or link target is no name at all (spec §4.3.3: not POSIX's "delete").
     case 'path':
@@ -162,11 +173,14 @@ export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord, gl
       entry.linkTarget = Buffer.from(value);
       return;
     case 'size':
-      return decimal((n) => (entry.size = n));
+      if ((n = decimalOf(entry, rec)) !== undefined) entry.size = n;
+      return;
     case 'uid':
-      return decimal((n) => (entry.uid = n));
+      if ((n = decimalOf(entry, rec)) !== undefined) entry.uid = n;
+      return;
     case 'gid':
-      return decimal((n) => (entry.gid = n));
+      if ((n = decimalOf(entry, rec)) !== undefined) entry.gid = n;
+      return;
     case 'uname':
       entry.uname = text();
       return;
@@ -174,23 +188,31 @@ export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord, gl
       entry.gname = text();
       return;
     case 'mtime':
-      return time((ns) => (entry.mtimeNs = ns));
+      if ((ns = timeOf(entry, rec)) !== undefined) entry.mtimeNs = ns;
+      return;
     case 'atime':
-      return time((ns) => (entry.atimeNs = ns));
+      if ((ns = timeOf(entry, rec)) !== undefined) entry.atimeNs = ns;
+      return;
     case 'ctime':
-      return time((ns) => (entry.ctimeNs = ns));
+      if ((ns = timeOf(entry, rec)) !== undefined) entry.ctimeNs = ns;
+      return;
     case 'SCHILY.devmajor':
-      return decimal((n) => (entry.devMajor = n));
+      if ((n = decimalOf(entry, rec)) !== undefined) entry.devMajor = n;
+      return;
     case 'SCHILY.devminor':
-      return decimal((n) => (entry.devMinor = n));
+      if ((n = decimalOf(entry, rec)) !== undefined) entry.devMinor = n;
+      return;
     case 'SCHILY.realsize':
     case 'GNU.sparse.realsize':
     case 'GNU.sparse.size':
-      return decimal((n) => (state.sparseRealSize = n));
+      if ((n = decimalOf(entry, rec)) !== undefined) state.sparseRealSize = n;
+      return;
     case 'GNU.sparse.major':
-      return decimal((n) => (state.sparseMajor = n));
+      if ((n = decimalOf(entry, rec)) !== undefined) state.sparseMajor = n;
+      return;
     case 'GNU.sparse.minor':
-      return decimal((n) => (state.sparseMinor = n));
+      if ((n = decimalOf(entry, rec)) !== undefined) state.sparseMinor = n;
+      return;
     case 'GNU.sparse.name':
       state.sparseName = Buffer.from(value);
       return;
@@ -200,7 +222,8 @@ export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord, gl
     case 'GNU.sparse.offset':
     case 'GNU.sparse.numbytes':
       // Sparse 0.0 repeats these keys in pairs, against pax's "last one wins".
-      return decimal((n) => void (state.sparseMap ??= []).push(n));
+      if ((n = decimalOf(entry, rec)) !== undefined) (state.sparseMap ??= []).push(n);
+      return;
     case 'GNU.sparse.map': {
       const fields = text().split(',').filter((s) => s !== '');
       const nums = fields.map(Number);
@@ -222,13 +245,13 @@ export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord, gl
       return;
   }
   if (key.startsWith(XATTR_SCHILY)) {
-    state.schily.set(key.slice(XATTR_SCHILY.length), Buffer.from(value));
+    (state.schily ??= new Map()).set(key.slice(XATTR_SCHILY.length), Buffer.from(value));
     return;
   }
   if (key.startsWith(XATTR_LIBARCHIVE)) {
     const decoded = decodeBase64Strict(value.toString('latin1').replace(/_/g, '='));
     if (!decoded) return void entry.warnings.push(`pax keyword "${key}" is not valid base64; ignored`);
-    state.libarchive.set(urlDecodeXattrName(key.slice(XATTR_LIBARCHIVE.length)), decoded);
+    (state.libarchive ??= new Map()).set(urlDecodeXattrName(key.slice(XATTR_LIBARCHIVE.length)), decoded);
     return;
   }
   if (!isKnownPaxKey(key)) entry.notices.push(`unknown pax keyword "${key}" ignored`);
@@ -249,11 +272,14 @@ function stripNul(v: Buffer): Buffer {
  * - SCHILY.acl text wins over a raw system.posix_acl_* xattr (GNU tar --xattrs writes both).
  */
 export function finishPax(entry: Entry, state: PaxState): void {
+  const { schily, libarchive } = state;
+  // Most members have none of these: nothing to resolve.
+  if (!schily && !libarchive && state.rhtSelinux === undefined && state.aclTextAccess === undefined && state.aclTextDefault === undefined) return;
   const xattrs = new Map<string, Buffer>();
-  for (const [raw, value] of state.schily) {
-    if (!state.libarchive.has(urlDecodeXattrName(raw))) xattrs.set(unescapeSchilyName(raw), value);
+  for (const [raw, value] of schily ?? []) {
+    if (!libarchive?.has(urlDecodeXattrName(raw))) xattrs.set(unescapeSchilyName(raw), value);
   }
-  for (const [name, value] of state.libarchive) xattrs.set(name, value);
+  for (const [name, value] of libarchive ?? []) xattrs.set(name, value);
 
   const label = xattrs.get(SELINUX_XATTR);
   xattrs.delete(SELINUX_XATTR);

@@ -126,13 +126,34 @@ export class TarReader implements AsyncIterable<TarMember> {
 
   /** Data of an extension header (x, g, L, K), bounded in size. */
   private async readExtension(h: RawHeader, at: number): Promise<Buffer> {
+    return this.extensionNow(h, at) ?? this.readExtensionAsync(h, at);
+  }
+
+  /** readExtension() when the bytes are at hand (most are: no promise), else undefined. */
+  private extensionNow(h: RawHeader, at: number): Buffer | undefined {
     if (h.size > this.maxHeader) {
       this.fail(`extension header of ${h.size} bytes exceeds the limit of ${this.maxHeader} (limit "headerBytes")`, at, undefined, 'PORTARC_LIMIT');
     }
+    const pad = padding(h.size);
+    const data = this.src.readNow(h.size + pad);
+    return data?.subarray(0, h.size);
+  }
+
+  private async readExtensionAsync(h: RawHeader, at: number): Promise<Buffer> {
     const data = await this.src.read(h.size);
     if (data.length < h.size) this.fail('archive is truncated inside an extension header', at);
     await this.src.skip(padding(h.size));
     return data;
+  }
+
+  /** The records of a pax header whose data is `data`; an error names the byte. */
+  private paxRecords(data: Buffer, at: number): PaxRecord[] {
+    try {
+      return parsePaxRecords(data);
+    } catch (err) {
+      if (err instanceof PaxError) this.fail(err.message, at + BLOCK + err.at);
+      throw err;
+    }
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<TarMember> {
@@ -150,7 +171,11 @@ export class TarReader implements AsyncIterable<TarMember> {
         let header: RawHeader | undefined;
         let headerAt = 0;
         for (;;) {
-          const got = await this.readHeaderBlock();
+          // The block without a promise when it is at hand (most are).
+          let got: { block: Buffer; at: number } | undefined;
+          const now = this.pending ? undefined : this.src.readNow(BLOCK);
+          if (now) got = { block: now, at: this.src.position - BLOCK };
+          else got = await this.readHeaderBlock();
           if (!got) {
             if (memberStart !== -1) this.fail('archive ends after an extension header with no member', memberStart);
             this.info.warnings.push(`${this.name}: archive ends without its end-of-archive blocks`);
@@ -174,18 +199,11 @@ export class TarReader implements AsyncIterable<TarMember> {
             current.start = memberStart = -1;
             continue;
           }
-          const parse = async (): Promise<PaxRecord[]> => {
-            const data = await this.readExtension(h, got.at);
-            try {
-              return parsePaxRecords(data);
-            } catch (err) {
-              if (err instanceof PaxError) this.fail(err.message, got.at + BLOCK + err.at);
-              throw err;
-            }
-          };
-          if (h.typeflag === TYPE.paxLocal) local = [...(local ?? []), ...(await parse())];
-          else if (h.typeflag === TYPE.paxGlobal) {
-            const recs = await parse();
+          if (h.typeflag === TYPE.paxLocal) {
+            const recs = this.paxRecords(this.extensionNow(h, got.at) ?? (await this.readExtensionAsync(h, got.at)), got.at);
+            local = local ? [...local, ...recs] : recs;
+          } else if (h.typeflag === TYPE.paxGlobal) {
+            const recs = this.paxRecords(await this.readExtension(h, got.at), got.at);
             globals = [...globals, ...applyGlobalRecords(this.info, recs, this.name, got.at)];
             current.start = memberStart = -1;
           } else if (h.typeflag === TYPE.gnuLongName) longName = stripTrailingNul(await this.readExtension(h, got.at));
@@ -206,7 +224,8 @@ export class TarReader implements AsyncIterable<TarMember> {
         current.complete = member.complete;
         yield member.member;
         // Skip whatever the consumer left of the body, then the padding.
-        await member.drain();
+        const draining = member.drain();
+        if (draining) await draining;
       } catch (err) {
         if (!(this.salvage && err instanceof GapError)) throw err;
         await this.afterGap(current);
@@ -222,7 +241,7 @@ export class TarReader implements AsyncIterable<TarMember> {
     local: PaxRecord[] | undefined,
     longName: Buffer | undefined,
     longLink: Buffer | undefined,
-  ): Promise<{ member: TarMember; drain: () => Promise<void>; complete: () => boolean }> {
+  ): Promise<{ member: TarMember; drain: () => void | Promise<void>; complete: () => boolean }> {
     let type = TYPE_OF[h.typeflag];
     const entry = makeEntry({ path: longName ?? h.path, type: type ?? 'file' });
     if (type === undefined) {
@@ -339,14 +358,22 @@ export class TarReader implements AsyncIterable<TarMember> {
         throw new ArchiveError(`archive is truncated: ${stored - consumed} bytes of data missing`, { archive: name, entry: entryName, offset: dataAt + consumed });
       }
     }
-    const drain = async () => {
+    const drain = (): void | Promise<void> => {
       const left = stored - consumed;
-      const got = await src.skip(left);
-      consumed += got;
-      if (got < left) this.fail(`archive is truncated: ${left - got} bytes of data missing`, dataAt + consumed, entryName);
-      await src.skip(padding(stored + mapBytes));
+      // What is left and the padding at hand (a small member): no promise.
+      if (src.skipNow(left + padding(stored + mapBytes))) {
+        consumed = stored;
+        return;
+      }
+      return (async () => {
+        const got = await src.skip(left);
+        consumed += got;
+        if (got < left) this.fail(`archive is truncated: ${left - got} bytes of data missing`, dataAt + consumed, entryName);
+        await src.skip(padding(stored + mapBytes));
+      })();
     };
-    return { member: { entry, offset: memberStart, dataOffset: dataAt, body: body() }, drain, complete: () => consumed === stored };
+    // An iterable, not a generator made now: most members' bodies are never read (list, directories).
+    return { member: { entry, offset: memberStart, dataOffset: dataAt, body: { [Symbol.asyncIterator]: body } }, drain, complete: () => consumed === stored };
   }
 
   /**
