@@ -80,7 +80,7 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
         damaged = archive.skipped ?? [];
         for await (const m of abortable(archive.members, signal)) {
           if (!options.all && isManifestMember(m.entry.path, archive.info.features.compat)) continue;
-          yield { ...m.entry, offset: m.offset };
+          yield withOffset(m.entry, m.offset);
         }
         if (damaged.length) throw new ListDamagedError(damaged);
       } catch (err) {
@@ -93,4 +93,11 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
       }
     },
   };
+}
+
+/** The member's entry as listed: the reader's own object (made for this member) with its offset, not a copy. */
+function withOffset(entry: Entry, offset: number): ListedEntry {
+  const listed = entry as ListedEntry;
+  listed.offset = offset;
+  return listed;
 }
