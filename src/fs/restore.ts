@@ -502,7 +502,7 @@ export class Restorer {
     const start = batch.used;
     let end = start;
     let spilled: Buffer[] | undefined;
-    for await (const part of body ?? []) {
+    const take = (part: Buffer) => {
       this.count(part.length, entry);
       if (!spilled && end + part.length <= batch.data.length) {
         part.copy(batch.data, end);
@@ -511,7 +511,10 @@ export class Restorer {
         spilled ??= [Buffer.from(batch.data.subarray(start, end))];
         spilled.push(Buffer.from(part));
       }
-    }
+    };
+    // A body in memory (the reader's small members) is taken whole, without an async iteration.
+    if (Buffer.isBuffer(body)) take(body);
+    else for await (const part of body ?? []) take(part);
     const wrong = check.verdict?.();
     if (spilled || wrong !== undefined) {
       const content = spilled ?? [batch.data.subarray(start, end)];

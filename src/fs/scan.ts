@@ -9,7 +9,7 @@
 import { closeSync, createReadStream, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { decodeAclXattr } from '../model/acl.js';
-import { cannotRead, readFailure } from '../io/body.js';
+import { bufferBody, cannotRead, readFailure } from '../io/body.js';
 import { EntryError, UsageError, ioError } from '../model/errors.js';
 import { displayName, makeEntry, type AclEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { hostPlatform, type Platform } from './platform.js';
@@ -374,7 +374,7 @@ async function toEntry(it: Item, st: StatLike, xattrs: Map<string, Buffer> | Err
       if (content) {
         // Read whole by scanBatch (one link, small, not sparse): the check checked() makes after
         // reading is made when the writer takes the body, from the fstat taken then.
-        const data = onceBody(content.data);
+        const data = bufferBody(content.data);
         return {
           entry,
           body: () => {
@@ -460,18 +460,6 @@ function changed(st: StatLike, now: Pick<BigIntStats, 'size' | 'mtimeNs' | 'ctim
   if (now.size === st.size && now.mtimeNs === st.mtimeNs && now.ctimeNs === st.ctimeNs) return undefined;
   const what = now.size > st.size ? `grew by ${now.size - st.size} bytes; archived the first ${st.size}` : now.size < st.size ? `shrank to ${now.size} bytes after it was read` : 'modified';
   return `file changed as we read it (${what})`;
-}
-
-/**
- * A content already in memory as a body: a Buffer (the writers take it whole, without an async
- * iteration), which is also an async iterable of itself for any other consumer of scan().
- */
-function onceBody(data: Buffer): AsyncIterable<Buffer> {
-  return Object.defineProperty(data, Symbol.asyncIterator, {
-    value: async function* () {
-      yield data;
-    },
-  }) as unknown as AsyncIterable<Buffer>;
 }
 
 /** Read `size` bytes from the start of `fd`, never more: growth is seen by checked(). */

@@ -16,6 +16,18 @@ export function* zeros(n: number): Generator<Buffer> {
   for (let left = n; left > 0; left -= ZEROS.length) yield ZEROS.subarray(0, Math.min(left, ZEROS.length));
 }
 
+/**
+ * A content already in memory as a body: the Buffer itself (writers and restore take it whole,
+ * with no async iteration), made an async iterable of itself for any other consumer.
+ */
+export function bufferBody(data: Buffer): AsyncIterable<Buffer> & Buffer {
+  return Object.defineProperty(data, Symbol.asyncIterator, {
+    value: async function* () {
+      yield data;
+    },
+  }) as AsyncIterable<Buffer> & Buffer;
+}
+
 /** "permission denied (EACCES)" for a system error, the message otherwise. */
 export function readFailure(err: unknown): string {
   const e = err as NodeJS.ErrnoException;

@@ -6,6 +6,7 @@ import { ArchiveError, LimitError, UnsupportedFeatureError } from '../model/erro
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { displayName, makeEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { ByteSource, GapError } from '../io/bytesource.js';
+import { bufferBody } from '../io/body.js';
 import { describeGap, type FrameGap } from '../compress/salvage.js';
 import { BLOCK, HeaderError, TYPE, decodeHeader, isZeroBlock, readSparseRuns, type RawHeader } from './header.js';
 import { FieldError } from './numbers.js';
@@ -82,6 +83,8 @@ const TYPE_OF: Record<number, EntryType> = {
 };
 
 const padding = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
+/** Members up to this size whose data is in the chunk at hand are handed out as one Buffer. */
+const SMALL_BODY = 1 << 20;
 
 export class TarReader implements AsyncIterable<TarMember> {
   /** Spec version, features and archive-level warnings, filled in as global headers are read. */
@@ -345,6 +348,13 @@ export class TarReader implements AsyncIterable<TarMember> {
     entry.name = displayName(entry.path);
 
     const dataAt = this.src.position;
+    // Data and padding in the chunk at hand (most small members): the body is that data, taken
+    // now, a Buffer (also an async iterable of itself): no generator, nothing left to drain.
+    const whole = stored <= SMALL_BODY ? this.src.readNow(stored + padding(stored + mapBytes)) : undefined;
+    if (whole) {
+      const member = { entry, offset: memberStart, dataOffset: dataAt, body: bufferBody(whole.subarray(0, stored)) };
+      return { member, drain: () => undefined, complete: () => true };
+    }
     const src = this.src;
     let consumed = 0;
     const name = this.name;
