@@ -32,6 +32,9 @@ const TYPEFLAG: Record<Entry['type'], number> = {
 };
 
 const ZEROS = Buffer.alloc(BLOCK * 20);
+/** The name of every member's `x` header (GNU tar's and bsdtar's is other; any name is valid). */
+const PAX_NAME = '././@PaxHeader';
+const PAX_NAME_BYTES = Buffer.from(PAX_NAME);
 /** An empty field, shared (fields are only read). */
 const EMPTY = Buffer.alloc(0);
 /** Archives end on a multiple of this, as GNU tar and bsdtar write them (blocking factor 20). */
@@ -58,9 +61,10 @@ export class TarWriter {
     private opts: TarWriterOptions = {},
   ) {}
 
-  private async out(chunk: Buffer): Promise<void> {
+  /** Write a chunk; a promise only when the sink must be waited for (most writes need none). */
+  private out(chunk: Buffer): void | Promise<void> {
     this.position += chunk.length;
-    await this.sink.write(chunk);
+    return this.sink.write(chunk);
   }
 
   private async extensionHeader(typeflag: number, name: string, records: Buffer[], mtime: number): Promise<void> {
@@ -79,7 +83,7 @@ export class TarWriter {
     const b = this.scratch;
     let at = 0;
     if (records.length) {
-      encodeUstarInto(b, 0, { ...blankFields(), name: Buffer.from(name), mode: 0o644, size: dataLength, mtime, typeflag });
+      encodeUstarInto(b, 0, { ...BLANK, name: name === PAX_NAME ? PAX_NAME_BYTES : Buffer.from(name), mode: 0o644, size: dataLength, mtime, typeflag });
       at = BLOCK;
       for (const r of records) at += r.copy(b, at);
       const pad = padding(dataLength);
@@ -91,6 +95,22 @@ export class TarWriter {
       at += BLOCK;
     }
     return b.subarray(0, at);
+  }
+
+  /** Owner names as ustar fields, by name (a tree has few owners: encoded once each). */
+  private names = new Map<string, Buffer | undefined>();
+
+  /** The ustar field for an owner name, or EMPTY with a pax record when it does not fit (non-ASCII, over 31 bytes). */
+  private ownerName(v: string, key: 'uname' | 'gname', records: Buffer[]): Buffer {
+    let b = this.names.get(v);
+    if (b === undefined && !this.names.has(v)) {
+      const bytes = Buffer.from(v, 'utf8');
+      b = bytes.length <= 31 && /^[\x20-\x7e]*$/.test(v) ? bytes : undefined;
+      if (this.names.size < 1024) this.names.set(v, b);
+    }
+    if (b) return b;
+    records.push(formatPaxRecord(key, v));
+    return EMPTY;
   }
 
   private async start(): Promise<void> {
@@ -154,14 +174,8 @@ export class TarWriter {
     const size = fit(storedSize, USTAR_MAX.size, 'size');
     const uid = fit(entry.uid, USTAR_MAX.id, 'uid');
     const gid = fit(entry.gid, USTAR_MAX.id, 'gid');
-    const name32 = (v: string, key: string) => {
-      const b = Buffer.from(v, 'utf8');
-      if (b.length <= 31 && /^[\x20-\x7e]*$/.test(v)) return b;
-      records.push(formatPaxRecord(key, v));
-      return EMPTY;
-    };
-    const uname = name32(entry.uname, 'uname');
-    const gname = name32(entry.gname, 'gname');
+    const uname = this.ownerName(entry.uname, 'uname', records);
+    const gname = this.ownerName(entry.gname, 'gname', records);
     let devmajor = 0;
     let devminor = 0;
     if (entry.type === 'chardev' || entry.type === 'blockdev') {
@@ -187,21 +201,26 @@ export class TarWriter {
       devmajor,
       devminor,
     };
-    await this.out(this.encodeHeaders(TYPE.paxLocal, '././@PaxHeader', records, mtime, fields));
+    let w = this.out(this.encodeHeaders(TYPE.paxLocal, PAX_NAME, records, mtime, fields));
+    if (w) await w;
     this.dataEnd = this.position + storedSize;
-    if (sparseMap) await this.out(sparseMap);
+    if (sparseMap && (w = this.out(sparseMap))) await w;
     if (isFile) {
       this.sink.markData?.();
-      await this.writeBody(entry, body, dataSize, warnings);
+      if ((w = this.writeBody(entry, body, dataSize, warnings))) await w;
     }
-    await this.out(ZEROS.subarray(0, padding(storedSize)));
+    if ((w = this.out(ZEROS.subarray(0, padding(storedSize))))) await w;
     return { offset, warnings };
   }
 
-  private async writeBody(entry: Entry, body: AsyncIterable<Buffer> | Buffer | undefined, size: number, warnings: string[]): Promise<void> {
+  private writeBody(entry: Entry, body: AsyncIterable<Buffer> | Buffer | undefined, size: number, warnings: string[]): void | Promise<void> {
     // The common small file: its content whole in memory, exactly the size announced.
     if (Buffer.isBuffer(body) && body.length === size) return this.out(body);
-    for await (const part of exactly(body, size, entry.name, warnings)) await this.out(part);
+    return this.writeParts(exactly(body, size, entry.name, warnings));
+  }
+
+  private async writeParts(parts: AsyncIterable<Buffer>): Promise<void> {
+    for await (const part of parts) await this.out(part);
   }
 
   /**
@@ -216,7 +235,7 @@ export class TarWriter {
     if (this.position < this.dataEnd) return;
     await this.out(ZEROS.subarray(0, padding(this.position)));
     await this.out(
-      encodeUstar({ ...blankFields(), name: Buffer.from(INCOMPLETE), size: USTAR_MAX.size, mode: 0o400, typeflag: TYPE.file }),
+      encodeUstar({ ...BLANK, name: Buffer.from(INCOMPLETE), size: USTAR_MAX.size, mode: 0o400, typeflag: TYPE.file }),
     );
   }
 
@@ -233,9 +252,8 @@ export class TarWriter {
   }
 }
 
-function blankFields(): UstarFields {
-  return { name: EMPTY, prefix: EMPTY, mode: 0, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: TYPE.file, linkname: EMPTY, uname: EMPTY, gname: EMPTY, devmajor: 0, devminor: 0 };
-}
+/** Empty ustar fields, to be spread and completed (never written to). */
+const BLANK: Readonly<UstarFields> = { name: EMPTY, prefix: EMPTY, mode: 0, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: TYPE.file, linkname: EMPTY, uname: EMPTY, gname: EMPTY, devmajor: 0, devminor: 0 };
 
 /** GNU sparse 1.0 map: count, then offset/length pairs, one decimal per line, NUL-padded to a block. */
 function encodeSparseMap(runs: Entry['sparse'] & object): Buffer {
