@@ -3,11 +3,15 @@
 // what a shrunk file lacks (the writers pad so), and for sparse files the holes as zeros.
 // Spec: spec/manifest.md §3.3 (sha256).
 
+import * as crypto from 'node:crypto';
 import { createHash, type Hash } from 'node:crypto';
 import type { Entry } from '../model/entry.js';
 import { zeros } from '../io/body.js';
 
 type Body = AsyncIterable<Buffer> | Buffer | undefined;
+
+/** crypto.hash (Node 20.12+): a digest in one call; undefined on older runtimes (engines: >= 20). */
+const hashOnce = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: 'hex') => string }).hash;
 
 /** The pieces a big body is hashed and handed on in. */
 const SLICE = 64 << 10;
@@ -19,6 +23,13 @@ export interface DigestedBody {
 }
 
 export function digestBody(entry: Entry, body: Body): DigestedBody {
+  // The common small file: its whole content in memory. One call, no hash object per file.
+  // Hashed now, not when the digest is asked for: the Buffer may be a view of a reused chunk
+  // (the tar reader's), refilled by then.
+  if (hashOnce && Buffer.isBuffer(body) && !entry.sparse && body.length === entry.size) {
+    const hex = hashOnce('sha256', body, 'hex');
+    return { body, digest: () => hex };
+  }
   const hash = createHash('sha256');
   const runs = entry.sparse ?? [{ offset: 0, length: entry.size }];
   let run = 0;
