@@ -120,6 +120,21 @@ for _, e in ET.iterparse(sys.argv[1]):
     expect(readFileSync(join(withIt, '.portarc/trailer'), 'latin1')).toMatch(/^PORTARC-TRAILER 2\.0\n/);
   });
 
+  it('extract: a file appended after the manifest (tar -r) is restored, but named as not checked (exit 1, not 0)', () => {
+    const appended = join(dir, 'appended.tar');
+    writeFileSync(appended, readFileSync(tar));
+    writeFileSync(join(dir, 'extra.txt'), 'not in the manifest\n');
+    expect(run('tar', ['-rf', appended, '-C', dir, 'extra.txt']).status).toBe(0);
+    const out = join(dir, 'appended-x');
+    const r = portarc(['extract', '-f', appended, '-C', out]);
+    expect(r.stderr).toMatch(/^portarc: warning: extra\.txt: not in the manifest \(no entry at offset \d+\); its content was not checked\n$/);
+    expect(r.status).toBe(1);
+    expect(readFileSync(join(out, 'extra.txt'), 'utf8')).toBe('not in the manifest\n');
+    // The members it lists are checked as before, and --manifest restores the reserved members without a word about them.
+    const m = portarc(['extract', '--manifest', '-f', appended, '-C', join(dir, 'appended-m')]);
+    expect(m.stderr.match(/not in the manifest/g)).toHaveLength(1);
+  });
+
   it('create --no-manifest writes a plain archive, which verify checks structurally only', () => {
     const f = join(dir, 'plain.tar');
     expect(portarc(['create', '--no-manifest', '-f', f, '-C', src, '.']).status).toBe(0);

@@ -17,7 +17,7 @@ import type { RestoreCheck, Restorer } from '../fs/restore.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
 import { RestoredLog, type Mismatch } from '../integrity/restored.js';
-import { MANIFEST_FEATURE, MANIFEST_NAME, type ManifestEntry } from '../manifest/index.js';
+import { MANIFEST_FEATURE, MANIFEST_NAME, isManifestMember, type ManifestEntry } from '../manifest/index.js';
 import type { SkippedRange } from '../tar/reader.js';
 
 export interface ContentDamage {
@@ -73,6 +73,11 @@ export class ContentCheck {
       const listed = entry.type === 'file' ? await this.expected.at(offset) : undefined;
       if (listed && !listed.path.equals(entry.path)) {
         return { body, check: {}, refused: { path: entry.name, what: `name does not match the manifest ("${displayName(listed.path)}" at this offset); not extracted`, range: [listed.offset, listed.data] } };
+      }
+      if (!listed && entry.type === 'file' && !isManifestMember(entry.path, info.features.compat)) {
+        // A file the manifest does not know (appended after it, say): restored as the archive
+        // holds it, but not silently as if checked.
+        this.warnings.push(`${entry.name}: not in the manifest (no entry at offset ${offset}); its content was not checked`);
       }
       if (!listed?.sha256) return { body, check: {} };
       const d = digestBody(entry, body);
