@@ -230,6 +230,7 @@ describe('messages: one line, the right code, never a stack trace', () => {
       [{ level: 0, compression: 'zstd' }, /zstd takes 1-22/],
       [{ threads: -1, compression: 'zstd' }, /threads -1/],
       [{ threads: 1.5 }, /threads 1.5/],
+      [{ frameSize: 0, compression: 'zstd' }, /frameSize 0 is out of range: zstd frame size \(bytes\) takes 1-1073741824/],
       [{ format: 'rar' }, /format "rar" is not one of tar, zip, auto/],
       [{ zipMethod: 'lzma', format: 'zip' }, /zipMethod "lzma"/],
       [{ format: 'zip', compression: 'gzip' }, /zip archive compresses each member itself/],

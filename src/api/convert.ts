@@ -22,7 +22,7 @@ export interface ConvertResult extends CreateResult {
 }
 
 /** What convert() takes: the writer options of create(), and a signal. */
-export type ConvertOptions = Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'onEntry' | 'manifest' | 'signal'>;
+export type ConvertOptions = Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'frameSize' | 'zipMethod' | 'zipHardlinks' | 'onEntry' | 'manifest' | 'signal'>;
 
 export async function convert(source: ArchiveSource, dest: string | Writable, options: ConvertOptions = {}): Promise<ConvertResult> {
   const signal = checkSignal(options.signal);

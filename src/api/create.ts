@@ -44,6 +44,11 @@ export interface CreateOptions extends DeterministicOptions {
   level?: number;
   /** zstd worker threads (default: one fewer than the cores, 1 to 4); the output is the same for any count. */
   threads?: number;
+  /**
+   * zstd: uncompressed bytes per seekable frame (default 4 MiB, at most 1 GiB). Smaller frames make
+   * random access and a damaged frame cost less; larger ones compress a little better.
+   */
+  frameSize?: number;
   /** Write the manifest and trailer (spec/manifest.md). Default true; false makes a plain archive. */
   manifest?: boolean;
   /**
@@ -126,7 +131,7 @@ export interface OpenedWriter {
 }
 
 /** Open the destination and the writer for the format and compression asked for or implied by its name. */
-export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'zipHardlinks' | 'manifest' | 'fsync' | 'hashing' | 'embedRecovery'>): Promise<OpenedWriter> {
+export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'frameSize' | 'zipMethod' | 'zipHardlinks' | 'manifest' | 'fsync' | 'hashing' | 'embedRecovery'>): Promise<OpenedWriter> {
   const named = typeof dest === 'string' && dest !== '-';
   if (typeof dest !== 'string' && !(dest && typeof (dest as Writable).write === 'function')) {
     throw new UsageError('the destination must be a file path, "-" for stdout, or a Writable');
@@ -176,7 +181,7 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   }
   const filter = !options.compression || options.compression === 'auto' ? (named ? filterForPath(dest) : 'none') : options.compression;
   // reuseOutput: the sink copies or writes each chunk before its write returns (src/io/sink.ts).
-  const out = compressingSink(filter, sink, { level: options.level, threads: options.threads, digest: options.manifest !== false, hashing: options.hashing === 'worker' ? 'worker' : 'thread', reuseOutput: true });
+  const out = compressingSink(filter, sink, { level: options.level, threads: options.threads, frameSize: options.frameSize, digest: options.manifest !== false, hashing: options.hashing === 'worker' ? 'worker' : 'thread', reuseOutput: true });
   // The digests are of the tar stream itself, before compression (spec/manifest.md §7). Compressed,
   // both cores are busy compressing: a hashing worker would only add its memory ('auto' → 'thread').
   const hashing = filter !== 'none' && (options.hashing ?? 'auto') === 'auto' ? 'thread' : options.hashing;

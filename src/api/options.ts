@@ -3,10 +3,11 @@
 // TypeError or RangeError from deep inside a backend. Spec: spec/portarc-1.md §8.1.
 
 import { UsageError } from '../model/errors.js';
+import { MAX_FRAME_SIZE } from '../compress/index.js';
 import type { ScannedEntry } from '../fs/scan.js';
 import type { CreateOptions } from './create.js';
 
-type WriteOptions = Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'zipMethod' | 'hashing'>;
+type WriteOptions = Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'frameSize' | 'zipMethod' | 'hashing'>;
 
 function oneOf(option: string, value: unknown, allowed: readonly string[]): void {
   if (value !== undefined && !allowed.includes(value as string)) {
@@ -29,6 +30,7 @@ export function checkWriteOptions(o: WriteOptions, zipName: boolean): void {
   oneOf('hashing', o.hashing, ['auto', 'worker', 'thread']);
   // 0 compresses on the calling thread; more than this many workers only costs memory.
   wholeNumber('threads', o.threads, 0, 256, 'zstd compression');
+  wholeNumber('frameSize', o.frameSize, 1, MAX_FRAME_SIZE, 'zstd frame size (bytes)');
   const zip = o.format === 'zip' || (o.format !== 'tar' && zipName);
   if (zip) {
     if (o.compression === 'gzip' || o.compression === 'zstd') {
