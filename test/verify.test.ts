@@ -269,6 +269,25 @@ describe('portarc verify', () => {
     expect(JSON.parse(r.stdout).damaged[0]).toMatchObject({ part: 'compression' });
   });
 
+  it('zstd: a broken seek table footer or a recompressed stream is reported, though every decoder reads it', () => {
+    // The footer's magic changed: the table becomes one more skippable frame that decoders skip.
+    const b = readFileSync(files['a.tar.zst']!);
+    b[b.length - 1] ^= 0x10;
+    const f = join(dir, 'footer.tar.zst');
+    writeFileSync(f, b);
+    expect(run('zstd', ['-t', '-q', f]).status).toBe(0);
+    let r = portarc(['verify', '--json', '-f', f]);
+    expect(r.status).toBe(2);
+    expect(JSON.parse(r.stdout).damaged).toEqual([expect.objectContaining({ part: 'compression', compressedOffset: b.length - 9, what: expect.stringMatching(/does not end with a seek table/) })]);
+    // Decompressed and compressed again by the zstd program: every entry is intact, but the
+    // compressed bytes are no longer covered by anything portarc wrote.
+    const re = join(dir, 'recompressed.tar.zst');
+    expect(run('sh', ['-c', `zstd -dc '${files['a.tar.zst']!}' | zstd -q -o '${re}'`]).status).toBe(0);
+    r = portarc(['verify', '--json', '-f', re]);
+    expect(r.status).toBe(2);
+    expect(JSON.parse(r.stdout).damaged).toEqual([expect.objectContaining({ part: 'compression', what: expect.stringMatching(/recompressed by another program/) })]);
+  });
+
   it('a truncated archive is reported, not taken for a shorter one', () => {
     for (const n of ['a.tar', 'a.tar.gz', 'a.zip']) {
       const b = readFileSync(files[n]!);

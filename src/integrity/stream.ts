@@ -514,6 +514,7 @@ function checkStreamDigest(res: StreamResult, clag: LagDigest, damaged: Damage[]
     const at = tail === undefined ? -1 : size - tail;
     const rel = at - (size - all.length);
     const present = at >= 0 && rel >= 0 && rel + 8 <= all.length && all.readUInt32LE(rel) === ZSTD_DIGEST_MAGIC;
+    if (tail === undefined) return void (required && bad(Math.max(0, size - 9), 'the zstd stream does not end with a seek table, where its writer put the compressed-stream digest (damaged, or recompressed by another program)'));
     if (!present) return void (required && bad(Math.max(0, at), 'the zstd stream has no digest frame before its seek table (damaged, or recompressed by another program)'));
     const d = clag.cut(at);
     if (d === undefined) res.notes.push(`the compressed-stream digest could not be checked (a seek table of over ${COMPRESSED_LAG >> 20} MiB, read as a stream)`);
