@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { create } from '../src/api/create.js';
 import { scan, type ScannedEntry } from '../src/fs/scan.js';
 import { EntryError } from '../src/model/errors.js';
-import { BIN, portarc, runAndKill } from './helpers/cli.js';
+import { BIN, LEFT_BY_KILL, portarc, runAndKill } from './helpers/cli.js';
 import { isRoot, sh, snapshot, tempDir } from './helpers/tree.js';
 
 const SEEDS = [11, 29, 47];
@@ -241,12 +241,6 @@ describe.each(SEEDS)('seed %i', (seed) => {
     }
   });
 
-  /**
-   * What a killed extraction may leave besides whole files under real names: its temporaries, and
-   * the scratch file of the name-folding probe (restore.ts foldsNames) when the kill lands in the
-   * microseconds it exists (CI hit it once, 2026-12-06).
-   */
-  const LEFT_BY_KILL = /(^|\/)\.portarc-(\d+-\d+\.tmp|probe-\d+-a\u00e9)$/;
 
   it('extract killed at random points: what is under a real name is whole; a rerun restores the tree', async () => {
     for (let i = 0; i < 2; i++) {

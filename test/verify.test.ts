@@ -2,7 +2,8 @@
 // other tools make of it, what list/extract show, verify's answers and exit codes through the CLI,
 // the conformance vectors, and a million-entry manifest in bounded memory.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -133,6 +134,66 @@ for _, e in ET.iterparse(sys.argv[1]):
     // The members it lists are checked as before, and --manifest restores the reserved members without a word about them.
     const m = portarc(['extract', '--manifest', '-f', appended, '-C', join(dir, 'appended-m')]);
     expect(m.stderr.match(/not in the manifest/g)).toHaveLength(1);
+    // Read as a stream (stdin, .tar.gz), the manifest arrives before the appended member: it is
+    // named all the same; with --manifest the check reads the restored copy at the end.
+    const gz = join(dir, 'appended.tar.gz');
+    writeFileSync(gz, gzipSync(readFileSync(appended)));
+    for (const [args, input] of [
+      [['extract', '-f', '-'], readFileSync(appended)],
+      [['extract', '-f', gz], undefined],
+      [['extract', '--manifest', '-f', '-'], readFileSync(appended)],
+    ] as const) {
+      const to = mkdtempSync(join(dir, 'appended-s-'));
+      const s = portarc([...args, '-C', to], { input });
+      expect(s.stderr, args.join(' ')).toMatch(/^portarc: warning: extra\.txt: not in the manifest \((it comes after the manifest member, at|no entry at) offset \d+\); its content was not checked\n$/);
+      expect(s.status, args.join(' ')).toBe(1);
+      expect(readFileSync(join(to, 'extra.txt'), 'utf8')).toBe('not in the manifest\n');
+      expect(readFileSync(join(to, 'd/hello.txt'), 'utf8')).toBe(readFileSync(join(src, 'd/hello.txt'), 'utf8'));
+    }
+  });
+
+  it('extract from a stream: a damaged small file is caught though big files after it were written first', () => {
+    // Small files are restored in batches, big ones at once: the log of restored files is not in
+    // archive order, and every file in it must be checked all the same (once, it was not: exit 0).
+    const mix = join(dir, 'mix');
+    mkdirSync(mix);
+    for (let i = 0; i < 10; i++) {
+      writeFileSync(join(mix, `${i}a-small.txt`), `small file number ${i}\n`);
+      writeFileSync(join(mix, `${i}b-big.bin`), Buffer.alloc(300_000, i + 1));
+    }
+    const t = join(dir, 'mix.tar');
+    expect(portarc(['create', '-f', t, '-C', mix, '.']).status).toBe(0);
+    const b = readFileSync(t);
+    for (const i of [0, 5]) b[b.indexOf(`small file number ${i}`)] ^= 0x20;
+    writeFileSync(join(dir, 'mix-bad.tar.gz'), gzipSync(b));
+    for (const [args, input] of [
+      [['extract', '-f', '-'], b],
+      [['extract', '-f', join(dir, 'mix-bad.tar.gz')], undefined],
+    ] as const) {
+      const to = mkdtempSync(join(dir, 'mix-x-'));
+      const r = portarc([...args, '-C', to], { input });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr.match(/content does not match the manifest/g), r.stderr).toHaveLength(2);
+      expect(r.stderr).not.toMatch(/not in the manifest/);
+      expect(readdirSync(to).filter((n) => n.endsWith('.damaged')).sort()).toEqual(['0a-small.txt.damaged', '5a-small.txt.damaged']);
+      expect(readFileSync(join(to, '1a-small.txt'), 'utf8')).toBe('small file number 1\n');
+    }
+  });
+
+  it('extract from a stream: files at offsets the manifest does not list are named, not passed over as checked', () => {
+    // A member put in front of a portarc tar moves every member after it: read from stdin, no file
+    // is where the manifest says, so none could be checked, and each says so.
+    writeFileSync(join(dir, 'front.txt'), 'in front\n');
+    const front = spawnSync('tar', ['--format=ustar', '-cf', '-', '-C', dir, 'front.txt']).stdout;
+    const moved = Buffer.concat([front.subarray(0, 1024), readFileSync(tar)]); // its header and one data block
+    const to = mkdtempSync(join(dir, 'moved-'));
+    const r = portarc(['extract', '-f', '-', '-C', to], { input: moved });
+    expect(r.status).toBe(1);
+    const warned = r.stderr.split('\n').filter((l) => /^portarc: warning: .*: not in the manifest \(no entry at offset \d+\); its content was not checked$/.test(l));
+    expect(warned.length).toBeGreaterThan(5);
+    expect(warned.some((l) => l.startsWith('portarc: warning: ./d/hello.txt: '))).toBe(true);
+    expect(r.stderr).not.toMatch(/front\.txt/); // before the PORTARC header: a plain tar member
+    expect(readFileSync(join(to, 'd/hello.txt'), 'utf8')).toBe(readFileSync(join(src, 'd/hello.txt'), 'utf8'));
   });
 
   it('create --no-manifest writes a plain archive, which verify checks structurally only', () => {

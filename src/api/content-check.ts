@@ -16,7 +16,7 @@ import type { ArchiveSource } from '../io/source.js';
 import type { RestoreCheck, Restorer } from '../fs/restore.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
-import { RestoredLog, type Mismatch } from '../integrity/restored.js';
+import { RestoredLog, type Mismatch, type RestoredRecord } from '../integrity/restored.js';
 import { MANIFEST_FEATURE, MANIFEST_NAME, isManifestMember, type ManifestEntry } from '../manifest/index.js';
 import type { SkippedRange } from '../tar/reader.js';
 
@@ -44,6 +44,8 @@ export class ContentCheck {
   private log: RestoredLog | undefined;
   /** The stream check ran (the manifest arrived), or cannot run any more. */
   private done = false;
+  /** The stream's manifest member was read: files after it are in no manifest. */
+  private afterManifest = false;
   private why: string | undefined;
 
   private constructor(private expected: ExpectedDigests | undefined) {}
@@ -90,7 +92,12 @@ export class ContentCheck {
       };
       return { body: d.body as AsyncIterable<Buffer>, check: { verdict } };
     }
-    if (this.done || !info.features.compat.includes(MANIFEST_FEATURE)) return { body, check: {} };
+    if (!info.features.compat.includes(MANIFEST_FEATURE) || isManifestMember(entry.path, info.features.compat)) return { body, check: {} };
+    if (this.done) {
+      // Past the manifest member (appended after it, say): nothing lists it.
+      if (this.afterManifest && entry.type === 'file') this.warnings.push(`${entry.name}: not in the manifest (it comes after the manifest member, at offset ${offset}); its content was not checked`);
+      return { body, check: {} };
+    }
     const log = (this.log ??= new RestoredLog());
     if (entry.type === 'hardlink' && entry.linkTarget) {
       const link = entry.linkTarget;
@@ -106,8 +113,10 @@ export class ContentCheck {
    * being restored (`--manifest`), its body is left alone and `finish` reads the restored copy.
    */
   async manifestMember(entry: Entry, body: AsyncIterable<Buffer>, restorer: Restorer, restoring: boolean, skipped: readonly SkippedRange[] = []): Promise<void> {
-    if (!this.log || this.done || restoring || entry.path.toString('latin1') !== MANIFEST_NAME) return;
-    await this.runLog(body, restorer, skipped);
+    if (this.done || restoring || entry.path.toString('latin1') !== MANIFEST_NAME) return;
+    this.afterManifest = true;
+    if (this.log) await this.runLog(body, restorer, skipped);
+    else this.done = true; // nothing was logged: there is nothing to check
   }
 
   private async runLog(xml: AsyncIterable<Buffer>, restorer: Restorer, skipped: readonly SkippedRange[]): Promise<void> {
@@ -119,8 +128,14 @@ export class ContentCheck {
     const exact = inexact < 0 ? skipped : skipped.slice(0, inexact);
     const lost = (e: ManifestEntry) =>
       this.lost.push({ path: displayName(e.path), what: 'its header was in the bytes skipped (the manifest lists it there); not extracted', range: [e.offset, e.end] });
+    const unlisted = (rec: RestoredRecord, listed?: ManifestEntry) =>
+      this.warnings.push(
+        listed
+          ? `${rec.name}: the manifest lists "${displayName(listed.path)}" at its offset (${rec.offset}), not this name; its content was not checked`
+          : `${rec.name}: not in the manifest (no entry at offset ${rec.offset}); its content was not checked`,
+      );
     try {
-      await log.check(xml, (m) => this.setAside(m), exact, lost);
+      await log.check(xml, (m) => this.setAside(m), exact, lost, unlisted, inexact < 0 ? Infinity : skipped[inexact]!.range[0]);
     } catch (err) {
       this.warnings.push(`contents not checked against the manifest: ${(err as Error).message}`);
     }

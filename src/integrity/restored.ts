@@ -5,7 +5,7 @@
 // the manifest are walked side by side (both are in archive order) and every file whose digest
 // differs, and every hardlink to one, is handed back to be set aside.
 
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync, createReadStream } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -35,6 +35,11 @@ export interface Mismatch {
 }
 
 const FLUSH = 64 << 10;
+/** Records sorted in memory at a time when the log is out of order (~250 bytes each). */
+const RUN = 16384;
+
+/** A log line's offset: lines begin `{"o":N,` (add() writes them so). */
+const offsetOf = (line: string): number => parseInt(line.slice(5), 10);
 
 export class RestoredLog {
   private dir = mkdtempSync(join(tmpdir(), 'portarc-check-'));
@@ -43,8 +48,20 @@ export class RestoredLog {
   private buf: string[] = [];
   private bufLen = 0;
   count = 0;
+  /**
+   * Whether the records came in archive order. They need not: a small file's record comes when
+   * its batch is written (fs/restore.ts), after files the restorer wrote at once (big or sparse
+   * ones, hardlinks) that follow it in the archive. check() reads them sorted either way.
+   */
+  private inOrder = true;
+  private last = -1;
+
+  /** `runSize`: records sorted in memory at a time (smaller in tests, to make several runs). */
+  constructor(private runSize = RUN) {}
 
   add(r: RestoredRecord): void {
+    if (r.offset < this.last) this.inOrder = false;
+    this.last = r.offset;
     const line = JSON.stringify({ o: r.offset, p: r.path.toString('hex'), n: r.name, a: r.abs.toString('hex'), i: r.ino, s: r.sha256, l: r.link?.toString('hex') });
     this.buf.push(line);
     this.bufLen += line.length + 1;
@@ -60,11 +77,60 @@ export class RestoredLog {
     this.bufLen = 0;
   }
 
+  private lines(file: string): AsyncIterable<string> {
+    return createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  }
+
+  /**
+   * The log's lines by offset: as written when they came in order; else sorted in runs of RUN
+   * lines, each run to its own file, and the runs merged (memory flat whatever the entry count).
+   */
+  private async *sortedLines(): AsyncGenerator<string> {
+    if (this.inOrder) {
+      for await (const line of this.lines(this.file)) if (line) yield line;
+      return;
+    }
+    const runs: string[] = [];
+    let run: string[] = [];
+    const spill = () => {
+      run.sort((a, b) => offsetOf(a) - offsetOf(b));
+      const f = join(this.dir, `run-${runs.length}.jsonl`);
+      writeFileSync(f, run.join('\n') + '\n', { mode: 0o600 });
+      runs.push(f);
+      run = [];
+    };
+    for await (const line of this.lines(this.file)) {
+      if (!line) continue;
+      run.push(line);
+      if (run.length === this.runSize) spill();
+    }
+    if (runs.length === 0) {
+      // One run: no file to write.
+      run.sort((a, b) => offsetOf(a) - offsetOf(b));
+      yield* run;
+      return;
+    }
+    if (run.length) spill();
+    const its = runs.map((f) => this.lines(f)[Symbol.asyncIterator]());
+    try {
+      const heads: (string | undefined)[] = await Promise.all(its.map(async (it) => (await it.next()).value as string | undefined));
+      for (;;) {
+        let min = -1;
+        for (let i = 0; i < heads.length; i++) if (heads[i] !== undefined && (min < 0 || offsetOf(heads[i]!) < offsetOf(heads[min]!))) min = i;
+        if (min < 0) return;
+        yield heads[min]!;
+        const r = await its[min]!.next();
+        heads[min] = r.done ? undefined : (r.value as string);
+      }
+    } finally {
+      // Close the run files (a check that stops early leaves them open otherwise).
+      await Promise.all(its.map((it) => it.return?.()));
+    }
+  }
+
   private async *records(): AsyncGenerator<RestoredRecord> {
     this.flush();
-    const lines = createInterface({ input: createReadStream(this.file), crlfDelay: Infinity });
-    for await (const line of lines) {
-      if (!line) continue;
+    for await (const line of this.sortedLines()) {
       const j = JSON.parse(line) as { o: number; p: string; n: string; a: string; i: number; s?: string; l?: string };
       yield { offset: j.o, path: Buffer.from(j.p, 'hex'), name: j.n, abs: Buffer.from(j.a, 'hex'), ino: j.i, sha256: j.s, link: j.l === undefined ? undefined : Buffer.from(j.l, 'hex') };
     }
@@ -76,9 +142,11 @@ export class RestoredLog {
    * not list at the same offset with the same path are not judged (verify reports those).
    * `skipped`: ranges the reader skipped past damage (archive order, exact offsets); `lost` is told
    * of each member the manifest places in one (except the one the reader named), so that members
-   * whose headers were lost are named too (spec §6.8).
+   * whose headers were lost are named too (spec §6.8). `unlisted` is told of each file logged at an
+   * offset below `exactUntil` that the manifest does not list there (§11.1 item 5); past that
+   * offset (a loss of unknown size) the reader's offsets are not the archive's.
    */
-  async check(xml: AsyncIterable<Buffer>, bad: (m: Mismatch) => void, skipped: readonly { range: [number, number]; entry?: string }[] = [], lost?: (e: ManifestEntry) => void): Promise<void> {
+  async check(xml: AsyncIterable<Buffer>, bad: (m: Mismatch) => void, skipped: readonly { range: [number, number]; entry?: string }[] = [], lost?: (e: ManifestEntry) => void, unlisted?: (rec: RestoredRecord, listed?: ManifestEntry) => void, exactUntil = Infinity): Promise<void> {
     const items = readManifest(xml);
     let current: ManifestEntry | undefined;
     let ended = false;
@@ -102,7 +170,11 @@ export class RestoredLog {
     try {
       for await (const rec of this.records()) {
         await advance(rec.offset);
-        if (!current || current.offset !== rec.offset || !current.path.equals(rec.path)) continue;
+        if (!current || current.offset !== rec.offset || !current.path.equals(rec.path)) {
+          // A file where the manifest has none, or has another path: restored unchecked.
+          if (rec.link === undefined && rec.offset < exactUntil) unlisted?.(rec, current?.offset === rec.offset ? current : undefined);
+          continue;
+        }
         if (rec.sha256 !== undefined && current.sha256 !== undefined && rec.sha256 !== current.sha256) {
           damaged.add(rec.path.toString('latin1'));
           bad({ record: rec, what: `content does not match the manifest (sha256 ${rec.sha256}, manifest ${current.sha256})`, range: [current.data, current.end] });
