@@ -180,6 +180,67 @@ for _, e in ET.iterparse(sys.argv[1]):
     }
   });
 
+  it('extract: a damaged pax record (which the tar checksum does not cover) is caught by the header digest', () => {
+    // One digit of a file's mtime and of a directory's, in their pax records: GNU tar restores
+    // both without a word (the ustar checksum covers the 512-byte block only).
+    const b = readFileSync(tar);
+    const hello = b.indexOf('./d/hello.txt');
+    const helloTime = b.lastIndexOf(' mtime=', hello) + 8;
+    // A directory whose pax header holds its mtime: an 'x' block, one block of records, its ustar block.
+    let dir0 = -1;
+    for (let at = 0; at + 1536 <= b.length && dir0 < 0; at += 512) if (b[at + 156] === 0x78 && b[at + 1024 + 156] === 0x35 && b.subarray(at + 512, at + 1024).includes(' mtime=')) dir0 = at + 1024;
+    const dirName = b.subarray(dir0, b.indexOf(0, dir0)).toString('latin1').replace(/\/$/, '');
+    const dirTime = b.indexOf(' mtime=', dir0 - 512) + 8;
+    expect(helloTime).toBeGreaterThan(8);
+    expect(dirTime).toBeGreaterThan(8);
+    for (const at of [helloTime, dirTime]) b[at] = b[at] === 0x31 ? 0x32 : 0x31;
+    const f = join(dir, 'pax-time.tar');
+    writeFileSync(f, b);
+    expect(run('tar', ['-tf', f]).status).toBe(0);
+    const header = /header does not match the manifest \(hsha256 [0-9a-f]{64}, manifest [0-9a-f]{64}\): its metadata may be wrong/;
+    // A file: never under its name (NAME.damaged with --keep-damaged); a directory: not extracted.
+    const plain = mkdtempSync(join(dir, 'pax-x-'));
+    let r = portarc(['extract', '-f', f, '-C', plain]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`entry "\\./d/hello\\.txt", bytes \\d+-\\d+: ${header.source}\n`));
+    expect(r.stderr).toContain(`entry "${dirName}", bytes `);
+    expect(r.stderr).toMatch(new RegExp(`: ${header.source}; not extracted\n`));
+    expect(existsSync(join(plain, 'd/hello.txt'))).toBe(false);
+    const kept = mkdtempSync(join(dir, 'pax-k-'));
+    expect(portarc(['extract', '--keep-damaged', '-f', f, '-C', kept]).status).toBe(2);
+    expect(readFileSync(join(kept, 'd/hello.txt.damaged'), 'utf8')).toBe(readFileSync(join(src, 'd/hello.txt'), 'utf8'));
+    // Read as a stream: the file is set aside after the fact, the directory reported.
+    const streamed = mkdtempSync(join(dir, 'pax-s-'));
+    r = portarc(['extract', '-f', '-', '-C', streamed], { input: b });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`entry "\\./d/hello\\.txt", bytes \\d+-\\d+: ${header.source}; kept as \\./d/hello\\.txt\\.damaged\n`));
+    expect(r.stderr).toMatch(new RegExp(`: ${header.source}; restored as the archive holds it\n`));
+    expect(r.stderr.match(/header does not match/g)).toHaveLength(2);
+    expect(existsSync(join(streamed, 'd/hello.txt'))).toBe(false);
+    // The undamaged archive extracts clean both ways (its first member's range holds the global header).
+    for (const [args, input] of [[['extract', '-f', tar], undefined], [['extract', '-f', '-'], readFileSync(tar)]] as const) {
+      const ok = portarc([...args, '-C', mkdtempSync(join(dir, 'pax-ok-'))], { input });
+      expect(ok.status, ok.stderr).toBe(0);
+    }
+  });
+
+  it('extract of a zip whose central directory was changed (a mode bit) exits 2 naming it', () => {
+    const b = readFileSync(zip);
+    const name = b.indexOf('./d/hello.txt', b.indexOf(Buffer.from('PK\x01\x02', 'latin1')));
+    const rec = b.lastIndexOf(Buffer.from('PK\x01\x02', 'latin1'), name);
+    expect(b.subarray(rec + 46, rec + 46 + 13).toString('latin1')).toBe('./d/hello.txt');
+    b[rec + 40] ^= 0o004; // external attributes: the low byte of the Unix mode (other's read bit)
+    const f = join(dir, 'cd-mode.zip');
+    writeFileSync(f, b);
+    expect(run('unzip', ['-tq', f]).status).toBe(0); // unzip sees nothing wrong
+    const to = mkdtempSync(join(dir, 'cd-x-'));
+    const r = portarc(['extract', '-f', f, '-C', to]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/bytes \d+-\d+: the central directory or end records do not match their digest: the metadata read from them may be wrong\n/);
+    const ok = portarc(['extract', '-f', zip, '-C', mkdtempSync(join(dir, 'cd-ok-'))]);
+    expect(ok.status, ok.stderr).toBe(0);
+  });
+
   it('extract from a stream: files at offsets the manifest does not list are named, not passed over as checked', () => {
     // A member put in front of a portarc tar moves every member after it: read from stdin, no file
     // is where the manifest says, so none could be checked, and each says so.

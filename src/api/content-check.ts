@@ -16,7 +16,7 @@ import type { ArchiveSource } from '../io/source.js';
 import type { RestoreCheck, Restorer } from '../fs/restore.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
-import { RestoredLog, type Mismatch, type RestoredRecord } from '../integrity/restored.js';
+import { RestoredLog, headerMismatch, type Mismatch, type RestoredRecord } from '../integrity/restored.js';
 import { MANIFEST_FEATURE, MANIFEST_NAME, isManifestMember, type ManifestEntry } from '../manifest/index.js';
 import type { SkippedRange } from '../tar/reader.js';
 
@@ -33,6 +33,8 @@ export interface Planned {
   body: AsyncIterable<Buffer>;
   check: RestoreCheck;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export class ContentCheck {
   readonly damaged: ContentDamage[] = [];
@@ -56,6 +58,8 @@ export class ContentCheck {
     const got = await openExpected(source).catch(() => ({ expected: undefined, why: undefined }));
     const c = new ContentCheck(got.expected);
     c.why = got.why;
+    const central = got.expected?.centralDamage;
+    if (central) c.damaged.push({ what: central.what, range: central.range });
     return c;
   }
 
@@ -69,10 +73,14 @@ export class ContentCheck {
     return c;
   }
 
-  /** The body to restore and what to check, for one member. */
-  async plan(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo): Promise<Planned> {
+  /**
+   * The body to restore and what to check, for one member. `headerSha256`: the digest of its
+   * header range as read (tar; spec/manifest.md §11), held against the manifest's hsha256, so that
+   * a damaged pax record (a time, a mode, an xattr) is not restored as if it were right.
+   */
+  async plan(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256?: string): Promise<Planned> {
     if (this.expected) {
-      const listed = entry.type === 'file' ? await this.expected.at(offset) : undefined;
+      const listed = entry.type === 'file' || headerSha256 !== undefined ? await this.expected.at(offset) : undefined;
       if (listed && !listed.path.equals(entry.path)) {
         return { body, check: {}, refused: { path: entry.name, what: `name does not match the manifest ("${displayName(listed.path)}" at this offset); not extracted`, range: [listed.offset, listed.data] } };
       }
@@ -81,11 +89,18 @@ export class ContentCheck {
         // holds it, but not silently as if checked.
         this.warnings.push(`${entry.name}: not in the manifest (no entry at offset ${offset}); its content was not checked`);
       }
+      const header = listed && headerSha256 !== undefined && headerSha256 !== listed.headerSha256 ? headerMismatch(headerSha256, listed.headerSha256) : undefined;
+      if (header && entry.type !== 'file') return { body, check: {}, refused: { path: entry.name, what: `${header}; not extracted`, range: [listed!.offset, listed!.data] } };
       if (!listed?.sha256) return { body, check: {} };
       const d = digestBody(entry, body);
       const want = listed.sha256;
       const verdict = () => {
         const got = d.digest();
+        if (header) {
+          // Its content may be right, but not what the header says of it: never under its name.
+          this.ranges.set(entry.name, [listed.offset, listed.data]);
+          return got === want ? header : `${header}, and content does not match the manifest (sha256 ${got}, manifest ${want})`;
+        }
         if (got === want) return undefined;
         this.ranges.set(entry.name, [listed.data, listed.end]);
         return `content does not match the manifest (sha256 ${got}, manifest ${want})`;
@@ -99,13 +114,18 @@ export class ContentCheck {
       return { body, check: {} };
     }
     const log = (this.log ??= new RestoredLog());
+    const base = { offset, path: entry.path, name: entry.name, header: headerSha256 };
     if (entry.type === 'hardlink' && entry.linkTarget) {
       const link = entry.linkTarget;
-      return { body, check: { written: (abs, ino) => log.add({ offset, path: entry.path, name: entry.name, abs, ino, link }) } };
+      return { body, check: { written: (abs, ino) => log.add({ ...base, abs, ino, link }) } };
     }
-    if (entry.type !== 'file') return { body, check: {} };
+    if (entry.type !== 'file') {
+      // Only its header can be checked, after the fact: logged now (nothing to set aside later).
+      if (headerSha256 !== undefined) log.add({ ...base, abs: EMPTY, ino: 0 });
+      return { body, check: {} };
+    }
     const d = digestBody(entry, body);
-    return { body: d.body as AsyncIterable<Buffer>, check: { written: (abs, ino) => log.add({ offset, path: entry.path, name: entry.name, abs, ino, sha256: d.digest() }) } };
+    return { body: d.body as AsyncIterable<Buffer>, check: { written: (abs, ino) => log.add({ ...base, abs, ino, sha256: d.digest() }) } };
   }
 
   /**
@@ -144,6 +164,11 @@ export class ContentCheck {
   /** Rename a file restored with wrong content (and each hardlink to it) to NAME.damaged. */
   private setAside(m: Mismatch): void {
     const { record } = m;
+    if (!record.abs.length) {
+      // A directory, symlink or special file whose header differs: restored as read, reported.
+      this.damaged.push({ path: record.name, what: `${m.what}; restored as the archive holds it`, range: m.range });
+      return;
+    }
     const st = lstatSync(record.abs, { throwIfNoEntry: false });
     if (!st || st.ino !== record.ino) {
       this.damaged.push({ path: record.name, what: `${m.what}; the name now holds a later member or nothing`, range: m.range });

@@ -13,7 +13,7 @@ import { openArchive, type OpenArchive } from './open.js';
 import { open, pathKey, selector } from './random.js';
 import { isUrl } from '../io/random-access.js';
 import type { ArchiveInfo } from '../tar/version.js';
-import { isManifestMember } from '../manifest/types.js';
+import { MANIFEST_FEATURE, isManifestMember } from '../manifest/types.js';
 import { displayName } from '../model/entry.js';
 import { stripComponents } from './patterns.js';
 import { progressMeter, type ProgressCallback } from './progress.js';
@@ -22,6 +22,9 @@ import { GapError } from '../io/bytesource.js';
 import { describeSkipped, type SkippedRange } from '../tar/reader.js';
 import { abortable, abortedOr, checkSignal, throwIfAborted } from '../model/abort.js';
 import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
+
+/** Tar header ranges are digested, to be held against the manifest, when the archive has one. */
+const headerDigests = (info: ArchiveInfo) => info.features.compat.includes(MANIFEST_FEATURE);
 
 /** Bodies larger than this are checked for cancellation between chunks. */
 const CHUNKED_ABORT = 1 << 20;
@@ -178,9 +181,9 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     // Selected members, or an http(s) URL (readable only through open()'s ranged reads): random
     // access, which checks each member against the manifest itself. Otherwise one salvaging pass.
     const random = Boolean(options.paths?.length) || isUrl(source);
-    archive = random ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits, salvage: true, signal });
+    archive = random ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits, salvage: true, signal, headerDigests });
     check = random ? ContentCheck.byReader() : await ContentCheck.open(source);
-    for await (const { entry: stored1, body: stored, offset } of abortable(archive.members, signal)) {
+    for await (const { entry: stored1, body: stored, offset, headerSha256 } of abortable(archive.members, signal)) {
       if (isManifestMember(stored1.path, archive.info.features.compat)) {
         await check.manifestMember(stored1, stored, restorer, options.manifest === true, archive.skipped);
         if (!options.manifest) continue;
@@ -201,7 +204,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       if (!target) continue;
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
-      const plan = await check.plan(stored1, stored, offset, archive.info);
+      const plan = await check.plan(stored1, stored, offset, archive.info, headerSha256);
       if (plan.refused) {
         damaged.push(plan.refused);
         continue;
@@ -275,10 +278,10 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
   try {
     const random = Boolean(options.paths?.length) || isUrl(source);
     // The callback may keep chunks as long as it likes: never hand it a reused buffer.
-    archive = random ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits, salvage: true, keepsChunks: true, signal });
+    archive = random ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits, salvage: true, keepsChunks: true, signal, headerDigests });
     check = random ? ContentCheck.byReader() : await ContentCheck.open(source);
     let streamed = false;
-    for await (const { entry: stored1, body: stored, offset } of abortable(archive.members, signal)) {
+    for await (const { entry: stored1, body: stored, offset, headerSha256 } of abortable(archive.members, signal)) {
       if (isManifestMember(stored1.path, archive.info.features.compat) && !options.manifest) continue;
       const hooked = hooks ? await applyHooks(stored1, hooks) : stored1;
       // The callback sees the name a directory extraction would restore (stripComponents too).
@@ -286,7 +289,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
       if (!entry) continue;
       for (const w of entry.warnings) warnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) notices.push(`${entry.name}: ${n}`);
-      const plan = await check.plan(stored1, stored, offset, archive.info);
+      const plan = await check.plan(stored1, stored, offset, archive.info, headerSha256);
       if (plan.refused) {
         damaged.push(plan.refused);
         continue;

@@ -19,6 +19,8 @@ export interface Member {
   /** Offset of the member's first header: in the uncompressed tar, or of the zip local header. */
   offset: number;
   body: AsyncIterable<Buffer>;
+  /** SHA-256 (hex) of the member's header range, with `headerDigests` (spec/manifest.md §5). */
+  headerSha256?: string;
 }
 
 export interface OpenArchive {
@@ -45,6 +47,8 @@ export interface OpenOptions {
   salvage?: boolean;
   /** Cancel before the next chunk of the source is read, also while a member's data is skipped (spec §8.6). */
   signal?: AbortSignal;
+  /** Digest each tar member's header range when this says so of the archive (TarReaderOptions.digestHeaders). */
+  headerDigests?: (info: ArchiveInfo) => boolean;
 }
 
 export async function openArchive(source: ArchiveSource, options: OpenOptions = {}): Promise<OpenArchive> {
@@ -93,7 +97,7 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
     await opened.close();
     throw new ArchiveError(wrong, { archive: name, offset: decoded.head.length ? 0 : undefined });
   }
-  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage, gaps: salvage?.gaps });
+  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage, gaps: salvage?.gaps, digestHeaders: options.headerDigests });
   return { format: 'tar', name, info: reader.info, members: reader, close: opened.close, skipped: reader.damaged };
 }
 

@@ -16,6 +16,11 @@ export interface ExpectedDigests {
   at(offset: number): Promise<ManifestEntry | undefined>;
   /** Why the manifest stopped being usable part way (a newer major version, bad XML), if it did. */
   problem?: string;
+  /**
+   * A zip's central directory and end records differ from the trailer's digest of them: the
+   * modes, times and link flags the zip reader takes from there may be wrong (spec/manifest.md §11).
+   */
+  centralDamage?: { what: string; range: [number, number] };
   close(): Promise<void>;
 }
 
@@ -48,6 +53,12 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
     const hash = createHash('sha256');
     for await (const c of fileChunks(fh, manifestData, manifestData + manifestSize)) hash.update(c);
     if (hash.digest('hex') !== manifestSha256) return { why: 'the manifest does not match the digest in the trailer' };
+    let centralDamage: ExpectedDigests['centralDamage'];
+    if (format === 'zip') {
+      const cd = createHash('sha256');
+      for await (const c of fileChunks(fh, loc.trailer.manifestEnd, loc.at)) cd.update(c);
+      if (cd.digest('hex') !== loc.trailer.endSha256) centralDamage = { what: 'the central directory or end records do not match their digest: the metadata read from them may be wrong', range: [loc.trailer.manifestEnd, loc.at] };
+    }
     const items = readManifest(fileChunks(fh, manifestData, manifestData + manifestSize));
     const handle = fh;
     fh = undefined;
@@ -77,6 +88,7 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
       }
     };
     const expected: ExpectedDigests = {
+      centralDamage,
       async at(offset) {
         if (!current && !ended) await next();
         while (current && current.offset < offset) await next();

@@ -25,6 +25,8 @@ export interface RestoredRecord {
   sha256?: string;
   /** Archive path of a hardlink's target. */
   link?: Buffer;
+  /** SHA-256 of the member's header range, when the reader measured it. */
+  header?: string;
 }
 
 export interface Mismatch {
@@ -32,6 +34,11 @@ export interface Mismatch {
   what: string;
   /** The member's data range (file) or header range (hardlink) in the container. */
   range: [number, number];
+}
+
+/** What a member whose header range digest differs from the manifest's is reported with. */
+export function headerMismatch(got: string, want: string): string {
+  return `header does not match the manifest (hsha256 ${got}, manifest ${want}): its metadata may be wrong`;
 }
 
 const FLUSH = 64 << 10;
@@ -62,7 +69,7 @@ export class RestoredLog {
   add(r: RestoredRecord): void {
     if (r.offset < this.last) this.inOrder = false;
     this.last = r.offset;
-    const line = JSON.stringify({ o: r.offset, p: r.path.toString('hex'), n: r.name, a: r.abs.toString('hex'), i: r.ino, s: r.sha256, l: r.link?.toString('hex') });
+    const line = JSON.stringify({ o: r.offset, p: r.path.toString('hex'), n: r.name, a: r.abs.toString('hex'), i: r.ino, s: r.sha256, l: r.link?.toString('hex'), h: r.header });
     this.buf.push(line);
     this.bufLen += line.length + 1;
     this.count++;
@@ -131,8 +138,8 @@ export class RestoredLog {
   private async *records(): AsyncGenerator<RestoredRecord> {
     this.flush();
     for await (const line of this.sortedLines()) {
-      const j = JSON.parse(line) as { o: number; p: string; n: string; a: string; i: number; s?: string; l?: string };
-      yield { offset: j.o, path: Buffer.from(j.p, 'hex'), name: j.n, abs: Buffer.from(j.a, 'hex'), ino: j.i, sha256: j.s, link: j.l === undefined ? undefined : Buffer.from(j.l, 'hex') };
+      const j = JSON.parse(line) as { o: number; p: string; n: string; a: string; i: number; s?: string; l?: string; h?: string };
+      yield { offset: j.o, path: Buffer.from(j.p, 'hex'), name: j.n, abs: Buffer.from(j.a, 'hex'), ino: j.i, sha256: j.s, link: j.l === undefined ? undefined : Buffer.from(j.l, 'hex'), header: j.h };
     }
   }
 
@@ -172,10 +179,15 @@ export class RestoredLog {
         await advance(rec.offset);
         if (!current || current.offset !== rec.offset || !current.path.equals(rec.path)) {
           // A file where the manifest has none, or has another path: restored unchecked.
-          if (rec.link === undefined && rec.offset < exactUntil) unlisted?.(rec, current?.offset === rec.offset ? current : undefined);
+          if (rec.sha256 !== undefined && rec.offset < exactUntil) unlisted?.(rec, current?.offset === rec.offset ? current : undefined);
           continue;
         }
-        if (rec.sha256 !== undefined && current.sha256 !== undefined && rec.sha256 !== current.sha256) {
+        if (rec.header !== undefined && rec.header !== current.headerSha256) {
+          // What the header says of it (times, mode, owner, xattrs, link target) may be wrong.
+          if (rec.abs.length) damaged.add(rec.path.toString('latin1'));
+          const content = rec.sha256 !== undefined && current.sha256 !== undefined && rec.sha256 !== current.sha256 ? `, and content does not match the manifest (sha256 ${rec.sha256}, manifest ${current.sha256})` : '';
+          bad({ record: rec, what: `${headerMismatch(rec.header, current.headerSha256)}${content}`, range: [current.offset, current.data] });
+        } else if (rec.sha256 !== undefined && current.sha256 !== undefined && rec.sha256 !== current.sha256) {
           damaged.add(rec.path.toString('latin1'));
           bad({ record: rec, what: `content does not match the manifest (sha256 ${rec.sha256}, manifest ${current.sha256})`, range: [current.data, current.end] });
         } else if (rec.link && damaged.has(rec.link.toString('latin1'))) {

@@ -5,7 +5,12 @@
 // When the reading reaches a gap, every read throws a GapError until the reader accepts the gap
 // (acceptGap): the offset then moves past the bytes lost, when their number is known.
 
+import * as crypto from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { DamagedError } from '../model/errors.js';
+
+/** crypto.hash (Node 20.12+): a digest in one call; undefined on older runtimes. */
+const hashOnce = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: 'hex') => string }).hash;
 
 /** Bytes lost from the stream: after the first `at` bytes of the source, `size` of them (if known). */
 export interface Gap {
@@ -42,6 +47,14 @@ export class ByteSource {
   position = 0;
   /** False once a gap of unknown size was passed: `position` then counts the bytes read, not archive offsets. */
   exact = true;
+  /**
+   * The SHA-256 of the bytes consumed since startDigest() (a tar member's header range, checked
+   * against the manifest's hsha256): where in `chunk` they begin (-1: not digesting; -2: from the
+   * start of the next chunk), and a Hash only once they cross a chunk (most headers do not: one
+   * call hashes them).
+   */
+  private digestFrom = -1;
+  private digestHash: Hash | undefined;
 
   constructor(
     source: AsyncIterable<Buffer | Uint8Array>,
@@ -50,7 +63,36 @@ export class ByteSource {
     this.iter = source[Symbol.asyncIterator]();
   }
 
+  /** Begin a digest of the bytes consumed from here on (see digestFrom). */
+  startDigest(): void {
+    this.digestFrom = this.off;
+    this.digestHash = undefined;
+  }
+
+  /** The hex SHA-256 of the bytes consumed since startDigest(), or undefined when none was started. */
+  endDigest(): string | undefined {
+    const from = this.digestFrom;
+    if (from === -1) return undefined;
+    this.digestFrom = -1;
+    const tail = from >= 0 ? this.chunk.subarray(from, this.off) : Buffer.alloc(0);
+    const h = this.digestHash;
+    this.digestHash = undefined;
+    if (h) return h.update(tail).digest('hex');
+    return hashOnce ? hashOnce('sha256', tail, 'hex') : createHash('sha256').update(tail).digest('hex');
+  }
+
+  /** Stop a digest without its result (the member it was for is lost). */
+  dropDigest(): void {
+    this.digestFrom = -1;
+    this.digestHash = undefined;
+  }
+
   private async fill(): Promise<boolean> {
+    // The chunk is used up: what the digest took of it goes into the Hash before it is replaced.
+    if (this.digestFrom >= 0 && this.off === this.chunk.length) {
+      (this.digestHash ??= createHash('sha256')).update(this.chunk.subarray(this.digestFrom));
+      this.digestFrom = -2;
+    }
     while (this.off === this.chunk.length) {
       if (this.gap) throw new GapError(this.gap, this.position);
       let c = this.stash.shift();
@@ -75,6 +117,7 @@ export class ByteSource {
       this.raw += c.length;
       this.chunk = c;
       this.off = 0;
+      if (this.digestFrom === -2) this.digestFrom = 0;
     }
     return true;
   }
@@ -91,6 +134,7 @@ export class ByteSource {
   /** Put bytes just read back in front of the stream (a scan that read past what it found). */
   unread(b: Buffer): void {
     if (!b.length) return;
+    this.dropDigest(); // only a resync unreads: the member being digested is lost
     // Into `chunk`, not the stash: these bytes were counted as received already.
     this.chunk = this.off < this.chunk.length ? Buffer.concat([b, this.chunk.subarray(this.off)]) : Buffer.from(b);
     this.off = 0;

@@ -30,6 +30,12 @@ export interface TarReaderOptions {
    * zstd frame was dropped. The reading goes on after each at the next valid header (spec §6.8).
    */
   gaps?: readonly FrameGap[];
+  /**
+   * Digest each member's header range (its first header block up to its data, before a GNU
+   * sparse 1.0 map: the manifest's hsha256, spec/manifest.md §5) when this says so of the archive;
+   * asked again after each global header. Off by default: it costs a SHA-256 per member.
+   */
+  digestHeaders?: (info: ArchiveInfo) => boolean;
 }
 
 /** A place the salvaging reader skipped: a damaged header, up to the next valid header. */
@@ -65,6 +71,8 @@ export interface TarMember {
    * (entry.sparse says where each run goes). Read it or leave it: the reader skips what is left.
    */
   body: AsyncIterable<Buffer>;
+  /** SHA-256 (hex) of the header range [offset, start of data), with `digestHeaders`. */
+  headerSha256?: string;
 }
 
 
@@ -99,6 +107,9 @@ export class TarReader implements AsyncIterable<TarMember> {
   private pending: { block: Buffer; at: number } | undefined;
   /** What salvage skipped (spec §6.8), in archive order; complete once iteration has ended. */
   readonly damaged: SkippedRange[] = [];
+  private wantDigests: ((info: ArchiveInfo) => boolean) | undefined;
+  /** Digest the header ranges of the members from here on (see TarReaderOptions.digestHeaders). */
+  private digesting = false;
 
   constructor(source: AsyncIterable<Buffer | Uint8Array>, opts: TarReaderOptions = {}) {
     this.src = new ByteSource(source, opts.salvage ? opts.gaps : undefined);
@@ -106,6 +117,8 @@ export class TarReader implements AsyncIterable<TarMember> {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.maxHeader = this.limits.headerBytes;
     this.salvage = opts.salvage === true;
+    this.wantDigests = opts.digestHeaders;
+    this.digesting = this.wantDigests?.(this.info) === true;
   }
 
   private fail(reason: string, offset: number, entry?: string, code?: 'PORTARC_LIMIT' | 'PORTARC_UNSUPPORTED'): never {
@@ -173,6 +186,12 @@ export class TarReader implements AsyncIterable<TarMember> {
         let memberStart = -1;
         let header: RawHeader | undefined;
         let headerAt = 0;
+        // A member's header range runs from the end of the member before (global headers between
+        // are in it: spec/manifest.md §5). Not after a resync: its block was read before.
+        if (this.wantDigests) {
+          if (this.pending) this.src.dropDigest();
+          else this.src.startDigest();
+        }
         for (;;) {
           // The block without a promise when it is at hand (most are).
           let got: { block: Buffer; at: number } | undefined;
@@ -198,6 +217,7 @@ export class TarReader implements AsyncIterable<TarMember> {
             if (!this.salvage) this.fail(err.message, got.at);
             // The extension headers read so far belong to the lost member: dropped with it.
             await this.resync(got.block, memberStart, err.message);
+            this.src.dropDigest();
             local = longName = longLink = undefined;
             current.start = memberStart = -1;
             continue;
@@ -209,6 +229,7 @@ export class TarReader implements AsyncIterable<TarMember> {
             const recs = this.paxRecords(await this.readExtension(h, got.at), got.at);
             globals = [...globals, ...applyGlobalRecords(this.info, recs, this.name, got.at)];
             current.start = memberStart = -1;
+            this.digesting = this.wantDigests?.(this.info) === true;
           } else if (h.typeflag === TYPE.gnuLongName) longName = stripTrailingNul(await this.readExtension(h, got.at));
           else if (h.typeflag === TYPE.gnuLongLink) longLink = stripTrailingNul(await this.readExtension(h, got.at));
           else if (h.typeflag === TYPE.gnuVolume) {
@@ -347,12 +368,14 @@ export class TarReader implements AsyncIterable<TarMember> {
     entry.path = entry.path.subarray(0, end);
     entry.name = displayName(entry.path);
 
+    // The header range ends where the data starts (after a sparse 1.0 map, as dataOffset).
+    const headerSha256 = this.digesting ? this.src.endDigest() : (this.src.dropDigest(), undefined);
     const dataAt = this.src.position;
     // Data and padding in the chunk at hand (most small members): the body is that data, taken
     // now, a Buffer (also an async iterable of itself): no generator, nothing left to drain.
     const whole = stored <= SMALL_BODY ? this.src.readNow(stored + padding(stored + mapBytes)) : undefined;
     if (whole) {
-      const member = { entry, offset: memberStart, dataOffset: dataAt, body: bufferBody(whole.subarray(0, stored)) };
+      const member = { entry, offset: memberStart, dataOffset: dataAt, body: bufferBody(whole.subarray(0, stored)), headerSha256 };
       return { member, drain: () => undefined, complete: () => true };
     }
     const src = this.src;
@@ -383,7 +406,7 @@ export class TarReader implements AsyncIterable<TarMember> {
       })();
     };
     // An iterable, not a generator made now: most members' bodies are never read (list, directories).
-    return { member: { entry, offset: memberStart, dataOffset: dataAt, body: { [Symbol.asyncIterator]: body } }, drain, complete: () => consumed === stored };
+    return { member: { entry, offset: memberStart, dataOffset: dataAt, body: { [Symbol.asyncIterator]: body }, headerSha256 }, drain, complete: () => consumed === stored };
   }
 
   /**
