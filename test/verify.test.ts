@@ -241,6 +241,29 @@ for _, e in ET.iterparse(sys.argv[1]):
     expect(ok.status, ok.stderr).toBe(0);
   });
 
+  it('convert checks the source against its manifest: a damaged archive is not copied into one that vouches for it', () => {
+    const b = readFileSync(tar);
+    b[b.indexOf('hello portarc')] ^= 1; // content: the tar itself cannot tell
+    const bad = join(dir, 'conv-bad.tar');
+    writeFileSync(bad, b);
+    writeFileSync(join(dir, 'conv-bad.tar.gz'), gzipSync(b));
+    for (const [args, input] of [
+      [['convert', bad], undefined],
+      [['convert', join(dir, 'conv-bad.tar.gz')], undefined],
+      [['convert', '-'], b],
+    ] as const) {
+      const out = join(dir, `conv-${args.length}-${input ? 'stdin' : args[1]!.length}.zip`);
+      const r = portarc([...args, out], { input });
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/entry "\.\/d\/hello\.txt".*: content does not match the manifest \(sha256 [0-9a-f]{64}, manifest [0-9a-f]{64}\); converting a damaged archive writes nothing/);
+      expect(existsSync(out), out).toBe(false);
+    }
+    // The undamaged source converts, and the copy verifies.
+    const good = join(dir, 'conv-good.zip');
+    expect(portarc(['convert', tar, good]).status).toBe(0);
+    expect(portarc(['verify', '-f', good]).status).toBe(0);
+  });
+
   it('extract from a stream: files at offsets the manifest does not list are named, not passed over as checked', () => {
     // A member put in front of a portarc tar moves every member after it: read from stdin, no file
     // is where the manifest says, so none could be checked, and each says so.

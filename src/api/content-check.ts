@@ -48,6 +48,8 @@ export class ContentCheck {
   private done = false;
   /** The stream's manifest member was read: files after it are in no manifest. */
   private afterManifest = false;
+  /** Checking a copy (convert), not a restore: mismatches are only reported. */
+  nothingOnDisk = false;
   private why: string | undefined;
 
   private constructor(private expected: ExpectedDigests | undefined) {}
@@ -132,17 +134,17 @@ export class ContentCheck {
    * The manifest member of a stream: check what was logged against it. When the member is also
    * being restored (`--manifest`), its body is left alone and `finish` reads the restored copy.
    */
-  async manifestMember(entry: Entry, body: AsyncIterable<Buffer>, restorer: Restorer, restoring: boolean, skipped: readonly SkippedRange[] = []): Promise<void> {
+  async manifestMember(entry: Entry, body: AsyncIterable<Buffer>, restorer: Restorer | undefined, restoring: boolean, skipped: readonly SkippedRange[] = []): Promise<void> {
     if (this.done || restoring || entry.path.toString('latin1') !== MANIFEST_NAME) return;
     this.afterManifest = true;
     if (this.log) await this.runLog(body, restorer, skipped);
     else this.done = true; // nothing was logged: there is nothing to check
   }
 
-  private async runLog(xml: AsyncIterable<Buffer>, restorer: Restorer, skipped: readonly SkippedRange[]): Promise<void> {
+  private async runLog(xml: AsyncIterable<Buffer>, restorer: Restorer | undefined, skipped: readonly SkippedRange[]): Promise<void> {
     const log = this.log!;
     this.done = true;
-    await restorer.flush(); // the names the log holds must be in place
+    await restorer?.flush(); // the names the log holds must be in place
     // Ranges with exact offsets only: after a gap of unknown size they are counts of bytes read.
     const inexact = skipped.findIndex((s) => s.lost !== undefined && s.lost.size === undefined);
     const exact = inexact < 0 ? skipped : skipped.slice(0, inexact);
@@ -165,6 +167,8 @@ export class ContentCheck {
   private setAside(m: Mismatch): void {
     const { record } = m;
     if (!record.abs.length) {
+      // Not on disk (a directory, symlink or special file; or convert, which writes no files).
+      if (this.nothingOnDisk) return void this.damaged.push({ path: record.name, what: m.what, range: m.range });
       // A directory, symlink or special file whose header differs: restored as read, reported.
       this.damaged.push({ path: record.name, what: `${m.what}; restored as the archive holds it`, range: m.range });
       return;
@@ -183,7 +187,7 @@ export class ContentCheck {
   }
 
   /** After restorer.finish(): the stream check from a restored manifest, and what could not be checked. */
-  async finish(dir: string, restorer: Restorer, restoredManifest: boolean, skipped: readonly SkippedRange[] = []): Promise<void> {
+  async finish(dir: string, restorer: Restorer | undefined, restoredManifest: boolean, skipped: readonly SkippedRange[] = []): Promise<void> {
     if (this.log && !this.done && restoredManifest) {
       const copy = join(dir, MANIFEST_NAME);
       if (lstatSync(copy, { throwIfNoEntry: false })?.isFile()) await this.runLog(createReadStream(copy), restorer, skipped);

@@ -11,7 +11,9 @@ import type { Entry } from '../model/entry.js';
 import type { ArchiveSource } from '../io/source.js';
 import { openWriter, writeEntries, type CreateOptions, type CreateResult } from './create.js';
 import { openArchive } from './open.js';
-import { isManifestMember } from '../manifest/types.js';
+import { MANIFEST_FEATURE, isManifestMember } from '../manifest/types.js';
+import { DamagedError } from '../model/errors.js';
+import { ContentCheck, type ContentDamage, type Planned } from './content-check.js';
 import { abortable, abortedOr, checkSignal } from '../model/abort.js';
 
 export interface ConvertResult extends CreateResult {
@@ -34,9 +36,12 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
   const copies = opened.format === 'zip' && (options.zipHardlinks ?? 'copy') === 'copy';
   let targets: Set<string> | undefined;
   let archive;
+  let check: ContentCheck;
   try {
     if (copies && typeof source === 'string' && source !== '-') targets = await hardlinkTargets(source, signal);
-    archive = await openArchive(source, { keepsChunks: true, signal });
+    archive = await openArchive(source, { keepsChunks: true, signal, headerDigests: (info) => info.features.compat.includes(MANIFEST_FEATURE) });
+    check = await ContentCheck.open(source);
+    check.nothingOnDisk = true;
   } catch (err) {
     await opened.abort();
     throw abortedOr(signal, err);
@@ -45,13 +50,34 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
   const kinds = new Map<string, number>();
   const note = (what: string) => kinds.set(what, (kinds.get(what) ?? 0) + 1);
   const src = archive;
+  const archiveName = archive.name;
+  // Damage in the source must not be copied into an archive whose new manifest would vouch for
+  // it: every member is checked against the source's manifest as it passes (as extract does,
+  // spec/manifest.md §11), and the first mismatch fails the conversion (nothing is written).
+  const failOn = (d: ContentDamage | undefined) => {
+    if (d) throw new DamagedError(`${d.what}; converting a damaged archive writes nothing (run portarc verify)`, { archive: archiveName, entry: d.path, offset: d.range?.[0] });
+  };
+  async function* checked(body: AsyncIterable<Buffer>, plan: Planned, path: string): AsyncGenerator<Buffer> {
+    yield* body;
+    const wrong = plan.check.verdict?.();
+    if (wrong !== undefined) failOn({ path, what: wrong });
+    plan.check.written?.(Buffer.alloc(0), 0);
+  }
   async function* entries() {
     for await (const m of abortable(src.members, signal)) {
       // The source's manifest describes the source; the target gets its own.
-      if (isManifestMember(m.entry.path, src.info.features.compat)) continue;
+      if (isManifestMember(m.entry.path, src.info.features.compat)) {
+        await check.manifestMember(m.entry, m.body, undefined, false, src.skipped);
+        failOn(check.damaged[0] ?? check.lost[0]);
+        continue;
+      }
+      const plan = await check.plan(m.entry, m.body, m.offset, src.info, m.headerSha256);
+      failOn(plan.refused);
+      failOn(check.damaged[0]);
+      const body = plan.check.verdict || plan.check.written ? checked(plan.body, plan, m.entry.name) : plan.body;
       const key = m.entry.path.toString('latin1');
       if (spool && m.entry.type === 'file' && targets!.has(key)) {
-        yield { entry: m.entry, body: () => spool.tee(key, m.entry, m.body) };
+        yield { entry: m.entry, body: () => spool.tee(key, m.entry, body) };
         continue;
       }
       if (m.entry.type === 'hardlink' && m.entry.linkTarget && copies) {
@@ -62,16 +88,19 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
         }
       }
       if (opened.format === 'zip') noteZipLimits(m.entry, note);
-      yield { entry: m.entry, body: () => m.body };
+      yield { entry: m.entry, body: () => body };
     }
+    await check.finish('', undefined, false, src.skipped);
+    failOn(check.damaged[0]);
   }
   try {
     const result = await writeEntries(entries(), opened, typeof dest === 'string' ? dest : '(stream)', options.onEntry, [], signal);
-    result.warnings.unshift(...archive.info.warnings);
+    result.warnings.unshift(...archive.info.warnings, ...check.warnings);
     result.notices.unshift(...archive.info.notices);
     return { ...result, from: archive.format, to: opened.format, portarcOnly: [...kinds].map(([k, n]) => `${n} ${k}`) };
   } finally {
     await archive.close();
+    await check.close();
     await spool?.dispose();
   }
 }
