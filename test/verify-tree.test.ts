@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { extract, verifyTree, type TreeDifference } from '../src/api/index.js';
 import { KeySet } from '../src/fs/keyset.js';
@@ -100,6 +101,39 @@ describe('verify -C: a fresh restore compares clean', () => {
     const r = portarc(['verify', '-f', archives[k]!, '-C', out]);
     // GNU tar also extracts the manifest and trailer (two more files): compared, as members.
     expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+});
+
+describe('verify -C: a damaged archive is not taken as the measure of a restore', () => {
+  // GNU tar restores a damaged archive without a word; compared with the same damaged headers and
+  // bodies, that tree would compare clean. The archive is held against its manifest first.
+  it('a changed pax mtime or content byte, restored by GNU tar: exit 2 naming the entry, from a file, a .tar.gz and stdin', () => {
+    const orig = readFileSync(archives['a.tar']!);
+    const hello = orig.indexOf('./d/hello.txt');
+    const cases: Array<[string, Buffer]> = [];
+    const t = Buffer.from(orig);
+    const at = t.lastIndexOf(' mtime=', hello) + 8;
+    t[at] = t[at] === 0x31 ? 0x32 : 0x31;
+    cases.push(['header', t]);
+    const c = Buffer.from(orig);
+    c[c.indexOf('hello portarc')] ^= 1;
+    cases.push(['content', c]);
+    for (const [kind, bytes] of cases) {
+      const f = join(dir, `damaged-${kind}.tar`);
+      writeFileSync(f, bytes);
+      writeFileSync(`${f}.gz`, gzipSync(bytes));
+      const out = join(dir, `gnu-${kind}`);
+      mkdirSync(out);
+      expect(spawnSync('tar', ['-xf', f, '-C', out]).status).toBe(0);
+      for (const [args, input] of [[['-f', f]], [['-f', `${f}.gz`]], [['-f', '-'], bytes]] as const) {
+        const r = portarc(['verify', ...args, '-C', out], { input });
+        expect(r.status, `${kind} ${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(2);
+        // From the plain file a changed content byte is a difference (the manifest gives the content);
+        // every other way the archive itself is named as damaged.
+        if (kind === 'content' && args[1] === f) expect(r.stdout).toMatch(/d\/hello\.txt: content: archive sha256 [0-9a-f]{64}, disk sha256/);
+        else expect(r.stderr).toMatch(/entry "\.\/d\/hello\.txt".*does not match the manifest.*: the archive is damaged, and a restore cannot be judged against it/);
+      }
+    }
   });
 });
 

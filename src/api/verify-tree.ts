@@ -8,12 +8,14 @@
 // file on disk is hashed either way.
 
 import { stat } from 'node:fs/promises';
-import { ArchiveError, IoError, PortarcError } from '../model/errors.js';
+import { ArchiveError, DamagedError, IoError, PortarcError } from '../model/errors.js';
+import { ContentCheck, type ContentDamage } from './content-check.js';
+import { headerMismatch } from '../integrity/restored.js';
 import type { Limits } from '../model/limits.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
-import { isManifestMember } from '../manifest/types.js';
+import { MANIFEST_FEATURE, isManifestMember } from '../manifest/types.js';
 import { TreeComparer, type CompareOptions, type TreeDifference } from '../fs/compare.js';
 import { openArchive, type OpenArchive } from './open.js';
 import { selector } from './random.js';
@@ -54,20 +56,52 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
   const notes: string[] = [];
   let archive: OpenArchive | undefined;
   let expected: ExpectedDigests | undefined;
+  let check: ContentCheck | undefined;
   try {
-    archive = await openArchive(source, { limits: options.limits });
+    archive = await openArchive(source, { limits: options.limits, headerDigests: (info) => info.features.compat.includes(MANIFEST_FEATURE) });
     if (typeof source === 'string' && source !== '-') {
       const got = await openExpected(source).catch(() => ({ expected: undefined, why: undefined }));
       expected = got.expected;
       if (got.why) notes.push(`the manifest is not used (${got.why}): contents compared with the archive's bodies`);
     }
+    // The tree is compared with what the archive's headers and bodies say: those must be what the
+    // manifest says, or a restore of damaged bytes would compare clean. From a file, each header
+    // range is held against the manifest as it passes; from a stream, headers and bodies are
+    // logged and held against it when it arrives (as extract does, spec/manifest.md §11).
+    if (!expected) {
+      check = await ContentCheck.open(source);
+      check.nothingOnDisk = true;
+    }
+    const fail = (d: ContentDamage | undefined) => {
+      if (d) throw new DamagedError(`${d.what}: the archive is damaged, and a restore cannot be judged against it (run portarc verify)`, { archive: name, entry: d.path, offset: d.range?.[0] });
+    };
+    if (expected?.centralDamage) fail(expected.centralDamage);
     const sel = options.paths?.length ? selector(options.paths) : undefined;
-    for await (const { entry, body, offset } of archive.members) {
+    for await (const { entry, body: stored, offset, headerSha256 } of archive.members) {
       const manifestMember = isManifestMember(entry.path, archive.info.features.compat);
+      let body = stored;
+      if (manifestMember && check) {
+        const d = digestBody(entry, body);
+        await check.manifestMember(entry, d.body as AsyncIterable<Buffer>, undefined, false, archive.skipped);
+        for await (const _ of (d.body as AsyncIterable<Buffer>) ?? []) void _;
+        fail(check.damaged[0] ?? check.lost[0]);
+        await comparer.add(entry, entry.type === 'file' ? d.digest() : undefined, true);
+        continue;
+      }
       if (!manifestMember && sel && !sel.select(entry.path)) continue;
+      let after: (() => void) | undefined;
+      if (check && !manifestMember) {
+        const plan = await check.plan(entry, body, offset, archive.info, headerSha256);
+        fail(plan.refused);
+        body = plan.body;
+        after = () => plan.check.written?.(Buffer.alloc(0), 0);
+      }
       let sha256: string | undefined;
+      const listed = expected && !manifestMember && (entry.type === 'file' || headerSha256 !== undefined) ? await expected.at(offset) : undefined;
+      if (listed && headerSha256 !== undefined && listed.path.equals(entry.path) && listed.headerSha256 !== headerSha256) {
+        fail({ path: entry.name, what: headerMismatch(headerSha256, listed.headerSha256), range: [listed.offset, listed.data] });
+      }
       if (entry.type === 'file') {
-        const listed = expected && !manifestMember ? await expected.at(offset) : undefined;
         if (listed?.sha256 !== undefined && listed.path.equals(entry.path)) {
           sha256 = listed.sha256;
           content.manifest++;
@@ -77,17 +111,24 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
           sha256 = d.digest();
           if (!manifestMember) content.archive++;
         }
-      }
+      } else if (after) for await (const _ of body) void _;
+      after?.();
       // The manifest and trailer are on disk only when asked for (extract --manifest, other tools).
       await comparer.add(entry, sha256, manifestMember);
     }
     sel?.checkAllMatched();
+    if (check) {
+      await check.finish('', undefined, false, archive.skipped);
+      fail(check.damaged[0]);
+      notes.push(...check.warnings);
+    }
     await comparer.finish();
   } catch (err) {
     if (err instanceof PortarcError) throw err instanceof ArchiveError ? err.withArchive(name) : err;
     throw err;
   } finally {
     await expected?.close();
+    await check?.close();
     await archive?.close();
   }
   if (expected?.problem) notes.push(`the manifest stopped being usable (${expected.problem}): later contents compared with the archive's bodies`);
