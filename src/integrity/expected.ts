@@ -10,6 +10,7 @@ import { sniff } from '../compress/index.js';
 import { isZip } from '../zip/index.js';
 import { readManifest, type ManifestEntry } from '../manifest/index.js';
 import { fileChunks, locateTrailer } from './ranges.js';
+import { findEmbedded, readAtOf } from './par2/embedded.js';
 
 export interface ExpectedDigests {
   /** The manifest's entry for the member whose first header is at `offset`, if it lists one there. */
@@ -39,11 +40,15 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
   if (!(await stat(path)).isFile()) return {};
   let fh: FileHandle | undefined = await open(path, 'r');
   try {
-    const size = (await fh.stat()).size;
+    let size = (await fh.stat()).size;
     const head = Buffer.alloc(Math.min(10, size));
     await fh.read(head, 0, head.length, 0);
     const format = isZip(head) ? 'zip' : sniff(head) === 'none' ? 'tar' : undefined;
     if (!format) return {};
+    // Embedded recovery data (spec/recovery.md §10): the archive is what comes before it (a zip's
+    // end records are repeated after it, and the trailer found there is the copy's).
+    const region = await findEmbedded(readAtOf(fh), size);
+    if (region) size = region.archiveLength;
     const loc = await locateTrailer(fh, size, format);
     if (!loc) return {};
     if (!loc.trailer) return { why: `the trailer is damaged (${loc.problem ?? 'unreadable'})` };
