@@ -258,6 +258,19 @@ for _, e in ET.iterparse(sys.argv[1]):
       expect(r.stderr).toMatch(/entry "\.\/d\/hello\.txt".*: content does not match the manifest \(sha256 [0-9a-f]{64}, manifest [0-9a-f]{64}\); converting a damaged archive writes nothing/);
       expect(existsSync(out), out).toBe(false);
     }
+    // A hardlink's header (its body is never read): from a file and from a stream.
+    const h = readFileSync(tar);
+    const hard2 = h.indexOf('./d/hard2\0');
+    const digit = h.lastIndexOf(' mtime=', hard2) + 8;
+    h[digit] = h[digit] === 0x31 ? 0x32 : 0x31;
+    writeFileSync(join(dir, 'conv-hl.tar'), h);
+    for (const [args, input] of [[[join(dir, 'conv-hl.tar')], undefined], [['-'], h]] as const) {
+      const out = join(dir, `conv-hl-${input ? 'stdin' : 'file'}.zip`);
+      const r = portarc(['convert', ...args, out], { input });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/entry "\.\/d\/hard2".*: header does not match the manifest \(hsha256 [0-9a-f]{64}, manifest [0-9a-f]{64}\): its metadata may be wrong; converting a damaged archive writes nothing/);
+      expect(existsSync(out)).toBe(false);
+    }
     // The undamaged source converts, and the copy verifies.
     const good = join(dir, 'conv-good.zip');
     expect(portarc(['convert', tar, good]).status).toBe(0);

@@ -55,7 +55,7 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
   // it: every member is checked against the source's manifest as it passes (as extract does,
   // spec/manifest.md §11), and the first mismatch fails the conversion (nothing is written).
   const failOn = (d: ContentDamage | undefined) => {
-    if (d) throw new DamagedError(`${d.what}; converting a damaged archive writes nothing (run portarc verify)`, { archive: archiveName, entry: d.path, offset: d.range?.[0] });
+    if (d) throw new DamagedError(`${d.what.replace(/; not extracted$/, '')}; converting a damaged archive writes nothing (run portarc verify)`, { archive: archiveName, entry: d.path, offset: d.range?.[0] });
   };
   async function* checked(body: AsyncIterable<Buffer>, plan: Planned, path: string): AsyncGenerator<Buffer> {
     yield* body;
@@ -74,7 +74,11 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
       const plan = await check.plan(m.entry, m.body, m.offset, src.info, m.headerSha256);
       failOn(plan.refused);
       failOn(check.damaged[0]);
-      const body = plan.check.verdict || plan.check.written ? checked(plan.body, plan, m.entry.name) : plan.body;
+      // A file is judged once the writer has read its body; a hardlink (whose body the writer
+      // never reads) is logged for the stream check at once.
+      const isFile = m.entry.type === 'file';
+      const body = isFile && (plan.check.verdict || plan.check.written) ? checked(plan.body, plan, m.entry.name) : plan.body;
+      if (!isFile) plan.check.written?.(Buffer.alloc(0), 0);
       const key = m.entry.path.toString('latin1');
       if (spool && m.entry.type === 'file' && targets!.has(key)) {
         yield { entry: m.entry, body: () => spool.tee(key, m.entry, body) };
