@@ -9,9 +9,12 @@ import { LIMIT_KIB } from './helpers/rss.js';
 import { tempDir } from './helpers/tree.js';
 
 const RSS = fileURLToPath(new URL('../bench/rss.mjs', import.meta.url));
+// Minutes of 2 GiB streams and 50,000-file trees: run by `npm run test:heavy` (and so by .ci/run,
+// on each Node), skipped by `npm test`, which must stay under 15 minutes on two cores.
+const heavy = it.runIf(process.env.PORTARC_HEAVY === '1');
 const GIB2 = 2 * 1024 ** 3;
 
-it('streams a 2 GiB file through create | extract under 100 MiB RSS each', () => {
+heavy('streams a 2 GiB file through create | extract under 100 MiB RSS each', () => {
   const dir = tempDir('mem');
   // Marks at the start, the middle and the end, zeros elsewhere: cheap to make, and the restored
   // file's checksum proves every byte went through in order.
@@ -65,7 +68,7 @@ function eachUnderLimit(dir: string, commands: ReadonlyArray<readonly [what: str
   for (const [what, kib] of Object.entries(peaks)) expect(kib, what).toBeLessThan(LIMIT_KIB);
 }
 
-it('extracts 50,000 small files (with fsync, as by default) under 100 MiB RSS', () => {
+heavy('extracts 50,000 small files (with fsync, as by default) under 100 MiB RSS', () => {
   const dir = tempDir('mem-small');
   // 50 directories of 1,000 files of 0-4 KiB, written straight into a tar by Python's tarfile.
   execFileSync('python3', ['-c', `
@@ -85,7 +88,7 @@ with tarfile.open("a.tar", "w", format=tarfile.PAX_FORMAT) as t:
   execFileSync('rm', ['-rf', dir]);
 }, 240_000);
 
-it('extracts a 1 GiB file from a zstd archive under 100 MiB RSS', () => {
+heavy('extracts a 1 GiB file from a zstd archive under 100 MiB RSS', () => {
   const dir = tempDir('mem-zstd');
   execFileSync('bash', ['-c', `mkdir src && truncate -s 1G src/big && for off in 0 536870912 1073741000; do printf "portarc $off" | dd of=src/big bs=1 seek=$off conv=notrunc status=none; done && tar -cf - -C src big | zstd -q -3 -T2 > a.tar.zst`], { cwd: dir });
   const kib = peakKib(`mkdir out && node ${RSS} extract -f a.tar.zst -C out`, dir);
@@ -94,7 +97,7 @@ it('extracts a 1 GiB file from a zstd archive under 100 MiB RSS', () => {
   execFileSync('rm', ['-rf', dir]);
 }, 120_000);
 
-it('verify, list and extract of a portarc .tar.zst of 512 MiB of compressible data stay under 100 MiB RSS each', () => {
+heavy('verify, list and extract of a portarc .tar.zst of 512 MiB of compressible data stay under 100 MiB RSS each', () => {
   // Not zeros: real frames of ~2 MiB compressed, 256 KiB decoded chunks (zeros hid per-chunk
   // copies that V8 freed late: verify peaked at 220 MiB on 2 GiB, list and extract at 113).
   const dir = tempDir('mem-zstd-real');
@@ -110,7 +113,7 @@ it('verify, list and extract of a portarc .tar.zst of 512 MiB of compressible da
   execFileSync('rm', ['-rf', dir]);
 }, 240_000);
 
-it('create, verify, list and extract of a .tar.gz of 512 MiB stay under 100 MiB RSS each', () => {
+heavy('create, verify, list and extract of a .tar.gz of 512 MiB stay under 100 MiB RSS each', () => {
   // node:zlib hands out each output chunk in a fresh 256 KiB buffer, freed late: the CLI collects
   // them every 8 MiB (src/model/gc-pacer.ts). Without it, 1.3 GB of .tar.gz peaked at 103-110 MiB.
   const dir = tempDir('mem-gzip');
@@ -136,7 +139,7 @@ function peakOf(stderr: string): number {
   return Number(m[0]![1]);
 }
 
-it('creates an archive of 50,000 small files under 100 MiB RSS', () => {
+heavy('creates an archive of 50,000 small files under 100 MiB RSS', () => {
   const dir = tempDir('mem-small');
   // 50 directories of 1,000 files of 0-16 KiB (median ~1 KiB, as bench/datasets.mjs's small set).
   execFileSync('python3', ['-c', `
@@ -163,7 +166,7 @@ for d in range(50):
   execFileSync('rm', ['-rf', dir]);
 }, 300_000);
 
-it('creates a 1 GiB .tar.zst under 100 MiB RSS', () => {
+heavy('creates a 1 GiB .tar.zst under 100 MiB RSS', () => {
   const dir = tempDir('mem-zstd');
   const GIB = 1024 ** 3;
   execFileSync('bash', ['-c', `mkdir src && truncate -s ${GIB} src/big && for off in 0 536870912 1073741000; do printf "portarc $off" | dd of=src/big bs=1 seek=$off conv=notrunc status=none; done`], { cwd: dir });
