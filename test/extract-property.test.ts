@@ -10,36 +10,10 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { create, extract, readManifest, ExtractDamagedError, type ExtractResult } from '../src/api/index.js';
 import { TRAILER_MAGIC, decodeTrailer } from '../src/manifest/index.js';
+import { flipOrBurst, mulberry32 as rng } from './helpers/damage.js';
 import { buildTree, isRoot, sh, snapshot, tempDir, type Node } from './helpers/tree.js';
 
 const CASES = Number(process.env.PORTARC_PROPERTY_CASES ?? 40);
-
-/** Deterministic PRNG (mulberry32), so that a failing case can be rerun by its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * A flip or burst at a random byte, or (half the time, where `headers` are given) in a random
- * member's header range: most bytes are file data, and headers hold what a checksum may not cover.
- */
-function damage(orig: Buffer, r: () => number, headers: [number, number][] = []): { bytes: Buffer; kind: string } {
-  const bytes = Buffer.from(orig);
-  const h = headers.length && r() < 0.5 ? headers[Math.floor(r() * headers.length)]! : undefined;
-  const at = h ? h[0] + Math.floor(r() * (h[1] - h[0])) : Math.floor(r() * orig.length);
-  if (r() < 0.5) {
-    bytes[at] ^= 1 << Math.floor(r() * 8);
-    return { bytes, kind: `bit flip at ${at}` };
-  }
-  for (let i = at; i < Math.min(orig.length, at + 512); i++) bytes[i] = Math.floor(r() * 256);
-  return { bytes, kind: `512-byte burst at ${at}` };
-}
 
 /** Paths (snapshot keys) whose node differs from the source's; missing ones are not counted. */
 function wrong(src: Record<string, Node>, got: Record<string, Node>): string[] {
@@ -91,7 +65,7 @@ describe('extract never leaves a damaged entry under its name unreported', () =>
       const file = join(dir, `damaged-${name}`);
       const tally = { exact: 0, named: 0, loud: 0 };
       for (let seed = 1; seed <= CASES; seed++) {
-        const { bytes, kind } = damage(archives[name]!, rng(seed), name === 'a.tar' ? headers : []);
+        const { bytes, kind } = flipOrBurst(archives[name]!, rng(seed), name === 'a.tar' ? headers : []);
         writeFileSync(file, bytes);
         const out = join(dir, `x-${name}`);
         rmSync(out, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { create, displayName, readManifest, verify, type Damage } from '../src/a
 import { TRAILER_MAGIC, TRAILER_SIZE, decodeTrailer } from '../src/manifest/index.js';
 import { verifyStream } from '../src/integrity/stream.js';
 import { SeekTable, bufferReader } from '../src/compress/seektable.js';
+import { flipOrBurst, mulberry32 as rng } from './helpers/damage.js';
 import { buildTree, tempDir } from './helpers/tree.js';
 
 const CASES = Number(process.env.PORTARC_PROPERTY_CASES ?? 250);
@@ -19,17 +20,6 @@ interface Region {
   end: number;
   part: Damage['part'];
   path?: string;
-}
-
-/** Deterministic PRNG (mulberry32), so that a failing case can be rerun by its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Where every byte of an undamaged plain archive belongs, from its own trailer and manifest. */
@@ -56,19 +46,6 @@ async function regions(bytes: Buffer, format: 'tar' | 'zip'): Promise<Region[]> 
     out.push({ start: at, end: bytes.length, part: 'trailer' });
   }
   return out;
-}
-
-function damage(orig: Buffer, r: () => number): { bytes: Buffer; first: number; kind: string } {
-  const bytes = Buffer.from(orig);
-  const at = Math.floor(r() * orig.length);
-  if (r() < 0.5) {
-    bytes[at] ^= 1 << Math.floor(r() * 8);
-    return { bytes, first: at, kind: `bit flip at ${at}` };
-  }
-  for (let i = at; i < Math.min(orig.length, at + 512); i++) bytes[i] = Math.floor(r() * 256);
-  let first = at;
-  while (first < orig.length && bytes[first] === orig[first]) first++;
-  return { bytes, first, kind: `512-byte burst at ${at}` };
 }
 
 describe('verify finds and names any damage', () => {
@@ -99,7 +76,7 @@ describe('verify finds and names any damage', () => {
       const file = join(dir, `damaged-${name}`);
       const seen = new Set<string>();
       for (let seed = 1; seed <= CASES; seed++) {
-        const { bytes, first, kind } = damage(orig, rng(seed));
+        const { bytes, first, kind } = flipOrBurst(orig, rng(seed));
         if (first === orig.length) continue; // the burst rewrote the same bytes
         writeFileSync(file, bytes);
         const r = await verify(file);
@@ -124,7 +101,7 @@ describe('verify finds and names any damage', () => {
       const orig = readFileSync(archives[name]!);
       const file = join(dir, `damaged-${name}`);
       for (let seed = 1; seed <= CASES; seed++) {
-        const { bytes, first, kind } = damage(orig, rng(seed));
+        const { bytes, first, kind } = flipOrBurst(orig, rng(seed));
         if (first === orig.length) continue;
         writeFileSync(file, bytes);
         const r = await verify(file);
@@ -175,7 +152,7 @@ describe('a .tar.zst file: the manifest read beside the stream reports what the 
   it(`${CASES} seeded flips and bursts: the same damage, notes and counts either way`, async () => {
     let ahead = 0;
     for (let seed = 1; seed <= CASES; seed++) {
-      const { bytes, first, kind } = damage(orig, rng(seed));
+      const { bytes, first, kind } = flipOrBurst(orig, rng(seed));
       if (first === orig.length) continue;
       const { side, stream } = await both(bytes);
       if (side.ahead) ahead++;
