@@ -171,17 +171,6 @@ static char *string_arg(napi_env env, napi_value v, const char *what) {
   return s;
 }
 
-static int int64_arg(napi_env env, napi_value v, int64_t *out, const char *what) {
-  bool lossless = false;
-  char msg[128];
-  if (napi_get_value_bigint_int64(env, v, out, &lossless) != napi_ok || !lossless) {
-    snprintf(msg, sizeof msg, "%s must be a bigint that fits in 64 bits", what);
-    throw_type(env, msg);
-    return 0;
-  }
-  return 1;
-}
-
 static int uint32_arg(napi_env env, napi_value v, uint32_t *out, const char *what) {
   char msg[128];
   if (napi_get_value_uint32(env, v, out) != napi_ok) {
@@ -319,30 +308,55 @@ static napi_value remove_xattr(napi_env env, napi_callback_info info) {
 
 /* ---- times and nodes ------------------------------------------------------- */
 
-/* Nanoseconds since the epoch to a timespec; floor division keeps tv_nsec in [0, 1e9). */
-struct timespec ns_to_timespec(int64_t ns) { /* also used by native/restore.c */
-  int64_t sec = ns / 1000000000, nsec = ns % 1000000000;
-  if (nsec < 0) {
-    nsec += 1000000000;
-    sec -= 1;
+/*
+ * A bigint of nanoseconds since the epoch to a timespec, by floor division (tv_nsec in [0, 1e9)).
+ * Up to 128 bits are read: an int64 of nanoseconds ends in 2262, and ext4 holds times to 2446
+ * (a GNU tar archive with a file of 2400 was refused). 1: done; 0: a bigint whose seconds do not
+ * fit in a time_t; -1: not a bigint. Also used by native/restore.c.
+ */
+int bigint_timespec(napi_env env, napi_value v, struct timespec *out) {
+  int sign = 0;
+  size_t count = 2;
+  uint64_t words[2] = {0, 0};
+  if (napi_get_value_bigint_words(env, v, &sign, &count, words) != napi_ok) return -1;
+  if (count > 2) return 0;
+#ifdef __SIZEOF_INT128__
+  unsigned __int128 m = ((unsigned __int128)words[1] << 64) | words[0];
+  unsigned __int128 q = m / 1000000000u;
+  uint64_t r = (uint64_t)(m % 1000000000u);
+#else
+  if (words[1] != 0) return 0;
+  uint64_t q = words[0] / 1000000000u, r = words[0] % 1000000000u;
+#endif
+  if (sign && r != 0) {
+    q += 1; /* floor: -1.5 s is -2 s + 0.5 s */
+    r = 1000000000u - r;
   }
-  struct timespec ts;
-  ts.tv_sec = (time_t)sec;
-  ts.tv_nsec = (long)nsec;
-  return ts;
+  if (q > (sign ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX)) return 0;
+  if (sizeof(time_t) < 8 && q > (uint64_t)INT32_MAX) return 0;
+  out->tv_sec = sign ? (time_t)(-(int64_t)(q - 1) - 1) : (time_t)q;
+  out->tv_nsec = (long)r;
+  return 1;
 }
 
 /* setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint): void */
 static napi_value set_times(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  int64_t atime, mtime;
+  struct timespec ts[2];
   if (!get_args(env, info, 3, argv)) return NULL;
-  if (!int64_arg(env, argv[1], &atime, "atimeNs") || !int64_arg(env, argv[2], &mtime, "mtimeNs")) {
-    return NULL;
+  for (int i = 0; i < 2; i++) {
+    int got = bigint_timespec(env, argv[1 + i], &ts[i]);
+    if (got < 0) return throw_type(env, i ? "mtimeNs must be a bigint" : "atimeNs must be a bigint");
+    if (got == 0) {
+      char *p = buffer_arg(env, argv[0], "path");
+      if (p == NULL) return NULL;
+      throw_errno(env, EOVERFLOW, "utimensat", p);
+      free(p);
+      return NULL;
+    }
   }
   char *path = buffer_arg(env, argv[0], "path");
   if (path == NULL) return NULL;
-  struct timespec ts[2] = {ns_to_timespec(atime), ns_to_timespec(mtime)};
   if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) != 0) {
     throw_errno(env, errno, "utimensat", path);
   }

@@ -55,7 +55,8 @@ typedef struct {
   size_t off, len;
   int64_t uid, gid; /* -1: leave the owner */
   uint32_t mode;
-  int64_t atime, mtime;
+  struct timespec times[2]; /* atime, mtime */
+  int times_fit; /* 0: a time past what a time_t holds (time_err EOVERFLOW, no futimens) */
   int want_ino;
   uint32_t nx;
   xattr_item *xs;
@@ -79,7 +80,7 @@ typedef struct {
   file_item *items;
 } batch;
 
-struct timespec ns_to_timespec(int64_t ns); /* native/portarc_sys.c */
+int bigint_timespec(napi_env env, napi_value v, struct timespec *out); /* native/portarc_sys.c */
 
 /* Create, fill and dress one file under its temporary name. Returns with it->stop set on failure. */
 static void make_one(batch *b, file_item *it, int dirfd) {
@@ -120,8 +121,8 @@ static void make_one(batch *b, file_item *it, int dirfd) {
     if (FSET_XATTR(fd, it->xs[i].name, it->xs[i].len ? it->xs[i].value : "", it->xs[i].len) != 0) it->x_err[i] = errno;
   }
   if (fchmod(fd, (mode_t)it->mode) != 0) it->mode_err = errno;
-  struct timespec ts[2] = {ns_to_timespec(it->atime), ns_to_timespec(it->mtime)};
-  if (futimens(fd, ts) != 0) it->time_err = errno;
+  if (!it->times_fit) it->time_err = EOVERFLOW;
+  else if (futimens(fd, it->times) != 0) it->time_err = errno;
   if (it->want_ino && fstat(fd, &st) == 0) it->ino = (double)st.st_ino;
   close(fd);
 }
@@ -304,11 +305,6 @@ static int64_t num_prop(napi_env env, napi_value obj, const char *key) {
   return (int64_t)d;
 }
 
-static int big_prop(napi_env env, napi_value obj, const char *key, int64_t *out) {
-  bool lossless = false;
-  return napi_get_value_bigint_int64(env, prop(env, obj, key), out, &lossless) == napi_ok && lossless;
-}
-
 static napi_value fail_type(napi_env env, batch *b, const char *msg) {
   free_batch(env, b);
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
@@ -369,9 +365,10 @@ napi_value portarc_restore_files(napi_env env, napi_callback_info info) {
     it->uid = num_prop(env, o, "uid");
     it->gid = num_prop(env, o, "gid");
     it->mode = (uint32_t)num_prop(env, o, "mode");
-    if (!big_prop(env, o, "atimeNs", &it->atime) || !big_prop(env, o, "mtimeNs", &it->mtime)) {
-      return fail_type(env, b, "restoreFiles: atimeNs and mtimeNs must be 64-bit bigints");
-    }
+    int at = bigint_timespec(env, prop(env, o, "atimeNs"), &it->times[0]);
+    int mt = bigint_timespec(env, prop(env, o, "mtimeNs"), &it->times[1]);
+    if (at < 0 || mt < 0) return fail_type(env, b, "restoreFiles: atimeNs and mtimeNs must be bigints");
+    it->times_fit = at && mt;
     bool want = false;
     napi_get_value_bool(env, prop(env, o, "ino"), &want);
     it->want_ino = want;

@@ -58,6 +58,17 @@ enum {
 #define FLAG_CONTENT 4 /* content read into buf[offset, offset + length); the *_AFTER fields hold fstat */
 
 #define PATH_MAX_BYTES 4096
+
+/* Seconds whose nanoseconds fit in an int64 field (1677-09-21 to 2262-04-11). A time outside them
+ * (ext4 holds 1901-2446, XFS bigtime to 2486) leaves the item to the JS path's BigInt lstat: an
+ * int64 of nanoseconds would wrap (a file of 2400 was archived as of 1815). */
+#define NS_SEC_MAX 9223372035LL
+#define FITS_NS(t) ((t).tv_sec >= -NS_SEC_MAX && (t).tv_sec <= NS_SEC_MAX)
+#ifdef __APPLE__
+#define TIMES_FIT(st) (FITS_NS((st).st_atimespec) && FITS_NS((st).st_mtimespec) && FITS_NS((st).st_ctimespec))
+#else
+#define TIMES_FIT(st) (FITS_NS((st).st_atim) && FITS_NS((st).st_mtim) && FITS_NS((st).st_ctim))
+#endif
 #define LIST_BYTES 65536
 
 /* xattrs of path as [[name, value], ...], null when none; returns 0, or -1 when the JS scan must read them. */
@@ -120,7 +131,7 @@ static int read_content(const char *path, int64_t size, char *dst, int64_t *f) {
     got += r;
   }
   struct stat after;
-  int ok = fstat(fd, &after) == 0;
+  int ok = fstat(fd, &after) == 0 && TIMES_FIT(after);
   close(fd);
   if (!ok) return -1;
   f[F_LENGTH] = got;
@@ -181,7 +192,7 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
     memcpy(path, pdata, plen);
     path[plen] = '\0';
     struct stat st;
-    if (lstat(path, &st) != 0) {
+    if (lstat(path, &st) != 0 || !TIMES_FIT(st)) {
       napi_set_element(env, result, k, xattrs);
       continue;
     }

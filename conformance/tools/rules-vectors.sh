@@ -69,6 +69,15 @@ write_tar("vectors/1.0/y_acl-no-mask.tar", [
     member("a", type=D, mode=0o750, pax={"SCHILY.acl.access": "user::rwx,user:1000:r-x,group::r-x,other::---", "SCHILY.acl.default": "user::rwx,group:1001:rwx,group::r-x,other::---"}),
     member("a/f.txt", b"acl without mask\n", mode=0o640, pax={"SCHILY.acl.access": "user::rw-\nuser:1000:rw-\ngroup::r--\nother::---\n"}),
 ])
+# Times past what an int64 of nanoseconds holds (1677-09-21 to 2262-04-11), with nine decimals and
+# a negative fraction (-11676096000.75 s: 0.75 s before 1600-01-01): the ustar field says T0, the
+# pax mtime wins (§4.3.3).
+write_tar("vectors/1.0/y_times-beyond-int64-ns.tar", [
+    member("t", type=D, mode=0o755, pax={"mtime": "16725225600"}),
+    member("t/y2400.txt", b"year 2400\n", pax={"mtime": "13569465600.123456789"}),
+    member("t/y1600.txt", b"year 1600\n", pax={"mtime": "-11676096000.75"}),
+    member("t/y2500.txt", b"year 2500\n", pax={"mtime": "16725225600.5"}),
+])
 
 # Zip names: CP437 from a FAT host (rule 3), the 0x7075 Unicode path field (rule 2).
 class Cp437Info(zipfile.ZipInfo):

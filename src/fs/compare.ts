@@ -365,7 +365,7 @@ function owner(local: number, stored: number, name: string, kind: 'user' | 'grou
 }
 
 /** ns since the epoch as UTC with nine decimals: 2023-11-14T22:13:20.123456789Z. */
-function time(ns: bigint): string {
+export function time(ns: bigint): string {
   let s = ns / 1_000_000_000n;
   let frac = ns % 1_000_000_000n;
   if (frac < 0n) (frac += 1_000_000_000n), s--;

@@ -1,0 +1,92 @@
+// Times past what an int64 of nanoseconds holds (1677-09-21 to 2262-04-11). ext4 keeps 1901-2446
+// and tmpfs any time, so real files have them: the addon's scan once wrapped a file of 2400 into 1815
+// (exit 0), and its restore refused a GNU tar archive holding one. A time the destination cannot hold
+// is stored clamped without an error (ext4: 2500 becomes 2446): extract reads it back and reports it.
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { portarc } from './helpers/cli.js';
+import { tempDir } from './helpers/tree.js';
+
+const VECTOR = fileURLToPath(new URL('../conformance/vectors/1.0/y_times-beyond-int64-ns.tar', import.meta.url));
+/** The vector's times (its JSON's mtimeNs). */
+const VECTOR_TIMES: Record<string, bigint> = {
+  t: 16725225600000000000n,
+  't/y2400.txt': 13569465600123456789n,
+  't/y1600.txt': -11676096000750000000n,
+  't/y2500.txt': 16725225600500000000n,
+};
+
+/** Each member's mtime as Python's tarfile reads it: the pax record's decimal seconds, else the ustar field's. */
+function mtimes(archive: string): Record<string, string> {
+  const out = execFileSync('python3', ['-c', `
+import json, sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    print(json.dumps({m.name: m.pax_headers.get("mtime", str(m.mtime)) for m in t}))
+`, archive], { encoding: 'utf8' });
+  return JSON.parse(out);
+}
+
+/** Decimal seconds ("-12.75") to nanoseconds. */
+function ns(seconds: string): bigint {
+  const [, sign, int, frac = ''] = /^(-?)(\d+)(?:\.(\d{1,9}))?$/.exec(seconds)!;
+  const v = BigInt(int!) * 1_000_000_000n + BigInt(frac.padEnd(9, '0'));
+  return sign ? -v : v;
+}
+
+// Without the addon, times are set through Node's lutimes, to the microsecond (README, --version).
+for (const [label, env, unit] of [['addon', {}, 1n], ['no addon', { PORTARC_NO_NATIVE: '1' }, 1000n]] as const) {
+  const restored = (a: bigint, b: bigint) => a / unit === b / unit;
+  describe(`times past an int64 of nanoseconds (${label})`, () => {
+    it('create records what the disk holds, to the nanosecond, and extract gives it back', () => {
+      const dir = tempDir('times');
+      const src = join(dir, 'src');
+      mkdirSync(src);
+      const stamps = { y2400: '2400-01-01 00:00:00.123456789', y2262: '2262-04-12 00:00:00.5', y1901: '1901-12-13 20:45:52.25', y2000: '2000-01-01' };
+      for (const [name, when] of Object.entries(stamps)) execFileSync('touch', ['-d', `${when} UTC`, join(src, name)]);
+      const disk = Object.fromEntries(Object.keys(stamps).map((n) => [n, lstatSync(join(src, n), { bigint: true })]));
+      // The filesystem holds at least the year 2400 here (ext4, tmpfs): otherwise this test shows nothing.
+      expect(disk.y2400!.mtimeNs, 'the temp directory cannot hold 2400').toBe(13569465600123456789n);
+      for (const ext of ['tar', 'zip', 'tar.zst']) {
+        const archive = join(dir, `a.${ext}`);
+        const c = portarc(['create', '-f', archive, '-C', src, '.'], { env });
+        expect(c.stderr).toBe('');
+        expect(c.status).toBe(0);
+        if (ext === 'tar') {
+          const m = mtimes(archive);
+          for (const [name, st] of Object.entries(disk)) expect(ns(m[`./${name}`]!), `${name} mtime`).toBe(st.mtimeNs);
+        }
+        const out = join(dir, `out-${ext}`);
+        const x = portarc(['extract', '-f', archive, '-C', out], { env });
+        expect(x.stderr).toBe('');
+        expect(x.status).toBe(0);
+        for (const [name, st] of Object.entries(disk)) {
+          const got = lstatSync(join(out, name), { bigint: true }).mtimeNs;
+          expect(restored(got, st.mtimeNs), `${ext}: ${name}: ${got} for ${st.mtimeNs}`).toBe(true);
+        }
+      }
+    });
+
+    it('extract of the vector: each time restored exactly, or read back and reported as the filesystem stored it (exit 1)', () => {
+      const dests = [join(tempDir('times-x'), 'out')];
+      // tmpfs holds every time: nothing to report there.
+      if (existsSync('/dev/shm')) dests.push(join(mkdtempSync('/dev/shm/portarc-times-'), 'out'));
+      for (const out of dests) {
+        mkdirSync(out, { recursive: true });
+        const r = portarc(['extract', '-f', VECTOR, '-C', out], { env });
+        let clamped = 0;
+        for (const [path, want] of Object.entries(VECTOR_TIMES)) {
+          const got = lstatSync(join(out, path), { bigint: true }).mtimeNs;
+          const reported = r.stderr.includes(`not restored: ${path}: time: mtime `) && r.stderr.includes('is outside what this filesystem holds: stored as');
+          expect({ path, out, reported }).toEqual({ path, out, reported: !restored(got, want) });
+          if (!restored(got, want)) clamped++;
+        }
+        expect(r.status, r.stderr).toBe(clamped ? 1 : 0);
+        if (out.startsWith('/dev/shm/')) expect(clamped).toBe(0);
+        execFileSync('rm', ['-rf', out.replace(/\/out$/, '')]);
+      }
+    });
+  });
+}
