@@ -116,7 +116,8 @@ static void make_one(batch *b, file_item *it, int dirfd) {
     left -= (size_t)w;
   }
   /* The JS path's order: owner, xattrs (SELinux label and ACLs among them), mode, times. */
-  if (it->uid >= 0 && fchown(fd, (uid_t)it->uid, (gid_t)it->gid) != 0) it->owner_err = errno;
+  /* -1 leaves that id as it is (restore.ts passes it for an id this system cannot hold). */
+  if ((it->uid >= 0 || it->gid >= 0) && fchown(fd, (uid_t)it->uid, (gid_t)it->gid) != 0) it->owner_err = errno;
   for (uint32_t i = 0; i < it->nx; i++) {
     if (FSET_XATTR(fd, it->xs[i].name, it->xs[i].len ? it->xs[i].value : "", it->xs[i].len) != 0) it->x_err[i] = errno;
   }

@@ -105,6 +105,9 @@ const RENAME_BATCH_BYTES = 256 * 1024 * 1024;
  */
 const SMALL_FILE = 256 * 1024;
 
+/** The largest uid or gid a 32-bit uid_t/gid_t holds: (uid_t)-1 means "unchanged" to chown. */
+const MAX_ID = 2 ** 32 - 2;
+
 /** Times that fit a 32-bit time_t (1901-12-13 to 2038-01-19): what every filesystem here holds. */
 const SAFE_NS_MIN = -(2n ** 31n) * 1_000_000_000n;
 const SAFE_NS_END = 2n ** 31n * 1_000_000_000n;
@@ -815,7 +818,14 @@ export class Restorer {
     if (this.sameOwner && this.platform.owners) {
       plan.losses.push({ what: 'owner', reason: `${entry.uname || entry.uid}:${entry.gname || entry.gid} not set: ${this.platform.owners}` });
     } else if (this.sameOwner) {
-      plan.owner = ownerOf(entry, this.profileOf.numericOwner);
+      // uid_t and gid_t are 32 bits and -1 means "leave it": a bigger id cast down would give the
+      // file another owner (4294967297 became uid 1) or none at all (4294967295), silently.
+      const { uid, gid } = ownerOf(entry, this.profileOf.numericOwner);
+      const fits = (id: number) => id >= 0 && id <= MAX_ID;
+      for (const [kind, id] of [['uid', uid], ['gid', gid]] as const) {
+        if (!fits(id)) plan.losses.push({ what: 'owner', reason: `${kind} ${id} is beyond the ids of this system (0-${MAX_ID}); not set` });
+      }
+      if (fits(uid) || fits(gid)) plan.owner = { uid: fits(uid) ? uid : -1, gid: fits(gid) ? gid : -1 };
     }
     for (const [name, value] of entry.xattrs) {
       if (withheldXattr(name, this.profileOf)) {
@@ -920,6 +930,11 @@ export class Restorer {
     const { acl: resolved, unresolved } = resolveAcl(acl, this.profileOf.numericOwner);
     if (unresolved) {
       plan.losses.push({ what: 'acl', reason: `${name}: ${unresolved.tag} "${unresolved.name}" has no id here` });
+      return;
+    }
+    const beyond = resolved.find((e) => e.id !== undefined && !(e.id >= 0 && e.id <= MAX_ID));
+    if (beyond) {
+      plan.losses.push({ what: 'acl', reason: `${name}: ${beyond.tag} id ${beyond.id} is beyond the ids of this system (0-${MAX_ID}); not set` });
       return;
     }
     plan.xattrs.push({ name, value: encodeAclXattr(resolved), what: 'acl' });

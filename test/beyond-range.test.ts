@@ -1,9 +1,12 @@
+// Values past what a system's types hold, which were once cast down without a word.
 // Times past what an int64 of nanoseconds holds (1677-09-21 to 2262-04-11). ext4 keeps 1901-2446
 // and tmpfs any time, so real files have them: the addon's scan once wrapped a file of 2400 into 1815
 // (exit 0), and its restore refused a GNU tar archive holding one. A time the destination cannot hold
 // is stored clamped without an error (ext4: 2500 becomes 2446): extract reads it back and reports it.
+// Owner ids past 32 bits (pax allows any): uid 4294967297 was restored as uid 1, 4294967295 (chown's
+// "unchanged") left root's; an ACL entry with such an id failed the whole file.
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -90,3 +93,49 @@ for (const [label, env, unit] of [['addon', {}, 1n], ['no addon', { PORTARC_NO_N
     });
   });
 }
+
+/** A pax tar (Python's tarfile) of files with the given pax records, content "hi". */
+function paxTar(path: string, members: Record<string, Record<string, string>>): void {
+  execFileSync('python3', ['-c', `
+import io, json, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    for name, pax in json.loads(sys.argv[2]).items():
+        i = tarfile.TarInfo(name); i.size = 2; i.mode = 0o640; i.mtime = 1600000000; i.pax_headers = pax
+        t.addfile(i, io.BytesIO(b"hi"))
+`, path, JSON.stringify(members)]);
+}
+
+describe.runIf(process.getuid?.() === 0)('owner ids past 32 bits (as root)', () => {
+  for (const [label, env] of [['addon', {}], ['no addon', { PORTARC_NO_NATIVE: '1' }]] as const) {
+    it(`are reported, never cast down; the largest id is set (${label})`, () => {
+      const dir = tempDir('ids');
+      const archive = join(dir, 'ids.tar');
+      const ACL = 'user::rw-,user:4294967297:r--,group::r--,mask::r--,other::---';
+      paxTar(archive, {
+        over: { uid: '4294967297', gid: '4294967297' },
+        minus1: { uid: '4294967295', gid: '7' },
+        largest: { uid: '4294967294', gid: '4294967294' },
+        acl: { 'SCHILY.acl.access': ACL },
+      });
+      const out = join(dir, 'out');
+      const r = portarc(['extract', '-f', archive, '-C', out], { env });
+      expect(r.status, r.stderr).toBe(1);
+      const lines = r.stderr.trim().split('\n').filter((l) => !l.includes('native addon not built'));
+      expect(lines).toEqual([
+        'portarc: not restored: over: owner: uid 4294967297 is beyond the ids of this system (0-4294967294); not set',
+        'portarc: not restored: over: owner: gid 4294967297 is beyond the ids of this system (0-4294967294); not set',
+        'portarc: not restored: minus1: owner: uid 4294967295 is beyond the ids of this system (0-4294967294); not set',
+        'portarc: not restored: acl: acl: system.posix_acl_access: user id 4294967297 is beyond the ids of this system (0-4294967294); not set',
+        'portarc: summary: 4 entries; not restored: 3 owner, 1 acl',
+      ]);
+      const owner = (n: string) => {
+        const st = lstatSync(join(out, n));
+        return [st.uid, st.gid];
+      };
+      expect(owner('over')).toEqual([0, 0]);
+      expect(owner('minus1')).toEqual([0, 7]);
+      expect(owner('largest')).toEqual([4294967294, 4294967294]);
+      for (const n of ['over', 'minus1', 'largest', 'acl']) expect(readFileSync(join(out, n), 'utf8')).toBe('hi');
+    });
+  }
+});
