@@ -171,13 +171,16 @@ static char *string_arg(napi_env env, napi_value v, const char *what) {
   return s;
 }
 
+/* A whole number 0..2^32-1 (napi_get_value_uint32 would wrap 2^33 to 0: another device, silently). */
 static int uint32_arg(napi_env env, napi_value v, uint32_t *out, const char *what) {
   char msg[128];
-  if (napi_get_value_uint32(env, v, out) != napi_ok) {
-    snprintf(msg, sizeof msg, "%s must be a number", what);
+  double d = -1;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0 && d <= 4294967295.0) || d != (double)(uint32_t)d) {
+    snprintf(msg, sizeof msg, "%s must be a whole number from 0 to 4294967295", what);
     throw_type(env, msg);
     return 0;
   }
+  *out = (uint32_t)d;
   return 1;
 }
 

@@ -4,7 +4,8 @@
 // (exit 0), and its restore refused a GNU tar archive holding one. A time the destination cannot hold
 // is stored clamped without an error (ext4: 2500 becomes 2446): extract reads it back and reports it.
 // Owner ids past 32 bits (pax allows any): uid 4294967297 was restored as uid 1, 4294967295 (chown's
-// "unchanged") left root's; an ACL entry with such an id failed the whole file.
+// "unchanged") left root's; an ACL entry with such an id failed the whole file. A device major of
+// 2^33 was made as major 0.
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -138,4 +139,27 @@ describe.runIf(process.getuid?.() === 0)('owner ids past 32 bits (as root)', () 
       for (const n of ['over', 'minus1', 'largest', 'acl']) expect(readFileSync(join(out, n), 'utf8')).toBe('hi');
     });
   }
+});
+
+describe.runIf(process.getuid?.() === 0 && process.platform === 'linux')('device numbers past 32 bits (as root)', () => {
+  it('are refused and reported, never made as another device; the largest Linux numbers are made', () => {
+    const dir = tempDir('devs');
+    const archive = join(dir, 'devs.tar');
+    execFileSync('python3', ['-c', `
+import sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    for name, (ma, mi) in {"huge": (2**33, 1), "max": (4095, 2**20 - 1)}.items():
+        i = tarfile.TarInfo(name); i.type = tarfile.CHRTYPE; i.mode = 0o600; i.mtime = 1600000000
+        i.pax_headers = {"SCHILY.devmajor": str(ma), "SCHILY.devminor": str(mi)}
+        t.addfile(i)
+`, archive]);
+    const out = join(dir, 'out');
+    const r = portarc(['extract', '-f', archive, '-C', out]);
+    expect(r.stderr).toContain("not restored: huge: entry: device 8589934592,1 is beyond this system's device numbers; not extracted");
+    expect(r.status).toBe(2);
+    expect(existsSync(join(out, 'huge'))).toBe(false);
+    const st = lstatSync(join(out, 'max'));
+    expect(st.isCharacterDevice()).toBe(true);
+    expect(execFileSync('stat', ['-c', '%Hr,%Lr', join(out, 'max')], { encoding: 'utf8' }).trim()).toBe('4095,1048575');
+  });
 });

@@ -377,7 +377,12 @@ export class Restorer {
           const refused = specialRefused(entry.type, this.profileOf);
           if (refused) return this.lose(entry, refused.what, refused.reason);
           const type = entry.type;
-          this.makeName(abs, (at) => this.sys.mknod(at, type, 0o600, entry.devMajor ?? 0, entry.devMinor ?? 0));
+          const [major, minor] = [entry.devMajor ?? 0, entry.devMinor ?? 0];
+          // Cast to the 32 bits mknod takes, 2^33 would make another device (0) without a word.
+          if (type !== 'fifo' && !(major <= 0xffffffff && minor <= 0xffffffff)) {
+            return this.lose(entry, 'entry', `device ${major},${minor} is beyond this system's device numbers; not extracted`);
+          }
+          this.makeName(abs, (at) => this.sys.mknod(at, type, 0o600, major, minor));
           break;
         }
       }
