@@ -5,8 +5,8 @@
 // is stored clamped without an error (ext4: 2500 becomes 2446): extract reads it back and reports it.
 // Owner ids past 32 bits (pax allows any): uid 4294967297 was restored as uid 1, 4294967295 (chown's
 // "unchanged") left root's; an ACL entry with such an id failed the whole file. A device major of
-// 2^33 was made as major 0.
-import { execFileSync } from 'node:child_process';
+// 2^33 was made as major 0. `convert` to zip cut both to 32 bits.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,5 +161,36 @@ with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
     const st = lstatSync(join(out, 'max'));
     expect(st.isCharacterDevice()).toBe(true);
     expect(execFileSync('stat', ['-c', '%Hr,%Lr', join(out, 'max')], { encoding: 'utf8' }).trim()).toBe('4095,1048575');
+  });
+});
+
+describe('convert to zip: ids and device numbers past 32 bits', () => {
+  it('keeps ids past 32 bits (8-byte ux ids) and refuses device numbers it would cut', () => {
+    const dir = tempDir('zip-ids');
+    const tar = join(dir, 'ids.tar');
+    paxTar(tar, { big: { uid: '4294967297', gid: '8589934592' }, small: { uid: '1000', gid: '1001' } });
+    const zip = join(dir, 'ids.zip');
+    const c = portarc(['convert', tar, zip]);
+    expect(c.status, c.stderr).toBe(0);
+    const listed = portarc(['list', '--json', '-f', zip]);
+    const entries: Array<{ path: string; uid: number; gid: number }> = JSON.parse(listed.stdout).entries;
+    const owners = Object.fromEntries(entries.map((e) => [e.path, [e.uid, e.gid]]));
+    expect(owners).toMatchObject({ big: [4294967297, 8589934592], small: [1000, 1001] });
+    // The other readers accept the archive (unzip reads 2- and 4-byte ux ids, and skips the others).
+    expect(spawnSync('unzip', ['-tq', zip], { encoding: 'utf8' }).status).toBe(0);
+    expect(execFileSync('python3', ['-c', 'import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).testzip())', zip], { encoding: 'utf8' }).trim()).toBe('None');
+
+    const devTar = join(dir, 'dev.tar');
+    execFileSync('python3', ['-c', `
+import sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    i = tarfile.TarInfo("huge"); i.type = tarfile.CHRTYPE; i.mode = 0o600; i.mtime = 1600000000
+    i.pax_headers = {"SCHILY.devmajor": str(2**33), "SCHILY.devminor": "1"}
+    t.addfile(i)
+`, devTar]);
+    const d = portarc(['convert', devTar, join(dir, 'dev.zip')]);
+    expect(d.stderr).toContain(`entry "huge": device 8589934592,1 does not fit the zip profile's 32-bit device numbers`);
+    expect(d.status).toBe(2);
+    expect(existsSync(join(dir, 'dev.zip'))).toBe(false);
   });
 });

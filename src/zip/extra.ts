@@ -157,18 +157,23 @@ export function libarchiveXlBlock(madeBy: number, externalAttr: number): ExtraBl
 
 // ---- Unix uid/gid ----
 
-/** Info-ZIP "ux" (0x7875), version 1, with 4-byte ids as Info-ZIP Zip 3.0 writes them. */
+/**
+ * Info-ZIP "ux" (0x7875), version 1, with 4-byte ids as Info-ZIP Zip 3.0 writes them; an id past
+ * 32 bits (pax allows any) takes 8 bytes, which ux allows, rather than being cut to 4.
+ */
 export function unixIdsBlock(uid: number, gid: number): ExtraBlock {
-  const data = Buffer.allocUnsafe(11);
-  data[0] = 1;
-  data[1] = 4;
-  data.writeUInt32LE(uid >>> 0, 2);
-  data[6] = 4;
-  data.writeUInt32LE(gid >>> 0, 7);
-  return { id: EXTRA.infoZipUnix3, data };
+  const id = (v: number) => {
+    const wide = v > 0xffffffff;
+    const b = Buffer.alloc(wide ? 9 : 5);
+    b[0] = wide ? 8 : 4;
+    if (wide) b.writeBigUInt64LE(BigInt(v), 1);
+    else b.writeUInt32LE(v, 1);
+    return b;
+  };
+  return { id: EXTRA.infoZipUnix3, data: Buffer.concat([Buffer.from([1]), id(uid), id(gid)]) };
 }
 
-/** ux: version 1, then (size, little-endian id) twice; ids of up to 6 bytes are taken. */
+/** ux: version 1, then (size, little-endian id) twice; ids up to 2^53 are taken, whatever their size. */
 export function readUnixIds(data: Buffer): { uid: number; gid: number } | undefined {
   if (data.length < 3 || data[0] !== 1) return undefined;
   const read = (at: number): [number, number] | undefined => {

@@ -124,6 +124,10 @@ export class ZipWriter {
     if (name.includes(0)) throw new EntryError('a path with a NUL byte cannot be stored', { entry: entry.name });
     if (name.length > U16) throw new EntryError(`a path of ${name.length} bytes exceeds ZIP's 65535`, { entry: entry.name });
     if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw new UsageError(`size ${entry.size} is not a byte count`, { entry: entry.name });
+    if ((entry.type === 'chardev' || entry.type === 'blockdev') && !((entry.devMajor ?? 0) <= 0xffffffff && (entry.devMinor ?? 0) <= 0xffffffff)) {
+      // PX keeps 32-bit device numbers (spec/zip-profile.md §5): cut down, it would name another device.
+      throw new EntryError(`device ${entry.devMajor},${entry.devMinor} does not fit the zip profile's 32-bit device numbers (a tar keeps it)`, { entry: entry.name });
+    }
 
     const records = metadataRecords(entry);
     if (this.first) {
