@@ -103,6 +103,13 @@ class RawInfo(zipfile.ZipInfo):
 with zipfile.ZipFile("vectors/zip/y_unicode-path-field.zip", "w") as z:
     z.writestr(zinfo(RawInfo, "x", 3, struct.pack("<HH", 0x7075, len(field)) + field), b"unicode path\n")
 
+# ux ids of 8 bytes (what portarc writes for an id past 32 bits, zip-profile §3.1) and of 2 bytes.
+def ux(uid, gid, size):
+    return struct.pack("<HHB", 0x7875, 3 + 2 * size, 1) + bytes([size]) + uid.to_bytes(size, "little") + bytes([size]) + gid.to_bytes(size, "little")
+with zipfile.ZipFile("vectors/zip/y_ux-id-sizes.zip", "w") as z:
+    z.writestr(zinfo(zipfile.ZipInfo, "wide.txt", 3, ux(4294967297, 8589934592, 8)), b"8-byte ids\n")
+    z.writestr(zinfo(zipfile.ZipInfo, "narrow.txt", 3, ux(1000, 1001, 2)), b"2-byte ids\n")
+
 # Zip damage, from the zip64 vector.
 z = open("vectors/zip/y_infozip-zip64.zip", "rb").read()
 eocd = z.rfind(b"PK\x05\x06")
