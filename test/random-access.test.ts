@@ -10,6 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DamagedError, IoError, SeekTable, fileReader, httpSource } from '../src/api/index.js';
 import { open } from '../src/api/random.js';
@@ -413,5 +414,29 @@ describe('extract -f A PATH... and list -f A PATH... (CLI)', () => {
     expect(r.stderr).toMatch(/needle\.bin/);
     expect(r.stderr).toMatch(/SHA-256|damaged|does not match/);
     expect(existsSync(join(out, 'a/b/needle.bin'))).toBe(false);
+  });
+
+  it('a damaged member selected by PATH from a stream (.tar.gz, stdin) is exit 2 and kept as .damaged, never under its name', () => {
+    // These are read in one pass, whose manifest comes last: open()'s streaming pass checked
+    // nothing, and the damaged file was restored under its name with exit 0.
+    const b = readFileSync(tar);
+    b[b.indexOf(needle.subarray(0, 64)) + 5000] ^= 1;
+    const gz = join(dir, 'bad3.tar.gz');
+    writeFileSync(gz, gzipSync(b));
+    for (const [label, args, input] of [['tar.gz', ['-f', gz], undefined], ['stdin', ['-f', '-'], b]] as const) {
+      const out = join(dir, `bad-stream-${label}`);
+      const r = portarc(['extract', ...args, '-C', out, 'a/b', 'z/link.bin'], { input });
+      expect(r.status, `${label}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/a\/b\/needle\.bin.*content does not match the manifest.*kept as .*needle\.bin\.damaged/);
+      expect(existsSync(join(out, 'a/b/needle.bin'))).toBe(false);
+      expect(existsSync(join(out, 'a/b/needle.bin.damaged'))).toBe(true);
+      expect(readFileSync(join(out, 'a/b/other.txt'), 'utf8')).toBe('other\n');
+    }
+    // A hardlink whose damaged target is not selected: its copy (a second pass) is checked too.
+    const out = join(dir, 'bad-stream-link');
+    const r = portarc(['extract', '-f', gz, '-C', out, 'z/link.bin']);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/entry "\.\/z\/link\.bin".*content does not match the manifest.*kept as \.\/z\/link\.bin\.damaged/);
+    expect(existsSync(join(out, 'z/link.bin'))).toBe(false);
   });
 });

@@ -80,7 +80,7 @@ export class ContentCheck {
    * header range as read (tar; spec/manifest.md §11), held against the manifest's hsha256, so that
    * a damaged pax record (a time, a mode, an xattr) is not restored as if it were right.
    */
-  async plan(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256?: string): Promise<Planned> {
+  async plan(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256?: string, restoredAs = entry.name): Promise<Planned> {
     if (this.expected) {
       const listed = entry.type === 'file' || headerSha256 !== undefined ? await this.expected.at(offset) : undefined;
       if (listed && !listed.path.equals(entry.path)) {
@@ -116,7 +116,7 @@ export class ContentCheck {
       return { body, check: {} };
     }
     const log = (this.log ??= new RestoredLog());
-    const base = { offset, path: entry.path, name: entry.name, header: headerSha256 };
+    const base = { offset, path: entry.path, name: restoredAs, header: headerSha256 };
     if (entry.type === 'hardlink' && entry.linkTarget) {
       const link = entry.linkTarget;
       return { body, check: { written: (abs, ino) => log.add({ ...base, abs, ino, link }) } };

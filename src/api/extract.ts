@@ -177,16 +177,63 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       ...(check?.lost ?? []),
     ].sort((a, b) => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER)),
   });
+  /**
+   * Selected hardlinks whose target the pass went by: a second pass over the file gives each target's
+   * content to its first link, as a file (checked like any other); the other links link to that.
+   */
+  const copyLinks = async (links: Map<string, PassedLink[]>): Promise<void> => {
+    if (!links.size) return;
+    const again = await openArchive(source, { limits: options.limits, signal, headerDigests });
+    try {
+      for await (const m of abortable(again.members, signal)) {
+        const wanting = m.entry.type === 'file' ? links.get(pathKey(m.entry.path)) : undefined;
+        if (!wanting) continue;
+        links.delete(pathKey(m.entry.path));
+        const [{ entry: first }, ...rest] = wanting as [PassedLink, ...PassedLink[]];
+        const copy: Entry = { ...m.entry, path: first.path, name: first.name, type: 'file', linkTarget: undefined };
+        entryNotices.push(`${first.name}: hardlink to "${m.entry.name}", which was not selected: extracted as a copy of its content`);
+        // Checked as the target it is (offset, name, digest), reported under the name it gets.
+        const plan = await check!.plan(m.entry, m.body, m.offset, again.info, m.headerSha256, first.name);
+        if (plan.refused) {
+          damaged.push(plan.refused);
+          continue;
+        }
+        const target = strip ? stripped(copy, strip) : copy;
+        if (!target) continue;
+        await restorer.restore(target, plan.body, plan.check);
+        entries++;
+        for (const l of rest) {
+          // Logged as the archive has it (a link to the target), so that it goes with a damaged copy.
+          const lp = await check!.plan(l.entry, (async function* () {})(), l.offset, again.info, l.headerSha256);
+          const onDisk = { ...l.entry, linkTarget: first.path };
+          const link = strip ? stripped(onDisk, strip) : onDisk;
+          if (link && !lp.refused) await restorer.restore(link, lp.body, lp.check);
+          if (lp.refused) damaged.push(lp.refused);
+          entries++;
+        }
+        if (!links.size) break;
+      }
+    } finally {
+      await again.close();
+    }
+    for (const [target, [link]] of links) restorer.losses.push({ path: link!.entry.name, what: 'entry', reason: `not extracted: hardlink target "${target}" is not in the archive` });
+  };
   try {
-    // Selected members, or an http(s) URL (readable only through open()'s ranged reads): random
-    // access, which checks each member against the manifest itself. Otherwise one salvaging pass.
-    const random = Boolean(options.paths?.length) || isUrl(source);
-    archive = random ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits, salvage: true, signal, headerDigests });
-    check = random ? ContentCheck.byReader() : await ContentCheck.open(source);
+    const pick = await selection(source, options);
+    archive = pick.random ?? (await openArchive(source, { limits: options.limits, salvage: true, signal, headerDigests }));
+    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(source);
     for await (const { entry: stored1, body: stored, offset, headerSha256 } of abortable(archive.members, signal)) {
       if (isManifestMember(stored1.path, archive.info.features.compat)) {
+        // Before the manifest checks what was restored: the copies are checked with the rest.
+        await copyLinks(pick.takeLinks());
         await check.manifestMember(stored1, stored, restorer, options.manifest === true, archive.skipped);
         if (!options.manifest) continue;
+      }
+      const unpicked = pick.skip({ entry: stored1, offset, headerSha256 });
+      if (unpicked === true) continue;
+      if (unpicked) {
+        restorer.losses.push({ path: stored1.name, what: 'entry', reason: unpicked });
+        continue;
       }
       // The hooks pick and rename; the manifest check goes by the name in the archive.
       const entry = hooks ? await applyHooks(stored1, hooks) : stored1;
@@ -234,9 +281,11 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       progress?.entry();
       options.onEntry?.(entry);
     }
+    await copyLinks(pick.takeLinks());
     await restorer.finish();
     progress?.done();
     await check.finish(dir, restorer, options.manifest === true, archive.skipped);
+    pick.done();
   } catch (err) {
     // Whatever was extracted completely keeps its name and metadata; temporary files of what was
     // not are removed; then the failure is reported, with any damage found before it.
@@ -276,13 +325,19 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
   let archive: OpenArchive | undefined;
   let check: ContentCheck | undefined;
   try {
-    const random = Boolean(options.paths?.length) || isUrl(source);
+    const pick = await selection(source, options);
     // The callback may keep chunks as long as it likes: never hand it a reused buffer.
-    archive = random ? await selected(source, options.paths ?? [], options) : await openArchive(source, { limits: options.limits, salvage: true, keepsChunks: true, signal, headerDigests });
-    check = random ? ContentCheck.byReader() : await ContentCheck.open(source);
+    archive = pick.random ?? (await openArchive(source, { limits: options.limits, salvage: true, keepsChunks: true, signal, headerDigests }));
+    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(source);
     let streamed = false;
     for await (const { entry: stored1, body: stored, offset, headerSha256 } of abortable(archive.members, signal)) {
       if (isManifestMember(stored1.path, archive.info.features.compat) && !options.manifest) continue;
+      const unpicked = pick.skip({ entry: stored1, offset, headerSha256 });
+      if (unpicked === true) continue;
+      if (unpicked) {
+        damaged.push({ path: stored1.name, what: unpicked });
+        continue;
+      }
       const hooked = hooks ? await applyHooks(stored1, hooks) : stored1;
       // The callback sees the name a directory extraction would restore (stripComponents too).
       const entry = hooked && options.stripComponents ? stripped(hooked, options.stripComponents) : hooked;
@@ -319,6 +374,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
       if (wrong !== undefined) damaged.push({ path: entry.name, what: wrong, range: check.rangeOf(stored1.name) });
       entries++;
     }
+    pick.done();
     if (streamed) warnings.push('contents not checked against the manifest: an archive read as a stream into a callback cannot be checked before its content is handed out');
   } catch (err) {
     if (signal?.aborted) throw abortedOr(signal, err);
@@ -382,8 +438,71 @@ class HandedOut implements AsyncIterable<Buffer> {
  * The members PATHs select, as an OpenArchive: read at the manifest's offsets when the source is
  * seekable and has one, in a streaming pass otherwise; then the PATHs that selected nothing fail.
  */
-async function selected(source: ArchiveSource, paths: string[], options: ExtractOptions): Promise<OpenArchive> {
-  const ra = await open(source, { limits: options.limits });
+/** A member as the pass met it (a hardlink waiting for its target's content). */
+interface PassedLink {
+  entry: Entry;
+  offset: number;
+  headerSha256?: string;
+}
+
+interface Selection {
+  /** The members read at random (each checked against the manifest as it is read), when so. */
+  random?: OpenArchive;
+  /** In a whole pass: true to pass a member over, a reason when it cannot be extracted as asked. */
+  skip(member: PassedLink): boolean | string | undefined;
+  /**
+   * Selected hardlinks whose target was passed over, to be made as copies of its content by a
+   * second pass (a file can be read again), keyed by the target; taken once.
+   */
+  takeLinks(): Map<string, PassedLink[]>;
+  /** After the pass: the PATHs that selected nothing fail, as with tar. */
+  done(): void;
+}
+
+/**
+ * How extract reads: PATHs from a seekable archive with a manifest, or an http(s) URL (readable
+ * only through ranged reads), at random through open(). Anything else in one pass over the whole
+ * archive, PATHs picking members, so that a stream's manifest, which comes last, checks what was
+ * restored (open()'s streaming fallback checks nothing: a damaged file selected from a .tar.gz was
+ * restored with exit 0).
+ */
+async function selection(source: ArchiveSource, options: ExtractOptions): Promise<Selection> {
+  const paths = options.paths ?? [];
+  const all: Selection = { skip: () => undefined, takeLinks: () => new Map(), done: () => undefined };
+  if (isUrl(source)) return { ...all, random: await selected(await open(source, { limits: options.limits }), paths, options) };
+  if (!paths.length) return all;
+  const probe = typeof source === 'string' && source !== '-' ? await open(source, { limits: options.limits }).catch(() => undefined) : undefined;
+  if (probe?.info.method === 'manifest') return { ...all, random: await selected(probe, paths, options) };
+  await probe?.close();
+  const sel = selector(paths, { wildcards: options.wildcards });
+  const unpicked = new Set<string>();
+  const readAgain = probe !== undefined;
+  let links = new Map<string, PassedLink[]>();
+  return {
+    skip(member) {
+      const { entry } = member;
+      if (!sel.select(entry.path)) {
+        if (entry.type === 'file') unpicked.add(pathKey(entry.path));
+        return true;
+      }
+      // Its target was passed over: a file is read again for its content (linkCopies), a stream cannot be.
+      if (entry.type === 'hardlink' && entry.linkTarget && unpicked.has(pathKey(entry.linkTarget))) {
+        const target = pathKey(entry.linkTarget);
+        if (readAgain) return links.set(target, [...(links.get(target) ?? []), member]), true;
+        return `not extracted: hardlink to "${displayName(entry.linkTarget)}", which was not selected, and the input cannot be read twice: select "${displayName(entry.linkTarget)}" too`;
+      }
+      return undefined;
+    },
+    takeLinks() {
+      const taken = links;
+      links = new Map();
+      return taken;
+    },
+    done: () => sel.checkAllMatched(),
+  };
+}
+
+async function selected(ra: Awaited<ReturnType<typeof open>>, paths: string[], options: ExtractOptions): Promise<OpenArchive> {
   const sel = selector(paths, { wildcards: options.wildcards });
   async function* members() {
     for await (const m of ra.members((p) => !paths.length || sel.select(p), { copyLinks: true })) yield m;
