@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DamagedError, IoError, SeekTable, fileReader, httpSource } from '../src/api/index.js';
+import { DamagedError, ExtractDamagedError, IoError, SeekTable, extract, fileReader, httpSource } from '../src/api/index.js';
 import { open } from '../src/api/random.js';
 import { TRAILER_MAGIC, decodeTrailer } from '../src/manifest/trailer.js';
 import { open as openFile } from 'node:fs/promises';
@@ -438,5 +438,30 @@ describe('extract -f A PATH... and list -f A PATH... (CLI)', () => {
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/entry "\.\/z\/link\.bin".*content does not match the manifest.*kept as \.\/z\/link\.bin\.damaged/);
     expect(existsSync(join(out, 'z/link.bin'))).toBe(false);
+  });
+
+  it('-O and the callback API from a stream: a damaged file is exit 2 / ExtractDamagedError naming it, after its bytes went out', async () => {
+    // Checked only when the manifest arrives: before, exit 0 with the damaged bytes on stdout.
+    const b = readFileSync(tar);
+    b[b.indexOf(needle.subarray(0, 64)) + 5000] ^= 1;
+    const gz = join(dir, 'bad4.tar.gz');
+    writeFileSync(gz, gzipSync(b));
+    for (const [label, args, input] of [['tar.gz', ['-f', gz], undefined], ['stdin', ['-f', '-'], b]] as const) {
+      const r = spawnSync(process.execPath, [BIN, 'extract', '-O', ...args, 'a/b/needle.bin'], { input, maxBuffer: 1 << 30 });
+      expect(r.status, `${label}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.toString()).toMatch(/entry "\.\/a\/b\/needle\.bin".*content does not match the manifest/);
+      expect(r.stdout.length).toBe(needle.length);
+    }
+    const good = spawnSync(process.execPath, [BIN, 'extract', '-O', '-f', tgz, 'a/b/needle.bin'], { maxBuffer: 1 << 30 });
+    expect(good.status, good.stderr.toString()).toBe(0);
+    expect(sha(good.stdout)).toBe(sha(needle));
+    const seen: string[] = [];
+    const err = await extract(gz, async (entry, body) => {
+      seen.push(entry.name);
+      body.resume();
+    }, { paths: ['a/b'] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExtractDamagedError);
+    expect((err as ExtractDamagedError).result.damaged.map((d) => d.path)).toEqual(['./a/b/needle.bin']);
+    expect(seen).toContain('./a/b/needle.bin');
   });
 });

@@ -589,7 +589,10 @@ describe('seekable .tar.zst: a damaged frame is skipped, the reading goes on at 
       seen[e.name] = h.digest('hex');
     }).catch((e: unknown) => e);
     expect(cerr).toBeInstanceOf(ExtractDamagedError);
-    expect((cerr as ExtractDamagedError).result.damaged).toMatchObject([{ path: './a1.bin', what: expect.stringMatching(/^data lost: zstd frame 1 /) }]);
+    // The members whose headers were in the lost bytes are named too, by the manifest (the
+    // callback path once left them out: lost without a word).
+    expect((cerr as ExtractDamagedError).result.damaged.map((x) => x.path)).toEqual(['./a1.bin', './a1.txt', './a2.bin']);
+    expect((cerr as ExtractDamagedError).result.damaged[0]).toMatchObject({ path: './a1.bin', what: expect.stringMatching(/^data lost: zstd frame 1 /) });
     for (const n of ['a0.bin', 'a3.bin', 'a4.txt', 'a5.bin']) expect(seen[`./${n}`], n).toBe(want[n]);
     expect(seen['./a1.txt']).toBeUndefined();
     expect(seen['./a2.bin']).toBeUndefined();

@@ -27,6 +27,7 @@ import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../mode
 const headerDigests = (info: ArchiveInfo) => info.features.compat.includes(MANIFEST_FEATURE);
 
 /** Bodies larger than this are checked for cancellation between chunks. */
+const EMPTY = Buffer.alloc(0);
 const CHUNKED_ABORT = 1 << 20;
 
 /** The restore options (privileges, -P, fsync, limits, name folding: see RestoreOptions), plus progress. */
@@ -311,11 +312,23 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
 /**
  * extract() to a callback: the same reading, selection, hooks and manifest check as into a
  * directory, with the caller in the restorer's place. A file whose content does not match the
- * manifest (a seekable archive's, checked as the content streams) is reported in `damaged`
- * (ExtractDamagedError at the end): the callback has had its bytes by then, and must drop
- * what it kept of that entry. A stream's manifest comes last: its contents are not checked.
+ * manifest (a seekable archive's, checked as the content streams; a stream's, when its manifest
+ * arrives at the end) is reported in `damaged` (ExtractDamagedError at the end): the callback has
+ * had its bytes by then, and must drop what it kept of that entry.
  */
-async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options: ExtractOptions, signal: AbortSignal | undefined): Promise<ExtractResult> {
+/**
+ * The content of the regular files extract() would restore, handed to `onFile` (the CLI's -O, as
+ * tar's): hardlinks hand nothing (their target hands the content), so a selected hardlink whose
+ * target was not selected is passed over. Checked against the manifest as extract() checks: a
+ * mismatch is an ExtractDamagedError at the end, after the bytes were handed out.
+ */
+export async function extractFiles(source: ArchiveSource, onFile: EntryCallback, options: ExtractOptions = {}): Promise<ExtractResult> {
+  const signal = checkSignal(options.signal);
+  checkHooks(options);
+  return extractTo(source, (entry, body) => (entry.type === 'file' ? onFile(entry, body) : undefined), options, signal, true);
+}
+
+async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options: ExtractOptions, signal: AbortSignal | undefined, filesOnly = false): Promise<ExtractResult> {
   const name = sourceName(source);
   const hooks = options.filter || options.map ? { filter: options.filter, map: options.map } : undefined;
   const warnings: string[] = [];
@@ -325,13 +338,19 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
   let archive: OpenArchive | undefined;
   let check: ContentCheck | undefined;
   try {
-    const pick = await selection(source, options);
+    // No second pass for a hardlink whose target was passed over: the callback is told it is not there.
+    const pick = await selection(source, options, filesOnly ? 'ignore' : 'report');
     // The callback may keep chunks as long as it likes: never hand it a reused buffer.
     archive = pick.random ?? (await openArchive(source, { limits: options.limits, salvage: true, keepsChunks: true, signal, headerDigests }));
     check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(source);
-    let streamed = false;
+    // Read as a stream, a member is checked when the manifest arrives, after the callback has had
+    // it: a mismatch is then reported (ExtractDamagedError), nothing is on disk to set aside.
+    check.nothingOnDisk = true;
     for await (const { entry: stored1, body: stored, offset, headerSha256 } of abortable(archive.members, signal)) {
-      if (isManifestMember(stored1.path, archive.info.features.compat) && !options.manifest) continue;
+      if (isManifestMember(stored1.path, archive.info.features.compat)) {
+        await check.manifestMember(stored1, stored, undefined, options.manifest === true, archive.skipped);
+        if (!options.manifest) continue;
+      }
       const unpicked = pick.skip({ entry: stored1, offset, headerSha256 });
       if (unpicked === true) continue;
       if (unpicked) {
@@ -349,7 +368,6 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
         damaged.push(plan.refused);
         continue;
       }
-      if (plan.check.written) streamed = true;
       const content = new HandedOut(plan.body, signal);
       const body = Readable.from(content, { objectMode: false });
       try {
@@ -372,10 +390,13 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
       throwIfAborted(signal);
       const wrong = entry.type === 'file' ? plan.check.verdict?.() : undefined;
       if (wrong !== undefined) damaged.push({ path: entry.name, what: wrong, range: check.rangeOf(stored1.name) });
+      plan.check.written?.(EMPTY, 0);
       entries++;
     }
     pick.done();
-    if (streamed) warnings.push('contents not checked against the manifest: an archive read as a stream into a callback cannot be checked before its content is handed out');
+    await check.finish('', undefined, false, archive.skipped);
+    warnings.push(...check.warnings);
+    damaged.push(...check.damaged, ...check.lost);
   } catch (err) {
     if (signal?.aborted) throw abortedOr(signal, err);
     if (err instanceof PortarcError) throw err.withArchive(name);
@@ -393,7 +414,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
     skipped: [],
     notes: [],
     notices: [...info.notices, ...notices],
-    damaged: [...damaged, ...(archive.skipped ?? []).map(skippedDamage)],
+    damaged: [...damaged, ...(archive.skipped ?? []).map(skippedDamage)].sort((a, b) => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER)),
   };
   if (result.damaged.length) throw new ExtractDamagedError(result).withArchive(name);
   return result;
@@ -466,17 +487,19 @@ interface Selection {
  * restored (open()'s streaming fallback checks nothing: a damaged file selected from a .tar.gz was
  * restored with exit 0).
  */
-async function selection(source: ArchiveSource, options: ExtractOptions): Promise<Selection> {
+async function selection(source: ArchiveSource, options: ExtractOptions, unpickedLinks: 'copy' | 'report' | 'ignore' = 'copy'): Promise<Selection> {
   const paths = options.paths ?? [];
   const all: Selection = { skip: () => undefined, takeLinks: () => new Map(), done: () => undefined };
-  if (isUrl(source)) return { ...all, random: await selected(await open(source, { limits: options.limits }), paths, options) };
+  // At random, a hardlink whose target is not selected is handed over as a copy (not for files only: it hands nothing).
+  const copyLinks = unpickedLinks !== 'ignore';
+  if (isUrl(source)) return { ...all, random: await selected(await open(source, { limits: options.limits }), paths, options, copyLinks) };
   if (!paths.length) return all;
   const probe = typeof source === 'string' && source !== '-' ? await open(source, { limits: options.limits }).catch(() => undefined) : undefined;
-  if (probe?.info.method === 'manifest') return { ...all, random: await selected(probe, paths, options) };
+  if (probe?.info.method === 'manifest') return { ...all, random: await selected(probe, paths, options, copyLinks) };
   await probe?.close();
   const sel = selector(paths, { wildcards: options.wildcards });
   const unpicked = new Set<string>();
-  const readAgain = probe !== undefined;
+  const readAgain = unpickedLinks === 'copy' && probe !== undefined;
   let links = new Map<string, PassedLink[]>();
   return {
     skip(member) {
@@ -487,6 +510,7 @@ async function selection(source: ArchiveSource, options: ExtractOptions): Promis
       }
       // Its target was passed over: a file is read again for its content (linkCopies), a stream cannot be.
       if (entry.type === 'hardlink' && entry.linkTarget && unpicked.has(pathKey(entry.linkTarget))) {
+        if (unpickedLinks === 'ignore') return true;
         const target = pathKey(entry.linkTarget);
         if (readAgain) return links.set(target, [...(links.get(target) ?? []), member]), true;
         return `not extracted: hardlink to "${displayName(entry.linkTarget)}", which was not selected, and the input cannot be read twice: select "${displayName(entry.linkTarget)}" too`;
@@ -502,10 +526,10 @@ async function selection(source: ArchiveSource, options: ExtractOptions): Promis
   };
 }
 
-async function selected(ra: Awaited<ReturnType<typeof open>>, paths: string[], options: ExtractOptions): Promise<OpenArchive> {
+async function selected(ra: Awaited<ReturnType<typeof open>>, paths: string[], options: ExtractOptions, copyLinks: boolean): Promise<OpenArchive> {
   const sel = selector(paths, { wildcards: options.wildcards });
   async function* members() {
-    for await (const m of ra.members((p) => !paths.length || sel.select(p), { copyLinks: true })) yield m;
+    for await (const m of ra.members((p) => !paths.length || sel.select(p), { copyLinks })) yield m;
     sel.checkAllMatched();
   }
   return {

@@ -361,14 +361,11 @@ export async function main(argv: string[]): Promise<number> {
       const existing = existingMode(o);
       // -v lists on stdout, unless stdout carries the JSON document or the content (-O): then on stderr.
       const list = o.verbose ? (o.json || o.toStdout ? (e: { name: string }) => warnLine(e.name) : (e: { name: string }) => say(`${e.name}\n`)) : undefined;
-      if (o.toStdout) {
-        if (o.json) throw new UsageError('-O writes the content on stdout: it cannot be combined with --json');
-        await toStdout(o.file, { paths, wildcards: o.wildcards, filter, limits: o.limit, write: out, onEntry: list });
-        if (closed.stdoutError) throw ioError(closed.stdoutError, 'cannot write the content', '(stdout)');
-        return;
-      }
+      if (o.toStdout && o.json) throw new UsageError('-O writes the content on stdout: it cannot be combined with --json');
       // Damage (spec §6.8) is reported after everything else was restored: the report, then exit 2.
-      const result: ExtractResult = await extract(o.file, o.directory, {
+      const extracted = o.toStdout
+        ? toStdout(o.file, { paths, wildcards: o.wildcards, filter, limits: o.limit, signal, write: out, onEntry: list })
+        : extract(o.file, o.directory, {
         signal,
         preserve: o.preserve,
         samePermissions: o.samePermissions,
@@ -387,11 +384,13 @@ export async function main(argv: string[]): Promise<number> {
         existing,
         onProgress: progressFor(o),
         onEntry: list,
-      }).catch((err: unknown) => {
+      });
+      const result: ExtractResult = await extracted.catch((err: unknown) => {
         if (err instanceof ExtractDamagedError) return err.result;
         throw err;
       });
       bar?.clear();
+      if (o.toStdout && closed.stdoutError) throw ioError(closed.stdoutError, 'cannot write the content', '(stdout)');
       if (closed.stdoutError) {
         warn(`warning: the listing could not be written to standard output: ${describeErrno(closed.stdoutError)}; the extraction was completed`);
         code = Math.max(code, EXIT.warnings);
