@@ -253,6 +253,36 @@ describe('open() over HTTP: ranged reads from a local server', () => {
     expect(counter.sent).toBeLessThan(2 * needle.length + tarTrailer(tar).manifestSize);
   });
 
+  it('a .tar.gz over HTTP is read in one pass and checked there: damage is a DamagedError / exit 2 naming the file, after its bytes', async () => {
+    // open()'s streaming pass once checked nothing: read(), members() and extract -f URL PATH
+    // handed out a flipped byte without a word.
+    const b = readFileSync(tar);
+    b[b.indexOf(needle.subarray(0, 64)) + 5000] ^= 1;
+    writeFileSync(join(dir, 'bad-http.tar.gz'), gzipSync(b));
+    const a = await open(`${base}/bad-http.tar.gz`);
+    expect(a.info.method).toBe('stream');
+    const got: Buffer[] = [];
+    const err = await (async () => {
+      for await (const c of a.read('a/b/needle.bin')) got.push(c);
+    })().catch((e: unknown) => e);
+    await a.close();
+    expect(err).toBeInstanceOf(DamagedError);
+    expect((err as Error).message).toMatch(/needle\.bin.*content does not match the manifest/);
+    expect(Buffer.concat(got).length).toBe(needle.length);
+    const m = await open(`${base}/bad-http.tar.gz`);
+    const err2 = await (async () => {
+      for await (const x of m.members((p) => p.toString().includes('a/b/'))) for await (const c of x.body) void c;
+    })().catch((e: unknown) => e);
+    await m.close();
+    expect(err2).toBeInstanceOf(DamagedError);
+    const r = await portarcAsync(['extract', '-f', `${base}/bad-http.tar.gz`, '-C', join(dir, 'http-bad'), 'a/b/needle.bin']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/needle\.bin.*content does not match the manifest/);
+    const good = await open(`${base}/big.tar.gz`);
+    expect(sha(await readAll(good.read('a/b/needle.bin')))).toBe(sha(needle));
+    await good.close();
+  });
+
   it('extract -f URL with no PATH restores the whole archive by ranged reads', async () => {
     const out = join(dir, 'http-all');
     const r = await portarcAsync(['extract', '-f', `${base}/big.tar.zst`, '-C', out]);

@@ -4,7 +4,8 @@
 // checked against the trailer's digest, and each member is then read at the offsets the manifest
 // gives: its header range (checked against `hsha256`) and its data (checked against `sha256` as it
 // streams). A source that cannot be read at random (gzip, a pipe, no manifest) is read in one
-// streaming pass instead, and `info.method` says so.
+// streaming pass instead, and `info.method` says so; the content it hands out is checked when the
+// manifest arrives, at the end.
 
 import { findEmbedded } from '../integrity/par2/embedded.js';
 import { createHash } from 'node:crypto';
@@ -18,7 +19,7 @@ import { zeros } from '../io/body.js';
 import { asFileHandle, asReader, counted, fileSource, httpSource, isRandomAccessSource, isUrl, type CountedSource, type RandomAccessSource } from '../io/random-access.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { readManifest } from '../manifest/reader.js';
-import { isManifestMember, type ManifestEntry } from '../manifest/types.js';
+import { MANIFEST_FEATURE, isManifestMember, type ManifestEntry } from '../manifest/types.js';
 import { displayName, makeEntry, type Entry, type EntryType } from '../model/entry.js';
 import { ArchiveError, DamagedError, PortarcError, UsageError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
@@ -26,11 +27,14 @@ import { TarReader } from '../tar/reader.js';
 import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
 import { isZip, ZipFile } from '../zip/index.js';
 import { openArchive } from './open.js';
+import { ContentCheck } from './content-check.js';
 import { ManifestIndex, pathKey } from './manifest-index.js';
 import { inclusionMatcher } from './patterns.js';
 import { abortable, abortedOr, checkSignal, throwIfAborted } from '../model/abort.js';
 
 export { pathKey };
+
+const EMPTY = Buffer.alloc(0);
 
 /** What open() accepts: a file path, an http(s) URL, a random-access object, or any streaming source. */
 export type OpenableSource = ArchiveSource | RandomAccessSource;
@@ -441,40 +445,75 @@ export async function* logical(entry: Entry, body: AsyncIterable<Buffer>): Async
   if (entry.size > at) yield* zeros(entry.size - at);
 }
 
-/** One streaming pass per call over a source that cannot be read at random (or has no manifest). */
+/** A member of a streaming pass; `handed`: its body is the caller's to read (and is checked). */
+interface PassMember extends RandomMember {
+  handed: boolean;
+}
+
+/**
+ * One streaming pass per call over a source that cannot be read at random (or has no manifest).
+ * The members handed out with their content are logged as they go and held against the manifest
+ * when it arrives, last (spec/manifest.md §11.2, §12.5): a mismatch is a DamagedError at the end
+ * of the pass, naming the entry, after its bytes went out. What the caller leaves unread of a
+ * handed member is read here, so that each digest has every byte.
+ */
 function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?: CountedSource, signal?: AbortSignal): RandomArchive {
   const name = src?.name ?? sourceName(source);
   const reopenable = typeof source === 'string' ? source !== '-' : source instanceof Uint8Array || src !== undefined;
   let passes = 0;
   let archiveInfo = newArchiveInfo();
-  const pass = async function* () {
+  const pass = async function* (hand: (m: RandomMember) => boolean): AsyncGenerator<PassMember> {
     if (passes++ > 0 && !reopenable) throw new UsageError(`${name}: a stream can be read only once: save it to a file to read it again`);
     const input = src && typeof source !== 'string' ? sequential(src) : source;
     // The signal also stops the skipping of members' data between the ones asked for.
-    const a = await openArchive(input, { limits, signal });
+    const a = await openArchive(input, { limits, signal, headerDigests: (info) => info.features.compat.includes(MANIFEST_FEATURE) });
     archiveInfo = a.info;
+    const check = await ContentCheck.open('-');
+    check.nothingOnDisk = true;
     try {
       for await (const m of a.members) {
-        if (isManifestMember(m.entry.path, a.info.features.compat)) continue;
-        yield m;
+        if (isManifestMember(m.entry.path, a.info.features.compat)) {
+          await check.manifestMember(m.entry, m.body, undefined, false, a.skipped);
+          continue;
+        }
+        if (!hand(m)) {
+          yield { entry: m.entry, offset: m.offset, body: m.body, handed: false };
+          continue;
+        }
+        const plan = await check.plan(m.entry, m.body, m.offset, a.info, m.headerSha256);
+        if (plan.refused) throw new DamagedError(plan.refused.what, { archive: name, entry: plan.refused.path, offset: plan.refused.range?.[0] });
+        const it = plan.body[Symbol.asyncIterator]();
+        // The caller's loop may stop early (break): that must not end `it`, which is drained below.
+        yield { entry: m.entry, offset: m.offset, body: { [Symbol.asyncIterator]: () => ({ next: () => it.next() }) }, handed: true };
+        for (let r = await it.next(); !r.done; r = await it.next());
+        plan.check.written?.(EMPTY, 0);
       }
+      await check.finish('', undefined, false, a.skipped);
     } finally {
       await a.close();
+      await check.close();
+    }
+    const bad = [...check.damaged, ...check.lost];
+    if (bad.length) {
+      const [first] = bad;
+      const more = bad.length > 1 ? ` (and ${bad.length - 1} more damaged: run portarc verify)` : '';
+      throw new DamagedError(`${first!.what}${more}`, { archive: name, entry: first!.path, offset: first!.range?.[0] });
     }
   };
   const findContent = async function* (want: string): AsyncGenerator<Buffer> {
-    for await (const m of pass()) {
-      if (pathKey(m.entry.path) !== want) continue;
-      if (m.entry.type === 'hardlink' && m.entry.linkTarget) {
-        yield* findContent(pathKey(m.entry.linkTarget));
-        return;
-      }
+    let met: Entry | undefined;
+    // The pass goes on to the manifest after the member: its content is checked there.
+    for await (const m of pass((x) => !met && pathKey(x.entry.path) === want && x.entry.type === 'file')) {
+      if (met || pathKey(m.entry.path) !== want) continue;
+      met = m.entry;
+      if (m.entry.type === 'hardlink' && m.entry.linkTarget) continue;
       if (m.entry.type !== 'file') throw new UsageError(`${name}: "${m.entry.name}" is a ${m.entry.type}, not a file: it has no content to read`);
       yield* logical(m.entry, m.body);
-      return;
     }
-    throw new ArchiveError('not found in archive', { archive: name, entry: want });
+    if (!met) throw new ArchiveError('not found in archive', { archive: name, entry: want });
+    if (met.type === 'hardlink' && met.linkTarget) yield* findContent(pathKey(met.linkTarget));
   };
+  const headers = () => pass(() => false);
   return {
     name,
     info: { method: 'stream', notes },
@@ -485,7 +524,7 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
       return src?.bytesRead;
     },
     async *entries() {
-      for await (const m of pass()) {
+      for await (const m of headers()) {
         const e: IndexedEntry = { path: m.entry.path, name: m.entry.name, type: m.entry.type, size: m.entry.size, offset: m.offset };
         if (m.entry.linkTarget) e.link = m.entry.linkTarget;
         yield e;
@@ -493,32 +532,34 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
     },
     async get(path) {
       const want = pathKey(path);
-      for await (const m of pass()) if (pathKey(m.entry.path) === want) return m.entry;
+      for await (const m of headers()) if (pathKey(m.entry.path) === want) return m.entry;
       return undefined;
     },
     read: (path) => findContent(pathKey(path)),
     async *members(select, opts = {}) {
       const wanted: { entry: Entry; offset: number; target: string }[] = [];
       const chosen = new Set<string>();
-      for await (const m of pass()) {
-        if (!select(m.entry.path)) continue;
+      const pick = (m: RandomMember) => {
+        if (!select(m.entry.path)) return false;
         chosen.add(pathKey(m.entry.path));
         if (opts.copyLinks && m.entry.type === 'hardlink' && m.entry.linkTarget && !chosen.has(pathKey(m.entry.linkTarget))) {
           wanted.push({ entry: m.entry, offset: m.offset, target: pathKey(m.entry.linkTarget) });
-          continue;
+          return false;
         }
-        yield m;
-      }
+        return true;
+      };
+      for await (const m of pass(pick)) if (m.handed) yield m;
       // Hardlinks whose target was not selected: a second pass copies the targets' content.
       if (!wanted.length) return;
       if (!reopenable) {
         throw new ArchiveError(`hardlink to "${wanted[0]!.target}", which was not selected, and the input cannot be read twice: select "${wanted[0]!.target}" too`, { archive: name, entry: wanted[0]!.entry.name });
       }
       const targets = new Set(wanted.map((w) => w.target));
-      for await (const m of pass()) {
+      const copied = new Set<string>();
+      for await (const m of pass((x) => x.entry.type === 'file' && targets.has(pathKey(x.entry.path)) && !copied.has(pathKey(x.entry.path)))) {
         const k = pathKey(m.entry.path);
-        if (!targets.has(k)) continue;
-        targets.delete(k);
+        if (!m.handed) continue;
+        copied.add(k);
         const links = wanted.filter((w) => w.target === k);
         // One body, read once: the first link gets the content; the others link to it.
         const [first, ...rest] = links;
@@ -527,7 +568,7 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
         yield { entry, offset: first!.offset, body: m.body };
         for (const l of rest) yield { entry: makeEntry({ ...l.entry, linkTarget: first!.entry.path }), offset: l.offset, body: (async function* () {})() };
       }
-      for (const k of targets) throw new ArchiveError(`hardlink target "${k}" is not in the archive`, { archive: name, entry: wanted.find((w) => w.target === k)!.entry.name });
+      for (const k of targets) if (!copied.has(k)) throw new ArchiveError(`hardlink target "${k}" is not in the archive`, { archive: name, entry: wanted.find((w) => w.target === k)!.entry.name });
     },
     close: async () => void (await src?.close()),
   };
