@@ -26,8 +26,8 @@ import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../mode
 /** Tar header ranges are digested, to be held against the manifest, when the archive has one. */
 const headerDigests = (info: ArchiveInfo) => info.features.compat.includes(MANIFEST_FEATURE);
 
-/** Bodies larger than this are checked for cancellation between chunks. */
 const EMPTY = Buffer.alloc(0);
+/** Bodies larger than this are checked for cancellation between chunks. */
 const CHUNKED_ABORT = 1 << 20;
 
 /** The restore options (privileges, -P, fsync, limits, name folding: see RestoreOptions), plus progress. */
@@ -310,13 +310,6 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
 }
 
 /**
- * extract() to a callback: the same reading, selection, hooks and manifest check as into a
- * directory, with the caller in the restorer's place. A file whose content does not match the
- * manifest (a seekable archive's, checked as the content streams; a stream's, when its manifest
- * arrives at the end) is reported in `damaged` (ExtractDamagedError at the end): the callback has
- * had its bytes by then, and must drop what it kept of that entry.
- */
-/**
  * The content of the regular files extract() would restore, handed to `onFile` (the CLI's -O, as
  * tar's): hardlinks hand nothing (their target hands the content), so a selected hardlink whose
  * target was not selected is passed over. Checked against the manifest as extract() checks: a
@@ -328,6 +321,13 @@ export async function extractFiles(source: ArchiveSource, onFile: EntryCallback,
   return extractTo(source, (entry, body) => (entry.type === 'file' ? onFile(entry, body) : undefined), options, signal, true);
 }
 
+/**
+ * extract() to a callback: the same reading, selection, hooks and manifest check as into a
+ * directory, with the caller in the restorer's place. A file whose content does not match the
+ * manifest (a seekable archive's, checked as the content streams; a stream's, when its manifest
+ * arrives at the end) is reported in `damaged` (ExtractDamagedError at the end): the callback has
+ * had its bytes by then, and must drop what it kept of that entry.
+ */
 async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options: ExtractOptions, signal: AbortSignal | undefined, filesOnly = false): Promise<ExtractResult> {
   const name = sourceName(source);
   const hooks = options.filter || options.map ? { filter: options.filter, map: options.map } : undefined;
@@ -455,10 +455,6 @@ class HandedOut implements AsyncIterable<Buffer> {
   }
 }
 
-/**
- * The members PATHs select, as an OpenArchive: read at the manifest's offsets when the source is
- * seekable and has one, in a streaming pass otherwise; then the PATHs that selected nothing fail.
- */
 /** A member as the pass met it (a hardlink waiting for its target's content). */
 interface PassedLink {
   entry: Entry;
@@ -484,8 +480,8 @@ interface Selection {
  * How extract reads: PATHs from a seekable archive with a manifest, or an http(s) URL (readable
  * only through ranged reads), at random through open(). Anything else in one pass over the whole
  * archive, PATHs picking members, so that a stream's manifest, which comes last, checks what was
- * restored (open()'s streaming fallback checks nothing: a damaged file selected from a .tar.gz was
- * restored with exit 0).
+ * restored and a damaged file is set aside (open()'s streaming pass can only report it after the
+ * fact; before it checked nothing, and a damaged file selected from a .tar.gz kept its name, exit 0).
  */
 async function selection(source: ArchiveSource, options: ExtractOptions, unpickedLinks: 'copy' | 'report' | 'ignore' = 'copy'): Promise<Selection> {
   const paths = options.paths ?? [];
@@ -508,7 +504,7 @@ async function selection(source: ArchiveSource, options: ExtractOptions, unpicke
         if (entry.type === 'file') unpicked.add(pathKey(entry.path));
         return true;
       }
-      // Its target was passed over: a file is read again for its content (linkCopies), a stream cannot be.
+      // Its target was passed over: a file is read again for its content (copyLinks), a stream cannot be.
       if (entry.type === 'hardlink' && entry.linkTarget && unpicked.has(pathKey(entry.linkTarget))) {
         if (unpickedLinks === 'ignore') return true;
         const target = pathKey(entry.linkTarget);
@@ -526,6 +522,10 @@ async function selection(source: ArchiveSource, options: ExtractOptions, unpicke
   };
 }
 
+/**
+ * The members PATHs select, as an OpenArchive: read at the manifest's offsets when the source is
+ * seekable and has one, in a streaming pass otherwise (a URL); then the PATHs that selected nothing fail.
+ */
 async function selected(ra: Awaited<ReturnType<typeof open>>, paths: string[], options: ExtractOptions, copyLinks: boolean): Promise<OpenArchive> {
   const sel = selector(paths, { wildcards: options.wildcards });
   async function* members() {
