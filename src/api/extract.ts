@@ -10,7 +10,7 @@ import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
 import { ContentCheck } from './content-check.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
-import { open, pathKey, selector } from './random.js';
+import { open, pathKey, selector, urlBytes } from './random.js';
 import { isUrl } from '../io/random-access.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { MANIFEST_FEATURE, isManifestMember } from '../manifest/types.js';
@@ -221,8 +221,9 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
   };
   try {
     const pick = await selection(source, options);
-    archive = pick.random ?? (await openArchive(source, { limits: options.limits, salvage: true, signal, headerDigests }));
-    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(source);
+    const input = pick.input ?? source;
+    archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, signal, headerDigests }));
+    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input);
     for await (const { entry: stored1, body: stored, offset, headerSha256 } of abortable(archive.members, signal)) {
       if (isManifestMember(stored1.path, archive.info.features.compat)) {
         // Before the manifest checks what was restored: the copies are checked with the rest.
@@ -340,9 +341,10 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
   try {
     // No second pass for a hardlink whose target was passed over: the callback is told it is not there.
     const pick = await selection(source, options, filesOnly ? 'ignore' : 'report');
+    const input = pick.input ?? source;
     // The callback may keep chunks as long as it likes: never hand it a reused buffer.
-    archive = pick.random ?? (await openArchive(source, { limits: options.limits, salvage: true, keepsChunks: true, signal, headerDigests }));
-    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(source);
+    archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, keepsChunks: true, signal, headerDigests }));
+    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input);
     // Read as a stream, a member is checked when the manifest arrives, after the callback has had
     // it: a mismatch is then reported (ExtractDamagedError), nothing is on disk to set aside.
     check.nothingOnDisk = true;
@@ -465,6 +467,8 @@ interface PassedLink {
 interface Selection {
   /** The members read at random (each checked against the manifest as it is read), when so. */
   random?: OpenArchive;
+  /** What the whole pass reads instead of the source (a URL's bytes in order). */
+  input?: ArchiveSource;
   /** In a whole pass: true to pass a member over, a reason when it cannot be extracted as asked. */
   skip(member: PassedLink): boolean | string | undefined;
   /**
@@ -488,7 +492,14 @@ async function selection(source: ArchiveSource, options: ExtractOptions, unpicke
   const all: Selection = { skip: () => undefined, takeLinks: () => new Map(), done: () => undefined };
   // At random, a hardlink whose target is not selected is handed over as a copy (not for files only: it hands nothing).
   const copyLinks = unpickedLinks !== 'ignore';
-  if (isUrl(source)) return { ...all, random: await selected(await open(source, { limits: options.limits }), paths, options, copyLinks) };
+  if (isUrl(source)) {
+    // A URL's .tar.gz (say) cannot be read at random: its bytes in order go through the whole pass.
+    const ra = await open(source, { limits: options.limits });
+    if (ra.info.method === 'manifest') return { ...all, random: await selected(ra, paths, options, copyLinks) };
+    await ra.close();
+    const bytes = await urlBytes(source);
+    return { ...(await selection(bytes, options, unpickedLinks)), input: bytes };
+  }
   if (!paths.length) return all;
   const probe = typeof source === 'string' && source !== '-' ? await open(source, { limits: options.limits }).catch(() => undefined) : undefined;
   if (probe?.info.method === 'manifest') return { ...all, random: await selected(probe, paths, options, copyLinks) };
