@@ -393,7 +393,8 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
       const wrong = entry.type === 'file' ? plan.check.verdict?.() : undefined;
       if (wrong !== undefined) damaged.push({ path: entry.name, what: wrong, range: check.rangeOf(stored1.name) });
       plan.check.written?.(EMPTY, 0);
-      entries++;
+      // Files only (-O): what went out is the count, not the directories passed on the way.
+      if (!filesOnly || entry.type === 'file') entries++;
     }
     pick.done();
     await check.finish('', undefined, false, archive.skipped);
