@@ -467,6 +467,12 @@ describe('extract -f A PATH... and list -f A PATH... (CLI)', () => {
       expect(existsSync(join(out, 'a/b/needle.bin.damaged'))).toBe(true);
       expect(readFileSync(join(out, 'a/b/other.txt'), 'utf8')).toBe('other\n');
     }
+    // With --manifest the manifest is restored whatever the PATHs pick, and the check reads it.
+    const withManifest = join(dir, 'bad-stream-manifest');
+    const m = portarc(['extract', '--manifest', '-f', gz, '-C', withManifest, 'a/b']);
+    expect(m.status, m.stderr).toBe(2);
+    expect(existsSync(join(withManifest, 'a/b/needle.bin.damaged'))).toBe(true);
+    expect(existsSync(join(withManifest, '.portarc/manifest.xml'))).toBe(true);
     // A hardlink whose damaged target is not selected: its copy (a second pass) is checked too.
     const out = join(dir, 'bad-stream-link');
     const r = portarc(['extract', '-f', gz, '-C', out, 'z/link.bin']);

@@ -231,7 +231,8 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
         await check.manifestMember(stored1, stored, restorer, options.manifest === true, archive.skipped);
         if (!options.manifest) continue;
       }
-      const unpicked = pick.skip({ entry: stored1, offset, headerSha256 });
+      // --manifest restores the manifest whatever the PATHs pick: the check reads that copy.
+      const unpicked = isManifestMember(stored1.path, archive.info.features.compat) ? undefined : pick.skip({ entry: stored1, offset, headerSha256 });
       if (unpicked === true) continue;
       if (unpicked) {
         restorer.losses.push({ path: stored1.name, what: 'entry', reason: unpicked });
@@ -353,7 +354,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
         await check.manifestMember(stored1, stored, undefined, options.manifest === true, archive.skipped);
         if (!options.manifest) continue;
       }
-      const unpicked = pick.skip({ entry: stored1, offset, headerSha256 });
+      const unpicked = isManifestMember(stored1.path, archive.info.features.compat) ? undefined : pick.skip({ entry: stored1, offset, headerSha256 });
       if (unpicked === true) continue;
       if (unpicked) {
         damaged.push({ path: stored1.name, what: unpicked });
