@@ -473,6 +473,16 @@ describe('extract -f A PATH... and list -f A PATH... (CLI)', () => {
     expect(m.status, m.stderr).toBe(2);
     expect(existsSync(join(withManifest, 'a/b/needle.bin.damaged'))).toBe(true);
     expect(existsSync(join(withManifest, '.portarc/manifest.xml'))).toBe(true);
+    // --manifest with --strip-components: the check reads the manifest under the name it got
+    // (it looked for .portarc/manifest.xml: "ends before its manifest member", nothing checked);
+    // stripped away entirely, it says that instead.
+    const stripped1 = join(dir, 'bad-stream-strip');
+    const st = portarc(['extract', '--manifest', '--strip-components', '1', '-f', gz, '-C', stripped1]);
+    expect(st.status, st.stderr).toBe(2);
+    expect(existsSync(join(stripped1, 'a/b/needle.bin.damaged'))).toBe(true);
+    const st2 = portarc(['extract', '--manifest', '--strip-components', '2', '-f', gz, '-C', join(dir, 'bad-stream-strip2')]);
+    expect(st2.stderr).toContain('contents not checked against the manifest: its member was not restored (--strip-components or a filter left it out)');
+    expect(st2.status).not.toBe(0);
     // A hardlink whose damaged target is not selected: its copy (a second pass) is checked too.
     const out = join(dir, 'bad-stream-link');
     const r = portarc(['extract', '-f', gz, '-C', out, 'z/link.bin']);

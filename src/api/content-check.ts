@@ -186,13 +186,20 @@ export class ContentCheck {
     }
   }
 
-  /** After restorer.finish(): the stream check from a restored manifest, and what could not be checked. */
-  async finish(dir: string, restorer: Restorer | undefined, restoredManifest: boolean, skipped: readonly SkippedRange[] = []): Promise<void> {
-    if (this.log && !this.done && restoredManifest) {
-      const copy = join(dir, MANIFEST_NAME);
+  /**
+   * After restorer.finish(): the stream check from a restored manifest, and what could not be
+   * checked. `restoredManifest`: where under `dir` the manifest member was restored (`--manifest`;
+   * a stripped or mapped name), true for its own name, null when `--manifest` left it out, false
+   * when it is not restored.
+   */
+  async finish(dir: string, restorer: Restorer | undefined, restoredManifest: boolean | string | null, skipped: readonly SkippedRange[] = []): Promise<void> {
+    const wasRestored = restoredManifest === true || typeof restoredManifest === 'string';
+    if (this.log && !this.done && wasRestored) {
+      const copy = join(dir, typeof restoredManifest === 'string' ? restoredManifest : MANIFEST_NAME);
       if (lstatSync(copy, { throwIfNoEntry: false })?.isFile()) await this.runLog(createReadStream(copy), restorer, skipped);
     }
     if (this.expected?.problem) this.warnings.push(`contents not checked against the manifest: ${this.expected.problem}`);
+    else if (this.log && !this.done && restoredManifest === null) this.warnings.push('contents not checked against the manifest: its member was not restored (--strip-components or a filter left it out)');
     else if (this.log && !this.done) this.warnings.push('contents not checked against the manifest: the archive ends before its manifest member');
     else if (this.why && !this.log) this.warnings.push(`contents not checked against the manifest: ${this.why}`);
   }

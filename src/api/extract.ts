@@ -13,7 +13,7 @@ import { openArchive, type OpenArchive } from './open.js';
 import { open, pathKey, selector, urlBytes } from './random.js';
 import { isUrl } from '../io/random-access.js';
 import type { ArchiveInfo } from '../tar/version.js';
-import { MANIFEST_FEATURE, isManifestMember } from '../manifest/types.js';
+import { MANIFEST_FEATURE, MANIFEST_NAME, isManifestMember } from '../manifest/types.js';
 import { displayName } from '../model/entry.js';
 import { stripComponents } from './patterns.js';
 import { progressMeter, type ProgressCallback } from './progress.js';
@@ -161,6 +161,8 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
   let archive: OpenArchive | undefined;
   const damaged: ExtractDamage[] = [];
   let check: ContentCheck | undefined;
+  /** Where `--manifest` restored the manifest member (a stripped or mapped name); null: left out; undefined: not met. */
+  let manifestAs: string | null | undefined;
   const report = (): ExtractResult => ({
     // Files the stream check set aside after the fact were counted when restored.
     entries: entries - (check?.damaged.length ?? 0),
@@ -219,6 +221,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     }
     for (const [target, [link]] of links) restorer.losses.push({ path: link!.entry.name, what: 'entry', reason: `not extracted: hardlink target "${target}" is not in the archive` });
   };
+  const isTheManifest = (e: Entry) => isManifestMember(e.path, archive!.info.features.compat) && e.path.toString('latin1') === MANIFEST_NAME;
   try {
     const pick = await selection(source, options);
     const input = pick.input ?? source;
@@ -243,6 +246,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       if (!entry) {
         // Remembered (files only: what a hardlink can name) so that a link to it fails clearly.
         if (stored1.type === 'file') leftOut.add(pathKey(stored1.path));
+        if (isTheManifest(stored1)) manifestAs = null;
         continue;
       }
       if (stored1.type === 'hardlink' && stored1.linkTarget && leftOut.has(pathKey(stored1.linkTarget))) {
@@ -251,6 +255,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       }
       // Checked against the manifest under its archive name; restored under the stripped one.
       const target = strip ? stripped(entry, strip) : entry;
+      if (isTheManifest(stored1)) manifestAs = target ? target.path.toString('latin1') : null;
       if (!target) continue;
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
@@ -287,7 +292,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     await copyLinks(pick.takeLinks());
     await restorer.finish();
     progress?.done();
-    await check.finish(dir, restorer, options.manifest === true, archive.skipped);
+    await check.finish(dir, restorer, options.manifest ? (manifestAs === undefined ? true : manifestAs) : false, archive.skipped);
     pick.done();
   } catch (err) {
     // Whatever was extracted completely keeps its name and metadata; temporary files of what was
