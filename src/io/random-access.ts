@@ -109,11 +109,21 @@ export interface HttpSourceOptions {
 async function get(url: URL, headers: Record<string, string>, ca: HttpSourceOptions['ca']): Promise<IncomingMessage> {
   const https = url.protocol === 'https:';
   const { request } = https ? await import('node:https') : await import('node:http');
-  return new Promise((resolve, reject) => {
-    const r = request(url, { method: 'GET', headers, ...(https && ca !== undefined && { ca }) }, resolve);
-    r.on('error', reject);
-    r.end();
-  });
+  const once = () =>
+    new Promise<IncomingMessage>((resolve, reject) => {
+      const r = request(url, { method: 'GET', headers, ...(https && ca !== undefined && { ca }) }, resolve);
+      r.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(err, { reused: r.reusedSocket })));
+      r.end();
+    });
+  try {
+    return await once();
+  } catch (err) {
+    // A kept-alive connection the server closed while it was idle (Node's servers: after 5 s) fails
+    // the next request on it with ECONNRESET: a GET is safe to send again, on a new connection.
+    const e = err as NodeJS.ErrnoException & { reused?: boolean };
+    if (e.reused && e.code === 'ECONNRESET') return once();
+    throw err;
+  }
 }
 
 async function body(res: IncomingMessage, limit: number, name: string): Promise<Buffer> {
