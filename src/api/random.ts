@@ -182,12 +182,12 @@ function cachedReader(r: RandomAccessReader): RandomAccessReader {
   };
 }
 
-/** Every byte of the source, in order (a non-seekable format read from a seekable source). */
 /** An http(s) archive's bytes in order, by ranged reads (for a whole pass over what open() cannot read at random). */
 export async function urlBytes(url: string): Promise<AsyncIterable<Buffer>> {
   return sequential(await httpSource(url));
 }
 
+/** Every byte of the source, in order (a non-seekable format read from a seekable source). */
 async function* sequential(src: CountedSource): AsyncGenerator<Buffer> {
   for (let at = 0; at < src.size; at += CHUNK) yield await src.read(at, Math.min(CHUNK, src.size - at));
 }

@@ -9,7 +9,7 @@ import { makeEntry } from '../model/entry.js';
 import { DigestingSink, type DownstreamSink } from '../integrity/digest-sink.js';
 import type { HashMode } from '../integrity/hash-ring.js';
 import { digestBody } from '../integrity/content.js';
-import { MANIFEST_FEATURE, MANIFEST_NAME, ManifestWriter, TRAILER_NAME, TRAILER_SIZE, TRAILER_TEXT_SIZE, encodeTrailer } from '../manifest/index.js';
+import { MANIFEST_FEATURE, MANIFEST_NAME, ManifestWriter, TRAILER_NAME, TRAILER_SIZE, TRAILER_TEXT_SIZE, encodeTrailer, isManifestMember } from '../manifest/index.js';
 import { SPEC_VERSION_TEXT } from '../model/archive-info.js';
 import { EntryError } from '../model/errors.js';
 import { CentralSpool } from '../zip/spool.js';
@@ -64,8 +64,8 @@ export class ManifestRecorder {
   body(entry: Entry, body: Body): Body {
     // Readers hide members of these names in an archive with a manifest (spec/manifest.md §2): a
     // user's file of that name would never be listed or extracted. (./.portarc/... is another name.)
-    const p = entry.path.toString('latin1');
-    if (p === MANIFEST_NAME || p === TRAILER_NAME) {
+    if (isManifestMember(entry.path, MANIFEST_FEATURES.compat)) {
+      const p = entry.path.toString('latin1');
       throw new EntryError(`the name "${p}" is reserved for the archive's manifest (spec/manifest.md §2), and readers would hide this entry: archive it under another path (./${p} is one) or without a manifest (create --no-manifest)`, { entry: entry.name });
     }
     this.pendingDigest = undefined;
