@@ -157,13 +157,47 @@ let bar: ProgressBar | undefined;
 
 function warn(msg: string): void {
   bar?.clear();
+  flushOut(); // what stdout holds comes first, as it would line by line (2>&1 into one file)
   if (!closed.stderr) process.stderr.write(`portarc: ${msg}\n`);
 }
 
-/** A line of a listing on stdout (extract -v), dropped once the reader has closed the pipe. */
+/**
+ * Lines for stdout not yet written. Unless stdout is a terminal they go out in writes of up to
+ * OUT_BATCH bytes, as tar's stdio does: a write per line was a fifth of `list`'s time for 50,000
+ * entries. Anything on stderr, and the end of the command, writes them first.
+ */
+let pendingOut = '';
+const OUT_BATCH = 64 << 10;
+
+/** Write the pending lines; false when stdout asks the caller to wait for 'drain'. */
+function flushOut(): boolean {
+  if (pendingOut === '') return true;
+  const text = pendingOut;
+  pendingOut = '';
+  return closed.stdout || process.stdout.write(text);
+}
+
+/** Whether a line may wait in pendingOut (not on a terminal, where it shows at once). */
+const batching = (text: string | Buffer) => typeof text === 'string' && !process.stdout.isTTY;
+
+/**
+ * A line of a listing on stdout (extract -v), dropped once the reader has closed the pipe. Written
+ * at once: it says what has been restored so far (`| tee log`), and a reader that goes early
+ * (`| head`) is then noticed and said (the listing was cut, the extraction was not).
+ */
 function say(line: string): void {
   bar?.clear();
+  flushOut();
   if (!closed.stdout) process.stdout.write(line);
+}
+
+/**
+ * Everything pending written, and the outcome known: an error of those writes (EPIPE, ENOSPC) is
+ * reported by the stream a moment after the write, so `closed` is read after this.
+ */
+async function settleOut(): Promise<void> {
+  if (!flushOut()) await drained();
+  await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 /** The onProgress callback of a command: a bar when stderr is a terminal (or --progress), none with --quiet. */
@@ -199,6 +233,7 @@ type ProgressFlags = { progress?: boolean; quiet?: boolean };
 /** A line on stderr without the "portarc: " prefix (extract -v when stdout carries something else). */
 function warnLine(line: string): void {
   bar?.clear();
+  flushOut();
   if (!closed.stderr) process.stderr.write(`${line}\n`);
 }
 
@@ -209,8 +244,21 @@ function infoJson(info: ArchiveInfo): Record<string, unknown> {
 
 /** Print stdout lines (or extract -O's content) without buffering it all, honouring backpressure. */
 async function out(text: string | Buffer): Promise<void> {
-  if (closed.stdout || process.stdout.write(text)) return;
-  await new Promise<void>((resolve) => {
+  if (closed.stdout) return;
+  if (batching(text)) {
+    pendingOut += text as string;
+    if (pendingOut.length < OUT_BATCH || flushOut()) return;
+  } else {
+    if (!flushOut()) await drained();
+    if (closed.stdout || process.stdout.write(text)) return;
+  }
+  await drained();
+}
+
+/** Resolved when stdout may take more (or will take nothing more). */
+function drained(): Promise<void> {
+  if (closed.stdout) return Promise.resolve();
+  return new Promise<void>((resolve) => {
     const done = () => {
       for (const ev of ['drain', 'error', 'close']) process.stdout.off(ev, done);
       resolve();
@@ -271,7 +319,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('Portable backup archives: pax tar with every piece of Unix metadata')
     .version(versionText(), '-V, --version')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => say(s), writeErr: (s) => void (closed.stderr || process.stderr.write(s)) });
+    .configureOutput({ writeOut: (s) => say(s), writeErr: (s) => void (flushOut(), closed.stderr || process.stderr.write(s)) });
 
   program
     .command('create')
@@ -308,7 +356,7 @@ export async function main(argv: string[]): Promise<number> {
         mtime: o.mtime,
         embedRecovery: o.embedRecovery ? o.recovery : undefined,
         onProgress: progressFor(o),
-        onEntry: o.verbose ? (e) => (bar?.clear(), void (closed.stderr || process.stderr.write(`${e.name}\n`))) : undefined,
+        onEntry: o.verbose ? (e) => (bar?.clear(), flushOut(), void (closed.stderr || process.stderr.write(`${e.name}\n`))) : undefined,
       });
       bar?.clear();
       for (const w of result.warnings) warn(`warning: ${w}`);
@@ -390,6 +438,7 @@ export async function main(argv: string[]): Promise<number> {
         throw err;
       });
       bar?.clear();
+      await settleOut();
       if (o.toStdout && closed.stdoutError) throw ioError(closed.stdoutError, 'cannot write the content', '(stdout)');
       if (closed.stdoutError) {
         warn(`warning: the listing could not be written to standard output: ${describeErrno(closed.stdoutError)}; the extraction was completed`);
@@ -485,6 +534,7 @@ export async function main(argv: string[]): Promise<number> {
       if (o.json) {
         await out(`\n],"info":${JSON.stringify(infoJson(info))}}\n`);
       }
+      await settleOut();
       for (const w of [...info.notices, ...info.warnings]) warn(`warning: ${w}`);
       if (warnings || info.warnings.length) code = EXIT.warnings;
       const archiveName = o.file === '-' ? '(stdin)' : o.file;
@@ -649,6 +699,7 @@ export async function main(argv: string[]): Promise<number> {
     reportError(err);
     return EXIT.failure;
   } finally {
+    flushOut();
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
     process.off('exit', unfinished);
   }
