@@ -120,6 +120,17 @@ def pax_records(data):
     return out
 
 
+def plausible_header(block):
+    """A block with a right checksum and ustar magic (or v7's none): a header (spec §6.8)."""
+    if block[257:263] not in (b"ustar\0", b"ustar ", bytes(6)) or block == bytes(512):
+        return False
+    try:
+        chk = octal(block[148:156])
+    except Exception:
+        return False
+    return chk == sum(block[:148]) + 256 + sum(block[156:])
+
+
 def raw_walk(data):
     """Per member (local_records, globals_snapshot, gnu_name); refuse what tarfile would let pass.
 
@@ -138,14 +149,25 @@ def raw_walk(data):
         if pos == len(data):
             if pending:
                 raise Refused("archive ends after an extension header")
-            return members, glob, False, bytes(out) + bytes(1024)  # no end-of-archive blocks
+            return members, glob, False, bytes(out) + bytes(1024), None  # no end-of-archive blocks
         block = data[pos:pos + 512]
         if len(block) < 512:
             raise Refused("archive is truncated inside a header block at %d" % pos)
         if block == bytes(512):
             if pending:
                 raise Refused("end of archive after an extension header")
-            return members, glob, True, bytes(out) + bytes(1024)
+            # Spec §4.7: a zero block with a header after it (a lone zero block) is damage...
+            nxt = data[pos + 512:pos + 1024]
+            if len(nxt) == 512 and nxt != bytes(512):
+                for at in range(pos + 512, len(data) - 511, 512):
+                    if plausible_header(data[at:at + 512]):
+                        raise Refused("a lone zero block at %d: a header follows at %d" % (pos, at))
+            # ...and data after the end that is neither zeros nor embedded recovery data is said.
+            rest = data[pos + 512:pos + 512 + (1 << 20)]
+            left = rest.lstrip(b"\0")
+            at = pos + 512 + len(rest) - len(left)
+            trailing = at if left and not left.startswith(b"PAR2\0PKT") else None
+            return members, glob, True, bytes(out) + bytes(1024), trailing
         chk = octal(block[148:156])
         unsigned = sum(block[:148]) + 256 + sum(block[156:])
         signed = sum(b - 256 if b > 127 else b for b in block[:148] + b" " * 8 + block[156:])
@@ -450,7 +472,7 @@ def global_notices(glob, notices):
 def main():
     data = sys.stdin.buffer.read()
     doc = {"version": None, "features": {"compat": [], "rocompat": [], "incompat": []}, "warnings": [], "entries": []}
-    members, glob, ended, normalized = raw_walk(data)
+    members, glob, ended, normalized, trailing = raw_walk(data)
     warnings = []
     notices = []
     # PORTARC.* rules first: an incompatible feature refuses the archive before any entry.
@@ -458,6 +480,8 @@ def main():
     global_notices(glob, notices)
     if not ended:
         warnings.append("archive ends without its end-of-archive blocks")
+    if trailing is not None:
+        warnings.append("data follows the end of the archive, at offset %d, and was not read" % trailing)
     if not members:  # an empty archive (a g header alone): tarfile would call it unreadable
         doc["warnings"], doc["notices"] = warnings, notices
         return doc

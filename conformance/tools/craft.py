@@ -182,6 +182,12 @@ def precision(v10):
     # ...while an x header before the end blocks is an error.
     write_raw(os.path.join(v10, "n_x-header-then-end.tar"), a + pax_member(record(b"mtime", b"1")) + END)
 
+    # §4.7: a zero block where a member's header was, with a header after it (a lone zero block)
+    # is damage, not the end of the archive; data after the end blocks is said in a warning.
+    c = file_member(b"m/c.txt", b"third file\n")
+    write_raw(os.path.join(v10, "n_lone-zero-block.tar"), a + b"\0" * 512 + b[512:] + c + END)
+    write_raw(os.path.join(v10, "y_data-after-end.tar"), a + END + b + END)
+
     # §4.2.2: devmajor/devminor are parsed for devices only; bytes after a numeric field's terminator
     # are ignored.
     h = bytearray(ustar(b"m/dev-junk.txt", size=12))

@@ -192,15 +192,26 @@ export class ContentCheck {
    * a stripped or mapped name), true for its own name, null when `--manifest` left it out, false
    * when it is not restored.
    */
-  async finish(dir: string, restorer: Restorer | undefined, restoredManifest: boolean | string | null, skipped: readonly SkippedRange[] = []): Promise<void> {
+  async finish(dir: string, restorer: Restorer | undefined, restoredManifest: boolean | string | null, skipped: readonly SkippedRange[] = [], lastOffset?: number): Promise<void> {
     const wasRestored = restoredManifest === true || typeof restoredManifest === 'string';
     if (this.log && !this.done && wasRestored) {
       const copy = join(dir, typeof restoredManifest === 'string' ? restoredManifest : MANIFEST_NAME);
       if (lstatSync(copy, { throwIfNoEntry: false })?.isFile()) await this.runLog(createReadStream(copy), restorer, skipped);
     }
+    if (this.expected && !this.expected.problem && lastOffset !== undefined) {
+      // The manifest lists members after the last one the reading reached: its end came early.
+      for await (const e of this.expected.after(lastOffset)) {
+        if (isManifestMember(e.path, [MANIFEST_FEATURE])) continue;
+        this.lost.push({ path: displayName(e.path), what: `the manifest lists it at offset ${e.offset}, after the end of the archive as read (at the member at offset ${lastOffset}); not extracted`, range: [e.offset, e.end] });
+      }
+    }
     if (this.expected?.problem) this.warnings.push(`contents not checked against the manifest: ${this.expected.problem}`);
     else if (this.log && !this.done && restoredManifest === null) this.warnings.push('contents not checked against the manifest: its member was not restored (--strip-components or a filter left it out)');
-    else if (this.log && !this.done) this.warnings.push('contents not checked against the manifest: the archive ends before its manifest member');
+    else if (this.log && !this.done) {
+      // The archive says it has a manifest (its global header): ending before it, it is cut short
+      // or its end came early (zeroed blocks), and members may be missing: damage (spec §4.7).
+      this.damaged.push({ what: `the archive ends${lastOffset === undefined ? '' : ` after the member at offset ${lastOffset}`}, before its manifest member (it declares one): members after that may be missing, and contents were not checked against the manifest` });
+    }
     else if (this.why && !this.log) this.warnings.push(`contents not checked against the manifest: ${this.why}`);
   }
 

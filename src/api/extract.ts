@@ -163,6 +163,8 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
   let check: ContentCheck | undefined;
   /** Where `--manifest` restored the manifest member (a stripped or mapped name); null: left out; undefined: not met. */
   let manifestAs: string | null | undefined;
+  /** Where the last member the reader reached starts: the manifest's entries after it are missing. */
+  let lastOffset: number | undefined;
   const report = (): ExtractResult => ({
     // Files the stream check set aside after the fact were counted when restored.
     entries: entries - (check?.damaged.length ?? 0),
@@ -228,6 +230,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, signal, headerDigests }));
     check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input);
     for await (const { entry: stored1, body: stored, offset, headerSha256 } of abortable(archive.members, signal)) {
+      lastOffset = offset;
       if (isManifestMember(stored1.path, archive.info.features.compat)) {
         // Before the manifest checks what was restored: the copies are checked with the rest.
         await copyLinks(pick.takeLinks());
@@ -292,7 +295,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     await copyLinks(pick.takeLinks());
     await restorer.finish();
     progress?.done();
-    await check.finish(dir, restorer, options.manifest ? (manifestAs === undefined ? true : manifestAs) : false, archive.skipped);
+    await check.finish(dir, restorer, options.manifest ? (manifestAs === undefined ? true : manifestAs) : false, archive.skipped, lastOffset);
     pick.done();
   } catch (err) {
     // Whatever was extracted completely keeps its name and metadata; temporary files of what was
@@ -344,6 +347,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
   let entries = 0;
   let archive: OpenArchive | undefined;
   let check: ContentCheck | undefined;
+  let lastOffset: number | undefined;
   try {
     // No second pass for a hardlink whose target was passed over: the callback is told it is not there.
     const pick = await selection(source, options, filesOnly ? 'ignore' : 'report');
@@ -355,6 +359,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
     // it: a mismatch is then reported (ExtractDamagedError), nothing is on disk to set aside.
     check.nothingOnDisk = true;
     for await (const { entry: stored1, body: stored, offset, headerSha256 } of abortable(archive.members, signal)) {
+      lastOffset = offset;
       if (isManifestMember(stored1.path, archive.info.features.compat)) {
         await check.manifestMember(stored1, stored, undefined, options.manifest === true, archive.skipped);
         if (!options.manifest) continue;
@@ -403,7 +408,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
       if (!filesOnly || entry.type === 'file') entries++;
     }
     pick.done();
-    await check.finish('', undefined, false, archive.skipped);
+    await check.finish('', undefined, false, archive.skipped, lastOffset);
     warnings.push(...check.warnings);
     damaged.push(...check.damaged, ...check.lost);
   } catch (err) {

@@ -14,6 +14,9 @@ import type { ArchiveInfo } from '../tar/version.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
 import { abortable } from '../model/abort.js';
 
+/** How far a file is read past its end-of-archive blocks for data nothing would read (spec §4.7). */
+const PAST_END = 1 << 20;
+
 export interface Member {
   entry: Entry;
   /** Offset of the member's first header: in the uncompressed tar, or of the zip local header. */
@@ -97,7 +100,7 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
     await opened.close();
     throw new ArchiveError(wrong, { archive: name, offset: decoded.head.length ? 0 : undefined });
   }
-  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage, gaps: salvage?.gaps, digestHeaders: options.headerDigests });
+  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage, gaps: salvage?.gaps, digestHeaders: options.headerDigests, readPastEnd: isFile ? PAST_END : 0 });
   return { format: 'tar', name, info: reader.info, members: reader, close: opened.close, skipped: reader.damaged };
 }
 

@@ -15,6 +15,8 @@ import { findEmbedded, readAtOf } from './par2/embedded.js';
 export interface ExpectedDigests {
   /** The manifest's entry for the member whose first header is at `offset`, if it lists one there. */
   at(offset: number): Promise<ManifestEntry | undefined>;
+  /** The manifest's entries that start after `offset` (the rest of it: at() is done with). */
+  after(offset: number): AsyncIterable<ManifestEntry>;
   /** Why the manifest stopped being usable part way (a newer major version, bad XML), if it did. */
   problem?: string;
   /**
@@ -98,6 +100,10 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
         if (!current && !ended) await next();
         while (current && current.offset < offset) await next();
         return current?.offset === offset ? current : undefined;
+      },
+      async *after(offset) {
+        if (!current && !ended) await next();
+        for (; current; await next()) if (current.offset > offset) yield current;
       },
       async close() {
         await items.return(undefined).catch(() => undefined);

@@ -106,6 +106,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
     const head = Buffer.from(peeked.head.subarray(0, Math.max(GZIP_HEAD, 512)));
     let members!: AsyncIterable<{ entry: Entry; offset: number; dataOffset?: number; body: AsyncIterable<Buffer> }>;
     let lag: LagDigest | undefined;
+    let tarReader: TarReader | undefined;
     /** The compressed bytes, for the compressed-stream digest (spec/manifest.md §7.1). */
     let clag: LagDigest | undefined;
     let tarStream: AsyncGenerator<Buffer> | undefined;
@@ -180,6 +181,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
         if (salvage) salvaged = { gaps: new FrameGaps(salvage.gaps), skipped: reader.damaged };
         res.info = reader.info;
         members = reader;
+        tarReader = reader;
       }
     } catch (err) {
       // The container cannot even be opened (a zip whose end records are gone...): that is damage too.
@@ -208,6 +210,10 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
         damaged.push({ part: 'compression', range: [lag!.position, lag!.position], compressedOffset: err instanceof CompressError ? err.compressedOffset : undefined, what: err.reason });
       }
     }
+    // Cut short where a header was due, or something after the end that tar readers never read
+    // (spec §4.7): neither is the archive as it was written.
+    if (complete && tarReader?.missingEnd) damaged.push({ part: 'archive', range: [lag?.position ?? 0, lag?.position ?? 0], what: 'the archive ends without its end-of-archive blocks (cut short?): members after that may be missing' });
+    if (complete && tarReader?.trailingAt !== undefined) damaged.push({ part: 'archive', range: [tarReader.trailingAt, tarReader.trailingAt], what: 'data follows the end of the archive, which tar readers do not read (another archive appended, as by cat?)' });
     // Damaged frames after the tar's end (the reader stopped at its end blocks): still damage.
     salvaged?.gaps.report(Infinity, damaged);
     if (table.error) damaged.push({ part: 'compression', range: [0, 0], compressedOffset: table.error.compressedOffset, what: table.error.reason });

@@ -153,6 +153,14 @@ export class ByteSource {
     return out;
   }
 
+  /** Up to n bytes of the chunk at hand (none when it is used up), without waiting for more. */
+  takeNow(n: number): Buffer {
+    const out = this.chunk.subarray(this.off, Math.min(this.chunk.length, this.off + n));
+    this.off += out.length;
+    this.position += out.length;
+    return out;
+  }
+
   /** Discard n bytes when the chunk at hand holds them (true), else nothing (false: skip() them). */
   skipNow(n: number): boolean {
     if (this.chunk.length - this.off < n) return false;

@@ -36,6 +36,13 @@ export interface TarReaderOptions {
    * asked again after each global header. Off by default: it costs a SHA-256 per member.
    */
   digestHeaders?: (info: ArchiveInfo) => boolean;
+  /**
+   * How many bytes to read on after the end-of-archive blocks, looking for data that is not zeros
+   * (spec §4.7: an archive appended with `cat`, say, which nothing reads). A file's bytes cost
+   * nothing to read; a stream (the default, 0) is looked at only as far as it has arrived, since
+   * its writer may hold it open.
+   */
+  readPastEnd?: number;
 }
 
 /** A place the salvaging reader skipped: a damaged header, up to the next valid header. */
@@ -105,11 +112,16 @@ export class TarReader implements AsyncIterable<TarMember> {
   private salvage: boolean;
   /** A header block found by resync(), read again by the next readHeaderBlock(). */
   private pending: { block: Buffer; at: number } | undefined;
+  /** Set when the input ended where a header was expected, without end-of-archive blocks (§4.7). */
+  missingEnd = false;
+  /** Where data that is not zeros follows the end of the archive, unread (§4.7), if it does. */
+  trailingAt: number | undefined;
   /** What salvage skipped (spec §6.8), in archive order; complete once iteration has ended. */
   readonly damaged: SkippedRange[] = [];
   private wantDigests: ((info: ArchiveInfo) => boolean) | undefined;
   /** Digest the header ranges of the members from here on (see TarReaderOptions.digestHeaders). */
   private digesting = false;
+  private readPastEnd: number;
 
   constructor(source: AsyncIterable<Buffer | Uint8Array>, opts: TarReaderOptions = {}) {
     this.src = new ByteSource(source, opts.salvage ? opts.gaps : undefined);
@@ -119,6 +131,7 @@ export class TarReader implements AsyncIterable<TarMember> {
     this.salvage = opts.salvage === true;
     this.wantDigests = opts.digestHeaders;
     this.digesting = this.wantDigests?.(this.info) === true;
+    this.readPastEnd = opts.readPastEnd ?? 0;
   }
 
   private fail(reason: string, offset: number, entry?: string, code?: 'PORTARC_LIMIT' | 'PORTARC_UNSUPPORTED'): never {
@@ -201,12 +214,16 @@ export class TarReader implements AsyncIterable<TarMember> {
           if (!got) {
             if (memberStart !== -1) this.fail('archive ends after an extension header with no member', memberStart);
             this.info.warnings.push(`${this.name}: archive ends without its end-of-archive blocks`);
+            this.missingEnd = true;
             return;
           }
           if (isZeroBlock(got.block)) {
             if (memberStart !== -1) this.fail('end-of-archive block after an extension header', got.at);
-            // Two zero blocks end the archive; one followed by EOF is accepted too.
-            return;
+            // Two zero blocks end the archive; one followed by EOF is accepted too. One followed
+            // by more of the archive took a member's header's place (damage, §4.7).
+            if (!(await this.loneZeroBlock(got.at))) return;
+            this.src.dropDigest();
+            continue;
           }
           if (memberStart === -1) current.start = memberStart = got.at;
           let h: RawHeader;
@@ -410,6 +427,81 @@ export class TarReader implements AsyncIterable<TarMember> {
   }
 
   /**
+   * The all-zero block at `at` came where a header was expected (spec §4.7). When the block after
+   * it is zeros too, or the input ends, it is the end of the archive: false, and data that is not
+   * zeros after the end blocks is said in a warning (nothing reads it). When a member's header
+   * follows (with salvage: anywhere further on), the zero block took the place of that member's
+   * first header — a lone zero block, as GNU tar calls it, is damage: an error, or with salvage a
+   * skipped range and true (the header found is kept for the next read).
+   */
+  private async loneZeroBlock(at: number): Promise<boolean> {
+    const next = this.src.readNow(BLOCK) ?? (await this.src.read(BLOCK));
+    if (next.length < BLOCK || isZeroBlock(next)) {
+      await this.afterEnd(at + BLOCK, next);
+      return false;
+    }
+    // A header right after it, or (a zeroed x header, say) further on: the scan keeps it pending.
+    const gaps: string[] = [];
+    let headerAt: number | undefined;
+    if (plausibleHeader(next)) {
+      headerAt = at + BLOCK;
+      this.pending = { block: Buffer.from(next), at: headerAt };
+    } else {
+      this.src.unread(next);
+      headerAt = (await this.scanToHeader(gaps)).at;
+    }
+    if (headerAt === undefined) {
+      // No header follows: the end of the archive, with something after it that is not read.
+      this.trailing(at + BLOCK);
+      return false;
+    }
+    const lone = `an all-zero block where a header was expected, and a header at offset ${headerAt} after it (a lone zero block: the end of an archive is two; a member's header was zeroed)`;
+    if (!this.salvage) this.fail(lone, at);
+    this.damaged.push({ what: `${lone}${gaps.map((g) => `; then ${g}`).join('')}; skipped to the next header`, range: [at, headerAt] });
+    return true;
+  }
+
+  private trailing(at: number): void {
+    this.trailingAt = at;
+    this.info.warnings.push(`${this.name}: data follows the end of the archive, at offset ${at}, and was not read (another archive appended, as by cat? GNU tar's --ignore-zeros reads on)`);
+  }
+
+  /**
+   * The end-of-archive blocks were read up to `from` (`last`: the block read after the first zero
+   * block, zeros or a short end). Record padding is zeros, and embedded recovery data
+   * (spec/recovery.md §10) starts with a PAR2 packet; anything else after the end is data nothing
+   * reads — another archive appended with `cat`, say — and is said in a warning (spec §4.7).
+   * Looked for within readPastEnd bytes (and what has arrived of a stream).
+   */
+  private async afterEnd(from: number, last: Buffer): Promise<void> {
+    let at = from;
+    let part = last;
+    let budget = this.readPastEnd;
+    try {
+      for (;;) {
+        const nz = part.findIndex((b) => b !== 0);
+        if (nz >= 0) {
+          let head = part.subarray(nz, nz + PAR2_MAGIC.length);
+          if (head.length < PAR2_MAGIC.length && budget > 0) head = Buffer.concat([head, await this.src.read(PAR2_MAGIC.length - head.length)]);
+          if (!head.equals(PAR2_MAGIC)) this.trailing(at + nz);
+          return;
+        }
+        at += part.length;
+        part = this.src.takeNow(64 << 10);
+        if (part.length === 0) {
+          if (budget <= 0) return;
+          part = await this.src.read(Math.min(budget, 64 << 10));
+          if (part.length === 0) return;
+          budget -= part.length;
+        }
+      }
+    } catch (err) {
+      // A damaged frame after the end (salvage): what follows the archive is not its concern.
+      if (!(err instanceof GapError)) throw err;
+    }
+  }
+
+  /**
    * After a damaged header at `start`: read on block by block to the next block that is a valid
    * header (its checksum right, ustar magic or v7's none), keep it for the next read, and report
    * the range skipped. Zero blocks are passed over (a file's data may hold them); the end of the
@@ -524,6 +616,9 @@ export class TarReader implements AsyncIterable<TarMember> {
     return { runs: pairsToRuns(lines.slice(1, 1 + count * 2)), bytes };
   }
 }
+
+/** The start of every PAR2 packet: embedded recovery data after the archive (spec/recovery.md §10). */
+const PAR2_MAGIC = Buffer.from('PAR2\0PKT', 'latin1');
 
 /** A block with a right checksum and ustar magic (or v7's none): where salvage starts again. */
 function plausibleHeader(block: Buffer): boolean {

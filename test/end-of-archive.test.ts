@@ -1,0 +1,151 @@
+// Where a tar archive ends (spec §4.7), and what is never passed over in silence there: a zero
+// block that took a member's header's place (a "lone zero block": every member after it was lost
+// with exit 0), data after the end blocks (another archive appended with cat), a portarc archive
+// whose end came before its manifest member, and, for verify, an archive cut short.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { portarc } from './helpers/cli.js';
+import { removeTempDirs, tempDir } from './helpers/tree.js';
+
+let work: string;
+const FILES = ['f1', 'f2', 'f3', 'f4', 'f5'];
+
+beforeAll(() => {
+  work = tempDir('end-of-archive');
+  mkdirSync(join(work, 'm'));
+  for (const f of FILES) writeFileSync(join(work, 'm', f), `content of ${f}\n`);
+});
+
+afterAll(removeTempDirs);
+
+/** Offsets of each member's first header, by name (Python's tarfile, an independent reader). */
+function offsets(tar: string): Record<string, number> {
+  const py = 'import tarfile,sys,json\nprint(json.dumps({m.name: m.offset for m in tarfile.open(sys.argv[1])}))';
+  const r = spawnSync('python3', ['-c', py, tar], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Record<string, number>;
+}
+
+/** A copy of `tar` with `blocks` 512-byte blocks zeroed from `at`. */
+function zeroed(tar: string, at: number, blocks: number, name: string): string {
+  const b = readFileSync(tar);
+  b.fill(0, at, at + blocks * 512);
+  const out = join(work, name);
+  writeFileSync(out, b);
+  return out;
+}
+
+function sh(cmd: string): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8', cwd: work });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const P = `'${process.execPath}' '${join(import.meta.dirname, '..', 'bin', 'portarc.js')}'`;
+
+describe('a lone zero block is damage, not the end of the archive', () => {
+  it('GNU tar archive, one member header zeroed: extract and list go on past it, exit 2, the range named; verify exit 2', () => {
+    expect(sh('tar --format=gnu -cf gnu.tar m').status).toBe(0);
+    const at = offsets(join(work, 'gnu.tar'));
+    const bad = zeroed(join(work, 'gnu.tar'), at['m/f3']!, 1, 'gnu-zeroed.tar');
+    const dest = join(work, 'x-gnu');
+    const x = portarc(['extract', '-f', bad, '-C', dest]);
+    expect(x.status).toBe(2);
+    expect(x.stderr).toMatch(new RegExp(`bytes ${at['m/f3']}-\\d+: header: an all-zero block where a header was expected`));
+    // Every member but the zeroed one is there: the reading went on.
+    for (const f of FILES.filter((f) => f !== 'f3')) expect(readFileSync(join(dest, 'm', f), 'utf8')).toBe(`content of ${f}\n`);
+    expect(existsSync(join(dest, 'm', 'f3'))).toBe(false);
+    const l = portarc(['list', '-f', bad]);
+    expect(l.status).toBe(2);
+    expect(l.stdout.trim().split('\n').sort()).toEqual(['m', ...FILES.filter((f) => f !== 'f3').map((f) => `m/${f}`)]);
+    const v = portarc(['verify', '-f', bad]);
+    expect(v.status).toBe(2);
+    expect(v.stdout).toContain('a lone zero block');
+    // GNU tar itself stops there with exit 0 (only a warning): what portarc must not do.
+    expect(sh(`tar -tf ${bad}`).stdout).not.toContain('m/f5');
+  });
+
+  it('portarc archive, a member pax header zeroed: exit 2 from a file and from stdin; the rest is restored and checked', () => {
+    const tar = join(work, 'p.tar');
+    expect(portarc(['create', '-f', tar, '-C', work, 'm']).status).toBe(0);
+    const bad = zeroed(tar, offsets(tar)['m/f2']!, 1, 'p-zeroed.tar');
+    for (const [how, cmd] of [
+      ['file', `${P} extract -f p-zeroed.tar -C x-pf`],
+      ['stdin', `cat p-zeroed.tar | ${P} extract -f - -C x-ps`],
+    ] as const) {
+      mkdirSync(join(work, how === 'file' ? 'x-pf' : 'x-ps'));
+      const r = sh(cmd);
+      expect(r.status, `${how}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain('an all-zero block where a header was expected');
+      const dest = join(work, how === 'file' ? 'x-pf' : 'x-ps');
+      for (const f of ['f3', 'f4', 'f5']) expect(readFileSync(join(dest, 'm', f), 'utf8')).toBe(`content of ${f}\n`);
+    }
+    expect(bad).toBeTruthy();
+  });
+});
+
+describe('an end that comes early in an archive with a manifest', () => {
+  it('two zeroed blocks at a member boundary: from a file every missing member is named; from stdin the missing manifest member is damage (exit 2 both)', () => {
+    const tar = join(work, 'p.tar');
+    if (!existsSync(tar)) expect(portarc(['create', '-f', tar, '-C', work, 'm']).status).toBe(0);
+    const at = offsets(tar);
+    zeroed(tar, at['m/f2']!, 2, 'p-ended.tar');
+    mkdirSync(join(work, 'x-ef'));
+    const f = sh(`${P} extract -f p-ended.tar -C x-ef`);
+    expect(f.status, f.stderr).toBe(2);
+    for (const m of ['m/f2', 'm/f3', 'm/f4', 'm/f5']) expect(f.stderr).toContain(`entry "${m}", bytes ${at[m]}-`);
+    expect(f.stderr).toMatch(/the manifest lists it at offset \d+, after the end of the archive as read/);
+    mkdirSync(join(work, 'x-es'));
+    const s = sh(`cat p-ended.tar | ${P} extract -f - -C x-es`);
+    expect(s.status, s.stderr).toBe(2);
+    expect(s.stderr).toContain('before its manifest member (it declares one): members after that may be missing');
+    // Before: exit 0 from the file (m/f1 alone, not a word), exit 1 from stdin.
+  });
+});
+
+describe('data after the end of the archive', () => {
+  it('cat of two archives: the first is extracted, and a warning names the offset of what was not read (exit 1); verify exit 2', () => {
+    expect(sh('tar -cf a1.tar m/f1 && tar -cf a2.tar m/f2 && cat a1.tar a2.tar > both.tar').status).toBe(0);
+    const size = readFileSync(join(work, 'a1.tar')).length;
+    mkdirSync(join(work, 'x-cat'));
+    const x = sh(`${P} extract -f both.tar -C x-cat`);
+    expect(x.status, x.stderr).toBe(1);
+    expect(x.stderr).toContain(`both.tar: data follows the end of the archive, at offset ${size}, and was not read`);
+    expect(existsSync(join(work, 'x-cat', 'm', 'f1'))).toBe(true);
+    const s = sh(`cat both.tar | ${P} list -f -`);
+    expect(s.status).toBe(1);
+    expect(s.stderr).toContain(`data follows the end of the archive, at offset ${size}`);
+    const v = portarc(['verify', '-f', join(work, 'both.tar')]);
+    expect(v.status).toBe(2);
+    expect(v.stdout).toContain('data follows the end of the archive');
+  });
+
+  it('embedded recovery data after the end is not data nobody reads: extract exit 0, no warning', () => {
+    const tar = join(work, 'rec.tar');
+    expect(portarc(['create', '--recovery', '10', '--embed-recovery', '-f', tar, '-C', work, 'm']).status).toBe(0);
+    const x = portarc(['extract', '-f', tar, '-C', join(work, 'x-rec')]);
+    expect(x.stderr).not.toContain('data follows');
+    expect(x.status).toBe(0);
+    expect(portarc(['verify', '-f', tar]).status).toBe(0);
+  });
+
+  it('record padding and nothing else after the end: no warning', () => {
+    expect(sh('tar -b 64 -cf padded.tar m').status).toBe(0);
+    const x = portarc(['list', '-f', join(work, 'padded.tar')]);
+    expect(x.status).toBe(0);
+    expect(x.stderr).toBe('');
+  });
+});
+
+describe('verify of an archive cut short', () => {
+  it('a GNU tar archive cut at a member boundary (no end blocks) is damaged, not OK', () => {
+    expect(sh('tar -cf whole.tar m').status).toBe(0);
+    const at = offsets(join(work, 'whole.tar'));
+    const cut = readFileSync(join(work, 'whole.tar')).subarray(0, at['m/f4']!);
+    writeFileSync(join(work, 'cut.tar'), cut);
+    const v = portarc(['verify', '-f', join(work, 'cut.tar')]);
+    expect(v.status).toBe(2);
+    expect(v.stdout).toContain('the archive ends without its end-of-archive blocks');
+  });
+});
