@@ -149,3 +149,69 @@ describe('verify of an archive cut short', () => {
     expect(v.stdout).toContain('the archive ends without its end-of-archive blocks');
   });
 });
+
+describe('--ignore-zeros: archives concatenated are read as one (GNU tar -i)', () => {
+  beforeAll(() => {
+    mkdirSync(join(work, 'a'));
+    mkdirSync(join(work, 'b'));
+    writeFileSync(join(work, 'a', 'fa'), 'from a\n');
+    writeFileSync(join(work, 'b', 'fb'), 'from b\n');
+    for (const n of ['a', 'b']) {
+      expect(portarc(['create', '-f', join(work, `${n}.tar`), '-C', work, n]).status).toBe(0);
+      expect(portarc(['create', '-f', join(work, `${n}.tar.zst`), '-C', work, n]).status).toBe(0);
+    }
+    expect(sh('cat a.tar b.tar > ab.tar && cat a.tar.zst b.tar.zst > ab.tar.zst').status).toBe(0);
+  });
+
+  it('extract -i and list -i read both, file and stdin, plain and .tar.zst: exit 0, every file; without -i, the warning', () => {
+    for (const [i, cmd] of [
+      `${P} extract -i -f ab.tar -C xi-1`,
+      `cat ab.tar | ${P} extract -i -f - -C xi-2`,
+      `${P} extract -i -f ab.tar.zst -C xi-3`,
+    ].entries()) {
+      mkdirSync(join(work, `xi-${i + 1}`));
+      const r = sh(cmd);
+      expect(r.status, `${cmd}: ${r.stderr}`).toBe(0);
+      expect(r.stderr).toBe('');
+      expect(readFileSync(join(work, `xi-${i + 1}`, 'a', 'fa'), 'utf8')).toBe('from a\n');
+      expect(readFileSync(join(work, `xi-${i + 1}`, 'b', 'fb'), 'utf8')).toBe('from b\n');
+    }
+    const l = portarc(['list', '-i', '-f', join(work, 'ab.tar')]);
+    expect(l.status).toBe(0);
+    expect(l.stdout.trim().split('\n')).toEqual(['a', 'a/fa', 'b', 'b/fb']);
+    expect(portarc(['list', '-i', '-f', join(work, 'ab.tar'), 'b/fb']).stdout.trim()).toBe('b/fb');
+    const one = portarc(['extract', '-i', '-f', join(work, 'ab.tar'), '-C', join(work, 'xi-4'), 'b/fb']);
+    expect(one.status, one.stderr).toBe(0);
+    expect(readFileSync(join(work, 'xi-4', 'b', 'fb'), 'utf8')).toBe('from b\n');
+    expect(existsSync(join(work, 'xi-4', 'a'))).toBe(false);
+    // GNU tar reads the same with its -i.
+    expect(sh('tar -itf ab.tar').stdout).toContain('b/fb');
+    const without = portarc(['list', '-f', join(work, 'ab.tar')]);
+    expect(without.status).toBe(1);
+    expect(without.stderr).toContain('--ignore-zeros reads on');
+  });
+
+  it('each archive is checked against its own manifest: damage in either is found and named at its offset in the input', () => {
+    const ab = readFileSync(join(work, 'ab.tar'));
+    const aSize = readFileSync(join(work, 'a.tar')).length;
+    const inA = offsets(join(work, 'a.tar'));
+    const inB = offsets(join(work, 'b.tar'));
+    // One byte of each file's content changed.
+    const dataA = inA['a/fa']! + 1536; // x header, its data, the ustar header
+    const dataB = aSize + inB['b/fb']! + 1536;
+    expect(ab.toString('latin1', dataA, dataA + 6)).toBe('from a');
+    expect(ab.toString('latin1', dataB, dataB + 6)).toBe('from b');
+    ab[dataA] = 0x46;
+    ab[dataB] = 0x46;
+    writeFileSync(join(work, 'ab-bad.tar'), ab);
+    for (const [i, cmd] of [`${P} extract -i -f ab-bad.tar -C xd-1`, `cat ab-bad.tar | ${P} extract -i -f - -C xd-2`].entries()) {
+      mkdirSync(join(work, `xd-${i + 1}`));
+      const r = sh(cmd);
+      expect(r.status, cmd).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`entry "a/fa", bytes ${dataA}-\\d+: content does not match the manifest`));
+      expect(r.stderr).toMatch(new RegExp(`entry "b/fb", bytes ${dataB}-\\d+: content does not match the manifest`));
+      expect(existsSync(join(work, `xd-${i + 1}`, 'b', 'fb'))).toBe(false);
+      expect(readFileSync(join(work, `xd-${i + 1}`, 'b', 'fb.damaged'), 'utf8')).toBe('From b\n');
+    }
+  });
+});

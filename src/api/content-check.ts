@@ -50,12 +50,15 @@ export class ContentCheck {
   private afterManifest = false;
   /** Checking a copy (convert), not a restore: mismatches are only reported. */
   nothingOnDisk = false;
+  /** Where the archive being checked starts in the input (archives concatenated: newArchive()). */
+  private base = 0;
   private why: string | undefined;
 
   private constructor(private expected: ExpectedDigests | undefined) {}
 
-  static async open(source: ArchiveSource): Promise<ContentCheck> {
-    if (typeof source !== 'string' || source === '-') return new ContentCheck(undefined);
+  /** `stream`: check as a stream does, at each manifest member (archives concatenated, §4.7). */
+  static async open(source: ArchiveSource, stream = false): Promise<ContentCheck> {
+    if (typeof source !== 'string' || source === '-' || stream) return new ContentCheck(undefined);
     // An archive that cannot be opened here is reported by the reader, which opens it too.
     const got = await openExpected(source).catch(() => ({ expected: undefined, why: undefined }));
     const c = new ContentCheck(got.expected);
@@ -73,6 +76,33 @@ export class ContentCheck {
     const c = new ContentCheck(undefined);
     c.done = true;
     return c;
+  }
+
+  /**
+   * The members from here on belong to the next of archives concatenated (read with
+   * ignoreZeros, spec §4.7), which starts at `base` and has its own manifest (its offsets count
+   * from its start). The archive before is done: its stream check ran at its manifest member, or
+   * the archive ended before it (damage, as at the end of the input).
+   */
+  newArchive(base: number): void {
+    if (base === this.base) return;
+    this.endOfArchive();
+    this.base = base;
+    this.log?.close();
+    this.log = undefined;
+    this.done = false;
+    this.afterManifest = false;
+  }
+
+  /** The archive read (a stream) ended: unless its manifest came, that is damage. */
+  private endOfArchive(lastOffset?: number): void {
+    if (!this.log || this.done) return;
+    // The archive says it has a manifest (its global header): ending before it, it is cut short
+    // or its end came early (zeroed blocks), and members may be missing: damage (spec §4.7).
+    const where = lastOffset === undefined ? '' : ` after the member at offset ${lastOffset}`;
+    const which = this.base ? ` that starts at offset ${this.base}` : '';
+    this.damaged.push({ what: `the archive${which} ends${where}, before its manifest member (it declares one): members after that may be missing, and contents were not checked against the manifest` });
+    this.done = true;
   }
 
   /**
@@ -116,7 +146,7 @@ export class ContentCheck {
       return { body, check: {} };
     }
     const log = (this.log ??= new RestoredLog());
-    const base = { offset, path: entry.path, name: restoredAs, header: headerSha256 };
+    const base = { offset: offset - this.base, path: entry.path, name: restoredAs, header: headerSha256 };
     if (entry.type === 'hardlink' && entry.linkTarget) {
       const link = entry.linkTarget;
       return { body, check: { written: (abs, ino) => log.add({ ...base, abs, ino, link }) } };
@@ -147,17 +177,20 @@ export class ContentCheck {
     await restorer?.flush(); // the names the log holds must be in place
     // Ranges with exact offsets only: after a gap of unknown size they are counts of bytes read.
     const inexact = skipped.findIndex((s) => s.lost !== undefined && s.lost.size === undefined);
-    const exact = inexact < 0 ? skipped : skipped.slice(0, inexact);
+    // The log and the manifest count offsets from the archive's start; the reports, from the input's.
+    const base = this.base;
+    const at = (r: [number, number]): [number, number] => [r[0] + base, r[1] + base];
+    const exact = (inexact < 0 ? skipped : skipped.slice(0, inexact)).filter((s) => s.range[0] >= base).map((s) => ({ ...s, range: [s.range[0] - base, s.range[1] - base] as [number, number] }));
     const lost = (e: ManifestEntry) =>
-      this.lost.push({ path: displayName(e.path), what: 'its header was in the bytes skipped (the manifest lists it there); not extracted', range: [e.offset, e.end] });
+      this.lost.push({ path: displayName(e.path), what: 'its header was in the bytes skipped (the manifest lists it there); not extracted', range: at([e.offset, e.end]) });
     const unlisted = (rec: RestoredRecord, listed?: ManifestEntry) =>
       this.warnings.push(
         listed
-          ? `${rec.name}: the manifest lists "${displayName(listed.path)}" at its offset (${rec.offset}), not this name; its content was not checked`
-          : `${rec.name}: not in the manifest (no entry at offset ${rec.offset}); its content was not checked`,
+          ? `${rec.name}: the manifest lists "${displayName(listed.path)}" at its offset (${rec.offset + base}), not this name; its content was not checked`
+          : `${rec.name}: not in the manifest (no entry at offset ${rec.offset + base}); its content was not checked`,
       );
     try {
-      await log.check(xml, (m) => this.setAside(m), exact, lost, unlisted, inexact < 0 ? Infinity : skipped[inexact]!.range[0]);
+      await log.check(xml, (m) => this.setAside({ ...m, range: at(m.range) }), exact, lost, unlisted, inexact < 0 ? Infinity : skipped[inexact]!.range[0] - base);
     } catch (err) {
       this.warnings.push(`contents not checked against the manifest: ${(err as Error).message}`);
     }
@@ -207,11 +240,7 @@ export class ContentCheck {
     }
     if (this.expected?.problem) this.warnings.push(`contents not checked against the manifest: ${this.expected.problem}`);
     else if (this.log && !this.done && restoredManifest === null) this.warnings.push('contents not checked against the manifest: its member was not restored (--strip-components or a filter left it out)');
-    else if (this.log && !this.done) {
-      // The archive says it has a manifest (its global header): ending before it, it is cut short
-      // or its end came early (zeroed blocks), and members may be missing: damage (spec §4.7).
-      this.damaged.push({ what: `the archive ends${lastOffset === undefined ? '' : ` after the member at offset ${lastOffset}`}, before its manifest member (it declares one): members after that may be missing, and contents were not checked against the manifest` });
-    }
+    else if (this.log && !this.done) this.endOfArchive(lastOffset);
     else if (this.why && !this.log) this.warnings.push(`contents not checked against the manifest: ${this.why}`);
   }
 

@@ -60,6 +60,12 @@ export interface ExtractOptions extends Omit<RestoreOptions, 'sys'> {
    * --strip-components; "." counts as one), after `map`. A member with no more components is skipped.
    */
   stripComponents?: number;
+  /**
+   * Read tar archives concatenated with `cat` as one (GNU tar's --ignore-zeros; spec §4.7): past
+   * each one's end-of-archive blocks to the next header. Each archive's members are checked
+   * against its own manifest, read as a stream (no random access).
+   */
+  ignoreZeros?: boolean;
   /** Progress as content is restored: bytes, entries, and the total when a manifest gives it. */
   onProgress?: ProgressCallback;
   /**
@@ -227,10 +233,12 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
   try {
     const pick = await selection(source, options);
     const input = pick.input ?? source;
-    archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, signal, headerDigests }));
-    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input);
-    for await (const { entry: stored1, body: stored, offset, headerSha256 } of abortable(archive.members, signal)) {
+    archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, signal, headerDigests, ignoreZeros: options.ignoreZeros }));
+    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input, options.ignoreZeros === true);
+    for await (const { entry: stored1, body: stored, offset, headerSha256, archiveStart } of abortable(archive.members, signal)) {
       lastOffset = offset;
+      // --ignore-zeros: the next of the archives concatenated, checked against its own manifest.
+      if (archiveStart) check.newArchive(archiveStart);
       if (isManifestMember(stored1.path, archive.info.features.compat)) {
         // Before the manifest checks what was restored: the copies are checked with the rest.
         await copyLinks(pick.takeLinks());
@@ -353,13 +361,15 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
     const pick = await selection(source, options, filesOnly ? 'ignore' : 'report');
     const input = pick.input ?? source;
     // The callback may keep chunks as long as it likes: never hand it a reused buffer.
-    archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, keepsChunks: true, signal, headerDigests }));
-    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input);
+    archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, keepsChunks: true, signal, headerDigests, ignoreZeros: options.ignoreZeros }));
+    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input, options.ignoreZeros === true);
     // Read as a stream, a member is checked when the manifest arrives, after the callback has had
     // it: a mismatch is then reported (ExtractDamagedError), nothing is on disk to set aside.
     check.nothingOnDisk = true;
-    for await (const { entry: stored1, body: stored, offset, headerSha256 } of abortable(archive.members, signal)) {
+    for await (const { entry: stored1, body: stored, offset, headerSha256, archiveStart } of abortable(archive.members, signal)) {
       lastOffset = offset;
+      // --ignore-zeros: the next of the archives concatenated, checked against its own manifest.
+      if (archiveStart) check.newArchive(archiveStart);
       if (isManifestMember(stored1.path, archive.info.features.compat)) {
         await check.manifestMember(stored1, stored, undefined, options.manifest === true, archive.skipped);
         if (!options.manifest) continue;
@@ -507,13 +517,14 @@ async function selection(source: ArchiveSource, options: ExtractOptions, unpicke
   if (isUrl(source)) {
     // A URL's .tar.gz (say) cannot be read at random: its bytes in order go through the whole pass.
     const ra = await open(source, { limits: options.limits });
-    if (ra.info.method === 'manifest') return { ...all, random: await selected(ra, paths, options, copyLinks) };
+    if (ra.info.method === 'manifest' && !options.ignoreZeros) return { ...all, random: await selected(ra, paths, options, copyLinks) };
     await ra.close();
     const bytes = await urlBytes(source);
     return { ...(await selection(bytes, options, unpickedLinks)), input: bytes };
   }
   if (!paths.length) return all;
-  const probe = typeof source === 'string' && source !== '-' ? await open(source, { limits: options.limits }).catch(() => undefined) : undefined;
+  // Concatenated archives (ignoreZeros): the trailer at the end is the last one's; read them all.
+  const probe = typeof source === 'string' && source !== '-' && !options.ignoreZeros ? await open(source, { limits: options.limits }).catch(() => undefined) : undefined;
   if (probe?.info.method === 'manifest') return { ...all, random: await selected(probe, paths, options, copyLinks) };
   await probe?.close();
   const sel = selector(paths, { wildcards: options.wildcards });

@@ -45,6 +45,8 @@ export interface ListOptions {
   wildcards?: boolean;
   /** Cancel: the listing stops before the next entry and its iteration throws an AbortError. */
   signal?: AbortSignal;
+  /** Read tar archives concatenated with `cat` as one (GNU tar's --ignore-zeros; spec §4.7). */
+  ignoreZeros?: boolean;
 }
 
 export function list(source: ArchiveSource, options: ListOptions = {}): Listing {
@@ -63,7 +65,7 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
       let archive: OpenArchive | undefined;
       let ra: RandomArchive | undefined;
       try {
-        if (options.paths?.length) {
+        if (options.paths?.length && !options.ignoreZeros) {
           // Selected members: through the manifest when the source allows (spec/manifest.md §12.4).
           ra = await open(source, options);
           const sel = selector(options.paths, { wildcards: options.wildcards });
@@ -78,10 +80,14 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
         archive = await openArchive(source, { ...options, salvage: true, signal });
         info = archive.info;
         damaged = archive.skipped ?? [];
+        // Selected members read in one pass (ignoreZeros: the manifest at the end is the last archive's).
+        const sel = options.paths?.length ? selector(options.paths, { wildcards: options.wildcards }) : undefined;
         for await (const m of abortable(archive.members, signal)) {
           if (!options.all && isManifestMember(m.entry.path, archive.info.features.compat)) continue;
+          if (sel && !sel.select(m.entry.path)) continue;
           yield withOffset(m.entry, m.offset);
         }
+        sel?.checkAllMatched();
         if (damaged.length) throw new ListDamagedError(damaged);
       } catch (err) {
         if (signal?.aborted) throw abortedOr(signal, err);

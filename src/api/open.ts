@@ -24,6 +24,8 @@ export interface Member {
   body: AsyncIterable<Buffer>;
   /** SHA-256 (hex) of the member's header range, with `headerDigests` (spec/manifest.md §5). */
   headerSha256?: string;
+  /** Where the tar archive holding it starts, when `ignoreZeros` reads several (spec §4.7). */
+  archiveStart?: number;
 }
 
 export interface OpenArchive {
@@ -52,6 +54,8 @@ export interface OpenOptions {
   signal?: AbortSignal;
   /** Digest each tar member's header range when this says so of the archive (TarReaderOptions.digestHeaders). */
   headerDigests?: (info: ArchiveInfo) => boolean;
+  /** Read tar archives concatenated with `cat` as one (GNU tar's --ignore-zeros; spec §4.7). */
+  ignoreZeros?: boolean;
 }
 
 export async function openArchive(source: ArchiveSource, options: OpenOptions = {}): Promise<OpenArchive> {
@@ -100,7 +104,7 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
     await opened.close();
     throw new ArchiveError(wrong, { archive: name, offset: decoded.head.length ? 0 : undefined });
   }
-  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage, gaps: salvage?.gaps, digestHeaders: options.headerDigests, readPastEnd: isFile ? PAST_END : 0 });
+  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage, gaps: salvage?.gaps, digestHeaders: options.headerDigests, readPastEnd: isFile ? PAST_END : 0, ignoreZeros: options.ignoreZeros });
   return { format: 'tar', name, info: reader.info, members: reader, close: opened.close, skipped: reader.damaged };
 }
 

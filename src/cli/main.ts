@@ -395,6 +395,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--manifest', 'also extract the manifest and trailer (.portarc/manifest.xml, .portarc/trailer)')
     .option('--keep-damaged', 'keep a file whose content does not match the manifest as NAME.damaged (default: removed)')
     .option('--strip-components <n>', 'remove N leading components from member names and hardlink targets ("." counts); members with no more are skipped', intArg)
+    .option('-i, --ignore-zeros', 'read on past the end-of-archive blocks: archives concatenated (cat a.tar b.tar) are read as one')
     .option('-O, --to-stdout', 'write the content of the selected files to stdout, one after the other; nothing on disk')
     .option('-k, --keep-old-files', 'do not replace existing files: each one is an error (exit 2)')
     .option('--skip-old-files', 'do not replace existing files, silently')
@@ -402,7 +403,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'one JSON document on stdout: what was restored, lost, damaged (docs/cli-json.md)')
     .argument('[path...]', 'extract only these members and directories (read through the manifest when the archive is seekable)');
   withProgressFlags(withFilesFromFlags(withWildcardsFlag(withExcludeFlags(program.commands.at(-1)!)), 'the members to extract'))
-    .action(async (args: string[], o: SelectionFlags & ProgressFlags & { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits>; manifest?: boolean; keepDamaged?: boolean; stripComponents?: number; toStdout?: boolean; keepOldFiles?: boolean; skipOldFiles?: boolean; keepNewerFiles?: boolean; json?: boolean }) => {
+    .action(async (args: string[], o: SelectionFlags & ProgressFlags & { file: string; directory: string; preserve?: boolean; samePermissions?: boolean; sameOwner?: boolean; untrusted?: boolean; numericOwner?: boolean; verbose?: boolean; strict?: boolean; absoluteNames?: boolean; fsync: boolean; limit: Partial<Limits>; manifest?: boolean; keepDamaged?: boolean; stripComponents?: number; ignoreZeros?: boolean; toStdout?: boolean; keepOldFiles?: boolean; skipOldFiles?: boolean; keepNewerFiles?: boolean; json?: boolean }) => {
       const sys = loadSys();
       const paths = namesOf(args, o, o.file);
       const filter = excludeOf(o);
@@ -412,7 +413,7 @@ export async function main(argv: string[]): Promise<number> {
       if (o.toStdout && o.json) throw new UsageError('-O writes the content on stdout: it cannot be combined with --json');
       // Damage (spec §6.8) is reported after everything else was restored: the report, then exit 2.
       const extracted = o.toStdout
-        ? toStdout(o.file, { paths, wildcards: o.wildcards, filter, limits: o.limit, signal, write: out, onEntry: list })
+        ? toStdout(o.file, { paths, wildcards: o.wildcards, filter, limits: o.limit, signal, write: out, onEntry: list, ignoreZeros: o.ignoreZeros })
         : extract(o.file, o.directory, {
         signal,
         preserve: o.preserve,
@@ -429,6 +430,7 @@ export async function main(argv: string[]): Promise<number> {
         wildcards: o.wildcards,
         filter,
         stripComponents: o.stripComponents,
+        ignoreZeros: o.ignoreZeros,
         existing,
         onProgress: progressFor(o),
         onEntry: list,
@@ -499,12 +501,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('-v, --verbose', 'long listing: mode, owner, size, time')
     .option('--json', 'one JSON document: every entry with all its metadata')
     .option('--all', 'also list the manifest and trailer members')
+    .option('-i, --ignore-zeros', 'read on past the end-of-archive blocks: archives concatenated (cat a.tar b.tar) are read as one')
     .option('--limit <name=value>', 'raise or lower a bound (entries, headerBytes, xattrs, xattrBytes)', collectLimit, {})
     .argument('[path...]', 'list only these members and directories');
   withFilesFromFlags(withWildcardsFlag(withExcludeFlags(program.commands.at(-1)!)), 'the members to list')
-    .action(async (args: string[], o: SelectionFlags & { file: string; verbose?: boolean; json?: boolean; all?: boolean; limit: Partial<Limits> }) => {
+    .action(async (args: string[], o: SelectionFlags & { file: string; verbose?: boolean; json?: boolean; all?: boolean; ignoreZeros?: boolean; limit: Partial<Limits> }) => {
       const paths = namesOf(args, o, o.file);
-      const listing = list(o.file, { limits: o.limit, all: o.all, paths, wildcards: o.wildcards, signal });
+      const listing = list(o.file, { limits: o.limit, all: o.all, paths, wildcards: o.wildcards, signal, ignoreZeros: o.ignoreZeros });
       const keep = excludeOf(o);
       let first = true;
       if (o.json) await out('{"entries":[\n');

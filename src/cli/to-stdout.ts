@@ -18,6 +18,7 @@ export interface ToStdoutOptions {
   /** Write one chunk, resolved once it may be followed by the next (backpressure). */
   write: (chunk: Buffer) => Promise<void>;
   onEntry?: (e: Entry) => void;
+  ignoreZeros?: boolean;
 }
 
 export function toStdout(file: string, o: ToStdoutOptions): Promise<ExtractResult> {
@@ -28,6 +29,6 @@ export function toStdout(file: string, o: ToStdoutOptions): Promise<ExtractResul
       for await (const chunk of logical(entry, body)) await o.write(chunk);
       o.onEntry?.(entry);
     },
-    { paths: o.paths, wildcards: o.wildcards, filter: o.filter, limits: o.limits, signal: o.signal },
+    { paths: o.paths, wildcards: o.wildcards, filter: o.filter, limits: o.limits, signal: o.signal, ignoreZeros: o.ignoreZeros },
   );
 }

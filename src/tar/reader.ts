@@ -43,6 +43,12 @@ export interface TarReaderOptions {
    * its writer may hold it open.
    */
   readPastEnd?: number;
+  /**
+   * Read on past the end-of-archive blocks when a header follows them: archives concatenated with
+   * `cat` are read as one, each member's `archiveStart` saying where its archive begins (GNU tar's
+   * --ignore-zeros; spec §4.7). Lone zero blocks are passed over too.
+   */
+  ignoreZeros?: boolean;
 }
 
 /** A place the salvaging reader skipped: a damaged header, up to the next valid header. */
@@ -80,6 +86,8 @@ export interface TarMember {
   body: AsyncIterable<Buffer>;
   /** SHA-256 (hex) of the header range [offset, start of data), with `digestHeaders`. */
   headerSha256?: string;
+  /** Where the archive holding it starts: 0, or after `ignoreZeros` passed an end (spec §4.7). */
+  archiveStart: number;
 }
 
 
@@ -122,6 +130,11 @@ export class TarReader implements AsyncIterable<TarMember> {
   /** Digest the header ranges of the members from here on (see TarReaderOptions.digestHeaders). */
   private digesting = false;
   private readPastEnd: number;
+  private ignoreZeros: boolean;
+  /** Where the archive being read starts (ignoreZeros reads several). */
+  private archiveStart = 0;
+  /** Set by nextArchive(): the pax global records so far belong to the archive before. */
+  private newArchive = false;
 
   constructor(source: AsyncIterable<Buffer | Uint8Array>, opts: TarReaderOptions = {}) {
     this.src = new ByteSource(source, opts.salvage ? opts.gaps : undefined);
@@ -132,6 +145,7 @@ export class TarReader implements AsyncIterable<TarMember> {
     this.wantDigests = opts.digestHeaders;
     this.digesting = this.wantDigests?.(this.info) === true;
     this.readPastEnd = opts.readPastEnd ?? 0;
+    this.ignoreZeros = opts.ignoreZeros === true;
   }
 
   private fail(reason: string, offset: number, entry?: string, code?: 'PORTARC_LIMIT' | 'PORTARC_UNSUPPORTED'): never {
@@ -221,6 +235,12 @@ export class TarReader implements AsyncIterable<TarMember> {
             if (memberStart !== -1) this.fail('end-of-archive block after an extension header', got.at);
             // Two zero blocks end the archive; one followed by EOF is accepted too. One followed
             // by more of the archive took a member's header's place (damage, §4.7).
+            if (this.ignoreZeros) {
+              if (!(await this.nextArchive())) return;
+              if (this.newArchive) globals = [];
+              this.newArchive = false;
+              continue;
+            }
             if (!(await this.loneZeroBlock(got.at))) return;
             this.src.dropDigest();
             continue;
@@ -392,7 +412,7 @@ export class TarReader implements AsyncIterable<TarMember> {
     // now, a Buffer (also an async iterable of itself): no generator, nothing left to drain.
     const whole = stored <= SMALL_BODY ? this.src.readNow(stored + padding(stored + mapBytes)) : undefined;
     if (whole) {
-      const member = { entry, offset: memberStart, dataOffset: dataAt, body: bufferBody(whole.subarray(0, stored)), headerSha256 };
+      const member = { entry, offset: memberStart, dataOffset: dataAt, body: bufferBody(whole.subarray(0, stored)), headerSha256, archiveStart: this.archiveStart };
       return { member, drain: () => undefined, complete: () => true };
     }
     const src = this.src;
@@ -423,7 +443,47 @@ export class TarReader implements AsyncIterable<TarMember> {
       })();
     };
     // An iterable, not a generator made now: most members' bodies are never read (list, directories).
-    return { member: { entry, offset: memberStart, dataOffset: dataAt, body: { [Symbol.asyncIterator]: body }, headerSha256 }, drain, complete: () => consumed === stored };
+    return { member: { entry, offset: memberStart, dataOffset: dataAt, body: { [Symbol.asyncIterator]: body }, headerSha256, archiveStart: this.archiveStart }, drain, complete: () => consumed === stored };
+  }
+
+  /**
+   * ignoreZeros after a zero block where a header was expected: pass the zero blocks; true when a
+   * header follows, where the next archive starts (its header range digest starts there too),
+   * false at the end of the input or at embedded recovery data. Anything else after the zeros is
+   * damage, as after a lone zero block: skipped to the next header (with salvage), or the end.
+   */
+  private async nextArchive(): Promise<boolean> {
+    for (;;) {
+      const block = this.src.readNow(BLOCK) ?? (await this.src.read(BLOCK));
+      const at = this.src.position - block.length;
+      if (block.length < BLOCK) {
+        if (block.some((b) => b !== 0)) this.trailing(at);
+        return false;
+      }
+      if (isZeroBlock(block)) continue;
+      if (block.subarray(0, PAR2_MAGIC.length).equals(PAR2_MAGIC)) return false;
+      if (plausibleHeader(block)) {
+        this.src.unread(block);
+        if (this.wantDigests) this.src.startDigest();
+        this.archiveStart = at;
+        this.newArchive = true;
+        return true;
+      }
+      if (!this.salvage) {
+        this.trailing(at);
+        return false;
+      }
+      this.src.unread(block);
+      const gaps: string[] = [];
+      const found = await this.scanToHeader(gaps);
+      if (found.at === undefined) {
+        this.trailing(at);
+        return false;
+      }
+      this.damaged.push({ what: `not a header after zero blocks${gaps.map((g) => `; then ${g}`).join('')}; skipped to the next header`, range: [at, found.at] });
+      this.src.dropDigest();
+      return true;
+    }
   }
 
   /**
@@ -463,7 +523,7 @@ export class TarReader implements AsyncIterable<TarMember> {
 
   private trailing(at: number): void {
     this.trailingAt = at;
-    this.info.warnings.push(`${this.name}: data follows the end of the archive, at offset ${at}, and was not read (another archive appended, as by cat? GNU tar's --ignore-zeros reads on)`);
+    this.info.warnings.push(`${this.name}: data follows the end of the archive, at offset ${at}, and was not read (another archive appended, as by cat? --ignore-zeros reads on)`);
   }
 
   /**
