@@ -101,6 +101,16 @@ describe('an end that comes early in an archive with a manifest', () => {
     expect(s.status, s.stderr).toBe(2);
     expect(s.stderr).toContain('before its manifest member (it declares one): members after that may be missing');
     // Before: exit 0 from the file (m/f1 alone, not a word), exit 1 from stdin.
+    // convert writes nothing from it (it made a zip of m/f1, exit 1); verify -C calls the archive
+    // damaged (it said the tree had four extra files).
+    const c = sh(`${P} convert p-ended.tar p-ended.zip`);
+    expect(c.status, c.stderr).toBe(2);
+    expect(c.stderr).toContain('entry "m/f2"');
+    expect(existsSync(join(work, 'p-ended.zip'))).toBe(false);
+    expect(portarc(['extract', '-f', tar, '-C', join(work, 'x-whole')]).status).toBe(0);
+    const v = sh(`${P} verify -f p-ended.tar -C x-whole`);
+    expect(v.status).toBe(2);
+    expect(v.stderr).toContain('after the end of the archive as read: the archive is damaged');
   });
 });
 

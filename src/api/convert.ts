@@ -64,7 +64,10 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
     plan.check.written?.(Buffer.alloc(0), 0);
   }
   async function* entries() {
+    /** Where the last member read starts: what the manifest lists after it is missing. */
+    let lastOffset: number | undefined;
     for await (const m of abortable(src.members, signal)) {
+      lastOffset = m.offset;
       // The source's manifest describes the source; the target gets its own.
       if (isManifestMember(m.entry.path, src.info.features.compat)) {
         await check.manifestMember(m.entry, m.body, undefined, false, src.skipped);
@@ -94,8 +97,8 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
       if (opened.format === 'zip') noteZipLimits(m.entry, note);
       yield { entry: m.entry, body: () => body };
     }
-    await check.finish('', undefined, false, src.skipped);
-    failOn(check.damaged[0]);
+    await check.finish('', undefined, false, src.skipped, lastOffset);
+    failOn(check.damaged[0] ?? check.lost[0]);
   }
   try {
     const result = await writeEntries(entries(), opened, typeof dest === 'string' ? dest : '(stream)', options.onEntry, [], signal);

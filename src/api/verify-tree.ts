@@ -16,6 +16,7 @@ import { sourceName, type ArchiveSource } from '../io/source.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
 import { MANIFEST_FEATURE, isManifestMember } from '../manifest/types.js';
+import { displayName } from '../model/entry.js';
 import { TreeComparer, type CompareOptions, type TreeDifference } from '../fs/compare.js';
 import { openArchive, type OpenArchive } from './open.js';
 import { selector } from './random.js';
@@ -77,7 +78,9 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
     };
     if (expected?.centralDamage) fail(expected.centralDamage);
     const sel = options.paths?.length ? selector(options.paths) : undefined;
+    let lastOffset: number | undefined;
     for await (const { entry, body: stored, offset, headerSha256 } of archive.members) {
+      lastOffset = offset;
       const manifestMember = isManifestMember(entry.path, archive.info.features.compat);
       let body = stored;
       if (manifestMember && check) {
@@ -117,9 +120,16 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
       await comparer.add(entry, sha256, manifestMember);
     }
     sel?.checkAllMatched();
+    // The manifest lists members after the last one read: the archive's end came early.
+    if (expected && !expected.problem && lastOffset !== undefined) {
+      for await (const e of expected.after(lastOffset)) {
+        if (isManifestMember(e.path, [MANIFEST_FEATURE])) continue;
+        fail({ path: displayName(e.path), what: `the manifest lists it at offset ${e.offset}, after the end of the archive as read`, range: [e.offset, e.end] });
+      }
+    }
     if (check) {
-      await check.finish('', undefined, false, archive.skipped);
-      fail(check.damaged[0]);
+      await check.finish('', undefined, false, archive.skipped, lastOffset);
+      fail(check.damaged[0] ?? check.lost[0]);
       notes.push(...check.warnings);
     }
     await comparer.finish();
