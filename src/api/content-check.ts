@@ -16,7 +16,7 @@ import type { ArchiveSource } from '../io/source.js';
 import type { RestoreCheck, Restorer } from '../fs/restore.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
-import { RestoredLog, headerMismatch, type Mismatch, type RestoredRecord } from '../integrity/restored.js';
+import { OWN_HEADER_LOST, RestoredLog, headerMismatch, type Mismatch, type RestoredRecord } from '../integrity/restored.js';
 import { MANIFEST_FEATURE, MANIFEST_NAME, isManifestMember, type ManifestEntry } from '../manifest/index.js';
 import type { SkippedRange } from '../tar/reader.js';
 
@@ -112,7 +112,12 @@ export class ContentCheck {
    */
   async plan(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256?: string, restoredAs = entry.name): Promise<Planned> {
     if (this.expected) {
-      const listed = entry.type === 'file' || headerSha256 !== undefined ? await this.expected.at(offset) : undefined;
+      let listed = entry.type === 'file' || headerSha256 !== undefined ? await this.expected.at(offset) : undefined;
+      // A member whose first headers were damaged, found by its ustar header inside its own
+      // header range (salvage, spec §6.8): what those headers said of it is lost.
+      const inside = !listed && (entry.type === 'file' || headerSha256 !== undefined) ? this.expected.previous : undefined;
+      const ownHeaderLost = inside !== undefined && inside.offset < offset && offset < inside.data && inside.path.equals(entry.path);
+      if (ownHeaderLost) listed = inside;
       if (listed && !listed.path.equals(entry.path)) {
         return { body, check: {}, refused: { path: entry.name, what: `name does not match the manifest ("${displayName(listed.path)}" at this offset); not extracted`, range: [listed.offset, listed.data] } };
       }
@@ -121,7 +126,11 @@ export class ContentCheck {
         // holds it, but not silently as if checked.
         this.warnings.push(`${entry.name}: not in the manifest (no entry at offset ${offset}); its content was not checked`);
       }
-      const header = listed && headerSha256 !== undefined && headerSha256 !== listed.headerSha256 ? headerMismatch(headerSha256, listed.headerSha256) : undefined;
+      const header = ownHeaderLost
+        ? OWN_HEADER_LOST
+        : listed && headerSha256 !== undefined && headerSha256 !== listed.headerSha256
+          ? headerMismatch(headerSha256, listed.headerSha256)
+          : undefined;
       if (header && entry.type !== 'file') return { body, check: {}, refused: { path: entry.name, what: `${header}; not extracted`, range: [listed!.offset, listed!.data] } };
       if (!listed?.sha256) return { body, check: {} };
       const d = digestBody(entry, body);

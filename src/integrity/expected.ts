@@ -15,6 +15,12 @@ import { findEmbedded, readAtOf } from './par2/embedded.js';
 export interface ExpectedDigests {
   /** The manifest's entry for the member whose first header is at `offset`, if it lists one there. */
   at(offset: number): Promise<ManifestEntry | undefined>;
+  /**
+   * The last entry at() passed that starts before the offset it was asked for: when at() found
+   * none there, the member read may be one whose first headers were damaged and skipped, its
+   * ustar header found inside this entry's header range (spec §6.8).
+   */
+  readonly previous: ManifestEntry | undefined;
   /** The manifest's entries that start after `offset` (the rest of it: at() is done with). */
   after(offset: number): AsyncIterable<ManifestEntry>;
   /** Why the manifest stopped being usable part way (a newer major version, bad XML), if it did. */
@@ -70,6 +76,7 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
     const handle = fh;
     fh = undefined;
     let current: ManifestEntry | undefined;
+    let previous: ManifestEntry | undefined;
     let ended = false;
     const next = async (): Promise<void> => {
       for (;;) {
@@ -98,8 +105,14 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
       centralDamage,
       async at(offset) {
         if (!current && !ended) await next();
-        while (current && current.offset < offset) await next();
+        while (current && current.offset < offset) {
+          previous = current;
+          await next();
+        }
         return current?.offset === offset ? current : undefined;
+      },
+      get previous() {
+        return previous;
       },
       async *after(offset) {
         if (!current && !ended) await next();

@@ -36,6 +36,9 @@ export interface Mismatch {
   range: [number, number];
 }
 
+/** What a member read from a header found inside its own header range, its first headers skipped as damaged, is reported with. */
+export const OWN_HEADER_LOST = 'its first headers were damaged and skipped, and it was read from the ustar header after them: what they said of it (pax records: times, long name, owner names, xattrs, ACLs) is lost';
+
 /** What a member whose header range digest differs from the manifest's is reported with. */
 export function headerMismatch(got: string, want: string): string {
   return `header does not match the manifest (hsha256 ${got}, manifest ${want}): its metadata may be wrong`;
@@ -150,26 +153,44 @@ export class RestoredLog {
    * `skipped`: ranges the reader skipped past damage (archive order, exact offsets); `lost` is told
    * of each member the manifest places in one (except the one the reader named), so that members
    * whose headers were lost are named too (spec §6.8). `unlisted` is told of each file logged at an
-   * offset below `exactUntil` that the manifest does not list there (§11.1 item 5); past that
+   * offset below `exactUntil` that the manifest does not list there (§11.1 item 6); past that
    * offset (a loss of unknown size) the reader's offsets are not the archive's.
    */
   async check(xml: AsyncIterable<Buffer>, bad: (m: Mismatch) => void, skipped: readonly { range: [number, number]; entry?: string }[] = [], lost?: (e: ManifestEntry) => void, unlisted?: (rec: RestoredRecord, listed?: ManifestEntry) => void, exactUntil = Infinity): Promise<void> {
     const items = readManifest(xml);
     let current: ManifestEntry | undefined;
+    /** The entry before `current`. */
+    let previous: ManifestEntry | undefined;
     let ended = false;
     let k = 0;
+    /**
+     * An entry whose header lies in skipped bytes, reported as lost once the records have passed
+     * its header range: a record inside it is the member itself, read from the ustar header
+     * found after its damaged first headers (then reported so, not as lost).
+     */
+    let losing: ManifestEntry | undefined;
+    const settle = (upTo: number) => {
+      if (losing && losing.data <= upTo) {
+        lost?.(losing);
+        losing = undefined;
+      }
+    };
     const seen = (e: ManifestEntry) => {
       while (k < skipped.length && skipped[k]!.range[1] <= e.offset) k++;
       const s = skipped[k];
       if (!s || e.offset < s.range[0]) return;
       if (e.offset === s.range[0] && s.entry !== undefined) return; // the reader named it
-      lost?.(e);
+      if (losing) lost?.(losing);
+      losing = e;
     };
     const advance = async (offset: number) => {
       while (!ended && (!current || current.offset < offset)) {
         const r = await items.next();
         if (r.done) ended = true;
-        else if (r.value.kind === 'entry') seen((current = r.value.entry));
+        else if (r.value.kind === 'entry') {
+          previous = current;
+          seen((current = r.value.entry));
+        }
       }
     };
     // Only the damaged paths are remembered (hardlinks come after their target in archive order).
@@ -177,6 +198,16 @@ export class RestoredLog {
     try {
       for await (const rec of this.records()) {
         await advance(rec.offset);
+        // Read from the ustar header inside its own header range, its first headers skipped.
+        const inside = current && current.offset > rec.offset ? previous : current && current.offset < rec.offset ? current : undefined;
+        if (inside && inside.offset < rec.offset && rec.offset < inside.data && inside.path.equals(rec.path)) {
+          if (losing === inside) losing = undefined;
+          if (rec.abs.length) damaged.add(rec.path.toString('latin1'));
+          const content = rec.sha256 !== undefined && inside.sha256 !== undefined && rec.sha256 !== inside.sha256 ? `, and content does not match the manifest (sha256 ${rec.sha256}, manifest ${inside.sha256})` : '';
+          bad({ record: rec, what: `${OWN_HEADER_LOST}${content}`, range: [inside.offset, inside.data] });
+          continue;
+        }
+        settle(rec.offset);
         if (!current || current.offset !== rec.offset || !current.path.equals(rec.path)) {
           // A file where the manifest has none, or has another path: restored unchecked.
           if (rec.sha256 !== undefined && rec.offset < exactUntil) unlisted?.(rec, current?.offset === rec.offset ? current : undefined);
@@ -196,6 +227,7 @@ export class RestoredLog {
       }
       // The rest of the document: a manifest that does not parse to its end is reported by the caller.
       for (let r = await items.next(); !r.done; r = await items.next()) if (r.value.kind === 'entry') seen(r.value.entry);
+      settle(Infinity);
     } finally {
       await items.return(undefined).catch(() => undefined);
     }
