@@ -147,6 +147,19 @@ describe('data after the end of the archive', () => {
     expect(portarc(['verify', '-f', tar]).status).toBe(0);
   });
 
+  it('an archive appended after embedded recovery data is seen (the locator says where the data ends); -i reads it', () => {
+    const rec = join(work, 'rec.tar');
+    if (!existsSync(rec)) expect(portarc(['create', '--recovery', '10', '--embed-recovery', '-f', rec, '-C', work, 'm']).status).toBe(0);
+    expect(sh('tar -cf other.tar m/f1 && cat rec.tar other.tar > rec-other.tar').status).toBe(0);
+    const size = readFileSync(rec).length;
+    const l = portarc(['list', '-f', join(work, 'rec-other.tar')]);
+    expect(l.status).toBe(1);
+    expect(l.stderr).toContain(`data follows the end of the archive, at offset ${size}, and was not read`);
+    const i = portarc(['list', '-i', '-f', join(work, 'rec-other.tar')]);
+    expect(i.status, i.stderr).toBe(0);
+    expect(i.stdout.trim().split('\n').filter((n) => n === 'm/f1')).toHaveLength(2);
+  });
+
   it('record padding and nothing else after the end: no warning', () => {
     expect(sh('tar -b 64 -cf padded.tar m').status).toBe(0);
     const x = portarc(['list', '-f', join(work, 'padded.tar')]);

@@ -52,6 +52,8 @@ export class ContentCheck {
   nothingOnDisk = false;
   /** Where the archive being checked starts in the input (archives concatenated: newArchive()). */
   private base = 0;
+  /** The ranges the reader skipped past damage so far (its own list, filled as it reads). */
+  skipped: readonly SkippedRange[] = [];
   private why: string | undefined;
 
   private constructor(private expected: ExpectedDigests | undefined) {}
@@ -115,8 +117,10 @@ export class ContentCheck {
       let listed = entry.type === 'file' || headerSha256 !== undefined ? await this.expected.at(offset) : undefined;
       // A member whose first headers were damaged, found by its ustar header inside its own
       // header range (salvage, spec §6.8): what those headers said of it is lost.
-      const inside = !listed && (entry.type === 'file' || headerSha256 !== undefined) ? this.expected.previous : undefined;
-      const ownHeaderLost = inside !== undefined && inside.offset < offset && offset < inside.data && inside.path.equals(entry.path);
+      // (Only right after a skip: a whole archive moved by a member put in front is not that.)
+      const skip = this.skipped.at(-1);
+      const inside = !listed && skip?.range[1] === offset && (entry.type === 'file' || headerSha256 !== undefined) ? this.expected.previous : undefined;
+      const ownHeaderLost = inside !== undefined && inside.offset <= skip!.range[0] && inside.offset < offset && offset < inside.data && inside.path.equals(entry.path);
       if (ownHeaderLost) listed = inside;
       if (listed && !listed.path.equals(entry.path)) {
         return { body, check: {}, refused: { path: entry.name, what: `name does not match the manifest ("${displayName(listed.path)}" at this offset); not extracted`, range: [listed.offset, listed.data] } };

@@ -235,6 +235,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     const input = pick.input ?? source;
     archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, signal, headerDigests, ignoreZeros: options.ignoreZeros }));
     check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input, options.ignoreZeros === true);
+    if (archive.skipped) check.skipped = archive.skipped;
     for await (const { entry: stored1, body: stored, offset, headerSha256, archiveStart } of abortable(archive.members, signal)) {
       lastOffset = offset;
       // --ignore-zeros: the next of the archives concatenated, checked against its own manifest.
@@ -363,6 +364,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
     // The callback may keep chunks as long as it likes: never hand it a reused buffer.
     archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, keepsChunks: true, signal, headerDigests, ignoreZeros: options.ignoreZeros }));
     check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input, options.ignoreZeros === true);
+    if (archive.skipped) check.skipped = archive.skipped;
     // Read as a stream, a member is checked when the manifest arrives, after the callback has had
     // it: a mismatch is then reported (ExtractDamagedError), nothing is on disk to set aside.
     check.nothingOnDisk = true;

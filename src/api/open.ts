@@ -104,7 +104,7 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
     await opened.close();
     throw new ArchiveError(wrong, { archive: name, offset: decoded.head.length ? 0 : undefined });
   }
-  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage, gaps: salvage?.gaps, digestHeaders: options.headerDigests, readPastEnd: isFile ? PAST_END : 0, ignoreZeros: options.ignoreZeros });
+  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage, gaps: salvage?.gaps, digestHeaders: options.headerDigests, readPastEnd: isFile ? PAST_END : 0, ignoreZeros: options.ignoreZeros, inputLength: isFile && plain ? (await stat(source as string)).size : undefined });
   return { format: 'tar', name, info: reader.info, members: reader, close: opened.close, skipped: reader.damaged };
 }
 

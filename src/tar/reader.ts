@@ -49,6 +49,12 @@ export interface TarReaderOptions {
    * --ignore-zeros; spec §4.7). Lone zero blocks are passed over too.
    */
   ignoreZeros?: boolean;
+  /**
+   * The length of the input, when it is a plain tar file: data after embedded recovery data
+   * (spec/recovery.md §10: its locator says where the region ends) is then seen without reading
+   * the region.
+   */
+  inputLength?: number;
 }
 
 /** A place the salvaging reader skipped: a damaged header, up to the next valid header. */
@@ -131,6 +137,7 @@ export class TarReader implements AsyncIterable<TarMember> {
   private digesting = false;
   private readPastEnd: number;
   private ignoreZeros: boolean;
+  private inputLength: number | undefined;
   /** Where the archive being read starts (ignoreZeros reads several). */
   private archiveStart = 0;
   /** Set by nextArchive(): the pax global records so far belong to the archive before. */
@@ -146,6 +153,7 @@ export class TarReader implements AsyncIterable<TarMember> {
     this.digesting = this.wantDigests?.(this.info) === true;
     this.readPastEnd = opts.readPastEnd ?? 0;
     this.ignoreZeros = opts.ignoreZeros === true;
+    this.inputLength = opts.inputLength;
   }
 
   private fail(reason: string, offset: number, entry?: string, code?: 'PORTARC_LIMIT' | 'PORTARC_UNSUPPORTED'): never {
@@ -461,7 +469,13 @@ export class TarReader implements AsyncIterable<TarMember> {
         return false;
       }
       if (isZeroBlock(block)) continue;
-      if (block.subarray(0, PAR2_MAGIC.length).equals(PAR2_MAGIC)) return false;
+      if (block.subarray(0, PAR2_MAGIC.length).equals(PAR2_MAGIC)) {
+        // Embedded recovery data: past it (its locator says how long it is) another archive may follow.
+        const end = regionEnd(block, at);
+        if (end === undefined) return false;
+        if ((await this.src.skip(end - at - BLOCK)) < end - at - BLOCK) return false;
+        continue;
+      }
       if (plausibleHeader(block)) {
         this.src.unread(block);
         if (this.wantDigests) this.src.startDigest();
@@ -541,9 +555,12 @@ export class TarReader implements AsyncIterable<TarMember> {
       for (;;) {
         const nz = part.findIndex((b) => b !== 0);
         if (nz >= 0) {
-          let head = part.subarray(nz, nz + PAR2_MAGIC.length);
-          if (head.length < PAR2_MAGIC.length && budget > 0) head = Buffer.concat([head, await this.src.read(PAR2_MAGIC.length - head.length)]);
-          if (!head.equals(PAR2_MAGIC)) this.trailing(at + nz);
+          let head = part.subarray(nz, nz + LOCATOR_SIZE);
+          if (head.length < LOCATOR_SIZE && budget > 0) head = Buffer.concat([head, await this.src.read(LOCATOR_SIZE - head.length)]);
+          if (!head.subarray(0, PAR2_MAGIC.length).equals(PAR2_MAGIC)) return this.trailing(at + nz);
+          // Embedded recovery data: its locator says where it ends; anything after that is data too.
+          const end = regionEnd(head, at + nz);
+          if (end !== undefined && this.inputLength !== undefined && end < this.inputLength) this.trailing(end);
           return;
         }
         at += part.length;
@@ -679,6 +696,22 @@ export class TarReader implements AsyncIterable<TarMember> {
 
 /** The start of every PAR2 packet: embedded recovery data after the archive (spec/recovery.md §10). */
 const PAR2_MAGIC = Buffer.from('PAR2\0PKT', 'latin1');
+/** The locator packet that starts embedded recovery data (spec/recovery.md §10.3): its type and size. */
+const LOCATOR_TYPE = Buffer.from('PORTARC\0EmbedLoc', 'latin1');
+const LOCATOR_SIZE = 96;
+
+/**
+ * Where embedded recovery data that starts at `at` ends, from its first locator (`packet`: at
+ * least its 96 bytes): P + R + T, when the packet is a locator whose P is `at`; else undefined.
+ * Its MD5 is not checked: this only says where other data may begin.
+ */
+function regionEnd(packet: Buffer, at: number): number | undefined {
+  if (packet.length < LOCATOR_SIZE || !packet.subarray(48, 64).equals(LOCATOR_TYPE)) return undefined;
+  const p = Number(packet.readBigUInt64LE(64));
+  const r = Number(packet.readBigUInt64LE(72));
+  const t = Number(packet.readBigUInt64LE(80));
+  return p === at && r >= LOCATOR_SIZE && Number.isSafeInteger(p + r + t) ? p + r + t : undefined;
+}
 
 /** A block with a right checksum and ustar magic (or v7's none): where salvage starts again. */
 function plausibleHeader(block: Buffer): boolean {
