@@ -10,7 +10,7 @@ import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
 import { open, selector, type RandomArchive } from './random.js';
 import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
-import { isManifestMember } from '../manifest/types.js';
+import { MANIFEST_FEATURE, MANIFEST_NAME, isManifestMember } from '../manifest/types.js';
 import { abortable, abortedOr, checkSignal } from '../model/abort.js';
 
 export interface ListedEntry extends Entry {
@@ -82,11 +82,33 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
         damaged = archive.skipped ?? [];
         // Selected members read in one pass (ignoreZeros: the manifest at the end is the last archive's).
         const sel = options.paths?.length ? selector(options.paths, { wildcards: options.wildcards }) : undefined;
+        // An archive that declares a manifest and ends before it is cut short or ended early
+        // (zeroed blocks, spec §4.7): members may be missing. Each archive of a concatenation (-i) has its own.
+        const early: SkippedRange[] = [];
+        let start = 0;
+        let last = 0;
+        let sawManifest = false;
+        const ended = () => {
+          if (sawManifest || !archive!.info.features.compat.includes(MANIFEST_FEATURE)) return;
+          const which = start ? ` that starts at offset ${start}` : '';
+          early.push({ what: `the archive${which} ends after the member at offset ${last}, before its manifest member (it declares one): members after that may be missing`, range: [last, last] });
+        };
         for await (const m of abortable(archive.members, signal)) {
-          if (!options.all && isManifestMember(m.entry.path, archive.info.features.compat)) continue;
+          if ((m.archiveStart ?? 0) !== start) {
+            ended();
+            start = m.archiveStart ?? 0;
+            sawManifest = false;
+          }
+          last = m.offset;
+          if (isManifestMember(m.entry.path, archive.info.features.compat)) {
+            if (m.entry.path.toString('latin1') === MANIFEST_NAME) sawManifest = true;
+            if (!options.all) continue;
+          }
           if (sel && !sel.select(m.entry.path)) continue;
           yield withOffset(m.entry, m.offset);
         }
+        ended();
+        if (early.length) damaged = [...damaged, ...early].sort((a, b) => a.range[0] - b.range[0]);
         sel?.checkAllMatched();
         if (damaged.length) throw new ListDamagedError(damaged);
       } catch (err) {

@@ -75,6 +75,7 @@ export interface SkippedRange {
 /** What a skipped range cost, in a line (the form extract and list report it in). */
 export function describeSkipped(s: SkippedRange): string {
   if (s.entry !== undefined || s.compressed !== undefined) return `data lost: ${s.what}`;
+  if (s.range[0] === s.range[1] && s.path === undefined) return s.what; // nothing skipped: said as it is
   return `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`;
 }
 
@@ -245,7 +246,14 @@ export class TarReader implements AsyncIterable<TarMember> {
             // by more of the archive took a member's header's place (damage, §4.7).
             if (this.ignoreZeros) {
               if (!(await this.nextArchive())) return;
-              if (this.newArchive) globals = [];
+              if (this.newArchive) {
+                // The next archive states its own version and features (or none: another tool's).
+                globals = [];
+                delete this.info.version;
+                delete this.info.creator;
+                this.info.features = { compat: [], rocompat: [], incompat: [] };
+                this.digesting = this.wantDigests?.(this.info) === true;
+              }
               this.newArchive = false;
               continue;
             }
