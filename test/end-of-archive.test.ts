@@ -92,6 +92,30 @@ describe('a lone zero block is damage, not the end of the archive', () => {
   });
 });
 
+describe('a member found again after damage that began before it', () => {
+  it('f1 headers damaged, f2 x header zeroed: f1 is named lost, f2 is matched to its manifest entry (file and stdin, exit 2)', () => {
+    const tar = join(work, 'p.tar');
+    if (!existsSync(tar)) expect(portarc(['create', '-f', tar, '-C', work, 'm']).status).toBe(0);
+    const at = offsets(tar);
+    const b = readFileSync(tar);
+    b[at['m/f1']! + 1] ^= 0x20; // f1's x header: checksum mismatch
+    b[at['m/f1']! + 1024 + 1] ^= 0x20; // f1's ustar header too
+    b.fill(0, at['m/f2']!, at['m/f2']! + 512); // f2's x header zeroed
+    writeFileSync(join(work, 'p-span.tar'), b);
+    for (const [i, cmd] of [`${P} extract -f p-span.tar -C xs-1`, `cat p-span.tar | ${P} extract -f - -C xs-2`].entries()) {
+      mkdirSync(join(work, `xs-${i + 1}`));
+      const r = sh(cmd);
+      expect(r.status, cmd).toBe(2);
+      expect(r.stderr).toMatch(/entry "m\/f2", bytes \d+-\d+: its first headers were damaged and skipped/);
+      expect(r.stderr).toMatch(/entry "m\/f1", bytes \d+-\d+: its header was in the bytes skipped \(the manifest lists it there\); not extracted/);
+      expect(r.stderr).not.toContain('not in the manifest');
+      expect(existsSync(join(work, `xs-${i + 1}`, 'm', 'f2'))).toBe(false);
+      expect(existsSync(join(work, `xs-${i + 1}`, 'm', 'f1'))).toBe(false);
+      for (const f of ['f3', 'f4', 'f5']) expect(readFileSync(join(work, `xs-${i + 1}`, 'm', f), 'utf8')).toBe(`content of ${f}\n`);
+    }
+  });
+});
+
 describe('an end that comes early in an archive with a manifest', () => {
   it('two zeroed blocks at a member boundary: from a file every missing member is named; from stdin the missing manifest member is damage (exit 2 both)', () => {
     const tar = join(work, 'p.tar');

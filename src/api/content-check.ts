@@ -35,6 +35,8 @@ export interface Planned {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** A member the manifest lists whose header was in bytes the reader skipped past damage. */
+const SKIPPED_LOST = 'its header was in the bytes skipped (the manifest lists it there); not extracted';
 
 export class ContentCheck {
   readonly damaged: ContentDamage[] = [];
@@ -114,14 +116,17 @@ export class ContentCheck {
    */
   async plan(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256?: string, restoredAs = entry.name): Promise<Planned> {
     if (this.expected) {
-      let listed = entry.type === 'file' || headerSha256 !== undefined ? await this.expected.at(offset) : undefined;
+      // Entries passed over whose headers lay in bytes the reader skipped past damage: lost.
+      const passed: ManifestEntry[] = [];
+      let listed = entry.type === 'file' || headerSha256 !== undefined ? await this.expected.at(offset, (e) => this.inSkipped(e.offset) && passed.push(e)) : undefined;
       // A member whose first headers were damaged, found by its ustar header inside its own
       // header range (salvage, spec §6.8): what those headers said of it is lost.
       // (Only right after a skip: a whole archive moved by a member put in front is not that.)
       const skip = this.skipped.at(-1);
       const inside = !listed && skip?.range[1] === offset && (entry.type === 'file' || headerSha256 !== undefined) ? this.expected.previous : undefined;
-      const ownHeaderLost = inside !== undefined && inside.offset <= skip!.range[0] && inside.offset < offset && offset < inside.data && inside.path.equals(entry.path);
+      const ownHeaderLost = inside !== undefined && skip!.range[0] <= inside.offset && inside.offset < offset && offset < inside.data && inside.path.equals(entry.path);
       if (ownHeaderLost) listed = inside;
+      for (const e of passed) if (e !== listed) this.lost.push({ path: displayName(e.path), what: SKIPPED_LOST, range: [e.offset, e.end] });
       if (listed && !listed.path.equals(entry.path)) {
         return { body, check: {}, refused: { path: entry.name, what: `name does not match the manifest ("${displayName(listed.path)}" at this offset); not extracted`, range: [listed.offset, listed.data] } };
       }
@@ -194,8 +199,7 @@ export class ContentCheck {
     const base = this.base;
     const at = (r: [number, number]): [number, number] => [r[0] + base, r[1] + base];
     const exact = (inexact < 0 ? skipped : skipped.slice(0, inexact)).filter((s) => s.range[0] >= base).map((s) => ({ ...s, range: [s.range[0] - base, s.range[1] - base] as [number, number] }));
-    const lost = (e: ManifestEntry) =>
-      this.lost.push({ path: displayName(e.path), what: 'its header was in the bytes skipped (the manifest lists it there); not extracted', range: at([e.offset, e.end]) });
+    const lost = (e: ManifestEntry) => this.lost.push({ path: displayName(e.path), what: SKIPPED_LOST, range: at([e.offset, e.end]) });
     const unlisted = (rec: RestoredRecord, listed?: ManifestEntry) =>
       this.warnings.push(
         listed
@@ -255,6 +259,11 @@ export class ContentCheck {
     else if (this.log && !this.done && restoredManifest === null) this.warnings.push('contents not checked against the manifest: its member was not restored (--strip-components or a filter left it out)');
     else if (this.log && !this.done) this.endOfArchive(lastOffset);
     else if (this.why && !this.log) this.warnings.push(`contents not checked against the manifest: ${this.why}`);
+  }
+
+  /** Whether `offset` lies in a range the reader skipped past damage. */
+  private inSkipped(offset: number): boolean {
+    return this.skipped.some((s) => s.range[0] <= offset && offset < s.range[1]);
   }
 
   /** The data range of a file the seekable check set aside. */

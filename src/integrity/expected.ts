@@ -13,8 +13,11 @@ import { fileChunks, locateTrailer } from './ranges.js';
 import { findEmbedded, readAtOf } from './par2/embedded.js';
 
 export interface ExpectedDigests {
-  /** The manifest's entry for the member whose first header is at `offset`, if it lists one there. */
-  at(offset: number): Promise<ManifestEntry | undefined>;
+  /**
+   * The manifest's entry for the member whose first header is at `offset`, if it lists one there;
+   * `passed` is told of each entry before it that was not asked for.
+   */
+  at(offset: number, passed?: (e: ManifestEntry) => void): Promise<ManifestEntry | undefined>;
   /**
    * The last entry at() passed that starts before the offset it was asked for: when at() found
    * none there, the member read may be one whose first headers were damaged and skipped, its
@@ -77,6 +80,8 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
     fh = undefined;
     let current: ManifestEntry | undefined;
     let previous: ManifestEntry | undefined;
+    /** The entry at() last found at the offset asked for: not "passed over" when at() moves past it. */
+    let asked: ManifestEntry | undefined;
     let ended = false;
     const next = async (): Promise<void> => {
       for (;;) {
@@ -103,12 +108,14 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
     };
     const expected: ExpectedDigests = {
       centralDamage,
-      async at(offset) {
+      async at(offset, passed) {
         if (!current && !ended) await next();
         while (current && current.offset < offset) {
           previous = current;
+          if (current !== asked) passed?.(current);
           await next();
         }
+        if (current?.offset === offset) asked = current;
         return current?.offset === offset ? current : undefined;
       },
       get previous() {

@@ -202,7 +202,7 @@ export class RestoredLog {
         // after a skipped range: a whole archive moved by a member put in front is not that).
         const inside = current && current.offset > rec.offset ? previous : current && current.offset < rec.offset ? current : undefined;
         const skip = skipped.find((s) => s.range[1] === rec.offset);
-        if (inside && skip && inside.offset <= skip.range[0] && inside.offset < rec.offset && rec.offset < inside.data && inside.path.equals(rec.path)) {
+        if (inside && skip && skip.range[0] <= inside.offset && inside.offset < rec.offset && rec.offset < inside.data && inside.path.equals(rec.path)) {
           if (losing === inside) losing = undefined;
           if (rec.abs.length) damaged.add(rec.path.toString('latin1'));
           const content = rec.sha256 !== undefined && inside.sha256 !== undefined && rec.sha256 !== inside.sha256 ? `, and content does not match the manifest (sha256 ${rec.sha256}, manifest ${inside.sha256})` : '';
