@@ -244,6 +244,14 @@ describe('--ignore-zeros: archives concatenated are read as one (GNU tar -i)', (
     expect(one.status, one.stderr).toBe(0);
     expect(readFileSync(join(work, 'xi-4', 'b', 'fb'), 'utf8')).toBe('from b\n');
     expect(existsSync(join(work, 'xi-4', 'a'))).toBe(false);
+    // Another tool's archive first, then portarc's: each is judged by what it declares.
+    expect(sh('tar -cf plain.tar m/f1 && cat plain.tar a.tar > plain-a.tar').status).toBe(0);
+    const pa = portarc(['list', '-i', '-f', join(work, 'plain-a.tar')]);
+    expect(pa.status, pa.stderr).toBe(0);
+    expect(pa.stdout.trim().split('\n')).toEqual(['m/f1', 'a', 'a/fa']);
+    mkdirSync(join(work, 'xi-5'));
+    const xa = sh(`${P} extract -i -f plain-a.tar -C xi-5`);
+    expect(xa.status, xa.stderr).toBe(0);
     // GNU tar reads the same with its -i.
     expect(sh('tar -itf ab.tar').stdout).toContain('b/fb');
     const without = portarc(['list', '-f', join(work, 'ab.tar')]);

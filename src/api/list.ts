@@ -88,8 +88,10 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
         let start = 0;
         let last = 0;
         let sawManifest = false;
+        /** Whether the archive being read declares a manifest (read at each member: -i resets it for the next). */
+        let declared = false;
         const ended = () => {
-          if (sawManifest || !archive!.info.features.compat.includes(MANIFEST_FEATURE)) return;
+          if (sawManifest || !declared) return;
           const which = start ? ` that starts at offset ${start}` : '';
           early.push({ what: `the archive${which} ends after the member at offset ${last}, before its manifest member (it declares one): members after that may be missing`, range: [last, last] });
         };
@@ -100,6 +102,7 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
             sawManifest = false;
           }
           last = m.offset;
+          declared = archive.info.features.compat.includes(MANIFEST_FEATURE);
           if (isManifestMember(m.entry.path, archive.info.features.compat)) {
             if (m.entry.path.toString('latin1') === MANIFEST_NAME) sawManifest = true;
             if (!options.all) continue;
