@@ -17,7 +17,7 @@ import type { RestoreCheck, Restorer } from '../fs/restore.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
 import { OWN_HEADER_LOST, RestoredLog, headerMismatch, type Mismatch, type RestoredRecord } from '../integrity/restored.js';
-import { MANIFEST_FEATURE, MANIFEST_NAME, isManifestMember, type ManifestEntry } from '../manifest/index.js';
+import { MANIFEST_FEATURE, MANIFEST_NAME, declaresManifest, isManifestMember, type ManifestEntry } from '../manifest/index.js';
 import type { SkippedRange } from '../tar/reader.js';
 
 export interface ContentDamage {
@@ -157,7 +157,7 @@ export class ContentCheck {
       };
       return { body: d.body as AsyncIterable<Buffer>, check: { verdict } };
     }
-    if (!info.features.compat.includes(MANIFEST_FEATURE) || isManifestMember(entry.path, info.features.compat)) return { body, check: {} };
+    if (!declaresManifest(info) || isManifestMember(entry.path, info.features.compat)) return { body, check: {} };
     if (this.done) {
       // Past the manifest member (appended after it, say): nothing lists it.
       if (this.afterManifest && entry.type === 'file') this.warnings.push(`${entry.name}: not in the manifest (it comes after the manifest member, at offset ${offset}); its content was not checked`);

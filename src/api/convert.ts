@@ -11,7 +11,7 @@ import type { Entry } from '../model/entry.js';
 import type { ArchiveSource } from '../io/source.js';
 import { openWriter, writeEntries, type CreateOptions, type CreateResult } from './create.js';
 import { openArchive } from './open.js';
-import { MANIFEST_FEATURE, isManifestMember } from '../manifest/types.js';
+import { declaresManifest, isManifestMember } from '../manifest/types.js';
 import { DamagedError } from '../model/errors.js';
 import { ContentCheck, type ContentDamage, type Planned } from './content-check.js';
 import { abortable, abortedOr, checkSignal } from '../model/abort.js';
@@ -39,7 +39,7 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
   let check: ContentCheck;
   try {
     if (copies && typeof source === 'string' && source !== '-') targets = await hardlinkTargets(source, signal);
-    archive = await openArchive(source, { keepsChunks: true, signal, headerDigests: (info) => info.features.compat.includes(MANIFEST_FEATURE) });
+    archive = await openArchive(source, { keepsChunks: true, signal, headerDigests: declaresManifest });
     check = await ContentCheck.open(source);
     check.nothingOnDisk = true;
   } catch (err) {

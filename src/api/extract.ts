@@ -13,7 +13,7 @@ import { openArchive, type OpenArchive } from './open.js';
 import { open, pathKey, selector, urlBytes } from './random.js';
 import { isUrl } from '../io/random-access.js';
 import type { ArchiveInfo } from '../tar/version.js';
-import { MANIFEST_FEATURE, MANIFEST_NAME, isManifestMember } from '../manifest/types.js';
+import { MANIFEST_NAME, declaresManifest, isManifestMember } from '../manifest/types.js';
 import { displayName } from '../model/entry.js';
 import { stripComponents } from './patterns.js';
 import { progressMeter, type ProgressCallback } from './progress.js';
@@ -24,7 +24,6 @@ import { abortable, abortedOr, checkSignal, throwIfAborted } from '../model/abor
 import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 
 /** Tar header ranges are digested, to be held against the manifest, when the archive has one. */
-const headerDigests = (info: ArchiveInfo) => info.features.compat.includes(MANIFEST_FEATURE);
 
 const EMPTY = Buffer.alloc(0);
 /** Bodies larger than this are checked for cancellation between chunks. */
@@ -194,7 +193,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
    */
   const copyLinks = async (links: Map<string, PassedLink[]>): Promise<void> => {
     if (!links.size) return;
-    const again = await openArchive(source, { limits: options.limits, signal, headerDigests });
+    const again = await openArchive(source, { limits: options.limits, signal, headerDigests: declaresManifest });
     try {
       for await (const m of abortable(again.members, signal)) {
         const wanting = m.entry.type === 'file' ? links.get(pathKey(m.entry.path)) : undefined;
@@ -233,7 +232,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
   try {
     const pick = await selection(source, options);
     const input = pick.input ?? source;
-    archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, signal, headerDigests, ignoreZeros: options.ignoreZeros }));
+    archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, signal, headerDigests: declaresManifest, ignoreZeros: options.ignoreZeros }));
     check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input, options.ignoreZeros === true);
     if (archive.skipped) check.skipped = archive.skipped;
     for await (const { entry: stored1, body: stored, offset, headerSha256, archiveStart } of abortable(archive.members, signal)) {
@@ -362,7 +361,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
     const pick = await selection(source, options, filesOnly ? 'ignore' : 'report');
     const input = pick.input ?? source;
     // The callback may keep chunks as long as it likes: never hand it a reused buffer.
-    archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, keepsChunks: true, signal, headerDigests, ignoreZeros: options.ignoreZeros }));
+    archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, keepsChunks: true, signal, headerDigests: declaresManifest, ignoreZeros: options.ignoreZeros }));
     check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input, options.ignoreZeros === true);
     if (archive.skipped) check.skipped = archive.skipped;
     // Read as a stream, a member is checked when the manifest arrives, after the callback has had

@@ -10,7 +10,7 @@ import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
 import { open, selector, type RandomArchive } from './random.js';
 import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
-import { MANIFEST_FEATURE, MANIFEST_NAME, isManifestMember } from '../manifest/types.js';
+import { MANIFEST_NAME, declaresManifest, isManifestMember } from '../manifest/types.js';
 import { abortable, abortedOr, checkSignal } from '../model/abort.js';
 
 export interface ListedEntry extends Entry {
@@ -102,7 +102,7 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
             sawManifest = false;
           }
           last = m.offset;
-          declared = archive.info.features.compat.includes(MANIFEST_FEATURE);
+          declared = declaresManifest(archive.info);
           if (isManifestMember(m.entry.path, archive.info.features.compat)) {
             if (m.entry.path.toString('latin1') === MANIFEST_NAME) sawManifest = true;
             if (!options.all) continue;

@@ -19,7 +19,7 @@ import { zeros } from '../io/body.js';
 import { asFileHandle, asReader, counted, fileSource, httpSource, isRandomAccessSource, isUrl, type CountedSource, type RandomAccessSource } from '../io/random-access.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { readManifest } from '../manifest/reader.js';
-import { MANIFEST_FEATURE, isManifestMember, type ManifestEntry } from '../manifest/types.js';
+import { declaresManifest, isManifestMember, type ManifestEntry } from '../manifest/types.js';
 import { displayName, makeEntry, type Entry, type EntryType } from '../model/entry.js';
 import { ArchiveError, DamagedError, PortarcError, UsageError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
@@ -471,7 +471,7 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
     if (passes++ > 0 && !reopenable) throw new UsageError(`${name}: a stream can be read only once: save it to a file to read it again`);
     const input = src && typeof source !== 'string' ? sequential(src) : source;
     // The signal also stops the skipping of members' data between the ones asked for.
-    const a = await openArchive(input, { limits, signal, headerDigests: (info) => info.features.compat.includes(MANIFEST_FEATURE) });
+    const a = await openArchive(input, { limits, signal, headerDigests: declaresManifest });
     archiveInfo = a.info;
     const check = await ContentCheck.open('-');
     check.nothingOnDisk = true;

@@ -15,7 +15,7 @@ import type { Limits } from '../model/limits.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
-import { MANIFEST_FEATURE, isManifestMember } from '../manifest/types.js';
+import { MANIFEST_FEATURE, declaresManifest, isManifestMember } from '../manifest/types.js';
 import { displayName } from '../model/entry.js';
 import { TreeComparer, type CompareOptions, type TreeDifference } from '../fs/compare.js';
 import { openArchive, type OpenArchive } from './open.js';
@@ -59,7 +59,7 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
   let expected: ExpectedDigests | undefined;
   let check: ContentCheck | undefined;
   try {
-    archive = await openArchive(source, { limits: options.limits, headerDigests: (info) => info.features.compat.includes(MANIFEST_FEATURE) });
+    archive = await openArchive(source, { limits: options.limits, headerDigests: declaresManifest });
     if (typeof source === 'string' && source !== '-') {
       const got = await openExpected(source).catch(() => ({ expected: undefined, why: undefined }));
       expected = got.expected;

@@ -2,6 +2,7 @@
 // Spec: spec/manifest.md §3 (document) — the XML elements and attributes named here.
 
 import type { EntryType } from '../model/entry.js';
+import type { ArchiveInfo } from '../model/archive-info.js';
 
 /** The reserved member names (spec/manifest.md §2). */
 export const MANIFEST_NAME = '.portarc/manifest.xml';
@@ -71,4 +72,12 @@ export function isManifestMember(path: Buffer, compatFeatures: readonly string[]
   if (!compatFeatures.includes(MANIFEST_FEATURE)) return false;
   const p = path.toString('latin1');
   return p === MANIFEST_NAME || p === TRAILER_NAME;
+}
+
+/**
+ * Whether an archive declares the manifest feature (its global header): then each member's header
+ * range is digested as it is read, to be held against the manifest's hsha256 (spec/manifest.md §5).
+ */
+export function declaresManifest(info: ArchiveInfo): boolean {
+  return info.features.compat.includes(MANIFEST_FEATURE);
 }
