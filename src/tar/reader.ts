@@ -10,6 +10,7 @@ import { bufferBody } from '../io/body.js';
 import { describeGap, type FrameGap } from '../compress/salvage.js';
 import { BLOCK, HeaderError, TYPE, decodeHeader, isZeroBlock, readSparseRuns, type RawHeader } from './header.js';
 import { FieldError } from './numbers.js';
+import { HEADER_SIZE, LOCATOR_PACKET, MAGIC as PAR2_MAGIC, TYPE as PACKET_TYPE, parseLocator } from '../integrity/par2/packets.js';
 import { PaxError, parsePaxRecords, type PaxRecord } from './pax.js';
 import { applyPaxRecord, finishPax, newPaxState } from './paxmap.js';
 import { applyGlobalRecords, newArchiveInfo, type ArchiveInfo } from './version.js';
@@ -563,8 +564,8 @@ export class TarReader implements AsyncIterable<TarMember> {
       for (;;) {
         const nz = part.findIndex((b) => b !== 0);
         if (nz >= 0) {
-          let head = part.subarray(nz, nz + LOCATOR_SIZE);
-          if (head.length < LOCATOR_SIZE && budget > 0) head = Buffer.concat([head, await this.src.read(LOCATOR_SIZE - head.length)]);
+          let head = part.subarray(nz, nz + LOCATOR_PACKET);
+          if (head.length < LOCATOR_PACKET && budget > 0) head = Buffer.concat([head, await this.src.read(LOCATOR_PACKET - head.length)]);
           if (!head.subarray(0, PAR2_MAGIC.length).equals(PAR2_MAGIC)) return this.trailing(at + nz);
           // Embedded recovery data: its locator says where it ends; anything after that is data too.
           const end = regionEnd(head, at + nz);
@@ -702,23 +703,17 @@ export class TarReader implements AsyncIterable<TarMember> {
   }
 }
 
-/** The start of every PAR2 packet: embedded recovery data after the archive (spec/recovery.md §10). */
-const PAR2_MAGIC = Buffer.from('PAR2\0PKT', 'latin1');
-/** The locator packet that starts embedded recovery data (spec/recovery.md §10.3): its type and size. */
-const LOCATOR_TYPE = Buffer.from('PORTARC\0EmbedLoc', 'latin1');
-const LOCATOR_SIZE = 96;
-
 /**
  * Where embedded recovery data that starts at `at` ends, from its first locator (`packet`: at
- * least its 96 bytes): P + R + T, when the packet is a locator whose P is `at`; else undefined.
- * Its MD5 is not checked: this only says where other data may begin.
+ * least its 96 bytes; spec/recovery.md §10.3): P + R + T, when the packet is a locator whose P is
+ * `at`; else undefined. Its MD5 is not checked: this only says where other data may begin.
  */
 function regionEnd(packet: Buffer, at: number): number | undefined {
-  if (packet.length < LOCATOR_SIZE || !packet.subarray(48, 64).equals(LOCATOR_TYPE)) return undefined;
-  const p = Number(packet.readBigUInt64LE(64));
-  const r = Number(packet.readBigUInt64LE(72));
-  const t = Number(packet.readBigUInt64LE(80));
-  return p === at && r >= LOCATOR_SIZE && Number.isSafeInteger(p + r + t) ? p + r + t : undefined;
+  if (packet.length < LOCATOR_PACKET || !packet.subarray(48, HEADER_SIZE).equals(PACKET_TYPE.locator)) return undefined;
+  const l = parseLocator(packet.subarray(HEADER_SIZE, LOCATOR_PACKET));
+  if (!l || l.archiveLength !== at || l.regionLength < LOCATOR_PACKET) return undefined;
+  const end = l.archiveLength + l.regionLength + l.tailLength;
+  return Number.isSafeInteger(end) ? end : undefined;
 }
 
 /** A block with a right checksum and ustar magic (or v7's none): where salvage starts again. */
