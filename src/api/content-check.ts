@@ -17,7 +17,7 @@ import type { RestoreCheck, Restorer } from '../fs/restore.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
 import { OWN_HEADER_LOST, RestoredLog, headerMismatch, type Mismatch, type RestoredRecord } from '../integrity/restored.js';
-import { MANIFEST_FEATURE, MANIFEST_NAME, declaresManifest, isManifestMember, type ManifestEntry } from '../manifest/index.js';
+import { MANIFEST_NAME, declaresManifest, isManifestMember, type ManifestEntry } from '../manifest/index.js';
 import type { SkippedRange } from '../tar/reader.js';
 
 export interface ContentDamage {
@@ -251,7 +251,6 @@ export class ContentCheck {
     if (this.expected && !this.expected.problem && lastOffset !== undefined) {
       // The manifest lists members after the last one the reading reached: its end came early.
       for await (const e of this.expected.after(lastOffset)) {
-        if (isManifestMember(e.path, [MANIFEST_FEATURE])) continue;
         this.lost.push({ path: displayName(e.path), what: `the manifest lists it at offset ${e.offset}, after the end of the archive as read (at the member at offset ${lastOffset}); not extracted`, range: [e.offset, e.end] });
       }
     }

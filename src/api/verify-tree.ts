@@ -15,7 +15,7 @@ import type { Limits } from '../model/limits.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
-import { MANIFEST_FEATURE, declaresManifest, isManifestMember } from '../manifest/types.js';
+import { declaresManifest, isManifestMember } from '../manifest/types.js';
 import { displayName } from '../model/entry.js';
 import { TreeComparer, type CompareOptions, type TreeDifference } from '../fs/compare.js';
 import { openArchive, type OpenArchive } from './open.js';
@@ -123,7 +123,6 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
     // The manifest lists members after the last one read: the archive's end came early.
     if (expected && !expected.problem && lastOffset !== undefined) {
       for await (const e of expected.after(lastOffset)) {
-        if (isManifestMember(e.path, [MANIFEST_FEATURE])) continue;
         fail({ path: displayName(e.path), what: `the manifest lists it at offset ${e.offset}, after the end of the archive as read`, range: [e.offset, e.end] });
       }
     }

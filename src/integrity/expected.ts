@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { sniff } from '../compress/index.js';
 import { isZip } from '../zip/index.js';
-import { readManifest, type ManifestEntry } from '../manifest/index.js';
+import { MANIFEST_FEATURE, isManifestMember, readManifest, type ManifestEntry } from '../manifest/index.js';
 import { fileChunks, locateTrailer } from './ranges.js';
 import { findEmbedded, readAtOf } from './par2/embedded.js';
 
@@ -24,7 +24,10 @@ export interface ExpectedDigests {
    * ustar header found inside this entry's header range (spec §6.8).
    */
   readonly previous: ManifestEntry | undefined;
-  /** The manifest's entries that start after `offset` (the rest of it: at() is done with). */
+  /**
+   * The manifest's entries that start after `offset`, but for its own reserved members (the
+   * manifest and trailer): the rest of it, which at() is done with.
+   */
   after(offset: number): AsyncIterable<ManifestEntry>;
   /** Why the manifest stopped being usable part way (a newer major version, bad XML), if it did. */
   problem?: string;
@@ -123,7 +126,7 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
       },
       async *after(offset) {
         if (!current && !ended) await next();
-        for (; current; await next()) if (current.offset > offset) yield current;
+        for (; current; await next()) if (current.offset > offset && !isManifestMember(current.path, [MANIFEST_FEATURE])) yield current;
       },
       async close() {
         await items.return(undefined).catch(() => undefined);
