@@ -259,6 +259,26 @@ describe('--ignore-zeros: archives concatenated are read as one (GNU tar -i)', (
     expect(without.stderr).toContain('--ignore-zeros reads on');
   });
 
+  it('a .tar.zst appended to another on stdin is seen: the stream is read to its end (exit 1, the warning); -i reads it', () => {
+    // Before: exit 0 and not a word (b's frames were not decoded yet when a's end was read).
+    const l = sh(`cat ab.tar.zst | ${P} list -f -`);
+    expect(l.status, l.stderr).toBe(1);
+    expect(l.stdout.trim().split('\n')).toEqual(['a', 'a/fa']);
+    expect(l.stderr).toContain('(stdin): data follows the end of the archive');
+    mkdirSync(join(work, 'xz-1'));
+    const x = sh(`cat ab.tar.zst | ${P} extract -f - -C xz-1`);
+    expect(x.status, x.stderr).toBe(1);
+    expect(x.stderr).toContain('data follows the end of the archive');
+    mkdirSync(join(work, 'xz-2'));
+    const i = sh(`cat ab.tar.zst | ${P} extract -i -f - -C xz-2`);
+    expect(i.status, i.stderr).toBe(0);
+    expect(readFileSync(join(work, 'xz-2', 'b', 'fb'), 'utf8')).toBe('from b\n');
+    // One archive alone on stdin: read to its end, nothing to say.
+    const one = sh(`cat a.tar.zst | ${P} list -f -`);
+    expect(one.status, one.stderr).toBe(0);
+    expect(one.stderr).toBe('');
+  });
+
   it('each archive is checked against its own manifest: damage in either is found and named at its offset in the input', () => {
     const ab = readFileSync(join(work, 'ab.tar'));
     const aSize = readFileSync(join(work, 'a.tar')).length;

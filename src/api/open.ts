@@ -2,6 +2,7 @@
 // file, streaming otherwise) or a tar, plain or gzip- or zstd-compressed. Spec: spec/portarc-1.md
 // §4.8 (detection) and spec/zip-profile.md.
 
+import { fstatSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { Entry } from '../model/entry.js';
 import type { Limits } from '../model/limits.js';
@@ -14,7 +15,7 @@ import type { ArchiveInfo } from '../tar/version.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
 import { abortable } from '../model/abort.js';
 
-/** How far a file is read past its end-of-archive blocks for data nothing would read (spec §4.7). */
+/** How far a file or a device is read past its end-of-archive blocks for data nothing would read (spec §4.7). */
 const PAST_END = 1 << 20;
 
 export interface Member {
@@ -104,7 +105,7 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
     await opened.close();
     throw new ArchiveError(wrong, { archive: name, offset: decoded.head.length ? 0 : undefined });
   }
-  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage, gaps: salvage?.gaps, digestHeaders: options.headerDigests, readPastEnd: isFile ? PAST_END : 0, ignoreZeros: options.ignoreZeros, inputLength: isFile && plain ? (await stat(source as string)).size : undefined });
+  const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage, gaps: salvage?.gaps, digestHeaders: options.headerDigests, readPastEnd: isFile ? PAST_END : await streamPastEnd(source), ignoreZeros: options.ignoreZeros, inputLength: isFile && plain ? (await stat(source as string)).size : undefined });
   return { format: 'tar', name, info: reader.info, members: reader, close: opened.close, skipped: reader.damaged };
 }
 
@@ -120,6 +121,22 @@ async function seekTable(path: string): Promise<SeekTable | undefined> {
   } catch {
     // A damaged table (CompressError), or a read error the reading itself will meet and report.
     return undefined;
+  }
+}
+
+/**
+ * A pipe, a socket or a stream object is read to its end after the archive's end, as GNU tar reads
+ * a pipe: what a second .tar.zst appended with `cat` holds is decoded only when read. A block
+ * device is looked at as far as a file is; a character device (a terminal, /dev/zero) only at
+ * what has arrived.
+ */
+async function streamPastEnd(source: ArchiveSource): Promise<number> {
+  if (typeof source !== 'string') return Infinity;
+  try {
+    const st = source === '-' ? fstatSync(0) : await stat(source);
+    return st.isBlockDevice() ? PAST_END : st.isCharacterDevice() ? 0 : Infinity;
+  } catch {
+    return PAST_END;
   }
 }
 

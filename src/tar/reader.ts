@@ -39,9 +39,9 @@ export interface TarReaderOptions {
   digestHeaders?: (info: ArchiveInfo) => boolean;
   /**
    * How many bytes to read on after the end-of-archive blocks, looking for data that is not zeros
-   * (spec §4.7: an archive appended with `cat`, say, which nothing reads). A file's bytes cost
-   * nothing to read; a stream (the default, 0) is looked at only as far as it has arrived, since
-   * its writer may hold it open.
+   * (spec §4.7: an archive appended with `cat`, say, which nothing reads). 0 (the default): only
+   * what has arrived; Infinity: to the end of the input (a stream: GNU tar too reads a pipe to its
+   * end; what a compressed stream appends arrives only as its frames are decoded).
    */
   readPastEnd?: number;
   /**
