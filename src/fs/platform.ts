@@ -58,6 +58,12 @@ export interface Platform {
    * access, which a read-only file (mode applied before the rename) no longer grants.
    */
   readonly fsyncWhileOpen: boolean;
+  /**
+   * A short path naming a directory held open as `fd`, for a scan whose paths grow past what the
+   * system takes in one path (PATH_MAX: GNU tar archives such trees through directory
+   * descriptors): Linux's /proc/self/fd/N. Undefined where there is none: such a path then fails.
+   */
+  readonly dirAlias: ((fd: number) => Buffer) | undefined;
 }
 
 const same = (b: Buffer) => b;
@@ -82,6 +88,7 @@ export const LINUX: Platform = {
   specials: undefined,
   symlinksLast: false,
   fsyncWhileOpen: false,
+  dirAlias: (fd) => Buffer.from(`/proc/self/fd/${fd}`),
 };
 
 /** Linux namespaces that mean nothing on macOS (whose xattr names have no namespace). */
@@ -102,6 +109,7 @@ export const MACOS: Platform = {
   xattr: (name) => (LINUX_ONLY_XATTR.test(name) ? `"${name}" is a Linux-only namespace; macOS has no equivalent` : undefined),
   selinux: 'macOS has no SELinux labels',
   acls: 'POSIX ACLs are not mapped to macOS ACLs',
+  dirAlias: undefined,
 };
 
 /**
@@ -131,6 +139,7 @@ export const WINDOWS: Platform = {
   specials: 'Windows has no fifos or device nodes',
   symlinksLast: true,
   fsyncWhileOpen: true,
+  dirAlias: undefined,
 };
 
 /** The adapter for `platform` (default: this process's). */

@@ -1,0 +1,92 @@
+// A tree deeper than PATH_MAX (4096 bytes on Linux) is backed up whole, as GNU tar backs it up:
+// the scan names a deep directory's children through its descriptor (/proc/self/fd/N, platform
+// dirAlias). Before, one such path failed the whole `create` (ENAMETOOLONG, exit 2, no archive).
+// Member names keep their full length (pax `path`); GNU tar and Python's tarfile read them.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { portarc } from './helpers/cli.js';
+import { removeTempDirs, tempDir } from './helpers/tree.js';
+
+let work: string;
+const LEVELS = 24;
+const SEG = 'd'.repeat(200);
+/** The deepest directory's member name: 4 + 24 × 201 = 4828 bytes, past PATH_MAX. */
+const DEEPEST = ['deep', ...Array<string>(LEVELS).fill(SEG)].join('/');
+
+function py(script: string, ...args: string[]): string {
+  const r = spawnSync('python3', ['-c', script, ...args], { encoding: 'utf8', cwd: work });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout;
+}
+
+beforeAll(() => {
+  work = tempDir('deep-paths');
+  // Made by descending with chdir: no path the system is given is longer than one name.
+  py(`
+import os, sys
+os.mkdir('deep'); os.chdir('deep')
+open('top', 'w').write('at the top\\n')
+for i in range(${LEVELS}):
+    os.mkdir('${SEG}'); os.chdir('${SEG}')
+open('leaf', 'w').write('deep leaf\\n')
+open('big', 'wb').write(bytes(range(256)) * 1200)  # 300 KiB: past what the batched scan reads whole
+os.link('leaf', 'hl')
+os.symlink('leaf', 'sl')
+os.mkfifo('ff')
+os.setxattr('leaf', 'user.k', b'v\\x00\\xff')
+`);
+});
+
+afterAll(() => {
+  // Node's rmSync passes whole paths, too long here; GNU rm walks by descriptors.
+  spawnSync('rm', ['-rf', work]);
+  removeTempDirs();
+});
+
+/** Each member as Python's tarfile reads it: name length, type, size, link, content digest, xattrs. */
+const READ = `
+import tarfile, hashlib, json, sys
+out = {}
+with tarfile.open(sys.argv[1]) as t:
+    for m in t:
+        if m.name.startswith('.portarc/'): continue
+        d = hashlib.sha256(t.extractfile(m).read()).hexdigest() if m.isreg() else None
+        out[m.name] = [m.type.decode(), m.size, m.linkname, d, {k: v for k, v in m.pax_headers.items() if 'xattr' in k}]
+print(json.dumps(out))
+`;
+
+describe('paths longer than PATH_MAX', () => {
+  it('create archives the whole tree (exit 0): every member as GNU tar archives it, xattrs too; verify OK', () => {
+    const c = portarc(['create', '-f', join(work, 'deep.tar'), '-C', work, 'deep']);
+    expect(c.status, c.stderr).toBe(0);
+    expect(c.stderr).toBe('');
+    const ours = JSON.parse(py(READ, 'deep.tar')) as Record<string, [string, number, string, string | null, Record<string, string>]>;
+    const gnu = spawnSync('tar', ['-cf', 'gnu.tar', 'deep'], { cwd: work, encoding: 'utf8' });
+    expect(gnu.status, gnu.stderr).toBe(0);
+    const theirs = JSON.parse(py(READ, 'gnu.tar')) as typeof ours;
+    // The same members with the same names, types, sizes and contents (a hardlink is either name).
+    const shape = (m: typeof ours) => Object.entries(m).map(([n, [type, size, , digest]]) => [n, type === '1' ? 'link' : type, type === '1' ? 0 : size, digest]).sort();
+    expect(shape(ours)).toEqual(shape(theirs));
+    expect(Object.keys(ours)).toHaveLength(LEVELS + 7);
+    const leaf = ours[`${DEEPEST}/leaf`] ?? ours[`${DEEPEST}/hl`]!;
+    expect(Object.values(leaf[4])).toContain('dgD/'); // user.k = v\0\xff, base64 (LIBARCHIVE.xattr)
+    expect(ours[`${DEEPEST}/sl`]![2]).toBe('leaf');
+    expect(ours[`${DEEPEST}/ff`]![0]).toBe('6');
+    const v = portarc(['verify', '-f', join(work, 'deep.tar')]);
+    expect(v.status, v.stdout + v.stderr).toBe(0);
+  });
+
+  it('the deep members restore with --strip-components (content and xattr)', () => {
+    mkdirSync(join(work, 'x'));
+    const x = portarc(['extract', '-f', join(work, 'deep.tar'), '-C', join(work, 'x'), '--strip-components', '21']);
+    expect(x.status, x.stderr).toBe(0);
+    const got = py(`
+import os
+os.chdir(os.path.join('x', *['${SEG}'] * 4))
+print(open('leaf').read().strip(), os.getxattr('leaf', 'user.k').hex(), os.readlink('sl'), os.stat('big').st_size, os.stat('hl').st_ino == os.stat('leaf').st_ino)
+`);
+    expect(got.trim()).toBe('deep leaf 7600ff leaf 307200 True');
+  });
+});
