@@ -2,8 +2,10 @@
 // the scan names a deep directory's children through its descriptor (/proc/self/fd/N, platform
 // dirAlias). Before, one such path failed the whole `create` (ENAMETOOLONG, exit 2, no archive).
 // Member names keep their full length (pax `path`); GNU tar and Python's tarfile read them.
+// extract and verify -C reach such paths the same way (fs/deep-paths.ts), where GNU tar's
+// extract stops at PATH_MAX.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portarc } from './helpers/cli.js';
@@ -76,6 +78,74 @@ describe('paths longer than PATH_MAX', () => {
     expect(ours[`${DEEPEST}/ff`]![0]).toBe('6');
     const v = portarc(['verify', '-f', join(work, 'deep.tar')]);
     expect(v.status, v.stdout + v.stderr).toBe(0);
+  });
+
+  it('extract restores the whole tree (exit 0), as it was: contents, modes, times, xattrs, links; verify -C agrees, and sees a change', () => {
+    mkdirSync(join(work, 'whole'));
+    const x = portarc(['extract', '-f', join(work, 'deep.tar'), '-C', join(work, 'whole')]);
+    expect(x.status, x.stderr).toBe(0);
+    expect(x.stderr).toBe('');
+    // Both trees walked by descriptors (os.fwalk): no path given to the system is long.
+    const WALK = `
+import os, sys, hashlib, json, stat
+def walk(top):
+    out = {}
+    for root, dirs, files, fd in os.fwalk(top):
+        rel = os.path.relpath(root, top)
+        for n in dirs + files:
+            st = os.stat(n, dir_fd=fd, follow_symlinks=False)
+            item = [stat.filemode(st.st_mode), st.st_size, st.st_mtime_ns, st.st_nlink]
+            if stat.S_ISREG(st.st_mode):
+                f = os.open(n, os.O_RDONLY, dir_fd=fd)
+                item.append(hashlib.sha256(os.read(f, 1 << 20)).hexdigest()); os.close(f)
+                f = os.open(n, os.O_RDONLY, dir_fd=fd)
+                item.append({k: os.getxattr(f, k).hex() for k in sorted(os.listxattr(f)) if k.startswith('user.')}); os.close(f)
+            if stat.S_ISLNK(st.st_mode): item.append(os.readlink(n, dir_fd=fd))
+            out[os.path.join(rel, n)] = item
+    return out
+print(json.dumps([walk(sys.argv[1]), walk(sys.argv[2])]))
+`;
+    const [src, got] = JSON.parse(py(WALK, 'deep', join('whole', 'deep'))) as [Record<string, unknown[]>, Record<string, unknown[]>];
+    expect(Object.keys(src)).toHaveLength(LEVELS + 6);
+    // Directories' mtimes are restored too; the source's were set by making their contents.
+    expect(got).toEqual(src);
+    const v = portarc(['verify', '-f', join(work, 'deep.tar'), '-C', join(work, 'whole')]);
+    expect(v.status, v.stdout + v.stderr).toBe(0);
+    py(`
+import os
+for d in ['whole', 'deep', *['${SEG}'] * ${LEVELS}]: os.chdir(d)
+os.setxattr('leaf', 'user.k', b'changed')
+`);
+    const d = portarc(['verify', '-f', join(work, 'deep.tar'), '-C', join(work, 'whole')]);
+    expect(d.status).toBe(2);
+    expect(d.stdout).toContain(`${DEEPEST}/hl: xattr user.k`); // hl is the file, leaf its link (names in byte order)
+    expect(d.stdout).toContain('user.k');
+  });
+
+  it('a damaged deep file: from a file it never gets its name; from stdin it is set aside as NAME.damaged (exit 2)', () => {
+    const off = Number(py(`
+import tarfile, sys
+with tarfile.open('deep.tar') as t:
+    print([m.offset_data for m in t if m.name.endswith('/big')][0])
+`));
+    const b = readFileSync(join(work, 'deep.tar'));
+    b[off + 1000] ^= 0x01;
+    writeFileSync(join(work, 'bad.tar'), b);
+    const list = (dir: string) => py(`
+import os
+for d in ['${dir}', 'deep', *['${SEG}'] * ${LEVELS}]: os.chdir(d)
+print(' '.join(sorted(os.listdir('.'))))
+`).trim();
+    mkdirSync(join(work, 'bad-file'));
+    const f = portarc(['extract', '-f', join(work, 'bad.tar'), '-C', join(work, 'bad-file')]);
+    expect(f.status).toBe(2);
+    expect(f.stderr).toContain(`${DEEPEST}/big`);
+    expect(list('bad-file')).toBe('ff hl leaf sl');
+    mkdirSync(join(work, 'bad-stdin'));
+    const s = portarc(['extract', '-f', '-', '-C', join(work, 'bad-stdin')], { input: b });
+    expect(s.status).toBe(2);
+    expect(s.stderr).toContain(`${DEEPEST}/big`);
+    expect(list('bad-stdin')).toBe('big.damaged ff hl leaf sl');
   });
 
   it('the deep members restore with --strip-components (content and xattr)', () => {

@@ -304,6 +304,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     await restorer.finish();
     progress?.done();
     await check.finish(dir, restorer, options.manifest ? (manifestAs === undefined ? true : manifestAs) : false, archive.skipped, lastOffset);
+    restorer.close();
     pick.done();
   } catch (err) {
     // Whatever was extracted completely keeps its name and metadata; temporary files of what was

@@ -10,7 +10,9 @@ import { decodeAclXattr, encodeAclXattr, formatAclText } from '../model/acl.js';
 import { displayName, type AclEntry, type Entry, type EntryType } from '../model/entry.js';
 import { hostPathRules, keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { accessAclOf, modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, storedAccessAcl, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
+import { DeepPaths } from './deep-paths.js';
 import { KeySet } from './keyset.js';
+import { hostPlatform } from './platform.js';
 import { kindOfMode } from './scan.js';
 import { loadSys, type Sys } from './sys.js';
 
@@ -83,6 +85,8 @@ export class TreeComparer {
   /** Entries compared. */
   compared = 0;
   private root: Buffer;
+  /** Paths past PATH_MAX, named through directories held open (deep-paths.ts). */
+  private paths: DeepPaths;
   private sys: Sys;
   private profile: Profile;
   private rules: PathRules;
@@ -103,6 +107,7 @@ export class TreeComparer {
     private opts: CompareOptions = {},
   ) {
     this.root = Buffer.from(dir);
+    this.paths = new DeepPaths(this.root, hostPlatform().dirAlias);
     this.sys = opts.sys ?? loadSys();
     this.profile = restoreProfile(opts);
     this.rules = opts.pathRules ?? hostPathRules();
@@ -122,7 +127,7 @@ export class TreeComparer {
     }
     const { parts } = mp;
     const key = keyOf(parts);
-    const abs = parts.length ? Buffer.concat([this.root, ...parts.flatMap((p) => [SLASH, p])]) : this.root;
+    const abs = this.paths.path(parts);
     if (optional && !lstatSync(abs, { throwIfNoEntry: false })) return;
     // A later member of the same name replaces the earlier one on restore (tar's rule): only the
     // last is compared.
@@ -140,8 +145,12 @@ export class TreeComparer {
 
   /** Compare what is queued, then (unless ignoreExtra) list what is on disk and not in the archive. */
   async finish(): Promise<void> {
-    await this.flush();
-    if (!this.opts.ignoreExtra) this.findExtras();
+    try {
+      await this.flush();
+      if (!this.opts.ignoreExtra) this.findExtras();
+    } finally {
+      this.paths.close();
+    }
   }
 
   private refusedLink(entry: Entry, parts: Buffer[]): { reason: string } | undefined {
@@ -239,7 +248,7 @@ export class TreeComparer {
     const mp = memberPath(target, { absolute: this.opts.absoluteNames, rules: this.rules });
     const want = `same file as "${displayName(target)}"`;
     if (typeof mp === 'string') return this.diff(p, 'hardlink', want, `not checked: the target's ${mp}`);
-    const tabs = mp.parts.length ? Buffer.concat([this.root, ...mp.parts.flatMap((x) => [SLASH, x])]) : this.root;
+    const tabs = this.paths.path(mp.parts);
     const tst = lstatSync(tabs, { bigint: true, throwIfNoEntry: false });
     if (!tst) return this.diff(p, 'hardlink', want, 'the target is missing');
     if (tst.ino !== st.ino || tst.dev !== st.dev) this.diff(p, 'hardlink', want, `a separate ${kindOfMode(st.mode) ?? 'object'} (inode ${st.ino}, target's ${tst.ino})`);
@@ -324,7 +333,7 @@ export class TreeComparer {
     const stack = [''];
     while (stack.length) {
       const key = stack.pop()!;
-      const abs = key ? Buffer.concat([this.root, SLASH, Buffer.from(key, 'latin1')]) : this.root;
+      const abs = this.paths.path(key ? key.split('/').map((k) => Buffer.from(k, 'latin1')) : []);
       if (!lstatSync(abs, { throwIfNoEntry: false })?.isDirectory()) continue; // reported as missing or of another type
       const holds = this.held.has(key);
       let names: Buffer[];

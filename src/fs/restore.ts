@@ -19,6 +19,7 @@ import type { AclEntry, Entry } from '../model/entry.js';
 import { ArchiveError, IoError, describeErrno, isStorageFailure, LimitError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { time as nsTime } from './compare.js';
+import { DeepPaths } from './deep-paths.js';
 import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { hostPlatform, showName, type Platform } from './platform.js';
 import { loadSys, type BatchFailure, type BatchFile, type BatchResult, type Sys } from './sys.js';
@@ -205,6 +206,8 @@ export class Restorer {
   /** Names (and parent directories) of files in those two batches, as latin1 absolute paths. */
   private batchTargets = new Set<string>();
   private batchDirs = new Set<string>();
+  /** Paths past PATH_MAX, named through directories held open (deep-paths.ts). */
+  private paths: DeepPaths;
 
   /** `dest` must exist; symlinks in the destination path itself are resolved once, here. */
   constructor(
@@ -218,6 +221,7 @@ export class Restorer {
     if (opts.foldNames ?? (this.platform.folds === 'always' || foldsNames(this.root))) this.folded = new Map();
     this.isRoot = process.getuid?.() === 0;
     this.rules = opts.pathRules ?? this.platform.pathRules;
+    this.paths = new DeepPaths(this.root, this.platform.dirAlias);
     this.profileOf = restoreProfile(opts, this.isRoot);
     ({ untrusted: this.untrusted, samePermissions: this.samePermissions, sameOwner: this.sameOwner } = this.profileOf);
   }
@@ -236,7 +240,7 @@ export class Restorer {
   }
 
   private abs(parts: Buffer[]): Buffer {
-    return parts.length ? Buffer.concat([this.root, ...parts.flatMap((p) => [SLASH, p])]) : this.root;
+    return this.paths.path(parts);
   }
 
   /** The entry's components under the root, or undefined (reported) when it must not be extracted. */
@@ -317,6 +321,7 @@ export class Restorer {
     }
     const key = keyOf(parts);
     for (const k of this.verified.keys()) if (k === key || k.startsWith(key + '/')) this.verified.delete(k);
+    this.paths.drop(key);
   }
 
   /**
@@ -542,8 +547,8 @@ export class Restorer {
     const plan = this.planMetadata(entry, false);
     for (const x of plan.xattrs) x.value = Buffer.from(x.value); // the archive's buffers are reused
     batch.files.push({ seq: this.seq, entry, parts, abs, plan, check, tmp: this.tmpCounter++, off: start, len: end - start });
-    this.batchTargets.add(abs.toString('latin1'));
-    this.batchDirs.add(abs.subarray(0, abs.lastIndexOf(0x2f)).toString('latin1'));
+    this.batchTargets.add(this.paths.plain(abs));
+    this.batchDirs.add(this.paths.plain(abs.subarray(0, abs.lastIndexOf(0x2f))));
     if (batch.files.length >= BATCH_FILES || batch.used >= BATCH_BYTES - SMALL_FILE) await this.submitBatch();
   }
 
@@ -576,9 +581,9 @@ export class Restorer {
       // The addon could not run the batch at all: none of its files can be vouched for.
       throw new IoError(`cannot write into ${this.root.toString()}: ${err.message}`, { entry: batch.files[0]?.entry.name, cause: err });
     });
-    const dirOf = (f: BatchedFile) => f.abs.subarray(0, f.abs.lastIndexOf(0x2f)).toString('latin1');
+    const dirOf = (f: BatchedFile) => this.paths.plain(f.abs.subarray(0, f.abs.lastIndexOf(0x2f)));
     for (const f of batch.files) {
-      this.batchTargets.delete(f.abs.toString('latin1'));
+      this.batchTargets.delete(this.paths.plain(f.abs));
       this.batchDirs.delete(dirOf(f));
     }
     for (const f of this.filling?.files ?? []) this.batchDirs.add(dirOf(f));
@@ -605,7 +610,7 @@ export class Restorer {
           if (this.opts.fsync !== false) this.lose(f.entry, 'entry', `not extracted: ${failure.error!.message}`);
           else throw failure.error;
         } else if (this.opts.fsync !== false) {
-          this.touchedDirs.add(dirOf(f));
+          this.touchedDirs.add(f.abs.subarray(0, f.abs.lastIndexOf(0x2f)).toString('latin1'));
         }
       } catch (err) {
         this.failed(f.entry, err);
@@ -760,7 +765,7 @@ export class Restorer {
       return;
     }
     this.pendingRenames.push({ tmp, abs, entry });
-    this.pendingTargets.add(abs.toString('latin1'));
+    this.pendingTargets.add(this.paths.plain(abs));
     this.pendingBytes += size;
     if (this.pendingRenames.length >= RENAME_BATCH || this.pendingBytes >= RENAME_BATCH_BYTES) await this.flushRenames();
   }
@@ -969,6 +974,15 @@ export class Restorer {
     this.pendingRenames = [];
     this.pendingTargets.clear();
     for (const tmp of this.temps) this.dropTemp(tmp);
+    this.close();
+  }
+
+  /**
+   * Let go of the directories held open for deep paths. After finish() and what looks at the
+   * restored names after it (the manifest's check sets damaged files aside by their paths).
+   */
+  close(): void {
+    this.paths.close();
   }
 
   /** Directories last and deepest first, so that writing their contents cannot disturb them. */
