@@ -13,6 +13,12 @@ import { keyOf } from './paths.js';
  */
 export const DEEP = 3072;
 
+/**
+ * At most this many directories held open: a hostile archive of many deep directories must not
+ * take the descriptors every other entry needs (EMFILE). Past it a deep path fails, reported.
+ */
+export const MAX_ANCHORS = 256;
+
 const SLASH = Buffer.from('/');
 
 interface Anchor {
@@ -36,7 +42,8 @@ export class DeepPaths {
   /**
    * The path of `parts` under the root. Past DEEP bytes: from the directory where it passes each
    * further DEEP bytes, held open (the same parts always give the same path). The whole path when
-   * an anchor cannot be opened (not there yet, no /proc): the system then refuses it, reported.
+   * an anchor cannot be opened (not there yet, no /proc, MAX_ANCHORS held): the system then
+   * refuses it, reported.
    */
   path(parts: Buffer[]): Buffer {
     if (!parts.length) return this.root;
@@ -90,6 +97,7 @@ export class DeepPaths {
     const key = keyOf(dir);
     const known = this.anchors.get(key);
     if (known) return known;
+    if (this.anchors.size >= MAX_ANCHORS) return undefined;
     let fd: number;
     try {
       // Not through a symlink put in its place (restore verified its parents as directories).

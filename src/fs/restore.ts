@@ -333,12 +333,13 @@ export class Restorer {
     this.seq++;
     const parts = this.place(entry.path, entry);
     if (!parts) return;
-    const abs = this.abs(parts);
     // A later entry replaces a symlink still waiting to be made (as it replaces a made one).
     if (this.lastLinks.size) this.lastLinks.delete(keyOf(parts));
     try {
       await this.settle(parts, entry);
       this.ensureParents(parts);
+      // After its parents are made: a path past PATH_MAX is named through one of them (deep-paths.ts).
+      const abs = this.abs(parts);
       if (entry.type === 'directory') {
         const ino = this.makeDir(parts);
         this.dirs.push({ abs, entry, ino });
