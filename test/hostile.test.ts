@@ -160,6 +160,23 @@ describe.each(FORMATS)('hostile archives (%s)', (format) => {
   }
 });
 
+describe('hardlinks that cannot be made', () => {
+  it('to a member that comes later, to a directory, to itself, to nothing: each named with its target, as GNU tar says it (exit 2)', async () => {
+    const base = tempDir('hostile-hard');
+    const archive = join(base, 'a.tar');
+    writeFileSync(archive, await tarOf([hard('a/link', 'a/later'), file('a/later', 'data'), hard('a/dir', 'a'), hard('a/self', 'a/self'), hard('a/none', 'a/missing')]));
+    const r = portarc(['extract', '-f', archive, '-C', join(base, 'dest')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('a/link: entry: not extracted: cannot hard link to "a/later": no such file or directory (ENOENT)');
+    expect(r.stderr).toContain('a/dir: entry: not extracted: cannot hard link to "a": operation not permitted (EPERM)');
+    expect(r.stderr).toContain('a/self: entry: not extracted: cannot hard link to "a/self"');
+    expect(r.stderr).toContain('a/none: entry: not extracted: cannot hard link to "a/missing"');
+    // The temporary name the link was made under is nobody's business.
+    expect(r.stderr).not.toContain('.portarc-');
+    expect(readdirSync(join(base, 'dest', 'a'))).toEqual(['later']);
+  });
+});
+
 describe('paths: the opt-out and leading slashes', () => {
   it('-P keeps ".." components (the explicit opt-out)', async () => {
     const base = tempDir('hostile-P');

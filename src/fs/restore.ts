@@ -15,7 +15,7 @@ import {
   openSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { encodeAclXattr } from '../model/acl.js';
-import type { AclEntry, Entry } from '../model/entry.js';
+import { displayName, type AclEntry, type Entry } from '../model/entry.js';
 import { ArchiveError, IoError, describeErrno, isStorageFailure, LimitError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { time as nsTime } from './compare.js';
@@ -369,7 +369,15 @@ export class Restorer {
           if (!targetParts) return;
           await this.flushRenames(); // the target may still be under its temporary name
           this.ensureParents(targetParts);
-          this.makeName(abs, (at) => linkRetrying(this.abs(targetParts), at));
+          this.makeName(abs, (at) => {
+            try {
+              linkRetrying(this.abs(targetParts), at);
+            } catch (err) {
+              // As GNU tar says it; the temporary name the link was made under means nothing to anyone.
+              if (!(err as NodeJS.ErrnoException).code) throw err;
+              throw new Error(`cannot hard link to "${displayName(entry.linkTarget!)}": ${describeErrno(err as NodeJS.ErrnoException)}`, { cause: err });
+            }
+          });
           check.written?.(abs, lstatSync(abs).ino);
           return; // The link shares the inode, and with it all metadata, with its target.
         }
