@@ -175,6 +175,19 @@ describe('hardlinks that cannot be made', () => {
     expect(r.stderr).not.toContain('.portarc-');
     expect(readdirSync(join(base, 'dest', 'a'))).toEqual(['later']);
   });
+
+  it.runIf(isRoot)('device numbers past what Linux holds (12-bit major, 20-bit minor): each named with its numbers (exit 2), as GNU tar fails them', async () => {
+    const base = tempDir('hostile-dev');
+    const archive = join(base, 'a.tar');
+    const dev = (path: string, devMajor: number, devMinor: number) => [makeEntry({ path, type: 'chardev', devMajor, devMinor })] as [Entry];
+    writeFileSync(archive, await tarOf([dev('minor', 1, 2 ** 20 + 5), dev('major', 2 ** 12 + 1, 3), file('ok.txt', 'fine')]));
+    const r = portarc(['extract', '-f', archive, '-C', join(base, 'dest')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`minor: entry: not extracted: cannot make the device node: invalid argument (EINVAL) (device 1,${2 ** 20 + 5}: this system's device numbers hold a major below 4096 and a minor below 1048576)`);
+    expect(r.stderr).toContain(`major: entry: not extracted: cannot make the device node: invalid argument (EINVAL) (device ${2 ** 12 + 1},3:`);
+    expect(r.stderr).not.toContain('.portarc-');
+    expect(readdirSync(join(base, 'dest'))).toEqual(['ok.txt']);
+  });
 });
 
 describe('paths: the opt-out and leading slashes', () => {

@@ -396,7 +396,17 @@ export class Restorer {
           if (type !== 'fifo' && !(major <= 0xffffffff && minor <= 0xffffffff)) {
             return this.lose(entry, 'entry', `device ${major},${minor} is beyond this system's device numbers; not extracted`);
           }
-          this.makeName(abs, (at) => this.sys.mknod(at, type, 0o600, major, minor));
+          this.makeName(abs, (at) => {
+            try {
+              this.sys.mknod(at, type, 0o600, major, minor);
+            } catch (err) {
+              const code = (err as NodeJS.ErrnoException).code;
+              if (!code) throw err;
+              // Linux keeps 12 bits of major and 20 of minor (GNU tar: "Cannot mknod: Invalid argument").
+              const why = code === 'EINVAL' && type !== 'fifo' && (major >= 1 << 12 || minor >= 1 << 20) ? ` (device ${major},${minor}: this system's device numbers hold a major below 4096 and a minor below 1048576)` : '';
+              throw new Error(`cannot make the ${type === 'fifo' ? 'fifo' : 'device node'}: ${describeErrno(err as NodeJS.ErrnoException)}${why}`, { cause: err });
+            }
+          });
           break;
         }
       }

@@ -141,6 +141,11 @@ export function describeErrno(err: NodeJS.ErrnoException): string {
     EMFILE: 'too many open files',
     ENAMETOOLONG: 'file name too long',
     ELOOP: 'too many levels of symbolic links',
+    EINVAL: 'invalid argument',
+    EXDEV: 'on another file system',
+    EMLINK: 'too many links',
+    ENOTSUP: 'not supported',
+    EOPNOTSUPP: 'not supported',
   };
   const code = err.code;
   if (code && text[code]) return `${text[code]} (${code})`;
