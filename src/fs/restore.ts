@@ -506,7 +506,10 @@ export class Restorer {
   private failed(entry: Entry, err: unknown): void {
     if (err instanceof ArchiveError || err instanceof IoError) throw err;
     if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
-    this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
+    // A system error says what failed, not Node's text with the path it was given (a temporary
+    // name, or /proc/self/fd/N/... for a deep path): the entry is named already.
+    const e = err as NodeJS.ErrnoException;
+    this.lose(entry, 'entry', `not extracted: ${e.code && e.syscall ? `cannot ${e.syscall}: ${describeErrno(e)}` : e.message}`);
   }
 
   /** A regular file by the JS path: content under a temporary name, metadata, then its name. */
