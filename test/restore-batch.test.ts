@@ -118,7 +118,7 @@ describe.skipIf(native.kind !== 'native')('native batches of small files', () =>
       ['d/full', 'entry'],
     ]);
     expect(a.losses[0]!.reason).toMatch(/^bogus\.ns: lsetxattr bogus\.ns: Operation not supported$/);
-    expect(a.losses[2]!.reason).toMatch(/^not extracted: ENAMETOOLONG: name too long, lstat '.*\/d\/n{300}'$/);
+    expect(a.losses[2]!.reason).toBe('not extracted: cannot lstat: file name too long (ENAMETOOLONG)');
     expect(a.losses[4]!.reason).toBe('not extracted: a non-empty directory is in the way');
     // The destination and the directories set up in it are no entries: their mtimes are the runs'.
     const inside = (d: string) => Object.fromEntries(Object.entries(snapshot(join(base, d))).filter(([k]) => k !== '.' && !k.startsWith('d/full')));
