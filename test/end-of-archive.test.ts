@@ -259,6 +259,31 @@ describe('--ignore-zeros: archives concatenated are read as one (GNU tar -i)', (
     expect(without.stderr).toContain('--ignore-zeros reads on');
   });
 
+  it('-i: a lone zero block inside one archive is that archive\'s damage, not the start of another: the same report as without -i', () => {
+    // Before: the zero block was passed over as an end, and m/f2, found by its ustar header, was
+    // restored under its name without its pax records, "not in the manifest", unchecked.
+    const tar = join(work, 'pi.tar');
+    expect(portarc(['create', '-f', tar, '-C', work, 'm']).status).toBe(0);
+    zeroed(tar, offsets(tar)['m/f2']!, 1, 'pi-zeroed.tar');
+    for (const [how, cmd] of [
+      ['file', `${P} extract -i -f pi-zeroed.tar -C xi-lz-f`],
+      ['stdin', `cat pi-zeroed.tar | ${P} extract -i -f - -C xi-lz-s`],
+    ] as const) {
+      const dest = join(work, how === 'file' ? 'xi-lz-f' : 'xi-lz-s');
+      mkdirSync(dest);
+      const r = sh(cmd);
+      expect(r.status, `${how}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain('a lone zero block');
+      expect(r.stderr).toContain('its first headers were damaged and skipped, and it was read from the ustar header after them');
+      expect(r.stderr).not.toContain('not in the manifest');
+      expect(existsSync(join(dest, 'm', 'f2'))).toBe(false);
+      for (const f of ['f1', 'f3', 'f4', 'f5']) expect(readFileSync(join(dest, 'm', f), 'utf8')).toBe(`content of ${f}\n`);
+    }
+    const l = portarc(['list', '-i', '-f', join(work, 'pi-zeroed.tar')]);
+    expect(l.status).toBe(2);
+    expect(l.stderr).toContain('a lone zero block');
+  });
+
   it('a .tar.zst appended to another on stdin is seen: the stream is read to its end (exit 1, the warning); -i reads it', () => {
     // Before: exit 0 and not a word (b's frames were not decoded yet when a's end was read).
     const l = sh(`cat ab.tar.zst | ${P} list -f -`);

@@ -245,7 +245,9 @@ export class TarReader implements AsyncIterable<TarMember> {
             if (memberStart !== -1) this.fail('end-of-archive block after an extension header', got.at);
             // Two zero blocks end the archive; one followed by EOF is accepted too. One followed
             // by more of the archive took a member's header's place (damage, §4.7).
-            if (this.ignoreZeros) {
+            // With ignoreZeros, past end blocks (two or more) the next archive may start; a lone
+            // zero block is the damage it is without it (the rest is the same archive).
+            if (this.ignoreZeros && (await this.endBlocksFollow())) {
               if (!(await this.nextArchive())) return;
               if (this.newArchive) {
                 // The next archive states its own version and features (or none: another tool's).
@@ -461,6 +463,14 @@ export class TarReader implements AsyncIterable<TarMember> {
     };
     // An iterable, not a generator made now: most members' bodies are never read (list, directories).
     return { member: { entry, offset: memberStart, dataOffset: dataAt, body: { [Symbol.asyncIterator]: body }, headerSha256, archiveStart: this.archiveStart }, drain, complete: () => consumed === stored };
+  }
+
+  /** Is the block after a zero block zeros too, or the end of the input? (Looked at, not taken.) */
+  private async endBlocksFollow(): Promise<boolean> {
+    const next = this.src.readNow(BLOCK) ?? (await this.src.read(BLOCK));
+    const end = next.length < BLOCK || isZeroBlock(next);
+    this.src.unread(next);
+    return end;
   }
 
   /**
