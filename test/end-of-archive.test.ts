@@ -298,6 +298,12 @@ describe('--ignore-zeros: archives concatenated are read as one (GNU tar -i)', (
     const i = sh(`cat ab.tar.zst | ${P} extract -i -f - -C xz-2`);
     expect(i.status, i.stderr).toBe(0);
     expect(readFileSync(join(work, 'xz-2', 'b', 'fb'), 'utf8')).toBe('from b\n');
+    // verify named only the compressed stream's digest frame; now also what it is.
+    for (const cmd of [`cat ab.tar.zst | ${P} verify -f -`, `${P} verify -f ab.tar.zst`]) {
+      const v = sh(cmd);
+      expect(v.status, cmd).toBe(2);
+      expect(v.stdout, cmd).toContain('data follows the end of the archive, which tar readers do not read');
+    }
     // One archive alone on stdin: read to its end, nothing to say.
     const one = sh(`cat a.tar.zst | ${P} list -f -`);
     expect(one.status, one.stderr).toBe(0);

@@ -177,7 +177,9 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
         // The salvaging decoder hands out a checked frame in pieces of 256 KiB (reuseOutput): the lag
         // copies what the reader is about to take, not a whole frame ahead of it (memory).
         tarStream = lag.wrap(plain as AsyncIterable<Buffer>);
-        const reader = new TarReader(tarStream, { archiveName: opened.name, limits: opts.limits, ...(salvage ? { salvage: true, gaps: salvage.gaps } : {}) });
+        // Read to the end after the archive's end blocks: it is all read for the digests anyway, and what a
+        // second archive appended with cat holds is decoded only when read (spec §4.7).
+        const reader = new TarReader(tarStream, { archiveName: opened.name, limits: opts.limits, readPastEnd: Infinity, ...(salvage ? { salvage: true, gaps: salvage.gaps } : {}) });
         if (salvage) salvaged = { gaps: new FrameGaps(salvage.gaps), skipped: reader.damaged };
         res.info = reader.info;
         members = reader;
