@@ -1,7 +1,8 @@
 // Where a tar archive ends (spec §4.7), and what is never passed over in silence there: a zero
 // block that took a member's header's place (a "lone zero block": every member after it was lost
 // with exit 0), data after the end blocks (another archive appended with cat), a portarc archive
-// whose end came before its manifest member, and, for verify, an archive cut short.
+// whose end came before its manifest member, and, for verify, an archive cut short. Zip too: what
+// follows the end records of a streamed zip, and a zip before the one a file's end records name.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -332,5 +333,45 @@ describe('--ignore-zeros: archives concatenated are read as one (GNU tar -i)', (
       expect(existsSync(join(work, `xd-${i + 1}`, 'b', 'fb'))).toBe(false);
       expect(readFileSync(join(work, `xd-${i + 1}`, 'b', 'fb.damaged'), 'utf8')).toBe('From b\n');
     }
+  });
+});
+
+describe('zip: another archive appended (cat a.zip b.zip)', () => {
+  it('read as a stream, what follows the end records is said (list/extract exit 1, verify exit 2); embedded recovery data is not', () => {
+    // Before: the stream reader stopped at a.zip's end record: exit 0, b's entries unread, not a word.
+    expect(portarc(['create', '-f', join(work, 'za.zip'), '-C', work, 'm/f1']).status).toBe(0);
+    expect(portarc(['create', '-f', join(work, 'zb.zip'), '-C', work, 'm/f2']).status).toBe(0);
+    expect(sh('cat za.zip zb.zip > zab.zip && (cd m && zip -q ../ia.zip f3 && zip -q ../ib.zip f4) && cat ia.zip ib.zip > iab.zip').status).toBe(0);
+    const size = readFileSync(join(work, 'za.zip')).length;
+    const l = sh(`cat zab.zip | ${P} list -f -`);
+    expect(l.status, l.stderr).toBe(1);
+    expect(l.stdout.trim()).toBe('m/f1');
+    expect(l.stderr).toContain(`(stdin): data follows the end of the archive, at offset ${size}, and was not read`);
+    mkdirSync(join(work, 'xz-zip'));
+    const x = sh(`cat zab.zip | ${P} extract -f - -C xz-zip`);
+    expect(x.status, x.stderr).toBe(1);
+    expect(x.stderr).toContain('data follows the end of the archive');
+    const v = sh(`cat zab.zip | ${P} verify -f -`);
+    expect(v.status).toBe(2);
+    expect(v.stdout).toContain('data follows the end of the archive, which zip readers do not read as this archive');
+    // Info-ZIP's archives alike.
+    const i = sh(`cat iab.zip | ${P} list -f -`);
+    expect(i.status).toBe(1);
+    expect(i.stderr).toContain('data follows the end of the archive');
+    // One archive alone, and one with its recovery data embedded after it: nothing to say.
+    expect(portarc(['create', '--recovery', '10%', '--embed-recovery', '-f', join(work, 'zr.zip'), '-C', work, 'm/f1']).status).toBe(0);
+    for (const one of ['za.zip', 'zr.zip']) {
+      const r = sh(`cat ${one} | ${P} list -f -`);
+      expect(r.status, `${one}: ${r.stderr}`).toBe(0);
+      expect(r.stderr).toBe('');
+      expect(sh(`cat ${one} | ${P} verify -f -`).status).toBe(0);
+    }
+  });
+
+  it('from a file, the end records name the last archive: the zip before it is said to be there', () => {
+    const r = portarc(['list', '-f', join(work, 'zab.zip')]);
+    expect(r.status).toBe(1);
+    expect(r.stdout.trim()).toBe('m/f2');
+    expect(r.stderr).toContain('extra bytes before the archive data; offsets adjusted (they begin with a zip member: another archive before this one, as by cat? Its entries were not read)');
   });
 });

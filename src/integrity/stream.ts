@@ -107,6 +107,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
     let members!: AsyncIterable<{ entry: Entry; offset: number; dataOffset?: number; body: AsyncIterable<Buffer> }>;
     let lag: LagDigest | undefined;
     let tarReader: TarReader | undefined;
+    let zipReader: ZipStreamReader | undefined;
     /** The compressed bytes, for the compressed-stream digest (spec/manifest.md §7.1). */
     let clag: LagDigest | undefined;
     let tarStream: AsyncGenerator<Buffer> | undefined;
@@ -133,6 +134,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
           const reader = new ZipStreamReader(stable(rest), { archiveName: opened.name, limits: opts.limits });
           res.info = reader.info;
           members = reader;
+          zipReader = reader;
         }
       } else {
         const unsupported = unsupportedFormat(head);
@@ -216,6 +218,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
     // (spec §4.7): neither is the archive as it was written.
     if (complete && tarReader?.missingEnd) damaged.push({ part: 'archive', range: [lag?.position ?? 0, lag?.position ?? 0], what: 'the archive ends without its end-of-archive blocks (cut short?): members after that may be missing' });
     if (complete && tarReader?.trailingAt !== undefined) damaged.push({ part: 'archive', range: [tarReader.trailingAt, tarReader.trailingAt], what: 'data follows the end of the archive, which tar readers do not read (another archive appended, as by cat?)' });
+    if (complete && zipReader?.trailingAt !== undefined) damaged.push({ part: 'archive', range: [zipReader.trailingAt, zipReader.trailingAt], what: 'data follows the end of the archive, which zip readers do not read as this archive (another archive appended, as by cat?)' });
     // Damaged frames after the tar's end (the reader stopped at its end blocks): still damage.
     salvaged?.gaps.report(Infinity, damaged);
     if (table.error) damaged.push({ part: 'compression', range: [0, 0], compressedOffset: table.error.compressedOffset, what: table.error.reason });

@@ -179,7 +179,13 @@ export class ZipFile {
     }
     this.delta = cdEnd - (cdOffset + cdSize);
     if (this.delta < 0) this.fail(`central directory (offset ${cdOffset}, ${cdSize} bytes) runs past the end record at ${cdEnd}`, eocdPos);
-    if (this.delta > 0) this.info.warnings.push(`${this.name}: ${this.delta} extra bytes before the archive data; offsets adjusted`);
+    if (this.delta > 0) {
+      // A self-extractor's stub, usually; a zip member's signature there is another archive before
+      // this one (cat a.zip b.zip), whose entries nothing reads: said so.
+      const first = await this.read(0, 4);
+      const zipBefore = first.length === 4 && first.readUInt32LE(0) === SIG.local;
+      this.info.warnings.push(`${this.name}: ${this.delta} extra bytes before the archive data; offsets adjusted${zipBefore ? ' (they begin with a zip member: another archive before this one, as by cat? Its entries were not read)' : ''}`);
+    }
     this.cdStart = cdOffset + this.delta;
     this.cdEnd = cdEnd;
     await this.checkCentral(entries);

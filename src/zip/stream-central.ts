@@ -7,6 +7,7 @@ import { crc32 } from './crc.js';
 import { readExtras, unixModeOf } from './entrymap.js';
 import { Zip64Error, applyZip64 } from './extra.js';
 import type { PullSource } from './pull.js';
+import { MAGIC as PAR2_MAGIC } from '../integrity/par2/packets.js';
 import { CENTRAL_SIZE, SIG, U16, centralLength, decodeCentral, readU64 } from './records.js';
 
 /** Members whose local headers are kept for the cross-check (35 bytes each). */
@@ -79,7 +80,8 @@ export interface TailOptions {
   warn: (message: string) => void;
 }
 
-export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOptions): Promise<void> {
+/** Returns where data follows the end records (another archive appended), if it does. */
+export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOptions): Promise<number | undefined> {
   const fail: TailOptions['fail'] = o.fail;
   let sig = o.firstSig;
   let count = 0;
@@ -161,4 +163,25 @@ export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOpt
   stated ??= total === U16 ? undefined : total;
   if (stated !== undefined && stated !== count) fail(`the end record says ${stated} entries, the central directory holds ${count}`, pos);
   await src.skip(eocd.readUInt16LE(16));
+  return afterEnd(src, o.warn);
+}
+
+/**
+ * What follows the end record: read to the end of the input (a pipe is read to its end, as tar's
+ * is). Zeros are padding, and embedded recovery data starts with a PAR2 packet; anything else is
+ * data no zip reader reads (another archive appended with `cat`, say): said, never passed over in
+ * silence (spec/zip-profile.md §6.2, as spec/portarc-1.md §4.7 for tar).
+ */
+async function afterEnd(src: PullSource, warn: TailOptions['warn']): Promise<number | undefined> {
+  for (;;) {
+    const at = src.position;
+    const part = await src.some(64 << 10);
+    if (!part.length) return undefined;
+    const nz = part.findIndex((b) => b !== 0);
+    if (nz < 0) continue;
+    const head = Buffer.concat([part.subarray(nz), nz + 8 > part.length ? await src.read(8) : Buffer.alloc(0)]).subarray(0, 8);
+    if (head.equals(PAR2_MAGIC)) return undefined;
+    warn(`data follows the end of the archive, at offset ${at + nz}, and was not read (another archive appended, as by cat?)`);
+    return at + nz;
+  }
 }

@@ -68,6 +68,8 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
   private log = new LocalLog();
   /** Local members read (overflow members included). */
   private members = 0;
+  /** Where data follows the end records, read by nothing (another archive appended with cat). */
+  trailingAt: number | undefined;
 
   constructor(source: AsyncIterable<Buffer | Uint8Array>, opts: ZipStreamReaderOptions = {}) {
     this.src = new PullSource(source);
@@ -393,7 +395,7 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
 
   /** The central directory and the end records, held against what the stream held (spec §6.2). */
   private async centralDirectory(at: number, firstSig: number): Promise<void> {
-    await readCentralTail(this.src, this.log, {
+    this.trailingAt = await readCentralTail(this.src, this.log, {
       at,
       firstSig,
       checking: this.members <= CHECK_LIMIT,
