@@ -20,6 +20,8 @@ touch -d @1600000000 "$W/t/a.txt" "$W/t/sub/run.sh" "$W/t/naïve.txt" "$W/t/sub"
 touch -h -d @1600000000 "$W/t/link"
 (cd "$W" && TZ=UTC zip -q -X -y -r infozip-X.zip t && TZ=UTC zip -q -y -r infozip.zip t && bsdtar --format=zip -cf bsdtar.zip t && 7z a -snl -bd -bso0 7zip.zip t)
 for n in infozip-X infozip bsdtar 7zip; do cp "$W/$n.zip" "$V/y_$n.zip"; done
+# Two archives concatenated: the end records name the second (zip-profile §6.1 item 4).
+cat "$V/y_infozip-X.zip" "$V/y_infozip.zip" > "$V/y_zip-appended.zip"
 python3 - <<'PY'
 z = open('vectors/zip/y_infozip-X.zip', 'rb').read()
 i = z.find(b'PK\x03\x04')
