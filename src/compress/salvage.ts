@@ -15,6 +15,7 @@
 
 import { zstdBackend, type FrameDecoder } from './backend.js';
 import { FrameError, FrameWalker, SKIPPABLE_MAGIC, ZSTD_MAGIC } from './frames.js';
+import { MAGIC as PAR2_MAGIC } from '../integrity/par2/packets.js';
 import type { SeekTable } from './seektable.js';
 import { Xxh64 } from './xxh64.js';
 import type { ZstdDecompressOptions } from './zstd.js';
@@ -226,6 +227,9 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
       passed = 0;
       const rest = chunk.subarray(Math.min(chunk.length, Math.max(0, failure.at - base)));
       const from = base + (chunk.length - rest.length);
+      // Embedded recovery data after the last frame (spec/recovery.md §10): the zstd stream ends
+      // there, whole; it is no damaged frame. (Anything else there is, and is reported.)
+      if (failure.start === from && unchecked === 0 && rest.subarray(0, PAR2_MAGIC.length).equals(PAR2_MAGIC)) return;
       let resume: { at: number; rest: Buffer; frame: number; size?: number };
       // The table must place the damaged frame where it began, in the compressed bytes and in the
       // decoded ones; if not, its sizes are wrong and the next frame is found by its magic.

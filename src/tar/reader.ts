@@ -592,8 +592,13 @@ export class TarReader implements AsyncIterable<TarMember> {
         }
       }
     } catch (err) {
-      // A damaged frame after the end (salvage): what follows the archive is not its concern.
+      // Compressed bytes after the archive's last frame that are no zstd data (or a damaged frame
+      // there, salvage): nothing reads them either (zstd -d fails on them): said, not passed over.
       if (!(err instanceof GapError)) throw err;
+      const g = err.gap as Partial<FrameGap>;
+      this.trailingAt ??= at;
+      const where = g.compressed ? `compressed bytes ${g.compressed[0]}-${g.compressed[1]}` : `the bytes from offset ${at}`;
+      this.info.warnings.push(`${this.name}: ${where} after the end of the archive are no zstd data or a damaged frame (${err.gap.reason}) and were not read`);
     }
   }
 
