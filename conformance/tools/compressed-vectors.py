@@ -38,3 +38,11 @@ with open(f'{V}/malformed/n_zstd-corrupt-frame.json', 'w') as f:
     json.dump({'description': 'compressed/y_portarc-seekable.tar.zst with one byte of its third frame flipped: the reader reports the damage (frame and compressed offset) and exits 2.',
                'madeBy': f'tools/compressed-vectors.py (byte {at} xor 0x55)', 'exit': 2}, f, indent=2)
     f.write('\n')
+
+# Bytes that are no zstd data after the last frame (spec §4.7): a reader without salvage fails.
+junk = open(f'{V}/compressed/y_portarc-seekable.tar.zst', 'rb').read() + bytes([0x5a]) * 64
+open(f'{V}/malformed/n_zstd-trailing-junk.tar.zst', 'wb').write(junk)
+with open(f'{V}/malformed/n_zstd-trailing-junk.json', 'w') as f:
+    json.dump({'description': 'compressed/y_portarc-seekable.tar.zst followed by 64 bytes of 0x5a, which are no zstd frame (zstd -d fails on the file): a reader without salvage fails there and exits 2 (one with salvage warns, spec §4.7).',
+               'madeBy': 'tools/compressed-vectors.py (y_portarc-seekable.tar.zst + 64 x 0x5a)', 'exit': 2}, f, indent=2)
+    f.write('\n')
