@@ -593,12 +593,13 @@ export class TarReader implements AsyncIterable<TarMember> {
       }
     } catch (err) {
       // Compressed bytes after the archive's last frame that are no zstd data (or a damaged frame
-      // there, salvage): nothing reads them either (zstd -d fails on them): said, not passed over.
+      // there, salvage): nothing can read them (zstd -d fails on them, and GNU tar with it):
+      // damage of the file, as a damaged frame inside it would be (spec §4.7).
       if (!(err instanceof GapError)) throw err;
       const g = err.gap as Partial<FrameGap>;
-      this.trailingAt ??= at;
       const where = g.compressed ? `compressed bytes ${g.compressed[0]}-${g.compressed[1]}` : `the bytes from offset ${at}`;
-      this.info.warnings.push(`${this.name}: ${where} after the end of the archive are no zstd data or a damaged frame (${err.gap.reason}) and were not read`);
+      // (With `compressed`, verify leaves it to its own report of the gap.)
+      this.damaged.push({ what: `${where} after the end of the archive are no zstd data or a damaged frame (${err.gap.reason}); not read`, range: [at, at], ...(g.compressed ? { compressed: g.compressed } : {}) });
     }
   }
 
