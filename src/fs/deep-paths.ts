@@ -98,21 +98,28 @@ export class DeepPaths {
     const known = this.anchors.get(key);
     if (known) return known;
     if (this.anchors.size >= MAX_ANCHORS) return undefined;
-    let fd: number;
-    try {
-      // Not through a symlink put in its place (restore verified its parents as directories).
-      fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-    } catch {
-      return undefined;
-    }
-    const alias = this.alias!(fd).toString('latin1');
-    if (!existsSync(alias)) {
-      closeSync(fd);
-      return undefined;
-    }
-    const anchor = { fd, alias };
+    const fd = holdDirectory(path, this.alias!);
+    if (fd === undefined) return undefined;
+    const anchor = { fd, alias: this.alias!(fd).toString('latin1') };
     this.anchors.set(key, anchor);
-    this.aliases.set(alias, `${this.root.toString('latin1')}/${key}`);
+    this.aliases.set(anchor.alias, `${this.root.toString('latin1')}/${key}`);
     return anchor;
   }
+}
+
+/**
+ * The directory at `path` opened for `alias` (not through a symlink put in its place); undefined
+ * when it cannot be, or the alias does not resolve (no /proc mounted): the long paths then fail
+ * as the system says, named.
+ */
+export function holdDirectory(path: Buffer, alias: (fd: number) => Buffer): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  if (existsSync(alias(fd))) return fd;
+  closeSync(fd);
+  return undefined;
 }

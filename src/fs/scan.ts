@@ -6,12 +6,13 @@
 
 // Small syscalls (lstat, readdir, readlink, reading a small file) are made synchronously: the
 // promise API's thread-pool round trip per call dominated the time for many small files.
-import { closeSync, constants, createReadStream, existsSync, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { decodeAclXattr } from '../model/acl.js';
 import { bufferBody, cannotRead, readFailure } from '../io/body.js';
 import { EntryError, UsageError, ioError } from '../model/errors.js';
 import { displayName, makeEntry, type AclEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
+import { DEEP, holdDirectory } from './deep-paths.js';
 import { hostPlatform, type Platform } from './platform.js';
 import { F, SCAN_CONTENT, SCAN_FIELDS, SCAN_STAT, SCAN_XATTRS, loadSys, type Sys } from './sys.js';
 import { groupName, userName } from './users.js';
@@ -221,7 +222,8 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
         const slash = Buffer.from('/');
         // Deep enough that a child's path could pass PATH_MAX: the children are named through
         // this directory's descriptor, held open until its subtree is done.
-        const anchor = it.abs.length > DEEP ? openAnchor(it.abs, ctx.platform) : undefined;
+        // (Past DEEP a child adds at most 256 bytes: every path stays under Linux's PATH_MAX.)
+        const anchor = it.abs.length > DEEP && ctx.platform.dirAlias ? holdDirectory(it.abs, ctx.platform.dirAlias) : undefined;
         const base = anchor === undefined ? it.abs : ctx.platform.dirAlias!(anchor);
         const children = names.map((n) => ({
           abs: Buffer.concat([base, slash, n]),
@@ -237,29 +239,6 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
     }
     i += stats.length;
   }
-}
-
-/**
- * A directory path longer than this gets a descriptor for its children's paths: a child adds at
- * most 256 bytes, so every path the scan passes stays under Linux's PATH_MAX (4096 with its NUL).
- */
-const DEEP = 3072;
-
-/**
- * The directory at `abs` opened (not following a symlink put in its place) for platform.dirAlias;
- * undefined where there is no alias (the long paths then fail as the system says, loudly).
- */
-function openAnchor(abs: Buffer, platform: Platform): number | undefined {
-  if (!platform.dirAlias) return undefined;
-  let fd: number;
-  try {
-    fd = openSync(abs, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-  } catch {
-    return undefined; // its children are then read by their long paths, and fail there, named
-  }
-  if (existsSync(platform.dirAlias(fd))) return fd;
-  closeSync(fd); // no /proc mounted
-  return undefined;
 }
 
 /** Up to BATCH items the JS way: lstat each, then their xattrs in one getXattrs call. */
