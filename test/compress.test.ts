@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { deflateRawSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers/tree.js';
 import {
@@ -32,6 +32,7 @@ import {
   type RandomAccessReader,
   type ZstdBackendName,
 } from '../src/compress/index.js';
+import { crc32 } from '../src/zip/crc.js';
 
 // ---- data and helpers ---------------------------------------------------------------------------
 
@@ -168,6 +169,69 @@ describe('gzip', () => {
     const a = text(300000, 2), b = randomBytes(70000), c = text(5, 3);
     const multi = Buffer.concat([gzipSync(a), gzipSync(b), gzipSync(c)]);
     expect((await collect(decompressor('gzip')(chunks(multi)))).equals(Buffer.concat([a, b, c]))).toBe(true);
+  });
+
+  /** What a decoder hands out before it fails (or all of it), and the failure. */
+  async function partial(it: AsyncIterable<Buffer>): Promise<{ out: Buffer; err?: CompressError }> {
+    const parts: Buffer[] = [];
+    try {
+      for await (const c of it) parts.push(Buffer.from(c));
+      return { out: Buffer.concat(parts) };
+    } catch (e) {
+      expect(e).toBeInstanceOf(CompressError);
+      return { out: Buffer.concat(parts), err: e as CompressError };
+    }
+  }
+
+  it('after the last member: zeros are padding; other bytes are named, after all the data was handed out', async () => {
+    const a = text(200000, 4), b = text(3000, 5);
+    const gz = Buffer.concat([gzipSync(a), gzipSync(b)]);
+    const whole = Buffer.concat([a, b]);
+    for (const sizes of [[1], [3, 11], [65536], [1 << 20]]) {
+      expect((await partial(decompressor('gzip')(chunks(Buffer.concat([gz, Buffer.alloc(1000)]), sizes)))).out.equals(whole)).toBe(true);
+      const junk = await partial(decompressor('gzip')(chunks(Buffer.concat([gz, Buffer.alloc(0), Buffer.from('trailing junk')]), sizes)));
+      expect(junk.out.equals(whole)).toBe(true);
+      expect(junk.err!.message).toBe(`gzip: compressed bytes ${gz.length}–${gz.length + 13} after the last gzip member are not gzip data (bytes that start no member, at ${gz.length}): not read (gzip -d calls them trailing garbage)`);
+      expect(junk.err!.compressedOffset).toBe(gz.length);
+      // Zeros and then something else: gzip -d calls that trailing garbage too (Node's Gunzip
+      // stopped at the first zero byte and said nothing).
+      const late = await partial(decompressor('gzip')(chunks(Buffer.concat([gz, Buffer.alloc(600), Buffer.from([7])]), sizes)));
+      expect(late.out.equals(whole)).toBe(true);
+      expect(late.err!.message).toContain(`(600 zero bytes and then bytes that start no member, at ${gz.length + 600})`);
+    }
+    // gzip agrees that both are trailing garbage (exit 2, a warning).
+    expect(run('gzip', ['-dc'], Buffer.concat([gz, Buffer.from('trailing junk')])).stderr).toMatch(/trailing garbage ignored/);
+  });
+
+  it('reads every header field (FEXTRA, FNAME, FCOMMENT, FHCRC) across any chunking, and checks each member', async () => {
+    const data = text(70000, 6);
+    const deflated = deflateRawSync(data);
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(crc32(data), 0);
+    trailer.writeUInt32LE(data.length, 4);
+    const head = Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0x1e, 0, 0, 0, 0, 0, 3]), Buffer.from([5, 0]), Buffer.from('AB\x01\x00x'), Buffer.from('name.tar\0comment\0')]);
+    const crc16 = Buffer.alloc(2);
+    crc16.writeUInt16LE(crc32(head) & 0xffff);
+    const member = Buffer.concat([head, crc16, deflated, trailer]);
+    expect(run('gzip', ['-dc'], member).stdout.equals(data)).toBe(true); // the member is right
+    const two = Buffer.concat([member, gzipSync(Buffer.from('second'))]);
+    for (const sizes of [[1], [2, 5], [13], [4096]]) {
+      expect((await collect(decompressor('gzip')(chunks(two, sizes)))).equals(Buffer.concat([data, Buffer.from('second')]))).toBe(true);
+    }
+    const badHcrc = Buffer.from(member);
+    badHcrc[head.length] ^= 1;
+    expect((await failure(collect(decompressor('gzip')(chunks(badHcrc))))).message).toBe('gzip: header CRC mismatch in the member at compressed byte 0; nothing after it can be read (a gzip stream cannot be resynchronised)');
+    const badCrc = Buffer.from(two);
+    badCrc[member.length - 8] ^= 1;
+    const c = await partial(decompressor('gzip')(chunks(badCrc, [4096])));
+    expect(c.out.equals(data)).toBe(true);
+    expect(c.err!.message).toMatch(new RegExp(`^gzip: the data of the member at compressed byte 0 does not match its trailer \\(CRC-32 ${crc32(data).toString(16).padStart(8, '0')}, the trailer says [0-9a-f]{8}\\) in compressed bytes ${member.length - 8}–${member.length};`));
+    const badSize = Buffer.from(member);
+    badSize[member.length - 4] ^= 1;
+    expect((await failure(collect(decompressor('gzip')(chunks(badSize))))).message).toContain(`(${data.length} bytes (mod 2^32: ${data.length}), the trailer says ${data.length ^ 1})`);
+    for (const cut of [5, head.length + 1, member.length - 3]) {
+      expect((await failure(collect(decompressor('gzip')(chunks(member.subarray(0, cut)))))).message).toMatch(/^gzip: unexpected end of file/);
+    }
   });
 
   it('names the compressed offset of damage and of truncation', async () => {

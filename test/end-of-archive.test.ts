@@ -359,6 +359,44 @@ describe('bytes that are no zstd data after a .tar.zst', () => {
   });
 });
 
+describe('bytes that are no gzip data after a .tar.gz', () => {
+  it('everything is listed and extracted, then they are named (exit 2, as gzip -d and GNU tar); zeros are padding; embedded recovery data is not junk', () => {
+    // Before: Node's Gunzip failed on the chunk holding them, so a small archive listed and
+    // extracted nothing ("incorrect header check in compressed bytes 0-N"); after a zero byte it
+    // stopped without a word, whatever followed (gzip -d: "trailing garbage ignored", exit 2).
+    expect(portarc(['create', '-f', join(work, 'g.tar.gz'), '-C', work, 'm']).status).toBe(0);
+    const gz = readFileSync(join(work, 'g.tar.gz'));
+    writeFileSync(join(work, 'g-junk.tar.gz'), Buffer.concat([gz, Buffer.alloc(100, 0x5a)]));
+    writeFileSync(join(work, 'g-zjunk.tar.gz'), Buffer.concat([gz, Buffer.alloc(512), Buffer.from('junk\n')]));
+    writeFileSync(join(work, 'g-zeros.tar.gz'), Buffer.concat([gz, Buffer.alloc(4096)]));
+    const names = ['m', ...FILES.map((f) => `m/${f}`)].join('\n');
+    for (const [file, from, zeros] of [['g-junk.tar.gz', gz.length, ''], ['g-zjunk.tar.gz', gz.length, `512 zero bytes and then `]] as const) {
+      expect(sh(`tar tzf ${file}`).status).toBe(2); // GNU tar, through gzip
+      for (const cmd of [`${P} list -f ${file}`, `cat ${file} | ${P} list -f -`]) {
+        const r = sh(cmd);
+        expect(r.status, `${cmd}: ${r.stderr}`).toBe(2);
+        expect(r.stdout.trim()).toBe(names);
+        expect(r.stderr).toContain(`gzip: compressed bytes ${from}–`);
+        expect(r.stderr).toContain(`after the last gzip member are not gzip data (${zeros}bytes that start no member, at ${from + (zeros ? 512 : 0)}): not read (gzip -d calls them trailing garbage)`);
+      }
+      const out = join(work, `x-${file}`);
+      const r = portarc(['extract', '-f', join(work, file), '-C', out]);
+      expect(r.status, r.stderr).toBe(2);
+      for (const f of FILES) expect(readFileSync(join(out, 'm', f), 'utf8')).toBe(`content of ${f}\n`);
+      expect(portarc(['verify', '-f', join(work, file)]).status).toBe(2);
+    }
+    // Zeros alone are padding to list and extract (verify misses the digest member at the end).
+    const z = sh(`${P} list -f g-zeros.tar.gz`);
+    expect([z.status, z.stdout.trim(), z.stderr]).toEqual([0, names, '']);
+    expect(portarc(['create', '--recovery', '10%', '--embed-recovery', '-f', join(work, 'g-rec.tar.gz'), '-C', work, 'm']).status).toBe(0);
+    for (const cmd of [`${P} list -f g-rec.tar.gz`, `cat g-rec.tar.gz | ${P} list -f -`]) {
+      const r = sh(cmd);
+      expect(r.status, `${cmd}: ${r.stderr}`).toBe(0);
+      expect(r.stdout.trim()).toBe(names);
+    }
+  });
+});
+
 describe('zip: another archive appended (cat a.zip b.zip)', () => {
   it('read as a stream, what follows the end records is said (list/extract exit 1, verify exit 2); embedded recovery data is not', () => {
     // Before: the stream reader stopped at a.zip's end record: exit 0, b's entries unread, not a word.

@@ -46,3 +46,13 @@ with open(f'{V}/malformed/n_zstd-trailing-junk.json', 'w') as f:
     json.dump({'description': 'compressed/y_portarc-seekable.tar.zst followed by 64 bytes of 0x5a, which are no zstd frame (zstd -d fails on the file): a reader without salvage fails there and exits 2 (one with salvage warns, spec §4.7).',
                'madeBy': 'tools/compressed-vectors.py (y_portarc-seekable.tar.zst + 64 x 0x5a)', 'exit': 2}, f, indent=2)
     f.write('\n')
+
+# After the last gzip member (spec §4.7, §4.8): zeros are padding; any other byte is damage.
+gz = open(f'{V}/compressed/y_gzip-ustar.tar.gz', 'rb').read()
+open(f'{V}/compressed/y_gzip-trailing-zeros.tar.gz', 'wb').write(gz + bytes(1024))
+expected_from('y_gnutar-ustar', 'y_gzip-trailing-zeros', 'compressed/y_gzip-ustar.tar.gz followed by 1024 zero bytes: padding after the last gzip member, which gzip -d ignores; the same entries, no warning.', 'tools/compressed-vectors.py (y_gzip-ustar.tar.gz + 1024 zeros)')
+open(f'{V}/malformed/n_gzip-trailing-junk.tar.gz', 'wb').write(gz + bytes([0x5a]) * 64)
+with open(f'{V}/malformed/n_gzip-trailing-junk.json', 'w') as f:
+    json.dump({'description': 'compressed/y_gzip-ustar.tar.gz followed by 64 bytes of 0x5a, which start no gzip member (gzip -d: "trailing garbage ignored", exit 2, and GNU tar with it): the reader reads every entry and then fails there, naming the compressed bytes (spec §4.7).',
+               'madeBy': 'tools/compressed-vectors.py (y_gzip-ustar.tar.gz + 64 x 0x5a)', 'exit': 2}, f, indent=2)
+    f.write('\n')
