@@ -189,6 +189,15 @@ describe('data after the end of the archive', () => {
     const i = portarc(['list', '-i', '-f', join(work, 'rec-other.tar')]);
     expect(i.status, i.stderr).toBe(0);
     expect(i.stdout.trim().split('\n').filter((n) => n === 'm/f1')).toHaveLength(2);
+    // Read as a stream too: the locator says how far the region goes, and what follows it is
+    // looked at (before: exit 0, not a word, the appended archive unread).
+    const s = sh(`cat rec-other.tar | ${P} list -f -`);
+    expect(s.status, s.stderr).toBe(1);
+    expect(s.stderr).toContain(`(stdin): data follows the end of the archive, at offset ${size}, and was not read`);
+    for (const cmd of [`cat rec.tar | ${P} list -f -`, `(cat rec.tar; head -c 20000 /dev/zero) | ${P} list -f -`]) {
+      const r = sh(cmd);
+      expect([r.status, r.stderr], cmd).toEqual([0, '']);
+    }
   });
 
   it('record padding and nothing else after the end: no warning', () => {
@@ -427,6 +436,14 @@ describe('zip: another archive appended (cat a.zip b.zip)', () => {
       expect(r.stderr).toBe('');
       expect(sh(`cat ${one} | ${P} verify -f -`).status).toBe(0);
     }
+    // An archive appended after the recovery data and its tail (the central directory again) is
+    // seen: the locator says where they end (before: exit 0, not a word).
+    const rsize = readFileSync(join(work, 'zr.zip')).length;
+    expect(sh('cat zr.zip zb.zip > zrb.zip').status).toBe(0);
+    const rb = sh(`cat zrb.zip | ${P} list -f -`);
+    expect([rb.status, rb.stdout.trim()], rb.stderr).toEqual([1, 'm/f1']);
+    expect(rb.stderr).toContain(`(stdin): data follows the end of the archive, at offset ${rsize}, and was not read`);
+    expect(sh(`cat zrb.zip | ${P} verify -f -`).status).toBe(2);
   });
 
   it('from a file, the end records name the last archive: the zip before it is said to be there', () => {

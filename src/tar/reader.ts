@@ -10,7 +10,7 @@ import { bufferBody } from '../io/body.js';
 import { describeGap, type FrameGap } from '../compress/salvage.js';
 import { BLOCK, HeaderError, TYPE, decodeHeader, isZeroBlock, readSparseRuns, type RawHeader } from './header.js';
 import { FieldError } from './numbers.js';
-import { HEADER_SIZE, LOCATOR_PACKET, MAGIC as PAR2_MAGIC, TYPE as PACKET_TYPE, parseLocator } from '../integrity/par2/packets.js';
+import { LOCATOR_PACKET, MAGIC as PAR2_MAGIC, regionEnd } from '../integrity/par2/packets.js';
 import { PaxError, parsePaxRecords, type PaxRecord } from './pax.js';
 import { applyPaxRecord, finishPax, newPaxState } from './paxmap.js';
 import { applyGlobalRecords, newArchiveInfo, type ArchiveInfo } from './version.js';
@@ -579,8 +579,22 @@ export class TarReader implements AsyncIterable<TarMember> {
           if (!head.subarray(0, PAR2_MAGIC.length).equals(PAR2_MAGIC)) return this.trailing(at + nz);
           // Embedded recovery data: its locator says where it ends; anything after that is data too.
           const end = regionEnd(head, at + nz);
-          if (end !== undefined && this.inputLength !== undefined && end < this.inputLength) this.trailing(end);
-          return;
+          if (end === undefined) return;
+          if (this.inputLength !== undefined) return void (end < this.inputLength && this.trailing(end));
+          // A stream (`cat a.tar b.tar | portarc list -f -`, a with recovery data): read past the
+          // region and look on from its end, as for the end blocks.
+          if (end <= at + part.length) {
+            part = part.subarray(end - at);
+            at = end;
+            continue;
+          }
+          // (A region is longer than its first packet: `end` is past what `head` read.)
+          const skip = end - this.src.position;
+          if (skip > budget || (await this.src.skip(skip)) < skip) return;
+          budget -= skip;
+          at = end;
+          part = Buffer.alloc(0);
+          continue;
         }
         at += part.length;
         part = this.src.takeNow(64 << 10);
@@ -717,19 +731,6 @@ export class TarReader implements AsyncIterable<TarMember> {
     }
     return { runs: pairsToRuns(lines.slice(1, 1 + count * 2)), bytes };
   }
-}
-
-/**
- * Where embedded recovery data that starts at `at` ends, from its first locator (`packet`: at
- * least its 96 bytes; spec/recovery.md §10.3): P + R + T, when the packet is a locator whose P is
- * `at`; else undefined. Its MD5 is not checked: this only says where other data may begin.
- */
-function regionEnd(packet: Buffer, at: number): number | undefined {
-  if (packet.length < LOCATOR_PACKET || !packet.subarray(48, HEADER_SIZE).equals(PACKET_TYPE.locator)) return undefined;
-  const l = parseLocator(packet.subarray(HEADER_SIZE, LOCATOR_PACKET));
-  if (!l || l.archiveLength !== at || l.regionLength < LOCATOR_PACKET) return undefined;
-  const end = l.archiveLength + l.regionLength + l.tailLength;
-  return Number.isSafeInteger(end) ? end : undefined;
 }
 
 /** A block with a right checksum and ustar magic (or v7's none): where salvage starts again. */

@@ -7,7 +7,7 @@ import { crc32 } from './crc.js';
 import { readExtras, unixModeOf } from './entrymap.js';
 import { Zip64Error, applyZip64 } from './extra.js';
 import type { PullSource } from './pull.js';
-import { MAGIC as PAR2_MAGIC } from '../integrity/par2/packets.js';
+import { LOCATOR_PACKET, MAGIC as PAR2_MAGIC, regionEnd } from '../integrity/par2/packets.js';
 import { CENTRAL_SIZE, SIG, U16, centralLength, decodeCentral, readU64 } from './records.js';
 
 /** Members whose local headers are kept for the cross-check (35 bytes each). */
@@ -179,8 +179,17 @@ async function afterEnd(src: PullSource, warn: TailOptions['warn']): Promise<num
     if (!part.length) return undefined;
     const nz = part.findIndex((b) => b !== 0);
     if (nz < 0) continue;
-    const head = Buffer.concat([part.subarray(nz), nz + 8 > part.length ? await src.read(8) : Buffer.alloc(0)]).subarray(0, 8);
-    if (head.equals(PAR2_MAGIC)) return undefined;
+    const bytes = nz + LOCATOR_PACKET > part.length ? Buffer.concat([part, await src.read(nz + LOCATOR_PACKET - part.length)]) : part;
+    if (bytes.subarray(nz, nz + PAR2_MAGIC.length).equals(PAR2_MAGIC)) {
+      // Embedded recovery data, then its tail (the central directory and end records again): its
+      // locator says where they end; what follows is looked at as what follows the end records.
+      const end = regionEnd(bytes.subarray(nz), at + nz);
+      if (end === undefined) return undefined;
+      const read = at + bytes.length;
+      if (end < read) src.unread(bytes.subarray(end - at));
+      else if ((await src.skip(end - read)) < end - read) return undefined;
+      continue;
+    }
     warn(`data follows the end of the archive, at offset ${at + nz}, and was not read (another archive appended, as by cat?)`);
     return at + nz;
   }

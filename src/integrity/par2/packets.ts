@@ -189,3 +189,16 @@ export function packetAt(b: Buffer, at: number): { kind: PacketKind | undefined;
   if (!md5(b.subarray(at + 32, at + length)).equals(b.subarray(at + 16, at + 32))) return undefined;
   return { kind: kindOf(b.subarray(at + 48, at + 64)), setId: b.subarray(at + 32, at + 48), body: b.subarray(at + HEADER_SIZE, at + length), length };
 }
+
+/**
+ * Where embedded recovery data that starts at `at` ends, from its first locator (`packet`: at
+ * least its 96 bytes; spec/recovery.md §10.3): P + R + T, when the packet is a locator whose P is
+ * `at`; else undefined. Its MD5 is not checked: this only says where other data may begin.
+ */
+export function regionEnd(packet: Buffer, at: number): number | undefined {
+  if (packet.length < LOCATOR_PACKET || !packet.subarray(48, HEADER_SIZE).equals(TYPE.locator)) return undefined;
+  const l = parseLocator(packet.subarray(HEADER_SIZE, LOCATOR_PACKET));
+  if (!l || l.archiveLength !== at || l.regionLength < LOCATOR_PACKET) return undefined;
+  const end = l.archiveLength + l.regionLength + l.tailLength;
+  return Number.isSafeInteger(end) ? end : undefined;
+}
