@@ -10,6 +10,7 @@ import { makeEntry, type Entry } from '../src/model/entry.js';
 import { TarReader } from '../src/tar/reader.js';
 import { TarWriter } from '../src/tar/writer.js';
 import { formatPaxRecord, parsePaxRecords } from '../src/tar/pax.js';
+import { readNumber, readSafeNumber, readSmallOctal } from '../src/tar/numbers.js';
 
 async function writeTar(items: Array<[Entry, Buffer?]>): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -29,6 +30,31 @@ async function readTar(bytes: Buffer) {
   }
   return { members: out, info: reader.info };
 }
+
+describe('numeric fields', () => {
+  const field = (text: string | number[], width = 12) => {
+    const b = Buffer.alloc(width + 4, 0x41); // bytes after the field must not be read
+    if (typeof text === 'string') b.write(text, 2, 'latin1');
+    else Buffer.from(text).copy(b, 2);
+    return b;
+  };
+  it('readSmallOctal takes what readNumber takes in one number, and leaves the rest to it', () => {
+    for (const [text, want] of [['0000644\0', 0o644], ['  17 \0', 0o17], ['\0\0\0\0\0\0\0\0\0\0\0\0', 0], ['77777777777\0', 8 ** 11 - 1], ['\0 12\0', 0o12]] as const) {
+      const b = field(text);
+      expect(readSmallOctal(b, 2, 12), JSON.stringify(text)).toBe(want);
+      expect(BigInt(readSafeNumber(b, 2, 12, 'f'))).toBe(readNumber(b, 2, 12, 'f'));
+    }
+    // 17 digits fit; 18 are readNumber's (a bigint), as are base-256 values and bad digits.
+    expect(readSmallOctal(field('77777777777777777\0', 20), 2, 20)).toBe(8 ** 17 - 1);
+    expect(readSmallOctal(field('777777777777777777\0', 20), 2, 20)).toBeUndefined();
+    const b256 = field([0x80, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]);
+    expect(readSmallOctal(b256, 2, 12)).toBeUndefined();
+    expect(readSafeNumber(b256, 2, 12, 'size')).toBe(65536);
+    expect(readSmallOctal(field('0009\0'), 2, 12)).toBeUndefined();
+    expect(() => readSafeNumber(field('0009\0'), 2, 12, 'mode')).toThrow('invalid octal digit 0x39 in mode field');
+    expect(() => readSafeNumber(field([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff].map((x, i) => (i === 0 ? 0x80 : x))), 2, 12, 'size')).toThrow('size value');
+  });
+});
 
 describe('pax records', () => {
   it('length prefix counts its own digits across a digit boundary', () => {

@@ -19,7 +19,18 @@ export const DEEP = 3072;
  */
 export const MAX_ANCHORS = 256;
 
-const SLASH = Buffer.from('/');
+/** `base` and then "/" and each of parts[from, to): one buffer, no array per part (a path a file). */
+function joined(base: Buffer, parts: Buffer[], from: number, to = parts.length): Buffer {
+  let n = base.length;
+  for (let i = from; i < to; i++) n += 1 + parts[i]!.length;
+  const out = Buffer.allocUnsafe(n);
+  let p = base.copy(out, 0);
+  for (let i = from; i < to; i++) {
+    out[p++] = 0x2f;
+    p += parts[i]!.copy(out, p);
+  }
+  return out;
+}
 
 interface Anchor {
   fd: number;
@@ -47,14 +58,14 @@ export class DeepPaths {
    */
   path(parts: Buffer[]): Buffer {
     if (!parts.length) return this.root;
-    const whole = Buffer.concat([this.root, ...parts.flatMap((p) => [SLASH, p])]);
+    const whole = joined(this.root, parts, 0);
     if (whole.length <= DEEP || !this.alias) return whole;
     let base = this.root;
     let from = 0;
     let length = base.length;
     for (let i = 0; i < parts.length; i++) {
       if (i > from && length + 1 + parts[i]!.length > DEEP) {
-        const anchor = this.anchor(parts.slice(0, i), Buffer.concat([base, ...parts.slice(from, i).flatMap((p) => [SLASH, p])]));
+        const anchor = this.anchor(parts.slice(0, i), joined(base, parts, from, i));
         if (!anchor) return whole;
         base = Buffer.from(anchor.alias, 'latin1');
         from = i;
@@ -62,7 +73,7 @@ export class DeepPaths {
       }
       length += 1 + parts[i]!.length;
     }
-    return Buffer.concat([base, ...parts.slice(from).flatMap((p) => [SLASH, p])]);
+    return joined(base, parts, from);
   }
 
   /** The whole path (latin1) of a path path() gave, its alias undone: for keys that compare paths. */

@@ -2,7 +2,7 @@
 // Spec: spec/portarc-1.md §4.1 (header block). Offsets follow POSIX ustar; the old GNU layout reuses
 // the prefix area for atime/ctime and the first four sparse runs.
 
-import { FieldError, octalMax, readBytes, readNumber, toSafeNumber, writeBytes, writeOctal } from './numbers.js';
+import { FieldError, octalMax, readBytes, readNumber, readSafeNumber, readSmallOctal, toSafeNumber, writeBytes, writeOctal } from './numbers.js';
 
 export const BLOCK = 512;
 
@@ -39,8 +39,9 @@ export interface RawHeader {
   mtime: bigint;
   typeflag: number;
   linkname: Buffer;
-  uname: Buffer;
-  gname: Buffer;
+  /** UTF-8 text (invalid bytes as U+FFFD), as the entry holds them. */
+  uname: string;
+  gname: string;
   devmajor: number;
   devminor: number;
   /** Old GNU only. */
@@ -77,15 +78,25 @@ function checksums(block: Buffer): { unsigned: number; signed: number } {
 
 export class HeaderError extends Error {}
 
+/** A NUL-terminated (or field-filling) text field as a string, without a copy of its bytes. */
+function readText(block: Buffer, offset: number, width: number): string {
+  if (block[offset] === 0) return '';
+  const nul = block.indexOf(0, offset);
+  return block.toString('utf8', offset, nul === -1 || nul > offset + width ? offset + width : nul);
+}
+
 export function decodeHeader(block: Buffer): RawHeader {
-  let stored: bigint;
-  try {
-    stored = readNumber(block, 148, 8, 'chksum');
-  } catch {
-    throw new HeaderError('not a tar header (checksum field is not a number)');
+  let stored: bigint | number | undefined = readSmallOctal(block, 148, 8);
+  if (stored === undefined) {
+    try {
+      stored = readNumber(block, 148, 8, 'chksum');
+    } catch {
+      throw new HeaderError('not a tar header (checksum field is not a number)');
+    }
   }
   const { unsigned, signed } = checksums(block);
-  if (stored !== BigInt(unsigned) && stored !== BigInt(signed)) {
+  // (A bigint is never == a sum: a checksum in base-256 or of 18 digits or more is wrong.)
+  if (typeof stored === 'bigint' || (stored !== unsigned && stored !== signed)) {
     throw new HeaderError(`header checksum mismatch (stored ${stored}, computed ${unsigned})`);
   }
   const magic = block.toString('latin1', 257, 265);
@@ -102,17 +113,17 @@ export function decodeHeader(block: Buffer): RawHeader {
     const h: RawHeader = {
       format,
       path,
-      mode: toSafeNumber(readNumber(block, 100, 8, 'mode'), 'mode') & 0o7777,
-      uid: toSafeNumber(readNumber(block, 108, 8, 'uid'), 'uid'),
-      gid: toSafeNumber(readNumber(block, 116, 8, 'gid'), 'gid'),
-      size: toSafeNumber(readNumber(block, 124, 12, 'size'), 'size'),
+      mode: readSafeNumber(block, 100, 8, 'mode') & 0o7777,
+      uid: readSafeNumber(block, 108, 8, 'uid'),
+      gid: readSafeNumber(block, 116, 8, 'gid'),
+      size: readSafeNumber(block, 124, 12, 'size'),
       mtime: readNumber(block, 136, 12, 'mtime'),
       typeflag: block[156]!,
       linkname: readBytes(block, 157, 100),
-      uname: format === 'v7' ? Buffer.alloc(0) : readBytes(block, 265, 32),
-      gname: format === 'v7' ? Buffer.alloc(0) : readBytes(block, 297, 32),
-      devmajor: format === 'v7' || !device ? 0 : toSafeNumber(readNumber(block, 329, 8, 'devmajor'), 'devmajor'),
-      devminor: format === 'v7' || !device ? 0 : toSafeNumber(readNumber(block, 337, 8, 'devminor'), 'devminor'),
+      uname: format === 'v7' ? '' : readText(block, 265, 32),
+      gname: format === 'v7' ? '' : readText(block, 297, 32),
+      devmajor: format === 'v7' || !device ? 0 : readSafeNumber(block, 329, 8, 'devmajor'),
+      devminor: format === 'v7' || !device ? 0 : readSafeNumber(block, 337, 8, 'devminor'),
     };
     if (h.size < 0) throw new FieldError(`negative size ${h.size}`);
     if (format === 'gnu') {

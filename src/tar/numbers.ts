@@ -53,6 +53,32 @@ export function readNumber(block: Buffer, offset: number, width: number, field: 
   return digits <= 17 ? BigInt(n) : v;
 }
 
+/**
+ * The value of an octal field of at most 17 digits (leading spaces/NULs, ended by space or NUL), as a
+ * number: no bigint for the common case (a header's mode, ids, size and checksum). Undefined for
+ * anything else (base-256, more digits, a bad digit): readNumber then says what it is.
+ */
+export function readSmallOctal(block: Buffer, offset: number, width: number): number | undefined {
+  let i = offset;
+  const end = offset + width;
+  if (block[i]! & 0x80) return undefined;
+  while (i < end && (block[i] === 0x20 || block[i] === 0)) i++;
+  let n = 0;
+  let digits = 0;
+  for (; i < end; i++) {
+    const c = block[i]!;
+    if (c === 0x20 || c === 0) break;
+    if (c < 0x30 || c > 0x37 || ++digits > 17) return undefined;
+    n = n * 8 + (c - 0x30);
+  }
+  return n;
+}
+
+/** A numeric field that must fit a safe integer: readSmallOctal, else readNumber and its checks. */
+export function readSafeNumber(block: Buffer, offset: number, width: number, field: string): number {
+  return readSmallOctal(block, offset, width) ?? toSafeNumber(readNumber(block, offset, width, field), field);
+}
+
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 
@@ -68,9 +94,12 @@ export function toSafeNumber(v: bigint, field: string): number {
 export function readBytes(block: Buffer, offset: number, width: number): Buffer {
   // An empty field (most prefixes, link names) shares one empty buffer: nothing can be written into it.
   if (block[offset] === 0) return EMPTY;
-  const field = block.subarray(offset, offset + width);
-  const nul = field.indexOf(0);
-  return Buffer.from(nul === -1 ? field : field.subarray(0, nul));
+  // One copy, no view made first (two header blocks a member).
+  const nul = block.indexOf(0, offset);
+  const end = nul === -1 || nul > offset + width ? offset + width : nul;
+  const out = Buffer.allocUnsafe(end - offset);
+  block.copy(out, 0, offset, end);
+  return out;
 }
 
 const EMPTY = Buffer.alloc(0);

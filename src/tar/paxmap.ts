@@ -153,9 +153,6 @@ function timeOf(entry: Entry, rec: PaxRecord): bigint | undefined {
  */
 export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord, global = false): void {
   const { key, value } = rec;
-  // Plain calls, not closures: this runs for every record of every member.
-  const text = () => value.toString('utf8');
-  const bad = () => badValue(entry, rec);
   if (!appliesTo(key, entry.type)) {
     if (!global) entry.notices.push(`pax keyword "${key}" does not apply to a ${entry.type}; ignored`);
     return;
@@ -165,11 +162,11 @@ export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord, gl
   switch (key) {
     // An empty path or link target is no name at all (spec §4.3.3: not POSIX's "delete").
     case 'path':
-      if (value.length === 0) return void bad();
+      if (value.length === 0) return void badValue(entry, rec);
       entry.path = Buffer.from(value);
       return;
     case 'linkpath':
-      if (value.length === 0) return void bad();
+      if (value.length === 0) return void badValue(entry, rec);
       entry.linkTarget = Buffer.from(value);
       return;
     case 'size':
@@ -182,10 +179,10 @@ export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord, gl
       if ((n = decimalOf(entry, rec)) !== undefined) entry.gid = n;
       return;
     case 'uname':
-      entry.uname = text();
+      entry.uname = value.toString('utf8');
       return;
     case 'gname':
-      entry.gname = text();
+      entry.gname = value.toString('utf8');
       return;
     case 'mtime':
       if ((ns = timeOf(entry, rec)) !== undefined) entry.mtimeNs = ns;
@@ -225,9 +222,9 @@ export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord, gl
       if ((n = decimalOf(entry, rec)) !== undefined) (state.sparseMap ??= []).push(n);
       return;
     case 'GNU.sparse.map': {
-      const fields = text().split(',').filter((s) => s !== '');
+      const fields = value.toString('utf8').split(',').filter((s) => s !== '');
       const nums = fields.map(Number);
-      if (fields.some((f) => !/^\d{1,16}$/.test(f)) || nums.some((n) => !Number.isSafeInteger(n)) || nums.length % 2) return void bad();
+      if (fields.some((f) => !/^\d{1,16}$/.test(f)) || nums.some((n) => !Number.isSafeInteger(n)) || nums.length % 2) return void badValue(entry, rec);
       state.sparseMap = nums;
       return;
     }
@@ -235,13 +232,13 @@ export function applyPaxRecord(entry: Entry, state: PaxState, rec: PaxRecord, gl
       state.rhtSelinux = stripNul(value).toString('utf8');
       return;
     case ACL_ACCESS_KEY:
-      state.aclTextAccess = text();
+      state.aclTextAccess = value.toString('utf8');
       return;
     case ACL_DEFAULT_KEY:
-      state.aclTextDefault = text();
+      state.aclTextDefault = value.toString('utf8');
       return;
     case 'SCHILY.fflags':
-      if (value.length) entry.warnings.push(`file flags "${text()}" (SCHILY.fflags) are not restored by portarc`);
+      if (value.length) entry.warnings.push(`file flags "${value.toString('utf8')}" (SCHILY.fflags) are not restored by portarc`);
       return;
   }
   if (key.startsWith(XATTR_SCHILY)) {

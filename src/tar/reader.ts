@@ -330,8 +330,8 @@ export class TarReader implements AsyncIterable<TarMember> {
     entry.mode = h.mode;
     entry.uid = h.uid;
     entry.gid = h.gid;
-    entry.uname = h.uname.toString('utf8');
-    entry.gname = h.gname.toString('utf8');
+    entry.uname = h.uname;
+    entry.gname = h.gname;
     entry.size = h.size;
     entry.mtimeNs = h.mtime * 1_000_000_000n;
     if (h.atime !== undefined) entry.atimeNs = h.atime * 1_000_000_000n;
