@@ -60,6 +60,12 @@ export class ContentCheck {
 
   private constructor(private expected: ExpectedDigests | undefined) {}
 
+  /** What expected.at() passed over in skipped bytes, for plan(); one callback for every call. */
+  private passedOver: ManifestEntry[] = [];
+  private onPassed = (e: ManifestEntry): void => {
+    if (this.inSkipped(e.offset)) this.passedOver.push(e);
+  };
+
   /** `stream`: check as a stream does, at each manifest member (archives concatenated, §4.7). */
   static async open(source: ArchiveSource, stream = false): Promise<ContentCheck> {
     if (typeof source !== 'string' || source === '-' || stream) return new ContentCheck(undefined);
@@ -117,8 +123,9 @@ export class ContentCheck {
   async plan(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256?: string, restoredAs = entry.name): Promise<Planned> {
     if (this.expected) {
       // Entries passed over whose headers lay in bytes the reader skipped past damage: lost.
-      const passed: ManifestEntry[] = [];
-      let listed = entry.type === 'file' || headerSha256 !== undefined ? await this.expected.at(offset, (e) => this.inSkipped(e.offset) && passed.push(e)) : undefined;
+      let listed = entry.type === 'file' || headerSha256 !== undefined ? await this.expected.at(offset, this.onPassed) : undefined;
+      const passed = this.passedOver;
+      if (passed.length) this.passedOver = [];
       // A member whose first headers were damaged, found by its ustar header inside its own
       // header range (salvage, spec §6.8): what those headers said of it is lost.
       // (Only right after a skip: a whole archive moved by a member put in front is not that.)

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { sniff } from '../compress/index.js';
 import { isZip } from '../zip/index.js';
-import { MANIFEST_FEATURE, isManifestMember, readManifest, type ManifestEntry } from '../manifest/index.js';
+import { MANIFEST_FEATURE, isManifestMember, readManifestBatches, type ManifestEntry, type ManifestItem } from '../manifest/index.js';
 import { fileChunks, locateTrailer } from './ranges.js';
 import { findEmbedded, readAtOf } from './par2/embedded.js';
 
@@ -17,7 +17,7 @@ export interface ExpectedDigests {
    * The manifest's entry for the member whose first header is at `offset`, if it lists one there;
    * `passed` is told of each entry before it that was not asked for.
    */
-  at(offset: number, passed?: (e: ManifestEntry) => void): Promise<ManifestEntry | undefined>;
+  at(offset: number, passed?: (e: ManifestEntry) => void): ManifestEntry | undefined | Promise<ManifestEntry | undefined>;
   /**
    * The last entry at() passed that starts before the offset it was asked for: when at() found
    * none there, the member read may be one whose first headers were damaged and skipped, its
@@ -78,17 +78,32 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
       for await (const c of fileChunks(fh, loc.trailer.manifestEnd, loc.at)) cd.update(c);
       if (cd.digest('hex') !== loc.trailer.endSha256) centralDamage = { what: 'the central directory or end records do not match their digest: the metadata read from them may be wrong', range: [loc.trailer.manifestEnd, loc.at] };
     }
-    const items = readManifest(fileChunks(fh, manifestData, manifestData + manifestSize));
+    // In batches: a member asks for its entry, and most find it in the batch at hand, without an
+    // async step (a promise and an iterator result per entry were garbage per member read).
+    const items = readManifestBatches(fileChunks(fh, manifestData, manifestData + manifestSize));
     const handle = fh;
     fh = undefined;
+    let batch: ManifestItem[] = [];
+    let taken = 0;
     let current: ManifestEntry | undefined;
     let previous: ManifestEntry | undefined;
     /** The entry at() last found at the offset asked for: not "passed over" when at() moves past it. */
     let asked: ManifestEntry | undefined;
     let ended = false;
+    /** The next entry into `current`, from the batch at hand; false when the next batch must come. */
+    const nextNow = (): boolean => {
+      while (taken < batch.length) {
+        const item = batch[taken++]!;
+        if (item.kind === 'entry') {
+          current = item.entry;
+          return true;
+        }
+      }
+      return false;
+    };
     const next = async (): Promise<void> => {
-      for (;;) {
-        let r: IteratorResult<Awaited<ReturnType<typeof items.next>>['value']>;
+      while (!nextNow()) {
+        let r: IteratorResult<ManifestItem[]>;
         try {
           r = await items.next();
         } catch (err) {
@@ -103,23 +118,28 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
           current = undefined;
           return;
         }
-        if (r.value.kind === 'entry') {
-          current = r.value.entry;
-          return;
-        }
+        batch = r.value;
+        taken = 0;
+      }
+    };
+    /** Move past the entries before `offset`; a promise only when a batch must be read. */
+    const advance = (offset: number, passed?: (e: ManifestEntry) => void): void | Promise<void> => {
+      while (current && current.offset < offset) {
+        previous = current;
+        if (current !== asked) passed?.(current);
+        if (!nextNow()) return next().then(() => advance(offset, passed));
       }
     };
     const expected: ExpectedDigests = {
       centralDamage,
-      async at(offset, passed) {
-        if (!current && !ended) await next();
-        while (current && current.offset < offset) {
-          previous = current;
-          if (current !== asked) passed?.(current);
-          await next();
-        }
-        if (current?.offset === offset) asked = current;
-        return current?.offset === offset ? current : undefined;
+      at(offset, passed) {
+        const found = (): ManifestEntry | undefined => {
+          if (current?.offset !== offset) return undefined;
+          asked = current;
+          return current;
+        };
+        const moved = !current && !ended ? next().then(() => advance(offset, passed)) : advance(offset, passed);
+        return moved ? moved.then(found) : found();
       },
       get previous() {
         return previous;

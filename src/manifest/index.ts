@@ -3,5 +3,5 @@
 export * from './types.js';
 export { escapePath, unescapePath } from './escape.js';
 export { ManifestWriter, xmlAttr, type LineEntry, type PendingDigests } from './writer.js';
-export { ManifestError, readManifest, type ManifestItem } from './reader.js';
+export { ManifestError, readManifest, readManifestBatches, type ManifestItem } from './reader.js';
 export { TRAILER_SIZE, TRAILER_TEXT_SIZE, TRAILER_MAGIC, isTrailerMagic, encodeTrailer, decodeTrailer, findTrailerMagic, TrailerError, type Trailer } from './trailer.js';

@@ -46,6 +46,14 @@ function path(v: string | undefined, where: string): Buffer {
 }
 
 export async function* readManifest(src: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<ManifestItem> {
+  for await (const batch of readManifestBatches(src)) yield* batch;
+}
+
+/**
+ * readManifest's items in the batches they are parsed in (up to a 64 KiB slice of the XML each):
+ * for a reader that takes an entry per archive member, one async step per batch, not per entry.
+ */
+export async function* readManifestBatches(src: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<ManifestItem[]> {
   // Loaded when a manifest is read: saxes' character-class tables cost ~8 MiB of RSS, which
   // create (it only writes manifests) should not pay against the 100 MiB bar.
   const { SaxesParser } = await import('saxes');
@@ -116,7 +124,7 @@ export async function* readManifest(src: AsyncIterable<Buffer | Uint8Array>): As
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const drain = function* () {
     if (failure) throw failure;
-    yield* ready.splice(0);
+    if (ready.length) yield ready.splice(0);
   };
   const lines = new CanonicalLines();
   /** Text for the parser: entry lines in the writer's own form are taken without it. */
@@ -124,7 +132,7 @@ export async function* readManifest(src: AsyncIterable<Buffer | Uint8Array>): As
     const rest = lines.take(text, (m) => {
       if (failure) return;
       try {
-        ready.push({ kind: 'entry', entry: canonicalEntry(m, `entry ${++n}`) });
+        ready.push({ kind: 'entry', entry: canonicalEntry(m, ++n) });
       } catch (err) {
         failure = err as Error;
       }
@@ -214,26 +222,37 @@ const REFS: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '
 const attr = (v: string) => (v.includes('&') ? v.replace(/&(?:amp|lt|gt|quot|apos);/g, (r) => REFS[r]!) : v);
 
 /** An entry from ENTRY_LINE's groups, checked as the parser's opentag handler checks one. */
-function canonicalEntry(m: RegExpExecArray, where: string): ManifestEntry {
-  const count = (v: string, key: string) => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n)) throw new ManifestError(`${where}: attribute ${key}="${v}" is not a byte count`);
-    return n;
-  };
+function canonicalEntry(m: RegExpExecArray, index: number): ManifestEntry {
+  // Its name for messages ("entry N") is made only for a message: a string per entry was garbage
+  // per member read.
   const entry: ManifestEntry = {
-    path: path(attr(m[1]!), where),
+    path: canonicalPath(m[1]!, index),
     type: m[2] as EntryType,
-    size: count(m[3]!, 'size'),
-    offset: count(m[6]!, 'offset'),
-    data: count(m[7]!, 'data'),
-    end: count(m[8]!, 'end'),
+    size: byteCount(m[3]!, 'size', index),
+    offset: byteCount(m[6]!, 'offset', index),
+    data: byteCount(m[7]!, 'data', index),
+    end: byteCount(m[8]!, 'end', index),
     headerSha256: m[9]!,
   };
   if (m[4]) entry.sha256 = m[4];
   if (m[10]) entry.dataSha256 = m[10];
-  if (m[5] !== undefined) entry.link = path(attr(m[5]), where);
-  if (!(entry.offset <= entry.data && entry.data <= entry.end)) throw new ManifestError(`${where}: offsets ${entry.offset} <= ${entry.data} <= ${entry.end} do not hold`);
+  if (m[5] !== undefined) entry.link = canonicalPath(m[5], index);
+  if (!(entry.offset <= entry.data && entry.data <= entry.end)) throw new ManifestError(`entry ${index}: offsets ${entry.offset} <= ${entry.data} <= ${entry.end} do not hold`);
   return entry;
+}
+
+function byteCount(v: string, key: string, index: number): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new ManifestError(`entry ${index}: attribute ${key}="${v}" is not a byte count`);
+  return n;
+}
+
+function canonicalPath(v: string, index: number): Buffer {
+  try {
+    return unescapePath(attr(v));
+  } catch (err) {
+    throw new ManifestError(`entry ${index}: ${(err as Error).message}`);
+  }
 }
 
 /** How many entry lines of `text` the pattern takes (tests: the fast path is really taken). */
