@@ -10,7 +10,7 @@ import { makeEntry, type Entry } from '../src/model/entry.js';
 import { TarReader } from '../src/tar/reader.js';
 import { TarWriter } from '../src/tar/writer.js';
 import { formatPaxRecord, parsePaxRecords } from '../src/tar/pax.js';
-import { readNumber, readSafeNumber, readSmallOctal } from '../src/tar/numbers.js';
+import { parsePaxTime, parsePaxTimeBytes, readNumber, readSafeNumber, readSmallOctal } from '../src/tar/numbers.js';
 
 async function writeTar(items: Array<[Entry, Buffer?]>): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -53,6 +53,15 @@ describe('numeric fields', () => {
     expect(readSmallOctal(field('0009\0'), 2, 12)).toBeUndefined();
     expect(() => readSafeNumber(field('0009\0'), 2, 12, 'mode')).toThrow('invalid octal digit 0x39 in mode field');
     expect(() => readSafeNumber(field([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff].map((x, i) => (i === 0 ? 0x80 : x))), 2, 12, 'size')).toThrow('size value');
+  });
+
+  it('parsePaxTimeBytes reads a time record as parsePaxTime reads its text', () => {
+    const fixed = ['0', '-0', '1796577666.737086067', '1796577666.7370860679999', '-1.5', '1.', '.5', '-', '', '12a', '1.2.3', '1e9', ' 1', '1 ', '+1',
+      '1234567890123456', '123456789012345678901234.000000001', '-123456789012345.999999999', '1.\u00b9'];
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const random = Array.from({ length: 3000 }, () => Array.from({ length: rnd(24) }, () => '0123456789.-x'[rnd(13)]).join(''));
+    for (const t of [...fixed, ...random]) expect(parsePaxTimeBytes(Buffer.from(t, 'latin1')), JSON.stringify(t)).toBe(parsePaxTime(t));
   });
 });
 

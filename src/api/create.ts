@@ -16,7 +16,7 @@ import { VERSION } from './version.js';
 import { checkedEntries, checkLevelFor, checkWriteOptions, inputKind } from './options.js';
 import { MANIFEST_FEATURES, ManifestRecorder, type RecordedWriter } from './record.js';
 import { progressMeter, type ProgressCallback, type ProgressMeter } from './progress.js';
-import { abortable, abortedOr, checkSignal } from '../model/abort.js';
+import { abortPoint, abortable, abortedOr, checkSignal } from '../model/abort.js';
 import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 import { entryNormalizer, type DeterministicOptions } from './deterministic.js';
 import { sized } from './unknown-size.js';
@@ -201,7 +201,10 @@ export async function writeEntries(entries: CreateInput & object, opened: Opened
   const { writer, recorder } = opened;
   const result: CreateResult = { entries: 0, bytes: 0, warnings, notices: [] };
   try {
-    for await (const { entry, body: read } of abortable(entries as AsyncIterable<ScannedEntry>, signal)) {
+    const stop = abortPoint(signal);
+    for await (const { entry, body: read } of entries as AsyncIterable<ScannedEntry>) {
+      const turning = stop();
+      if (turning) await turning;
       // Checked between chunks too: a big file is cancelled in its middle.
       // A body already in memory (a small file the scan read whole) is one chunk: nothing to stop
       // between, and the writer takes a Buffer without an async iteration per file.

@@ -20,7 +20,7 @@ import { progressMeter, type ProgressCallback } from './progress.js';
 import { Readable } from 'node:stream';
 import { GapError } from '../io/bytesource.js';
 import { describeSkipped, type SkippedRange } from '../tar/reader.js';
-import { abortable, abortedOr, checkSignal, throwIfAborted } from '../model/abort.js';
+import { abortPoint, abortable, abortedOr, checkSignal, throwIfAborted } from '../model/abort.js';
 import { applyHooks, checkHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 
 /** Tar header ranges are digested, to be held against the manifest, when the archive has one. */
@@ -235,7 +235,10 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, signal, headerDigests: declaresManifest, ignoreZeros: options.ignoreZeros }));
     check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input, options.ignoreZeros === true);
     if (archive.skipped) check.skipped = archive.skipped;
-    for await (const { entry: stored1, body: stored, offset, headerSha256, archiveStart } of abortable(archive.members, signal)) {
+    const stop = abortPoint(signal);
+    for await (const { entry: stored1, body: stored, offset, headerSha256, archiveStart } of archive.members) {
+      const turning = stop();
+      if (turning) await turning;
       lastOffset = offset;
       // --ignore-zeros: the next of the archives concatenated, checked against its own manifest.
       if (archiveStart) check.newArchive(archiveStart);
@@ -368,7 +371,10 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
     // Read as a stream, a member is checked when the manifest arrives, after the callback has had
     // it: a mismatch is then reported (ExtractDamagedError), nothing is on disk to set aside.
     check.nothingOnDisk = true;
-    for await (const { entry: stored1, body: stored, offset, headerSha256, archiveStart } of abortable(archive.members, signal)) {
+    const stop = abortPoint(signal);
+    for await (const { entry: stored1, body: stored, offset, headerSha256, archiveStart } of archive.members) {
+      const turning = stop();
+      if (turning) await turning;
       lastOffset = offset;
       // --ignore-zeros: the next of the archives concatenated, checked against its own manifest.
       if (archiveStart) check.newArchive(archiveStart);

@@ -128,6 +128,40 @@ export function parsePaxTime(text: string): bigint | undefined {
   return m[1] ? -abs : abs;
 }
 
+/**
+ * parsePaxTime of a record's value bytes, without making strings (two time records a member):
+ * the same grammar and result; an integer part past 15 digits goes through parsePaxTime.
+ */
+export function parsePaxTimeBytes(v: Buffer): bigint | undefined {
+  const n = v.length;
+  const neg = n > 0 && v[0] === 0x2d;
+  let i = neg ? 1 : 0;
+  const intStart = i;
+  let sec = 0;
+  for (; i < n; i++) {
+    const c = v[i]!;
+    if (c < 0x30 || c > 0x39) break;
+    sec = sec * 10 + (c - 0x30);
+  }
+  const intDigits = i - intStart;
+  if (intDigits === 0) return undefined;
+  let frac = 0;
+  let fracDigits = 0;
+  if (i < n) {
+    if (v[i] !== 0x2e) return undefined;
+    for (i++; i < n; i++) {
+      const c = v[i]!;
+      if (c < 0x30 || c > 0x39) return undefined;
+      // Digits past the ninth are checked, then dropped (truncated, as parsePaxTime).
+      if (fracDigits < 9) (frac = frac * 10 + (c - 0x30)), fracDigits++;
+    }
+  }
+  if (intDigits > 15) return parsePaxTime(v.toString('latin1'));
+  for (; fracDigits < 9; fracDigits++) frac *= 10;
+  const abs = BigInt(sec) * 1_000_000_000n + BigInt(frac);
+  return neg ? -abs : abs;
+}
+
 /** Parse a non-negative decimal pax value (size, uid, gid, devmajor...). */
 export function parsePaxDecimal(text: string): number | undefined {
   if (!/^\d{1,16}$/.test(text)) return undefined;

@@ -3,7 +3,7 @@
 
 import { decodeAclXattr, formatAclText, parseAclText } from '../model/acl.js';
 import { sortedXattrs, type Entry, type EntryType } from '../model/entry.js';
-import { formatPaxTime, parsePaxDecimal, parsePaxTime } from './numbers.js';
+import { formatPaxTime, parsePaxDecimal, parsePaxTimeBytes } from './numbers.js';
 import { formatPaxRecord, type PaxRecord } from './pax.js';
 
 export const XATTR_SCHILY = 'SCHILY.xattr.';
@@ -140,7 +140,7 @@ function decimalOf(entry: Entry, rec: PaxRecord): number | undefined {
 
 /** The record's time in ns, or undefined (and a warning) when it is not one. */
 function timeOf(entry: Entry, rec: PaxRecord): bigint | undefined {
-  const ns = parsePaxTime(rec.value.toString('latin1'));
+  const ns = parsePaxTimeBytes(rec.value);
   if (ns === undefined) badValue(entry, rec);
   return ns;
 }
