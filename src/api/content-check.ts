@@ -120,50 +120,64 @@ export class ContentCheck {
    * header range as read (tar; spec/manifest.md §11), held against the manifest's hsha256, so that
    * a damaged pax record (a time, a mode, an xattr) is not restored as if it were right.
    */
-  async plan(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256?: string, restoredAs = entry.name): Promise<Planned> {
+  plan(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256?: string, restoredAs = entry.name): Planned | Promise<Planned> {
     if (this.expected) {
-      // Entries passed over whose headers lay in bytes the reader skipped past damage: lost.
-      let listed = entry.type === 'file' || headerSha256 !== undefined ? await this.expected.at(offset, this.onPassed) : undefined;
-      const passed = this.passedOver;
-      if (passed.length) this.passedOver = [];
-      // A member whose first headers were damaged, found by its ustar header inside its own
-      // header range (salvage, spec §6.8): what those headers said of it is lost.
-      // (Only right after a skip: a whole archive moved by a member put in front is not that.)
-      const skip = this.skipped.at(-1);
-      const inside = !listed && skip?.range[1] === offset && (entry.type === 'file' || headerSha256 !== undefined) ? this.expected.previous : undefined;
-      const ownHeaderLost = inside !== undefined && skip!.range[0] <= inside.offset && inside.offset < offset && offset < inside.data && inside.path.equals(entry.path);
-      if (ownHeaderLost) listed = inside;
-      for (const e of passed) if (e !== listed) this.lost.push({ path: displayName(e.path), what: SKIPPED_LOST, range: [e.offset, e.end] });
-      if (listed && !listed.path.equals(entry.path)) {
-        return { body, check: {}, refused: { path: entry.name, what: `name does not match the manifest ("${displayName(listed.path)}" at this offset); not extracted`, range: [listed.offset, listed.data] } };
-      }
-      if (!listed && entry.type === 'file' && !isManifestMember(entry.path, info.features.compat)) {
-        // A file the manifest does not know (appended after it, say): restored as the archive
-        // holds it, but not silently as if checked.
-        this.warnings.push(`${entry.name}: not in the manifest (no entry at offset ${offset}); its content was not checked`);
-      }
-      const header = ownHeaderLost
-        ? OWN_HEADER_LOST
-        : listed && headerSha256 !== undefined && headerSha256 !== listed.headerSha256
-          ? headerMismatch(headerSha256, listed.headerSha256)
-          : undefined;
-      if (header && entry.type !== 'file') return { body, check: {}, refused: { path: entry.name, what: `${header}; not extracted`, range: [listed!.offset, listed!.data] } };
-      if (!listed?.sha256) return { body, check: {} };
-      const d = digestBody(entry, body);
-      const want = listed.sha256;
-      const verdict = () => {
-        const got = d.digest();
-        if (header) {
-          // Its content may be right, but not what the header says of it: never under its name.
-          this.ranges.set(entry.name, [listed.offset, listed.data]);
-          return got === want ? header : `${header}, and content does not match the manifest (sha256 ${got}, manifest ${want})`;
-        }
-        if (got === want) return undefined;
-        this.ranges.set(entry.name, [listed.data, listed.end]);
-        return `content does not match the manifest (sha256 ${got}, manifest ${want})`;
-      };
-      return { body: d.body as AsyncIterable<Buffer>, check: { verdict } };
+      // The manifest's entry is mostly in the batch at hand: no promise then (one per member).
+      const found = entry.type === 'file' || headerSha256 !== undefined ? this.expected.at(offset, this.onPassed) : undefined;
+      if (found instanceof Promise) return found.then((listed) => this.planListed(entry, body, offset, info, headerSha256, listed));
+      return this.planListed(entry, body, offset, info, headerSha256, found);
     }
+    return this.planLogged(entry, body, offset, info, headerSha256, restoredAs);
+  }
+
+  /** plan() with a manifest of the archive file: `listed` is its entry at `offset`, if any. */
+  private planListed(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256: string | undefined, found: ManifestEntry | undefined): Planned {
+    const expected = this.expected!;
+    let listed = found;
+    // Entries passed over whose headers lay in bytes the reader skipped past damage: lost.
+    const passed = this.passedOver;
+    if (passed.length) this.passedOver = [];
+    // A member whose first headers were damaged, found by its ustar header inside its own
+    // header range (salvage, spec §6.8): what those headers said of it is lost.
+    // (Only right after a skip: a whole archive moved by a member put in front is not that.)
+    const skip = this.skipped.at(-1);
+    const inside = !listed && skip?.range[1] === offset && (entry.type === 'file' || headerSha256 !== undefined) ? expected.previous : undefined;
+    const ownHeaderLost = inside !== undefined && skip!.range[0] <= inside.offset && inside.offset < offset && offset < inside.data && inside.path.equals(entry.path);
+    if (ownHeaderLost) listed = inside;
+    for (const e of passed) if (e !== listed) this.lost.push({ path: displayName(e.path), what: SKIPPED_LOST, range: [e.offset, e.end] });
+    if (listed && !listed.path.equals(entry.path)) {
+      return { body, check: {}, refused: { path: entry.name, what: `name does not match the manifest ("${displayName(listed.path)}" at this offset); not extracted`, range: [listed.offset, listed.data] } };
+    }
+    if (!listed && entry.type === 'file' && !isManifestMember(entry.path, info.features.compat)) {
+      // A file the manifest does not know (appended after it, say): restored as the archive
+      // holds it, but not silently as if checked.
+      this.warnings.push(`${entry.name}: not in the manifest (no entry at offset ${offset}); its content was not checked`);
+    }
+    const header = ownHeaderLost
+      ? OWN_HEADER_LOST
+      : listed && headerSha256 !== undefined && headerSha256 !== listed.headerSha256
+        ? headerMismatch(headerSha256, listed.headerSha256)
+        : undefined;
+    if (header && entry.type !== 'file') return { body, check: {}, refused: { path: entry.name, what: `${header}; not extracted`, range: [listed!.offset, listed!.data] } };
+    if (!listed?.sha256) return { body, check: {} };
+    const d = digestBody(entry, body);
+    const want = listed.sha256;
+    const verdict = () => {
+      const got = d.digest();
+      if (header) {
+        // Its content may be right, but not what the header says of it: never under its name.
+        this.ranges.set(entry.name, [listed.offset, listed.data]);
+        return got === want ? header : `${header}, and content does not match the manifest (sha256 ${got}, manifest ${want})`;
+      }
+      if (got === want) return undefined;
+      this.ranges.set(entry.name, [listed.data, listed.end]);
+      return `content does not match the manifest (sha256 ${got}, manifest ${want})`;
+    };
+    return { body: d.body as AsyncIterable<Buffer>, check: { verdict } };
+  }
+
+  /** plan() without the archive file's manifest: a stream's members are logged, checked at its manifest member. */
+  private planLogged(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256: string | undefined, restoredAs: string): Planned {
     if (!declaresManifest(info) || isManifestMember(entry.path, info.features.compat)) return { body, check: {} };
     if (this.done) {
       // Past the manifest member (appended after it, say): nothing lists it.

@@ -273,7 +273,8 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       if (!target) continue;
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
-      const plan = await check.plan(stored1, stored, offset, archive.info, headerSha256);
+      const planning = check.plan(stored1, stored, offset, archive.info, headerSha256);
+      const plan = planning instanceof Promise ? await planning : planning;
       if (plan.refused) {
         damaged.push(plan.refused);
         continue;
@@ -394,7 +395,8 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
       if (!entry) continue;
       for (const w of entry.warnings) warnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) notices.push(`${entry.name}: ${n}`);
-      const plan = await check.plan(stored1, stored, offset, archive.info, headerSha256);
+      const planning = check.plan(stored1, stored, offset, archive.info, headerSha256);
+      const plan = planning instanceof Promise ? await planning : planning;
       if (plan.refused) {
         damaged.push(plan.refused);
         continue;

@@ -70,9 +70,11 @@ export interface ManifestFoot {
  */
 export function isManifestMember(path: Buffer, compatFeatures: readonly string[]): boolean {
   if (!compatFeatures.includes(MANIFEST_FEATURE)) return false;
-  const p = path.toString('latin1');
-  return p === MANIFEST_NAME || p === TRAILER_NAME;
+  // Asked for every member: compared as bytes, no string made.
+  return path.equals(MANIFEST_BYTES) || path.equals(TRAILER_BYTES);
 }
+const MANIFEST_BYTES = Buffer.from(MANIFEST_NAME, 'latin1');
+const TRAILER_BYTES = Buffer.from(TRAILER_NAME, 'latin1');
 
 /**
  * Whether an archive declares the manifest feature (its global header): then each member's header
