@@ -38,6 +38,8 @@ export class FrameError extends Error {
     message: string,
     readonly offset: number,
     readonly frame?: number,
+    /** For bytes that are no frame magic: those four bytes (they may have begun in an earlier chunk). */
+    readonly magic?: Buffer,
   ) {
     super(message);
     this.name = 'FrameError';
@@ -127,7 +129,7 @@ export class FrameWalker {
             this.want = 8;
           } else {
             this.stoppedAt = this.offset + p - 4;
-            throw new FrameError(`not a zstd frame (magic ${h.subarray(0, 4).toString('hex')})`, this.frameStart, this.frames);
+            throw new FrameError(`not a zstd frame (magic ${h.subarray(0, 4).toString('hex')})`, this.frameStart, this.frames, Buffer.from(h.subarray(0, 4)));
           }
           break;
         }

@@ -158,7 +158,7 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
         return;
       }
       const base = walker.offset;
-      let failure: { reason: string; at: number; frame: number; start: number; atEnd: boolean; contentSize?: number } | undefined;
+      let failure: { reason: string; at: number; frame: number; start: number; atEnd: boolean; contentSize?: number; magic?: Buffer } | undefined;
       try {
         for (const piece of walker.split(chunk)) {
           if (piece.first) {
@@ -217,7 +217,7 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
         }
       } catch (e) {
         if (!(e instanceof FrameError)) throw e;
-        failure = { reason: e.message, at: walker.stoppedAt, frame: e.frame ?? frame, start: walker.frameStart, atEnd: false };
+        failure = { reason: e.message, at: walker.stoppedAt, frame: e.frame ?? frame, start: walker.frameStart, atEnd: false, magic: e.magic };
       }
       if (!failure) continue;
 
@@ -225,11 +225,20 @@ export async function* zstdSalvage(src: AsyncIterable<Buffer | Uint8Array>, salv
       const unchecked = passed;
       drop();
       passed = 0;
-      const rest = chunk.subarray(Math.min(chunk.length, Math.max(0, failure.at - base)));
+      let rest = chunk.subarray(Math.min(chunk.length, Math.max(0, failure.at - base)));
       const from = base + (chunk.length - rest.length);
       // Embedded recovery data after the last frame (spec/recovery.md §10): the zstd stream ends
-      // there, whole; it is no damaged frame. (Anything else there is, and is reported.)
-      if (failure.start === from && unchecked === 0 && rest.subarray(0, PAR2_MAGIC.length).equals(PAR2_MAGIC)) return;
+      // there, whole; it is no damaged frame. (Anything else there is, and is reported.) Its
+      // magic may run across chunks: the walker's four bytes begin it, the next chunk ends it.
+      if (unchecked === 0 && failure.magic && failure.start === failure.at && failure.start <= from && from - failure.start <= 4) {
+        const seen = failure.magic.subarray(0, from - failure.start);
+        while (seen.length + rest.length < PAR2_MAGIC.length) {
+          const more = await next();
+          if (!more) break;
+          rest = Buffer.concat([rest, more]);
+        }
+        if (Buffer.concat([seen, rest.subarray(0, PAR2_MAGIC.length - seen.length)]).equals(PAR2_MAGIC)) return;
+      }
       let resume: { at: number; rest: Buffer; frame: number; size?: number };
       // The table must place the damaged frame where it began, in the compressed bytes and in the
       // decoded ones; if not, its sizes are wrong and the next frame is found by its magic.
