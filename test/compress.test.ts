@@ -203,6 +203,30 @@ describe('gzip', () => {
     expect(run('gzip', ['-dc'], Buffer.concat([gz, Buffer.from('trailing junk')])).stderr).toMatch(/trailing garbage ignored/);
   });
 
+  it('many members of every size (as bgzip writes), across any chunking; damage in a late one is named in it', async () => {
+    let seed = 3;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 150; i++) parts.push(i === 70 ? text(3 << 20, 9) : i % 7 === 3 ? randomBytes(rnd(90000)) : text(rnd(70000), i));
+    const members = parts.map((p) => gzipSync(p, { level: 1 }));
+    const gz = Buffer.concat(members);
+    const whole = Buffer.concat(parts);
+    for (const sizes of [[1 << 20], [65536], [4093, 100000]]) {
+      expect((await collect(decompressor('gzip')(chunks(gz, sizes)))).equals(whole), String(sizes)).toBe(true);
+    }
+    expect(run('gzip', ['-dc'], gz).stdout.equals(whole)).toBe(true);
+    // Member 120's deflate data damaged: everything before it comes out, then the error names its bytes.
+    const at = members.slice(0, 120).reduce((n, m) => n + m.length, 0);
+    const bad = Buffer.from(gz);
+    bad[at + 10]! |= 6; // its first block of the reserved type
+    const got = await partial(decompressor('gzip')(chunks(bad, [1 << 20])));
+    expect(got.out.equals(Buffer.concat(parts.slice(0, 120)))).toBe(true);
+    expect(got.err!.message).toMatch(/^gzip: invalid block type in compressed bytes (\d+)–(\d+); nothing after it can be read/);
+    const from = Number(/bytes (\d+)–/.exec(got.err!.message)![1]);
+    expect(from).toBeLessThanOrEqual(at + 10);
+    expect(from).toBeGreaterThanOrEqual(at);
+  });
+
   it('reads every header field (FEXTRA, FNAME, FCOMMENT, FHCRC) across any chunking, and checks each member', async () => {
     const data = text(70000, 6);
     const deflated = deflateRawSync(data);

@@ -2,7 +2,7 @@
 // chunks). Decompression reads every member of a multi-member file, as `gzip -d` does (Node's
 // Gunzip continues at a following gzip header). Errors name the compressed bytes being decoded.
 
-import { createGzip, createInflateRaw } from 'node:zlib';
+import { constants as zlibConstants, createGzip, createInflateRaw, inflateRawSync } from 'node:zlib';
 import { crc32 } from '../zip/crc.js';
 import { CompressError } from './errors.js';
 import type { Encoder } from './types.js';
@@ -47,6 +47,8 @@ export function gzipEncoder(out: (chunk: Buffer) => void | Promise<void>, level 
  */
 export async function* gunzip(src: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<Buffer> {
   const input = new Input(src);
+  /** The last member was small: the next is tried in one call (inflateSmall). */
+  let small = false;
   try {
     for (let member = 0; ; member++) {
       const start = input.pos;
@@ -56,7 +58,10 @@ export async function* gunzip(src: AsyncIterable<Buffer | Uint8Array>): AsyncGen
       }
       if (member > 0 && !(input.buf[0] === 0x1f && (await input.need(2)) && input.buf[1] === 0x8b)) return await trailing(input);
       await header(input);
-      yield* inflateMember(input);
+      const whole = small ? inflateSmall(input) : undefined;
+      if (whole) yield counted(input, whole);
+      else yield* inflateMember(input);
+      small = input.size <= SMALL_MEMBER;
       const trailerAt = input.pos;
       if (!(await input.need(8))) throw gzipError(`unexpected end of file (in the trailer of the member at compressed byte ${start})`, trailerAt);
       const t = input.take(8);
@@ -111,6 +116,36 @@ async function header(input: Input): Promise<void> {
   }
   await need(n, 'its extra field');
   input.take(n);
+}
+
+/**
+ * Members that inflate to at most this many bytes, after one that did, are inflated in one
+ * synchronous call when they end within the input at hand: a zlib stream per member cost ~0.1 ms
+ * (a .tar.gz of 3,936 members of 64 KiB, as bgzip writes, listed in 1.3 s; 1.1 s this way; Node's
+ * Gunzip, which reads on from member to member inside one stream, 0.85 s). One big member goes on
+ * through the stream, whose inflating runs on the threadpool beside the reading.
+ */
+const SMALL_MEMBER = 1 << 20;
+
+/**
+ * The member's deflate data inflated whole, or undefined: it goes on past the input at hand, it
+ * inflates to more than SMALL_MEMBER, or it is damaged (the stream path then says where).
+ */
+function inflateSmall(input: Input): Buffer | undefined {
+  input.crc = 0;
+  input.size = 0;
+  const avail = input.buf;
+  let r: { buffer: Buffer; engine: { bytesWritten: number } };
+  try {
+    r = inflateRawSync(avail, { info: true, finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: SMALL_MEMBER }) as unknown as typeof r;
+  } catch {
+    return undefined;
+  }
+  // zlib stops taking input where the deflate data ends: all of it taken, the end is not known.
+  const used = r.engine.bytesWritten;
+  if (used >= avail.length) return undefined;
+  input.take(used);
+  return r.buffer;
 }
 
 /** The empty final block of fixed codes (`03 00`) and a zero CRC and size: an empty member's rest. */
