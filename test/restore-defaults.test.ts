@@ -437,3 +437,28 @@ describe('library: the profiles', () => {
     await expect(extract(archive, join(base, 'bad'), { untrusted: true, samePermissions: true })).rejects.toMatchObject({ code: 'PORTARC_USAGE' });
   });
 });
+
+describe.runIf(isRoot)('metadata a user cannot set, named as GNU tar names it', () => {
+  it('--same-owner as a user: "cannot change ownership to uid 0, gid 0: operation not permitted (EPERM)", batched or not, never a temporary name', () => {
+    const base = tempDir('user-owner');
+    mkdirSync(join(base, 'src', 'd'), { recursive: true });
+    writeFileSync(join(base, 'src', 'd', 'small'), 'small\n'); // the addon's batches
+    writeFileSync(join(base, 'src', 'd', 'big'), Buffer.alloc(1 << 20, 0x62)); // the JS path
+    const archive = join(base, 'a.tar');
+    expect(portarc(['create', '-f', archive, '-C', join(base, 'src'), 'd']).status).toBe(0);
+    chmodSync(base, 0o755);
+    chmodSync(archive, 0o644);
+    const out = join(base, 'out');
+    mkdirSync(out);
+    chownSync(out, 65534, 65534);
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'extract', '--same-owner', '-f', archive, '-C', out], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(1);
+    const lines = r.stderr.trim().split('\n').sort();
+    expect(lines).toEqual([
+      'portarc: not restored: d/big: owner: cannot change ownership to uid 0, gid 0: operation not permitted (EPERM)',
+      'portarc: not restored: d/small: owner: cannot change ownership to uid 0, gid 0: operation not permitted (EPERM)',
+      'portarc: not restored: d: owner: cannot change ownership to uid 0, gid 0: operation not permitted (EPERM)',
+      'portarc: summary: 3 entries; not restored: 3 owners',
+    ]);
+  });
+});

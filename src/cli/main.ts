@@ -16,6 +16,7 @@ import { describeDamage, verify } from '../api/verify.js';
 import { describeDifference, verifyTree } from '../api/verify-tree.js';
 import { VERSION } from '../api/version.js';
 import { addRecovery, recoveryStatus, repair, type RecoveryStatus } from '../api/repair.js';
+import type { Loss } from '../fs/restore.js';
 import { loadSys } from '../fs/sys.js';
 import { zstdBackends } from '../compress/index.js';
 import { SPEC_VERSION_TEXT, type ArchiveInfo } from '../tar/version.js';
@@ -267,6 +268,19 @@ function drained(): Promise<void> {
   });
 }
 
+/** What each kind of loss counts, singular and plural ("not restored: 6 entries, 1 ACL"). */
+const LOSS_NOUN: Record<Loss['what'], readonly [string, string]> = {
+  entry: ['entry', 'entries'],
+  owner: ['owner', 'owners'],
+  xattr: ['xattr', 'xattrs'],
+  selinux: ['SELinux label', 'SELinux labels'],
+  acl: ['ACL', 'ACLs'],
+  device: ['device', 'devices'],
+  time: ['time', 'times'],
+  mode: ['mode', 'modes'],
+  symlink: ['symlink', 'symlinks'],
+};
+
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
   // V8's heap, sized for memory (DESIGN §5: flat, under 100 MiB), in the CLI's process only (a
@@ -451,9 +465,9 @@ export async function main(argv: string[]): Promise<number> {
       for (const n of result.notes) warn(`note: ${n}`);
       for (const l of result.losses) warn(`not restored: ${l.path}: ${l.what}: ${l.reason}`);
       if (result.losses.length) {
-        const byKind = new Map<string, number>();
+        const byKind = new Map<Loss['what'], number>();
         for (const l of result.losses) byKind.set(l.what, (byKind.get(l.what) ?? 0) + 1);
-        warn(`summary: ${result.entries} entries; not restored: ${[...byKind].map(([k, n]) => `${n} ${k}`).join(', ')}`);
+        warn(`summary: ${result.entries} ${result.entries === 1 ? 'entry' : 'entries'}; not restored: ${[...byKind].map(([k, n]) => `${n} ${LOSS_NOUN[k][n === 1 ? 0 : 1]}`).join(', ')}`);
         if (sys.kind === 'fallback') warn('native addon not built: metadata was restored through getfattr/setfattr');
       }
       if (result.warnings.length || result.losses.length) code = o.strict && result.losses.length ? EXIT.failure : EXIT.warnings;

@@ -644,15 +644,15 @@ export class Restorer {
 
   /** A batched file's metadata losses, in applyMetadata's order: owner, planned, xattrs, mode, time. */
   private reportBatchLosses(f: BatchedFile, failure: BatchFailure | undefined): void {
-    if (failure?.owner) this.lose(f.entry, 'owner', failure.owner.message);
+    if (failure?.owner) this.lose(f.entry, 'owner', metaFailure(failure.owner, ownerChange(f.plan.owner)));
     for (const l of f.plan.losses) this.lose(f.entry, l.what, l.reason);
     if (!failure) return;
     for (const { index, error } of failure.xattrs) {
       const x = f.plan.xattrs[index]!;
-      this.addLoss({ path: f.entry.name, what: x.what, reason: `${x.name}: ${error.message}` });
+      this.addLoss({ path: f.entry.name, what: x.what, reason: metaFailure(error, x.name) });
     }
-    if (failure.mode) this.lose(f.entry, 'mode', failure.mode.message);
-    if (failure.time) this.lose(f.entry, 'time', failure.time.message);
+    if (failure.mode) this.lose(f.entry, 'mode', metaFailure(failure.mode, modeChange(f.plan.mode)));
+    if (failure.time) this.lose(f.entry, 'time', metaFailure(failure.time, 'cannot set the times'));
   }
 
   /** Every batched file made, reported and under its name. */
@@ -899,7 +899,7 @@ export class Restorer {
       try {
         lchownSync(abs, plan.owner.uid, plan.owner.gid);
       } catch (e) {
-        this.lose(entry, 'owner', (e as Error).message);
+        this.lose(entry, 'owner', metaFailure(e, ownerChange(plan.owner)));
       }
     }
     for (const x of plan.xattrs) this.queueXattr(abs, entry, x.name, x.value, x.what);
@@ -914,7 +914,7 @@ export class Restorer {
           this.lose(entry, 'mode', `setuid/setgid bits ${(mode & 0o6000).toString(8)} not kept by the system (the owner or group is not yours)`);
         }
       } catch (e) {
-        this.lose(entry, 'mode', (e as Error).message);
+        this.lose(entry, 'mode', metaFailure(e, modeChange(mode)));
       }
     }
     // Without the addon times are set to the microsecond: a property of that mode, reported once
@@ -933,7 +933,7 @@ export class Restorer {
     try {
       precision = this.sys.setTimes(abs, entry.atimeNs ?? entry.mtimeNs, entry.mtimeNs);
     } catch (err) {
-      this.lose(entry, 'time', (err as Error).message);
+      this.lose(entry, 'time', metaFailure(err, 'cannot set the times'));
       return;
     }
     if (mayClamp(entry)) this.checkClamped(abs, entry, precision === 'microseconds' ? 1000n : 1n);
@@ -978,7 +978,7 @@ export class Restorer {
     const failures = await this.sys.setXattrs(items);
     for (const f of failures) {
       const item = items.find((i) => i.path.equals(f.path) && i.name === f.name);
-      this.addLoss({ path: item?.entry ?? f.path.toString(), what: item?.what ?? 'xattr', reason: `${f.name}: ${f.error}` });
+      this.addLoss({ path: item?.entry ?? f.path.toString(), what: item?.what ?? 'xattr', reason: metaFailure(Object.assign(new Error(f.error), { code: f.code }), f.name) });
     }
   }
 
@@ -1130,6 +1130,25 @@ function batchFile(f: BatchedFile): BatchFile {
     ino: f.check.written !== undefined,
     xattrs,
   };
+}
+
+/**
+ * A system error that kept a piece of metadata from being set, as GNU tar says it ("Cannot change
+ * ownership to uid 0, gid 0: Operation not permitted"): what was being done and why, never Node's
+ * text with the path it was done to (a temporary name, or /proc/self/fd/N/...).
+ */
+function metaFailure(err: unknown, doing: string): string {
+  const e = err as NodeJS.ErrnoException;
+  return `${doing}: ${e.code ? describeErrno(e) : e.message}`;
+}
+
+function ownerChange(owner: { uid: number; gid: number } | undefined): string {
+  const ids = [owner && owner.uid >= 0 ? `uid ${owner.uid}` : '', owner && owner.gid >= 0 ? `gid ${owner.gid}` : ''].filter(Boolean);
+  return `cannot change ownership to ${ids.join(', ')}`;
+}
+
+function modeChange(mode: number): string {
+  return `cannot change mode to ${mode.toString(8).padStart(4, '0')}`;
 }
 
 /** The temporary name of a file being written, beside its real name. */
