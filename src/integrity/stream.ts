@@ -442,7 +442,10 @@ async function walk(
     } else {
       damaged.push(readerDamage(err, at));
     }
-    res.notes.push(`reading stopped at offset ${at}: entries after it could not be checked`);
+    // Past the end blocks (bytes after a .tar.gz's last member that are no gzip data): every
+    // member was read; only what follows the archive was not.
+    const ended = members instanceof TarReader ? members.endAt : undefined;
+    res.notes.push(ended !== undefined ? `reading stopped after the end of the archive (offset ${ended}): every entry in it was read` : `reading stopped at offset ${at}: entries after it could not be checked`);
   }
   afterSkips(Infinity);
   const declared = (res.info?.features.compat.includes(MANIFEST_FEATURE) ?? false) || manifestAt >= 0;

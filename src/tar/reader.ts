@@ -132,6 +132,8 @@ export class TarReader implements AsyncIterable<TarMember> {
   missingEnd = false;
   /** Where data that is not zeros follows the end of the archive, unread (§4.7), if it does. */
   trailingAt: number | undefined;
+  /** The offset of the end-of-archive blocks, once they were read (what fails after is past every member). */
+  endAt: number | undefined;
   /** What salvage skipped (spec §6.8), in archive order; complete once iteration has ended. */
   readonly damaged: SkippedRange[] = [];
   private wantDigests: ((info: ArchiveInfo) => boolean) | undefined;
@@ -530,6 +532,7 @@ export class TarReader implements AsyncIterable<TarMember> {
   private async loneZeroBlock(at: number): Promise<boolean> {
     const next = this.src.readNow(BLOCK) ?? (await this.src.read(BLOCK));
     if (next.length < BLOCK || isZeroBlock(next)) {
+      this.endAt = at;
       await this.afterEnd(at + BLOCK, next);
       return false;
     }
