@@ -130,16 +130,17 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
         if (!nextNow()) return next().then(() => advance(offset, passed));
       }
     };
+    /** The entry where `advance` stopped, when it is the one at `offset` (then it was asked for). */
+    const foundAt = (offset: number): ManifestEntry | undefined => {
+      if (current?.offset !== offset) return undefined;
+      asked = current;
+      return current;
+    };
     const expected: ExpectedDigests = {
       centralDamage,
       at(offset, passed) {
-        const found = (): ManifestEntry | undefined => {
-          if (current?.offset !== offset) return undefined;
-          asked = current;
-          return current;
-        };
         const moved = !current && !ended ? next().then(() => advance(offset, passed)) : advance(offset, passed);
-        return moved ? moved.then(found) : found();
+        return moved ? moved.then(() => foundAt(offset)) : foundAt(offset);
       },
       get previous() {
         return previous;

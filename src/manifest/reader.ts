@@ -36,13 +36,18 @@ function digest(a: Record<string, string>, key: string, where: string, required:
   return v;
 }
 
-function path(v: string | undefined, where: string): Buffer {
-  if (v === undefined) throw new ManifestError(`${where}: no path`);
+/** `where`: what the message names, or the entry's number ("entry N", made only for a message). */
+function path(v: string | undefined, where: string | number): Buffer {
+  if (v === undefined) throw new ManifestError(`${named(where)}: no path`);
   try {
     return unescapePath(v);
   } catch (err) {
-    throw new ManifestError(`${where}: ${(err as Error).message}`);
+    throw new ManifestError(`${named(where)}: ${(err as Error).message}`);
   }
+}
+
+function named(where: string | number): string {
+  return typeof where === 'number' ? `entry ${where}` : where;
 }
 
 export async function* readManifest(src: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<ManifestItem> {
@@ -226,7 +231,7 @@ function canonicalEntry(m: RegExpExecArray, index: number): ManifestEntry {
   // Its name for messages ("entry N") is made only for a message: a string per entry was garbage
   // per member read.
   const entry: ManifestEntry = {
-    path: canonicalPath(m[1]!, index),
+    path: path(attr(m[1]!), index),
     type: m[2] as EntryType,
     size: byteCount(m[3]!, 'size', index),
     offset: byteCount(m[6]!, 'offset', index),
@@ -236,7 +241,7 @@ function canonicalEntry(m: RegExpExecArray, index: number): ManifestEntry {
   };
   if (m[4]) entry.sha256 = m[4];
   if (m[10]) entry.dataSha256 = m[10];
-  if (m[5] !== undefined) entry.link = canonicalPath(m[5], index);
+  if (m[5] !== undefined) entry.link = path(attr(m[5]), index);
   if (!(entry.offset <= entry.data && entry.data <= entry.end)) throw new ManifestError(`entry ${index}: offsets ${entry.offset} <= ${entry.data} <= ${entry.end} do not hold`);
   return entry;
 }
@@ -245,14 +250,6 @@ function byteCount(v: string, key: string, index: number): number {
   const n = Number(v);
   if (!Number.isSafeInteger(n)) throw new ManifestError(`entry ${index}: attribute ${key}="${v}" is not a byte count`);
   return n;
-}
-
-function canonicalPath(v: string, index: number): Buffer {
-  try {
-    return unescapePath(attr(v));
-  } catch (err) {
-    throw new ManifestError(`entry ${index}: ${(err as Error).message}`);
-  }
 }
 
 /** How many entry lines of `text` the pattern takes (tests: the fast path is really taken). */

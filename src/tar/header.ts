@@ -2,7 +2,7 @@
 // Spec: spec/portarc-1.md §4.1 (header block). Offsets follow POSIX ustar; the old GNU layout reuses
 // the prefix area for atime/ctime and the first four sparse runs.
 
-import { FieldError, octalMax, readBytes, readNumber, readSafeNumber, readSmallOctal, toSafeNumber, writeBytes, writeOctal } from './numbers.js';
+import { FieldError, octalMax, readBytes, readNumber, readSafeNumber, readSmallOctal, readText, toSafeNumber, writeBytes, writeOctal } from './numbers.js';
 
 export const BLOCK = 512;
 
@@ -77,13 +77,6 @@ function checksums(block: Buffer): { unsigned: number; signed: number } {
 }
 
 export class HeaderError extends Error {}
-
-/** A NUL-terminated (or field-filling) text field as a string, without a copy of its bytes. */
-function readText(block: Buffer, offset: number, width: number): string {
-  if (block[offset] === 0) return '';
-  const nul = block.indexOf(0, offset);
-  return block.toString('utf8', offset, nul === -1 || nul > offset + width ? offset + width : nul);
-}
 
 export function decodeHeader(block: Buffer): RawHeader {
   let stored: bigint | number | undefined = readSmallOctal(block, 148, 8);

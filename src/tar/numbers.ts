@@ -95,11 +95,21 @@ export function readBytes(block: Buffer, offset: number, width: number): Buffer 
   // An empty field (most prefixes, link names) shares one empty buffer: nothing can be written into it.
   if (block[offset] === 0) return EMPTY;
   // One copy, no view made first (two header blocks a member).
-  const nul = block.indexOf(0, offset);
-  const end = nul === -1 || nul > offset + width ? offset + width : nul;
+  const end = fieldEnd(block, offset, width);
   const out = Buffer.allocUnsafe(end - offset);
   block.copy(out, 0, offset, end);
   return out;
+}
+
+/** A NUL-terminated (or field-filling) text field as UTF-8 text, without a copy of its bytes. */
+export function readText(block: Buffer, offset: number, width: number): string {
+  return block[offset] === 0 ? '' : block.toString('utf8', offset, fieldEnd(block, offset, width));
+}
+
+/** Where a string field's bytes end: at its first NUL, or where the field does. */
+function fieldEnd(block: Buffer, offset: number, width: number): number {
+  const nul = block.indexOf(0, offset);
+  return nul === -1 || nul > offset + width ? offset + width : nul;
 }
 
 const EMPTY = Buffer.alloc(0);
