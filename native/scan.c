@@ -192,8 +192,18 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
     memcpy(path, pdata, plen);
     path[plen] = '\0';
     struct stat st;
-    if (lstat(path, &st) != 0 || !TIMES_FIT(st)) {
+    if (lstat(path, &st) != 0) {
       napi_set_element(env, result, k, xattrs);
+      continue;
+    }
+    if (!TIMES_FIT(st)) {
+      /* Left to the JS path's BigInt lstat; a directory is walked into before the next items,
+       * so the call stops after it as after any directory. */
+      napi_set_element(env, result, k, xattrs);
+      if (S_ISDIR(st.st_mode)) {
+        k++;
+        break;
+      }
       continue;
     }
     int is_dir = S_ISDIR(st.st_mode);

@@ -225,6 +225,10 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
         // (Past DEEP a child adds at most 256 bytes: every path stays under Linux's PATH_MAX.)
         const anchor = it.abs.length > DEEP && ctx.platform.dirAlias ? holdDirectory(it.abs, ctx.platform.dirAlias) : undefined;
         const base = anchor === undefined ? it.abs : ctx.platform.dirAlias!(anchor);
+        // The batch's later files were read into the buffer the walk below refills (scanBatch
+        // stops after a directory it stat'ed, not after one it left to this path, e.g. a time
+        // past int64 ns): they are read again from disk when their turn comes.
+        if (contents) contents.fill(undefined, k + 1);
         const children = names.map((n) => ({
           abs: Buffer.concat([base, slash, n]),
           arch: Buffer.concat([it.arch, slash, ctx.platform.memberName(n)]),
