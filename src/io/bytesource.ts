@@ -179,17 +179,20 @@ export class ByteSource {
       this.position += n;
       return out;
     }
-    const parts: Buffer[] = [];
+    // Copied as each chunk comes: the input may reuse a chunk's memory once the one after it is
+    // asked for (src/io/source.ts), and views joined at the end held other bytes by then (a pax
+    // header of more than two chunks lost its records).
+    const out = Buffer.allocUnsafe(n);
     let got = 0;
     while (got < n && (await this.fill())) {
       const take = Math.min(n - got, this.chunk.length - this.off);
-      parts.push(this.chunk.subarray(this.off, this.off + take));
+      this.chunk.copy(out, got, this.off, this.off + take);
       this.off += take;
       // Counted as it goes: a gap may stop the read halfway, and the offset must be right then.
       this.position += take;
       got += take;
     }
-    return Buffer.concat(parts, got);
+    return got === n ? out : out.subarray(0, got);
   }
 
   /** Up to n bytes, as the chunks arrive (no copying). Ends early only at the end of the input. */
