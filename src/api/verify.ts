@@ -12,7 +12,7 @@ import type { Limits } from '../model/limits.js';
 import type { ArchiveSource } from '../io/source.js';
 import { sniff, type Filter } from '../compress/index.js';
 import { isZip } from '../zip/index.js';
-import { locateTrailer, verifyRanges } from '../integrity/ranges.js';
+import { appendedArchiveAt, locateTrailer, verifyRanges } from '../integrity/ranges.js';
 import { verifyStream } from '../integrity/stream.js';
 import { TRAILER_TEXT_SIZE } from '../manifest/index.js';
 import type { Damage } from '../integrity/report.js';
@@ -94,7 +94,12 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
         const format = isZip(head) ? 'zip' : sniff(head) === 'none' ? 'tar' : undefined;
         if (format) {
           const loc = await locateTrailer(fh, size, format);
-          if (loc?.trailer) {
+          const appended = format === 'tar' && loc?.trailer ? await appendedArchiveAt(fh, size, { ...loc, trailer: loc.trailer }) : undefined;
+          if (appended !== undefined) {
+            // Archives concatenated: the first is checked as a stream, against the manifest in it,
+            // and what follows its end is named there.
+            notes.push(`the trailer at the end of the file is that of an archive appended at offset ${appended}`);
+          } else if (loc?.trailer) {
             const r = await verifyRanges(fh, size, format, { ...loc, trailer: loc.trailer }, damaged);
             throwIfAborted(signal); // a read refused by the signal may have been taken for damage
             if (r.manifestUsable) return { ok: damaged.length === 0, damaged: ordered(damaged), checkedContent: true, entries: r.entries, format, compression: 'none', method: 'ranges', notes, ...(recovery ? { recovery } : {}), ...(embedded ? { embeddedRecovery: true } : {}) };

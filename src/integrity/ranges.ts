@@ -145,6 +145,22 @@ function decode(text: Buffer, at: number): Located {
   }
 }
 
+/**
+ * Where the archive a tar trailer belongs to starts, when not at the file's start: `cat a.tar
+ * b.tar` leaves b's trailer at the end of the file, its offsets counted from b's start. Found by
+ * its end-region digest matching with the offsets moved (the trailer member's header is one to
+ * three blocks); undefined when the trailer is the file's own (or damaged).
+ */
+export async function appendedArchiveAt(fh: FileHandle, size: number, loc: Located & { trailer: Trailer }): Promise<number | undefined> {
+  const t = loc.trailer;
+  for (let header = 512; header <= 1536; header += 512) {
+    const start = loc.at - header - t.manifestEnd;
+    if (start <= 0 || start % 512 !== 0) continue;
+    if ((await digestOf(fh, size, t.manifestEnd + start, loc.at)) === t.endSha256) return start;
+  }
+  return undefined;
+}
+
 export interface RangeResult {
   /** False when the manifest could not be trusted: the caller falls back to structural checks. */
   manifestUsable: boolean;
