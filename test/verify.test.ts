@@ -152,6 +152,26 @@ for _, e in ET.iterparse(sys.argv[1]):
     }
   });
 
+  it('extract PATH... of an archive appended to with tar -r: the newer member and the new ones, not the manifest\'s', () => {
+    // The trailer found near the end was taken at its word: extract of selected paths went by its
+    // manifest's offsets, restoring the first `f` (GNU tar restores the last) and missing `dir/b`, exit 0.
+    const s = join(dir, 'app-src');
+    mkdirSync(join(s, 'dir'), { recursive: true });
+    writeFileSync(join(s, 'f'), 'v1\n');
+    writeFileSync(join(s, 'dir/a'), 'a\n');
+    const x = join(dir, 'app.tar');
+    expect(portarc(['create', '-f', x, '-C', s, 'f', 'dir']).status).toBe(0);
+    writeFileSync(join(s, 'f'), 'v2, newer\n');
+    writeFileSync(join(s, 'dir/b'), 'new\n');
+    expect(run('tar', ['-rf', x, '-C', s, 'f', 'dir/b']).status).toBe(0);
+    const out = join(dir, 'app-sel');
+    const r = portarc(['extract', '-f', x, '-C', out, 'f', 'dir']);
+    expect(readFileSync(join(out, 'f'), 'utf8')).toBe('v2, newer\n');
+    expect(readFileSync(join(out, 'dir/b'), 'utf8')).toBe('new\n');
+    expect(r.stderr).toMatch(/f: not in the manifest/);
+    expect(r.status).toBe(1);
+  });
+
   it('verify of two archives concatenated (cat a.tar b.tar): the first checked against its manifest, the rest named, the trailer not called damaged', () => {
     // The trailer at the file's end is b's, its offsets counted from b's start: verify once took
     // it for the file's own and said the trailer and the manifest were damaged, contents unchecked.

@@ -36,6 +36,10 @@ async function tarTrailerIn(c: Container, span: number): Promise<{ at: number; t
   for (let p = Math.floor((c.size - 512) / 512) * 512; p >= tailStart; p -= 512) {
     const i = p - tailStart;
     if (!isTrailerMagic(tail.toString('latin1', i, i + TRAILER_MAGIC.length))) continue;
+    // Only end-of-archive blocks may follow the trailer's block: members after it were appended
+    // (`tar -rf`) and its manifest does not list them; a random access through it would read an
+    // older member of a name, or miss one, without a word.
+    if (!tail.subarray(i + 512).every((b) => b === 0)) return 'members follow the manifest trailer (appended to, as by tar -r): the manifest does not describe the whole archive';
     try {
       const trailer = decodeTrailer(tail.subarray(i, i + 512));
       if (!tail.subarray(i + TRAILER_TEXT_SIZE, i + 512).every((b) => b === 0)) return 'the trailer block is not NUL-padded';
