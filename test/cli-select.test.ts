@@ -130,6 +130,35 @@ describe('member selection and exclusion, as GNU tar does it', () => {
     expect(readFileSync(join(two, 'e/deep-link'), 'utf8')).toBe('deep\n');
   });
 
+  it('--strip-components: a hardlink whose target strips away is named (exit 2), never dropped; a copy goes to the first link that survives', () => {
+    // Once both were passed over without a word, exit 0: `h` (its own content) was simply missing.
+    const s = join(dir, 'strip-links');
+    mkdirSync(join(s, 'd'), { recursive: true });
+    writeFileSync(join(s, 'f'), 'precious\n');
+    sh(`ln ${join(s, 'f')} ${join(s, 'd/h')}`);
+    writeFileSync(join(s, 'd/g'), 'g\n');
+    const a = join(dir, 'strip-links.tar');
+    expect(tar(['cf', a, '-C', s, 'f', 'd']).status).toBe(0);
+    const out = join(dir, 'strip-links-x');
+    const r = portarc(['extract', '-f', a, '-C', out, '--strip-components', '1']);
+    expect(r.stderr).toMatch(/not restored: d\/h: entry: not extracted: hardlink to "f", which --strip-components 1 leaves out/);
+    expect(r.status).toBe(2);
+    expect(tree(out)).toEqual(['g']);
+    // Selected links to a target not selected, the first stripped away: the copy goes to the next.
+    const t = join(dir, 'strip-links2');
+    mkdirSync(join(t, 't'), { recursive: true });
+    mkdirSync(join(t, 'b'));
+    writeFileSync(join(t, 't/file'), 'precious\n');
+    sh(`ln ${join(t, 't/file')} ${join(t, 'a')} && ln ${join(t, 't/file')} ${join(t, 'b/c')}`);
+    const b = join(dir, 'strip-links2.tar');
+    expect(tar(['cf', b, '-C', t, 't/file', 'a', 'b/c']).status).toBe(0);
+    const out2 = join(dir, 'strip-links2-x');
+    const r2 = portarc(['extract', '-f', b, '-C', out2, '--strip-components', '1', 'a', 'b/c']);
+    expect(r2.status, r2.stderr).toBe(0);
+    expect(r2.stderr).toMatch(/b\/c: hardlink to "t\/file", which was not selected: extracted as a copy/);
+    expect(readFileSync(join(out2, 'c'), 'utf8')).toBe('precious\n');
+  });
+
   it('-O writes the selected files\' content to stdout, as tar -xO does', () => {
     for (const sel of [['./a/g.c', './top.c'], ['./c'], ['./d']]) {
       const want = spawnSync('tar', ['xOf', g, ...sel]).stdout;

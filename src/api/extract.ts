@@ -199,25 +199,27 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
         const wanting = m.entry.type === 'file' ? links.get(pathKey(m.entry.path)) : undefined;
         if (!wanting) continue;
         links.delete(pathKey(m.entry.path));
-        const [{ entry: first }, ...rest] = wanting as [PassedLink, ...PassedLink[]];
+        // The copy goes to the first link whose own name survives --strip-components.
+        const kept = strip ? wanting.filter((l) => stripComponents(l.entry.path, strip)) : wanting;
+        if (!kept.length) continue;
+        const [{ entry: first }, ...rest] = kept as [PassedLink, ...PassedLink[]];
         const copy: Entry = { ...m.entry, path: first.path, name: first.name, type: 'file', linkTarget: undefined };
-        entryNotices.push(`${first.name}: hardlink to "${m.entry.name}", which was not selected: extracted as a copy of its content`);
         // Checked as the target it is (offset, name, digest), reported under the name it gets.
         const plan = await check!.plan(m.entry, m.body, m.offset, again.info, m.headerSha256, first.name);
         if (plan.refused) {
           damaged.push(plan.refused);
           continue;
         }
-        const target = strip ? stripped(copy, strip) : copy;
-        if (!target) continue;
+        const target = strip ? (stripped(copy, strip) as Entry) : copy;
         await restorer.restore(target, plan.body, plan.check);
+        entryNotices.push(`${first.name}: hardlink to "${m.entry.name}", which was not selected: extracted as a copy of its content`);
         entries++;
         for (const l of rest) {
           // Logged as the archive has it (a link to the target), so that it goes with a damaged copy.
           const lp = await check!.plan(l.entry, (async function* () {})(), l.offset, again.info, l.headerSha256);
           const onDisk = { ...l.entry, linkTarget: first.path };
-          const link = strip ? stripped(onDisk, strip) : onDisk;
-          if (link && !lp.refused) await restorer.restore(link, lp.body, lp.check);
+          const link = strip ? (stripped(onDisk, strip) as Entry) : onDisk;
+          if (!lp.refused) await restorer.restore(link, lp.body, lp.check);
           if (lp.refused) damaged.push(lp.refused);
           entries++;
         }
@@ -269,7 +271,11 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       }
       // Checked against the manifest under its archive name; restored under the stripped one.
       const target = strip ? stripped(entry, strip) : entry;
-      if (isTheManifest(stored1)) manifestAs = target ? target.path.toString('latin1') : null;
+      if (isTheManifest(stored1)) manifestAs = typeof target === 'object' ? target.path.toString('latin1') : null;
+      if (typeof target === 'string') {
+        restorer.losses.push({ path: entry.name, what: 'entry', reason: target });
+        continue;
+      }
       if (!target) continue;
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
@@ -392,6 +398,10 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
       const hooked = hooks ? await applyHooks(stored1, hooks) : stored1;
       // The callback sees the name a directory extraction would restore (stripComponents too).
       const entry = hooked && options.stripComponents ? stripped(hooked, options.stripComponents) : hooked;
+      if (typeof entry === 'string') {
+        damaged.push({ path: hooked!.name, what: entry });
+        continue;
+      }
       if (!entry) continue;
       for (const w of entry.warnings) warnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) notices.push(`${entry.name}: ${n}`);
@@ -587,15 +597,19 @@ async function selected(ra: Awaited<ReturnType<typeof open>>, paths: string[], o
   };
 }
 
-/** The entry under its name with `n` leading components removed (hardlink targets too), or undefined to skip it. */
-function stripped(entry: Entry, n: number): Entry | undefined {
+/**
+ * The entry under its name with `n` leading components removed (hardlink targets too); undefined
+ * to skip it (its own name has too few components, as with tar); a reason when it cannot be made.
+ */
+function stripped(entry: Entry, n: number): Entry | string | undefined {
   const path = stripComponents(entry.path, n);
   if (!path) return undefined;
   let linkTarget = entry.linkTarget;
   if (entry.type === 'hardlink' && linkTarget) {
     linkTarget = stripComponents(linkTarget, n);
-    // Its target is not extracted (too few components): nothing to link to, as with tar.
-    if (!linkTarget) return undefined;
+    // Its target is not extracted (too few components): nothing to link to. A loss, named (GNU
+    // tar: "Cannot hard link to ''", exit 2); it was once passed over without a word, exit 0.
+    if (!linkTarget) return `not extracted: hardlink to "${displayName(entry.linkTarget!)}", which --strip-components ${n} leaves out (extract it without, or select it too and strip fewer)`;
   }
   return { ...entry, path, linkTarget, name: displayName(path) };
 }
