@@ -215,6 +215,24 @@ if want gnutar-incremental; then
     "GNU incremental archive: directories are type D with a dumpdir (Y/N list of names) as data; they read as directories"
 fi
 
+if want gnutar-multivolume; then
+  # The second volume of `tar -M`: it begins with the rest of mv/big.bin (type M, offset 19968),
+  # then mv/small.txt whole. 30,000 bytes of a fixed pattern, so that the bytes are the same every run.
+  S=$W/mv-src && mkdir -p "$S/mv" && cd "$S/mv"
+  python3 -c 'import sys; sys.stdout.buffer.write(bytes((i * 7 + 3) % 251 for i in range(30000)))' > big.bin
+  printf 'small\n' > small.txt
+  cd "$ROOT"
+  stamp "$S/mv"
+  gtar --format=gnu --sort=name -c -M -L 20 -f "$W/vol1.tar" -f "$OUT/1.0/n_gnutar-multivolume-continuation.tar" -C "$S" mv/big.bin mv/small.txt
+  [ -f "$OUT/1.0/n_gnutar-multivolume-continuation.json" ] || cat > "$OUT/1.0/n_gnutar-multivolume-continuation.json" <<'JSON'
+{
+  "description": "spec §6.3: the second volume of GNU tar -M: its first member (type M) is the rest of mv/big.bin from byte 19968; alone it must not be restored as mv/big.bin (a file's tail under its name). A reader names it and fails (exit 2); mv/small.txt after it may come out",
+  "madeBy": "GNU tar 1.34: tar --format=gnu --sort=name -c -M -L 20 -f vol1 -f vol2 (this is vol2)",
+  "exit": 2
+}
+JSON
+fi
+
 # ---------------------------------------------------------------------------------------------
 # bsdtar's default format: restricted pax, each xattr written twice (SCHILY + LIBARCHIVE).
 if want bsdtar-default; then

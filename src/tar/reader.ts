@@ -9,7 +9,7 @@ import { ByteSource, GapError } from '../io/bytesource.js';
 import { bufferBody } from '../io/body.js';
 import { describeGap, type FrameGap } from '../compress/salvage.js';
 import { BLOCK, HeaderError, TYPE, decodeHeader, isZeroBlock, readSparseRuns, type RawHeader } from './header.js';
-import { FieldError } from './numbers.js';
+import { FieldError, readNumber } from './numbers.js';
 import { LOCATOR_PACKET, MAGIC as PAR2_MAGIC, regionEnd } from '../integrity/par2/packets.js';
 import { PaxError, parsePaxRecords, type PaxRecord } from './pax.js';
 import { applyPaxRecord, finishPax, newPaxState } from './paxmap.js';
@@ -293,6 +293,24 @@ export class TarReader implements AsyncIterable<TarMember> {
           else if (h.typeflag === TYPE.gnuVolume) {
             this.info.notices.push(`${this.name}: GNU volume label "${h.path.toString('utf8')}" skipped`);
             await this.src.skip(h.size + padding(h.size));
+            current.start = memberStart = -1;
+          } else if (h.typeflag === TYPE.gnuMultiVol) {
+            // GNU tar -M: the rest of a file begun in the volume before. Restored alone it would put
+            // the file's tail under its name (it once did, exit 1, "unknown type flag"): named and
+            // passed over, as GNU tar refuses it ("file is continued from another volume").
+            const path = [...(local ?? [])].reverse().find((r) => r.key === 'path')?.value ?? longName ?? h.path;
+            let from: bigint | number | string;
+            try {
+              from = readNumber(got.block, 369, 12, 'offset');
+            } catch {
+              from = 'an unreadable offset';
+            }
+            const end = got.at + BLOCK + h.size + padding(h.size);
+            const what = `continued from another volume (GNU tar -M): only its bytes from ${from} on are in this archive`;
+            if (!this.salvage) this.fail(what, got.at, displayName(path), 'PORTARC_UNSUPPORTED');
+            this.damaged.push({ entry: displayName(path), what, range: [memberStart, end] });
+            await this.src.skip(h.size + padding(h.size));
+            local = longName = longLink = undefined;
             current.start = memberStart = -1;
           } else {
             header = h;
