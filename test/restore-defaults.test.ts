@@ -420,6 +420,41 @@ with tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT) as t:
   });
 });
 
+describe('ACLs the destination would add', () => {
+  // A directory with a default ACL gives every new file and directory in it an ACL: restored
+  // there, a 0640 file of the archive was readable by user 777 (user:777:rwx, mask r--), exit 0,
+  // and an existing directory kept ACLs the archive does not give it. GNU tar --acls clears them.
+  /** The named entries of both ACLs (user:ID:..., default:group:ID:...), as getfacl prints them. */
+  const named = (p: string) => spawnSync('getfacl', ['-n', '-p', '-c', p], { encoding: 'utf8' }).stdout.split('\n').filter((l) => /^(default:)?(user|group):[^:]+:/.test(l));
+  for (const [label, env] of [['addon', {}], ['no addon', { PORTARC_NO_NATIVE: '1' }]] as const) {
+    it(`are cleared: only the archive's ACLs remain, on new and existing objects (${label})`, () => {
+      const dir = tempDir('defacl');
+      const src = join(dir, 'src');
+      mkdirSync(join(src, 'sub'), { recursive: true });
+      mkdirSync(join(src, 'kept'));
+      writeFileSync(join(src, 'small'), 'secret\n');
+      writeFileSync(join(src, 'big'), Buffer.alloc(2 << 20, 7));
+      writeFileSync(join(src, 'sub/inner'), 'inner\n');
+      writeFileSync(join(src, 'with-acl'), 'acl\n');
+      sh(`chmod 0640 small big sub/inner && mkfifo ff && setfacl -m u:4321:r-- with-acl && setfacl -d -m u:4321:rwx kept`, src);
+      const archive = join(dir, 'a.tar');
+      expect(portarc(['create', '-f', archive, '-C', src, '.'], { env }).status).toBe(0);
+      const out = join(dir, 'out');
+      mkdirSync(join(out, 'sub'), { recursive: true });
+      sh(`setfacl -d -m u:777:rwx,g:888:rwx . && setfacl -m u:999:rwx sub && setfacl -d -m u:999:rwx sub`, out);
+      const r = portarc(['extract', '-f', archive, '-C', out], { env });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      for (const p of ['small', 'big', 'sub', 'sub/inner', 'ff']) expect(named(join(out, p)), p).toEqual([]);
+      expect(lstatSync(join(out, 'small')).mode & 0o777).toBe(0o640);
+      // What the archive gives is there, exactly.
+      expect(named(join(out, 'with-acl'))).toEqual(['user:4321:r--']);
+      expect(named(join(out, 'kept'))).toEqual(['default:user:4321:rwx']);
+      expect(portarc(['verify', '-f', archive, '-C', out], { env }).status).toBe(0);
+    });
+  }
+});
+
 describe('library: the profiles', () => {
   it.runIf(isRoot)('extract(…) as root restores setuid bits and devices with no options; samePermissions: false opts out', async () => {
     const base = tempDir('lib-defaults');

@@ -22,7 +22,7 @@ import { time as nsTime } from './compare.js';
 import { DeepPaths } from './deep-paths.js';
 import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { hostPlatform, showName, type Platform } from './platform.js';
-import { loadSys, type BatchFailure, type BatchFile, type BatchResult, type Sys } from './sys.js';
+import { loadSys, type AclXattr, type BatchFailure, type BatchFile, type BatchResult, type Sys } from './sys.js';
 import { modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
 
 /** What a restore restores (ProfileOptions: -p, owners, permissions, --untrusted, ids, -P), and how. */
@@ -129,6 +129,8 @@ interface MetadataPlan {
   /** Losses known before trying (ACL names without ids here...), in the order they are reported. */
   losses: Array<{ what: Loss['what']; reason: string }>;
   mode: number;
+  /** ACLs on disk the archive does not give (inherited, or an existing directory's): removed first. */
+  clearAcls?: AclXattr[];
 }
 
 /**
@@ -208,6 +210,12 @@ export class Restorer {
   private batchDirs = new Set<string>();
   /** Paths past PATH_MAX, named through directories held open (deep-paths.ts). */
   private paths: DeepPaths;
+  /** ACLs are restored here: the platform has them and the system layer can set them. */
+  private readonly aclsHere: boolean;
+  /** Directories (by key) with a default ACL, which new objects in them inherit (inherits()). */
+  private inheriting = new Map<string, boolean>();
+  /** The entry being restored gets an ACL from its directory that the archive does not give it. */
+  private inheritedAcl = false;
 
   /** `dest` must exist; symlinks in the destination path itself are resolved once, here. */
   constructor(
@@ -224,6 +232,7 @@ export class Restorer {
     this.paths = new DeepPaths(this.root, this.platform.dirAlias);
     this.profileOf = restoreProfile(opts, this.isRoot);
     ({ untrusted: this.untrusted, samePermissions: this.samePermissions, sameOwner: this.sameOwner } = this.profileOf);
+    this.aclsHere = !this.platform.acls && this.sys.kind !== 'none';
   }
 
   private lose(entry: Entry, what: Loss['what'], reason: string): void {
@@ -286,9 +295,10 @@ export class Restorer {
    * as tar does (0755 less the umask). A symlink or a file on the way is refused: nothing is ever
    * written through a link, whether the archive planted it or it was there before.
    */
-  private ensureParents(parts: Buffer[]): void {
+  private ensureParents(parts: Buffer[]): string {
+    let key = '';
     for (let n = 1; n < parts.length; n++) {
-      const key = keyOf(parts.slice(0, n));
+      key = keyOf(parts.slice(0, n));
       if (this.lastLinks.has(key)) throw new UnsafePath(`"${key}" is a symlink; nothing is extracted through it`);
       if (this.verified.has(key)) continue;
       const abs = this.abs(parts.slice(0, n));
@@ -301,6 +311,22 @@ export class Restorer {
       if (!st.isDirectory()) throw new UnsafePath(`"${key}" is not a directory`);
       this.verified.set(key, st.ino);
     }
+    return key;
+  }
+
+  /**
+   * Whether a new object in this directory inherits an ACL (the directory has a default ACL: one
+   * there before, or inherited by a directory made here), read once per directory. The archive's
+   * own default ACLs are set at the end (finish()), after every child is made.
+   */
+  private async inherits(parentKey: string, parts: Buffer[]): Promise<boolean> {
+    let v = this.inheriting.get(parentKey);
+    if (v === undefined) {
+      const got = (await this.sys.getXattrs([this.abs(parts.slice(0, -1))]))[0];
+      v = !(got instanceof Error) && got !== undefined && got.has('system.posix_acl_default');
+      this.inheriting.set(parentKey, v);
+    }
+    return v;
   }
 
   /**
@@ -337,7 +363,10 @@ export class Restorer {
     if (this.lastLinks.size) this.lastLinks.delete(keyOf(parts));
     try {
       await this.settle(parts, entry);
-      this.ensureParents(parts);
+      const parentKey = this.ensureParents(parts);
+      // Made in a directory with a default ACL, a file or node gets an access ACL the archive may
+      // not give it (user:777:rwx on a 0640 file, say): removed, as GNU tar --acls does (spec §9.1).
+      this.inheritedAcl = this.aclsHere && entry.type !== 'directory' && entry.type !== 'symlink' && entry.type !== 'hardlink' && !entry.aclAccess?.length && (await this.inherits(parentKey, parts));
       // After its parents are made: a path past PATH_MAX is named through one of them (deep-paths.ts).
       const abs = this.abs(parts);
       if (entry.type === 'directory') {
@@ -413,6 +442,8 @@ export class Restorer {
       await this.applyMetadata(abs, entry);
     } catch (err) {
       this.failed(entry, err);
+    } finally {
+      this.inheritedAcl = false;
     }
   }
 
@@ -530,7 +561,7 @@ export class Restorer {
    */
   private batchable(entry: Entry, parts: Buffer[]): boolean {
     return (
-      entry.type === 'file' && !entry.sparse && entry.size <= SMALL_FILE && parts.length > 0 &&
+      entry.type === 'file' && !entry.sparse && entry.size <= SMALL_FILE && parts.length > 0 && !this.inheritedAcl &&
       this.sys.restoreFiles !== undefined && (this.isRoot || !(entry.mode & 0o6000)) && !mayClamp(entry)
     );
   }
@@ -846,6 +877,7 @@ export class Restorer {
    */
   private planMetadata(entry: Entry, deferredAcl: boolean): MetadataPlan {
     const plan: MetadataPlan = { xattrs: [], losses: [], mode: 0 };
+    if (this.inheritedAcl && !deferredAcl) plan.clearAcls = ['system.posix_acl_access'];
     if (this.untrusted && (entry.uid !== process.getuid?.() || entry.gid !== process.getgid?.())) this.dropped.owners++;
     if (this.sameOwner && this.platform.owners) {
       plan.losses.push({ what: 'owner', reason: `${entry.uname || entry.uid}:${entry.gname || entry.gid} not set: ${this.platform.owners}` });
@@ -895,6 +927,17 @@ export class Restorer {
   private async applyMetadata(abs: Buffer, entry: Entry, deferredAcl = false, planned?: MetadataPlan): Promise<void> {
     const isLink = entry.type === 'symlink';
     const plan = planned ?? this.planMetadata(entry, deferredAcl);
+    // A directory (made here, or there before) keeps no ACL the archive does not give it.
+    if (deferredAcl && this.aclsHere) {
+      const got = (await this.sys.getXattrs([abs]))[0];
+      const absent = ([['system.posix_acl_access', entry.aclAccess], ['system.posix_acl_default', entry.aclDefault]] as const).filter(([name, acl]) => !acl?.length && got instanceof Map && got.has(name));
+      if (absent.length) plan.clearAcls = absent.map(([name]) => name);
+    }
+    if (plan.clearAcls) {
+      for (const f of await this.sys.removeAcls(plan.clearAcls.map((name) => ({ path: abs, name })))) {
+        this.lose(entry, 'acl', metaFailure(Object.assign(new Error(f.error), { code: f.code }), `${f.name} (not in the archive) not removed`));
+      }
+    }
     if (plan.owner) {
       try {
         lchownSync(abs, plan.owner.uid, plan.owner.gid);

@@ -35,6 +35,12 @@ export interface Sys {
   getXattrs(paths: Buffer[]): Promise<Array<Map<string, Buffer> | Error>>;
   /** Set many xattrs (not following symlinks). Batched: the fallback runs ONE `setfattr -h --restore=-` for all of them. Returns the failures, never throws for a single bad item. */
   setXattrs(items: Array<{ path: Buffer; name: string; value: Buffer }>): Promise<XattrWriteFailure[]>;
+  /**
+   * Remove an ACL from each path (`system.posix_acl_access` or `system.posix_acl_default`, never
+   * through a symlink): one a new file inherited from its directory's default ACL, or an existing
+   * directory had, when the archive gives none (spec §9.1). A path without it is no failure.
+   */
+  removeAcls(items: Array<{ path: Buffer; name: AclXattr }>): Promise<XattrWriteFailure[]>;
   /** Set atime and mtime (not following symlinks). Returns 'exact' when ns precision was kept, 'microseconds' when the fallback had to round (Node's fs.lutimes). */
   setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint): 'exact' | 'microseconds';
   /** Make a fifo, character or block device. The fallback uses the `mkfifo` / `mknod` programs (one spawn per node is fine: they are rare). Throws an Error with a `code` on failure. */
@@ -61,6 +67,11 @@ export interface Sys {
    */
   scanBatch?(paths: Buffer[], start: number, end: number, fields: BigInt64Array, buf: Buffer, readMax: number, sparse: boolean): Array<Array<[Buffer, Buffer]> | null>;
 }
+
+export type AclXattr = 'system.posix_acl_access' | 'system.posix_acl_default';
+
+/** Errors that mean "nothing to remove": no such ACL, or none on this filesystem. */
+const NO_ACL = new Set(['ENODATA', 'ENOATTR', 'ENOTSUP', 'EOPNOTSUPP']);
 
 /** One file of a native batch. `dir` is its parent (verified), `name` and `tmp` names in it. */
 export interface BatchFile {
@@ -180,6 +191,17 @@ function nativeSys(addon: Addon): Sys {
       }
       return failures;
     },
+    async removeAcls(items) {
+      const failures: XattrWriteFailure[] = [];
+      for (const { path, name } of items) {
+        try {
+          addon.removeXattr(path, name);
+        } catch (err) {
+          if (!NO_ACL.has((err as NodeJS.ErrnoException).code ?? '')) failures.push(failure(path, name, err as Error));
+        }
+      }
+      return failures;
+    },
     setTimes(path, atimeNs, mtimeNs) {
       addon.setTimes(path, atimeNs, mtimeNs);
       return 'exact';
@@ -216,6 +238,9 @@ function noneSys(): Sys {
     },
     async setXattrs(items) {
       return items.map(({ path, name }) => failure(path, name, unsupported('setxattr', path)));
+    },
+    async removeAcls() {
+      return [];
     },
     setTimes: times,
     mknod(path) {
@@ -343,6 +368,21 @@ function fallbackSys(): Sys {
         if (!(attrs instanceof Error) && attrs.get(item.name)?.equals(item.value)) continue;
         const err = errors.get(key(item.path)) ?? toolError('setfattr', general ?? `exit status ${run.status}`);
         failures.push(failure(item.path, item.name, err));
+      }
+      return failures;
+    },
+
+    async removeAcls(items) {
+      // setfacl -b takes the extended entries (the access ACL) away, -k the default ACL.
+      const failures: XattrWriteFailure[] = [];
+      for (const [name, flag] of [['system.posix_acl_access', '-b'], ['system.posix_acl_default', '-k']] as const) {
+        const paths = items.filter((i) => i.name === name).map((i) => i.path);
+        for (const p of paths.filter((p) => !p.length || p.includes(0))) failures.push(failure(p, name, badPath('setfacl', p)));
+        const good = paths.filter((p) => p.length && !p.includes(0));
+        if (!good.length) continue;
+        const run = await runTool(['xargs', '-0', 'setfacl', '-P', flag, '--'], nulJoin(good));
+        const why = toolFailure(run) ?? (run.status !== 0 ? run.stderr.toString().trim() || `exit status ${run.status}` : undefined);
+        if (why !== undefined) for (const p of good) failures.push(failure(p, name, toolError('setfacl', why)));
       }
       return failures;
     },
