@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portarc } from './helpers/cli.js';
 import { removeTempDirs, tempDir } from './helpers/tree.js';
@@ -187,5 +188,41 @@ os.chdir(os.path.join('x', *['${SEG}'] * 4))
 print(open('leaf').read().strip(), os.getxattr('leaf', 'user.k').hex(), os.readlink('sl'), os.stat('big').st_size, os.stat('hl').st_ino == os.stat('leaf').st_ino)
 `);
     expect(got.trim()).toBe('deep leaf 7600ff leaf 307200 True');
+  });
+
+  it.runIf(process.getuid?.() === 0)('as a user: a 0600 directory just short of 3072 bytes, its child past them: every directory gets its mode and time', () => {
+    // Directories were dressed "deepest first" by the length of the path used for them, and a deep
+    // one's is a short /proc/self/fd alias: the parent lost its search bit first, the child's
+    // lstat failed (EACCES), and the error ("internal error") left every directory after it undressed.
+    const base = join(work, 'user-deep');
+    mkdirSync(base);
+    py(`
+import os, sys
+os.chdir(sys.argv[1]); os.mkdir('src'); os.chdir('src')
+for i in range(11):
+    os.mkdir('c' * 250); os.chdir('c' * 250)
+os.mkdir('a' * 200); os.chdir('a' * 200); os.mkdir('b' * 200)
+os.utime('b' * 200, ns=(10**18, 10**18))
+os.chmod('.', 0o600)
+`, base);
+    const archive = join(base, 'd.tar');
+    expect(portarc(['create', '-f', archive, '-C', join(base, 'src'), '.']).status).toBe(0);
+    spawnSync('chmod', ['644', archive]);
+    const out = join(base, 'out');
+    mkdirSync(out);
+    spawnSync('chown', ['65534', out]);
+    spawnSync('chmod', ['755', work, base]);
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, fileURLToPath(new URL('../bin/portarc.js', import.meta.url)), 'extract', '-f', archive, '-C', out], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const got = py(`
+import os, sys
+os.chdir(sys.argv[1])
+for i in range(11): os.chdir('c' * 250)
+a = os.stat('a' * 200); os.chmod('a' * 200, 0o700)
+b = os.stat(os.path.join('a' * 200, 'b' * 200))
+print(oct(a.st_mode & 0o777), b.st_mtime_ns)
+`, out);
+    expect(got.trim()).toBe(`0o600 ${10n ** 18n}`);
   });
 });

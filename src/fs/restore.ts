@@ -79,6 +79,10 @@ interface Deferred {
   abs: Buffer;
   entry: Entry;
   ino: number;
+  /** Components under the root: deepest first (not by `abs`, an alias past PATH_MAX is short). */
+  depth: number;
+  /** keyOf(parts): a later entry that replaces the directory drops this record. */
+  key: string;
 }
 
 /** Refusal to touch a path: the entry is reported and skipped, the extraction goes on. */
@@ -348,6 +352,8 @@ export class Restorer {
     const key = keyOf(parts);
     for (const k of this.verified.keys()) if (k === key || k.startsWith(key + '/')) this.verified.delete(k);
     this.paths.drop(key);
+    // Replaced by a later entry, as tar does: the directory's metadata has nothing to go on.
+    this.dirs = this.dirs.filter((d) => d.key !== key);
   }
 
   /**
@@ -371,7 +377,7 @@ export class Restorer {
       const abs = this.abs(parts);
       if (entry.type === 'directory') {
         const ino = this.makeDir(parts);
-        this.dirs.push({ abs, entry, ino });
+        this.dirs.push({ abs, entry, ino, depth: parts.length, key: keyOf(parts) });
         return;
       }
       if (this.keepExisting(abs, entry)) return;
@@ -1056,15 +1062,21 @@ export class Restorer {
     await this.flushXattrs();
     await this.flushRenames();
     await this.makeLastLinks();
-    const dirs = this.dirs.splice(0).sort((a, b) => b.abs.length - a.abs.length);
+    const dirs = this.dirs.splice(0).sort((a, b) => b.depth - a.depth);
     for (const d of dirs) {
-      // A later entry may have replaced the directory (with a symlink, say): never follow it.
-      const st = lstatSync(d.abs, { throwIfNoEntry: false });
-      if (!st?.isDirectory() || st.ino !== d.ino) {
-        this.lose(d.entry, 'entry', 'directory was replaced by a later entry; its metadata is not applied');
-        continue;
+      try {
+        // Something else may be there now (made by another process): never follow it.
+        const st = lstatSync(d.abs, { throwIfNoEntry: false });
+        if (!st?.isDirectory() || st.ino !== d.ino) {
+          this.lose(d.entry, 'entry', 'directory was replaced while extracting; its metadata is not applied');
+          continue;
+        }
+        await this.applyMetadata(d.abs, d.entry, true);
+      } catch (e) {
+        // One directory's metadata failing (its parent made unsearchable by another process, say)
+        // is that directory's loss; the others still get theirs.
+        this.lose(d.entry, 'entry', metaFailure(e, 'metadata not applied'));
       }
-      await this.applyMetadata(d.abs, d.entry, true).catch((e: Error) => this.lose(d.entry, 'entry', e.message));
     }
     await this.flushXattrs();
     // The fallback sets xattrs in batches after times; setting an xattr changes ctime only.
