@@ -103,6 +103,13 @@ class RawInfo(zipfile.ZipInfo):
 with zipfile.ZipFile("vectors/zip/y_unicode-path-field.zip", "w") as z:
     z.writestr(zinfo(RawInfo, "x", 3, struct.pack("<HH", 0x7075, len(field)) + field), b"unicode path\n")
 
+# Python's ZipFile.writestr(name, data) stores st_mode 0o600 << 16 with no file-type bits: a
+# regular file, as unzip takes it (zip-profile §4.2).
+zi = zinfo(zipfile.ZipInfo, "writestr.txt", 3)
+zi.external_attr = 0o600 << 16
+with zipfile.ZipFile("vectors/zip/y_python-writestr-mode.zip", "w") as z:
+    z.writestr(zi, b"no type bits\n")
+
 # ux ids of 8 bytes (what portarc writes for an id past 32 bits, zip-profile §3.1) and of 2 bytes.
 def ux(uid, gid, size):
     return struct.pack("<HHB", 0x7875, 3 + 2 * size, 1) + bytes([size]) + uid.to_bytes(size, "little") + bytes([size]) + gid.to_bytes(size, "little")

@@ -184,7 +184,9 @@ export function buildEntry(h: HeaderFacts, x: ParsedExtras): { entry: Entry; fac
   const dosDir = h.externalAttr !== undefined && (h.externalAttr & DOS_DIR) !== 0 && stMode === undefined;
   let type = stMode !== undefined ? typeOfMode(stMode) : undefined;
   const entry = makeEntry({ path: Buffer.from(path), type: 'file' });
-  if (stMode !== undefined && type === undefined) entry.warnings.push(`unsupported file type 0o${(stMode & 0o170000).toString(8)} in the Unix mode; read as a regular file`);
+  // No type bits at all (Python's ZipFile.writestr stores 0o600 << 16) is a regular file, as
+  // unzip takes it; a type portarc has no entry for (a socket) is said.
+  if (stMode !== undefined && type === undefined && stMode & 0o170000) entry.warnings.push(`unsupported file type 0o${(stMode & 0o170000).toString(8)} in the Unix mode; read as a regular file`);
   if (slash || dosDir) type = 'directory';
   entry.type = type ?? 'file';
   if (stMode !== undefined) entry.mode = stMode & 0o7777;

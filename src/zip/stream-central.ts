@@ -5,6 +5,7 @@
 import { displayName } from '../model/entry.js';
 import { crc32 } from './crc.js';
 import { readExtras, unixModeOf } from './entrymap.js';
+import { typeOfMode } from './portarc-extra.js';
 import { Zip64Error, applyZip64 } from './extra.js';
 import type { PullSource } from './pull.js';
 import { LOCATOR_PACKET, MAGIC as PAR2_MAGIC, regionEnd } from '../integrity/par2/packets.js';
@@ -85,8 +86,10 @@ export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOpt
   const fail: TailOptions['fail'] = o.fail;
   let sig = o.firstSig;
   let count = 0;
-  let modeOnlyInCentral = 0;
-  let example = '';
+  /** Entries whose Unix mode only the central directory has, and that were made otherwise. */
+  const asFiles: string[] = [];
+  let otherModes = 0;
+  let modeExample = '';
   let pos = o.at;
   // Each member the stream held must be named by exactly one central header: two naming the same
   // local header is the overlap that random access refuses (spec §6.1 step 5), and must not pass here.
@@ -128,19 +131,30 @@ export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOpt
       differ('CRC-32', log.crc[i]!, h.crc);
       differ('compressed size', log.csize[i]!, z.csize);
       differ('size', log.usize[i]!, z.usize);
-      if (!log.hasPx[i] && unixModeOf(h) !== undefined) {
-        modeOnlyInCentral++;
-        example ||= shown;
+      const mode = log.hasPx[i] ? undefined : unixModeOf(h);
+      if (mode !== undefined) {
+        // Made from the local header alone: a directory (0755) if the name ends in "/", else a file (0644).
+        const dir = h.name[h.name.length - 1] === 0x2f;
+        const type = typeOfMode(mode) ?? 'file';
+        if (!dir && type !== 'file') asFiles.push(`"${shown}" (a ${type})`);
+        else if ((mode & 0o7777) !== (dir ? 0o755 : 0o644)) {
+          otherModes++;
+          modeExample ||= shown;
+        }
       }
     }
     sig = await sigAt();
   }
   if (o.checking && count !== log.length) fail(`the central directory lists ${count} entries, the stream held ${log.length}`, o.at);
   if (!o.checking) o.warn(`more than ${CHECK_LIMIT} entries; local headers were not checked against the central directory`);
-  if (modeOnlyInCentral) {
-    o.warn(
-      `the Unix modes of ${modeOnlyInCentral} entries (e.g. "${example}") are only in the central directory, which a stream reaches last; they were read with default modes, and symlinks as files. Read the archive from a file to get them.`,
-    );
+  // What the central directory says, which a stream reaches last, and what was made without it:
+  // each entry of another type is named (a symlink made as a file holding its target).
+  if (asFiles.length) {
+    const shownNames = asFiles.slice(0, 20).join(', ') + (asFiles.length > 20 ? `, and ${asFiles.length - 20} more` : '');
+    o.warn(`${asFiles.length} ${asFiles.length === 1 ? 'entry was' : 'entries were'} made as regular files, their type being only in the central directory, which a stream reaches last: ${shownNames}. Read the archive from a file to get them.`);
+  }
+  if (otherModes) {
+    o.warn(`the Unix modes of ${otherModes} ${otherModes === 1 ? 'entry' : 'entries'} (e.g. "${modeExample}") are only in the central directory, which a stream reaches last; they were given default modes (0644, directories 0755). Read the archive from a file to get them.`);
   }
   let stated: number | undefined;
   if (sig === SIG.zip64Eocd) {
