@@ -323,13 +323,15 @@ export class Restorer {
    * there before, or inherited by a directory made here), read once per directory. The archive's
    * own default ACLs are set at the end (finish()), after every child is made.
    */
-  private async inherits(parentKey: string, parts: Buffer[]): Promise<boolean> {
-    let v = this.inheriting.get(parentKey);
-    if (v === undefined) {
-      const got = (await this.sys.getXattrs([this.abs(parts.slice(0, -1))]))[0];
-      v = !(got instanceof Error) && got !== undefined && got.has('system.posix_acl_default');
-      this.inheriting.set(parentKey, v);
-    }
+  private inherits(parentKey: string, parts: Buffer[]): boolean | Promise<boolean> {
+    // A promise only the first time a directory is asked about: one per entry was garbage.
+    return this.inheriting.get(parentKey) ?? this.readInherits(parentKey, parts);
+  }
+
+  private async readInherits(parentKey: string, parts: Buffer[]): Promise<boolean> {
+    const got = (await this.sys.getXattrs([this.abs(parts.slice(0, -1))]))[0];
+    const v = !(got instanceof Error) && got !== undefined && got.has('system.posix_acl_default');
+    this.inheriting.set(parentKey, v);
     return v;
   }
 
@@ -354,6 +356,7 @@ export class Restorer {
     this.paths.drop(key);
     // Replaced by a later entry, as tar does: the directory's metadata has nothing to go on.
     this.dirs = this.dirs.filter((d) => d.key !== key);
+    this.inheriting.delete(key);
   }
 
   /**
@@ -368,11 +371,15 @@ export class Restorer {
     // A later entry replaces a symlink still waiting to be made (as it replaces a made one).
     if (this.lastLinks.size) this.lastLinks.delete(keyOf(parts));
     try {
-      await this.settle(parts, entry);
+      const settling = this.settle(parts, entry);
+      if (settling) await settling;
       const parentKey = this.ensureParents(parts);
       // Made in a directory with a default ACL, a file or node gets an access ACL the archive may
       // not give it (user:777:rwx on a 0640 file, say): removed, as GNU tar --acls does (spec §9.1).
-      this.inheritedAcl = this.aclsHere && entry.type !== 'directory' && entry.type !== 'symlink' && entry.type !== 'hardlink' && !entry.aclAccess?.length && (await this.inherits(parentKey, parts));
+      if (this.aclsHere && entry.type !== 'directory' && entry.type !== 'symlink' && entry.type !== 'hardlink' && !entry.aclAccess?.length) {
+        const inherits = this.inherits(parentKey, parts);
+        this.inheritedAcl = inherits instanceof Promise ? await inherits : inherits;
+      }
       // After its parents are made: a path past PATH_MAX is named through one of them (deep-paths.ts).
       const abs = this.abs(parts);
       if (entry.type === 'directory') {
@@ -867,14 +874,15 @@ export class Restorer {
    * Something is about to touch `parts` (or a path below it): renames and batched files waiting
    * for it go first; so do batched files inside it when it replaces a directory.
    */
-  private async settle(parts: Buffer[], entry: Entry): Promise<void> {
+  private settle(parts: Buffer[], entry: Entry): void | Promise<void> {
+    // A promise only when there is something to wait for: one per entry was garbage.
     if (!this.pendingTargets.size && !this.batchTargets.size) return;
     let key = this.root.toString('latin1');
     for (const p of parts) {
       key += '/' + p.toString('latin1');
-      if (this.pendingTargets.has(key) || this.batchTargets.has(key)) return await this.flushRenames();
+      if (this.pendingTargets.has(key) || this.batchTargets.has(key)) return this.flushRenames();
     }
-    if (entry.type !== 'directory' && this.batchDirs.has(key)) await this.flushRenames();
+    if (entry.type !== 'directory' && this.batchDirs.has(key)) return this.flushRenames();
   }
 
   /**
