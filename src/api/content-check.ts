@@ -16,7 +16,7 @@ import type { ArchiveSource } from '../io/source.js';
 import type { RestoreCheck, Restorer } from '../fs/restore.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
-import { OWN_HEADER_LOST, RestoredLog, headerMismatch, type Mismatch, type RestoredRecord } from '../integrity/restored.js';
+import { OWN_HEADER_LOST, RestoredLog, headerMismatch, metName, type Mismatch, type RestoredRecord } from '../integrity/restored.js';
 import { MANIFEST_NAME, declaresManifest, isManifestMember, type ManifestEntry } from '../manifest/index.js';
 import type { SkippedRange } from '../tar/reader.js';
 
@@ -54,6 +54,8 @@ export class ContentCheck {
   nothingOnDisk = false;
   /** Where the archive being checked starts in the input (archives concatenated: newArchive()). */
   private base = 0;
+  /** What met() keeps of every member read, in order, for the stream check. */
+  private metNames: number[] = [];
   /** The ranges the reader skipped past damage so far (its own list, filled as it reads). */
   skipped: readonly SkippedRange[] = [];
   private why: string | undefined;
@@ -98,6 +100,7 @@ export class ContentCheck {
     if (base === this.base) return;
     this.endOfArchive();
     this.base = base;
+    this.metNames = [];
     this.log?.close();
     this.log = undefined;
     this.done = false;
@@ -113,6 +116,15 @@ export class ContentCheck {
     const which = this.base ? ` that starts at offset ${this.base}` : '';
     this.damaged.push({ what: `the archive${which} ends${where}, before its manifest member (it declares one): members after that may be missing, and contents were not checked against the manifest` });
     this.done = true;
+  }
+
+  /**
+   * Every member read, whether restored or passed over (not selected, filtered): the stream check
+   * then tells an entry the manifest lists but the archive does not hold (a member cut out) from
+   * one left out on purpose. Before plan() and in archive order.
+   */
+  met(path: Buffer): void {
+    if (!this.expected && !this.done) this.metNames.push(metName(path));
   }
 
   /**
@@ -228,7 +240,11 @@ export class ContentCheck {
           : `${rec.name}: not in the manifest (no entry at offset ${rec.offset + base}); its content was not checked`,
       );
     try {
-      await log.check(xml, (m) => this.setAside({ ...m, range: at(m.range) }), exact, lost, unlisted, inexact < 0 ? Infinity : skipped[inexact]!.range[0] - base);
+      const missing = (e: ManifestEntry) => this.lost.push({ path: displayName(e.path), what: `the manifest lists it (at offset ${e.offset + base}), but the archive holds no such member (cut out, or lost to damage); not extracted`, range: at([e.offset, e.end]) });
+      // (A reader loop that does not tell met() what it read gets no missing-member check.)
+      const met = this.metNames.length ? { names: this.metNames, missing } : undefined;
+      await log.check(xml, (m) => this.setAside({ ...m, range: at(m.range) }), exact, lost, unlisted, inexact < 0 ? Infinity : skipped[inexact]!.range[0] - base, met);
+      this.metNames = [];
     } catch (err) {
       this.warnings.push(`contents not checked against the manifest: ${(err as Error).message}`);
     }

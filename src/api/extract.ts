@@ -244,6 +244,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       lastOffset = offset;
       // --ignore-zeros: the next of the archives concatenated, checked against its own manifest.
       if (archiveStart) check.newArchive(archiveStart);
+      check.met(stored1.path);
       if (isManifestMember(stored1.path, archive.info.features.compat)) {
         // Before the manifest checks what was restored: the copies are checked with the rest.
         await copyLinks(pick.takeLinks());
@@ -385,6 +386,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
       lastOffset = offset;
       // --ignore-zeros: the next of the archives concatenated, checked against its own manifest.
       if (archiveStart) check.newArchive(archiveStart);
+      check.met(stored1.path);
       if (isManifestMember(stored1.path, archive.info.features.compat)) {
         await check.manifestMember(stored1, stored, undefined, options.manifest === true, archive.skipped);
         if (!options.manifest) continue;

@@ -477,6 +477,7 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
     check.nothingOnDisk = true;
     try {
       for await (const m of a.members) {
+        check.met(m.entry.path);
         if (isManifestMember(m.entry.path, a.info.features.compat)) {
           await check.manifestMember(m.entry, m.body, undefined, false, a.skipped);
           continue;

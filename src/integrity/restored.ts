@@ -5,6 +5,7 @@
 // the manifest are walked side by side (both are in archive order) and every file whose digest
 // differs, and every hardlink to one, is handed back to be set aside.
 
+import { crc32 } from '../zip/crc.js';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,26 @@ export interface RestoredRecord {
   /** SHA-256 of the member's header range, when the reader measured it. */
   header?: string;
 }
+
+/**
+ * The offsets of every member the reader yielded (restored or passed over by choice), ascending,
+ * and who to tell of an entry the manifest lists where no member was met.
+ */
+export interface Met {
+  /** CRC-32 of each member's path (metName), in the order read. */
+  names: readonly number[];
+  missing: (e: ManifestEntry) => void;
+}
+
+/**
+ * How far past the last member matched the next entry's member is looked for: members put in
+ * between (appended, or damage read as members) are passed over, and one cut out does not make
+ * the entries after it missing.
+ */
+const MET_WINDOW = 256;
+
+/** What met() keeps of a member's path: enough to tell it from the member that moved into its place. */
+export const metName = (path: Buffer): number => crc32(path);
 
 export interface Mismatch {
   record: RestoredRecord;
@@ -156,7 +177,7 @@ export class RestoredLog {
    * offset below `exactUntil` that the manifest does not list there (§11.1 item 6); past that
    * offset (a loss of unknown size) the reader's offsets are not the archive's.
    */
-  async check(xml: AsyncIterable<Buffer>, bad: (m: Mismatch) => void, skipped: readonly { range: [number, number]; entry?: string }[] = [], lost?: (e: ManifestEntry) => void, unlisted?: (rec: RestoredRecord, listed?: ManifestEntry) => void, exactUntil = Infinity): Promise<void> {
+  async check(xml: AsyncIterable<Buffer>, bad: (m: Mismatch) => void, skipped: readonly { range: [number, number]; entry?: string }[] = [], lost?: (e: ManifestEntry) => void, unlisted?: (rec: RestoredRecord, listed?: ManifestEntry) => void, exactUntil = Infinity, met?: Met): Promise<void> {
     const items = readManifest(xml);
     let current: ManifestEntry | undefined;
     /** The entry before `current`. */
@@ -175,10 +196,24 @@ export class RestoredLog {
         losing = undefined;
       }
     };
+    let j = 0;
     const seen = (e: ManifestEntry) => {
       while (k < skipped.length && skipped[k]!.range[1] <= e.offset) k++;
       const s = skipped[k];
-      if (!s || e.offset < s.range[0]) return;
+      if (!s || e.offset < s.range[0]) {
+        // Not in skipped bytes: the reader met its member (in order, wherever damage moved it),
+        // or the archive has none (a member cut out: nothing else would say so, exit 0 with the
+        // file missing).
+        if (met && e.offset < exactUntil) {
+          const name = metName(e.path);
+          const names = met.names;
+          let q = j;
+          while (q < names.length && q < j + MET_WINDOW && names[q] !== name) q++;
+          if (q < names.length && names[q] === name) j = q + 1;
+          else met.missing(e);
+        }
+        return;
+      }
       if (e.offset === s.range[0] && s.entry !== undefined) return; // the reader named it
       if (losing) lost?.(losing);
       losing = e;
