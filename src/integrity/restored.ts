@@ -246,6 +246,11 @@ export class RestoredLog {
         }
         settle(rec.offset);
         if (!current || current.offset !== rec.offset || !current.path.equals(rec.path)) {
+          // A hardlink to a file set aside goes with it, listed or not (damage may have moved it).
+          if (rec.link && damaged.has(rec.link.toString('latin1'))) {
+            bad({ record: rec, what: `hardlink to "${rec.link.toString('utf8')}", whose content does not match the manifest`, range: [rec.offset, rec.offset] });
+            continue;
+          }
           // A file where the manifest has none, or has another path: restored unchecked.
           if (rec.sha256 !== undefined && rec.offset < exactUntil) unlisted?.(rec, current?.offset === rec.offset ? current : undefined);
           continue;
