@@ -378,6 +378,44 @@ for _, e in ET.iterparse(sys.argv[1]):
     expect(existsSync(join(to, 'hard_a'))).toBe(false);
   });
 
+  it('extract: a manifest edited to fit swapped contents, its trailer not, is damage (exit 2), from a file and from a stream', () => {
+    // The check went by the manifest in the stream without holding it against the trailer's
+    // manifest-sha256: the swapped contents passed as checked, exit 0 (verify said damaged).
+    const s = join(dir, 'forge-src');
+    mkdirSync(s);
+    writeFileSync(join(s, 'one.txt'), 'X'.repeat(3000));
+    writeFileSync(join(s, 'two.txt'), 'Y'.repeat(3000));
+    const a = join(dir, 'forge.tar');
+    expect(portarc(['create', '-f', a, '-C', s, '.']).status).toBe(0);
+    const forged = join(dir, 'forged.tar');
+    const py = `
+import re, sys
+t = bytearray(open(sys.argv[1], 'rb').read())
+tr = t.rfind(b'PORTARC-TRAILER ')
+f = dict(l.split(' ', 1) for l in t[tr:tr + 500].decode().split('\\n')[1:10] if ' ' in l)
+md, ms = int(f['manifest-data']), int(f['manifest-size'])
+xml = bytes(t[md:md + ms])
+ents = [re.search(rb'<entry path="\\./' + n + rb'"[^>]*>', xml).group(0) for n in (b'one.txt', b'two.txt')]
+num = lambda e, k: int(re.search(rb' ' + k + rb'="(\\d+)"', e).group(1))
+hexes = lambda e: (re.search(rb' sha256="([0-9a-f]+)"', e).group(1), re.search(rb'dsha256="([0-9a-f]+)"', e).group(1))
+(da, ea), (db, eb) = [(num(e, b'data'), num(e, b'end')) for e in ents]
+t[da:ea], t[db:eb] = bytes(t[db:eb]), bytes(t[da:ea])
+(sa, dsa), (sb, dsb) = hexes(ents[0]), hexes(ents[1])
+na = ents[0].replace(b' sha256="' + sa, b' sha256="' + sb).replace(b'dsha256="' + dsa, b'dsha256="' + dsb)
+nb = ents[1].replace(b' sha256="' + sb, b' sha256="' + sa).replace(b'dsha256="' + dsb, b'dsha256="' + dsa)
+t[md:md + ms] = xml.replace(ents[0], na).replace(ents[1], nb)
+open(sys.argv[2], 'wb').write(t)
+`;
+    expect(run('python3', ['-c', py, a, forged]).status).toBe(0);
+    for (const [args, input] of [[['extract', '-f', forged], undefined], [['extract', '-f', '-'], readFileSync(forged)]] as const) {
+      const to = mkdtempSync(join(dir, 'forged-'));
+      const r = portarc([...args, '-C', to], { input });
+      expect(r.stderr, args.join(' ')).toMatch(/the manifest does not match its digest in the trailer \(sha256 [0-9a-f]{64}, trailer [0-9a-f]{64}\): the contents checked against it cannot be trusted/);
+      expect(r.status).toBe(2);
+    }
+    expect(portarc(['verify', '-f', forged]).status).toBe(2);
+  });
+
   it('create --no-manifest writes a plain archive, which verify checks structurally only', () => {
     const f = join(dir, 'plain.tar');
     expect(portarc(['create', '--no-manifest', '-f', f, '-C', src, '.']).status).toBe(0);

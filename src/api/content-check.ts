@@ -7,6 +7,7 @@
 //   renamed NAME.damaged (never deleted: the manifest itself cannot be checked before it is used).
 //   Hardlinks to it go the same way (§11.2).
 
+import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry } from '../model/entry.js';
@@ -17,7 +18,7 @@ import type { RestoreCheck, Restorer } from '../fs/restore.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
 import { OWN_HEADER_LOST, RestoredLog, headerMismatch, metName, type Mismatch, type RestoredRecord } from '../integrity/restored.js';
-import { MANIFEST_NAME, declaresManifest, isManifestMember, type ManifestEntry } from '../manifest/index.js';
+import { MANIFEST_NAME, TRAILER_NAME, TRAILER_TEXT_SIZE, TrailerError, decodeTrailer, declaresManifest, isManifestMember, type ManifestEntry } from '../manifest/index.js';
 import type { SkippedRange } from '../tar/reader.js';
 
 export interface ContentDamage {
@@ -40,7 +41,7 @@ const SKIPPED_LOST = 'its header was in the bytes skipped (the manifest lists it
 
 export class ContentCheck {
   readonly damaged: ContentDamage[] = [];
-  /** Members the manifest places in ranges the reader skipped (never restored, so never counted). */
+  /** Members the manifest places in ranges the reader skipped, or cut out; a manifest its trailer disowns (never restored, so never counted). */
   readonly lost: ContentDamage[] = [];
   readonly warnings: string[] = [];
   /** Data ranges of files the seekable check set aside, by entry name (for the report). */
@@ -54,6 +55,14 @@ export class ContentCheck {
   nothingOnDisk = false;
   /** Where the archive being checked starts in the input (archives concatenated: newArchive()). */
   private base = 0;
+  /**
+   * The stream check's manifest against the trailer's `manifest-sha256` (spec/manifest.md §6):
+   * the XML's digest once the check has read it, the trailer's once its member has passed; the
+   * second to come compares them. A manifest edited without its trailer checked files against
+   * itself as if sound, exit 0.
+   */
+  private xmlSha256: string | undefined;
+  private trailerSha256: string | undefined;
   /** What met() keeps of every member read, in order, for the stream check. */
   private metNames: number[] = [];
   /** The ranges the reader skipped past damage so far (its own list, filled as it reads). */
@@ -101,6 +110,7 @@ export class ContentCheck {
     this.endOfArchive();
     this.base = base;
     this.metNames = [];
+    this.xmlSha256 = this.trailerSha256 = undefined;
     this.log?.close();
     this.log = undefined;
     this.done = false;
@@ -216,6 +226,21 @@ export class ContentCheck {
    * being restored (`--manifest`), its body is left alone and `finish` reads the restored copy.
    */
   async manifestMember(entry: Entry, body: AsyncIterable<Buffer>, restorer: Restorer | undefined, restoring: boolean, skipped: readonly SkippedRange[] = []): Promise<void> {
+    if (entry.path.toString('latin1') === TRAILER_NAME && this.log && this.trailerSha256 === undefined) {
+      // Read here unless it is being restored (--manifest: the body goes to disk, not here).
+      if (restoring) return;
+      const parts: Buffer[] = [];
+      for await (const c of body) parts.push(Buffer.from(c));
+      try {
+        this.trailerSha256 = decodeTrailer(Buffer.concat(parts).subarray(0, TRAILER_TEXT_SIZE)).manifestSha256;
+      } catch (err) {
+        if (!(err instanceof TrailerError)) throw err;
+        this.lost.push({ path: TRAILER_NAME, what: `the trailer is damaged (${err.message}): the manifest the contents were checked against could not be checked itself` });
+        this.trailerSha256 = '';
+      }
+      this.compareManifest();
+      return;
+    }
     if (this.done || restoring || entry.path.toString('latin1') !== MANIFEST_NAME) return;
     this.afterManifest = true;
     if (this.log) await this.runLog(body, restorer, skipped);
@@ -239,15 +264,39 @@ export class ContentCheck {
           ? `${rec.name}: the manifest lists "${displayName(listed.path)}" at its offset (${rec.offset + base}), not this name; its content was not checked`
           : `${rec.name}: not in the manifest (no entry at offset ${rec.offset + base}); its content was not checked`,
       );
+    // The XML's digest as the check reads it: held against the trailer's (compareManifest).
+    const xmlHash = createHash('sha256');
+    let whole = false;
+    const tapped = (async function* (src: AsyncIterable<Buffer>) {
+      for await (const c of src) {
+        xmlHash.update(c);
+        yield c;
+      }
+      whole = true;
+    })(xml);
     try {
       const missing = (e: ManifestEntry) => this.lost.push({ path: displayName(e.path), what: `the manifest lists it (at offset ${e.offset + base}), but the archive holds no such member (cut out, or lost to damage); not extracted`, range: at([e.offset, e.end]) });
       // (A reader loop that does not tell met() what it read gets no missing-member check.)
       const met = this.metNames.length ? { names: this.metNames, missing } : undefined;
-      await log.check(xml, (m) => this.setAside({ ...m, range: at(m.range) }), exact, lost, unlisted, inexact < 0 ? Infinity : skipped[inexact]!.range[0] - base, met);
+      await log.check(tapped, (m) => this.setAside({ ...m, range: at(m.range) }), exact, lost, unlisted, inexact < 0 ? Infinity : skipped[inexact]!.range[0] - base, met);
       this.metNames = [];
+      if (whole) {
+        this.xmlSha256 = xmlHash.digest('hex');
+        this.compareManifest();
+      }
     } catch (err) {
       this.warnings.push(`contents not checked against the manifest: ${(err as Error).message}`);
     }
+  }
+
+  /** Once both digests are known: a manifest that is not the one its trailer describes is damage. */
+  private compareManifest(): void {
+    if (this.xmlSha256 === undefined || !this.trailerSha256) return;
+    if (this.xmlSha256 !== this.trailerSha256) {
+      // In `lost`, with what the reader skipped: `damaged` counts entries set aside.
+      this.lost.push({ path: MANIFEST_NAME, what: `the manifest does not match its digest in the trailer (sha256 ${this.xmlSha256}, trailer ${this.trailerSha256}): the contents checked against it cannot be trusted` });
+    }
+    this.trailerSha256 = '';
   }
 
   /** Rename a file restored with wrong content (and each hardlink to it) to NAME.damaged. */
