@@ -357,6 +357,23 @@ describe.each(EXTS)('%s with embedded recovery data', (ext) => {
     }
   });
 
+  it('the file cut short inside its region, or bytes appended: repair rebuilds the file byte for byte (the first locator\'s counts, not a guess)', async () => {
+    // Both locators' lengths disagreed with the file, and the number of recovery blocks was guessed
+    // from its damaged length: "repaired" into a file of another size, exit 0.
+    const a = await archive(ext);
+    for (const [label, change] of [
+      ['cut', (b: Buffer) => b.subarray(0, b.length - 1020)],
+      ['appended', (b: Buffer) => Buffer.concat([b, Buffer.alloc(3000, 0x5a)])],
+    ] as const) {
+      const f = copyOf(a, `len-${ext}-${label}`);
+      writeFileSync(f, change(readFileSync(f)));
+      const out = `${f}.out`;
+      const r = portarc(['repair', '-f', f, '-o', out]);
+      expect(r.status, `${label}: ${r.stderr}`).toBe(0);
+      expect(readFileSync(out).equals(a.clean), label).toBe(true);
+    }
+  });
+
   it('embedRecovery() on an archive made without recovery data embeds it; again with another percentage it replaces the region', async () => {
     const sub = join(dir, `later-${ext}`);
     mkdirSync(sub);

@@ -309,14 +309,18 @@ async function unwrapAt(read: ReadAt, c: Container, at: number, n: number): Prom
   return w;
 }
 
-/** A locator packet wrapped at `at` that agrees with a file of `size` bytes. */
-async function locatorAt(read: ReadAt, c: Container, at: number, size: number): Promise<{ loc: Locator; setId: string } | undefined> {
+/**
+ * A locator packet wrapped at `at` that agrees with a file of `size` bytes (any size when
+ * undefined: the packet's own MD5 vouches for it, and a file of another length was cut or had
+ * bytes appended).
+ */
+async function locatorAt(read: ReadAt, c: Container, at: number, size: number | undefined): Promise<{ loc: Locator; setId: string } | undefined> {
   if (at < 0) return undefined;
   const raw = await unwrapAt(read, c, at, LOCATOR_PACKET);
   const p = raw && packetAt(raw, 0);
   if (!p || p.kind !== 'locator') return undefined;
   const loc = parseLocator(p.body);
-  if (!loc || loc.archiveLength + loc.regionLength + loc.tailLength !== size) return undefined;
+  if (!loc || (size !== undefined && loc.archiveLength + loc.regionLength + loc.tailLength !== size)) return undefined;
   return { loc, setId: p.setId.toString('hex') };
 }
 
@@ -398,6 +402,11 @@ async function fromPacket(read: ReadAt, c: Container, size: number, w: Buffer, i
   if (!d || d.length <= 0 || d.length >= size || at < d.length) return undefined;
   const first = await locatorAt(read, c, d.length, size);
   if (first) return { ...first.loc, container: c, setId: first.setId, found: 'first-locator' };
+  // The first locator intact, but the file is not the length it gives: cut short, or bytes
+  // appended. Its counts still hold (a guess from the damaged length rebuilt a region of another
+  // size, "repaired", exit 0).
+  const intact = await locatorAt(read, c, d.length, undefined);
+  if (intact && intact.loc.archiveLength === d.length) return { ...intact.loc, container: c, setId: intact.setId, found: 'first-locator' };
   // Both locators damaged: the archive's length is the description's, if the description is of
   // this file (the MD5 of its first 16 KiB); the tail follows from the archive.
   if (!md5(await read(0, Math.min(16384, d.length))).equals(d.md5_16k)) return undefined;
