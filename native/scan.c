@@ -115,10 +115,17 @@ static int read_xattrs(napi_env env, const char *path, napi_value *out) {
   return 0;
 }
 
-/* Read a whole small file into dst (at most `size` bytes); fills the content fields; 0 or -1. */
-static int read_content(const char *path, int64_t size, char *dst, int64_t *f) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+/* Read a whole small file into dst (at most `size` bytes); fills the content fields; 0 or -1.
+ * Never through a symlink, never a fifo (O_NONBLOCK: no wait for a writer), and only the file the
+ * lstat saw: one swapped in meanwhile is left to the JS path, which says so. */
+static int read_content(const char *path, const struct stat *seen, int64_t size, char *dst, int64_t *f) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return -1;
+  struct stat now;
+  if (fstat(fd, &now) != 0 || !S_ISREG(now.st_mode) || now.st_dev != seen->st_dev || now.st_ino != seen->st_ino) {
+    close(fd);
+    return -1;
+  }
   int64_t got = 0;
   while (got < size) {
     ssize_t r = pread(fd, dst + got, (size_t)(size - got), (off_t)got);
@@ -230,7 +237,7 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
     f[F_CTIME] = ST_NS(st, c);
     if (read_xattrs(env, path, &xattrs) == 0) f[F_FLAGS] |= FLAG_XATTRS;
     else napi_get_null(env, &xattrs);
-    if (readable && read_content(path, size, (char *)buf + used, f) == 0) {
+    if (readable && read_content(path, &st, size, (char *)buf + used, f) == 0) {
       f[F_FLAGS] |= FLAG_CONTENT;
       f[F_OFFSET] = (int64_t)used;
       used += (size_t)f[F_LENGTH];

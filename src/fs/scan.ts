@@ -6,7 +6,7 @@
 
 // Small syscalls (lstat, readdir, readlink, reading a small file) are made synchronously: the
 // promise API's thread-pool round trip per call dominated the time for many small files.
-import { closeSync, createReadStream, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants as fsConstants, createReadStream, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { decodeAclXattr } from '../model/acl.js';
 import { bufferBody, cannotRead, readFailure } from '../io/body.js';
@@ -135,6 +135,65 @@ function warn(ctx: Ctx, warning: string): void {
 /** A file or directory that vanished between listing and reading is a warning (tar's "File removed before we read it"). */
 const removed = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 
+/** The name holds another file than the scan's lstat saw (swapped in since): it was removed. */
+class Replaced extends Error {}
+
+const NOFOLLOW = (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
+
+/** What took a name's place, said with an article. */
+function another(mode: bigint, same: 'file' | 'directory'): string {
+  const kind = kindOfMode(mode);
+  if (kind === same) return `another ${same}`;
+  return kind === 'chardev' || kind === 'blockdev' ? 'a device' : kind ? `a ${kind === 'file' ? 'file' : kind}` : 'another kind of file';
+}
+
+/**
+ * The names in the directory the scan's lstat saw: opened without following a symlink swapped in
+ * since (a tree elsewhere, a root-only one, would be archived under this name), checked to be
+ * that inode, and listed through its descriptor where the platform names one (Linux's
+ * /proc/self/fd). Its children are then looked at by path: a swap after the listing is a window
+ * this does not close (only walking by descriptors would).
+ */
+function listSeen(abs: Buffer, st: StatLike, alias: ((fd: number) => Buffer) | undefined): Buffer[] {
+  let fd: number;
+  try {
+    fd = openSync(abs, fsConstants.O_RDONLY | (fsConstants.O_DIRECTORY ?? 0) | NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new Replaced('a symlink');
+    if (code === 'ENOTDIR') throw new Replaced('something else (a symlink or a file)');
+    throw err;
+  }
+  try {
+    const now = fstatSync(fd, { bigint: true });
+    if (!now.isDirectory() || now.dev !== st.dev || now.ino !== st.ino) throw new Replaced(another(now.mode, 'directory'));
+    return readdirSync(alias ? alias(fd) : abs, { encoding: 'buffer' });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Open the regular file the scan's lstat saw, for reading: never through a symlink swapped in
+ * since (another file's content would be archived under this name; a root-only one, say), never
+ * waiting on a fifo (O_NONBLOCK), and only that inode. Throws Replaced otherwise.
+ */
+function openSeen(abs: Buffer, st: StatLike): number {
+  let fd: number;
+  try {
+    fd = openSync(abs, fsConstants.O_RDONLY | NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new Replaced('a symlink');
+    throw err;
+  }
+  const now = fstatSync(fd, { bigint: true });
+  if (!now.isFile() || now.dev !== st.dev || now.ino !== st.ino) {
+    closeSync(fd);
+    throw new Replaced(another(now.mode, 'file'));
+  }
+  return fd;
+}
+
 /** scanBatch with its reused result arrays: one per scan, refilled by every call. */
 interface NativeBatch {
   scan: NonNullable<Sys['scanBatch']>;
@@ -188,6 +247,10 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
       try {
         scanned = await toEntry(it, st, xattrs[k]!, ctx, contents?.[k]);
       } catch (err) {
+        if (err instanceof Replaced) {
+          warn(ctx, `${displayName(it.arch)}: replaced by ${err.message} while being archived (the file was removed); not archived`);
+          continue;
+        }
         // The caller's filter/map refusing its result is a usage error, not a read failure.
         if (!removed(err)) throw err instanceof EntryError || err instanceof UsageError ? err : cannotRead(displayName(it.arch), readFailure(err), err);
         warn(ctx, `${displayName(it.arch)}: file removed before we read it; not archived`);
@@ -208,9 +271,13 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
       if (scanned.entry.type === 'directory') {
         let listed: Buffer[] | Error;
         try {
-          listed = readdirSync(it.abs, { encoding: 'buffer' });
+          listed = listSeen(it.abs, st, ctx.platform.dirAlias);
         } catch (e) {
           listed = e as Error;
+        }
+        if (listed instanceof Replaced) {
+          warn(ctx, `${scanned.entry.name}: replaced by ${listed.message} while being archived (the directory was removed); contents not archived`);
+          continue;
         }
         if (listed instanceof Error) {
           // A directory whose contents cannot be listed is an entry not archived completely.
@@ -368,7 +435,7 @@ async function toEntry(it: Item, st: StatLike, xattrs: Map<string, Buffer> | Err
       entry.linkTarget = first;
       if (kind !== 'file' || !ctx.opts.hardlinkContent) return { entry };
       entry.size = Number(st.size);
-      const file = new OpenFile(openSync(it.abs, 'r'));
+      const file = new OpenFile(openSeen(it.abs, st));
       ctx.open = file;
       return { entry, body: () => checked(readContent(file.fd, entry.size, false), file, st, entry) };
     }
@@ -402,7 +469,7 @@ async function toEntry(it: Item, st: StatLike, xattrs: Map<string, Buffer> | Err
       // opened fails (or, if removed meanwhile, is skipped) without a header for it.
       let fd: number;
       try {
-        fd = openSync(it.abs, 'r');
+        fd = openSeen(it.abs, st);
       } catch (err) {
         if (key) ctx.seen.delete(key); // not archived under this name: no hardlink may point to it
         throw err;
