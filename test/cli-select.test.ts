@@ -159,6 +159,39 @@ describe('member selection and exclusion, as GNU tar does it', () => {
     expect(readFileSync(join(out2, 'c'), 'utf8')).toBe('precious\n');
   });
 
+  it('create with ".." in a path argument stores what follows the last "..", as GNU tar (warned)', () => {
+    // Stored verbatim, every member was refused on extraction by portarc and GNU tar alike, exit 0.
+    const w = join(dir, 'dotdot/w');
+    mkdirSync(join(w, 'a'), { recursive: true });
+    mkdirSync(join(dir, 'dotdot/other'));
+    writeFileSync(join(w, 'a/f'), 'f\n');
+    writeFileSync(join(dir, 'dotdot/other/g'), 'g\n');
+    const a = join(dir, 'dotdot/p.tar');
+    const r = portarc(['create', '-f', a, '../other', 'a/../a'], { cwd: w });
+    expect(r.stderr).toContain('removing leading "../" from member names');
+    expect(r.stderr).toContain('removing leading "a/../" from member names');
+    expect(names(portarc(['list', '-f', a]).stdout)).toEqual(['a', 'a/f', 'other', 'other/g']);
+    const out = join(dir, 'dotdot/x');
+    mkdirSync(out);
+    expect(tar(['xf', a, '-C', out]).status).toBe(0);
+    expect(readFileSync(join(out, 'other/g'), 'utf8')).toBe('g\n');
+    expect(readFileSync(join(out, 'a/f'), 'utf8')).toBe('f\n');
+  });
+
+  it('create -C twice is a usage error (exit 2, nothing written), not the last directory for every path', () => {
+    // GNU tar's -C applies to the paths after it; here the last one applied to all: `a` was d2/a.
+    const base = join(dir, 'twoC');
+    mkdirSync(join(base, 'd1'), { recursive: true });
+    mkdirSync(join(base, 'd2'));
+    writeFileSync(join(base, 'd1/a'), 'd1-a\n');
+    writeFileSync(join(base, 'd2/a'), 'd2-a\n');
+    const a = join(base, 't.tar');
+    const r = portarc(['create', '-f', a, '-C', join(base, 'd1'), 'a', '-C', join(base, 'd2'), 'a']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/given twice .*create takes one -C for every path/);
+    expect(existsSync(a)).toBe(false);
+  });
+
   it('-O writes the selected files\' content to stdout, as tar -xO does', () => {
     for (const sel of [['./a/g.c', './top.c'], ['./c'], ['./d']]) {
       const want = spawnSync('tar', ['xOf', g, ...sel]).stdout;

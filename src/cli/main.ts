@@ -106,6 +106,15 @@ function mtimeArg(value: string): bigint {
 }
 
 /** "N%" or "N": a percentage in (0, 100]. */
+/**
+ * create's -C, once: GNU tar applies each -C to the paths after it, but the options here are not
+ * positional, and the last one applied to every path archived the wrong files (d2/a as `a`).
+ */
+function oneDirectory(value: string, previous: string | undefined): string {
+  if (previous !== undefined && previous !== value) throw new InvalidArgumentError(`given twice ("${previous}", then "${value}"): create takes one -C for every path (GNU tar's -C before each path is not supported); run create once per directory, or name the paths from one directory`);
+  return value;
+}
+
 function percentArg(value: string): number {
   const m = /^(\d+(?:\.\d+)?)%?$/.exec(value);
   const n = m ? Number(m[1]) : NaN;
@@ -340,7 +349,7 @@ export async function main(argv: string[]): Promise<number> {
     .alias('c')
     .description('archive PATHs into a new archive')
     .requiredOption('-f, --file <archive>', 'archive to write ("-" for stdout)')
-    .option('-C, --directory <dir>', 'change to DIR before reading the paths')
+    .option('-C, --directory <dir>', 'change to DIR before reading the paths (once: it applies to every path)', oneDirectory)
     .option('-S, --sparse', 'store files with holes as sparse entries (7-Zip cannot expand these)')
     .option('-v, --verbose', 'list entries as they are written (on stderr)')
     .option('--recovery <N%>', 'also write PAR2 recovery data ARCHIVE.par2 + ARCHIVE.vol*.par2 able to rebuild about N% of the archive (spec/recovery.md)', percentArg)

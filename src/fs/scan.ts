@@ -96,6 +96,14 @@ export async function* scan(paths: string[], opts: ScanOptions = {}): AsyncGener
       arch = arch.replace(/^\/+/, '') || '.';
       warnings.push(`removing leading "/" from member names`);
     }
+    // A ".." component would make every member under it refused on extraction (by portarc, GNU
+    // tar, bsdtar): what leads up to the last one goes, as GNU tar does (`../other` → `other`).
+    const parts = arch.split('/');
+    const up = parts.lastIndexOf('..');
+    if (up >= 0) {
+      warnings.push(`removing leading "${parts.slice(0, up + 1).join('/')}/" from member names`);
+      arch = parts.slice(up + 1).join('/') || '.';
+    }
     items.push({ abs: Buffer.from(abs), arch: Buffer.from(arch) });
   }
   // Every path argument must exist before anything is written: tar's "Cannot stat", a failure.
