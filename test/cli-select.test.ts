@@ -206,6 +206,27 @@ describe('member selection and exclusion, as GNU tar does it', () => {
     expect(missing.stderr).toContain('"nothere"');
   });
 
+  it('-T: a name that is not UTF-8 is refused (exit 2), never another file of the decoded name; a name may end in \\r', () => {
+    // Decoded as UTF-8, bad\xff was bad\ufffd: that file was archived instead, exit 0. And "cr\r"
+    // lost its \r: the file "cr" was archived.
+    const base = join(dir, 'T-bytes');
+    mkdirSync(base);
+    const bad = Buffer.from('bad\xff', 'latin1');
+    writeFileSync(Buffer.concat([Buffer.from(base + '/'), bad]), 'x');
+    writeFileSync(join(base, 'bad\ufffd'), 'y');
+    writeFileSync(join(base, 'cr\r'), 'with cr');
+    writeFileSync(join(base, 'cr'), 'without');
+    const out = join(base, 'a.tar');
+    const r = portarc(['create', '-f', out, '-C', base, '--null', '-T', '-'], { input: Buffer.concat([bad, Buffer.from([0])]) });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/name 1 .* is not UTF-8/);
+    expect(existsSync(out)).toBe(false);
+    const c = portarc(['create', '-f', out, '-C', base, '-T', '-'], { input: Buffer.from('cr\r\n') });
+    expect(c.status, c.stderr).toBe(0);
+    const got = spawnSync('tar', ['-xOf', out, 'cr\r'], { encoding: 'utf8' });
+    expect(got.stdout).toBe('with cr');
+  });
+
   it('-T with --null reads names with newlines; -T - reads stdin; extract -T selects members', () => {
     const odd = join(src, 'new\nline');
     writeFileSync(odd, 'odd');

@@ -36,16 +36,33 @@ export function withWildcardsFlag(cmd: Command): Command {
   return cmd.option('--wildcards', 'PATHs are shell patterns ("*", "?", "[...]"; "*" also matches "/"), anchored at the start of the member name');
 }
 
-/** The names in a -T or --exclude-from file: lines (or NUL-separated with --null), empty ones dropped. */
+/**
+ * The names in a -T or --exclude-from file: lines (or NUL-separated with --null), empty ones
+ * dropped, every other byte kept (a name may end in "\r", as GNU tar reads it). A name that is not
+ * UTF-8 is refused: decoded, it would be another name (`bad\xff` became `bad\ufffd`, and a file of
+ * that name was archived instead, exit 0).
+ */
 export function readNameList(file: string, nul: boolean): string[] {
-  let text: string;
+  let bytes: Buffer;
+  const shown = file === '-' ? '(stdin)' : file;
   try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+    bytes = readFileSync(file === '-' ? 0 : file);
   } catch (err) {
-    throw ioError(err, 'cannot read the list of names', file === '-' ? '(stdin)' : file);
+    throw ioError(err, 'cannot read the list of names', shown);
   }
-  const items = nul ? text.split('\0') : text.split('\n').map((l) => l.replace(/\r$/, ''));
-  return items.filter((s) => s !== '');
+  const names: string[] = [];
+  const sep = nul ? 0 : 0x0a;
+  for (let at = 0, n = 1; at <= bytes.length; n++) {
+    let end = bytes.indexOf(sep, at);
+    if (end < 0) end = bytes.length;
+    const raw = bytes.subarray(at, end);
+    at = end + 1;
+    if (!raw.length) continue;
+    const name = raw.toString('utf8');
+    if (!Buffer.from(name, 'utf8').equals(raw)) throw new UsageError(`${shown}: name ${n} (${JSON.stringify(raw.toString('latin1'))} as Latin-1) is not UTF-8, and portarc takes the names of a list as text: archive its directory instead`);
+    names.push(name);
+  }
+  return names;
 }
 
 /** PATH arguments plus the names of every -T file. `archive` is -f's value ("-": the archive is on stdin). */
