@@ -14,7 +14,7 @@ import { EntryError, UsageError, ioError } from '../model/errors.js';
 import { displayName, makeEntry, type AclEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { DEEP, holdDirectory } from './deep-paths.js';
 import { hostPlatform, type Platform } from './platform.js';
-import { F, SCAN_CONTENT, SCAN_FIELDS, SCAN_STAT, SCAN_XATTRS, loadSys, type Sys } from './sys.js';
+import { F, SCAN_CONTENT, SCAN_FIELDS, SCAN_STAT, SCAN_XATTRS, loadSys, xattrMap, type Sys, type XattrMap } from './sys.js';
 import { groupName, userName } from './users.js';
 import { applyHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 
@@ -370,9 +370,7 @@ async function nativeChunk(paths: Buffer[], start: number, ctx: Ctx, b: NativeBa
     };
     if (flags & SCAN_XATTRS) {
       const pairs = listed[k];
-      const map = new Map<string, Buffer>();
-      if (pairs) for (const [name, value] of pairs) map.set(name.toString('utf8'), value);
-      xattrs[k] = map;
+      xattrs[k] = pairs ? xattrMap(pairs) : new Map<string, Buffer>();
     } else {
       xattrs[k] = (await ctx.sys.getXattrs([paths[start + k]!]))[0]!;
     }
@@ -502,12 +500,19 @@ async function toEntry(it: Item, st: StatLike, xattrs: Map<string, Buffer> | Err
 }
 
 /** Move the label and ACLs out of the xattr map into their own fields. */
-function takeXattrs(entry: Entry, xattrs: Map<string, Buffer>): void {
+function takeXattrs(entry: Entry, xattrs: XattrMap): void {
+  for (const name of xattrs.unnamed ?? []) entry.warnings.push(`extended attribute ${JSON.stringify(name)} (as Latin-1) not archived: its name is not UTF-8, which the archive's names are`);
   for (const [name, value] of xattrs) {
     if (name === 'security.selinux') {
       let end = value.length;
       while (end > 0 && value[end - 1] === 0) end--;
-      entry.selinux = value.subarray(0, end).toString('utf8');
+      const label = value.subarray(0, end);
+      const text = label.toString('utf8');
+      if (!Buffer.from(text, 'utf8').equals(label)) {
+        entry.warnings.push(`SELinux label ${JSON.stringify(label.toString('latin1'))} (as Latin-1) not archived: it is not UTF-8, which the archive's labels are`);
+        continue;
+      }
+      entry.selinux = text;
     } else if (name === 'system.posix_acl_access' || name === 'system.posix_acl_default') {
       try {
         const acl = withNames(decodeAclXattr(value));

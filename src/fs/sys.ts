@@ -70,6 +70,23 @@ export interface Sys {
 
 export type AclXattr = 'system.posix_acl_access' | 'system.posix_acl_default';
 
+/**
+ * A file's xattrs by name, from raw name bytes. Names are text in the entry model and in pax
+ * records: a name that is not UTF-8 would come back as another name (and two such names as one),
+ * so it is left out and listed in `unnamed` (as Latin-1), for the scan to warn of.
+ */
+export type XattrMap = Map<string, Buffer> & { unnamed?: string[] };
+
+export function xattrMap(pairs: Iterable<[Buffer, Buffer]>): XattrMap {
+  const map: XattrMap = new Map();
+  for (const [raw, value] of pairs) {
+    const name = raw.toString('utf8');
+    if (Buffer.byteLength(name) === raw.length && Buffer.from(name, 'utf8').equals(raw)) map.set(name, value);
+    else (map.unnamed ??= []).push(raw.toString('latin1'));
+  }
+  return map;
+}
+
 /** Errors that mean "nothing to remove": no such ACL, or none on this filesystem. */
 const NO_ACL = new Set(['ENODATA', 'ENOATTR', 'ENOTSUP', 'EOPNOTSUPP']);
 
@@ -174,7 +191,7 @@ function nativeSys(addon: Addon): Sys {
     async getXattrs(paths) {
       return paths.map((path) => {
         try {
-          return new Map(addon.listXattrs(path).map(([name, value]) => [name.toString('utf8'), value]));
+          return xattrMap(addon.listXattrs(path));
         } catch (err) {
           return err as Error;
         }
