@@ -192,6 +192,16 @@ describe('member selection and exclusion, as GNU tar does it', () => {
     expect(existsSync(a)).toBe(false);
   });
 
+  it('create -f - with standard output redirected into the tree leaves that file out (it is the archive)', () => {
+    // It was archived as it was being written (0 bytes or part of itself), exit 0.
+    const base = join(dir, 'selfout');
+    mkdirSync(base);
+    writeFileSync(join(base, 'a'), 'a\n');
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" create -f - . > self.tar`], { cwd: base, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(names(portarc(['list', '-f', join(base, 'self.tar')]).stdout)).toEqual(['a']);
+  });
+
   it('-O writes the selected files\' content to stdout, as tar -xO does', () => {
     for (const sel of [['./a/g.c', './top.c'], ['./c'], ['./d']]) {
       const want = spawnSync('tar', ['xOf', g, ...sel]).stdout;

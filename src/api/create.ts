@@ -1,6 +1,7 @@
 // create(): scan a tree (or take entries) and write a portarc tar archive to a file or stream.
 // Spec: spec/portarc-1.md §4–§5 (what is written).
 
+import { fstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -130,6 +131,16 @@ export interface OpenedWriter {
   embedded?: { result?: EmbeddedWritten };
 }
 
+/** The file standard output writes to, when it is a regular file. */
+function stdoutFile(): { dev: bigint; ino: bigint } | undefined {
+  try {
+    const st = fstatSync(1, { bigint: true });
+    return st.isFile() ? { dev: st.dev, ino: st.ino } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Open the destination and the writer for the format and compression asked for or implied by its name. */
 export async function openWriter(dest: string | Writable, options: Pick<CreateOptions, 'format' | 'compression' | 'level' | 'threads' | 'frameSize' | 'zipMethod' | 'zipHardlinks' | 'manifest' | 'fsync' | 'hashing' | 'embedRecovery'>): Promise<OpenedWriter> {
   const named = typeof dest === 'string' && dest !== '-';
@@ -161,7 +172,9 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   if (dest === '-') sink = writableSink(process.stdout, undefined, undefined, '(stdout)');
   else if (typeof dest === 'string') sink = await fileSink(dest, { fsync: options.fsync, beforePublish });
   else sink = writableSink(dest);
-  const exclude = sink.identity;
+  // Standard output redirected to a file inside the tree: that file is the archive, not a member
+  // (GNU tar: "file is the archive; not dumped"); it was archived as it was being written.
+  const exclude = sink.identity ?? (dest === '-' ? stdoutFile() : undefined);
   const creator = `portarc ${VERSION}`;
   const format = options.format && options.format !== 'auto' ? options.format : named && /\.zip$/i.test(dest) ? 'zip' : 'tar';
   if (format === 'zip') {
