@@ -192,6 +192,19 @@ describe('member selection and exclusion, as GNU tar does it', () => {
     expect(existsSync(a)).toBe(false);
   });
 
+  it('--exclude ./a leaves out the top-level a only, as GNU tar (not x/a)', () => {
+    const base = join(dir, 'ex-dot');
+    mkdirSync(join(base, 'x'), { recursive: true });
+    writeFileSync(join(base, 'a'), '1');
+    writeFileSync(join(base, 'x/a'), '2');
+    const p = join(base, 'p.tar');
+    const g = join(base, 'g.tar');
+    expect(portarc(['create', '-f', p, '--exclude', './a', '-C', base, '.']).status).toBe(0);
+    expect(tar(['cf', g, '--exclude', './a', '-C', base, '.']).status).toBe(0);
+    expect(names(portarc(['list', '-f', p]).stdout).filter((n) => !n.startsWith('.portarc') && !n.endsWith('.tar'))).toEqual(names(tar(['tf', g]).stdout).filter((n) => !n.endsWith('.tar')));
+    expect(names(portarc(['list', '-f', p]).stdout)).toContain('x/a');
+  });
+
   it('create -f - with standard output redirected into the tree leaves that file out (it is the archive)', () => {
     // It was archived as it was being written (0 bytes or part of itself), exit 0.
     const base = join(dir, 'selfout');

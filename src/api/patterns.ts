@@ -82,12 +82,15 @@ export function inclusionMatcher(pattern: string): (name: Buffer | string) => bo
 export function excludeFilter(patterns: readonly string[]): (entry: Pick<Entry, 'path'>) => boolean {
   if (!patterns.length) return () => true;
   const res = patterns.map((p) => new RegExp(`^(?:${globBody(keyOf(p))})(?:/[^]*)?$`));
+  // A pattern that starts with "./" can only match from the name's start (GNU tar: `./a` leaves
+  // `./x/a` in; it once took every `a` anywhere, without a word). pathKey drops the "./".
+  const anchored = patterns.map((p) => p.startsWith('./'));
   return (entry) => {
     const key = pathKey(entry.path);
     // Unanchored: the name from its start, then from after each "/".
     for (let at = 0; ; ) {
       const tail = key.slice(at);
-      if (res.some((re) => re.test(tail))) return false;
+      if (res.some((re, i) => (at === 0 || !anchored[i]) && re.test(tail))) return false;
       const slash = key.indexOf('/', at);
       if (slash < 0) return true;
       at = slash + 1;
