@@ -147,6 +147,7 @@ const removed = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOE
 class Replaced extends Error {}
 
 const NOFOLLOW = (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
+const WINDOWS = process.platform === 'win32';
 
 /** What took a name's place, said with an article. */
 function another(mode: bigint, same: 'file' | 'directory'): string {
@@ -163,6 +164,8 @@ function another(mode: bigint, same: 'file' | 'directory'): string {
  * this does not close (only walking by descriptors would).
  */
 function listSeen(abs: Buffer, st: StatLike, alias: ((fd: number) => Buffer) | undefined): Buffer[] {
+  // Windows opens no directory as a file, and has no symlink swap of this kind to guard against.
+  if (WINDOWS) return readdirSync(abs, { encoding: 'buffer' });
   let fd: number;
   try {
     fd = openSync(abs, fsConstants.O_RDONLY | (fsConstants.O_DIRECTORY ?? 0) | NOFOLLOW);
@@ -187,6 +190,7 @@ function listSeen(abs: Buffer, st: StatLike, alias: ((fd: number) => Buffer) | u
  * waiting on a fifo (O_NONBLOCK), and only that inode. Throws Replaced otherwise.
  */
 function openSeen(abs: Buffer, st: StatLike): number {
+  if (WINDOWS) return openSync(abs, 'r');
   let fd: number;
   try {
     fd = openSync(abs, fsConstants.O_RDONLY | NOFOLLOW);
