@@ -407,7 +407,12 @@ t[md:md + ms] = xml.replace(ents[0], na).replace(ents[1], nb)
 open(sys.argv[2], 'wb').write(t)
 `;
     expect(run('python3', ['-c', py, a, forged]).status).toBe(0);
-    for (const [args, input] of [[['extract', '-f', forged], undefined], [['extract', '-f', '-'], readFileSync(forged)]] as const) {
+    for (const [args, input] of [
+      [['extract', '-f', forged], undefined],
+      [['extract', '-f', '-'], readFileSync(forged)],
+      // --manifest: the check reads the restored copy at the end, and the restored trailer with it.
+      [['extract', '--manifest', '-f', '-'], readFileSync(forged)],
+    ] as const) {
       const to = mkdtempSync(join(dir, 'forged-'));
       const r = portarc([...args, '-C', to], { input });
       expect(r.stderr, args.join(' ')).toMatch(/the manifest does not match its digest in the trailer \(sha256 [0-9a-f]{64}, trailer [0-9a-f]{64}\): the contents checked against it cannot be trusted/);

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry } from '../model/entry.js';
-import { displayName } from '../model/entry.js';
+import { displayName, makeEntry } from '../model/entry.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import type { ArchiveSource } from '../io/source.js';
 import type { RestoreCheck, Restorer } from '../fs/restore.js';
@@ -332,6 +332,11 @@ export class ContentCheck {
     const wasRestored = restoredManifest === true || typeof restoredManifest === 'string';
     if (this.log && !this.done && wasRestored) {
       const copy = join(dir, typeof restoredManifest === 'string' ? restoredManifest : MANIFEST_NAME);
+      // The trailer restored beside it (stripped or not, the same way) vouches for it, as in a stream.
+      const trailer = copy.endsWith('manifest.xml') ? `${copy.slice(0, -'manifest.xml'.length)}trailer` : undefined;
+      if (trailer && this.trailerSha256 === undefined && lstatSync(trailer, { throwIfNoEntry: false })?.isFile()) {
+        await this.manifestMember(makeEntry({ path: TRAILER_NAME, type: 'file' }), createReadStream(trailer), undefined, false);
+      }
       if (lstatSync(copy, { throwIfNoEntry: false })?.isFile()) await this.runLog(createReadStream(copy), restorer, skipped);
     }
     if (this.expected && !this.expected.problem && lastOffset !== undefined) {
