@@ -18,7 +18,7 @@ import type { RestoreCheck, Restorer } from '../fs/restore.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
 import { OWN_HEADER_LOST, RestoredLog, headerMismatch, metName, type Mismatch, type RestoredRecord } from '../integrity/restored.js';
-import { MANIFEST_NAME, TRAILER_NAME, TRAILER_TEXT_SIZE, TrailerError, decodeTrailer, declaresManifest, isManifestMember, type ManifestEntry } from '../manifest/index.js';
+import { MANIFEST_NAME, TRAILER_MAGIC, TRAILER_NAME, TRAILER_TEXT_SIZE, TrailerError, decodeTrailer, declaresManifest, isManifestMember, isTrailerMagic, type ManifestEntry } from '../manifest/index.js';
 import type { SkippedRange } from '../tar/reader.js';
 
 export interface ContentDamage {
@@ -231,12 +231,16 @@ export class ContentCheck {
       if (restoring) return;
       const parts: Buffer[] = [];
       for await (const c of body) parts.push(Buffer.from(c));
+      const text = Buffer.concat(parts);
       try {
-        this.trailerSha256 = decodeTrailer(Buffer.concat(parts).subarray(0, TRAILER_TEXT_SIZE)).manifestSha256;
+        this.trailerSha256 = decodeTrailer(text.subarray(0, TRAILER_TEXT_SIZE)).manifestSha256;
       } catch (err) {
         if (!(err instanceof TrailerError)) throw err;
-        this.lost.push({ path: TRAILER_NAME, what: `the trailer is damaged (${err.message}): the manifest the contents were checked against could not be checked itself` });
         this.trailerSha256 = '';
+        // A trailer of a later version (its own magic line) is not this reader's to judge: the
+        // manifest's own version rules apply to the check (spec/manifest.md §6).
+        const later = !isTrailerMagic(text.toString('latin1', 0, TRAILER_MAGIC.length)) && /^PORTARC-TRAILER \d+\.\d+\n/.test(text.toString('latin1', 0, 32));
+        if (!later) this.lost.push({ path: TRAILER_NAME, what: `the trailer is damaged (${err.message}): the manifest the contents were checked against could not be checked itself` });
       }
       this.compareManifest();
       return;
