@@ -2,6 +2,7 @@
 // with --null, --wildcards, --newer DATE; mapped to the library's `filter` and `paths` options.
 // Pattern semantics: src/api/patterns.ts (GNU tar's defaults).
 
+import { isUtf8 } from 'node:buffer';
 import { readFileSync, statSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Entry } from '../model/entry.js';
@@ -58,9 +59,8 @@ export function readNameList(file: string, nul: boolean): string[] {
     const raw = bytes.subarray(at, end);
     at = end + 1;
     if (!raw.length) continue;
-    const name = raw.toString('utf8');
-    if (!Buffer.from(name, 'utf8').equals(raw)) throw new UsageError(`${shown}: name ${n} (${JSON.stringify(raw.toString('latin1'))} as Latin-1) is not UTF-8, and portarc takes the names of a list as text: archive its directory instead`);
-    names.push(name);
+    if (!isUtf8(raw)) throw new UsageError(`${shown}: name ${n} (${JSON.stringify(raw.toString('latin1'))} as Latin-1) is not UTF-8, and portarc takes the names of a list as text: archive its directory instead`);
+    names.push(raw.toString('utf8'));
   }
   return names;
 }

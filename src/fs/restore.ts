@@ -949,7 +949,7 @@ export class Restorer {
     }
     if (plan.clearAcls) {
       for (const f of await this.sys.removeAcls(plan.clearAcls.map((name) => ({ path: abs, name })))) {
-        this.lose(entry, 'acl', metaFailure(Object.assign(new Error(f.error), { code: f.code }), `${f.name} (not in the archive) not removed`));
+        this.lose(entry, 'acl', metaFailure({ code: f.code, message: f.error }, `${f.name} (not in the archive) not removed`));
       }
     }
     if (plan.owner) {
@@ -1035,7 +1035,7 @@ export class Restorer {
     const failures = await this.sys.setXattrs(items);
     for (const f of failures) {
       const item = items.find((i) => i.path.equals(f.path) && i.name === f.name);
-      this.addLoss({ path: item?.entry ?? f.path.toString(), what: item?.what ?? 'xattr', reason: metaFailure(Object.assign(new Error(f.error), { code: f.code }), f.name) });
+      this.addLoss({ path: item?.entry ?? f.path.toString(), what: item?.what ?? 'xattr', reason: metaFailure({ code: f.code, message: f.error }, f.name) });
     }
   }
 

@@ -7,6 +7,7 @@
 // Small syscalls (lstat, readdir, readlink, reading a small file) are made synchronously: the
 // promise API's thread-pool round trip per call dominated the time for many small files.
 import { closeSync, constants as fsConstants, createReadStream, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { isAbsolute, resolve } from 'node:path';
 import { decodeAclXattr } from '../model/acl.js';
 import { bufferBody, cannotRead, readFailure } from '../io/body.js';
@@ -511,12 +512,11 @@ function takeXattrs(entry: Entry, xattrs: XattrMap): void {
       let end = value.length;
       while (end > 0 && value[end - 1] === 0) end--;
       const label = value.subarray(0, end);
-      const text = label.toString('utf8');
-      if (!Buffer.from(text, 'utf8').equals(label)) {
+      if (!isUtf8(label)) {
         entry.warnings.push(`SELinux label ${JSON.stringify(label.toString('latin1'))} (as Latin-1) not archived: it is not UTF-8, which the archive's labels are`);
         continue;
       }
-      entry.selinux = text;
+      entry.selinux = label.toString('utf8');
     } else if (name === 'system.posix_acl_access' || name === 'system.posix_acl_default') {
       try {
         const acl = withNames(decodeAclXattr(value));

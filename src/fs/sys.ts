@@ -13,6 +13,7 @@
 // escapes for odd bytes (always for `\`), which is undone here. setfattr's errors name only
 // the file, so after a failed batch the files it named are read back to find the bad items.
 
+import { isUtf8 } from 'node:buffer';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, constants as fsConstants, lstatSync, lutimesSync, rmSync, writeFileSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
@@ -80,8 +81,7 @@ export type XattrMap = Map<string, Buffer> & { unnamed?: string[] };
 export function xattrMap(pairs: Iterable<[Buffer, Buffer]>): XattrMap {
   const map: XattrMap = new Map();
   for (const [raw, value] of pairs) {
-    const name = raw.toString('utf8');
-    if (Buffer.byteLength(name) === raw.length && Buffer.from(name, 'utf8').equals(raw)) map.set(name, value);
+    if (isUtf8(raw)) map.set(raw.toString('utf8'), value);
     else (map.unnamed ??= []).push(raw.toString('latin1'));
   }
   return map;

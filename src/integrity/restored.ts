@@ -31,8 +31,8 @@ export interface RestoredRecord {
 }
 
 /**
- * The offsets of every member the reader yielded (restored or passed over by choice), ascending,
- * and who to tell of an entry the manifest lists where no member was met.
+ * Every member the reader yielded (restored or passed over by choice), in order, and who to tell
+ * of an entry the manifest lists that no member was.
  */
 export interface Met {
   /** CRC-32 of each member's path (metName), in the order read. */
@@ -245,10 +245,11 @@ export class RestoredLog {
           continue;
         }
         settle(rec.offset);
+        // A hardlink to a file set aside goes with it, listed or not (damage may have moved it).
+        const linkBad = rec.link && damaged.has(rec.link.toString('latin1')) ? `hardlink to "${rec.link.toString('utf8')}", whose content does not match the manifest` : undefined;
         if (!current || current.offset !== rec.offset || !current.path.equals(rec.path)) {
-          // A hardlink to a file set aside goes with it, listed or not (damage may have moved it).
-          if (rec.link && damaged.has(rec.link.toString('latin1'))) {
-            bad({ record: rec, what: `hardlink to "${rec.link.toString('utf8')}", whose content does not match the manifest`, range: [rec.offset, rec.offset] });
+          if (linkBad) {
+            bad({ record: rec, what: linkBad, range: [rec.offset, rec.offset] });
             continue;
           }
           // A file where the manifest has none, or has another path: restored unchecked.
@@ -263,8 +264,8 @@ export class RestoredLog {
         } else if (rec.sha256 !== undefined && current.sha256 !== undefined && rec.sha256 !== current.sha256) {
           damaged.add(rec.path.toString('latin1'));
           bad({ record: rec, what: `content does not match the manifest (sha256 ${rec.sha256}, manifest ${current.sha256})`, range: [current.data, current.end] });
-        } else if (rec.link && damaged.has(rec.link.toString('latin1'))) {
-          bad({ record: rec, what: `hardlink to "${rec.link.toString('utf8')}", whose content does not match the manifest`, range: [current.offset, current.data] });
+        } else if (linkBad) {
+          bad({ record: rec, what: linkBad, range: [current.offset, current.data] });
         }
       }
       // The rest of the document: a manifest that does not parse to its end is reported by the caller.

@@ -86,8 +86,9 @@ export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOpt
   const fail: TailOptions['fail'] = o.fail;
   let sig = o.firstSig;
   let count = 0;
-  /** Entries whose Unix mode only the central directory has, and that were made otherwise. */
+  /** Entries whose Unix mode only the central directory has, and that were made otherwise (the first 20 named). */
   const asFiles: string[] = [];
+  let asFilesCount = 0;
   let otherModes = 0;
   let modeExample = '';
   let pos = o.at;
@@ -136,7 +137,9 @@ export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOpt
         // Made from the local header alone: a directory (0755) if the name ends in "/", else a file (0644).
         const dir = h.name[h.name.length - 1] === 0x2f;
         const type = typeOfMode(mode) ?? 'file';
-        if (!dir && type !== 'file') asFiles.push(`"${shown}" (a ${type})`);
+        if (!dir && type !== 'file') {
+          if (asFilesCount++ < 20) asFiles.push(`"${shown}" (a ${type})`);
+        }
         else if ((mode & 0o7777) !== (dir ? 0o755 : 0o644)) {
           otherModes++;
           modeExample ||= shown;
@@ -149,9 +152,9 @@ export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOpt
   if (!o.checking) o.warn(`more than ${CHECK_LIMIT} entries; local headers were not checked against the central directory`);
   // What the central directory says, which a stream reaches last, and what was made without it:
   // each entry of another type is named (a symlink made as a file holding its target).
-  if (asFiles.length) {
-    const shownNames = asFiles.slice(0, 20).join(', ') + (asFiles.length > 20 ? `, and ${asFiles.length - 20} more` : '');
-    o.warn(`${asFiles.length} ${asFiles.length === 1 ? 'entry was' : 'entries were'} made as regular files, their type being only in the central directory, which a stream reaches last: ${shownNames}. Read the archive from a file to get them.`);
+  if (asFilesCount) {
+    const shownNames = asFiles.join(', ') + (asFilesCount > 20 ? `, and ${asFilesCount - 20} more` : '');
+    o.warn(`${asFilesCount} ${asFilesCount === 1 ? 'entry was' : 'entries were'} made as regular files, their type being only in the central directory, which a stream reaches last: ${shownNames}. Read the archive from a file to get them.`);
   }
   if (otherModes) {
     o.warn(`the Unix modes of ${otherModes} ${otherModes === 1 ? 'entry' : 'entries'} (e.g. "${modeExample}") are only in the central directory, which a stream reaches last; they were given default modes (0644, directories 0755). Read the archive from a file to get them.`);
