@@ -275,6 +275,7 @@ if want python || want future || want malformed || want -feature || want unknown
   draft "$OUT/malformed/n_truncated-header.tar" "$M" "the archive ends 300 bytes into the second member's header block"
   draft "$OUT/malformed/n_bad-pax-length.tar" "$M" "a pax record whose length (20) is shorter than the record: byte 20 is not its newline"
   draft "$OUT/malformed/n_pax-record-past-end.tar" "$M" "a pax record whose length (40) runs past the x header's data (18 bytes) into the block padding"
+  draft "$OUT/malformed/n_pax-records-after-nul.tar" "$M" "m/b.txt's x header holds uname=alice, one NUL, then SCHILY.xattr.user.a=1: records after NUL padding, a damaged header (spec §4.3.3 step 1), refused at the record after the NUL"
   draft "$OUT/malformed/n_sparse-run-past-size.tar" "$M" "GNU sparse 1.0 member (real size 100) whose one data run, 50 bytes at offset 80, ends past the real size"
   draft "$OUT/malformed/y_no-end-of-archive.tar" "$M" "two good members and no end-of-archive blocks: both are read, with one archive warning (spec §4.7)"
   draft "$OUT/malformed/i_acl-text-unreadable.tar" "$M" "m/b.txt has an unreadable SCHILY.acl.access text next to a valid raw system.posix_acl_access xattr: falling back to the raw xattr or dropping the ACL (with a warning) are both allowed (spec §5.4.4, C.12)"

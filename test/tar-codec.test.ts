@@ -12,7 +12,7 @@ import { openArchive } from '../src/api/open.js';
 import { makeEntry, type Entry } from '../src/model/entry.js';
 import { TarReader } from '../src/tar/reader.js';
 import { TarWriter } from '../src/tar/writer.js';
-import { formatPaxRecord, parsePaxRecords } from '../src/tar/pax.js';
+import { PaxError, formatPaxRecord, parsePaxRecords } from '../src/tar/pax.js';
 import { parsePaxTime, parsePaxTimeBytes, readNumber, readSafeNumber, readSmallOctal } from '../src/tar/numbers.js';
 
 async function writeTar(items: Array<[Entry, Buffer?]>): Promise<Buffer> {
@@ -75,6 +75,20 @@ describe('pax records', () => {
       expect(Number(rec.toString('latin1').split(' ')[0])).toBe(rec.length);
       expect(parsePaxRecords(rec)[0]!.value.length).toBe(n);
     }
+  });
+  it('NUL padding after the records is read, records after NUL padding are a damaged header', () => {
+    const rec = formatPaxRecord('uname', 'alice');
+    expect(parsePaxRecords(Buffer.concat([rec, Buffer.alloc(7)])).map((r) => r.key)).toEqual(['uname']);
+    const after = Buffer.concat([rec, Buffer.alloc(1), formatPaxRecord('SCHILY.xattr.user.a', '1')]);
+    let caught: unknown;
+    try {
+      parsePaxRecords(after);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(PaxError);
+    expect((caught as PaxError).message).toMatch(/pax records go on after NUL padding/);
+    expect((caught as PaxError).at).toBe(rec.length + 1);
   });
   it('values keep NUL, newline and 0xff bytes', () => {
     const v = Buffer.from([0, 0xff, 0x0a, 0x3d, 0]);

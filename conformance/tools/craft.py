@@ -147,6 +147,10 @@ def main(out):
     assert len(rec) == 18
     write_raw(os.path.join(mal, "n_pax-record-past-end.tar"),
               a + pax_member(rec.replace(b"18 ", b"40 ")) + file_member(b"m/b.txt", b"second file\n") + END)
+    # Records after NUL padding: uname, a NUL, then an xattr record (a damaged header, spec §4.3.3 step 1).
+    recs = record(b"uname", b"alice") + b"\x00" + record(b"SCHILY.xattr.user.a", b"1")
+    write_raw(os.path.join(mal, "n_pax-records-after-nul.tar"),
+              a + pax_member(recs) + file_member(b"m/b.txt", b"second file\n") + END)
     # GNU sparse 1.0 whose one data run (50 bytes at offset 80) ends past the real size (100).
     sparse = record(b"GNU.sparse.major", b"1") + record(b"GNU.sparse.minor", b"0") + \
         record(b"GNU.sparse.name", b"m/sparse.bin") + record(b"GNU.sparse.realsize", b"100")

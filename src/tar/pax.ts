@@ -22,8 +22,15 @@ export function parsePaxRecords(data: Buffer): PaxRecord[] {
   const records: PaxRecord[] = [];
   let pos = 0;
   while (pos < data.length) {
-    // Trailing NUL padding after the last record is tolerated (some writers pad the data).
-    if (data[pos] === 0) break;
+    // Trailing NUL padding after the last record is tolerated (some writers pad the data), but
+    // only padding: records after a NUL are a damaged header, whose later records (times,
+    // xattrs, a path) would otherwise be dropped without a word (GNU tar and Python do).
+    if (data[pos] === 0) {
+      for (let i = pos + 1; i < data.length; i++) {
+        if (data[i] !== 0) throw new PaxError(`pax records go on after NUL padding (byte ${i - pos} of the padding is not NUL): the header is damaged`, i);
+      }
+      break;
+    }
     const space = data.indexOf(0x20, pos);
     if (space === -1 || space - pos > 20) throw new PaxError('pax record without a length', pos);
     const lenText = data.toString('latin1', pos, space);
