@@ -250,6 +250,34 @@ describe('member selection and exclusion, as GNU tar does it', () => {
     expect(got.stdout).toBe('with cr');
   });
 
+  it('a command-line argument that is not UTF-8 is refused (exit 2), never taken for the decoded name', () => {
+    // Node hands `bad\xff` over as `bad\ufffd`: create archived that other file, extract -C wrote
+    // into that other directory, exit 0. The bytes are read back from /proc/self/cmdline.
+    const base = join(dir, 'argv-bytes');
+    mkdirSync(base);
+    writeFileSync(Buffer.concat([Buffer.from(base + '/'), Buffer.from('bad\xff', 'latin1')]), 'mine');
+    writeFileSync(join(base, 'bad\ufffd'), 'another file');
+    const out = join(base, 'a.tar');
+    // Through a shell: spawn() itself would encode the argument as UTF-8.
+    const run = (args: string) => spawnSync('sh', ['-c', `exec "$0" "$1" ${args}`, process.execPath, BIN], { cwd: base, encoding: 'utf8' });
+    const c = run(`create -f a.tar "$(printf 'bad\\377')"`);
+    expect(c.status).toBe(2);
+    expect(c.stderr).toMatch(/argument 4 .* is not UTF-8/);
+    expect(existsSync(out)).toBe(false);
+    // The same through tar-style options, and extract's -C.
+    expect(run(`-cf a.tar "$(printf 'bad\\377')"`).status).toBe(2);
+    expect(portarc(['create', '-f', out, '-C', base, 'bad\ufffd']).status).toBe(0);
+    mkdirSync(join(base, 'd\ufffd'));
+    const x = run(`extract -f a.tar -C "$(printf 'd\\377')"`);
+    expect(x.status).toBe(2);
+    expect(x.stderr).toMatch(/argument 5 .* is not UTF-8/);
+    expect(readdirSync(join(base, 'd\ufffd'))).toEqual([]);
+    // UTF-8 arguments, after Node's own options, are untouched.
+    const ok = spawnSync('sh', ['-c', `exec "$0" --no-warnings "$1" list -f a.tar`, process.execPath, BIN], { cwd: base, encoding: 'utf8' });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe('bad\ufffd\n');
+  });
+
   it('-T with --null reads names with newlines; -T - reads stdin; extract -T selects members', () => {
     const odd = join(src, 'new\nline');
     writeFileSync(odd, 'odd');

@@ -30,6 +30,7 @@ import { archiveInfo } from './info.js';
 import { helpAfter } from './help.js';
 import { manPage } from './man.js';
 import { completionScript } from './completion.js';
+import { nonUtf8Argument } from './raw-argv.js';
 
 export const EXIT = { ok: 0, warnings: 1, failure: 2 } as const;
 
@@ -713,6 +714,13 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.once('exit', unfinished);
   try {
+    // The process's own arguments (not a test's): refuse one Node has changed (src/cli/raw-argv.ts).
+    if (argv.length === process.argv.length - 2 && argv.every((a, i) => a === process.argv[i + 2])) {
+      const bad = nonUtf8Argument(argv);
+      if (bad !== undefined) {
+        throw new UsageError(`argument ${bad + 1} ("${argv[bad]}") is not UTF-8: Node reads the command line as UTF-8 text and would take it for another name (U+FFFD for each byte it cannot read); give a directory above it instead, whose contents are read with their names as bytes`);
+      }
+    }
     await program.parseAsync(tarStyle(argv), { from: 'user' });
     return code;
   } catch (err) {
