@@ -354,6 +354,38 @@ for _, e in ET.iterparse(sys.argv[1]):
     }
   });
 
+  it('bytes inserted or deleted inside a file (not a multiple of 512): verify names the file and the move, extract sets the file aside and names each member after it', () => {
+    // The trailer moved off the block grid and was not found: verify checked structure only, and
+    // extract left the damaged file under its name (exit 2 naming only the archive).
+    const listing = JSON.parse(portarc(['list', '--json', '-f', tar]).stdout).entries as Array<{ path: string; type: string; offset: number; size: number }>;
+    const files = listing.filter((e) => e.type === 'file' && !e.path.startsWith('.portarc/') && e.size > 600);
+    const victim = files[0]!;
+    const after = listing.slice(listing.indexOf(victim) + 1).filter((e) => e.type === 'file' && !e.path.startsWith('.portarc/'));
+    expect(after.length).toBeGreaterThan(0);
+    const bytes = readFileSync(tar);
+    const next = listing[listing.indexOf(victim) + 1]!.offset;
+    const at = next - 600; // inside its data: the padding is under 512 bytes, the data over 600
+    for (const [how, damaged] of [
+      ['inserted', Buffer.concat([bytes.subarray(0, at), Buffer.from('XYZ'), bytes.subarray(at)])],
+      ['deleted', Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + 3)])],
+    ] as const) {
+      const f = join(dir, `moved-${how}.tar`);
+      writeFileSync(f, damaged);
+      const v = portarc(['verify', '-f', f]);
+      expect(v.status, v.stdout).toBe(2);
+      expect(v.stdout).toContain(`content of "${victim.path}"`);
+      expect(v.stdout).toMatch(new RegExp(`3 bytes were ${how} before offset \\d+ .*the members from there on are intact`));
+      expect(v.stdout).toContain('contents checked against the manifest');
+      const to = mkdtempSync(join(dir, `moved-${how}-`));
+      const r = portarc(['extract', '-f', f, '-C', to]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(`entry "${victim.path}"`);
+      expect(r.stderr).toContain('content does not match the manifest');
+      expect(existsSync(join(to, victim.path))).toBe(false);
+      for (const e of after) expect(r.stderr).toContain(`entry "${e.path}"`);
+    }
+  });
+
   it('extract: a hardlink to a file set aside goes with it, also where damage moved it off its offset', () => {
     // The last block of a file's data cut out: the members after it move by 512 bytes, and its
     // hardlink (restored at an offset the manifest does not list) kept the damaged inode under its

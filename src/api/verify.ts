@@ -12,7 +12,7 @@ import type { Limits } from '../model/limits.js';
 import type { ArchiveSource } from '../io/source.js';
 import { sniff, type Filter } from '../compress/index.js';
 import { isZip } from '../zip/index.js';
-import { appendedArchiveAt, locateTrailer, verifyRanges } from '../integrity/ranges.js';
+import { appendedArchiveAt, locateTrailer, movedBy, verifyRanges } from '../integrity/ranges.js';
 import { verifyStream } from '../integrity/stream.js';
 import { TRAILER_TEXT_SIZE } from '../manifest/index.js';
 import type { Damage } from '../integrity/report.js';
@@ -99,8 +99,13 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
             // Archives concatenated: the first is checked as a stream, against the manifest in it,
             // and what follows its end is named there.
             notes.push(`the trailer at the end of the file is that of an archive appended at offset ${appended}`);
+          } else if (loc?.trailer && loc.offGrid && (await movedBy(fh, size, { ...loc, trailer: loc.trailer })) === undefined) {
+            // Off the block grid, its manifest not at the moved place: as if there were none.
+            notes.push(`a trailer was found off the 512-byte block grid, at offset ${loc.at}, and no manifest at the place it would have moved to: the archive is checked by its structure`);
           } else if (loc?.trailer) {
-            const r = await verifyRanges(fh, size, format, { ...loc, trailer: loc.trailer }, damaged);
+            // Off the grid: bytes inserted or deleted before it; the ranges say where.
+            const moved = loc.offGrid ? await movedBy(fh, size, { ...loc, trailer: loc.trailer }) : 0;
+            const r = await verifyRanges(fh, size, format, { ...loc, trailer: loc.trailer }, damaged, moved);
             throwIfAborted(signal); // a read refused by the signal may have been taken for damage
             if (r.manifestUsable) return { ok: damaged.length === 0, damaged: ordered(damaged), checkedContent: true, entries: r.entries, format, compression: 'none', method: 'ranges', notes, ...(recovery ? { recovery } : {}), ...(embedded ? { embeddedRecovery: true } : {}) };
             if (r.unsupported) notes.push(r.unsupported);

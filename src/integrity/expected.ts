@@ -9,7 +9,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { sniff } from '../compress/index.js';
 import { isZip } from '../zip/index.js';
 import { MANIFEST_FEATURE, isManifestMember, readManifestBatches, type ManifestEntry, type ManifestItem } from '../manifest/index.js';
-import { fileChunks, locateTrailer } from './ranges.js';
+import { fileChunks, locateTrailer, movedBy } from './ranges.js';
 import { findEmbedded, readAtOf } from './par2/embedded.js';
 
 export interface ExpectedDigests {
@@ -66,7 +66,13 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
     const loc = await locateTrailer(fh, size, format);
     if (!loc) return {};
     if (!loc.trailer) return { why: `the trailer is damaged (${loc.problem ?? 'unreadable'})` };
-    const { manifestData, manifestSize, manifestSha256 } = loc.trailer;
+    // Off the block grid: bytes inserted or deleted before it moved it, and the manifest with it.
+    // Members are still checked at their own offsets: those before the damage match, the one it
+    // is in does not (set aside), and the reader finds none after it (named as not extracted).
+    const moved = loc.offGrid ? await movedBy(fh, size, { ...loc, trailer: loc.trailer }) : 0;
+    if (moved === undefined) return {};
+    const { manifestSize, manifestSha256 } = loc.trailer;
+    const manifestData = loc.trailer.manifestData + moved;
     if (manifestData + manifestSize > size) return { why: 'the trailer points past the end of the archive' };
     // A damaged manifest would condemn good files: it is used only when its XML matches the trailer.
     const hash = createHash('sha256');

@@ -7,7 +7,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { displayName } from '../model/entry.js';
 import { PortarcError } from '../model/errors.js';
-import { TRAILER_MAGIC, TRAILER_SIZE, TRAILER_TEXT_SIZE, TrailerError, decodeTrailer, isTrailerMagic, manifestMajor, readManifest, type ManifestHead, type Trailer } from '../manifest/index.js';
+import { TRAILER_MAGIC, TRAILER_SIZE, TRAILER_TEXT_SIZE, TrailerError, decodeTrailer, findTrailerMagic, isTrailerMagic, manifestMajor, readManifest, type ManifestHead, type Trailer } from '../manifest/index.js';
 import type { Damage } from './report.js';
 
 const CHUNK = 1 << 20;
@@ -111,6 +111,11 @@ export interface Located {
   trailer?: Trailer;
   /** Why the trailer there could not be used. */
   problem?: string;
+  /**
+   * Found off the 512-byte block grid (tar): bytes inserted into or deleted from the archive before
+   * it (not a multiple of 512) moved it. movedBy() says how far, if its manifest moved with it.
+   */
+  offGrid?: boolean;
 }
 
 /**
@@ -132,6 +137,30 @@ export async function locateTrailer(fh: FileHandle, size: number, format: 'tar' 
   const first = Math.ceil(tailStart / 512) * 512;
   for (let p = Math.floor((size - 512) / 512) * 512; p >= first; p -= 512) {
     if (isTrailerMagic(tail.toString('latin1', p - tailStart, p - tailStart + TRAILER_MAGIC.length))) return decode(tail.subarray(p - tailStart), p);
+  }
+  // None on the grid: bytes inserted or deleted before the trailer may have moved it off. Only a
+  // trailer whose text is intact (its check line) is taken so: a file near the end of an archive
+  // may hold a trailer's magic line.
+  const q = findTrailerMagic(tail);
+  if (q >= 0 && (tailStart + q) % 512 !== 0) {
+    const loc = decode(tail.subarray(q), tailStart + q);
+    if (loc.trailer) return { ...loc, offGrid: true };
+  }
+  return undefined;
+}
+
+/**
+ * For a trailer found off the block grid: how far the bytes after the damage moved (positive:
+ * bytes inserted), when its manifest moved with it: the XML matches the trailer's digest at the
+ * moved place (the trailer member's header is one to three blocks). Undefined otherwise.
+ */
+export async function movedBy(fh: FileHandle, size: number, loc: Located & { trailer: Trailer }): Promise<number | undefined> {
+  const t = loc.trailer;
+  for (let header = 512; header <= 1536; header += 512) {
+    const moved = loc.at - header - t.manifestEnd;
+    const start = t.manifestData + moved;
+    if (moved === 0 || start < 0 || start + t.manifestSize > size) continue;
+    if ((await digestOf(fh, size, start, start + t.manifestSize)) === t.manifestSha256) return moved;
   }
   return undefined;
 }
@@ -170,37 +199,55 @@ export interface RangeResult {
   unsupported?: string;
 }
 
-/** Check every range the trailer and manifest describe; push what is wrong onto `damaged`. */
-export async function verifyRanges(fh: FileHandle, size: number, format: 'tar' | 'zip', loc: Located & { trailer: Trailer }, damaged: Damage[]): Promise<RangeResult> {
+/**
+ * Check every range the trailer and manifest describe; push what is wrong onto `damaged`.
+ * `moved`: the trailer was found off the block grid, its manifest that many bytes from where the
+ * trailer says (movedBy): the manifest and what follows it are read at their moved places, and an
+ * entry that does not match at its own offsets but does at the moved ones is intact, moved.
+ */
+export async function verifyRanges(fh: FileHandle, size: number, format: 'tar' | 'zip', loc: Located & { trailer: Trailer }, damaged: Damage[], moved = 0): Promise<RangeResult> {
   const t = loc.trailer;
-  const xmlEnd = t.manifestData + t.manifestSize;
-  if (!(t.manifestOffset <= t.manifestData && xmlEnd <= t.manifestEnd && t.manifestEnd <= loc.at && loc.at <= size)) {
+  const xmlStart = t.manifestData + moved;
+  const xmlEnd = xmlStart + t.manifestSize;
+  const manifestOffset = t.manifestOffset + moved;
+  const manifestEnd = t.manifestEnd + moved;
+  if (!(t.manifestOffset <= t.manifestData && t.manifestData + t.manifestSize <= t.manifestEnd && manifestEnd <= loc.at && loc.at <= size)) {
     damaged.push({ part: 'trailer', range: [loc.at, loc.at + TRAILER_TEXT_SIZE], what: `offsets in the trailer are inconsistent (manifest ${t.manifestOffset}–${t.manifestEnd}, trailer at ${loc.at})` });
     return { manifestUsable: false, entries: 0 };
   }
   // After the trailer text: NULs to the end of its block, then the end-of-archive blocks (tar).
   if (format === 'tar') {
     await checkZeros(fh, loc.at + TRAILER_TEXT_SIZE, Math.min(size, loc.at + TRAILER_SIZE), 'trailer', 'the trailer block is not NUL-padded', damaged);
-    if (size % 512 !== 0) damaged.push({ part: 'end', range: [size - (size % 512), size], what: `archive size ${size} is not a multiple of 512 bytes (truncated or extended)` });
+    // (Moved, the size is off by as much: the move itself is reported below.)
+    if (size % 512 !== 0 && (size - moved) % 512 === 0 && moved) await checkZeros(fh, loc.at + TRAILER_SIZE, size, 'end', 'the end-of-archive blocks are not all zeros', damaged);
+    else if (size % 512 !== 0) damaged.push({ part: 'end', range: [size - (size % 512), size], what: `archive size ${size} is not a multiple of 512 bytes (truncated or extended)` });
     else await checkZeros(fh, loc.at + TRAILER_SIZE, size, 'end', 'the end-of-archive blocks are not all zeros', damaged);
   }
-  const endSha = await digestOf(fh, size, t.manifestEnd, loc.at);
+  const endSha = await digestOf(fh, size, manifestEnd, loc.at);
   if (endSha !== t.endSha256) {
     damaged.push(
       format === 'tar'
-        ? { part: 'trailer', range: [t.manifestEnd, loc.at], what: 'the trailer member header does not match its digest' }
-        : { part: 'central-directory', range: [t.manifestEnd, loc.at], what: 'the central directory or end records do not match their digest' },
+        ? { part: 'trailer', range: [manifestEnd, loc.at], what: 'the trailer member header does not match its digest' }
+        : { part: 'central-directory', range: [manifestEnd, loc.at], what: 'the central directory or end records do not match their digest' },
     );
   }
-  const memberSha = await digestOf(fh, size, t.manifestOffset, t.manifestEnd);
-  const xmlSha = await digestOf(fh, size, t.manifestData, xmlEnd);
+  const memberSha = await digestOf(fh, size, manifestOffset, manifestEnd);
+  const xmlSha = await digestOf(fh, size, xmlStart, xmlEnd);
   if (xmlSha !== t.manifestSha256) {
-    damaged.push({ part: 'manifest', range: [t.manifestData, xmlEnd], what: 'the manifest does not match its digest in the trailer' });
+    damaged.push({ part: 'manifest', range: [xmlStart, xmlEnd], what: 'the manifest does not match its digest in the trailer' });
     return { manifestUsable: false, entries: 0 };
   }
   if (memberSha !== t.memberSha256) {
-    damaged.push({ part: 'manifest', range: [t.manifestOffset, t.manifestEnd], what: "the manifest member's header does not match its digest (the manifest itself is intact)" });
+    damaged.push({ part: 'manifest', range: [manifestOffset, manifestEnd], what: "the manifest member's header does not match its digest (the manifest itself is intact)" });
   }
+  /** The first entry found intact at its moved place: where the move is reported. */
+  let movedFrom: number | undefined;
+  const movedMatch = async (start: number, end: number, want: string | undefined): Promise<boolean> => {
+    if (!moved || want === undefined || start + moved < 0) return false;
+    if ((await digestOf(fh, size, start + moved, end + moved)) !== want) return false;
+    movedFrom ??= start;
+    return true;
+  };
 
   // Every byte before the manifest, range by range, in one sequential read. The whole-archive
   // digest (§7): of the range digests in order (manifest 2.x), of the bytes themselves (1.x).
@@ -217,7 +264,7 @@ export async function verifyRanges(fh: FileHandle, size: number, format: 'tar' |
   let entries = 0;
   let head: ManifestHead | undefined;
   try {
-    for await (const item of readManifest(fileChunks(fh, t.manifestData, xmlEnd))) {
+    for await (const item of readManifest(fileChunks(fh, xmlStart, xmlEnd))) {
       if (item.kind === 'head') {
         head = item.head;
         ofBytes = manifestMajor(head.version) < 2;
@@ -229,26 +276,35 @@ export async function verifyRanges(fh: FileHandle, size: number, format: 'tar' |
         const e = item.entry;
         const path = displayName(e.path);
         if (e.offset < prev || e.end > t.manifestOffset) {
-          damaged.push({ part: 'manifest', range: [t.manifestData, xmlEnd], what: `entry "${path}" has offsets ${e.offset}–${e.end} outside ${prev}–${t.manifestOffset}` });
+          damaged.push({ part: 'manifest', range: [xmlStart, xmlEnd], what: `entry "${path}" has offsets ${e.offset}–${e.end} outside ${prev}–${t.manifestOffset}` });
           return { manifestUsable: false, entries, head };
         }
         entries++;
         const h = createHash('sha256');
         const whole = await cursor.feed(e.data, ofBytes ? [h, archive] : [h]);
-        if (ranged(h, whole) !== e.headerSha256) damaged.push({ part: 'header', path, range: [prev, e.data], what: whole ? 'header bytes do not match their digest' : 'archive ends inside the header' });
+        if (ranged(h, whole) !== e.headerSha256 && !(await movedMatch(prev, e.data, e.headerSha256))) damaged.push({ part: 'header', path, range: [prev, e.data], what: whole ? 'header bytes do not match their digest' : 'archive ends inside the header' });
         if (e.end > e.data) {
           const d = createHash('sha256');
           const all = await cursor.feed(e.end, ofBytes ? [d, archive] : [d]);
-          if (ranged(d, all) !== e.dataSha256) damaged.push({ part: 'content', path, range: [e.data, e.end], what: all ? 'stored data does not match its digest' : 'archive ends inside the data' });
+          if (ranged(d, all) !== e.dataSha256 && !(await movedMatch(e.data, e.end, e.dataSha256))) damaged.push({ part: 'content', path, range: [e.data, e.end], what: all ? 'stored data does not match its digest' : 'archive ends inside the data' });
         }
         prev = e.end;
       } else {
         const f = item.foot;
         if (ofBytes) await cursor.feed(t.manifestOffset, [archive]);
         const sha = archive.digest('hex');
+        if (moved) {
+          const n = Math.abs(moved);
+          const from = movedFrom ?? t.manifestOffset;
+          damaged.push({
+            part: 'archive',
+            range: [from, from + Math.max(moved, 0)],
+            what: `${n} byte${n === 1 ? ' was' : 's were'} ${moved > 0 ? 'inserted' : 'deleted'} before offset ${from} (not a multiple of 512: no tar reader finds the members after it): the ${movedFrom === undefined ? 'manifest is' : 'members from there on are'} intact, ${n} bytes ${moved > 0 ? 'after' : 'before'} where the manifest places them`,
+          });
+        }
         if (prev !== t.manifestOffset || f.bytes !== t.manifestOffset || f.entries !== entries) {
-          damaged.push({ part: 'manifest', range: [t.manifestData, xmlEnd], what: `the manifest's entries end at ${prev} and count ${entries}, but it says ${f.bytes} bytes and ${f.entries} entries before the manifest at ${t.manifestOffset}` });
-        } else if ((sha !== t.archiveSha256 || sha !== f.sha256) && !damaged.slice(before).some((d) => d.part === 'header' || d.part === 'content')) {
+          damaged.push({ part: 'manifest', range: [xmlStart, xmlEnd], what: `the manifest's entries end at ${prev} and count ${entries}, but it says ${f.bytes} bytes and ${f.entries} entries before the manifest at ${t.manifestOffset}` });
+        } else if ((sha !== t.archiveSha256 || sha !== f.sha256) && !moved && !damaged.slice(before).some((d) => d.part === 'header' || d.part === 'content')) {
           // Cannot happen when every range matched: say so rather than hide it.
           damaged.push({ part: 'archive', range: [0, t.manifestOffset], what: 'the whole-archive digest does not match' });
         }
@@ -257,7 +313,7 @@ export async function verifyRanges(fh: FileHandle, size: number, format: 'tar' |
   } catch (err) {
     if (!(err instanceof PortarcError)) throw err;
     if (err.code === 'PORTARC_UNSUPPORTED') return { manifestUsable: false, entries: 0, head, unsupported: err.reason };
-    damaged.push({ part: 'manifest', range: [t.manifestData, xmlEnd], what: err.reason });
+    damaged.push({ part: 'manifest', range: [xmlStart, xmlEnd], what: err.reason });
     return { manifestUsable: false, entries, head };
   } finally {
     await cursor.settle(); // the caller closes the file next
