@@ -323,6 +323,30 @@ describe('member selection and exclusion, as GNU tar does it', () => {
     expect(portarc(['extract', '-k', '--skip-old-files', '-f', p, '-C', out]).status).toBe(2);
   });
 
+  it('-k, --skip-old-files, --keep-newer-files keep a file where the archive has a directory (its members fail, exit 2), and an existing directory as it is', () => {
+    // The directory member replaced the file (or symlink) on disk, exit 0; and rewrote an existing
+    // directory's owner and mode (the destination's too). GNU tar and bsdtar keep both.
+    const a = join(dir, 'k-dir');
+    mkdirSync(a);
+    sh(`mkdir -p src/d dst; echo x > src/d/x`, a);
+    expect(portarc(['create', '-f', join(a, 'a.tar'), '-C', join(a, 'src'), '.']).status).toBe(0);
+    for (const opt of ['-k', '--skip-old-files', '--keep-newer-files']) {
+      sh(`rm -rf dst && mkdir dst && echo PRECIOUS > dst/d && touch -d 2030-01-01 dst/d && ln -s elsewhere dst/e`, a);
+      const r = portarc(['extract', opt, '-f', join(a, 'a.tar'), '-C', join(a, 'dst')]);
+      expect(r.status, `${opt}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/\.\/d\/x: entry: not extracted: "d" is not a directory/);
+      expect(readFileSync(join(a, 'dst/d'), 'utf8'), opt).toBe('PRECIOUS\n');
+    }
+    sh(`rm -rf dst && mkdir -p dst/d && chmod 700 dst dst/d && chown 5000:5000 dst dst/d`, a);
+    const k = portarc(['extract', '-k', '-f', join(a, 'a.tar'), '-C', join(a, 'dst')]);
+    expect(k.status, k.stderr).toBe(0);
+    for (const d of ['dst', 'dst/d']) {
+      const st = lstatSync(join(a, d));
+      expect([st.mode & 0o7777, st.uid, st.gid], d).toEqual([0o700, 5000, 5000]);
+    }
+    expect(readFileSync(join(a, 'dst/d/x'), 'utf8')).toBe('x\n');
+  });
+
   it('create --newer DATE: what changed after it, directories always, as GNU tar', () => {
     const t = join(dir, 'newer');
     mkdirSync(t);

@@ -43,10 +43,12 @@ export interface RestoreOptions extends ProfileOptions {
    */
   keepDamaged?: boolean;
   /**
-   * What to do when a non-directory's name already exists (GNU tar's options): `replace` (default);
+   * What to do when a name already exists (GNU tar's options): `replace` (default);
    * `keep-old` (-k): not replaced, a loss of kind `entry` (exit 2); `skip-old` (--skip-old-files):
    * not replaced, silently; `keep-newer` (--keep-newer-files): not replaced when the file on disk is
-   * as new or newer than the member, with a note.
+   * as new or newer than the member, with a note. A directory on disk is kept as it is (its
+   * metadata untouched; members go into it) where a file would be; a file or symlink where the
+   * archive has a directory is kept too, and the members under it fail.
    */
   existing?: 'replace' | 'keep-old' | 'skip-old' | 'keep-newer';
   /** The platform adapter (default: this process's; §9.7). Tests pass another to check its rules here. */
@@ -383,8 +385,10 @@ export class Restorer {
       // After its parents are made: a path past PATH_MAX is named through one of them (deep-paths.ts).
       const abs = this.abs(parts);
       if (entry.type === 'directory') {
+        const existing = this.existingDirectory(abs, entry);
+        if (existing === 'blocked') return;
         const ino = this.makeDir(parts);
-        this.dirs.push({ abs, entry, ino, depth: parts.length, key: keyOf(parts) });
+        if (existing === 'restore') this.dirs.push({ abs, entry, ino, depth: parts.length, key: keyOf(parts) });
         return;
       }
       if (this.keepExisting(abs, entry)) return;
@@ -458,6 +462,23 @@ export class Restorer {
     } finally {
       this.inheritedAcl = false;
     }
+  }
+
+  /**
+   * The `existing` option for a directory member, as GNU tar: `restore` it (made, or its metadata
+   * set on the one there); `keep` the directory on disk as it is (its owner, mode, times, ACLs:
+   * members are still restored into it); or the name is held by a file or symlink that is kept
+   * (`blocked`: the members under it then fail, "not a directory"). -k once replaced that file
+   * with the directory, exit 0.
+   */
+  private existingDirectory(abs: Buffer, entry: Entry): 'restore' | 'keep' | 'blocked' {
+    const mode = this.opts.existing ?? 'replace';
+    if (mode === 'replace') return 'restore';
+    const st = lstatSync(abs, { throwIfNoEntry: false, bigint: true });
+    if (!st || (mode === 'keep-newer' && st.mtimeNs < entry.mtimeNs)) return 'restore';
+    if (!st.isDirectory()) return this.keepExisting(abs, entry) ? 'blocked' : 'restore';
+    if (mode === 'keep-newer') this.notes.push(`${entry.name}: kept the directory's metadata on disk: it is newer or as old as the member (--keep-newer-files)`);
+    return 'keep';
   }
 
   /** The `existing` option: true when the name is taken and must be left alone. */
