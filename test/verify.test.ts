@@ -460,6 +460,31 @@ open(sys.argv[2], 'wb').write(t)
     expect(l.status).toBe(0);
   });
 
+  it('a manifest whose root reads as a newer version but does not match its trailer is damage, not a reason to read unchecked', async () => {
+    // One bit flipped in `version="2.0"` (→ 3.0) made extract warn "upgrade portarc" and restore a
+    // damaged file under its name (exit 1), and open().read() give out its wrong bytes.
+    const s = join(dir, 'flip-src');
+    mkdirSync(s);
+    writeFileSync(join(s, 'a'), 'hello world\n'.repeat(100));
+    const a = join(dir, 'flip.tar');
+    expect(portarc(['create', '-f', a, '-C', s, 'a']).status).toBe(0);
+    const b = readFileSync(a);
+    b[b.indexOf('hello world') + 5]! ^= 1;
+    b[b.indexOf('version="2.0"', b.indexOf('<manifest')) + 9]! ^= 1;
+    const bad = join(dir, 'flip-bad.tar');
+    writeFileSync(bad, b);
+    for (const [args, input] of [
+      [['extract', '-f', bad], undefined],
+      [['extract', '-f', '-'], b],
+    ] as const) {
+      const r = portarc([...args, '-C', mkdtempSync(join(dir, 'flip-'))], { input });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/entry "\.portarc\/manifest\.xml": the manifest does not match its digest in the trailer .*: no content was checked \(manifest version 3\.0/);
+    }
+    const { open } = await import('../src/api/index.js');
+    await expect(open(bad)).rejects.toThrow(/the manifest does not match its digest in the trailer/);
+  });
+
   it('create --no-manifest writes a plain archive, which verify checks structurally only', () => {
     const f = join(dir, 'plain.tar');
     expect(portarc(['create', '--no-manifest', '-f', f, '-C', src, '.']).status).toBe(0);

@@ -16,7 +16,7 @@ import type { ArchiveInfo } from '../tar/version.js';
 import type { ArchiveSource } from '../io/source.js';
 import type { RestoreCheck, Restorer } from '../fs/restore.js';
 import { digestBody } from '../integrity/content.js';
-import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
+import { openExpected, type ExpectedDigests, type ExpectedResult } from '../integrity/expected.js';
 import { OWN_HEADER_LOST, RestoredLog, headerMismatch, metName, type Mismatch, type RestoredRecord } from '../integrity/restored.js';
 import { MANIFEST_NAME, TRAILER_MAGIC, TRAILER_NAME, TRAILER_TEXT_SIZE, TrailerError, decodeTrailer, declaresManifest, isManifestMember, isTrailerMagic, type ManifestEntry } from '../manifest/index.js';
 import type { SkippedRange } from '../tar/reader.js';
@@ -68,6 +68,8 @@ export class ContentCheck {
   /** The ranges the reader skipped past damage so far (its own list, filled as it reads). */
   skipped: readonly SkippedRange[] = [];
   private why: string | undefined;
+  /** Why the stream check could not use the manifest, until the trailer says whether it is intact. */
+  private unchecked: string | undefined;
 
   private constructor(private expected: ExpectedDigests | undefined) {}
 
@@ -81,7 +83,7 @@ export class ContentCheck {
   static async open(source: ArchiveSource, stream = false): Promise<ContentCheck> {
     if (typeof source !== 'string' || source === '-' || stream) return new ContentCheck(undefined);
     // An archive that cannot be opened here is reported by the reader, which opens it too.
-    const got = await openExpected(source).catch(() => ({ expected: undefined, why: undefined }));
+    const got: ExpectedResult = await openExpected(source).catch(() => ({}));
     const c = new ContentCheck(got.expected);
     c.why = got.why;
     const central = got.expected?.centralDamage;
@@ -268,16 +270,18 @@ export class ContentCheck {
           ? `${rec.name}: the manifest lists "${displayName(listed.path)}" at its offset (${rec.offset + base}), not this name; its content was not checked`
           : `${rec.name}: not in the manifest (no entry at offset ${rec.offset + base}); its content was not checked`,
       );
-    // The XML's digest as the check reads it: held against the trailer's (compareManifest).
+    // The XML's digest as the check reads it: held against the trailer's (compareManifest). The
+    // check stopping early (XML it cannot read) does not end the reading: the rest is digested too.
     const xmlHash = createHash('sha256');
     let whole = false;
-    const tapped = (async function* (src: AsyncIterable<Buffer>) {
-      for await (const c of src) {
-        xmlHash.update(c);
-        yield c;
-      }
-      whole = true;
-    })(xml);
+    const source = xml[Symbol.asyncIterator]();
+    const step = async (): Promise<IteratorResult<Buffer>> => {
+      const r = await source.next();
+      if (r.done) whole = true;
+      else xmlHash.update(r.value);
+      return r;
+    };
+    const tapped: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: step, return: async () => ({ done: true, value: undefined }) }) };
     try {
       const missing = (e: ManifestEntry) => this.lost.push({ path: displayName(e.path), what: `the manifest lists it (at offset ${e.offset + base}), but the archive holds no such member (cut out, or lost to damage); not extracted`, range: at([e.offset, e.end]) });
       // (A reader loop that does not tell met() what it read gets no missing-member check.)
@@ -289,16 +293,25 @@ export class ContentCheck {
         this.compareManifest();
       }
     } catch (err) {
-      this.warnings.push(`contents not checked against the manifest: ${(err as Error).message}`);
+      // Said once the trailer has vouched for the manifest: XML that does not match it is damage
+      // (one flipped bit in the root reads as a newer version), never a reason to pass unchecked.
+      this.unchecked = `contents not checked against the manifest: ${(err as Error).message}`;
+      while (!whole) await step();
+      this.xmlSha256 = xmlHash.digest('hex');
+      this.compareManifest();
     }
   }
 
   /** Once both digests are known: a manifest that is not the one its trailer describes is damage. */
   private compareManifest(): void {
     if (this.xmlSha256 === undefined || !this.trailerSha256) return;
+    const unchecked = this.unchecked;
+    this.unchecked = undefined;
+    if (unchecked && this.xmlSha256 === this.trailerSha256) this.warnings.push(unchecked);
     if (this.xmlSha256 !== this.trailerSha256) {
       // In `lost`, with what the reader skipped: `damaged` counts entries set aside.
-      this.lost.push({ path: MANIFEST_NAME, what: `the manifest does not match its digest in the trailer (sha256 ${this.xmlSha256}, trailer ${this.trailerSha256}): the contents checked against it cannot be trusted` });
+      const outcome = unchecked ? `no content was checked (${unchecked.replace(/^contents not checked against the manifest: /, '')})` : 'the contents checked against it cannot be trusted';
+      this.lost.push({ path: MANIFEST_NAME, what: `the manifest does not match its digest in the trailer (sha256 ${this.xmlSha256}, trailer ${this.trailerSha256}): ${outcome}` });
     }
     this.trailerSha256 = '';
   }
@@ -349,6 +362,8 @@ export class ContentCheck {
         this.lost.push({ path: displayName(e.path), what: `the manifest lists it at offset ${e.offset}, after the end of the archive as read (at the member at offset ${lastOffset}); not extracted`, range: [e.offset, e.end] });
       }
     }
+    if (this.unchecked) this.warnings.push(this.unchecked); // no intact trailer came to judge the manifest
+    this.unchecked = undefined;
     if (this.expected?.problem) this.warnings.push(`contents not checked against the manifest: ${this.expected.problem}`);
     else if (this.log && !this.done && restoredManifest === null) this.warnings.push('contents not checked against the manifest: its member was not restored (--strip-components or a filter left it out)');
     else if (this.log && !this.done) this.endOfArchive(lastOffset);
