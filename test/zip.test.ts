@@ -584,6 +584,33 @@ describe('portarc reads what the other tools write', () => {
     await check(zip, { symlinks: true, prefix: './' });
   });
 
+  it('convert from a pipe of a zip whose sizes come after the data (bsdtar, descriptors): every file whole, to tar and to zip', () => {
+    // The stream reader gave such a file as 0 bytes until its data was read: convert wrote it
+    // empty ("file changed as we read it", exit 1) and the new manifest vouched for the empty file.
+    const zip = join(dir, 'bsdtar-pipe.zip');
+    const t = join(dir, 'pipe-src');
+    mkdirSync(join(t, 'd'), { recursive: true });
+    writeFileSync(join(t, 'a.txt'), 'a line\n'.repeat(500));
+    writeFileSync(join(t, 'd/b.bin'), Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) & 0xff)));
+    writeFileSync(join(t, 'd/empty'), '');
+    expect(tool('bsdtar', ['--format=zip', '-cf', zip, '-C', t, '.']).status).toBe(0);
+    const want = spawnSync('bsdtar', ['-tvf', zip], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith('-')).length;
+    expect(want).toBeGreaterThan(2);
+    for (const out of ['from-pipe.tar', 'from-pipe.zip']) {
+      const dest = join(dir, out);
+      const r = portarc(['convert', '-', dest], { input: readFileSync(zip) });
+      expect(r.stderr).not.toMatch(/changed as we read it/);
+      expect(r.status, r.stderr).toBe(0);
+      expect(portarc(['verify', '-f', dest]).status).toBe(0);
+      const x = join(dir, `${out}-x`);
+      expect(portarc(['extract', '-f', dest, '-C', x]).status).toBe(0);
+      const y = join(dir, `${out}-y`);
+      mkdirSync(y);
+      expect(tool('bsdtar', ['-xf', zip, '-C', y]).status).toBe(0);
+      expect(spawnSync('diff', ['-r', '--no-dereference', y, x], { encoding: 'utf8' }).stdout).toBe('');
+    }
+  });
+
   it('bsdtar --format=zip with stored entries (descriptor, no size: found by scanning)', async () => {
     const zip = join(dir, 'bsdtar-store.zip');
     expect(tool('bsdtar', ['--format=zip', '--options', 'zip:compression=store', '-cf', zip, '-C', src, '.']).status).toBe(0);

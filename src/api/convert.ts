@@ -10,6 +10,7 @@ import type { Writable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
 import type { ArchiveSource } from '../io/source.js';
 import { openWriter, writeEntries, type CreateOptions, type CreateResult } from './create.js';
+import { sized } from './unknown-size.js';
 import { openArchive } from './open.js';
 import { declaresManifest, isManifestMember } from '../manifest/types.js';
 import { DamagedError } from '../model/errors.js';
@@ -96,6 +97,13 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
         }
       }
       if (opened.format === 'zip') noteZipLimits(m.entry, note);
+      if (m.sizeUnknown) {
+        // A zip from a stream, its size after its data (a descriptor): the entry said 0 bytes, and
+        // the writer cut the content to that ("file changed as we read it"), the new manifest
+        // vouching for an empty file. Spooled first, then written with its real size.
+        yield* sized(one({ entry: { ...m.entry, size: undefined as unknown as number }, body: () => body }), signal);
+        continue;
+      }
       yield { entry: m.entry, body: () => body };
     }
     await check.finish('', undefined, false, src.skipped, lastOffset);
@@ -173,4 +181,9 @@ function noteZipLimits(e: Entry, note: (what: string) => void): void {
   if (e.type === 'hardlink' && !e.size) note('hardlink entries (other tools extract them empty)');
   if (e.sparse) note('sparse files (stored dense)');
   if (e.mtimeNs < 0n || e.mtimeNs >= 2n ** 31n * 1_000_000_000n) note('times outside 1970-2038 (kept only in PX)');
+}
+
+/** One item as an async iterable (for sized()). */
+async function* one<T>(item: T): AsyncGenerator<T> {
+  yield item;
 }

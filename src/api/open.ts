@@ -27,6 +27,8 @@ export interface Member {
   headerSha256?: string;
   /** Where the tar archive holding it starts, when `ignoreZeros` reads several (spec §4.7). */
   archiveStart?: number;
+  /** A zip read as a stream: a file whose size is known only once its body is read (entry.size is 0 until then). */
+  sizeUnknown?: true;
 }
 
 export interface OpenArchive {

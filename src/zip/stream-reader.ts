@@ -29,6 +29,11 @@ export interface ZipMember {
   offset: number;
   /** The content (for sparse entries, only the data runs, back to back; entry.sparse says where). */
   body: AsyncIterable<Buffer>;
+  /**
+   * A file whose size no header gives (a data descriptor, no portarc size record): entry.size is
+   * 0 until its body has been read. A writer needs the size first: the body is spooled (convert).
+   */
+  sizeUnknown?: true;
 }
 
 export interface ZipStreamReaderOptions {
@@ -47,6 +52,8 @@ interface Overflow {
 
 interface Member {
   entry: Entry;
+  /** ZipMember.sizeUnknown. */
+  sizeUnknown: boolean;
   overflowMember: boolean;
   archive?: string;
   body: AsyncIterable<Buffer>;
@@ -109,7 +116,7 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
         } else {
           if (++this.count > this.limits.entries) this.fail(`more than ${this.limits.entries} entries (limit "entries")`, at, undefined, 'PORTARC_LIMIT');
           checkXattrLimits(m.entry, this.limits, (reason) => this.fail(reason, at, m.entry.name));
-          yield { entry: m.entry, offset: at, body: m.body };
+          yield m.sizeUnknown ? { entry: m.entry, offset: at, body: m.body, sizeUnknown: true } : { entry: m.entry, offset: at, body: m.body };
           await m.drain();
         }
         if (++this.members <= CHECK_LIMIT) this.log.push(m.check());
@@ -341,6 +348,7 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
     }
     return {
       entry,
+      sizeUnknown: descriptor && entry.type === 'file' && facts.size === undefined,
       overflowMember: facts.overflowMember === true,
       archive: facts.archive,
       body: memberBody,
