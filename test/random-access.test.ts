@@ -163,6 +163,36 @@ describe('open(): one member by the manifest, measured in bytes read', () => {
     expect(readFileSync(join(out, 'a/b/other.txt'), 'utf8')).toBe('other\n');
   });
 
+  it('a name stored twice (tar -r): read() and get() give the last copy, as extraction keeps it; a stream read once fails rather than give the first', async () => {
+    // A streaming open() gave the first (stale) copy, extract() the last.
+    const d = join(dir, 'dup');
+    mkdirSync(d);
+    writeFileSync(join(d, 'f'), 'v1');
+    expect(spawnSync('tar', ['-cf', 'u.tar', 'f'], { cwd: d }).status).toBe(0);
+    writeFileSync(join(d, 'f'), 'v2-newer');
+    expect(spawnSync('tar', ['-rf', 'u.tar', 'f'], { cwd: d }).status).toBe(0);
+    // And a hardlink made after the first copy, before the second: extraction links it to the first.
+    writeFileSync(join(d, 'g'), 'g1');
+    spawnSync('sh', ['-c', 'tar -cf v.tar g && ln g h && tar -rf v.tar h && rm h && printf g2-newer > g && tar -rf v.tar g'], { cwd: d });
+    writeFileSync(join(d, 'u.tar.gz'), gzipSync(readFileSync(join(d, 'u.tar'))));
+    for (const f of ['u.tar', 'u.tar.gz']) {
+      const a = await open(join(d, f));
+      expect(a.info.method).toBe('stream');
+      expect((await readAll(a.read('f'))).toString(), f).toBe('v2-newer');
+      expect((await a.get('f'))?.size).toBe(8);
+      await a.close();
+    }
+    const v = await open(join(d, 'v.tar'));
+    expect((await readAll(v.read('h'))).toString()).toBe('g1');
+    expect((await readAll(v.read('g'))).toString()).toBe('g2-newer');
+    await v.close();
+    const x = join(d, 'x');
+    await extract(join(d, 'v.tar'), x);
+    expect([readFileSync(join(x, 'h'), 'utf8'), readFileSync(join(x, 'g'), 'utf8')]).toEqual(['g1', 'g2-newer']);
+    const piped = await open(createReadStream(join(d, 'u.tar')));
+    await expect(readAll(piped.read('f'))).rejects.toThrow(/holds "f" more than once .* the content given was of the copy at offset 0/);
+  });
+
   it('a changed byte in the member data is DamagedError naming the entry, thrown as the content streams', async () => {
     const bad = join(dir, 'bad.tar');
     const b = readFileSync(tar);

@@ -512,20 +512,35 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
       throw new DamagedError(`${first!.what}${more}`, { archive: name, entry: first!.path, offset: first!.range?.[0] });
     }
   };
-  const findContent = async function* (want: string): AsyncGenerator<Buffer> {
-    let met: Entry | undefined;
+  const headers = () => pass(() => false);
+  /**
+   * The content of `want` as extraction leaves it: its last member (a name stored twice, `tar -r`,
+   * is the later copy), before `before` for a hardlink's target (the copy the link was made to).
+   * A source read again finds that member in a first pass; a stream read once hands the first and
+   * fails if a later copy follows (its bytes went out already: never passed as the content).
+   */
+  const findContent = async function* (want: string, before = Infinity): AsyncGenerator<Buffer> {
+    let last: { offset: number; entry: Entry } | undefined;
+    if (reopenable) {
+      for await (const m of headers()) if (m.offset < before && pathKey(m.entry.path) === want) last = { offset: m.offset, entry: m.entry };
+      if (!last) throw new ArchiveError('not found in archive', { archive: name, entry: want });
+    }
+    const at = last?.offset;
+    let met: { offset: number; entry: Entry } | undefined;
     // The pass goes on to the manifest after the member: its content is checked there.
-    for await (const m of pass((x) => !met && pathKey(x.entry.path) === want && x.entry.type === 'file')) {
-      if (met || pathKey(m.entry.path) !== want) continue;
-      met = m.entry;
+    for await (const m of pass((x) => !met && (at === undefined ? pathKey(x.entry.path) === want && x.offset < before : x.offset === at) && x.entry.type === 'file')) {
+      if (m.offset >= before || pathKey(m.entry.path) !== want || (at !== undefined && m.offset !== at)) continue;
+      if (met) {
+        throw new ArchiveError(`the archive holds "${want}" more than once (a later copy at offset ${m.offset}, appended as tar -r does): the content given was of the copy at offset ${met.offset}, not the one extraction keeps; read the archive from a file, which is read twice`, { archive: name, entry: want, offset: m.offset });
+      }
+      met = { offset: m.offset, entry: m.entry };
       if (m.entry.type === 'hardlink' && m.entry.linkTarget) continue;
       if (m.entry.type !== 'file') throw new UsageError(`${name}: "${m.entry.name}" is a ${m.entry.type}, not a file: it has no content to read`);
       yield* logical(m.entry, m.body);
     }
     if (!met) throw new ArchiveError('not found in archive', { archive: name, entry: want });
-    if (met.type === 'hardlink' && met.linkTarget) yield* findContent(pathKey(met.linkTarget));
+    if (met.entry.type === 'hardlink' && met.entry.linkTarget) yield* findContent(pathKey(met.entry.linkTarget), met.offset);
   };
-  const headers = () => pass(() => false);
   return {
     name,
     info: { method: 'stream', notes },
@@ -543,9 +558,11 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
       }
     },
     async get(path) {
+      // The last member of the name: the one extraction leaves (tar -r appends newer copies).
       const want = pathKey(path);
-      for await (const m of headers()) if (pathKey(m.entry.path) === want) return m.entry;
-      return undefined;
+      let last: Entry | undefined;
+      for await (const m of headers()) if (pathKey(m.entry.path) === want) last = m.entry;
+      return last;
     },
     read: (path) => findContent(pathKey(path)),
     async *members(select, opts = {}) {
