@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSyn
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { create, extract, list, makeEntry, openArchive, PortarcError } from '../src/api/index.js';
+import { create, extract, list, makeEntry, openArchive, PortarcError, type Entry } from '../src/api/index.js';
 import { reportError } from '../src/cli/main.js';
 import { parseLimit } from '../src/model/limits.js';
 import { BIN, portarc } from './helpers/cli.js';
@@ -370,8 +370,54 @@ describe('errors the library throws on purpose carry a stable code', () => {
     expect((e1 as PortarcError).code).toBe('PORTARC_ENTRY_FAILED');
     expect((e1 as Error).message).toMatch(/NUL/);
     const e2 = await create([{ entry: makeEntry({ path: 'x', type: 'file', size: -1 }) }], join(dir, 'b.zip')).catch((e: unknown) => e);
-    expect((e2 as PortarcError).code).toBe('PORTARC_USAGE');
+    expect((e2 as PortarcError).code).toBe('PORTARC_ENTRY_FAILED');
+    expect((e2 as Error).message).toMatch(/entry "x": .*size -1 is not a whole number of bytes/);
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('create() from caller-made entries: what no reader could restore is refused, naming the entry', () => {
+  // Each was written, `verify` said OK, and the entry was lost at restore time (or a string chunk
+  // counted in UTF-16 units cut the content short).
+  const dir = tempDir('caller-entries');
+  const body = (s: string | Uint8Array) => () => (async function* () { yield s as Buffer; })();
+  const cases: Array<[string, () => Array<{ entry: Entry; body?: () => AsyncIterable<Buffer> }>, RegExp]> = [
+    ['negative uid', () => [{ entry: makeEntry({ path: 'a', type: 'file', size: 1, uid: -1 }), body: body('x') }], /uid -1 is not a whole number/],
+    ['negative device number', () => [{ entry: makeEntry({ path: 'a', type: 'chardev', devMajor: -1 }) }], /device number -1/],
+    ['a file path ending in /', () => [{ entry: makeEntry({ path: 'f/', type: 'file', size: 1 }), body: body('x') }], /ends in "\/"/],
+    ['a NUL in the path', () => [{ entry: makeEntry({ path: Buffer.from('a\0b'), type: 'file', size: 0 }) }], /NUL byte/],
+    ['a .. component', () => [{ entry: makeEntry({ path: 'a/../../b', type: 'file', size: 0 }) }], /"\.\." component/],
+    ['an absolute path', () => [{ entry: makeEntry({ path: '/etc/x', type: 'file', size: 0 }) }], /absolute/],
+    ['a size of 2.5', () => [{ entry: makeEntry({ path: 'a', type: 'file', size: 2.5 }), body: body('ab') }], /size 2\.5 is not a whole number/],
+    ['mtimeNs as a number', () => [{ entry: makeEntry({ path: 'a', type: 'file', size: 0, mtimeNs: 5 as unknown as bigint }) }], /mtimeNs must be a bigint/],
+    ['sparse runs past the size', () => [{ entry: makeEntry({ path: 'a', type: 'file', size: 100, sparse: [{ offset: 80, length: 50 }] }), body: body('x'.repeat(50)) }], /sparse runs end at 130, past the size 100/],
+    ['a string chunk', () => [{ entry: makeEntry({ path: 'a', type: 'file', size: undefined as unknown as number }), body: body('h\u00e9llo') }], /yielded a string/],
+    ['a hardlink to a name never given', () => [{ entry: makeEntry({ path: 'b', type: 'hardlink', linkTarget: Buffer.from('a') }) }], /hardlink to "a", which is not an entry written before it/],
+  ];
+  for (const [what, entries, message] of cases) {
+    it(what, async () => {
+      const dest = join(dir, `${what.replace(/\W+/g, '-')}.tar`);
+      const err = await create(entries(), dest).catch((e: unknown) => e);
+      expect(err, what).toBeInstanceOf(PortarcError);
+      expect((err as PortarcError).code).toBe('PORTARC_ENTRY_FAILED');
+      expect((err as Error).message).toMatch(message);
+      expect(existsSync(dest)).toBe(false);
+    });
+  }
+  it('a hardlink whose target the filter left out is refused; a Uint8Array chunk and a directory path with a slash are taken', async () => {
+    const two = () => [
+      { entry: makeEntry({ path: 'a', type: 'file', size: 5 }), body: body(new Uint8Array([104, 101, 108, 108, 111])) },
+      { entry: makeEntry({ path: 'b', type: 'hardlink', linkTarget: Buffer.from('a') }) },
+      { entry: makeEntry({ path: 'd/', type: 'directory' }) },
+    ];
+    const err = await create(two(), join(dir, 'filtered.tar'), { filter: (e) => e.name !== 'a' }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/entry "b": hardlink to "a", which is not an entry written before it/);
+    const ok = join(dir, 'ok.tar');
+    await create(two(), ok);
+    expect(spawnSync('tar', ['-tf', ok], { encoding: 'utf8' }).stdout.split('\n').filter((l) => !l.startsWith('.portarc'))).toEqual(['a', 'b', 'd/', '']);
+    const out = join(dir, 'ok-x');
+    await extract(ok, out);
+    expect(readFileSync(join(out, 'b'), 'utf8')).toBe('hello');
   });
 });
 

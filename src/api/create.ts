@@ -5,8 +5,10 @@ import { fstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
-import type { Entry } from '../model/entry.js';
-import { ArchiveError, UsageError, ioError } from '../model/errors.js';
+import { displayName, type Entry } from '../model/entry.js';
+import { ArchiveError, EntryError, UsageError, ioError } from '../model/errors.js';
+import { KeySet } from '../fs/keyset.js';
+import { checkEntry } from './entry-check.js';
 import { scan, type ScannedEntry } from '../fs/scan.js';
 import { contentBytes } from '../fs/du.js';
 import { fileSink, writableSink, type OpenSink } from '../io/sink.js';
@@ -290,11 +292,23 @@ function abortableBody(body: AsyncIterable<Buffer>, signal: AbortSignal): AsyncI
   return Buffer.isBuffer(body) ? body : abortable(body, signal);
 }
 
-/** The caller's entries through filter and map. */
+/**
+ * The caller's entries through filter and map, each checked as it will be written (a path map
+ * gave), and each hardlink held against the names written before it: a link to a name left out
+ * (filter), renamed away (map), or never given would be extracted as nothing (spec §3.3: a
+ * hardlink's target is a member written earlier), its content in no member.
+ */
 async function* hooked(entries: AsyncIterable<ScannedEntry>, hooks: Parameters<typeof applyHooks>[1] | undefined): AsyncGenerator<ScannedEntry> {
+  const written = new KeySet(); // paths, a few bytes each (memory stays flat enough for millions)
   for await (const item of entries) {
     const entry = hooks ? await applyHooks(item.entry, hooks) : item.entry;
-    if (entry) yield { ...item, entry };
+    if (!entry) continue;
+    if (entry !== item.entry) checkEntry(entry);
+    if (entry.type === 'hardlink' && !written.has(entry.linkTarget!.toString('latin1'))) {
+      throw new EntryError(`hardlink to "${displayName(entry.linkTarget!)}", which is not an entry written before it (left out by filter, renamed by map, or never given): it would be extracted as nothing; give the target first, or the link as a file with the content`, { entry: entry.name });
+    }
+    written.add(entry.path.toString('latin1'));
+    yield { ...item, entry };
   }
 }
 

@@ -2,7 +2,8 @@
 // mistake is one UsageError (PORTARC_USAGE, exit 2) naming the option and what it accepts, never a
 // TypeError or RangeError from deep inside a backend. Spec: spec/portarc-1.md §8.1.
 
-import { UsageError } from '../model/errors.js';
+import { EntryError, UsageError } from '../model/errors.js';
+import { bufferChunks, checkEntry } from './entry-check.js';
 import { MAX_FRAME_SIZE } from '../compress/index.js';
 import type { ScannedEntry } from '../fs/scan.js';
 import type { CreateOptions } from './create.js';
@@ -75,10 +76,19 @@ export async function* checkedEntries(input: AsyncIterable<ScannedEntry> | Itera
     }
     const body = item.body as unknown;
     i++;
-    if (body === undefined || typeof body === 'function') yield item;
+    checkEntry(e);
+    const name = e.name;
+    // Every chunk a Buffer: a string was counted in UTF-16 units and cut short, a Uint8Array was a TypeError.
+    const chunks = (b: unknown): AsyncIterable<Buffer> => {
+      if (Buffer.isBuffer(b)) return b as unknown as AsyncIterable<Buffer>;
+      if (b instanceof Uint8Array) return Buffer.from(b.buffer, b.byteOffset, b.byteLength) as unknown as AsyncIterable<Buffer>;
+      if (typeof b === 'object' && b !== null && Symbol.asyncIterator in b) return bufferChunks(b as AsyncIterable<unknown>, name);
+      throw new EntryError(`its body gave ${typeof b === 'string' ? 'a string' : typeof b}: a Buffer, a Uint8Array or an async iterable of them`, { entry: name });
+    };
+    if (body === undefined) yield item;
+    else if (typeof body === 'function') yield { entry: e, body: () => chunks((body as () => unknown)()) };
     // The content itself instead of a function returning it: what a caller writes first.
-    else if (body instanceof Uint8Array) yield { entry: e, body: () => Buffer.from(body.buffer, body.byteOffset, body.byteLength) as unknown as AsyncIterable<Buffer> };
-    else if (typeof body === 'object' && body !== null && Symbol.asyncIterator in body) yield { entry: e, body: () => body as AsyncIterable<Buffer> };
+    else if (body instanceof Uint8Array || (typeof body === 'object' && body !== null && Symbol.asyncIterator in body)) yield { entry: e, body: () => chunks(body) };
     else throw new UsageError(`create() input item ${i - 1} ("${e.name}"): body must be a Buffer, an async iterable of Buffers or a function returning one, not ${typeof body}`);
   }
 }
