@@ -755,6 +755,47 @@ describe('damaged archives give an ArchiveError naming the entry and the offset'
   });
 });
 
+describe('one member that cannot be read costs only itself (spec §9.5)', () => {
+  // A CRC mismatch read from a pipe, or an encrypted member (file or pipe), ended the extraction:
+  // the members after it were neither extracted nor named.
+  const dir = tempDir('zip-one-member');
+  it('a damaged member from a pipe, an encrypted one from a file: the others are extracted, each refused one named', () => {
+    const t = join(dir, 't');
+    mkdirSync(t);
+    for (const [n, lines] of [['a', 5000], ['b', 6000], ['c', 7000]] as const) writeFileSync(join(t, n), Array.from({ length: lines }, (_, i) => `${i}\n`).join(''));
+    const stored = join(dir, 'stored.zip');
+    expect(tool('zip', ['-q0', stored, 'a', 'b', 'c'], { cwd: t }).status).toBe(0);
+    const bytes = readFileSync(stored);
+    const sig = Buffer.from('PK\x03\x04', 'latin1');
+    const b = bytes.indexOf(sig, bytes.indexOf(sig) + 4); // the second local header: b's
+    expect(bytes.toString('latin1', b + 30, b + 31)).toBe('b');
+    bytes[b + 30 + bytes.readUInt16LE(b + 26) + bytes.readUInt16LE(b + 28) + 100]! ^= 1; // inside its data
+    for (const [args, input] of [[['extract', '-f', '-'], bytes], [['extract', '-f', join(dir, 'damaged.zip')], undefined]] as const) {
+      writeFileSync(join(dir, 'damaged.zip'), bytes);
+      const out = join(dir, `out-${args[2] === '-' ? 'pipe' : 'file'}`);
+      const r = portarc([...args, '-C', out], { input });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/entry "b", offset \d+: CRC-32 mismatch.*not extracted/);
+      expect(readFileSync(join(out, 'a'), 'utf8')).toBe(readFileSync(join(t, 'a'), 'utf8'));
+      expect(readFileSync(join(out, 'c'), 'utf8')).toBe(readFileSync(join(t, 'c'), 'utf8'));
+      expect(existsSync(join(out, 'b'))).toBe(false);
+    }
+    const enc = join(dir, 'enc.zip');
+    expect(tool('zip', ['-q', enc, 'a'], { cwd: t }).status).toBe(0);
+    expect(tool('zip', ['-q', '-P', 'secret', enc, 'b'], { cwd: t }).status).toBe(0);
+    expect(tool('zip', ['-q', enc, 'c'], { cwd: t }).status).toBe(0);
+    const out = join(dir, 'out-enc');
+    const r = portarc(['extract', '-f', enc, '-C', out]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/entry "b", offset \d+: encrypted entries are not supported; not extracted/);
+    expect(readFileSync(join(out, 'c'), 'utf8')).toBe(readFileSync(join(t, 'c'), 'utf8'));
+    // From a pipe, Info-ZIP's encrypted member has a data descriptor: its end cannot be found, and the error says what is not read.
+    const p = portarc(['extract', '-f', '-', '-C', join(dir, 'out-enc-pipe')], { input: readFileSync(enc) });
+    expect(p.status).toBe(2);
+    expect(p.stderr).toMatch(/entry "b".*nothing after it is read; read the archive from a file/);
+  });
+});
+
 describe('zip64', () => {
   it('over 65535 entries: written, read back by both readers, accepted by unzip -t and Python', async () => {
     const dir = tempDir('zip64-many');

@@ -9,7 +9,7 @@ import { ArchiveError, DamagedError, IoError, ioError, PortarcError, UsageError 
 import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
 import { ContentCheck } from './content-check.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
-import { openArchive, type OpenArchive } from './open.js';
+import { costsOneMember, openArchive, type OpenArchive } from './open.js';
 import { open, pathKey, selector, urlBytes } from './random.js';
 import { isUrl } from '../io/random-access.js';
 import type { ArchiveInfo } from '../tar/version.js';
@@ -302,7 +302,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
         if (err instanceof GapError && !signal?.aborted) continue;
         // A zip file's members are read one by one through the central directory: a damaged one
         // (CRC, local header) costs that member only (spec §6.8).
-        if (signal?.aborted || !(archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE'))) throw err;
+        if (signal?.aborted || !costsOneMember(archive, err)) throw err;
         const at = err.details.offset;
         damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: at === undefined ? undefined : [at, at] });
         continue;
@@ -425,7 +425,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
         body.destroy();
         // Lost to a damaged zstd frame: the reader reports it (the callback must drop what it has).
         if (err instanceof GapError && !signal?.aborted) continue;
-        if (archive.independentMembers && err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE')) {
+        if (!signal?.aborted && costsOneMember(archive, err)) {
           const at = err.details.offset;
           damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: at === undefined ? undefined : [at, at] });
           continue;

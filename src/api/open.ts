@@ -45,6 +45,22 @@ export interface OpenArchive {
    * member's data leaves the others readable, so a salvaging consumer may go on to the next.
    */
   independentMembers?: boolean;
+  /**
+   * A zip read as a stream: whether an error thrown while a member's content was read costs that
+   * member only (its size was in its header: the reader skips the rest and goes on).
+   */
+  goesOnAfter?(err: unknown): boolean;
+}
+
+/**
+ * Whether extraction may name `err` as its member's loss and go on to the next member: a zip
+ * file's members are independent (damage, a method or encryption it cannot read); a zip stream
+ * says so per error.
+ */
+export function costsOneMember(archive: OpenArchive, err: unknown): err is ArchiveError {
+  if (!(err instanceof ArchiveError)) return false;
+  if (archive.independentMembers) return err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE' || err.code === 'PORTARC_UNSUPPORTED';
+  return archive.goesOnAfter?.(err) === true;
 }
 
 export interface OpenOptions {
@@ -90,7 +106,7 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
   const { head, rest } = await peek(bytes, BLOCK);
   if (isZip(head)) {
     const reader = new ZipStreamReader(reused ? stable(rest) : rest, { archiveName: name, limits: options.limits });
-    return { format: 'zip', name, info: reader.info, members: reader, close: opened.close };
+    return { format: 'zip', name, info: reader.info, members: reader, close: opened.close, goesOnAfter: (err) => reader.goesOnAfter(err) };
   }
   // The tar reader is done with a chunk before it asks for the next but one (so the decoder may
   // reuse its output buffers); node:zlib's decompressors are not (they queue input), so they get

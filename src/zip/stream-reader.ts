@@ -73,6 +73,17 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
   private limits: Limits;
   private count = 0;
   private log = new LocalLog();
+  /** Errors of a member's content after which the reader can go on to the next member (goesOnAfter). */
+  private goesOn = new WeakSet<object>();
+
+  /**
+   * Whether `err`, thrown while a member's content was read, costs that member only: its size
+   * was in its header, so the rest of it is skipped and the next member read (a CRC mismatch,
+   * corrupt data, an unsupported method or encryption). With a data descriptor, no.
+   */
+  goesOnAfter(err: unknown): boolean {
+    return typeof err === 'object' && err !== null && this.goesOn.has(err);
+  }
   /** Local members read (overflow members included). */
   private members = 0;
   /** Where data follows the end records, read by nothing (another archive appended with cat). */
@@ -141,13 +152,16 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
     const extra = await src.read(f.extraLength);
     if (extra.length < f.extraLength) this.fail('archive is truncated inside a local header', at, shown);
     if (name.includes(0)) this.fail('the name contains a NUL byte', at, shown);
-    if (f.flags & (FLAG.encrypted | FLAG.strongEncryption)) {
-      throw new UnsupportedFeatureError('encrypted entries are not supported', { archive: this.name, entry: shown, offset: at });
+    const descriptor = (f.flags & FLAG.descriptor) !== 0;
+    // Encrypted: its data is skipped by its size and its body refuses (the reader goes on to the
+    // next member); with a descriptor its end cannot be found, and the reading stops here.
+    const encrypted = (f.flags & (FLAG.encrypted | FLAG.strongEncryption)) !== 0;
+    if (encrypted && descriptor) {
+      throw new UnsupportedFeatureError('encrypted entries are not supported, and in a stream the end of this one cannot be found (a data descriptor): nothing after it is read; read the archive from a file to extract the other members', { archive: this.name, entry: shown, offset: at });
     }
     const warnings: string[] = [];
     const notices: string[] = [];
     const x = readExtras(extra, true, name, (w) => warnings.push(w), new Set(), (n) => notices.push(n));
-    const descriptor = (f.flags & FLAG.descriptor) !== 0;
     let sizes = { usize: f.usize, csize: f.csize };
     if (!descriptor) {
       try {
@@ -215,6 +229,7 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
 
     const self = this;
     async function* produce(): AsyncGenerator<Buffer> {
+      if (encrypted) throw new UnsupportedFeatureError('encrypted entries are not supported', { archive: self.name, entry: shown, offset: at });
       if (!descriptor) {
         if (!method) unsupported();
         if (method!.id === STORE) {
@@ -297,7 +312,14 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
     const gen = produce();
     const next = async (): Promise<Buffer | undefined> => {
       if (finished) return undefined;
-      const r = await gen.next();
+      let r: IteratorResult<Buffer>;
+      try {
+        r = await gen.next();
+      } catch (err) {
+        // Its size known, the rest of the member is skipped by drain(): the next one can be read.
+        if (!descriptor && err instanceof ArchiveError) self.goesOn.add(err);
+        throw err;
+      }
       if (r.done) finished = true;
       return r.done ? undefined : r.value;
     };
