@@ -796,6 +796,46 @@ describe('one member that cannot be read costs only itself (spec §9.5)', () => 
   });
 });
 
+describe("portarc's metadata in both headers: copies that differ are damage, never applied silently", () => {
+  // The central copy (what a zip file is read by) was restored as if sound: one flipped bit made a
+  // 0600 file 0606, exit 0, verify OK.
+  const dir = tempDir('zip-px-copies');
+  it('a file is refused naming it; a directory is restored with a warning naming it; verify says damaged', () => {
+    const t = join(dir, 't');
+    mkdirSync(join(t, 'd'), { recursive: true });
+    writeFileSync(join(t, 'f'), 'hi\n');
+    sh('chmod 600 f; chmod 700 d', t);
+    const zip = join(dir, 'm.zip');
+    expect(portarc(['create', '--no-manifest', '-f', zip, '-C', t, 'f', 'd']).status).toBe(0);
+    for (const [name, type] of [['f', 'file'], ['d/', 'directory']] as const) {
+      const b = readFileSync(zip);
+      let cd = b.indexOf(Buffer.from('PK\x01\x02', 'latin1'));
+      while (b.toString('latin1', cd + 46, cd + 46 + b.readUInt16LE(cd + 28)) !== name) cd = b.indexOf(Buffer.from('PK\x01\x02', 'latin1'), cd + 4);
+      // The PX field's mode record (type 1): its first value byte gets the "other" bits.
+      let r = b.indexOf(Buffer.from('PRTA\x01', 'latin1'), cd) + 5;
+      while (b[r] !== 1) r += 5 + b.readUInt32LE(r + 1);
+      b[r + 5]! |= 0o006;
+      const bad = join(dir, `bad-${type}.zip`);
+      writeFileSync(bad, b);
+      const out = join(dir, `out-${type}`);
+      const x = portarc(['extract', '-f', bad, '-C', out]);
+      expect(x.stderr).toContain('local and central headers disagree on the portarc metadata');
+      if (type === 'file') {
+        expect(x.status).toBe(2);
+        expect(x.stderr).toMatch(/entry "f", offset \d+: local and central headers disagree on the portarc metadata .*not extracted/);
+        expect(existsSync(join(out, 'f'))).toBe(false);
+      } else {
+        expect(x.status).toBe(1);
+        expect(x.stderr).toMatch(/warning: d: local and central headers disagree on the portarc metadata/);
+      }
+      const v = portarc(['verify', '-f', bad]);
+      expect(v.status).toBe(2);
+      expect(v.stdout).toMatch(/header of "(f|d)", .*disagree on the portarc metadata/);
+    }
+    expect(portarc(['verify', '-f', zip]).status).toBe(0);
+  });
+});
+
 describe('zip64', () => {
   it('over 65535 entries: written, read back by both readers, accepted by unzip -t and Python', async () => {
     const dir = tempDir('zip64-many');

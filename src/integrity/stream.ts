@@ -19,6 +19,7 @@ import { openSource, stable, type ArchiveSource } from '../io/source.js';
 import { locatorAtEnd } from './par2/embedded.js';
 import { TarReader, describeSkipped, type SkippedRange } from '../tar/reader.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
+import { PX_COPIES_DIFFER } from '../zip/file-reader.js';
 import type { ArchiveInfo } from '../model/archive-info.js';
 import type { Limits } from '../model/limits.js';
 import { MANIFEST_FEATURE, MANIFEST_NAME, TRAILER_NAME, TRAILER_SIZE, TrailerError, decodeTrailer, manifestMajor, readManifest, type ManifestEntry, type ManifestFoot, type ManifestHead, type ManifestItem, type Trailer } from '../manifest/index.js';
@@ -354,6 +355,9 @@ async function walk(
       const { entry } = m;
       lastOffset = m.offset;
       lastName = entry.name;
+      // A zip member without data whose two copies of portarc metadata differ (a member with data
+      // fails on it when read): damage to its header, which extraction restores as a warning.
+      if (res.format === 'zip' && entry.warnings.some((w) => w.startsWith(PX_COPIES_DIFFER))) damaged.push({ part: 'header', path: entry.name, range: [m.offset, m.offset], what: PX_COPIES_DIFFER });
       // The first zstd frame lost takes the global header that declares the manifest with it: the
       // manifest is then known by its name.
       const declared = (res.info?.features.compat.includes(MANIFEST_FEATURE) ?? false) || salvaged?.gaps.gaps[0]?.at === 0;

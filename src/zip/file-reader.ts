@@ -338,12 +338,27 @@ export class ZipFile {
     checkXattrLimits(entry, this.limits, (reason) => this.fail(reason, r.local - this.delta, entry.name));
     if (entry.type === 'symlink') entry.linkTarget = await this.readAll(r, this.maxMeta);
     else if (entry.type !== 'file' && entry.type !== 'hardlink' && r.usize > 0) entry.warnings.push(`${entry.type} carries ${r.usize} bytes of data; skipped`);
+    // A member without data (a directory, a node, a hardlink) is not read through data(), which
+    // compares the two copies of its portarc metadata: compared here (one small read).
+    if (entry.type !== 'file' && entry.type !== 'symlink' && r.px.length && (await this.localPxDiffers(r))) {
+      entry.warnings.push(`${PX_COPIES_DIFFER}; restored as the central directory says`);
+    }
     const isFile = entry.type === 'file';
     return {
       entry,
       offset: r.local - this.delta,
       open: () => (!isFile ? empty() : entry.sparse ? runsOf(this.data(r), entry.sparse) : this.data(r)),
     };
+  }
+
+  /** Whether the local header's PX records (but its size record) differ from the central copy's. */
+  private async localPxDiffers(r: CdRecord): Promise<boolean> {
+    const fixed = await this.read(r.local, LOCAL_SIZE);
+    if (fixed.length < LOCAL_SIZE || fixed.readUInt32LE(0) !== SIG.local) return false; // data() and verify report a missing header
+    const l = decodeLocalFixed(fixed);
+    const extra = await this.read(r.local + LOCAL_SIZE + l.nameLength, l.extraLength);
+    const x = readExtras(extra, true, r.h.name, () => undefined, new Set());
+    return x.px.length > 0 && !samePx(x.px.filter((p) => p.type !== PX.size), r.px);
   }
 
   private async overflowRecords(local: number, warnings: string[]): Promise<PxRecord[]> {
@@ -386,8 +401,12 @@ export class ZipFile {
     if (l.method !== r.h.method) fail(`local and central headers disagree on the compression method (local ${l.method}, central ${r.h.method})`);
     if (l.flags & (FLAG.encrypted | FLAG.strongEncryption)) throw new UnsupportedFeatureError('encrypted entries are not supported', { archive: this.name, entry: shown, offset: r.local });
     const descriptor = (l.flags & FLAG.descriptor) !== 0;
+    const x = readExtras(varPart.subarray(l.nameLength), true, name, () => undefined, new Set());
+    // portarc's metadata is in both headers (the local copy may add a size record): copies that
+    // differ mean one is damaged, and the central one (read for the mode, owner, times, xattrs)
+    // would be restored as if sound. Which is right cannot be told: the member is refused.
+    if (x.px.length && r.px.length && !samePx(x.px.filter((p) => p.type !== PX.size), r.px)) fail(PX_COPIES_DIFFER);
     if (!descriptor) {
-      const x = readExtras(varPart.subarray(l.nameLength), true, name, () => undefined, new Set());
       let z: { usize: number; csize: number };
       try {
         z = applyZip64(x.zip64, l);
@@ -468,4 +487,11 @@ const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
 
 function empty(): AsyncIterable<Buffer> {
   return { async *[Symbol.asyncIterator]() {} };
+}
+
+export const PX_COPIES_DIFFER = 'local and central headers disagree on the portarc metadata (PX field): one copy is damaged';
+
+/** Whether two PX record lists are the same records, in the same order. */
+function samePx(a: readonly PxRecord[], b: readonly PxRecord[]): boolean {
+  return a.length === b.length && a.every((r, i) => r.type === b[i]!.type && r.value.equals(b[i]!.value));
 }
