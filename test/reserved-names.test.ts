@@ -21,25 +21,28 @@ function tree(): string {
 
 describe('reserved manifest names', () => {
   for (const ext of ['tar', 'zip', 'tar.zst']) {
-    it(`create refuses a user's file named .portarc/manifest.xml, writes nothing, and takes ./.portarc/manifest.xml (${ext})`, () => {
+    it(`create refuses a user's file named .portarc/manifest.xml, also as ./.portarc/manifest.xml, and writes nothing (${ext})`, () => {
+      // ./.portarc/manifest.xml was taken: GNU tar, bsdtar, unzip and 7-Zip take off the "./" and
+      // extracted the archive's own manifest over the user's file, exit 0.
       const dir = tree();
       const src = join(dir, 'src');
-      const bad = join(dir, `bad.${ext}`);
-      const r = portarc(['create', '-f', bad, '.portarc'], { cwd: src });
-      expect(r.stderr).toContain('entry ".portarc/manifest.xml": the name ".portarc/manifest.xml" is reserved for the archive\'s manifest');
-      expect(r.status).toBe(2);
-      expect(existsSync(bad)).toBe(false);
-
+      for (const [args, name] of [[['.portarc'], '.portarc/manifest.xml'], [['.'], './.portarc/manifest.xml']] as const) {
+        const bad = join(dir, `bad.${ext}`);
+        const r = portarc(['create', '-f', bad, ...args], { cwd: src });
+        expect(r.stderr).toContain(`entry "${name}": the name "${name}" is reserved for the archive's manifest`);
+        expect(r.stderr).toContain('--exclude .portarc');
+        expect(r.status).toBe(2);
+        expect(existsSync(bad)).toBe(false);
+      }
+      // The workaround the message gives.
       const good = join(dir, `good.${ext}`);
-      const c = portarc(['create', '-f', good, '.'], { cwd: src });
+      const c = portarc(['create', '-f', good, '--exclude', '.portarc', '.'], { cwd: src });
       expect(c.stderr).toBe('');
       expect(c.status).toBe(0);
       const out = join(dir, 'out');
       const x = portarc(['extract', '-f', good, '-C', out]);
-      expect(x.stderr).toBe('');
-      expect(x.status).toBe(0);
-      expect(readFileSync(join(out, '.portarc', 'manifest.xml'), 'utf8')).toBe('user data\n');
-      expect(readFileSync(join(out, '.portarc', 'trailer'), 'utf8')).toBe('user trailer\n');
+      expect(x.status, x.stderr).toBe(0);
+      expect(existsSync(join(out, '.portarc'))).toBe(false);
     });
   }
 

@@ -64,9 +64,10 @@ export class ManifestRecorder {
   body(entry: Entry, body: Body): Body {
     // Readers hide members of these names in an archive with a manifest (spec/manifest.md §2): a
     // user's file of that name would never be listed or extracted. (./.portarc/... is another name.)
-    if (isManifestMember(entry.path, MANIFEST_FEATURES.compat)) {
-      const p = entry.path.toString('latin1');
-      throw new EntryError(`the name "${p}" is reserved for the archive's manifest (spec/manifest.md §2), and readers would hide this entry: archive it under another path (./${p} is one) or without a manifest (create --no-manifest)`, { entry: entry.name });
+    // And under `./` or `/` before it: GNU tar, bsdtar, unzip and 7-Zip take those off, and would
+    // extract the archive's own manifest over the user's file (exit 0).
+    if (isManifestMember(bareName(entry.path), MANIFEST_FEATURES.compat)) {
+      throw new EntryError(`the name "${entry.name}" is reserved for the archive's manifest (spec/manifest.md §2): portarc would hide this entry, and other tools (which take off "./") would extract the manifest over it; leave it out (--exclude .portarc) or archive without a manifest (create --no-manifest)`, { entry: entry.name });
     }
     this.pendingDigest = undefined;
     this.sink.member(entry.type === 'file' ? entry.size : 0);
@@ -221,4 +222,14 @@ export class ManifestRecorder {
 function gzipHead(level: number): string {
   const xfl = level === 9 ? '02' : level < 2 ? '04' : '00';
   return `1f8b080000000000${xfl}03`;
+}
+
+/** A path without the `./` and `/` other tools take off its start. */
+function bareName(path: Buffer): Buffer {
+  let at = 0;
+  for (;;) {
+    if (path[at] === 0x2f) at++;
+    else if (path[at] === 0x2e && path[at + 1] === 0x2f) at += 2;
+    else return at ? path.subarray(at) : path;
+  }
 }
