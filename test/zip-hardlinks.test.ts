@@ -141,4 +141,25 @@ describe('zip hardlinks: a copy of the content for other tools, a link for porta
     expect(portarc(['extract', '-f', fromPipe, '-C', px2]).status).toBe(0);
     expect(contents(px2)).toEqual(want);
   });
+
+  it('convert tar -> zip follows a link to a link (h2 -> h1 -> f): unzip extracts every name with the content', () => {
+    // Only a direct target's content was kept: h2 was written empty for other tools, exit 0.
+    const tar = join(dir, 'chain.tar');
+    const py = `
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT) as t:
+    i = tarfile.TarInfo('f'); i.size = 8; t.addfile(i, io.BytesIO(b'content\\n'))
+    for name, target in (('h1', 'f'), ('h2', 'h1')):
+        l = tarfile.TarInfo(name); l.type = tarfile.LNKTYPE; l.linkname = target; t.addfile(l)
+`;
+    expect(tool('python3', ['-c', py, tar]).status).toBe(0);
+    const zip = join(dir, 'chain.zip');
+    const c = portarc(['convert', tar, zip]);
+    expect(c.status, c.stderr).toBe(0);
+    expect(c.stderr).not.toContain('hardlink');
+    const out = join(dir, 'chain-unzip');
+    mkdirSync(out);
+    expect(tool('unzip', ['-q', zip, '-d', out]).status).toBe(0);
+    for (const n of ['f', 'h1', 'h2']) expect(readFileSync(join(out, n), 'utf8'), n).toBe('content\n');
+  });
 });

@@ -48,6 +48,8 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
     throw abortedOr(signal, err);
   }
   const spool = targets?.size ? new Spool() : undefined;
+  /** Hardlinks whose content was copied: the root file of each (a link may name a link). */
+  const linkRoots = new Map<string, string>();
   const kinds = new Map<string, number>();
   const note = (what: string) => kinds.set(what, (kinds.get(what) ?? 0) + 1);
   const src = archive;
@@ -90,7 +92,11 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
         continue;
       }
       if (m.entry.type === 'hardlink' && m.entry.linkTarget && copies) {
-        const kept = spool?.get(m.entry.linkTarget.toString('latin1'));
+        // Through a chain of links (h2 → h1 → f) to the file whose content was kept.
+        const t = m.entry.linkTarget.toString('latin1');
+        const root = linkRoots.get(t) ?? t;
+        if (spool && targets!.has(root)) linkRoots.set(key, root);
+        const kept = spool?.get(root);
         if (kept) {
           yield { entry: { ...m.entry, size: kept.size }, body: () => kept.read() };
           continue;
@@ -126,8 +132,15 @@ async function hardlinkTargets(path: string, signal: AbortSignal | undefined): P
   const targets = new Set<string>();
   const archive = await openArchive(path, { signal });
   try {
+    // A link to a link (h2 → h1 → f) needs f's content: each link's root file, by name.
+    const roots = new Map<string, string>();
     for await (const m of archive.members) {
-      if (m.entry.type === 'hardlink' && m.entry.linkTarget) targets.add(m.entry.linkTarget.toString('latin1'));
+      if (m.entry.type === 'hardlink' && m.entry.linkTarget) {
+        const t = m.entry.linkTarget.toString('latin1');
+        const root = roots.get(t) ?? t;
+        roots.set(m.entry.path.toString('latin1'), root);
+        targets.add(root);
+      }
     }
   } finally {
     await archive.close();
