@@ -473,7 +473,17 @@ describe('seekable .tar.zst: a damaged frame is skipped, the reading goes on at 
       const got = sums(out);
       for (const [n, h] of Object.entries(expected(ms, d))) expect(got[n], n).toBe(h);
       expect(Object.keys(got).filter((n) => n in want)).toEqual(Object.keys(expected(ms, d)));
+      // The global header went with the frame: the manifest is still known by its names, so the
+      // members whose headers were lost are named, and it is not restored as a user's files.
+      for (const m of lost(ms, d).filter((m) => m.offset > 0)) expect(r.stderr, m.name).toContain(`entry "${m.name}"`);
+      expect(existsSync(join(out, '.portarc'))).toBe(false);
     }
+    // An intact member is still read by random access (the damaged global header aside).
+    const intact = Object.keys(expected(ms, d))[0]!;
+    const out = tempDir('salvage-first-path');
+    const p = portarc(['extract', '-f', first, '-C', out, intact]);
+    expect(p.status, p.stderr).toBe(0);
+    expect(sums(out)[intact]).toBe(want[intact]);
   });
 
   it('two damaged frames, apart or in a row: each gap at its own tar offsets, from a file and from stdin', async () => {

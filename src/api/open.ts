@@ -14,6 +14,7 @@ import { TarReader, type SkippedRange } from '../tar/reader.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
 import { abortable } from '../model/abort.js';
+import { MANIFEST_FEATURE } from '../manifest/index.js';
 
 /** How far a file or a device is read past its end-of-archive blocks for data nothing would read (spec §4.7). */
 const PAST_END = 1 << 20;
@@ -124,7 +125,23 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
     throw new ArchiveError(wrong, { archive: name, offset: decoded.head.length ? 0 : undefined });
   }
   const reader = new TarReader(decoded.rest, { archiveName: name, limits: options.limits, salvage: options.salvage, gaps: salvage?.gaps, digestHeaders: options.headerDigests, readPastEnd: isFile ? PAST_END : await streamPastEnd(source), ignoreZeros: options.ignoreZeros, inputLength: isFile && plain ? (await stat(source as string)).size : undefined });
-  return { format: 'tar', name, info: reader.info, members: reader, close: opened.close, skipped: reader.damaged };
+  return { format: 'tar', name, info: reader.info, members: salvage ? headLost(reader, salvage, reader.info) : reader, close: opened.close, skipped: reader.damaged };
+}
+
+/**
+ * A damaged first zstd frame takes the archive's global header with it, and with it the word that
+ * the archive has a manifest: its members would then be restored as a user's files, and the
+ * manifest not used to check the others and name those lost. As `verify` does, the manifest is
+ * then known by its reserved names (spec/manifest.md §2).
+ */
+async function* headLost(members: AsyncIterable<Member>, salvage: ZstdSalvage, info: ArchiveInfo): AsyncGenerator<Member> {
+  for await (const m of members) {
+    if (salvage.gaps[0]?.at === 0 && !info.features.compat.includes(MANIFEST_FEATURE)) {
+      info.features.compat.push(MANIFEST_FEATURE);
+      info.notices.push('the first zstd frame was lost, and the global header with it: members named .portarc/manifest.xml and .portarc/trailer are taken for the manifest (spec/manifest.md §2)');
+    }
+    yield m;
+  }
 }
 
 /** The seek table of a seekable .tar.zst file; none when it has none or it is damaged (the frames are then found by their magic). */

@@ -13,6 +13,7 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { SeekTable, prefixReader, readRange, type RandomAccessReader } from '../compress/seektable.js';
 import { sniff } from '../compress/sniff.js';
+import { CompressError } from '../compress/errors.js';
 import { digestBody } from '../integrity/content.js';
 import { collect, tarTrailer, zipTrailer, type Container } from '../integrity/container.js';
 import { zeros } from '../io/body.js';
@@ -377,7 +378,15 @@ class ManifestArchive implements RandomArchive {
     // Members after the first need the archive's global header (its PORTARC records, pax defaults).
     if (i > 0 && this.globalHeader === undefined) {
       const first = this.index.get(0).offset;
-      this.globalHeader = first > 0 ? await collect(this.container.range(0, Math.min(first, this.limits.headerBytes + 1024))) : Buffer.alloc(0);
+      try {
+        this.globalHeader = first > 0 ? await collect(this.container.range(0, Math.min(first, this.limits.headerBytes + 1024))) : Buffer.alloc(0);
+      } catch (err) {
+        // Its zstd frame damaged: an intact member elsewhere is still read, its own header checked
+        // against the manifest; only the archive's PORTARC records (version, features) are not.
+        if (!(err instanceof CompressError)) throw err;
+        this.globalHeader = Buffer.alloc(0);
+        this.info.notes.push(`the archive's global header could not be read (${err.reason}): members are read without it`);
+      }
     }
     const container = this.container;
     const parts = async function* (prefix: Buffer | undefined): AsyncGenerator<Buffer> {
