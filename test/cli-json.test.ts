@@ -30,7 +30,7 @@ describe('--json documents (docs/cli-json.md)', () => {
 
   it('the validator rejects what breaks a schema (the test can fail)', () => {
     const create = schemas.create!;
-    const good = { command: 'create', archive: 'a', entries: 1, bytes: 2, warnings: [], notices: [], exitCode: 0 };
+    const good = { command: 'create', archive: 'a', entries: 1, bytes: 2, warnings: [], notices: [], losses: [], exitCode: 0 };
     expect(validate(good, create, definitions as never)).toEqual([]);
     expect(validate({ ...good, extra: 1 }, create, definitions as never)).not.toEqual([]);
     expect(validate({ ...good, entries: '1' }, create, definitions as never)).not.toEqual([]);

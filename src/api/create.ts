@@ -105,6 +105,12 @@ export interface CreateResult {
   warnings: string[];
   /** Notices of the entries written (convert: what the reader skipped by rule; spec §6.5). */
   notices: string[];
+  /**
+   * What of the files on disk the archive does not carry (an xattr or SELinux label whose name or
+   * value is not UTF-8), each naming its entry: the archive is written without it, and it is not
+   * an exact backup (the CLI exits 2).
+   */
+  losses: string[];
   /** With `embedRecovery`: the recovery data written after the archive. */
   recovery?: EmbeddedWritten;
 }
@@ -214,7 +220,7 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
  */
 export async function writeEntries(entries: CreateInput & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void, warnings: string[] = [], signal?: AbortSignal, progress?: ProgressMeter): Promise<CreateResult> {
   const { writer, recorder } = opened;
-  const result: CreateResult = { entries: 0, bytes: 0, warnings, notices: [] };
+  const result: CreateResult = { entries: 0, bytes: 0, warnings, notices: [], losses: [] };
   try {
     const stop = abortPoint(signal);
     for await (const { entry, body: read } of entries as AsyncIterable<ScannedEntry>) {
@@ -230,6 +236,7 @@ export async function writeEntries(entries: CreateInput & object, opened: Opened
       // After add: reading the body may have added some ("file changed as we read it").
       result.warnings.push(...entry.warnings.map((w) => (w.startsWith(entry.name) ? w : `${entry.name}: ${w}`)), ...added.warnings);
       result.notices.push(...entry.notices.map((n) => `${entry.name}: ${n}`));
+      if (entry.losses?.length) result.losses.push(...entry.losses.map((l) => `${entry.name}: ${l}`));
       result.entries++;
       progress?.entry();
       onEntry?.(entry);

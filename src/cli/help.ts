@@ -4,7 +4,7 @@
 export const EXIT_CODES: [code: string, meaning: string][] = [
   ['0', 'success: everything was done exactly'],
   ['1', 'done, with warnings or losses (metadata the system could not restore, a file that changed while it was read...)'],
-  ['2', 'failure: an error, a damaged archive, or a member that was not extracted; the message names the archive, entry and offset'],
+  ['2', 'failure: an error, a damaged archive, a member that was not extracted, or metadata create could not archive; the message names the archive, entry and offset'],
 ];
 
 export const EXAMPLES: Record<string, [command: string, what: string][]> = {

@@ -385,6 +385,8 @@ export async function main(argv: string[]): Promise<number> {
       bar?.clear();
       for (const w of result.warnings) warn(`warning: ${w}`);
       if (result.warnings.length) code = EXIT.warnings;
+      for (const l of result.losses) warn(`not archived: ${l}`);
+      if (result.losses.length) code = EXIT.failure;
       let recovery: unknown;
       if (result.recovery) {
         const r = result.recovery;
@@ -395,7 +397,7 @@ export async function main(argv: string[]): Promise<number> {
         recovery = r;
         warn(`recovery data: ${r.recoverySlices} blocks of ${r.sliceSize} bytes for ${r.inputSlices} archive blocks (${o.recovery}%) in ${r.index}, ${r.volume}`);
       }
-      if (o.json) await out(JSON.stringify({ command: 'create', archive: o.file, entries: result.entries, bytes: result.bytes, warnings: result.warnings, notices: result.notices, ...(recovery ? { recovery } : {}), exitCode: code }) + '\n');
+      if (o.json) await out(JSON.stringify({ command: 'create', archive: o.file, entries: result.entries, bytes: result.bytes, warnings: result.warnings, notices: result.notices, losses: result.losses, ...(recovery ? { recovery } : {}), exitCode: code }) + '\n');
     });
 
   program

@@ -506,14 +506,14 @@ async function toEntry(it: Item, st: StatLike, xattrs: Map<string, Buffer> | Err
 
 /** Move the label and ACLs out of the xattr map into their own fields. */
 function takeXattrs(entry: Entry, xattrs: XattrMap): void {
-  for (const name of xattrs.unnamed ?? []) entry.warnings.push(`extended attribute ${JSON.stringify(name)} (as Latin-1) not archived: its name is not UTF-8, which the archive's names are`);
+  for (const name of xattrs.unnamed ?? []) (entry.losses ??= []).push(`extended attribute ${JSON.stringify(name)} (as Latin-1) not archived: its name is not UTF-8, which the archive's names are`);
   for (const [name, value] of xattrs) {
     if (name === 'security.selinux') {
       let end = value.length;
       while (end > 0 && value[end - 1] === 0) end--;
       const label = value.subarray(0, end);
       if (!isUtf8(label)) {
-        entry.warnings.push(`SELinux label ${JSON.stringify(label.toString('latin1'))} (as Latin-1) not archived: it is not UTF-8, which the archive's labels are`);
+        (entry.losses ??= []).push(`SELinux label ${JSON.stringify(label.toString('latin1'))} (as Latin-1) not archived: it is not UTF-8, which the archive's labels are`);
         continue;
       }
       entry.selinux = label.toString('utf8');

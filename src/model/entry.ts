@@ -69,6 +69,12 @@ export interface Entry {
    * tar does for unknown keywords). Spec §6.5.
    */
   notices: string[];
+  /**
+   * Create: what of the file on disk this entry does not carry (an xattr whose name is not UTF-8,
+   * left out). The archive is written without it and the CLI exits 2, naming it: a backup that is
+   * not exact is a failure, never a warning.
+   */
+  losses?: string[];
 }
 
 /** Fill in the defaults so that callers only name what they know. */
