@@ -105,6 +105,26 @@ describe('--json documents (docs/cli-json.md)', () => {
     expect((doc.damaged as { path?: string }[]).map((d) => d.path)).toContain('./d/hello.txt');
   });
 
+  it('a .tar.gz whose gzip CRC fails at its end: list --json is still one document (exit 2); extract -O names the file whose bytes went out wrong', () => {
+    // list printed half a document (no closing "]}"); -O printed only the gzip error, the file
+    // the manifest had named (its wrong bytes already on stdout) was dropped from the report.
+    const t = join(dir, 'gz-src');
+    sh(`mkdir -p ${t}/s && head -c 200000 /dev/urandom > ${t}/s/rand.bin && echo hi > ${t}/s/z.txt`);
+    const gz = join(dir, 'a.tar.gz');
+    expect(portarc(['create', '-q', '-f', gz, '-C', t, 's']).status).toBe(0);
+    const b = readFileSync(gz);
+    b[100000]! ^= 1;
+    const bad = join(dir, 'bad.tar.gz');
+    writeFileSync(bad, b);
+    const l = portarc(['list', '--json', '-f', bad]);
+    expect(l.status).toBe(2);
+    conforms('list', l.stdout);
+    expect(l.stderr).toMatch(/gzip: the data of the member .* does not match its trailer/);
+    const o = portarc(['extract', '-O', '-f', bad, 's/rand.bin']);
+    expect(o.status).toBe(2);
+    expect(o.stderr).toMatch(/entry "s\/rand\.bin", bytes \d+-\d+: content does not match the manifest/);
+  });
+
   it('a failure before any result prints nothing on stdout', () => {
     const r = portarc(['info', '-f', join(dir, 'missing.tar'), '--json']);
     expect(r.status).toBe(2);

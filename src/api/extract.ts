@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import type { Entry } from '../model/entry.js';
 import { ArchiveError, DamagedError, IoError, ioError, PortarcError, UsageError } from '../model/errors.js';
 import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
-import { ContentCheck } from './content-check.js';
+import { ContentCheck, type ContentDamage } from './content-check.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { costsOneMember, openArchive, type OpenArchive } from './open.js';
 import { open, pathKey, selector, urlBytes } from './random.js';
@@ -445,25 +445,37 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
     damaged.push(...check.damaged, ...check.lost);
   } catch (err) {
     if (signal?.aborted) throw abortedOr(signal, err);
+    // A failure after damage was found (a .tar.gz whose CRC fails at its end, after its manifest
+    // named the file whose bytes went out wrong): reported with it, never instead of it.
+    const found = [...damaged, ...(check?.damaged ?? []), ...(check?.lost ?? [])];
+    if (archive && found.length && err instanceof PortarcError) {
+      const result = report(archive, found);
+      result.damaged.push({ path: err.details.entry, what: err.message });
+      throw new ExtractDamagedError(result).withArchive(name);
+    }
     if (err instanceof PortarcError) throw err.withArchive(name);
     throw err;
   } finally {
     await archive?.close();
     await check?.close();
   }
-  const info = archive.info;
-  const result: ExtractResult = {
-    entries,
-    info,
-    warnings: [...info.warnings, ...warnings],
-    losses: [],
-    skipped: [],
-    notes: [],
-    notices: [...info.notices, ...notices],
-    damaged: [...damaged, ...(archive.skipped ?? []).map(skippedDamage)].sort((a, b) => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER)),
-  };
+  const result = report(archive, damaged);
   if (result.damaged.length) throw new ExtractDamagedError(result).withArchive(name);
   return result;
+
+  function report(a: OpenArchive, found: ContentDamage[]): ExtractResult {
+    const info = a.info;
+    return {
+      entries,
+      info,
+      warnings: [...info.warnings, ...warnings],
+      losses: [],
+      skipped: [],
+      notes: [],
+      notices: [...info.notices, ...notices],
+      damaged: [...found, ...(a.skipped ?? []).map(skippedDamage)].sort((x, y) => (x.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (y.range?.[0] ?? Number.MAX_SAFE_INTEGER)),
+    };
+  }
 }
 
 /**

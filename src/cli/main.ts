@@ -539,12 +539,15 @@ export async function main(argv: string[]): Promise<number> {
       if (o.json) await out('{"entries":[\n');
       let warnings = 0;
       let damage: ListDamagedError | undefined;
+      // Any other failure part way (a gzip CRC, a truncated stream) ends the listing, but the JSON
+      // document is closed first: one document or nothing, never half of one (docs/cli-json.md).
+      let fatal: unknown;
       const entries = (async function* () {
         try {
           yield* listing;
         } catch (err) {
-          if (!(err instanceof ListDamagedError)) throw err;
-          damage = err;
+          if (err instanceof ListDamagedError) damage = err;
+          else fatal = err;
         }
       })();
       for await (const e of entries) {
@@ -564,6 +567,7 @@ export async function main(argv: string[]): Promise<number> {
         await out(`\n],"info":${JSON.stringify(infoJson(info))}}\n`);
       }
       await settleOut();
+      if (fatal !== undefined) throw fatal;
       for (const w of [...info.notices, ...info.warnings]) warn(`warning: ${w}`);
       if (warnings || info.warnings.length) code = EXIT.warnings;
       const archiveName = o.file === '-' ? '(stdin)' : o.file;
