@@ -292,6 +292,61 @@ describe('verify -C through the CLI', () => {
   });
 });
 
+describe('verify -C: what the layout on disk could hide', () => {
+  // Each of these compared clean, exit 0 (an audit's findings).
+  const work = join(dir, 'layout');
+  const P = (args: string[]) => portarc(args, { cwd: work });
+  beforeAll(() => {
+    mkdirSync(work);
+    sh(`mkdir -p src/d && printf same > src/a && printf same > src/b && printf q > src/d/f && ln -s /etc/passwd src/abs && touch -h -d 2021-01-01 src/a src/b src/d/f src/d src/abs src`, work);
+    expect(P(['create', '-f', 'all.tar', '-C', 'src', '.']).status).toBe(0);
+    expect(P(['create', '-f', 'df.tar', '-C', 'src', 'd/f']).status).toBe(0);
+  });
+
+  it('two files hardlinked together on disk (separate in the archive), or one linked to a file outside the tree', () => {
+    sh('mkdir o1', work);
+    expect(P(['extract', '-f', 'all.tar', '-C', 'o1']).status).toBe(0);
+    expect(P(['verify', '-f', 'all.tar', '-C', 'o1']).status).toBe(0);
+    sh('rm o1/b && ln o1/a o1/b && touch -d 2021-01-01 o1', work);
+    const r = P(['verify', '-f', 'all.tar', '-C', 'o1']);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toMatch(/o1\/a: hardlink: archive 1 name for this file, disk 2 links to its inode/);
+    sh('rm o1/b && cp -p o1/a o1/b && ln o1/a outside-link && touch -d 2021-01-01 o1', work);
+    expect(P(['verify', '-f', 'all.tar', '-C', 'o1']).stdout).toMatch(/o1\/a: hardlink: archive 1 name for this file, disk 2 links/);
+  });
+
+  it('a parent directory replaced by a symlink to a copy elsewhere is not followed (restore would not extract through it)', () => {
+    sh('mkdir o2', work);
+    expect(P(['extract', '-f', 'df.tar', '-C', 'o2']).status).toBe(0);
+    sh(`mv o2/d elsewhere && ln -s ${work}/elsewhere o2/d`, work);
+    for (const args of [['-f', 'df.tar'], ['-f', 'all.tar', 'd/f']]) {
+      const r = P(['verify', ...args, '-C', 'o2']);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stdout).toMatch(/o2\/d: type: archive directory, disk symlink \(not followed/);
+      expect(r.stdout).toMatch(/o2\/d\/f: missing/);
+    }
+  });
+
+  it('a member restore refuses (--untrusted: a symlink out of the tree) found on disk anyway is extra', () => {
+    sh('mkdir o3', work);
+    expect(P(['extract', '--untrusted', '-f', 'all.tar', '-C', 'o3']).status).toBe(2);
+    expect(P(['verify', '--untrusted', '-f', 'all.tar', '-C', 'o3']).status).toBe(0);
+    sh('ln -s /etc/passwd o3/abs', work);
+    const r = P(['verify', '--untrusted', '-f', 'all.tar', '-C', 'o3']);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toContain('o3/abs: extra: archive none, disk symlink');
+  });
+
+  it('a member appended after the manifest: the same warning as extract (exit 1), not a silent OK; the reader\'s warnings too', () => {
+    sh('mkdir evil o4 && printf EVIL > evil/a && cp all.tar app.tar && tar --format=pax -rf app.tar -C evil ./a', work);
+    expect(P(['extract', '-f', 'app.tar', '-C', 'o4']).status).toBe(1);
+    const r = P(['verify', '-f', 'app.tar', '-C', 'o4']);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/warning: \.\/a: not in the manifest \(no entry at offset \d+\); its content was compared with the archive's body, which nothing checks/);
+    expect(JSON.parse(P(['verify', '-f', 'app.tar', '-C', 'o4', '--json']).stdout).warnings).toHaveLength(1);
+  });
+});
+
 // As root: what the profiles drop (owners, devices) exists in the tree to be dropped.
 describe.skipIf(!isRoot)('verify -C: the extract options decide what is expected', () => {
   it.each([

@@ -44,6 +44,12 @@ export interface VerifyTreeResult {
   content: { manifest: number; archive: number };
   /** What was not compared, and why. */
   notes: string[];
+  /**
+   * What the reading of the archive warned of, as extract warns (the CLI exits 1): metadata the
+   * archive holds that a restore cannot apply (so the tree cannot match it), a member not in the
+   * manifest (appended after it: nothing checked its content), an archive cut short.
+   */
+  warnings: string[];
 }
 
 export async function verifyTree(source: ArchiveSource, directory: string, options: VerifyTreeOptions = {}): Promise<VerifyTreeResult> {
@@ -55,6 +61,7 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
   const name = sourceName(source);
   const content = { manifest: 0, archive: 0 };
   const notes: string[] = [];
+  const warnings: string[] = [];
   let archive: OpenArchive | undefined;
   let expected: ExpectedDigests | undefined;
   let check: ContentCheck | undefined;
@@ -92,6 +99,7 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
         continue;
       }
       if (!manifestMember && sel && !sel.select(entry.path)) continue;
+      warnings.push(...entry.warnings.map((w) => `${entry.name}: ${w}`));
       let after: (() => void) | undefined;
       if (check && !manifestMember) {
         const plan = await check.plan(entry, body, offset, archive.info, headerSha256);
@@ -104,6 +112,8 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
       if (listed && headerSha256 !== undefined && listed.path.equals(entry.path) && listed.headerSha256 !== headerSha256) {
         fail({ path: entry.name, what: headerMismatch(headerSha256, listed.headerSha256), range: [listed.offset, listed.data] });
       }
+      // Not where the manifest lists a member (appended after it, say): restore warns, and so does this.
+      if (expected && !manifestMember && entry.type === 'file' && !listed) warnings.push(`${entry.name}: not in the manifest (no entry at offset ${offset}); its content was compared with the archive's body, which nothing checks`);
       if (entry.type === 'file') {
         if (listed?.sha256 !== undefined && listed.path.equals(entry.path)) {
           sha256 = listed.sha256;
@@ -131,6 +141,7 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
       fail(check.damaged[0] ?? check.lost[0]);
       notes.push(...check.warnings);
     }
+    warnings.unshift(...archive.info.warnings);
     await comparer.finish();
   } catch (err) {
     if (err instanceof PortarcError) throw err instanceof ArchiveError ? err.withArchive(name) : err;
@@ -148,5 +159,6 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
     differences: comparer.differences,
     content,
     notes: [...notes, ...comparer.notes],
+    warnings,
   };
 }

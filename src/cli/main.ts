@@ -644,12 +644,14 @@ export async function main(argv: string[]): Promise<number> {
     if (o.json) await out(JSON.stringify({ ...r, archive: name }) + '\n');
     else {
       for (const d of r.differences) await out(`${prefix}/${describeDifference(d)}\n`);
+      for (const w of r.warnings) warn(`warning: ${w}`);
       for (const n of r.notes) warn(`note: ${n}`);
       const how = r.content.archive ? (r.content.manifest ? 'contents by the manifest and the archive' : 'contents by the archive') : 'contents by the manifest';
       const n = r.differences.length;
       await out(r.ok ? `${prefix}: OK: ${r.entries} entries match ${name} (${how})\n` : `${prefix}: DIFFERENT: ${n} difference${n === 1 ? '' : 's'} from ${name} in ${r.entries} entries (${how})\n`);
     }
     if (!r.ok) code = EXIT.failure;
+    else if (r.warnings.length) code = EXIT.warnings;
   }
 
   program

@@ -101,6 +101,12 @@ export class TreeComparer {
   /** Without the addon restore sets times through Node's float seconds: within a microsecond. */
   private timeSlack: bigint;
   private noatime = constants.O_NOATIME ?? 0;
+  /** Names the archive gives a file that hardlinks name (key → count), for files with hardlinks. */
+  private names = new Map<string, number>();
+  /** Files whose inode has more than one link on disk, judged at the end against `names`. */
+  private linked: { p: Pending; nlink: number; ino: bigint }[] = [];
+  /** What each directory above a member is on disk (key → kind), looked at once. */
+  private parentKinds = new Map<string, string>();
 
   constructor(
     dir: string,
@@ -132,12 +138,22 @@ export class TreeComparer {
     // A later member of the same name replaces the earlier one on restore (tar's rule): only the
     // last is compared.
     if (this.entryKeys.has(key)) this.forget(key);
-    this.remember(parts, key, entry.type === 'directory');
     const refused = specialRefused(entry.type, this.profile) ?? this.refusedLink(entry, parts);
+    // A member restore refuses is not expected on disk: found there, it is extra (a device node,
+    // a symlink out of the tree under --untrusted), never taken for the member.
+    this.remember(parts, refused ? undefined : key, entry.type === 'directory');
     if (refused) {
       this.refusedKeys.add(key);
       this.notes.push(`${entry.name}: not expected on disk: ${refused.reason}`);
       return;
+    }
+    // How many names the archive gives each file: a file's link count on disk must be that.
+    if (entry.type === 'hardlink' && entry.linkTarget) {
+      const t = memberPath(entry.linkTarget, { absolute: this.opts.absoluteNames, rules: this.rules });
+      if (typeof t !== 'string') {
+        const tk = keyOf(t.parts);
+        this.names.set(tk, (this.names.get(tk) ?? 1) + 1);
+      }
     }
     this.pending.push({ entry, parts, abs, key, sha256 });
     if (this.pending.length >= BATCH) await this.flush();
@@ -147,6 +163,13 @@ export class TreeComparer {
   async finish(): Promise<void> {
     try {
       await this.flush();
+      // A file with more links than the archive gives it names shares its content with another
+      // name (two files hardlinked together, or to a file outside the tree): a write to one
+      // changes the other. (Fewer: a hardlink entry reports itself as a separate file.)
+      for (const { p, nlink, ino } of this.linked) {
+        const want = this.names.get(p.key) ?? 1;
+        if (nlink > want) this.diff(p, 'hardlink', `${want} name${want === 1 ? '' : 's'} for this file`, `${nlink} links to its inode (${ino})`);
+      }
       if (!this.opts.ignoreExtra) this.findExtras();
     } finally {
       this.paths.close();
@@ -159,12 +182,13 @@ export class TreeComparer {
     return outside ? { reason: `symlink target ${outside}; refused by --untrusted` } : undefined;
   }
 
-  private remember(parts: Buffer[], key: string, directory: boolean): void {
+  private remember(parts: Buffer[], key: string | undefined, directory: boolean): void {
     let k = '';
     for (let n = 0; n < parts.length - 1; n++) {
       k = n ? `${k}/${parts[n]!.toString('latin1')}` : parts[n]!.toString('latin1');
       this.parentKeys.add(k);
     }
+    if (key === undefined) return;
     this.entryKeys.add(key);
     if (directory) this.held.add(key);
   }
@@ -188,7 +212,9 @@ export class TreeComparer {
   private async flush(): Promise<void> {
     const batch = this.pending.splice(0);
     if (!batch.length) return;
-    const stats = batch.map((p) => lstatSync(p.abs, { bigint: true, throwIfNoEntry: false }));
+    // Through a parent that is a symlink on disk, lstat would compare what it points to (outside
+    // the tree, maybe): restore refuses to extract through one, so its members are not there.
+    const stats = batch.map((p) => (this.parentsReal(p) ? lstatSync(p.abs, { bigint: true, throwIfNoEntry: false }) : undefined));
     const present = batch.filter((_, i) => stats[i]);
     const xattrs = await this.sys.getXattrs(present.map((p) => p.abs));
     const byItem = new Map(present.map((p, i) => [p, xattrs[i]!]));
@@ -198,6 +224,27 @@ export class TreeComparer {
     }
   }
 
+  /**
+   * Whether each directory above `p` is a directory on disk, not a symlink to one (one lstat per
+   * directory, remembered); one that is not is reported once, as restore would have refused it.
+   */
+  private parentsReal(p: Pending): boolean {
+    let key = '';
+    for (let n = 0; n < p.parts.length - 1; n++) {
+      key = n ? `${key}/${p.parts[n]!.toString('latin1')}` : p.parts[n]!.toString('latin1');
+      let kind = this.parentKinds.get(key);
+      if (kind === undefined) {
+        const st = lstatSync(this.paths.path(p.parts.slice(0, n + 1)), { throwIfNoEntry: false });
+        kind = !st ? 'none' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : (kindOfMode(BigInt(st.mode)) ?? 'unknown');
+        this.parentKinds.set(key, kind);
+        // (A directory the archive holds is reported as itself, of another type.)
+        if (kind === 'symlink' && !this.held.has(key)) this.differences.push({ path: show(key), property: 'type', archive: 'directory', disk: 'symlink (not followed: restore does not extract through one)' });
+      }
+      if (kind !== 'directory') return false;
+    }
+    return true;
+  }
+
   private compare(p: Pending, st: BigIntStats | undefined, xattrs: Map<string, Buffer> | Error | undefined): void {
     const { entry } = p;
     if (!st) return this.diff(p, 'missing', entry.type, 'none');
@@ -205,6 +252,8 @@ export class TreeComparer {
     const type = kindOfMode(st.mode) ?? 'unknown';
     if (type !== entry.type) return this.diff(p, 'type', entry.type, type);
     if (entry.type === 'file') {
+      // Checked at the end, when every hardlink naming it has been counted.
+      if (st.nlink > 1n) this.linked.push({ p, nlink: Number(st.nlink), ino: st.ino });
       if (st.size !== BigInt(entry.size)) this.diff(p, 'size', String(entry.size), String(st.size));
       else if (p.sha256 !== undefined) {
         const got = this.hashFile(p);
