@@ -486,6 +486,24 @@ describe('seekable .tar.zst: a damaged frame is skipped, the reading goes on at 
     expect(sums(out)[intact]).toBe(want[intact]);
   });
 
+  it('extract PATH... (random access by the manifest): a selected member in the damaged frame is named, the other selected ones restored', async () => {
+    // The first member the damaged frame held ended the extraction, naming no entry; members
+    // selected after it were never restored (-O printed nothing).
+    const ms = await members(good.path);
+    const inside = './a1.txt'; // wholly inside frame 1
+    const after = lost(ms, frames[1]!.d).length ? Object.keys(expected(ms, frames[1]!.d)).filter((n) => ms.find((m) => m.name === `./${n}`)!.offset > frames[1]!.d[1])[0]! : '';
+    expect(after).toBeTruthy();
+    const out = tempDir('salvage-paths');
+    const r = portarc(['extract', '-f', mid, '-C', out, inside, `./${after}`]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`entry "${inside.replace(/\./g, '\\.')}", bytes \\d+-\\d+: .*zstd frame 1.*not extracted`));
+    expect(sums(out)[after]).toBe(want[after]);
+    expect(existsSync(join(out, inside))).toBe(false);
+    const o = spawnSync(process.execPath, [BIN, 'extract', '-O', '-f', mid, inside, `./${after}`]);
+    expect(o.status).toBe(2);
+    expect(sha(o.stdout)).toBe(want[after]);
+  });
+
   it('two damaged frames, apart or in a row: each gap at its own tar offsets, from a file and from stdin', async () => {
     const ms = await members(good.path);
     const hit = (fs: number[], name: string) => {

@@ -596,8 +596,13 @@ async function selection(source: ArchiveSource, options: ExtractOptions, unpicke
  */
 async function selected(ra: Awaited<ReturnType<typeof open>>, paths: string[], options: ExtractOptions, copyLinks: boolean): Promise<OpenArchive> {
   const sel = selector(paths, { wildcards: options.wildcards });
+  // Read at the manifest's offsets, each member on its own: damage costs that member only (its
+  // headers: named here; its data: when its body is read), as in a zip file.
+  const independent = ra.info.method !== 'stream';
+  const skipped: SkippedRange[] = [];
+  const onUnreadable = independent ? (err: ArchiveError, m: { name: string; range: [number, number] }) => skipped.push({ entry: m.name, what: err.reason, range: m.range }) : undefined;
   async function* members() {
-    for await (const m of ra.members((p) => !paths.length || sel.select(p), { copyLinks })) yield m;
+    for await (const m of ra.members((p) => !paths.length || sel.select(p), { copyLinks, onUnreadable })) yield m;
     sel.checkAllMatched();
   }
   return {
@@ -608,6 +613,8 @@ async function selected(ra: Awaited<ReturnType<typeof open>>, paths: string[], o
     },
     members: members(),
     close: () => ra.close(),
+    independentMembers: independent,
+    skipped,
   };
 }
 

@@ -25,7 +25,7 @@ export { addRecovery, embedRecovery, recoveryStatus, repair, type EmbeddedWritte
 export { verify, describeDamage, type VerifyOptions, type VerifyResult, type Damage, type DamagePart } from './verify.js';
 export { verifyTree, describeDifference, type VerifyTreeOptions, type VerifyTreeResult, type TreeDifference, type TreeProperty } from './verify-tree.js';
 export { readManifest, escapePath, unescapePath, ManifestWriter, MANIFEST_NAME, TRAILER_NAME, type LineEntry, type PendingDigests, type ManifestEntry, type ManifestHead, type ManifestFoot, type ManifestItem } from '../manifest/index.js';
-export { open, selector, type OpenableSource, type RandomArchive, type RandomInfo, type RandomMember, type IndexedEntry, type RandomOptions } from './random.js';
+export { open, selector, type OpenableSource, type RandomArchive, type RandomInfo, type RandomMember, type MembersOptions, type IndexedEntry, type RandomOptions } from './random.js';
 export { fileSource, httpSource, type HttpSourceOptions, type RandomAccessSource, type CountedSource } from '../io/random-access.js';
 export { excludeFilter, inclusionMatcher, stripComponents, hasWildcards } from './patterns.js';
 export { type Progress, type ProgressCallback } from './progress.js';

@@ -72,6 +72,17 @@ export interface RandomInfo {
   notes: string[];
 }
 
+export interface MembersOptions {
+  /** A hardlink whose target is not selected gets a copy of its content (spec/manifest.md §12.4). */
+  copyLinks?: boolean;
+  /**
+   * Reading at the manifest's offsets, a member whose headers cannot be read (a damaged zstd frame,
+   * a header that does not match the manifest) is passed to this and the next one read; without
+   * it, the error ends the reading. (Damage in a member's data is thrown as its body is read.)
+   */
+  onUnreadable?: (err: ArchiveError, member: { name: string; range: [number, number] }) => void;
+}
+
 export interface RandomMember {
   entry: Entry;
   /** Offset of the member's first header. */
@@ -97,7 +108,7 @@ export interface RandomArchive {
    * The members `select` picks, in archive order. With `copyLinks`, a hardlink whose target is not
    * picked comes as a regular file with the target's content (extract PATH...).
    */
-  members(select: (path: Buffer) => boolean, opts?: { copyLinks?: boolean }): AsyncIterable<RandomMember>;
+  members(select: (path: Buffer) => boolean, opts?: MembersOptions): AsyncIterable<RandomMember>;
   close(): Promise<void>;
 }
 
@@ -335,24 +346,31 @@ class ManifestArchive implements RandomArchive {
     return i;
   }
 
-  async *members(select: (path: Buffer) => boolean, opts: { copyLinks?: boolean } = {}): AsyncGenerator<RandomMember> {
+  async *members(select: (path: Buffer) => boolean, opts: MembersOptions = {}): AsyncGenerator<RandomMember> {
     const chosen = new Set<number>();
     for (let i = 0; i < this.index.length; i++) {
       const e = this.index.get(i);
       if (!select(e.path)) continue;
       chosen.add(i);
-      if (e.type === 'hardlink' && opts.copyLinks) {
-        const t = this.resolveLink(i);
-        if (!chosen.has(t)) {
-          // The target is not extracted: the link's name gets a copy of its content (spec/manifest.md §12.4).
-          const m = await this.member(t);
-          const entry = makeEntry({ ...m.entry, path: e.path, type: 'file' });
-          entry.notices.push(`hardlink to "${displayName(e.link!)}", which was not selected: extracted as a copy of its content`);
-          yield { entry, offset: e.offset, body: m.body };
-          continue;
+      try {
+        if (e.type === 'hardlink' && opts.copyLinks) {
+          const t = this.resolveLink(i);
+          if (!chosen.has(t)) {
+            // The target is not extracted: the link's name gets a copy of its content (spec/manifest.md §12.4).
+            const m = await this.member(t);
+            const entry = makeEntry({ ...m.entry, path: e.path, type: 'file' });
+            entry.notices.push(`hardlink to "${displayName(e.link!)}", which was not selected: extracted as a copy of its content`);
+            yield { entry, offset: e.offset, body: m.body };
+            continue;
+          }
         }
+        yield await this.member(i);
+      } catch (err) {
+        // Each member is read on its own: one whose header cannot be read (a damaged frame) costs
+        // itself only, when the caller takes such losses.
+        if (!opts.onUnreadable || !(err instanceof ArchiveError)) throw err;
+        opts.onUnreadable(err, { name: displayName(e.path), range: [e.offset, e.end] });
       }
-      yield await this.member(i);
     }
   }
 
