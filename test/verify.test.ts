@@ -619,6 +619,29 @@ describe('portarc verify', () => {
     expect(JSON.parse(r.stdout).damaged[0]).toMatchObject({ part: 'compression' });
   });
 
+  it('zstd: sizes moved between two frames of the seek table (the total kept) are reported', () => {
+    // Only the total was held against the frames: verify said OK, and random access placed
+    // members by the wrong offsets.
+    const s = join(dir, 'two-frames');
+    mkdirSync(s);
+    writeFileSync(join(s, 'big.bin'), Buffer.from(Array.from({ length: 6_000_000 }, (_, i) => (i * 2654435761) >>> 24)));
+    writeFileSync(join(s, 'small.txt'), 'small\n');
+    const a = join(dir, 'two-frames.tar.zst');
+    expect(portarc(['create', '-f', a, '-C', s, '.']).status).toBe(0);
+    const b = readFileSync(a);
+    const n = b.readUInt32LE(b.length - 9);
+    expect(n).toBeGreaterThanOrEqual(2);
+    const entrySize = b[b.length - 5]! & 0x80 ? 12 : 8;
+    const table = b.length - 9 - n * entrySize;
+    b.writeUInt32LE(b.readUInt32LE(table + 4) + 512, table + 4); // frame 0's decompressed size
+    b.writeUInt32LE(b.readUInt32LE(table + entrySize + 4) - 512, table + entrySize + 4); // frame 1's
+    const f = join(dir, 'moved-sizes.tar.zst');
+    writeFileSync(f, b);
+    const r = portarc(['verify', '-f', f]);
+    expect(r.status, r.stdout).toBe(2);
+    expect(r.stdout).toMatch(/zstd seek table, frame 0: decompressed size \d+ in the table, \d+ in the frame/);
+  });
+
   it('zstd: a broken seek table footer or a recompressed stream is reported, though every decoder reads it', () => {
     // The footer's magic changed: the table becomes one more skippable frame that decoders skip.
     const b = readFileSync(files['a.tar.zst']!);

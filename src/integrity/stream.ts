@@ -112,7 +112,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
     /** The compressed bytes, for the compressed-stream digest (spec/manifest.md §7.1). */
     let clag: LagDigest | undefined;
     let tarStream: AsyncGenerator<Buffer> | undefined;
-    const frames: { start: number; size: number; checksum?: number }[] = [];
+    const frames: { start: number; size: number; checksum?: number; content?: number }[] = [];
     /** The frames could not all be walked (damaged framing): the seek table is not compared frame by frame. */
     let walkerLost = false;
     let table: { table?: SeekTable; error?: CompressError } = {};
@@ -146,13 +146,14 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
           table = await readSeekTable(opts.path, opts.length);
           // Frame boundaries and checksums as they pass, to hold the seek table against.
           let w: FrameWalker | undefined = new FrameWalker();
-          let open: { start: number; size: number; checksum?: number } | undefined;
+          let open: { start: number; size: number; checksum?: number; content?: number } | undefined;
           const src = compressed;
           compressed = (async function* () {
             for await (const c of src) {
               try {
                 for (const p of w?.split(c) ?? []) {
-                  if (p.first) frames.push((open = { start: p.frameStart, size: 0 }));
+                  // Its header's Frame_Content_Size: what it decodes to (zstd fails a frame that does not).
+                  if (p.first) frames.push((open = { start: p.frameStart, size: 0, content: w!.contentSize }));
                   open!.size = p.offset + p.data.length - open!.start;
                   if (p.last && p.checksum !== undefined) open!.checksum = p.checksum;
                 }
@@ -733,7 +734,7 @@ async function readSeekTable(path: string, length?: number): Promise<{ table?: S
  * (`gaps`): their own entries are not compared (the frame is reported), and where each damaged
  * frame begins in the decoded stream is (the table's sizes of the frames before it).
  */
-function checkSeekTable(table: SeekTable, frames: { start: number; size: number; checksum?: number }[], decompressed: number, damaged: Damage[], gaps?: FrameGaps): void {
+function checkSeekTable(table: SeekTable, frames: { start: number; size: number; checksum?: number; content?: number }[], decompressed: number, damaged: Damage[], gaps?: FrameGaps): void {
   const bad = (i: number, what: string) => damaged.push({ part: 'compression', range: [0, 0], compressedOffset: frames[i]?.start ?? 0, what: `zstd seek table, frame ${i}: ${what}` });
   if (table.frames !== frames.length) return void bad(0, `${table.frames} frames listed, ${frames.length} read`);
   const lost = gaps?.gaps ?? [];
@@ -749,5 +750,7 @@ function checkSeekTable(table: SeekTable, frames: { start: number; size: number;
     if (lost.some((g) => frames[i]!.start >= g.compressed[0] && frames[i]!.start < g.compressed[1])) continue;
     if (f.compressedOffset !== frames[i]!.start || f.compressedSize !== frames[i]!.size) bad(i, `compressed size ${f.compressedSize} in the table, ${frames[i]!.size} read`);
     else if (f.checksum !== undefined && frames[i]!.checksum !== undefined && f.checksum !== frames[i]!.checksum) bad(i, 'checksum in the table differs from the frame');
+    // Sizes moved between frames keep the total: random access would then place members wrongly.
+    else if (frames[i]!.content !== undefined && f.decompressedSize !== frames[i]!.content) bad(i, `decompressed size ${f.decompressedSize} in the table, ${frames[i]!.content} in the frame`);
   }
 }
