@@ -441,6 +441,15 @@ describe('extract -f A PATH... and list -f A PATH... (CLI)', () => {
       const out2 = join(dir, `link2-${kind}`);
       expect(portarc(['extract', '-f', file, '-C', out2, 'a/b/needle.bin', 'z/link.bin']).status).toBe(0);
       expect(statSync(join(out2, 'z/link.bin')).ino).toBe(statSync(join(out2, 'a/b/needle.bin')).ino);
+      // -O the same: the target's content at random; a .tar.gz is one pass, and says so (it printed nothing, exit 0).
+      const o = spawnSync(process.execPath, [BIN, 'extract', '-O', '-f', file, 'z/link.bin'], { maxBuffer: 1 << 28 });
+      if (file === tgz) {
+        expect(o.status).toBe(2);
+        expect(o.stderr.toString()).toMatch(/entry "\.\/z\/link\.bin": not extracted: hardlink to "\.\/a\/b\/needle\.bin", which was not selected/);
+      } else {
+        expect(o.status, o.stderr.toString()).toBe(0);
+        expect(sha(o.stdout)).toBe(sha(needle));
+      }
     });
   }
 
@@ -455,6 +464,12 @@ describe('extract -f A PATH... and list -f A PATH... (CLI)', () => {
     expect(l.stderr).toMatch(/"nope": not found in archive/);
     // "a/b/needle" is not a prefix of a/b/needle.bin's components.
     expect(portarc(['extract', '-f', tar, '-C', out, 'a/b/needle']).status).toBe(2);
+  });
+
+  it('-O of a hardlink whose target is not selected, from a stream: named, exit 2 (it printed nothing, exit 0)', () => {
+    const r = spawnSync(process.execPath, [BIN, 'extract', '-O', '-f', '-', 'z/link.bin'], { input: readFileSync(tar), maxBuffer: 1 << 28 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.toString()).toMatch(/entry "\.\/z\/link\.bin": not extracted: hardlink to "\.\/a\/b\/needle\.bin", which was not selected/);
   });
 
   it('stdin is one streaming pass; a hardlink whose target is not selected cannot be copied from it and fails loudly', () => {

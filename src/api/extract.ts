@@ -369,8 +369,9 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
   let check: ContentCheck | undefined;
   let lastOffset: number | undefined;
   try {
-    // No second pass for a hardlink whose target was passed over: the callback is told it is not there.
-    const pick = await selection(source, options, filesOnly ? 'ignore' : 'report');
+    // No second pass for a hardlink whose target was passed over: at random, its target's content
+    // comes as a copy; in a pass, the callback is told it is not there (damage naming it, exit 2).
+    const pick = await selection(source, options, 'report');
     const input = pick.input ?? source;
     // The callback may keep chunks as long as it likes: never hand it a reused buffer.
     archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, keepsChunks: true, signal, headerDigests: declaresManifest, ignoreZeros: options.ignoreZeros }));
