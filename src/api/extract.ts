@@ -341,8 +341,9 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
 
 /**
  * The content of the regular files extract() would restore, handed to `onFile` (the CLI's -O, as
- * tar's): hardlinks hand nothing (their target hands the content), so a selected hardlink whose
- * target was not selected is passed over. Checked against the manifest as extract() checks: a
+ * tar's): hardlinks hand nothing (their target hands the content); a selected hardlink whose
+ * target was not selected hands its target's content by random access, and is named as not
+ * extracted in a single pass (GNU tar prints nothing for it). Checked against the manifest as extract() checks: a
  * mismatch is an ExtractDamagedError at the end, after the bytes were handed out.
  */
 export async function extractFiles(source: ArchiveSource, onFile: EntryCallback, options: ExtractOptions = {}): Promise<ExtractResult> {
@@ -547,7 +548,7 @@ interface Selection {
 async function selection(source: ArchiveSource, options: ExtractOptions, unpickedLinks: 'copy' | 'report' | 'ignore' = 'copy'): Promise<Selection> {
   const paths = options.paths ?? [];
   const all: Selection = { skip: () => undefined, takeLinks: () => new Map(), done: () => undefined };
-  // At random, a hardlink whose target is not selected is handed over as a copy (not for files only: it hands nothing).
+  // At random, a hardlink whose target is not selected is handed over as a copy.
   const copyLinks = unpickedLinks !== 'ignore';
   if (isUrl(source)) {
     // A URL's .tar.gz (say) cannot be read at random: its bytes in order go through the whole pass.
