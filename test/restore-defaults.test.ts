@@ -420,6 +420,30 @@ with tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT) as t:
   });
 });
 
+describe('an access ACL that cannot be set here', () => {
+  it('leaves the mode as the header gives it (as GNU tar), not the mask as group bits; verify -C expects the same', () => {
+    // The mask's bits went to the owning group anyway: a 0640 file came out 0670.
+    const base = tempDir('acl-unset');
+    const archive = join(base, 'mask.tar');
+    execFileSync('python3', ['-c', `
+import tarfile, io, sys
+with tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT) as t:
+    for n, a in [('bigid', 'user::rw-,user:nosuch:rwx:4294967296,group::r--,mask::rwx,other::---'), ('noname', 'user::rw-,user:nosuchuser:rwx,group::r--,mask::rwx,other::---')]:
+        i = tarfile.TarInfo(n); i.mode = 0o640; i.size = 1; i.pax_headers = {'SCHILY.acl.access': a}
+        t.addfile(i, io.BytesIO(b'x'))
+`, archive]);
+    const out = join(base, 'out');
+    const x = portarc(['extract', '-f', archive, '-C', out]);
+    expect(x.status).toBe(1);
+    expect(x.stderr).toMatch(/bigid: acl: .*beyond the ids of this system/);
+    expect(x.stderr).toMatch(/noname: acl: .*"nosuchuser" has no id here/);
+    for (const n of ['bigid', 'noname']) expect(lstatSync(join(out, n)).mode & 0o777, n).toBe(0o640);
+    const v = portarc(['verify', '-f', archive, '-C', out]);
+    expect(v.stdout).not.toMatch(/: mode: /);
+    expect(v.stdout).toMatch(/bigid: acl: /);
+  });
+});
+
 describe('ACLs the destination would add', () => {
   // A directory with a default ACL gives every new file and directory in it an ACL: restored
   // there, a 0640 file of the archive was readable by user 777 (user:777:rwx, mask r--), exit 0,

@@ -73,8 +73,10 @@ export function ownerOf(entry: Entry, numericOwner: boolean): { uid: number; gid
  * mask the group bits are the mask's (spec §9.1); `untrusted` applies the data filter; without
  * samePermissions setuid/setgid are cleared.
  */
-export function modeOf(entry: Entry, p: Profile): { mode: number; dropped?: 'setid' | 'modes' } {
-  const mode = effectiveMode(entry.mode, entry.aclAccess) & 0o7777;
+export function modeOf(entry: Entry, p: Profile, aclSet = true): { mode: number; dropped?: 'setid' | 'modes' } {
+  // An access ACL that is not set leaves the mode as the header gives it, as GNU tar leaves it:
+  // its mask as the group bits would grant the owning group what group:: does not (0640 → 0670).
+  const mode = effectiveMode(entry.mode, aclSet ? entry.aclAccess : undefined) & 0o7777;
   if (p.untrusted) {
     const strict = dataFilterMode(entry.type, mode);
     return strict === mode ? { mode } : { mode: strict, dropped: 'modes' };
@@ -86,6 +88,18 @@ export function modeOf(entry: Entry, p: Profile): { mode: number; dropped?: 'set
 /** File capabilities and trusted.* grant privileges as surely as a setuid bit: they go with it. */
 export function withheldXattr(name: string, p: Profile): boolean {
   return !p.samePermissions && (name === 'security.capability' || name.startsWith('trusted.'));
+}
+
+/** The largest uid or gid this system sets (2^32 − 1 is "no change" to chown). */
+export const MAX_ID = 2 ** 32 - 2;
+
+/** Why restore cannot set this ACL here (an entry without an id, or one beyond MAX_ID), or undefined. */
+export function aclUnsettable(acl: AclEntry[], numericOwner: boolean): string | undefined {
+  const { acl: resolved, unresolved } = resolveAcl(acl, numericOwner);
+  if (unresolved) return `${unresolved.tag} "${unresolved.name}" has no id here`;
+  const beyond = resolved.find((e) => e.id !== undefined && !(e.id >= 0 && e.id <= MAX_ID));
+  if (beyond) return `${beyond.tag} id ${beyond.id} is beyond the ids of this system (0-${MAX_ID}); not set`;
+  return undefined;
 }
 
 /**

@@ -23,7 +23,7 @@ import { DeepPaths } from './deep-paths.js';
 import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { hostPlatform, showName, type Platform } from './platform.js';
 import { loadSys, type AclXattr, type BatchFailure, type BatchFile, type BatchResult, type Sys } from './sys.js';
-import { modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
+import { MAX_ID, aclUnsettable, modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
 
 /** What a restore restores (ProfileOptions: -p, owners, permissions, --untrusted, ids, -P), and how. */
 export interface RestoreOptions extends ProfileOptions {
@@ -113,7 +113,6 @@ const RENAME_BATCH_BYTES = 256 * 1024 * 1024;
 const SMALL_FILE = 256 * 1024;
 
 /** The largest uid or gid a 32-bit uid_t/gid_t holds: (uid_t)-1 means "unchanged" to chown. */
-const MAX_ID = 2 ** 32 - 2;
 
 /** Times that fit a 32-bit time_t (1901-12-13 to 2038-01-19): what every filesystem here holds. */
 const SAFE_NS_MIN = -(2n ** 31n) * 1_000_000_000n;
@@ -937,17 +936,18 @@ export class Restorer {
     }
     if (entry.selinux && this.platform.selinux) plan.losses.push({ what: 'selinux', reason: `"${entry.selinux}" not set: ${this.platform.selinux}` });
     else if (entry.selinux) plan.xattrs.push({ name: 'security.selinux', value: Buffer.from(entry.selinux + '\0'), what: 'selinux' });
+    let accessSet = false;
     if (this.platform.acls && (entry.aclAccess?.length || entry.aclDefault?.length)) {
       plan.losses.push({ what: 'acl', reason: `not set: ${this.platform.acls}` });
     } else {
-      this.planAcl(plan, 'system.posix_acl_access', entry.aclAccess);
+      accessSet = this.planAcl(plan, 'system.posix_acl_access', entry.aclAccess);
       if (deferredAcl) this.planAcl(plan, 'system.posix_acl_default', entry.aclDefault);
       else if (entry.aclDefault?.length) plan.losses.push({ what: 'acl', reason: 'only directories carry default ACLs' });
     }
     // chmod after chown (chown clears setuid/setgid) and after the ACL (which rewrites group bits).
     // With an ACL mask, the group bits of st_mode are the mask: take them from the ACL, since
     // bsdtar stores the group:: entry's bits in the mode field and chmod would overwrite the mask.
-    const { mode, dropped } = modeOf(entry, this.profileOf);
+    const { mode, dropped } = modeOf(entry, this.profileOf, accessSet);
     if (dropped) this.dropped[dropped]++;
     const kept = this.platform.keptMode(mode, entry.type === 'directory');
     if (entry.type !== 'symlink' && kept !== mode) {
@@ -1035,19 +1035,16 @@ export class Restorer {
     this.pendingXattrs.push({ path: abs, name, value, entry: entry.name, what });
   }
 
-  private planAcl(plan: MetadataPlan, name: string, acl: AclEntry[] | undefined): void {
-    if (!acl?.length) return;
-    const { acl: resolved, unresolved } = resolveAcl(acl, this.profileOf.numericOwner);
-    if (unresolved) {
-      plan.losses.push({ what: 'acl', reason: `${name}: ${unresolved.tag} "${unresolved.name}" has no id here` });
-      return;
+  /** Plan setting an ACL; false when there is none to set, or it cannot be set here (a loss). */
+  private planAcl(plan: MetadataPlan, name: string, acl: AclEntry[] | undefined): boolean {
+    if (!acl?.length) return false;
+    const cannot = aclUnsettable(acl, this.profileOf.numericOwner);
+    if (cannot) {
+      plan.losses.push({ what: 'acl', reason: `${name}: ${cannot}` });
+      return false;
     }
-    const beyond = resolved.find((e) => e.id !== undefined && !(e.id >= 0 && e.id <= MAX_ID));
-    if (beyond) {
-      plan.losses.push({ what: 'acl', reason: `${name}: ${beyond.tag} id ${beyond.id} is beyond the ids of this system (0-${MAX_ID}); not set` });
-      return;
-    }
-    plan.xattrs.push({ name, value: encodeAclXattr(resolved), what: 'acl' });
+    plan.xattrs.push({ name, value: encodeAclXattr(resolveAcl(acl, this.profileOf.numericOwner).acl), what: 'acl' });
+    return true;
   }
 
   private async flushXattrs(): Promise<void> {
