@@ -374,6 +374,40 @@ describe.each(EXTS)('%s with embedded recovery data', (ext) => {
     }
   });
 
+  it('both locators damaged and the file\'s length changed: repair refuses (exit 2, nothing written), never a region of a guessed size', async () => {
+    // The count was taken from the changed length: "repaired", exit 0, a file of another size.
+    const a = await archive(ext);
+    const { archiveLength: P, regionLength: R } = a.region;
+    const locW = wrappedSize(a.region.container, LOCATOR_PACKET);
+    const lead = ext === 'tar.zst' ? 8 : ext === 'tar.gz' ? 16 : 0;
+    for (const [label, change] of [
+      ['appended', (b: Buffer) => Buffer.concat([b, Buffer.alloc(600)])],
+      ['cut', (b: Buffer) => b.subarray(0, b.length - 400)],
+    ] as const) {
+      const f = copyOf(a, `guess-${ext}-${label}`);
+      burst(f, P + lead + 70, 20);
+      burst(f, P + R - locW + lead + 70, 20);
+      writeFileSync(f, change(readFileSync(f)));
+      const out = `${f}.out`;
+      const r = portarc(['repair', '-f', f, '-o', out]);
+      expect(r.status, `${label}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/cannot be rebuilt byte for byte: both its locators are damaged|no recovery data/);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
+  it('-o naming the archive by its own name is refused, as any other way of naming it (the original was replaced)', async () => {
+    const a = await archive(ext);
+    const name = `self-${ext}`;
+    const f = copyOf(a, name);
+    burst(f, 600, 4);
+    const damaged = readFileSync(f);
+    const r = portarc(['repair', '-f', name, '-o', name], { cwd: dir });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`-o ${name} is the archive itself: use --in-place`);
+    expect(readFileSync(f).equals(damaged)).toBe(true);
+  });
+
   it('embedRecovery() on an archive made without recovery data embeds it; again with another percentage it replaces the region', async () => {
     const sub = join(dir, `later-${ext}`);
     mkdirSync(sub);

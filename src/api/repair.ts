@@ -169,7 +169,11 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
       input = sliceView(fh, 0, region.archiveLength);
       regionDamage = e.check.damaged.length;
       // The same region again after the repaired archive: same slices, blocks, name and creator.
-      const blocks = e.check.recoveryCount > 0 ? e.check.recoveryCount : Math.max(0, ...set.recovery.map((r) => r.exponent + 1));
+      // Its number of blocks must be known to write it again byte for byte (a guess wrote another region, exit 0).
+      if (e.check.recoveryCount <= 0) {
+        throw new DamagedError('the embedded recovery data cannot be rebuilt byte for byte: both its locators are damaged and the file is not the length of any region (bytes appended or cut), so its number of blocks is not known; nothing was written', { archive });
+      }
+      const blocks = e.check.recoveryCount;
       again = { sliceSize: set.sliceSize, recovery: blocks, name: set.desc.name, creator: set.creator ?? CREATOR };
     } else {
       const found = await loadRecoverySet(archive).catch((e) => {
@@ -188,6 +192,13 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
       throw new UsageError(`the recovery data ${basename(archive)}.par2 describes another archive (this one is intact: every byte checked against its manifest): nothing was done; make a new set (create --recovery, par2 create)`, { archive });
     }
     const target = options.inPlace ? archive : (options.output ?? `${archive}.repaired`);
+    if (!options.inPlace) {
+      // Never overwrite the damaged original by accident through -o (by its own name too: the
+      // original was replaced, and its mode widened to the umask's).
+      const same = await stat(target).then((t) => t, () => undefined);
+      const src = await fh.stat();
+      if (same && same.ino === src.ino && same.dev === src.dev) throw new UsageError(`-o ${target} is the archive itself: use --in-place`);
+    }
     if (st.damagedBlocks === 0 && check.length === check.expected && regionDamage === 0) {
       // Nothing to do; a copy only when one was asked for by name.
       if (options.output === undefined || options.inPlace) return { ...st, output: archive, repairedBlocks: 0, regionRewritten: false };
@@ -195,12 +206,6 @@ export async function repair(archive: string, options: RepairOptions = {}): Prom
         throw ioError(e, 'cannot write the repaired archive', target);
       });
       return { ...st, output: target, repairedBlocks: 0, regionRewritten: false };
-    }
-    if (!options.inPlace && target !== archive) {
-      // Never overwrite the damaged original by accident through -o.
-      const same = await stat(target).then((t) => t, () => undefined);
-      const src = await fh.stat();
-      if (same && same.ino === src.ino && same.dev === src.dev) throw new UsageError(`-o ${target} is the archive itself: use --in-place`);
     }
     tmp = `${target}.repair-${process.pid}`;
     const out = await open(tmp, again ? 'w+' : 'w').catch((e) => {

@@ -57,12 +57,22 @@ export async function inspectRegion(fh: PositionalFile, r: EmbeddedRegion, archi
     const critical = sizes.map((s) => HEADER_SIZE + s!);
     const packetSize = HEADER_SIZE + 4 + set.sliceSize;
     const fixed = 2 * wrappedSize(r.container, LOCATOR_PACKET) + 2 * critical.reduce((t, n) => t + wrappedSize(r.container, n), 0);
-    if (recoveryCount < 0) recoveryCount = Math.floor((r.regionLength - fixed) / wrappedSize(r.container, packetSize));
+    if (recoveryCount < 0) {
+      // Both locators damaged: the count from the region's length, which the file's length gives.
+      // A region of n blocks has one length (spec §10.1: tar pads it to 512): a file with bytes
+      // appended or cut gives none, and the count stays unknown (a guess rebuilt another region,
+      // "repaired", exit 0).
+      const n = Math.floor((r.regionLength - fixed) / wrappedSize(r.container, packetSize));
+      const unpadded = fixed + n * wrappedSize(r.container, packetSize);
+      const pad = r.container === 'tar' ? (512 - ((r.archiveLength + unpadded) % 512)) % 512 : 0;
+      if (unpadded + pad === r.regionLength) recoveryCount = n;
+      else damaged.push({ range: [r.archiveLength, r.archiveLength + r.regionLength], what: 'recovery data: both locators are damaged and the file is not the length of any region (bytes appended or cut): its number of blocks is not known' });
+    }
     // Intact packets by where their header is in the file.
     const at = new Map<number, Scanned>();
     for (const p of packets) at.set(view.fileOffset(p.bodyAt - HEADER_SIZE), p);
     const lead = r.container === 'zstd' ? 8 : r.container === 'gzip' ? 16 : 0;
-    for (const e of regionLayout(r, critical, packetSize, recoveryCount)) {
+    for (const e of recoveryCount < 0 ? [] : regionLayout(r, critical, packetSize, recoveryCount)) {
       const range: [number, number] = [e.at, e.at + e.size];
       if (e.kind === 'padding') {
         if (!(await zeros(fh, e.at, e.size))) damaged.push({ range, what: 'recovery data: the padding before the last locator is not zeros' });
