@@ -278,6 +278,36 @@ describe('damage beyond the budget', () => {
   });
 });
 
+describe('verify of the recovery set beside an archive', () => {
+  it('zeros appended to an intact archive are bytes too many, not a set for another archive; an unusable set is damage (exit 2)', () => {
+    // Appended zeros made verify call the set stale ("describes another archive", exit 0) though
+    // repair used it; a set whose slice checksums were damaged was "unusable" with exit 0.
+    const d = tempDir('rec-verify');
+    mkdirSync(join(d, 't'));
+    writeFileSync(join(d, 't', 'f'), Buffer.from(Array.from({ length: 50_000 }, (_, i) => (i * 7) & 0xff)));
+    const a = join(d, 'a.tar');
+    expect(portarc(['create', '-q', '-f', a, '--recovery', '10%', '-C', join(d, 't'), '.']).status).toBe(0);
+    appendFileSync(a, Buffer.alloc(1024));
+    const v = portarc(['verify', '-f', a]);
+    expect(v.stdout).not.toMatch(/describes another archive/);
+    expect(v.stdout).toMatch(/0 damaged blocks and 1024 bytes too many, repairable/);
+    const par2 = readFileSync(`${a}.par2`);
+    const ifsc = par2.indexOf('PAR 2.0\0IFSC\0\0\0', 0, 'latin1');
+    expect(ifsc).toBeGreaterThan(0);
+    par2[ifsc + 40]! ^= 1;
+    writeFileSync(`${a}.par2`, par2);
+    for (const vol of readdirSync(d).filter((n) => n.includes('.vol'))) {
+      const b = readFileSync(join(d, vol));
+      const at = b.indexOf('PAR 2.0\0IFSC\0\0\0', 0, 'latin1');
+      if (at >= 0) (b[at + 40]! ^= 1), writeFileSync(join(d, vol), b);
+    }
+    truncateSync(a, statSync(a).size - 1024);
+    const u = portarc(['verify', '-f', a]);
+    expect(u.stdout).toMatch(/recovery data: unusable/);
+    expect(u.status).toBe(2);
+  });
+});
+
 describe('interop with par2cmdline', () => {
   const dir = tempDir('recovery-par2');
   const src = makeTree(dir, 16);

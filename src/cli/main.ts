@@ -129,8 +129,9 @@ async function recoveryLine(file: string, intact: boolean, embedded?: RecoverySt
     const s = embedded ?? (await recoveryStatus(file));
     if (!s) return undefined;
     const bad = s.damagedBlocks + (s.length > s.expected ? 1 : 0);
-    // Every byte proven intact by the manifest: a set that disagrees was made for another archive.
-    if (bad > 0 && intact) {
+    // Every byte proven intact by the manifest: a set whose blocks disagree was made for another
+    // archive. (Bytes appended after the archive's end are not that: the set still fits it.)
+    if (s.damagedBlocks > 0 && intact) {
       const text = `recovery data: describes another archive (this one is intact against its manifest): make a new set`;
       return { text, damaged: false, json: { ...s, stale: true, text } };
     }
@@ -139,8 +140,9 @@ async function recoveryLine(file: string, intact: boolean, embedded?: RecoverySt
     const text = `recovery data${s.embedded ? ' (embedded)' : ''}: ${s.blocks} blocks of ${s.sliceSize} bytes; ${damage}; ${Math.max(0, s.blocks - s.damagedBlocks)} blocks of budget left${own}`;
     return { text, damaged: bad > 0 || own !== '', json: { ...s, text } };
   } catch (err) {
+    // Recovery data that cannot be used is damage to the backup, as embedded data's is (exit 2).
     const text = `recovery data: unusable: ${err instanceof Error ? err.message : String(err)}`;
-    return { text, damaged: false, json: { error: text } };
+    return { text, damaged: true, json: { error: text } };
   }
 }
 
