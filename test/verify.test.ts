@@ -485,6 +485,30 @@ open(sys.argv[2], 'wb').write(t)
     await expect(open(bad)).rejects.toThrow(/the manifest does not match its digest in the trailer/);
   });
 
+  it("a zip whose trailer's magic line is damaged: verify and extract name the trailer (exit 2), not a silent OK", () => {
+    // The trailer not found, both fell back to the manifest in the stream, unvouched: exit 0.
+    const s = join(dir, 'zt-src');
+    mkdirSync(s);
+    writeFileSync(join(s, 'a'), 'hi\n');
+    const z = join(dir, 'zt.zip');
+    expect(portarc(['create', '-f', z, '-C', s, '.']).status).toBe(0);
+    const b = readFileSync(z);
+    b[b.lastIndexOf('PORTARC-TRAILER') + 3]! ^= 1;
+    const bad = join(dir, 'zt-bad.zip');
+    writeFileSync(bad, b);
+    const v = portarc(['verify', '-f', bad]);
+    expect(v.status).toBe(2);
+    expect(v.stdout).toMatch(/damaged: trailer, .*the end record's comment does not hold the trailer/);
+    const x = portarc(['extract', '-f', bad, '-C', mkdtempSync(join(dir, 'zt-'))]);
+    expect(x.status).toBe(2);
+    expect(x.stderr).toMatch(/entry "\.portarc\/trailer": the end record's comment does not hold the trailer/);
+    // Without a manifest, a zip has no trailer to miss.
+    const plain = join(dir, 'zt-plain.zip');
+    expect(portarc(['create', '--no-manifest', '-f', plain, '-C', s, '.']).status).toBe(0);
+    expect(portarc(['verify', '-f', plain]).status).toBe(0);
+    expect(portarc(['extract', '-f', plain, '-C', mkdtempSync(join(dir, 'zt-'))]).status).toBe(0);
+  });
+
   it('create --no-manifest writes a plain archive, which verify checks structurally only', () => {
     const f = join(dir, 'plain.tar');
     expect(portarc(['create', '--no-manifest', '-f', f, '-C', src, '.']).status).toBe(0);

@@ -70,6 +70,8 @@ export class ContentCheck {
   private why: string | undefined;
   /** Why the stream check could not use the manifest, until the trailer says whether it is intact. */
   private unchecked: string | undefined;
+  /** A zip file's trailer (ContentCheck.open): its manifest-sha256, '' when it has no intact one. */
+  private zipTrailer: string | undefined;
 
   private constructor(private expected: ExpectedDigests | undefined) {}
 
@@ -86,6 +88,9 @@ export class ContentCheck {
     const got: ExpectedResult = await openExpected(source).catch(() => ({}));
     const c = new ContentCheck(got.expected);
     c.why = got.why;
+    // A zip's trailer is its end record's comment, which no member brings: known now ('' when it
+    // has none: a manifest checked without one is reported at the end).
+    if (!got.expected && got.zipTrailerSha256 !== undefined) c.zipTrailer = got.zipTrailerSha256;
     const central = got.expected?.centralDamage;
     if (central) c.damaged.push({ what: central.what, range: central.range });
     return c;
@@ -290,6 +295,7 @@ export class ContentCheck {
       this.metNames = [];
       if (whole) {
         this.xmlSha256 = xmlHash.digest('hex');
+        this.zipTrailerCheck();
         this.compareManifest();
       }
     } catch (err) {
@@ -298,7 +304,18 @@ export class ContentCheck {
       this.unchecked = `contents not checked against the manifest: ${(err as Error).message}`;
       while (!whole) await step();
       this.xmlSha256 = xmlHash.digest('hex');
+      this.zipTrailerCheck();
       this.compareManifest();
+    }
+  }
+
+  /** A zip file: its trailer's digest of the manifest is known from the start; none is damage. */
+  private zipTrailerCheck(): void {
+    if (this.zipTrailer === undefined || this.trailerSha256 !== undefined) return;
+    if (this.zipTrailer) this.trailerSha256 = this.zipTrailer;
+    else {
+      this.trailerSha256 = '';
+      this.lost.push({ path: TRAILER_NAME, what: "the end record's comment does not hold the trailer the archive's manifest goes with (damaged or rewritten): the manifest the contents were checked against could not be checked itself" });
     }
   }
 

@@ -67,6 +67,8 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
   let length: number | undefined;
   let recovery: RecoveryStatus | undefined;
   let embedded = false;
+  /** A zip file whose end record's comment holds no trailer: one with a manifest has lost it. */
+  let zipNoTrailer: [number, number] | undefined;
   try {
     if (typeof source === 'string' && source !== '-') {
       const file = await open(source, 'r').catch((e) => {
@@ -112,6 +114,8 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
             useManifest = false;
           } else if (loc?.problem) {
             damaged.push({ part: 'trailer', range: [loc.at, loc.at + TRAILER_TEXT_SIZE], what: loc.problem });
+          } else if (!loc && format === 'zip') {
+            zipNoTrailer = [Math.max(0, size - TRAILER_TEXT_SIZE), size];
           }
         }
       } finally {
@@ -122,6 +126,12 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
     const stream = typeof source === 'string' || source instanceof Uint8Array ? source : abortable(source as AsyncIterable<Buffer>, signal);
     const r = await verifyStream(stream, { useManifest, path: typeof source === 'string' && source !== '-' ? source : undefined, length, limits: options.limits, signal }, damaged);
     throwIfAborted(signal);
+    // The manifest was found (the archive declares it), the trailer that vouches for it not: its
+    // magic line damaged, the zip's end record and comment rewritten. (A tar's is a member: the
+    // stream check names it.)
+    if (zipNoTrailer && r.checkedContent && !damaged.some((d) => d.part === 'trailer')) {
+      damaged.push({ part: 'trailer', range: zipNoTrailer, what: "the end record's comment does not hold the trailer the archive's manifest goes with (damaged or rewritten): the manifest could not be checked against it" });
+    }
     return {
       ok: damaged.length === 0,
       damaged: ordered(damaged),

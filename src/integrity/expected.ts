@@ -42,6 +42,12 @@ export interface ExpectedDigests {
 export interface ExpectedResult {
   expected?: ExpectedDigests;
   why?: string;
+  /**
+   * A zip file (whose trailer is no member a stream reads): what its trailer says of the manifest
+   * (`manifest-sha256`), or '' when it has no intact trailer, for the stream check to hold the
+   * manifest against (spec/manifest.md §11.2 item 6).
+   */
+  zipTrailerSha256?: string;
 }
 
 /**
@@ -64,8 +70,9 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
     const region = await findEmbedded(readAtOf(fh), size);
     if (region) size = region.archiveLength;
     const loc = await locateTrailer(fh, size, format);
-    if (!loc) return {};
-    if (!loc.trailer) return { why: `the trailer is damaged (${loc.problem ?? 'unreadable'})` };
+    const zipTrailerSha256 = format === 'zip' ? (loc?.trailer?.manifestSha256 ?? '') : undefined;
+    if (!loc) return { zipTrailerSha256 };
+    if (!loc.trailer) return { why: `the trailer is damaged (${loc.problem ?? 'unreadable'})`, zipTrailerSha256 };
     // Off the block grid: bytes inserted or deleted before it moved it, and the manifest with it.
     // Members are still checked at their own offsets: those before the damage match, the one it
     // is in does not (set aside), and the reader finds none after it (named as not extracted).
@@ -77,7 +84,7 @@ export async function openExpected(path: string): Promise<ExpectedResult> {
     // A damaged manifest would condemn good files: it is used only when its XML matches the trailer.
     const hash = createHash('sha256');
     for await (const c of fileChunks(fh, manifestData, manifestData + manifestSize)) hash.update(c);
-    if (hash.digest('hex') !== manifestSha256) return { why: 'the manifest does not match the digest in the trailer' };
+    if (hash.digest('hex') !== manifestSha256) return { why: 'the manifest does not match the digest in the trailer', zipTrailerSha256 };
     let centralDamage: ExpectedDigests['centralDamage'];
     if (format === 'zip') {
       const cd = createHash('sha256');
