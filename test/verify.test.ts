@@ -485,6 +485,22 @@ open(sys.argv[2], 'wb').write(t)
     await expect(open(bad)).rejects.toThrow(/the manifest does not match its digest in the trailer/);
   });
 
+  it('a tar whose trailer member is gone (zeroed): extract names it (exit 2), as verify does, from a file and a stream', () => {
+    // The stream check used the manifest without anything vouching for it: exit 0.
+    const listing = JSON.parse(portarc(['list', '--json', '--all', '-f', tar]).stdout).entries as Array<{ path: string; offset: number }>;
+    const at = listing.find((e) => e.path === '.portarc/trailer')!.offset;
+    const b = readFileSync(tar);
+    const gone = Buffer.concat([b.subarray(0, at), Buffer.alloc(b.length - at)]);
+    const f = join(dir, 'no-trailer.tar');
+    writeFileSync(f, gone);
+    expect(portarc(['verify', '-f', f]).status).toBe(2);
+    for (const [args, input] of [[['extract', '-f', f], undefined], [['extract', '-f', '-'], gone]] as const) {
+      const r = portarc([...args, '-C', mkdtempSync(join(dir, 'nt-'))], { input });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/entry "\.portarc\/trailer": no trailer after the manifest/);
+    }
+  });
+
   it("a zip whose trailer's magic line is damaged: verify and extract name the trailer (exit 2), not a silent OK", () => {
     // The trailer not found, both fell back to the manifest in the stream, unvouched: exit 0.
     const s = join(dir, 'zt-src');

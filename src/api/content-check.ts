@@ -72,6 +72,8 @@ export class ContentCheck {
   private unchecked: string | undefined;
   /** A zip file's trailer (ContentCheck.open): its manifest-sha256, '' when it has no intact one. */
   private zipTrailer: string | undefined;
+  /** The container read: in a tar, the trailer is a member after the manifest (trailerMissing). */
+  private container: 'tar' | 'zip' | undefined;
 
   private constructor(private expected: ExpectedDigests | undefined) {}
 
@@ -82,11 +84,12 @@ export class ContentCheck {
   };
 
   /** `stream`: check as a stream does, at each manifest member (archives concatenated, §4.7). */
-  static async open(source: ArchiveSource, stream = false): Promise<ContentCheck> {
-    if (typeof source !== 'string' || source === '-' || stream) return new ContentCheck(undefined);
+  static async open(source: ArchiveSource, stream = false, container?: 'tar' | 'zip'): Promise<ContentCheck> {
+    if (typeof source !== 'string' || source === '-' || stream) return Object.assign(new ContentCheck(undefined), { container });
     // An archive that cannot be opened here is reported by the reader, which opens it too.
     const got: ExpectedResult = await openExpected(source).catch(() => ({}));
     const c = new ContentCheck(got.expected);
+    c.container = container;
     c.why = got.why;
     // A zip's trailer is its end record's comment, which no member brings: known now ('' when it
     // has none: a manifest checked without one is reported at the end).
@@ -115,6 +118,7 @@ export class ContentCheck {
   newArchive(base: number): void {
     if (base === this.base) return;
     this.endOfArchive();
+    this.trailerMissing();
     this.base = base;
     this.metNames = [];
     this.xmlSha256 = this.trailerSha256 = undefined;
@@ -309,6 +313,17 @@ export class ContentCheck {
     }
   }
 
+  /**
+   * The stream check read the manifest, and no trailer came after it (cut off, or zeroed): the
+   * manifest the contents were checked against was vouched for by nothing (verify: "no trailer
+   * after the manifest"). Damage, reported on the trailer.
+   */
+  private trailerMissing(): void {
+    if (this.container !== 'tar' || this.xmlSha256 === undefined || this.trailerSha256 !== undefined) return;
+    this.trailerSha256 = '';
+    this.lost.push({ path: TRAILER_NAME, what: 'no trailer after the manifest (cut off, or lost to damage): the manifest the contents were checked against could not be checked itself' });
+  }
+
   /** A zip file: its trailer's digest of the manifest is known from the start; none is damage. */
   private zipTrailerCheck(): void {
     if (this.zipTrailer === undefined || this.trailerSha256 !== undefined) return;
@@ -379,6 +394,7 @@ export class ContentCheck {
         this.lost.push({ path: displayName(e.path), what: `the manifest lists it at offset ${e.offset}, after the end of the archive as read (at the member at offset ${lastOffset}); not extracted`, range: [e.offset, e.end] });
       }
     }
+    this.trailerMissing();
     if (this.unchecked) this.warnings.push(this.unchecked); // no intact trailer came to judge the manifest
     this.unchecked = undefined;
     if (this.expected?.problem) this.warnings.push(`contents not checked against the manifest: ${this.expected.problem}`);

@@ -41,7 +41,7 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
   try {
     if (copies && typeof source === 'string' && source !== '-') targets = await hardlinkTargets(source, signal);
     archive = await openArchive(source, { keepsChunks: true, signal, headerDigests: declaresManifest });
-    check = await ContentCheck.open(source);
+    check = await ContentCheck.open(source, false, archive.format);
     check.nothingOnDisk = true;
   } catch (err) {
     await opened.abort();

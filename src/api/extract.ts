@@ -235,7 +235,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     const pick = await selection(source, options);
     const input = pick.input ?? source;
     archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, signal, headerDigests: declaresManifest, ignoreZeros: options.ignoreZeros }));
-    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input, options.ignoreZeros === true);
+    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input, options.ignoreZeros === true, archive.format);
     if (archive.skipped) check.skipped = archive.skipped;
     const stop = abortPoint(signal);
     for await (const { entry: stored1, body: stored, offset, headerSha256, archiveStart } of archive.members) {
@@ -376,7 +376,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
     const input = pick.input ?? source;
     // The callback may keep chunks as long as it likes: never hand it a reused buffer.
     archive = pick.random ?? (await openArchive(input, { limits: options.limits, salvage: true, keepsChunks: true, signal, headerDigests: declaresManifest, ignoreZeros: options.ignoreZeros }));
-    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input, options.ignoreZeros === true);
+    check = pick.random ? ContentCheck.byReader() : await ContentCheck.open(input, options.ignoreZeros === true, archive.format);
     if (archive.skipped) check.skipped = archive.skipped;
     // Read as a stream, a member is checked when the manifest arrives, after the callback has had
     // it: a mismatch is then reported (ExtractDamagedError), nothing is on disk to set aside.

@@ -506,7 +506,7 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
     // The signal also stops the skipping of members' data between the ones asked for.
     const a = await openArchive(input, { limits, signal, headerDigests: declaresManifest });
     archiveInfo = a.info;
-    const check = await ContentCheck.open('-');
+    const check = await ContentCheck.open('-', false, a.format);
     check.nothingOnDisk = true;
     try {
       for await (const m of a.members) {

@@ -77,7 +77,7 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
     // range is held against the manifest as it passes; from a stream, headers and bodies are
     // logged and held against it when it arrives (as extract does, spec/manifest.md §11).
     if (!expected) {
-      check = await ContentCheck.open(source);
+      check = await ContentCheck.open(source, false, archive.format);
       check.nothingOnDisk = true;
     }
     const fail = (d: ContentDamage | undefined) => {
