@@ -85,7 +85,11 @@ export class ContentCheck {
 
   /** `stream`: check as a stream does, at each manifest member (archives concatenated, §4.7). */
   static async open(source: ArchiveSource, stream = false, container?: 'tar' | 'zip'): Promise<ContentCheck> {
-    if (typeof source !== 'string' || source === '-' || stream) return Object.assign(new ContentCheck(undefined), { container });
+    if (typeof source !== 'string' || source === '-' || stream) {
+      const c = new ContentCheck(undefined);
+      c.container = container;
+      return c;
+    }
     // An archive that cannot be opened here is reported by the reader, which opens it too.
     const got: ExpectedResult = await openExpected(source).catch(() => ({}));
     const c = new ContentCheck(got.expected);

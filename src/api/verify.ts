@@ -97,16 +97,17 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
         if (format) {
           const loc = await locateTrailer(fh, size, format);
           const appended = format === 'tar' && loc?.trailer ? await appendedArchiveAt(fh, size, { ...loc, trailer: loc.trailer }) : undefined;
+          // Off the block grid: bytes inserted or deleted before the trailer; how far its manifest moved.
+          const moved = loc?.trailer && loc.offGrid ? await movedBy(fh, size, { ...loc, trailer: loc.trailer }) : 0;
           if (appended !== undefined) {
             // Archives concatenated: the first is checked as a stream, against the manifest in it,
             // and what follows its end is named there.
             notes.push(`the trailer at the end of the file is that of an archive appended at offset ${appended}`);
-          } else if (loc?.trailer && loc.offGrid && (await movedBy(fh, size, { ...loc, trailer: loc.trailer })) === undefined) {
+          } else if (loc?.trailer && moved === undefined) {
             // Off the block grid, its manifest not at the moved place: as if there were none.
             notes.push(`a trailer was found off the 512-byte block grid, at offset ${loc.at}, and no manifest at the place it would have moved to: the archive is checked by its structure`);
           } else if (loc?.trailer) {
-            // Off the grid: bytes inserted or deleted before it; the ranges say where.
-            const moved = loc.offGrid ? await movedBy(fh, size, { ...loc, trailer: loc.trailer }) : 0;
+            // Moved: the ranges say where the bytes were inserted or deleted.
             const r = await verifyRanges(fh, size, format, { ...loc, trailer: loc.trailer }, damaged, moved);
             throwIfAborted(signal); // a read refused by the signal may have been taken for damage
             if (r.manifestUsable) return { ok: damaged.length === 0, damaged: ordered(damaged), checkedContent: true, entries: r.entries, format, compression: 'none', method: 'ranges', notes, ...(recovery ? { recovery } : {}), ...(embedded ? { embeddedRecovery: true } : {}) };
