@@ -258,6 +258,9 @@ describe('verify -C through the CLI', () => {
     expect(portarc(['verify', '-f', archives['a.tar']!, '-C', out]).status).toBe(0);
     sh(`printf x >> .portarc/trailer`, out);
     expect(portarc(['verify', '-f', archives['a.tar']!, '-C', out]).stdout).toContain(`${out}/.portarc/trailer: size: archive 512, disk 513`);
+    // What else is in the manifest's directory is extra (it was never looked at).
+    sh(`printf evil > .portarc/evil`, out);
+    expect(portarc(['verify', '-f', archives['a.tar']!, '-C', out]).stdout).toContain(`${out}/.portarc/evil: extra: archive none, disk file`);
     // The getfattr/setfattr fallback sets times through Node's float seconds (spec §9.1): a
     // restore made so, checked so, is clean; the ns it lost show when checked with the addon (the
     // microsecond is kept; below it, Node 20 writes zeros and Node 24 a double's rounding noise).

@@ -135,6 +135,9 @@ export class TreeComparer {
     const key = keyOf(parts);
     const abs = this.paths.path(parts);
     if (optional && !lstatSync(abs, { throwIfNoEntry: false })) return;
+    // The manifest members on disk (extract --manifest): their directory holds nothing else, so
+    // what else is there is extra (it was never looked at: evil files beside the manifest passed).
+    if (optional && parts.length > 1) this.held.add(keyOf(parts.slice(0, -1)));
     // A later member of the same name replaces the earlier one on restore (tar's rule): only the
     // last is compared.
     if (this.entryKeys.has(key)) this.forget(key);
