@@ -579,7 +579,8 @@ async function selection(source: ArchiveSource, options: ExtractOptions, unpicke
         if (unpickedLinks === 'ignore') return true;
         const target = pathKey(entry.linkTarget);
         if (readAgain) return links.set(target, [...(links.get(target) ?? []), member]), true;
-        return `not extracted: hardlink to "${displayName(entry.linkTarget)}", which was not selected, and the input cannot be read twice: select "${displayName(entry.linkTarget)}" too`;
+        const why = probe ? 'content handed out (-O) is read in one pass' : 'the input cannot be read twice';
+        return `not extracted: hardlink to "${displayName(entry.linkTarget)}", which was not selected, and ${why}: select "${displayName(entry.linkTarget)}" too`;
       }
       return undefined;
     },
