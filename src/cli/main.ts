@@ -581,7 +581,7 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('verify')
-    .description('check an archive against its manifest and its own checksums; with -C, compare a restored tree with the archive; nothing is written (exit 0 clean, 2 damaged or different)')
+    .description('check an archive against its manifest and its own checksums; with -C, compare a restored tree with the archive; nothing is written (exit 0 clean, 1 with -C: clean but the reading warned, 2 damaged or different)')
     .requiredOption('-f, --file <archive>', 'archive to read ("-" for stdin)')
     .option('-C, --directory <dir>', 'compare the tree under DIR with the archive: content and every piece of metadata, as extract restores them')
     .option('--json', 'one JSON document: every damaged place (with -C: every difference), what was checked')
