@@ -129,6 +129,9 @@ export class ExtractDamagedError extends DamagedError {
 }
 
 /** A range the tar reader skipped, as a damage of the report: a lost member's data is the member's. */
+/** Damage in archive order; what has no range last. */
+const byRangeStart = (a: ExtractDamage, b: ExtractDamage): number => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER);
+
 function skippedDamage(s: SkippedRange): ExtractDamage {
   return { path: s.entry, what: s.entry === undefined ? describeSkipped(s) : `${describeSkipped(s)}; not extracted`, range: s.range };
 }
@@ -185,7 +188,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       ...restorer.damaged.map((f) => ({ path: f.path, what: f.what, range: check?.rangeOf(f.path), keptAs: f.keptAs })),
       ...(check?.damaged ?? []),
       ...(check?.lost ?? []),
-    ].sort((a, b) => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER)),
+    ].sort(byRangeStart),
   });
   /**
    * Selected hardlinks whose target the pass went by: a second pass over the file gives each target's
@@ -475,7 +478,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
       skipped: [],
       notes: [],
       notices: [...info.notices, ...notices],
-      damaged: [...found, ...(a.skipped ?? []).map(skippedDamage)].sort((x, y) => (x.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (y.range?.[0] ?? Number.MAX_SAFE_INTEGER)),
+      damaged: [...found, ...(a.skipped ?? []).map(skippedDamage)].sort(byRangeStart),
     };
   }
 }
@@ -545,15 +548,13 @@ interface Selection {
  * restored and a damaged file is set aside (open()'s streaming pass can only report it after the
  * fact; before it checked nothing, and a damaged file selected from a .tar.gz kept its name, exit 0).
  */
-async function selection(source: ArchiveSource, options: ExtractOptions, unpickedLinks: 'copy' | 'report' | 'ignore' = 'copy'): Promise<Selection> {
+async function selection(source: ArchiveSource, options: ExtractOptions, unpickedLinks: 'copy' | 'report' = 'copy'): Promise<Selection> {
   const paths = options.paths ?? [];
   const all: Selection = { skip: () => undefined, takeLinks: () => new Map(), done: () => undefined };
-  // At random, a hardlink whose target is not selected is handed over as a copy.
-  const copyLinks = unpickedLinks !== 'ignore';
   if (isUrl(source)) {
     // A URL's .tar.gz (say) cannot be read at random: its bytes in order go through the whole pass.
     const ra = await open(source, { limits: options.limits });
-    if (ra.info.method === 'manifest' && !options.ignoreZeros) return { ...all, random: await selected(ra, paths, options, copyLinks) };
+    if (ra.info.method === 'manifest' && !options.ignoreZeros) return { ...all, random: await selected(ra, paths, options) };
     await ra.close();
     const bytes = await urlBytes(source);
     return { ...(await selection(bytes, options, unpickedLinks)), input: bytes };
@@ -561,7 +562,7 @@ async function selection(source: ArchiveSource, options: ExtractOptions, unpicke
   if (!paths.length) return all;
   // Concatenated archives (ignoreZeros): the trailer at the end is the last one's; read them all.
   const probe = typeof source === 'string' && source !== '-' && !options.ignoreZeros ? await open(source, { limits: options.limits }).catch(() => undefined) : undefined;
-  if (probe?.info.method === 'manifest') return { ...all, random: await selected(probe, paths, options, copyLinks) };
+  if (probe?.info.method === 'manifest') return { ...all, random: await selected(probe, paths, options) };
   await probe?.close();
   const sel = selector(paths, { wildcards: options.wildcards });
   const unpicked = new Set<string>();
@@ -576,7 +577,6 @@ async function selection(source: ArchiveSource, options: ExtractOptions, unpicke
       }
       // Its target was passed over: a file is read again for its content (copyLinks), a stream cannot be.
       if (entry.type === 'hardlink' && entry.linkTarget && unpicked.has(pathKey(entry.linkTarget))) {
-        if (unpickedLinks === 'ignore') return true;
         const target = pathKey(entry.linkTarget);
         if (readAgain) return links.set(target, [...(links.get(target) ?? []), member]), true;
         const why = probe ? 'content handed out (-O) is read in one pass' : 'the input cannot be read twice';
@@ -597,7 +597,7 @@ async function selection(source: ArchiveSource, options: ExtractOptions, unpicke
  * The members PATHs select, as an OpenArchive: read at the manifest's offsets when the source is
  * seekable and has one, in a streaming pass otherwise (a URL); then the PATHs that selected nothing fail.
  */
-async function selected(ra: Awaited<ReturnType<typeof open>>, paths: string[], options: ExtractOptions, copyLinks: boolean): Promise<OpenArchive> {
+async function selected(ra: Awaited<ReturnType<typeof open>>, paths: string[], options: ExtractOptions): Promise<OpenArchive> {
   const sel = selector(paths, { wildcards: options.wildcards });
   // Read at the manifest's offsets, each member on its own: damage costs that member only (its
   // headers: named here; its data: when its body is read), as in a zip file.
@@ -605,7 +605,8 @@ async function selected(ra: Awaited<ReturnType<typeof open>>, paths: string[], o
   const skipped: SkippedRange[] = [];
   const onUnreadable = independent ? (err: ArchiveError, m: { name: string; range: [number, number] }) => skipped.push({ entry: m.name, what: err.reason, range: m.range }) : undefined;
   async function* members() {
-    for await (const m of ra.members((p) => !paths.length || sel.select(p), { copyLinks, onUnreadable })) yield m;
+    // At random, a hardlink whose target is not selected is handed over as a copy.
+    for await (const m of ra.members((p) => !paths.length || sel.select(p), { copyLinks: true, onUnreadable })) yield m;
     sel.checkAllMatched();
   }
   return {

@@ -63,9 +63,10 @@ export class ManifestRecorder {
   /** Wrap an entry's body so that its content digest is computed as the writer reads it. */
   body(entry: Entry, body: Body): Body {
     // Readers hide members of these names in an archive with a manifest (spec/manifest.md §2): a
-    // user's file of that name would never be listed or extracted. (./.portarc/... is another name.)
-    // And under `./` or `/` before it: GNU tar, bsdtar, unzip and 7-Zip take those off, and would
-    // extract the archive's own manifest over the user's file (exit 0).
+    // user's file of that name would never be listed or extracted. Under `./` or `/` too: GNU tar,
+    // bsdtar, unzip and 7-Zip take those off, and would extract the archive's own manifest over the
+    // user's file (exit 0). (bareName, not pathKey: this runs for every entry archived, and makes
+    // no string.)
     if (isManifestMember(bareName(entry.path), MANIFEST_FEATURES.compat)) {
       throw new EntryError(`the name "${entry.name}" is reserved for the archive's manifest (spec/manifest.md §2): portarc would hide this entry, and other tools (which take off "./") would extract the manifest over it; leave it out (--exclude .portarc) or archive without a manifest (create --no-manifest)`, { entry: entry.name });
     }

@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import { decodeAclXattr, encodeAclXattr, formatAclText } from '../model/acl.js';
 import { displayName, type AclEntry, type Entry, type EntryType } from '../model/entry.js';
 import { hostPathRules, keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
-import { accessAclOf, aclUnsettable, modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, storedAccessAcl, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
+import { accessAclOf, modeOf, ownerOf, resolveAcl, restoreProfile, settableAcl, specialRefused, storedAccessAcl, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
 import { DeepPaths } from './deep-paths.js';
 import { KeySet } from './keyset.js';
 import { hostPlatform } from './platform.js';
@@ -265,7 +265,7 @@ export class TreeComparer {
     }
     if (entry.type !== 'symlink') {
       // As restore sets it: the header's mode where the access ACL cannot be set here.
-      const aclSet = !!entry.aclAccess?.length && aclUnsettable(entry.aclAccess, this.profile.numericOwner) === undefined;
+      const aclSet = !!entry.aclAccess?.length && settableAcl(entry.aclAccess, this.profile.numericOwner).cannot === undefined;
       const want = modeOf(entry, this.profile, aclSet).mode;
       const got = Number(st.mode & 0o7777n);
       if (got !== want) this.diff(p, 'mode', octal(want), octal(got));

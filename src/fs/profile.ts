@@ -93,13 +93,16 @@ export function withheldXattr(name: string, p: Profile): boolean {
 /** The largest uid or gid this system sets (2^32 − 1 is "no change" to chown). */
 export const MAX_ID = 2 ** 32 - 2;
 
-/** Why restore cannot set this ACL here (an entry without an id, or one beyond MAX_ID), or undefined. */
-export function aclUnsettable(acl: AclEntry[], numericOwner: boolean): string | undefined {
+/**
+ * The ACL as restore sets it here (resolveAcl), or why it cannot be set (`cannot`: an entry without
+ * an id, or one beyond MAX_ID).
+ */
+export function settableAcl(acl: AclEntry[], numericOwner: boolean): { acl: AclEntry[]; cannot?: undefined } | { acl?: undefined; cannot: string } {
   const { acl: resolved, unresolved } = resolveAcl(acl, numericOwner);
-  if (unresolved) return `${unresolved.tag} "${unresolved.name}" has no id here`;
+  if (unresolved) return { cannot: `${unresolved.tag} "${unresolved.name}" has no id here` };
   const beyond = resolved.find((e) => e.id !== undefined && !(e.id >= 0 && e.id <= MAX_ID));
-  if (beyond) return `${beyond.tag} id ${beyond.id} is beyond the ids of this system (0-${MAX_ID}); not set`;
-  return undefined;
+  if (beyond) return { cannot: `${beyond.tag} id ${beyond.id} is beyond the ids of this system (0-${MAX_ID}); not set` };
+  return { acl: resolved };
 }
 
 /**

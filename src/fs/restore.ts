@@ -23,7 +23,7 @@ import { DeepPaths } from './deep-paths.js';
 import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { hostPlatform, showName, type Platform } from './platform.js';
 import { loadSys, type AclXattr, type BatchFailure, type BatchFile, type BatchResult, type Sys } from './sys.js';
-import { MAX_ID, aclUnsettable, modeOf, ownerOf, resolveAcl, restoreProfile, specialRefused, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
+import { MAX_ID, modeOf, ownerOf, restoreProfile, settableAcl, specialRefused, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
 
 /** What a restore restores (ProfileOptions: -p, owners, permissions, --untrusted, ids, -P), and how. */
 export interface RestoreOptions extends ProfileOptions {
@@ -111,8 +111,6 @@ const RENAME_BATCH_BYTES = 256 * 1024 * 1024;
  * batches' contents (one written, one being filled) are all the memory this holds.
  */
 const SMALL_FILE = 256 * 1024;
-
-/** The largest uid or gid a 32-bit uid_t/gid_t holds: (uid_t)-1 means "unchanged" to chown. */
 
 /** Times that fit a 32-bit time_t (1901-12-13 to 2038-01-19): what every filesystem here holds. */
 const SAFE_NS_MIN = -(2n ** 31n) * 1_000_000_000n;
@@ -1038,12 +1036,12 @@ export class Restorer {
   /** Plan setting an ACL; false when there is none to set, or it cannot be set here (a loss). */
   private planAcl(plan: MetadataPlan, name: string, acl: AclEntry[] | undefined): boolean {
     if (!acl?.length) return false;
-    const cannot = aclUnsettable(acl, this.profileOf.numericOwner);
-    if (cannot) {
-      plan.losses.push({ what: 'acl', reason: `${name}: ${cannot}` });
+    const r = settableAcl(acl, this.profileOf.numericOwner);
+    if (r.cannot !== undefined) {
+      plan.losses.push({ what: 'acl', reason: `${name}: ${r.cannot}` });
       return false;
     }
-    plan.xattrs.push({ name, value: encodeAclXattr(resolveAcl(acl, this.profileOf.numericOwner).acl), what: 'acl' });
+    plan.xattrs.push({ name, value: encodeAclXattr(r.acl), what: 'acl' });
     return true;
   }
 

@@ -6,7 +6,7 @@
 import { DamagedError, UnsupportedFeatureError } from '../../model/errors.js';
 import { LOCATOR_PACKET, HEADER_SIZE } from './packets.js';
 import { assembleSet, scanPackets, type RecoverySet, type Scanned } from './reader.js';
-import { expectedTail, readAtOf, regionLayout, regionView, wrappedSize, type EmbeddedRegion } from './embedded.js';
+import { expectedTail, paddedRegion, readAtOf, regionLayout, regionView, wrappedSize, type EmbeddedRegion } from './embedded.js';
 import type { PositionalFile } from './slices.js';
 
 export interface RegionDamage {
@@ -63,9 +63,7 @@ export async function inspectRegion(fh: PositionalFile, r: EmbeddedRegion, archi
       // appended or cut gives none, and the count stays unknown (a guess rebuilt another region,
       // "repaired", exit 0).
       const n = Math.floor((r.regionLength - fixed) / wrappedSize(r.container, packetSize));
-      const unpadded = fixed + n * wrappedSize(r.container, packetSize);
-      const pad = r.container === 'tar' ? (512 - ((r.archiveLength + unpadded) % 512)) % 512 : 0;
-      if (unpadded + pad === r.regionLength) recoveryCount = n;
+      if (paddedRegion(r.container, r.archiveLength, fixed + n * wrappedSize(r.container, packetSize)) === r.regionLength) recoveryCount = n;
       else damaged.push({ range: [r.archiveLength, r.archiveLength + r.regionLength], what: 'recovery data: both locators are damaged and the file is not the length of any region (bytes appended or cut): its number of blocks is not known' });
     }
     // Intact packets by where their header is in the file.

@@ -258,9 +258,9 @@ export async function writeRegion(fh: FileHandle, P: number, c: Container, set: 
   const crit = set.critical;
   const critSize = crit.reduce((s, p) => s + wrappedSize(c, p.length), 0);
   const locW = wrappedSize(c, LOCATOR_PACKET);
-  let regionLength = 2 * locW + 2 * critSize + set.recoverySlices * wrappedSize(c, set.packetSize);
-  const pad = c === 'tar' ? (512 - ((P + regionLength) % 512)) % 512 : 0;
-  regionLength += pad;
+  const unpadded = 2 * locW + 2 * critSize + set.recoverySlices * wrappedSize(c, set.packetSize);
+  const regionLength = paddedRegion(c, P, unpadded);
+  const pad = regionLength - unpadded;
   const tail = await tailPlan(read, P, c, P + regionLength);
   const loc: Locator = { archiveLength: P, regionLength, tailLength: tail.length, version: EMBEDDED_VERSION, recoveryCount: set.recoverySlices };
   const body = locatorBody(loc);
@@ -539,6 +539,11 @@ export async function regionView(fh: PositionalFile, r: EmbeddedRegion): Promise
 export async function expectedTail(read: ReadAt, r: EmbeddedRegion): Promise<TailPlan & { at: number }> {
   const at = r.archiveLength + r.regionLength;
   return { ...(await tailPlan(read, r.archiveLength, r.container, at)), at };
+}
+
+/** A region's length with its padding (spec §10.1): in a tar, zeros up to a multiple of 512 of the file. */
+export function paddedRegion(c: Container, archiveLength: number, unpadded: number): number {
+  return unpadded + (c === 'tar' ? (512 - ((archiveLength + unpadded) % 512)) % 512 : 0);
 }
 
 /** Each packet's place in a region as written (spec §10.1), for checking it packet by packet. */
