@@ -7,7 +7,7 @@
   "targets": [
     {
       "target_name": "portarc_sys",
-      "sources": ["native/portarc_sys.c", "native/restore.c", "native/scan.c", "native/gf16.c"],
+      "sources": ["native/portarc_sys.c", "native/restore.c", "native/scan.c", "native/pack.c", "native/gf16.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"],
       "xcode_settings": { "WARNING_CFLAGS": ["-Wall", "-Wextra", "-Wno-unused-parameter"] }

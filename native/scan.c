@@ -16,9 +16,18 @@
  * fit in what is left of the buffer.
  *
  * scanBatch(paths: Buffer[], start, end, fields: BigInt64Array, buf: Buffer, readMax: number,
- *           sparse: boolean): Array<null | Array<[name: Buffer, value: Buffer]>>
+ *           sparse: boolean, pack?: [names: Buffer[], params: BigInt64Array, uname: Buffer, gname: Buffer])
+ *   : Array<null | Array<[name: Buffer, value: Buffer]>>
  * The result's length is the number of paths done; item k (paths[start + k]) has SCAN_FIELDS
  * int64s at fields[k * SCAN_FIELDS] (see the F_* indexes) and its xattrs (null: none).
+ *
+ * With `pack` (create into a tar, src/tar/pack.ts), a file read whole that has no xattrs, is owned
+ * by params' [uid, gid] (whose ustar names are uname and gname), is not the inode params' [dev,
+ * ino] (the archive itself), did not change while read and that pack_fits (native/pack.c) is
+ * written to buf as whole tar members, under its member name names[start + k]: the `x` header,
+ * the ustar header, the content and its padding, at [F_OFFSET, F_OFFSET + F_LENGTH), the content
+ * at F_DATA bytes in (FLAG_PACKED instead of FLAG_CONTENT). Packed items follow each other in buf
+ * unless another item's content lies between them.
  */
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
@@ -35,6 +44,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "pack.h"
+
 #ifdef __APPLE__
 #define S_LIST(p, b, n) listxattr((p), (b), (n), XATTR_NOFOLLOW)
 #define S_GET(p, k, b, n) getxattr((p), (k), (b), (n), 0, XATTR_NOFOLLOW)
@@ -50,12 +61,13 @@
 /* Must match SCAN_FIELDS and the F_ indexes in src/fs/sys.ts. */
 enum {
   F_FLAGS, F_DEV, F_INO, F_MODE, F_NLINK, F_UID, F_GID, F_RDEV, F_SIZE, F_BLOCKS,
-  F_ATIME, F_MTIME, F_CTIME, F_OFFSET, F_LENGTH, F_SIZE_AFTER, F_MTIME_AFTER, F_CTIME_AFTER,
+  F_ATIME, F_MTIME, F_CTIME, F_OFFSET, F_LENGTH, F_SIZE_AFTER, F_MTIME_AFTER, F_CTIME_AFTER, F_DATA,
   SCAN_FIELDS
 };
 #define FLAG_STAT 1   /* lstat done: the stat fields hold it */
 #define FLAG_XATTRS 2 /* xattrs read: the result's item holds them (null: none) */
 #define FLAG_CONTENT 4 /* content read into buf[offset, offset + length); the *_AFTER fields hold fstat */
+#define FLAG_PACKED 8  /* whole tar members in buf[offset, offset + length), the content at offset + data */
 
 #define PATH_MAX_BYTES 4096
 
@@ -149,8 +161,8 @@ static int read_content(const char *path, const struct stat *seen, int64_t size,
 }
 
 napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 7) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "scanBatch: too few arguments");
     return NULL;
@@ -169,6 +181,38 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
       napi_get_value_uint32(env, argv[5], &read_max) != napi_ok || napi_get_value_bool(env, argv[6], &sparse) != napi_ok) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "scanBatch(paths, start, end, BigInt64Array, Buffer, readMax, sparse)");
     return NULL;
+  }
+  /* pack: [names, params, uname, gname] (see above); pack_on stays 0 without it. */
+  int pack_on = 0;
+  napi_value names = NULL;
+  int64_t pk_uid = -1, pk_gid = -1, pk_dev = 0, pk_ino = -1;
+  void *uname = NULL, *gname = NULL;
+  size_t uname_len = 0, gname_len = 0;
+  napi_valuetype ptype = napi_undefined;
+  if (argc >= 8 && napi_typeof(env, argv[7], &ptype) == napi_ok && ptype == napi_object) {
+    napi_value pv[4];
+    bool pk_array = false;
+    napi_typedarray_type pt;
+    size_t plen;
+    void *pdata;
+    napi_value pbuf;
+    size_t poff;
+    if (napi_is_array(env, argv[7], &pk_array) != napi_ok || !pk_array ||
+        napi_get_element(env, argv[7], 0, &pv[0]) != napi_ok || napi_get_element(env, argv[7], 1, &pv[1]) != napi_ok ||
+        napi_get_element(env, argv[7], 2, &pv[2]) != napi_ok || napi_get_element(env, argv[7], 3, &pv[3]) != napi_ok ||
+        napi_is_array(env, pv[0], &is_array) != napi_ok || !is_array ||
+        napi_get_typedarray_info(env, pv[1], &pt, &plen, &pdata, &pbuf, &poff) != napi_ok || pt != napi_bigint64_array || plen < 4 ||
+        napi_get_buffer_info(env, pv[2], &uname, &uname_len) != napi_ok || napi_get_buffer_info(env, pv[3], &gname, &gname_len) != napi_ok) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "scanBatch: pack must be [names: Buffer[], params: BigInt64Array(4), uname: Buffer, gname: Buffer]");
+      return NULL;
+    }
+    const int64_t *pp = pdata;
+    names = pv[0];
+    pk_uid = pp[0];
+    pk_gid = pp[1];
+    pk_dev = pp[2];
+    pk_ino = pp[3];
+    pack_on = pk_uid >= 0 && pk_gid >= 0;
   }
   int64_t *fields = tdata;
   size_t room = tlen / SCAN_FIELDS;
@@ -218,9 +262,13 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
     /* Stop before a file that would not fit in what is left of the buffer (the next call has it all). */
     int readable = S_ISREG(st.st_mode) && st.st_nlink == 1 && size <= (int64_t)read_max &&
                    !(sparse && (int64_t)st.st_blocks * 512 < size);
-    if (readable && used + (size_t)size > buf_len) {
+    /* Packed: its headers and padding go around the content (at most PACK_HEADER_MAX + 511 more). */
+    int packable = pack_on && readable && (int64_t)st.st_uid == pk_uid && (int64_t)st.st_gid == pk_gid &&
+                   !((int64_t)st.st_dev == pk_dev && (int64_t)st.st_ino == pk_ino);
+    size_t want = (size_t)size + (packable ? PACK_HEADER_MAX + 511 : 0);
+    if (readable && used + want > buf_len) {
       if (k > 0) break;
-      readable = 0;
+      readable = packable = 0;
     }
     f[F_FLAGS] = FLAG_STAT;
     f[F_DEV] = (int64_t)st.st_dev;
@@ -237,7 +285,48 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
     f[F_CTIME] = ST_NS(st, c);
     if (read_xattrs(env, path, &xattrs) == 0) f[F_FLAGS] |= FLAG_XATTRS;
     else napi_get_null(env, &xattrs);
-    if (readable && read_content(path, &st, size, (char *)buf + used, f) == 0) {
+    napi_value member = NULL;
+    void *mdata = NULL;
+    size_t mlen = 0;
+    pack_entry_t pe;
+    if (packable && (f[F_FLAGS] & FLAG_XATTRS)) {
+      napi_valuetype xt;
+      bool mbuf = false;
+      packable = napi_typeof(env, xattrs, &xt) == napi_ok && xt == napi_null &&
+                 napi_get_element(env, names, i, &member) == napi_ok && napi_is_buffer(env, member, &mbuf) == napi_ok && mbuf &&
+                 napi_get_buffer_info(env, member, &mdata, &mlen) == napi_ok;
+      if (packable) {
+        pe = (pack_entry_t){mdata, mlen, (uint32_t)st.st_mode, (int64_t)st.st_uid, (int64_t)st.st_gid, size,
+                            f[F_ATIME], f[F_MTIME], f[F_CTIME], uname, uname_len, gname, gname_len};
+        packable = pack_fits(&pe);
+      }
+    } else packable = 0;
+    if (packable) {
+      /* The content goes after the most header room; the headers then go just before it (their
+       * length is known once encoded) and the padding after it. */
+      uint8_t *at = (uint8_t *)buf + used;
+      if (read_content(path, &st, size, (char *)at + PACK_HEADER_MAX, f) == 0) {
+        int same = f[F_LENGTH] == size && f[F_SIZE_AFTER] == size && f[F_MTIME_AFTER] == f[F_MTIME] && f[F_CTIME_AFTER] == f[F_CTIME];
+        if (same) {
+          uint8_t head[PACK_HEADER_MAX];
+          size_t h = pack_headers(&pe, head);
+          size_t pad = (size_t)((512 - size % 512) % 512);
+          memmove(at + h, at + PACK_HEADER_MAX, (size_t)size);
+          memcpy(at, head, h);
+          memset(at + h + size, 0, pad);
+          f[F_FLAGS] |= FLAG_PACKED;
+          f[F_OFFSET] = (int64_t)used;
+          f[F_DATA] = (int64_t)h;
+          f[F_LENGTH] = (int64_t)(h + (size_t)size + pad);
+          used += h + (size_t)size + pad;
+        } else {
+          /* Changed while read: the JS path says so (tar's "file changed as we read it"). */
+          f[F_FLAGS] |= FLAG_CONTENT;
+          f[F_OFFSET] = (int64_t)(used + PACK_HEADER_MAX);
+          used += PACK_HEADER_MAX + (size_t)f[F_LENGTH];
+        }
+      }
+    } else if (readable && read_content(path, &st, size, (char *)buf + used, f) == 0) {
       f[F_FLAGS] |= FLAG_CONTENT;
       f[F_OFFSET] = (int64_t)used;
       used += (size_t)f[F_LENGTH];

@@ -9,7 +9,8 @@ import { displayName, type Entry } from '../model/entry.js';
 import { ArchiveError, EntryError, UsageError, ioError } from '../model/errors.js';
 import { KeySet } from '../fs/keyset.js';
 import { checkEntry } from './entry-check.js';
-import { scan, type ScannedEntry } from '../fs/scan.js';
+import { scan, scanForTar, type ScannedEntry } from '../fs/scan.js';
+import { isPackedRun, type PackedRun } from '../tar/pack.js';
 import { contentBytes } from '../fs/du.js';
 import { fileSink, writableSink, type OpenSink } from '../io/sink.js';
 import { TarWriter } from '../tar/writer.js';
@@ -218,14 +219,23 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
  * An entry whose body throws or ends early fails the whole write (spec §8.5). `warnings` collects
  * in order (the scan's own warnings go into the same array).
  */
-export async function writeEntries(entries: CreateInput & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void, warnings: string[] = [], signal?: AbortSignal, progress?: ProgressMeter): Promise<CreateResult> {
+export async function writeEntries(entries: (CreateInput | AsyncIterable<ScannedEntry | PackedRun>) & object, opened: OpenedWriter, destName: string, onEntry?: (e: Entry) => void, warnings: string[] = [], signal?: AbortSignal, progress?: ProgressMeter): Promise<CreateResult> {
   const { writer, recorder } = opened;
   const result: CreateResult = { entries: 0, bytes: 0, warnings, notices: [], losses: [] };
   try {
     const stop = abortPoint(signal);
-    for await (const { entry, body: read } of entries as AsyncIterable<ScannedEntry>) {
+    for await (const item of entries as AsyncIterable<ScannedEntry | PackedRun>) {
       const turning = stop();
       if (turning) await turning;
+      if (isPackedRun(item)) {
+        // Small files the scan encoded as whole members (src/tar/pack.ts): no entry objects.
+        const offset = await (writer as TarWriter).addPacked(item);
+        await recorder?.addedRun(item, offset);
+        result.entries += item.count;
+        progress?.add(item.contentBytes, item.count);
+        continue;
+      }
+      const { entry, body: read } = item;
       // Checked between chunks too: a big file is cancelled in its middle.
       // A body already in memory (a small file the scan read whole) is one chunk: nothing to stop
       // between, and the writer takes a Buffer without an async iteration per file.
@@ -279,8 +289,12 @@ export async function create(input: CreateInput, dest: string | Writable, option
   const hooks = { filter: options.filter, map: options.map };
   // From paths, the scan applies the hooks itself: it must not descend into a skipped directory,
   // and it makes later names of a hardlinked file point to the first name kept, as renamed.
+  const scanOptions = { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, lend: opened.format === 'tar' ? opened.recorder?.sink.lend : undefined, hardlinkContent, oneFileSystem: options.oneFileSystem, onWarning: (w: string) => warnings.push(w), ...hooks };
+  // Whole tar members from the scan (src/tar/pack.ts) where nothing needs each entry as an object:
+  // not for zip, a normalizing option, or a caller's onEntry.
+  const packed = opened.format === 'tar' && !normalize && !options.onEntry;
   const entries = kind === 'paths'
-    ? scan(input as string[], { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, lend: opened.format === 'tar' ? opened.recorder?.sink.lend : undefined, hardlinkContent, oneFileSystem: options.oneFileSystem, onWarning: (w) => warnings.push(w), ...hooks })
+    ? (packed ? scanForTar : scan)(input as string[], scanOptions)
     : sized(hooked(checkedEntries(input as Iterable<ScannedEntry>), options.filter || options.map ? hooks : undefined), signal);
   // The total for percent and ETA: summed beside the work (a filter may leave out anything: then none).
   let done = false;
@@ -320,9 +334,10 @@ async function* hooked(entries: AsyncIterable<ScannedEntry>, hooks: Parameters<t
 }
 
 /** Entries rewritten for a deterministic archive or a fixed mtime (spec §8.7). */
-async function* normalized(entries: AsyncIterable<ScannedEntry>, normalize: ((e: Entry) => void) | undefined): AsyncGenerator<ScannedEntry> {
+async function* normalized(entries: AsyncIterable<ScannedEntry | PackedRun>, normalize: ((e: Entry) => void) | undefined): AsyncGenerator<ScannedEntry | PackedRun> {
   if (!normalize) return yield* entries;
   for await (const item of entries) {
+    if (isPackedRun(item)) throw new Error('internal: members packed by the scan where entries are normalized');
     normalize(item.entry);
     yield item;
   }

@@ -48,6 +48,13 @@ export class ProgressMeter {
     this.state.totalBytes = totalBytes;
   }
 
+  /** Entries written whole, with their content bytes (the scan's packed runs). */
+  add(bytes: number, entries: number): void {
+    this.state.bytes += bytes;
+    this.state.entries += entries;
+    this.tick();
+  }
+
   entry(): void {
     this.state.entries++;
     this.tick();

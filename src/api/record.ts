@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import type { Entry } from '../model/entry.js';
 import { makeEntry } from '../model/entry.js';
-import { DigestingSink, type DownstreamSink } from '../integrity/digest-sink.js';
+import { DigestingSink, EMPTY_SHA256, type DownstreamSink } from '../integrity/digest-sink.js';
+import type { PackedRun } from '../tar/pack.js';
 import type { HashMode } from '../integrity/hash-ring.js';
 import { digestBody } from '../integrity/content.js';
 import { MANIFEST_FEATURE, MANIFEST_NAME, ManifestWriter, TRAILER_NAME, TRAILER_SIZE, TRAILER_TEXT_SIZE, encodeTrailer, isManifestMember } from '../manifest/index.js';
@@ -112,6 +113,42 @@ export class ManifestRecorder {
       headerSha256: range.headerSha256,
       dataSha256: range.dataSha256,
     });
+  }
+
+  /**
+   * After writer.addPacked(): a line per member of the run, as added() writes it for a file, from
+   * the digests the sink's writeMembers() asked for (src/tar/pack.ts).
+   */
+  async addedRun(run: PackedRun, offset: number): Promise<void> {
+    if (!this.headWritten) {
+      await this.started;
+      this.headWritten = true;
+    }
+    if (run.newestNs > this.newest) this.newest = run.newestNs;
+    const ids = this.sink.runIds;
+    const l = run.layout;
+    for (let i = 0; i < run.count; i++) {
+      const o = i * 4;
+      const header = ids[i * 3]!;
+      const content = ids[i * 3 + 1]!;
+      const data = ids[i * 3 + 2]!;
+      this.foldLater(header);
+      if (data >= 0) this.foldLater(data);
+      const w = this.manifest.entry({
+        path: run.paths[i]!,
+        type: 'file',
+        size: l[o + 2]! - l[o + 1]!,
+        offset: offset + l[o]!,
+        data: offset + l[o + 1]!,
+        end: offset + l[o + 3]!,
+        sha256: content >= 0 ? content : EMPTY_SHA256,
+        headerSha256: header,
+        dataSha256: data >= 0 ? data : undefined,
+      });
+      if (w) await w;
+    }
+    if (this.sink.hashing === 'thread') this.sink.flush();
+    this.fold();
   }
 
   private foldLater(id: number): void {

@@ -15,7 +15,8 @@ import { EntryError, UsageError, ioError } from '../model/errors.js';
 import { displayName, makeEntry, type AclEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { DEEP, holdDirectory } from './deep-paths.js';
 import { hostPlatform, type Platform } from './platform.js';
-import { F, SCAN_CONTENT, SCAN_FIELDS, SCAN_STAT, SCAN_XATTRS, loadSys, xattrMap, type Sys, type XattrMap } from './sys.js';
+import { F, SCAN_CONTENT, SCAN_FIELDS, SCAN_PACKED, SCAN_STAT, SCAN_XATTRS, loadSys, xattrMap, type PackArgs, type Sys, type XattrMap } from './sys.js';
+import { PackOwner, type PackedRun } from '../tar/pack.js';
 import { groupName, userName } from './users.js';
 import { applyHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 
@@ -84,7 +85,20 @@ interface Item {
 }
 
 /** Walk each path depth-first, a directory before its contents, names in byte order. */
-export async function* scan(paths: string[], opts: ScanOptions = {}): AsyncGenerator<ScannedEntry> {
+export function scan(paths: string[], opts: ScanOptions = {}): AsyncGenerator<ScannedEntry> {
+  return walkPaths(paths, opts, false) as AsyncGenerator<ScannedEntry>;
+}
+
+/**
+ * scan() for a tar writer (create, src/api/create.ts): with the native scan, small files come as
+ * runs of whole tar members (src/tar/pack.ts) where the writer would have encoded them the same
+ * way. Not with filter/map (they see every entry), nor with entries a writer changes (deterministic).
+ */
+export function scanForTar(paths: string[], opts: ScanOptions = {}): AsyncGenerator<ScannedEntry | PackedRun> {
+  return walkPaths(paths, opts, !opts.filter && !opts.map && opts.onWarning !== undefined && process.env.PORTARC_NO_PACK !== '1');
+}
+
+async function* walkPaths(paths: string[], opts: ScanOptions, pack: boolean): AsyncGenerator<ScannedEntry | PackedRun> {
   const cwd = resolve(opts.cwd ?? '.');
   const sys = opts.sys ?? loadSys();
   const seen = new Map<string, Buffer>(); // dev:ino → first archive path, for hardlinks
@@ -117,6 +131,9 @@ export async function* scan(paths: string[], opts: ScanOptions = {}): AsyncGener
   }
   const ctx: Ctx = { sys, seen, opts, warnings: [], open: undefined, platform: opts.platform ?? hostPlatform() };
   if (sys.scanBatch) ctx.batch = { scan: sys.scanBatch, fields: new BigInt64Array(BATCH * SCAN_FIELDS), buf: Buffer.allocUnsafeSlow(BATCH_BYTES) };
+  if (ctx.batch && pack && !WINDOWS) {
+    ctx.pack = { owner: new PackOwner(opts.exclude), run: { packed: true, bytes: ctx.batch.buf, count: 0, layout: new Float64Array(BATCH * 4), paths: [], newestNs: 0n, contentBytes: 0 }, start: 0, end: 0 };
+  }
   for (const w of new Set(warnings)) warn(ctx, w);
   try {
     yield* walk(items, ctx);
@@ -214,10 +231,21 @@ interface NativeBatch {
   buf: Buffer;
 }
 
+/** scanForTar's state: the owner packed files must have, and the run being gathered. */
+interface Packing {
+  owner: PackOwner;
+  run: PackedRun;
+  /** Where the run's members lie in the batch buffer. */
+  start: number;
+  end: number;
+}
+
 interface Ctx {
   sys: Sys;
   /** Set when the native batched scan is available. */
   batch?: NativeBatch;
+  /** Set by scanForTar with the native scan. */
+  pack?: Packing;
   seen: Map<string, Buffer>;
   opts: ScanOptions;
   warnings: string[];
@@ -236,20 +264,31 @@ interface ReadContent {
   after: Pick<BigIntStats, 'size' | 'mtimeNs' | 'ctimeNs'>;
 }
 
+/** A Chunk's stat for an item scanBatch packed (its fields say where). */
+const PACKED = new Error('packed');
+
 interface Chunk {
   stats: Array<StatLike | Error>;
   xattrs: Array<Map<string, Buffer> | Error>;
   contents?: Array<ReadContent | undefined>;
 }
 
-async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
+async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | PackedRun> {
   const paths = ctx.batch ? items.map((it) => it.abs) : undefined;
+  const names = ctx.pack ? items.map((it) => it.arch) : undefined;
+  const pack = ctx.pack;
   for (let i = 0; i < items.length; ) {
-    const batch = ctx.batch && paths ? await nativeChunk(paths, i, ctx, ctx.batch) : await jsChunk(items.slice(i, i + BATCH), ctx);
+    const batch = ctx.batch && paths ? await nativeChunk(paths, i, ctx, ctx.batch, names) : await jsChunk(items.slice(i, i + BATCH), ctx);
     const { stats, xattrs, contents } = batch;
     for (let k = 0; k < stats.length; k++) {
       const it = items[i + k]!;
       const st = stats[k]!;
+      if (st === PACKED) {
+        gather(pack!, ctx.batch!.fields, k * SCAN_FIELDS, it.arch);
+        continue;
+      }
+      // A run gathered so far goes before anything else: the archive keeps the scan's order.
+      if (pack?.run.count) yield takeRun(pack, ctx.batch!.buf);
       if (st instanceof Error) {
         if (!removed(st)) throw new EntryError(`cannot stat: ${readFailure(st)}`, { path: displayName(it.arch), cause: st });
         warn(ctx, `${displayName(it.arch)}: file removed before we read it; not archived`);
@@ -271,6 +310,7 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
       }
       if (!scanned) continue;
       if (ctx.warnings.length) scanned.entry.warnings.unshift(...ctx.warnings.splice(0));
+      pack?.owner.take(scanned.entry);
       yield scanned;
       // The consumer did not read the body (it skipped the entry): close the file now.
       ctx.open?.close();
@@ -321,8 +361,43 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry> {
         }
       }
     }
+    if (pack?.run.count) yield takeRun(pack, ctx.batch!.buf);
     i += stats.length;
   }
+}
+
+/** Add the packed item whose fields are at `at` to the run being gathered. */
+function gather(p: Packing, f: BigInt64Array, at: number, path: Buffer): void {
+  const run = p.run;
+  const offset = Number(f[at + F.OFFSET]);
+  if (run.count === 0) {
+    p.start = offset;
+    run.newestNs = f[at + F.MTIME]!;
+    run.contentBytes = 0;
+  } else if (offset !== p.end) {
+    throw new Error(`scan: packed members not back to back (${offset} after ${p.end})`);
+  } else if (f[at + F.MTIME]! > run.newestNs) run.newestNs = f[at + F.MTIME]!;
+  const rel = offset - p.start;
+  const data = rel + Number(f[at + F.DATA]);
+  const size = Number(f[at + F.SIZE]);
+  const o = run.count * 4;
+  run.layout[o] = rel;
+  run.layout[o + 1] = data;
+  run.layout[o + 2] = data + size;
+  run.layout[o + 3] = rel + Number(f[at + F.LENGTH]);
+  run.paths[run.count++] = path;
+  run.contentBytes += size;
+  p.end = offset + Number(f[at + F.LENGTH]);
+}
+
+/** The run gathered (its bytes a view of the batch buffer, valid until the next scanBatch call); the next one starts empty. */
+function takeRun(p: Packing, buf: Buffer): PackedRun {
+  const run = p.run;
+  run.bytes = buf.subarray(p.start, p.end);
+  // Its layout and paths are refilled once the consumer asks for the next item (it is done then).
+  const out = { ...run };
+  run.count = 0;
+  return out;
 }
 
 /** Up to BATCH items the JS way: lstat each, then their xattrs in one getXattrs call. */
@@ -343,8 +418,10 @@ async function jsChunk(batch: Item[], ctx: Ctx): Promise<Chunk> {
  * lstat or xattr read) is done here the JS way, so that its error reads the same; a file whose
  * content it did not read is opened by toEntry as without it.
  */
-async function nativeChunk(paths: Buffer[], start: number, ctx: Ctx, b: NativeBatch): Promise<Chunk> {
-  const listed = b.scan(paths, start, Math.min(paths.length, start + BATCH), b.fields, b.buf, READ_MAX, ctx.opts.sparse === true);
+async function nativeChunk(paths: Buffer[], start: number, ctx: Ctx, b: NativeBatch, names?: Buffer[]): Promise<Chunk> {
+  const p = ctx.pack;
+  const packArgs: PackArgs | undefined = p && names ? [names, p.owner.params, p.owner.uname, p.owner.gname] : undefined;
+  const listed = b.scan(paths, start, Math.min(paths.length, start + BATCH), b.fields, b.buf, READ_MAX, ctx.opts.sparse === true, packArgs);
   const f = b.fields;
   const n = listed.length;
   const stats: Chunk['stats'] = new Array(n);
@@ -353,6 +430,10 @@ async function nativeChunk(paths: Buffer[], start: number, ctx: Ctx, b: NativeBa
   for (let k = 0; k < n; k++) {
     const at = k * SCAN_FIELDS;
     const flags = Number(f[at + F.FLAGS]);
+    if (flags & SCAN_PACKED) {
+      stats[k] = PACKED;
+      continue;
+    }
     if (!(flags & SCAN_STAT)) {
       const js = await jsChunk([{ abs: paths[start + k]!, arch: paths[start + k]! }], ctx);
       stats[k] = js.stats[0]!;

@@ -64,9 +64,10 @@ export interface Sys {
    * the F_ indexes) and `buf` (the contents, back to back); returns each item's xattrs (null:
    * none). Its length is the number of items done: it stops after a directory and before a file
    * that does not fit in `buf`. A step that failed is left undone (its flag unset): the caller
-   * does that step itself, so errors read the same as without it.
+   * does that step itself, so errors read the same as without it. With `pack`, small files are
+   * also encoded as whole tar members (SCAN_PACKED; src/tar/pack.ts, native/pack.c).
    */
-  scanBatch?(paths: Buffer[], start: number, end: number, fields: BigInt64Array, buf: Buffer, readMax: number, sparse: boolean): Array<Array<[Buffer, Buffer]> | null>;
+  scanBatch?(paths: Buffer[], start: number, end: number, fields: BigInt64Array, buf: Buffer, readMax: number, sparse: boolean, pack?: PackArgs): Array<Array<[Buffer, Buffer]> | null>;
 }
 
 export type AclXattr = 'system.posix_acl_access' | 'system.posix_acl_default';
@@ -132,12 +133,17 @@ export interface BatchResult {
 }
 
 /** Int64 fields per item of Sys.scanBatch (native/scan.c: the same enum). */
-export const SCAN_FIELDS = 18;
-export const F = { FLAGS: 0, DEV: 1, INO: 2, MODE: 3, NLINK: 4, UID: 5, GID: 6, RDEV: 7, SIZE: 8, BLOCKS: 9, ATIME: 10, MTIME: 11, CTIME: 12, OFFSET: 13, LENGTH: 14, SIZE_AFTER: 15, MTIME_AFTER: 16, CTIME_AFTER: 17 } as const;
+export const SCAN_FIELDS = 19;
+export const F = { FLAGS: 0, DEV: 1, INO: 2, MODE: 3, NLINK: 4, UID: 5, GID: 6, RDEV: 7, SIZE: 8, BLOCKS: 9, ATIME: 10, MTIME: 11, CTIME: 12, OFFSET: 13, LENGTH: 14, SIZE_AFTER: 15, MTIME_AFTER: 16, CTIME_AFTER: 17, DATA: 18 } as const;
 /** F.FLAGS bits: lstat done; xattrs read; content read into the buffer (and fstat'ed after). */
 export const SCAN_STAT = 1;
 export const SCAN_XATTRS = 2;
 export const SCAN_CONTENT = 4;
+/** Encoded as whole tar members in buf[OFFSET, OFFSET + LENGTH), the content DATA bytes in. */
+export const SCAN_PACKED = 8;
+
+/** scanBatch's `pack`: member names (parallel to the paths), [uid, gid, dev, ino], ustar owner names. */
+export type PackArgs = [names: Buffer[], params: BigInt64Array, uname: Buffer, gname: Buffer];
 
 /** The addon's exports (native/portarc_sys.c). */
 interface Addon {

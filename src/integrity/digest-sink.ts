@@ -8,6 +8,7 @@
 // catches up (ready(), value(), wait()).
 
 import { HashRing, type Digest, type HashMode } from './hash-ring.js';
+import { PortarcError } from '../model/errors.js';
 
 export type { Digest };
 
@@ -35,7 +36,7 @@ const RANGE = 1;
 /** A member at least this big moves the hashing of mode 'auto' to a worker thread. */
 const WORKER_AT = 4 << 20;
 
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 export class DigestingSink implements DownstreamSink {
   /** Bytes written so far. */
@@ -90,6 +91,67 @@ export class DigestingSink implements DownstreamSink {
     const fed = this.ring.feed(chunk, this.piece);
     return fed ? fed.then(() => this.down.write(chunk)) : this.down.write(chunk);
   }
+
+  /**
+   * Ids of the digests of the members writeMembers() wrote last, 3 per member: header range,
+   * content (-1: empty, EMPTY_SHA256), data range (-1: none). Read before the next writeMembers().
+   */
+  runIds = new Float64Array(3 * 512);
+  /** The run being fed: its first byte's stream position, layout, and the next cut. */
+  private run: { base: number; layout: Float64Array; count: number; member: number; cut: number } = { base: 0, layout: new Float64Array(0), count: 0, member: 0, cut: 0 };
+
+  /**
+   * Whole members back to back (TarWriter.addPacked, src/tar/pack.ts): `layout` gives per member,
+   * relative to `chunk`, [start, data, content end, end]. Each member gets the digests a member
+   * written through markData/expectContent/endMember gets; their ids land in `runIds`.
+   */
+  writeMembers(chunk: Buffer, layout: Float64Array, count: number): void | Promise<void> {
+    if (this.released) return this.down.write(chunk);
+    // (Bytes since the last member, the global header, belong to the first member's header range.)
+    if (this.dataAt >= 0 || this.rangeOn) {
+      throw new PortarcError('digests: whole members written inside a member or a range', {}, 'PORTARC_INTERNAL');
+    }
+    if (this.runIds.length < 3 * count) this.runIds = new Float64Array(3 * count);
+    const r = this.run;
+    r.base = this.position;
+    r.layout = layout;
+    r.count = count;
+    r.member = 0;
+    r.cut = 0;
+    const done = (): void | Promise<void> => {
+      if (r.member !== count) throw new PortarcError(`digests: a run of ${count} members ended after ${r.member}`, {}, 'PORTARC_INTERNAL');
+      this.start = this.position;
+      return this.down.write(chunk);
+    };
+    const fed = this.ring.feed(chunk, this.runPiece);
+    return fed ? fed.then(done) : done();
+  }
+
+  /** Stream bytes [from, to) of a run are in the ring: each member's cuts end and start hashes. */
+  private runPiece = (from: number, to: number): void => {
+    const ring = this.ring;
+    const r = this.run;
+    const ids = this.runIds;
+    this.position = to;
+    let at = from;
+    while (r.member < r.count) {
+      const o = r.member * 4;
+      // Cut 0: the header range ends where the content starts; 1: the content ends; 2: the member does.
+      const cut = r.base + r.layout[o + 1 + r.cut]!;
+      if (cut > to) break;
+      ring.update(SEGMENT, at, cut);
+      at = cut;
+      const data = r.layout[o + 1]!;
+      if (r.cut === 0) ids[r.member * 3] = ring.digest(SEGMENT);
+      else if (r.cut === 1) ids[r.member * 3 + 1] = r.layout[o + 2]! > data ? ring.digest(SEGMENT, true) : -1;
+      else ids[r.member * 3 + 2] = r.layout[o + 3]! > data ? ring.digest(SEGMENT) : -1;
+      if (++r.cut === 3) {
+        r.cut = 0;
+        r.member++;
+      }
+    }
+    ring.update(SEGMENT, at, to);
+  };
 
   /** Stream bytes [from, to) are in the ring: say which hashes take them. */
   private piece = (from: number, to: number): void => {

@@ -8,12 +8,15 @@ import { formatPaxRecord } from './pax.js';
 import { metadataRecords } from './paxmap.js';
 import { exactly } from '../io/body.js';
 import { globalRecords, type FeatureClass } from './version.js';
+import { packStats, type PackedRun } from './pack.js';
 
 /** Where archive bytes go. `write` may return a promise to apply backpressure. */
 export interface Sink {
   write(chunk: Buffer): void | Promise<void>;
   /** Told just before a member's stored data is written (the manifest's data offsets, spec/manifest.md §7). */
   markData?(): void;
+  /** Whole members written at once (addPacked), `layout` as PackedRun's; else they go to write(). */
+  writeMembers?(chunk: Buffer, layout: Float64Array, count: number): void | Promise<void>;
 }
 
 export interface TarWriterOptions {
@@ -104,8 +107,7 @@ export class TarWriter {
   private ownerName(v: string, key: 'uname' | 'gname', records: Buffer[]): Buffer {
     let b = this.names.get(v);
     if (b === undefined && !this.names.has(v)) {
-      const bytes = Buffer.from(v, 'utf8');
-      b = bytes.length <= 31 && /^[\x20-\x7e]*$/.test(v) ? bytes : undefined;
+      b = ustarName(v);
       if (this.names.size < 1024) this.names.set(v, b);
     }
     if (b) return b;
@@ -213,6 +215,22 @@ export class TarWriter {
     return { offset, warnings };
   }
 
+  /**
+   * Write files the scan encoded as whole members, as add() would have (src/tar/pack.ts). Returns
+   * the offset of the first one.
+   */
+  async addPacked(run: PackedRun): Promise<number> {
+    await this.start();
+    const offset = this.position;
+    this.position += run.bytes.length;
+    this.dataEnd = this.position;
+    packStats.runs++;
+    packStats.members += run.count;
+    const w = this.sink.writeMembers ? this.sink.writeMembers(run.bytes, run.layout, run.count) : this.sink.write(run.bytes);
+    if (w) await w;
+    return offset;
+  }
+
   private writeBody(entry: Entry, body: AsyncIterable<Buffer> | Buffer | undefined, size: number, warnings: string[]): void | Promise<void> {
     // The common small file: its content whole in memory, exactly the size announced.
     if (Buffer.isBuffer(body) && body.length === size) return this.out(body);
@@ -250,6 +268,12 @@ export class TarWriter {
       left -= n;
     }
   }
+}
+
+/** An owner name as its ustar field, or undefined when it needs a pax record (non-ASCII, over 31 bytes). */
+export function ustarName(v: string): Buffer | undefined {
+  const bytes = Buffer.from(v, 'utf8');
+  return bytes.length <= 31 && /^[\x20-\x7e]*$/.test(v) ? bytes : undefined;
 }
 
 /** Empty ustar fields, to be spread and completed (never written to). */

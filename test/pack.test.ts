@@ -1,0 +1,150 @@
+// create's packed path (src/tar/pack.ts, native/pack.c): small files the scan encodes as whole tar
+// members in C must give the archive the JS writer gives, byte for byte, whatever their names,
+// sizes, times, owners and modes, and leave to the JS writer everything it encodes otherwise
+// (long paths, owners without a ustar name, xattrs, negative times, the reserved names, the
+// archive itself). Spec: spec/portarc-1.md §4–§5; spec/manifest.md §7 (the digests per member).
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { create } from '../src/api/create.js';
+import { packStats } from '../src/tar/pack.js';
+import { portarc } from './helpers/cli.js';
+import { isRoot, sh, tempDir } from './helpers/tree.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+let dir: string;
+let tree: string;
+
+beforeAll(() => {
+  dir = tempDir('pack');
+  tree = join(dir, 'tree');
+  mkdirSync(tree);
+  const put = (rel: string, n: number, seed = rel) => {
+    const out = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) out[i] = (i * 31 + seed.length * 7 + seed.charCodeAt(0)) & 0xff;
+    writeFileSync(join(tree, rel), out);
+  };
+  mkdirSync(join(tree, 'sizes'));
+  for (const n of [0, 1, 100, 511, 512, 513, 1024, 4095, 65536, (256 << 10) - 1, 256 << 10, (256 << 10) + 1, 1 << 20]) put(`sizes/s${n}`, n);
+  // Several buffers' worth: the native batch stops where its 2 MiB buffer is full.
+  mkdirSync(join(tree, 'full'));
+  for (let i = 0; i < 24; i++) put(`full/f${String(i).padStart(2, '0')}`, 200_000 + i);
+  // More items than one native batch (512).
+  mkdirSync(join(tree, 'many'));
+  for (let i = 0; i < 700; i++) put(`many/${String(i).padStart(4, '0')}`, (i * 37) % 3000);
+  // Names: ustar name lengths 99-101, a prefix split, one only a pax path can hold, bytes the
+  // manifest escapes, UTF-8, not UTF-8, a backslash.
+  mkdirSync(join(tree, 'names'));
+  for (const n of [99, 100, 101]) put(`names/${'n'.repeat(n - 'tree/names/'.length)}`, 10); // member paths of n bytes
+  const deep = join('names', 'p'.repeat(120));
+  mkdirSync(join(tree, deep));
+  put(join(deep, 'q'.repeat(90)), 20); // 6 + 120 + 1 + 90: split into prefix and name
+  put(join(deep, 'r'.repeat(99)), 20); // name part 99: still fits
+  const deeper = join(deep, 's'.repeat(140));
+  mkdirSync(join(tree, deeper));
+  put(join(deeper, 'over'), 20); // 277 bytes: a pax path record
+  for (const n of ['a&b<c>"d"', '100%', 'tab\there', 'é-ü-✓', 'back\\slash', ' lead space', 'trail.']) put(`names/${n}`, 7);
+  writeFileSync(Buffer.concat([Buffer.from(join(tree, 'names/bad-')), Buffer.from([0xff, 0xfe])]), 'latin');
+  // Times: with and without nanoseconds, past the ustar mtime field (a pax mtime), before 1970.
+  mkdirSync(join(tree, 'times'));
+  for (const t of ['whole', 'frac', 'future', 'past', 'tiny']) put(`times/${t}`, 33);
+  // Owners and modes (owners only as root), xattrs, links, a fifo.
+  mkdirSync(join(tree, 'owners'));
+  for (const o of ['root', 'daemon', 'nameless', 'huge', 'group-only']) put(`owners/${o}`, 44);
+  mkdirSync(join(tree, 'meta'));
+  for (const m of ['setuid', 'none', 'xattr', 'hard1', 'after']) put(`meta/${m}`, 55);
+  sh(
+    `
+    chmod 4755 meta/setuid && chmod 0000 meta/none && chmod 1777 many
+    setfattr -n user.k -v value meta/xattr
+    ln meta/hard1 meta/hard2 && ln -s after meta/sym && mkfifo meta/fifo
+    find . -exec touch -h -d @1700000000 {} +
+    touch -h -d @1700000000.123456789 times/frac
+    touch -h -d @1700000000.5 sizes/s512 many/0005
+    touch -h -d '2300-01-01 00:00:00.25' times/future && touch -h -a -d '2301-01-01' times/future
+    touch -h -d @-86400 times/past
+    touch -h -d @0.000000001 times/tiny
+    touch -a -d @1600000000.987654321 sizes/s1
+    `,
+    tree,
+  );
+  if (isRoot) {
+    sh(
+      `chown 0:0 owners/root && chown 1:1 owners/daemon && chown 54321:54322 owners/nameless
+       chown 3000000:5 owners/huge && chown 0:4000000 owners/group-only && chown 54321:0 many/0100`,
+      tree,
+    );
+  }
+  // Read everything once: relatime moves each atime on the first read, and atimes are archived
+  // (an atime before the mtime moves on every read: the future file's is after it).
+  sh(`find tree -type f -exec sha256sum {} + > /dev/null && find tree -type l -exec readlink {} + > /dev/null`, dir);
+});
+
+/** The archive the CLI makes of the tree, with `env` (PORTARC_NO_PACK, PORTARC_NO_NATIVE). */
+function made(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Buffer {
+  const out = join(dir, name);
+  const r = portarc(['create', '-f', out, ...args, '-C', dir, 'tree'], { env });
+  expect([r.status, r.stderr], name).toEqual([0, '']);
+  return readFileSync(out);
+}
+
+describe('packed members are the bytes the JS writer makes', () => {
+  for (const [suffix, args] of [['tar', []], ['tar', ['--no-manifest']], ['tar.gz', []], ['tar.zst', []]] as const) {
+    it(`${suffix}${args.length ? ` ${args.join(' ')}` : ''}: packed = not packed = without the addon`, () => {
+      const tag = `${suffix}${args.length}`;
+      const packed = made(`packed-${tag}.${suffix}`, [...args]);
+      const plain = made(`plain-${tag}.${suffix}`, [...args], { PORTARC_NO_PACK: '1' });
+      const noNative = made(`js-${tag}.${suffix}`, [...args], { PORTARC_NO_NATIVE: '1' });
+      expect(sha(packed)).toBe(sha(plain));
+      expect(sha(packed)).toBe(sha(noNative));
+      const v = portarc(['verify', '-f', join(dir, `packed-${tag}.${suffix}`)]);
+      expect(v.status).toBe(0);
+      expect(v.stdout).toContain(args.length ? 'structure only' : 'contents checked against the manifest');
+    });
+  }
+
+  it('the library packs most files (the fast path ran), and the archive is the same', async () => {
+    const before = { ...packStats };
+    const dest = join(dir, 'lib.tar');
+    const r = await create(['tree'], dest, { cwd: dir });
+    const members = packStats.members - before.members;
+    // Every file but the few the JS writer must encode (long path, owners, xattr, links, times < 1970...).
+    expect(members).toBeGreaterThan(700);
+    expect(members).toBeLessThan(r.entries);
+    expect(packStats.runs - before.runs).toBeGreaterThan(3);
+    expect(sha(readFileSync(dest))).toBe(sha(made('lib-plain.tar', [], { PORTARC_NO_PACK: '1' })));
+  });
+
+  it('GNU tar extracts every packed file with its content, mode and mtime', () => {
+    made('gnu.tar', []);
+    const out = join(dir, 'gnu-out');
+    mkdirSync(out);
+    execFileSync('tar', ['-xf', join(dir, 'gnu.tar'), '-C', out, '--exclude', '.portarc']);
+    expect(execFileSync('diff', ['-r', '--no-dereference', '-x', 'fifo', tree, join(out, 'tree')], { encoding: 'utf8' })).toBe('');
+    const stat = (p: string) => execFileSync('stat', ['-c', '%a %Y %s', p], { encoding: 'utf8' });
+    for (const f of ['sizes/s512', 'meta/setuid', 'times/frac', 'many/0005']) expect(stat(join(out, 'tree', f)), f).toBe(stat(join(tree, f)));
+  });
+
+  it('a reserved name is refused as without packing, and the archive inside the tree is left out', () => {
+    const inside = join(dir, 'reserved');
+    mkdirSync(join(inside, '.portarc'), { recursive: true });
+    writeFileSync(join(inside, '.portarc', 'manifest.xml'), 'mine');
+    writeFileSync(join(inside, 'a'), 'a');
+    for (const env of [{}, { PORTARC_NO_PACK: '1' }]) {
+      const r = portarc(['create', '-f', join(dir, 'reserved.tar'), '-C', inside, '.'], { env });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('is reserved for the archive');
+    }
+    const self = join(dir, 'self');
+    mkdirSync(self);
+    for (let i = 0; i < 5; i++) writeFileSync(join(self, `f${i}`), `file ${i}`);
+    const r = portarc(['create', '-f', join(self, 'f9.tar'), '-C', self, '.']);
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    const names = execFileSync('tar', ['-tf', join(self, 'f9.tar')], { encoding: 'utf8' }).split('\n');
+    expect(names.filter((n) => n.includes('f9'))).toEqual([]);
+    expect(names).toContain('./f4');
+  });
+});
