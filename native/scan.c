@@ -49,11 +49,15 @@
 #ifdef __APPLE__
 #define S_LIST(p, b, n) listxattr((p), (b), (n), XATTR_NOFOLLOW)
 #define S_GET(p, k, b, n) getxattr((p), (k), (b), (n), 0, XATTR_NOFOLLOW)
+#define F_LIST(d, b, n) flistxattr((d), (b), (n), 0)
+#define F_GET(d, k, b, n) fgetxattr((d), (k), (b), (n), 0, 0)
 #define S_NOATTR ENOATTR
 #define ST_NS(st, f) ((int64_t)(st).f##timespec.tv_sec * 1000000000 + (st).f##timespec.tv_nsec)
 #else
 #define S_LIST(p, b, n) llistxattr((p), (b), (n))
 #define S_GET(p, k, b, n) lgetxattr((p), (k), (b), (n))
+#define F_LIST(d, b, n) flistxattr((d), (b), (n))
+#define F_GET(d, k, b, n) fgetxattr((d), (k), (b), (n))
 #define S_NOATTR ENODATA
 #define ST_NS(st, f) ((int64_t)(st).st_##f##tim.tv_sec * 1000000000 + (st).st_##f##tim.tv_nsec)
 #endif
@@ -83,10 +87,45 @@ enum {
 #endif
 #define LIST_BYTES 65536
 
-/* xattrs of path as [[name, value], ...], null when none; returns 0, or -1 when the JS scan must read them. */
-static int read_xattrs(napi_env env, const char *path, napi_value *out) {
+/* A directory's descriptor: the items of a batch are mostly in one directory, whose path is then
+ * walked once for all of them (the system calls name each file relative to it). */
+typedef struct {
+  int fd;
+  size_t len;
+  char path[PATH_MAX_BYTES + 1];
+} dir_cache_t;
+
+#ifdef O_PATH
+#define DIR_FLAGS (O_PATH | O_DIRECTORY | O_CLOEXEC)
+#else
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+#endif
+
+/* The directory to name `path` from, and its name there (*name): the cached directory's
+ * descriptor, or AT_FDCWD and the whole path (no parent, or it cannot be opened). */
+static int at_dir(dir_cache_t *dc, const char *path, size_t plen, const char **name) {
+  size_t slash = plen;
+  while (slash > 0 && path[slash - 1] != '/') slash--;
+  *name = path;
+  if (slash <= 1 || slash == plen) return AT_FDCWD; /* "name", "/name", or a path ending in '/' */
+  size_t dl = slash - 1;
+  if (dc->fd < 0 || dc->len != dl || memcmp(dc->path, path, dl) != 0) {
+    if (dc->fd >= 0) close(dc->fd);
+    memcpy(dc->path, path, dl);
+    dc->path[dl] = '\0';
+    dc->len = dl;
+    dc->fd = open(dc->path, DIR_FLAGS);
+    if (dc->fd < 0) return AT_FDCWD;
+  }
+  *name = path + slash;
+  return dc->fd;
+}
+
+/* xattrs of path (of the open file fd when fd >= 0) as [[name, value], ...], null when none;
+ * returns 0, or -1 when the JS scan must read them. */
+static int read_xattrs(napi_env env, const char *path, int fd, napi_value *out) {
   char list[LIST_BYTES];
-  ssize_t n = S_LIST(path, list, sizeof list);
+  ssize_t n = fd >= 0 ? F_LIST(fd, list, sizeof list) : S_LIST(path, list, sizeof list);
   if (n < 0) {
     if (errno == ENOTSUP || errno == EOPNOTSUPP) n = 0; /* as listXattrs: a filesystem without xattrs has none */
     else return -1; /* ERANGE (a huge list) or an error: the JS path reads or reports it */
@@ -101,7 +140,7 @@ static int read_xattrs(napi_env env, const char *path, napi_value *out) {
     size_t name_len = strnlen(name, (size_t)(n - off));
     off += (ssize_t)name_len + 1;
     if (name_len == 0) continue;
-    ssize_t size = S_GET(path, name, NULL, 0);
+    ssize_t size = fd >= 0 ? F_GET(fd, name, NULL, 0) : S_GET(path, name, NULL, 0);
     if (size < 0) {
       if (errno == S_NOATTR) continue; /* removed since the list was read, as listXattrs */
       return -1;
@@ -110,7 +149,7 @@ static int read_xattrs(napi_env env, const char *path, napi_value *out) {
     napi_value value, name_v, pair;
     if (napi_create_buffer(env, size ? (size_t)size : 0, &value_data, &value) != napi_ok) return -1;
     if (size) {
-      ssize_t got = S_GET(path, name, value_data, (size_t)size);
+      ssize_t got = fd >= 0 ? F_GET(fd, name, value_data, (size_t)size) : S_GET(path, name, value_data, (size_t)size);
       if (got < 0) {
         if (errno == S_NOATTR) continue;
         return -1; /* ERANGE: it grew in between; the JS path retries */
@@ -127,17 +166,23 @@ static int read_xattrs(napi_env env, const char *path, napi_value *out) {
   return 0;
 }
 
-/* Read a whole small file into dst (at most `size` bytes); fills the content fields; 0 or -1.
- * Never through a symlink, never a fifo (O_NONBLOCK: no wait for a writer), and only the file the
- * lstat saw: one swapped in meanwhile is left to the JS path, which says so. */
-static int read_content(const char *path, const struct stat *seen, int64_t size, char *dst, int64_t *f) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+/* Open the regular file the lstat saw, to read it: never through a symlink, never a fifo
+ * (O_NONBLOCK: no wait for a writer), and only that inode: one swapped in meanwhile is left to the
+ * JS path, which says so. -1 when not opened. */
+static int open_seen(int dir, const char *name, const struct stat *seen) {
+  int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return -1;
   struct stat now;
   if (fstat(fd, &now) != 0 || !S_ISREG(now.st_mode) || now.st_dev != seen->st_dev || now.st_ino != seen->st_ino) {
     close(fd);
     return -1;
   }
+  return fd;
+}
+
+/* Read the whole small file open_seen opened into dst (at most `size` bytes), fstat it after (to
+ * see a change while read) and close it; fills the content fields; 0 or -1. */
+static int read_content(int fd, int64_t size, char *dst, int64_t *f) {
   int64_t got = 0;
   while (got < size) {
     ssize_t r = pread(fd, dst + got, (size_t)(size - got), (off_t)got);
@@ -220,6 +265,8 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
   napi_value result;
   napi_create_array(env, &result);
   char path[PATH_MAX_BYTES + 1];
+  dir_cache_t dc;
+  dc.fd = -1;
   size_t used = 0;
   uint32_t k = 0;
   for (uint32_t i = start; i < end; i++, k++) {
@@ -231,6 +278,7 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
     bool is_buffer = false;
     if (napi_get_element(env, argv[0], i, &item) != napi_ok || napi_is_buffer(env, item, &is_buffer) != napi_ok || !is_buffer ||
         napi_get_buffer_info(env, item, &pdata, &plen) != napi_ok) {
+      if (dc.fd >= 0) close(dc.fd);
       napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "scanBatch: paths must be Buffers");
       return NULL;
     }
@@ -243,7 +291,9 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
     memcpy(path, pdata, plen);
     path[plen] = '\0';
     struct stat st;
-    if (lstat(path, &st) != 0) {
+    const char *name;
+    int dir = at_dir(&dc, path, plen, &name);
+    if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       napi_set_element(env, result, k, xattrs);
       continue;
     }
@@ -283,13 +333,15 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
     f[F_ATIME] = ST_NS(st, a);
     f[F_MTIME] = ST_NS(st, m);
     f[F_CTIME] = ST_NS(st, c);
-    if (read_xattrs(env, path, &xattrs) == 0) f[F_FLAGS] |= FLAG_XATTRS;
+    /* A file to read is opened first: its xattrs are then read through its descriptor. */
+    int fd = readable ? open_seen(dir, name, &st) : -1;
+    if (read_xattrs(env, path, fd, &xattrs) == 0) f[F_FLAGS] |= FLAG_XATTRS;
     else napi_get_null(env, &xattrs);
     napi_value member = NULL;
     void *mdata = NULL;
     size_t mlen = 0;
     pack_entry_t pe;
-    if (packable && (f[F_FLAGS] & FLAG_XATTRS)) {
+    if (packable && fd >= 0 && (f[F_FLAGS] & FLAG_XATTRS)) {
       napi_valuetype xt;
       bool mbuf = false;
       packable = napi_typeof(env, xattrs, &xt) == napi_ok && xt == napi_null &&
@@ -302,17 +354,13 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
       }
     } else packable = 0;
     if (packable) {
-      /* The content goes after the most header room; the headers then go just before it (their
-       * length is known once encoded) and the padding after it. */
+      /* The headers (from the lstat alone), the content after them, then the padding. */
       uint8_t *at = (uint8_t *)buf + used;
-      if (read_content(path, &st, size, (char *)at + PACK_HEADER_MAX, f) == 0) {
+      size_t h = pack_headers(&pe, at);
+      if (read_content(fd, size, (char *)at + h, f) == 0) {
         int same = f[F_LENGTH] == size && f[F_SIZE_AFTER] == size && f[F_MTIME_AFTER] == f[F_MTIME] && f[F_CTIME_AFTER] == f[F_CTIME];
         if (same) {
-          uint8_t head[PACK_HEADER_MAX];
-          size_t h = pack_headers(&pe, head);
           size_t pad = (size_t)((512 - size % 512) % 512);
-          memmove(at + h, at + PACK_HEADER_MAX, (size_t)size);
-          memcpy(at, head, h);
           memset(at + h + size, 0, pad);
           f[F_FLAGS] |= FLAG_PACKED;
           f[F_OFFSET] = (int64_t)used;
@@ -322,11 +370,11 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
         } else {
           /* Changed while read: the JS path says so (tar's "file changed as we read it"). */
           f[F_FLAGS] |= FLAG_CONTENT;
-          f[F_OFFSET] = (int64_t)(used + PACK_HEADER_MAX);
-          used += PACK_HEADER_MAX + (size_t)f[F_LENGTH];
+          f[F_OFFSET] = (int64_t)(used + h);
+          used += h + (size_t)f[F_LENGTH];
         }
       }
-    } else if (readable && read_content(path, &st, size, (char *)buf + used, f) == 0) {
+    } else if (fd >= 0 && read_content(fd, size, (char *)buf + used, f) == 0) {
       f[F_FLAGS] |= FLAG_CONTENT;
       f[F_OFFSET] = (int64_t)used;
       used += (size_t)f[F_LENGTH];
@@ -337,5 +385,6 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
       break;
     }
   }
+  if (dc.fd >= 0) close(dc.fd);
   return result;
 }

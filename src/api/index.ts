@@ -12,6 +12,7 @@ export { makeEntry, displayName, type Entry, type EntryType, type AclEntry, type
 export { PortarcError, ArchiveError, UnsupportedFeatureError, LimitError, UsageError, IoError, EntryError, DamagedError, type PortarcErrorCode } from '../model/errors.js';
 export { TarReader, type TarMember, type TarReaderOptions, type SkippedRange } from '../tar/reader.js';
 export { TarWriter, type Sink, type TarWriterOptions } from '../tar/writer.js';
+export type { PackedRun } from '../tar/pack.js';
 export { SPEC_VERSION_TEXT, type ArchiveInfo } from '../tar/version.js';
 export { scan, type ScanOptions, type ScannedEntry } from '../fs/scan.js';
 export { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
@@ -36,7 +37,7 @@ export type { ErrorDetails } from '../model/errors.js';
 export type { Limits } from '../model/limits.js';
 export { KNOWN_FEATURES, type FeatureClass } from '../model/archive-info.js';
 export type { DamagedFile, RestoreCheck } from '../fs/restore.js';
-export type { AclXattr, XattrWriteFailure, BatchFile, BatchResult, BatchFailure, SysError } from '../fs/sys.js';
+export type { AclXattr, XattrWriteFailure, BatchFile, BatchResult, BatchFailure, SysError, PackArgs } from '../fs/sys.js';
 export type { HashMode } from '../integrity/hash-ring.js';
 export type { OpenOptions } from './open.js';
 export type { ConvertOptions } from './convert.js';
