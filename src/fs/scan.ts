@@ -92,10 +92,11 @@ export function scan(paths: string[], opts: ScanOptions = {}): AsyncGenerator<Sc
 /**
  * scan() for a tar writer (create, src/api/create.ts): with the native scan, small files come as
  * runs of whole tar members (src/tar/pack.ts) where the writer would have encoded them the same
- * way. Not with filter/map (they see every entry), nor with entries a writer changes (deterministic).
+ * way. A filter still sees each of them (filterPacked); not with a map (it renames), nor for a
+ * writer that changes entries (deterministic).
  */
 export function scanForTar(paths: string[], opts: ScanOptions = {}): AsyncGenerator<ScannedEntry | PackedRun> {
-  return walkPaths(paths, opts, !opts.filter && !opts.map && opts.onWarning !== undefined && process.env.PORTARC_NO_PACK !== '1');
+  return walkPaths(paths, opts, !opts.map && opts.onWarning !== undefined && process.env.PORTARC_NO_PACK !== '1');
 }
 
 async function* walkPaths(paths: string[], opts: ScanOptions, pack: boolean): AsyncGenerator<ScannedEntry | PackedRun> {
@@ -284,6 +285,15 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | Pac
       const it = items[i + k]!;
       const st = stats[k]!;
       if (st === PACKED) {
+        if (ctx.opts.filter) {
+          const verdict = await filterPacked(ctx, k * SCAN_FIELDS, it.arch);
+          if (verdict !== true) {
+            // Left out, or changed by the filter: the run goes on after it, in a new run.
+            if (pack!.run.count) yield takeRun(pack!, ctx.batch!.buf);
+            if (verdict) yield verdict;
+            continue;
+          }
+        }
         gather(pack!, ctx.batch!.fields, k * SCAN_FIELDS, it.arch);
         continue;
       }
@@ -364,6 +374,36 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | Pac
     if (pack?.run.count) yield takeRun(pack, ctx.batch!.buf);
     i += stats.length;
   }
+}
+
+/**
+ * The caller's filter on a packed file, given the entry toEntry would have made: true to keep it
+ * packed, false to leave it out, or the entry with its content when the filter changed it (the
+ * writer then encodes it as it now is).
+ */
+async function filterPacked(ctx: Ctx, at: number, path: Buffer): Promise<boolean | ScannedEntry> {
+  const f = ctx.batch!.fields;
+  const uid = Number(f[at + F.UID]);
+  const gid = Number(f[at + F.GID]);
+  const mode = Number(f[at + F.MODE]! & 0o7777n);
+  const size = Number(f[at + F.SIZE]);
+  const times = { mtimeNs: f[at + F.MTIME]!, atimeNs: f[at + F.ATIME]!, ctimeNs: f[at + F.CTIME]! };
+  const entry = makeEntry({ path, type: 'file', mode, uid, gid, uname: userName(uid), gname: groupName(gid), ...times });
+  entry.size = size;
+  const before = { ...entry };
+  const kept = await applyHooks(entry, ctx.opts);
+  if (!kept) return false;
+  const same =
+    kept === entry && entry.path === path && entry.type === 'file' && entry.mode === mode && entry.uid === uid && entry.gid === gid &&
+    entry.uname === before.uname && entry.gname === before.gname && entry.size === size && entry.mtimeNs === times.mtimeNs &&
+    entry.atimeNs === times.atimeNs && entry.ctimeNs === times.ctimeNs && entry.xattrs === before.xattrs && entry.xattrs.size === 0 &&
+    entry.selinux === undefined && !entry.aclAccess?.length && !entry.aclDefault?.length && entry.sparse === undefined && entry.linkTarget === undefined &&
+    !entry.warnings.length && !entry.notices.length && !entry.losses?.length;
+  if (same) return true;
+  const start = Number(f[at + F.OFFSET]) + Number(f[at + F.DATA]);
+  const view = ctx.batch!.buf.subarray(start, start + size);
+  const data = bufferBody(ctx.opts.reuseBuffers ? view : Buffer.from(view));
+  return { entry: kept, body: () => data };
 }
 
 /** Add the packed item whose fields are at `at` to the run being gathered. */
