@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { create } from '../src/api/create.js';
 import { packStats } from '../src/tar/pack.js';
+import { F, SCAN_CONTENT, SCAN_FIELDS, SCAN_PACKED, loadSys } from '../src/fs/sys.js';
 import { portarc } from './helpers/cli.js';
 import { isRoot, sh, tempDir } from './helpers/tree.js';
 
@@ -186,5 +187,61 @@ describe('a filter sees every packed file', () => {
     const listing = execFileSync('tar', ['-tvf', join(dir, 'f-packed.tar'), 'tree/many/0007', 'tree/many/0008'], { encoding: 'utf8' });
     expect(listing).toMatch(/^-rw------- .* tree\/many\/0007$/m);
     expect(listing).toMatch(/ 2020-09-13 \d\d:\d\d tree\/many\/0008$/m);
+  });
+});
+
+describe('a batch the native scan took past a directory it left to the JS scan', () => {
+  it('is scanned again after the directory: the walk into it refilled the buffer (same archive as without packing)', async () => {
+    const root = join(dir, 'past');
+    mkdirSync(join(root, 'mix', 'b'), { recursive: true });
+    for (const n of ['a1', 'a2', 'a3', 'c1', 'c2', 'c3']) writeFileSync(join(root, 'mix', n), `${n} `.repeat(300));
+    for (let i = 0; i < 20; i++) writeFileSync(join(root, 'mix', 'b', `f${i}`), `inner ${i} `.repeat(200));
+    sh(`find . -exec touch -h -d @1700000000 {} + && find . -type f -exec sha256sum {} + > /dev/null`, root);
+    const sys = loadSys();
+    const real = sys.scanBatch!;
+    let faked = 0;
+    // As if the lstat of `mix/b` had failed in C (it is then done by the JS scan): the call goes on
+    // past it, and packs c1..c3 into the same buffer.
+    sys.scanBatch = (paths, start, end, fields, buf, readMax, sparse, pack) => {
+      const j = paths.findIndex((p, i) => i >= start && i < end - 1 && p.toString().endsWith('/mix/b'));
+      if (j < 0) return real(paths, start, end, fields, buf, readMax, sparse, pack);
+      const before = real(paths, start, j, fields, buf, readMax, sparse, pack);
+      if (before.length !== j - start) return before;
+      let used = 0;
+      for (let k = 0; k < before.length; k++) {
+        const at = k * SCAN_FIELDS;
+        if (Number(fields[at + F.FLAGS]) & (SCAN_PACKED | SCAN_CONTENT)) used = Math.max(used, Number(fields[at + F.OFFSET] + fields[at + F.LENGTH]));
+      }
+      const tmpFields = new BigInt64Array(fields.length);
+      const tmpBuf = Buffer.alloc(buf.length - used);
+      const after = real(paths, j + 1, end, tmpFields, tmpBuf, readMax, sparse, pack);
+      fields.fill(0n, (j - start) * SCAN_FIELDS, (j - start + 1) * SCAN_FIELDS);
+      for (let k = 0; k < after.length; k++) {
+        const from = k * SCAN_FIELDS;
+        const to = (j - start + 1 + k) * SCAN_FIELDS;
+        fields.set(tmpFields.subarray(from, from + SCAN_FIELDS), to);
+        if (Number(fields[to + F.FLAGS]) & (SCAN_PACKED | SCAN_CONTENT)) fields[to + F.OFFSET] += BigInt(used);
+      }
+      tmpBuf.copy(buf, used);
+      faked++;
+      return [...before, null, ...after];
+    };
+    try {
+      await create(['mix'], join(dir, 'past.tar'), { cwd: root });
+    } finally {
+      sys.scanBatch = real;
+    }
+    expect(faked).toBe(1);
+    process.env.PORTARC_NO_PACK = '1';
+    try {
+      await create(['mix'], join(dir, 'past-plain.tar'), { cwd: root });
+    } finally {
+      delete process.env.PORTARC_NO_PACK;
+    }
+    expect(sha(readFileSync(join(dir, 'past.tar')))).toBe(sha(readFileSync(join(dir, 'past-plain.tar'))));
+    const out = join(dir, 'past-out');
+    mkdirSync(out);
+    execFileSync('tar', ['-xf', join(dir, 'past.tar'), '-C', out]);
+    expect(readFileSync(join(out, 'mix', 'c2'), 'utf8')).toBe('c2 '.repeat(300));
   });
 });

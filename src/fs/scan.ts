@@ -281,6 +281,7 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | Pac
   for (let i = 0; i < items.length; ) {
     const batch = ctx.batch && paths ? await nativeChunk(paths, i, ctx, ctx.batch, names) : await jsChunk(items.slice(i, i + BATCH), ctx);
     const { stats, xattrs, contents } = batch;
+    let next = i + stats.length;
     for (let k = 0; k < stats.length; k++) {
       const it = items[i + k]!;
       const st = stats[k]!;
@@ -355,10 +356,6 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | Pac
         // (Past DEEP a child adds at most 256 bytes: every path stays under Linux's PATH_MAX.)
         const anchor = it.abs.length > DEEP && ctx.platform.dirAlias ? holdDirectory(it.abs, ctx.platform.dirAlias) : undefined;
         const base = anchor === undefined ? it.abs : ctx.platform.dirAlias!(anchor);
-        // The batch's later files were read into the buffer the walk below refills (scanBatch
-        // stops after a directory it stat'ed, not after one it left to this path, e.g. a time
-        // past int64 ns): they are read again from disk when their turn comes.
-        if (contents) contents.fill(undefined, k + 1);
         const children = names.map((n) => ({
           abs: Buffer.concat([base, slash, n]),
           arch: Buffer.concat([it.arch, slash, ctx.platform.memberName(n)]),
@@ -369,10 +366,15 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | Pac
         } finally {
           if (anchor !== undefined) closeSync(anchor);
         }
+        // The batch's later items (scanBatch stops after a directory it stat'ed, not after one
+        // whose lstat it left to this path) were read or packed into the buffer the walk above
+        // refilled: they are scanned again from here.
+        next = i + k + 1;
+        break;
       }
     }
     if (pack?.run.count) yield takeRun(pack, ctx.batch!.buf);
-    i += stats.length;
+    i = next;
   }
 }
 
