@@ -830,6 +830,45 @@ describe('manifest 1.0 (portarc 0.1.0: whole-archive digest of the bytes)', () =
   });
 });
 
+describe('a manifest that names members otherwise than their headers do', () => {
+  it('is damage verify reports (extract refuses those members): two names swapped in the manifest, its digests made to match', async () => {
+    const { decodeTrailer, encodeTrailer } = await import('../src/manifest/index.js');
+    const { createHash } = await import('node:crypto');
+    const dir = tempDir('names');
+    mkdirSync(join(dir, 't'));
+    writeFileSync(join(dir, 't', 'a'), 'first file');
+    writeFileSync(join(dir, 't', 'b'), 'other file');
+    const f = join(dir, 'swapped.tar');
+    await create(['t'], f, { cwd: dir });
+    const b = readFileSync(f);
+    const at = b.lastIndexOf('PORTARC-TRAILER ', undefined, 'latin1');
+    const t = decodeTrailer(b.subarray(at));
+    // A writer's mistake, not damage: the same bytes, the two lines' names swapped.
+    const xml = b.subarray(t.manifestData, t.manifestData + t.manifestSize);
+    const pa = xml.indexOf('path="t/a"');
+    const pb = xml.indexOf('path="t/b"');
+    expect(pa).toBeGreaterThan(0);
+    expect(pb).toBeGreaterThan(0);
+    xml.write('path="t/b"', pa, 'latin1');
+    xml.write('path="t/a"', pb, 'latin1');
+    const sha = (x: Buffer) => createHash('sha256').update(x).digest('hex');
+    t.manifestSha256 = sha(xml);
+    t.memberSha256 = sha(b.subarray(t.manifestOffset, t.manifestEnd));
+    encodeTrailer(t).copy(b, at);
+    writeFileSync(f, b);
+    const r = await verify(f);
+    expect(r.ok).toBe(false);
+    expect(r.damaged.map((d) => [d.part, d.path, d.what])).toEqual([
+      ['header', 't/b', 'the member\'s headers name it "t/a", not what the manifest lists at this offset'],
+      ['header', 't/a', 'the member\'s headers name it "t/b", not what the manifest lists at this offset'],
+    ]);
+    mkdirSync(join(dir, 'out'));
+    const x = portarc(['extract', '-f', f, '-C', join(dir, 'out')]);
+    expect(x.status).toBe(2);
+    expect(x.stderr).toContain('name does not match the manifest');
+  });
+});
+
 describe('a manifest of 1,000,000 entries', () => {
   it('is written and read back streaming, with peak RSS growth under 100 MiB', () => {
     const dir = tempDir('manifest-1m');

@@ -9,6 +9,7 @@ import { displayName } from '../model/entry.js';
 import { PortarcError } from '../model/errors.js';
 import { TRAILER_MAGIC, TRAILER_SIZE, TRAILER_TEXT_SIZE, TrailerError, decodeTrailer, findTrailerMagic, isTrailerMagic, manifestMajor, readManifest, type ManifestHead, type Trailer } from '../manifest/index.js';
 import type { Damage } from './report.js';
+import { headerRangePath } from '../tar/header-range.js';
 
 const CHUNK = 1 << 20;
 
@@ -17,6 +18,24 @@ const CHUNK = 1 << 20;
  * read 1 MiB at a time whatever the ranges' sizes (a read per range was two thread-pool round trips
  * per entry: 50,000 small files took 10 s, most of it waiting), the next MiB while this one is hashed.
  */
+/** Keeps the bytes it is given, up to a limit (a member's headers, for their name). */
+class Collector {
+  parts: Buffer[] = [];
+  bytes = 0;
+  constructor(private readonly max: number) {}
+  update(part: Buffer): void {
+    this.bytes += part.length;
+    if (this.bytes <= this.max) this.parts.push(Buffer.from(part));
+  }
+  /** What it was given, or undefined past the limit. */
+  all(): Buffer | undefined {
+    return this.bytes <= this.max ? Buffer.concat(this.parts) : undefined;
+  }
+}
+
+/** Headers longer than this (big xattrs) are not read for their name. */
+const NAME_CHECK_MAX = 64 << 10;
+
 class Cursor {
   pos = 0;
   private bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
@@ -32,7 +51,7 @@ class Cursor {
   ) {}
 
   /** Hash the bytes [pos, to) into every hash given; returns false when the file ends first. */
-  async feed(to: number, hashes: Hash[]): Promise<boolean> {
+  async feed(to: number, hashes: Array<Pick<Hash, 'update'> | Collector>): Promise<boolean> {
     while (this.pos < to) {
       if ((this.pos < this.winStart || this.pos >= this.winEnd) && !(await this.fill())) return false;
       const end = Math.min(to, this.winEnd);
@@ -281,8 +300,18 @@ export async function verifyRanges(fh: FileHandle, size: number, format: 'tar' |
         }
         entries++;
         const h = createHash('sha256');
-        const whole = await cursor.feed(e.data, ofBytes ? [h, archive] : [h]);
+        // A tar member's headers are also read for its name (zip: the manifest's path is checked
+        // where the reader lists the member).
+        const names = format === 'tar' && !moved ? new Collector(NAME_CHECK_MAX) : undefined;
+        const whole = await cursor.feed(e.data, ofBytes ? [h, archive] : names ? [h, names] : [h]);
         if (ranged(h, whole) !== e.headerSha256 && !(await movedMatch(prev, e.data, e.headerSha256))) damaged.push({ part: 'header', path, range: [prev, e.data], what: whole ? 'header bytes do not match their digest' : 'archive ends inside the header' });
+        else if (names) {
+          // The digest vouches for the bytes, not for the manifest naming them rightly: a member
+          // whose headers name another path is one extract refuses.
+          const headers = names.all();
+          const named = headers && headerRangePath(headers);
+          if (named && !named.equals(e.path)) damaged.push({ part: 'header', path, range: [prev, e.data], what: `the member's headers name it "${displayName(named)}", not what the manifest lists at this offset` });
+        }
         if (e.end > e.data) {
           const d = createHash('sha256');
           const all = await cursor.feed(e.end, ofBytes ? [d, archive] : [d]);
