@@ -90,6 +90,9 @@ const at = tar.lastIndexOf(TRAILER_MAGIC, undefined, 'latin1');
 const t = decodeTrailer(tar.subarray(at));
 await write('n_manifest-xml-damaged.tar', flipAt(tar, t.manifestData + t.manifestSize - 30));
 await write('n_manifest-trailer-damaged.tar', flipAt(tar, at + 100));
+// Not damage but a faulty writer: the manifest lists ./link and ./hard at each other's members,
+// every digest right (spec/manifest.md §8.2: the headers name another path).
+await write('n_manifest-names-swapped.tar', rewriteManifest(rewriteManifest(rewriteManifest(tar, 'path="./link"', 'path="./XXXX"'), 'path="./hard"', 'path="./link"'), 'path="./XXXX"', 'path="./hard"'));
 // Later versions: a minor one with an unknown element and attribute is read; a major one is not used.
 const features = '<features compat="manifest" rocompat="" incompat=""/>';
 const later = '<features compat="manifest" x="1"/><parity n="3"/>';
