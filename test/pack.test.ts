@@ -245,3 +245,35 @@ describe('a batch the native scan took past a directory it left to the JS scan',
     expect(readFileSync(join(out, 'mix', 'c2'), 'utf8')).toBe('c2 '.repeat(300));
   });
 });
+
+describe('onEntry and -v see every packed file', () => {
+  it('the library: the same entries, in the same order, as without packing', async () => {
+    const shown = (e: import('../src/model/entry.js').Entry) => JSON.stringify({ ...e, xattrs: [...e.xattrs] }, (_, v) => (typeof v === 'bigint' ? String(v) : v));
+    const run = async (name: string) => {
+      const got: string[] = [];
+      await create(['tree'], join(dir, name), { cwd: dir, onEntry: (e) => got.push(shown(e)) });
+      return got;
+    };
+    const before = packStats.members;
+    const packed = await run('on-packed.tar');
+    expect(packStats.members - before).toBeGreaterThan(500);
+    process.env.PORTARC_NO_PACK = '1';
+    let plain: string[];
+    try {
+      plain = await run('on-plain.tar');
+    } finally {
+      delete process.env.PORTARC_NO_PACK;
+    }
+    expect(packed.length).toBeGreaterThan(700);
+    expect(packed).toEqual(plain);
+    expect(sha(readFileSync(join(dir, 'on-packed.tar')))).toBe(sha(readFileSync(join(dir, 'on-plain.tar'))));
+  });
+
+  it('the CLI: -v lists the same names', () => {
+    const a = portarc(['create', '-v', '-f', join(dir, 'v1.tar'), '-C', dir, 'tree']);
+    const b = portarc(['create', '-v', '-f', join(dir, 'v2.tar'), '-C', dir, 'tree'], { env: { PORTARC_NO_PACK: '1' } });
+    expect(a.status).toBe(0);
+    expect(a.stderr.split('\n').length).toBeGreaterThan(700);
+    expect(a.stderr).toBe(b.stderr);
+  });
+});

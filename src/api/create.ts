@@ -233,6 +233,7 @@ export async function writeEntries(entries: (CreateInput | AsyncIterable<Scanned
         await recorder?.addedRun(item, offset);
         result.entries += item.count;
         progress?.add(item.contentBytes, item.count);
+        if (onEntry) for (let i = 0; i < item.count; i++) onEntry(item.entry(i));
         continue;
       }
       const { entry, body: read } = item;
@@ -290,9 +291,8 @@ export async function create(input: CreateInput, dest: string | Writable, option
   // From paths, the scan applies the hooks itself: it must not descend into a skipped directory,
   // and it makes later names of a hardlinked file point to the first name kept, as renamed.
   const scanOptions = { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, lend: opened.format === 'tar' ? opened.recorder?.sink.lend : undefined, hardlinkContent, oneFileSystem: options.oneFileSystem, onWarning: (w: string) => warnings.push(w), ...hooks };
-  // Whole tar members from the scan (src/tar/pack.ts) where nothing needs each entry as an object:
-  // not for zip, a normalizing option, or a caller's onEntry.
-  const packed = opened.format === 'tar' && !normalize && !options.onEntry;
+  // Whole tar members from the scan (src/tar/pack.ts): not for zip, nor with a normalizing option.
+  const packed = opened.format === 'tar' && !normalize;
   const entries = kind === 'paths'
     ? (packed ? scanForTar : scan)(input as string[], scanOptions)
     : sized(hooked(checkedEntries(input as Iterable<ScannedEntry>), options.filter || options.map ? hooks : undefined), signal);

@@ -133,7 +133,14 @@ async function* walkPaths(paths: string[], opts: ScanOptions, pack: boolean): As
   const ctx: Ctx = { sys, seen, opts, warnings: [], open: undefined, platform: opts.platform ?? hostPlatform() };
   if (sys.scanBatch) ctx.batch = { scan: sys.scanBatch, fields: new BigInt64Array(BATCH * SCAN_FIELDS), buf: Buffer.allocUnsafeSlow(BATCH_BYTES) };
   if (ctx.batch && pack && !WINDOWS) {
-    ctx.pack = { owner: new PackOwner(opts.exclude), run: { packed: true, bytes: ctx.batch.buf, count: 0, layout: new Float64Array(BATCH * 4), paths: [], newestNs: 0n, contentBytes: 0 }, start: 0, end: 0 };
+    const p: Packing = {
+      owner: new PackOwner(opts.exclude),
+      run: { packed: true, bytes: ctx.batch.buf, count: 0, layout: new Float64Array(BATCH * 4), paths: [], newestNs: 0n, contentBytes: 0, entry: (i) => packedEntry(ctx.batch!.fields, p.statAt[i]!, p.run.paths[i]!) },
+      statAt: new Uint32Array(BATCH),
+      start: 0,
+      end: 0,
+    };
+    ctx.pack = p;
   }
   for (const w of new Set(warnings)) warn(ctx, w);
   try {
@@ -236,6 +243,8 @@ interface NativeBatch {
 interface Packing {
   owner: PackOwner;
   run: PackedRun;
+  /** Where each member's fields are in the batch's fields. */
+  statAt: Uint32Array;
   /** Where the run's members lie in the batch buffer. */
   start: number;
   end: number;
@@ -385,13 +394,9 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | Pac
  */
 async function filterPacked(ctx: Ctx, at: number, path: Buffer): Promise<boolean | ScannedEntry> {
   const f = ctx.batch!.fields;
-  const uid = Number(f[at + F.UID]);
-  const gid = Number(f[at + F.GID]);
-  const mode = Number(f[at + F.MODE]! & 0o7777n);
-  const size = Number(f[at + F.SIZE]);
-  const times = { mtimeNs: f[at + F.MTIME]!, atimeNs: f[at + F.ATIME]!, ctimeNs: f[at + F.CTIME]! };
-  const entry = makeEntry({ path, type: 'file', mode, uid, gid, uname: userName(uid), gname: groupName(gid), ...times });
-  entry.size = size;
+  const entry = packedEntry(f, at, path);
+  const { uid, gid, mode, size } = entry;
+  const times = { mtimeNs: entry.mtimeNs, atimeNs: entry.atimeNs, ctimeNs: entry.ctimeNs };
   const before = { ...entry };
   const kept = await applyHooks(entry, ctx.opts);
   if (!kept) return false;
@@ -406,6 +411,15 @@ async function filterPacked(ctx: Ctx, at: number, path: Buffer): Promise<boolean
   const view = ctx.batch!.buf.subarray(start, start + size);
   const data = bufferBody(ctx.opts.reuseBuffers ? view : Buffer.from(view));
   return { entry: kept, body: () => data };
+}
+
+/** The entry toEntry makes of a packed file (no xattrs, one link), from its fields at `at`. */
+function packedEntry(f: BigInt64Array, at: number, path: Buffer): Entry {
+  const uid = Number(f[at + F.UID]);
+  const gid = Number(f[at + F.GID]);
+  const entry = makeEntry({ path, type: 'file', mode: Number(f[at + F.MODE]! & 0o7777n), uid, gid, uname: userName(uid), gname: groupName(gid), mtimeNs: f[at + F.MTIME]!, atimeNs: f[at + F.ATIME]!, ctimeNs: f[at + F.CTIME]! });
+  entry.size = Number(f[at + F.SIZE]);
+  return entry;
 }
 
 /** Add the packed item whose fields are at `at` to the run being gathered. */
@@ -427,6 +441,7 @@ function gather(p: Packing, f: BigInt64Array, at: number, path: Buffer): void {
   run.layout[o + 1] = data;
   run.layout[o + 2] = data + size;
   run.layout[o + 3] = rel + Number(f[at + F.LENGTH]);
+  p.statAt[run.count] = at;
   run.paths[run.count++] = path;
   run.contentBytes += size;
   p.end = offset + Number(f[at + F.LENGTH]);

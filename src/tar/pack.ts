@@ -26,6 +26,11 @@ export interface PackedRun {
   newestNs: bigint;
   /** Content bytes (for progress). */
   contentBytes: number;
+  /**
+   * Member `i` as the entry the JS scan would have made of it (for onEntry and -v; made only when
+   * asked for). Valid, like `layout`, until the consumer asks for the next item.
+   */
+  entry(i: number): Entry;
 }
 
 /** Runs and members written packed in this process (tests check that the fast path ran). */
