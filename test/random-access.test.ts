@@ -561,3 +561,70 @@ describe('extract -f A PATH... and list -f A PATH... (CLI)', () => {
     expect(seen).toContain('./a/b/needle.bin');
   });
 });
+
+describe('random access: what an audit found (2026-12-07)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir('ra-audit');
+  });
+  const run = (cmd: string, cwd = dir) => spawnSync('bash', ['-euo', 'pipefail', '-c', cmd], { cwd, encoding: 'utf8' });
+
+  it('open() in one streaming pass (no manifest, no seek table): the chunks read() gives stay the caller\'s', async () => {
+    mkdirSync(join(dir, 'r'));
+    writeFileSync(join(dir, 'r', 'a.txt'), 'hello\n');
+    const big = randomBytes(8 * MiB);
+    writeFileSync(join(dir, 'r', 'big'), big);
+    expect(portarc(['create', '--no-manifest', '-f', join(dir, 'nm.tar'), '-C', join(dir, 'r'), 'a.txt', 'big']).status).toBe(0);
+    expect(run('tar -cf gnu.tar -C r a.txt big && zstd -q gnu.tar -o gnu.tar.zst').status).toBe(0);
+    for (const name of ['nm.tar', 'gnu.tar', 'gnu.tar.zst']) {
+      const ra = await open(join(dir, name));
+      try {
+        expect(ra.info.method, name).toBe('stream');
+        const kept: Buffer[] = [];
+        for await (const c of ra.read('a.txt')) kept.push(c);
+        const all: Buffer[] = [];
+        for await (const c of ra.read('big')) all.push(c);
+        expect(Buffer.concat(kept).toString(), name).toBe('hello\n');
+        expect(Buffer.concat(all).equals(big), name).toBe(true);
+      } finally {
+        await ra.close();
+      }
+    }
+  });
+
+  it('PATH "." selects the archive\'s "./" tree, as GNU tar does (it selected nothing, exit 0)', () => {
+    expect(run('mkdir -p s/sub && echo one > s/x && echo two > s/sub/y && tar -cf plain.tar -C s x sub').status).toBe(0);
+    expect(portarc(['create', '-f', join(dir, 'dot.tar'), '-C', join(dir, 's'), '.']).status).toBe(0);
+    const x = portarc(['extract', '-f', join(dir, 'dot.tar'), '-C', join(dir, 'o1'), '.']);
+    expect([x.status, x.stderr]).toEqual([0, '']);
+    expect(readFileSync(join(dir, 'o1', 'sub', 'y'), 'utf8')).toBe('two\n');
+    expect(portarc(['extract', '-O', '-f', join(dir, 'dot.tar'), '.']).stdout).toBe('two\none\n');
+    expect(portarc(['list', '-f', join(dir, 'dot.tar'), '.']).stdout).toBe('.\n./sub\n./sub/y\n./x\n');
+    // An archive without a "./" tree has nothing under ".": not found, as GNU tar says.
+    const p = portarc(['extract', '-f', join(dir, 'plain.tar'), '-C', join(dir, 'o2'), '.']);
+    expect(p.status).toBe(2);
+    expect(p.stderr).toContain('not found in archive');
+  });
+
+  it('a hardlink gets the content of the member of its target\'s name before it, not of a later copy (tar -r)', async () => {
+    expect(run('mkdir w && cd w && echo v1 > f && ln f hl && tar -cf ../dup.tar f hl && rm hl && echo version2 > f.new && mv f.new f && tar -rf ../dup.tar f').status).toBe(0);
+    for (const name of ['dupm.tar', 'dupm.tar.zst']) {
+      expect(portarc(['convert', join(dir, 'dup.tar'), join(dir, name)]).status).toBe(0);
+      const out = join(dir, `sel-${name}`);
+      expect(portarc(['extract', '-f', join(dir, name), '-C', out, 'hl']).status).toBe(0);
+      expect(readFileSync(join(out, 'hl'), 'utf8'), name).toBe('v1\n');
+      expect(portarc(['extract', '-O', '-f', join(dir, name), 'hl']).stdout, name).toBe('v1\n');
+      const both = join(dir, `both-${name}`);
+      expect(portarc(['extract', '-f', join(dir, name), '-C', both, 'hl', 'f']).status).toBe(0);
+      expect([readFileSync(join(both, 'hl'), 'utf8'), readFileSync(join(both, 'f'), 'utf8')], name).toEqual(['v1\n', 'version2\n']);
+      const ra = await open(join(dir, name));
+      try {
+        const parts: Buffer[] = [];
+        for await (const c of ra.read('hl')) parts.push(Buffer.from(c));
+        expect(Buffer.concat(parts).toString(), name).toBe('v1\n');
+      } finally {
+        await ra.close();
+      }
+    }
+  });
+});

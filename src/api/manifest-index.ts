@@ -75,6 +75,18 @@ export class ManifestIndex {
     return this.byKey.get(pathKey(path));
   }
 
+  /**
+   * The last entry of that path before entry `before`: a hardlink's target is the member of its
+   * name written before it (a name stored again later, `tar -r`, is another file).
+   */
+  findBefore(path: string | Buffer, before: number): number | undefined {
+    const key = pathKey(path);
+    const last = this.byKey.get(key);
+    if (last === undefined || last < before) return last;
+    for (let i = before - 1; i >= 0; i--) if (this.keys[i] === key) return i;
+    return undefined;
+  }
+
   /** Entry i, as the manifest gave it (less the data-range digest, which random access does not use). */
   get(i: number): ManifestEntry {
     const key = this.keys[i]!;

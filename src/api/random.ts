@@ -339,7 +339,7 @@ class ManifestArchive implements RandomArchive {
   private resolveLink(i: number): number {
     for (let hops = 0; this.index.get(i).type === 'hardlink'; hops++) {
       const e = this.index.get(i);
-      const t = e.link === undefined ? undefined : this.find(e.link);
+      const t = e.link === undefined ? undefined : this.index.findBefore(e.link, i);
       if (t === undefined || hops > 40) throw new DamagedError(`hardlink target "${e.link ? displayName(e.link) : ''}" is not in the archive`, { archive: this.name, entry: displayName(e.path), offset: e.offset });
       i = t;
     }
@@ -503,8 +503,11 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
   const pass = async function* (hand: (m: RandomMember) => boolean): AsyncGenerator<PassMember> {
     if (passes++ > 0 && !reopenable) throw new UsageError(`${name}: a stream can be read only once: save it to a file to read it again`);
     const input = src && typeof source !== 'string' ? sequential(src) : source;
-    // The signal also stops the skipping of members' data between the ones asked for.
-    const a = await openArchive(input, { limits, signal, headerDigests: declaresManifest });
+    // The signal also stops the skipping of members' data between the ones asked for. The
+    // caller's chunks are its own (keepsChunks): the reader's reused buffers would be refilled by
+    // the pass going on to the manifest before the caller is done with them (read() gave other
+    // members' bytes, the promise resolved).
+    const a = await openArchive(input, { limits, signal, headerDigests: declaresManifest, keepsChunks: true });
     archiveInfo = a.info;
     const check = await ContentCheck.open('-', false, a.format);
     check.nothingOnDisk = true;
@@ -638,12 +641,15 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
 export function selector(paths: readonly string[], opts: { wildcards?: boolean } = {}): { select(path: Buffer): boolean; unmatched(): string[]; checkAllMatched(): void } {
   // With `wildcards` (tar's --wildcards) each PATH is a shell pattern (src/api/patterns.ts).
   const keys = paths.map((p) => ({ p, k: pathKey(p), hit: false, match: opts.wildcards ? inclusionMatcher(p) : undefined }));
+  const dot = keys.some((s) => s.k === '.' && !s.match);
   return {
     select(path) {
       const k = pathKey(path);
       let any = false;
+      // "." selects the archive's "./" tree, as GNU tar's does (its key would match only "." itself).
+      const underDot = dot && path[0] === 0x2e && (path.length === 1 || path[1] === 0x2f);
       for (const s of keys) {
-        if (s.match ? s.match(path) : s.k === '' || k === s.k || k.startsWith(s.k + '/')) any = s.hit = true;
+        if (s.match ? s.match(path) : s.k === '' || k === s.k || k.startsWith(s.k + '/') || (s.k === '.' && underDot)) any = s.hit = true;
       }
       return any;
     },
