@@ -606,6 +606,46 @@ describe('random access: what an audit found (2026-12-07)', () => {
     expect(p.stderr).toContain('not found in archive');
   });
 
+  it('a server that stalls in the middle of an answer: an IoError after the timeout, or at once on the signal (it hung forever)', async () => {
+    if (!existsSync(join(dir, 'dot.tar'))) {
+      expect(run('mkdir -p s/sub && echo one > s/x && echo two > s/sub/y').status).toBe(0);
+      expect(portarc(['create', '-f', join(dir, 'dot.tar'), '-C', join(dir, 's'), '.']).status).toBe(0);
+    }
+    const archive = readFileSync(join(dir, 'dot.tar'));
+    let answers = 0;
+    const server = createServer((req, res) => {
+      const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '')!;
+      const a = Number(m[1]);
+      const e = Math.min(Number(m[2]), archive.length - 1);
+      res.writeHead(206, { 'content-range': `bytes ${a}-${e}/${archive.length}` });
+      // The first answers whole, then half of each and nothing more.
+      if (++answers > 2) res.write(archive.subarray(a, a + Math.floor((e - a + 1) / 2)));
+      else res.end(archive.subarray(a, e + 1));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dot.tar`;
+    const drain = async (ra: Awaited<ReturnType<typeof open>>) => {
+      for await (const c of ra.read('x')) void c;
+    };
+    try {
+      const t0 = Date.now();
+      const err = await open(await httpSource(url, { timeoutMs: 400 })).then(drain).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IoError);
+      expect((err as Error).message).toMatch(/cannot fetch bytes \d+-\d+: no data from the server for 0.4 s/);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      answers = 0;
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 300);
+      const t1 = Date.now();
+      const cancelled = await open(url, { signal: ac.signal }).then(drain).catch((e: unknown) => e);
+      expect(cancelled).toBeInstanceOf(Error);
+      expect(Date.now() - t1).toBeLessThan(5000);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('a hardlink gets the content of the member of its target\'s name before it, not of a later copy (tar -r)', async () => {
     expect(run('mkdir w && cd w && echo v1 > f && ln f hl && tar -cf ../dup.tar f hl && rm hl && echo version2 > f.new && mv f.new f && tar -rf ../dup.tar f').status).toBe(0);
     for (const name of ['dupm.tar', 'dupm.tar.zst']) {

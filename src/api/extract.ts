@@ -553,15 +553,16 @@ async function selection(source: ArchiveSource, options: ExtractOptions, unpicke
   const all: Selection = { skip: () => undefined, takeLinks: () => new Map(), done: () => undefined };
   if (isUrl(source)) {
     // A URL's .tar.gz (say) cannot be read at random: its bytes in order go through the whole pass.
-    const ra = await open(source, { limits: options.limits });
+    // The caller's signal also stops a request under way (a server that stalls).
+    const ra = await open(source, { limits: options.limits, signal: options.signal });
     if (ra.info.method === 'manifest' && !options.ignoreZeros) return { ...all, random: await selected(ra, paths, options) };
     await ra.close();
-    const bytes = await urlBytes(source);
+    const bytes = await urlBytes(source, options.signal);
     return { ...(await selection(bytes, options, unpickedLinks)), input: bytes };
   }
   if (!paths.length) return all;
   // Concatenated archives (ignoreZeros): the trailer at the end is the last one's; read them all.
-  const probe = typeof source === 'string' && source !== '-' && !options.ignoreZeros ? await open(source, { limits: options.limits }).catch(() => undefined) : undefined;
+  const probe = typeof source === 'string' && source !== '-' && !options.ignoreZeros ? await open(source, { limits: options.limits, signal: options.signal }).catch(() => undefined) : undefined;
   if (probe?.info.method === 'manifest') return { ...all, random: await selected(probe, paths, options) };
   await probe?.close();
   const sel = selector(paths, { wildcards: options.wildcards });
@@ -646,7 +647,7 @@ function stripped(entry: Entry, n: number): Entry | string | undefined {
 async function totalContent(source: ArchiveSource, options: ExtractOptions): Promise<number | undefined> {
   // A filter may look at any field, which the index does not have: then the total is unknown.
   if (typeof source !== 'string' || source === '-' || isUrl(source) || options.filter) return undefined;
-  const ra = await open(source, { limits: options.limits }).catch(() => undefined);
+  const ra = await open(source, { limits: options.limits, signal: options.signal }).catch(() => undefined);
   if (!ra) return undefined;
   try {
     if (ra.info.method !== 'manifest') return undefined;

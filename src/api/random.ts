@@ -141,7 +141,7 @@ function cancellable(ra: RandomArchive, signal: AbortSignal): RandomArchive {
 async function openUnchecked(source: OpenableSource, options: RandomOptions): Promise<RandomArchive> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   let src: CountedSource | undefined;
-  if (isUrl(source)) src = await httpSource(source);
+  if (isUrl(source)) src = await httpSource(source, { signal: options.signal });
   else if (typeof source === 'string' && source !== '-') {
     const st = await stat(source).catch(() => undefined);
     if (st?.isFile()) src = await fileSource(source);
@@ -195,8 +195,8 @@ function cachedReader(r: RandomAccessReader): RandomAccessReader {
 }
 
 /** An http(s) archive's bytes in order, by ranged reads (for a whole pass over what open() cannot read at random). */
-export async function urlBytes(url: string): Promise<AsyncIterable<Buffer>> {
-  return sequential(await httpSource(url));
+export async function urlBytes(url: string, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
+  return sequential(await httpSource(url, { signal }));
 }
 
 /** Every byte of the source, in order (a non-seekable format read from a seekable source). */

@@ -100,18 +100,37 @@ export interface HttpSourceOptions {
    * certificate is always verified: there is no option to turn that off.
    */
   ca?: string | Buffer | Array<string | Buffer>;
+  /**
+   * A request that gets no byte for this long (connecting, waiting for the answer, or in the
+   * middle of its body) fails with an IoError naming the range (default 30,000 ms): a server that
+   * stalls must not hang a restore.
+   */
+  timeoutMs?: number;
+  /** Stops the request under way (and every later one) with an IoError: the caller's cancel. */
+  signal?: AbortSignal;
 }
+
+const HTTP_TIMEOUT_MS = 30_000;
 
 /**
  * One GET, resolved with the response (any status). node:http and node:https are loaded here, on
  * first use: loading them costs ~7 MiB of memory (Node 24) that no local operation needs.
  */
-async function get(url: URL, headers: Record<string, string>, ca: HttpSourceOptions['ca']): Promise<IncomingMessage> {
+async function get(url: URL, headers: Record<string, string>, opts: HttpSourceOptions): Promise<IncomingMessage> {
   const https = url.protocol === 'https:';
   const { request } = https ? await import('node:https') : await import('node:http');
+  const ca = opts.ca;
+  const timeout = opts.timeoutMs ?? HTTP_TIMEOUT_MS;
   const once = () =>
     new Promise<IncomingMessage>((resolve, reject) => {
-      const r = request(url, { method: 'GET', headers, ...(https && ca !== undefined && { ca }) }, resolve);
+      let stalled = false;
+      const r = request(url, { method: 'GET', headers, timeout, ...(opts.signal && { signal: opts.signal }), ...(https && ca !== undefined && { ca }) }, (res) => resolve(Object.assign(res, { stalled: () => stalled })));
+      // An idle socket (no byte for `timeout` ms), before or during the answer: the request ends
+      // with this error, its response as "aborted" (whose reader asks stalled()).
+      r.on('timeout', () => {
+        stalled = true;
+        r.destroy(Object.assign(new Error(`no data from the server for ${timeout / 1000} s`), { code: 'ETIMEDOUT' }));
+      });
       r.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(err, { reused: r.reusedSocket })));
       r.end();
     });
@@ -156,7 +175,7 @@ export async function httpSource(href: string, opts: HttpSourceOptions = {}): Pr
   const ranged = async (a: number, b: number): Promise<{ data: Buffer; total: number }> => {
     let res: IncomingMessage;
     try {
-      res = await get(url, { ...opts.headers, Range: `bytes=${a}-${b}` }, opts.ca);
+      res = await get(url, { ...opts.headers, Range: `bytes=${a}-${b}` }, opts);
     } catch (err) {
       throw fail(`cannot fetch bytes ${a}-${b}: ${(err as Error).message}`, err);
     }
@@ -171,7 +190,9 @@ export async function httpSource(href: string, opts: HttpSourceOptions = {}): Pr
       throw fail(`the server answered bytes ${a}-${b} with Content-Range "${res.headers['content-range'] ?? ''}"`);
     }
     const data = await body(res, Number(m[2]) - a + 1, name).catch((err) => {
-      throw err instanceof IoError ? err : fail(`cannot fetch bytes ${a}-${b}: ${(err as Error).message}`, err);
+      if (err instanceof IoError) throw err;
+      const why = (res as IncomingMessage & { stalled?: () => boolean }).stalled?.() ? `no data from the server for ${(opts.timeoutMs ?? HTTP_TIMEOUT_MS) / 1000} s` : opts.signal?.aborted ? 'cancelled' : (err as Error).message;
+      throw fail(`cannot fetch bytes ${a}-${b}: ${why}`, err);
     });
     if (data.length !== Number(m[2]) - a + 1) throw fail(`the answer for bytes ${a}-${b} was cut after ${data.length} bytes`);
     return { data, total: Number(m[3]) };
