@@ -407,6 +407,8 @@ async function filterPacked(ctx: Ctx, at: number, path: Buffer): Promise<boolean
     entry.selinux === undefined && !entry.aclAccess?.length && !entry.aclDefault?.length && entry.sparse === undefined && entry.linkTarget === undefined &&
     !entry.warnings.length && !entry.notices.length && !entry.losses?.length;
   if (same) return true;
+  // As toEntry: a file's size is its stat's, whatever the filter made of it.
+  kept.size = size;
   const start = Number(f[at + F.OFFSET]) + Number(f[at + F.DATA]);
   const view = ctx.batch!.buf.subarray(start, start + size);
   const data = bufferBody(ctx.opts.reuseBuffers ? view : Buffer.from(view));
