@@ -8,14 +8,15 @@
  * such a file whole anyway (native/scan.c); here its `x` header, ustar header and padding are
  * written around it in the same buffer. Only the common case is packed: whatever the JS writer
  * would encode otherwise (a path record, ids or an owner name the ustar fields cannot hold,
- * xattrs, a time before 1970) is refused by pack_fits and left to the JS path, so the archive is
+ * xattrs but an SELinux label, a time before 1970) is refused by pack_fits and left to the JS path, so the archive is
  * the same byte for byte either way (test/pack.test.ts compares them).
  *
  * A packed file's headers, as the JS writer makes them for a file without xattrs:
  *   `x` header: name "././@PaxHeader", mode 0644, ids 0, size = the records' length, the entry's
  *               ustar mtime, typeflag 'x', "ustar\0" "00", devices 0;
  *   records:    "mtime" (only when it has nanoseconds or passes the ustar field), "atime", "ctime",
- *               then NULs to a block;
+ *               "RHT.security.selinux" (a label: SELinux systems label every file), then NULs to
+ *               a block;
  *   ustar:      name/prefix split, mode & 07777, uid, gid, size, mtime (seconds, at most
  *               8^11 - 1), typeflag '0', the owner names, devices 0.
  */
@@ -55,6 +56,32 @@ static int reserved(const uint8_t *p, size_t len) {
   return len - at >= 8 && memcmp(p + at, ".portarc", 8) == 0;
 }
 
+/* Strict UTF-8 (what Node's isUtf8 accepts: no overlong forms, surrogates or code points past
+ * U+10FFFF), without NUL: a label the JS path takes as it is. */
+static int plain_utf8(const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n;) {
+    uint8_t c = p[i];
+    if (c == 0) return 0;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    if (len == 0 || c > 0xf4 || i + len > n) return 0;
+    for (size_t k = 1; k < len; k++)
+      if ((p[i + k] & 0xc0) != 0x80) return 0;
+    if (c == 0xe0 && p[i + 1] < 0xa0) return 0; /* overlong */
+    if (c == 0xed && p[i + 1] >= 0xa0) return 0; /* surrogates */
+    if (c == 0xf0 && p[i + 1] < 0x90) return 0; /* overlong */
+    if (c == 0xf4 && p[i + 1] >= 0x90) return 0; /* past U+10FFFF */
+    i += len;
+  }
+  return 1;
+}
+
+/* A label longer than this goes to the JS writer (the records must fit PACK_HEADER_MAX). */
+#define LABEL_MAX 256
+
 int pack_fits(const pack_entry_t *e) {
   size_t prefix;
   if (e->path_len == 0 || memchr(e->path, 0, e->path_len) != NULL || split_path(e->path, e->path_len, &prefix) != 0) return 0;
@@ -64,6 +91,7 @@ int pack_fits(const pack_entry_t *e) {
   /* formatPaxTime of a negative time has a sign: left to the JS writer. */
   if (e->atime_ns < 0 || e->mtime_ns < 0 || e->ctime_ns < 0) return 0;
   if (e->uname_len > 31 || e->gname_len > 31) return 0;
+  if (e->selinux_len && (e->selinux_len > LABEL_MAX || !plain_utf8(e->selinux, e->selinux_len))) return 0;
   return 1;
 }
 
@@ -145,6 +173,8 @@ size_t pack_headers(const pack_entry_t *e, uint8_t *out) {
   if (e->mtime_ns % NS != 0 || sec > SIZE_MAX_USTAR) n += time_record(rec + n, "mtime", e->mtime_ns);
   n += time_record(rec + n, "atime", e->atime_ns);
   n += time_record(rec + n, "ctime", e->ctime_ns);
+  /* The label after the times (metadataRecords: no other xattr, then the label, no ACL). */
+  if (e->selinux_len) n += record(rec + n, "RHT.security.selinux", e->selinux, e->selinux_len);
   size_t padded = (n + BLOCK - 1) / BLOCK * BLOCK;
   memset(rec + n, 0, padded - n);
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What the writer puts in a plain file's headers (the rest is fixed: no xattrs, no link, no device). */
+/* What the writer puts in a plain file's headers (the rest is fixed: no xattrs but a label, no link, no device). */
 typedef struct {
   const uint8_t *path;
   size_t path_len;
@@ -19,6 +19,9 @@ typedef struct {
   size_t uname_len;
   const uint8_t *gname;
   size_t gname_len;
+  /* The SELinux label (the xattr without its trailing NULs; selinux_len 0: none or empty). */
+  const uint8_t *selinux;
+  size_t selinux_len;
 } pack_entry_t;
 
 /* The most header bytes a packed entry takes (the `x` header, its records, the ustar block). */

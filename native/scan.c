@@ -21,7 +21,8 @@
  * The result's length is the number of paths done; item k (paths[start + k]) has SCAN_FIELDS
  * int64s at fields[k * SCAN_FIELDS] (see the F_* indexes) and its xattrs (null: none).
  *
- * With `pack` (create into a tar, src/tar/pack.ts), a file read whole that has no xattrs, is owned
+ * With `pack` (create into a tar, src/tar/pack.ts), a file read whole that has no xattrs but an
+ * SELinux label, is owned
  * by params' [uid, gid] (whose ustar names are uname and gname), is not the inode params' [dev,
  * ino] (the archive itself), did not change while read and that pack_fits (native/pack.c) is
  * written to buf as whole tar members, under its member name names[start + k]: the `x` header,
@@ -164,6 +165,28 @@ static int read_xattrs(napi_env env, const char *path, int fd, napi_value *out) 
   }
   if (count) *out = arr;
   return 0;
+}
+
+/* Whether read_xattrs found no xattr, or only an SELinux label (*label: its bytes without the
+ * trailing NULs, as the JS scan takes it): the xattrs a packed file may have. */
+static int only_label(napi_env env, napi_value xattrs, const uint8_t **label, size_t *len) {
+  napi_valuetype t;
+  if (napi_typeof(env, xattrs, &t) != napi_ok) return 0;
+  if (t == napi_null) return 1;
+  uint32_t n = 0;
+  napi_value pair, name, value;
+  void *nd, *vd;
+  size_t nl, vl;
+  if (napi_get_array_length(env, xattrs, &n) != napi_ok || n != 1 || napi_get_element(env, xattrs, 0, &pair) != napi_ok ||
+      napi_get_element(env, pair, 0, &name) != napi_ok || napi_get_element(env, pair, 1, &value) != napi_ok ||
+      napi_get_buffer_info(env, name, &nd, &nl) != napi_ok || napi_get_buffer_info(env, value, &vd, &vl) != napi_ok) {
+    return 0;
+  }
+  if (nl != 16 || memcmp(nd, "security.selinux", 16) != 0) return 0;
+  while (vl > 0 && ((const uint8_t *)vd)[vl - 1] == 0) vl--;
+  *label = vd;
+  *len = vl;
+  return 1;
 }
 
 /* Open the regular file the lstat saw, to read it: never through a symlink, never a fifo
@@ -342,14 +365,15 @@ napi_value portarc_scan_batch(napi_env env, napi_callback_info info) {
     size_t mlen = 0;
     pack_entry_t pe;
     if (packable && fd >= 0 && (f[F_FLAGS] & FLAG_XATTRS)) {
-      napi_valuetype xt;
       bool mbuf = false;
-      packable = napi_typeof(env, xattrs, &xt) == napi_ok && xt == napi_null &&
+      const uint8_t *label = NULL;
+      size_t label_len = 0;
+      packable = only_label(env, xattrs, &label, &label_len) &&
                  napi_get_element(env, names, i, &member) == napi_ok && napi_is_buffer(env, member, &mbuf) == napi_ok && mbuf &&
                  napi_get_buffer_info(env, member, &mdata, &mlen) == napi_ok;
       if (packable) {
         pe = (pack_entry_t){mdata, mlen, (uint32_t)st.st_mode, (int64_t)st.st_uid, (int64_t)st.st_gid, size,
-                            f[F_ATIME], f[F_MTIME], f[F_CTIME], uname, uname_len, gname, gname_len};
+                            f[F_ATIME], f[F_MTIME], f[F_CTIME], uname, uname_len, gname, gname_len, label, label_len};
         packable = pack_fits(&pe);
       }
     } else packable = 0;

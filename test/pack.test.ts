@@ -55,12 +55,23 @@ beforeAll(() => {
   // Owners and modes (owners only as root), xattrs, links, a fifo.
   mkdirSync(join(tree, 'owners'));
   for (const o of ['root', 'daemon', 'nameless', 'huge', 'group-only']) put(`owners/${o}`, 44);
+  // SELinux labels (every file has one on an SELinux system): packed with their record.
+  mkdirSync(join(tree, 'labels'));
+  for (const l of ['plain', 'nul', 'empty', 'long', 'utf8', 'both']) put(`labels/${l}`, 66);
+  for (let i = 0; i < 100; i++) put(`labels/many${String(i).padStart(3, '0')}`, 10 + i);
   mkdirSync(join(tree, 'meta'));
   for (const m of ['setuid', 'none', 'xattr', 'hard1', 'after']) put(`meta/${m}`, 55);
   sh(
     `
     chmod 4755 meta/setuid && chmod 0000 meta/none && chmod 1777 many
     setfattr -n user.k -v value meta/xattr
+    setfattr -n security.selinux -v system_u:object_r:etc_t:s0 labels/plain
+    setfattr -n security.selinux -v 0x73797374656d5f753a6f626a6563745f723a6574635f743a733000 labels/nul
+    setfattr -n security.selinux -v 0x00 labels/empty
+    setfattr -n security.selinux -v "$(printf 'x%.0s' {1..300})" labels/long
+    setfattr -n security.selinux -v 'user_u:object_r:cafÃ©_t:s0' labels/utf8
+    setfattr -n security.selinux -v system_u:object_r:etc_t:s0 labels/both && setfattr -n user.other -v 1 labels/both
+    for f in labels/many*; do setfattr -n security.selinux -v 0x756e636f6e66696e65645f753a6f626a6563745f723a757365725f686f6d655f743a733000 "$f"; done
     ln meta/hard1 meta/hard2 && ln -s after meta/sym && mkfifo meta/fifo
     find . -exec touch -h -d @1700000000 {} +
     touch -h -d @1700000000.123456789 times/frac
@@ -117,6 +128,27 @@ describe('packed members are the bytes the JS writer makes', () => {
     expect(members).toBeLessThan(r.entries);
     expect(packStats.runs - before.runs).toBeGreaterThan(3);
     expect(sha(readFileSync(dest))).toBe(sha(made('lib-plain.tar', [], { PORTARC_NO_PACK: '1' })));
+  });
+
+  it('files whose only xattr is an SELinux label are packed, with the label record the JS writer writes', async () => {
+    const before = packStats.members;
+    const dest = join(dir, 'labels.tar');
+    await create(['tree/labels'], dest, { cwd: dir });
+    // many000..many099, plain, nul, empty, utf8; not long (over the packed limit) nor both (a user xattr).
+    expect(packStats.members - before).toBe(104);
+    process.env.PORTARC_NO_PACK = '1';
+    try {
+      await create(['tree/labels'], join(dir, 'labels-plain.tar'), { cwd: dir });
+    } finally {
+      delete process.env.PORTARC_NO_PACK;
+    }
+    expect(sha(readFileSync(dest))).toBe(sha(readFileSync(join(dir, 'labels-plain.tar'))));
+    const out = join(dir, 'labels-out');
+    mkdirSync(out);
+    expect(portarc(['extract', '-f', dest, '-C', out]).status).toBe(0);
+    const label = (f: string) => execFileSync('getfattr', ['--only-values', '-n', 'security.selinux', join(out, 'tree', 'labels', f)]).toString('latin1');
+    expect(label('plain').replace(/\0$/, '')).toBe('system_u:object_r:etc_t:s0');
+    expect(label('many042').replace(/\0$/, '')).toBe('unconfined_u:object_r:user_home_t:s0');
   });
 
   it('GNU tar extracts every packed file with its content, mode and mtime', () => {

@@ -135,8 +135,9 @@ async function* walkPaths(paths: string[], opts: ScanOptions, pack: boolean): As
   if (ctx.batch && pack && !WINDOWS) {
     const p: Packing = {
       owner: new PackOwner(opts.exclude),
-      run: { packed: true, bytes: ctx.batch.buf, count: 0, layout: new Float64Array(BATCH * 4), paths: [], newestNs: 0n, contentBytes: 0, entry: (i) => packedEntry(ctx.batch!.fields, p.statAt[i]!, p.run.paths[i]!) },
+      run: { packed: true, bytes: ctx.batch.buf, count: 0, layout: new Float64Array(BATCH * 4), paths: [], newestNs: 0n, contentBytes: 0, entry: (i) => packedEntry(ctx.batch!.fields, p.statAt[i]!, p.run.paths[i]!, p.labels[i]) },
       statAt: new Uint32Array(BATCH),
+      labels: [],
       start: 0,
       end: 0,
     };
@@ -243,8 +244,9 @@ interface NativeBatch {
 interface Packing {
   owner: PackOwner;
   run: PackedRun;
-  /** Where each member's fields are in the batch's fields. */
+  /** Where each member's fields are in the batch's fields; its SELinux label, if any. */
   statAt: Uint32Array;
+  labels: Array<Buffer | undefined>;
   /** Where the run's members lie in the batch buffer. */
   start: number;
   end: number;
@@ -281,6 +283,8 @@ interface Chunk {
   stats: Array<StatLike | Error>;
   xattrs: Array<Map<string, Buffer> | Error>;
   contents?: Array<ReadContent | undefined>;
+  /** A packed item's SELinux label, as read (the only xattr a packed file may have). */
+  labels?: Array<Buffer | undefined>;
 }
 
 async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | PackedRun> {
@@ -289,14 +293,14 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | Pac
   const pack = ctx.pack;
   for (let i = 0; i < items.length; ) {
     const batch = ctx.batch && paths ? await nativeChunk(paths, i, ctx, ctx.batch, names) : await jsChunk(items.slice(i, i + BATCH), ctx);
-    const { stats, xattrs, contents } = batch;
+    const { stats, xattrs, contents, labels } = batch;
     let next = i + stats.length;
     for (let k = 0; k < stats.length; k++) {
       const it = items[i + k]!;
       const st = stats[k]!;
       if (st === PACKED) {
         if (ctx.opts.filter) {
-          const verdict = await filterPacked(ctx, k * SCAN_FIELDS, it.arch);
+          const verdict = await filterPacked(ctx, k * SCAN_FIELDS, it.arch, labels?.[k]);
           if (verdict !== true) {
             // Left out, or changed by the filter: the run goes on after it, in a new run.
             if (pack!.run.count) yield takeRun(pack!, ctx.batch!.buf);
@@ -304,7 +308,7 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | Pac
             continue;
           }
         }
-        gather(pack!, ctx.batch!.fields, k * SCAN_FIELDS, it.arch);
+        gather(pack!, ctx.batch!.fields, k * SCAN_FIELDS, it.arch, labels?.[k]);
         continue;
       }
       // A run gathered so far goes before anything else: the archive keeps the scan's order.
@@ -392,9 +396,9 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | Pac
  * packed, false to leave it out, or the entry with its content when the filter changed it (the
  * writer then encodes it as it now is).
  */
-async function filterPacked(ctx: Ctx, at: number, path: Buffer): Promise<boolean | ScannedEntry> {
+async function filterPacked(ctx: Ctx, at: number, path: Buffer, label: Buffer | undefined): Promise<boolean | ScannedEntry> {
   const f = ctx.batch!.fields;
-  const entry = packedEntry(f, at, path);
+  const entry = packedEntry(f, at, path, label);
   const { uid, gid, mode, size } = entry;
   const times = { mtimeNs: entry.mtimeNs, atimeNs: entry.atimeNs, ctimeNs: entry.ctimeNs };
   const before = { ...entry };
@@ -404,7 +408,7 @@ async function filterPacked(ctx: Ctx, at: number, path: Buffer): Promise<boolean
     kept === entry && entry.path === path && entry.type === 'file' && entry.mode === mode && entry.uid === uid && entry.gid === gid &&
     entry.uname === before.uname && entry.gname === before.gname && entry.size === size && entry.mtimeNs === times.mtimeNs &&
     entry.atimeNs === times.atimeNs && entry.ctimeNs === times.ctimeNs && entry.xattrs === before.xattrs && entry.xattrs.size === 0 &&
-    entry.selinux === undefined && !entry.aclAccess?.length && !entry.aclDefault?.length && entry.sparse === undefined && entry.linkTarget === undefined &&
+    entry.selinux === before.selinux && !entry.aclAccess?.length && !entry.aclDefault?.length && entry.sparse === undefined && entry.linkTarget === undefined &&
     !entry.warnings.length && !entry.notices.length && !entry.losses?.length;
   if (same) return true;
   // As toEntry: a file's size is its stat's, whatever the filter made of it.
@@ -415,17 +419,18 @@ async function filterPacked(ctx: Ctx, at: number, path: Buffer): Promise<boolean
   return { entry: kept, body: () => data };
 }
 
-/** The entry toEntry makes of a packed file (no xattrs, one link), from its fields at `at`. */
-function packedEntry(f: BigInt64Array, at: number, path: Buffer): Entry {
+/** The entry toEntry makes of a packed file (one link, no xattrs but `label`), from its fields at `at`. */
+function packedEntry(f: BigInt64Array, at: number, path: Buffer, label: Buffer | undefined): Entry {
   const uid = Number(f[at + F.UID]);
   const gid = Number(f[at + F.GID]);
   const entry = makeEntry({ path, type: 'file', mode: Number(f[at + F.MODE]! & 0o7777n), uid, gid, uname: userName(uid), gname: groupName(gid), mtimeNs: f[at + F.MTIME]!, atimeNs: f[at + F.ATIME]!, ctimeNs: f[at + F.CTIME]! });
+  if (label) takeXattrs(entry, new Map([['security.selinux', label]]));
   entry.size = Number(f[at + F.SIZE]);
   return entry;
 }
 
 /** Add the packed item whose fields are at `at` to the run being gathered. */
-function gather(p: Packing, f: BigInt64Array, at: number, path: Buffer): void {
+function gather(p: Packing, f: BigInt64Array, at: number, path: Buffer, label: Buffer | undefined): void {
   const run = p.run;
   const offset = Number(f[at + F.OFFSET]);
   if (run.count === 0) {
@@ -444,6 +449,7 @@ function gather(p: Packing, f: BigInt64Array, at: number, path: Buffer): void {
   run.layout[o + 2] = data + size;
   run.layout[o + 3] = rel + Number(f[at + F.LENGTH]);
   p.statAt[run.count] = at;
+  p.labels[run.count] = label;
   run.paths[run.count++] = path;
   run.contentBytes += size;
   p.end = offset + Number(f[at + F.LENGTH]);
@@ -486,11 +492,14 @@ async function nativeChunk(paths: Buffer[], start: number, ctx: Ctx, b: NativeBa
   const stats: Chunk['stats'] = new Array(n);
   const xattrs: Chunk['xattrs'] = new Array(n);
   const contents: Chunk['contents'] = new Array(n);
+  let labels: Chunk['labels'];
   for (let k = 0; k < n; k++) {
     const at = k * SCAN_FIELDS;
     const flags = Number(f[at + F.FLAGS]);
     if (flags & SCAN_PACKED) {
       stats[k] = PACKED;
+      const pairs = listed[k];
+      if (pairs) (labels ??= [])[k] = pairs[0]![1];
       continue;
     }
     if (!(flags & SCAN_STAT)) {
@@ -529,7 +538,7 @@ async function nativeChunk(paths: Buffer[], start: number, ctx: Ctx, b: NativeBa
       };
     }
   }
-  return { stats, xattrs, contents };
+  return { stats, xattrs, contents, labels };
 }
 
 const KINDS: Record<string, EntryType | 'socket'> = {
