@@ -3,10 +3,11 @@
 // that are not UTF-8, the escape range itself) is a bijection; `..\` and drive letters are refused;
 // the Windows and macOS adapters report what they cannot hold, per entry, when a real archive is
 // extracted here through them, and a scan through the Windows adapter gives the original names back.
-import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { extract } from '../src/api/extract.js';
+import { verifyTree } from '../src/api/verify-tree.js';
 import { scan } from '../src/fs/scan.js';
 import { LINUX, MACOS, platformFor, WINDOWS } from '../src/fs/platform.js';
 import { fromWindowsName, fromWindowsTarget, isReservedName, toWindowsName, toWindowsTarget, WINDOWS_FORBIDDEN, windowsTraversal } from '../src/fs/winnames.js';
@@ -189,6 +190,27 @@ describe('extracting through the adapters (on this machine, real files)', () => 
     const names: string[] = [];
     for await (const { entry } of scan(['.'], { cwd: dest, platform: WINDOWS })) if (entry.type === 'file') names.push(entry.path.toString('latin1').slice(2));
     expect(names.sort()).toEqual([...hostile, Buffer.from([0x62, 0xff, 0x2e, 0x62, 0x69, 0x6e]).toString('latin1')].map((n) => Buffer.from(n, n.includes('\xff') ? 'latin1' : 'utf8').toString('latin1')).sort());
+  });
+
+  it('Windows: verify -C compares under the mapped names and the modes Windows holds: a fresh restore is clean, a mapped file removed is missing', async () => {
+    const dest = tempDir('plat-win-verify');
+    const archive = join(dest, '..', 'win-verify.tar');
+    // "x." and "x", "y " and "y": Windows opens "x" for "x." (it drops trailing dots): compared
+    // under the member's own name, a missing "x." passed as "x".
+    const names = ['x', 'x.', 'y', 'y ', 'ab:c', 'CON', 'nul', 'COM1', 'd/e?f'];
+    writeFileSync(archive, await tarOf(names.map((n) => file(n, 'same'))));
+    expect((await extract(archive, dest, { platform: WINDOWS, ...USER })).losses).toEqual([]);
+    const clean = await verifyTree(archive, dest, { platform: WINDOWS, ...USER });
+    expect(clean.differences).toEqual([]);
+    expect(clean.ok).toBe(true);
+    rmSync(join(dest, win('x.')));
+    rmSync(join(dest, win('y ')));
+    const r = await verifyTree(archive, dest, { platform: WINDOWS, ...USER });
+    expect(r.ok).toBe(false);
+    expect(r.differences.map((d) => [d.path, d.property])).toEqual([
+      ['x.', 'missing'],
+      ['y ', 'missing'],
+    ]);
   });
 
   it('Windows: each loss is reported per entry: xattrs, label, ACL, fifo, device, case collision, traversal; -p adds owners and modes', async () => {

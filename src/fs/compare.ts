@@ -12,7 +12,7 @@ import { hostPathRules, keyOf, memberPath, symlinkOutside, type PathRules } from
 import { accessAclOf, modeOf, ownerOf, resolveAcl, restoreProfile, settableAcl, specialRefused, storedAccessAcl, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
 import { DeepPaths } from './deep-paths.js';
 import { KeySet } from './keyset.js';
-import { hostPlatform } from './platform.js';
+import { hostPlatform, type Platform } from './platform.js';
 import { kindOfMode } from './scan.js';
 import { loadSys, type Sys } from './sys.js';
 
@@ -61,11 +61,18 @@ export interface CompareOptions extends ProfileOptions {
   ignoreExtra?: boolean;
   pathRules?: PathRules;
   sys?: Sys;
+  /**
+   * The platform adapter restore used (default: this process's; spec §9.7): its names on disk
+   * (Windows: the name rule), the mode bits it holds, what metadata it cannot hold.
+   */
+  platform?: Platform;
 }
 
 interface Pending {
   entry: Entry;
+  /** The member's path components, and the names they have on disk (the platform's name rule). */
   parts: Buffer[];
+  disk: Buffer[];
   abs: Buffer;
   key: string;
   /** Expected content digest (files). */
@@ -87,6 +94,7 @@ export class TreeComparer {
   private root: Buffer;
   /** Paths past PATH_MAX, named through directories held open (deep-paths.ts). */
   private paths: DeepPaths;
+  private platform: Platform;
   private sys: Sys;
   private profile: Profile;
   private rules: PathRules;
@@ -113,7 +121,8 @@ export class TreeComparer {
     private opts: CompareOptions = {},
   ) {
     this.root = Buffer.from(dir);
-    this.paths = new DeepPaths(this.root, hostPlatform().dirAlias);
+    this.platform = opts.platform ?? hostPlatform();
+    this.paths = new DeepPaths(this.root, this.platform.dirAlias);
     this.sys = opts.sys ?? loadSys();
     this.profile = restoreProfile(opts);
     this.rules = opts.pathRules ?? hostPathRules();
@@ -133,7 +142,8 @@ export class TreeComparer {
     }
     const { parts } = mp;
     const key = keyOf(parts);
-    const abs = this.paths.path(parts);
+    const disk = this.onDisk(parts);
+    const abs = this.paths.path(disk);
     if (optional && !lstatSync(abs, { throwIfNoEntry: false })) return;
     // The manifest members on disk (extract --manifest): their directory holds nothing else, so
     // what else is there is extra (it was never looked at: evil files beside the manifest passed).
@@ -158,7 +168,7 @@ export class TreeComparer {
         this.names.set(tk, (this.names.get(tk) ?? 1) + 1);
       }
     }
-    this.pending.push({ entry, parts, abs, key, sha256 });
+    this.pending.push({ entry, parts, disk, abs, key, sha256 });
     if (this.pending.length >= BATCH) await this.flush();
   }
 
@@ -177,6 +187,11 @@ export class TreeComparer {
     } finally {
       this.paths.close();
     }
+  }
+
+  /** A member path's components as restore names them on disk (the platform's name rule, §9.7). */
+  private onDisk(parts: Buffer[]): Buffer[] {
+    return this.platform.name === 'windows' ? parts.map((part) => this.platform.diskName(part)) : parts;
   }
 
   private refusedLink(entry: Entry, parts: Buffer[]): { reason: string } | undefined {
@@ -237,7 +252,7 @@ export class TreeComparer {
       key = n ? `${key}/${p.parts[n]!.toString('latin1')}` : p.parts[n]!.toString('latin1');
       let kind = this.parentKinds.get(key);
       if (kind === undefined) {
-        const st = lstatSync(this.paths.path(p.parts.slice(0, n + 1)), { throwIfNoEntry: false });
+        const st = lstatSync(this.paths.path(p.disk.slice(0, n + 1)), { throwIfNoEntry: false });
         kind = !st ? 'none' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : (kindOfMode(BigInt(st.mode)) ?? 'unknown');
         this.parentKinds.set(key, kind);
         // (A directory the archive holds is reported as itself, of another type.)
@@ -266,8 +281,10 @@ export class TreeComparer {
     if (entry.type !== 'symlink') {
       // As restore sets it: the header's mode where the access ACL cannot be set here.
       const aclSet = !!entry.aclAccess?.length && settableAcl(entry.aclAccess, this.profile.numericOwner).cannot === undefined;
-      const want = modeOf(entry, this.profile, aclSet).mode;
-      const got = Number(st.mode & 0o7777n);
+      // As the platform holds it (Windows: a read-only flag; restore notes or reports the rest).
+      const dir = entry.type === 'directory';
+      const want = this.platform.keptMode(modeOf(entry, this.profile, aclSet).mode, dir);
+      const got = this.platform.keptMode(Number(st.mode & 0o7777n), dir);
       if (got !== want) this.diff(p, 'mode', octal(want), octal(got));
     }
     if (this.profile.sameOwner) {
@@ -302,7 +319,7 @@ export class TreeComparer {
     const mp = memberPath(target, { absolute: this.opts.absoluteNames, rules: this.rules });
     const want = `same file as "${displayName(target)}"`;
     if (typeof mp === 'string') return this.diff(p, 'hardlink', want, `not checked: the target's ${mp}`);
-    const tabs = this.paths.path(mp.parts);
+    const tabs = this.paths.path(this.onDisk(mp.parts));
     const tst = lstatSync(tabs, { bigint: true, throwIfNoEntry: false });
     if (!tst) return this.diff(p, 'hardlink', want, 'the target is missing');
     if (tst.ino !== st.ino || tst.dev !== st.dev) this.diff(p, 'hardlink', want, `a separate ${kindOfMode(st.mode) ?? 'object'} (inode ${st.ino}, target's ${tst.ino})`);
@@ -387,7 +404,7 @@ export class TreeComparer {
     const stack = [''];
     while (stack.length) {
       const key = stack.pop()!;
-      const abs = this.paths.path(key ? key.split('/').map((k) => Buffer.from(k, 'latin1')) : []);
+      const abs = this.paths.path(this.onDisk(key ? key.split('/').map((k) => Buffer.from(k, 'latin1')) : []));
       if (!lstatSync(abs, { throwIfNoEntry: false })?.isDirectory()) continue; // reported as missing or of another type
       const holds = this.held.has(key);
       let names: Buffer[];
@@ -399,7 +416,9 @@ export class TreeComparer {
       }
       const below: string[] = [];
       for (const name of names) {
-        const child = key ? `${key}/${name.toString('latin1')}` : name.toString('latin1');
+        // The member name a name on disk stands for (Windows: the name rule's inverse).
+        const member = this.platform.memberName(name).toString('latin1');
+        const child = key ? `${key}/${member}` : member;
         const parent = this.parentKeys.has(child);
         if (parent || this.entryKeys.has(child)) {
           if (parent || this.held.has(child)) below.push(child);
