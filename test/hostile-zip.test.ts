@@ -375,14 +375,15 @@ describe('names that collide on case-folding filesystems (forced folding, as on 
     const dest = join(base, 'dest');
     mkdirSync(dest);
     const r = await extract(archive, dest, { foldNames: true });
-    expect(r.losses.map((l) => l.path)).toEqual(['DOCS', `${nfd}.txt`]);
+    expect(r.losses.map((l) => l.path)).toEqual(['DOCS', 'DOCS/escape.txt', `${nfd}.txt`]);
     expect(r.losses[0]!.reason).toContain('collides with "Docs"');
-    expect(r.losses[1]!.reason).toContain(`collides with "${nfc}.txt"`);
+    // Its directory is the refused symlink's name, which the filesystem takes for Docs: refused too
+    // (neither written through the link nor merged into Docs under a name the archive does not give).
+    expect(r.losses[1]!.reason).toContain('directory "DOCS" collides with "Docs"');
+    expect(r.losses[2]!.reason).toContain(`collides with "${nfc}.txt"`);
     expect(readFileSync(join(dest, `${nfc}.txt`), 'utf8')).toBe('one');
     expect(readFileSync(join(dest, 'Docs/ok.txt'), 'utf8')).toBe('fine');
-    // DOCS/escape.txt lands in a real directory under the destination (on a folding filesystem,
-    // in Docs/): the refused symlink is not there to write through.
-    expect(lstatSync(join(dest, 'DOCS')).isDirectory()).toBe(true);
+    expect(existsSync(join(dest, 'DOCS'))).toBe(false);
     expect(readdirSync(outside)).toEqual(['secret']);
     expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('canary');
   });

@@ -351,6 +351,19 @@ describe('names that collide on case- or normalisation-folding filesystems', () 
     expect(readFileSync(join(dest, 'Docs/ok.txt'), 'utf8')).toBe('fine');
   });
 
+  it('a member whose directory the filesystem would take for another (Dir/a, then dir/b with no entry of its own) is refused, not merged into it', async () => {
+    const { extract } = await import('../src/api/extract.js');
+    const base = tempDir('fold-parent');
+    const archive = join(base, 'a.tar');
+    writeFileSync(archive, await tarOf([file('Dir/a', 'one'), file('dir/b', 'two'), file('Dir/c', 'three'), file('x/DIR', 'four')]));
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    const r = await extract(archive, dest, { foldNames: true });
+    expect(r.losses.map((l) => [l.path, l.reason])).toEqual([['dir/b', 'directory "dir" collides with "Dir" on this filesystem (case or Unicode normalisation); not extracted']]);
+    expect(readFileSync(join(dest, 'Dir/c'), 'utf8')).toBe('three');
+    expect(readFileSync(join(dest, 'x/DIR'), 'utf8')).toBe('four');
+  });
+
   it('a case-sensitive destination (ext4 here) keeps both names', async () => {
     const { extract } = await import('../src/api/extract.js');
     const base = tempDir('fold-ext4');

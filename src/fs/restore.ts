@@ -275,15 +275,21 @@ export class Restorer {
     }
     if (this.folded && parts.length) {
       // Two members that the filesystem would make one file: the second could overwrite the first,
-      // or (when the first is a symlink) be written through it. The second is refused.
-      const exact = keyOf(parts);
-      const fold = this.platform.foldKey(Buffer.from(exact, 'latin1').toString('utf8'));
-      const first = this.folded.get(fold);
-      if (first !== undefined && first !== exact) {
-        this.lose(entry, 'entry', `name collides with "${showName(Buffer.from(first, 'latin1').toString('utf8'))}" on this filesystem (case or Unicode normalisation); not extracted`);
-        return undefined;
+      // or (when the first is a symlink) be written through it. The second is refused. So is one
+      // whose directory the filesystem would take for another's (`Dir/a`, then `dir/b` with no
+      // entry of its own: `b` would land in `Dir`, under a name the archive does not give it).
+      let exact = '';
+      for (let n = 0; n < parts.length; n++) {
+        exact = n ? `${exact}/${parts[n]!.toString('latin1')}` : parts[n]!.toString('latin1');
+        const fold = this.platform.foldKey(Buffer.from(exact, 'latin1').toString('utf8'));
+        const first = this.folded.get(fold);
+        if (first !== undefined && first !== exact) {
+          const what = n === parts.length - 1 ? 'name' : `directory "${showName(Buffer.from(exact, 'latin1').toString('utf8'))}"`;
+          this.lose(entry, 'entry', `${what} collides with "${showName(Buffer.from(first, 'latin1').toString('utf8'))}" on this filesystem (case or Unicode normalisation); not extracted`);
+          return undefined;
+        }
+        if (first === undefined) this.folded.set(fold, exact);
       }
-      this.folded.set(fold, exact);
     }
     const bytes = parts.reduce((n, p) => n + p.length + 1, 0);
     if (bytes > this.limits.pathBytes || parts.length > this.limits.depth) {
