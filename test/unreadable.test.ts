@@ -339,14 +339,33 @@ describe('removed while the tree is read', () => {
       }
       if (path === 'js') {
         expect(names).toEqual(['d', 'd/a', 'd/c', 'd/gone-dir', 'e', 'e/z']);
-        expect(warnings).toEqual(['d/b: file removed before we read it; not archived', 'd/gone-dir: directory removed before we read it; contents not archived']);
+        expect(warnings).toEqual(['d/b: file removed before we read it; not archived', 'd/gone-dir: directory removed before we read it; contents not archived', 'd: directory changed as we read it (names added, removed or moved meanwhile may be missing)']);
       } else {
         expect(names).toEqual(['d', 'd/a', 'd/b', 'd/c', 'd/gone-dir', 'e', 'e/z']);
         expect(bodies['d/b']).toBe('b\n');
-        expect(warnings).toEqual(['d/gone-dir: directory removed before we read it; contents not archived']);
+        expect(warnings).toEqual(['d/gone-dir: directory removed before we read it; contents not archived', 'd: directory changed as we read it (names added, removed or moved meanwhile may be missing)']);
       }
     });
   }
+
+  it('a name moved into a directory already listed, from one not yet listed, is in neither: "directory changed as we read it", exit 1 (it was exit 0, nothing said)', () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    sh(`mkdir -p src/a src/b/tree && for i in 1 2 3; do echo $i > src/a/f$i; echo $i > src/b/tree/g$i; done`, dir);
+    // The move happens while src/a is being archived (its names were listed): as the audit's
+    // \`mv\` did while a big file in src/a was written. A hook makes it happen at that moment.
+    const script = `
+      import { create } from ${JSON.stringify(new URL('../dist/api/index.js', import.meta.url).href)};
+      import { renameSync } from 'node:fs';
+      let moved = false;
+      const r = await create(['src'], 'out.tar', { filter: (e) => { if (e.name === 'src/a/f2' && !moved) { moved = true; renameSync('src/b/tree', 'src/a/tree'); } return true; } });
+      console.log(JSON.stringify(r.warnings));`;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8' });
+    expect(out.status, out.stderr).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual(['src/a: directory changed as we read it (names added, removed or moved meanwhile may be missing)']);
+    const names = spawnSync('tar', ['-tf', join(dir, 'out.tar')], { encoding: 'utf8' }).stdout;
+    expect(names).not.toContain('tree');
+  });
 
   it('CLI: a warning after the last entry (a socket) is printed, exit 1', () => {
     const dir = fresh();

@@ -376,6 +376,7 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | Pac
         }));
         try {
           yield* walk(children, ctx);
+          changedWhileRead(ctx, scanned.entry.name, st, anchor === undefined ? it.abs : anchor);
         } finally {
           if (anchor !== undefined) closeSync(anchor);
         }
@@ -463,6 +464,23 @@ function takeRun(p: Packing, buf: Buffer): PackedRun {
   const out = { ...run };
   run.count = 0;
   return out;
+}
+
+/**
+ * After a directory's subtree: a directory whose mtime or ctime moved since the scan's lstat had
+ * names added, removed or moved meanwhile (one moved in from a directory not yet listed is in
+ * neither): tar's "file changed as we read it", a warning. `dir`: its path, or a descriptor held
+ * on it (a deep path).
+ */
+function changedWhileRead(ctx: Ctx, name: string, st: StatLike, dir: Buffer | number): void {
+  let now: BigIntStats | undefined;
+  try {
+    now = typeof dir === 'number' ? fstatSync(dir, { bigint: true }) : lstatSync(dir, { bigint: true });
+  } catch (err) {
+    if (removed(err)) return warn(ctx, `${name}: directory removed while it was archived`);
+    return warn(ctx, `${name}: directory not looked at again after it was archived: ${readFailure(err)}`);
+  }
+  if (now.mtimeNs !== st.mtimeNs || now.ctimeNs !== st.ctimeNs) warn(ctx, `${name}: directory changed as we read it (names added, removed or moved meanwhile may be missing)`);
 }
 
 /** Up to BATCH items the JS way: lstat each, then their xattrs in one getXattrs call. */
