@@ -62,7 +62,7 @@ describe('the Windows name rule', () => {
   });
 
   it('maps device names, any case, with or without extension, by escaping their first letter', () => {
-    const reserved = ['CON', 'PRN', 'AUX', 'NUL', ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((d) => [`COM${d}`, `LPT${d}`]), 'COM\u00b9', 'LPT\u00b3'];
+    const reserved = ['CON', 'PRN', 'AUX', 'NUL', 'CONIN$', 'CONOUT$', ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((d) => [`COM${d}`, `LPT${d}`]), 'COM\u00b9', 'LPT\u00b3'];
     for (const r of reserved) {
       for (const name of [r, r.toLowerCase(), `${r}.txt`, `${r.toLowerCase()}.tar.gz`, `${r} .txt`]) {
         expect(isReservedName(name), name).toBe(true);
@@ -76,7 +76,7 @@ describe('the Windows name rule', () => {
     expect(win('CON.')).toBe(`CON${esc('.')}`);
     expect(win('CON. ')).toBe(`CON${esc('.')}${esc(' ')}`);
     back('CON.');
-    for (const ok of ['CONSOLE', 'CON_', 'COM10', 'LPT', 'xCON', 'NUL_.txt', 'con-fig', 'AUXILIARY.c', '.CON']) {
+    for (const ok of ['CONSOLE', 'CON_', 'COM10', 'LPT', 'xCON', 'NUL_.txt', 'con-fig', 'AUXILIARY.c', '.CON', 'CONIN', 'CONOUT$x']) {
       expect(isReservedName(ok), ok).toBe(false);
       expect(win(ok)).toBe(ok);
     }
@@ -145,6 +145,11 @@ describe('the macOS and Linux rules', () => {
     expect(MACOS.foldKey('README')).toBe(MACOS.foldKey('readme'));
     expect(WINDOWS.foldKey('README')).toBe(WINDOWS.foldKey('readme'));
     expect(WINDOWS.foldKey('caf\u00e9')).not.toBe(WINDOWS.foldKey('cafe\u0301'));
+    // NTFS upcases one character to one: ß and SS, ﬀ and ff are two names there (they were refused
+    // as a collision through String#toUpperCase, which expands them).
+    expect(WINDOWS.foldKey('stra\u00dfe')).not.toBe(WINDOWS.foldKey('STRASSE'));
+    expect(WINDOWS.foldKey('\ufb00')).not.toBe(WINDOWS.foldKey('ff'));
+    expect(WINDOWS.foldKey('\u00e9t\u00e9')).toBe(WINDOWS.foldKey('\u00c9T\u00c9'));
     // Mapped names of two device-name spellings stay apart, as on NTFS (its upcase table leaves U+F0xx alone).
     expect(WINDOWS.foldKey(win('CON'))).not.toBe(WINDOWS.foldKey(win('con')));
   });

@@ -117,6 +117,20 @@ export const MACOS: Platform = {
  * refused; no owners, Unix modes (only read-only), xattrs, SELinux, POSIX ACLs, fifos or devices;
  * symlinks where the process may make them, else the fallback; NTFS folds case, not normalisation.
  */
+/**
+ * NTFS's case folding: each character to its upper case, one for one (NTFS's upcase table). Not
+ * String#toUpperCase, which expands some (ß → SS, ﬀ → FF): names NTFS holds side by side were
+ * refused as collisions.
+ */
+function upcase(name: string): string {
+  let out = '';
+  for (const ch of name) {
+    const up = ch.toUpperCase();
+    out += up.length === ch.length ? up : ch;
+  }
+  return out;
+}
+
 export const WINDOWS: Platform = {
   name: 'windows',
   pathRules: POSIX_RULES,
@@ -126,7 +140,7 @@ export const WINDOWS: Platform = {
   diskTarget: toWindowsTarget,
   memberTarget: (target) => fromWindowsTarget(target.toString('utf8')),
   folds: 'always',
-  foldKey: (name) => name.toUpperCase(),
+  foldKey: upcase,
   owners: 'Windows has no uid/gid owners',
   keptMode: (mode, isDir) => {
     // What Windows gives back (libuv): rw for all, or r only with the read-only attribute; x on directories.

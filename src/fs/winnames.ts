@@ -2,7 +2,7 @@
 // and back. Spec: spec/portarc-1.md §9.7 (the table and examples are there).
 //
 // A POSIX name is bytes; Windows names are UTF-16 and forbid `< > : " \ | ? *`, control characters,
-// a trailing dot or space, and the device names (CON, NUL, COM1, ... with or without extension).
+// a trailing dot or space, and the device names (CON, NUL, CONIN$, COM1, ... with or without extension).
 // Like Cygwin, WSL and git for Windows, each offending character becomes the private-use code point
 // U+F000 + its byte. The rule is a bijection: toWindowsName then fromWindowsName gives back the
 // exact bytes, so an archive made on Windows from the restored tree has the original names. What
@@ -17,7 +17,7 @@ export const ESCAPE_BASE = 0xf000;
 export const WINDOWS_FORBIDDEN = '<>:"\\|?*';
 
 /** Device names, with or without an extension, case-insensitive (Win32 path rules; ¹²³ since Windows 10). */
-const RESERVED = /^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])$/i;
+const RESERVED = /^(con|prn|aux|nul|conin\$|conout\$|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])$/i;
 
 const esc = (byte: number) => String.fromCharCode(ESCAPE_BASE + byte);
 
