@@ -145,6 +145,30 @@ describe.skipIf(!WIN_NODE)('Windows lane (Wine + Windows node.exe)', () => {
     expect(names(backTar)).toEqual(expect.arrayContaining(['./ab:c', './CON', './trail.', './trail ', './back\\slash', './q\uf03ay', './dir:x/CON.txt', './bad-\\xff.bin']));
   });
 
+  it('verify -C on Windows: a fresh restore under mapped names compares clean; a mapped file removed is missing, exit 2', () => {
+    const src = join(work, 'vsrc');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    // "x" and "x.", "y" and "y ": Windows opens "x" for "x."; CON and COM1 are devices there.
+    for (const n of ['x', 'x.', 'y', 'y ', 'ab:c', 'CON', 'COM1', 'nul.txt', 'sub/k?l']) writeFileSync(join(src, n), 'same');
+    sh(`chmod 644 * sub/* && chmod 755 sub`, src);
+    const archive = join(work, 'verify.tar');
+    expect(portarc(['create', '-f', archive, '-C', src, '.']).status).toBe(0);
+    const dest = join(work, 'vdest');
+    const x = winPortarc(['extract', '-f', z(archive), '-C', z(dest)], 'vextract');
+    expect(x.status, x.stderr).toBe(0);
+    const clean = winPortarc(['verify', '-f', z(archive), '-C', z(dest)], 'vclean');
+    expect(clean.status, clean.stdout + clean.stderr).toBe(0);
+    expect(clean.stdout).toMatch(/OK: 11 entries match/);
+    rmSync(join(dest, mapped('x.')));
+    rmSync(join(dest, mapped('y ')));
+    const r = winPortarc(['verify', '-f', z(archive), '-C', z(dest)], 'vmissing');
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stdout).toMatch(/\/x\.: missing: archive file, disk none/);
+    expect(r.stdout).toMatch(/\/y : missing: archive file, disk none/);
+    // (and the directory's mtime, which the removals moved)
+    expect(r.stdout, r.stdout).toMatch(/DIFFERENT: 3 differences/);
+  });
+
   it('refuses `..\\`, a drive letter and a case collision (exit 2, named), writes nothing outside', async () => {
     const archive = join(work, 'evil.tar');
     const f = (path: string, text: string) => [makeEntry({ path, type: 'file', size: text.length, mode: 0o644 }), Buffer.from(text)] as [ReturnType<typeof makeEntry>, Buffer];
