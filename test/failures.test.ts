@@ -3,7 +3,7 @@
 // (exit 0) or fails loudly (exit 2, one line naming what and where), and leaves no temporary file.
 // Spec: spec/portarc-1.md §8.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -491,6 +491,39 @@ describe('destinations and inputs that fail', () => {
       // The library says the same with a typed error.
       const err = await extract(join(dir, 'f.tar'), mnt).catch((e: unknown) => e);
       expect((err as PortarcError).code).toBe('PORTARC_IO');
+      expect(leftovers(mnt)).toEqual([]);
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
+  });
+
+  it.skipIf(!canMount)('out of inodes at a directory: the small files still held in a batch are each named, and the directories finished', () => {
+    const dir = tempDir('inodes');
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    const archive = join(dir, 'ino.tar');
+    const made = spawnSync('python3', ['-c', `
+import tarfile, io
+t = tarfile.open(${JSON.stringify(archive)}, 'w', format=tarfile.PAX_FORMAT)
+def add(name, kind=tarfile.REGTYPE, data=b'', mode=0o644):
+    i = tarfile.TarInfo(name); i.type = kind; i.mode = mode; i.mtime = 1000000000; i.size = len(data) if kind == tarfile.REGTYPE else 0
+    t.addfile(i, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+add('d', tarfile.DIRTYPE, mode=0o755); add('d/a', data=b'a'); add('d/b', data=b'b'); add('d/fifo', tarfile.FIFOTYPE); add('d/c', tarfile.DIRTYPE, mode=0o755)
+t.close()`]);
+    expect(made.status, made.stderr?.toString()).toBe(0);
+    // Three inodes: the root, d and the fifo; d/a and d/b wait in a batch when d/c's mkdir fails.
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=10m,nr_inodes=3', 'tmpfs', mnt]).status).toBe(0);
+    try {
+      const r = portarc(['extract', '-f', archive, '-C', mnt]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.split('\n').filter(Boolean)).toEqual([
+        'portarc: not restored: d/a: entry: not extracted: cannot open: no space left on device (ENOSPC)',
+        'portarc: not restored: d/b: entry: not extracted: cannot open: no space left on device (ENOSPC)',
+        expect.stringMatching(/^portarc: error: .*ino\.tar, entry "d\/c": cannot write into .*: no space left on device \(ENOSPC\)$/),
+      ]);
+      // d is finished: its mode and mtime, not the 0700 it was made with.
+      const st = statSync(join(mnt, 'd'));
+      expect([st.mode & 0o7777, st.mtimeMs]).toEqual([0o755, 1e12]);
       expect(leftovers(mnt)).toEqual([]);
     } finally {
       spawnSync('umount', [mnt]);

@@ -118,6 +118,15 @@ export interface ExtractDamage {
 }
 
 /** Damage was found: everything else was restored; `result` is the full report (spec §6.8). */
+/**
+ * An error extract() rejects with may carry what was restored before it: `result.losses` names
+ * each entry not restored (or restored without some metadata) up to the failure and after it (a
+ * full disk: files that were still held in a batch). ExtractDamagedError always has a result.
+ */
+export interface ExtractFailure {
+  result?: ExtractResult;
+}
+
 export class ExtractDamagedError extends DamagedError {
   constructor(readonly result: ExtractResult) {
     const first = result.damaged[0]!;
@@ -323,7 +332,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
   } catch (err) {
     // Whatever was extracted completely keeps its name and metadata; temporary files of what was
     // not are removed; then the failure is reported, with any damage found before it.
-    await restorer.finish().catch(() => undefined);
+    await restorer.finishAfterFailure();
     restorer.abort();
     if (signal?.aborted) throw abortedOr(signal, err);
     const result = archive && report();
@@ -331,6 +340,9 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       result.damaged.push({ path: err.details.entry, what: err.message });
       throw new ExtractDamagedError(result).withArchive(name);
     }
+    // What was lost before the failure, or could not be finished after it (a full disk: the files
+    // still in a batch), rides on the error as `result` (ExtractFailure), to be named with it.
+    if (result?.losses.length && err instanceof PortarcError) throw Object.assign(err.withArchive(name), { result });
     if (err instanceof PortarcError) throw err.withArchive(name);
     throw err;
   } finally {

@@ -5,7 +5,7 @@ export type { DeterministicOptions } from './deterministic.js';
 export type { EntryFilter, EntryMap } from '../model/hooks.js';
 export { convert, type ConvertResult } from './convert.js';
 export { openArchive, type Member, type OpenArchive } from './open.js';
-export { extract, describeExtractDamage, ExtractDamagedError, type ExtractOptions, type EntryCallback, type ExtractResult, type ExtractDamage } from './extract.js';
+export { extract, describeExtractDamage, ExtractDamagedError, type ExtractOptions, type EntryCallback, type ExtractResult, type ExtractDamage, type ExtractFailure } from './extract.js';
 export { list, ListDamagedError, type ListedEntry, type Listing, type ListOptions } from './list.js';
 export { VERSION } from './version.js';
 export { makeEntry, displayName, type Entry, type EntryType, type AclEntry, type SparseRun } from '../model/entry.js';

@@ -10,7 +10,7 @@ import { parseLimit, type Limits } from '../model/limits.js';
 import { describeErrno, ioError, PortarcError, UsageError } from '../model/errors.js';
 import { convert } from '../api/convert.js';
 import { create } from '../api/create.js';
-import { describeExtractDamage, extract, ExtractDamagedError, type ExtractResult } from '../api/extract.js';
+import { describeExtractDamage, extract, ExtractDamagedError, type ExtractFailure, type ExtractResult } from '../api/extract.js';
 import { list, ListDamagedError } from '../api/list.js';
 import { describeDamage, verify } from '../api/verify.js';
 import { describeDifference, verifyTree } from '../api/verify-tree.js';
@@ -465,6 +465,9 @@ export async function main(argv: string[]): Promise<number> {
       });
       const result: ExtractResult = await extracted.catch((err: unknown) => {
         if (err instanceof ExtractDamagedError) return err.result;
+        // A failure that ended the extraction (a full disk): what it lost is named before it.
+        bar?.clear();
+        for (const l of (err as ExtractFailure).result?.losses ?? []) warn(`not restored: ${l.path}: ${l.what}: ${l.reason}`);
         throw err;
       });
       bar?.clear();

@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { encodeAclXattr } from '../model/acl.js';
 import { displayName, type AclEntry, type Entry } from '../model/entry.js';
-import { ArchiveError, IoError, describeErrno, isStorageFailure, LimitError } from '../model/errors.js';
+import { ArchiveError, IoError, PortarcError, describeErrno, isStorageFailure, LimitError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { time as nsTime } from './compare.js';
 import { DeepPaths } from './deep-paths.js';
@@ -198,6 +198,8 @@ export class Restorer {
   private bytesWritten = 0;
   /** Directories that received renamed files: fsynced at the end so the renames are durable. */
   private touchedDirs = new Set<string>();
+  /** Set by finishAfterFailure: failures are then each the entry's loss, not the end. */
+  private ending = false;
   /** On folding filesystems: folded name → the exact name that took it first. */
   private folded: Map<string, string> | undefined;
   /** Which restore() call each loss belongs to: a batched file's losses go in at its place. */
@@ -572,8 +574,14 @@ export class Restorer {
    * file); anything else costs one entry.
    */
   private failed(entry: Entry, err: unknown): void {
-    if (err instanceof ArchiveError || err instanceof IoError) throw err;
-    if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
+    // Ending after a failure (finishAfterFailure), what was still pending is each its own loss.
+    if (!this.ending) {
+      if (err instanceof ArchiveError || err instanceof IoError) throw err;
+      if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
+    } else if (err instanceof PortarcError) {
+      this.lose(entry, 'entry', `not extracted: ${err.reason}`);
+      return;
+    }
     // A system error says what failed, not Node's text with the path it was given (a temporary
     // name, or /proc/self/fd/N/... for a deep path): the entry is named already.
     const e = err as NodeJS.ErrnoException;
@@ -1084,6 +1092,19 @@ export class Restorer {
    */
   close(): void {
     this.paths.close();
+  }
+
+  /**
+   * finish() after the extraction failed (a full disk, a damaged archive): the files still held
+   * in a batch are written or each named as a loss, what is complete gets its name, directories
+   * their metadata; a step that fails does not keep the next from running (spec §8.1: entries
+   * already extracted completely keep their names and metadata).
+   */
+  async finishAfterFailure(): Promise<void> {
+    this.ending = true;
+    for (const step of [() => this.drainBatches(), () => this.flushXattrs(), () => this.flushRenames(), () => this.makeLastLinks(), () => this.finish()]) {
+      await step().catch(() => undefined);
+    }
   }
 
   /** Directories last and deepest first, so that writing their contents cannot disturb them. */
