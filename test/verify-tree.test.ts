@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { extract, verifyTree, type TreeDifference } from '../src/api/index.js';
 import { KeySet } from '../src/fs/keyset.js';
-import { portarc } from './helpers/cli.js';
+import { BIN, portarc } from './helpers/cli.js';
 import { BAD_NAME, buildTree, isRoot, sh, snapshot, tempDir } from './helpers/tree.js';
 
 const dir = tempDir('verify-tree');
@@ -414,5 +414,27 @@ describe('KeySet (the paths verify -C remembers, as 64-bit hashes)', () => {
     expect(set.has('')).toBe(false);
     set.add('');
     expect(set.has('')).toBe(true);
+  });
+});
+
+describe.runIf(isRoot)('verify -C as a user, where a directory of the tree is mode 0000', () => {
+  it('what it cannot look at is an unreadable difference, the rest still compared: exit 2, no internal error', () => {
+    const base = tempDir('vt-user');
+    spawnSync('chmod', ['755', base]);
+    const src = join(base, 'src');
+    sh('mkdir -p t/ro000 && echo x > t/ro000/f3 && echo y > t/ok && chmod 000 t/ro000', (mkdirSync(src), src));
+    const archive = join(base, 'a.tar');
+    expect(portarc(['create', '-f', archive, '-C', src, 't']).status).toBe(0);
+    const out = join(base, 'out');
+    mkdirSync(out);
+    spawnSync('chown', ['65534:65534', out]);
+    const asNobody = (args: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], { encoding: 'utf8', cwd: out });
+    expect(asNobody(['extract', '-f', archive, '-C', out]).status).toBe(0);
+    const r = asNobody(['verify', '-f', archive, '-C', out]);
+    expect(r.stderr).not.toContain('internal error');
+    expect(r.status).toBe(2);
+    expect(r.stdout).toContain(`${out}/t/ro000/f3: unreadable: archive file, disk cannot be looked at: permission denied (EACCES)`);
+    expect(r.stdout).toContain(`${out}/t/ro000: unreadable: archive directory listing, disk cannot be listed: permission denied (EACCES)`);
+    expect(r.stdout).toMatch(/DIFFERENT: 2 differences .* in 4 entries/);
   });
 });

@@ -13,6 +13,7 @@ import { accessAclOf, modeOf, ownerOf, resolveAcl, restoreProfile, settableAcl, 
 import { DeepPaths } from './deep-paths.js';
 import { KeySet } from './keyset.js';
 import { hostPlatform, type Platform } from './platform.js';
+import { describeErrno } from '../model/errors.js';
 import { kindOfMode } from './scan.js';
 import { loadSys, type Sys } from './sys.js';
 
@@ -234,13 +235,23 @@ export class TreeComparer {
     if (!batch.length) return;
     // Through a parent that is a symlink on disk, lstat would compare what it points to (outside
     // the tree, maybe): restore refuses to extract through one, so its members are not there.
-    const stats = batch.map((p) => (this.parentsReal(p) ? lstatSync(p.abs, { bigint: true, throwIfNoEntry: false }) : undefined));
-    const present = batch.filter((_, i) => stats[i]);
+    // One that cannot be looked at (a directory above it the user may not search) is unreadable:
+    // that entry's difference, the rest still compared.
+    const stats = batch.map((p) => {
+      try {
+        return this.parentsReal(p) ? lstatSync(p.abs, { bigint: true, throwIfNoEntry: false }) : undefined;
+      } catch (err) {
+        return err as Error;
+      }
+    });
+    const present = batch.filter((_, i) => stats[i] && !(stats[i] instanceof Error));
     const xattrs = await this.sys.getXattrs(present.map((p) => p.abs));
     const byItem = new Map(present.map((p, i) => [p, xattrs[i]!]));
     for (const [i, p] of batch.entries()) {
       this.compared++;
-      this.compare(p, stats[i], byItem.get(p));
+      const st = stats[i];
+      if (st instanceof Error) this.diff(p, 'unreadable', p.entry.type, `cannot be looked at: ${describeErrno(st as NodeJS.ErrnoException)}`);
+      else this.compare(p, st, byItem.get(p));
     }
   }
 
@@ -322,7 +333,7 @@ export class TreeComparer {
     const want = `same file as "${displayName(target)}"`;
     if (typeof mp === 'string') return this.diff(p, 'hardlink', want, `not checked: the target's ${mp}`);
     const tabs = this.paths.path(this.onDisk(mp.parts));
-    const tst = lstatSync(tabs, { bigint: true, throwIfNoEntry: false });
+    const tst = quietLstat(tabs);
     if (!tst) return this.diff(p, 'hardlink', want, 'the target is missing');
     if (tst.ino !== st.ino || tst.dev !== st.dev) this.diff(p, 'hardlink', want, `a separate ${kindOfMode(st.mode) ?? 'object'} (inode ${st.ino}, target's ${tst.ino})`);
   }
@@ -407,13 +418,13 @@ export class TreeComparer {
     while (stack.length) {
       const key = stack.pop()!;
       const abs = this.paths.path(this.onDisk(key ? key.split('/').map((k) => Buffer.from(k, 'latin1')) : []));
-      if (!lstatSync(abs, { throwIfNoEntry: false })?.isDirectory()) continue; // reported as missing or of another type
+      if (!quietLstat(abs)?.isDirectory()) continue; // reported as missing, unreadable or of another type
       const holds = this.held.has(key);
       let names: Buffer[];
       try {
         names = readdirSync(abs, { encoding: 'buffer' }).sort(Buffer.compare);
       } catch (err) {
-        if (holds) this.differences.push({ path: show(key), property: 'unreadable', archive: 'directory listing', disk: (err as Error).message });
+        if (holds) this.differences.push({ path: show(key), property: 'unreadable', archive: 'directory listing', disk: `cannot be listed: ${describeErrno(err as NodeJS.ErrnoException)}` });
         continue;
       }
       const below: string[] = [];
@@ -427,12 +438,21 @@ export class TreeComparer {
           continue;
         }
         if (!holds) continue;
-        const cst = lstatSync(Buffer.concat([abs, SLASH, name]), { bigint: true, throwIfNoEntry: false });
+        const cst = quietLstat(Buffer.concat([abs, SLASH, name]));
         const type = cst ? (kindOfMode(cst.mode) ?? 'unknown') : 'none';
         this.differences.push({ path: show(child), property: 'extra', archive: 'none', disk: type });
       }
       stack.push(...below.reverse());
     }
+  }
+}
+
+/** lstat, or undefined when the name is not there or cannot be looked at (reported where it matters). */
+function quietLstat(path: Buffer): BigIntStats | undefined {
+  try {
+    return lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
   }
 }
 
