@@ -437,4 +437,25 @@ describe.runIf(isRoot)('verify -C as a user, where a directory of the tree is mo
     expect(r.stdout).toContain(`${out}/t/ro000: unreadable: archive directory listing, disk cannot be listed: permission denied (EACCES)`);
     expect(r.stdout).toMatch(/DIFFERENT: 2 differences .* in 4 entries/);
   });
+
+  it('verify takes extract\'s --same-permissions (and -p, --same-owner): a setuid file a user restored with it compares clean', () => {
+    const base = tempDir('vt-user-p');
+    spawnSync('chmod', ['755', base]);
+    const src = join(base, 'src');
+    sh('mkdir t && printf m > t/suid && chmod 4755 t/suid', (mkdirSync(src), src));
+    const archive = join(base, 'a.tar');
+    expect(portarc(['create', '-f', archive, '-C', src, 't']).status).toBe(0);
+    const out = join(base, 'out');
+    mkdirSync(out);
+    spawnSync('chown', ['65534:65534', out]);
+    const asNobody = (args: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], { encoding: 'utf8', cwd: out });
+    expect(asNobody(['extract', '--same-permissions', '-f', archive, '-C', out]).status).toBe(0);
+    // Without it the user's default profile expects setuid cleared: a difference.
+    expect(asNobody(['verify', '-f', archive, '-C', out]).stdout).toContain('t/suid: mode: archive 0755, disk 4755');
+    const r = asNobody(['verify', '--same-permissions', '-f', archive, '-C', out]);
+    expect([r.status, r.stdout]).toEqual([0, `${out}: OK: 2 entries match ${archive} (contents by the manifest)\n`]);
+    // -p asks for owners too: the user could not set root's, and extract -p said so (exit 1).
+    expect(asNobody(['extract', '-p', '-f', archive, '-C', join(base, 'out')]).status).toBe(1);
+    expect(asNobody(['verify', '-p', '-f', archive, '-C', out]).stdout).toContain('t/suid: uid: archive 0, disk 65534');
+  });
 });

@@ -589,8 +589,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('-C, --directory <dir>', 'compare the tree under DIR with the archive: content and every piece of metadata, as extract restores them')
     .option('--json', 'one JSON document: every damaged place (with -C: every difference), what was checked')
     .option('--limit <name=value>', 'raise or lower a bound (entries, headerBytes, xattrs, xattrBytes)', collectLimit, {})
-    .option('--no-same-owner', 'with -C: the tree was extracted with --no-same-owner (owners not compared)')
+    .option('-p, --preserve', 'with -C: the tree was extracted with -p (as a user: setuid/setgid and owners compared too)')
+    .option('--same-permissions', 'with -C: the tree was extracted with --same-permissions')
     .option('--no-same-permissions', 'with -C: the tree was extracted with --no-same-permissions')
+    .option('--same-owner', 'with -C: the tree was extracted with --same-owner')
+    .option('--no-same-owner', 'with -C: the tree was extracted with --no-same-owner (owners not compared)')
     .option('--numeric-owner', 'with -C: the tree was extracted with --numeric-owner')
     .option('--untrusted', 'with -C: the tree was extracted with --untrusted')
     .option('--atime', 'with -C: compare access times too')
@@ -622,8 +625,9 @@ export async function main(argv: string[]): Promise<number> {
     directory?: string;
     json?: boolean;
     limit: Partial<Limits>;
-    sameOwner: boolean;
-    samePermissions: boolean;
+    preserve?: boolean;
+    sameOwner?: boolean;
+    samePermissions?: boolean;
     numericOwner?: boolean;
     untrusted?: boolean;
     atime?: boolean;
@@ -634,9 +638,10 @@ export async function main(argv: string[]): Promise<number> {
   async function verifyDirectory(paths: string[], o: VerifyFlags): Promise<void> {
     const dir = o.directory!;
     const r = await verifyTree(o.file, dir, {
-      // commander sets the --no-* flags' defaults to true: only their `false` is a choice.
-      sameOwner: o.sameOwner === false ? false : undefined,
-      samePermissions: o.samePermissions === false ? false : undefined,
+      // As extract takes them: unset is the default for who runs it (root: both; a user: neither).
+      preserve: o.preserve,
+      sameOwner: o.sameOwner,
+      samePermissions: o.samePermissions,
       numericOwner: o.numericOwner,
       untrusted: o.untrusted,
       atime: o.atime,
