@@ -459,3 +459,22 @@ describe.runIf(isRoot)('verify -C as a user, where a directory of the tree is mo
     expect(asNobody(['verify', '-p', '-f', archive, '-C', out]).stdout).toContain('t/suid: uid: archive 0, disk 65534');
   });
 });
+
+describe('verify -C PATH and hardlinks outside the paths compared', () => {
+  it('a file whose other name is outside PATH is not a difference (its link count allows for that name)', () => {
+    const base = tempDir('vt-links');
+    const src = join(base, 'src');
+    sh('mkdir -p t/normal t/other && echo x > t/normal/hl1 && ln t/normal/hl1 t/other/f1', (mkdirSync(src), src));
+    const archive = join(base, 'a.tar');
+    expect(portarc(['create', '-f', archive, '-C', src, 't']).status).toBe(0);
+    const out = join(base, 'out');
+    expect(portarc(['extract', '-f', archive, '-C', out]).status).toBe(0);
+    const r = portarc(['verify', '-f', archive, '-C', out, 't/normal']);
+    expect([r.status, r.stdout]).toEqual([0, `${out}: OK: 2 entries match ${archive} (contents by the manifest)\n`]);
+    // A third name the archive does not give it is still a difference.
+    sh('ln t/normal/hl1 t/normal/extra-link', out);
+    const x = portarc(['verify', '-f', archive, '-C', out, 't/normal', '--ignore-extra']);
+    expect(x.status).toBe(2);
+    expect(x.stdout).toContain('t/normal/hl1: hardlink: archive 2 names for this file, disk 3 links to its inode');
+  });
+});

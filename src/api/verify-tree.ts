@@ -98,7 +98,10 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
         await comparer.add(entry, entry.type === 'file' ? d.digest() : undefined, true);
         continue;
       }
-      if (!manifestMember && sel && !sel.select(entry.path)) continue;
+      if (!manifestMember && sel && !sel.select(entry.path)) {
+        comparer.countLink(entry);
+        continue;
+      }
       warnings.push(...entry.warnings.map((w) => `${entry.name}: ${w}`));
       let after: (() => void) | undefined;
       if (check && !manifestMember) {

@@ -163,16 +163,21 @@ export class TreeComparer {
       this.notes.push(`${entry.name}: not expected on disk: ${refused.reason}`);
       return;
     }
-    // How many names the archive gives each file: a file's link count on disk must be that.
-    if (entry.type === 'hardlink' && entry.linkTarget) {
-      const t = memberPath(entry.linkTarget, { absolute: this.opts.absoluteNames, rules: this.rules });
-      if (typeof t !== 'string') {
-        const tk = keyOf(t.parts);
-        this.names.set(tk, (this.names.get(tk) ?? 1) + 1);
-      }
-    }
+    this.countLink(entry);
     this.pending.push({ entry, parts, disk, abs, key, sha256 });
     if (this.pending.length >= BATCH) await this.flush();
+  }
+
+  /**
+   * How many names the archive gives each file: a file's link count on disk must be no more. A
+   * hardlink outside the paths compared (verify -C PATH) still names its target's file.
+   */
+  countLink(entry: Entry): void {
+    if (entry.type !== 'hardlink' || !entry.linkTarget) return;
+    const t = memberPath(entry.linkTarget, { absolute: this.opts.absoluteNames, rules: this.rules });
+    if (typeof t === 'string') return;
+    const tk = keyOf(t.parts);
+    this.names.set(tk, (this.names.get(tk) ?? 1) + 1);
   }
 
   /** Compare what is queued, then (unless ignoreExtra) list what is on disk and not in the archive. */
