@@ -49,3 +49,29 @@ describe('patterns', () => {
     expect(stripComponents(Buffer.from('a/b'), 0)?.toString()).toBe('a/b');
   });
 });
+
+describe('patterns: what an audit found (2026-12-07)', () => {
+  const e = (path: string, type: 'file' | 'directory' = 'file') => ({ path: Buffer.from(path), type });
+  it('an exclude pattern ending in "/" takes directories and what is under them, never a file of that name (`*/` took every member)', () => {
+    const keep = excludeFilter(['*/']);
+    expect(keep(e('a'))).toBe(true);
+    expect(keep(e('d', 'directory'))).toBe(false);
+    expect(keep(e('d/x'))).toBe(false);
+    const cache = excludeFilter(['cache/']);
+    expect(cache(e('cache'))).toBe(true);
+    expect(cache(e('src/cache'))).toBe(true);
+    expect(cache(e('src/cache', 'directory'))).toBe(false);
+    expect(cache(e('src/cache/x'))).toBe(false);
+    // Without the slash, as before: any member of that name.
+    expect(excludeFilter(['cache'])(e('src/cache'))).toBe(false);
+  });
+
+  it('a --wildcards pattern that matches "." takes the archive\'s "./" tree (`.*` took "." and nothing under it)', () => {
+    const m = inclusionMatcher('.*');
+    expect(m('.')).toBe(true);
+    expect(m('./a/b')).toBe(true);
+    expect(m('a/b')).toBe(false);
+    expect(m('.hidden')).toBe(true);
+    expect(inclusionMatcher('d/*')('./x')).toBe(false);
+  });
+});

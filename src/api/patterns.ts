@@ -72,25 +72,39 @@ function keyOf(pattern: string): string {
  */
 export function inclusionMatcher(pattern: string): (name: Buffer | string) => boolean {
   const re = new RegExp(`^(?:${globBody(keyOf(pattern))})(?:/[^]*)?$`);
-  return (name) => re.test(pathKey(name));
+  // A pattern that takes "." takes the archive's "./" tree, as GNU tar's does (its names keep the
+  // "./"; here they are compared without it, so `.*` took the "." entry and nothing under it).
+  const dot = re.test('.');
+  return (name) => re.test(pathKey(name)) || (dot && underDot(name));
+}
+
+/** "." itself or a name under "./" (as stored: before pathKey takes the "./" off). */
+function underDot(name: Buffer | string): boolean {
+  const s = typeof name === 'string' ? name : name.toString('latin1');
+  return s === '.' || s.startsWith('./');
 }
 
 /**
  * A predicate that is true for members NOT excluded by any pattern (GNU tar's --exclude defaults:
  * wildcards, `*` matching `/`, unanchored, a matching directory excludes what lies under it).
  */
-export function excludeFilter(patterns: readonly string[]): (entry: Pick<Entry, 'path'>) => boolean {
+export function excludeFilter(patterns: readonly string[]): (entry: Pick<Entry, 'path'> & { type?: Entry['type'] }) => boolean {
   if (!patterns.length) return () => true;
   const res = patterns.map((p) => new RegExp(`^(?:${globBody(keyOf(p))})(?:/[^]*)?$`));
+  // A pattern ending in "/" names directories (bsdtar's reading; pathKey drops the "/"): it takes
+  // a directory and what is under it, never a file of that name. (`*/` took every member.)
+  const dirs = patterns.map((p) => (p.length > 1 && p.endsWith('/') ? new RegExp(`^(?:${globBody(keyOf(p))})/[^]*$`) : undefined));
   // A pattern that starts with "./" can only match from the name's start (GNU tar: `./a` leaves
   // `./x/a` in; it once took every `a` anywhere, without a word). pathKey drops the "./".
   const anchored = patterns.map((p) => p.startsWith('./'));
   return (entry) => {
     const key = pathKey(entry.path);
+    const isDir = entry.type === 'directory';
+    const hit = (re: RegExp, i: number, tail: string) => (dirs[i] && !isDir ? dirs[i].test(tail) : re.test(tail));
     // Unanchored: the name from its start, then from after each "/".
     for (let at = 0; ; ) {
       const tail = key.slice(at);
-      if (res.some((re, i) => (at === 0 || !anchored[i]) && re.test(tail))) return false;
+      if (res.some((re, i) => (at === 0 || !anchored[i]) && hit(re, i, tail))) return false;
       const slash = key.indexOf('/', at);
       if (slash < 0) return true;
       at = slash + 1;
