@@ -24,7 +24,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 export function withExcludeFlags(cmd: Command): Command {
   return cmd
     .option('--exclude <pattern>', 'leave out members matching PATTERN (shell wildcards, "*" also matches "/", matched from any "/"; a directory takes what is under it; a PATTERN ending in "/" matches directories only); repeatable', collect)
-    .option('--exclude-from <file>', 'read --exclude patterns from FILE, one per line ("-" for stdin); repeatable', collect);
+    .option('-X, --exclude-from <file>', 'read --exclude patterns from FILE, one per line ("-" for stdin); repeatable', collect);
 }
 
 export function withFilesFromFlags(cmd: Command, what: string): Command {
