@@ -477,8 +477,10 @@ export async function main(argv: string[]): Promise<number> {
         warn(`warning: the listing could not be written to standard output: ${describeErrno(closed.stdoutError)}; the extraction was completed`);
         code = Math.max(code, EXIT.warnings);
       } else if (o.verbose && closed.stdout) warn('note: standard output was closed by its reader: the listing was cut, the extraction was not');
-      // Notices (unknown keywords skipped by rule) are printed but leave the exit code at 0 (spec §8.1).
-      for (const w of [...result.notices, ...result.warnings]) warn(`warning: ${w}`);
+      // Notices (unknown keywords skipped by rule, a hardlink restored as a copy) are printed as
+      // notes: they leave the exit code at 0 (spec §6.5); warnings make it 1.
+      for (const n of result.notices) warn(`note: ${n}`);
+      for (const w of result.warnings) warn(`warning: ${w}`);
       for (const n of result.notes) warn(`note: ${n}`);
       for (const l of result.losses) warn(`not restored: ${l.path}: ${l.what}: ${l.reason}`);
       if (result.losses.length) {
@@ -511,7 +513,8 @@ export async function main(argv: string[]): Promise<number> {
   withWriteFlags(program.commands.at(-1)!).action(async (input: string, output: string, o: CompressFlags & { json?: boolean }) => {
       if (o.json && output === '-') throw new UsageError('--json prints on stdout: it cannot be combined with "-" (the archive on stdout)');
       const result = await convert(input, output, { ...writeOptions(o), signal });
-      for (const w of [...result.notices, ...result.warnings]) warn(`warning: ${w}`);
+      for (const n of result.notices) warn(`note: ${n}`);
+      for (const w of result.warnings) warn(`warning: ${w}`);
       if (result.portarcOnly.length) {
         warn(`note: ${result.to} keeps everything for portarc, but other tools will not restore: ${result.portarcOnly.join('; ')}`);
       }
@@ -563,7 +566,8 @@ export async function main(argv: string[]): Promise<number> {
           await out((first ? '' : ',\n') + JSON.stringify(entryJson(e)));
           first = false;
         } else {
-          for (const w of [...e.notices, ...e.warnings]) warn(`warning: ${e.name}: ${w}`);
+          for (const n of e.notices) warn(`note: ${e.name}: ${n}`);
+          for (const w of e.warnings) warn(`warning: ${e.name}: ${w}`);
           await out((o.verbose ? lsLine(e) : e.name) + '\n');
         }
       }
@@ -573,7 +577,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       await settleOut();
       if (fatal !== undefined) throw fatal;
-      for (const w of [...info.notices, ...info.warnings]) warn(`warning: ${w}`);
+      for (const n of info.notices) warn(`note: ${n}`);
+      for (const w of info.warnings) warn(`warning: ${w}`);
       if (warnings || info.warnings.length) code = EXIT.warnings;
       const archiveName = o.file === '-' ? '(stdin)' : o.file;
       for (const d of damage?.damaged ?? []) warn(`error: ${archiveName}${d.entry === undefined ? '' : `, entry "${d.entry}"`}, bytes ${d.range[0]}-${d.range[1]}: ${describeSkipped(d)}`);
@@ -691,7 +696,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--limit <name=value>', 'raise or lower a bound (entries, headerBytes, xattrs, xattrBytes)', collectLimit, {})
     .action(async (o: { file: string; json?: boolean; limit: Partial<Limits> }) => {
       const r = await archiveInfo(o.file, o.limit);
-      for (const w of [...r.notices, ...r.warnings]) warn(`warning: ${w}`);
+      for (const n of r.notices) warn(`note: ${n}`);
+      for (const w of r.warnings) warn(`warning: ${w}`);
       if (r.warnings.length) code = EXIT.warnings;
       if (o.json) return out(JSON.stringify({ command: 'info', ...r, exitCode: code }) + '\n');
       const types = Object.entries(r.byType).map(([t, n]) => `${n} ${t}`);
