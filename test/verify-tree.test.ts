@@ -418,17 +418,23 @@ describe('KeySet (the paths verify -C remembers, as 64-bit hashes)', () => {
 });
 
 describe.runIf(isRoot)('verify -C as a user, where a directory of the tree is mode 0000', () => {
-  it('what it cannot look at is an unreadable difference, the rest still compared: exit 2, no internal error', () => {
-    const base = tempDir('vt-user');
+  /** An archive (made by root) of the tree `make` builds under t/, a directory 65534 owns, and the CLI run as 65534. */
+  const asUser = (tag: string, make: string) => {
+    const base = tempDir(tag);
     spawnSync('chmod', ['755', base]);
     const src = join(base, 'src');
-    sh('mkdir -p t/ro000 && echo x > t/ro000/f3 && echo y > t/ok && chmod 000 t/ro000', (mkdirSync(src), src));
+    sh(make, (mkdirSync(src), src));
     const archive = join(base, 'a.tar');
     expect(portarc(['create', '-f', archive, '-C', src, 't']).status).toBe(0);
     const out = join(base, 'out');
     mkdirSync(out);
     spawnSync('chown', ['65534:65534', out]);
     const asNobody = (args: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], { encoding: 'utf8', cwd: out });
+    return { base, archive, out, asNobody };
+  };
+
+  it('what it cannot look at is an unreadable difference, the rest still compared: exit 2, no internal error', () => {
+    const { archive, out, asNobody } = asUser('vt-user', 'mkdir -p t/ro000 && echo x > t/ro000/f3 && echo y > t/ok && chmod 000 t/ro000');
     expect(asNobody(['extract', '-f', archive, '-C', out]).status).toBe(0);
     const r = asNobody(['verify', '-f', archive, '-C', out]);
     expect(r.stderr).not.toContain('internal error');
@@ -439,16 +445,7 @@ describe.runIf(isRoot)('verify -C as a user, where a directory of the tree is mo
   });
 
   it('verify takes extract\'s --same-permissions (and -p, --same-owner): a setuid file a user restored with it compares clean', () => {
-    const base = tempDir('vt-user-p');
-    spawnSync('chmod', ['755', base]);
-    const src = join(base, 'src');
-    sh('mkdir t && printf m > t/suid && chmod 4755 t/suid', (mkdirSync(src), src));
-    const archive = join(base, 'a.tar');
-    expect(portarc(['create', '-f', archive, '-C', src, 't']).status).toBe(0);
-    const out = join(base, 'out');
-    mkdirSync(out);
-    spawnSync('chown', ['65534:65534', out]);
-    const asNobody = (args: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], { encoding: 'utf8', cwd: out });
+    const { base, archive, out, asNobody } = asUser('vt-user-p', 'mkdir t && printf m > t/suid && chmod 4755 t/suid');
     expect(asNobody(['extract', '--same-permissions', '-f', archive, '-C', out]).status).toBe(0);
     // Without it the user's default profile expects setuid cleared: a difference.
     expect(asNobody(['verify', '-f', archive, '-C', out]).stdout).toContain('t/suid: mode: archive 0755, disk 4755');

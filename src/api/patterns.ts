@@ -79,7 +79,7 @@ export function inclusionMatcher(pattern: string): (name: Buffer | string) => bo
 }
 
 /** "." itself or a name under "./" (as stored: before pathKey takes the "./" off). */
-function underDot(name: Buffer | string): boolean {
+export function underDot(name: Buffer | string): boolean {
   const s = typeof name === 'string' ? name : name.toString('latin1');
   return s === '.' || s.startsWith('./');
 }

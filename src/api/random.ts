@@ -30,7 +30,7 @@ import { isZip, ZipFile } from '../zip/index.js';
 import { openArchive } from './open.js';
 import { ContentCheck } from './content-check.js';
 import { ManifestIndex, pathKey } from './manifest-index.js';
-import { inclusionMatcher } from './patterns.js';
+import { inclusionMatcher, underDot } from './patterns.js';
 import { abortable, abortedOr, checkSignal, throwIfAborted } from '../model/abort.js';
 
 export { pathKey };
@@ -647,9 +647,9 @@ export function selector(paths: readonly string[], opts: { wildcards?: boolean }
       const k = pathKey(path);
       let any = false;
       // "." selects the archive's "./" tree, as GNU tar's does (its key would match only "." itself).
-      const underDot = dot && path[0] === 0x2e && (path.length === 1 || path[1] === 0x2f);
+      const inDot = dot && underDot(path);
       for (const s of keys) {
-        if (s.match ? s.match(path) : s.k === '' || k === s.k || k.startsWith(s.k + '/') || (s.k === '.' && underDot)) any = s.hit = true;
+        if (s.match ? s.match(path) : s.k === '' || k === s.k || k.startsWith(s.k + '/') || (s.k === '.' && inDot)) any = s.hit = true;
       }
       return any;
     },

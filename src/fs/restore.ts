@@ -1102,17 +1102,16 @@ export class Restorer {
    */
   async finishAfterFailure(): Promise<void> {
     this.ending = true;
-    for (const step of [() => this.drainBatches(), () => this.flushXattrs(), () => this.flushRenames(), () => this.makeLastLinks(), () => this.finish()]) {
-      await step().catch(() => undefined);
-    }
+    await this.finish().catch(() => undefined);
   }
 
   /** Directories last and deepest first, so that writing their contents cannot disturb them. */
   async finish(): Promise<void> {
-    await this.drainBatches();
-    await this.flushXattrs();
-    await this.flushRenames();
-    await this.makeLastLinks();
+    for (const step of [() => this.drainBatches(), () => this.flushXattrs(), () => this.flushRenames(), () => this.makeLastLinks()]) {
+      // Ending after a failure, a step that fails does not keep the next from running.
+      if (this.ending) await step().catch(() => undefined);
+      else await step();
+    }
     const dirs = this.dirs.splice(0).sort((a, b) => b.depth - a.depth);
     for (const d of dirs) {
       try {

@@ -111,6 +111,7 @@ export interface HttpSourceOptions {
 }
 
 const HTTP_TIMEOUT_MS = 30_000;
+const stalledFor = (ms: number) => `no data from the server for ${ms / 1000} s`;
 
 /**
  * One GET, resolved with the response (any status). node:http and node:https are loaded here, on
@@ -129,7 +130,7 @@ async function get(url: URL, headers: Record<string, string>, opts: HttpSourceOp
       // with this error, its response as "aborted" (whose reader asks stalled()).
       r.on('timeout', () => {
         stalled = true;
-        r.destroy(Object.assign(new Error(`no data from the server for ${timeout / 1000} s`), { code: 'ETIMEDOUT' }));
+        r.destroy(Object.assign(new Error(stalledFor(timeout)), { code: 'ETIMEDOUT' }));
       });
       r.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(err, { reused: r.reusedSocket })));
       r.end();
@@ -191,7 +192,7 @@ export async function httpSource(href: string, opts: HttpSourceOptions = {}): Pr
     }
     const data = await body(res, Number(m[2]) - a + 1, name).catch((err) => {
       if (err instanceof IoError) throw err;
-      const why = (res as IncomingMessage & { stalled?: () => boolean }).stalled?.() ? `no data from the server for ${(opts.timeoutMs ?? HTTP_TIMEOUT_MS) / 1000} s` : opts.signal?.aborted ? 'cancelled' : (err as Error).message;
+      const why = (res as IncomingMessage & { stalled?: () => boolean }).stalled?.() ? stalledFor(opts.timeoutMs ?? HTTP_TIMEOUT_MS) : opts.signal?.aborted ? 'cancelled' : (err as Error).message;
       throw fail(`cannot fetch bytes ${a}-${b}: ${why}`, err);
     });
     if (data.length !== Number(m[2]) - a + 1) throw fail(`the answer for bytes ${a}-${b} was cut after ${data.length} bytes`);
