@@ -75,12 +75,11 @@ typedef struct {
   size_t data_len;
   int fsync;
   char *sync_path;
+  char *names; /* the items' dir, name and tmp point into this copy */
   int sync_err;
   uint32_t n;
   file_item *items;
 } batch;
-
-int bigint_timespec(napi_env env, napi_value v, struct timespec *out); /* native/portarc_sys.c */
 
 /* Create, fill and dress one file under its temporary name. Returns with it->stop set on failure. */
 static void make_one(batch *b, file_item *it, int dirfd) {
@@ -193,9 +192,6 @@ static void execute(napi_env env, void *data) {
 static void free_batch(napi_env env, batch *b) {
   for (uint32_t i = 0; i < b->n; i++) {
     file_item *it = &b->items[i];
-    free(it->dir);
-    free(it->name);
-    free(it->tmp);
     for (uint32_t j = 0; j < it->nx; j++) {
       free(it->xs[j].name);
       free(it->xs[j].value);
@@ -204,6 +200,7 @@ static void free_batch(napi_env env, batch *b) {
     free(it->x_err);
   }
   free(b->items);
+  free(b->names);
   free(b->sync_path);
   if (b->data_ref) napi_delete_reference(env, b->data_ref);
   if (b->work) napi_delete_async_work(env, b->work);
@@ -294,37 +291,41 @@ static char *copy_bytes(napi_env env, napi_value v) {
   return s;
 }
 
-static napi_value prop(napi_env env, napi_value obj, const char *key) {
-  napi_value v = NULL;
-  napi_get_named_property(env, obj, key, &v);
-  return v;
-}
-
-static int64_t num_prop(napi_env env, napi_value obj, const char *key) {
-  double d = 0;
-  napi_get_value_double(env, prop(env, obj, key), &d);
-  return (int64_t)d;
-}
-
 static napi_value fail_type(napi_env env, batch *b, const char *msg) {
   free_batch(env, b);
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
   return NULL;
 }
 
+/* A typed array's elements, when it is one of `type` with at least `min` of them. */
+static void *typed(napi_env env, napi_value v, napi_typedarray_type type, size_t min) {
+  bool is = false;
+  napi_typedarray_type t;
+  size_t len;
+  void *data;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return NULL;
+  if (napi_get_typedarray_info(env, v, &t, &len, &data, NULL, NULL) != napi_ok || t != type || len < min) return NULL;
+  return data;
+}
+
+/* Numbers per file in params, and their order (src/fs/sys.ts: BATCH_PARAMS, BP). */
+enum { P_OFF, P_LEN, P_UID, P_GID, P_MODE, P_INO, P_COUNT };
+
 /*
- * restoreFiles(data: Buffer, items: Array<{ dir: Buffer, name: Buffer, tmp: Buffer, off, len,
- *   uid, gid (-1: keep), mode, atimeNs: bigint, mtimeNs: bigint, ino: boolean,
- *   xattrs: Array<string | Buffer> (name, value, name, value...) }>, fsync: boolean,
- *   syncPath: Buffer): Promise<result of complete()>
- * `data` holds the contents (items[i] at off, len): it is kept alive, and must not be changed,
- * until the promise settles.
+ * restoreFiles(data: Buffer, names: Buffer, params: Float64Array, times: BigInt64Array,
+ *   xattrs: Array<number | string | Buffer>, count: number, fsync: boolean, syncPath: Buffer):
+ *   Promise<result of complete()>
+ * File i: its directory, name and temporary name in `names`, each NUL-terminated, file after file;
+ * P_COUNT numbers at params[i * P_COUNT]; atime and mtime in ns at times[2i] and times[2i + 1];
+ * its xattrs as [i, name, value, ...] triples in `xattrs` (files in order). The batch is packed
+ * so that handing it over costs no JS object per file (src/fs/sys.ts FileBatch). `data` holds
+ * the contents: it is kept alive, and must not be changed, until the promise settles.
  */
 napi_value portarc_restore_files(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], promise, list;
+  size_t argc = 8;
+  napi_value argv[8], promise;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 4) {
+  if (argc < 8) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "restoreFiles: too few arguments");
     return NULL;
   }
@@ -340,67 +341,99 @@ napi_value portarc_restore_files(napi_env env, napi_callback_info info) {
     return fail_type(env, b, "restoreFiles: data must be a Buffer");
   }
   b->data = data;
-  list = argv[1];
   uint32_t n = 0;
-  if (napi_get_array_length(env, list, &n) != napi_ok) return fail_type(env, b, "restoreFiles: items must be an array");
+  if (napi_get_value_uint32(env, argv[5], &n) != napi_ok) return fail_type(env, b, "restoreFiles: count must be a number");
+  void *names;
+  size_t names_len = 0;
+  is_buffer = false;
+  if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, argv[1], &names, &names_len) != napi_ok) {
+    return fail_type(env, b, "restoreFiles: names must be a Buffer");
+  }
+  const double *params = typed(env, argv[2], napi_float64_array, (size_t)n * P_COUNT);
+  const int64_t *times = typed(env, argv[3], napi_bigint64_array, (size_t)n * 2);
+  if (!params || !times) return fail_type(env, b, "restoreFiles: params must be a Float64Array and times a BigInt64Array, for count files");
+  uint32_t nxv = 0;
+  if (napi_get_array_length(env, argv[4], &nxv) != napi_ok || nxv % 3) return fail_type(env, b, "restoreFiles: xattrs must be an array of (index, name, value) triples");
   bool fsync = false;
-  napi_get_value_bool(env, argv[2], &fsync);
+  napi_get_value_bool(env, argv[6], &fsync);
   b->fsync = fsync;
-  b->sync_path = copy_bytes(env, argv[3]);
+  b->sync_path = copy_bytes(env, argv[7]);
   if (!b->sync_path) return fail_type(env, b, "restoreFiles: syncPath must be a Buffer without NUL bytes");
   b->items = calloc(n ? n : 1, sizeof *b->items);
-  if (!b->items) return fail_type(env, b, "restoreFiles: out of memory");
+  b->names = malloc(names_len + 1);
+  if (!b->items || !b->names) return fail_type(env, b, "restoreFiles: out of memory");
+  if (names_len) memcpy(b->names, names, names_len);
+  b->names[names_len] = 0;
+  char *at = b->names, *names_end = b->names + names_len;
+  b->n = n; /* what free_batch frees */
   for (uint32_t i = 0; i < n; i++) {
-    napi_value o;
-    napi_get_element(env, list, i, &o);
     file_item *it = &b->items[i];
-    b->n = i + 1; /* what free_batch frees */
-    it->dir = copy_bytes(env, prop(env, o, "dir"));
-    it->name = copy_bytes(env, prop(env, o, "name"));
-    it->tmp = copy_bytes(env, prop(env, o, "tmp"));
-    if (!it->dir || !it->name || !it->tmp) return fail_type(env, b, "restoreFiles: dir, name and tmp must be Buffers without NUL bytes");
-    int64_t off = num_prop(env, o, "off"), len = num_prop(env, o, "len");
-    if (off < 0 || len < 0 || (uint64_t)(off + len) > b->data_len) return fail_type(env, b, "restoreFiles: off/len outside data");
-    it->off = (size_t)off;
-    it->len = (size_t)len;
-    it->uid = num_prop(env, o, "uid");
-    it->gid = num_prop(env, o, "gid");
-    it->mode = (uint32_t)num_prop(env, o, "mode");
-    int at = bigint_timespec(env, prop(env, o, "atimeNs"), &it->times[0]);
-    int mt = bigint_timespec(env, prop(env, o, "mtimeNs"), &it->times[1]);
-    if (at < 0 || mt < 0) return fail_type(env, b, "restoreFiles: atimeNs and mtimeNs must be bigints");
-    it->times_fit = at && mt;
-    bool want = false;
-    napi_get_value_bool(env, prop(env, o, "ino"), &want);
-    it->want_ino = want;
-    napi_value xs = prop(env, o, "xattrs");
-    uint32_t nxv = 0;
-    if (xs && napi_get_array_length(env, xs, &nxv) == napi_ok && nxv >= 2) {
-      it->nx = nxv / 2;
-      it->xs = calloc(it->nx, sizeof *it->xs);
-      it->x_err = calloc(it->nx, sizeof *it->x_err);
-      if (!it->xs || !it->x_err) {
-        it->nx = 0;
-        return fail_type(env, b, "restoreFiles: out of memory");
-      }
-      for (uint32_t j = 0; j < it->nx; j++) {
-        napi_value name_v, value_v;
-        napi_get_element(env, xs, 2 * j, &name_v);
-        napi_get_element(env, xs, 2 * j + 1, &value_v);
-        it->xs[j].name = copy_bytes(env, name_v);
-        void *vd;
-        size_t vl;
-        bool vb = false;
-        if (!it->xs[j].name || napi_is_buffer(env, value_v, &vb) != napi_ok || !vb ||
-            napi_get_buffer_info(env, value_v, &vd, &vl) != napi_ok) {
-          return fail_type(env, b, "restoreFiles: xattrs must alternate names and Buffer values");
-        }
-        it->xs[j].value = malloc(vl ? vl : 1);
-        if (!it->xs[j].value) return fail_type(env, b, "restoreFiles: out of memory");
-        if (vl) memcpy(it->xs[j].value, vd, vl);
-        it->xs[j].len = vl;
-      }
+    char **fields[3] = {&it->dir, &it->name, &it->tmp};
+    for (int k = 0; k < 3; k++) {
+      char *nul = at < names_end ? memchr(at, 0, (size_t)(names_end - at)) : NULL;
+      if (!nul) return fail_type(env, b, "restoreFiles: names must hold a directory, a name and a temporary name for each file");
+      *fields[k] = at;
+      at = nul + 1;
     }
+    const double *p = params + (size_t)i * P_COUNT;
+    if (!(p[P_OFF] >= 0 && p[P_LEN] >= 0 && p[P_OFF] + p[P_LEN] <= (double)b->data_len)) return fail_type(env, b, "restoreFiles: off/len outside data");
+    it->off = (size_t)p[P_OFF];
+    it->len = (size_t)p[P_LEN];
+    it->uid = (int64_t)p[P_UID];
+    it->gid = (int64_t)p[P_GID];
+    it->mode = (uint32_t)p[P_MODE];
+    it->want_ino = p[P_INO] != 0;
+    int64_t ns[2] = {times[2 * i], times[2 * i + 1]};
+    it->times_fit = 1;
+    for (int k = 0; k < 2; k++) {
+      /* floor division: a time before 1970 has a negative second and a positive nanosecond */
+      int64_t sec = ns[k] / 1000000000, rem = ns[k] % 1000000000;
+      if (rem < 0) sec--, rem += 1000000000;
+      it->times[k].tv_sec = (time_t)sec;
+      it->times[k].tv_nsec = (long)rem;
+      if ((int64_t)it->times[k].tv_sec != sec) it->times_fit = 0;
+    }
+  }
+  /* xattrs: count each file's triples, then copy them. */
+  for (uint32_t t = 0; t < nxv; t += 3) {
+    napi_value iv;
+    uint32_t i = UINT32_MAX;
+    napi_get_element(env, argv[4], t, &iv);
+    if (napi_get_value_uint32(env, iv, &i) != napi_ok || i >= n) return fail_type(env, b, "restoreFiles: an xattr names no file of the batch");
+    b->items[i].nx++;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    file_item *it = &b->items[i];
+    if (!it->nx) continue;
+    it->xs = calloc(it->nx, sizeof *it->xs);
+    it->x_err = calloc(it->nx, sizeof *it->x_err);
+    if (!it->xs || !it->x_err) {
+      it->nx = 0;
+      return fail_type(env, b, "restoreFiles: out of memory");
+    }
+    it->nx = 0; /* counted again as they are copied */
+  }
+  for (uint32_t t = 0; t < nxv; t += 3) {
+    napi_value iv, name_v, value_v;
+    uint32_t i = 0;
+    napi_get_element(env, argv[4], t, &iv);
+    napi_get_value_uint32(env, iv, &i);
+    napi_get_element(env, argv[4], t + 1, &name_v);
+    napi_get_element(env, argv[4], t + 2, &value_v);
+    file_item *it = &b->items[i];
+    xattr_item *x = &it->xs[it->nx++];
+    x->name = copy_bytes(env, name_v);
+    void *vd;
+    size_t vl;
+    bool vb = false;
+    if (!x->name || napi_is_buffer(env, value_v, &vb) != napi_ok || !vb || napi_get_buffer_info(env, value_v, &vd, &vl) != napi_ok) {
+      return fail_type(env, b, "restoreFiles: xattrs must be (index, name, Buffer value) triples");
+    }
+    x->value = malloc(vl ? vl : 1);
+    if (!x->value) return fail_type(env, b, "restoreFiles: out of memory");
+    if (vl) memcpy(x->value, vd, vl);
+    x->len = vl;
   }
   b->n = n;
   if (napi_create_reference(env, argv[0], 1, &b->data_ref) != napi_ok) return fail_type(env, b, "restoreFiles: cannot hold data");

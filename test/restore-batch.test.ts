@@ -31,7 +31,7 @@ async function restoreWith(archive: Buffer, dest: string, sys: Sys, opts: Restor
   const r = new Restorer(dest, { ...opts, sys });
   const batches: number[] = [];
   const counted: Sys = sys.restoreFiles
-    ? { ...sys, restoreFiles: (data, files, fsync, syncPath) => (batches.push(files.length), sys.restoreFiles!(data, files, fsync, syncPath)) }
+    ? { ...sys, restoreFiles: (batch, fsync, syncPath) => (batches.push(batch.count), sys.restoreFiles!(batch, fsync, syncPath)) }
     : sys;
   (r as unknown as { sys: Sys }).sys = counted;
   const a = await openArchive(archive);

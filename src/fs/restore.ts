@@ -22,7 +22,7 @@ import { time as nsTime } from './compare.js';
 import { DeepPaths } from './deep-paths.js';
 import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { hostPlatform, showName, type Platform } from './platform.js';
-import { loadSys, type AclXattr, type BatchFailure, type BatchFile, type BatchResult, type Sys } from './sys.js';
+import { BATCH_PARAMS, BP, loadSys, type AclXattr, type BatchFailure, type BatchResult, type FileBatch, type Sys } from './sys.js';
 import { MAX_ID, modeOf, ownerOf, restoreProfile, settableAcl, specialRefused, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
 
 /** What a restore restores (ProfileOptions: -p, owners, permissions, --untrusted, ids, -P), and how. */
@@ -153,8 +153,16 @@ interface BatchedFile {
   len: number;
 }
 
-interface FileBatch {
+/** Where a batch is filled and packed for the addon: reused, one in flight and one filling. */
+interface BatchSlot {
   data: Buffer;
+  names: Buffer;
+  params: Float64Array;
+  times: BigInt64Array;
+}
+
+interface FillingBatch {
+  slot: BatchSlot;
   used: number;
   files: BatchedFile[];
 }
@@ -207,9 +215,9 @@ export class Restorer {
   private seq = 0;
   private lossAt: number | undefined;
   /** The native batch being filled, the one being restored, and their two content buffers. */
-  private filling: FileBatch | undefined;
-  private inflight: { batch: FileBatch; result: Promise<BatchResult> } | undefined;
-  private batchBuffers: Buffer[] = [];
+  private filling: FillingBatch | undefined;
+  private inflight: { batch: FillingBatch; result: Promise<BatchResult> } | undefined;
+  private batchSlots: BatchSlot[] = [];
   /** Names (and parent directories) of files in those two batches, as latin1 absolute paths. */
   private batchTargets = new Set<string>();
   private batchDirs = new Set<string>();
@@ -270,8 +278,9 @@ export class Restorer {
       return undefined;
     }
     for (const note of mp.notes) this.warnings.push(`${entry.name}: ${note}`);
-    const parts = mp.parts.map((p) => this.platform.diskName(p));
-    if (parts.some((p, i) => !p.equals(mp.parts[i]!)) && path === entry.path) {
+    // Only Windows maps names (as compare.ts has it): elsewhere the parts are the names.
+    const parts = this.platform.name === 'windows' ? mp.parts.map((p) => this.platform.diskName(p)) : mp.parts;
+    if (parts !== mp.parts && parts.some((p, i) => !p.equals(mp.parts[i]!)) && path === entry.path) {
       this.dropped.mapped++;
       this.notes.push(`${entry.name}: written as "${showName(parts.map((p) => p.toString('utf8')).join('/'))}" by the ${this.platform.name} name rule (reversible, spec §9.7)`);
     }
@@ -293,7 +302,8 @@ export class Restorer {
         if (first === undefined) this.folded.set(fold, exact);
       }
     }
-    const bytes = parts.reduce((n, p) => n + p.length + 1, 0);
+    let bytes = 0;
+    for (const p of parts) bytes += p.length + 1;
     if (bytes > this.limits.pathBytes || parts.length > this.limits.depth) {
       this.lose(entry, 'entry', `path of ${bytes} bytes and ${parts.length} components exceeds the limits "pathBytes"/"depth"; not extracted`);
       return undefined;
@@ -309,7 +319,8 @@ export class Restorer {
   private ensureParents(parts: Buffer[]): string {
     let key = '';
     for (let n = 1; n < parts.length; n++) {
-      key = keyOf(parts.slice(0, n));
+      // keyOf(parts.slice(0, n)), one component at a time (per file and per level, it was garbage).
+      key = n === 1 ? parts[0]!.toString('latin1') : `${key}/${parts[n - 1]!.toString('latin1')}`;
       if (this.lastLinks.has(key)) throw new UnsafePath(`"${key}" is a symlink; nothing is extracted through it`);
       if (this.verified.has(key)) continue;
       const abs = this.abs(parts.slice(0, n));
@@ -617,18 +628,19 @@ export class Restorer {
    * than its header said, or wrong) takes the JS path, now.
    */
   private async queueFile(parts: Buffer[], abs: Buffer, entry: Entry, body: AsyncIterable<Buffer> | undefined, check: RestoreCheck): Promise<void> {
-    if (this.filling && this.filling.used + entry.size > this.filling.data.length) await this.submitBatch();
-    const batch = (this.filling ??= { data: this.freeBatchBuffer(), used: 0, files: [] });
+    if (this.filling && this.filling.used + entry.size > this.filling.slot.data.length) await this.submitBatch();
+    const batch = (this.filling ??= { slot: this.freeBatchSlot(), used: 0, files: [] });
+    const data = batch.slot.data;
     const start = batch.used;
     let end = start;
     let spilled: Buffer[] | undefined;
     const take = (part: Buffer) => {
       this.count(part.length, entry);
-      if (!spilled && end + part.length <= batch.data.length) {
-        part.copy(batch.data, end);
+      if (!spilled && end + part.length <= data.length) {
+        part.copy(data, end);
         end += part.length;
       } else {
-        spilled ??= [Buffer.from(batch.data.subarray(start, end))];
+        spilled ??= [Buffer.from(data.subarray(start, end))];
         spilled.push(Buffer.from(part));
       }
     };
@@ -637,7 +649,7 @@ export class Restorer {
     else for await (const part of body ?? []) take(part);
     const wrong = check.verdict?.();
     if (spilled || wrong !== undefined) {
-      const content = spilled ?? [batch.data.subarray(start, end)];
+      const content = spilled ?? [data.subarray(start, end)];
       this.clear(parts, true);
       return await this.placeFile(abs, entry, iterate(content), wrong === undefined ? check : { verdict: () => wrong }, true);
     }
@@ -650,12 +662,15 @@ export class Restorer {
     if (batch.files.length >= BATCH_FILES || batch.used >= BATCH_BYTES - SMALL_FILE) await this.submitBatch();
   }
 
-  /** The content buffer the batch in flight does not use. */
-  private freeBatchBuffer(): Buffer {
-    const busy = this.inflight?.batch.data;
-    let buf = this.batchBuffers.find((b) => b !== busy);
-    if (!buf) this.batchBuffers.push((buf = Buffer.allocUnsafe(BATCH_BYTES)));
-    return buf;
+  /** The slot the batch in flight does not use. */
+  private freeBatchSlot(): BatchSlot {
+    const busy = this.inflight?.batch.slot;
+    let slot = this.batchSlots.find((b) => b !== busy);
+    if (!slot) {
+      slot = { data: Buffer.allocUnsafe(BATCH_BYTES), names: Buffer.allocUnsafe(16 << 10), params: new Float64Array(BATCH_FILES * BATCH_PARAMS), times: new BigInt64Array(BATCH_FILES * 2) };
+      this.batchSlots.push(slot);
+    }
+    return slot;
   }
 
   /** Send the batch being filled to the addon, once the one before it is done and reported. */
@@ -664,7 +679,7 @@ export class Restorer {
     const batch = this.filling;
     this.filling = undefined;
     if (!batch?.files.length) return;
-    const result = this.sys.restoreFiles!(batch.data, batch.files.map(batchFile), this.opts.fsync !== false, this.root);
+    const result = this.sys.restoreFiles!(packBatch(batch), this.opts.fsync !== false, this.root);
     result.catch(() => undefined); // awaited by settleBatch; this only keeps Node from calling it unhandled
     this.inflight = { batch, result };
   }
@@ -697,7 +712,7 @@ export class Restorer {
         if (failure?.stop === 'dir') {
           // A directory is in the way: the JS path removes it (when empty) or refuses the file.
           this.clear(f.parts, true);
-          const content = batch.data.subarray(f.off, f.off + f.len);
+          const content = batch.slot.data.subarray(f.off, f.off + f.len);
           await this.placeFile(f.abs, f.entry, iterate([content]), { written: f.check.written }, true, f.plan);
           continue;
         }
@@ -1217,24 +1232,41 @@ function unlinkIfThere(abs: Buffer): void {
 }
 
 /** What the addon is told about a batched file (it copies it all when the batch is sent). */
-function batchFile(f: BatchedFile): BatchFile {
-  const slash = f.abs.lastIndexOf(0x2f);
-  const xattrs: Array<string | Buffer> = [];
-  for (const x of f.plan.xattrs) xattrs.push(x.name, x.value);
-  return {
-    dir: f.abs.subarray(0, slash),
-    name: f.abs.subarray(slash + 1),
-    tmp: Buffer.from(tmpName(f.tmp)),
-    off: f.off,
-    len: f.len,
-    uid: f.plan.owner?.uid ?? -1,
-    gid: f.plan.owner?.gid ?? -1,
-    mode: f.plan.mode,
-    atimeNs: f.entry.atimeNs ?? f.entry.mtimeNs,
-    mtimeNs: f.entry.mtimeNs,
-    ino: f.check.written !== undefined,
-    xattrs,
-  };
+/** The batch as the addon takes it (sys.FileBatch), packed into its slot's reused arrays. */
+function packBatch(batch: FillingBatch): FileBatch {
+  const { slot, files } = batch;
+  const xattrs: FileBatch['xattrs'] = [];
+  let at = 0;
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i]!;
+    // dir NUL name NUL tmp NUL: the path with its last slash made a NUL (paths hold no NUL, §9.2).
+    const tmp = tmpName(f.tmp);
+    const need = f.abs.length + tmp.length + 2;
+    if (at + need > slot.names.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * slot.names.length, at + need));
+      slot.names.copy(bigger, 0, 0, at);
+      slot.names = bigger;
+    }
+    const names = slot.names;
+    f.abs.copy(names, at);
+    names[at + f.abs.lastIndexOf(0x2f)] = 0;
+    at += f.abs.length;
+    names[at++] = 0;
+    at += names.write(tmp, at, 'latin1');
+    names[at++] = 0;
+    const p = i * BATCH_PARAMS;
+    slot.params[p + BP.OFF] = f.off;
+    slot.params[p + BP.LEN] = f.len;
+    slot.params[p + BP.UID] = f.plan.owner?.uid ?? -1;
+    slot.params[p + BP.GID] = f.plan.owner?.gid ?? -1;
+    slot.params[p + BP.MODE] = f.plan.mode;
+    slot.params[p + BP.INO] = f.check.written !== undefined ? 1 : 0;
+    // Batched times fit a 32-bit time_t (mayClamp), so their ns fit the int64s.
+    slot.times[2 * i] = f.entry.atimeNs ?? f.entry.mtimeNs;
+    slot.times[2 * i + 1] = f.entry.mtimeNs;
+    for (const x of f.plan.xattrs) xattrs.push(i, x.name, x.value);
+  }
+  return { count: files.length, data: slot.data, names: slot.names, namesLength: at, params: slot.params, times: slot.times, xattrs };
 }
 
 /**
