@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, readdirSync, lstatSync, writeFileSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { extract, list } from '../src/api/index.js';
 import { ExtractDamagedError } from '../src/api/extract.js';
@@ -145,6 +146,59 @@ describe('tar: a damaged header in the middle', () => {
     expect(r.status).toBe(2);
     expect(files(out)).toEqual({ 'a.txt': 'alpha\n', 'b.bin': BIG.toString('latin1') });
     expect(r.stderr.match(/error: .*tail\.tar, bytes \d+-\d+: header/g)?.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a malformed pax record: that member is lost (named), the reading goes on at the next header, as GNU tar does', async () => {
+    // An audit's case: one flipped length digit ended the whole extraction, the members after it unnamed.
+    for (const [name, extra] of [['pax-bad.tar', []], ['pax-bad-nm.tar', ['--no-manifest']]] as const) {
+      const a = make(dir, name, [...extra]);
+      const c = headerOf(a.bytes, './c.txt');
+      const data = a.bytes.subarray(c - 512, c);
+      expect(data.toString('latin1')).toMatch(/^\d+ [a-z]+=/); // c.txt's x header's records
+      const bad = Buffer.from(a.bytes);
+      bad[c - 512] = 0x58; // 'X': the first record's length is not a number
+      const p = join(dir, `d-${name}`);
+      writeFileSync(p, bad);
+      const out = join(dir, `o-${name}`);
+      const r = portarc(['extract', '-f', p, '-C', out]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`bytes ${c - 1024}-${c}: header of "\\./c\\.txt"\\?: pax header damaged at offset ${c - 512}: pax record length "X\\d*" is not a number; skipped to the next header`));
+      const got = files(out);
+      // Every other member comes out. c.txt: with a manifest, refused (what its x header said is
+      // lost, §11.1); without one, restored from its ustar header, as GNU tar does.
+      expect(got).toMatchObject({ 'a.txt': 'alpha\n', 'b.bin': BIG.toString('latin1'), 'd/e.txt': 'epsilon\n' });
+      if (extra.length) expect(got['c.txt']).toBe('gamma\n');
+      else expect(got['c.txt']).toBeUndefined();
+      const l = portarc(['list', '-f', p]);
+      expect(l.status).toBe(2);
+      expect(l.stdout).toMatch(/d\/e\.txt/);
+      // Without salvage (the conformance adapter's reader) it is refused at the byte, as before.
+      const { openArchive } = await import('../src/api/open.js');
+      const plainRead = await openArchive(bad);
+      await expect((async () => { for await (const m of plainRead.members) void m; })()).rejects.toThrow(new RegExp(`offset ${c - 512}: pax record length`));
+      await plainRead.close();
+    }
+  });
+
+  it('cut right after the global header that declares the manifest: no member came, which is damage too (exit 2, not 1)', async () => {
+    // An audit's case: only the "no end-of-archive blocks" warning was said, exit 1, nothing restored.
+    const head = make(dir, 'declares.tar').bytes.subarray(0, 1024);
+    expect(head.toString('latin1')).toMatch(/PORTARC\.features\.compat=manifest/);
+    const p = join(dir, 'globals-only.tar');
+    writeFileSync(p, head);
+    const gz = join(dir, 'globals-only.tar.gz');
+    writeFileSync(gz, gzipSync(head));
+    for (const a of [p, gz]) {
+      const r = portarc(['extract', '-f', a, '-C', join(dir, `go-${a.length}`)]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/ends before its first member, before its manifest member \(it declares one\)/);
+      expect(r.stderr).toMatch(/1 damaged place; 0 entries extracted/);
+      expect(portarc(['extract', '-O', '-f', a]).status).toBe(2);
+      const l = portarc(['list', '-f', a]);
+      expect(l.status).toBe(2);
+      expect(l.stderr).toMatch(/ends before its first member, before its manifest member/);
+    }
+    await expect(extract(p, join(dir, 'go-lib'))).rejects.toBeInstanceOf(ExtractDamagedError);
   });
 });
 

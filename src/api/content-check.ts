@@ -99,7 +99,7 @@ export class ContentCheck {
     // has none: a manifest checked without one is reported at the end).
     if (!got.expected && got.zipTrailerSha256 !== undefined) c.zipTrailer = got.zipTrailerSha256;
     const central = got.expected?.centralDamage;
-    if (central) c.damaged.push({ what: central.what, range: central.range });
+    if (central) c.lost.push({ what: central.what, range: central.range }); // not an entry set aside (see compareManifest)
     return c;
   }
 
@@ -133,13 +133,13 @@ export class ContentCheck {
   }
 
   /** The archive read (a stream) ended: unless its manifest came, that is damage. */
-  private endOfArchive(lastOffset?: number): void {
-    if (!this.log || this.done) return;
+  private endOfArchive(lastOffset?: number, declared = false): void {
+    if ((!this.log && !declared) || this.done) return;
     // The archive says it has a manifest (its global header): ending before it, it is cut short
     // or its end came early (zeroed blocks), and members may be missing: damage (spec §4.7).
-    const where = lastOffset === undefined ? '' : ` after the member at offset ${lastOffset}`;
+    const where = lastOffset === undefined ? (this.log ? '' : ' before its first member') : ` after the member at offset ${lastOffset}`;
     const which = this.base ? ` that starts at offset ${this.base}` : '';
-    this.damaged.push({ what: `the archive${which} ends${where}, before its manifest member (it declares one): members after that may be missing, and contents were not checked against the manifest` });
+    this.lost.push({ what: `the archive${which} ends${where}, before its manifest member (it declares one): members after that may be missing, and contents were not checked against the manifest` });
     this.done = true;
   }
 
@@ -381,7 +381,8 @@ export class ContentCheck {
    * a stripped or mapped name), true for its own name, null when `--manifest` left it out, false
    * when it is not restored.
    */
-  async finish(dir: string, restorer: Restorer | undefined, restoredManifest: boolean | string | null, skipped: readonly SkippedRange[] = [], lastOffset?: number): Promise<void> {
+  /** `declared`: the archive read declares a manifest (its global header), whether or not any member came. */
+  async finish(dir: string, restorer: Restorer | undefined, restoredManifest: boolean | string | null, skipped: readonly SkippedRange[] = [], lastOffset?: number, declared = false): Promise<void> {
     const wasRestored = restoredManifest === true || typeof restoredManifest === 'string';
     if (this.log && !this.done && wasRestored) {
       const copy = join(dir, typeof restoredManifest === 'string' ? restoredManifest : MANIFEST_NAME);
@@ -404,6 +405,8 @@ export class ContentCheck {
     if (this.expected?.problem) this.warnings.push(`contents not checked against the manifest: ${this.expected.problem}`);
     else if (this.log && !this.done && restoredManifest === null) this.warnings.push('contents not checked against the manifest: its member was not restored (--strip-components or a filter left it out)');
     else if (this.log && !this.done) this.endOfArchive(lastOffset);
+    // Cut short after its global header: no member came to be logged, and no manifest either.
+    else if (declared && !this.expected && !this.log && !this.done) this.endOfArchive(lastOffset, true);
     else if (this.why && !this.log) this.warnings.push(`contents not checked against the manifest: ${this.why}`);
   }
 

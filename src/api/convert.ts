@@ -80,7 +80,7 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
       }
       const plan = await check.plan(m.entry, m.body, m.offset, src.info, m.headerSha256);
       failOn(plan.refused);
-      failOn(check.damaged[0]);
+      failOn(check.damaged[0] ?? check.lost[0]);
       // A file is judged once the writer has read its body; a hardlink (whose body the writer
       // never reads) is logged for the stream check at once.
       const isFile = m.entry.type === 'file';
@@ -112,7 +112,7 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
       }
       yield { entry: m.entry, body: () => body };
     }
-    await check.finish('', undefined, false, src.skipped, lastOffset);
+    await check.finish('', undefined, false, src.skipped, lastOffset, declaresManifest(src.info));
     failOn(check.damaged[0] ?? check.lost[0]);
   }
   try {

@@ -326,7 +326,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     await copyLinks(pick.takeLinks());
     await restorer.finish();
     progress?.done();
-    await check.finish(dir, restorer, options.manifest ? (manifestAs === undefined ? true : manifestAs) : false, archive.skipped, lastOffset);
+    await check.finish(dir, restorer, options.manifest ? (manifestAs === undefined ? true : manifestAs) : false, archive.skipped, lastOffset, declaresManifest(archive.info));
     restorer.close();
     pick.done();
   } catch (err) {
@@ -457,7 +457,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
       if (!filesOnly || entry.type === 'file') entries++;
     }
     pick.done();
-    await check.finish('', undefined, false, archive.skipped, lastOffset);
+    await check.finish('', undefined, false, archive.skipped, lastOffset, declaresManifest(archive.info));
     warnings.push(...check.warnings);
     damaged.push(...check.damaged, ...check.lost);
   } catch (err) {

@@ -86,14 +86,15 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
         // (zeroed blocks, spec §4.7): members may be missing. Each archive of a concatenation (-i) has its own.
         const early: SkippedRange[] = [];
         let start = 0;
-        let last = 0;
+        let last: number | undefined;
         let sawManifest = false;
         /** Whether the archive being read declares a manifest (read at each member: -i resets it for the next). */
         let declared = false;
         const ended = () => {
           if (sawManifest || !declared) return;
           const which = start ? ` that starts at offset ${start}` : '';
-          early.push({ what: `the archive${which} ends after the member at offset ${last}, before its manifest member (it declares one): members after that may be missing`, range: [last, last] });
+          const where = last === undefined ? 'before its first member' : `after the member at offset ${last}`;
+          early.push({ what: `the archive${which} ends ${where}, before its manifest member (it declares one): members after that may be missing`, range: [last ?? start, last ?? start] });
         };
         for await (const m of abortable(archive.members, signal)) {
           if ((m.archiveStart ?? 0) !== start) {
@@ -110,6 +111,8 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
           if (sel && !sel.select(m.entry.path)) continue;
           yield withOffset(m.entry, m.offset);
         }
+        // The globals read last (an archive cut short after them, with no member) say it too.
+        declared = declaresManifest(archive.info);
         ended();
         if (early.length) damaged = [...damaged, ...early].sort((a, b) => a.range[0] - b.range[0]);
         sel?.checkAllMatched();

@@ -140,7 +140,7 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
       }
     }
     if (check) {
-      await check.finish('', undefined, false, archive.skipped, lastOffset);
+      await check.finish('', undefined, false, archive.skipped, lastOffset, declaresManifest(archive.info));
       fail(check.damaged[0] ?? check.lost[0]);
       notes.push(...check.warnings);
     }

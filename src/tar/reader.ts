@@ -281,7 +281,22 @@ export class TarReader implements AsyncIterable<TarMember> {
             continue;
           }
           if (h.typeflag === TYPE.paxLocal) {
-            const recs = this.paxRecords(this.extensionNow(h, got.at) ?? (await this.readExtensionAsync(h, got.at)), got.at);
+            const data = this.extensionNow(h, got.at) ?? (await this.readExtensionAsync(h, got.at));
+            let recs: PaxRecord[];
+            try {
+              recs = parsePaxRecords(data);
+            } catch (err) {
+              if (!(err instanceof PaxError)) throw err;
+              const where = got.at + BLOCK + err.at;
+              if (!this.salvage) this.fail(err.message, where);
+              // Its records are lost, but its own header was valid: its data ends where that says,
+              // and the member's next header follows. Skipped as a damaged header is (§6.8).
+              await this.resync(got.block, memberStart, `pax header damaged at offset ${where}: ${err.message}`, this.src.position);
+              this.src.dropDigest();
+              local = longName = longLink = undefined;
+              current.start = memberStart = -1;
+              continue;
+            }
             local = local ? [...local, ...recs] : recs;
           } else if (h.typeflag === TYPE.paxGlobal) {
             const recs = this.paxRecords(await this.readExtension(h, got.at), got.at);
@@ -644,10 +659,12 @@ export class TarReader implements AsyncIterable<TarMember> {
    * the range skipped. Zero blocks are passed over (a file's data may hold them); the end of the
    * input ends the scan, and the reading.
    */
-  private async resync(bad: Buffer, start: number, reason: string): Promise<void> {
-    const path = guessName(bad);
+  private async resync(bad: Buffer, start: number, reason: string, memberAt?: number): Promise<void> {
     const gaps: string[] = [];
     const found = await this.scanToHeader(gaps);
+    // After a damaged x header, a header right after its data is its member's: a better guess of the name.
+    const next = memberAt !== undefined && found.at === memberAt ? this.pending?.block : undefined;
+    const path = guessName(next ?? bad);
     const also = gaps.map((g) => `; then ${g}`).join('');
     if (found.at === undefined) this.damaged.push({ path, what: `${reason}${also}; no valid header follows before the end of the archive`, range: [start, found.end] });
     else this.damaged.push({ path, what: `${reason}${also}; skipped to the next header`, range: [start, found.at] });
