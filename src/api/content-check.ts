@@ -38,6 +38,7 @@ export interface Planned {
 const EMPTY = Buffer.alloc(0);
 /** A member the manifest lists whose header was in bytes the reader skipped past damage. */
 const SKIPPED_LOST = 'its header was in the bytes skipped (the manifest lists it there); not extracted';
+const SWALLOWED = 'the manifest lists it here, but no header was read here: the member before it, as read, ran over it (its size damaged?); not extracted';
 
 export class ContentCheck {
   readonly damaged: ContentDamage[] = [];
@@ -78,10 +79,15 @@ export class ContentCheck {
   private constructor(private expected: ExpectedDigests | undefined) {}
 
   /** What expected.at() passed over in skipped bytes, for plan(); one callback for every call. */
-  private passedOver: ManifestEntry[] = [];
+  private passedOver: Array<{ e: ManifestEntry; what: string }> = [];
   private onPassed = (e: ManifestEntry): void => {
-    if (this.inSkipped(e.offset)) this.passedOver.push(e);
+    if (this.inSkipped(e.offset)) this.passedOver.push({ e, what: SKIPPED_LOST });
+    // No member was read at its offset, nor was it skipped: the member before it, as read, ran
+    // over its headers (a size made larger by damage). Unless the caller does not say what it met.
+    else if (this.metOffsets && !this.metOffsets.has(e.offset)) this.passedOver.push({ e, what: SWALLOWED });
   };
+  /** Offsets of the members met() since plan() last moved through the manifest (undefined: met() is not told offsets). */
+  private metOffsets: Set<number> | undefined;
 
   /** `stream`: check as a stream does, at each manifest member (archives concatenated, §4.7). */
   static async open(source: ArchiveSource, stream = false, container?: 'tar' | 'zip'): Promise<ContentCheck> {
@@ -148,8 +154,10 @@ export class ContentCheck {
    * then tells an entry the manifest lists but the archive does not hold (a member cut out) from
    * one left out on purpose. Before plan() and in archive order.
    */
-  met(path: Buffer): void {
+  met(path: Buffer, offset?: number): void {
     if (!this.expected && !this.done) this.metNames.push(metName(path));
+    // A tar's members are found one after another, so one can run over the next; a zip's are found by the central directory.
+    if (this.expected && offset !== undefined && this.container === 'tar') (this.metOffsets ??= new Set()).add(offset);
   }
 
   /**
@@ -174,6 +182,7 @@ export class ContentCheck {
     // Entries passed over whose headers lay in bytes the reader skipped past damage: lost.
     const passed = this.passedOver;
     if (passed.length) this.passedOver = [];
+    this.metOffsets?.clear();
     // A member whose first headers were damaged, found by its ustar header inside its own
     // header range (salvage, spec §6.8): what those headers said of it is lost.
     // (Only right after a skip: a whole archive moved by a member put in front is not that.)
@@ -181,7 +190,7 @@ export class ContentCheck {
     const inside = !listed && skip?.range[1] === offset && (entry.type === 'file' || headerSha256 !== undefined) ? expected.previous : undefined;
     const ownHeaderLost = inside !== undefined && skip!.range[0] <= inside.offset && inside.offset < offset && offset < inside.data && inside.path.equals(entry.path);
     if (ownHeaderLost) listed = inside;
-    for (const e of passed) if (e !== listed) this.lost.push({ path: displayName(e.path), what: SKIPPED_LOST, range: [e.offset, e.end] });
+    for (const { e, what } of passed) if (e !== listed) this.lost.push({ path: displayName(e.path), what, range: [e.offset, e.end] });
     if (listed && !listed.path.equals(entry.path)) {
       return { body, check: {}, refused: { path: entry.name, what: `name does not match the manifest ("${displayName(listed.path)}" at this offset); not extracted`, range: [listed.offset, listed.data] } };
     }

@@ -71,7 +71,7 @@ export async function convert(source: ArchiveSource, dest: string | Writable, op
     let lastOffset: number | undefined;
     for await (const m of abortable(src.members, signal)) {
       lastOffset = m.offset;
-      check.met(m.entry.path);
+      check.met(m.entry.path, m.offset);
       // The source's manifest describes the source; the target gets its own.
       if (isManifestMember(m.entry.path, src.info.features.compat)) {
         await check.manifestMember(m.entry, m.body, undefined, false, src.skipped);

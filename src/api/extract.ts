@@ -137,6 +137,12 @@ export class ExtractDamagedError extends DamagedError {
   }
 }
 
+/** The failure that ended a reading after damage, as one more damaged place (its own words: the archive is named once). */
+function failureDamage(err: PortarcError): ExtractDamage {
+  const at = err.details.offset;
+  return { path: err.details.entry, what: err.reason, range: at === undefined ? undefined : [at, at] };
+}
+
 /** A range the tar reader skipped, as a damage of the report: a lost member's data is the member's. */
 /** Damage in archive order; what has no range last. */
 const byRangeStart = (a: ExtractDamage, b: ExtractDamage): number => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER);
@@ -256,7 +262,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       lastOffset = offset;
       // --ignore-zeros: the next of the archives concatenated, checked against its own manifest.
       if (archiveStart) check.newArchive(archiveStart);
-      check.met(stored1.path);
+      check.met(stored1.path, offset);
       if (isManifestMember(stored1.path, archive.info.features.compat)) {
         // Before the manifest checks what was restored: the copies are checked with the rest.
         await copyLinks(pick.takeLinks());
@@ -337,7 +343,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     if (signal?.aborted) throw abortedOr(signal, err);
     const result = archive && report();
     if (result?.damaged.length && err instanceof PortarcError) {
-      result.damaged.push({ path: err.details.entry, what: err.message });
+      result.damaged.push(failureDamage(err));
       throw new ExtractDamagedError(result).withArchive(name);
     }
     // What was lost before the failure, or could not be finished after it (a full disk: the files
@@ -403,7 +409,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
       lastOffset = offset;
       // --ignore-zeros: the next of the archives concatenated, checked against its own manifest.
       if (archiveStart) check.newArchive(archiveStart);
-      check.met(stored1.path);
+      check.met(stored1.path, offset);
       if (isManifestMember(stored1.path, archive.info.features.compat)) {
         await check.manifestMember(stored1, stored, undefined, options.manifest === true, archive.skipped);
         if (!options.manifest) continue;
@@ -467,7 +473,7 @@ async function extractTo(source: ArchiveSource, onEntry: EntryCallback, options:
     const found = [...damaged, ...(check?.damaged ?? []), ...(check?.lost ?? [])];
     if (archive && found.length && err instanceof PortarcError) {
       const result = report(archive, found);
-      result.damaged.push({ path: err.details.entry, what: err.message });
+      result.damaged.push(failureDamage(err));
       throw new ExtractDamagedError(result).withArchive(name);
     }
     if (err instanceof PortarcError) throw err.withArchive(name);

@@ -87,6 +87,7 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
   // only. That needs a regular file; a pipe named as the archive (`-f /dev/stdin`, `-f <(...)`)
   // is read as a stream, once, like stdin.
   const isFile = typeof source === 'string' && source !== '-' && (await regularFile(source, name, opened));
+  let centralLost: SkippedRange | undefined;
   if (isFile) {
     const head = Buffer.alloc(4);
     try {
@@ -97,17 +98,30 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
       throw ioError(err, 'cannot open the archive', name);
     }
     if (isZip(head)) {
-      const zip = await openZip(source, { archiveName: name, limits: options.limits });
-      async function* members(): AsyncGenerator<Member> {
-        for await (const e of zip.entries()) yield { entry: e.entry, offset: e.offset, body: e.open() };
+      try {
+        const zip = await openZip(source, { archiveName: name, limits: options.limits, nameCut: !options.salvage });
+        async function* members(): AsyncGenerator<Member> {
+          for await (const e of zip.entries()) yield { entry: e.entry, offset: e.offset, body: e.open() };
+        }
+        return { format: 'zip', name, info: zip.info, members: members(), close: () => zip.close(), independentMembers: true };
+      } catch (err) {
+        // A damaged or missing central directory or end record: with salvage the members are read
+        // from their local headers, as from stdin (spec §6.8), and the damage is reported. Not a
+        // member named as hostile (overlapping another, say): that is refused as it was.
+        const unusable = err instanceof ArchiveError && (err.code === 'PORTARC_BAD_ARCHIVE' || err.code === 'PORTARC_DAMAGED') && err.details.entry === undefined;
+        if (!options.salvage || !unusable) {
+          await opened.close();
+          throw err;
+        }
+        const at = err.details.offset ?? 0;
+        centralLost = { what: `the central directory cannot be used (${err.reason}): the members were read from their local headers, as from a stream (modes and links kept only in the central directory may be missing)`, range: [at, at] };
       }
-      return { format: 'zip', name, info: zip.info, members: members(), close: () => zip.close(), independentMembers: true };
     }
   }
   const { head, rest } = await peek(bytes, BLOCK);
   if (isZip(head)) {
     const reader = new ZipStreamReader(reused ? stable(rest) : rest, { archiveName: name, limits: options.limits });
-    return { format: 'zip', name, info: reader.info, members: reader, close: opened.close, goesOnAfter: (err) => reader.goesOnAfter(err) };
+    return { format: 'zip', name, info: reader.info, members: reader, close: opened.close, goesOnAfter: (err) => reader.goesOnAfter(err), ...(centralLost ? { skipped: [centralLost] } : {}) };
   }
   // The tar reader is done with a chunk before it asks for the next but one (so the decoder may
   // reuse its output buffers); node:zlib's decompressors are not (they queue input), so they get

@@ -289,9 +289,9 @@ export class TarReader implements AsyncIterable<TarMember> {
               if (!(err instanceof PaxError)) throw err;
               const where = got.at + BLOCK + err.at;
               if (!this.salvage) this.fail(err.message, where);
-              // Its records are lost, but its own header was valid: its data ends where that says,
-              // and the member's next header follows. Skipped as a damaged header is (§6.8).
-              await this.resync(got.block, memberStart, `pax header damaged at offset ${where}: ${err.message}`, this.src.position);
+              // Its records are lost, but its own header was valid: its data ends where that says.
+              // The member it describes is skipped with it, never restored without them (§6.8).
+              await this.skipDescribed(memberStart, `pax header damaged at offset ${where}: ${err.message}`);
               this.src.dropDigest();
               local = longName = longLink = undefined;
               current.start = memberStart = -1;
@@ -659,15 +659,39 @@ export class TarReader implements AsyncIterable<TarMember> {
    * the range skipped. Zero blocks are passed over (a file's data may hold them); the end of the
    * input ends the scan, and the reading.
    */
-  private async resync(bad: Buffer, start: number, reason: string, memberAt?: number): Promise<void> {
+  private async resync(bad: Buffer, start: number, reason: string): Promise<void> {
     const gaps: string[] = [];
     const found = await this.scanToHeader(gaps);
-    // After a damaged x header, a header right after its data is its member's: a better guess of the name.
-    const next = memberAt !== undefined && found.at === memberAt ? this.pending?.block : undefined;
-    const path = guessName(next ?? bad);
+    const path = guessName(bad);
     const also = gaps.map((g) => `; then ${g}`).join('');
     if (found.at === undefined) this.damaged.push({ path, what: `${reason}${also}; no valid header follows before the end of the archive`, range: [start, found.end] });
     else this.damaged.push({ path, what: `${reason}${also}; skipped to the next header`, range: [start, found.at] });
+  }
+
+  /**
+   * After an x header whose records are damaged, `start` its offset: the member it describes (the
+   * valid header right after it, and that header's data) is skipped with it and reported, since
+   * what the records said of it (a long name, a size, times, xattrs) is lost. When no valid
+   * header follows, the reading scans on as after a damaged header.
+   */
+  private async skipDescribed(start: number, reason: string): Promise<void> {
+    const block = this.src.readNow(BLOCK) ?? (await this.src.read(BLOCK));
+    const at = this.src.position - block.length;
+    let h: RawHeader | undefined;
+    try {
+      if (block.length === BLOCK && !isZeroBlock(block)) h = decodeHeader(block);
+    } catch (err) {
+      if (!(err instanceof HeaderError)) throw err;
+    }
+    const extension = h && (h.typeflag === TYPE.paxLocal || h.typeflag === TYPE.paxGlobal || h.typeflag === TYPE.gnuLongName || h.typeflag === TYPE.gnuLongLink);
+    if (!h || extension) {
+      this.src.unread(block);
+      return this.resync(block, start, reason);
+    }
+    const end = at + BLOCK + h.size + padding(h.size);
+    const got = await this.src.skip(end - at - BLOCK);
+    const what = `${reason}; the member it describes is not extracted${got < end - at - BLOCK ? ', and the archive ends inside its data' : ''}`;
+    this.damaged.push({ path: displayName(h.path), what, range: [start, at + BLOCK + got] });
   }
 
   /**

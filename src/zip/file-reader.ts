@@ -44,6 +44,11 @@ export interface ZipOpenOptions {
   archiveName?: string;
   /** Bounds (model/limits.ts): entries, xattrs, and headerBytes for symlink targets and overflow members. */
   limits?: Partial<Limits>;
+  /**
+   * With no end record, read the file as a stream to name the member it was cut inside (the
+   * default). False: fail at once, unnamed, for a caller that reads it as a stream itself.
+   */
+  nameCut?: boolean;
 }
 
 export interface ZipFileEntry {
@@ -75,7 +80,7 @@ export async function openZip(path: string, opts: ZipOpenOptions = {}): Promise<
   const fh = await openFile(path, 'r');
   try {
     const zf = new ZipFile(fh, opts.archiveName ?? path, { ...DEFAULT_LIMITS, ...opts.limits });
-    await zf.load(path);
+    await zf.load(path, opts.nameCut !== false);
     return zf;
   } catch (err) {
     await fh.close();
@@ -123,7 +128,7 @@ export class ZipFile {
   }
 
   /** @internal Find and check the end records and the central directory. */
-  async load(path: string): Promise<void> {
+  async load(path: string, nameCut = true): Promise<void> {
     this.size = (await this.fh.stat()).size;
     const tailLen = Math.min(this.size, EOCD_SIZE + U16 + ZIP64_LOCATOR_SIZE);
     const tailAt = this.size - tailLen;
@@ -138,7 +143,7 @@ export class ZipFile {
     }
     if (found < 0) {
       // No end record: find out where a stream read breaks, to name the entry cut off.
-      if (this.size > 0) {
+      if (this.size > 0 && nameCut) {
         const stream = createReadStream(path);
         try {
           const reader = new ZipStreamReader(stream, { archiveName: this.name, limits: this.limits });
