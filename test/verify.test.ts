@@ -535,6 +535,23 @@ open(sys.argv[2], 'wb').write(t)
     expect(r.stdout).toMatch(/OK: \d+ entries, structure only: contents could not be checked/);
     expect(r.stderr).toContain('no manifest');
   });
+
+  it('without a manifest (GNU tar, plain and gzip), every damaged header is named, not only the first', () => {
+    // An audit's case: verify stopped at the first one ("reading stopped"), while extract named both.
+    const g = join(dir, 'gnu.tar');
+    expect(run('tar', ['--sort=name', '-cf', g, '-C', src, '.']).status).toBe(0);
+    const b = readFileSync(g);
+    const at = ['./d/', './d/hello.txt'].map((n) => b.indexOf(n + '\0'));
+    for (const h of at) b[h + 1] ^= 4;
+    for (const [f, bytes] of [[join(dir, 'gnu-bad.tar'), b], [join(dir, 'gnu-bad.tar.gz'), gzipSync(b)]] as const) {
+      writeFileSync(f, bytes);
+      const r = portarc(['verify', '--json', '-f', f]);
+      expect(r.status).toBe(2);
+      const j = JSON.parse(r.stdout);
+      expect(j.damaged.map((d: { range: [number, number] }) => d.range[0])).toEqual(at);
+      expect(j.damaged.every((d: { what: string }) => /header checksum mismatch .*; skipped to the next header/.test(d.what))).toBe(true);
+    }
+  });
 });
 
 describe('portarc verify', () => {

@@ -183,8 +183,11 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
         tarStream = lag.wrap(plain as AsyncIterable<Buffer>);
         // Read to the end after the archive's end blocks: it is all read for the digests anyway, and what a
         // second archive appended with cat holds is decoded only when read (spec §4.7).
-        const reader = new TarReader(tarStream, { archiveName: opened.name, limits: opts.limits, readPastEnd: Infinity, ...(salvage ? { salvage: true, gaps: salvage.gaps } : {}) });
-        if (salvage) salvaged = { gaps: new FrameGaps(salvage.gaps), skipped: reader.damaged };
+        // Past a damaged header too, in every tar (spec §6.8), as extract reads: each damaged place
+        // is named, not only the first (a plain tar has no frames: its list of gaps stays empty).
+        const gaps = salvage?.gaps ?? [];
+        const reader = new TarReader(tarStream, { archiveName: opened.name, limits: opts.limits, readPastEnd: Infinity, salvage: true, gaps });
+        salvaged = { gaps: new FrameGaps(gaps), skipped: reader.damaged };
         res.info = reader.info;
         members = reader;
         tarReader = reader;
