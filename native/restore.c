@@ -10,10 +10,10 @@
  * write, close, lchown, lsetxattr..., chmod, utimensat, lstat, rename), all on the main thread.
  * Here a batch goes to a worker thread as one napi async work: while it runs, JS parses the next
  * entries. Per file, relative to an fd of its (already verified) parent directory:
- *   fstatat(name, NOFOLLOW)                    a directory in the way goes back to JS (clear())
  *   openat(tmp, O_CREAT|O_EXCL|O_NOFOLLOW, 0600)  never through a symlink, never an old file
  *   write...; fchown; fsetxattr...; fchmod; futimens; [fstat for the inode]; close
- *   renameat(tmp -> name)                      after one syncfs for the batch when fsync is on
+ *   renameat(tmp -> name)                      after one syncfs for the batch when fsync is on;
+ *                                              a directory in the way (EISDIR) goes back to JS
  * A file that failed to be created or written, or to be renamed, has its temporary removed.
  */
 #ifndef NAPI_VERSION
@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h> /* NAME_MAX */
 #include <stdint.h>
 #include <stdio.h> /* renameat */
 #include <stdlib.h>
@@ -84,14 +85,11 @@ typedef struct {
 /* Create, fill and dress one file under its temporary name. Returns with it->stop set on failure. */
 static void make_one(batch *b, file_item *it, int dirfd) {
   struct stat st;
-  if (fstatat(dirfd, it->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-    if (S_ISDIR(st.st_mode)) {
-      it->stop = STOP_DIR_IN_WAY;
-      return;
-    }
-  } else if (errno != ENOENT) {
-    it->stop = STOP_LSTAT; /* a name too long, say: the JS path's lstat fails the same way */
-    it->stop_err = errno;
+  /* No lstat of the name first (one system call a file): a directory in the way is found by the
+   * rename (EISDIR). A name too long is known without asking: the JS path's lstat fails so. */
+  if (strlen(it->name) > NAME_MAX) {
+    it->stop = STOP_LSTAT;
+    it->stop_err = ENAMETOOLONG;
     return;
   }
   int fd = openat(dirfd, it->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -129,7 +127,8 @@ static void make_one(batch *b, file_item *it, int dirfd) {
 
 static void rename_one(file_item *it, int dirfd) {
   if (renameat(dirfd, it->tmp, dirfd, it->name) != 0) {
-    it->stop = STOP_RENAME;
+    /* A file is not renamed onto a directory: restore.ts clears it (when empty) and tries again. */
+    it->stop = errno == EISDIR ? STOP_DIR_IN_WAY : STOP_RENAME;
     it->stop_err = errno;
     unlinkat(dirfd, it->tmp, 0);
   }
