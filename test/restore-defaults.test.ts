@@ -479,6 +479,38 @@ describe('ACLs the destination would add', () => {
   }
 });
 
+describe.runIf(isRoot)('xattrs of a directory that was there before', () => {
+  // An audit's case: extract over an existing directory kept its user.* and trusted.* xattrs, exit
+  // 0, and verify -C then said DIFFERENT. A portarc archive records every xattr: those it does not
+  // give the directory go (as its ACLs do). An archive of another tool may record none: left alone.
+  const getx = (p: string) => spawnSync('getfattr', ['-h', '-d', '-m', '^(user|trusted)\\.', '--absolute-names', p], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l && !l.startsWith('#'));
+  for (const [label, env] of [['addon', {}], ['no addon', { PORTARC_NO_NATIVE: '1' }]] as const) {
+    it(`from a portarc archive: only the archive's remain; from GNU tar's: untouched (${label})`, () => {
+      const dir = tempDir('stalex');
+      const src = join(dir, 'src');
+      mkdirSync(join(src, 'd'), { recursive: true });
+      writeFileSync(join(src, 'd/f'), 'f\n');
+      sh(`setfattr -n user.keep -v k d && setfattr -n trusted.kept -v t d`, src);
+      const archive = join(dir, 'a.tar');
+      expect(portarc(['create', '-f', archive, '-C', src, '.'], { env }).status).toBe(0);
+      const gnu = join(dir, 'g.tar');
+      sh(`tar --format=pax -cf ${gnu} -C ${src} .`);
+      const stale = (out: string) => sh(`mkdir -p ${out}/d && setfattr -n user.old -v 1 ${out}/d && setfattr -n trusted.old -v 2 ${out}/d && setfattr -n user.keep -v old ${out}/d`);
+      const out = join(dir, 'out');
+      stale(out);
+      const r = portarc(['extract', '-f', archive, '-C', out], { env });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(getx(join(out, 'd'))).toEqual(['trusted.kept="t"', 'user.keep="k"']);
+      expect(portarc(['verify', '-f', archive, '-C', out], { env }).status).toBe(0);
+      const other = join(dir, 'other');
+      stale(other);
+      expect(portarc(['extract', '-f', gnu, '-C', other], { env }).status).toBe(0);
+      expect(getx(join(other, 'd'))).toEqual(['trusted.old="2"', 'user.keep="old"', 'user.old="1"']);
+    });
+  }
+});
+
 describe('library: the profiles', () => {
   it.runIf(isRoot)('extract(…) as root restores setuid bits and devices with no options; samePermissions: false opts out', async () => {
     const base = tempDir('lib-defaults');

@@ -330,6 +330,9 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       options.onEntry?.(entry);
     }
     await copyLinks(pick.takeLinks());
+    // A portarc archive (it states its spec version) records every xattr: a directory that was
+    // there before loses those its entry does not carry (spec §9.1).
+    restorer.exactXattrs = archive.info.version !== undefined;
     await restorer.finish();
     progress?.done();
     await check.finish(dir, restorer, options.manifest ? (manifestAs === undefined ? true : manifestAs) : false, archive.skipped, lastOffset, declaresManifest(archive.info));

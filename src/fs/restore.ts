@@ -85,6 +85,8 @@ interface Deferred {
   depth: number;
   /** keyOf(parts): a later entry that replaces the directory drops this record. */
   key: string;
+  /** It was there before the extraction (not made by it): it may hold xattrs of its own. */
+  existed: boolean;
 }
 
 /** Refusal to touch a path: the entry is reported and skipped, the extraction goes on. */
@@ -132,8 +134,8 @@ interface MetadataPlan {
   /** Losses known before trying (ACL names without ids here...), in the order they are reported. */
   losses: Array<{ what: Loss['what']; reason: string }>;
   mode: number;
-  /** ACLs on disk the archive does not give (inherited, or an existing directory's): removed first. */
-  clearAcls?: AclXattr[];
+  /** Xattrs on disk the archive does not give, removed first: ACLs (inherited, or an existing directory's), an existing directory's stale ones. */
+  clearXattrs?: string[];
 }
 
 /**
@@ -168,6 +170,13 @@ interface FillingBatch {
 }
 
 export class Restorer {
+  /**
+   * The archive records every xattr of its entries (a portarc archive, spec §5.2): a directory
+   * that was there before then loses the user.* and trusted.* xattrs its entry does not carry
+   * (spec §9.1). Set by extract() once the archive's global header is read; off for other
+   * archives, which may simply not record xattrs.
+   */
+  exactXattrs = false;
   readonly losses: Loss[] = [];
   readonly warnings: string[] = [];
   /** What the chosen profile left out by design (tar's habits for a user, `untrusted`): exit 0. */
@@ -403,8 +412,10 @@ export class Restorer {
       if (entry.type === 'directory') {
         const existing = this.existingDirectory(abs, entry);
         if (existing === 'blocked') return;
+        const key = keyOf(parts);
+        const existed = !this.verified.has(key) && lstatSync(abs, { throwIfNoEntry: false })?.isDirectory() === true;
         const ino = this.makeDir(parts);
-        if (existing === 'restore') this.dirs.push({ abs, entry, ino, depth: parts.length, key: keyOf(parts) });
+        if (existing === 'restore') this.dirs.push({ abs, entry, ino, depth: parts.length, key, existed });
         return;
       }
       if (this.keepExisting(abs, entry)) return;
@@ -938,7 +949,7 @@ export class Restorer {
    */
   private planMetadata(entry: Entry, deferredAcl: boolean): MetadataPlan {
     const plan: MetadataPlan = { xattrs: [], losses: [], mode: 0 };
-    if (this.inheritedAcl && !deferredAcl) plan.clearAcls = ['system.posix_acl_access'];
+    if (this.inheritedAcl && !deferredAcl) plan.clearXattrs = ['system.posix_acl_access'];
     if (this.untrusted && (entry.uid !== process.getuid?.() || entry.gid !== process.getgid?.())) this.dropped.owners++;
     if (this.sameOwner && this.platform.owners) {
       plan.losses.push({ what: 'owner', reason: `${entry.uname || entry.uid}:${entry.gname || entry.gid} not set: ${this.platform.owners}` });
@@ -986,18 +997,35 @@ export class Restorer {
     return plan;
   }
 
-  private async applyMetadata(abs: Buffer, entry: Entry, deferredAcl = false, planned?: MetadataPlan): Promise<void> {
+  private async applyMetadata(abs: Buffer, entry: Entry, deferredAcl = false, planned?: MetadataPlan, existed = false): Promise<void> {
     const isLink = entry.type === 'symlink';
     const plan = planned ?? this.planMetadata(entry, deferredAcl);
-    // A directory (made here, or there before) keeps no ACL the archive does not give it.
-    if (deferredAcl && this.aclsHere) {
+    // A directory (made here, or there before) keeps no ACL the archive does not give it; one that
+    // was there before keeps no user.* or trusted.* xattr that an archive recording every xattr
+    // does not give it (spec §9.1).
+    const stale = deferredAcl && existed && this.exactXattrs;
+    if (deferredAcl && (this.aclsHere || stale)) {
       const got = (await this.sys.getXattrs([abs]))[0];
-      const absent = ([['system.posix_acl_access', entry.aclAccess], ['system.posix_acl_default', entry.aclDefault]] as const).filter(([name, acl]) => !acl?.length && got instanceof Map && got.has(name));
-      if (absent.length) plan.clearAcls = absent.map(([name]) => name);
+      if (got instanceof Map) {
+        const absent: string[] = [];
+        if (this.aclsHere) {
+          for (const [name, acl] of [['system.posix_acl_access', entry.aclAccess], ['system.posix_acl_default', entry.aclDefault]] as const) {
+            if (!acl?.length && got.has(name)) absent.push(name);
+          }
+        }
+        if (stale) {
+          for (const name of got.keys()) {
+            const managed = name.startsWith('user.') || (name.startsWith('trusted.') && !withheldXattr(name, this.profileOf));
+            if (managed && !entry.xattrs.has(name)) absent.push(name);
+          }
+        }
+        if (absent.length) plan.clearXattrs = absent;
+      }
     }
-    if (plan.clearAcls) {
-      for (const f of await this.sys.removeAcls(plan.clearAcls.map((name) => ({ path: abs, name })))) {
-        this.lose(entry, 'acl', metaFailure({ code: f.code, message: f.error }, `${f.name} (not in the archive) not removed`));
+    if (plan.clearXattrs) {
+      for (const f of await this.sys.removeXattrs(plan.clearXattrs.map((name) => ({ path: abs, name })))) {
+        const what = f.name.startsWith('system.posix_acl_') ? 'acl' : 'xattr';
+        this.lose(entry, what, metaFailure({ code: f.code, message: f.error }, `${f.name} (not in the archive) not removed`));
       }
     }
     if (plan.owner) {
@@ -1136,7 +1164,7 @@ export class Restorer {
           this.lose(d.entry, 'entry', 'directory was replaced while extracting; its metadata is not applied');
           continue;
         }
-        await this.applyMetadata(d.abs, d.entry, true);
+        await this.applyMetadata(d.abs, d.entry, true, undefined, d.existed);
       } catch (e) {
         // One directory's metadata failing (its parent made unsearchable by another process, say)
         // is that directory's loss; the others still get theirs.

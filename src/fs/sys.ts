@@ -37,11 +37,12 @@ export interface Sys {
   /** Set many xattrs (not following symlinks). Batched: the fallback runs ONE `setfattr -h --restore=-` for all of them. Returns the failures, never throws for a single bad item. */
   setXattrs(items: Array<{ path: Buffer; name: string; value: Buffer }>): Promise<XattrWriteFailure[]>;
   /**
-   * Remove an ACL from each path (`system.posix_acl_access` or `system.posix_acl_default`, never
-   * through a symlink): one a new file inherited from its directory's default ACL, or an existing
-   * directory had, when the archive gives none (spec §9.1). A path without it is no failure.
+   * Remove an xattr from each path, never through a symlink: an ACL (`system.posix_acl_access`
+   * or `system.posix_acl_default`) a new file inherited from its directory's default ACL, or an
+   * ACL or (from a portarc archive) a user.* or trusted.* xattr an existing directory had, when
+   * the archive gives none (spec §9.1). A path without it is no failure.
    */
-  removeAcls(items: Array<{ path: Buffer; name: AclXattr }>): Promise<XattrWriteFailure[]>;
+  removeXattrs(items: Array<{ path: Buffer; name: string }>): Promise<XattrWriteFailure[]>;
   /** Set atime and mtime (not following symlinks). Returns 'exact' when ns precision was kept, 'microseconds' when the fallback had to round (Node's fs.lutimes). */
   setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint): 'exact' | 'microseconds';
   /** Make a fifo, character or block device. The fallback uses the `mkfifo` / `mknod` programs (one spawn per node is fine: they are rare). Throws an Error with a `code` on failure. */
@@ -219,7 +220,7 @@ function nativeSys(addon: Addon): Sys {
       }
       return failures;
     },
-    async removeAcls(items) {
+    async removeXattrs(items) {
       const failures: XattrWriteFailure[] = [];
       for (const { path, name } of items) {
         try {
@@ -267,7 +268,7 @@ function noneSys(): Sys {
     async setXattrs(items) {
       return items.map(({ path, name }) => failure(path, name, unsupported('setxattr', path)));
     },
-    async removeAcls() {
+    async removeXattrs() {
       return [];
     },
     setTimes: times,
@@ -410,17 +411,21 @@ function fallbackSys(): Sys {
       return failures;
     },
 
-    async removeAcls(items) {
-      // setfacl -b takes the extended entries (the access ACL) away, -k the default ACL.
+    async removeXattrs(items) {
+      // setfacl -b takes the extended entries (the access ACL) away, -k the default ACL; any other
+      // name goes with setfattr -x.
       const failures: XattrWriteFailure[] = [];
-      for (const [name, flag] of [['system.posix_acl_access', '-b'], ['system.posix_acl_default', '-k']] as const) {
+      const names = new Set(items.map((i) => i.name));
+      for (const name of names) {
+        const acl = name === 'system.posix_acl_access' ? '-b' : name === 'system.posix_acl_default' ? '-k' : undefined;
+        const tool = acl ? 'setfacl' : 'setfattr';
         const paths = items.filter((i) => i.name === name).map((i) => i.path);
-        for (const p of paths.filter((p) => !p.length || p.includes(0))) failures.push(failure(p, name, badPath('setfacl', p)));
+        for (const p of paths.filter((p) => !p.length || p.includes(0))) failures.push(failure(p, name, badPath(tool, p)));
         const good = paths.filter((p) => p.length && !p.includes(0));
         if (!good.length) continue;
-        const run = await runTool(['xargs', '-0', 'setfacl', '-P', flag, '--'], nulJoin(good));
+        const run = await runTool(acl ? ['xargs', '-0', 'setfacl', '-P', acl, '--'] : ['xargs', '-0', 'setfattr', '-h', '-x', name, '--'], nulJoin(good));
         const why = toolFailure(run) ?? (run.status !== 0 ? run.stderr.toString().trim() || `exit status ${run.status}` : undefined);
-        if (why !== undefined) for (const p of good) failures.push(failure(p, name, toolError('setfacl', why)));
+        if (why !== undefined) for (const p of good) failures.push(failure(p, name, toolError(tool, why)));
       }
       return failures;
     },
