@@ -180,6 +180,23 @@ describe('packed members are the bytes the JS writer makes', () => {
     expect(names.filter((n) => n.includes('f9'))).toEqual([]);
     expect(names).toContain('./f4');
   });
+
+  it("the manifest's spool in TMPDIR, inside the tree archived (a backup of /), is left out too", () => {
+    // Found this session: past 1 MiB of manifest lines the spool went to TMPDIR, and a tree
+    // holding TMPDIR archived it (tmp/portarc-zip-cd-XXXX/central), exit 0.
+    const tree = join(dir, 'whole');
+    mkdirSync(join(tree, 'tmp'), { recursive: true });
+    mkdirSync(join(tree, 'data'));
+    for (let i = 0; i < 6000; i++) writeFileSync(join(tree, 'data', `f${i}`), `${i}\n`);
+    for (const env of [{}, { PORTARC_NO_PACK: '1' }, { PORTARC_NO_NATIVE: '1' }]) {
+      const out = join(dir, 'whole.tar');
+      const r = portarc(['create', '--no-fsync', '-f', out, '-C', tree, '.'], { env: { ...env, TMPDIR: join(tree, 'tmp') } });
+      expect([r.status, r.stderr]).toEqual([0, '']);
+      const names = execFileSync('tar', ['-tf', out], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      expect(names.filter((n) => !n.startsWith('./data/f'))).toEqual(['./', './data/', './tmp/', '.portarc/manifest.xml', '.portarc/trailer']);
+      expect(names.length).toBe(6005);
+    }
+  });
 });
 
 describe('a filter sees every packed file', () => {

@@ -12,6 +12,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { decodeAclXattr } from '../model/acl.js';
 import { bufferBody, cannotRead, readFailure } from '../io/body.js';
 import { EntryError, UsageError, ioError } from '../model/errors.js';
+import { isOwnFile } from '../io/own-files.js';
 import { displayName, makeEntry, type AclEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { DEEP, holdDirectory } from './deep-paths.js';
 import { hostPlatform, type Platform } from './platform.js';
@@ -319,6 +320,7 @@ async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | Pac
         continue;
       }
       if (ctx.opts.exclude && st.dev === ctx.opts.exclude.dev && st.ino === ctx.opts.exclude.ino) continue;
+      if (isOwnFile(st.dev, st.ino)) continue; // a spool of the archive being written (io/own-files.ts)
       let scanned: ScannedEntry | undefined;
       try {
         scanned = await toEntry(it, st, xattrs[k]!, ctx, contents?.[k]);

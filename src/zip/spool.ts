@@ -2,10 +2,11 @@
 // limit the blocks go to a temporary file, so that writing a million entries stays in bounded
 // memory (DESIGN §5). Spec: spec/zip-profile.md §2.3 (the central directory follows all members).
 
-import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IoError } from '../model/errors.js';
+import { holdOwnFile } from '../io/own-files.js';
 
 const BLOCK = 256 << 10;
 
@@ -14,7 +15,7 @@ export class CentralSpool {
   private block = Buffer.allocUnsafe(BLOCK);
   private used = 0;
   private memory = 0;
-  private file?: { dir: string; fh: FileHandle; size: number };
+  private file?: { dir: string; fh: FileHandle; size: number; release: Array<() => void> };
   /** Records added and their total size. */
   count = 0;
   bytes = 0;
@@ -49,7 +50,13 @@ export class CentralSpool {
   private async spill(): Promise<void> {
     if (!this.file) {
       const dir = await mkdtemp(join(this.tempDir, 'portarc-zip-cd-'));
-      this.file = { dir, fh: await open(join(dir, 'central'), 'w+', 0o600), size: 0 };
+      // Held as portarc's own: a scan of the tree it is in (a backup of /) leaves it out.
+      const d = await stat(dir, { bigint: true });
+      const release = [holdOwnFile(d.dev, d.ino)];
+      const fh = await open(join(dir, 'central'), 'w+', 0o600);
+      const f = await fh.stat({ bigint: true });
+      release.push(holdOwnFile(f.dev, f.ino));
+      this.file = { dir, fh, size: 0, release };
     }
     const blocks = this.blocks;
     this.blocks = [];
@@ -88,5 +95,6 @@ export class CentralSpool {
     if (!f) return;
     await f.fh.close().catch(() => undefined);
     await rm(f.dir, { recursive: true, force: true });
+    for (const release of f.release) release();
   }
 }
