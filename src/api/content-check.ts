@@ -86,8 +86,9 @@ export class ContentCheck {
     // over its headers (a size made larger by damage). Unless the caller does not say what it met.
     else if (this.metOffsets && !this.metOffsets.has(e.offset)) this.passedOver.push({ e, what: SWALLOWED });
   };
-  /** Offsets of the members met() since plan() last moved through the manifest (undefined: met() is not told offsets). */
+  /** Offsets of the members met() that plan() has not gone past (undefined: met() is not told offsets). */
   private metOffsets: Set<number> | undefined;
+  private plannedTo = -1;
 
   /** `stream`: check as a stream does, at each manifest member (archives concatenated, §4.7). */
   static async open(source: ArchiveSource, stream = false, container?: 'tar' | 'zip'): Promise<ContentCheck> {
@@ -182,7 +183,12 @@ export class ContentCheck {
     // Entries passed over whose headers lay in bytes the reader skipped past damage: lost.
     const passed = this.passedOver;
     if (passed.length) this.passedOver = [];
-    this.metOffsets?.clear();
+    // The offsets met up to here are done with: expected.at() never goes back. A second pass
+    // (extract's copies for hardlinks) plans earlier members again, and forgets nothing.
+    if (this.metOffsets && offset >= this.plannedTo) {
+      this.plannedTo = offset;
+      for (const o of this.metOffsets) if (o <= offset) this.metOffsets.delete(o);
+    }
     // A member whose first headers were damaged, found by its ustar header inside its own
     // header range (salvage, spec §6.8): what those headers said of it is lost.
     // (Only right after a skip: a whole archive moved by a member put in front is not that.)
