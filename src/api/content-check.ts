@@ -394,9 +394,9 @@ export class ContentCheck {
    * After restorer.finish(): the stream check from a restored manifest, and what could not be
    * checked. `restoredManifest`: where under `dir` the manifest member was restored (`--manifest`;
    * a stripped or mapped name), true for its own name, null when `--manifest` left it out, false
-   * when it is not restored.
+   * when it is not restored. `declared`: the archive read declares a manifest (its global
+   * header), whether or not any member came.
    */
-  /** `declared`: the archive read declares a manifest (its global header), whether or not any member came. */
   async finish(dir: string, restorer: Restorer | undefined, restoredManifest: boolean | string | null, skipped: readonly SkippedRange[] = [], lastOffset?: number, declared = false): Promise<void> {
     const wasRestored = restoredManifest === true || typeof restoredManifest === 'string';
     if (this.log && !this.done && wasRestored) {
