@@ -315,9 +315,9 @@ static napi_value remove_xattr(napi_env env, napi_callback_info info) {
  * A bigint of nanoseconds since the epoch to a timespec, by floor division (tv_nsec in [0, 1e9)).
  * Up to 128 bits are read: an int64 of nanoseconds ends in 2262, and ext4 holds times to 2446
  * (a GNU tar archive with a file of 2400 was refused). 1: done; 0: a bigint whose seconds do not
- * fit in a time_t; -1: not a bigint. Also used by native/restore.c.
+ * fit in a time_t; -1: not a bigint.
  */
-int bigint_timespec(napi_env env, napi_value v, struct timespec *out) {
+static int bigint_timespec(napi_env env, napi_value v, struct timespec *out) {
   int sign = 0;
   size_t count = 2;
   uint64_t words[2] = {0, 0};

@@ -117,7 +117,6 @@ export interface ExtractDamage {
   keptAs?: string;
 }
 
-/** Damage was found: everything else was restored; `result` is the full report (spec §6.8). */
 /**
  * An error extract() rejects with may carry what was restored before it: `result.losses` names
  * each entry not restored (or restored without some metadata) up to the failure and after it (a
@@ -127,6 +126,7 @@ export interface ExtractFailure {
   result?: ExtractResult;
 }
 
+/** Damage was found: everything else was restored; `result` is the full report (spec §6.8). */
 export class ExtractDamagedError extends DamagedError {
   constructor(readonly result: ExtractResult) {
     const first = result.damaged[0]!;
@@ -143,10 +143,10 @@ function failureDamage(err: PortarcError): ExtractDamage {
   return { path: err.details.entry, what: err.reason, range: at === undefined ? undefined : [at, at] };
 }
 
-/** A range the tar reader skipped, as a damage of the report: a lost member's data is the member's. */
 /** Damage in archive order; what has no range last. */
 const byRangeStart = (a: ExtractDamage, b: ExtractDamage): number => (a.range?.[0] ?? Number.MAX_SAFE_INTEGER) - (b.range?.[0] ?? Number.MAX_SAFE_INTEGER);
 
+/** A range the tar reader skipped, as a damage of the report: a lost member's data is the member's. */
 function skippedDamage(s: SkippedRange): ExtractDamage {
   return { path: s.entry, what: s.entry === undefined ? describeSkipped(s) : `${describeSkipped(s)}; not extracted`, range: s.range };
 }

@@ -22,7 +22,7 @@ import { time as nsTime } from './compare.js';
 import { DeepPaths } from './deep-paths.js';
 import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { hostPlatform, showName, type Platform } from './platform.js';
-import { BATCH_PARAMS, BP, loadSys, type AclXattr, type BatchFailure, type BatchResult, type FileBatch, type Sys } from './sys.js';
+import { BATCH_PARAMS, BP, loadSys, type BatchFailure, type BatchResult, type FileBatch, type Sys } from './sys.js';
 import { MAX_ID, modeOf, ownerOf, restoreProfile, settableAcl, specialRefused, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
 
 /** What a restore restores (ProfileOptions: -p, owners, permissions, --untrusted, ids, -P), and how. */
@@ -413,8 +413,7 @@ export class Restorer {
         const existing = this.existingDirectory(abs, entry);
         if (existing === 'blocked') return;
         const key = keyOf(parts);
-        const existed = !this.verified.has(key) && lstatSync(abs, { throwIfNoEntry: false })?.isDirectory() === true;
-        const ino = this.makeDir(parts);
+        const { ino, existed } = this.makeDir(parts, abs, key);
         if (existing === 'restore') this.dirs.push({ abs, entry, ino, depth: parts.length, key, existed });
         return;
       }
@@ -790,10 +789,14 @@ export class Restorer {
     }
   }
 
-  /** A directory entry: reuse a real directory, replace anything else (a symlink is removed, not followed). */
-  private makeDir(parts: Buffer[]): number {
-    const abs = this.abs(parts);
+  /**
+   * A directory entry: reuse a real directory, replace anything else (a symlink is removed, not
+   * followed). `existed`: it was there before the extraction (not made by it, as a parent or
+   * before): it may hold xattrs of its own.
+   */
+  private makeDir(parts: Buffer[], abs: Buffer, key: string): { ino: number; existed: boolean } {
     let st = lstatSync(abs, { throwIfNoEntry: false });
+    const existed = st?.isDirectory() === true && !this.verified.has(key);
     if (st && !st.isDirectory()) {
       unlinkIfThere(abs);
       st = undefined;
@@ -802,8 +805,8 @@ export class Restorer {
       mkdirIfMissing(abs, 0o700);
       st = lstatSync(abs);
     }
-    if (parts.length) this.verified.set(keyOf(parts), st.ino);
-    return st.ino;
+    if (parts.length) this.verified.set(key, st.ino);
+    return { ino: st.ino, existed };
   }
 
   /** A fresh temporary name in the directory of `abs`. */

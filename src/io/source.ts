@@ -85,10 +85,10 @@ async function* ring(openFd: () => Promise<number>, owned: boolean, name: string
       ahead = undefined;
       if (bytesRead === 0) return;
       left -= bytesRead;
-      const next = (i + 1) % SLOTS;
-      if (left > 0 && readsAhead) ahead = readInto(slots[next]!, Math.min(CHUNK, left));
+      const readNext = () => (left > 0 ? readInto(slots[(i + 1) % SLOTS]!, Math.min(CHUNK, left)) : undefined);
+      if (readsAhead) ahead = readNext();
       yield slots[i % SLOTS]!.subarray(0, bytesRead);
-      if (left > 0 && !readsAhead) ahead = readInto(slots[next]!, Math.min(CHUNK, left));
+      if (!readsAhead) ahead = readNext();
     }
   } finally {
     // A read still running holds the descriptor: it ends before the descriptor is closed.

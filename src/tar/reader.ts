@@ -660,9 +660,9 @@ export class TarReader implements AsyncIterable<TarMember> {
    * input ends the scan, and the reading.
    */
   private async resync(bad: Buffer, start: number, reason: string): Promise<void> {
+    const path = guessName(bad);
     const gaps: string[] = [];
     const found = await this.scanToHeader(gaps);
-    const path = guessName(bad);
     const also = gaps.map((g) => `; then ${g}`).join('');
     if (found.at === undefined) this.damaged.push({ path, what: `${reason}${also}; no valid header follows before the end of the archive`, range: [start, found.end] });
     else this.damaged.push({ path, what: `${reason}${also}; skipped to the next header`, range: [start, found.at] });
