@@ -10,7 +10,7 @@ import { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
 import { ContentCheck, type ContentDamage } from './content-check.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { costsOneMember, openArchive, type OpenArchive } from './open.js';
-import { open, pathKey, selector, urlBytes } from './random.js';
+import { canBeLinked, copyNotice, open, pathKey, selector, urlBytes } from './random.js';
 import { isUrl } from '../io/random-access.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { MANIFEST_NAME, declaresManifest, isManifestMember } from '../manifest/types.js';
@@ -214,23 +214,25 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     const again = await openArchive(source, { limits: options.limits, signal, headerDigests: declaresManifest });
     try {
       for await (const m of abortable(again.members, signal)) {
-        const wanting = m.entry.type === 'file' ? links.get(pathKey(m.entry.path)) : undefined;
+        const wanting = canBeLinked(m.entry) ? links.get(pathKey(m.entry.path)) : undefined;
         if (!wanting) continue;
         links.delete(pathKey(m.entry.path));
         // The copy goes to the first link whose own name survives --strip-components.
         const kept = strip ? wanting.filter((l) => stripComponents(l.entry.path, strip)) : wanting;
         if (!kept.length) continue;
         const [{ entry: first }, ...rest] = kept as [PassedLink, ...PassedLink[]];
-        const copy: Entry = { ...m.entry, path: first.path, name: first.name, type: 'file', linkTarget: undefined };
+        // A copy of what the target is: a file's content, a symlink, a fifo or a device.
+        const copy: Entry = { ...m.entry, path: first.path, name: first.name };
         // Checked as the target it is (offset, name, digest), reported under the name it gets.
         const plan = await check!.plan(m.entry, m.body, m.offset, again.info, m.headerSha256, first.name);
+        const target = strip ? (stripped(copy, strip) as Entry) : copy;
         if (plan.refused) {
           damaged.push(plan.refused);
+          restorer.notExtracted(target);
           continue;
         }
-        const target = strip ? (stripped(copy, strip) as Entry) : copy;
         await restorer.restore(target, plan.body, plan.check);
-        entryNotices.push(`${first.name}: hardlink to "${m.entry.name}", which was not selected: extracted as a copy of its content`);
+        entryNotices.push(`${first.name}: ${copyNotice(m.entry.name, m.entry)}`);
         entries++;
         for (const l of rest) {
           // Logged as the archive has it (a link to the target), so that it goes with a damaged copy.
@@ -279,8 +281,8 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       // The hooks pick and rename; the manifest check goes by the name in the archive.
       const entry = hooks ? await applyHooks(stored1, hooks) : stored1;
       if (!entry) {
-        // Remembered (files only: what a hardlink can name) so that a link to it fails clearly.
-        if (stored1.type === 'file') leftOut.add(pathKey(stored1.path));
+        // Remembered (what a hardlink can name) so that a link to it fails clearly.
+        if (canBeLinked(stored1)) leftOut.add(pathKey(stored1.path));
         if (isTheManifest(stored1)) manifestAs = null;
         continue;
       }
@@ -302,6 +304,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       const plan = planning instanceof Promise ? await planning : planning;
       if (plan.refused) {
         damaged.push(plan.refused);
+        restorer.notExtracted(target);
         continue;
       }
       const setAside = restorer.damaged.length;
@@ -317,10 +320,14 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       } catch (err) {
         // Its data was lost to a damaged zstd frame: not restored (its temporary is gone); the
         // reader reports it and goes on at the next header (spec §6.8).
-        if (err instanceof GapError && !signal?.aborted) continue;
+        if (err instanceof GapError && !signal?.aborted) {
+          restorer.notExtracted(target);
+          continue;
+        }
         // A zip file's members are read one by one through the central directory: a damaged one
         // (CRC, local header) costs that member only (spec §6.8).
         if (signal?.aborted || !costsOneMember(archive, err)) throw err;
+        restorer.notExtracted(target);
         const at = err.details.offset;
         damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: at === undefined ? undefined : [at, at] });
         continue;
@@ -594,7 +601,7 @@ async function selection(source: ArchiveSource, options: ExtractOptions, unpicke
     skip(member) {
       const { entry } = member;
       if (!sel.select(entry.path)) {
-        if (entry.type === 'file') unpicked.add(pathKey(entry.path));
+        if (canBeLinked(entry)) unpicked.add(pathKey(entry.path));
         return true;
       }
       // Its target was passed over: a file is read again for its content (copyLinks), a stream cannot be.

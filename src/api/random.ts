@@ -33,6 +33,19 @@ import { ManifestIndex, pathKey } from './manifest-index.js';
 import { inclusionMatcher, underDot } from './patterns.js';
 import { abortable, abortedOr, checkSignal, throwIfAborted } from '../model/abort.js';
 
+/** Whether a hardlink can name a member of this type (a tar link names a file, symlink, fifo or device; never a directory). */
+export function canBeLinked(e: Pick<Entry, 'type'>): boolean {
+  return e.type !== 'hardlink' && e.type !== 'directory';
+}
+
+/**
+ * What a selected hardlink whose target was not selected says of the copy it gets instead
+ * (spec/manifest.md §12.4): of the content of a file; of a symlink, fifo or device itself.
+ */
+export function copyNotice(target: string, e: Pick<Entry, 'type'>): string {
+  return `hardlink to "${target}", which was not selected: extracted as a copy of ${e.type === 'file' ? 'its content' : `it (a ${e.type})`}`;
+}
+
 export { pathKey };
 
 const EMPTY = Buffer.alloc(0);
@@ -348,6 +361,8 @@ class ManifestArchive implements RandomArchive {
 
   async *members(select: (path: Buffer) => boolean, opts: MembersOptions = {}): AsyncGenerator<RandomMember> {
     const chosen = new Set<number>();
+    // A target not selected, by index: the name its first selected link got a copy of it under.
+    const copies = new Map<number, Buffer>();
     for (let i = 0; i < this.index.length; i++) {
       const e = this.index.get(i);
       if (!select(e.path)) continue;
@@ -356,10 +371,18 @@ class ManifestArchive implements RandomArchive {
         if (e.type === 'hardlink' && opts.copyLinks) {
           const t = this.resolveLink(i);
           if (!chosen.has(t)) {
-            // The target is not extracted: the link's name gets a copy of its content (spec/manifest.md §12.4).
+            const first = copies.get(t);
+            if (first) {
+              // The other links link to that copy: the names still share one inode.
+              const m = await this.member(i);
+              yield { entry: makeEntry({ ...m.entry, linkTarget: first }), offset: e.offset, body: m.body };
+              continue;
+            }
+            // The target is not extracted: the link's name gets a copy of it (spec/manifest.md §12.4).
             const m = await this.member(t);
-            const entry = makeEntry({ ...m.entry, path: e.path, type: 'file' });
-            entry.notices.push(`hardlink to "${displayName(e.link!)}", which was not selected: extracted as a copy of its content`);
+            const entry = makeEntry({ ...m.entry, path: e.path });
+            entry.notices.push(copyNotice(displayName(e.link!), m.entry));
+            copies.set(t, e.path);
             yield { entry, offset: e.offset, body: m.body };
             continue;
           }
@@ -615,15 +638,15 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
       }
       const targets = new Set(wanted.map((w) => w.target));
       const copied = new Set<string>();
-      for await (const m of pass((x) => x.entry.type === 'file' && targets.has(pathKey(x.entry.path)) && !copied.has(pathKey(x.entry.path)))) {
+      for await (const m of pass((x) => canBeLinked(x.entry) && targets.has(pathKey(x.entry.path)) && !copied.has(pathKey(x.entry.path)))) {
         const k = pathKey(m.entry.path);
         if (!m.handed) continue;
         copied.add(k);
         const links = wanted.filter((w) => w.target === k);
         // One body, read once: the first link gets the content; the others link to it.
         const [first, ...rest] = links;
-        const entry = makeEntry({ ...m.entry, path: first!.entry.path, type: 'file' });
-        entry.notices.push(`hardlink to "${m.entry.name}", which was not selected: extracted as a copy of its content`);
+        const entry = makeEntry({ ...m.entry, path: first!.entry.path });
+        entry.notices.push(copyNotice(m.entry.name, m.entry));
         yield { entry, offset: first!.offset, body: m.body };
         for (const l of rest) yield { entry: makeEntry({ ...l.entry, linkTarget: first!.entry.path }), offset: l.offset, body: (async function* () {})() };
       }

@@ -16,10 +16,10 @@ import { sourceName, type ArchiveSource } from '../io/source.js';
 import { digestBody } from '../integrity/content.js';
 import { openExpected, type ExpectedDigests } from '../integrity/expected.js';
 import { declaresManifest, isManifestMember } from '../manifest/types.js';
-import { displayName } from '../model/entry.js';
+import { displayName, type Entry } from '../model/entry.js';
 import { TreeComparer, type CompareOptions, type TreeDifference } from '../fs/compare.js';
 import { openArchive, type OpenArchive } from './open.js';
-import { selector } from './random.js';
+import { canBeLinked, pathKey, selector } from './random.js';
 
 export { describeDifference, type TreeDifference, type TreeProperty } from '../fs/compare.js';
 
@@ -50,6 +50,39 @@ export interface VerifyTreeResult {
    * manifest (appended after it: nothing checked its content), an archive cut short.
    */
   warnings: string[];
+}
+
+/**
+ * The selected hardlinks whose target was not selected, compared as extract makes them: the first
+ * link of each target as a copy of it (a file's content, a symlink, a fifo or a device), the
+ * others as links to that first one. The targets are read in a second pass over the archive.
+ */
+async function compareCopies(source: ArchiveSource, passed: Map<string, Entry[]>, comparer: TreeComparer, options: VerifyTreeOptions, warnings: string[]): Promise<void> {
+  if (typeof source !== 'string' || source === '-') {
+    for (const [, links] of passed) for (const l of links) warnings.push(`${l.name}: not compared: hardlink to "${displayName(l.linkTarget!)}", which was not selected, and the input cannot be read twice`);
+    return;
+  }
+  const again = await openArchive(source, { limits: options.limits });
+  try {
+    for await (const m of again.members) {
+      const links = canBeLinked(m.entry) ? passed.get(pathKey(m.entry.path)) : undefined;
+      if (!links) continue;
+      passed.delete(pathKey(m.entry.path));
+      const [first, ...rest] = links as [Entry, ...Entry[]];
+      let sha256: string | undefined;
+      if (m.entry.type === 'file') {
+        const d = digestBody(m.entry, m.body);
+        for await (const _ of d.body ?? []) void _;
+        sha256 = d.digest();
+      }
+      await comparer.add({ ...m.entry, path: first.path, name: first.name }, sha256);
+      for (const l of rest) await comparer.add({ ...l, linkTarget: first.path });
+      if (!passed.size) break;
+    }
+  } finally {
+    await again.close();
+  }
+  for (const [target, links] of passed) for (const l of links) warnings.push(`${l.name}: not compared: hardlink target "${target}" is not in the archive`);
 }
 
 export async function verifyTree(source: ArchiveSource, directory: string, options: VerifyTreeOptions = {}): Promise<VerifyTreeResult> {
@@ -85,6 +118,10 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
     };
     if (expected?.centralDamage) fail(expected.centralDamage);
     const sel = options.paths?.length ? selector(options.paths) : undefined;
+    // Selected hardlinks whose target was not selected, by target: extract gives the first a copy
+    // of the target, and links the others to it (spec/manifest.md §12.4); compared so, below.
+    const unselected = new Set<string>();
+    const passed = new Map<string, Entry[]>();
     let lastOffset: number | undefined;
     for await (const { entry, body: stored, offset, headerSha256 } of archive.members) {
       lastOffset = offset;
@@ -100,6 +137,12 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
       }
       if (!manifestMember && sel && !sel.select(entry.path)) {
         comparer.countLink(entry);
+        if (canBeLinked(entry)) unselected.add(pathKey(entry.path));
+        continue;
+      }
+      if (entry.type === 'hardlink' && entry.linkTarget && unselected.has(pathKey(entry.linkTarget))) {
+        const target = pathKey(entry.linkTarget);
+        passed.set(target, [...(passed.get(target) ?? []), entry]);
         continue;
       }
       warnings.push(...entry.warnings.map((w) => `${entry.name}: ${w}`));
@@ -133,6 +176,7 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
       await comparer.add(entry, sha256, manifestMember);
     }
     sel?.checkAllMatched();
+    if (passed.size) await compareCopies(source, passed, comparer, options, warnings);
     // The manifest lists members after the last one read: the archive's end came early.
     if (expected && !expected.problem && lastOffset !== undefined) {
       for await (const e of expected.after(lastOffset)) {

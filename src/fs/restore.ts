@@ -185,6 +185,11 @@ export class Restorer {
   readonly skipped: string[] = [];
   /** Files whose content failed their check: removed, or kept as NAME.damaged. */
   readonly damaged: DamagedFile[] = [];
+  /**
+   * Names (keyOf) whose member this run did not put in place: failed, refused, or damaged. A
+   * hardlink to one is not made: the name may hold an older file, which the link must not join.
+   */
+  private notMade = new Set<string>();
   private sys: Sys;
   private root: Buffer;
   private sameOwner: boolean;
@@ -259,6 +264,16 @@ export class Restorer {
 
   private lose(entry: Entry, what: Loss['what'], reason: string): void {
     this.addLoss({ path: entry.name, what, reason });
+  }
+
+  /**
+   * The member was not put in place (a failure, a refusal, damage found here or by the caller):
+   * a later hardlink to its name fails instead of joining whatever the name holds.
+   */
+  notExtracted(entry: Entry): void {
+    const mp = memberPath(entry.path, { absolute: this.opts.absoluteNames, rules: this.rules });
+    if (typeof mp === 'string') return;
+    this.notMade.add(keyOf(this.platform.name === 'windows' ? mp.parts.map((p) => this.platform.diskName(p)) : mp.parts));
   }
 
   /** Report a loss in the order of the entries, also when a batched file's comes in late. */
@@ -394,9 +409,11 @@ export class Restorer {
   async restore(entry: Entry, body?: AsyncIterable<Buffer>, check: RestoreCheck = {}): Promise<void> {
     this.seq++;
     const parts = this.place(entry.path, entry);
-    if (!parts) return;
+    if (!parts) return this.notExtracted(entry);
     // A later entry replaces a symlink still waiting to be made (as it replaces a made one).
     if (this.lastLinks.size) this.lastLinks.delete(keyOf(parts));
+    // Tried again (tar -r appends a newer copy): a failure of this one marks it anew.
+    if (this.notMade.size) this.notMade.delete(keyOf(parts));
     try {
       const settling = this.settle(parts, entry);
       if (settling) await settling;
@@ -438,8 +455,13 @@ export class Restorer {
         }
         case 'hardlink': {
           const targetParts = entry.linkTarget && this.place(entry.linkTarget, entry);
-          if (!targetParts) return;
+          if (!targetParts) return this.notExtracted(entry);
           await this.flushRenames(); // the target may still be under its temporary name
+          if (this.notMade.has(keyOf(targetParts))) {
+            // Linked, it would join the file the name held before (or fail without saying why).
+            this.lose(entry, 'entry', `not extracted: hardlink to "${displayName(entry.linkTarget!)}", which was not extracted`);
+            return this.notExtracted(entry);
+          }
           this.ensureParents(targetParts);
           this.makeName(abs, (at) => {
             try {
@@ -595,6 +617,7 @@ export class Restorer {
    * file); anything else costs one entry.
    */
   private failed(entry: Entry, err: unknown): void {
+    this.notExtracted(entry);
     // Ending after a failure (finishAfterFailure), what was still pending is each its own loss.
     if (!this.ending) {
       if (err instanceof ArchiveError || err instanceof IoError) throw err;
@@ -730,8 +753,10 @@ export class Restorer {
         f.check.written?.(f.abs, result.inos[i]!);
         this.reportBatchLosses(f, failure);
         if (failure?.stop === 'rename') {
-          if (this.opts.fsync !== false) this.lose(f.entry, 'entry', `not extracted: ${failure.error!.message}`);
-          else throw failure.error;
+          if (this.opts.fsync !== false) {
+            this.lose(f.entry, 'entry', `not extracted: ${failure.error!.message}`);
+            this.notExtracted(f.entry);
+          } else throw failure.error;
         } else if (this.opts.fsync !== false) {
           this.touchedDirs.add(f.abs.subarray(0, f.abs.lastIndexOf(0x2f)).toString('latin1'));
         }
@@ -764,6 +789,7 @@ export class Restorer {
 
   /** A file with wrong content: its temporary removed, or renamed to NAME.damaged (keepDamaged). */
   private setAside(tmp: Buffer, abs: Buffer, entry: Entry, what: string): void {
+    this.notExtracted(entry);
     if (!this.opts.keepDamaged) {
       this.dropTemp(tmp);
       this.damaged.push({ path: entry.name, what });
