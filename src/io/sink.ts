@@ -1,4 +1,4 @@
-// Archive output: a file written as NAME.partial, fsynced and renamed on success, or any Writable.
+// Archive output: a file written as NAME.PID.partial, fsynced and renamed on success, or any Writable.
 // A device, FIFO or socket given as the archive name is written directly, and a symlink is
 // followed to its target: neither is ever replaced. Spec: spec/portarc-1.md §8.4 (destinations).
 // Backpressure is honoured, so memory stays flat however fast the producer is.
@@ -91,7 +91,7 @@ export function writableSink(stream: Writable, onClose?: () => Promise<void>, on
 
 /**
  * Open the archive file to write. A regular file, or a name that does not exist yet, is written as
- * `path.partial` and renamed onto `path` by close(). A symlink is followed: the `.partial` goes
+ * `path.PID.partial` (openPartial) and renamed onto `path` by close(). A symlink is followed: the `.partial` goes
  * beside its target and replaces the target, never the link. A device, FIFO or socket (and
  * /dev/stdout, /dev/fd/N, /proc/.../fd/N whatever they lead to) is written directly: nothing to
  * rename, and close() fsyncs only what can be fsynced.
@@ -103,11 +103,7 @@ export async function fileSink(path: string, opts: { fsync?: boolean; beforePubl
     return directSink(path, opts.fsync !== false);
   }
   const target = at.target;
-  const partial = `${target}.partial`;
-  // O_NOFOLLOW: a symlink planted at NAME.partial must not redirect the write elsewhere.
-  const fh = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644).catch((e) => {
-    throw ioError(e, `cannot create ${partial}`, path);
-  });
+  const { fh, partial } = await openPartial(target, path);
   const identity = await fh.stat({ bigint: true });
   const { stream, end } = streamOn(fh);
   const sink = writableSink(
@@ -130,6 +126,26 @@ export async function fileSink(path: string, opts: { fsync?: boolean; beforePubl
     path,
   );
   return Object.assign(sink, { identity: { dev: identity.dev, ino: identity.ino } });
+}
+
+/**
+ * A new file beside `target` to write the archive into: `NAME.PID.partial` (then `NAME.PID-N.partial`),
+ * made with O_EXCL. Its own name per run: two runs writing the same archive name once shared one
+ * `NAME.partial`, and the first published a file the second was still writing into (exit 0, a
+ * damaged archive). O_EXCL with O_NOFOLLOW: a symlink planted there is never written through.
+ */
+async function openPartial(target: string, path: string): Promise<{ fh: FileHandle; partial: string }> {
+  for (let n = 0; ; n++) {
+    const partial = `${target}.${process.pid}${n ? `-${n}` : ''}.partial`;
+    try {
+      const fh = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      return { fh, partial };
+    } catch (e) {
+      // Left by an earlier run of this process id (killed): the next name.
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && n < 100) continue;
+      throw ioError(e, `cannot create ${partial}`, path);
+    }
+  }
 }
 
 /** What is at `path`: a file to replace through `.partial` (the symlink's target, if one), or an object to write to. */

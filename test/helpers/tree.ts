@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -205,4 +205,10 @@ export function listing(root: string): Record<string, string> {
   };
   walk(root, '');
   return out;
+}
+
+/** The files create is writing (or left) beside `archive`: NAME.PID.partial (spec §8.5). */
+export function partialsOf(archive: string): string[] {
+  const base = basename(archive);
+  return readdirSync(dirname(archive)).filter((n) => n.startsWith(`${base}.`) && n.endsWith('.partial')).map((n) => join(dirname(archive), n));
 }
