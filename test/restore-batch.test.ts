@@ -134,6 +134,47 @@ describe.skipIf(native.kind !== 'native')('native batches of small files', () =>
     expect(snapshot(join(base, 'batched'))['d/hard']!.links).toEqual(['d/hard', 'd/ok2']);
   }, 60_000);
 
+  it('skip fchown and fchmod only where they change nothing: a setgid directory, the umask, write bits', async () => {
+    // The addon creates a file with its mode when the umask takes none of its bits and it has no
+    // setuid/setgid/sticky or group/other write bit, and leaves out fchown to the owner the file
+    // is created with (the process's; a setgid directory's group). Each case against the JS path.
+    const base = scratch('batch-exact');
+    const entries = [
+      dir('sg', { mode: 0o2775, uid: 0, gid: 0 }),
+      file('sg/root-group', 'gid 0 in a directory of group 2345', { uid: 0, gid: 0, mode: 0o644 }),
+      file('sg/dir-group', 'the directory\'s group', { uid: 0, gid: 2345, mode: 0o640 }),
+      file('plain', 'created with its mode', { uid: process.getuid!(), gid: process.getgid!(), mode: 0o644 }),
+      file('gw', 'group write: set after', { mode: 0o664 }),
+      file('ow', 'other write: set after', { mode: 0o606 }),
+      file('private', 'no bits for others', { mode: 0o600 }),
+      file('exec', 'executable', { mode: 0o755 }),
+      file('setuid', 'set last', { mode: 0o4755 }),
+      file('none', 'no bits at all', { mode: 0o000 }),
+    ];
+    const archive = await tarOf(entries);
+    const made: Record<string, Record<string, unknown>> = {};
+    for (const [tag, sys] of [['batched', native], ['js', unbatched]] as const) {
+      const dest = join(base, tag);
+      mkdirSync(join(dest, 'sg'), { recursive: true });
+      // The directory is there before, setgid, of group 2345: new files take that group.
+      if (isRoot) sh('chown 0:2345 sg && chmod 2775 sg', dest);
+      const r = await restoreWith(archive, dest, sys, { existing: 'keep' });
+      expect(r.losses).toEqual([]);
+      made[tag] = snapshot(dest);
+      // The directories were there before (kept): their times are when this test made them.
+      for (const d of ['.', 'sg']) delete (made[tag]![d] as { mtimeNs?: string }).mtimeNs;
+    }
+    expect(made.batched).toEqual(made.js);
+    const snap = made.batched as Record<string, { mode: string; uid: number; gid: number }>;
+    expect(Object.fromEntries(['plain', 'gw', 'ow', 'private', 'exec', 'setuid', 'none'].map((n) => [n, snap[n]!.mode]))).toEqual({
+      plain: '644', gw: '664', ow: '606', private: '600', exec: '755', setuid: isRoot ? '4755' : '755', none: '0',
+    });
+    if (isRoot) {
+      expect(snap['sg/root-group']!.gid).toBe(0);
+      expect(snap['sg/dir-group']!.gid).toBe(2345);
+    }
+  });
+
   it('never write through a symlink planted where a batched file goes', async () => {
     const base = scratch('batch-symlink');
     const outside = join(base, 'outside.txt');

@@ -12,7 +12,7 @@
 // next entries are read): about ten crossings per file become one per 32 files.
 import {
   chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
-  openSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync,
+  openSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { encodeAclXattr } from '../model/acl.js';
 import { displayName, type AclEntry, type Entry } from '../model/entry.js';
@@ -243,6 +243,8 @@ export class Restorer {
   private inheriting = new Map<string, boolean>();
   /** The entry being restored gets an ACL from its directory that the archive does not give it. */
   private inheritedAcl = false;
+  /** The umask, when it can be read without setting it: batched files are then mostly created with their mode. */
+  private umask = currentUmask();
 
   /** `dest` must exist; symlinks in the destination path itself are resolved once, here. */
   constructor(
@@ -712,7 +714,7 @@ export class Restorer {
     const batch = this.filling;
     this.filling = undefined;
     if (!batch?.files.length) return;
-    const result = this.sys.restoreFiles!(packBatch(batch), this.opts.fsync !== false, this.root);
+    const result = this.sys.restoreFiles!(packBatch(batch, this.umask), this.opts.fsync !== false, this.root);
     result.catch(() => undefined); // awaited by settleBatch; this only keeps Node from calling it unhandled
     this.inflight = { batch, result };
   }
@@ -1288,9 +1290,32 @@ function unlinkIfThere(abs: Buffer): void {
   }
 }
 
-/** What the addon is told about a batched file (it copies it all when the batch is sent). */
+/**
+ * Whether a batched file can be created with its final mode, saving the fchmod after (one system
+ * call a file): only when the umask takes none of its bits, when it has no setuid, setgid or
+ * sticky bit (fchown would clear them; they are set last), no group or other write bit (another
+ * user could write into the file before its content is), and no ACL (which rewrites the mode).
+ */
+function createdExact(plan: MetadataPlan, umask: number | undefined): boolean {
+  return umask !== undefined && (plan.mode & 0o7022) === 0 && (plan.mode & umask) === 0 && !plan.xattrs.some((x) => x.name.startsWith('system.posix_acl_'));
+}
+
+/**
+ * The process's umask, read without changing it (Linux: /proc/self/status; reading it through
+ * umask(2) sets it twice, racing the threads that create files meanwhile); undefined elsewhere.
+ */
+function currentUmask(): number | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'latin1'));
+    return m ? parseInt(m[1]!, 8) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The batch as the addon takes it (sys.FileBatch), packed into its slot's reused arrays. */
-function packBatch(batch: FillingBatch): FileBatch {
+function packBatch(batch: FillingBatch, umask: number | undefined): FileBatch {
   const { slot, files } = batch;
   const xattrs: FileBatch['xattrs'] = [];
   let at = 0;
@@ -1318,6 +1343,7 @@ function packBatch(batch: FillingBatch): FileBatch {
     slot.params[p + BP.GID] = f.plan.owner?.gid ?? -1;
     slot.params[p + BP.MODE] = f.plan.mode;
     slot.params[p + BP.INO] = f.check.written !== undefined ? 1 : 0;
+    slot.params[p + BP.EXACT] = createdExact(f.plan, umask) ? 1 : 0;
     // Batched times fit a 32-bit time_t (mayClamp), so their ns fit the int64s.
     slot.times[2 * i] = f.entry.atimeNs ?? f.entry.mtimeNs;
     slot.times[2 * i + 1] = f.entry.mtimeNs;

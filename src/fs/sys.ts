@@ -113,9 +113,12 @@ export interface FileBatch {
 }
 
 /** Numbers per file in FileBatch.params. */
-export const BATCH_PARAMS = 6;
-/** FileBatch.params fields: content offset and length; uid and gid (-1: left alone); mode; 1 to report the inode. */
-export const BP = { OFF: 0, LEN: 1, UID: 2, GID: 3, MODE: 4, INO: 5 } as const;
+export const BATCH_PARAMS = 7;
+/**
+ * FileBatch.params fields: content offset and length; uid and gid (-1: left alone); mode; 1 to
+ * report the inode; 1 when the file may be created with its mode (no fchmod: see native/restore.c).
+ */
+export const BP = { OFF: 0, LEN: 1, UID: 2, GID: 3, MODE: 4, INO: 5, EXACT: 6 } as const;
 
 /**
  * What went wrong for one file, as the JS path's calls would have said it (Node's fs messages,
