@@ -20,7 +20,7 @@ function interrupted(args: string[], cwd: string, sig: NodeJS.Signals, ready: ()
         clearInterval(timer);
         child.kill(sig);
       }
-    }, 20);
+    }, 2);
     child.on('error', reject);
     child.on('close', (code) => {
       clearInterval(timer);
@@ -52,6 +52,25 @@ describe('interrupting the CLI mid-file', () => {
     expect(readdirSync(join(dir, 'out'))).toEqual([]);
     expect(existsSync(join(dir, 'out', 'big'))).toBe(false);
   }, 240_000);
+});
+
+describe('a signal after the work can no longer stop', () => {
+  it('extract: "stopping and removing" is taken back when the work completed anyway (exit 0)', async () => {
+    // Sent once the last file has its name: the restore is past its last point of stopping (or the
+    // process is exiting). It said "removing what was half-written", then exited 0 silently.
+    const dir = tempDir('late-signal');
+    // 5,000 directories whose metadata is set at the end, after the last file (zz) has its name.
+    sh(`mkdir src && cd src && seq -f 'd%05g' 0 4999 | xargs mkdir && echo last > zz && cd .. && node ${BIN} create -f a.tar src`, dir);
+    for (let i = 0; i < 3; i++) {
+      const out = join(dir, `out${i}`);
+      sh(`mkdir ${out}`);
+      const r = await interrupted(['extract', '-f', 'a.tar', '-C', out], dir, 'SIGINT', () => existsSync(join(out, 'src/zz')));
+      // (null: ended by the signal itself, in Node's exit, after the work and its output.)
+      expect([0, 130, null]).toContain(r.code);
+      if (r.code === 0 && /stopping and removing/.test(r.stderr)) expect(r.stderr).toMatch(/interrupted \(SIGINT\) too late to stop: the work completed, nothing was removed/);
+      if (r.code !== 130) expect(readdirSync(join(out, 'src'))).toHaveLength(5001);
+    }
+  }, 120_000);
 });
 
 describe('never a silent exit', () => {

@@ -746,6 +746,9 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
     await program.parseAsync(tarStyle(argv), { from: 'user' });
+    // The signal came when the work was past its last point of stopping (its final renames, say):
+    // it completed, and the exit status is its own; "removing what was half-written" is taken back.
+    if (signal.aborted) warn(`interrupted (${String(signal.reason)}) too late to stop: the work completed, nothing was removed`);
     return code;
   } catch (err) {
     bar?.clear();
