@@ -357,7 +357,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-v, --verbose', 'list entries as they are written (on stderr)')
     .option('--recovery <N%>', 'also write PAR2 recovery data ARCHIVE.par2 + ARCHIVE.vol*.par2 able to rebuild about N% of the archive (spec/recovery.md)', percentArg)
     .option('--embed-recovery', 'with --recovery: put the recovery data inside the archive file, after the archive, where other tools do not see it (spec/recovery.md §10)')
-    .option('--newer <date>', 'archive only what changed (data or status) after DATE (YYYY-MM-DD[THH:MM[:SS]][Z], or a file whose mtime is used); directories always', newerArg)
+    .option('--newer <date>', 'archive only what changed (data or status) at or after DATE (YYYY-MM-DD[THH:MM[:SS]][Z], or a file whose mtime is used); directories always', newerArg)
     .option('--one-file-system', 'do not descend into directories on other filesystems (the mount point itself is archived)')
     .option('--no-fsync', 'do not fsync the archive before it gets its name: for scratch archives and measurements, NOT crash-safe')
     .option('--deterministic', 'the same tree gives the same bytes from any directory at any time: no atime/ctime, no user/group names, mtimes clamped to SOURCE_DATE_EPOCH when set (spec §8.7)')

@@ -95,9 +95,14 @@ export function newerArg(value: string): bigint {
   return BigInt(ms) * 1_000_000n;
 }
 
-/** --newer on create: directories always (for the tree), anything else when its data or status changed after `since` (tar -N). */
+/**
+ * --newer on create: directories always (for the tree), anything else unless both its data and
+ * its status changed before `since` (tar -N). A time equal to it is in: filesystem clocks tick in
+ * milliseconds, so a file written just after the stamp of an incremental backup usually has the
+ * stamp's very time (it was left out of every backup, exit 0). GNU tar skips only strictly older.
+ */
 export function newerFilter(since: bigint): (e: Entry) => boolean {
-  return (e) => e.type === 'directory' || e.mtimeNs > since || (e.ctimeNs !== undefined && e.ctimeNs > since);
+  return (e) => e.type === 'directory' || e.mtimeNs >= since || (e.ctimeNs !== undefined && e.ctimeNs >= since);
 }
 
 /** Both filters, or either, or none. */
