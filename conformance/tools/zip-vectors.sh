@@ -20,6 +20,13 @@ touch -d @1600000000 "$W/t/a.txt" "$W/t/sub/run.sh" "$W/t/naïve.txt" "$W/t/sub"
 touch -h -d @1600000000 "$W/t/link"
 (cd "$W" && TZ=UTC zip -q -X -y -r infozip-X.zip t && TZ=UTC zip -q -y -r infozip.zip t && bsdtar --format=zip -cf bsdtar.zip t && 7z a -snl -bd -bso0 7zip.zip t)
 for n in infozip-X infozip bsdtar 7zip; do cp "$W/$n.zip" "$V/y_$n.zip"; done
+# UT times with bit 31 set (zip-profile §3.2): after 2038 (DOS date 2040, 2100) and before 1970
+# (DOS date clamped to 1980), as Info-ZIP zip writes both.
+mkdir -p "$W/y/t"
+printf a > "$W/y/t/y2100"; printf b > "$W/y/t/y2040"; printf c > "$W/y/t/y1960"
+touch -d '2100-01-01 00:00Z' "$W/y/t/y2100"; touch -d '2040-06-01 12:00Z' "$W/y/t/y2040"; touch -d '1960-06-01 00:00Z' "$W/y/t/y1960"
+touch -d @1600000000 "$W/y/t"
+(cd "$W/y" && TZ=UTC zip -q -r "$OLDPWD/$V/y_infozip-ut-bit31.zip" t)
 # Two archives concatenated: the end records name the second (zip-profile §6.1 item 4).
 cat "$V/y_infozip-X.zip" "$V/y_infozip.zip" > "$V/y_zip-appended.zip"
 python3 - <<'PY'

@@ -58,6 +58,20 @@ export function externalAttr(entry: Entry): number {
 
 // ---- reading ----
 
+const U32_SECONDS = 2n ** 32n * 1_000_000_000n;
+
+/**
+ * How to read UT times (32 bits) with bit 31 set (read signed: before 1970), given the header's
+ * DOS date (zip-profile §3.2). Info-ZIP zip 3.0 and bsdtar write a time after 2038-01-19 so, and
+ * a time before 1970 the same way: the DOS date tells them apart, as it holds 1980 to 2107 and is
+ * clamped to 1980 below. From 2038 on, the value is unsigned (2038 to 2106), as unzip, bsdtar
+ * and 7-Zip read it; a file of 2100 was restored as of 1963.
+ */
+function utBeyond2038(dosDate: number): (ns: bigint) => bigint {
+  const late = (dosDate >> 9) + 1980 >= 2038;
+  return (ns) => (late && ns < 0n ? ns + U32_SECONDS : ns);
+}
+
 /** What the extra fields of one header say, before it is merged into an entry. */
 export interface ParsedExtras {
   zip64?: Buffer;
@@ -196,8 +210,9 @@ export function buildEntry(h: HeaderFacts, x: ParsedExtras): { entry: Entry; fac
   }
   if (x.uid !== undefined) entry.uid = x.uid;
   if (x.gid !== undefined) entry.gid = x.gid;
-  entry.mtimeNs = x.mtime ?? fromDos(h.dosTime, h.dosDate);
-  if (x.atime !== undefined) entry.atimeNs = x.atime;
+  const ut = x.timeRank === 2 ? utBeyond2038(h.dosDate) : (t: bigint) => t;
+  entry.mtimeNs = x.mtime !== undefined ? ut(x.mtime) : fromDos(h.dosTime, h.dosDate);
+  if (x.atime !== undefined) entry.atimeNs = ut(x.atime);
   entry.size = h.usize;
 
   const facts = applyPx(entry, x.px);
