@@ -39,6 +39,18 @@ function writesToStdout(args: string[]): { sizes: number[]; out: string } {
 }
 
 describe('list output', () => {
+  it('-v shows a link target escaped as names are: a newline cannot split the line, a byte that is not UTF-8 is kept', () => {
+    const dir = join(work, 'targets');
+    mkdirSync(dir);
+    spawnSync('bash', ['-c', `ln -s "$(printf 'nl\\nfake line')" nl && ln -s "$(printf 'bad\\xffsym')" bad`], { cwd: dir });
+    const a = join(work, 'targets.tar');
+    expect(portarc(['create', '-f', a, '-C', dir, '.']).status).toBe(0);
+    const lines = portarc(['list', '-v', '-f', a]).stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines.find((l) => l.includes('./nl'))).toMatch(/ \.\/nl -> nl\\x0afake line$/);
+    expect(lines.find((l) => l.includes('./bad'))).toMatch(/ \.\/bad -> bad\\xffsym$/);
+  });
+
   it('goes out in writes of many lines, every line there', () => {
     const { sizes, out } = writesToStdout(['list', '-f', archive]);
     const lines = out.split('\n').filter(Boolean);

@@ -2,7 +2,7 @@
 
 import { isUtf8 } from 'node:buffer';
 import { effectiveMode, formatAclText } from '../model/acl.js';
-import type { Entry } from '../model/entry.js';
+import { displayName, type Entry } from '../model/entry.js';
 
 const TYPE_CHAR: Record<Entry['type'], string> = {
   file: '-',
@@ -32,7 +32,8 @@ function isoTime(ns: bigint): string {
 export function lsLine(e: Entry): string {
   const owner = `${e.uname || e.uid}/${e.gname || e.gid}`;
   const size = e.type === 'chardev' || e.type === 'blockdev' ? `${e.devMajor},${e.devMinor}` : String(e.size);
-  const link = e.linkTarget ? (e.type === 'symlink' ? ' -> ' : ' link to ') + e.linkTarget.toString('utf8') : '';
+  // Escaped as names are: a newline in a target would split the line, a byte that is not UTF-8 be lost.
+  const link = e.linkTarget ? (e.type === 'symlink' ? ' -> ' : ' link to ') + displayName(e.linkTarget) : '';
   const extras = e.xattrs.size || e.selinux || e.aclAccess ? '+' : ' ';
   return `${modeString(e)}${extras} ${owner.padEnd(17)} ${size.padStart(10)} ${isoTime(e.mtimeNs)} ${e.name}${link}`;
 }
