@@ -255,7 +255,7 @@ export class Restorer {
     this.sys = opts.sys ?? loadSys();
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.platform = opts.platform ?? hostPlatform();
-    if (opts.foldNames ?? (this.platform.folds === 'always' || foldsNames(this.root))) this.folded = new Map();
+    if (opts.foldNames ?? (this.platform.folds === 'always' || foldsNames(this.root, this.sys))) this.folded = new Map();
     this.isRoot = process.getuid?.() === 0;
     this.rules = opts.pathRules ?? this.platform.pathRules;
     this.paths = new DeepPaths(this.root, this.platform.dirAlias);
@@ -1238,11 +1238,16 @@ export class Restorer {
   }
 }
 
-/** Does the filesystem at `root` fold case or Unicode normalisation? Probed with a scratch file. */
-function foldsNames(root: Buffer): boolean {
+/**
+ * Does the filesystem at `root` fold case or Unicode normalisation? Probed with a scratch file;
+ * then `root` gets its times back (its mtime is not the extraction's to change: -k, a selection,
+ * an archive without an entry for it). Its ctime moves, as any look inside by writing would.
+ */
+function foldsNames(root: Buffer, sys: Sys): boolean {
   const base = `.portarc-probe-${process.pid}-`;
   const made = Buffer.concat([root, Buffer.from(`/${base}a\u00e9`)]);
   const variants = [`${base}A\u00e9`, `${base}ae\u0301`].map((n) => Buffer.concat([root, Buffer.from('/' + n)]));
+  const before = lstatSync(root, { bigint: true, throwIfNoEntry: false });
   try {
     writeFileSync(made, '', { flag: 'wx' });
   } catch {
@@ -1252,6 +1257,11 @@ function foldsNames(root: Buffer): boolean {
     return variants.some((v) => existsSync(v));
   } finally {
     rmSync(made, { force: true });
+    try {
+      if (before) sys.setTimes(root, before.atimeNs, before.mtimeNs);
+    } catch {
+      // Times that cannot be set back (not the owner): the probe's mark stays, as GNU tar's files would.
+    }
   }
 }
 
