@@ -25,6 +25,7 @@ import { entryJson, lsLine } from './format.js';
 import type { Progress } from '../api/progress.js';
 import { ProgressBar } from './progress.js';
 import { allOf, excludeOf, existingMode, namesOf, newerArg, newerFilter, withExcludeFlags, withFilesFromFlags, withWildcardsFlag, type SelectionFlags } from './selection.js';
+import { parseDate } from './dates.js';
 import { toStdout } from './to-stdout.js';
 import { archiveInfo } from './info.js';
 import { helpAfter } from './help.js';
@@ -99,11 +100,9 @@ function zipHardlinksArg(value: string): 'copy' | 'link-only' {
 
 /** --mtime: `@SECONDS` (as GNU tar takes it) or a date Date.parse reads (ISO 8601), as nanoseconds. */
 function mtimeArg(value: string): bigint {
-  const at = /^@(-?\d+)$/.exec(value.trim());
-  if (at) return BigInt(at[1]!) * 1_000_000_000n;
-  const ms = /^\d{4}-\d\d-\d\d/.test(value.trim()) ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) throw new InvalidArgumentError(`"${value}" is not a time: use @SECONDS since 1970 or an ISO 8601 date (2024-01-31T12:00:00Z)`);
-  return BigInt(ms) * 1_000_000n;
+  const ns = parseDate(value);
+  if (ns === undefined) throw new InvalidArgumentError(`"${value}" is not a time: use @SECONDS[.FRACTION] since 1970 or an ISO 8601 date (2024-01-31, 2024-01-31T12:00:00[.NNN], local time unless Z or +HH:MM follows)`);
+  return ns;
 }
 
 /** "N%" or "N": a percentage in (0, 100]. */
@@ -357,11 +356,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('-v, --verbose', 'list entries as they are written (on stderr)')
     .option('--recovery <N%>', 'also write PAR2 recovery data ARCHIVE.par2 + ARCHIVE.vol*.par2 able to rebuild about N% of the archive (spec/recovery.md)', percentArg)
     .option('--embed-recovery', 'with --recovery: put the recovery data inside the archive file, after the archive, where other tools do not see it (spec/recovery.md §10)')
-    .option('--newer <date>', 'archive only what changed (data or status) at or after DATE (YYYY-MM-DD[THH:MM[:SS]][Z], or a file whose mtime is used); directories always', newerArg)
+    .option('--newer <date>', 'archive only what changed (data or status) at or after DATE (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM], local time without a zone; @SECONDS; or a file whose mtime is used); directories always', newerArg)
     .option('--one-file-system', 'do not descend into directories on other filesystems (the mount point itself is archived)')
     .option('--no-fsync', 'do not fsync the archive before it gets its name: for scratch archives and measurements, NOT crash-safe')
     .option('--deterministic', 'the same tree gives the same bytes from any directory at any time: no atime/ctime, no user/group names, mtimes clamped to SOURCE_DATE_EPOCH when set (spec §8.7)')
-    .option('--mtime <date>', 'set every mtime to DATE (@SECONDS or an ISO 8601 date)', mtimeArg)
+    .option('--mtime <date>', 'set every mtime to DATE (@SECONDS[.FRACTION], or an ISO 8601 date or time: local time unless Z or +HH:MM follows, as GNU tar)', mtimeArg)
     .option('--json', 'one JSON document on stdout: what was written (docs/cli-json.md)')
     .argument('[path...]', 'files and directories to archive');
   withProgressFlags(withFilesFromFlags(withExcludeFlags(withWriteFlags(program.commands.at(-1)!)), 'the paths to archive')).action(async (args: string[], o: CompressFlags & SelectionFlags & ProgressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean; recovery?: number; embedRecovery?: boolean; newer?: bigint; oneFileSystem?: boolean; fsync: boolean; json?: boolean; deterministic?: boolean; mtime?: bigint }) => {

@@ -8,6 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { Entry } from '../model/entry.js';
 import { ioError, UsageError } from '../model/errors.js';
 import { excludeFilter } from '../api/patterns.js';
+import { parseDate } from './dates.js';
 
 export interface SelectionFlags {
   exclude?: string[];
@@ -79,8 +80,9 @@ export function excludeOf(o: SelectionFlags): ((e: Pick<Entry, 'path'>) => boole
 }
 
 /**
- * --newer DATE: an ISO 8601 date or time ("2024-05-01", "2024-05-01T12:00:00Z"), or, as GNU tar
- * does for a value starting with "/" or ".", the modification time of that file. Nanoseconds.
+ * --newer DATE: an ISO 8601 date or time ("2024-05-01", "2024-05-01T12:00:00Z"; local time without
+ * a zone, as GNU tar), @SECONDS, or, as GNU tar does for a value starting with "/" or ".", the
+ * modification time of that file. Nanoseconds.
  */
 export function newerArg(value: string): bigint {
   if (value.startsWith('/') || value.startsWith('.')) {
@@ -90,9 +92,9 @@ export function newerArg(value: string): bigint {
       throw new InvalidArgumentError(`cannot stat "${value}": ${(err as Error).message}`);
     }
   }
-  const ms = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) ? Date.parse(value.replace(' ', 'T')) : NaN;
-  if (Number.isNaN(ms)) throw new InvalidArgumentError(`"${value}" is not a date: use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM], or a file name starting with "/" or "."`);
-  return BigInt(ms) * 1_000_000n;
+  const ns = parseDate(value);
+  if (ns === undefined) throw new InvalidArgumentError(`"${value}" is not a date: use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM] (local time without a zone), @SECONDS, or a file name starting with "/" or "."`);
+  return ns;
 }
 
 /**
