@@ -507,7 +507,7 @@ describe('destinations and inputs that fail', () => {
     try {
       const r = portarc(['extract', '-f', join(dir, 'f.tar'), '-C', mnt]);
       expect(r.status).toBe(2);
-      expectOneLineError(r.stderr, /f\.tar, entry "d\/big": cannot write into .*: no space left on device \(ENOSPC\)/);
+      expectOneLineError(r.stderr, /f\.tar, entry "d\/big": cannot write into .*: no space left on device \(ENOSPC\); the extraction stopped: this entry and the ones after it were not extracted/);
       expect(listing(mnt)).toEqual({ 'd/': '', 'd/s1': 'small1', 'd/s2': 'small2' });
       expect(leftovers(mnt)).toEqual([]);
       // The library says the same with a typed error.
@@ -541,7 +541,7 @@ t.close()`]);
       expect(r.stderr.split('\n').filter(Boolean)).toEqual([
         'portarc: not restored: d/a: entry: not extracted: cannot open: no space left on device (ENOSPC)',
         'portarc: not restored: d/b: entry: not extracted: cannot open: no space left on device (ENOSPC)',
-        expect.stringMatching(/^portarc: error: .*ino\.tar, entry "d\/c": cannot write into .*: no space left on device \(ENOSPC\)$/),
+        expect.stringMatching(/^portarc: error: .*ino\.tar, entry "d\/c": cannot write into .*: no space left on device \(ENOSPC\); the extraction stopped: this entry and the ones after it were not extracted$/),
       ]);
       // d is finished: its mode and mtime, not the 0700 it was made with.
       const st = statSync(join(mnt, 'd'));

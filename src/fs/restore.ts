@@ -623,7 +623,9 @@ export class Restorer {
     // Ending after a failure (finishAfterFailure), what was still pending is each its own loss.
     if (!this.ending) {
       if (err instanceof ArchiveError || err instanceof IoError) throw err;
-      if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}`, { entry: entry.name, cause: err });
+      // The disk is full or gone: every later entry would fail the same way. Said, so that no one
+      // takes the entries after this one for restored.
+      if (isStorageFailure(err)) throw new IoError(`cannot write into ${this.root.toString()}: ${describeErrno(err)}; the extraction stopped: this entry and the ones after it were not extracted`, { entry: entry.name, cause: err });
     } else if (err instanceof PortarcError) {
       this.lose(entry, 'entry', `not extracted: ${err.reason}`);
       return;
