@@ -4,7 +4,7 @@
 // with the same PATHs compares clean. A link to a target whose content was damaged (not put in
 // place) is not made: it would join whatever file held that name before.
 import { describe, expect, it } from 'vitest';
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { portarc } from './helpers/cli.js';
 import { isRoot, sh, tempDir } from './helpers/tree.js';
@@ -95,5 +95,31 @@ describe('a hardlink to a member that was not extracted', () => {
     expect(readFileSync(join(out, 'src/c'), 'utf8')).toBe('OLD\n');
     expect(() => lstatSync(join(out, 'src/d/a'))).toThrow(/ENOENT/);
     expect(() => lstatSync(join(out, 'src/e'))).toThrow(/ENOENT/);
+  });
+});
+
+describe('a hardlink whose target is not there', () => {
+  it('fails, named, without making directories for the target (an absolute target, a symlink left out)', () => {
+    const dir = tempDir('hl-missing');
+    const a = join(dir, 'abs.tar');
+    sh(`python3 -c "
+import tarfile
+with tarfile.open('${a}', 'w', format=tarfile.PAX_FORMAT) as t:
+    i = tarfile.TarInfo('l1'); i.type = tarfile.LNKTYPE; i.linkname = '/nowhere/deep/outside'; t.addfile(i)
+"`);
+    const out = join(dir, 'x');
+    const r = portarc(['extract', '-f', a, '-C', out]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/not restored: l1: entry: not extracted: cannot hard link to "\/nowhere\/deep\/outside": no such file or directory \(ENOENT\)/);
+    expect(readdirSync(out)).toEqual([]); // it left out/nowhere/deep behind
+    // A symlink left out by --exclude: its links say so (they said ENOENT).
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    sh('ln -s target sl && ln sl sl2', src);
+    const b = join(dir, 'b.tar');
+    expect(portarc(['create', '-f', b, '-C', dir, 'src']).status).toBe(0);
+    const e = portarc(['extract', '-f', b, '-C', join(dir, 'y'), '--exclude', 'src/sl']);
+    expect(e.status).toBe(2);
+    expect(e.stderr).toContain('not restored: src/sl2: entry: not extracted: hardlink to "src/sl", which the filter left out');
   });
 });

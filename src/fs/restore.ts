@@ -342,7 +342,7 @@ export class Restorer {
    * as tar does (0755 less the umask). A symlink or a file on the way is refused: nothing is ever
    * written through a link, whether the archive planted it or it was there before.
    */
-  private ensureParents(parts: Buffer[]): string {
+  private ensureParents(parts: Buffer[], make = true): string {
     let key = '';
     for (let n = 1; n < parts.length; n++) {
       // keyOf(parts.slice(0, n)), one component at a time (per file and per level, it was garbage).
@@ -352,6 +352,7 @@ export class Restorer {
       const abs = this.abs(parts.slice(0, n));
       let st = lstatSync(abs, { throwIfNoEntry: false });
       if (!st) {
+        if (!make) return key; // checked only (a hardlink's target): what is missing stays missing
         mkdirIfMissing(abs, 0o755);
         st = lstatSync(abs);
       }
@@ -459,12 +460,14 @@ export class Restorer {
           const targetParts = entry.linkTarget && this.place(entry.linkTarget, entry);
           if (!targetParts) return this.notExtracted(entry);
           await this.flushRenames(); // the target may still be under its temporary name
+          // Its directories are checked (no symlink on the way), never made: a target that is not
+          // there fails the link, without leaving directories for it behind.
+          this.ensureParents(targetParts, false);
           if (this.notMade.has(keyOf(targetParts))) {
             // Linked, it would join the file the name held before (or fail without saying why).
             this.lose(entry, 'entry', `not extracted: hardlink to "${displayName(entry.linkTarget!)}", which was not extracted`);
             return this.notExtracted(entry);
           }
-          this.ensureParents(targetParts);
           this.makeName(abs, (at) => {
             try {
               linkRetrying(this.abs(targetParts), at);
