@@ -58,7 +58,7 @@ export interface Mismatch {
 }
 
 /** What a member read from a header found inside its own header range, its first headers skipped as damaged, is reported with. */
-export const OWN_HEADER_LOST = 'its first headers were damaged and skipped, and it was read from the ustar header after them: what they said of it (pax records: times, long name, owner names, xattrs, ACLs) is lost';
+export const OWN_HEADER_LOST = 'its first headers were damaged and skipped: only its ustar header was left, without what they said of it (pax records: times, long name, owner names, xattrs, ACLs), so it does not get its name';
 
 /** What a member whose header range digest differs from the manifest's is reported with. */
 export function headerMismatch(got: string, want: string): string {
