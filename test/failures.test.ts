@@ -347,6 +347,15 @@ describe('messages: one line, the right code, never a stack trace', () => {
     expect(lines[0]).toBe('portarc: internal error: Cannot read properties of undefined (please report; PORTARC_DEBUG=1 shows the stack)\n');
     expect(lines[1]).toMatch(/^portarc: error: bad limit "nope"/);
   });
+
+  it('an entry name longer than a path can be is cut in the message line, kept whole in details', async () => {
+    // A damaged zip read from its local headers can take 64 KiB of garbage for a name.
+    const { ArchiveError } = await import('../src/model/errors.js');
+    const e = new ArchiveError('local header damaged', { archive: 'a.zip', entry: 'x'.repeat(70_000), offset: 5 });
+    expect(e.message).toBe(`a.zip, entry "${'x'.repeat(4096)}... (70000 characters)", offset 5: local header damaged`);
+    expect(e.details.entry).toHaveLength(70_000);
+    expect(new ArchiveError('bad', { entry: 'y'.repeat(4096) }).message).toBe(`entry "${'y'.repeat(4096)}": bad`);
+  });
 });
 
 function parseLimitError(): unknown {

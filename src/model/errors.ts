@@ -58,11 +58,19 @@ export class PortarcError extends Error {
   private describe(): string {
     const where: string[] = [];
     if (this.archive !== undefined) where.push(this.archive);
-    if (this.details.entry !== undefined) where.push(`entry "${this.details.entry}"`);
+    if (this.details.entry !== undefined) where.push(`entry "${shownName(this.details.entry)}"`);
     if (this.details.offset !== undefined) where.push(`offset ${this.details.offset}`);
     if (this.details.path !== undefined && this.details.entry === undefined && this.details.path !== this.archive) where.push(this.details.path);
     return where.length ? `${where.join(', ')}: ${this.reason}` : this.reason;
   }
+}
+
+/** Longer than a path can be here (PATH_MAX): what a damaged zip's garbage "name" of up to 64 KiB is. */
+const SHOWN_NAME = 4096;
+
+/** An entry name for a message line, cut past SHOWN_NAME characters (`details.entry` keeps it whole). */
+function shownName(name: string): string {
+  return name.length > SHOWN_NAME ? `${name.slice(0, SHOWN_NAME)}... (${name.length} characters)` : name;
 }
 
 /** A malformed or truncated archive (and the base of the other archive-content errors). */
