@@ -158,6 +158,8 @@ describe('verify -C: each single change is found and named', () => {
     ['the default ACL', `setfacl -d -n -m u:1234:rwx acl-dir`, [{ path: 'acl-dir', property: 'default-acl', archive: 'user::rwx,user:1234:r-x,group::r-x,mask::r-x,other::---', disk: 'user::rwx,user:1234:rwx,group::r-x,mask::r-x,other::---' }]],
     ['a missing file', `rm d/hello.txt && ${dirTime}`, [{ path: 'd/hello.txt', property: 'missing', archive: 'file', disk: 'none' }]],
     ['an extra file', `: > d/new && ${dirTime}`, [{ path: 'd/new', property: 'extra', archive: 'none', disk: 'file' }]],
+    // A restore's temporary file left by a killed extraction (pid 2^22 + 1: above Linux's pid_max, never running).
+    ['a temporary file left by a killed extraction', `: > d/.portarc-4194305-7.tmp && ${dirTime}`, [{ path: 'd/.portarc-4194305-7.tmp', property: 'extra', archive: 'none', disk: 'file (a temporary file left by an extraction that was stopped: process 4194305 is not running; remove it)' }]],
     ['an extra file in an empty directory', `: > empty-dir/new && touch -h -r ../src/empty-dir empty-dir`, [{ path: 'empty-dir/new', property: 'extra', archive: 'none', disk: 'file' }]],
     ['a file replaced by a directory', `rm d/empty && mkdir d/empty && ${dirTime}`, [{ path: 'd/empty', property: 'type', archive: 'file', disk: 'directory' }]],
     ['a fifo replaced by a file', `rm d/fifo && : > d/fifo && ${dirTime}`, [{ path: 'd/fifo', property: 'type', archive: 'fifo', disk: 'file' }]],

@@ -51,6 +51,25 @@ export interface TreeDifference {
 }
 
 /** One line: `PATH: PROPERTY: archive A, disk B`. */
+/**
+ * What an extra name is when it is a restore's temporary file (`.portarc-PID-N.tmp`, restore.ts):
+ * left by an extraction that was killed (its process is gone: safe to remove), or one still running.
+ */
+function leftTemporary(name: string): string {
+  const m = /^\.portarc-(\d+)-\d+\.tmp$/.exec(name);
+  if (!m) return '';
+  const pid = Number(m[1]);
+  let running = true;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    running = (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return running
+    ? ` (a temporary file of an extraction still running, process ${pid})`
+    : ` (a temporary file left by an extraction that was stopped: process ${pid} is not running; remove it)`;
+}
+
 export function describeDifference(d: TreeDifference): string {
   return `${d.path}: ${d.property}${d.name === undefined ? '' : ` ${d.name}`}: archive ${d.archive}, disk ${d.disk}`;
 }
@@ -445,7 +464,7 @@ export class TreeComparer {
         if (!holds) continue;
         const cst = quietLstat(Buffer.concat([abs, SLASH, name]));
         const type = cst ? (kindOfMode(cst.mode) ?? 'unknown') : 'none';
-        this.differences.push({ path: show(child), property: 'extra', archive: 'none', disk: type });
+        this.differences.push({ path: show(child), property: 'extra', archive: 'none', disk: type + leftTemporary(member) });
       }
       stack.push(...below.reverse());
     }
