@@ -69,6 +69,11 @@ write_tar("vectors/1.0/y_acl-no-mask.tar", [
     member("a", type=D, mode=0o750, pax={"SCHILY.acl.access": "user::rwx,user:1000:r-x,group::r-x,other::---", "SCHILY.acl.default": "user::rwx,group:1001:rwx,group::r-x,other::---"}),
     member("a/f.txt", b"acl without mask\n", mode=0o640, pax={"SCHILY.acl.access": "user::rw-\nuser:1000:rw-\ngroup::r--\nother::---\n"}),
 ])
+# Named ACL entries without ids (GNU tar --acls writes names only), mixed with ids: sorted by id,
+# an entry without one as id 0, ties in the order read (spec §5.4.1).
+write_tar("vectors/1.0/y_acl-names-without-ids.tar", [
+    member("n.txt", b"acl order\n", mode=0o640, pax={"SCHILY.acl.access": "user::rw-,user:9:r--,user:zed:r--,user:3:r--,user:bob:r--:1,group::r--,group:staff:r--,group:7:r--,mask::r--,other::---"}),
+])
 # Times past what an int64 of nanoseconds holds (1677-09-21 to 2262-04-11), with nine decimals and
 # a negative fraction (-11676096000.75 s: 0.75 s before 1600-01-01): the ustar field says T0, the
 # pax mtime wins (§4.3.3).
