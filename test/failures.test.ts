@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { create, extract, list, makeEntry, openArchive, PortarcError, type Entry } from '../src/api/index.js';
 import { reportError } from '../src/cli/main.js';
 import { parseLimit } from '../src/model/limits.js';
+import { partialName } from '../src/io/sink.js';
 import { BIN, portarc } from './helpers/cli.js';
 import { isRoot, listing, partialsOf, tempDir } from './helpers/tree.js';
 
@@ -189,15 +190,29 @@ describe('the archive name decides how it is written (never replaced unless a re
   });
 
   it('a symlink planted at the name of the partial file is not written through', async () => {
-    // The library in this process: its partial file is NAME.PID.partial (then NAME.PID-1.partial).
+    // The library in this process: its partial file is NAME.HOST.PID.partial (then ...PID-1.partial).
     const dir = tempDir('partial-link');
-    const planted = join(dir, `x.tar.${process.pid}.partial`);
+    const planted = partialName(join(dir, 'x.tar'));
     symlinkSync(join(dir, 'victim'), planted);
     await create(['src/sub'], join(dir, 'x.tar'), { cwd: work });
     expect(existsSync(join(dir, 'victim'))).toBe(false);
     expect(lstatSync(planted).isSymbolicLink()).toBe(true);
     expect(gnuTarCount(join(dir, 'x.tar'))).toBeGreaterThan(0);
     expect(partialsOf(join(dir, 'x.tar'))).toEqual([planted]);
+  });
+
+  it('a partial file a killed create left on this host is removed by the next create of that name; a running one\'s is not', () => {
+    const dir = tempDir('stale-partial');
+    const a = join(dir, 's.tar');
+    // Process ids above Linux's pid_max (2^22) never run; this process does.
+    const dead = partialName(a).replace(`.${process.pid}.partial`, '.4194305.partial');
+    const dead2 = partialName(a).replace(`.${process.pid}.partial`, '.4194306-2.partial');
+    const live = partialName(a);
+    const otherHost = join(dir, `s.tar.elsewhere.4194305.partial`);
+    for (const f of [dead, dead2, live, otherHost]) writeFileSync(f, 'half an archive');
+    const r = portarc(['create', '-f', a, '-C', work, 'src/sub']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(partialsOf(a).sort()).toEqual([live, otherHost].sort());
   });
 
   it('two creates of one archive name at once each write their own partial file: the archive published is whole', async () => {

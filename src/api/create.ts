@@ -269,7 +269,7 @@ export async function writeEntries(entries: (CreateInput | AsyncIterable<Scanned
 }
 
 /**
- * Write an archive. `dest` is a file path (written as `dest.PID.partial`, fsynced, then renamed),
+ * Write an archive. `dest` is a file path (written as `dest.HOST.PID.partial`, fsynced, then renamed),
  * "-" for stdout, or any Writable (left open for the caller to end). A `.zip` name, or
  * `format: 'zip'`, makes a zip; otherwise a tar, compressed as the name or options say.
  */

@@ -1,11 +1,12 @@
-// Archive output: a file written as NAME.PID.partial, fsynced and renamed on success, or any Writable.
+// Archive output: a file written as NAME.HOST.PID.partial, fsynced and renamed on success, or any Writable.
 // A device, FIFO or socket given as the archive name is written directly, and a symlink is
 // followed to its target: neither is ever replaced. Spec: spec/portarc-1.md §8.4 (destinations).
 // Backpressure is honoured, so memory stays flat however fast the producer is.
 
 import { constants, createWriteStream } from 'node:fs';
-import { lstat, open, readlink, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { lstat, open, readdir, readlink, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { IoError, ioError, UsageError } from '../model/errors.js';
 import type { Sink } from '../tar/writer.js';
@@ -91,7 +92,7 @@ export function writableSink(stream: Writable, onClose?: () => Promise<void>, on
 
 /**
  * Open the archive file to write. A regular file, or a name that does not exist yet, is written as
- * `path.PID.partial` (openPartial) and renamed onto `path` by close(). A symlink is followed: the `.partial` goes
+ * `path.HOST.PID.partial` (openPartial) and renamed onto `path` by close(). A symlink is followed: the `.partial` goes
  * beside its target and replaces the target, never the link. A device, FIFO or socket (and
  * /dev/stdout, /dev/fd/N, /proc/.../fd/N whatever they lead to) is written directly: nothing to
  * rename, and close() fsyncs only what can be fsynced.
@@ -128,15 +129,25 @@ export async function fileSink(path: string, opts: { fsync?: boolean; beforePubl
   return Object.assign(sink, { identity: { dev: identity.dev, ino: identity.ino } });
 }
 
+/** This host's name as a partial file's name holds it (letters, digits and `-`). */
+const HOST = hostname().replace(/[^A-Za-z0-9-]/g, '').slice(0, 40) || 'host';
+
+/** The n-th name a partial file of `target` may have in this process: `NAME.HOST.PID[-N].partial`. */
+export function partialName(target: string, n = 0): string {
+  return `${target}.${HOST}.${process.pid}${n ? `-${n}` : ''}.partial`;
+}
+
 /**
- * A new file beside `target` to write the archive into: `NAME.PID.partial` (then `NAME.PID-N.partial`),
- * made with O_EXCL. Its own name per run: two runs writing the same archive name once shared one
- * `NAME.partial`, and the first published a file the second was still writing into (exit 0, a
- * damaged archive). O_EXCL with O_NOFOLLOW: a symlink planted there is never written through.
+ * A new file beside `target` to write the archive into (partialName), made with O_EXCL. Its own
+ * name per run: two runs writing the same archive name once shared one `NAME.partial`, and the
+ * first published a file the second was still writing into (exit 0, a damaged archive). O_EXCL
+ * with O_NOFOLLOW: a symlink planted there is never written through. What a killed run of this
+ * host left (its process is gone) is removed first, as the shared name was overwritten.
  */
 async function openPartial(target: string, path: string): Promise<{ fh: FileHandle; partial: string }> {
+  await removeStale(target);
   for (let n = 0; ; n++) {
-    const partial = `${target}.${process.pid}${n ? `-${n}` : ''}.partial`;
+    const partial = partialName(target, n);
     try {
       const fh = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
       return { fh, partial };
@@ -145,6 +156,31 @@ async function openPartial(target: string, path: string): Promise<{ fh: FileHand
       if ((e as NodeJS.ErrnoException).code === 'EEXIST' && n < 100) continue;
       throw ioError(e, `cannot create ${partial}`, path);
     }
+  }
+}
+
+/**
+ * Remove the partial files of `target` left on this host by runs that were killed: their process
+ * is not running. Another host's (a shared filesystem) and a running one's are left alone.
+ */
+async function removeStale(target: string): Promise<void> {
+  const prefix = `${basename(target)}.${HOST}.`;
+  const names = await readdir(dirname(target)).catch(() => [] as string[]);
+  for (const n of names) {
+    if (!n.startsWith(prefix) || !n.endsWith('.partial')) continue;
+    const m = /^(\d+)(?:-\d+)?$/.exec(n.slice(prefix.length, -'.partial'.length));
+    if (!m || running(Number(m[1]))) continue;
+    await rm(join(dirname(target), n), { force: true }).catch(() => undefined);
+  }
+}
+
+/** Whether a process of this id runs here (one of another user's answers EPERM: it runs). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
