@@ -226,3 +226,27 @@ print(oct(a.st_mode & 0o777), b.st_mtime_ns)
     expect(got.trim()).toBe(`0o600 ${10n ** 18n}`);
   });
 });
+
+describe('a tree thousands of levels deep', () => {
+  it('is archived whole: the walk keeps a stack of its own (2,000 levels overflowed the call stack: a crash)', () => {
+    const dir = tempDir('deep-levels');
+    const r0 = spawnSync('python3', ['-c', `
+import os
+fd = os.open('.', os.O_RDONLY)
+os.mkdir('levels', dir_fd=fd); cur = os.open('levels', os.O_RDONLY, dir_fd=fd)
+for i in range(2500):
+    os.mkdir('d', dir_fd=cur); n = os.open('d', os.O_RDONLY, dir_fd=cur); os.close(cur); cur = n
+f = os.open('leaf', os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=cur); os.write(f, b'leaf'); os.close(f)
+`], { cwd: dir, encoding: 'utf8' });
+    expect(r0.status, r0.stderr).toBe(0);
+    const r = portarc(['create', '-f', join(dir, 'levels.tar'), '-C', dir, 'levels']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    // GNU tar reads every member, the leaf last, under its 5,000-byte name.
+    const names = spawnSync('tar', ['-tf', join(dir, 'levels.tar')], { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout.split('\n').filter((n) => n.startsWith('levels'));
+    expect(names).toHaveLength(2502);
+    expect(names.at(-1)).toBe(['levels', ...Array<string>(2500).fill('d'), 'leaf'].join('/'));
+    // rm -rf, not Node's rmSync: its recursion overflows the stack on this tree.
+    spawnSync('rm', ['-rf', dir]);
+  }, 60_000);
+});

@@ -91,6 +91,19 @@ with tarfile.open("a.tar", "w", format=tarfile.PAX_FORMAT) as t:
   execFileSync('rm', ['-rf', dir]);
 }, 240_000);
 
+heavy('creates an archive of a directory of 200,000 names under 100 MiB RSS (the walk held ~850 bytes a name: 233 MiB)', () => {
+  const dir = tempDir('mem-flat');
+  execFileSync('python3', ['-c', `
+import os
+os.makedirs("src/flat")
+for i in range(200000): open(f"src/flat/f{i:07d}", "w").close()
+`], { cwd: dir });
+  const kib = peakKib(`node ${RSS} create --no-fsync -f a.tar -C src flat`, dir);
+  expect(kib).toBeLessThan(LIMIT_KIB);
+  expect(execFileSync('bash', ['-c', 'tar -tf a.tar | grep -c "^flat/f"'], { cwd: dir, encoding: 'utf8' })).toBe('200000\n');
+  execFileSync('rm', ['-rf', dir]);
+}, 240_000);
+
 heavy('extracts a 1 GiB file from a zstd archive under 100 MiB RSS', () => {
   const dir = tempDir('mem-zstd');
   execFileSync('bash', ['-c', `mkdir src && truncate -s 1G src/big && for off in 0 536870912 1073741000; do printf "portarc $off" | dd of=src/big bs=1 seek=$off conv=notrunc status=none; done && tar -cf - -C src big | zstd -q -3 -T2 > a.tar.zst`], { cwd: dir });

@@ -6,7 +6,7 @@
 
 // Small syscalls (lstat, readdir, readlink, reading a small file) are made synchronously: the
 // promise API's thread-pool round trip per call dominated the time for many small files.
-import { closeSync, constants as fsConstants, createReadStream, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants as fsConstants, createReadStream, fstatSync, lstatSync, openSync, readSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { isAbsolute, resolve } from 'node:path';
 import { decodeAclXattr } from '../model/acl.js';
@@ -15,6 +15,7 @@ import { EntryError, UsageError, ioError } from '../model/errors.js';
 import { isOwnFile } from '../io/own-files.js';
 import { displayName, makeEntry, type AclEntry, type Entry, type EntryType, type SparseRun } from '../model/entry.js';
 import { DEEP, holdDirectory } from './deep-paths.js';
+import { NameList } from './names.js';
 import { hostPlatform, type Platform } from './platform.js';
 import { F, SCAN_CONTENT, SCAN_FIELDS, SCAN_PACKED, SCAN_STAT, SCAN_XATTRS, loadSys, xattrMap, type PackArgs, type Sys, type XattrMap } from './sys.js';
 import { PackOwner, type PackedRun } from '../tar/pack.js';
@@ -191,9 +192,9 @@ function another(mode: bigint, same: 'file' | 'directory'): string {
  * /proc/self/fd). Its children are then looked at by path: a swap after the listing is a window
  * this does not close (only walking by descriptors would).
  */
-function listSeen(abs: Buffer, st: StatLike, alias: ((fd: number) => Buffer) | undefined): Buffer[] {
+function listSeen(abs: Buffer, st: StatLike, alias: ((fd: number) => Buffer) | undefined): NameList {
   // Windows opens no directory as a file, and has no symlink swap of this kind to guard against.
-  if (WINDOWS) return readdirSync(abs, { encoding: 'buffer' });
+  if (WINDOWS) return NameList.ofDirectory(abs);
   let fd: number;
   try {
     fd = openSync(abs, fsConstants.O_RDONLY | (fsConstants.O_DIRECTORY ?? 0) | NOFOLLOW);
@@ -206,7 +207,7 @@ function listSeen(abs: Buffer, st: StatLike, alias: ((fd: number) => Buffer) | u
   try {
     const now = fstatSync(fd, { bigint: true });
     if (!now.isDirectory() || now.dev !== st.dev || now.ino !== st.ino) throw new Replaced(another(now.mode, 'directory'));
-    return readdirSync(alias ? alias(fd) : abs, { encoding: 'buffer' });
+    return NameList.ofDirectory(alias ? alias(fd) : abs);
   } finally {
     closeSync(fd);
   }
@@ -288,111 +289,159 @@ interface Chunk {
   labels?: Array<Buffer | undefined>;
 }
 
+/**
+ * What the walk goes through: the path arguments, or a directory's children (their names packed,
+ * their paths made a batch at a time: a directory of a million names held two paths each).
+ */
+interface Frame {
+  count: number;
+  /** Item k (k < count). */
+  item(k: number): Item;
+  /** Where the walk is in it. */
+  i: number;
+  /** The directory whose children these are: looked at again once they are done. */
+  dir?: { name: string; st: StatLike; abs: Buffer; anchor: number | undefined };
+}
+
+/**
+ * Walk depth first, a directory before its contents, with a stack of frames rather than a call
+ * per level: a tree 2,000 levels deep overflowed the call stack (a crash with a stack trace).
+ */
 async function* walk(items: Item[], ctx: Ctx): AsyncGenerator<ScannedEntry | PackedRun> {
-  const paths = ctx.batch ? items.map((it) => it.abs) : undefined;
-  const names = ctx.pack ? items.map((it) => it.arch) : undefined;
-  const pack = ctx.pack;
-  for (let i = 0; i < items.length; ) {
-    const batch = ctx.batch && paths ? await nativeChunk(paths, i, ctx, ctx.batch, names) : await jsChunk(items.slice(i, i + BATCH), ctx);
-    const { stats, xattrs, contents, labels } = batch;
-    let next = i + stats.length;
-    for (let k = 0; k < stats.length; k++) {
-      const it = items[i + k]!;
-      const st = stats[k]!;
-      if (st === PACKED) {
-        if (ctx.opts.filter) {
-          const verdict = await filterPacked(ctx, k * SCAN_FIELDS, it.arch, labels?.[k]);
-          if (verdict !== true) {
-            // Left out, or changed by the filter: the run goes on after it, in a new run.
-            if (pack!.run.count) yield takeRun(pack!, ctx.batch!.buf);
-            if (verdict) yield verdict;
-            continue;
+  const stack: Frame[] = [{ count: items.length, item: (k) => items[k]!, i: 0 }];
+  try {
+    while (stack.length) {
+      const frame = stack[stack.length - 1]!;
+      if (frame.i >= frame.count) {
+        stack.pop();
+        const d = frame.dir;
+        if (d) {
+          try {
+            changedWhileRead(ctx, d.name, d.st, d.anchor === undefined ? d.abs : d.anchor);
+          } finally {
+            if (d.anchor !== undefined) closeSync(d.anchor);
           }
         }
-        gather(pack!, ctx.batch!.fields, k * SCAN_FIELDS, it.arch, labels?.[k]);
         continue;
       }
-      // A run gathered so far goes before anything else: the archive keeps the scan's order.
-      if (pack?.run.count) yield takeRun(pack, ctx.batch!.buf);
-      if (st instanceof Error) {
-        if (!removed(st)) throw new EntryError(`cannot stat: ${readFailure(st)}`, { path: displayName(it.arch), cause: st });
-        warn(ctx, `${displayName(it.arch)}: file removed before we read it; not archived`);
-        continue;
-      }
-      if (ctx.opts.exclude && st.dev === ctx.opts.exclude.dev && st.ino === ctx.opts.exclude.ino) continue;
-      if (isOwnFile(st.dev, st.ino)) continue; // a spool of the archive being written (io/own-files.ts)
-      let scanned: ScannedEntry | undefined;
-      try {
-        scanned = await toEntry(it, st, xattrs[k]!, ctx, contents?.[k]);
-      } catch (err) {
-        if (err instanceof Replaced) {
-          warn(ctx, `${displayName(it.arch)}: replaced by ${err.message} while being archived (the file was removed); not archived`);
-          continue;
-        }
-        // The caller's filter/map refusing its result is a usage error, not a read failure.
-        if (!removed(err)) throw err instanceof EntryError || err instanceof UsageError ? err : cannotRead(displayName(it.arch), readFailure(err), err);
-        warn(ctx, `${displayName(it.arch)}: file removed before we read it; not archived`);
-        continue;
-      }
-      if (!scanned) continue;
-      if (ctx.warnings.length) scanned.entry.warnings.unshift(...ctx.warnings.splice(0));
-      pack?.owner.take(scanned.entry);
-      yield scanned;
-      // The consumer did not read the body (it skipped the entry): close the file now.
-      ctx.open?.close();
-      ctx.open = undefined;
-      const dev = it.dev ?? st.dev;
-      if (scanned.entry.type === 'directory' && ctx.opts.oneFileSystem && st.dev !== dev) {
-        // tar's --one-file-system: the mount point itself is archived, not what is mounted there
-        // (asked for, so not a warning).
-        continue;
-      }
-      if (scanned.entry.type === 'directory') {
-        let listed: Buffer[] | Error;
-        try {
-          listed = listSeen(it.abs, st, ctx.platform.dirAlias);
-        } catch (e) {
-          listed = e as Error;
-        }
-        if (listed instanceof Replaced) {
-          warn(ctx, `${scanned.entry.name}: replaced by ${listed.message} while being archived (the directory was removed); contents not archived`);
-          continue;
-        }
-        if (listed instanceof Error) {
-          // A directory whose contents cannot be listed is an entry not archived completely.
-          if (!removed(listed)) throw new EntryError(`cannot read directory: ${readFailure(listed)}`, { path: scanned.entry.name, cause: listed });
-          warn(ctx, `${scanned.entry.name}: directory removed before we read it; contents not archived`);
-          continue;
-        }
-        const names = listed.sort(Buffer.compare);
-        const slash = Buffer.from('/');
-        // Deep enough that a child's path could pass PATH_MAX: the children are named through
-        // this directory's descriptor, held open until its subtree is done.
-        // (Past DEEP a child adds at most 256 bytes: every path stays under Linux's PATH_MAX.)
-        const anchor = it.abs.length > DEEP && ctx.platform.dirAlias ? holdDirectory(it.abs, ctx.platform.dirAlias) : undefined;
-        const base = anchor === undefined ? it.abs : ctx.platform.dirAlias!(anchor);
-        const children = names.map((n) => ({
-          abs: Buffer.concat([base, slash, n]),
-          arch: Buffer.concat([it.arch, slash, ctx.platform.memberName(n)]),
-          dev,
-        }));
-        try {
-          yield* walk(children, ctx);
-          changedWhileRead(ctx, scanned.entry.name, st, anchor === undefined ? it.abs : anchor);
-        } finally {
-          if (anchor !== undefined) closeSync(anchor);
-        }
-        // The batch's later items (scanBatch stops after a directory it stat'ed, not after one
-        // whose lstat it left to this path) were read or packed into the buffer the walk above
-        // refilled: they are scanned again from here.
-        next = i + k + 1;
-        break;
-      }
+      const below = yield* walkChunk(frame, ctx);
+      if (below) stack.push(below);
     }
-    if (pack?.run.count) yield takeRun(pack, ctx.batch!.buf);
-    i = next;
+  } finally {
+    // Stopped early (a failure, or the consumer stopped): the directories still held are let go.
+    for (const f of stack) if (f.dir?.anchor !== undefined) closeSync(f.dir.anchor);
   }
 }
+
+/**
+ * One batch of the frame's items from frame.i on: each yielded (or packed into runs) in order.
+ * Returns the frame of a directory to go into, after which the walk resumes past it.
+ */
+async function* walkChunk(frame: Frame, ctx: Ctx): AsyncGenerator<ScannedEntry | PackedRun, Frame | undefined> {
+  const pack = ctx.pack;
+  const i = frame.i;
+  const items: Item[] = [];
+  for (let k = i; k < frame.count && k < i + BATCH; k++) items.push(frame.item(k));
+  const batch = ctx.batch
+    ? await nativeChunk(items.map((it) => it.abs), 0, ctx, ctx.batch, ctx.pack ? items.map((it) => it.arch) : undefined)
+    : await jsChunk(items, ctx);
+  const { stats, xattrs, contents, labels } = batch;
+  frame.i = i + stats.length;
+  for (let k = 0; k < stats.length; k++) {
+    const it = items[k]!;
+    const st = stats[k]!;
+    if (st === PACKED) {
+      if (ctx.opts.filter) {
+        const verdict = await filterPacked(ctx, k * SCAN_FIELDS, it.arch, labels?.[k]);
+        if (verdict !== true) {
+          // Left out, or changed by the filter: the run goes on after it, in a new run.
+          if (pack!.run.count) yield takeRun(pack!, ctx.batch!.buf);
+          if (verdict) yield verdict;
+          continue;
+        }
+      }
+      gather(pack!, ctx.batch!.fields, k * SCAN_FIELDS, it.arch, labels?.[k]);
+      continue;
+    }
+    // A run gathered so far goes before anything else: the archive keeps the scan's order.
+    if (pack?.run.count) yield takeRun(pack, ctx.batch!.buf);
+    if (st instanceof Error) {
+      if (!removed(st)) throw new EntryError(`cannot stat: ${readFailure(st)}`, { path: displayName(it.arch), cause: st });
+      warn(ctx, `${displayName(it.arch)}: file removed before we read it; not archived`);
+      continue;
+    }
+    if (ctx.opts.exclude && st.dev === ctx.opts.exclude.dev && st.ino === ctx.opts.exclude.ino) continue;
+    if (isOwnFile(st.dev, st.ino)) continue; // a spool of the archive being written (io/own-files.ts)
+    let scanned: ScannedEntry | undefined;
+    try {
+      scanned = await toEntry(it, st, xattrs[k]!, ctx, contents?.[k]);
+    } catch (err) {
+      if (err instanceof Replaced) {
+        warn(ctx, `${displayName(it.arch)}: replaced by ${err.message} while being archived (the file was removed); not archived`);
+        continue;
+      }
+      // The caller's filter/map refusing its result is a usage error, not a read failure.
+      if (!removed(err)) throw err instanceof EntryError || err instanceof UsageError ? err : cannotRead(displayName(it.arch), readFailure(err), err);
+      warn(ctx, `${displayName(it.arch)}: file removed before we read it; not archived`);
+      continue;
+    }
+    if (!scanned) continue;
+    if (ctx.warnings.length) scanned.entry.warnings.unshift(...ctx.warnings.splice(0));
+    pack?.owner.take(scanned.entry);
+    yield scanned;
+    // The consumer did not read the body (it skipped the entry): close the file now.
+    ctx.open?.close();
+    ctx.open = undefined;
+    const dev = it.dev ?? st.dev;
+    if (scanned.entry.type === 'directory' && ctx.opts.oneFileSystem && st.dev !== dev) {
+      // tar's --one-file-system: the mount point itself is archived, not what is mounted there
+      // (asked for, so not a warning).
+      continue;
+    }
+    if (scanned.entry.type === 'directory') {
+      let names: NameList | Error;
+      try {
+        names = listSeen(it.abs, st, ctx.platform.dirAlias);
+      } catch (e) {
+        names = e as Error;
+      }
+      if (names instanceof Replaced) {
+        warn(ctx, `${scanned.entry.name}: replaced by ${names.message} while being archived (the directory was removed); contents not archived`);
+        continue;
+      }
+      if (names instanceof Error) {
+        // A directory whose contents cannot be listed is an entry not archived completely.
+        if (!removed(names)) throw new EntryError(`cannot read directory: ${readFailure(names)}`, { path: scanned.entry.name, cause: names });
+        warn(ctx, `${scanned.entry.name}: directory removed before we read it; contents not archived`);
+        continue;
+      }
+      // Deep enough that a child's path could pass PATH_MAX: the children are named through
+      // this directory's descriptor, held open until its subtree is done.
+      // (Past DEEP a child adds at most 256 bytes: every path stays under Linux's PATH_MAX.)
+      const anchor = it.abs.length > DEEP && ctx.platform.dirAlias ? holdDirectory(it.abs, ctx.platform.dirAlias) : undefined;
+      const base = Buffer.concat([anchor === undefined ? it.abs : ctx.platform.dirAlias!(anchor), SLASH]);
+      const arch = Buffer.concat([it.arch, SLASH]);
+      const list = names;
+      // The batch's later items (scanBatch stops after a directory it stat'ed, not after one
+      // whose lstat it left to this path) were read or packed into the buffer the walk below
+      // refills: they are scanned again once its subtree is done.
+      frame.i = i + k + 1;
+      return {
+        count: list.count,
+        item: (c) => {
+          const n = list.name(c);
+          return { abs: Buffer.concat([base, n]), arch: Buffer.concat([arch, ctx.platform.memberName(n)]), dev };
+        },
+        i: 0,
+        dir: { name: scanned.entry.name, st, abs: it.abs, anchor },
+      };
+    }
+  }
+  if (pack?.run.count) yield takeRun(pack, ctx.batch!.buf);
+  return undefined;
+}
+
+const SLASH = Buffer.from('/');
 
 /**
  * The caller's filter on a packed file, given the entry toEntry would have made: true to keep it

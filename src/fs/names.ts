@@ -1,0 +1,66 @@
+// A directory's names, packed: one Buffer of name bytes and two arrays of numbers, in byte order.
+// A directory of 1,000,000 names held as a Buffer and two paths per name took ~850 bytes of heap
+// each (865 MB); packed, they take their own bytes and 8 more. Read with opendir one name at a
+// time, so that no array of a million Buffers exists even while it is listed.
+
+import { opendirSync } from 'node:fs';
+
+export class NameList {
+  private bytes: Buffer;
+  private used = 0;
+  /** Name i is bytes[starts[i], starts[i + 1]). */
+  private starts: Uint32Array;
+  /** The names in byte order, as indexes. */
+  private order: Uint32Array | undefined;
+  count = 0;
+
+  constructor(bytesHint = 4096, namesHint = 64) {
+    this.bytes = Buffer.allocUnsafe(bytesHint);
+    this.starts = new Uint32Array(namesHint + 1);
+  }
+
+  /** Every name in the directory at `path` (its alias through a held descriptor, say), sorted. */
+  static ofDirectory(path: Buffer): NameList {
+    const list = new NameList();
+    const dir = opendirSync(path as unknown as string, { encoding: 'buffer' as BufferEncoding });
+    try {
+      for (let d = dir.readSync(); d !== null; d = dir.readSync()) list.add(d.name as unknown as Buffer);
+    } finally {
+      dir.closeSync();
+    }
+    return list.sorted();
+  }
+
+  add(name: Buffer): void {
+    if (this.used + name.length > this.bytes.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * this.bytes.length, this.used + name.length));
+      this.bytes.copy(bigger, 0, 0, this.used);
+      this.bytes = bigger;
+    }
+    if (this.count + 2 > this.starts.length) {
+      const bigger = new Uint32Array(2 * this.starts.length);
+      bigger.set(this.starts);
+      this.starts = bigger;
+    }
+    name.copy(this.bytes, this.used);
+    this.used += name.length;
+    this.starts[++this.count] = this.used;
+    this.order = undefined;
+  }
+
+  /** Sort by bytes (as Buffer.compare does), comparing in place: no view per comparison. */
+  sorted(): this {
+    const { bytes, starts } = this;
+    const order = new Uint32Array(this.count);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    order.sort((a, b) => bytes.compare(bytes, starts[b]!, starts[b + 1]!, starts[a]!, starts[a + 1]!));
+    this.order = order;
+    return this;
+  }
+
+  /** The k-th name in order (a view: copy it to keep it past the list). */
+  name(k: number): Buffer {
+    const i = this.order ? this.order[k]! : k;
+    return this.bytes.subarray(this.starts[i]!, this.starts[i + 1]!);
+  }
+}
