@@ -661,21 +661,28 @@ function streaming(source: ArchiveSource, limits: Limits, notes: string[], src?:
  * directory, everything under it. `unmatched()` lists the PATHs that selected nothing;
  * `checkAllMatched()` throws for them, as tar does once the archive has been read.
  */
-export function selector(paths: readonly string[], opts: { wildcards?: boolean } = {}): { select(path: Buffer): boolean; unmatched(): string[]; checkAllMatched(): void } {
+export function selector(paths: readonly string[], opts: { wildcards?: boolean } = {}): { select(path: Buffer): boolean; selects(path: Buffer): boolean; unmatched(): string[]; checkAllMatched(): void } {
   // With `wildcards` (tar's --wildcards) each PATH is a shell pattern (src/api/patterns.ts).
   const keys = paths.map((p) => ({ p, k: pathKey(p), hit: false, match: opts.wildcards ? inclusionMatcher(p) : undefined }));
   const dot = keys.some((s) => s.k === '.' && !s.match);
-  return {
-    select(path) {
-      const k = pathKey(path);
-      let any = false;
-      // "." selects the archive's "./" tree, as GNU tar's does (its key would match only "." itself).
-      const inDot = dot && underDot(path);
-      for (const s of keys) {
-        if (s.match ? s.match(path) : s.k === '' || k === s.k || k.startsWith(s.k + '/') || (s.k === '.' && inDot)) any = s.hit = true;
+  const pick = (path: Buffer, mark: boolean) => {
+    const k = pathKey(path);
+    let any = false;
+    // "." selects the archive's "./" tree, as GNU tar's does (its key would match only "." itself).
+    const inDot = dot && underDot(path);
+    for (const s of keys) {
+      if (s.match ? s.match(path) : s.k === '' || k === s.k || k.startsWith(s.k + '/') || (s.k === '.' && inDot)) {
+        any = true;
+        if (mark) s.hit = true;
       }
-      return any;
-    },
+    }
+    return any;
+  };
+  return {
+    /** Whether a member of this path is selected; its PATHs have then matched. */
+    select: (path) => pick(path, true),
+    /** Whether a member of this path would be selected (a hardlink's target, asked about): no PATH is marked. */
+    selects: (path) => pick(path, false),
     unmatched: () => keys.filter((s) => !s.hit).map((s) => s.p),
     checkAllMatched() {
       const missing = this.unmatched();
