@@ -410,6 +410,65 @@ static napi_value sync_fs(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * dataExtents(fd: number, size: number): Float64Array | null — where the file's data is, as
+ * [start, end) pairs from lseek SEEK_DATA/SEEK_HOLE (what is outside them reads as zeros); null
+ * where the system cannot say (no SEEK_DATA, or the filesystem refuses it). The create scan of a
+ * sparse file (-S) then reads only the data, not every byte of a 20 GiB file of holes.
+ */
+static napi_value data_extents(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  uint32_t fd;
+  double size_d;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (!uint32_arg(env, argv[0], &fd, "fd")) return NULL;
+  if (napi_get_value_double(env, argv[1], &size_d) != napi_ok || !(size_d >= 0)) return throw_type(env, "size must be a number");
+  napi_get_null(env, &result);
+#if defined(SEEK_DATA) && defined(SEEK_HOLE)
+  off_t size = (off_t)size_d;
+  size_t cap = 64, n = 0;
+  double *pairs = malloc(cap * sizeof *pairs);
+  if (!pairs) return result;
+  for (off_t at = 0; at < size;) {
+    off_t data = lseek((int)fd, at, SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break; /* no data after `at`: the rest is a hole */
+      free(pairs);
+      return result; /* not supported here: the caller reads it all */
+    }
+    if (data >= size) break;
+    off_t hole = lseek((int)fd, data, SEEK_HOLE);
+    if (hole < 0) {
+      free(pairs);
+      return result;
+    }
+    if (hole > size) hole = size;
+    if (n + 2 > cap) {
+      cap *= 2;
+      double *bigger = realloc(pairs, cap * sizeof *pairs);
+      if (!bigger) {
+        free(pairs);
+        return result;
+      }
+      pairs = bigger;
+    }
+    pairs[n++] = (double)data;
+    pairs[n++] = (double)hole;
+    at = hole;
+  }
+  napi_value ab;
+  void *out;
+  if (napi_create_arraybuffer(env, n * sizeof(double), &out, &ab) == napi_ok) {
+    if (n) memcpy(out, pairs, n * sizeof(double));
+    napi_create_typedarray(env, napi_float64_array, n, ab, 0, &result);
+  }
+  free(pairs);
+#else
+  (void)fd;
+#endif
+  return result;
+}
+
 /* ---- module ----------------------------------------------------------------- */
 
 /* native/restore.c */
@@ -426,6 +485,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"setTimes", NULL, set_times, NULL, NULL, NULL, napi_enumerable, NULL},
     {"mknod", NULL, make_node, NULL, NULL, NULL, napi_enumerable, NULL},
     {"syncFs", NULL, sync_fs, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"dataExtents", NULL, data_extents, NULL, NULL, NULL, napi_enumerable, NULL},
     {"restoreFiles", NULL, portarc_restore_files, NULL, NULL, NULL, napi_enumerable, NULL},
     {"strerror", NULL, portarc_strerror, NULL, NULL, NULL, napi_enumerable, NULL},
     {"scanBatch", NULL, portarc_scan_batch, NULL, NULL, NULL, napi_enumerable, NULL},

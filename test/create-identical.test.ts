@@ -218,3 +218,44 @@ describe('the native batched scan hands back to the JS scan what it did not do',
     expect(got.warnings).toEqual(['tree/sizes/64k: file changed as we read it (grew by 10 bytes; archived the first 65536)', 'tree/sizes/page: file changed as we read it (modified)']);
   });
 });
+
+describe('create -S finds the same data runs with SEEK_DATA as by reading every byte', () => {
+  it('holes, data at unaligned offsets, zeros written out, a hole at the end; only the data is read', async () => {
+    const dir = tempDir('sparse-seek');
+    sh(
+      `mkdir s && truncate -s 3G s/big && printf a | dd of=s/big bs=1 seek=1234567891 conv=notrunc status=none
+       && printf end | dd of=s/big bs=1 seek=$((3*1024*1024*1024-3)) conv=notrunc status=none
+       && (printf x; head -c 50000 /dev/zero; printf y) > s/mixed && truncate -s 1M s/mixed
+       && truncate -s 10M s/tail && printf start | dd of=s/tail conv=notrunc status=none
+       && python3 -c "
+f = open('s/many', 'wb')
+for i in range(300):
+    f.seek(i * 65536 + (i % 7) * 100); f.write(b'Q' * ((i % 5) * 1000 + 1))
+f.close()"`.replace(/\n\s+&&/g, ' &&'),
+      dir,
+    );
+    const sys = loadSys();
+    expect(sys.dataExtents).toBeTypeOf('function');
+    const runsOf = async (s: Sys) => {
+      const out: Record<string, unknown> = {};
+      for await (const { entry, body } of scan(['s'], { cwd: dir, sparse: true, sys: s })) {
+        out[entry.name] = entry.sparse;
+        if (body) for await (const _ of body()) void _;
+      }
+      return out;
+    };
+    const seeking = await runsOf(sys);
+    expect(seeking).toEqual(await runsOf({ ...sys, dataExtents: undefined } as Sys));
+    expect(seeking['s/big']).toEqual([
+      { offset: 1234567168, length: 4096 },
+      { offset: 3 * 1024 ** 3 - 4096, length: 4096 },
+    ]);
+    // The 3 GiB file's holes are not read: its extents are a few blocks.
+    const fd = (await import('node:fs')).openSync(join(dir, 's/big'), 'r');
+    try {
+      expect(sys.dataExtents!(fd, 3 * 1024 ** 3)!.length).toBe(4);
+    } finally {
+      (await import('node:fs')).closeSync(fd);
+    }
+  }, 60_000);
+});

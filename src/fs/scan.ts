@@ -707,7 +707,7 @@ async function toEntry(it: Item, st: StatLike, xattrs: Map<string, Buffer> | Err
       ctx.open = file;
       try {
         if (ctx.opts.sparse && st.blocks * 512n < st.size) {
-          entry.sparse = findDataRuns(file.fd, entry.size);
+          entry.sparse = findDataRuns(file.fd, entry.size, ctx.sys);
           const runs = entry.sparse;
           return { entry, body: () => checked(readRuns(file.fd, runs), file, st, entry) };
         }
@@ -809,24 +809,38 @@ async function* readContent(fd: number, size: number, reuse: boolean, lend?: Sca
 const ZERO_GRAIN = 4096;
 
 /** Find the runs of a file that hold non-zero data, at 4 KiB granularity (tar -S reads for zeros too). */
-function findDataRuns(fd: number, size: number): SparseRun[] {
+function findDataRuns(fd: number, size: number, sys: Sys): SparseRun[] {
   const runs: SparseRun[] = [];
   const buf = Buffer.alloc(SMALL_FILE);
-  let pos = 0;
   let runStart = -1;
-  while (pos < size) {
-    const bytesRead = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
-    if (bytesRead === 0) break;
-    for (let off = 0; off < bytesRead; off += ZERO_GRAIN) {
-      const end = Math.min(off + ZERO_GRAIN, bytesRead);
-      const zero = isZero(buf, off, end);
-      if (!zero && runStart < 0) runStart = pos + off;
-      if (zero && runStart >= 0) {
-        runs.push({ offset: runStart, length: pos + off - runStart });
-        runStart = -1;
-      }
+  // Where the file's data is (SEEK_DATA/SEEK_HOLE): only that is read, in whole grains; a hole
+  // reads as zeros, so the runs are what reading every byte finds (a 20 GiB file of holes took
+  // 33 s, GNU tar none). Without it, the whole file is read.
+  const extents = sys.dataExtents?.(fd, size) ?? [0, size];
+  let pos = 0;
+  for (let x = 0; x < extents.length; x += 2) {
+    const from = Math.max(pos, Math.floor(extents[x]! / ZERO_GRAIN) * ZERO_GRAIN);
+    const to = Math.min(size, Math.ceil(extents[x + 1]! / ZERO_GRAIN) * ZERO_GRAIN);
+    // A hole between this extent and the one before ends the run (its grains are zeros).
+    if (from > pos && runStart >= 0) {
+      runs.push({ offset: runStart, length: pos - runStart });
+      runStart = -1;
     }
-    pos += bytesRead;
+    pos = from;
+    while (pos < to) {
+      const bytesRead = readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
+      if (bytesRead === 0) break;
+      for (let off = 0; off < bytesRead; off += ZERO_GRAIN) {
+        const end = Math.min(off + ZERO_GRAIN, bytesRead);
+        const zero = isZero(buf, off, end);
+        if (!zero && runStart < 0) runStart = pos + off;
+        if (zero && runStart >= 0) {
+          runs.push({ offset: runStart, length: pos + off - runStart });
+          runStart = -1;
+        }
+      }
+      pos += bytesRead;
+    }
   }
   if (runStart >= 0) runs.push({ offset: runStart, length: pos - runStart });
   // GNU tar ends every map with a run at the end of the file, so the real size survives readers

@@ -69,6 +69,11 @@ export interface Sys {
    * also encoded as whole tar members (SCAN_PACKED; src/tar/pack.ts, native/pack.c).
    */
   scanBatch?(paths: Buffer[], start: number, end: number, fields: BigInt64Array, buf: Buffer, readMax: number, sparse: boolean, pack?: PackArgs): Array<Array<[Buffer, Buffer]> | null>;
+  /**
+   * Native only: where an open file's data is, as [start, end) pairs (lseek SEEK_DATA/SEEK_HOLE;
+   * what lies outside reads as zeros), or null where the system cannot say.
+   */
+  dataExtents?(fd: number, size: number): Float64Array | null;
 }
 
 export type AclXattr = 'system.posix_acl_access' | 'system.posix_acl_default';
@@ -162,6 +167,7 @@ interface Addon {
   setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint): void;
   mknod(path: Buffer, mode: number, major: number, minor: number): void;
   syncFs?(path: Buffer): void;
+  dataExtents?(fd: number, size: number): Float64Array | null;
   restoreFiles?(data: Buffer, names: Buffer, params: Float64Array, times: BigInt64Array, xattrs: Array<number | string | Buffer>, count: number, fsync: boolean, syncPath: Buffer): Promise<RawBatchResult>;
   strerror?(errno: number): string;
   scanBatch?: Sys['scanBatch'];
@@ -203,6 +209,7 @@ function nativeSys(addon: Addon): Sys {
     kind: 'native',
     // An addon built before scan.c existed lacks it: then the scan makes its calls one by one.
     scanBatch: addon.scanBatch,
+    dataExtents: addon.dataExtents,
     async getXattrs(paths) {
       return paths.map((path) => {
         try {
