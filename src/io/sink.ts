@@ -4,7 +4,7 @@
 // Backpressure is honoured, so memory stays flat however fast the producer is.
 
 import { constants, createWriteStream } from 'node:fs';
-import { lstat, open, readdir, readlink, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, opendir, readlink, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -165,13 +165,19 @@ async function openPartial(target: string, path: string): Promise<{ fh: FileHand
  */
 async function removeStale(target: string): Promise<void> {
   const prefix = `${basename(target)}.${HOST}.`;
-  const names = await readdir(dirname(target)).catch(() => [] as string[]);
-  for (const n of names) {
-    if (!n.startsWith(prefix) || !n.endsWith('.partial')) continue;
-    const m = /^(\d+)(?:-\d+)?$/.exec(n.slice(prefix.length, -'.partial'.length));
-    if (!m || running(Number(m[1]))) continue;
-    await rm(join(dirname(target), n), { force: true }).catch(() => undefined);
+  const stale: string[] = [];
+  try {
+    // One name at a time: the archive may be written into a directory of a million files.
+    for await (const d of await opendir(dirname(target))) {
+      const n = d.name;
+      if (!n.startsWith(prefix) || !n.endsWith('.partial')) continue;
+      const m = /^(\d+)(?:-\d+)?$/.exec(n.slice(prefix.length, -'.partial'.length));
+      if (m && !running(Number(m[1]))) stale.push(n);
+    }
+  } catch {
+    return; // not listable: nothing is removed
   }
+  for (const n of stale) await rm(join(dirname(target), n), { force: true }).catch(() => undefined);
 }
 
 /** Whether a process of this id runs here (one of another user's answers EPERM: it runs). */
