@@ -3,7 +3,7 @@
 // archiving rather than before it. An estimate: what cannot be read is skipped (the scan itself
 // reports it), and files may change meanwhile.
 
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, opendir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 
 export interface DuOptions {
@@ -22,22 +22,38 @@ export async function contentBytes(paths: string[], opts: DuOptions = {}): Promi
   for (const p of paths) {
     const top = isAbsolute(p) ? p : resolve(cwd, p);
     const rootDev = (await lstat(top).catch(() => undefined))?.dev;
+    // Only directories wait on the stack; a directory's files are counted as it is listed, one
+    // name at a time (a directory of a million names held a million paths).
     const stack = [top];
-    while (stack.length) {
-      if (opts.stopped?.()) return undefined;
-      const path = stack.pop()!;
+    const count = async (path: string): Promise<boolean> => {
       const st = await lstat(path, { bigint: false }).catch(() => undefined);
-      if (!st) continue;
+      if (!st) return false;
       if (st.isFile()) {
         if (st.nlink > 1) {
           const key = `${st.dev}:${st.ino}`;
-          if (seen.has(key)) continue;
+          if (seen.has(key)) return false;
           seen.add(key);
         }
         total += opts.sparse && st.blocks * 512 < st.size ? st.blocks * 512 : st.size;
-      } else if (st.isDirectory() && !(opts.oneFileSystem && st.dev !== rootDev)) {
-        const names = await readdir(path).catch(() => [] as string[]);
-        for (const n of names) stack.push(join(path, n));
+        return false;
+      }
+      return st.isDirectory() && !(opts.oneFileSystem && st.dev !== rootDev);
+    };
+    while (stack.length) {
+      if (opts.stopped?.()) return undefined;
+      const path = stack.pop()!;
+      if (!(await count(path))) continue;
+      const dir = await opendir(path).catch(() => undefined);
+      if (!dir) continue;
+      try {
+        for await (const d of dir) {
+          if (opts.stopped?.()) return undefined;
+          const child = join(path, d.name);
+          if (d.isDirectory()) stack.push(child);
+          else if (d.isFile()) await count(child);
+        }
+      } catch {
+        // Listing failed part way: an estimate (the scan reports what it cannot read).
       }
     }
   }
