@@ -98,7 +98,7 @@ function zipHardlinksArg(value: string): 'copy' | 'link-only' {
   return value;
 }
 
-/** --mtime: `@SECONDS` (as GNU tar takes it) or a date Date.parse reads (ISO 8601), as nanoseconds. */
+/** --mtime: `@SECONDS[.FRACTION]` or an ISO 8601 date or time (dates.ts, as GNU tar reads them), as nanoseconds. */
 function mtimeArg(value: string): bigint {
   const ns = parseDate(value);
   if (ns === undefined) throw new InvalidArgumentError(`"${value}" is not a time: use @SECONDS[.FRACTION] since 1970 or an ISO 8601 date (2024-01-31, 2024-01-31T12:00:00[.NNN], local time unless Z or +HH:MM follows)`);

@@ -15,6 +15,7 @@ import { NameList } from './names.js';
 import { KeySet } from './keyset.js';
 import { hostPlatform, type Platform } from './platform.js';
 import { describeErrno } from '../model/errors.js';
+import { processRuns } from '../io/own-files.js';
 import { kindOfMode } from './scan.js';
 import { loadSys, type Sys } from './sys.js';
 
@@ -51,7 +52,6 @@ export interface TreeDifference {
   disk: string;
 }
 
-/** One line: `PATH: PROPERTY: archive A, disk B`. */
 /**
  * What an extra name is when it is a restore's temporary file (`.portarc-PID-N.tmp`, restore.ts):
  * left by an extraction that was killed (its process is gone: safe to remove), or one still running.
@@ -60,17 +60,12 @@ function leftTemporary(name: string): string {
   const m = /^\.portarc-(\d+)-\d+\.tmp$/.exec(name);
   if (!m) return '';
   const pid = Number(m[1]);
-  let running = true;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    running = (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  return running
+  return processRuns(pid)
     ? ` (a temporary file of an extraction still running, process ${pid})`
     : ` (a temporary file left by an extraction that was stopped: process ${pid} is not running; remove it)`;
 }
 
+/** One line: `PATH: PROPERTY: archive A, disk B`. */
 export function describeDifference(d: TreeDifference): string {
   return `${d.path}: ${d.property}${d.name === undefined ? '' : ` ${d.name}`}: archive ${d.archive}, disk ${d.disk}`;
 }

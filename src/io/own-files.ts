@@ -14,6 +14,20 @@ export function holdOwnFile(dev: bigint, ino: bigint): () => void {
   return () => void own.delete(key);
 }
 
+/**
+ * Whether a process of this id runs on this host (another user's answers EPERM: it runs): what a
+ * file named for the portarc process that made it (a partial archive, a restore's temporary) is
+ * left by a run that was killed, when it does not.
+ */
+export function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Whether the inode is one of portarc's own temporary files or directories. */
 export function isOwnFile(dev: bigint, ino: bigint): boolean {
   return own.size > 0 && own.has(keyOf(dev, ino));

@@ -10,6 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { IoError, ioError, UsageError } from '../model/errors.js';
 import type { Sink } from '../tar/writer.js';
+import { processRuns } from './own-files.js';
 
 export interface OpenSink extends Sink {
   /** Flush, fsync and publish the archive under its final name. */
@@ -172,22 +173,12 @@ async function removeStale(target: string): Promise<void> {
       const n = d.name;
       if (!n.startsWith(prefix) || !n.endsWith('.partial')) continue;
       const m = /^(\d+)(?:-\d+)?$/.exec(n.slice(prefix.length, -'.partial'.length));
-      if (m && !running(Number(m[1]))) stale.push(n);
+      if (m && !processRuns(Number(m[1]))) stale.push(n);
     }
   } catch {
     return; // not listable: nothing is removed
   }
   for (const n of stale) await rm(join(dirname(target), n), { force: true }).catch(() => undefined);
-}
-
-/** Whether a process of this id runs here (one of another user's answers EPERM: it runs). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** What is at `path`: a file to replace through `.partial` (the symlink's target, if one), or an object to write to. */
