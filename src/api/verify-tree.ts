@@ -82,7 +82,9 @@ async function compareCopies(source: ArchiveSource, passed: Map<string, Entry[]>
   } finally {
     await again.close();
   }
-  for (const [target, links] of passed) for (const l of links) warnings.push(`${l.name}: not compared: hardlink target "${target}" is not in the archive`);
+  // A target the archive does not hold (the selection only said it was not picked): compared as
+  // the links they are, which names the target missing.
+  for (const [, links] of passed) for (const l of links) await comparer.add(l);
 }
 
 export async function verifyTree(source: ArchiveSource, directory: string, options: VerifyTreeOptions = {}): Promise<VerifyTreeResult> {
@@ -120,7 +122,11 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
     const sel = options.paths?.length ? selector(options.paths) : undefined;
     // Selected hardlinks whose target was not selected, by target: extract gives the first a copy
     // of the target, and links the others to it (spec/manifest.md §12.4); compared so, below.
-    const unselected = new Set<string>();
+    // A file is read again for the targets, and the selection says which were passed over (as
+    // extract asks it); a stream cannot be, so the names passed over are remembered to say so.
+    const rereadable = typeof source === 'string' && source !== '-';
+    const unselected = rereadable ? undefined : new Set<string>();
+    const passedOver = (target: Buffer) => (unselected ? unselected.has(pathKey(target)) : !sel!.selects(target));
     const passed = new Map<string, Entry[]>();
     let lastOffset: number | undefined;
     for await (const { entry, body: stored, offset, headerSha256 } of archive.members) {
@@ -137,10 +143,10 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
       }
       if (!manifestMember && sel && !sel.select(entry.path)) {
         comparer.countLink(entry);
-        if (canBeLinked(entry)) unselected.add(pathKey(entry.path));
+        if (unselected && canBeLinked(entry)) unselected.add(pathKey(entry.path));
         continue;
       }
-      if (entry.type === 'hardlink' && entry.linkTarget && unselected.has(pathKey(entry.linkTarget))) {
+      if (sel && entry.type === 'hardlink' && entry.linkTarget && passedOver(entry.linkTarget)) {
         const target = pathKey(entry.linkTarget);
         passed.set(target, [...(passed.get(target) ?? []), entry]);
         continue;
