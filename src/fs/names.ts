@@ -22,16 +22,20 @@ export class NameList {
   /** Every name in the directory at `path` (its alias through a held descriptor, say), sorted. */
   static ofDirectory(path: Buffer): NameList {
     const list = new NameList();
-    const dir = opendirSync(path as unknown as string, { encoding: 'buffer' as BufferEncoding });
+    // Names as Latin-1 strings (one byte a character, every byte kept): as Buffers, each name was
+    // a separately allocated backing store, freed only when V8 got round to it (Node 24: ~20 MiB
+    // of native heap for 200,000 names, over the bar); strings go with the young generation.
+    const dir = opendirSync(path as unknown as string, { encoding: 'latin1' });
     try {
-      for (let d = dir.readSync(); d !== null; d = dir.readSync()) list.add(d.name as unknown as Buffer);
+      for (let d = dir.readSync(); d !== null; d = dir.readSync()) list.add(d.name);
     } finally {
       dir.closeSync();
     }
     return list.sorted();
   }
 
-  add(name: Buffer): void {
+  /** Add a name given as Latin-1 (its bytes). */
+  add(name: string): void {
     if (this.used + name.length > this.bytes.length) {
       const bigger = Buffer.allocUnsafe(Math.max(2 * this.bytes.length, this.used + name.length));
       this.bytes.copy(bigger, 0, 0, this.used);
@@ -42,7 +46,7 @@ export class NameList {
       bigger.set(this.starts);
       this.starts = bigger;
     }
-    name.copy(this.bytes, this.used);
+    this.bytes.write(name, this.used, 'latin1');
     this.used += name.length;
     this.starts[++this.count] = this.used;
     this.order = undefined;
