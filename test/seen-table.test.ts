@@ -2,6 +2,10 @@
 // comes out, field for field, in archive order per name (an archive may hold a name twice), and
 // what the manifest did not take is left for the "extra" report.
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { DATA, DEND, DSHA, HFROM, HSHA, SHA256, SeenTable, type SeenRecord } from '../src/integrity/seen.js';
 
@@ -88,4 +92,98 @@ describe('SeenTable', () => {
     expect(t.get(3, DATA)).toBeUndefined();
     expect([...t.rest()].map(([p, r]) => [p, r.sha256])).toEqual([...Array(1000).keys()].map((j) => [`p${9000 + j}`, hex(9000 + j)]));
   });
+});
+
+describe('SeenTable past its memory pages (a stream of many entries: the rows go to a temporary file)', () => {
+  it('gives back 60,000 records field for field, names held twice across pages in archive order, in or out of order, and removes its file', () => {
+    const t = new SeenTable();
+    const tmp = tmpdir();
+    const before = new Set(readdirSync(tmp).filter((f) => f.startsWith('portarc-verify-')));
+    const N = 60_000;
+    const want: SeenRecord[] = [];
+    const pathOf = (i: number) => (i % 1000 === 0 ? `twice/${i % 3}` : `d${i % 37}/é-${i}`);
+    for (let i = 0; i < N; i++) {
+      const r: SeenRecord = { type: TYPES[i % 7]!, size: i, offset: i * 512, link: i % 7 === 2 ? Buffer.from(`target-${i}`.repeat(1 + (i % 3))) : undefined };
+      const k = t.add(pathOf(i), r.type, r.size, r.offset, r.link);
+      expect(k).toBe(i);
+      r.data = r.offset + 512;
+      t.set(k, DATA, r.data);
+      r.hsha = hex(i);
+      t.setDigest(k, HSHA, r.hsha);
+      // The data range of the record before is closed when the next member starts (stream.ts).
+      if (i > 0) {
+        want[i - 1]!.dend = want[i - 1]!.data! + 7;
+        t.set(i - 1, DEND, want[i - 1]!.dend);
+        want[i - 1]!.dsha = hex(-i);
+        t.setDigest(i - 1, DSHA, want[i - 1]!.dsha);
+      }
+      if (r.type === 'file') {
+        r.sha256 = hex(i + 0.5);
+        t.setDigest(k, SHA256, r.sha256);
+      }
+      want.push(r);
+    }
+    // The rows went to a file that is not left in the temporary directory (unlinked while open).
+    const spill = () => (t as unknown as { fd: number }).fd;
+    expect(spill()).toBeGreaterThanOrEqual(0);
+    expect(readdirSync(tmp).filter((f) => f.startsWith('portarc-verify-') && !before.has(f))).toEqual([]);
+    const norm = (r: SeenRecord | undefined) => r && JSON.parse(JSON.stringify({ ...r, link: r.link?.toString('latin1') }));
+    // An early record read back from the file, and a number set on it there, are kept.
+    expect(t.get(5, DATA)).toBe(want[5]!.data);
+    t.set(5, HFROM, 3);
+    want[5]!.hfrom = 3;
+    // Out of order first: a few from the end, a few from the start; then the rest in archive order.
+    const order = [N - 1, N - 2, 1, 2, 3, ...Array.from({ length: N }, (_, i) => i).filter((i) => ![N - 1, N - 2, 1, 2, 3].includes(i) && i % 1000 !== 0)];
+    const got: unknown[] = [];
+    const exp: unknown[] = [];
+    for (const i of order) {
+      got.push(norm(t.take(pathOf(i))));
+      exp.push(norm(want[i]));
+    }
+    expect(got).toEqual(exp);
+    // What is left: the names held many times, in archive order.
+    expect([...t.rest()].map(([p, r]) => [p, norm(r)])).toEqual(want.flatMap((r, i) => (i % 1000 === 0 ? [[pathOf(i), norm(r)]] : [])));
+    for (let i = 0; i < N; i += 1000) expect(norm(t.take(pathOf(i)))).toEqual(norm(want[i]));
+    expect(t.take('twice/0')).toBeUndefined();
+    expect([...t.rest()]).toEqual([]);
+    t.close();
+    expect(spill()).toBe(-1);
+  });
+});
+
+it('keeps ~30 bytes of memory a record once its pages are in the file (300,000 records; in memory they took ~250)', () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const used = () => {
+    gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const base = used();
+  const t = new SeenTable();
+  for (let i = 0; i < 300_000; i++) {
+    const k = t.add(`some/directory/with/a/name/file-${i}.txt`, 'file', i, i * 1024);
+    t.set(k, DATA, i * 1024 + 512);
+    t.setDigest(k, SHA256, hex(i % 100));
+    t.setDigest(k, HSHA, hex(i % 101));
+  }
+  const grown = used() - base;
+  expect(grown).toBeLessThan(24 << 20);
+  expect(t.take('some/directory/with/a/name/file-123.txt')).toMatchObject({ size: 123, sha256: hex(23), hsha: hex(123 % 101) });
+  t.close();
+}, 60_000);
+
+it('keeps its pages in memory when no temporary file can be written (the same records come back)', () => {
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = '/nonexistent/portarc-no-tmp';
+  try {
+    const t = new SeenTable();
+    for (let i = 0; i < 50_000; i++) t.setDigest(t.add(`f${i}`, 'file', i, i * 512), SHA256, hex(i % 10));
+    expect((t as unknown as { fd: number }).fd).toBe(-1);
+    for (let i = 0; i < 50_000; i += 997) expect(t.take(`f${i}`)).toMatchObject({ size: i, offset: i * 512, sha256: hex(i % 10) });
+    t.close();
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
 });

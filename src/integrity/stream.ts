@@ -234,8 +234,21 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
   return res;
 }
 
-async function walk(
-  members: AsyncIterable<{ entry: Entry; offset: number; dataOffset?: number; body: AsyncIterable<Buffer> }>,
+type Members = AsyncIterable<{ entry: Entry; offset: number; dataOffset?: number; body: AsyncIterable<Buffer> }>;
+
+/** Read every member, comparing it with the manifest; its records wait in a SeenTable (which may spill to a temporary file, removed here). */
+async function walk(members: Members, res: StreamResult, opts: StreamOptions, lag: LagDigest | undefined, head: Buffer, damaged: Damage[], salvaged?: Salvaged, side?: SideManifest): Promise<boolean> {
+  const seen = new SeenTable();
+  try {
+    return await walkWith(seen, members, res, opts, lag, head, damaged, salvaged, side);
+  } finally {
+    seen.close();
+  }
+}
+
+async function walkWith(
+  seen: SeenTable,
+  members: Members,
   res: StreamResult,
   opts: StreamOptions,
   lag: LagDigest | undefined,
@@ -244,7 +257,6 @@ async function walk(
   salvaged?: Salvaged,
   side?: SideManifest,
 ): Promise<boolean> {
-  const seen = new SeenTable();
   let lastOffset = 0;
   let lastName: string | undefined;
   let manifestAt = -1;
