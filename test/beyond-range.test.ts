@@ -154,7 +154,7 @@ describe.runIf(process.getuid?.() === 0)('owner ids past 32 bits (as root)', () 
         'portarc: not restored: over: owner: gid 4294967297 is beyond the ids of this system (0-4294967294); not set',
         'portarc: not restored: minus1: owner: uid 4294967295 is beyond the ids of this system (0-4294967294); not set',
         'portarc: not restored: acl: acl: system.posix_acl_access: user id 4294967297 is beyond the ids of this system (0-4294967294); not set',
-        'portarc: summary: 4 entries; not restored: 3 owners, 1 ACL',
+        'portarc: summary: 4 entries extracted; not restored: 3 owners, 1 ACL',
       ]);
       const owner = (n: string) => {
         const st = lstatSync(join(out, n));

@@ -353,6 +353,44 @@ describe('member selection and exclusion, as GNU tar does it', () => {
     expect(readFileSync(join(a, 'dst/d/x'), 'utf8')).toBe('x\n');
   });
 
+  it('-k and kin: a hardlink to a kept name is not made (it would join the file on disk); a kept file whose content is damaged is reported (exit 2)', () => {
+    const a = join(dir, 'k-link');
+    mkdirSync(a);
+    sh(`mkdir src && echo NEW > src/a && ln src/a src/b && echo GOODDATA-BBBB > src/c`, a);
+    expect(portarc(['create', '-f', join(a, 'a.tar'), '-C', join(a, 'src'), 'a', 'b', 'c']).status).toBe(0);
+    for (const opt of ['-k', '--skip-old-files', '--keep-newer-files']) {
+      sh(`rm -rf dst && mkdir dst && echo OLD > dst/a && touch -d 2030-01-01 dst/a`, a);
+      const r = portarc(['extract', opt, '-f', join(a, 'a.tar'), '-C', join(a, 'dst')]);
+      expect(r.status, `${opt}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/not restored: b: entry: not extracted: hardlink to "a", which was not extracted/);
+      expect(existsSync(join(a, 'dst/b')), opt).toBe(false);
+      expect(readFileSync(join(a, 'dst/a'), 'utf8')).toBe('OLD\n');
+      expect(readFileSync(join(a, 'dst/c'), 'utf8')).toBe('GOODDATA-BBBB\n');
+    }
+    // Damage in the content of a member whose name is kept: reported from a file and from a stream.
+    const bytes = readFileSync(join(a, 'a.tar'));
+    const at = bytes.indexOf('GOODDATA-BBBB');
+    bytes[at] ^= 1;
+    writeFileSync(join(a, 'd.tar'), bytes);
+    for (const opt of ['-k', '--skip-old-files', '--keep-newer-files']) {
+      for (const stdin of [false, true]) {
+        sh(`rm -rf dst && mkdir dst && echo OLD > dst/c && touch -d 2030-01-01 dst/c`, a);
+        const args = ['extract', opt, '-f', stdin ? '-' : join(a, 'd.tar'), '-C', join(a, 'dst')];
+        const r = stdin ? spawnSync('node', [BIN, ...args], { input: bytes, encoding: 'utf8' }) : portarc(args);
+        expect(r.status, `${opt} ${stdin}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toMatch(/entry "c", bytes \d+-\d+: content does not match the manifest .*; not extracted \(the name was kept as it is on disk\)/);
+        expect(r.stderr).toMatch(/damaged: 1 damaged place; 2 entries extracted/);
+        expect(readFileSync(join(a, 'dst/c'), 'utf8')).toBe('OLD\n');
+      }
+    }
+    // --keep-newer-files keeps a newer file of the same kind only: a newer empty directory where the
+    // archive has a file is replaced, as GNU tar does.
+    sh(`rm -rf dst && mkdir -p dst/c && touch -d 2030-01-01 dst/c`, a);
+    const n = portarc(['extract', '--keep-newer-files', '-f', join(a, 'a.tar'), '-C', join(a, 'dst')]);
+    expect(n.status, n.stderr).toBe(0);
+    expect(readFileSync(join(a, 'dst/c'), 'utf8')).toBe('GOODDATA-BBBB\n');
+  });
+
   it('create --newer DATE: what changed after it, directories always, as GNU tar', () => {
     const t = join(dir, 'newer');
     mkdirSync(t);

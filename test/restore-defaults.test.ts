@@ -549,7 +549,7 @@ describe.runIf(isRoot)('metadata a user cannot set, named as GNU tar names it', 
       'portarc: not restored: d/big: owner: cannot change ownership to uid 0, gid 0: operation not permitted (EPERM)',
       'portarc: not restored: d/small: owner: cannot change ownership to uid 0, gid 0: operation not permitted (EPERM)',
       'portarc: not restored: d: owner: cannot change ownership to uid 0, gid 0: operation not permitted (EPERM)',
-      'portarc: summary: 3 entries; not restored: 3 owners',
+      'portarc: summary: 3 entries extracted; not restored: 3 owners',
     ]);
   });
 });

@@ -126,7 +126,7 @@ describe.skipIf(!WIN_NODE)('Windows lane (Wine + Windows node.exe)', () => {
       ]),
     );
     expect(lines.filter((l) => l.startsWith('portarc: not restored:'))).toHaveLength(5);
-    expect(lines).toContain(`portarc: summary: ${lines.find((l) => l.includes('summary:'))!.match(/summary: (\d+) entries/)![1]} entries; not restored: 1 device, 1 xattr, 3 symlinks`);
+    expect(lines).toContain(`portarc: summary: ${lines.find((l) => l.includes('summary:'))!.match(/summary: (\d+) entries/)![1]} entries extracted; not restored: 1 device, 1 xattr, 3 symlinks`);
     expect(r.stderr).toMatch(/note: 2\d entries written under names mapped by the windows name rule/);
     expect(r.stderr).toMatch(/note: permission bits kept only as a read-only flag on \d+ entries/);
 

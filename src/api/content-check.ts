@@ -248,7 +248,14 @@ export class ContentCheck {
       return { body, check: {} };
     }
     const d = digestBody(entry, body);
-    return { body: d.body as AsyncIterable<Buffer>, check: { written: (abs, ino) => log.add({ ...base, abs, ino, sha256: d.digest() }) } };
+    return {
+      body: d.body as AsyncIterable<Buffer>,
+      check: {
+        written: (abs, ino) => log.add({ ...base, abs, ino, sha256: d.digest() }),
+        // Not on disk (the name was kept): damage is reported, and nothing is set aside.
+        kept: () => log.add({ ...base, abs: EMPTY, ino: 0, sha256: d.digest(), kept: true }),
+      },
+    };
   }
 
   /**
@@ -373,6 +380,8 @@ export class ContentCheck {
     if (!record.abs.length) {
       // Not on disk (a directory, symlink or special file; or convert, which writes no files).
       if (this.nothingOnDisk) return void this.damaged.push({ path: record.name, what: m.what, range: m.range });
+      // (In `lost`: `damaged` counts entries set aside, which were counted as extracted.)
+      if (record.kept) return void this.lost.push({ path: record.name, what: `${m.what}; not extracted (the name was kept as it is on disk)`, range: m.range });
       // A directory, symlink or special file whose header differs: restored as read, reported.
       this.damaged.push({ path: record.name, what: `${m.what}; restored as the archive holds it`, range: m.range });
       return;

@@ -485,7 +485,7 @@ export async function main(argv: string[]): Promise<number> {
       if (result.losses.length) {
         const byKind = new Map<Loss['what'], number>();
         for (const l of result.losses) byKind.set(l.what, (byKind.get(l.what) ?? 0) + 1);
-        warn(`summary: ${result.entries} ${result.entries === 1 ? 'entry' : 'entries'}; not restored: ${[...byKind].map(([k, n]) => `${n} ${LOSS_NOUN[k][n === 1 ? 0 : 1]}`).join(', ')}`);
+        warn(`summary: ${result.entries} ${result.entries === 1 ? 'entry' : 'entries'} extracted; not restored: ${[...byKind].map(([k, n]) => `${n} ${LOSS_NOUN[k][n === 1 ? 0 : 1]}`).join(', ')}`);
         if (sys.kind === 'fallback') warn('native addon not built: metadata was restored through getfattr/setfattr');
       }
       if (result.warnings.length || result.losses.length) code = o.strict && result.losses.length ? EXIT.failure : EXIT.warnings;
@@ -494,7 +494,7 @@ export async function main(argv: string[]): Promise<number> {
       const archiveName = o.file === '-' ? '(stdin)' : o.file;
       for (const d of result.damaged) warn(`error: ${describeExtractDamage(d, archiveName)}`);
       if (result.damaged.length) {
-        warn(`error: ${archiveName}: damaged: ${result.damaged.length} damaged place${result.damaged.length === 1 ? '' : 's'}; ${result.entries} entries extracted`);
+        warn(`error: ${archiveName}: damaged: ${result.damaged.length} damaged place${result.damaged.length === 1 ? '' : 's'}; ${result.entries} ${result.entries === 1 ? 'entry' : 'entries'} extracted`);
         code = EXIT.failure;
       }
       if (o.json) {

@@ -13,6 +13,7 @@
 import {
   chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
   openSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync,
+  type BigIntStats,
 } from 'node:fs';
 import { encodeAclXattr } from '../model/acl.js';
 import { displayName, type AclEntry, type Entry } from '../model/entry.js';
@@ -60,6 +61,8 @@ export interface RestoreOptions extends ProfileOptions {
 export interface RestoreCheck {
   verdict?: () => string | undefined;
   written?: (abs: Buffer, ino: number) => void;
+  /** A file left as it was on disk (`existing`): its content was read to the end, and nothing was written. */
+  kept?: () => void;
 }
 
 /** A file whose content failed its check: not under its name (spec/manifest.md §11). */
@@ -437,7 +440,7 @@ export class Restorer {
         if (existing === 'restore') this.dirs.push({ abs, entry, ino, depth: parts.length, key, existed });
         return;
       }
-      if (this.keepExisting(abs, entry)) return;
+      if (this.keepExisting(abs, entry)) return await this.kept(entry, body, check);
       if (this.batchable(entry, parts)) return await this.queueFile(parts, abs, entry, body, check);
       this.clear(parts, true); // every kind is made beside its name and renamed onto it
       switch (entry.type) {
@@ -529,21 +532,41 @@ export class Restorer {
     if (mode === 'replace') return 'restore';
     const st = lstatSync(abs, { throwIfNoEntry: false, bigint: true });
     if (!st || (mode === 'keep-newer' && st.mtimeNs < entry.mtimeNs)) return 'restore';
-    if (!st.isDirectory()) return this.keepExisting(abs, entry) ? 'blocked' : 'restore';
+    if (!st.isDirectory()) return this.keepExisting(abs, entry, true) ? 'blocked' : 'restore';
     if (mode === 'keep-newer') this.notes.push(`${entry.name}: kept the directory's metadata on disk: it is newer or as old as the member (--keep-newer-files)`);
     return 'keep';
   }
 
-  /** The `existing` option: true when the name is taken and must be left alone. */
-  private keepExisting(abs: Buffer, entry: Entry): boolean {
+  /**
+   * A member whose name is left as it is on disk (`existing`). A hardlink to it is not made: it
+   * would join the file on disk, whose content the archive does not vouch for (spec §9.3). A
+   * file's content is still read and checked: damage is reported, though nothing was written.
+   */
+  private async kept(entry: Entry, body: AsyncIterable<Buffer> | undefined, check: RestoreCheck): Promise<void> {
+    this.notExtracted(entry);
+    if (entry.type !== 'file') return;
+    if (body && !Buffer.isBuffer(body)) for await (const part of body) void part;
+    const wrong = check.verdict?.();
+    if (wrong !== undefined) this.damaged.push({ path: entry.name, what: `${wrong}; not extracted (the name was kept as it is on disk)` });
+    check.kept?.();
+  }
+
+  /**
+   * The `existing` option: true when the name is taken and must be left alone. `anyKind`: a
+   * directory member, which GNU tar's --keep-newer-files judges by mtime whatever is there (a
+   * file member replaces a newer thing of another kind).
+   */
+  private keepExisting(abs: Buffer, entry: Entry, anyKind = false): boolean {
     const mode = this.opts.existing ?? 'replace';
     if (mode === 'replace') return false;
     const st = lstatSync(abs, { throwIfNoEntry: false, bigint: true });
     if (!st) return false;
     if (mode === 'keep-old') this.lose(entry, 'entry', 'not extracted: the name already exists (--keep-old-files)');
     else if (mode === 'keep-newer') {
-      if (st.mtimeNs < entry.mtimeNs) return false;
-      this.notes.push(`${entry.name}: kept the file on disk: it is newer or as old as the member (--keep-newer-files)`);
+      // Newer than the member is said of the same kind of file: another kind is replaced, as GNU tar does.
+      const kind = kindOnDisk(st);
+      if (st.mtimeNs < entry.mtimeNs || (!anyKind && kind !== (entry.type === 'hardlink' ? 'file' : entry.type))) return false;
+      this.notes.push(`${entry.name}: kept the ${kind === 'chardev' || kind === 'blockdev' ? 'device' : kind} on disk: it is newer or as old as the member (--keep-newer-files)`);
     }
     this.skipped.push(entry.name);
     return true;
@@ -761,7 +784,7 @@ export class Restorer {
         this.reportBatchLosses(f, failure);
         if (failure?.stop === 'rename') {
           if (this.opts.fsync !== false) {
-            this.lose(f.entry, 'entry', `not extracted: ${failure.error!.message}`);
+            this.lose(f.entry, 'entry', `not extracted: cannot rename onto its name: ${describeErrno(failure.error as NodeJS.ErrnoException)}`);
             this.notExtracted(f.entry);
           } else throw failure.error;
         } else if (this.opts.fsync !== false) {
@@ -954,7 +977,10 @@ export class Restorer {
         this.touchedDirs.add(abs.subarray(0, abs.lastIndexOf(0x2f)).toString('latin1'));
       } catch (err) {
         this.dropTemp(tmp);
-        this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
+        // Said without the temporary name (it means nothing to anyone); a later hardlink to it is not made.
+        const e = err as NodeJS.ErrnoException;
+        this.lose(entry, 'entry', `not extracted: ${e.code ? `cannot rename onto its name: ${describeErrno(e)}` : e.message}`);
+        this.notExtracted(entry);
       }
     }
   }
@@ -1401,4 +1427,15 @@ function writeAll(fd: number, buf: Buffer, position?: number): void {
     const n = writeSync(fd, buf, off, buf.length - off, position === undefined ? null : position + off);
     off += n;
   }
+}
+
+/** What an lstat found, named as entry types are. */
+function kindOnDisk(st: BigIntStats): Entry['type'] | 'socket' {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'directory';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isCharacterDevice()) return 'chardev';
+  if (st.isBlockDevice()) return 'blockdev';
+  return 'socket';
 }

@@ -28,6 +28,8 @@ export interface RestoredRecord {
   link?: Buffer;
   /** SHA-256 of the member's header range, when the reader measured it. */
   header?: string;
+  /** A file not restored: its name was kept as it was on disk (`abs` is empty). */
+  kept?: boolean;
 }
 
 /**
@@ -93,7 +95,7 @@ export class RestoredLog {
   add(r: RestoredRecord): void {
     if (r.offset < this.last) this.inOrder = false;
     this.last = r.offset;
-    const line = JSON.stringify({ o: r.offset, p: r.path.toString('hex'), n: r.name, a: r.abs.toString('hex'), i: r.ino, s: r.sha256, l: r.link?.toString('hex'), h: r.header });
+    const line = JSON.stringify({ o: r.offset, p: r.path.toString('hex'), n: r.name, a: r.abs.toString('hex'), i: r.ino, s: r.sha256, l: r.link?.toString('hex'), h: r.header, k: r.kept ? 1 : undefined });
     this.buf.push(line);
     this.bufLen += line.length + 1;
     this.count++;
@@ -162,8 +164,8 @@ export class RestoredLog {
   private async *records(): AsyncGenerator<RestoredRecord> {
     this.flush();
     for await (const line of this.sortedLines()) {
-      const j = JSON.parse(line) as { o: number; p: string; n: string; a: string; i: number; s?: string; l?: string; h?: string };
-      yield { offset: j.o, path: Buffer.from(j.p, 'hex'), name: j.n, abs: Buffer.from(j.a, 'hex'), ino: j.i, sha256: j.s, link: j.l === undefined ? undefined : Buffer.from(j.l, 'hex'), header: j.h };
+      const j = JSON.parse(line) as { o: number; p: string; n: string; a: string; i: number; s?: string; l?: string; h?: string; k?: 1 };
+      yield { offset: j.o, path: Buffer.from(j.p, 'hex'), name: j.n, abs: Buffer.from(j.a, 'hex'), ino: j.i, sha256: j.s, link: j.l === undefined ? undefined : Buffer.from(j.l, 'hex'), header: j.h, kept: j.k === 1 };
     }
   }
 
