@@ -1116,3 +1116,39 @@ describe('zip xattr records', () => {
     expect(at('user.a')).toBeLessThan(at('user.b'));
   });
 });
+
+describe('a zip file member that cannot be read costs that member only (spec/zip-profile.md §2.5)', () => {
+  it('a symlink whose target is stored with a method portarc lacks (7-Zip -mm=BZip2), or encrypted: extract, list and verify name it and go on to the members after it', () => {
+    const dir = tempDir('zip-member-alone');
+    const made = spawnSync('python3', ['-c', `
+import zipfile, stat
+with zipfile.ZipFile('m.zip', 'w') as z:
+    z.writestr('a.txt', 'A\\n')
+    i = zipfile.ZipInfo('link'); i.create_system = 3; i.external_attr = (stat.S_IFLNK | 0o777) << 16; i.compress_type = zipfile.ZIP_BZIP2
+    z.writestr(i, 'a.txt')
+    z.writestr(zipfile.ZipInfo('b.bin'), 'B' * 100, compress_type=zipfile.ZIP_BZIP2)
+    z.writestr('z.txt', 'Z\\n')
+`], { cwd: dir, encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    sh('mkdir e && echo E > e/a.txt && ln -s a.txt e/link && echo Z > e/z.txt && cd e && zip -q -y -P pw ../enc.zip a.txt link z.txt', dir);
+    for (const [zip, bad] of [['m.zip', ['link', 'b.bin']], ['enc.zip', ['a.txt', 'link', 'z.txt']]] as const) {
+      const out = join(dir, `out-${zip}`);
+      const x = portarc(['extract', '-f', join(dir, zip), '-C', out]);
+      expect(x.status, x.stderr).toBe(2);
+      for (const name of bad) expect(x.stderr, `${zip} ${name}`).toMatch(new RegExp(`entry "${name}", (bytes \\d+-\\d+|offset \\d+): .*not extracted`));
+      if (zip === 'm.zip') {
+        expect(readFileSync(join(out, 'z.txt'), 'utf8')).toBe('Z\n');
+        expect(readFileSync(join(out, 'a.txt'), 'utf8')).toBe('A\n');
+        expect(x.stderr).toMatch(/2 damaged places; 2 entries extracted/);
+        const l = portarc(['list', '-f', join(dir, zip)]);
+        expect(l.status).toBe(2);
+        expect(l.stdout).toBe('a.txt\nb.bin\nz.txt\n');
+        expect(l.stderr).toMatch(/entry "link", bytes \d+-\d+: .*compression method 12 is not supported/);
+      }
+      const v = portarc(['verify', '-f', join(dir, zip)]);
+      expect(v.status, v.stdout + v.stderr).toBe(2);
+      for (const name of bad) expect(v.stdout, `${zip} ${name}`).toMatch(new RegExp(`damaged: content of "${name}"`));
+      expect(v.stderr).not.toMatch(/reading stopped/);
+    }
+  });
+});

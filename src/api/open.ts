@@ -100,10 +100,13 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
     if (isZip(head)) {
       try {
         const zip = await openZip(source, { archiveName: name, limits: options.limits, nameCut: !options.salvage });
+        // A member whose metadata cannot be read costs that member only, reported as damage.
+        const skipped: SkippedRange[] = [];
+        const unreadable = (err: ArchiveError, range: [number, number]) => skipped.push({ entry: err.details.entry, what: err.reason, range, unreadable: err.code !== 'PORTARC_DAMAGED' });
         async function* members(): AsyncGenerator<Member> {
-          for await (const e of zip.entries()) yield { entry: e.entry, offset: e.offset, body: e.open() };
+          for await (const e of zip.entries(unreadable)) yield { entry: e.entry, offset: e.offset, body: e.open() };
         }
-        return { format: 'zip', name, info: zip.info, members: members(), close: () => zip.close(), independentMembers: true };
+        return { format: 'zip', name, info: zip.info, members: members(), close: () => zip.close(), independentMembers: true, skipped };
       } catch (err) {
         // A damaged or missing central directory or end record: with salvage the members are read
         // from their local headers, as from stdin (spec §6.8), and the damage is reported. Not a

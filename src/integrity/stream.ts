@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { displayName, type Entry } from '../model/entry.js';
-import { PortarcError } from '../model/errors.js';
+import { ArchiveError, PortarcError } from '../model/errors.js';
 import { CompressError, GZIP_DIGEST_SIZE, decoderTakesReusedInput, SeekTable, ZSTD_DIGEST_MAGIC, ZSTD_DIGEST_SIZE, decompressor, fileReader, prefixReader, gzipDigestMember, peek, sniff, unsupportedFormat, zstdDigestFrame, type Filter, type ZstdSalvage } from '../compress/index.js';
 import { FrameError, FrameWalker } from '../compress/frames.js';
 import { OutputRing } from '../compress/backend.js';
@@ -109,6 +109,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
     let lag: LagDigest | undefined;
     let tarReader: TarReader | undefined;
     let zipReader: ZipStreamReader | undefined;
+    let independent = false;
     /** The compressed bytes, for the compressed-stream digest (spec/manifest.md §7.1). */
     let clag: LagDigest | undefined;
     let tarStream: AsyncGenerator<Buffer> | undefined;
@@ -124,9 +125,12 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
           await opened.close();
           const zip = await openZip(opts.path, { archiveName: opened.name, limits: opts.limits });
           res.info = zip.info;
+          // Its members are independent: one whose metadata or data cannot be read is damage, and the others are checked.
+          independent = true;
+          const unreadable = (err: ArchiveError, range: [number, number]) => damaged.push({ ...readerDamage(err, range[0]), range });
           members = (async function* () {
             try {
-              for await (const e of zip.entries()) yield { entry: e.entry, offset: e.offset, body: e.open() };
+              for await (const e of zip.entries(unreadable)) yield { entry: e.entry, offset: e.offset, body: e.open() };
             } finally {
               await zip.close();
             }
@@ -205,7 +209,7 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
     if (side) res.ahead = true;
     let complete: boolean;
     try {
-      complete = await walk(members, res, opts, lag, head, damaged, salvaged, side);
+      complete = await walk(members, res, opts, lag, head, damaged, salvaged, side, independent);
     } finally {
       await side?.close();
     }
@@ -237,10 +241,10 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
 type Members = AsyncIterable<{ entry: Entry; offset: number; dataOffset?: number; body: AsyncIterable<Buffer> }>;
 
 /** Read every member, comparing it with the manifest; its records wait in a SeenTable (which may spill to a temporary file, removed here). */
-async function walk(members: Members, res: StreamResult, opts: StreamOptions, lag: LagDigest | undefined, head: Buffer, damaged: Damage[], salvaged?: Salvaged, side?: SideManifest): Promise<boolean> {
+async function walk(members: Members, res: StreamResult, opts: StreamOptions, lag: LagDigest | undefined, head: Buffer, damaged: Damage[], salvaged?: Salvaged, side?: SideManifest, independent = false): Promise<boolean> {
   const seen = new SeenTable();
   try {
-    return await walkWith(seen, members, res, opts, lag, head, damaged, salvaged, side);
+    return await walkWith(seen, members, res, opts, lag, head, damaged, salvaged, side, independent);
   } finally {
     seen.close();
   }
@@ -256,6 +260,7 @@ async function walkWith(
   damaged: Damage[],
   salvaged?: Salvaged,
   side?: SideManifest,
+  independent = false,
 ): Promise<boolean> {
   let lastOffset = 0;
   let lastName: string | undefined;
@@ -442,11 +447,20 @@ async function walkWith(
       if (ahead) await advance(m.offset);
       const body = bodyOf(m);
       let whole: boolean;
-      if (entry.type === 'file') {
-        const d = digestBody(entry, body);
-        whole = await drained(d.body as AsyncIterable<Buffer>);
-        if (whole) seen.setDigest(rec, SHA256, d.digest());
-      } else whole = await drained(body);
+      try {
+        if (entry.type === 'file') {
+          const d = digestBody(entry, body);
+          whole = await drained(d.body as AsyncIterable<Buffer>);
+          if (whole) seen.setDigest(rec, SHA256, d.digest());
+        } else whole = await drained(body);
+      } catch (err) {
+        // A zip file's member that cannot be read (a method or encryption this reader lacks, damage)
+        // costs that member: named, its content not compared, and the others checked.
+        if (!(independent && err instanceof ArchiveError && err.details.entry !== undefined && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE' || err.code === 'PORTARC_UNSUPPORTED'))) throw err;
+        damaged.push(readerDamage(err, err.details.offset ?? m.offset));
+        seen.setLost(rec);
+        continue;
+      }
       // Its data ran into bytes lost to a damaged zstd frame: the reader names it (afterSkips).
       if (!whole) {
         seen.setLost(rec);
@@ -570,7 +584,8 @@ function readerDamage(err: PortarcError, at: number): Damage {
   const entry = err.details.entry;
   if (entry === MANIFEST_NAME || entry === TRAILER_NAME) return { part: entry === MANIFEST_NAME ? 'manifest' : 'trailer', range: [at, at], what: err.reason };
   if (!entry) return { part: 'archive', range: [at, at], what: err.reason };
-  const content = err.code === 'PORTARC_DAMAGED' || /CRC-32 mismatch|bytes of data missing|decompress|inflate|checksum mismatch/i.test(err.reason);
+  // (Not supported, a method or encryption: the header was read, the content cannot be.)
+  const content = err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_UNSUPPORTED' || /CRC-32 mismatch|bytes of data missing|decompress|inflate|checksum mismatch/i.test(err.reason);
   return { part: content ? 'content' : 'header', path: entry, range: [at, at], what: err.reason };
 }
 

@@ -71,10 +71,13 @@ export interface SkippedRange {
   compressed?: [number, number];
   /** Damaged zstd frames: the tar bytes lost, from `from`; `size` unknown without the seek table. */
   lost?: { from: number; size?: number };
+  /** A zip file's member this reader cannot read (`what` says why): nothing was lost to damage. */
+  unreadable?: boolean;
 }
 
 /** What a skipped range cost, in a line (the form extract and list report it in). */
 export function describeSkipped(s: SkippedRange): string {
+  if (s.unreadable) return s.what;
   if (s.entry !== undefined || s.compressed !== undefined) return `data lost: ${s.what}`;
   if (s.range[0] === s.range[1] && s.path === undefined) return s.what; // nothing skipped: said as it is
   return `header${s.path === undefined ? '' : ` of "${s.path}"?`}: ${s.what}`;

@@ -295,10 +295,24 @@ export class ZipFile {
     return lo < this.starts.length ? this.starts[lo]! : this.cdStart;
   }
 
-  /** Entries in central directory order (portarc writes it in archive order). */
-  async *entries(): AsyncGenerator<ZipFileEntry> {
+  /**
+   * Entries in central directory order (portarc writes it in archive order). A member whose
+   * metadata cannot be read (a symlink's target stored with a method this reader lacks, or
+   * encrypted, or damaged) is given to `onUnreadable`, when there is one, and the others follow:
+   * members are independent (spec/zip-profile.md §2.5). Without it, the error ends the listing.
+   */
+  async *entries(onUnreadable?: (err: ArchiveError, range: [number, number]) => void): AsyncGenerator<ZipFileEntry> {
     for await (const r of this.records()) {
-      const e = await this.toEntry(r);
+      let e: ZipFileEntry | undefined;
+      try {
+        e = await this.toEntry(r);
+      } catch (err) {
+        const own = err instanceof ArchiveError && err.details.entry !== undefined && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE' || err.code === 'PORTARC_UNSUPPORTED');
+        if (!onUnreadable || !own) throw err;
+        const at = r.local - this.delta;
+        onUnreadable(err, [at, this.boundary(r.local) - this.delta]);
+        continue;
+      }
       if (e) yield e;
     }
   }
