@@ -161,6 +161,21 @@ describe('a name swapped for another file between the scan\'s lstat and its open
     });
   }
 
+  it('a symlink replaced by a file between the lstat and the readlink: not archived, named (a warning); the backup goes on (it failed: "cannot read: invalid argument")', async () => {
+    const dir = tempDir('swap-link');
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    sh('ln -s target link && echo other > other', src);
+    const out = join(dir, 'a.tar');
+    const filter = (e: { name: string }) => {
+      if (e.name === 'link') sh('rm link && echo now-a-file > link', src);
+      return true;
+    };
+    const r = await create(['link', 'other'], out, { cwd: src, filter });
+    expect(r.warnings.join('\n')).toMatch(/^link: replaced by a file while being archived \(the file was removed\); not archived$/m);
+    expect(r.entries).toBe(1);
+  });
+
   it('a directory replaced by a symlink to a tree elsewhere: its contents are not archived, named (a warning)', async () => {
     const dir = tempDir('swap-dir');
     const src = join(dir, 'src');
@@ -176,6 +191,62 @@ describe('a name swapped for another file between the scan\'s lstat and its open
     const r = await create(['d'], out, { cwd: src, filter });
     expect(r.warnings.join('\n')).toMatch(/^d: replaced by .* while being archived \(the directory was removed\); contents not archived$/m);
     expect(readFileSync(out).includes(Buffer.from('PRIVATE KEY'))).toBe(false);
+  });
+});
+
+describe('a file of size 0 that has content (/proc, /sys)', () => {
+  // Archived empty, exit 0 and not a word (GNU tar does the same): its size says nothing.
+  for (const native of [true, false]) {
+    it(`is archived empty with a warning naming it, exit 1 (${native ? 'read by the native scan' : 'the JavaScript path'}); an empty file is no warning`, () => {
+      const dir = tempDir('proc-size0');
+      writeFileSync(join(dir, 'empty'), '');
+      const env = native ? process.env : { ...process.env, PORTARC_NO_NATIVE: '1' };
+      const r = spawnSync('node', [BIN, 'create', '-f', join(dir, 'a.tar'), '-C', '/', 'proc/self/status', join(dir, 'empty')], { encoding: 'utf8', env });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toContain('warning: proc/self/status: its size is 0, but it has content (a file of /proc or /sys?): archived empty');
+      expect(r.stderr).not.toMatch(/empty: /);
+    });
+  }
+});
+
+describe('a full temporary directory (TMPDIR)', () => {
+  // Said as "ARCHIVE: cannot write: no space left on device", while the archive's disk had room.
+  it.runIf(isRoot)('is named as such, exit 2, no archive', () => {
+    const dir = tempDir('tmp-full');
+    const mnt = join(dir, 'tmp');
+    mkdirSync(mnt);
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status !== 0) return;
+    try {
+      // A manifest past the 4 MiB the spool keeps in memory: 12,000 lines of long names.
+      sh(`head -c 1000K /dev/zero > ${mnt}/fill; python3 -c "import os; os.mkdir('src'); [open('src/%s-%d' % ('n' * 150, i), 'w').close() for i in range(12000)]"`, dir);
+      const r = spawnSync('node', [BIN, 'create', '--no-fsync', '-f', join(dir, 'a.tar'), '-C', dir, 'src'], { encoding: 'utf8', env: { ...process.env, TMPDIR: mnt } });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`cannot write a temporary file in ${mnt} .*TMPDIR.*no space left on device`));
+      expect(existsSync(join(dir, 'a.tar'))).toBe(false);
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
+  });
+});
+
+describe('xattrs that cannot be listed (more names than llistxattr returns: E2BIG)', () => {
+  // tmpfs takes 10,000 xattr names; their list passes Linux's 64 KiB: every xattr of the file was
+  // missing from the archive, with a warning and exit 1, where one unstorable xattr is exit 2.
+  it.runIf(isRoot)('are a loss: not archived, named, exit 2', () => {
+    const dir = tempDir('xattr-e2big');
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mnt]);
+    if (mounted.status !== 0) return;
+    try {
+      const py = spawnSync('python3', ['-c', `import os, sys; f = sys.argv[1]; open(f, 'w').write('m'); [os.setxattr(f, 'user.x%05d' % i, b'v') for i in range(10000)]`, join(mnt, 'many')]);
+      expect(py.status, py.stderr?.toString()).toBe(0);
+      const r = portarc(['create', '--json', '-f', join(dir, 'a.tar'), '-C', mnt, 'many']);
+      expect(r.status, r.stderr).toBe(2);
+      expect(JSON.parse(r.stdout).losses.join('\n')).toMatch(/^many: extended attributes not archived: they could not be listed: .*(E2BIG|too long)/im);
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
   });
 });
 

@@ -169,6 +169,21 @@ function warn(ctx: Ctx, warning: string): void {
   else ctx.warnings.push(warning);
 }
 
+/**
+ * A symlink's target. One replaced since the lstat by another kind of file (readlink: EINVAL)
+ * is Replaced, as a file swapped for a symlink is: a warning, not a failed backup.
+ */
+function readLinkSeen(abs: Buffer): Buffer {
+  try {
+    return readlinkSync(abs, { encoding: 'buffer' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+    const now = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
+    if (!now) throw Object.assign(new Error('removed'), { code: 'ENOENT' });
+    throw new Replaced(another(now.mode, 'directory'));
+  }
+}
+
 /** A file or directory that vanished between listing and reading is a warning (tar's "File removed before we read it"). */
 const removed = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 
@@ -382,7 +397,7 @@ async function* walkChunk(frame: Frame, ctx: Ctx): AsyncGenerator<ScannedEntry |
       }
       // The caller's filter/map refusing its result is a usage error, not a read failure.
       if (!removed(err)) throw err instanceof EntryError || err instanceof UsageError ? err : cannotRead(displayName(it.arch), readFailure(err), err);
-      warn(ctx, `${displayName(it.arch)}: file removed before we read it; not archived`);
+      warn(ctx, `${displayName(it.arch)}: ${kindOfMode(st.mode) === 'directory' ? 'directory' : 'file'} removed before we read it; not archived`);
       continue;
     }
     if (!scanned) continue;
@@ -644,7 +659,9 @@ async function toEntry(it: Item, st: StatLike, xattrs: Map<string, Buffer> | Err
     atimeNs: st.atimeNs,
     ctimeNs: st.ctimeNs,
   });
-  if (xattrs instanceof Error) entry.warnings.push(`extended attributes not read: ${xattrs.message}`);
+  // Every xattr of the file is missing from the archive (a list longer than the system's 64 KiB,
+  // E2BIG, say): metadata create could not archive, exit 2 (one unstorable xattr is too).
+  if (xattrs instanceof Error) (entry.losses ??= []).push(`extended attributes not archived: they could not be listed: ${xattrs.message}`);
   else takeXattrs(entry, xattrs);
   if (ctx.opts.filter || ctx.opts.map) {
     // Before the hardlink bookkeeping: a name skipped is no link target, a name kept links as renamed.
@@ -672,7 +689,7 @@ async function toEntry(it: Item, st: StatLike, xattrs: Map<string, Buffer> | Err
   }
   switch (kind) {
     case 'symlink':
-      entry.linkTarget = ctx.platform.memberTarget(readlinkSync(it.abs, { encoding: 'buffer' }));
+      entry.linkTarget = ctx.platform.memberTarget(readLinkSeen(it.abs));
       return { entry };
     case 'chardev':
     case 'blockdev':
@@ -764,7 +781,8 @@ function withNames(acl: AclEntry[]): AclEntry[] {
 async function* checked(body: AsyncIterable<Buffer>, file: OpenFile, st: StatLike, entry: Entry): AsyncGenerator<Buffer> {
   try {
     yield* body;
-    const change = changed(st, fstatSync(file.fd, { bigint: true }));
+    const now = fstatSync(file.fd, { bigint: true });
+    const change = changed(st, st.size === 0n && now.size === 0n && readSync(file.fd, Buffer.alloc(1), 0, 1, 0) > 0 ? { ...now, size: -1n } : now);
     if (change) entry.warnings.push(change);
   } finally {
     file.close();
@@ -773,6 +791,9 @@ async function* checked(body: AsyncIterable<Buffer>, file: OpenFile, st: StatLik
 
 /** tar's "file changed as we read it", when the stat after reading differs from the scan's lstat. */
 function changed(st: StatLike, now: Pick<BigIntStats, 'size' | 'mtimeNs' | 'ctimeNs'>): string | undefined {
+  // Size -1: a file of size 0 with bytes to read (the scan read one): a /proc or /sys file, whose
+  // size says nothing. GNU tar archives it empty without a word.
+  if (now.size < 0n) return 'its size is 0, but it has content (a file of /proc or /sys?): archived empty';
   if (now.size === st.size && now.mtimeNs === st.mtimeNs && now.ctimeNs === st.ctimeNs) return undefined;
   const what = now.size > st.size ? `grew by ${now.size - st.size} bytes; archived the first ${st.size}` : now.size < st.size ? `shrank to ${now.size} bytes after it was read` : 'modified';
   return `file changed as we read it (${what})`;

@@ -60,7 +60,7 @@ export class PortarcError extends Error {
     if (this.archive !== undefined) where.push(this.archive);
     if (this.details.entry !== undefined) where.push(`entry "${shownName(this.details.entry)}"`);
     if (this.details.offset !== undefined) where.push(`offset ${this.details.offset}`);
-    if (this.details.path !== undefined && this.details.entry === undefined && this.details.path !== this.archive) where.push(this.details.path);
+    if (this.details.path !== undefined && this.details.entry === undefined && this.details.path !== this.archive) where.push(shownName(this.details.path));
     return where.length ? `${where.join(', ')}: ${this.reason}` : this.reason;
   }
 }
@@ -68,9 +68,14 @@ export class PortarcError extends Error {
 /** Longer than a path can be here (PATH_MAX): what a damaged zip's garbage "name" of up to 64 KiB is. */
 const SHOWN_NAME = 4096;
 
-/** An entry name for a message line, cut past SHOWN_NAME characters (`details.entry` keeps it whole). */
+/**
+ * An entry name or path for a message line: control characters as \xNN (a CR would move the
+ * terminal's cursor back over the name, a newline split the line), as `list` shows them; cut past
+ * SHOWN_NAME characters (`details.entry` keeps it whole).
+ */
 function shownName(name: string): string {
-  return name.length > SHOWN_NAME ? `${name.slice(0, SHOWN_NAME)}... (${name.length} characters)` : name;
+  const shown = name.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return shown.length > SHOWN_NAME ? `${shown.slice(0, SHOWN_NAME)}... (${shown.length} characters)` : shown;
 }
 
 /** A malformed or truncated archive (and the base of the other archive-content errors). */

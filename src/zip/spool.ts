@@ -5,7 +5,7 @@
 import { mkdtemp, open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IoError } from '../model/errors.js';
+import { IoError, describeErrno } from '../model/errors.js';
 import { holdOwnFile } from '../io/own-files.js';
 
 const BLOCK = 256 << 10;
@@ -48,6 +48,17 @@ export class CentralSpool {
   }
 
   private async spill(): Promise<void> {
+    try {
+      await this.spillTo();
+    } catch (err) {
+      // Said as what it is: a full temporary directory is not a full disk under the archive.
+      const e = err as NodeJS.ErrnoException;
+      if (!e.code) throw err;
+      throw new IoError(`cannot write a temporary file in ${this.tempDir} (where the manifest and a zip's central directory wait until the end; TMPDIR chooses it): ${describeErrno(e)}`, { cause: err });
+    }
+  }
+
+  private async spillTo(): Promise<void> {
     if (!this.file) {
       const dir = await mkdtemp(join(this.tempDir, 'portarc-zip-cd-'));
       // Held as portarc's own: a scan of the tree it is in (a backup of /) leaves it out.
