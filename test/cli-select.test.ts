@@ -391,6 +391,23 @@ describe('member selection and exclusion, as GNU tar does it', () => {
     expect(readFileSync(join(a, 'dst/c'), 'utf8')).toBe('GOODDATA-BBBB\n');
   });
 
+  it('--strip-components that gives two members one name: the later replaces the earlier with a warning; a hardlink to the earlier is not made (it would join the later content, exit 0 in GNU tar)', () => {
+    const a = join(dir, 'strip-clash');
+    mkdirSync(a);
+    sh('mkdir -p s/t1 s/t3 s/t4/sub && echo ONE > s/t1/x && echo THREE > s/t3/x && ln s/t1/x s/t3/y && echo FOUR > s/t4/sub/f && ln s/t4/sub/f s/t4/g', a);
+    expect(portarc(['create', '-f', join(a, 's.tar'), '-C', join(a, 's'), 't1/x', 't3/x', 't3/y', 't4']).status).toBe(0);
+    const r = portarc(['extract', '-f', join(a, 's.tar'), '-C', join(a, 'out'), '--strip-components', '1']);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain('warning: x: --strip-components 1 gives "t3/x" the name of an earlier member, which it replaces on disk');
+    expect(r.stderr).toContain('not restored: y: entry: not extracted: hardlink to "t1/x", whose name after --strip-components 1 ("x") a later member took');
+    expect(existsSync(join(a, 'out/y'))).toBe(false);
+    expect(readFileSync(join(a, 'out/x'), 'utf8')).toBe('THREE\n');
+    // A hardlink whose target kept its own name is made; directories meeting under one name are no clash.
+    expect(readFileSync(join(a, 'out/g'), 'utf8')).toBe('FOUR\n');
+    expect(statSync(join(a, 'out/g')).ino).toBe(statSync(join(a, 'out/sub/f')).ino);
+    expect(r.stderr).not.toMatch(/sub/);
+  });
+
   it('create --newer DATE: what changed after it, directories always, as GNU tar', () => {
     const t = join(dir, 'newer');
     mkdirSync(t);

@@ -179,6 +179,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
   const leftOut = new Set<string>();
   const progress = progressMeter(options.onProgress, options.onProgress && (await totalContent(source, options)));
   const entryWarnings: string[] = [];
+  const strippedNames = new StrippedNames(strip);
   const entryNotices: string[] = [];
   let entries = 0;
   let archive: OpenArchive | undefined;
@@ -298,6 +299,15 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
         continue;
       }
       if (!target) continue;
+      if (strip) {
+        const clash = strippedNames.place(entry, target);
+        if (clash?.loss) {
+          restorer.losses.push({ path: target.name, what: 'entry', reason: clash.loss });
+          restorer.notExtracted(target);
+          continue;
+        }
+        if (clash?.warning) entryWarnings.push(`${target.name}: ${clash.warning}`);
+      }
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
       const planning = check.plan(stored1, stored, offset, archive.info, headerSha256);
@@ -655,6 +665,43 @@ async function selected(ra: Awaited<ReturnType<typeof open>>, paths: string[], o
  * The entry under its name with `n` leading components removed (hardlink targets too); undefined
  * to skip it (its own name has too few components, as with tar); a reason when it cannot be made.
  */
+/**
+ * --strip-components can give two members one name (`a/x` and `b/x` both become `x`): the later
+ * replaces the earlier on disk, as in GNU tar, but not silently (a warning); and a hardlink to
+ * the earlier one would join the later one's content: not made (a loss). What each stripped name
+ * was before is kept as a 32-bit hash of the archive name (memory: a name and a number a member,
+ * with --strip-components only).
+ */
+class StrippedNames {
+  private from = new Map<string, number>();
+  constructor(private n: number) {}
+
+  place(stored: Entry, target: Entry): { warning?: string; loss?: string } | undefined {
+    if (stored.type === 'hardlink' && stored.linkTarget && target.linkTarget) {
+      const holds = this.from.get(pathKey(target.linkTarget));
+      if (holds !== undefined && holds !== nameHash(stored.linkTarget)) {
+        return { loss: `not extracted: hardlink to "${displayName(stored.linkTarget)}", whose name after --strip-components ${this.n} ("${displayName(target.linkTarget)}") a later member took` };
+      }
+    }
+    const key = pathKey(target.path);
+    const mine = nameHash(stored.path);
+    const before = this.from.get(key);
+    this.from.set(key, mine);
+    if (before !== undefined && before !== mine && stored.type !== 'directory') {
+      return { warning: `--strip-components ${this.n} gives "${stored.name}" the name of an earlier member, which it replaces on disk` };
+    }
+    return undefined;
+  }
+}
+
+/** FNV-1a of an archive name without its leading "./" and trailing "/" (pathKey). */
+function nameHash(path: Buffer): number {
+  const key = pathKey(path);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 function stripped(entry: Entry, n: number): Entry | string | undefined {
   const path = stripComponents(entry.path, n);
   if (!path) return undefined;
