@@ -22,6 +22,8 @@ export interface LogRow {
   csize: number;
   usize: number;
   hasPx: boolean;
+  /** Its mtime came from the DOS fields alone (no UT, NTFS or portarc time in the local header). */
+  dosTime: boolean;
 }
 
 /** What each local header said, in columns (35 bytes an entry), for the central directory check. */
@@ -35,6 +37,7 @@ export class LocalLog {
   crc = new Uint32Array(this.cap);
   method = new Uint16Array(this.cap);
   hasPx = new Uint8Array(this.cap);
+  dosTime = new Uint8Array(this.cap);
 
   push(r: LogRow): void {
     if (this.length === this.cap) {
@@ -45,7 +48,7 @@ export class LocalLog {
         return b;
       };
       [this.offset, this.csize, this.usize] = [grow(this.offset), grow(this.csize), grow(this.usize)];
-      [this.nameCrc, this.crc, this.method, this.hasPx] = [grow(this.nameCrc), grow(this.crc), grow(this.method), grow(this.hasPx)];
+      [this.nameCrc, this.crc, this.method, this.hasPx, this.dosTime] = [grow(this.nameCrc), grow(this.crc), grow(this.method), grow(this.hasPx), grow(this.dosTime)];
     }
     const i = this.length++;
     this.offset[i] = r.offset;
@@ -55,6 +58,7 @@ export class LocalLog {
     this.crc[i] = r.crc;
     this.method[i] = r.method;
     this.hasPx[i] = r.hasPx ? 1 : 0;
+    this.dosTime[i] = r.dosTime ? 1 : 0;
   }
 
   /** Index of the member at this offset (offsets grow as a stream is read), or -1. */
@@ -91,6 +95,9 @@ export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOpt
   let asFilesCount = 0;
   let otherModes = 0;
   let modeExample = '';
+  /** Entries whose exact time only the central directory has (7-Zip's NTFS times): restored from the DOS time. */
+  let dosTimes = 0;
+  let timeExample = '';
   let pos = o.at;
   // Each member the stream held must be named by exactly one central header: two naming the same
   // local header is the overlap that random access refuses (spec §6.1 step 5), and must not pass here.
@@ -132,6 +139,10 @@ export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOpt
       differ('CRC-32', log.crc[i]!, h.crc);
       differ('compressed size', log.csize[i]!, z.csize);
       differ('size', log.usize[i]!, z.usize);
+      if (log.dosTime[i] && !log.hasPx[i] && x.mtime !== undefined) {
+        dosTimes++;
+        timeExample ||= shown;
+      }
       const mode = log.hasPx[i] ? undefined : unixModeOf(h);
       if (mode !== undefined) {
         // Made from the local header alone: a directory (0755) if the name ends in "/", else a file (0644).
@@ -158,6 +169,9 @@ export async function readCentralTail(src: PullSource, log: LocalLog, o: TailOpt
   }
   if (otherModes) {
     o.warn(`the Unix modes of ${otherModes} ${otherModes === 1 ? 'entry' : 'entries'} (e.g. "${modeExample}") are only in the central directory, which a stream reaches last; they were given default modes (0644, directories 0755). Read the archive from a file to get them.`);
+  }
+  if (dosTimes) {
+    o.warn(`the exact modification times of ${dosTimes} ${dosTimes === 1 ? 'entry' : 'entries'} (e.g. "${timeExample}") are only in the central directory, which a stream reaches last; ${dosTimes === 1 ? 'it was' : 'they were'} given the local header's DOS time (2-second steps, in the creator's local time, read as UTC). Read the archive from a file to get them.`);
   }
   let stated: number | undefined;
   if (sig === SIG.zip64Eocd) {

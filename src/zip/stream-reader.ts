@@ -376,7 +376,7 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
       body: memberBody,
       drain,
       readAll,
-      check: () => ({ offset: at, nameCrc: crc32(name), method: f.method, crc, csize, usize, hasPx: x.hasPx }),
+      check: () => ({ offset: at, nameCrc: crc32(name), method: f.method, crc, csize, usize, hasPx: x.hasPx, dosTime: x.mtime === undefined }),
     };
   }
 
