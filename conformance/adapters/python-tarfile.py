@@ -344,6 +344,8 @@ def entry_json(tf, ti, local, glob, gnu_name, warnings, notices):
     if typ is None:
         typ = "file"
         warnings.append("%s: unknown type %r read as a file" % (ti.name, ti.type))
+    if ti.type == b"D" and "GNU incremental dump: dumpdir deletions not applied" not in notices:
+        notices.append("GNU incremental dump: dumpdir deletions not applied")  # spec §6.3: once per archive
     path = b(ti.name).rstrip(b"/") if typ == "directory" else b(ti.name)
     text_and_base64(out, "path", path)
     records = [(k, v) for k, v in glob if known(k)] + local

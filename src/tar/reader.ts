@@ -149,6 +149,8 @@ export class TarReader implements AsyncIterable<TarMember> {
   private archiveStart = 0;
   /** Set by nextArchive(): the pax global records so far belong to the archive before. */
   private newArchive = false;
+  /** A GNU dumpdir was met (its notice is given once). */
+  private dumpDirSaid = false;
 
   constructor(source: AsyncIterable<Buffer | Uint8Array>, opts: TarReaderOptions = {}) {
     this.src = new ByteSource(source, opts.salvage ? opts.gaps : undefined);
@@ -402,6 +404,12 @@ export class TarReader implements AsyncIterable<TarMember> {
     if (entry.type === 'hardlink' || entry.type === 'symlink' || entry.type === 'directory' || entry.type === 'fifo' || entry.type === 'chardev' || entry.type === 'blockdev') {
       if (h.typeflag !== TYPE.gnuDumpDir && stored > 0 && entry.type !== 'hardlink') {
         entry.warnings.push(`${entry.type} carries ${stored} bytes of data; skipped`);
+      }
+      // Once per archive: GNU tar -g's deletions are not applied (spec §6.3), which a restore of a
+      // chain of incremental dumps would expect.
+      if (h.typeflag === TYPE.gnuDumpDir && !this.dumpDirSaid) {
+        this.dumpDirSaid = true;
+        this.info.notices.push(`${this.name}: a GNU incremental dump (typeflag 'D' directories): restored as plain directories; the names each one lists, which \`tar -g\` uses to delete files removed since the previous dump, are not applied`);
       }
       entry.size = 0;
     }
