@@ -668,3 +668,22 @@ describe('random access: what an audit found (2026-12-07)', () => {
     }
   });
 });
+
+describe('open() and info on the edge of nothing', () => {
+  it('open() of a name that is not there rejects at once with an IoError (it resolved, calling the source "not seekable")', async () => {
+    const err = await open(join(tempDir('ra-missing'), 'no-such.tar')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IoError);
+    expect((err as IoError).message).toMatch(/no-such\.tar: cannot open the archive: no such file or directory \(ENOENT\)/);
+  });
+
+  it('info of a portarc archive with no entries (an incremental with nothing new) names its spec version and creator', () => {
+    const dir = tempDir('ra-empty');
+    writeFileSync(join(dir, 'f'), 'x');
+    spawnSync('bash', ['-c', 'touch -d 2020-01-01 f && touch -d 2099-01-01 stamp'], { cwd: dir });
+    expect(portarc(['create', '-f', join(dir, 'e.tar'), '--newer', join(dir, 'stamp'), '-C', dir, 'f']).status).toBe(0);
+    const info = JSON.parse(portarc(['info', '--json', '-f', join(dir, 'e.tar')]).stdout);
+    expect(info.entries).toBe(0);
+    expect(info.creator).toMatch(/^portarc /);
+    expect(info.specVersion).toBe('1.0');
+  });
+});

@@ -22,7 +22,7 @@ import { sourceName, type ArchiveSource } from '../io/source.js';
 import { readManifest } from '../manifest/reader.js';
 import { declaresManifest, isManifestMember, type ManifestEntry } from '../manifest/types.js';
 import { displayName, makeEntry, type Entry, type EntryType } from '../model/entry.js';
-import { ArchiveError, DamagedError, PortarcError, UsageError } from '../model/errors.js';
+import { ArchiveError, DamagedError, PortarcError, UsageError, ioError } from '../model/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../model/limits.js';
 import { TarReader } from '../tar/reader.js';
 import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
@@ -156,7 +156,12 @@ async function openUnchecked(source: OpenableSource, options: RandomOptions): Pr
   let src: CountedSource | undefined;
   if (isUrl(source)) src = await httpSource(source, { signal: options.signal });
   else if (typeof source === 'string' && source !== '-') {
-    const st = await stat(source).catch(() => undefined);
+    // A name that is not there fails now (a stream of it would only fail when first read, and
+    // info's note would call it "not seekable").
+    const st = await stat(source).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR' || err.code === 'EACCES') throw ioError(err, 'cannot open the archive', source);
+      return undefined;
+    });
     if (st?.isFile()) src = await fileSource(source);
   } else if (source instanceof Uint8Array) {
     const b = Buffer.from(source.buffer, source.byteOffset, source.byteLength);

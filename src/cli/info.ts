@@ -81,13 +81,20 @@ export async function archiveInfo(file: string, limits: Partial<Limits> = {}): P
     if (ra && ra.info.method === 'manifest') {
       method = 'manifest';
       container = ra.info.format ?? null;
-      for await (const e of ra.entries()) count(e.type, e.size);
-      // The archive-level data comes from the first header: read it (cheap: one member).
+      let n = 0;
+      for await (const e of ra.entries()) count(e.type, e.size), n++;
+      // The archive-level data comes from the first header: read it (cheap: one member). With no
+      // member (an incremental with nothing new), read the archive itself: its global header is there.
       for await (const m of ra.members(() => true)) {
         void m;
         break;
       }
       info = ra.archiveInfo;
+      if (n === 0) {
+        const listing = list(file, { limits });
+        for await (const e of listing) void e;
+        info = listing.info;
+      }
     } else {
       const listing = list(file, { limits });
       for await (const e of listing) count(e.type, e.size);
