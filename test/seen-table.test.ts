@@ -4,9 +4,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { liveBytes } from './helpers/heap.js';
 import { DATA, DEND, DSHA, HFROM, HSHA, SHA256, SeenTable, type SeenRecord } from '../src/integrity/seen.js';
 
 const hex = (i: number) => createHash('sha256').update(`d${i}`).digest('hex');
@@ -76,7 +75,7 @@ describe('SeenTable', () => {
 
   it('lets a page go once all its records were taken (the manifest read beside the stream): the rest are kept whole', () => {
     const t = new SeenTable();
-    const pages = (): number => (t as unknown as { pages: unknown[] }).pages.filter(Boolean).length;
+    const pages = (): number => (t as unknown as { rows: { pages: unknown[] } }).rows.pages.filter(Boolean).length;
     for (let i = 0; i < 10_000; i++) {
       const k = t.add(`p${i}`, 'file', i, i * 512);
       t.setDigest(k, SHA256, hex(i));
@@ -124,7 +123,7 @@ describe('SeenTable past its memory pages (a stream of many entries: the rows go
       want.push(r);
     }
     // The rows went to a file that is not left in the temporary directory (unlinked while open).
-    const spill = () => (t as unknown as { fd: number }).fd;
+    const spill = () => (t as unknown as { rows: { fd: number } }).rows.fd;
     expect(spill()).toBeGreaterThanOrEqual(0);
     expect(readdirSync(tmp).filter((f) => f.startsWith('portarc-verify-') && !before.has(f))).toEqual([]);
     const norm = (r: SeenRecord | undefined) => r && JSON.parse(JSON.stringify({ ...r, link: r.link?.toString('latin1') }));
@@ -152,13 +151,7 @@ describe('SeenTable past its memory pages (a stream of many entries: the rows go
 });
 
 it('keeps ~30 bytes of memory a record once its pages are in the file (300,000 records; in memory they took ~250)', () => {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  const used = () => {
-    gc();
-    const m = process.memoryUsage();
-    return m.heapUsed + m.arrayBuffers;
-  };
+  const used = liveBytes;
   const base = used();
   const t = new SeenTable();
   for (let i = 0; i < 300_000; i++) {
@@ -179,7 +172,7 @@ it('keeps its pages in memory when no temporary file can be written (the same re
   try {
     const t = new SeenTable();
     for (let i = 0; i < 50_000; i++) t.setDigest(t.add(`f${i}`, 'file', i, i * 512), SHA256, hex(i % 10));
-    expect((t as unknown as { fd: number }).fd).toBe(-1);
+    expect((t as unknown as { rows: { fd: number } }).rows.fd).toBe(-1);
     for (let i = 0; i < 50_000; i += 997) expect(t.take(`f${i}`)).toMatchObject({ size: i, offset: i * 512, sha256: hex(i % 10) });
     t.close();
   } finally {

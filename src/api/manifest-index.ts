@@ -1,9 +1,11 @@
-// The in-memory index open() keeps of a manifest (spec/manifest.md §12.3): per entry its path (as
-// a lookup key), type, size, offsets and the two digests random access checks (content, header),
-// in columns (typed arrays and one string per path), not one object per entry. Measured on Node 20
-// with 200,000 entries of 35-byte paths: ~280 bytes of heap per entry (a plain object per entry,
-// with its Buffer and hex strings, cost ~870).
+// The index open() keeps of a manifest (spec/manifest.md §12.3): per entry its path (and its
+// lookup key), type, size, offsets and the two digests random access checks (content, header), as
+// rows of bytes in PagedRows (src/io/paged-rows.ts: beyond eight pages of 4,096 entries in memory,
+// the rest wait in a temporary file), found by key through a NameIndex. ~25 bytes of memory an
+// entry (the names' hashes and chains); it was ~280 in typed columns with a string per path
+// (1,000,000 entries: 265 MiB), ~870 as an object per entry.
 
+import { NameIndex, PagedRows } from '../io/paged-rows.js';
 import type { EntryType } from '../model/entry.js';
 import type { ManifestEntry } from '../manifest/types.js';
 
@@ -20,59 +22,59 @@ export function pathKey(p: string | Buffer): string {
   return s.replace(/\/+$/, '');
 }
 
+/**
+ * A row: size, offset, data, end (float64) at 0, the content digest (zeros when absent) and the
+ * header digest at 32, then the type, whether there is a content digest, the path's form (0: the
+ * key itself, 1: "./" + key, 2: its own bytes follow the key), and the lengths of the key, the
+ * path (form 2) and the link (-1: none). The names: key, path (form 2), link.
+ */
+const R_SUMS = 32;
+const R_TYPE = 96;
+const R_HAS_SHA = 97;
+const R_FORM = 98;
+const R_KEY_LEN = 100;
+const R_RAW_LEN = 104;
+const R_LINK_LEN = 108;
+const ROW = 112;
+
 export class ManifestIndex {
-  private keys: string[] = [];
-  private byKey = new Map<string, number>();
-  /** Paths that are not "./" + key (flag 0: the key itself, 1: "./" + key, 2: in `odd`). */
-  private form = new Uint8Array(1024);
-  private odd = new Map<number, string>();
-  private types = new Uint8Array(1024);
-  /** size, offset, data, end per entry. */
-  private nums = new Float64Array(4 * 1024);
-  /** sha256 (zeros when absent) then hsha256, 64 bytes per entry. */
-  private sums = new Uint8Array(64 * 1024);
-  private hasSha = new Uint8Array(1024);
-  private links = new Map<number, string>();
+  private rows = new PagedRows(ROW, 'portarc-index');
+  private byKey = new NameIndex((i) => this.key(i));
 
   get length(): number {
-    return this.keys.length;
-  }
-
-  private grow(): void {
-    const n = this.form.length * 2;
-    const g = <T extends Uint8Array | Float64Array>(a: T, k: number): T => {
-      const b = new (a.constructor as new (n: number) => T)(n * k);
-      b.set(a);
-      return b;
-    };
-    this.form = g(this.form, 1);
-    this.types = g(this.types, 1);
-    this.hasSha = g(this.hasSha, 1);
-    this.nums = g(this.nums, 4);
-    this.sums = g(this.sums, 64);
+    return this.rows.length;
   }
 
   add(e: ManifestEntry): void {
-    const i = this.keys.length;
-    if (i === this.form.length) this.grow();
     const raw = e.path.toString('latin1');
-    const key = pathKey(e.path);
-    this.keys.push(key);
-    this.byKey.set(key, i);
-    this.form[i] = raw === key ? 0 : raw === `./${key}` ? 1 : 2;
-    if (this.form[i] === 2) this.odd.set(i, raw);
-    this.types[i] = TYPES.indexOf(e.type);
-    this.nums.set([e.size, e.offset, e.data, e.end], 4 * i);
+    const key = Buffer.from(pathKey(e.path), 'latin1');
+    const form = raw === key.toString('latin1') ? 0 : raw === `./${key.toString('latin1')}` ? 1 : 2;
+    const names: Buffer[] = [key];
+    if (form === 2) names.push(e.path);
+    if (e.link) names.push(e.link);
+    const i = this.rows.add(names);
+    const { buf, at } = this.rows.row(i, true)!;
+    buf.writeDoubleLE(e.size, at);
+    buf.writeDoubleLE(e.offset, at + 8);
+    buf.writeDoubleLE(e.data, at + 16);
+    buf.writeDoubleLE(e.end, at + 24);
     if (e.sha256) {
-      this.hasSha[i] = 1;
-      this.sums.set(Buffer.from(e.sha256, 'hex'), 64 * i);
+      buf[at + R_HAS_SHA] = 1;
+      buf.write(e.sha256, at + R_SUMS, 32, 'hex');
     }
-    this.sums.set(Buffer.from(e.headerSha256, 'hex'), 64 * i + 32);
-    if (e.link) this.links.set(i, e.link.toString('latin1'));
+    buf.write(e.headerSha256, at + R_SUMS + 32, 32, 'hex');
+    buf[at + R_TYPE] = TYPES.indexOf(e.type);
+    buf[at + R_FORM] = form;
+    buf.writeUInt32LE(key.length, at + R_KEY_LEN);
+    buf.writeUInt32LE(form === 2 ? e.path.length : 0, at + R_RAW_LEN);
+    buf.writeInt32LE(e.link ? e.link.length : -1, at + R_LINK_LEN);
+    this.byKey.add(key, i);
   }
 
+  /** The last entry of that path (a name stored again later, `tar -r`, is the one a reader restores). */
   find(path: string | Buffer): number | undefined {
-    return this.byKey.get(pathKey(path));
+    const i = this.byKey.last(Buffer.from(pathKey(path), 'latin1'));
+    return i < 0 ? undefined : i;
   }
 
   /**
@@ -80,30 +82,46 @@ export class ManifestIndex {
    * name written before it (a name stored again later, `tar -r`, is another file).
    */
   findBefore(path: string | Buffer, before: number): number | undefined {
-    const key = pathKey(path);
-    const last = this.byKey.get(key);
-    if (last === undefined || last < before) return last;
-    for (let i = before - 1; i >= 0; i--) if (this.keys[i] === key) return i;
-    return undefined;
+    const key = Buffer.from(pathKey(path), 'latin1');
+    let found = -1;
+    for (let i = this.byKey.first(key); i >= 0 && i < before; i = this.byKey.after(i)) found = i;
+    return found < 0 ? undefined : found;
   }
 
   /** Entry i, as the manifest gave it (less the data-range digest, which random access does not use). */
   get(i: number): ManifestEntry {
-    const key = this.keys[i]!;
-    const raw = this.form[i] === 0 ? key : this.form[i] === 1 ? `./${key}` : this.odd.get(i)!;
-    const n = this.nums.subarray(4 * i, 4 * i + 4);
+    const names = this.rows.names(i);
+    const { buf, at } = this.rows.row(i)!;
+    const keyLen = buf.readUInt32LE(at + R_KEY_LEN);
+    const rawLen = buf.readUInt32LE(at + R_RAW_LEN);
+    const linkLen = buf.readInt32LE(at + R_LINK_LEN);
+    const form = buf[at + R_FORM];
+    const key = names.subarray(0, keyLen);
+    const path = form === 0 ? Buffer.from(key) : form === 1 ? Buffer.concat([DOT_SLASH, key]) : Buffer.from(names.subarray(keyLen, keyLen + rawLen));
     const e: ManifestEntry = {
-      path: Buffer.from(raw, 'latin1'),
-      type: TYPES[this.types[i]!]!,
-      size: n[0]!,
-      offset: n[1]!,
-      data: n[2]!,
-      end: n[3]!,
-      headerSha256: Buffer.from(this.sums.subarray(64 * i + 32, 64 * i + 64)).toString('hex'),
+      path,
+      type: TYPES[buf[at + R_TYPE]!]!,
+      size: buf.readDoubleLE(at),
+      offset: buf.readDoubleLE(at + 8),
+      data: buf.readDoubleLE(at + 16),
+      end: buf.readDoubleLE(at + 24),
+      headerSha256: buf.toString('hex', at + R_SUMS + 32, at + R_SUMS + 64),
     };
-    if (this.hasSha[i]) e.sha256 = Buffer.from(this.sums.subarray(64 * i, 64 * i + 32)).toString('hex');
-    const link = this.links.get(i);
-    if (link !== undefined) e.link = Buffer.from(link, 'latin1');
+    if (buf[at + R_HAS_SHA]) e.sha256 = buf.toString('hex', at + R_SUMS, at + R_SUMS + 32);
+    if (linkLen >= 0) e.link = Buffer.from(names.subarray(keyLen + rawLen, keyLen + rawLen + linkLen));
     return e;
   }
+
+  /** Remove the temporary file (the index is empty afterwards). */
+  close(): void {
+    this.rows.close();
+  }
+
+  /** Entry i's lookup key (a view: valid until another entry is asked for). */
+  private key(i: number): Buffer {
+    const { buf, at } = this.rows.row(i)!;
+    return this.rows.names(i).subarray(0, buf.readUInt32LE(at + R_KEY_LEN));
+  }
 }
+
+const DOT_SLASH = Buffer.from('./');

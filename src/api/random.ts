@@ -20,6 +20,7 @@ import { zeros } from '../io/body.js';
 import { asFileHandle, asReader, counted, fileSource, httpSource, isRandomAccessSource, isUrl, type CountedSource, type RandomAccessSource } from '../io/random-access.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { readManifest } from '../manifest/reader.js';
+import type { Trailer } from '../manifest/trailer.js';
 import { declaresManifest, isManifestMember, type ManifestEntry } from '../manifest/types.js';
 import { displayName, makeEntry, type Entry, type EntryType } from '../model/entry.js';
 import { ArchiveError, DamagedError, PortarcError, UsageError, ioError } from '../model/errors.js';
@@ -268,6 +269,18 @@ async function byManifest(src: CountedSource, limits: Limits, notes: string[]): 
   // The manifest, checked against the trailer's digest as it streams; the index keeps per entry
   // what get/read need (spec/manifest.md §12.3 gives its memory cost).
   const index = new ManifestIndex();
+  let kept = false;
+  try {
+    const archive = await indexManifest(index, container, t, format, limits, notes);
+    kept = archive;
+  } finally {
+    if (!kept) index.close();
+  }
+  return kept ? new ManifestArchive(src, format, compression, container, index, limits) : undefined;
+}
+
+/** Read the manifest into `index`, checked against the trailer's digest; false: a later version, read as a stream (the reason is in `notes`). */
+async function indexManifest(index: ManifestIndex, container: Container, t: Trailer, format: 'tar' | 'zip', limits: Limits, notes: string[]): Promise<boolean> {
   const hash = createHash('sha256');
   const xml = (async function* () {
     for await (const c of container.range(t.manifestData, t.manifestSize)) {
@@ -295,13 +308,13 @@ async function byManifest(src: CountedSource, limits: Limits, notes: string[]): 
       for await (const c of container.range(t.manifestData, t.manifestSize)) whole.update(c);
       if (whole.digest('hex') !== t.manifestSha256) throw new DamagedError('the manifest does not match its digest in the trailer: run portarc verify', { offset: t.manifestData });
       notes.push(`${err.reason}; the archive is read in one streaming pass`);
-      return undefined;
+      return false;
     }
     if (hash.digest('hex') !== t.manifestSha256) throw new DamagedError('the manifest does not match its digest in the trailer: run portarc verify', { offset: t.manifestData });
     throw err;
   }
   if (hash.digest('hex') !== t.manifestSha256) throw new DamagedError('the manifest does not match its digest in the trailer: run portarc verify', { offset: t.manifestData });
-  return new ManifestArchive(src, format, compression, container, index, limits);
+  return true;
 }
 
 class ManifestArchive implements RandomArchive {
@@ -462,6 +475,7 @@ class ManifestArchive implements RandomArchive {
   }
 
   async close(): Promise<void> {
+    this.index.close();
     await this.src.close();
   }
 }
