@@ -319,6 +319,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       }
       const setAside = restorer.damaged.length;
       const left = restorer.skipped.length;
+      const lostBefore = restorer.entryLosses;
       try {
         const counted = progress ? progress.count(plan.body) : plan.body;
         // Checked between chunks only where a file is big: the loop over members checks between
@@ -342,7 +343,8 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
         damaged.push({ path: entry.name, what: `${err.reason}; not extracted`, range: at === undefined ? undefined : [at, at] });
         continue;
       }
-      entries++;
+      // Not counted when it (or an earlier entry, found only now: a late rename) was not put in place.
+      entries += 1 - (restorer.entryLosses - lostBefore);
       progress?.entry();
       options.onEntry?.(entry);
     }
@@ -350,7 +352,9 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
     // A portarc archive (it states its spec version) records every xattr: a directory that was
     // there before loses those its entry does not carry (spec §9.1).
     restorer.exactXattrs = archive.info.version !== undefined;
+    const lostBeforeFinish = restorer.entryLosses;
     await restorer.finish();
+    entries -= restorer.entryLosses - lostBeforeFinish;
     progress?.done();
     await check.finish(dir, restorer, options.manifest ? (manifestAs === undefined ? true : manifestAs) : false, archive.skipped, lastOffset, declaresManifest(archive.info));
     restorer.close();

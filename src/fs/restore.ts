@@ -281,8 +281,15 @@ export class Restorer {
     this.notMade.add(keyOf(this.platform.name === 'windows' ? mp.parts.map((p) => this.platform.diskName(p)) : mp.parts));
   }
 
+  /**
+   * Entries not put in place, counted as they are found (a rename or a batch that fails later is
+   * found while later entries are restored): the caller's count of entries extracted takes them off.
+   */
+  entryLosses = 0;
+
   /** Report a loss in the order of the entries, also when a batched file's comes in late. */
   private addLoss(loss: Loss): void {
+    if (loss.what === 'entry') this.entryLosses++;
     const seq = this.lossAt ?? this.seq;
     let i = this.losses.length;
     while (i > 0 && this.lossSeq[i - 1]! > seq) i--;
