@@ -376,6 +376,9 @@ async function walkWith(
       const { entry } = m;
       lastOffset = m.offset;
       lastName = entry.name;
+      // What list and extract warn of (an unknown type flag read as a file, say) is no damage, but
+      // not passed over in silence either: a note, the exit code unchanged.
+      for (const w of entry.warnings) if (!w.startsWith(PX_COPIES_DIFFER)) res.notes.push(`${entry.name}: ${w} (list and extract warn of it)`);
       // A zip member without data whose two copies of portarc metadata differ (a member with data
       // fails on it when read): damage to its header, which extraction restores as a warning.
       if (res.format === 'zip' && entry.warnings.some((w) => w.startsWith(PX_COPIES_DIFFER))) damaged.push({ part: 'header', path: entry.name, range: [m.offset, m.offset], what: PX_COPIES_DIFFER });
