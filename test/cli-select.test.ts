@@ -231,6 +231,19 @@ describe('member selection and exclusion, as GNU tar does it', () => {
     expect(missing.stderr).toContain('"nothere"');
   });
 
+  it('-O into a reader that stops before the content ends: exit 2 naming stdout (it was exit 0: content lost in silence)', () => {
+    const d = join(dir, 'o-pipe');
+    mkdirSync(d);
+    sh('head -c 4000000 /dev/urandom > big.bin', d);
+    expect(portarc(['create', '-f', join(d, 'a.tar'), '-C', d, 'big.bin']).status).toBe(0);
+    const r = spawnSync('bash', ['-c', `node ${BIN} extract -O -f a.tar big.bin | head -c 1000 > /dev/null; echo "status \${PIPESTATUS[0]}" >&2`], { cwd: d, encoding: 'utf8' });
+    expect(r.stderr).toContain('(stdout): cannot write the content: the reader closed the pipe (EPIPE)');
+    expect(r.stderr).toContain('status 2');
+    // A listing cut by its reader is not: the reader chose to stop.
+    const l = spawnSync('bash', ['-c', `node ${BIN} list -f a.tar | head -c 1 > /dev/null; echo "status \${PIPESTATUS[0]}" >&2`], { cwd: d, encoding: 'utf8' });
+    expect(l.stderr).toContain('status 0');
+  });
+
   it('-T: a name that is not UTF-8 is refused (exit 2), never another file of the decoded name; a name may end in \\r', () => {
     // Decoded as UTF-8, bad\xff was bad\ufffd: that file was archived instead, exit 0. And "cr\r"
     // lost its \r: the file "cr" was archived.

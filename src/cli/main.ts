@@ -162,7 +162,7 @@ function collectLimit(value: string, previous: Partial<Limits>): Partial<Limits>
  * Standard output and error once their reader has gone (`| head`): a listing cut short is not a
  * reason to stop the work, so nothing more is printed there and the work goes on (spec §8.4).
  */
-const closed: { stdout: boolean; stderr: boolean; stdoutError?: NodeJS.ErrnoException } = { stdout: false, stderr: false };
+const closed: { stdout: boolean; stderr: boolean; stdoutError?: NodeJS.ErrnoException; stdoutPipe?: NodeJS.ErrnoException } = { stdout: false, stderr: false };
 
 /** The progress line on stderr, while create or extract runs on a terminal (src/cli/progress.ts). */
 let bar: ProgressBar | undefined;
@@ -311,8 +311,10 @@ export async function main(argv: string[]): Promise<number> {
   // writer sees the same error on its own listener and fails loudly (exit 2).
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     closed.stdout = true;
-    // EPIPE: the reader chose to stop. Anything else (ENOSPC, EIO) lost output someone wanted.
+    // EPIPE: the reader chose to stop (a listing may be cut; content written with -O may not).
+    // Anything else (ENOSPC, EIO) lost output someone wanted.
     if (err.code !== 'EPIPE') closed.stdoutError ??= err;
+    else closed.stdoutPipe ??= err;
   });
   process.stderr.on('error', () => (closed.stderr = true));
   // A stray error outside the awaited work is still one line and exit 2, never a stack trace.
@@ -471,7 +473,10 @@ export async function main(argv: string[]): Promise<number> {
       });
       bar?.clear();
       await settleOut();
-      if (o.toStdout && closed.stdoutError) throw ioError(closed.stdoutError, 'cannot write the content', '(stdout)');
+      // -O: stdout carries the files' content, and a reader that went away took less than all of it
+      // (GNU tar dies of SIGPIPE, bsdtar says "Broken pipe"): a failure, never exit 0.
+      const lostContent = closed.stdoutError ?? closed.stdoutPipe;
+      if (o.toStdout && lostContent) throw ioError(lostContent, 'cannot write the content', '(stdout)');
       if (closed.stdoutError) {
         warn(`warning: the listing could not be written to standard output: ${describeErrno(closed.stdoutError)}; the extraction was completed`);
         code = Math.max(code, EXIT.warnings);

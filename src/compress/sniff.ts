@@ -51,7 +51,10 @@ export async function peek(source: AsyncIterable<Buffer | Uint8Array>, n: number
       break;
     }
     const c = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
-    seen.push(c);
+    // A source may reuse its buffers (stdin's ring: a chunk is valid until the one after next is
+    // asked for): a chunk kept while more are read is copied. A pipe written a few bytes at a time
+    // gives many small chunks, and the first was refilled before they were joined.
+    seen.push(have + c.length < n ? Buffer.from(c) : c);
     have += c.length;
   }
   const all = seen.length === 1 ? seen[0]! : Buffer.concat(seen, have);

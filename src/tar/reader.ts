@@ -184,9 +184,15 @@ export class TarReader implements AsyncIterable<TarMember> {
     return { block, at };
   }
 
-  /** Data of an extension header (x, g, L, K), bounded in size. */
+  /**
+   * Data of an extension header (x, g, L, K), bounded in size: a copy. Its records are kept until
+   * the member's own header is read, and the input may reuse a chunk's memory once the one after
+   * next is asked for (src/io/source.ts): a pipe written a few bytes at a time gives chunks that
+   * small, and a view's bytes were another header's by then (wrong names, exit 0).
+   */
   private async readExtension(h: RawHeader, at: number): Promise<Buffer> {
-    return this.extensionNow(h, at) ?? this.readExtensionAsync(h, at);
+    const now = this.extensionNow(h, at);
+    return now ? Buffer.from(now) : this.readExtensionAsync(h, at);
   }
 
   /** readExtension() when the bytes are at hand (most are: no promise), else undefined. */
@@ -199,8 +205,9 @@ export class TarReader implements AsyncIterable<TarMember> {
     return data?.subarray(0, h.size);
   }
 
+  /** The data, copied before its padding is skipped (which may take more chunks than the ring keeps). */
   private async readExtensionAsync(h: RawHeader, at: number): Promise<Buffer> {
-    const data = await this.src.read(h.size);
+    const data = Buffer.from(await this.src.read(h.size));
     if (data.length < h.size) this.fail('archive is truncated inside an extension header', at);
     await this.src.skip(padding(h.size));
     return data;
@@ -286,7 +293,8 @@ export class TarReader implements AsyncIterable<TarMember> {
             continue;
           }
           if (h.typeflag === TYPE.paxLocal) {
-            const data = this.extensionNow(h, got.at) ?? (await this.readExtensionAsync(h, got.at));
+            // A copy: its records wait for the member's header (see readExtension).
+            const data = await this.readExtension(h, got.at);
             let recs: PaxRecord[];
             try {
               recs = parsePaxRecords(data);
