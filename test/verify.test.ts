@@ -901,3 +901,20 @@ describe('a manifest of 1,000,000 entries', () => {
     sh(`rm -rf '${dir}'`);
   }, 180_000);
 });
+
+describe('verify of something that is not an archive', () => {
+  it('says so as list and extract do (empty; what it starts with), exit 2, from a file and from stdin', () => {
+    const dir = tempDir('verify-not-archive');
+    writeFileSync(join(dir, 'empty'), '');
+    writeFileSync(join(dir, 'text'), 'just some text, not an archive at all\n'.repeat(40));
+    const empty = spawnSync('node', [join(process.cwd(), 'bin/portarc.js'), 'verify', '-f', '-'], { input: '', encoding: 'utf8' });
+    expect(empty.status).toBe(2);
+    expect(empty.stdout).toContain('empty input: not an archive');
+    for (const stdin of [false, true]) {
+      const r = stdin ? spawnSync('node', [join(process.cwd(), 'bin/portarc.js'), 'verify', '-f', '-'], { input: readFileSync(join(dir, 'text')), encoding: 'utf8' }) : portarc(['verify', '-f', join(dir, 'text')]);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toContain('not a tar or zip archive (portarc reads tar, tar.gz, tar.zst and zip): it starts with 6a 75 73 74');
+      expect(r.stdout).not.toMatch(/end-of-archive|not a tar header/);
+    }
+  });
+});

@@ -9,8 +9,8 @@ import type { Limits } from '../model/limits.js';
 import { SeekTable, decoderTakesReusedInput, decompressAuto, fileReader, peek, sniff, unsupportedFormat, type ZstdSalvage } from '../compress/index.js';
 import { openSource, stable, type ArchiveSource } from '../io/source.js';
 import { ArchiveError, IoError, ioError } from '../model/errors.js';
-import { BLOCK, decodeHeader, isZeroBlock } from '../tar/header.js';
-import { TarReader, type SkippedRange } from '../tar/reader.js';
+import { BLOCK } from '../tar/header.js';
+import { TarReader, whyNotTar, type SkippedRange } from '../tar/reader.js';
 import type { ArchiveInfo } from '../tar/version.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
 import { abortable } from '../model/abort.js';
@@ -136,7 +136,7 @@ export async function openArchive(source: ArchiveSource, options: OpenOptions = 
   const copyInput = reused && !decoderTakesReusedInput(sniff(head));
   const decoded = plain ? { head, rest } : await peek(decompressAuto(copyInput ? stable(rest) : rest, { reuseOutput: !options.keepsChunks, salvage }), BLOCK);
   // A damaged first frame: what follows it does not start the tar; the reader finds its next header.
-  const wrong = salvage?.gaps[0]?.at === 0 ? undefined : notTar(decoded.head, plain ? (typeof source === 'string' && source !== '-' ? 'file' : 'input') : 'decompressed input');
+  const wrong = salvage?.gaps[0]?.at === 0 ? undefined : whyNotTar(decoded.head, plain ? (typeof source === 'string' && source !== '-' ? 'file' : 'input') : 'decompressed input');
   if (wrong) {
     await opened.close();
     throw new ArchiveError(wrong, { archive: name, offset: decoded.head.length ? 0 : undefined });
@@ -204,27 +204,3 @@ async function regularFile(path: string, name: string, opened: { close(): Promis
   }
 }
 
-/**
- * Why the first block is not the start of a tar, or undefined when it may be: an empty input, or
- * bytes that are neither a header (valid checksum or ustar magic) nor zeros. Spec §8.2: the user is
- * told what the file looks like instead of "truncated inside a header block".
- */
-function notTar(head: Buffer, what: 'file' | 'input' | 'decompressed input'): string | undefined {
-  if (head.length === 0) return `empty ${what}: not an archive`;
-  const block = head.subarray(0, BLOCK);
-  if (block.length > 262 && block.toString('latin1', 257, 262) === 'ustar') return undefined;
-  if (block.every((b) => b === 0)) return undefined;
-  if (block.length === BLOCK) {
-    if (isZeroBlock(block)) return undefined;
-    try {
-      decodeHeader(block);
-      return undefined;
-    } catch {
-      // not a header: fall through
-    }
-  }
-  const first = block.subarray(0, 16);
-  const text = [...first].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
-  const kind = what === 'decompressed input' ? 'the decompressed data is not a tar archive' : 'not a tar or zip archive (portarc reads tar, tar.gz, tar.zst and zip)';
-  return `${kind}: it starts with ${first.toString('hex').replace(/(..)(?!$)/g, '$1 ')} "${text}"`;
-}

@@ -17,7 +17,7 @@ import { STREAM_PIECE, streamRange } from '../compress/seektable.js';
 import { GapError } from '../io/bytesource.js';
 import { openSource, stable, type ArchiveSource } from '../io/source.js';
 import { locatorAtEnd } from './par2/embedded.js';
-import { TarReader, describeSkipped, type SkippedRange } from '../tar/reader.js';
+import { TarReader, describeSkipped, whyNotTar, type SkippedRange } from '../tar/reader.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
 import { PX_COPIES_DIFFER } from '../zip/file-reader.js';
 import type { ArchiveInfo } from '../model/archive-info.js';
@@ -100,7 +100,8 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
   const notes: string[] = [];
   const res: StreamResult = { format: 'tar', compression: 'none', entries: 0, checkedContent: false, notes };
   try {
-    const peeked = await peek(abortable(opened.bytes, opts.signal), GZIP_HEAD);
+    // A whole first block (as openArchive looks at it): whether it starts a tar is said up front.
+    const peeked = await peek(abortable(opened.bytes, opts.signal), 512);
     const rest = peeked.rest;
     // A copy: the source may read its next bytes into the same buffer, and the gzip header is
     // compared with the manifest's only at the end.
@@ -145,6 +146,9 @@ export async function verifyStream(source: ArchiveSource, opts: StreamOptions, d
         const unsupported = unsupportedFormat(head);
         if (unsupported) throw new PortarcError(`the archive is ${unsupported}-compressed; portarc reads plain, gzip and zstd archives`, {}, 'PORTARC_BAD_ARCHIVE');
         res.compression = sniff(head);
+        // Said as list and extract say it (empty, or what it starts with), not as tar damage.
+        const wrong = res.compression === 'none' ? whyNotTar(head, opts.path ? 'file' : 'input') : undefined;
+        if (wrong) throw new PortarcError(wrong, {}, 'PORTARC_BAD_ARCHIVE');
         let compressed: AsyncIterable<Buffer> = decoderTakesReusedInput(res.compression) ? (rest as AsyncIterable<Buffer>) : stable(rest);
         if (res.compression === 'zstd' && opts.path) {
           table = await readSeekTable(opts.path, opts.length);

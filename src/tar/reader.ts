@@ -856,3 +856,28 @@ function stripTrailingNul(b: Buffer): Buffer {
   while (end > 0 && b[end - 1] === 0) end--;
   return Buffer.from(b.subarray(0, end));
 }
+
+/**
+ * Why the first block is not the start of a tar, or undefined when it may be: an empty input, or
+ * bytes that are neither a header (valid checksum or ustar magic) nor zeros. Spec §8.2: the user is
+ * told what the file looks like instead of "truncated inside a header block".
+ */
+export function whyNotTar(head: Buffer, what: 'file' | 'input' | 'decompressed input'): string | undefined {
+  if (head.length === 0) return `empty ${what}: not an archive`;
+  const block = head.subarray(0, BLOCK);
+  if (block.length > 262 && block.toString('latin1', 257, 262) === 'ustar') return undefined;
+  if (block.every((b) => b === 0)) return undefined;
+  if (block.length === BLOCK) {
+    if (isZeroBlock(block)) return undefined;
+    try {
+      decodeHeader(block);
+      return undefined;
+    } catch {
+      // not a header: fall through
+    }
+  }
+  const first = block.subarray(0, 16);
+  const text = [...first].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+  const kind = what === 'decompressed input' ? 'the decompressed data is not a tar archive' : 'not a tar or zip archive (portarc reads tar, tar.gz, tar.zst and zip)';
+  return `${kind}: it starts with ${first.toString('hex').replace(/(..)(?!$)/g, '$1 ')} "${text}"`;
+}
