@@ -43,6 +43,26 @@ describe('interrupting the CLI mid-file', () => {
     expect(readdirSync(dir).sort()).toEqual(['src']);
   }, 120_000);
 
+  it('create -f - (the archive on stdout): SIGTERM ends the stream unreadable and says so, not "nothing half-written was left"', async () => {
+    const r = await new Promise<{ code: number | null; stderr: string; out: string }>((resolve, reject) => {
+      const child = spawn('bash', ['-c', `node ${BIN} create -f - -C src big > out.tar`], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setInterval(() => {
+        if (size(join(dir, 'out.tar')) > 64 << 20) {
+          clearInterval(timer);
+          spawnSync('pkill', ['-TERM', '-f', 'portarc.js create -f - -C src big']);
+        }
+      }, 2);
+      child.on('error', reject);
+      child.on('close', (code) => (clearInterval(timer), resolve({ code, stderr, out: join(dir, 'out.tar') })));
+    });
+    expect(r.stderr).toContain('interrupted (SIGTERM): stopped; the archive on standard output was ended so that no reader takes it for complete');
+    expect(r.stderr).not.toMatch(/nothing half-written was left/);
+    expect(spawnSync('tar', ['-tf', r.out]).status).not.toBe(0);
+    sh('rm -f out.tar', dir);
+  }, 120_000);
+
   it('extract: SIGTERM removes the half-written file, exit 143', async () => {
     // A small archive of the 4 GiB file (zeros compress to almost nothing).
     sh(`node ${BIN} create --zstd -f a.tar.zst -C src big && mkdir out`, dir);

@@ -162,6 +162,8 @@ function collectLimit(value: string, previous: Partial<Limits>): Partial<Limits>
  * Standard output and error once their reader has gone (`| head`): a listing cut short is not a
  * reason to stop the work, so nothing more is printed there and the work goes on (spec §8.4).
  */
+/** create -f -: the archive goes to stdout, where what was written before a stop cannot be taken back. */
+let archiveToStdout = false;
 const closed: { stdout: boolean; stderr: boolean; stdoutError?: NodeJS.ErrnoException; stdoutPipe?: NodeJS.ErrnoException } = { stdout: false, stderr: false };
 
 /** The progress line on stderr, while create or extract runs on a terminal (src/cli/progress.ts). */
@@ -367,6 +369,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('[path...]', 'files and directories to archive');
   withProgressFlags(withFilesFromFlags(withExcludeFlags(withWriteFlags(program.commands.at(-1)!)), 'the paths to archive')).action(async (args: string[], o: CompressFlags & SelectionFlags & ProgressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean; recovery?: number; embedRecovery?: boolean; newer?: bigint; oneFileSystem?: boolean; fsync: boolean; json?: boolean; deterministic?: boolean; mtime?: bigint }) => {
       if (o.recovery !== undefined && o.file === '-') throw new UsageError('--recovery needs an archive file, not standard output');
+      archiveToStdout = o.file === '-';
       if (o.embedRecovery && o.recovery === undefined) throw new UsageError('--embed-recovery goes with --recovery N% (how much to be able to rebuild)');
       if (o.json && o.file === '-') throw new UsageError('--json prints on stdout: it cannot be combined with -f - (the archive on stdout)');
       const paths = namesOf(args, o);
@@ -758,7 +761,11 @@ export async function main(argv: string[]): Promise<number> {
     bar?.clear();
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.failure;
     if (signal.aborted) {
-      warn(`interrupted (${String(signal.reason)}): stopped; nothing half-written was left`);
+      warn(
+        archiveToStdout
+          ? `interrupted (${String(signal.reason)}): stopped; the archive on standard output was ended so that no reader takes it for complete (every tar and zip reader fails on it)`
+          : `interrupted (${String(signal.reason)}): stopped; nothing half-written was left`,
+      );
       return interruptedCode(signal.reason as NodeJS.Signals);
     }
     reportError(err);
