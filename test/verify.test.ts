@@ -918,3 +918,22 @@ describe('verify of something that is not an archive', () => {
     }
   });
 });
+
+describe('verify of members appended after the trailer (tar -r on a portarc archive)', () => {
+  // The whole-archive digest is taken at the manifest; a member after it was folded in again: an
+  // internal error ("Digest already called") from a stream, exit 2, and nothing said of the member.
+  it('names each as an extra entry, from a stream and from the file; no internal error', () => {
+    const dir = tempDir('verify-appended');
+    sh('mkdir s && echo 1 > s/f1 && echo 2 > s/f2 && echo extra > x1', dir);
+    expect(portarc(['create', '-f', join(dir, 'a.tar'), '-C', join(dir, 's'), '.']).status).toBe(0);
+    sh('tar -rf a.tar x1', dir);
+    const stream = spawnSync('node', [join(process.cwd(), 'bin/portarc.js'), 'verify', '-f', '-'], { input: readFileSync(join(dir, 'a.tar')), encoding: 'utf8' });
+    expect(stream.status).toBe(2);
+    expect(stream.stdout).toContain('damaged: extra entry "x1"');
+    expect(stream.stdout).not.toMatch(/range digests do not add up/);
+    expect(stream.stderr).not.toMatch(/internal error/);
+    const file = portarc(['verify', '-f', join(dir, 'a.tar')]);
+    expect(file.status).toBe(2);
+    expect(file.stderr).not.toMatch(/internal error/);
+  });
+});

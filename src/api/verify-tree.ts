@@ -192,7 +192,7 @@ export async function verifyTree(source: ArchiveSource, directory: string, optio
     if (check) {
       await check.finish('', undefined, false, archive.skipped, lastOffset, declaresManifest(archive.info));
       fail(check.damaged[0] ?? check.lost[0]);
-      notes.push(...check.warnings);
+      for (const w of check.warnings) notes.push(w);
     }
     warnings.unshift(...archive.info.warnings);
     await comparer.finish();

@@ -464,7 +464,7 @@ export class TreeComparer {
         const type = cst ? (kindOfMode(cst.mode) ?? 'unknown') : 'none';
         this.differences.push({ path: show(child), property: 'extra', archive: 'none', disk: type + leftTemporary(member) });
       }
-      stack.push(...below.reverse());
+      for (let k = below.length - 1; k >= 0; k--) stack.push(below[k]!); // (a spread of 100,000 names overflows the stack)
     }
   }
 }

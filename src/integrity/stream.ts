@@ -275,6 +275,7 @@ async function walkWith(
   // (Manifest 1.x's digest is of the bytes; there every range is checked, which covers the same bytes.)
   const fold = createHash('sha256');
   let folded = lag !== undefined;
+  let foldTaken = false;
   /** The record whose data range is open (its end not known yet), -1: none. */
   let dataOpen = -1;
   // Offsets are the reader's; the lag holds the decoded bytes, which lack what damaged zstd frames lost.
@@ -292,7 +293,8 @@ async function walkWith(
   const cutRange = (from: number | undefined, at: number): string | undefined => {
     const d = cut(from, at);
     if (d === undefined) folded = false;
-    else fold.update(Buffer.from(d, 'hex'));
+    // Past the manifest (members appended after it, tar -r): the whole-archive digest is taken.
+    else if (!foldTaken) fold.update(Buffer.from(d, 'hex'));
     return d;
   };
   const closeData = (at: number) => {
@@ -394,6 +396,7 @@ async function walkWith(
         manifestAt = m.offset;
         closeData(m.offset);
         archiveSha = folded ? fold.digest('hex') : undefined;
+        foldTaken = true;
         restart(m.offset);
         const h = createHash('sha256');
         let whole = true;
@@ -683,7 +686,7 @@ async function sideManifest(path: string, length: number | undefined, table: See
 function settle(a: Ahead, res: StreamResult, archiveSha: string | undefined, manifestAt: number, damaged: Damage[], exact: boolean): boolean {
   if (a.error) return unusable(a.error, res, manifestAt, damaged);
   if (a.foot && exact) checkFoot(a.foot, res, archiveSha, manifestAt, a.found);
-  damaged.push(...a.found);
+  for (const d of a.found) damaged.push(d); // (not push(...found): 100,000 arguments overflow the stack)
   return a.done;
 }
 
@@ -711,7 +714,7 @@ async function compare(xml: AsyncIterable<Buffer>, seen: SeenTable, res: StreamR
     if (!(err instanceof PortarcError)) throw err;
     return unusable(err, res, manifestAt, damaged);
   }
-  damaged.push(...found);
+  for (const d of found) damaged.push(d); // (not push(...found): 100,000 arguments overflow the stack)
   return true;
 }
 

@@ -139,7 +139,7 @@ export function readExtras(extra: Buffer, local: boolean, name: Buffer, warn: (m
         const d = decodePx(data);
         if ('problem' in d) warn(d.problem);
         else {
-          out.px.push(...d.records);
+          for (const r of d.records) out.px.push(r);
           out.hasPx = true;
         }
         break;

@@ -341,7 +341,7 @@ export class ZipFile {
     const ref = x.px.find((p) => p.type === PX.overflowRef);
     if (ref && ref.value.length === 8) {
       const records = await this.overflowRecords(Number(ref.value.readBigUInt64LE(0)) + this.delta, warnings);
-      x.px.push(...records);
+      for (const r of records) x.px.push(r);
     }
     const { entry, facts } = buildEntry({ ...r.h, usize: r.usize }, x);
     if (facts.overflowMember) return undefined;

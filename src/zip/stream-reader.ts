@@ -174,7 +174,7 @@ export class ZipStreamReader implements AsyncIterable<ZipMember> {
     const ref = x.px.find((r) => r.type === PX.overflowRef);
     if (ref && ref.value.length === 8) {
       const target = Number(ref.value.readBigUInt64LE(0));
-      if (overflow?.offset === target) x.px.push(...overflow.records);
+      if (overflow?.offset === target) for (const r of overflow.records) x.px.push(r);
       else warnings.push(`its metadata overflow member (offset ${target}) did not come right before it; the metadata kept there is lost`);
     }
     const { entry, facts } = buildEntry({ name, flags: f.flags, dosTime: f.dosTime, dosDate: f.dosDate, usize: descriptor ? 0 : sizes.usize }, x);
