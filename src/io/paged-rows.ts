@@ -1,9 +1,10 @@
 // Records kept in bounded memory, whatever their number: fixed-size rows of bytes in pages of
 // 4,096, each row's names (paths, link targets: variable length) beside its page. Beyond
 // `memPages` pages in memory, the one that came there first is written to a temporary file
-// (unlinked at once where the system allows, so a killed process leaves nothing) and read back
-// whole when a row of it is wanted. Readers that go through the rows in order read each page back
-// once. Used by the streaming verify's record of members (src/integrity/seen.ts) and by the
+// (unlinked at once where the system allows, so a killed process leaves nothing). A row asked for
+// there is read alone; a page asked for LOAD_AFTER times is read back whole. Readers that go
+// through the rows in order read each page back once; readers that jump about (a manifest out of
+// order) read rows, not a 600 KB page a row. Used by the streaming verify's record of members (src/integrity/seen.ts) and by the
 // manifest index of random access (src/api/manifest-index.ts): a million entries cost the
 // memory of `memPages` pages, not ~0.3 KB each.
 //
@@ -35,10 +36,17 @@ interface Page {
   namesInFile: number;
   /** Changed since it was last written to the file. */
   dirty: boolean;
+  /** Rows read alone from the file since it was last in memory. */
+  hits: number;
 }
+
+/** Rows of a page in the file read alone before the page is read back whole. */
+const LOAD_AFTER = 64;
 
 export class PagedRows {
   length = 0;
+  /** Pages read back whole from the file (tests: a reader out of order must not read one per row). */
+  loads = 0;
   private readonly size: number;
   private pages: (Page | undefined)[] = [];
   /** Pages whose rows are in memory, in the order they came there. */
@@ -47,6 +55,12 @@ export class PagedRows {
   private file = '';
   private fileEnd = 0;
   private noFile = false;
+  /** The last row read alone from the file, with its names (-1: none). */
+  private single = -1;
+  private singleRow: Buffer;
+  private singleNames = Buffer.allocUnsafe(1024);
+  /** A page's rows buffer let go by a spill, for the next page read back. */
+  private spare: Buffer | undefined;
 
   /** `rowSize`: the caller's bytes a row (its `at` points to them). */
   constructor(
@@ -55,6 +69,7 @@ export class PagedRows {
     private readonly memPages = 8,
   ) {
     this.size = HEAD + rowSize;
+    this.singleRow = Buffer.allocUnsafe(this.size);
   }
 
   /** A new row (its bytes zero) with its names, back to back; returns its index. */
@@ -83,18 +98,39 @@ export class PagedRows {
    * undefined once its page was let go. `change`: the caller writes into it.
    */
   row(i: number, change = false): { buf: Buffer; at: number } | undefined {
+    if (!change && this.alone(i)) return { buf: this.singleRow, at: HEAD };
     const page = this.load(i >> PAGE_BITS);
     if (!page) return undefined;
-    if (change) page.dirty = true;
+    if (change) {
+      page.dirty = true;
+      this.single = -1;
+    }
     return { buf: page.rows!, at: (i & SLOT) * this.size + HEAD };
   }
 
   /** Row i's names, back to back (a view: valid until another row is asked for). */
   names(i: number): Buffer {
+    if (this.alone(i)) return this.singleNames.subarray(0, this.singleRow.readUInt32LE(R_NAMES_LEN));
     const page = this.load(i >> PAGE_BITS)!;
     const at = (i & SLOT) * this.size;
     const from = page.rows!.readUInt32LE(at + R_NAMES);
     return page.names!.subarray(from, from + page.rows!.readUInt32LE(at + R_NAMES_LEN));
+  }
+
+  /**
+   * Whether row i is to be read alone (its page is in the file, and has not been asked for
+   * LOAD_AFTER times since): then it is in singleRow and singleNames.
+   */
+  private alone(i: number): boolean {
+    if (i === this.single) return true;
+    const page = this.pages[i >> PAGE_BITS];
+    if (!page || page.rows || ++page.hits > LOAD_AFTER) return false;
+    this.readAll(this.singleRow, page.rowsAt + (i & SLOT) * this.size);
+    const len = this.singleRow.readUInt32LE(R_NAMES_LEN);
+    if (len > this.singleNames.length) this.singleNames = Buffer.allocUnsafe(Math.max(len, this.singleNames.length * 2));
+    this.readAll(this.singleNames.subarray(0, len), page.namesAt + this.singleRow.readUInt32LE(R_NAMES));
+    this.single = i;
+    return true;
   }
 
   /** Whether page p is still kept. */
@@ -120,7 +156,7 @@ export class PagedRows {
   }
 
   private newPage(): void {
-    this.pages.push({ rows: Buffer.allocUnsafeSlow(PAGE * this.size), names: Buffer.allocUnsafeSlow(64 << 10), namesUsed: 0, rowsAt: -1, namesAt: -1, namesInFile: 0, dirty: true });
+    this.pages.push({ rows: this.takeSpare(), names: Buffer.allocUnsafeSlow(64 << 10), namesUsed: 0, rowsAt: -1, namesAt: -1, namesInFile: 0, dirty: true, hits: 0 });
     this.arrived(this.pages.length - 1);
   }
 
@@ -134,15 +170,24 @@ export class PagedRows {
   private load(p: number): Page | undefined {
     const page = this.pages[p];
     if (!page || page.rows) return page;
-    const rows = Buffer.allocUnsafeSlow(PAGE * this.size);
+    const rows = this.takeSpare();
+    this.loads++;
     this.readAll(rows, page.rowsAt);
     const names = Buffer.allocUnsafeSlow(Math.max(page.namesInFile, 1024));
     this.readAll(names.subarray(0, page.namesInFile), page.namesAt);
     page.rows = rows;
     page.names = names;
     page.dirty = false;
+    this.single = -1;
     this.arrived(p);
     return page;
+  }
+
+  /** A rows buffer: the one a spill let go, else a new one. */
+  private takeSpare(): Buffer {
+    const b = this.spare ?? Buffer.allocUnsafeSlow(PAGE * this.size);
+    this.spare = undefined;
+    return b;
   }
 
   /** Write page p to the file (if it changed since it was last there) and let its memory go. */
@@ -168,7 +213,9 @@ export class PagedRows {
         return;
       }
     }
+    this.spare = page.rows;
     page.rows = page.names = undefined;
+    page.hits = 0;
   }
 
   private openFile(): void {
