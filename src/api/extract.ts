@@ -16,6 +16,7 @@ import type { ArchiveInfo } from '../tar/version.js';
 import { MANIFEST_NAME, declaresManifest, isManifestMember } from '../manifest/types.js';
 import { displayName } from '../model/entry.js';
 import { stripComponents } from './patterns.js';
+import { hashOf } from '../io/paged-rows.js';
 import { progressMeter, type ProgressCallback } from './progress.js';
 import { Readable } from 'node:stream';
 import { GapError } from '../io/bytesource.js';
@@ -667,10 +668,6 @@ async function selected(ra: Awaited<ReturnType<typeof open>>, paths: string[], o
 }
 
 /**
- * The entry under its name with `n` leading components removed (hardlink targets too); undefined
- * to skip it (its own name has too few components, as with tar); a reason when it cannot be made.
- */
-/**
  * --strip-components can give two members one name (`a/x` and `b/x` both become `x`): the later
  * replaces the earlier on disk, as in GNU tar, but not silently (a warning); and a hardlink to
  * the earlier one would join the later one's content: not made (a loss). What each stripped name
@@ -699,14 +696,13 @@ class StrippedNames {
   }
 }
 
-/** FNV-1a of an archive name without its leading "./" and trailing "/" (pathKey). */
-function nameHash(path: Buffer): number {
-  const key = pathKey(path);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
+/** The hash of an archive name without its leading "./" and trailing "/" (pathKey). */
+const nameHash = (path: Buffer): number => hashOf(Buffer.from(pathKey(path), 'latin1'));
 
+/**
+ * The entry under its name with `n` leading components removed (hardlink targets too); undefined
+ * to skip it (its own name has too few components, as with tar); a reason when it cannot be made.
+ */
 function stripped(entry: Entry, n: number): Entry | string | undefined {
   const path = stripComponents(entry.path, n);
   if (!path) return undefined;

@@ -12,7 +12,7 @@ import { ArchiveError, IoError, ioError } from '../model/errors.js';
 import { BLOCK } from '../tar/header.js';
 import { TarReader, whyNotTar, type SkippedRange } from '../tar/reader.js';
 import type { ArchiveInfo } from '../tar/version.js';
-import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
+import { ZipStreamReader, costsItsMember, isZip, openZip } from '../zip/index.js';
 import { abortable } from '../model/abort.js';
 import { MANIFEST_FEATURE } from '../manifest/index.js';
 
@@ -60,7 +60,7 @@ export interface OpenArchive {
  */
 export function costsOneMember(archive: OpenArchive, err: unknown): err is ArchiveError {
   if (!(err instanceof ArchiveError)) return false;
-  if (archive.independentMembers) return err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE' || err.code === 'PORTARC_UNSUPPORTED';
+  if (archive.independentMembers) return costsItsMember(err);
   return archive.goesOnAfter?.(err) === true;
 }
 

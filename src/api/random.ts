@@ -271,8 +271,7 @@ async function byManifest(src: CountedSource, limits: Limits, notes: string[]): 
   const index = new ManifestIndex();
   let kept = false;
   try {
-    const archive = await indexManifest(index, container, t, format, limits, notes);
-    kept = archive;
+    kept = await indexManifest(index, container, t, format, limits, notes);
   } finally {
     if (!kept) index.close();
   }

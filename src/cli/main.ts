@@ -158,12 +158,13 @@ function collectLimit(value: string, previous: Partial<Limits>): Partial<Limits>
   }
 }
 
+/** create -f -: the archive goes to stdout, where what was written before a stop cannot be taken back. */
+let archiveToStdout = false;
+
 /**
  * Standard output and error once their reader has gone (`| head`): a listing cut short is not a
  * reason to stop the work, so nothing more is printed there and the work goes on (spec §8.4).
  */
-/** create -f -: the archive goes to stdout, where what was written before a stop cannot be taken back. */
-let archiveToStdout = false;
 const closed: { stdout: boolean; stderr: boolean; stdoutError?: NodeJS.ErrnoException; stdoutPipe?: NodeJS.ErrnoException } = { stdout: false, stderr: false };
 
 /** The progress line on stderr, while create or extract runs on a terminal (src/cli/progress.ts). */

@@ -13,7 +13,6 @@
 import {
   chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
   openSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync,
-  type BigIntStats,
 } from 'node:fs';
 import { encodeAclXattr } from '../model/acl.js';
 import { displayName, type AclEntry, type Entry } from '../model/entry.js';
@@ -23,6 +22,7 @@ import { time as nsTime } from './compare.js';
 import { DeepPaths } from './deep-paths.js';
 import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { hostPlatform, showName, type Platform } from './platform.js';
+import { kindOfMode } from './scan.js';
 import { BATCH_PARAMS, BP, loadSys, type BatchFailure, type BatchResult, type FileBatch, type Sys } from './sys.js';
 import { MAX_ID, modeOf, ownerOf, restoreProfile, settableAcl, specialRefused, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
 
@@ -571,7 +571,7 @@ export class Restorer {
     if (mode === 'keep-old') this.lose(entry, 'entry', 'not extracted: the name already exists (--keep-old-files)');
     else if (mode === 'keep-newer') {
       // Newer than the member is said of the same kind of file: another kind is replaced, as GNU tar does.
-      const kind = kindOnDisk(st);
+      const kind = kindOfMode(st.mode);
       if (st.mtimeNs < entry.mtimeNs || (!anyKind && kind !== (entry.type === 'hardlink' ? 'file' : entry.type))) return false;
       this.notes.push(`${entry.name}: kept the ${kind === 'chardev' || kind === 'blockdev' ? 'device' : kind} on disk: it is newer or as old as the member (--keep-newer-files)`);
     }
@@ -1434,15 +1434,4 @@ function writeAll(fd: number, buf: Buffer, position?: number): void {
     const n = writeSync(fd, buf, off, buf.length - off, position === undefined ? null : position + off);
     off += n;
   }
-}
-
-/** What an lstat found, named as entry types are. */
-function kindOnDisk(st: BigIntStats): Entry['type'] | 'socket' {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'directory';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isCharacterDevice()) return 'chardev';
-  if (st.isBlockDevice()) return 'blockdev';
-  return 'socket';
 }

@@ -19,7 +19,7 @@ import { openSource, stable, type ArchiveSource } from '../io/source.js';
 import { locatorAtEnd } from './par2/embedded.js';
 import { TarReader, describeSkipped, whyNotTar, type SkippedRange } from '../tar/reader.js';
 import { ZipStreamReader, isZip, openZip } from '../zip/index.js';
-import { PX_COPIES_DIFFER } from '../zip/file-reader.js';
+import { PX_COPIES_DIFFER, costsItsMember } from '../zip/file-reader.js';
 import type { ArchiveInfo } from '../model/archive-info.js';
 import type { Limits } from '../model/limits.js';
 import { MANIFEST_FEATURE, MANIFEST_NAME, TRAILER_NAME, TRAILER_SIZE, TrailerError, decodeTrailer, manifestMajor, readManifest, type ManifestEntry, type ManifestFoot, type ManifestHead, type ManifestItem, type Trailer } from '../manifest/index.js';
@@ -466,7 +466,7 @@ async function walkWith(
       } catch (err) {
         // A zip file's member that cannot be read (a method or encryption this reader lacks, damage)
         // costs that member: named, its content not compared, and the others checked.
-        if (!(independent && err instanceof ArchiveError && err.details.entry !== undefined && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE' || err.code === 'PORTARC_UNSUPPORTED'))) throw err;
+        if (!(independent && costsItsMember(err) && err.details.entry !== undefined)) throw err;
         damaged.push(readerDamage(err, err.details.offset ?? m.offset));
         seen.setLost(rec);
         continue;

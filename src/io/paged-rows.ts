@@ -359,7 +359,7 @@ const EXHAUSTED = -1;
 const EMPTY_PAGE = new Int32Array(0);
 
 /** FNV-1a of a name's bytes. */
-function hashOf(name: Buffer): number {
+export function hashOf(name: Buffer): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name[i]!, 0x01000193);
   return h >>> 0;

@@ -88,6 +88,14 @@ export async function openZip(path: string, opts: ZipOpenOptions = {}): Promise<
   }
 }
 
+/**
+ * An error that costs a zip file's member alone (damage, a method or encryption this reader
+ * lacks): the members of a zip file are read independently, through the central directory.
+ */
+export function costsItsMember(err: unknown): err is ArchiveError {
+  return err instanceof ArchiveError && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE' || err.code === 'PORTARC_UNSUPPORTED');
+}
+
 export class ZipFile {
   readonly info: ZipArchiveInfo = newZipArchiveInfo();
   /** Central directory records (portarc's hidden overflow members included). */
@@ -307,8 +315,7 @@ export class ZipFile {
       try {
         e = await this.toEntry(r);
       } catch (err) {
-        const own = err instanceof ArchiveError && err.details.entry !== undefined && (err.code === 'PORTARC_DAMAGED' || err.code === 'PORTARC_BAD_ARCHIVE' || err.code === 'PORTARC_UNSUPPORTED');
-        if (!onUnreadable || !own) throw err;
+        if (!onUnreadable || !costsItsMember(err) || err.details.entry === undefined) throw err;
         const at = r.local - this.delta;
         onUnreadable(err, [at, this.boundary(r.local) - this.delta]);
         continue;
