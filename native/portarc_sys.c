@@ -474,6 +474,7 @@ static napi_value data_extents(napi_env env, napi_callback_info info) {
 /* native/restore.c */
 napi_value portarc_restore_files(napi_env env, napi_callback_info info);
 napi_value portarc_strerror(napi_env env, napi_callback_info info);
+int portarc_restore_hashes(void);
 napi_value portarc_scan_batch(napi_env env, napi_callback_info info); /* native/scan.c */
 void gf16_register(napi_env env, napi_value exports); /* native/gf16.c: the PAR2 kernel */
 
@@ -491,6 +492,10 @@ static napi_value init(napi_env env, napi_value exports) {
     {"scanBatch", NULL, portarc_scan_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  /* restoreFiles can hash contents (its digests argument) where the runtime exports SHA256(). */
+  napi_value hashes;
+  napi_get_boolean(env, portarc_restore_hashes(), &hashes);
+  napi_set_named_property(env, exports, "restoreHashes", hashes);
   gf16_register(env, exports);
   return exports;
 }

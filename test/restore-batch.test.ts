@@ -2,7 +2,8 @@
 // path it replaces: the same trees in every piece of metadata, the same losses and messages, in
 // the same order, and the JS fallback (PORTARC_NO_NATIVE=1) giving the same tree through the CLI.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openArchive } from '../src/api/open.js';
@@ -172,6 +173,55 @@ describe.skipIf(native.kind !== 'native')('native batches of small files', () =>
     if (isRoot) {
       expect(snap['sg/root-group']!.gid).toBe(0);
       expect(snap['sg/dir-group']!.gid).toBe(2345);
+    }
+  });
+
+  it('hash contents as they write them: a file that differs from its digest is set aside, the rest named, each digest told (the JS path alike)', async () => {
+    const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+    const members = [file('ok', 'right content'), file('bad', 'damaged content'), file('told', 'a stream check learns this'), file('after', 'rest')];
+    const archive = await tarOf(members);
+    const wants: Record<string, string | undefined> = { ok: sha('right content'), bad: sha('what the manifest says'), after: sha('rest') };
+    const run = async (sys: Sys, keepDamaged: boolean) => {
+      const dest = scratch('batch-digest');
+      const r = new Restorer(dest, { sys, keepDamaged });
+      const told: string[] = [];
+      const a = await openArchive(archive);
+      for await (const { entry, body } of a.members) {
+        const name = entry.path.toString();
+        const want = wants[name];
+        const judge = (got: string) => (told.push(`${name} ${got}`), want === undefined || got === want ? undefined : `differs (${got})`);
+        // The JS path's form of the same check, as ContentCheck gives it.
+        const inline = (b: AsyncIterable<Buffer> | undefined) => {
+          const parts: Buffer[] = [];
+          const pass = async function* () {
+            for await (const p of b ?? []) parts.push(Buffer.from(p)), yield p;
+          };
+          return { body: pass(), check: { verdict: () => judge(sha(Buffer.concat(parts))) } };
+        };
+        await r.restore(entry, body, { deferred: { want, judge, inline } });
+      }
+      await r.finish();
+      await a.close();
+      const tree = snapshot(dest);
+      delete tree['.']; // the destination, not in the archive
+      // A damaged copy is written and set aside undressed (0600, the time of writing), as the JS path does it.
+      if (tree['bad.damaged']) delete (tree['bad.damaged'] as { mtimeNs?: unknown }).mtimeNs;
+      return { dest, damaged: r.damaged, told: told.sort(), tree };
+    };
+    for (const keep of [false, true]) {
+      const n = await run(native, keep);
+      const j = await run(unbatched, keep);
+      expect(n.damaged).toEqual([{ path: 'bad', what: `differs (${sha('damaged content')})`, ...(keep ? { keptAs: 'bad.damaged' } : {}) }]);
+      expect(j.damaged).toEqual(n.damaged);
+      expect(readFileSync(join(n.dest, 'ok'), 'utf8')).toBe('right content');
+      expect(readFileSync(join(n.dest, 'told'), 'utf8')).toBe('a stream check learns this');
+      if (keep) expect(readFileSync(join(n.dest, 'bad.damaged'), 'utf8')).toBe('damaged content');
+      if (keep) expect(statSync(join(n.dest, 'bad.damaged')).mode & 0o7777).toBe(0o600);
+      expect(n.tree).toEqual(j.tree);
+      expect(readdirSync(n.dest).sort()).toEqual(['after', ...(keep ? ['bad.damaged'] : []), 'ok', 'told']);
+      // The batch tells only what the restorer needs: a digest without one to match, and a file that differs.
+      expect(n.told).toEqual([`bad ${sha('damaged content')}`, `told ${sha('a stream check learns this')}`]);
+      expect(j.told).toEqual([`after ${sha('rest')}`, `bad ${sha('damaged content')}`, `ok ${sha('right content')}`, `told ${sha('a stream check learns this')}`]);
     }
   });
 

@@ -165,19 +165,22 @@ export class ContentCheck {
    * The body to restore and what to check, for one member. `headerSha256`: the digest of its
    * header range as read (tar; spec/manifest.md §11), held against the manifest's hsha256, so that
    * a damaged pax record (a time, a mode, an xattr) is not restored as if it were right.
+   * `toRestorer`: the check goes to Restorer.restore(), which takes the content's digest itself
+   * (RestoreCheck.deferred: a batch of small files hashes off the main thread); otherwise the body
+   * is hashed as it passes, for `verdict`.
    */
-  plan(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256?: string, restoredAs = entry.name): Planned | Promise<Planned> {
+  plan(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256?: string, restoredAs = entry.name, toRestorer = false): Planned | Promise<Planned> {
     if (this.expected) {
       // The manifest's entry is mostly in the batch at hand: no promise then (one per member).
       const found = entry.type === 'file' || headerSha256 !== undefined ? this.expected.at(offset, this.onPassed) : undefined;
-      if (found instanceof Promise) return found.then((listed) => this.planListed(entry, body, offset, info, headerSha256, listed));
-      return this.planListed(entry, body, offset, info, headerSha256, found);
+      if (found instanceof Promise) return found.then((listed) => this.planListed(entry, body, offset, info, headerSha256, listed, toRestorer));
+      return this.planListed(entry, body, offset, info, headerSha256, found, toRestorer);
     }
-    return this.planLogged(entry, body, offset, info, headerSha256, restoredAs);
+    return this.planLogged(entry, body, offset, info, headerSha256, restoredAs, toRestorer);
   }
 
   /** plan() with a manifest of the archive file: `listed` is its entry at `offset`, if any. */
-  private planListed(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256: string | undefined, found: ManifestEntry | undefined): Planned {
+  private planListed(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256: string | undefined, found: ManifestEntry | undefined, toRestorer: boolean): Planned {
     const expected = this.expected!;
     let listed = found;
     // Entries passed over whose headers lay in bytes the reader skipped past damage: lost.
@@ -212,10 +215,8 @@ export class ContentCheck {
         : undefined;
     if (header && entry.type !== 'file') return { body, check: {}, refused: { path: entry.name, what: `${header}; not extracted`, range: [listed!.offset, listed!.data] } };
     if (!listed?.sha256) return { body, check: {} };
-    const d = digestBody(entry, body);
     const want = listed.sha256;
-    const verdict = () => {
-      const got = d.digest();
+    const judge = (got: string) => {
       if (header) {
         // Its content may be right, but not what the header says of it: never under its name.
         this.ranges.set(entry.name, [listed.offset, listed.data]);
@@ -225,11 +226,17 @@ export class ContentCheck {
       this.ranges.set(entry.name, [listed.data, listed.end]);
       return `content does not match the manifest (sha256 ${got}, manifest ${want})`;
     };
-    return { body: d.body as AsyncIterable<Buffer>, check: { verdict } };
+    const inline = (b: AsyncIterable<Buffer> | undefined) => {
+      const d = digestBody(entry, b);
+      return { body: d.body as AsyncIterable<Buffer>, check: { verdict: () => judge(d.digest()) } };
+    };
+    // A header that differs sets the file aside whatever its content: judged here, never in a batch.
+    if (toRestorer && !header) return { body, check: { deferred: { want, judge, inline } } };
+    return inline(body);
   }
 
   /** plan() without the archive file's manifest: a stream's members are logged, checked at its manifest member. */
-  private planLogged(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256: string | undefined, restoredAs: string): Planned {
+  private planLogged(entry: Entry, body: AsyncIterable<Buffer>, offset: number, info: ArchiveInfo, headerSha256: string | undefined, restoredAs: string, toRestorer: boolean): Planned {
     if (!declaresManifest(info) || isManifestMember(entry.path, info.features.compat)) return { body, check: {} };
     if (this.done) {
       // Past the manifest member (appended after it, say): nothing lists it.
@@ -247,15 +254,19 @@ export class ContentCheck {
       if (headerSha256 !== undefined) log.add({ ...base, abs: EMPTY, ino: 0 });
       return { body, check: {} };
     }
-    const d = digestBody(entry, body);
-    return {
-      body: d.body as AsyncIterable<Buffer>,
-      check: {
-        written: (abs, ino) => log.add({ ...base, abs, ino, sha256: d.digest() }),
-        // Not on disk (the name was kept): damage is reported, and nothing is set aside.
-        kept: () => log.add({ ...base, abs: EMPTY, ino: 0, sha256: d.digest(), kept: true }),
-      },
+    const logged = (digest: () => string): RestoreCheck => ({
+      written: (abs, ino) => log.add({ ...base, abs, ino, sha256: digest() }),
+      // Not on disk (the name was kept): damage is reported, and nothing is set aside.
+      kept: () => log.add({ ...base, abs: EMPTY, ino: 0, sha256: digest(), kept: true }),
+    });
+    const inline = (b: AsyncIterable<Buffer> | undefined) => {
+      const d = digestBody(entry, b);
+      return { body: d.body as AsyncIterable<Buffer>, check: logged(d.digest) };
     };
+    if (!toRestorer) return inline(body);
+    let sha256 = '';
+    const judge = (got: string) => void (sha256 = got);
+    return { body, check: { ...logged(() => sha256), deferred: { judge, inline } } };
   }
 
   /**

@@ -226,7 +226,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
         // A copy of what the target is: a file's content, a symlink, a fifo or a device.
         const copy: Entry = { ...m.entry, path: first.path, name: first.name };
         // Checked as the target it is (offset, name, digest), reported under the name it gets.
-        const plan = await check!.plan(m.entry, m.body, m.offset, again.info, m.headerSha256, first.name);
+        const plan = await check!.plan(m.entry, m.body, m.offset, again.info, m.headerSha256, first.name, true);
         const target = strip ? (stripped(copy, strip) as Entry) : copy;
         if (plan.refused) {
           damaged.push(plan.refused);
@@ -311,7 +311,7 @@ export async function extract(source: ArchiveSource, dir: string | EntryCallback
       }
       for (const w of entry.warnings) entryWarnings.push(`${entry.name}: ${w}`);
       for (const n of entry.notices) entryNotices.push(`${entry.name}: ${n}`);
-      const planning = check.plan(stored1, stored, offset, archive.info, headerSha256);
+      const planning = check.plan(stored1, stored, offset, archive.info, headerSha256, undefined, true);
       const plan = planning instanceof Promise ? await planning : planning;
       if (plan.refused) {
         damaged.push(plan.refused);

@@ -23,7 +23,7 @@ import { DeepPaths } from './deep-paths.js';
 import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { hostPlatform, showName, type Platform } from './platform.js';
 import { kindOfMode } from './scan.js';
-import { BATCH_PARAMS, BP, loadSys, type BatchFailure, type BatchResult, type FileBatch, type Sys } from './sys.js';
+import { BATCH_PARAMS, BP, DIGEST_COMPARE, DIGEST_NONE, DIGEST_REPORT, loadSys, type BatchFailure, type BatchResult, type FileBatch, type Sys } from './sys.js';
 import { MAX_ID, modeOf, ownerOf, restoreProfile, settableAcl, specialRefused, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
 
 /** What a restore restores (ProfileOptions: -p, owners, permissions, --untrusted, ids, -P), and how. */
@@ -63,6 +63,25 @@ export interface RestoreCheck {
   written?: (abs: Buffer, ino: number) => void;
   /** A file left as it was on disk (`existing`): its content was read to the end, and nothing was written. */
   kept?: () => void;
+  /** Instead of `verdict`: the restorer takes the content's digest itself (see DeferredDigest). */
+  deferred?: DeferredDigest;
+}
+
+/**
+ * A content check whose SHA-256 the restorer takes where it writes the content: a batch of small
+ * files hashes on the threadpool (native/restore.c), not on the main thread.
+ */
+export interface DeferredDigest {
+  /**
+   * The digest the content must have (the manifest's): a batch compares it itself, and a file
+   * that differs is set aside with judge's reason. Without it, judge only learns the digest (a
+   * stream's check comes at its manifest member) and says nothing.
+   */
+  want?: string;
+  /** Told the content's digest before `written` or `kept` is called; returns what `verdict` would. */
+  judge(got: string): string | undefined;
+  /** The same check for the JS path: the body hashed as it passes, and a `verdict`. */
+  inline(body: AsyncIterable<Buffer> | undefined): { body: AsyncIterable<Buffer> | undefined; check: RestoreCheck };
 }
 
 /** A file whose content failed its check: not under its name (spec/manifest.md §11). */
@@ -164,6 +183,8 @@ interface BatchSlot {
   names: Buffer;
   params: Float64Array;
   times: BigInt64Array;
+  /** 64 hex digits a file (FileBatch.digests). */
+  digests: Buffer;
 }
 
 interface FillingBatch {
@@ -552,6 +573,7 @@ export class Restorer {
   private async kept(entry: Entry, body: AsyncIterable<Buffer> | undefined, check: RestoreCheck): Promise<void> {
     this.notExtracted(entry);
     if (entry.type !== 'file') return;
+    if (check.deferred) ({ body, check } = check.deferred.inline(body));
     if (body && !Buffer.isBuffer(body)) for await (const part of body) void part;
     const wrong = check.verdict?.();
     if (wrong !== undefined) this.damaged.push({ path: entry.name, what: `${wrong}; not extracted (the name was kept as it is on disk)` });
@@ -671,6 +693,7 @@ export class Restorer {
 
   /** A regular file by the JS path: content under a temporary name, metadata, then its name. */
   private async placeFile(abs: Buffer, entry: Entry, body: AsyncIterable<Buffer> | undefined, check: RestoreCheck, counted = false, plan?: MetadataPlan): Promise<void> {
+    if (check.deferred) ({ body, check } = check.deferred.inline(body));
     const tmp = await this.writeFile(abs, entry, body, counted);
     const wrong = check.verdict?.();
     if (wrong !== undefined) return this.setAside(tmp, abs, entry, wrong);
@@ -698,6 +721,8 @@ export class Restorer {
    * than its header said, or wrong) takes the JS path, now.
    */
   private async queueFile(parts: Buffer[], abs: Buffer, entry: Entry, body: AsyncIterable<Buffer> | undefined, check: RestoreCheck): Promise<void> {
+    // The addon hashes the content as it writes it, unless this runtime gives it no SHA-256.
+    if (check.deferred && !this.sys.restoreHashes) ({ body, check } = check.deferred.inline(body));
     if (this.filling && this.filling.used + entry.size > this.filling.slot.data.length) await this.submitBatch();
     const batch = (this.filling ??= { slot: this.freeBatchSlot(), used: 0, files: [] });
     const data = batch.slot.data;
@@ -737,7 +762,7 @@ export class Restorer {
     const busy = this.inflight?.batch.slot;
     let slot = this.batchSlots.find((b) => b !== busy);
     if (!slot) {
-      slot = { data: Buffer.allocUnsafe(BATCH_BYTES), names: Buffer.allocUnsafe(16 << 10), params: new Float64Array(BATCH_FILES * BATCH_PARAMS), times: new BigInt64Array(BATCH_FILES * 2) };
+      slot = { data: Buffer.allocUnsafe(BATCH_BYTES), names: Buffer.allocUnsafe(16 << 10), params: new Float64Array(BATCH_FILES * BATCH_PARAMS), times: new BigInt64Array(BATCH_FILES * 2), digests: Buffer.alloc(BATCH_FILES * 64) };
       this.batchSlots.push(slot);
     }
     return slot;
@@ -779,6 +804,19 @@ export class Restorer {
       const failure = result.failures.get(i);
       this.lossAt = f.seq;
       try {
+        // Hashed as it was written: a file that differs from the manifest is not under its name
+        // (§11); a stream's check learns each digest (before `written`, the dir case's included).
+        const deferred = f.check.deferred;
+        const stop = failure?.stop;
+        if (deferred && stop !== 'lstat' && stop !== 'open' && stop !== 'write' && (stop === 'digest' || deferred.want === undefined)) {
+          const wrong = deferred.judge(batch.slot.digests.toString('latin1', 64 * i, 64 * i + 64));
+          if (stop === 'digest') {
+            const tmp = Buffer.concat([f.abs.subarray(0, f.abs.lastIndexOf(0x2f) + 1), Buffer.from(tmpName(f.tmp), 'latin1')]);
+            this.temps.add(tmp);
+            this.setAside(tmp, f.abs, f.entry, wrong ?? 'content does not match the manifest');
+            continue;
+          }
+        }
         if (failure?.stop === 'dir') {
           // A directory is in the way: the JS path removes it (when empty) or refuses the file.
           this.clear(f.parts, true);
@@ -1392,12 +1430,15 @@ function packBatch(batch: FillingBatch, umask: number | undefined): FileBatch {
     slot.params[p + BP.MODE] = f.plan.mode;
     slot.params[p + BP.INO] = f.check.written !== undefined ? 1 : 0;
     slot.params[p + BP.EXACT] = createdExact(f.plan, umask) ? 1 : 0;
+    const want = f.check.deferred?.want;
+    slot.params[p + BP.DIGEST] = !f.check.deferred ? DIGEST_NONE : want === undefined ? DIGEST_REPORT : DIGEST_COMPARE;
+    if (want !== undefined) slot.digests.write(want, 64 * i, 64, 'latin1');
     // Batched times fit a 32-bit time_t (mayClamp), so their ns fit the int64s.
     slot.times[2 * i] = f.entry.atimeNs ?? f.entry.mtimeNs;
     slot.times[2 * i + 1] = f.entry.mtimeNs;
     for (const x of f.plan.xattrs) xattrs.push(i, x.name, x.value);
   }
-  return { count: files.length, data: slot.data, names: slot.names, namesLength: at, params: slot.params, times: slot.times, xattrs };
+  return { count: files.length, data: slot.data, names: slot.names, namesLength: at, params: slot.params, times: slot.times, xattrs, digests: slot.digests };
 }
 
 /**

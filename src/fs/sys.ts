@@ -58,6 +58,8 @@ export interface Sys {
    * for the batch with `fsync`). `data` holds the contents and must not change until it settles.
    */
   restoreFiles?(batch: FileBatch, fsync: boolean, syncPath: Buffer): Promise<BatchResult>;
+  /** restoreFiles hashes contents (BP.DIGEST): the runtime exports OpenSSL's SHA256(). */
+  restoreHashes?: boolean;
   /**
    * Native only (native/scan.c): lstat, every xattr and, for a small regular file with one link,
    * its whole content, for paths[start..end) in ONE call, so that a scan of many small files is
@@ -115,23 +117,36 @@ export interface FileBatch {
   params: Float64Array;
   times: BigInt64Array;
   xattrs: Array<number | string | Buffer>;
+  /**
+   * 64 bytes a file (hex digits): for a file whose BP.DIGEST is COMPARE, the SHA-256 its content
+   * must have; after the batch, for any file that asked (REPORT or COMPARE), the one it has. Read
+   * and written by the addon until the batch settles.
+   */
+  digests?: Buffer;
 }
 
 /** Numbers per file in FileBatch.params. */
-export const BATCH_PARAMS = 7;
+export const BATCH_PARAMS = 8;
 /**
  * FileBatch.params fields: content offset and length; uid and gid (-1: left alone); mode; 1 to
- * report the inode; 1 when the file may be created with its mode (no fchmod: see native/restore.c).
+ * report the inode; 1 when the file may be created with its mode (no fchmod: see native/restore.c);
+ * what the content's SHA-256 is for (DIGEST_*, with restoreHashes only).
  */
-export const BP = { OFF: 0, LEN: 1, UID: 2, GID: 3, MODE: 4, INO: 5, EXACT: 6 } as const;
+export const BP = { OFF: 0, LEN: 1, UID: 2, GID: 3, MODE: 4, INO: 5, EXACT: 6, DIGEST: 7 } as const;
+/** BP.DIGEST: none; reported in FileBatch.digests; compared with it first (a file that differs is not renamed: stop 'digest'). */
+export const DIGEST_NONE = 0;
+export const DIGEST_REPORT = 1;
+export const DIGEST_COMPARE = 2;
 
 /**
  * What went wrong for one file, as the JS path's calls would have said it (Node's fs messages,
  * the addon's for xattrs and times). `stop`: the file is not under its name (its temporary was
- * removed); `dir`: a directory is in the way, which restore.ts handles itself.
+ * removed); `dir`: a directory is in the way, which restore.ts handles itself; `digest`: its
+ * content is not what FileBatch.digests said (DIGEST_COMPARE), and its temporary is left, dressed,
+ * for restore.ts to set aside.
  */
 export interface BatchFailure {
-  stop?: 'dir' | 'lstat' | 'open' | 'write' | 'rename';
+  stop?: 'dir' | 'lstat' | 'open' | 'write' | 'rename' | 'digest';
   error?: SysError;
   owner?: SysError;
   mode?: SysError;
@@ -168,7 +183,8 @@ interface Addon {
   mknod(path: Buffer, mode: number, major: number, minor: number): void;
   syncFs?(path: Buffer): void;
   dataExtents?(fd: number, size: number): Float64Array | null;
-  restoreFiles?(data: Buffer, names: Buffer, params: Float64Array, times: BigInt64Array, xattrs: Array<number | string | Buffer>, count: number, fsync: boolean, syncPath: Buffer): Promise<RawBatchResult>;
+  restoreFiles?(data: Buffer, names: Buffer, params: Float64Array, times: BigInt64Array, xattrs: Array<number | string | Buffer>, count: number, fsync: boolean, syncPath: Buffer, digests?: Buffer): Promise<RawBatchResult>;
+  restoreHashes?: boolean;
   strerror?(errno: number): string;
   scanBatch?: Sys['scanBatch'];
 }
@@ -249,7 +265,7 @@ function nativeSys(addon: Addon): Sys {
       addon.mknod(path, TYPE_BITS[type] | (perm & 0o7777), major, minor);
       chmodSync(path, perm & 0o7777); // mknod(2) applies the umask; the programs' -m does not
     },
-    ...(addon.restoreFiles && addon.strerror ? { restoreFiles: (batch, fsync, syncPath) => restoreFiles(addon, batch, fsync, syncPath) } : {}),
+    ...(addon.restoreFiles && addon.strerror ? { restoreFiles: (batch, fsync, syncPath) => restoreFiles(addon, batch, fsync, syncPath), restoreHashes: addon.restoreHashes === true } : {}),
     syncFs(path) {
       // An addon built before syncFs existed lacks it: then the caller fsyncs file by file.
       if (!addon.syncFs) return false;
@@ -289,13 +305,13 @@ function noneSys(): Sys {
   };
 }
 
-const STOPS = [undefined, 'dir', 'open', 'write', 'rename', 'lstat'] as const;
+const STOPS = [undefined, 'dir', 'open', 'write', 'rename', 'lstat', 'digest'] as const;
 const SET_XATTR = process.platform === 'darwin' ? 'setxattr' : 'lsetxattr';
 
 /** Run a native batch, and word its failures as the JS path's calls would (see BatchFailure). */
 async function restoreFiles(addon: Addon, batch: FileBatch, fsync: boolean, syncPath: Buffer): Promise<BatchResult> {
   const { names, xattrs } = batch;
-  const raw = await addon.restoreFiles!(batch.data, names.subarray(0, batch.namesLength), batch.params, batch.times, xattrs, batch.count, fsync, syncPath);
+  const raw = await addon.restoreFiles!(batch.data, names.subarray(0, batch.namesLength), batch.params, batch.times, xattrs, batch.count, fsync, syncPath, batch.digests);
   // File i's directory, name and temporary name, found in `names` for the few that failed.
   const namesOf = (i: number) => {
     let at = 0;
