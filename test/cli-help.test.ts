@@ -27,6 +27,14 @@ describe('help, man page, completion', () => {
     }
   });
 
+  it('a usage error is one "portarc: error:" line, as every other error (spec §8.3), exit 2', () => {
+    for (const args of [['verify', '-i', '-f', 'x.tar'], ['create', '-f', 'x.tar', '--threads', '-1', 'a'], ['bogus'], ['list']]) {
+      const r = portarc(args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(/^portarc: error: \S.*\n$/);
+    }
+  });
+
   it('man/portarc.1 is current: regenerated from the definitions, it is the same (npm run man)', () => {
     const r = portarc(['man']);
     expect(r.status).toBe(0);

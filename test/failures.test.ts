@@ -256,6 +256,12 @@ describe('messages: one line, the right code, never a stack trace', () => {
       expect(r.status).toBe(2);
       expectOneLineError(r.stderr, re);
     }
+    // A level for what is not compressed would read as honoured: refused too.
+    for (const [args, re] of [[['-f', join(dir, 'x.tar')], /level 5: this tar is not compressed/], [['--no-compress', '-f', join(dir, 'y.tar.gz')], /level 5: this tar is not compressed/], [['--zip-method', 'store', '-f', join(dir, 'x.zip')], /zip method "store" does not compress/]] as const) {
+      const r = portarc(['create', '--level', '5', ...args, '-C', work, 'src/sub']);
+      expect(r.status, args.join(' ')).toBe(2);
+      expectOneLineError(r.stderr, re);
+    }
     expect(portarc(['create', '--level', '19', '-f', join(dir, 'ok.tar.zst'), '-C', work, 'src/sub']).status).toBe(0);
     expect(readdirSync(dir)).toEqual(['ok.tar.zst']);
   });
@@ -271,6 +277,8 @@ describe('messages: one line, the right code, never a stack trace', () => {
       [{ format: 'rar' }, /format "rar" is not one of tar, zip, auto/],
       [{ zipMethod: 'lzma', format: 'zip' }, /zipMethod "lzma"/],
       [{ format: 'zip', compression: 'gzip' }, /zip archive compresses each member itself/],
+      [{ level: 3, compression: 'none' }, /level 3: this tar is not compressed/],
+      [{ level: 3 }, /level 3: this tar is not compressed/],
     ];
     for (const [options, re] of bad) {
       const err = await create([join(work, 'src', 'sub')], join(dir, 'x.tar'), options).catch((e: unknown) => e);

@@ -156,8 +156,10 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   if (typeof dest !== 'string' && !(dest && typeof (dest as Writable).write === 'function')) {
     throw new UsageError('the destination must be a file path, "-" for stdout, or a Writable');
   }
-  checkWriteOptions(options, named && /\.zip$/i.test(dest as string));
-  if (named && options.format !== 'zip' && (!options.compression || options.compression === 'auto')) checkLevelFor(filterForPath(dest as string), options.level);
+  const zipName = named && /\.zip$/i.test(dest as string);
+  checkWriteOptions(options, zipName);
+  const zip = options.format === 'zip' || (options.format !== 'tar' && zipName);
+  if (!zip && (!options.compression || options.compression === 'auto')) checkLevelFor(named ? filterForPath(dest as string) : 'none', options.level);
   const percent = options.embedRecovery;
   if (percent !== undefined) {
     if (!named) throw new UsageError('recovery data can be embedded only in an archive file, not a stream');
@@ -286,11 +288,12 @@ export async function create(input: CreateInput, dest: string | Writable, option
   const reuseBuffers = opened.format === 'tar' || (options.zipMethod ?? 'deflate') === 'deflate' || options.zipMethod === 'store';
   const hardlinkContent = opened.format === 'zip' && (options.zipHardlinks ?? 'copy') === 'copy';
   const warnings: string[] = [];
+  const notices: string[] = [];
   // A generator: it fails (a path that cannot be stat'ed) inside writeEntries, which cleans up.
   const hooks = { filter: options.filter, map: options.map };
   // From paths, the scan applies the hooks itself: it must not descend into a skipped directory,
   // and it makes later names of a hardlinked file point to the first name kept, as renamed.
-  const scanOptions = { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, lend: opened.format === 'tar' ? opened.recorder?.sink.lend : undefined, hardlinkContent, oneFileSystem: options.oneFileSystem, onWarning: (w: string) => warnings.push(w), ...hooks };
+  const scanOptions = { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, lend: opened.format === 'tar' ? opened.recorder?.sink.lend : undefined, hardlinkContent, oneFileSystem: options.oneFileSystem, onWarning: (w: string) => warnings.push(w), onNotice: (n: string) => notices.push(n), ...hooks };
   // Whole tar members from the scan (src/tar/pack.ts): not for zip, nor with a normalizing option.
   const packed = opened.format === 'tar' && !normalize;
   const entries = kind === 'paths'
@@ -302,7 +305,9 @@ export async function create(input: CreateInput, dest: string | Writable, option
     void contentBytes(input as string[], { cwd: options.cwd, sparse: options.sparse, oneFileSystem: options.oneFileSystem, stopped: () => done }).then((t) => t !== undefined && !done && progress.setTotal(t));
   }
   try {
-    return await writeEntries(normalized(entries, normalize), opened, dest === '-' ? '(stdout)' : typeof dest === 'string' ? dest : '(stream)', options.onEntry, warnings, signal, progress);
+    const result = await writeEntries(normalized(entries, normalize), opened, dest === '-' ? '(stdout)' : typeof dest === 'string' ? dest : '(stream)', options.onEntry, warnings, signal, progress);
+    result.notices.unshift(...notices);
+    return result;
   } finally {
     done = true;
   }

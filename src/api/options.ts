@@ -39,16 +39,19 @@ export function checkWriteOptions(o: WriteOptions, zipName: boolean): void {
     }
     if (o.zipMethod === 'zstd') wholeNumber('level', o.level, 1, 22, 'zstd');
     else if (o.zipMethod !== 'store') wholeNumber('level', o.level, 0, 9, 'deflate');
+    else if (o.level !== undefined) throw new UsageError(`level ${o.level}: the zip method "store" does not compress (a level is for deflate or zstd)`);
     return;
   }
   // With compression left to the name ('auto'), the caller checks the level once the filter is known.
-  if (o.compression === 'zstd' || o.compression === 'gzip') checkLevelFor(o.compression, o.level);
+  if (o.compression === 'zstd' || o.compression === 'gzip' || o.compression === 'none') checkLevelFor(o.compression, o.level);
 }
 
 /** The level for a tar once its filter is known (a `.tar.zst` name with level 15 is fine). */
 export function checkLevelFor(filter: 'none' | 'gzip' | 'zstd', level: number | undefined): void {
   if (filter === 'zstd') wholeNumber('level', level, 1, 22, 'zstd');
   if (filter === 'gzip') wholeNumber('level', level, 1, 9, 'gzip');
+  // Silently ignored, a level asked for would read as honoured.
+  if (filter === 'none' && level !== undefined) throw new UsageError(`level ${level}: this tar is not compressed (name it .tar.gz or .tar.zst, or choose a compression)`);
 }
 
 /**

@@ -5,6 +5,7 @@ export const EXIT_CODES: [code: string, meaning: string][] = [
   ['0', 'success: everything was done exactly'],
   ['1', 'done, with warnings or losses (metadata the system could not restore, a file that changed while it was read...)'],
   ['2', 'failure: an error, a damaged archive, a member that was not extracted, or metadata create could not archive; the message names the archive, entry and offset'],
+  ['130, 143, 129', 'interrupted by SIGINT, SIGTERM or SIGHUP: stopped and cleaned up as on a failure (nothing half-written left under a final name)'],
 ];
 
 export const EXAMPLES: Record<string, [command: string, what: string][]> = {

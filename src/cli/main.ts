@@ -349,7 +349,13 @@ export async function main(argv: string[]): Promise<number> {
     .description('Portable backup archives: pax tar with every piece of Unix metadata')
     .version(versionText(), '-V, --version')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => say(s), writeErr: (s) => void (flushOut(), closed.stderr || process.stderr.write(s)) });
+    .configureOutput({
+      writeOut: (s) => say(s),
+      writeErr: (s) => void (flushOut(), closed.stderr || process.stderr.write(s)),
+      // Option errors read as every other error does ("portarc: error: ...", spec §8.3): a log
+      // parser matching the prefix sees them too.
+      outputError: (s, write) => write(s.startsWith('error: ') ? `portarc: ${s}` : s),
+    });
 
   program
     .command('create')
@@ -390,6 +396,7 @@ export async function main(argv: string[]): Promise<number> {
         onEntry: o.verbose ? (e) => (bar?.clear(), flushOut(), void (closed.stderr || process.stderr.write(`${e.name}\n`))) : undefined,
       });
       bar?.clear();
+      for (const n of result.notices) warn(`note: ${n}`);
       for (const w of result.warnings) warn(`warning: ${w}`);
       if (result.warnings.length) code = EXIT.warnings;
       for (const l of result.losses) warn(`not archived: ${l}`);

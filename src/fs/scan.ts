@@ -58,6 +58,12 @@ export interface ScanOptions {
    */
   onWarning?: (warning: string) => void;
   /**
+   * Notices not about one entry (a leading "/" removed from the names): changes to the names that
+   * lose nothing, which GNU tar also reports with exit 0. Without it they ride on the next entry's
+   * `notices`.
+   */
+  onNotice?: (notice: string) => void;
+  /**
    * Keep an entry or skip it: the caller's hook (src/model/hooks.ts). A directory left out is not
    * descended (tar's --exclude on create). Called before hardlinks are matched: a link never points
    * to a file that was left out.
@@ -106,20 +112,20 @@ async function* walkPaths(paths: string[], opts: ScanOptions, pack: boolean): As
   const sys = opts.sys ?? loadSys();
   const seen = new Map<string, Buffer>(); // dev:ino → first archive path, for hardlinks
   const items: Item[] = [];
-  const warnings: string[] = [];
+  const notices: string[] = [];
   for (const p of paths) {
     const abs = isAbsolute(p) ? p : resolve(cwd, p);
     let arch = p.replace(/\/+$/, '').replace(/\/{2,}/g, '/') || '/';
     if (arch.startsWith('/')) {
       arch = arch.replace(/^\/+/, '') || '.';
-      warnings.push(`removing leading "/" from member names`);
+      notices.push(`removing leading "/" from member names`);
     }
     // A ".." component would make every member under it refused on extraction (by portarc, GNU
     // tar, bsdtar): what leads up to the last one goes, as GNU tar does (`../other` → `other`).
     const parts = arch.split('/');
     const up = parts.lastIndexOf('..');
     if (up >= 0) {
-      warnings.push(`removing leading "${parts.slice(0, up + 1).join('/')}/" from member names`);
+      notices.push(`removing leading "${parts.slice(0, up + 1).join('/')}/" from member names`);
       arch = parts.slice(up + 1).join('/') || '.';
     }
     items.push({ abs: Buffer.from(abs), arch: Buffer.from(arch) });
@@ -132,7 +138,7 @@ async function* walkPaths(paths: string[], opts: ScanOptions, pack: boolean): As
       throw ioError(err, 'cannot stat', paths[k]);
     }
   }
-  const ctx: Ctx = { sys, seen, opts, warnings: [], open: undefined, platform: opts.platform ?? hostPlatform() };
+  const ctx: Ctx = { sys, seen, opts, warnings: [], notices: [], open: undefined, platform: opts.platform ?? hostPlatform() };
   if (sys.scanBatch) ctx.batch = { scan: sys.scanBatch, fields: new BigInt64Array(BATCH * SCAN_FIELDS), buf: Buffer.allocUnsafeSlow(BATCH_BYTES) };
   if (ctx.batch && pack && !WINDOWS) {
     const p: Packing = {
@@ -145,7 +151,10 @@ async function* walkPaths(paths: string[], opts: ScanOptions, pack: boolean): As
     };
     ctx.pack = p;
   }
-  for (const w of new Set(warnings)) warn(ctx, w);
+  for (const n of new Set(notices)) {
+    if (opts.onNotice) opts.onNotice(n);
+    else ctx.notices.push(n);
+  }
   try {
     yield* walk(items, ctx);
   } finally {
@@ -278,6 +287,8 @@ interface Ctx {
   seen: Map<string, Buffer>;
   opts: ScanOptions;
   warnings: string[];
+  /** Notices waiting for the next entry (no onNotice). */
+  notices: string[];
   /** The file of the entry last yielded, if its body was never read. */
   open: OpenFile | undefined;
   /** Names on disk back to member names (Windows: the inverse of the name rule, spec §9.7). */
@@ -402,6 +413,7 @@ async function* walkChunk(frame: Frame, ctx: Ctx): AsyncGenerator<ScannedEntry |
     }
     if (!scanned) continue;
     if (ctx.warnings.length) scanned.entry.warnings.unshift(...ctx.warnings.splice(0));
+    if (ctx.notices.length) scanned.entry.notices.unshift(...ctx.notices.splice(0));
     pack?.owner.take(scanned.entry);
     yield scanned;
     // The consumer did not read the body (it skipped the entry): close the file now.
