@@ -23,12 +23,14 @@ import { tempDir } from './helpers/tree.js';
 const MiB = 1 << 20;
 
 /** The CLI without blocking this process's event loop (the HTTP server under test runs in it). */
-function portarcAsync(args: string[], env?: Record<string, string>): Promise<{ status: number; stderr: string }> {
+function portarcAsync(args: string[], env?: Record<string, string>): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: env && { ...process.env, ...env } });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: env && { ...process.env, ...env } });
+    let stdout = '';
     let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
-    child.on('close', (code) => resolve({ status: code ?? -1, stderr }));
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
   });
 }
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -325,6 +327,30 @@ describe('open() over HTTP: ranged reads from a local server', () => {
     expect(sha(readFileSync(join(out, 'a/b/needle.bin')))).toBe(sha(needle));
     expect(readFileSync(join(out, 'z/fill7.bin')).equals(readFileSync(join(src, 'z/fill7.bin')))).toBe(true);
     expect(statSync(join(out, 'z/link.bin')).ino).toBe(statSync(join(out, 'a/b/needle.bin')).ino);
+  });
+
+  it('list -f URL and verify -f URL (no PATH) read the whole archive by ranged reads, named by the URL', async () => {
+    // They took the URL for a file name: "cannot open the archive: no such file or directory".
+    for (const f of ['big.tar', 'big.tar.zst', 'big.tar.gz', 'big.zip']) {
+      const local = await portarcAsync(['list', '-f', join(dir, f)]);
+      const remote = await portarcAsync(['list', '-f', `${base}/${f}`]);
+      expect(remote.status, remote.stderr).toBe(0);
+      expect(remote.stdout).toBe(local.stdout);
+      expect(remote.stdout).toMatch(/a\/b\/needle\.bin\n/);
+      const v = await portarcAsync(['verify', '-f', `${base}/${f}`]);
+      expect(v.status, `${f}: ${v.stdout} ${v.stderr}`).toBe(0);
+      expect(v.stdout).toBe(`${base}/${f}: OK: ${v.stdout.match(/OK: (\d+) entries/)?.[1]} entries, contents checked against the manifest\n`);
+    }
+    const b = readFileSync(tar);
+    b[b.indexOf(needle.subarray(0, 64)) + 5000] ^= 1;
+    writeFileSync(join(dir, 'bad-url.tar.gz'), gzipSync(b));
+    const bad = await portarcAsync(['verify', '-f', `${base}/bad-url.tar.gz`]);
+    expect(bad.status).toBe(2);
+    expect(bad.stdout).toContain(`${base}/bad-url.tar.gz: damaged: `);
+    expect(bad.stdout).toMatch(/content of "\.\/a\/b\/needle\.bin", bytes \d+–\d+: content does not match its SHA-256 in the manifest/);
+    const gone = await portarcAsync(['list', '-f', `${base}/missing.tar`]);
+    expect(gone.status).toBe(2);
+    expect(gone.stderr).toMatch(new RegExp(`portarc: error: ${base.replace(/[.:/]/g, '\\$&')}/missing\\.tar.*404`));
   });
 
   it('a server that ignores Range (200) is one clear IoError, not a download of the archive', async () => {

@@ -8,7 +8,8 @@ import { ArchiveError, DamagedError } from '../model/errors.js';
 import { describeSkipped, type SkippedRange } from '../tar/reader.js';
 import { sourceName, type ArchiveSource } from '../io/source.js';
 import { openArchive, type OpenArchive } from './open.js';
-import { open, selector, type RandomArchive } from './random.js';
+import { open, selector, urlBytes, type RandomArchive } from './random.js';
+import { isUrl } from '../io/random-access.js';
 import { newArchiveInfo, type ArchiveInfo } from '../tar/version.js';
 import { MANIFEST_NAME, declaresManifest, isManifestMember } from '../manifest/types.js';
 import { abortable, abortedOr, checkSignal } from '../model/abort.js';
@@ -77,7 +78,9 @@ export function list(source: ArchiveSource, options: ListOptions = {}): Listing 
           sel.checkAllMatched();
           return;
         }
-        archive = await openArchive(source, { ...options, salvage: true, signal });
+        // An http(s) URL: its bytes in order, by ranged reads (spec/manifest.md §12.5).
+        const input = isUrl(source) ? await urlBytes(source, signal) : source;
+        archive = await openArchive(input, { ...options, salvage: true, signal, archiveName: name });
         info = archive.info;
         damaged = archive.skipped ?? [];
         // Selected members read in one pass (ignoreZeros: the manifest at the end is the last archive's).

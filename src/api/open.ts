@@ -76,10 +76,12 @@ export interface OpenOptions {
   headerDigests?: (info: ArchiveInfo) => boolean;
   /** Read tar archives concatenated with `cat` as one (GNU tar's --ignore-zeros; spec §4.7). */
   ignoreZeros?: boolean;
+  /** What errors call the archive, when the source is a stream of something named (a URL's bytes). */
+  archiveName?: string;
 }
 
 export async function openArchive(source: ArchiveSource, options: OpenOptions = {}): Promise<OpenArchive> {
-  const opened = openSource(source);
+  const opened = openSource(source, { name: options.archiveName });
   const { name } = opened;
   const reused = opened.reused && !options.keepsChunks;
   const bytes = abortable(opened.reused && options.keepsChunks ? stable(opened.bytes) : opened.bytes, options.signal);

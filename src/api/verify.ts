@@ -10,6 +10,8 @@ import { open } from 'node:fs/promises';
 import { ArchiveError, ioError } from '../model/errors.js';
 import type { Limits } from '../model/limits.js';
 import type { ArchiveSource } from '../io/source.js';
+import { isUrl } from '../io/random-access.js';
+import { urlBytes } from './random.js';
 import { sniff, type Filter } from '../compress/index.js';
 import { isZip } from '../zip/index.js';
 import { appendedArchiveAt, locateTrailer, movedBy, verifyRanges } from '../integrity/ranges.js';
@@ -70,7 +72,9 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
   /** A zip file whose end record's comment holds no trailer: one with a manifest has lost it. */
   let zipNoTrailer: [number, number] | undefined;
   try {
-    if (typeof source === 'string' && source !== '-') {
+    // An http(s) URL is checked as a stream: its bytes in order, by ranged reads (spec/manifest.md §12.5).
+    const url = isUrl(source) ? await urlBytes(source, signal) : undefined;
+    if (typeof source === 'string' && source !== '-' && !url) {
       const file = await open(source, 'r').catch((e) => {
         throw ioError(e, 'cannot open the archive', source);
       });
@@ -124,8 +128,8 @@ export async function verify(source: ArchiveSource, options: VerifyOptions = {})
       }
     }
     throwIfAborted(signal);
-    const stream = typeof source === 'string' || source instanceof Uint8Array ? source : abortable(source as AsyncIterable<Buffer>, signal);
-    const r = await verifyStream(stream, { useManifest, path: typeof source === 'string' && source !== '-' ? source : undefined, length, limits: options.limits, signal }, damaged);
+    const stream = url ?? (typeof source === 'string' || source instanceof Uint8Array ? source : abortable(source as AsyncIterable<Buffer>, signal));
+    const r = await verifyStream(stream, { useManifest, path: typeof source === 'string' && source !== '-' && !url ? source : undefined, name, length, limits: options.limits, signal }, damaged);
     throwIfAborted(signal);
     // The manifest was found (the archive declares it), the trailer that vouches for it not: its
     // magic line damaged, the zip's end record and comment rewritten. (A tar's is a member: the

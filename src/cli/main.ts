@@ -15,6 +15,7 @@ import { list, ListDamagedError } from '../api/list.js';
 import { describeDamage, verify } from '../api/verify.js';
 import { describeDifference, verifyTree } from '../api/verify-tree.js';
 import { VERSION } from '../api/version.js';
+import { isUrl } from '../io/random-access.js';
 import { addRecovery, recoveryStatus, repair, type RecoveryStatus } from '../api/repair.js';
 import type { Loss } from '../fs/restore.js';
 import { loadSys } from '../fs/sys.js';
@@ -628,7 +629,9 @@ export async function main(argv: string[]): Promise<number> {
       // block checksums find is damage, whatever the manifest said.
       // Embedded data (spec/recovery.md §10) was checked by verify itself: its damage is in r.damaged.
       const embedded = r.embeddedRecovery === true;
-      const rec = o.file === '-' ? undefined : embedded ? (r.recovery ? await recoveryLine(o.file, false, r.recovery) : undefined) : await recoveryLine(o.file, r.ok && r.method === 'ranges');
+      // A URL's sidecar set would be other URLs: not looked for (said, so that OK claims no more than it checked).
+      if (isUrl(o.file) && !embedded) r.notes.push('recovery data beside an http(s) archive is not looked for (portarc repair needs the files)');
+      const rec = o.file === '-' || (isUrl(o.file) && !embedded) ? undefined : embedded ? (r.recovery ? await recoveryLine(o.file, false, r.recovery) : undefined) : await recoveryLine(o.file, r.ok && r.method === 'ranges');
       if (o.json) await out(JSON.stringify(rec ? { ...r, recovery: rec.json } : r) + '\n');
       else {
         for (const d of r.damaged) await out(`${name}: damaged: ${describeDamage(d)}\n`);

@@ -66,6 +66,8 @@ export interface StreamOptions {
   useManifest: boolean;
   /** The archive file, for the checks that need to seek (zip central directory, zstd seek table). */
   path?: string;
+  /** What errors call the archive, when the source is a stream of something named (a URL's bytes). */
+  name?: string;
   /** Read only this many bytes of the file: the archive before its embedded recovery data (spec/recovery.md §10). */
   length?: number;
   limits?: Partial<Limits>;
@@ -96,7 +98,7 @@ export interface StreamResult {
 const GZIP_HEAD = 10;
 
 export async function verifyStream(source: ArchiveSource, opts: StreamOptions, damaged: Damage[]): Promise<StreamResult> {
-  const opened = openSource(source, { length: opts.length });
+  const opened = openSource(source, { length: opts.length, name: opts.name });
   const notes: string[] = [];
   const res: StreamResult = { format: 'tar', compression: 'none', entries: 0, checkedContent: false, notes };
   try {

@@ -35,9 +35,12 @@ export function sourceName(source: ArchiveSource): string {
   return source instanceof Uint8Array ? '(buffer)' : '(stream)';
 }
 
-/** `length`: read only the first bytes of a file (the archive before its embedded recovery data). */
-export function openSource(source: ArchiveSource, options: { length?: number } = {}): OpenedSource {
-  const name = sourceName(source);
+/**
+ * `length`: read only the first bytes of a file (the archive before its embedded recovery data).
+ * `name`: what errors call the source, when it is not what sourceName() says (a URL's bytes).
+ */
+export function openSource(source: ArchiveSource, options: { length?: number; name?: string } = {}): OpenedSource {
+  const name = options.name ?? sourceName(source);
   if (typeof source === 'string') {
     const bytes = source === '-' ? ring(async () => 0, false, name) : ring(() => pOpen(source, 'r'), true, name, options.length);
     const close = async () => void (await bytes.return(undefined));
