@@ -1,7 +1,7 @@
 // Every command's --json output parses and matches the schema documented in docs/cli-json.md
 // (issue #12 acceptance), on real trees and archives, clean and damaged.
 import { describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { portarc } from './helpers/cli.js';
 import { buildTree, sh, tempDir } from './helpers/tree.js';
@@ -21,9 +21,9 @@ describe('--json documents (docs/cli-json.md)', () => {
   const src = buildTree(dir);
 
   it('documents a schema for every command that takes --json', () => {
-    expect(Object.keys(commands).sort()).toEqual(['convert', 'create', 'extract', 'info', 'list', 'verify']);
+    expect(Object.keys(commands).sort()).toEqual(['convert', 'create', 'extract', 'info', 'list', 'verify', 'verify-tree']);
     for (const name of Object.keys(commands)) {
-      const help = portarc([name, '--help']);
+      const help = portarc([name === 'verify-tree' ? 'verify' : name, '--help']);
       expect(help.stdout, name).toContain('--json');
     }
   });
@@ -68,7 +68,23 @@ describe('--json documents (docs/cli-json.md)', () => {
       const extracted = conforms('extract', x.stdout);
       expect(extracted.exitCode).toBe(x.status);
       expect(extracted.entries).toBe(created.entries);
+
+      // verify -C: the restored tree, clean and then with one difference.
+      const same = portarc(['verify', '-f', archive, '-C', out, '--json']);
+      expect(same.status, same.stderr).toBeLessThanOrEqual(1);
+      expect(conforms('verify-tree', same.stdout).ok).toBe(true);
+      const f = readdirSync(out, { recursive: true, withFileTypes: true }).find((d) => d.isFile() && /^[\w.-]+$/.test(d.name))!;
+      chmodSync(join(f.parentPath, f.name), 0o600);
+      const differs = portarc(['verify', '-f', archive, '-C', out, '--json']);
+      expect(differs.status).toBe(2);
+      expect((conforms('verify-tree', differs.stdout).differences as Array<{ property: string }>).map((d) => d.property)).toContain('mode');
     }
+    // Recovery data embedded in the file: verify says so (embeddedRecovery) and reports it (recovery).
+    const e = join(dir, 'e.tar');
+    expect(portarc(['create', '-q', '--embed-recovery', '--recovery', '10', '-f', e, '-C', src, '.']).status).toBeLessThanOrEqual(1);
+    const ev = portarc(['verify', '-f', e, '--json']);
+    expect(ev.status, ev.stderr).toBe(0);
+    expect(conforms('verify', ev.stdout)).toMatchObject({ ok: true, embeddedRecovery: true, recovery: { embedded: true } });
     const cv = portarc(['convert', join(dir, 'a.tar'), join(dir, 'b.zip'), '--json']);
     expect(cv.status, cv.stderr).toBeLessThanOrEqual(1);
     expect(conforms('convert', cv.stdout)).toMatchObject({ from: 'tar', to: 'zip', exitCode: cv.status });
