@@ -4,7 +4,7 @@
 // --no-fsync, and the c/x/t aliases. Plus the library options the CLI maps to.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { portarc, BIN } from './helpers/cli.js';
 import { sh, tempDir } from './helpers/tree.js';
@@ -157,6 +157,33 @@ describe('member selection and exclusion, as GNU tar does it', () => {
     expect(r2.status, r2.stderr).toBe(0);
     expect(r2.stderr).toMatch(/b\/c: hardlink to "t\/file", which was not selected: extracted as a copy/);
     expect(readFileSync(join(out2, 'c'), 'utf8')).toBe('precious\n');
+  });
+
+  it('create --no-recursion archives the names given, a directory without what it holds: a list from find gives each name once', () => {
+    const w = join(dir, 'norec');
+    mkdirSync(join(w, 'd/e'), { recursive: true });
+    writeFileSync(join(w, 'd/a'), 'a\n');
+    writeFileSync(join(w, 'd/e/b'), 'b\n');
+    const found = spawnSync('find', ['.', '-print0'], { cwd: w }).stdout;
+    const once = join(dir, 'norec-once.tar');
+    const r = portarc(['create', '-f', once, '--null', '--no-recursion', '-T', '-'], { cwd: w, input: found });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = portarc(['list', '-f', once]).stdout.split('\n').filter(Boolean);
+    expect(lines.sort()).toEqual(['.', './d', './d/a', './d/e', './d/e/b']);
+    const listed = names(lines.join('\n'));
+    // Without it, each directory brings its contents again (GNU tar does the same): every name twice or more.
+    const twice = join(dir, 'norec-twice.tar');
+    expect(portarc(['create', '-f', twice, '--null', '-T', '-'], { cwd: w, input: found }).status).toBe(0);
+    expect(names(portarc(['list', '-f', twice]).stdout).length).toBeGreaterThan(listed.length);
+    // A directory named alone: itself, nothing under it; restored with its own metadata.
+    const alone = join(dir, 'norec-alone.tar');
+    chmodSync(join(w, 'd'), 0o750);
+    expect(portarc(['create', '-f', alone, '--no-recursion', '-C', w, 'd']).status).toBe(0);
+    expect(names(portarc(['list', '-f', alone]).stdout)).toEqual(['d']);
+    const out = join(dir, 'norec-x');
+    expect(portarc(['extract', '-f', alone, '-C', out]).status).toBe(0);
+    expect(readdirSync(join(out, 'd'))).toEqual([]);
+    expect(statSync(join(out, 'd')).mode & 0o7777).toBe(0o750);
   });
 
   it('create with ".." in a path argument stores what follows the last "..", as GNU tar (a notice, exit 0)', () => {

@@ -82,6 +82,8 @@ export interface CreateOptions extends DeterministicOptions {
   signal?: AbortSignal;
   /** Do not descend into directories on another filesystem than their path argument (tar's --one-file-system). */
   oneFileSystem?: boolean;
+  /** false: archive a directory named without what it holds (tar's --no-recursion). Default true. */
+  recursive?: boolean;
   /**
    * fsync the archive before it gets its name (default true). false is for scratch archives and
    * measurements: NOT crash-safe (after a crash the name may hold a truncated archive).
@@ -293,7 +295,7 @@ export async function create(input: CreateInput, dest: string | Writable, option
   const hooks = { filter: options.filter, map: options.map };
   // From paths, the scan applies the hooks itself: it must not descend into a skipped directory,
   // and it makes later names of a hardlinked file point to the first name kept, as renamed.
-  const scanOptions = { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, lend: opened.format === 'tar' ? opened.recorder?.sink.lend : undefined, hardlinkContent, oneFileSystem: options.oneFileSystem, onWarning: (w: string) => warnings.push(w), onNotice: (n: string) => notices.push(n), ...hooks };
+  const scanOptions = { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, lend: opened.format === 'tar' ? opened.recorder?.sink.lend : undefined, hardlinkContent, oneFileSystem: options.oneFileSystem, recursive: options.recursive, onWarning: (w: string) => warnings.push(w), onNotice: (n: string) => notices.push(n), ...hooks };
   // Whole tar members from the scan (src/tar/pack.ts): not for zip, nor with a normalizing option.
   const packed = opened.format === 'tar' && !normalize;
   const entries = kind === 'paths'
@@ -302,7 +304,7 @@ export async function create(input: CreateInput, dest: string | Writable, option
   // The total for percent and ETA: summed beside the work (a filter may leave out anything: then none).
   let done = false;
   if (progress && kind === 'paths' && !options.filter && !options.map) {
-    void contentBytes(input as string[], { cwd: options.cwd, sparse: options.sparse, oneFileSystem: options.oneFileSystem, stopped: () => done }).then((t) => t !== undefined && !done && progress.setTotal(t));
+    void contentBytes(input as string[], { cwd: options.cwd, sparse: options.sparse, oneFileSystem: options.oneFileSystem, recursive: options.recursive, stopped: () => done }).then((t) => t !== undefined && !done && progress.setTotal(t));
   }
   try {
     const result = await writeEntries(normalized(entries, normalize), opened, dest === '-' ? '(stdout)' : typeof dest === 'string' ? dest : '(stream)', options.onEntry, warnings, signal, progress);

@@ -18,7 +18,7 @@ export const EXAMPLES: Record<string, [command: string, what: string][]> = {
   create: [
     ['portarc create -f home.tar.zst -C / home', 'archive /home, zstd-compressed (by the name)'],
     ['portarc c -f src.tar --exclude "*.o" --exclude .git src', 'leave out object files and .git directories'],
-    ['find . -newer stamp -print0 | portarc create -f new.tar --null -T -', 'archive the names find prints'],
+    ['find . -newer stamp -print0 | portarc create -f new.tar --null --no-recursion -T -', 'archive the names find prints, each once (a directory without what it holds)'],
     ['portarc create -f etc.zip --json /etc', 'a zip, with a JSON summary on stdout'],
   ],
   extract: [

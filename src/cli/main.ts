@@ -370,12 +370,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('--embed-recovery', 'with --recovery: put the recovery data inside the archive file, after the archive, where other tools do not see it (spec/recovery.md §10)')
     .option('--newer <date>', 'archive only what changed (data or status) at or after DATE (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM], local time without a zone; @SECONDS; or a file whose mtime is used); directories always', newerArg)
     .option('--one-file-system', 'do not descend into directories on other filesystems (the mount point itself is archived)')
+    .option('--no-recursion', 'archive the directories named without what they hold (for a list from find: -T)')
     .option('--no-fsync', 'do not fsync the archive before it gets its name: for scratch archives and measurements, NOT crash-safe')
     .option('--deterministic', 'the same tree gives the same bytes from any directory at any time: no atime/ctime, no user/group names, mtimes clamped to SOURCE_DATE_EPOCH when set (spec §8.7)')
     .option('--mtime <date>', 'set every mtime to DATE (@SECONDS[.FRACTION], or an ISO 8601 date or time: local time unless Z or +HH:MM follows, as GNU tar)', mtimeArg)
     .option('--json', 'one JSON document on stdout: what was written (docs/cli-json.md)')
     .argument('[path...]', 'files and directories to archive');
-  withProgressFlags(withFilesFromFlags(withExcludeFlags(withWriteFlags(program.commands.at(-1)!)), 'the paths to archive')).action(async (args: string[], o: CompressFlags & SelectionFlags & ProgressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean; recovery?: number; embedRecovery?: boolean; newer?: bigint; oneFileSystem?: boolean; fsync: boolean; json?: boolean; deterministic?: boolean; mtime?: bigint }) => {
+  withProgressFlags(withFilesFromFlags(withExcludeFlags(withWriteFlags(program.commands.at(-1)!)), 'the paths to archive')).action(async (args: string[], o: CompressFlags & SelectionFlags & ProgressFlags & { file: string; directory?: string; sparse?: boolean; verbose?: boolean; recovery?: number; embedRecovery?: boolean; newer?: bigint; oneFileSystem?: boolean; recursion: boolean; fsync: boolean; json?: boolean; deterministic?: boolean; mtime?: bigint }) => {
       if (o.recovery !== undefined && o.file === '-') throw new UsageError('--recovery needs an archive file, not standard output');
       archiveToStdout = o.file === '-';
       if (o.embedRecovery && o.recovery === undefined) throw new UsageError('--embed-recovery goes with --recovery N% (how much to be able to rebuild)');
@@ -389,6 +390,7 @@ export async function main(argv: string[]): Promise<number> {
         ...writeOptions(o),
         filter: allOf(excludeOf(o), o.newer === undefined ? undefined : newerFilter(o.newer)),
         oneFileSystem: o.oneFileSystem,
+        recursive: o.recursion,
         fsync: o.fsync,
         deterministic: o.deterministic,
         mtime: o.mtime,

@@ -11,6 +11,8 @@ export interface DuOptions {
   /** As scan's: files with holes count their allocated bytes, which is about what is read. */
   sparse?: boolean;
   oneFileSystem?: boolean;
+  /** false: the paths' directories are not descended (scan's `recursive`). */
+  recursive?: boolean;
   /** Checked between directories: the walk stops (undefined) once the archive is done. */
   stopped?: () => boolean;
 }
@@ -37,7 +39,7 @@ export async function contentBytes(paths: string[], opts: DuOptions = {}): Promi
         total += opts.sparse && st.blocks * 512 < st.size ? st.blocks * 512 : st.size;
         return false;
       }
-      return st.isDirectory() && !(opts.oneFileSystem && st.dev !== rootDev);
+      return st.isDirectory() && opts.recursive !== false && !(opts.oneFileSystem && st.dev !== rootDev);
     };
     while (stack.length) {
       if (opts.stopped?.()) return undefined;

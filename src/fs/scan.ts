@@ -49,6 +49,11 @@ export interface ScanOptions {
   sys?: Sys;
   /** Do not descend into directories on another filesystem than their path argument (tar's --one-file-system). */
   oneFileSystem?: boolean;
+  /**
+   * false: a directory named is archived without what it holds (tar's --no-recursion), for lists
+   * of names that already hold everything (`find ... | portarc create -T -`). Default true.
+   */
+  recursive?: boolean;
   /** The platform adapter whose names are read back (default: this process's; spec §9.7). */
   platform?: Platform;
   /**
@@ -420,6 +425,7 @@ async function* walkChunk(frame: Frame, ctx: Ctx): AsyncGenerator<ScannedEntry |
     ctx.open?.close();
     ctx.open = undefined;
     const dev = it.dev ?? st.dev;
+    if (scanned.entry.type === 'directory' && ctx.opts.recursive === false) continue; // asked for
     if (scanned.entry.type === 'directory' && ctx.opts.oneFileSystem && st.dev !== dev) {
       // tar's --one-file-system: the mount point itself is archived, not what is mounted there
       // (asked for, so not a warning).
