@@ -51,6 +51,20 @@ describe('list output', () => {
     expect(lines.find((l) => l.includes('./bad'))).toMatch(/ \.\/bad -> bad\\xffsym$/);
   });
 
+  it('-v marks with "+" an entry that carries more than its mode says: xattrs, a label, ACLs, a default ACL alone', () => {
+    const dir = join(work, 'marks');
+    mkdirSync(join(dir, 'plain'), { recursive: true });
+    mkdirSync(join(dir, 'dflt'));
+    writeFileSync(join(dir, 'x'), 'x');
+    writeFileSync(join(dir, 'acl'), 'a');
+    spawnSync('bash', ['-c', 'setfattr -n user.k -v 1 x && setfacl -m u:1234:r acl && setfacl -d -m u:1234:rwx dflt'], { cwd: dir });
+    const a = join(work, 'marks.tar');
+    expect(portarc(['create', '-f', a, '-C', dir, '.']).status).toBe(0);
+    const lines = portarc(['list', '-v', '-f', a]).stdout.trimEnd().split('\n');
+    const mark = (name: string) => lines.find((l) => l.endsWith(` ./${name}`))!.slice(10, 11);
+    expect([mark('plain'), mark('x'), mark('acl'), mark('dflt')]).toEqual([' ', '+', '+', '+']);
+  });
+
   it('goes out in writes of many lines, every line there', () => {
     const { sizes, out } = writesToStdout(['list', '-f', archive]);
     const lines = out.split('\n').filter(Boolean);

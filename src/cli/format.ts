@@ -34,7 +34,9 @@ export function lsLine(e: Entry): string {
   const size = e.type === 'chardev' || e.type === 'blockdev' ? `${e.devMajor},${e.devMinor}` : String(e.size);
   // Escaped as names are: a newline in a target would split the line, a byte that is not UTF-8 be lost.
   const link = e.linkTarget ? (e.type === 'symlink' ? ' -> ' : ' link to ') + displayName(e.linkTarget) : '';
-  const extras = e.xattrs.size || e.selinux || e.aclAccess ? '+' : ' ';
+  // '+': the entry carries more than the mode says: xattrs, an SELinux label or ACLs (a directory's
+  // default ACL too, which the mode never shows).
+  const extras = e.xattrs.size || e.selinux || e.aclAccess?.length || e.aclDefault?.length ? '+' : ' ';
   return `${modeString(e)}${extras} ${owner.padEnd(17)} ${size.padStart(10)} ${isoTime(e.mtimeNs)} ${e.name}${link}`;
 }
 

@@ -550,7 +550,7 @@ export async function main(argv: string[]): Promise<number> {
     .alias('t')
     .description('list the entries of an archive')
     .requiredOption('-f, --file <archive>', 'archive to read ("-" for stdin)')
-    .option('-v, --verbose', 'long listing: mode, owner, size, time')
+    .option('-v, --verbose', 'long listing: mode (+ after it: xattrs, an SELinux label or ACLs), owner, size, time')
     .option('--json', 'one JSON document: every entry with all its metadata')
     .option('--all', 'also list the manifest and trailer members')
     .option('-i, --ignore-zeros', 'read on past the end-of-archive blocks: archives concatenated (cat a.tar b.tar) are read as one')
