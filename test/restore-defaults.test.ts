@@ -179,6 +179,9 @@ describe.runIf(isRoot)('as root, a plain `portarc extract` restores everything, 
     expect(x.stderr).toContain('note: ./cap: security.capability not restored (--no-same-permissions)');
     expect(x.stderr).toContain('not restored: ./cdev: device: device node not made (--no-same-permissions)');
     expect(x.status).toBe(1); // the device node is missing: a loss
+    // ...and not counted among the entries extracted (it was, though nothing was made).
+    const members = execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
+    expect(x.stderr).toMatch(new RegExp(`summary: ${members - 1} entries extracted`));
   });
 });
 

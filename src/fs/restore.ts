@@ -308,6 +308,16 @@ export class Restorer {
    */
   entryLosses = 0;
 
+  /**
+   * An entry not made at all, for a reason of its kind (a device node as a user: a loss of kind
+   * `device`, exit 1): not counted as extracted, and a hardlink to it is not made either.
+   */
+  private unmade(entry: Entry, what: Loss['what'], reason: string): void {
+    this.lose(entry, what, reason);
+    if (what !== 'entry') this.entryLosses++; // an `entry` loss is counted so already
+    this.notExtracted(entry);
+  }
+
   /** Report a loss in the order of the entries, also when a batched file's comes in late. */
   private addLoss(loss: Loss): void {
     if (loss.what === 'entry') this.entryLosses++;
@@ -514,12 +524,9 @@ export class Restorer {
         case 'fifo':
         case 'chardev':
         case 'blockdev': {
-          if (this.platform.specials) {
-            this.lose(entry, 'device', `${entry.type === 'fifo' ? 'fifo' : 'device node'} not made: ${this.platform.specials}`);
-            return;
-          }
+          if (this.platform.specials) return this.unmade(entry, 'device', `${entry.type === 'fifo' ? 'fifo' : 'device node'} not made: ${this.platform.specials}`);
           const refused = specialRefused(entry.type, this.profileOf);
-          if (refused) return this.lose(entry, refused.what, refused.reason);
+          if (refused) return this.unmade(entry, refused.what, refused.reason);
           const type = entry.type;
           const [major, minor] = [entry.devMajor ?? 0, entry.devMinor ?? 0];
           // Cast to the 32 bits mknod takes, 2^33 would make another device (0) without a word.
@@ -639,7 +646,7 @@ export class Restorer {
       const shown = `"${target.toString('utf8')}"`;
       const outside = symlinkOutside(parts, target, this.rules);
       if (outside) {
-        this.lose(entry, 'symlink', `not made (${why}); its target ${shown} ${outside}, so it is not copied either`);
+        this.unmade(entry, 'symlink', `not made (${why}); its target ${shown} ${outside}, so it is not copied either`);
         continue;
       }
       const at = parts.slice(0, -1);
@@ -656,14 +663,14 @@ export class Restorer {
         else if (n === at.length && !st.isFile()) problem = 'is not a regular file';
       }
       if (problem) {
-        this.lose(entry, 'symlink', `not made (${why}); its target ${shown} ${problem}, so it is not copied`);
+        this.unmade(entry, 'symlink', `not made (${why}); its target ${shown} ${problem}, so it is not copied`);
         continue;
       }
       try {
         copyFileSync(this.abs(at), abs, fsConstants.COPYFILE_EXCL);
         this.lose(entry, 'symlink', `made as a copy of its target ${shown} (${why})`);
       } catch (err) {
-        this.lose(entry, 'symlink', `not made (${why}); copying its target ${shown} failed: ${(err as Error).message}`);
+        this.unmade(entry, 'symlink', `not made (${why}); copying its target ${shown} failed: ${(err as Error).message}`);
       }
     }
   }
