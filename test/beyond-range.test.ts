@@ -12,7 +12,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, writeFileS
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { portarc } from './helpers/cli.js';
+import { asIfNative, portarc, ROUNDED_TIMES } from './helpers/cli.js';
 import { tempDir } from './helpers/tree.js';
 
 const VECTOR = fileURLToPath(new URL('../conformance/vectors/1.0/y_times-beyond-int64-ns.tar', import.meta.url));
@@ -64,7 +64,9 @@ for (const [label, env, unit] of [['addon', {}, 1n], ['no addon', { PORTARC_NO_N
           for (const [name, st] of Object.entries(disk)) expect(ns(m[`./${name}`]!), `${name} mtime`).toBe(st.mtimeNs);
         }
         const out = join(dir, `out-${ext}`);
-        const x = portarc(['extract', '-f', archive, '-C', out], { env });
+        // Without the addon, the times set to the microsecond are one warning (spec §9.1).
+        const x0 = portarc(['extract', '-f', archive, '-C', out], { env });
+        const x = unit === 1n ? x0 : asIfNative(x0);
         expect(x.stderr).toBe('');
         expect(x.status).toBe(0);
         for (const [name, st] of Object.entries(disk)) {
@@ -106,7 +108,8 @@ for (const [label, env, unit] of [['addon', {}, 1n], ['no addon', { PORTARC_NO_N
       if (existsSync('/dev/shm')) dests.push(join(mkdtempSync('/dev/shm/portarc-times-'), 'out'));
       for (const out of dests) {
         mkdirSync(out, { recursive: true });
-        const r = portarc(['extract', '-f', VECTOR, '-C', out], { env });
+        const r0 = portarc(['extract', '-f', VECTOR, '-C', out], { env });
+        const r = unit === 1n || !ROUNDED_TIMES.test(r0.stderr) ? r0 : asIfNative(r0);
         let clamped = 0;
         for (const [path, want] of Object.entries(VECTOR_TIMES)) {
           const got = lstatSync(join(out, path), { bigint: true }).mtimeNs;

@@ -267,6 +267,19 @@ describe('names that are not UTF-8 in xattrs and SELinux labels', () => {
     expect(JSON.parse(j.stdout).losses).toEqual(['f: extended attribute "user.n\u00ffame" (as Latin-1) not archived: its name is not UTF-8, which the archive\'s names are']);
     const listed = JSON.parse(portarc(['list', '--json', '-f', join(dir, 'a.tar'), 'f']).stdout).entries[0];
     expect(Object.keys(listed.xattrs)).toEqual(['user.ok']);
+    // Without the addon (getfattr): the same refusal; it was decoded to U+FFFD, archived and
+    // restored as an xattr that never was, exit 0.
+    const fb = portarc(['create', '-f', join(dir, 'fb.tar'), '-C', dir, 'f'], { env: { PORTARC_NO_NATIVE: '1' } });
+    expect(fb.stderr).toContain('portarc: not archived: f: extended attribute "user.n\u00ffame" (as Latin-1) not archived: its name is not UTF-8');
+    expect(fb.status).toBe(2);
+    const fbListed = JSON.parse(portarc(['list', '--json', '-f', join(dir, 'fb.tar'), 'f']).stdout).entries[0];
+    expect(Object.keys(fbListed.xattrs)).toEqual(['user.ok']);
+    // verify -C of the tree it came from names the xattr no archive can hold (with and without the addon).
+    for (const env of [{}, { PORTARC_NO_NATIVE: '1' }]) {
+      const v = portarc(['verify', '-f', join(dir, 'a.tar'), '-C', dir, 'f'], { env });
+      expect(v.status).toBe(2);
+      expect(v.stdout).toContain(`${dir}/f: xattr user.n\u00ffame (as Latin-1): archive none, disk present (its name is not UTF-8)`);
+    }
   });
 });
 

@@ -17,7 +17,7 @@ import { hostPlatform, type Platform } from './platform.js';
 import { describeErrno } from '../model/errors.js';
 import { processRuns } from '../io/own-files.js';
 import { kindOfMode } from './scan.js';
-import { loadSys, type Sys } from './sys.js';
+import { loadSys, type Sys, type XattrMap } from './sys.js';
 
 /** The property a difference is about. */
 export type TreeProperty =
@@ -145,6 +145,8 @@ export class TreeComparer {
     // Windows keeps 100 ns units, reached from the microsecond seconds through a double: measured
     // up to 1.1 µs off (Wine, Node 20).
     this.timeSlack = this.sys.kind === 'native' ? 0n : this.platform.name === 'windows' ? 2000n : 1000n;
+    // Said, so that a clean result claims no more than was compared (a change below it is not seen).
+    if (this.timeSlack) this.notes.push(`times compared to the ${this.timeSlack === 1000n ? 'microsecond' : `${this.timeSlack / 1000n} microseconds`}: without portarc's native addon a restore cannot set nanoseconds`);
     if (!this.profile.sameOwner) this.notes.push('owners not compared: this profile does not restore them (the extracting user owns the files)');
   }
 
@@ -371,6 +373,8 @@ export class TreeComparer {
       // Withheld by the profile and there anyway: restore would not have put it there either.
       this.diff(p, 'xattr', 'none', bytes(value), name);
     }
+    // A name that is not UTF-8 no archive holds (create refuses it, spec §5.2): still a difference.
+    for (const name of (disk as XattrMap).unnamed ?? []) this.diff(p, 'xattr', 'none', 'present (its name is not UTF-8)', `${name} (as Latin-1)`);
     // A label is compared where the archive has one: without, the system gives files its default.
     if (entry.selinux !== undefined) {
       const raw = disk.get('security.selinux');

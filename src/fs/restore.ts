@@ -1183,6 +1183,7 @@ export class Restorer {
       this.lose(entry, 'time', metaFailure(err, 'cannot set the times'));
       return;
     }
+    if (precision === 'microseconds') this.roundedTimes++;
     if (mayClamp(entry)) this.checkClamped(abs, entry, precision === 'microseconds' ? 1000n : 1n);
   }
 
@@ -1289,7 +1290,19 @@ export class Restorer {
     // The fallback sets xattrs in batches after times; setting an xattr changes ctime only.
     if (this.opts.fsync !== false) await this.syncDirs();
     this.reportDropped();
+    // Said once (spec §9.1). Where the system holds nanoseconds and only this build cannot set them
+    // (no addon), the tree is not exact: a warning, exit 1. Windows keeps 100 ns units, and no
+    // Windows build sets them: the platform's rounding, a note.
+    if (this.roundedTimes) {
+      const n = `${this.roundedTimes} ${this.roundedTimes === 1 ? 'entry' : 'entries'}`;
+      if (this.sys.kind === 'none') this.notes.push(`times set to the microsecond on ${n} (${this.platform.name}: below that, this platform's times are not restored)`);
+      else this.warnings.push(`times set to the microsecond on ${n}: their nanoseconds need portarc's native addon, which this build lacks (portarc --version: "system calls: fallback")`);
+      this.roundedTimes = 0;
+    }
   }
+
+  /** Entries whose times the system layer could set only to the microsecond (the fallback). */
+  private roundedTimes = 0;
 
   /** One note per kind of metadata the profile left out by design (§9.4): not losses, exit 0. */
   private reportDropped(): void {

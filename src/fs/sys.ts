@@ -384,7 +384,9 @@ function fallbackSys(): Sys {
       const seen = new Set<number>();
       for (const [k, attrs] of parseDump(run.stdout)) {
         for (const i of byKey.get(k) ?? []) {
-          results[i] = new Map(attrs);
+          const copy: XattrMap = new Map(attrs);
+          if (attrs.unnamed) copy.unnamed = [...attrs.unnamed];
+          results[i] = copy;
           seen.add(i);
         }
       }
@@ -523,19 +525,23 @@ function toolFailure(run: Pick<ToolRun, 'status' | 'error' | 'stderr'>): string 
   return run.stderr.toString('utf8').trim() || `exit status ${run.status}`;
 }
 
-/** `# file: NAME` records, then `name=0xHEX` lines (a bare `name` or `name=` is an empty value). */
-function parseDump(stdout: Buffer): Array<[string, Map<string, Buffer>]> {
-  const records: Array<[string, Map<string, Buffer>]> = [];
+/**
+ * `# file: NAME` records, then `name=0xHEX` lines (a bare `name` or `name=` is an empty value).
+ * Names go through xattrMap as the addon's do: one that is not UTF-8 is listed in `unnamed`, not
+ * decoded into another name (U+FFFD), which was archived and restored as an xattr that never was.
+ */
+function parseDump(stdout: Buffer): Array<[string, XattrMap]> {
+  const records: Array<[string, Array<[Buffer, Buffer]>]> = [];
   for (const line of stdout.toString('latin1').split('\n')) {
     if (line.startsWith('# file: ')) {
-      records.push([unescape(line.slice(8)), new Map()]);
+      records.push([unescape(line.slice(8)), []]);
     } else if (line !== '' && !line.startsWith('#') && records.length) {
       const eq = line.indexOf('=');
-      const name = Buffer.from(unescape(eq < 0 ? line : line.slice(0, eq)), 'latin1').toString('utf8');
-      records[records.length - 1]![1].set(name, decodeValue(eq < 0 ? '' : line.slice(eq + 1)));
+      const name = Buffer.from(unescape(eq < 0 ? line : line.slice(0, eq)), 'latin1');
+      records[records.length - 1]![1].push([name, decodeValue(eq < 0 ? '' : line.slice(eq + 1))]);
     }
   }
-  return records;
+  return records.map(([file, pairs]) => [file, xattrMap(pairs)]);
 }
 
 function decodeValue(text: string): Buffer {
