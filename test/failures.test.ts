@@ -266,6 +266,25 @@ describe('messages: one line, the right code, never a stack trace', () => {
     expect(readdirSync(dir)).toEqual(['ok.tar.zst']);
   });
 
+  it('zstd where no compressor exists (no zstd-napi, a Node without built-in zstd): exit 2, and no .partial left (tar and zip)', () => {
+    const dir = tempDir('nozstd');
+    // zstd-napi hidden from this process, as where it could not be built (no compiler).
+    const preload = join(dir, 'no-napi.cjs');
+    writeFileSync(preload, `const M = require('module'); const r = M._resolveFilename; M._resolveFilename = function (q, ...a) { if (String(q).startsWith('zstd-napi')) throw new Error('hidden by the test'); return r.call(this, q, ...a); };`);
+    const version = spawnSync(process.execPath, ['-r', preload, BIN, '--version'], { encoding: 'utf8' }).stdout;
+    const canCompress = /zstd: builtin (?!\(unavailable\))/.test(version);
+    for (const args of [['-f', join(dir, 'a.tar.zst')], ['--zstd', '-f', join(dir, 'b.tar')], ['--zip-method', 'zstd', '-f', join(dir, 'c.zip')]]) {
+      const r = spawnSync(process.execPath, ['-r', preload, BIN, 'create', ...args, '-C', work, 'src/sub'], { encoding: 'utf8' });
+      if (canCompress) expect(r.status, r.stderr).toBe(0); // Node's own zstd (>= 22.15)
+      else {
+        expect(r.status).toBe(2);
+        expectOneLineError(r.stderr, /zstd/);
+      }
+    }
+    // Never a .partial: the file was opened before the compressor was found missing.
+    expect(readdirSync(dir).filter((n) => n.endsWith('.partial'))).toEqual([]);
+  });
+
   it('library options are checked up front: UsageError with code PORTARC_USAGE', async () => {
     const dir = tempDir('opts');
     const bad: Array<[object, RegExp]> = [

@@ -207,7 +207,13 @@ export async function openWriter(dest: string | Writable, options: Pick<CreateOp
   }
   const filter = !options.compression || options.compression === 'auto' ? (named ? filterForPath(dest) : 'none') : options.compression;
   // reuseOutput: the sink copies or writes each chunk before its write returns (src/io/sink.ts).
-  const out = compressingSink(filter, sink, { level: options.level, threads: options.threads, frameSize: options.frameSize, digest: options.manifest !== false, hashing: options.hashing === 'worker' ? 'worker' : 'thread', reuseOutput: true });
+  let out: ReturnType<typeof compressingSink>;
+  try {
+    out = compressingSink(filter, sink, { level: options.level, threads: options.threads, frameSize: options.frameSize, digest: options.manifest !== false, hashing: options.hashing === 'worker' ? 'worker' : 'thread', reuseOutput: true });
+  } catch (err) {
+    await sink.abort(); // zstd asked for where no compressor exists (no zstd-napi): leave no .partial behind
+    throw err;
+  }
   // The digests are of the tar stream itself, before compression (spec/manifest.md §7). Compressed,
   // both cores are busy compressing: a hashing worker would only add its memory ('auto' → 'thread').
   const hashing = filter !== 'none' && (options.hashing ?? 'auto') === 'auto' ? 'thread' : options.hashing;
