@@ -285,6 +285,23 @@ describe('messages: one line, the right code, never a stack trace', () => {
     expect(readdirSync(dir).filter((n) => n.endsWith('.partial'))).toEqual([]);
   });
 
+  it('without the addon and without xargs or getfattr (a slim container): each entry named, and what to install', () => {
+    const dir = tempDir('notools');
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const env = { ...process.env, PATH: bin, PORTARC_NO_NATIVE: '1' };
+    const run = () => spawnSync(process.execPath, [BIN, 'create', '-f', join(dir, 'a.tar'), '-C', work, 'src/sub'], { encoding: 'utf8', env });
+    const noXargs = run();
+    expect(noXargs.status).toBe(2);
+    expect(noXargs.stderr).toContain('xargs is not installed (the findutils package): without portarc\'s native addon, xattrs and ACLs are read and set through it');
+    symlinkSync(spawnSync('sh', ['-c', 'command -v xargs'], { encoding: 'utf8' }).stdout.trim(), join(bin, 'xargs'));
+    const noGetfattr = run();
+    expect(noGetfattr.status).toBe(2);
+    expect(noGetfattr.stderr).toContain('getfattr is not installed (the attr package)');
+    expect(noGetfattr.stderr).not.toContain('ENOENT');
+  });
+
   it('library options are checked up front: UsageError with code PORTARC_USAGE', async () => {
     const dir = tempDir('opts');
     const bad: Array<[object, RegExp]> = [

@@ -520,9 +520,19 @@ function runTool(argv: string[], input: Buffer): Promise<ToolRun> {
  * setfattr exits 1 when some items failed.
  */
 function toolFailure(run: Pick<ToolRun, 'status' | 'error' | 'stderr'>): string | undefined {
-  if (run.error) return run.error.message;
+  if (run.error) return (run.error as NodeJS.ErrnoException).code === 'ENOENT' ? missingTool('xargs') : run.error.message;
   if (run.status === 0 || run.status === 123 || run.status === 1) return undefined;
-  return run.stderr.toString('utf8').trim() || `exit status ${run.status}`;
+  // xargs could not run its command (127: not found; 126: not executable).
+  const said = run.stderr.toString('utf8').trim();
+  const missing = run.status === 127 && /xargs: (\S+): No such file or directory/.exec(said)?.[1];
+  if (missing) return missingTool(missing);
+  return said || `exit status ${run.status}`;
+}
+
+/** What to install when a program the fallback runs is not there (slim containers lack them). */
+function missingTool(tool: string): string {
+  const pkg = tool === 'xargs' ? 'findutils' : tool === 'setfacl' || tool === 'getfacl' ? 'acl' : tool === 'getfattr' || tool === 'setfattr' ? 'attr' : undefined;
+  return `${tool} is not installed${pkg ? ` (the ${pkg} package)` : ''}: without portarc's native addon, xattrs and ACLs are read and set through it; install it, or build the addon (a C compiler, then npm rebuild portarc)`;
 }
 
 /**
