@@ -36,7 +36,7 @@ export type { Body } from '../io/body.js';
 export type { ErrorDetails } from '../model/errors.js';
 export type { Limits } from '../model/limits.js';
 export { KNOWN_FEATURES, type FeatureClass } from '../model/archive-info.js';
-export type { DamagedFile, RestoreCheck } from '../fs/restore.js';
+export type { DamagedFile, DeferredDigest, RestoreCheck } from '../fs/restore.js';
 export type { AclXattr, XattrWriteFailure, FileBatch, BatchResult, BatchFailure, SysError, PackArgs } from '../fs/sys.js';
 export type { HashMode } from '../integrity/hash-ring.js';
 export type { OpenOptions } from './open.js';
