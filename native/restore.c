@@ -9,7 +9,8 @@
  * DESIGN: one extraction of many small files was ~10 JS<->system crossings per file (open,
  * write, close, lchown, lsetxattr..., chmod, utimensat, lstat, rename), all on the main thread.
  * Here a batch goes to a worker thread as one napi async work: while it runs, JS parses the next
- * entries. Per file, relative to an fd of its (already verified) parent directory:
+ * entries. Per file, relative to an fd of its parent directory (opened from the destination one component
+ * at a time, never through a symlink: see open_beneath):
  *   openat(tmp, O_CREAT|O_EXCL|O_NOFOLLOW, 0600)  never through a symlink, never an old file
  *   write...; fchown; fsetxattr...; fchmod; futimens; [fstat for the inode]; close
  * Two of those are skipped where they would change nothing (one system call each, 50,000 files):
@@ -192,13 +193,51 @@ static void rename_one(file_item *it, int dirfd) {
   }
 }
 
+/*
+ * Open directory `dir` with no symlink followed below `root` (the destination): each component
+ * opened with O_NOFOLLOW relative to the one before. restore.ts checked these directories when it
+ * made them, but another process may swap one for a symlink since (spec §9.2 rule 2): opened by
+ * path, the symlink was followed out of the destination. Refused instead (ELOOP or ENOTDIR): the
+ * files of that directory fail, each named. A `dir` not under `root` is a deep path named through
+ * /proc/self/fd (deep-paths.ts), whose anchor is a directory held open: opened as it is given.
+ */
+static int open_beneath(const char *root, const char *dir) {
+  size_t rl = strlen(root);
+  while (rl > 1 && root[rl - 1] == '/') rl--;
+  if (strncmp(dir, root, rl) != 0 || (dir[rl] != '/' && dir[rl] != 0)) return open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  char comp[NAME_MAX + 1];
+  for (const char *p = dir + rl; fd >= 0 && *p;) {
+    if (*p == '/') {
+      p++;
+      continue;
+    }
+    const char *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    if (n > NAME_MAX) {
+      close(fd);
+      errno = ENAMETOOLONG;
+      return -1;
+    }
+    memcpy(comp, p, n);
+    comp[n] = 0;
+    int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int err = errno;
+    close(fd);
+    errno = err;
+    fd = next;
+    p += n;
+  }
+  return fd;
+}
+
 /* Open the parent directory of item i, reusing the previous fd when it is the same directory. */
 static int dir_fd(batch *b, uint32_t i, int *fd, const char **open_dir) {
   file_item *it = &b->items[i];
   if (*open_dir && strcmp(*open_dir, it->dir) == 0) return *fd;
   if (*fd >= 0) close(*fd);
   *open_dir = it->dir;
-  *fd = open(it->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  *fd = open_beneath(b->sync_path, it->dir);
   struct stat st;
   b->new_uid = (int64_t)geteuid();
   b->new_gid = (int64_t)getegid();

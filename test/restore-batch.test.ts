@@ -225,6 +225,45 @@ describe.skipIf(native.kind !== 'native')('native batches of small files', () =>
     }
   });
 
+  it('never write through a directory another process swaps for a symlink after it was checked (spec §9.2 rule 2)', async () => {
+    // An audit's race (another process renaming inside the destination while it is extracted):
+    // the batch opened its files' directory by path, and a directory swapped for a symlink since
+    // restore.ts checked it was followed out of the destination: files written there, exit 0.
+    // Here the swap is made deterministic, just before the batch runs.
+    const base = scratch('batch-race');
+    const outside = join(base, 'outside');
+    mkdirSync(join(outside, 'sub'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(outside, 'sub/canary'), 'untouched');
+    const before = statSync(join(outside, 'sub'));
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    const archive = await tarOf([dir('top'), dir('top/a'), dir('top/a/sub'), file('top/a/sub/canary', 'overwritten'), file('top/a/sub/new', 'planted')]);
+    const r = new Restorer(dest, { sys: native, fsync: false });
+    let swapped = false;
+    (r as unknown as { sys: Sys }).sys = {
+      ...native,
+      restoreFiles: (batch, fsync, syncPath) => {
+        if (!swapped) {
+          swapped = true;
+          execFileSync('sh', ['-c', 'mv top/a .evil && ln -s "$1" top/a', 'sh', outside], { cwd: dest });
+        }
+        return native.restoreFiles!(batch, fsync, syncPath);
+      },
+    };
+    const a = await openArchive(archive);
+    for await (const { entry, body } of a.members) await r.restore(entry, body);
+    await r.finish().catch(() => undefined);
+    await a.close();
+    expect(swapped).toBe(true);
+    expect(readdirSync(join(outside, 'sub'))).toEqual(['canary']);
+    expect(readFileSync(join(outside, 'sub/canary'), 'utf8')).toBe('untouched');
+    const after = statSync(join(outside, 'sub'));
+    expect([after.mode, after.uid, after.mtimeMs]).toEqual([before.mode, before.uid, before.mtimeMs]);
+    // Refused, each file named: not extracted (exit 2).
+    expect(r.losses.filter((l) => l.what === 'entry').map((l) => l.path).sort()).toEqual(['top/a', 'top/a/sub', 'top/a/sub/canary', 'top/a/sub/new']);
+    expect(r.losses.find((l) => l.path === 'top/a/sub/canary')!.reason).toMatch(/ELOOP|ENOTDIR|symbolic link|not a directory/i);
+  });
+
   it('never write through a symlink planted where a batched file goes', async () => {
     const base = scratch('batch-symlink');
     const outside = join(base, 'outside.txt');
