@@ -411,6 +411,33 @@ static napi_value sync_fs(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * openBeneath(root: Buffer, dir: Buffer): number — an fd (O_RDONLY|O_DIRECTORY) of `dir`, opened from
+ * `root` one component at a time without following a symlink (native/restore.c): restore.ts applies
+ * a directory's metadata through it, so that a directory swapped for a symlink meanwhile is not
+ * followed out of the destination. Throws with the errno (ELOOP, ENOTDIR: something was swapped).
+ */
+int portarc_open_beneath(const char *root, const char *dir);
+static napi_value open_beneath(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char *root = buffer_arg(env, argv[0], "root");
+  if (root == NULL) return NULL;
+  char *dir = buffer_arg(env, argv[1], "dir");
+  if (dir == NULL) {
+    free(root);
+    return NULL;
+  }
+  int fd = portarc_open_beneath(root, dir);
+  int err = errno;
+  napi_value out = NULL;
+  if (fd < 0) throw_errno(env, err, "open", dir);
+  else napi_create_int32(env, fd, &out);
+  free(root);
+  free(dir);
+  return out;
+}
+
+/*
  * dataExtents(fd: number, size: number): Float64Array | null — where the file's data is, as
  * [start, end) pairs from lseek SEEK_DATA/SEEK_HOLE (what is outside them reads as zeros); null
  * where the system cannot say (no SEEK_DATA, or the filesystem refuses it). The create scan of a
@@ -488,6 +515,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"syncFs", NULL, sync_fs, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dataExtents", NULL, data_extents, NULL, NULL, NULL, napi_enumerable, NULL},
     {"restoreFiles", NULL, portarc_restore_files, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"openBeneath", NULL, open_beneath, NULL, NULL, NULL, napi_enumerable, NULL},
     {"strerror", NULL, portarc_strerror, NULL, NULL, NULL, napi_enumerable, NULL},
     {"scanBatch", NULL, portarc_scan_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -10,7 +10,7 @@
  * write, close, lchown, lsetxattr..., chmod, utimensat, lstat, rename), all on the main thread.
  * Here a batch goes to a worker thread as one napi async work: while it runs, JS parses the next
  * entries. Per file, relative to an fd of its parent directory (opened from the destination one component
- * at a time, never through a symlink: see open_beneath):
+ * at a time, never through a symlink: see portarc_open_beneath):
  *   openat(tmp, O_CREAT|O_EXCL|O_NOFOLLOW, 0600)  never through a symlink, never an old file
  *   write...; fchown; fsetxattr...; fchmod; futimens; [fstat for the inode]; close
  * Two of those are skipped where they would change nothing (one system call each, 50,000 files):
@@ -201,11 +201,11 @@ static void rename_one(file_item *it, int dirfd) {
  * files of that directory fail, each named. A `dir` not under `root` is a deep path named through
  * /proc/self/fd (deep-paths.ts), whose anchor is a directory held open: opened as it is given.
  */
-static int open_beneath(const char *root, const char *dir) {
+int portarc_open_beneath(const char *root, const char *dir) {
   size_t rl = strlen(root);
-  while (rl > 1 && root[rl - 1] == '/') rl--;
+  while (rl > 0 && root[rl - 1] == '/') rl--; /* "/" (extract -C /) is rl 0 */
   if (strncmp(dir, root, rl) != 0 || (dir[rl] != '/' && dir[rl] != 0)) return open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = open(rl ? root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   char comp[NAME_MAX + 1];
   for (const char *p = dir + rl; fd >= 0 && *p;) {
     if (*p == '/') {
@@ -237,7 +237,7 @@ static int dir_fd(batch *b, uint32_t i, int *fd, const char **open_dir) {
   if (*open_dir && strcmp(*open_dir, it->dir) == 0) return *fd;
   if (*fd >= 0) close(*fd);
   *open_dir = it->dir;
-  *fd = open_beneath(b->sync_path, it->dir);
+  *fd = portarc_open_beneath(b->sync_path, it->dir);
   struct stat st;
   b->new_uid = (int64_t)geteuid();
   b->new_gid = (int64_t)getegid();

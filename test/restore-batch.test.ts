@@ -1,7 +1,7 @@
 // The addon's batched restore of small files (native/restore.c, sys.restoreFiles) against the JS
 // path it replaces: the same trees in every piece of metadata, the same losses and messages, in
 // the same order, and the JS fallback (PORTARC_NO_NATIVE=1) giving the same tree through the CLI.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -262,6 +262,47 @@ describe.skipIf(native.kind !== 'native')('native batches of small files', () =>
     // Refused, each file named: not extracted (exit 2).
     expect(r.losses.filter((l) => l.what === 'entry').map((l) => l.path).sort()).toEqual(['top/a', 'top/a/sub', 'top/a/sub/canary', 'top/a/sub/new']);
     expect(r.losses.find((l) => l.path === 'top/a/sub/canary')!.reason).toMatch(/ELOOP|ENOTDIR|symbolic link|not a directory/i);
+  });
+
+  it.runIf(isRoot)('as root, directory metadata at the end goes only to the directories made, whatever is renamed meanwhile', async () => {
+    // The same race at finish(): the directories' owner, mode, times and xattrs were applied by
+    // path, through a parent swapped for a symlink, to directories outside the destination.
+    const base = scratch('finish-race');
+    const outside = join(base, 'outside');
+    mkdirSync(join(outside, 'a/sub'), { recursive: true, mode: 0o700 });
+    const snap = () => ['a', 'a/sub'].map((p) => {
+      const st = statSync(join(outside, p));
+      return [p, st.mode, st.uid, st.mtimeMs];
+    });
+    const before = snap();
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    const archive = await tarOf([dir('top', { mode: 0o777, uid: 4242 }), dir('top/a', { mode: 0o777, uid: 4242, xattrs: new Map([['user.pwn', Buffer.from('yes')]]) }), dir('top/a/sub', { mode: 0o777, uid: 4242 })]);
+    const r = new Restorer(dest, { sys: native, fsync: false });
+    const a = await openArchive(archive);
+    for await (const { entry, body } of a.members) await r.restore(entry, body);
+    await a.close();
+    // The swap lands between the check of the first directory dressed (top/a/sub) and its use:
+    // when its xattrs are read, after its inode was found to be the one made.
+    let swapped = false;
+    (r as unknown as { sys: Sys }).sys = {
+      ...native,
+      getXattrs: async (paths) => {
+        if (!swapped) {
+          swapped = true;
+          execFileSync('sh', ['-c', 'mv top .evil && ln -s "$1" top', 'sh', outside], { cwd: dest });
+        }
+        return native.getXattrs(paths);
+      },
+    };
+    await r.finish();
+    expect(swapped).toBe(true);
+    expect(snap()).toEqual(before);
+    expect(spawnSync('getfattr', ['-d', '--absolute-names', join(outside, 'a')], { encoding: 'utf8' }).stdout).not.toContain('user.pwn');
+    // The directory checked is the one dressed (now at .evil, inside the destination); the ones
+    // after the swap are named, their metadata not applied (exit 2).
+    expect(statSync(join(dest, '.evil/a/sub')).mode & 0o7777).toBe(0o777);
+    expect(r.losses.map((l) => [l.path, l.reason])).toEqual(expect.arrayContaining([['top/a', 'directory was replaced while extracting; its metadata is not applied']]));
   });
 
   it('never write through a symlink planted where a batched file goes', async () => {

@@ -11,7 +11,7 @@
 // in batches to native/restore.c instead (one call per batch, on the libuv threadpool, while the
 // next entries are read): about ten crossings per file become one per 32 files.
 import {
-  chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
+  chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, fstatSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
   openSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { encodeAclXattr } from '../model/acl.js';
@@ -1164,8 +1164,7 @@ export class Restorer {
         this.lose(entry, 'mode', metaFailure(e, modeChange(mode)));
       }
     }
-    // Without the addon times are set to the microsecond: a property of that mode, reported once
-    // by --version, not a per-file loss.
+    // Without the addon times are set to the microsecond: counted, and said once by finish().
     this.setTimes(abs, entry);
   }
 
@@ -1272,18 +1271,24 @@ export class Restorer {
     }
     const dirs = this.dirs.splice(0).sort((a, b) => b.depth - a.depth);
     for (const d of dirs) {
+      let held: number | undefined;
       try {
-        // Something else may be there now (made by another process): never follow it.
-        const st = lstatSync(d.abs, { throwIfNoEntry: false });
+        // Something else may be there now (made by another process): never follow it. Held open
+        // from the destination down, the directory checked is the one dressed, whatever is
+        // renamed meanwhile (by path, a parent swapped for a symlink led the metadata outside).
+        held = this.holdDirectory(d.abs);
+        const st = held === undefined ? lstatSync(d.abs, { throwIfNoEntry: false }) : held < 0 ? undefined : fstatSync(held);
         if (!st?.isDirectory() || st.ino !== d.ino) {
           this.lose(d.entry, 'entry', 'directory was replaced while extracting; its metadata is not applied');
           continue;
         }
-        await this.applyMetadata(d.abs, d.entry, true, undefined, d.existed);
+        await this.applyMetadata(held === undefined ? d.abs : Buffer.from(`/proc/self/fd/${held}/.`), d.entry, true, undefined, d.existed);
       } catch (e) {
         // One directory's metadata failing (its parent made unsearchable by another process, say)
         // is that directory's loss; the others still get theirs.
         this.lose(d.entry, 'entry', metaFailure(e, 'metadata not applied'));
+      } finally {
+        if (held !== undefined && held >= 0) closeSync(held);
       }
     }
     await this.flushXattrs();
@@ -1303,6 +1308,24 @@ export class Restorer {
 
   /** Entries whose times the system layer could set only to the microsecond (the fallback). */
   private roundedTimes = 0;
+
+  /**
+   * An fd of a directory opened from the destination without following a symlink (Linux, root,
+   * with the addon, which sets xattrs itself: through /proc/self/fd a child process would find its own fds);
+   * -1 where a symlink or something else is on the way now; undefined where it cannot be held.
+   */
+  private holdDirectory(abs: Buffer): number | undefined {
+    // As root only: `/proc/self/fd/N/.` is looked up inside the directory, which a user cannot do
+    // once its mode (set first) has no x bit for them; root's extraction is the one a race can
+    // turn against anything on the system.
+    if (process.platform !== 'linux' || this.sys.kind !== 'native' || !this.sys.openBeneath || !this.isRoot) return undefined;
+    try {
+      return this.sys.openBeneath(this.root, abs);
+    } catch (err) {
+      if (['ELOOP', 'ENOTDIR', 'ENOENT'].includes((err as NodeJS.ErrnoException).code ?? '')) return -1;
+      throw err;
+    }
+  }
 
   /** One note per kind of metadata the profile left out by design (§9.4): not losses, exit 0. */
   private reportDropped(): void {

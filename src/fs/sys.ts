@@ -61,6 +61,11 @@ export interface Sys {
   /** restoreFiles hashes contents (BP.DIGEST): the runtime exports OpenSSL's SHA256(). */
   restoreHashes?: boolean;
   /**
+   * Native only: an fd of directory `dir` opened from `root` one component at a time, never
+   * through a symlink (native/restore.c portarc_open_beneath); throws ELOOP/ENOTDIR where one is.
+   */
+  openBeneath?(root: Buffer, dir: Buffer): number;
+  /**
    * Native only (native/scan.c): lstat, every xattr and, for a small regular file with one link,
    * its whole content, for paths[start..end) in ONE call, so that a scan of many small files is
    * not one JS<->kernel crossing per system call. Fills `fields` (SCAN_FIELDS int64s an item, see
@@ -185,6 +190,7 @@ interface Addon {
   dataExtents?(fd: number, size: number): Float64Array | null;
   restoreFiles?(data: Buffer, names: Buffer, params: Float64Array, times: BigInt64Array, xattrs: Array<number | string | Buffer>, count: number, fsync: boolean, syncPath: Buffer, digests?: Buffer): Promise<RawBatchResult>;
   restoreHashes?: boolean;
+  openBeneath?(root: Buffer, dir: Buffer): number;
   strerror?(errno: number): string;
   scanBatch?: Sys['scanBatch'];
 }
@@ -226,6 +232,7 @@ function nativeSys(addon: Addon): Sys {
     // An addon built before scan.c existed lacks it: then the scan makes its calls one by one.
     scanBatch: addon.scanBatch,
     dataExtents: addon.dataExtents,
+    openBeneath: addon.openBeneath,
     async getXattrs(paths) {
       return paths.map((path) => {
         try {
