@@ -3,7 +3,7 @@
 // the same order, and the JS fallback (PORTARC_NO_NATIVE=1) giving the same tree through the CLI.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openArchive } from '../src/api/open.js';
@@ -303,6 +303,37 @@ describe.skipIf(native.kind !== 'native')('native batches of small files', () =>
     // after the swap are named, their metadata not applied (exit 2).
     expect(statSync(join(dest, '.evil/a/sub')).mode & 0o7777).toBe(0o777);
     expect(r.losses.map((l) => [l.path, l.reason])).toEqual(expect.arrayContaining([['top/a', 'directory was replaced while extracting; its metadata is not applied']]));
+  });
+
+  it.runIf(isRoot)('as root, a hardlink never links a file from outside that a swapped directory leads to', async () => {
+    // The audit's race D: the target's directory, checked once, swapped for a symlink before the
+    // link was made: link() by path linked an outside secret into the destination, exit 0.
+    const base = scratch('link-race');
+    const outside = join(base, 'outside');
+    mkdirSync(join(outside, 'hl'), { recursive: true });
+    writeFileSync(join(outside, 'hl/target'), 'secret', { mode: 0o600 });
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    const link = makeEntry({ path: 'links/L', type: 'hardlink', linkTarget: Buffer.from('h/target'), mode: 0o644, mtimeNs: 1_600_000_000_000_000_000n });
+    const archive = await tarOf([dir('h'), file('h/target', 'inside'), dir('links'), [link]]);
+    const r = new Restorer(dest, { sys: native, fsync: false });
+    const a = await openArchive(archive);
+    for await (const { entry, body } of a.members) {
+      if (entry.type === 'hardlink') {
+        const self = r as unknown as { flushRenames: () => Promise<void> };
+        const flush = self.flushRenames.bind(r);
+        self.flushRenames = async () => {
+          await flush();
+          execFileSync('sh', ['-c', 'mv h .evil && ln -s "$1" h', 'sh', join(outside, 'hl')], { cwd: dest });
+        };
+      }
+      await r.restore(entry, body);
+    }
+    await r.finish().catch(() => undefined);
+    await a.close();
+    expect(statSync(join(outside, 'hl/target')).nlink).toBe(1);
+    expect(existsSync(join(dest, 'links/L'))).toBe(false);
+    expect(r.losses.map((l) => [l.path, l.what])).toEqual(expect.arrayContaining([['links/L', 'entry']]));
   });
 
   it('never write through a symlink planted where a batched file goes', async () => {

@@ -509,13 +509,23 @@ export class Restorer {
             this.lose(entry, 'entry', `not extracted: hardlink to "${displayName(entry.linkTarget!)}", which was not extracted`);
             return this.notExtracted(entry);
           }
+          // As root, the target is named through its directory held from the destination: by path, a
+          // directory swapped for a symlink meanwhile linked a file from outside in (an audit's race).
+          const held = this.holdDirectory(this.abs(targetParts.slice(0, -1)));
+          if (typeof held === 'string') {
+            const why = held === 'ENOENT' ? describeErrno(Object.assign(new Error(held), { code: held })) : 'a directory on the way to it was replaced while extracting';
+            throw new Error(`cannot hard link to "${displayName(entry.linkTarget!)}": ${why}`);
+          }
+          const from = held === undefined ? this.abs(targetParts) : Buffer.concat([Buffer.from(`/proc/self/fd/${held}/`), targetParts.at(-1)!]);
           this.makeName(abs, (at) => {
             try {
-              linkRetrying(this.abs(targetParts), at);
+              linkRetrying(from, at);
             } catch (err) {
               // As GNU tar says it; the temporary name the link was made under means nothing to anyone.
               if (!(err as NodeJS.ErrnoException).code) throw err;
               throw new Error(`cannot hard link to "${displayName(entry.linkTarget!)}": ${describeErrno(err as NodeJS.ErrnoException)}`, { cause: err });
+            } finally {
+              if (held !== undefined) closeSync(held);
             }
           });
           check.written?.(abs, lstatSync(abs).ino);
@@ -1276,8 +1286,9 @@ export class Restorer {
         // Something else may be there now (made by another process): never follow it. Held open
         // from the destination down, the directory checked is the one dressed, whatever is
         // renamed meanwhile (by path, a parent swapped for a symlink led the metadata outside).
-        held = this.holdDirectory(d.abs);
-        const st = held === undefined ? lstatSync(d.abs, { throwIfNoEntry: false }) : held < 0 ? undefined : fstatSync(held);
+        const h = this.holdDirectory(d.abs);
+        held = typeof h === 'number' ? h : undefined;
+        const st = h === undefined ? lstatSync(d.abs, { throwIfNoEntry: false }) : held === undefined ? undefined : fstatSync(held);
         if (!st?.isDirectory() || st.ino !== d.ino) {
           this.lose(d.entry, 'entry', 'directory was replaced while extracting; its metadata is not applied');
           continue;
@@ -1288,7 +1299,7 @@ export class Restorer {
         // is that directory's loss; the others still get theirs.
         this.lose(d.entry, 'entry', metaFailure(e, 'metadata not applied'));
       } finally {
-        if (held !== undefined && held >= 0) closeSync(held);
+        if (held !== undefined) closeSync(held);
       }
     }
     await this.flushXattrs();
@@ -1312,9 +1323,10 @@ export class Restorer {
   /**
    * An fd of a directory opened from the destination without following a symlink (Linux, root,
    * with the addon, which sets xattrs itself: through /proc/self/fd a child process would find its own fds);
-   * -1 where a symlink or something else is on the way now; undefined where it cannot be held.
+   * the error's code where a symlink or something else is on the way now (ELOOP, ENOTDIR) or
+   * nothing is (ENOENT); undefined where it cannot be held.
    */
-  private holdDirectory(abs: Buffer): number | undefined {
+  private holdDirectory(abs: Buffer): number | 'ELOOP' | 'ENOTDIR' | 'ENOENT' | undefined {
     // As root only: `/proc/self/fd/N/.` is looked up inside the directory, which a user cannot do
     // once its mode (set first) has no x bit for them; root's extraction is the one a race can
     // turn against anything on the system.
@@ -1322,7 +1334,8 @@ export class Restorer {
     try {
       return this.sys.openBeneath(this.root, abs);
     } catch (err) {
-      if (['ELOOP', 'ENOTDIR', 'ENOENT'].includes((err as NodeJS.ErrnoException).code ?? '')) return -1;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT') return code;
       throw err;
     }
   }
