@@ -336,6 +336,31 @@ describe.skipIf(native.kind !== 'native')('native batches of small files', () =>
     expect(r.losses.map((l) => [l.path, l.what])).toEqual(expect.arrayContaining([['links/L', 'entry']]));
   });
 
+  it.runIf(isRoot)('as root, a directory member never deletes or makes anything outside through a parent swapped meanwhile', async () => {
+    // The audit's race C2: the parent checked, then swapped for a symlink; the member's name was
+    // looked up, unlinked (a file in the way) and made by path: outside files deleted.
+    const base = scratch('mkdir-race');
+    const outside = join(base, 'files');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'd0'), 'keep me');
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    const archive = await tarOf([dir('top'), dir('top/d0')]);
+    const r = new Restorer(dest, { sys: native, fsync: false });
+    const self = r as unknown as { existingDirectory: (abs: Buffer, e: Entry) => unknown };
+    const existing = self.existingDirectory.bind(r);
+    self.existingDirectory = (abs, e) => {
+      if (e.name === 'top/d0') execFileSync('sh', ['-c', 'mv top .evil && ln -s "$1" top', 'sh', outside], { cwd: dest });
+      return existing(abs, e);
+    };
+    const a = await openArchive(archive);
+    for await (const { entry, body } of a.members) await r.restore(entry, body);
+    await r.finish().catch(() => undefined);
+    await a.close();
+    expect(readFileSync(join(outside, 'd0'), 'utf8')).toBe('keep me');
+    expect(r.losses.map((l) => [l.path, l.what])).toEqual(expect.arrayContaining([['top/d0', 'entry']]));
+  });
+
   it('never write through a symlink planted where a batched file goes', async () => {
     const base = scratch('batch-symlink');
     const outside = join(base, 'outside.txt');

@@ -913,18 +913,27 @@ export class Restorer {
    * before): it may hold xattrs of its own.
    */
   private makeDir(parts: Buffer[], abs: Buffer, key: string): { ino: number; existed: boolean } {
-    let st = lstatSync(abs, { throwIfNoEntry: false });
-    const existed = st?.isDirectory() === true && !this.verified.has(key);
-    if (st && !st.isDirectory()) {
-      unlinkIfThere(abs);
-      st = undefined;
+    // As root, through its parent held from the destination: by path, a parent swapped for a
+    // symlink after its check led the unlink and mkdir outside (an audit's race deleted files there).
+    const held = parts.length ? this.holdDirectory(abs.subarray(0, abs.lastIndexOf(0x2f))) : undefined;
+    if (typeof held === 'string') throw new UnsafePath(`a directory on the way was ${held === 'ENOENT' ? 'removed' : 'replaced'} while extracting`);
+    const at = held === undefined ? abs : Buffer.concat([Buffer.from(`/proc/self/fd/${held}/`), parts.at(-1)!]);
+    try {
+      let st = lstatSync(at, { throwIfNoEntry: false });
+      const existed = st?.isDirectory() === true && !this.verified.has(key);
+      if (st && !st.isDirectory()) {
+        unlinkIfThere(at);
+        st = undefined;
+      }
+      if (!st) {
+        mkdirIfMissing(at, 0o700);
+        st = lstatSync(at);
+      }
+      if (parts.length) this.verified.set(key, st.ino);
+      return { ino: st.ino, existed };
+    } finally {
+      if (held !== undefined) closeSync(held);
     }
-    if (!st) {
-      mkdirIfMissing(abs, 0o700);
-      st = lstatSync(abs);
-    }
-    if (parts.length) this.verified.set(key, st.ino);
-    return { ino: st.ino, existed };
   }
 
   /** A fresh temporary name in the directory of `abs`. */
@@ -1331,6 +1340,9 @@ export class Restorer {
     // once its mode (set first) has no x bit for them; root's extraction is the one a race can
     // turn against anything on the system.
     if (process.platform !== 'linux' || this.sys.kind !== 'native' || !this.sys.openBeneath || !this.isRoot) return undefined;
+    // A path past PATH_MAX is named through a directory deep-paths.ts holds open: left as it is.
+    const under = this.root.at(-1) === 0x2f ? this.root : Buffer.concat([this.root, Buffer.from('/')]);
+    if (!abs.subarray(0, under.length).equals(under) && !abs.equals(this.root)) return undefined;
     try {
       return this.sys.openBeneath(this.root, abs);
     } catch (err) {
