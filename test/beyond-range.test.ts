@@ -151,7 +151,8 @@ describe.runIf(process.getuid?.() === 0)('owner ids past 32 bits (as root)', () 
       const out = join(dir, 'out');
       const r = portarc(['extract', '-f', archive, '-C', out], { env });
       expect(r.status, r.stderr).toBe(1);
-      const lines = r.stderr.trim().split('\n').filter((l) => !l.includes('native addon not built'));
+      // (Node 24's lutimes leaves a double's noise below the microsecond: the fallback's one warning.)
+      const lines = r.stderr.replace(ROUNDED_TIMES, '').trim().split('\n').filter((l) => !l.includes('native addon not built'));
       expect(lines).toEqual([
         'portarc: not restored: over: owner: uid 4294967297 is beyond the ids of this system (0-4294967294); not set',
         'portarc: not restored: over: owner: gid 4294967297 is beyond the ids of this system (0-4294967294); not set',
