@@ -516,7 +516,7 @@ export class Restorer {
             const why = held === 'ENOENT' ? describeErrno(Object.assign(new Error(held), { code: held })) : 'a directory on the way to it was replaced while extracting';
             throw new Error(`cannot hard link to "${displayName(entry.linkTarget!)}": ${why}`);
           }
-          const from = held === undefined ? this.abs(targetParts) : Buffer.concat([Buffer.from(`/proc/self/fd/${held}/`), targetParts.at(-1)!]);
+          const from = held === undefined ? this.abs(targetParts) : inHeld(held, targetParts.at(-1)!);
           this.makeName(abs, (at) => {
             try {
               linkRetrying(from, at);
@@ -917,7 +917,7 @@ export class Restorer {
     // symlink after its check led the unlink and mkdir outside (an audit's race deleted files there).
     const held = parts.length ? this.holdDirectory(abs.subarray(0, abs.lastIndexOf(0x2f))) : undefined;
     if (typeof held === 'string') throw new UnsafePath(`a directory on the way was ${held === 'ENOENT' ? 'removed' : 'replaced'} while extracting`);
-    const at = held === undefined ? abs : Buffer.concat([Buffer.from(`/proc/self/fd/${held}/`), parts.at(-1)!]);
+    const at = held === undefined ? abs : inHeld(held, parts.at(-1)!);
     try {
       let st = lstatSync(at, { throwIfNoEntry: false });
       const existed = st?.isDirectory() === true && !this.verified.has(key);
@@ -1302,7 +1302,7 @@ export class Restorer {
           this.lose(d.entry, 'entry', 'directory was replaced while extracting; its metadata is not applied');
           continue;
         }
-        await this.applyMetadata(held === undefined ? d.abs : Buffer.from(`/proc/self/fd/${held}/.`), d.entry, true, undefined, d.existed);
+        await this.applyMetadata(held === undefined ? d.abs : inHeld(held, Buffer.from('.')), d.entry, true, undefined, d.existed);
       } catch (e) {
         // One directory's metadata failing (its parent made unsearchable by another process, say)
         // is that directory's loss; the others still get theirs.
@@ -1433,6 +1433,11 @@ function linkRetrying(from: Buffer, to: Buffer): void {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 5 || !lstatSync(from, { throwIfNoEntry: false })) throw err;
     }
   }
+}
+
+/** `name` in the directory held open as `fd` (Restorer.holdDirectory): looked up there, whatever its path is now. */
+function inHeld(fd: number, name: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`/proc/self/fd/${fd}/`), name]);
 }
 
 /** unlink that accepts losing a race: another extraction into the same tree removed it first. */
