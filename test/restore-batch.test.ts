@@ -3,7 +3,7 @@
 // the same order, and the JS fallback (PORTARC_NO_NATIVE=1) giving the same tree through the CLI.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openArchive } from '../src/api/open.js';
@@ -359,6 +359,130 @@ describe.skipIf(native.kind !== 'native')('native batches of small files', () =>
     await a.close();
     expect(readFileSync(join(outside, 'd0'), 'utf8')).toBe('keep me');
     expect(r.losses.map((l) => [l.path, l.what])).toEqual(expect.arrayContaining([['top/d0', 'entry']]));
+  });
+
+  // The audit's race B and its kin: the JS path (files over 256 KiB, symlinks, nodes, missing
+  // parents) named its objects by path, so a parent checked and then swapped for a symlink led
+  // the write, the link, the node and their owner, mode and times outside the destination.
+  const swapped = (kind: string): [Entry, Buffer?] => {
+    const mtimeNs = 1_600_000_000_000_000_000n;
+    if (kind === 'file over 256 KiB') return file('top/a/victim', Buffer.alloc(300 * 1024, 0x41), { mode: 0o4755, uid: 4242 });
+    if (kind === 'symlink') return [makeEntry({ path: 'top/a/victim', type: 'symlink', linkTarget: Buffer.from('/etc/passwd'), mode: 0o777, uid: 4242, mtimeNs })];
+    return [makeEntry({ path: 'top/a/victim', type: 'fifo', mode: 0o666, uid: 4242, mtimeNs })];
+  };
+  for (const kind of ['file over 256 KiB', 'symlink', 'fifo']) {
+    it.runIf(isRoot)(`as root, a ${kind} is never made outside through a parent swapped after it was checked`, async () => {
+      const base = scratch('js-race');
+      const outside = join(base, 'outside');
+      mkdirSync(outside, { mode: 0o700 });
+      writeFileSync(join(outside, 'victim'), 'untouched', { mode: 0o600 });
+      const before = statSync(join(outside, 'victim'));
+      const dest = join(base, 'dest');
+      mkdirSync(dest);
+      const archive = await tarOf([dir('top'), dir('top/a'), swapped(kind), file('top/after', 'rest')]);
+      const r = new Restorer(dest, { sys: native });
+      const self = r as unknown as { ensureParents: (parts: Buffer[], make?: boolean) => string };
+      const check = self.ensureParents.bind(r);
+      let done = false;
+      self.ensureParents = (parts, make) => {
+        const key = check(parts, make);
+        if (!done && parts.join('/') === 'top/a/victim') {
+          done = true;
+          execFileSync('sh', ['-c', 'mv top/a .evil && ln -s "$1" top/a', 'sh', outside], { cwd: dest });
+        }
+        return key;
+      };
+      const a = await openArchive(archive);
+      for await (const { entry, body } of a.members) await r.restore(entry, body);
+      await r.finish().catch(() => undefined);
+      await a.close();
+      expect(done).toBe(true);
+      expect(readdirSync(outside)).toEqual(['victim']);
+      const after = statSync(join(outside, 'victim'));
+      expect(after.isFile()).toBe(true); // not replaced by a fifo (which reading would wait on)
+      expect(readFileSync(join(outside, 'victim'), 'utf8')).toBe('untouched');
+      expect([after.mode, after.uid, after.mtimeMs]).toEqual([before.mode, before.uid, before.mtimeMs]);
+      expect(r.losses.map((l) => [l.path, l.what, l.reason])).toEqual(expect.arrayContaining([['top/a/victim', 'entry', expect.stringMatching(/replaced while extracting/)]]));
+      expect(readFileSync(join(dest, 'top/after'), 'utf8')).toBe('rest');
+    });
+  }
+
+  it.runIf(isRoot)('as root, a missing parent is never made outside through a directory swapped after it was checked', async () => {
+    const base = scratch('mkdir-parent-race');
+    const outside = join(base, 'outside');
+    mkdirSync(outside);
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    // top/a/new has no entry of its own: made as a parent, after top/a is checked.
+    const archive = await tarOf([dir('top'), dir('top/a'), file('top/a/new/f', Buffer.alloc(300 * 1024))]);
+    const r = new Restorer(dest, { sys: native });
+    const self = r as unknown as { verified: Map<string, number> };
+    const verified = self.verified;
+    self.verified = new (class extends Map<string, number> {
+      override set(key: string, ino: number) {
+        super.set(key, ino);
+        if (key === 'top/a' && !existsSync(join(dest, '.evil'))) execFileSync('sh', ['-c', 'mv top/a .evil && ln -s "$1" top/a', 'sh', outside], { cwd: dest });
+        return this;
+      }
+    })(verified);
+    const a = await openArchive(archive);
+    for await (const { entry, body } of a.members) await r.restore(entry, body);
+    await r.finish().catch(() => undefined);
+    await a.close();
+    expect(existsSync(join(dest, '.evil'))).toBe(true);
+    expect(readdirSync(outside)).toEqual([]);
+    expect(r.losses.map((l) => [l.path, l.what])).toEqual(expect.arrayContaining([['top/a/new/f', 'entry']]));
+  });
+
+  it.runIf(isRoot)('as root, a directory the archive removes and makes again is never written through its old descriptor', async () => {
+    // The parent held for one object is kept for the next in it (Restorer.holdParent): once the
+    // archive removes that directory (replaced by a file, then by a new directory), the old
+    // descriptor names a deleted directory, and a file written through it would be lost without a
+    // word. (Today the removal itself holds the parent's parent, which lets the old one go; this
+    // guards any cache of more than the last directory.)
+    const base = scratch('held-replaced');
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    const big = Buffer.alloc(300 * 1024, 0x42);
+    const members: [Entry, Buffer?][] = [dir('a'), file('a/f', big), file('a', 'a file now'), dir('a'), file('a/g', big)];
+    const r = new Restorer(dest, { sys: native, fsync: false });
+    const a = await openArchive(await tarOf(members));
+    // a/f is found damaged: its temporary is dropped and `a` is empty again, so it can be replaced.
+    for await (const { entry, body } of a.members) await r.restore(entry, body, entry.name === 'a/f' ? { verdict: () => 'damaged' } : {});
+    await r.finish();
+    await a.close();
+    r.close();
+    expect(r.losses).toEqual([]);
+    expect(readFileSync(join(dest, 'a/g')).equals(big)).toBe(true);
+  });
+
+  it('a node\'s mode never goes to what another process puts in its place before it is dressed', async () => {
+    // chmod(2) follows symlinks: a fifo swapped for a symlink to an outside file between mknod and
+    // chmod gave that file the fifo's mode. The mode is set through an O_PATH descriptor now.
+    const base = scratch('chmod-race');
+    const outside = join(base, 'secret');
+    writeFileSync(outside, 'secret', { mode: 0o600 });
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    const archive = await tarOf([[makeEntry({ path: 'p', type: 'fifo', mode: 0o666, mtimeNs: 1_600_000_000_000_000_000n })], file('after', 'rest')]);
+    const r = new Restorer(dest, { sys: native, fsync: false });
+    let done = false;
+    (r as unknown as { sys: Sys }).sys = {
+      ...native,
+      mknod: (at, type, mode, major, minor) => {
+        native.mknod(at, type, mode, major, minor);
+        done = true;
+        rmSync(at);
+        symlinkSync(outside, at); // in this process: `at` may be named through /proc/self/fd
+      },
+    };
+    const a = await openArchive(archive);
+    for await (const { entry, body } of a.members) await r.restore(entry, body);
+    await r.finish().catch(() => undefined);
+    await a.close();
+    expect(done).toBe(true);
+    expect(statSync(outside).mode & 0o7777).toBe(0o600);
+    expect(r.losses.map((l) => [l.path, l.what])).toEqual(expect.arrayContaining([['p', 'mode']]));
   });
 
   it('never write through a symlink planted where a batched file goes', async () => {

@@ -7,7 +7,7 @@ for ((k=1;k<=K;k++)); do
   D=/tmp/race-dest; rm -rf $D; mkdir $D; ${VICTIM:-$W/victim.sh} ${VN:-0}
   python3 $W/snap.py /tmp/race-victim /tmp/race-repro/before.json
   $W/swap $D/$REL $T $HOLD $D/.evil ${WAITFOR:+$D/$WAITFOR} 2>/tmp/race-repro/swap.log & SP=$!
-  ${EXTRACT:-node ${PORTARC_BIN:?set PORTARC_BIN to the repository's bin/portarc.js} extract -f $A -C $D} "${EXTRA[@]}" >/tmp/race-repro/out.log 2>&1; rc=$?
+  ${EXTRACT:-node ${PORTARC_BIN:?set PORTARC_BIN to bin/portarc.js of the repository} extract -f $A -C $D} "${EXTRA[@]}" >/tmp/race-repro/out.log 2>&1; rc=$?
   kill $SP; wait $SP
   same=$(find $D -samefile /tmp/race-victim/hl/target 2>/dev/null | wc -l)
   python3 $W/snap.py /tmp/race-victim /tmp/race-repro/after.json

@@ -394,8 +394,14 @@ export class Restorer {
       let st = lstatSync(abs, { throwIfNoEntry: false });
       if (!st) {
         if (!make) return key; // checked only (a hardlink's target): what is missing stays missing
-        mkdirIfMissing(abs, 0o755);
-        st = lstatSync(abs);
+        // As root, made in its parent held from the destination: never through one swapped meanwhile.
+        const dir = this.holdParent(abs);
+        try {
+          mkdirIfMissing(dir.at(abs), 0o755);
+          st = lstatSync(dir.at(abs));
+        } finally {
+          dir.close();
+        }
       }
       if (st.isSymbolicLink()) throw new UnsafePath(`"${key}" is a symlink; nothing is extracted through it`);
       if (!st.isDirectory()) throw new UnsafePath(`"${key}" is not a directory`);
@@ -429,13 +435,19 @@ export class Restorer {
   private clear(parts: Buffer[], renamed = false): void {
     const abs = this.abs(parts);
     const st = lstatSync(abs, { throwIfNoEntry: false });
-    if (!st) return;
-    if (!st.isDirectory()) return renamed ? undefined : unlinkIfThere(abs);
+    if (!st || (renamed && !st.isDirectory())) return;
     if (parts.length === 0) throw new UnsafePath('the destination itself cannot be replaced');
+    // As root, removed from its parent held from the destination: never through one swapped meanwhile.
+    const dir = this.holdParent(abs);
     try {
-      rmdirSync(abs);
-    } catch {
+      if (!st.isDirectory()) return unlinkIfThere(dir.at(abs));
+      rmdirSync(dir.at(abs));
+      this.dropHeld(); // it may be the directory held: a new one may take its name
+    } catch (err) {
+      if (!st.isDirectory()) throw err;
       throw new UnsafePath('a non-empty directory is in the way');
+    } finally {
+      dir.close();
     }
     const key = keyOf(parts);
     for (const k of this.verified.keys()) if (k === key || k.startsWith(key + '/')) this.verified.delete(k);
@@ -494,8 +506,8 @@ export class Restorer {
           }
           const onDisk = this.platform.diskTarget(target);
           if (this.platform.symlinksLast) return void this.lastLinks.set(keyOf(parts), { parts, abs, entry, target: onDisk });
-          this.makeName(abs, (at) => symlinkSync(onDisk, at));
-          break;
+          await this.makeName(abs, (at) => symlinkSync(onDisk, at), (at) => this.applyMetadata(at, entry));
+          return;
         }
         case 'hardlink': {
           const targetParts = entry.linkTarget && this.place(entry.linkTarget, entry);
@@ -517,7 +529,7 @@ export class Restorer {
             throw new Error(`cannot hard link to "${displayName(entry.linkTarget!)}": ${why}`);
           }
           const from = held === undefined ? this.abs(targetParts) : inHeld(held, targetParts.at(-1)!);
-          this.makeName(abs, (at) => {
+          const ino = await this.makeName(abs, (at) => {
             try {
               linkRetrying(from, at);
             } catch (err) {
@@ -528,7 +540,7 @@ export class Restorer {
               if (held !== undefined) closeSync(held);
             }
           });
-          check.written?.(abs, lstatSync(abs).ino);
+          check.written?.(abs, ino ?? lstatSync(abs).ino);
           return; // The link shares the inode, and with it all metadata, with its target.
         }
         case 'fifo':
@@ -543,7 +555,7 @@ export class Restorer {
           if (type !== 'fifo' && !(major <= 0xffffffff && minor <= 0xffffffff)) {
             return this.lose(entry, 'entry', `device ${major},${minor} is beyond this system's device numbers; not extracted`);
           }
-          this.makeName(abs, (at) => {
+          await this.makeName(abs, (at) => {
             try {
               this.sys.mknod(at, type, 0o600, major, minor);
             } catch (err) {
@@ -553,11 +565,10 @@ export class Restorer {
               const why = code === 'EINVAL' && type !== 'fifo' && (major >= 1 << 12 || minor >= 1 << 20) ? ` (device ${major},${minor}: this system's device numbers hold a major below 4096 and a minor below 1048576)` : '';
               throw new Error(`cannot make the ${type === 'fifo' ? 'fifo' : 'device node'}: ${describeErrno(err as NodeJS.ErrnoException)}${why}`, { cause: err });
             }
-          });
-          break;
+          }, (at) => this.applyMetadata(at, entry));
+          return;
         }
       }
-      await this.applyMetadata(abs, entry);
     } catch (err) {
       this.failed(entry, err);
     } finally {
@@ -628,13 +639,13 @@ export class Restorer {
       try {
         this.ensureParents(parts);
         this.clear(parts);
+        let made: number | undefined;
         try {
-          this.makeName(abs, (at) => symlinkSync(target, at));
+          made = await this.makeName(abs, (at) => symlinkSync(target, at), (at) => this.applyMetadata(at, entry));
         } catch (err) {
           if (!['EPERM', 'EACCES', 'ENOSYS', 'ENOTSUP'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
         }
-        if (lstatSync(abs, { throwIfNoEntry: false })?.isSymbolicLink()) await this.applyMetadata(abs, entry);
-        else this.unlinked.push({ parts, abs, entry });
+        if (made === undefined) this.unlinked.push({ parts, abs, entry });
       } catch (err) {
         this.lose(entry, 'entry', `not extracted: ${(err as Error).message}`);
       }
@@ -711,13 +722,20 @@ export class Restorer {
   /** A regular file by the JS path: content under a temporary name, metadata, then its name. */
   private async placeFile(abs: Buffer, entry: Entry, body: AsyncIterable<Buffer> | undefined, check: RestoreCheck, counted = false, plan?: MetadataPlan): Promise<void> {
     if (check.deferred) ({ body, check } = check.deferred.inline(body));
-    const tmp = await this.writeFile(abs, entry, body, counted);
-    const wrong = check.verdict?.();
-    if (wrong !== undefined) return this.setAside(tmp, abs, entry, wrong);
-    check.written?.(abs, lstatSync(tmp).ino);
-    // Metadata goes on the inode before it gets its name: a crash leaves no half-dressed file.
-    await this.applyMetadata(tmp, entry, false, plan);
-    await this.queueRename(tmp, abs, entry, entry.size);
+    // As root, written, dressed and (without fsync) named through its directory held from the
+    // destination: by path, a parent swapped for a symlink meanwhile led them outside (an audit's race).
+    const dir = this.holdParent(abs);
+    try {
+      const tmp = await this.writeFile(abs, entry, body, counted, dir);
+      const wrong = check.verdict?.();
+      if (wrong !== undefined) return this.setAside(tmp, abs, entry, wrong);
+      check.written?.(abs, lstatSync(dir.at(tmp)).ino);
+      // Metadata goes on the inode before it gets its name: a crash leaves no half-dressed file.
+      await this.applyMetadata(dir.at(tmp), entry, false, plan);
+      await this.queueRename(tmp, abs, entry, entry.size, dir);
+    } finally {
+      dir.close();
+    }
   }
 
   /**
@@ -882,22 +900,27 @@ export class Restorer {
   /** A file with wrong content: its temporary removed, or renamed to NAME.damaged (keepDamaged). */
   private setAside(tmp: Buffer, abs: Buffer, entry: Entry, what: string): void {
     this.notExtracted(entry);
-    if (!this.opts.keepDamaged) {
-      this.dropTemp(tmp);
-      this.damaged.push({ path: entry.name, what });
-      return;
-    }
-    const kept = Buffer.concat([abs, Buffer.from('.damaged')]);
+    let dir = BY_PATH;
     try {
-      renameSync(tmp, kept);
+      dir = this.holdParent(abs);
+      if (!this.opts.keepDamaged) {
+        this.dropTemp(tmp, dir.at(tmp));
+        this.damaged.push({ path: entry.name, what });
+        return;
+      }
+      renameSync(dir.at(tmp), dir.at(Buffer.concat([abs, Buffer.from('.damaged')])));
       this.temps.delete(tmp);
       this.damaged.push({ path: entry.name, what, keptAs: `${entry.name}.damaged` });
     } catch (err) {
-      // Something that cannot be replaced is in the way (a directory): the content is dropped.
-      this.dropTemp(tmp);
-      this.damaged.push({ path: entry.name, what: `${what}; not kept: ${(err as Error).message}` });
+      // Something that cannot be replaced is in the way (a directory): the content is dropped. A
+      // directory swapped meanwhile: nothing is removed through it.
+      if (!(err instanceof UnsafePath)) this.dropTemp(tmp, dir.at(tmp));
+      this.damaged.push({ path: entry.name, what: `${what}; not ${this.opts.keepDamaged ? 'kept' : 'removed'}: ${(err as Error).message}` });
+    } finally {
+      dir.close();
     }
   }
+
 
   /** Count content bytes against the limit before they are written. */
   private count(n: number, entry: Entry): void {
@@ -915,9 +938,8 @@ export class Restorer {
   private makeDir(parts: Buffer[], abs: Buffer, key: string): { ino: number; existed: boolean } {
     // As root, through its parent held from the destination: by path, a parent swapped for a
     // symlink after its check led the unlink and mkdir outside (an audit's race deleted files there).
-    const held = parts.length ? this.holdDirectory(abs.subarray(0, abs.lastIndexOf(0x2f))) : undefined;
-    if (typeof held === 'string') throw new UnsafePath(`a directory on the way was ${held === 'ENOENT' ? 'removed' : 'replaced'} while extracting`);
-    const at = held === undefined ? abs : inHeld(held, parts.at(-1)!);
+    const dir = parts.length ? this.holdParent(abs) : BY_PATH;
+    const at = dir.at(abs);
     try {
       let st = lstatSync(at, { throwIfNoEntry: false });
       const existed = st?.isDirectory() === true && !this.verified.has(key);
@@ -932,7 +954,7 @@ export class Restorer {
       if (parts.length) this.verified.set(key, st.ino);
       return { ino: st.ino, existed };
     } finally {
-      if (held !== undefined) closeSync(held);
+      dir.close();
     }
   }
 
@@ -942,22 +964,33 @@ export class Restorer {
   }
 
   /**
-   * Make a link or node at `abs` atomically: made under a temporary name beside it, then renamed
-   * over whatever is there. Never unlink-then-make: a concurrent extraction into the same directory
-   * would find the name missing in between and report its metadata as lost.
+   * Make a link or node at `abs` atomically: made under a temporary name beside it, dressed there
+   * (`dress`: its metadata), then renamed over whatever is there. Never unlink-then-make: a
+   * concurrent extraction into the same directory would find the name missing in between and
+   * report its metadata as lost. As root, all of it through the parent held from the destination.
+   * The inode made; undefined when nothing was (Wine's symlink() can answer yes and make nothing).
    */
-  private makeName(abs: Buffer, make: (at: Buffer) => void): void {
-    const tmp = this.tmpBeside(abs);
-    make(tmp);
-    // Wine's symlink() can answer yes and make nothing: then nothing is renamed either.
-    if (!lstatSync(tmp, { throwIfNoEntry: false })) return;
+  private async makeName(abs: Buffer, make: (at: Buffer) => void, dress?: (at: Buffer) => Promise<void>): Promise<number | undefined> {
+    const dir = this.holdParent(abs);
+    const tmp = dir.at(this.tmpBeside(abs));
     try {
-      renameSync(tmp, abs);
-      // rename() of a hardlink over a name of the same inode succeeds and does nothing (POSIX).
-      unlinkIfThere(tmp);
-    } catch (err) {
-      unlinkIfThere(tmp);
-      throw err;
+      make(tmp);
+      const st = lstatSync(tmp, { throwIfNoEntry: false });
+      if (!st) return undefined;
+      try {
+        if (dress) await dress(tmp);
+        // The fallback's queued xattrs name the temporary name: set before it goes.
+        if (this.pendingXattrs.length) await this.flushXattrs();
+        renameSync(tmp, dir.at(abs));
+        // rename() of a hardlink (nothing to dress) over a name of the same inode succeeds and does nothing (POSIX).
+        if (!dress) unlinkIfThere(tmp);
+      } catch (err) {
+        unlinkIfThere(tmp);
+        throw err;
+      }
+      return st.ino;
+    } finally {
+      dir.close();
     }
   }
 
@@ -965,9 +998,9 @@ export class Restorer {
    * Write the content under a temporary name beside the target, then rename it into place: a crash
    * never leaves a truncated file under the real name.
    */
-  private async writeFile(abs: Buffer, entry: Entry, body?: AsyncIterable<Buffer>, counted = false): Promise<Buffer> {
+  private async writeFile(abs: Buffer, entry: Entry, body?: AsyncIterable<Buffer>, counted = false, dir: Parent = BY_PATH): Promise<Buffer> {
     const tmp = this.tmpBeside(abs);
-    const fd = openSync(tmp, 'wx', 0o600);
+    const fd = openSync(dir.at(tmp), 'wx', 0o600);
     this.temps.add(tmp);
     let done = false;
     try {
@@ -1002,7 +1035,7 @@ export class Restorer {
       done = true;
     } finally {
       closeSync(fd);
-      if (!done) this.dropTemp(tmp);
+      if (!done) this.dropTemp(tmp, dir.at(tmp));
     }
     return tmp;
   }
@@ -1012,9 +1045,9 @@ export class Restorer {
    * without the addon, an fsync per file) makes the whole batch's data durable, then the renames
    * happen. Either way, a name never points at data that a crash could lose.
    */
-  private async queueRename(tmp: Buffer, abs: Buffer, entry: Entry, size: number): Promise<void> {
+  private async queueRename(tmp: Buffer, abs: Buffer, entry: Entry, size: number, dir: Parent): Promise<void> {
     if (this.opts.fsync === false) {
-      renameSync(tmp, abs);
+      renameSync(dir.at(tmp), dir.at(abs));
       this.temps.delete(tmp);
       return;
     }
@@ -1041,18 +1074,31 @@ export class Restorer {
         }
       }
     }
-    for (const { tmp, abs, entry } of batch) {
-      try {
-        renameSync(tmp, abs);
-        this.temps.delete(tmp);
-        this.touchedDirs.add(abs.subarray(0, abs.lastIndexOf(0x2f)).toString('latin1'));
-      } catch (err) {
-        this.dropTemp(tmp);
-        // Said without the temporary name (it means nothing to anyone); a later hardlink to it is not made.
-        const e = err as NodeJS.ErrnoException;
-        this.lose(entry, 'entry', `not extracted: ${e.code ? `cannot rename onto its name: ${describeErrno(e)}` : e.message}`);
-        this.notExtracted(entry);
+    // As root, each named through its directory held from the destination (held again: the one
+    // written into may have been swapped for a symlink since; then the rename is refused).
+    let dir: { key: string; held: Parent } | undefined;
+    try {
+      for (const { tmp, abs, entry } of batch) {
+        const key = abs.toString('latin1', 0, abs.lastIndexOf(0x2f));
+        try {
+          if (dir?.key !== key) {
+            dir?.held.close();
+            dir = undefined;
+            dir = { key, held: this.holdParent(abs) };
+          }
+          renameSync(dir.held.at(tmp), dir.held.at(abs));
+          this.temps.delete(tmp);
+          this.touchedDirs.add(key);
+        } catch (err) {
+          if (!(err instanceof UnsafePath)) this.dropTemp(tmp, dir?.held.at(tmp));
+          // Said without the temporary name (it means nothing to anyone); a later hardlink to it is not made.
+          const e = err as NodeJS.ErrnoException;
+          this.lose(entry, 'entry', `not extracted: ${e.code ? `cannot rename onto its name: ${describeErrno(e)}` : e.message}`);
+          this.notExtracted(entry);
+        }
       }
+    } finally {
+      dir?.held.close();
     }
   }
 
@@ -1174,7 +1220,7 @@ export class Restorer {
     const mode = plan.mode;
     if (!isLink) {
       try {
-        chmodSync(abs, mode);
+        chmodNoFollow(abs, mode);
         // A user's chmod keeps setgid only for a group of theirs: the kernel drops it silently.
         if (mode & 0o6000 && !this.isRoot && (lstatSync(abs).mode & 0o6000) !== (mode & 0o6000)) {
           this.lose(entry, 'mode', `setuid/setgid bits ${(mode & 0o6000).toString(8)} not kept by the system (the owner or group is not yours)`);
@@ -1245,8 +1291,9 @@ export class Restorer {
     }
   }
 
-  private dropTemp(tmp: Buffer): void {
-    rmSync(tmp, { force: true });
+  /** Remove a temporary file, named `at` (through its held directory) when given. */
+  private dropTemp(tmp: Buffer, at = tmp): void {
+    rmSync(at, { force: true });
     this.temps.delete(tmp);
   }
 
@@ -1267,6 +1314,7 @@ export class Restorer {
    * restored names after it (the manifest's check sets damaged files aside by their paths).
    */
   close(): void {
+    this.dropHeld();
     this.paths.close();
   }
 
@@ -1288,6 +1336,7 @@ export class Restorer {
       if (this.ending) await step().catch(() => undefined);
       else await step();
     }
+    this.dropHeld();
     const dirs = this.dirs.splice(0).sort((a, b) => b.depth - a.depth);
     for (const d of dirs) {
       let held: number | undefined;
@@ -1350,6 +1399,46 @@ export class Restorer {
       if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT') return code;
       throw err;
     }
+  }
+
+  /**
+   * The directory of `abs`, held from the destination where holdDirectory can (root, Linux, the
+   * addon): `at()` names an object in it through the descriptor, whatever is renamed meanwhile.
+   * By path elsewhere. A directory on the way replaced or removed since it was checked is refused.
+   */
+  private holdParent(abs: Buffer): Parent {
+    const end = abs.lastIndexOf(0x2f);
+    const dir = abs.toString('latin1', 0, end);
+    let held = this.lastHeld;
+    // Kept for the next object in the same directory (most follow one in it): one walk from DEST
+    // per object cost a symlink-heavy extraction a third more. Once open, the descriptor is the
+    // directory checked, wherever another process moves it.
+    if (held?.dir !== dir) {
+      const fd = this.holdDirectory(abs.subarray(0, end));
+      if (fd === undefined) return BY_PATH;
+      if (typeof fd === 'string') throw new UnsafePath(`a directory on the way was ${fd === 'ENOENT' ? 'removed' : 'replaced'} while extracting`);
+      this.dropHeld();
+      held = this.lastHeld = { dir, fd, users: 0, dropped: false };
+    }
+    const h = held;
+    h.users++;
+    return {
+      at: (p) => inHeld(h.fd, p.subarray(p.lastIndexOf(0x2f) + 1)),
+      close: () => {
+        if (--h.users === 0 && h.dropped) closeSync(h.fd);
+      },
+    };
+  }
+
+  /** The directory holdParent keeps open: forgotten (it was removed, or the extraction ends), closed once unused. */
+  private lastHeld?: { dir: string; fd: number; users: number; dropped: boolean };
+
+  private dropHeld(): void {
+    const h = this.lastHeld;
+    if (!h) return;
+    this.lastHeld = undefined;
+    h.dropped = true;
+    if (h.users === 0) closeSync(h.fd);
   }
 
   /** One note per kind of metadata the profile left out by design (§9.4): not losses, exit 0. */
@@ -1432,6 +1521,35 @@ function linkRetrying(from: Buffer, to: Buffer): void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 5 || !lstatSync(from, { throwIfNoEntry: false })) throw err;
     }
+  }
+}
+
+/** A directory objects are named in (Restorer.holdParent): `at(abs)` is how to name `abs`, one of its entries. */
+interface Parent {
+  at(abs: Buffer): Buffer;
+  close(): void;
+}
+
+/** Named by path (not root, not Linux, no addon, or past PATH_MAX). */
+const BY_PATH: Parent = { at: (abs) => abs, close: () => undefined };
+
+/** Linux's O_PATH (generic value; every architecture Node ships for but none of alpha, parisc, sparc). */
+const O_PATH = 0o10000000;
+const procFds = process.platform === 'linux' && existsSync('/proc/self/fd');
+
+/**
+ * chmod that never follows a symlink: another process that swaps the object for a symlink after
+ * it was made cannot turn its mode onto the link's target (as glibc's fchmodat(AT_SYMLINK_NOFOLLOW):
+ * an O_PATH descriptor, changed through /proc). By path where /proc is not there (not Linux).
+ */
+function chmodNoFollow(abs: Buffer, mode: number): void {
+  if (!procFds) return chmodSync(abs, mode);
+  const fd = openSync(abs, O_PATH | fsConstants.O_NOFOLLOW);
+  try {
+    if (fstatSync(fd).isSymbolicLink()) throw Object.assign(new Error('ELOOP: replaced by a symlink while extracting'), { code: 'ELOOP' });
+    chmodSync(`/proc/self/fd/${fd}`, mode);
+  } finally {
+    closeSync(fd);
   }
 }
 
