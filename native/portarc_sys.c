@@ -411,7 +411,7 @@ static napi_value sync_fs(napi_env env, napi_callback_info info) {
 }
 
 /*
- * openBeneath(root: Buffer, dir: Buffer): number — an fd (O_RDONLY|O_DIRECTORY) of `dir`, opened from
+ * openBeneath(root: Buffer, dir: Buffer): number — an fd (O_PATH|O_DIRECTORY) of `dir`, opened from
  * `root` one component at a time without following a symlink (native/restore.c): restore.ts applies
  * a directory's metadata through it, so that a directory swapped for a symlink meanwhile is not
  * followed out of the destination. Throws with the errno (ELOOP, ENOTDIR: something was swapped).

@@ -200,12 +200,15 @@ static void rename_one(file_item *it, int dirfd) {
  * path, the symlink was followed out of the destination. Refused instead (ELOOP or ENOTDIR): the
  * files of that directory fail, each named. A `dir` not under `root` is a deep path named through
  * /proc/self/fd (deep-paths.ts), whose anchor is a directory held open: opened as it is given.
+ * O_PATH: a directory is only looked up in (openat, renameat, fstat), never read, so a user needs
+ * only its search bit, as by path (a directory of mode 0311 is written into as before).
  */
+#define BENEATH (O_PATH | O_DIRECTORY | O_CLOEXEC)
 int portarc_open_beneath(const char *root, const char *dir) {
   size_t rl = strlen(root);
   while (rl > 0 && root[rl - 1] == '/') rl--; /* "/" (extract -C /) is rl 0 */
-  if (strncmp(dir, root, rl) != 0 || (dir[rl] != '/' && dir[rl] != 0)) return open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  int fd = open(rl ? root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (strncmp(dir, root, rl) != 0 || (dir[rl] != '/' && dir[rl] != 0)) return open(dir, BENEATH | O_NOFOLLOW);
+  int fd = open(rl ? root : "/", BENEATH);
   char comp[NAME_MAX + 1];
   for (const char *p = dir + rl; fd >= 0 && *p;) {
     if (*p == '/') {
@@ -221,7 +224,7 @@ int portarc_open_beneath(const char *root, const char *dir) {
     }
     memcpy(comp, p, n);
     comp[n] = 0;
-    int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int next = openat(fd, comp, BENEATH | O_NOFOLLOW);
     int err = errno;
     close(fd);
     errno = err;

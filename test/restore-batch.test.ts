@@ -3,8 +3,9 @@
 // the same order, and the JS fallback (PORTARC_NO_NATIVE=1) giving the same tree through the CLI.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openArchive } from '../src/api/open.js';
 import { Restorer, type RestoreOptions } from '../src/fs/restore.js';
@@ -22,6 +23,7 @@ function scratch(tag: string): string {
   return d;
 }
 
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const native = loadSys();
 /** The same addon without its batches: every file by the JS path, as before them. */
 const unbatched: Sys = { ...native, restoreFiles: undefined };
@@ -406,6 +408,58 @@ describe.skipIf(native.kind !== 'native')('native batches of small files', () =>
       expect(readFileSync(join(dest, 'top/after'), 'utf8')).toBe('rest');
     });
   }
+
+  it.runIf(isRoot)('as a user too (setpriv to 65534): a file over 256 KiB, a symlink, a fifo are never made outside through a parent swapped after it was checked', async () => {
+    // The victim's own files outside the destination: a user's extraction redirected there.
+    const script = `
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Restorer } from ${JSON.stringify(join(ROOT, 'dist/fs/restore.js'))};
+import { openArchive } from ${JSON.stringify(join(ROOT, 'dist/api/open.js'))};
+import { loadSys } from ${JSON.stringify(join(ROOT, 'dist/fs/sys.js'))};
+const [archive, dest, outside] = process.argv.slice(-3);
+const r = new Restorer(dest, { sys: loadSys() });
+const check = r.ensureParents.bind(r);
+let done = false;
+r.ensureParents = (parts, make) => {
+  const key = check(parts, make);
+  if (!done && parts.join('/') === 'top/a/victim') {
+    done = true;
+    execFileSync('sh', ['-c', 'mv top/a .evil && ln -s "$1" top/a', 'sh', outside], { cwd: dest });
+  }
+  return key;
+};
+const a = await openArchive(readFileSync(archive));
+for await (const { entry, body } of a.members) await r.restore(entry, body);
+await r.finish().catch(() => undefined);
+await a.close();
+console.log(JSON.stringify({ done, uid: process.getuid(), losses: r.losses }));
+`;
+    for (const kind of ['file over 256 KiB', 'symlink', 'fifo']) {
+      const base = scratch('user-race');
+      chmodSync(base, 0o755);
+      writeFileSync(join(base, 'run.mjs'), script);
+      const outside = join(base, 'outside');
+      mkdirSync(outside, { mode: 0o700 });
+      writeFileSync(join(outside, 'victim'), 'untouched', { mode: 0o600 });
+      const dest = join(base, 'dest');
+      mkdirSync(dest);
+      writeFileSync(join(base, 'a.tar'), await tarOf([dir('top'), dir('top/a'), swapped(kind), file('top/after', 'rest')]));
+      execFileSync('chown', ['-R', '65534:65534', base]);
+      const before = statSync(join(outside, 'victim'));
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(base, 'run.mjs'), join(base, 'a.tar'), dest, outside], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      const out = JSON.parse(r.stdout) as { done: boolean; uid: number; losses: { path: string; what: string; reason: string }[] };
+      expect([kind, out.done, out.uid]).toEqual([kind, true, 65534]);
+      expect(readdirSync(outside)).toEqual(['victim']);
+      const after = statSync(join(outside, 'victim'));
+      expect(after.isFile()).toBe(true);
+      expect(readFileSync(join(outside, 'victim'), 'utf8')).toBe('untouched');
+      expect([after.mode, after.mtimeMs]).toEqual([before.mode, before.mtimeMs]);
+      expect(out.losses.map((l) => [l.path, l.what, l.reason])).toEqual(expect.arrayContaining([['top/a/victim', 'entry', expect.stringMatching(/replaced while extracting/)]]));
+      expect(readFileSync(join(dest, 'top/after'), 'utf8')).toBe('rest');
+    }
+  });
 
   it.runIf(isRoot)('as root, a missing parent is never made outside through a directory swapped after it was checked', async () => {
     const base = scratch('mkdir-parent-race');

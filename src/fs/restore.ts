@@ -394,7 +394,7 @@ export class Restorer {
       let st = lstatSync(abs, { throwIfNoEntry: false });
       if (!st) {
         if (!make) return key; // checked only (a hardlink's target): what is missing stays missing
-        // As root, made in its parent held from the destination: never through one swapped meanwhile.
+        // Made in its parent held from the destination: never through one swapped meanwhile.
         const dir = this.holdParent(abs);
         try {
           mkdirIfMissing(dir.at(abs), 0o755);
@@ -437,7 +437,7 @@ export class Restorer {
     const st = lstatSync(abs, { throwIfNoEntry: false });
     if (!st || (renamed && !st.isDirectory())) return;
     if (parts.length === 0) throw new UnsafePath('the destination itself cannot be replaced');
-    // As root, removed from its parent held from the destination: never through one swapped meanwhile.
+    // Removed from its parent held from the destination: never through one swapped meanwhile.
     const dir = this.holdParent(abs);
     try {
       if (!st.isDirectory()) return unlinkIfThere(dir.at(abs));
@@ -521,7 +521,7 @@ export class Restorer {
             this.lose(entry, 'entry', `not extracted: hardlink to "${displayName(entry.linkTarget!)}", which was not extracted`);
             return this.notExtracted(entry);
           }
-          // As root, the target is named through its directory held from the destination: by path, a
+          // The target is named through its directory held from the destination: by path, a
           // directory swapped for a symlink meanwhile linked a file from outside in (an audit's race).
           const held = this.holdDirectory(this.abs(targetParts.slice(0, -1)));
           if (typeof held === 'string') {
@@ -722,7 +722,7 @@ export class Restorer {
   /** A regular file by the JS path: content under a temporary name, metadata, then its name. */
   private async placeFile(abs: Buffer, entry: Entry, body: AsyncIterable<Buffer> | undefined, check: RestoreCheck, counted = false, plan?: MetadataPlan): Promise<void> {
     if (check.deferred) ({ body, check } = check.deferred.inline(body));
-    // As root, written, dressed and (without fsync) named through its directory held from the
+    // Written, dressed and (without fsync) named through its directory held from the
     // destination: by path, a parent swapped for a symlink meanwhile led them outside (an audit's race).
     const dir = this.holdParent(abs);
     try {
@@ -936,7 +936,7 @@ export class Restorer {
    * before): it may hold xattrs of its own.
    */
   private makeDir(parts: Buffer[], abs: Buffer, key: string): { ino: number; existed: boolean } {
-    // As root, through its parent held from the destination: by path, a parent swapped for a
+    // Through its parent held from the destination: by path, a parent swapped for a
     // symlink after its check led the unlink and mkdir outside (an audit's race deleted files there).
     const dir = parts.length ? this.holdParent(abs) : BY_PATH;
     const at = dir.at(abs);
@@ -967,7 +967,7 @@ export class Restorer {
    * Make a link or node at `abs` atomically: made under a temporary name beside it, dressed there
    * (`dress`: its metadata), then renamed over whatever is there. Never unlink-then-make: a
    * concurrent extraction into the same directory would find the name missing in between and
-   * report its metadata as lost. As root, all of it through the parent held from the destination.
+   * report its metadata as lost. All of it through the parent held from the destination.
    * The inode made; undefined when nothing was (Wine's symlink() can answer yes and make nothing).
    */
   private async makeName(abs: Buffer, make: (at: Buffer) => void, dress?: (at: Buffer) => Promise<void>): Promise<number | undefined> {
@@ -1074,8 +1074,8 @@ export class Restorer {
         }
       }
     }
-    // As root, each named through its directory held from the destination (held again: the one
-    // written into may have been swapped for a symlink since; then the rename is refused).
+    // Each named through its directory held from the destination (holdParent: the one written
+    // into, if still held, or opened again, which refuses one swapped for a symlink since).
     let dir: { key: string; held: Parent } | undefined;
     try {
       for (const { tmp, abs, entry } of batch) {
@@ -1344,7 +1344,7 @@ export class Restorer {
         // Something else may be there now (made by another process): never follow it. Held open
         // from the destination down, the directory checked is the one dressed, whatever is
         // renamed meanwhile (by path, a parent swapped for a symlink led the metadata outside).
-        const h = this.holdDirectory(d.abs);
+        const h = this.holdDirectory(d.abs, true);
         held = typeof h === 'number' ? h : undefined;
         const st = h === undefined ? lstatSync(d.abs, { throwIfNoEntry: false }) : held === undefined ? undefined : fstatSync(held);
         if (!st?.isDirectory() || st.ino !== d.ino) {
@@ -1379,16 +1379,15 @@ export class Restorer {
   private roundedTimes = 0;
 
   /**
-   * An fd of a directory opened from the destination without following a symlink (Linux, root,
-   * with the addon, which sets xattrs itself: through /proc/self/fd a child process would find its own fds);
-   * the error's code where a symlink or something else is on the way now (ELOOP, ENOTDIR) or
-   * nothing is (ENOENT); undefined where it cannot be held.
+   * An fd (O_PATH) of a directory opened from the destination without following a symlink (Linux,
+   * with the addon, which sets xattrs itself: through /proc/self/fd a child process would find its
+   * own fds); the error's code where a symlink or something else is on the way now (ELOOP,
+   * ENOTDIR) or nothing is (ENOENT); undefined where it cannot be held. `dressing`: to set the
+   * directory's own metadata through `/proc/self/fd/N/.`, which is looked up inside it, and a user
+   * cannot do that once its mode (set first) has no x bit for them: root only.
    */
-  private holdDirectory(abs: Buffer): number | 'ELOOP' | 'ENOTDIR' | 'ENOENT' | undefined {
-    // As root only: `/proc/self/fd/N/.` is looked up inside the directory, which a user cannot do
-    // once its mode (set first) has no x bit for them; root's extraction is the one a race can
-    // turn against anything on the system.
-    if (process.platform !== 'linux' || this.sys.kind !== 'native' || !this.sys.openBeneath || !this.isRoot) return undefined;
+  private holdDirectory(abs: Buffer, dressing = false): number | 'ELOOP' | 'ENOTDIR' | 'ENOENT' | undefined {
+    if (process.platform !== 'linux' || this.sys.kind !== 'native' || !this.sys.openBeneath || (dressing && !this.isRoot)) return undefined;
     // A path past PATH_MAX is named through a directory deep-paths.ts holds open: left as it is.
     const under = this.root.at(-1) === 0x2f ? this.root : Buffer.concat([this.root, Buffer.from('/')]);
     if (!abs.subarray(0, under.length).equals(under) && !abs.equals(this.root)) return undefined;
@@ -1402,7 +1401,7 @@ export class Restorer {
   }
 
   /**
-   * The directory of `abs`, held from the destination where holdDirectory can (root, Linux, the
+   * The directory of `abs`, held from the destination where holdDirectory can (Linux, the
    * addon): `at()` names an object in it through the descriptor, whatever is renamed meanwhile.
    * By path elsewhere. A directory on the way replaced or removed since it was checked is refused.
    */
