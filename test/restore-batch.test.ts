@@ -307,6 +307,56 @@ describe.skipIf(native.kind !== 'native')('native batches of small files', () =>
     expect(r.losses.map((l) => [l.path, l.reason])).toEqual(expect.arrayContaining([['top/a', 'directory was replaced while extracting; its metadata is not applied']]));
   });
 
+  it.runIf(isRoot)('as a user too (setpriv to 65534): directory metadata at the end goes only to the directories made', async () => {
+    const base = scratch('user-finish-race');
+    chmodSync(base, 0o755);
+    const outside = join(base, 'outside');
+    mkdirSync(join(outside, 'a/sub'), { recursive: true, mode: 0o700 });
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    // The user's own directories outside: their mode, times and xattrs must not change.
+    writeFileSync(join(base, 'a.tar'), await tarOf([dir('top', { mode: 0o777 }), dir('top/a', { mode: 0o555, xattrs: new Map([['user.pwn', Buffer.from('yes')]]) }), dir('top/a/sub', { mode: 0o555 })]));
+    writeFileSync(join(base, 'run.mjs'), `
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Restorer } from ${JSON.stringify(join(ROOT, 'dist/fs/restore.js'))};
+import { openArchive } from ${JSON.stringify(join(ROOT, 'dist/api/open.js'))};
+import { loadSys } from ${JSON.stringify(join(ROOT, 'dist/fs/sys.js'))};
+const [archive, dest, outside] = process.argv.slice(-3);
+const native = loadSys();
+const r = new Restorer(dest, { sys: native, fsync: false });
+const a = await openArchive(readFileSync(archive));
+for await (const { entry, body } of a.members) await r.restore(entry, body);
+await a.close();
+let swapped = false;
+r.sys = { ...native, getXattrs: async (paths) => {
+  if (!swapped) {
+    swapped = true;
+    execFileSync('sh', ['-c', 'mv top .evil && ln -s "$1" top', 'sh', outside], { cwd: dest });
+  }
+  return native.getXattrs(paths);
+} };
+await r.finish();
+console.log(JSON.stringify({ swapped, uid: process.getuid(), losses: r.losses }));
+`);
+    execFileSync('chown', ['-R', '65534:65534', base]);
+    const snap = () => ['a', 'a/sub'].map((p) => {
+      const st = statSync(join(outside, p));
+      return [p, st.mode, st.mtimeMs];
+    });
+    const before = snap();
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(base, 'run.mjs'), join(base, 'a.tar'), dest, outside], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as { swapped: boolean; uid: number; losses: { path: string; reason: string }[] };
+    expect([out.swapped, out.uid]).toEqual([true, 65534]);
+    expect(snap()).toEqual(before);
+    expect(spawnSync('getfattr', ['-d', '--absolute-names', join(outside, 'a')], { encoding: 'utf8' }).stdout).not.toContain('user.pwn');
+    // The directory checked is the one dressed (now at .evil, inside the destination), its mode
+    // set last, after its times; the ones after the swap are named (exit 2).
+    expect(statSync(join(dest, '.evil/a/sub')).mode & 0o7777).toBe(0o555);
+    expect(out.losses.map((l) => [l.path, l.reason])).toEqual(expect.arrayContaining([['top/a', 'directory was replaced while extracting; its metadata is not applied']]));
+  });
+
   it.runIf(isRoot)('as root, a hardlink never links a file from outside that a swapped directory leads to', async () => {
     // The audit's race D: the target's directory, checked once, swapped for a symlink before the
     // link was made: link() by path linked an outside secret into the destination, exit 0.

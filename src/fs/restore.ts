@@ -1217,20 +1217,22 @@ export class Restorer {
     for (const x of plan.xattrs) this.queueXattr(abs, entry, x.name, x.value, x.what);
     for (const l of plan.losses) this.lose(entry, l.what, l.reason);
     if (this.sys.kind === 'native' || this.pendingXattrs.length > 2000) await this.flushXattrs();
+    // Without the addon times are set to the microsecond: counted, and said once by finish().
+    // Before the mode (chmod changes no time): a directory named `/proc/self/fd/N/.` is looked up
+    // inside itself, which a user cannot do once its mode has no x bit for them.
+    this.setTimes(abs, entry);
     const mode = plan.mode;
     if (!isLink) {
       try {
-        chmodNoFollow(abs, mode);
+        const got = chmodNoFollow(abs, mode);
         // A user's chmod keeps setgid only for a group of theirs: the kernel drops it silently.
-        if (mode & 0o6000 && !this.isRoot && (lstatSync(abs).mode & 0o6000) !== (mode & 0o6000)) {
+        if (mode & 0o6000 && !this.isRoot && (got & 0o6000) !== (mode & 0o6000)) {
           this.lose(entry, 'mode', `setuid/setgid bits ${(mode & 0o6000).toString(8)} not kept by the system (the owner or group is not yours)`);
         }
       } catch (e) {
         this.lose(entry, 'mode', metaFailure(e, modeChange(mode)));
       }
     }
-    // Without the addon times are set to the microsecond: counted, and said once by finish().
-    this.setTimes(abs, entry);
   }
 
   /** The profile's name, for notes: why something was left out on purpose. */
@@ -1344,7 +1346,7 @@ export class Restorer {
         // Something else may be there now (made by another process): never follow it. Held open
         // from the destination down, the directory checked is the one dressed, whatever is
         // renamed meanwhile (by path, a parent swapped for a symlink led the metadata outside).
-        const h = this.holdDirectory(d.abs, true);
+        const h = this.holdDirectory(d.abs);
         held = typeof h === 'number' ? h : undefined;
         const st = h === undefined ? lstatSync(d.abs, { throwIfNoEntry: false }) : held === undefined ? undefined : fstatSync(held);
         if (!st?.isDirectory() || st.ino !== d.ino) {
@@ -1382,12 +1384,10 @@ export class Restorer {
    * An fd (O_PATH) of a directory opened from the destination without following a symlink (Linux,
    * with the addon, which sets xattrs itself: through /proc/self/fd a child process would find its
    * own fds); the error's code where a symlink or something else is on the way now (ELOOP,
-   * ENOTDIR) or nothing is (ENOENT); undefined where it cannot be held. `dressing`: to set the
-   * directory's own metadata through `/proc/self/fd/N/.`, which is looked up inside it, and a user
-   * cannot do that once its mode (set first) has no x bit for them: root only.
+   * ENOTDIR) or nothing is (ENOENT); undefined where it cannot be held.
    */
-  private holdDirectory(abs: Buffer, dressing = false): number | 'ELOOP' | 'ENOTDIR' | 'ENOENT' | undefined {
-    if (process.platform !== 'linux' || this.sys.kind !== 'native' || !this.sys.openBeneath || (dressing && !this.isRoot)) return undefined;
+  private holdDirectory(abs: Buffer): number | 'ELOOP' | 'ENOTDIR' | 'ENOENT' | undefined {
+    if (process.platform !== 'linux' || this.sys.kind !== 'native' || !this.sys.openBeneath) return undefined;
     // A path past PATH_MAX is named through a directory deep-paths.ts holds open: left as it is.
     const under = this.root.at(-1) === 0x2f ? this.root : Buffer.concat([this.root, Buffer.from('/')]);
     if (!abs.subarray(0, under.length).equals(under) && !abs.equals(this.root)) return undefined;
@@ -1540,13 +1540,18 @@ const procFds = process.platform === 'linux' && existsSync('/proc/self/fd');
  * chmod that never follows a symlink: another process that swaps the object for a symlink after
  * it was made cannot turn its mode onto the link's target (as glibc's fchmodat(AT_SYMLINK_NOFOLLOW):
  * an O_PATH descriptor, changed through /proc). By path where /proc is not there (not Linux).
+ * The mode the object has then (the kernel may drop a user's setgid bit).
  */
-function chmodNoFollow(abs: Buffer, mode: number): void {
-  if (!procFds) return chmodSync(abs, mode);
+function chmodNoFollow(abs: Buffer, mode: number): number {
+  if (!procFds) {
+    chmodSync(abs, mode);
+    return lstatSync(abs).mode;
+  }
   const fd = openSync(abs, O_PATH | fsConstants.O_NOFOLLOW);
   try {
     if (fstatSync(fd).isSymbolicLink()) throw Object.assign(new Error('ELOOP: replaced by a symlink while extracting'), { code: 'ELOOP' });
     chmodSync(`/proc/self/fd/${fd}`, mode);
+    return fstatSync(fd).mode;
   } finally {
     closeSync(fd);
   }
