@@ -921,7 +921,6 @@ export class Restorer {
     }
   }
 
-
   /** Count content bytes against the limit before they are written. */
   private count(n: number, entry: Entry): void {
     this.bytesWritten += n;
