@@ -250,6 +250,30 @@ static int dir_fd(batch *b, uint32_t i, int *fd, const char **open_dir) {
   return *fd;
 }
 
+/*
+ * A descriptor for syncfs: the destination, or where the user may write into and search it but
+ * not read it (mode 0311: open fails with EACCES), one of the batch's own files, which are on the
+ * same filesystem. -1 with errno when there is none.
+ */
+static int sync_fd(batch *b, int *fd, const char **open_dir) {
+  int sfd = open(b->sync_path, O_RDONLY | O_CLOEXEC);
+  if (sfd >= 0 || errno != EACCES) return sfd;
+  for (uint32_t i = 0; i < b->n; i++) {
+    file_item *it = &b->items[i];
+    if (it->stop != STOP_NONE) continue;
+    int dirfd = dir_fd(b, i, fd, open_dir);
+    if (dirfd < 0) {
+      *open_dir = NULL;
+      continue;
+    }
+    sfd = openat(dirfd, it->tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (sfd < 0) sfd = openat(dirfd, it->tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (sfd >= 0) return sfd;
+  }
+  errno = EACCES;
+  return -1;
+}
+
 static void execute(napi_env env, void *data) {
   batch *b = data;
   int fd = -1;
@@ -270,7 +294,7 @@ static void execute(napi_env env, void *data) {
   }
   if (b->fsync) {
     /* One syncfs makes the whole batch's data durable before any of it gets its name. */
-    int sfd = open(b->sync_path, O_RDONLY | O_CLOEXEC);
+    int sfd = sync_fd(b, &fd, &open_dir);
 #ifdef __linux__
     if (sfd < 0 || syncfs(sfd) != 0) b->sync_err = errno;
 #else

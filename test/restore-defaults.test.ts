@@ -312,6 +312,37 @@ with tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT) as t:
     expect(r.status).toBe(1);
     expect(lstatSync(join(dest, 'mine')).mode & 0o7777).toBe(0o4750); // own file: setuid kept
   });
+
+  it('into a destination they may write into and search but not read (mode 0311), as bsdtar does (GNU tar 1.34 cannot open it): exit 0, every file there', async () => {
+    // The batch opened the destination O_RDONLY for syncfs, and the JS path's syncFs threw an
+    // internal error: the extraction failed (exit 2) where bsdtar extracts.
+    const base = tempDir('wx-dest');
+    chmodSync(base, 0o755);
+    const big = Buffer.alloc(300 * 1024, 0x42);
+    const archive = join(base, 'a.tar');
+    const mtimeNs = 1_600_000_000_000_000_000n;
+    writeFileSync(archive, await tarOf([
+      [makeEntry({ path: 'd', type: 'directory', mode: 0o755, mtimeNs })],
+      [makeEntry({ path: 'd/small', type: 'file', size: 5, mode: 0o644, mtimeNs }), Buffer.from('small')],
+      [makeEntry({ path: 'd/wo', type: 'file', size: 2, mode: 0o200, mtimeNs }), Buffer.from('wo')],
+      [makeEntry({ path: 'd/big', type: 'file', size: big.length, mode: 0o644, mtimeNs }), big],
+      [makeEntry({ path: 'd/big-wo', type: 'file', size: big.length, mode: 0o200, mtimeNs }), big],
+    ]));
+    chmodSync(archive, 0o644);
+    const dest = join(base, 'dest');
+    mkdirSync(join(dest, 'd'), { recursive: true });
+    chownSync(dest, 65534, 65534);
+    chownSync(join(dest, 'd'), 65534, 65534);
+    chmodSync(dest, 0o311);
+    chmodSync(join(dest, 'd'), 0o311);
+    const r = asNobody(['extract', '-k', '-f', archive], dest);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(dest, 'd/small'), 'utf8')).toBe('small');
+    expect(readFileSync(join(dest, 'd/big')).equals(big)).toBe(true);
+    expect(readFileSync(join(dest, 'd/big-wo')).equals(big)).toBe(true);
+    expect(lstatSync(join(dest, 'd/wo')).mode & 0o7777).toBe(0o200);
+  });
 });
 
 describe('exit codes a script can trust', () => {

@@ -11,7 +11,7 @@
 // in batches to native/restore.c instead (one call per batch, on the libuv threadpool, while the
 // next entries are read): about ten crossings per file become one per 32 files.
 import {
-  chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, fstatSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
+  closeSync, constants as fsConstants, copyFileSync, existsSync, fstatSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
   openSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { encodeAclXattr } from '../model/acl.js';
@@ -23,7 +23,7 @@ import { DeepPaths } from './deep-paths.js';
 import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { hostPlatform, showName, type Platform } from './platform.js';
 import { kindOfMode } from './scan.js';
-import { BATCH_PARAMS, BP, DIGEST_COMPARE, DIGEST_NONE, DIGEST_REPORT, loadSys, type BatchFailure, type BatchResult, type FileBatch, type Sys } from './sys.js';
+import { BATCH_PARAMS, BP, chmodNoFollow, DIGEST_COMPARE, DIGEST_NONE, DIGEST_REPORT, loadSys, type BatchFailure, type BatchResult, type FileBatch, type Sys } from './sys.js';
 import { MAX_ID, modeOf, ownerOf, restoreProfile, settableAcl, specialRefused, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
 
 /** What a restore restores (ProfileOptions: -p, owners, permissions, --untrusted, ids, -P), and how. */
@@ -1063,9 +1063,9 @@ export class Restorer {
     const batch = this.pendingRenames.splice(0);
     this.pendingTargets.clear();
     this.pendingBytes = 0;
-    if (!this.platform.fsyncWhileOpen && !this.sys.syncFs(this.root)) {
+    if (!this.platform.fsyncWhileOpen && !this.syncedFs()) {
       for (const { tmp } of batch) {
-        const fd = openSync(tmp, 'r');
+        const fd = openForSync(tmp);
         try {
           fsyncSync(fd);
         } finally {
@@ -1098,6 +1098,18 @@ export class Restorer {
       }
     } finally {
       dir?.held.close();
+    }
+  }
+
+  /**
+   * One syncfs of the destination's filesystem; false where it cannot be had (no addon, or a
+   * destination the user may write into but not read, mode 0311): then each file is fsynced.
+   */
+  private syncedFs(): boolean {
+    try {
+      return this.sys.syncFs(this.root);
+    } catch {
+      return false;
     }
   }
 
@@ -1531,34 +1543,19 @@ interface Parent {
 /** Named by path (not root, not Linux, no addon, or past PATH_MAX). */
 const BY_PATH: Parent = { at: (abs) => abs, close: () => undefined };
 
-/** Linux's O_PATH (generic value; every architecture Node ships for but none of alpha, parisc, sparc). */
-const O_PATH = 0o10000000;
-const procFds = process.platform === 'linux' && existsSync('/proc/self/fd');
-
-/**
- * chmod that never follows a symlink: another process that swaps the object for a symlink after
- * it was made cannot turn its mode onto the link's target (as glibc's fchmodat(AT_SYMLINK_NOFOLLOW):
- * an O_PATH descriptor, changed through /proc). By path where /proc is not there (not Linux).
- * The mode the object has then (the kernel may drop a user's setgid bit).
- */
-function chmodNoFollow(abs: Buffer, mode: number): number {
-  if (!procFds) {
-    chmodSync(abs, mode);
-    return lstatSync(abs).mode;
-  }
-  const fd = openSync(abs, O_PATH | fsConstants.O_NOFOLLOW);
-  try {
-    if (fstatSync(fd).isSymbolicLink()) throw Object.assign(new Error('ELOOP: replaced by a symlink while extracting'), { code: 'ELOOP' });
-    chmodSync(`/proc/self/fd/${fd}`, mode);
-    return fstatSync(fd).mode;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** `name` in the directory held open as `fd` (Restorer.holdDirectory): looked up there, whatever its path is now. */
 function inHeld(fd: number, name: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`/proc/self/fd/${fd}/`), name]);
+}
+
+/** A file opened to be fsynced: for reading, or for writing where it may not be read (mode 0200; never truncated). */
+function openForSync(path: Buffer): number {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
+    return openSync(path, fsConstants.O_WRONLY);
+  }
 }
 
 /** unlink that accepts losing a race: another extraction into the same tree removed it first. */

@@ -15,7 +15,7 @@
 
 import { isUtf8 } from 'node:buffer';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, constants as fsConstants, lstatSync, lutimesSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsConstants, existsSync, fstatSync, lstatSync, lutimesSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -270,7 +270,7 @@ function nativeSys(addon: Addon): Sys {
     },
     mknod(path, type, perm, major, minor) {
       addon.mknod(path, TYPE_BITS[type] | (perm & 0o7777), major, minor);
-      chmodSync(path, perm & 0o7777); // mknod(2) applies the umask; the programs' -m does not
+      chmodNoFollow(path, perm & 0o7777); // mknod(2) applies the umask; the programs' -m does not
     },
     ...(addon.restoreFiles && addon.strerror ? { restoreFiles: (batch, fsync, syncPath) => restoreFiles(addon, batch, fsync, syncPath), restoreHashes: addon.restoreHashes === true } : {}),
     syncFs(path) {
@@ -280,6 +280,31 @@ function nativeSys(addon: Addon): Sys {
       return true;
     },
   };
+}
+
+/** Linux's O_PATH: its generic value, which every architecture Node ships for uses (alpha, parisc and sparc differ). */
+const O_PATH = 0o10000000;
+const procFds = process.platform === 'linux' && existsSync('/proc/self/fd');
+
+/**
+ * chmod that never follows a symlink: another process that swaps the object for a symlink after
+ * it was made cannot turn its mode onto the link's target (as glibc's fchmodat(AT_SYMLINK_NOFOLLOW):
+ * an O_PATH descriptor, changed through /proc). By path where /proc is not there (not Linux).
+ * The mode the object has then (the kernel may drop a user's setgid bit).
+ */
+export function chmodNoFollow(abs: Buffer, mode: number): number {
+  if (!procFds) {
+    chmodSync(abs, mode);
+    return lstatSync(abs).mode;
+  }
+  const fd = openSync(abs, O_PATH | fsConstants.O_NOFOLLOW);
+  try {
+    if (fstatSync(fd).isSymbolicLink()) throw Object.assign(new Error('ELOOP: replaced by a symlink while extracting'), { code: 'ELOOP' });
+    chmodSync(`/proc/self/fd/${fd}`, mode);
+    return fstatSync(fd).mode;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 // ---- none (Windows) ------------------------------------------------------------------------
