@@ -23,7 +23,7 @@ import { DeepPaths } from './deep-paths.js';
 import { keyOf, memberPath, symlinkOutside, type PathRules } from './paths.js';
 import { hostPlatform, showName, type Platform } from './platform.js';
 import { kindOfMode } from './scan.js';
-import { BATCH_PARAMS, BP, chmodNoFollow, DIGEST_COMPARE, DIGEST_NONE, DIGEST_REPORT, loadSys, type BatchFailure, type BatchResult, type FileBatch, type Sys } from './sys.js';
+import { BATCH_PARAMS, BP, chmodNoFollow, procFds, DIGEST_COMPARE, DIGEST_NONE, DIGEST_REPORT, loadSys, type BatchFailure, type BatchResult, type FileBatch, type Sys } from './sys.js';
 import { MAX_ID, modeOf, ownerOf, restoreProfile, settableAcl, specialRefused, withheldXattr, type Profile, type ProfileOptions } from './profile.js';
 
 /** What a restore restores (ProfileOptions: -p, owners, permissions, --untrusted, ids, -P), and how. */
@@ -1398,7 +1398,7 @@ export class Restorer {
    * ENOTDIR) or nothing is (ENOENT); undefined where it cannot be held.
    */
   private holdDirectory(abs: Buffer): number | 'ELOOP' | 'ENOTDIR' | 'ENOENT' | undefined {
-    if (process.platform !== 'linux' || this.sys.kind !== 'native' || !this.sys.openBeneath) return undefined;
+    if (!procFds || this.sys.kind !== 'native' || !this.sys.openBeneath) return undefined;
     // A path past PATH_MAX is named through a directory deep-paths.ts holds open: left as it is.
     const under = this.root.at(-1) === 0x2f ? this.root : Buffer.concat([this.root, Buffer.from('/')]);
     if (!abs.subarray(0, under.length).equals(under) && !abs.equals(this.root)) return undefined;

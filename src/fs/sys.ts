@@ -284,7 +284,8 @@ function nativeSys(addon: Addon): Sys {
 
 /** Linux's O_PATH: its generic value, which every architecture Node ships for uses (alpha, parisc and sparc differ). */
 const O_PATH = 0o10000000;
-const procFds = process.platform === 'linux' && existsSync('/proc/self/fd');
+/** /proc/self/fd is there to name an object through a descriptor (Linux, /proc mounted). */
+export const procFds = process.platform === 'linux' && existsSync('/proc/self/fd');
 
 /**
  * chmod that never follows a symlink: another process that swaps the object for a symlink after
