@@ -25,6 +25,25 @@ function scratch(tag: string): string {
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const native = loadSys();
+/**
+ * Run `body` as uid 65534 (setpriv) after the imports it needs, with `archive` (BASE/a.tar), `dest`
+ * and `outside` set; BASE is given to 65534 first. What it prints, parsed.
+ */
+function asNobody(base: string, dest: string, outside: string, body: string): unknown {
+  writeFileSync(join(base, 'run.mjs'), `
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Restorer } from ${JSON.stringify(join(ROOT, 'dist/fs/restore.js'))};
+import { openArchive } from ${JSON.stringify(join(ROOT, 'dist/api/open.js'))};
+import { loadSys } from ${JSON.stringify(join(ROOT, 'dist/fs/sys.js'))};
+const [archive, dest, outside] = process.argv.slice(-3);
+${body}`);
+  execFileSync('chown', ['-R', '65534:65534', base]);
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(base, 'run.mjs'), join(base, 'a.tar'), dest, outside], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout);
+}
+
 /** The same addon without its batches: every file by the JS path, as before them. */
 const unbatched: Sys = { ...native, restoreFiles: undefined };
 
@@ -315,14 +334,13 @@ describe.skipIf(native.kind !== 'native')('native batches of small files', () =>
     const dest = join(base, 'dest');
     mkdirSync(dest);
     // The user's own directories outside: their mode, times and xattrs must not change.
+    const snap = () => ['a', 'a/sub'].map((p) => {
+      const st = statSync(join(outside, p));
+      return [p, st.mode, st.mtimeMs];
+    });
+    const before = snap(); // chown to 65534 (asNobody) changes neither mode nor mtime
     writeFileSync(join(base, 'a.tar'), await tarOf([dir('top', { mode: 0o777 }), dir('top/a', { mode: 0o555, xattrs: new Map([['user.pwn', Buffer.from('yes')]]) }), dir('top/a/sub', { mode: 0o555 })]));
-    writeFileSync(join(base, 'run.mjs'), `
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { Restorer } from ${JSON.stringify(join(ROOT, 'dist/fs/restore.js'))};
-import { openArchive } from ${JSON.stringify(join(ROOT, 'dist/api/open.js'))};
-import { loadSys } from ${JSON.stringify(join(ROOT, 'dist/fs/sys.js'))};
-const [archive, dest, outside] = process.argv.slice(-3);
+    const out = asNobody(base, dest, outside, `
 const native = loadSys();
 const r = new Restorer(dest, { sys: native, fsync: false });
 const a = await openArchive(readFileSync(archive));
@@ -338,16 +356,7 @@ r.sys = { ...native, getXattrs: async (paths) => {
 } };
 await r.finish();
 console.log(JSON.stringify({ swapped, uid: process.getuid(), losses: r.losses }));
-`);
-    execFileSync('chown', ['-R', '65534:65534', base]);
-    const snap = () => ['a', 'a/sub'].map((p) => {
-      const st = statSync(join(outside, p));
-      return [p, st.mode, st.mtimeMs];
-    });
-    const before = snap();
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(base, 'run.mjs'), join(base, 'a.tar'), dest, outside], { encoding: 'utf8' });
-    expect(r.stderr).toBe('');
-    const out = JSON.parse(r.stdout) as { swapped: boolean; uid: number; losses: { path: string; reason: string }[] };
+`) as { swapped: boolean; uid: number; losses: { path: string; reason: string }[] };
     expect([out.swapped, out.uid]).toEqual([true, 65534]);
     expect(snap()).toEqual(before);
     expect(spawnSync('getfattr', ['-d', '--absolute-names', join(outside, 'a')], { encoding: 'utf8' }).stdout).not.toContain('user.pwn');
@@ -462,12 +471,6 @@ console.log(JSON.stringify({ swapped, uid: process.getuid(), losses: r.losses })
   it.runIf(isRoot)('as a user too (setpriv to 65534): a file over 256 KiB, a symlink, a fifo are never made outside through a parent swapped after it was checked', async () => {
     // The victim's own files outside the destination: a user's extraction redirected there.
     const script = `
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { Restorer } from ${JSON.stringify(join(ROOT, 'dist/fs/restore.js'))};
-import { openArchive } from ${JSON.stringify(join(ROOT, 'dist/api/open.js'))};
-import { loadSys } from ${JSON.stringify(join(ROOT, 'dist/fs/sys.js'))};
-const [archive, dest, outside] = process.argv.slice(-3);
 const r = new Restorer(dest, { sys: loadSys() });
 const check = r.ensureParents.bind(r);
 let done = false;
@@ -488,18 +491,14 @@ console.log(JSON.stringify({ done, uid: process.getuid(), losses: r.losses }));
     for (const kind of ['file over 256 KiB', 'symlink', 'fifo']) {
       const base = scratch('user-race');
       chmodSync(base, 0o755);
-      writeFileSync(join(base, 'run.mjs'), script);
       const outside = join(base, 'outside');
       mkdirSync(outside, { mode: 0o700 });
       writeFileSync(join(outside, 'victim'), 'untouched', { mode: 0o600 });
       const dest = join(base, 'dest');
       mkdirSync(dest);
       writeFileSync(join(base, 'a.tar'), await tarOf([dir('top'), dir('top/a'), swapped(kind), file('top/after', 'rest')]));
-      execFileSync('chown', ['-R', '65534:65534', base]);
       const before = statSync(join(outside, 'victim'));
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(base, 'run.mjs'), join(base, 'a.tar'), dest, outside], { encoding: 'utf8' });
-      expect(r.stderr).toBe('');
-      const out = JSON.parse(r.stdout) as { done: boolean; uid: number; losses: { path: string; what: string; reason: string }[] };
+      const out = asNobody(base, dest, outside, script) as { done: boolean; uid: number; losses: { path: string; what: string; reason: string }[] };
       expect([kind, out.done, out.uid]).toEqual([kind, true, 65534]);
       expect(readdirSync(outside)).toEqual(['victim']);
       const after = statSync(join(outside, 'victim'));

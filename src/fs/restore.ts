@@ -1073,31 +1073,24 @@ export class Restorer {
         }
       }
     }
-    // Each named through its directory held from the destination (holdParent: the one written
-    // into, if still held, or opened again, which refuses one swapped for a symlink since).
-    let dir: { key: string; held: Parent } | undefined;
-    try {
-      for (const { tmp, abs, entry } of batch) {
-        const key = abs.toString('latin1', 0, abs.lastIndexOf(0x2f));
-        try {
-          if (dir?.key !== key) {
-            dir?.held.close();
-            dir = undefined;
-            dir = { key, held: this.holdParent(abs) };
-          }
-          renameSync(dir.held.at(tmp), dir.held.at(abs));
-          this.temps.delete(tmp);
-          this.touchedDirs.add(key);
-        } catch (err) {
-          if (!(err instanceof UnsafePath)) this.dropTemp(tmp, dir?.held.at(tmp));
-          // Said without the temporary name (it means nothing to anyone); a later hardlink to it is not made.
-          const e = err as NodeJS.ErrnoException;
-          this.lose(entry, 'entry', `not extracted: ${e.code ? `cannot rename onto its name: ${describeErrno(e)}` : e.message}`);
-          this.notExtracted(entry);
-        }
+    // Each named through its directory held from the destination (holdParent keeps the last one
+    // open; another is opened again, which refuses one swapped for a symlink since).
+    for (const { tmp, abs, entry } of batch) {
+      let dir: Parent | undefined;
+      try {
+        dir = this.holdParent(abs);
+        renameSync(dir.at(tmp), dir.at(abs));
+        this.temps.delete(tmp);
+        this.touchedDirs.add(abs.toString('latin1', 0, abs.lastIndexOf(0x2f)));
+      } catch (err) {
+        if (!(err instanceof UnsafePath)) this.dropTemp(tmp, dir?.at(tmp));
+        // Said without the temporary name (it means nothing to anyone); a later hardlink to it is not made.
+        const e = err as NodeJS.ErrnoException;
+        this.lose(entry, 'entry', `not extracted: ${e.code ? `cannot rename onto its name: ${describeErrno(e)}` : e.message}`);
+        this.notExtracted(entry);
+      } finally {
+        dir?.close();
       }
-    } finally {
-      dir?.held.close();
     }
   }
 
