@@ -42,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "run_lines.h"
+
 #define MAX_SLOTS 8
 #define RECORD 96
 
@@ -258,6 +260,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"hasherNew", NULL, hasher_new, NULL, NULL, NULL, napi_default, NULL},
     {"hasherRun", NULL, hasher_run, NULL, NULL, NULL, napi_default, NULL},
     {"hasherRunAsync", NULL, hasher_run_async, NULL, NULL, NULL, napi_default, NULL},
+    {"hashRunsAsync", NULL, run_lines_async, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

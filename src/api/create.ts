@@ -239,6 +239,7 @@ export async function writeEntries(entries: (CreateInput | AsyncIterable<Scanned
       if (turning) await turning;
       if (isPackedRun(item)) {
         // Small files the scan encoded as whole members (src/tar/pack.ts): no entry objects.
+        recorder?.beforeRun(item);
         const offset = await (writer as TarWriter).addPacked(item);
         await recorder?.addedRun(item, offset);
         result.entries += item.count;

@@ -10,6 +10,8 @@ import { DigestingSink, EMPTY_SHA256, type DownstreamSink } from '../integrity/d
 import type { PackedRun } from '../tar/pack.js';
 import type { HashMode } from '../integrity/hash-ring.js';
 import { digestBody } from '../integrity/content.js';
+import { nativeRunLines } from '../integrity/native-hash.js';
+import { RunDigests, type RunPiece } from '../integrity/run-digests.js';
 import { MANIFEST_FEATURE, MANIFEST_NAME, ManifestWriter, TRAILER_NAME, TRAILER_SIZE, TRAILER_TEXT_SIZE, encodeTrailer, isManifestMember } from '../manifest/index.js';
 import { SPEC_VERSION_TEXT } from '../model/archive-info.js';
 import { EntryError } from '../model/errors.js';
@@ -43,6 +45,11 @@ export class ManifestRecorder {
   private foldTail = 0;
   private foldBuf = Buffer.allocUnsafeSlow(32 << 10);
   private foldUsed = 0;
+  /** The last digest id queued to fold, and the packed runs whose range digests are still to come. */
+  private lastFoldId = -1;
+  private runs = new RunDigests();
+  private runFolds = new Map<number, RunPiece>();
+  private nextRun = 0;
   /** The newest entry mtime: the manifest and trailer get it, so that equal inputs give equal bytes. */
   private newest = 0n;
 
@@ -116,8 +123,18 @@ export class ManifestRecorder {
   }
 
   /**
+   * Before writer.addPacked(): the run's digests and lines can be made by the addon on the
+   * threadpool (native/run_lines.c) when its bytes stay as they are until that is done (the scan
+   * waits for run.hold). The sink then leaves them out of its ring.
+   */
+  beforeRun(run: PackedRun): void {
+    this.sink.passNext = run.hold !== undefined && nativeRunLines();
+  }
+
+  /**
    * After writer.addPacked(): a line per member of the run, as added() writes it for a file, from
-   * the digests the sink's writeMembers() asked for (src/tar/pack.ts).
+   * the digests the sink's writeMembers() asked for (src/tar/pack.ts), or all made on the
+   * threadpool when the sink passed the run.
    */
   async addedRun(run: PackedRun, offset: number): Promise<void> {
     if (!this.headWritten) {
@@ -125,6 +142,7 @@ export class ManifestRecorder {
       this.headWritten = true;
     }
     if (run.newestNs > this.newest) this.newest = run.newestNs;
+    if (this.sink.passed) return this.addedRunNative(run, offset);
     const ids = this.sink.runIds;
     const l = run.layout;
     for (let i = 0; i < run.count; i++) {
@@ -151,7 +169,19 @@ export class ManifestRecorder {
     this.fold();
   }
 
+  /** A run's lines and range digests, made by the addon while the next runs are scanned. */
+  private addedRunNative(run: PackedRun, offset: number): void | Promise<void> {
+    const piece = this.runs.add(run, offset);
+    run.hold!(piece);
+    const marker = -1 - this.nextRun++;
+    this.runFolds.set(marker, piece);
+    this.foldLater(marker);
+    this.fold();
+    return this.manifest.later(piece, run.count);
+  }
+
   private foldLater(id: number): void {
+    if (id >= 0) this.lastFoldId = id;
     if (this.foldTail === this.folds.length) {
       // Move what is waiting to the front; grow when more than half the queue waits.
       const n = this.foldTail - this.foldHead;
@@ -169,9 +199,22 @@ export class ManifestRecorder {
   /** Fold the range digests that have arrived, in order. */
   private fold(): void {
     const sink = this.sink;
-    while (this.foldHead < this.foldTail && sink.ready(this.folds[this.foldHead]!)) {
+    while (this.foldHead < this.foldTail) {
+      const id = this.folds[this.foldHead]!;
+      if (id < 0) {
+        // A packed run's range digests, in its place.
+        const run = this.runFolds.get(id)!;
+        if (!run.ready) return;
+        this.foldFlush();
+        this.rangeList.update(run.fold());
+        this.runFolds.delete(id);
+        this.foldHead++;
+        continue;
+      }
+      if (!sink.ready(id)) return;
       if (this.foldUsed === this.foldBuf.length) this.foldFlush();
-      sink.copyBytes(this.folds[this.foldHead++]!, this.foldBuf, this.foldUsed);
+      sink.copyBytes(id, this.foldBuf, this.foldUsed);
+      this.foldHead++;
       this.foldUsed += 32;
     }
   }
@@ -187,7 +230,9 @@ export class ManifestRecorder {
       await this.started;
       const manifestOffset = this.sink.position;
       // Every range digest asked for: the last one, then all are there.
-      if (this.foldHead < this.foldTail) await this.sink.wait(this.folds[this.foldTail - 1]!);
+      if (this.lastFoldId >= 0) await this.sink.wait(this.lastFoldId);
+      await this.runs.send();
+      for (const run of this.runFolds.values()) await run.settled;
       this.fold();
       if (this.foldHead !== this.foldTail) throw new Error('manifest: range digests left out of the archive digest');
       this.foldFlush();

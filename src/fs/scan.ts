@@ -18,7 +18,7 @@ import { DEEP, holdDirectory } from './deep-paths.js';
 import { NameList } from './names.js';
 import { hostPlatform, type Platform } from './platform.js';
 import { F, SCAN_CONTENT, SCAN_FIELDS, SCAN_PACKED, SCAN_STAT, SCAN_XATTRS, loadSys, xattrMap, type PackArgs, type Sys, type XattrMap } from './sys.js';
-import { PackOwner, type PackedRun } from '../tar/pack.js';
+import { PackOwner, packStats, type PackedRun, type RunReader } from '../tar/pack.js';
 import { groupName, userName } from './users.js';
 import { applyHooks, type EntryFilter, type EntryMap } from '../model/hooks.js';
 
@@ -89,6 +89,12 @@ const SMALL_FILE = 1 << 20;
 /** scanBatch reads files up to this size whole, into one reused buffer of BATCH_BYTES. */
 const READ_MAX = 256 << 10;
 const BATCH_BYTES = 2 << 20;
+/**
+ * The packing scan's buffer: each call fills a window of BATCH_BYTES just past the last call's
+ * bytes, so that a run's bytes stay while it is digested and the next batches are read
+ * (PackedRun.hold; src/integrity/run-digests.ts sends ~1 MiB of runs at a time).
+ */
+const PACK_ARENA = 6 << 20;
 
 interface Item {
   abs: Buffer;
@@ -144,7 +150,10 @@ async function* walkPaths(paths: string[], opts: ScanOptions, pack: boolean): As
     }
   }
   const ctx: Ctx = { sys, seen, opts, warnings: [], notices: [], open: undefined, platform: opts.platform ?? hostPlatform() };
-  if (sys.scanBatch) ctx.batch = { scan: sys.scanBatch, fields: new BigInt64Array(BATCH * SCAN_FIELDS), buf: Buffer.allocUnsafeSlow(BATCH_BYTES) };
+  if (sys.scanBatch) {
+    const arena = Buffer.allocUnsafeSlow(pack && !WINDOWS ? PACK_ARENA : BATCH_BYTES);
+    ctx.batch = { scan: sys.scanBatch, fields: new BigInt64Array(BATCH * SCAN_FIELDS), buf: arena.subarray(0, BATCH_BYTES), arena, at: 0, next: 0, held: [] };
+  }
   if (ctx.batch && pack && !WINDOWS) {
     const p: Packing = {
       owner: new PackOwner(opts.exclude),
@@ -268,7 +277,14 @@ function openSeen(abs: Buffer, st: StatLike): number {
 interface NativeBatch {
   scan: NonNullable<Sys['scanBatch']>;
   fields: BigInt64Array;
+  /** The window the last call filled: arena[at, at + BATCH_BYTES). */
   buf: Buffer;
+  arena: Buffer;
+  at: number;
+  /** Where the next window starts (past what the last call wrote). */
+  next: number;
+  /** Runs whose bytes are still read (PackedRun.hold), where they lie in the arena. */
+  held: Array<{ start: number; end: number; reader: RunReader }>;
 }
 
 /** scanForTar's state: the owner packed files must have, and the run being gathered. */
@@ -386,7 +402,7 @@ async function* walkChunk(frame: Frame, ctx: Ctx): AsyncGenerator<ScannedEntry |
         const verdict = await filterPacked(ctx, k * SCAN_FIELDS, it.arch, labels?.[k]);
         if (verdict !== true) {
           // Left out, or changed by the filter: the run goes on after it, in a new run.
-          if (pack!.run.count) yield takeRun(pack!, ctx.batch!.buf);
+          if (pack!.run.count) yield takeRun(pack!, ctx.batch!);
           if (verdict) yield verdict;
           continue;
         }
@@ -395,7 +411,7 @@ async function* walkChunk(frame: Frame, ctx: Ctx): AsyncGenerator<ScannedEntry |
       continue;
     }
     // A run gathered so far goes before anything else: the archive keeps the scan's order.
-    if (pack?.run.count) yield takeRun(pack, ctx.batch!.buf);
+    if (pack?.run.count) yield takeRun(pack, ctx.batch!);
     if (st instanceof Error) {
       if (!removed(st)) throw new EntryError(`cannot stat: ${readFailure(st)}`, { path: displayName(it.arch), cause: st });
       warn(ctx, `${displayName(it.arch)}: file removed before we read it; not archived`);
@@ -470,7 +486,7 @@ async function* walkChunk(frame: Frame, ctx: Ctx): AsyncGenerator<ScannedEntry |
       };
     }
   }
-  if (pack?.run.count) yield takeRun(pack, ctx.batch!.buf);
+  if (pack?.run.count) yield takeRun(pack, ctx.batch!);
   return undefined;
 }
 
@@ -540,12 +556,19 @@ function gather(p: Packing, f: BigInt64Array, at: number, path: Buffer, label: B
   p.end = offset + Number(f[at + F.LENGTH]);
 }
 
-/** The run gathered (its bytes a view of the batch buffer, valid until the next scanBatch call); the next one starts empty. */
-function takeRun(p: Packing, buf: Buffer): PackedRun {
+/**
+ * The run gathered, its bytes a view of the batch buffer: valid until the next scanBatch call, or,
+ * once held (PackedRun.hold), until the reader is done (no window is filled over them before).
+ * The next run starts empty.
+ */
+function takeRun(p: Packing, b: NativeBatch): PackedRun {
   const run = p.run;
-  run.bytes = buf.subarray(p.start, p.end);
+  run.bytes = b.buf.subarray(p.start, p.end);
   // Its layout and paths are refilled once the consumer asks for the next item (it is done then).
   const out = { ...run };
+  const start = b.at + p.start;
+  const end = b.at + p.end;
+  out.hold = (reader) => void b.held.push({ start, end, reader });
   run.count = 0;
   return out;
 }
@@ -588,6 +611,22 @@ async function jsChunk(batch: Item[], ctx: Ctx): Promise<Chunk> {
 async function nativeChunk(paths: Buffer[], start: number, ctx: Ctx, b: NativeBatch, names?: Buffer[]): Promise<Chunk> {
   const p = ctx.pack;
   const packArgs: PackArgs | undefined = p && names ? [names, p.owner.params, p.owner.uname, p.owner.gname] : undefined;
+  const window = b.next + BATCH_BYTES <= b.arena.length ? b.next : 0;
+  if (window === 0 && b.next > 0) packStats.wraps++;
+  for (let i = 0; i < b.held.length; ) {
+    const h = b.held[i]!;
+    if (!h.reader.ready) {
+      if (h.start >= window + BATCH_BYTES || h.end <= window) {
+        i++;
+        continue;
+      }
+      // Settled with a failure: whoever made it reports that; the bytes are free either way.
+      await h.reader.settled.catch(() => {});
+    }
+    b.held.splice(i, 1);
+  }
+  b.at = window;
+  b.buf = b.arena.subarray(window, window + BATCH_BYTES);
   const listed = b.scan(paths, start, Math.min(paths.length, start + BATCH), b.fields, b.buf, READ_MAX, ctx.opts.sparse === true, packArgs);
   const f = b.fields;
   const n = listed.length;
@@ -595,9 +634,11 @@ async function nativeChunk(paths: Buffer[], start: number, ctx: Ctx, b: NativeBa
   const xattrs: Chunk['xattrs'] = new Array(n);
   const contents: Chunk['contents'] = new Array(n);
   let labels: Chunk['labels'];
+  let used = 0;
   for (let k = 0; k < n; k++) {
     const at = k * SCAN_FIELDS;
     const flags = Number(f[at + F.FLAGS]);
+    if (flags & (SCAN_PACKED | SCAN_CONTENT)) used = Math.max(used, Number(f[at + F.OFFSET]) + Number(f[at + F.LENGTH]));
     if (flags & SCAN_PACKED) {
       stats[k] = PACKED;
       const pairs = listed[k];
@@ -640,6 +681,8 @@ async function nativeChunk(paths: Buffer[], start: number, ctx: Ctx, b: NativeBa
       };
     }
   }
+  // The next window starts past these bytes (aligned), where nothing held lies.
+  b.next = window + ((used + 63) & ~63);
   return { stats, xattrs, contents, labels };
 }
 

@@ -51,6 +51,11 @@ export class DigestingSink implements DownstreamSink {
   /** Content bytes still to come at the start of the data range, when they are the content itself. */
   private contentLeft = -1;
   private contentSha: Digest | undefined;
+  /**
+   * Stream bytes not fed to the ring (runs written with passNext: digested by their caller): the
+   * ring's positions are this much behind the stream's.
+   */
+  private skew = 0;
 
   constructor(
     private down: DownstreamSink,
@@ -93,6 +98,14 @@ export class DigestingSink implements DownstreamSink {
   }
 
   /**
+   * Set before writeMembers(): its caller will digest the run itself, so the ring need not, when
+   * the run's first header range starts with it (nothing written since the last member).
+   * `passed` then says whether it did.
+   */
+  passNext = false;
+  passed = false;
+
+  /**
    * Ids of the digests of the members writeMembers() wrote last, 3 per member: header range,
    * content (-1: empty, EMPTY_SHA256), data range (-1: none). Read before the next writeMembers().
    */
@@ -106,14 +119,25 @@ export class DigestingSink implements DownstreamSink {
    * written through markData/expectContent/endMember gets; their ids land in `runIds`.
    */
   writeMembers(chunk: Buffer, layout: Float64Array, count: number): void | Promise<void> {
+    const pass = this.passNext;
+    this.passNext = false;
+    this.passed = false;
     if (this.released) return this.down.write(chunk);
     // (Bytes since the last member, the global header, belong to the first member's header range.)
     if (this.dataAt >= 0 || this.rangeOn) {
       throw new PortarcError('digests: whole members written inside a member or a range', {}, 'PORTARC_INTERNAL');
     }
+    if (pass && this.position === this.start) {
+      this.passed = true;
+      // Digested by the caller (ManifestRecorder: native/run_lines.c); the ring never sees them.
+      this.position += chunk.length;
+      this.skew += chunk.length;
+      this.start = this.position;
+      return this.down.write(chunk);
+    }
     if (this.runIds.length < 3 * count) this.runIds = new Float64Array(3 * count);
     const r = this.run;
-    r.base = this.position;
+    r.base = this.position - this.skew;
     r.layout = layout;
     r.count = count;
     r.member = 0;
@@ -132,7 +156,7 @@ export class DigestingSink implements DownstreamSink {
     const ring = this.ring;
     const r = this.run;
     const ids = this.runIds;
-    this.position = to;
+    this.position = to + this.skew;
     let at = from;
     while (r.member < r.count) {
       const o = r.member * 4;
@@ -156,7 +180,7 @@ export class DigestingSink implements DownstreamSink {
   /** Stream bytes [from, to) are in the ring: say which hashes take them. */
   private piece = (from: number, to: number): void => {
     const ring = this.ring;
-    this.position = to;
+    this.position = to + this.skew;
     if (this.contentLeft > 0 && this.dataAt >= 0) {
       // The content digest is the data range's digest where the content ends: one pass for both.
       const take = Math.min(this.contentLeft, to - from);

@@ -9,6 +9,7 @@ interface HashAddon {
   hasherNew(): object;
   hasherRun(hasher: object, ring: Uint8Array, ops: Float64Array, out: Buffer): number;
   hasherRunAsync(hasher: object, ring: Uint8Array, ops: Float64Array, out: Buffer, done: (err: string | null, count: number) => void): void;
+  hashRunsAsync(runs: Buffer[], counts: Uint32Array, bases: Float64Array, layout: Float64Array, paths: Buffer, pathEnds: Uint32Array, lines: Buffer, fold: Buffer, state: Int32Array, done: (err: string | null) => void): void;
 }
 
 function load(): HashAddon | null {
@@ -51,4 +52,23 @@ export class NativeHasher {
   runAsync(ops: Float64Array, done: (err: Error | undefined) => void): void {
     this.addon.hasherRunAsync(this.hasher, this.ring, ops, this.store, (err) => done(err === null ? undefined : new Error(err)));
   }
+}
+
+/** Whether hashRuns is there (the addon, built with native/run_lines.c). */
+export function nativeRunLines(): boolean {
+  return typeof load()?.hashRunsAsync === 'function';
+}
+
+/** Room `lines` needs per member of a run, besides its path (native/run_lines.c LINE_FIXED). */
+export const RUN_LINE_FIXED = 384;
+
+/**
+ * hashRunsAsync (native/run_lines.c) for a few runs of packed members at once: their digests and
+ * manifest lines. `state` gets, when done, per run where its lines and fold bytes end, then 1 at
+ * [0]; `done` is called after. Throws when the addon is not there (see nativeRunLines).
+ */
+export function hashRuns(runs: Buffer[], counts: Uint32Array, bases: Float64Array, layout: Float64Array, paths: Buffer, pathEnds: Uint32Array, lines: Buffer, fold: Buffer, state: Int32Array, done: (err: string | null) => void): void {
+  const a = load();
+  if (typeof a?.hashRunsAsync !== 'function') throw new Error('the addon has no hashRunsAsync');
+  a.hashRunsAsync(runs, counts, bases, layout, paths, pathEnds, lines, fold, state, done);
 }

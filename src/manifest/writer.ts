@@ -6,8 +6,14 @@ import { escapePath } from './escape.js';
 import { MANIFEST_NS, MANIFEST_VERSION, type ManifestEntry, type ManifestFoot, type ManifestHead } from './types.js';
 
 const BATCH = 64 << 10;
-/** Full batches that may wait for their digests before the writer waits (each ~100 lines). */
-const MAX_SEALED = 4;
+/**
+ * What may wait for its digests before the writer waits: digest ids (a full batch holds ~100 lines,
+ * ~300 ids; PendingDigests keep ~4,000), and pieces (a packed run's lines, made elsewhere, seal the
+ * batch before them, which may hold a directory's line alone). Each wait costs a round trip to the
+ * hashing: between runs, few bytes come to make it send its batch by itself.
+ */
+const MAX_IDS = 1200;
+const MAX_PIECES = 64;
 
 /** Lines gathered for one hand-out, and the digests (by id) still to be copied into them. */
 interface Batch {
@@ -17,6 +23,20 @@ interface Batch {
   fills: Float64Array;
   nfills: number;
   maxId: number;
+}
+
+/** Lines made elsewhere (a packed run's, native/run_lines.c), to go out in their place. */
+export interface LaterLines {
+  /** Whether the lines are there (looked at without waiting). */
+  readonly ready: boolean;
+  /** Settles when they are there, or rejects: they never will be. */
+  readonly settled: Promise<unknown>;
+  /** The lines, once ready. */
+  bytes(): Buffer;
+}
+
+interface Later {
+  later: LaterLines;
 }
 
 const newBatch = (size = BATCH): Batch => ({ buf: Buffer.allocUnsafeSlow(size), used: 0, fills: new Float64Array(1024), nfills: 0, maxId: -1 });
@@ -72,7 +92,7 @@ export class ManifestWriter {
    */
   private cur = newBatch();
   /** Full batches waiting for their digests, oldest first; batches handed out, for reuse. */
-  private sealed: Batch[] = [];
+  private sealed: Array<Batch | Later> = [];
   private spare: Batch[] = [];
   count = 0;
 
@@ -118,8 +138,18 @@ export class ManifestWriter {
     const pending = this.pending;
     while (this.sealed.length) {
       const b = this.sealed[0]!;
+      if ('later' in b) {
+        if (!b.later.ready) {
+          if (!all && !this.full()) return;
+          return b.later.settled.then(() => this.drain(all));
+        }
+        this.sealed.shift();
+        const wrote = this.out(b.later.bytes());
+        if (wrote) return wrote.then(() => this.drain(all));
+        continue;
+      }
       if (b.nfills && !pending!.ready(b.maxId)) {
-        if (!all && this.sealed.length < MAX_SEALED) return;
+        if (!all && !this.full()) return;
         return pending!.wait(b.maxId).then(() => this.drain(all));
       }
       this.sealed.shift();
@@ -134,6 +164,14 @@ export class ManifestWriter {
       const wrote = this.out(chunk);
       if (wrote) return wrote.then(() => this.drain(all));
     }
+  }
+
+  /** Whether the writer must wait for what it has sealed. */
+  private full(): boolean {
+    if (this.sealed.length >= MAX_PIECES) return true;
+    let ids = 0;
+    for (const b of this.sealed) if (!('later' in b) && (ids += b.nfills / 2) >= MAX_IDS) return true;
+    return false;
   }
 
   async head(h: Omit<ManifestHead, 'version'>): Promise<void> {
@@ -152,6 +190,21 @@ export class ManifestWriter {
     if (this.cur.used + need > this.cur.buf.length) return this.entrySlow(e, need);
     this.line(e);
     if (this.cur.used >= BATCH / 2) return this.hand();
+  }
+
+  /**
+   * The lines of `count` entries, made elsewhere and still to come (a packed run's): they go out
+   * in their place, after the lines before them. A rejected `lines` fails the hand-out that reaches it.
+   */
+  later(lines: LaterLines, count: number): void | Promise<void> {
+    this.count += count;
+    const item: Later = { later: lines };
+    if (this.cur.used) {
+      this.sealed.push(this.cur);
+      this.cur = this.spare.pop() ?? newBatch();
+    }
+    this.sealed.push(item);
+    return this.drain(false);
   }
 
   private async entrySlow(e: LineEntry, need: number): Promise<void> {
@@ -204,6 +257,12 @@ export class ManifestWriter {
 function put(b: Buffer, p: number, lit: Buffer): number {
   b.set(lit, p);
   return p + lit.length;
+}
+
+/** A path attribute's bytes: the path itself when it needs no escape (the common case). */
+export function pathAttrBytes(path: Buffer): Buffer {
+  for (let i = 0; i < path.length; i++) if (!PLAIN[path[i]!]) return Buffer.from(xmlAttr(escapePath(path)), 'utf8');
+  return path;
 }
 
 /** A path attribute: the bytes themselves when they need no escape (the common case), else escaped. */

@@ -31,10 +31,26 @@ export interface PackedRun {
    * asked for). Valid, like `layout`, until the consumer asks for the next item.
    */
   entry(i: number): Entry;
+  /**
+   * Keep `bytes` as they are until `reader` is ready or settled (the scan's: it reads its next
+   * batches into another buffer meanwhile). Absent: `bytes` may change once the consumer asks for more.
+   */
+  hold?(reader: RunReader): void;
 }
 
-/** Runs and members written packed in this process (tests check that the fast path ran). */
-export const packStats = { runs: 0, members: 0 };
+/** Something still reading a run's bytes (native/run_lines.c's job). */
+export interface RunReader {
+  /** Done reading (looked at without waiting). */
+  readonly ready: boolean;
+  /** Settles once done (or failed). */
+  readonly settled: Promise<unknown>;
+}
+
+/**
+ * Runs and members written packed in this process, and how often the scan's buffer came round to
+ * its start (tests check that the fast path ran, and past what).
+ */
+export const packStats = { runs: 0, members: 0, wraps: 0 };
 
 export function isPackedRun(item: object): item is PackedRun {
   return (item as PackedRun).packed === true;
