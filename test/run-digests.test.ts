@@ -65,4 +65,16 @@ describe('runs digested while the scan reads on', () => {
     execFileSync('tar', ['-xf', dest, '-C', out]);
     expect(readFileSync(join(out, 'w', 'd39', 'f79&%79'))).toEqual(content(3199));
   });
+
+  it('not for a compressed tar (both cores compress; the scan keeps its 2 MiB buffer): the ring digests its runs, as before', async () => {
+    const before = { ...packStats };
+    const digested = { ...runDigestStats };
+    const dest = join(root, 'wrap.tar.zst');
+    await create(['w'], dest, { cwd: root });
+    expect(packStats.members - before.members).toBe(3200);
+    expect(packStats.wraps - before.wraps).toBe(0);
+    expect(runDigestStats).toEqual(digested);
+    const v = await verify(dest);
+    expect([v.damaged.length, v.checkedContent, v.entries]).toEqual([0, true, 3241]);
+  });
 });

@@ -302,7 +302,7 @@ export async function create(input: CreateInput, dest: string | Writable, option
   const hooks = { filter: options.filter, map: options.map };
   // From paths, the scan applies the hooks itself: it must not descend into a skipped directory,
   // and it makes later names of a hardlinked file point to the first name kept, as renamed.
-  const scanOptions = { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, lend: opened.format === 'tar' ? opened.recorder?.sink.lend : undefined, hardlinkContent, oneFileSystem: options.oneFileSystem, recursive: options.recursive, onWarning: (w: string) => warnings.push(w), onNotice: (n: string) => notices.push(n), ...hooks };
+  const scanOptions = { cwd: options.cwd, sparse: options.sparse, exclude: opened.exclude, reuseBuffers, lend: opened.format === 'tar' ? opened.recorder?.sink.lend : undefined, holdRuns: opened.recorder?.holdsRuns, hardlinkContent, oneFileSystem: options.oneFileSystem, recursive: options.recursive, onWarning: (w: string) => warnings.push(w), onNotice: (n: string) => notices.push(n), ...hooks };
   // Whole tar members from the scan (src/tar/pack.ts): not for zip, nor with a normalizing option.
   const packed = opened.format === 'tar' && !normalize;
   const entries = kind === 'paths'

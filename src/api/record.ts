@@ -53,6 +53,13 @@ export class ManifestRecorder {
   /** The newest entry mtime: the manifest and trailer get it, so that equal inputs give equal bytes. */
   private newest = 0n;
 
+  /**
+   * Packed runs are digested by the addon on the threadpool (beforeRun). Not when hashing on this
+   * thread was asked for (compressing keeps both cores busy: it is as it was, and the scan keeps
+   * its smaller buffer, the memory the compressor needs).
+   */
+  readonly holdsRuns: boolean;
+
   constructor(
     down: DownstreamSink,
     private format: 'tar' | 'zip',
@@ -61,6 +68,7 @@ export class ManifestRecorder {
     hashing: HashMode = 'auto',
   ) {
     this.sink = new DigestingSink(down, hashing);
+    this.holdsRuns = format === 'tar' && hashing !== 'thread' && nativeRunLines();
     // Lines are written at once; the digests the hashing has not delivered yet are copied in when
     // a batch of lines is handed to the spool.
     this.manifest = new ManifestWriter((chunk) => this.spool.add(chunk), this.sink);
@@ -128,7 +136,7 @@ export class ManifestRecorder {
    * waits for run.hold). The sink then leaves them out of its ring.
    */
   beforeRun(run: PackedRun): void {
-    this.sink.passNext = run.hold !== undefined && nativeRunLines();
+    this.sink.passNext = this.holdsRuns && run.hold !== undefined;
   }
 
   /**

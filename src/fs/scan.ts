@@ -42,6 +42,11 @@ export interface ScanOptions {
    */
   lend?: (max: number) => Buffer | undefined | Promise<Buffer | undefined>;
   /**
+   * scanForTar: the consumer digests packed runs while the scan reads on (PackedRun.hold; the
+   * manifest, src/integrity/run-digests.ts). The scan's buffer is then PACK_ARENA, not BATCH_BYTES.
+   */
+  holdRuns?: boolean;
+  /**
    * Give each hardlink entry the content of its inode too (size and body, read again at the link's
    * own path): a zip stores a copy so that other tools extract a real file (zip-profile §4.2).
    */
@@ -151,7 +156,7 @@ async function* walkPaths(paths: string[], opts: ScanOptions, pack: boolean): As
   }
   const ctx: Ctx = { sys, seen, opts, warnings: [], notices: [], open: undefined, platform: opts.platform ?? hostPlatform() };
   if (sys.scanBatch) {
-    const arena = Buffer.allocUnsafeSlow(pack && !WINDOWS ? PACK_ARENA : BATCH_BYTES);
+    const arena = Buffer.allocUnsafeSlow(pack && !WINDOWS && opts.holdRuns ? PACK_ARENA : BATCH_BYTES);
     ctx.batch = { scan: sys.scanBatch, fields: new BigInt64Array(BATCH * SCAN_FIELDS), buf: arena.subarray(0, BATCH_BYTES), arena, at: 0, next: 0, held: [] };
   }
   if (ctx.batch && pack && !WINDOWS) {
@@ -568,7 +573,7 @@ function takeRun(p: Packing, b: NativeBatch): PackedRun {
   const out = { ...run };
   const start = b.at + p.start;
   const end = b.at + p.end;
-  out.hold = (reader) => void b.held.push({ start, end, reader });
+  if (b.arena.length > BATCH_BYTES) out.hold = (reader) => void b.held.push({ start, end, reader });
   run.count = 0;
   return out;
 }
@@ -612,7 +617,7 @@ async function nativeChunk(paths: Buffer[], start: number, ctx: Ctx, b: NativeBa
   const p = ctx.pack;
   const packArgs: PackArgs | undefined = p && names ? [names, p.owner.params, p.owner.uname, p.owner.gname] : undefined;
   const window = b.next + BATCH_BYTES <= b.arena.length ? b.next : 0;
-  if (window === 0 && b.next > 0) packStats.wraps++;
+  if (window === 0 && b.next > 0 && b.arena.length > BATCH_BYTES) packStats.wraps++;
   for (let i = 0; i < b.held.length; ) {
     const h = b.held[i]!;
     if (!h.reader.ready) {
