@@ -226,8 +226,8 @@ export class ContentCheck {
       this.ranges.set(entry.name, [listed.data, listed.end]);
       return `content does not match the manifest (sha256 ${got}, manifest ${want})`;
     };
-    const inline = (b: AsyncIterable<Buffer> | undefined) => {
-      const d = digestBody(entry, b);
+    const inline = (b: AsyncIterable<Buffer> | undefined, handOff?: boolean) => {
+      const d = digestBody(entry, b, { handOff });
       return { body: d.body as AsyncIterable<Buffer>, check: { verdict: () => judge(d.digest()) } };
     };
     // A header that differs sets the file aside whatever its content: judged here, never in a batch.
@@ -259,8 +259,8 @@ export class ContentCheck {
       // Not on disk (the name was kept): damage is reported, and nothing is set aside.
       kept: () => log.add({ ...base, abs: EMPTY, ino: 0, sha256: digest(), kept: true }),
     });
-    const inline = (b: AsyncIterable<Buffer> | undefined) => {
-      const d = digestBody(entry, b);
+    const inline = (b: AsyncIterable<Buffer> | undefined, handOff?: boolean) => {
+      const d = digestBody(entry, b, { handOff });
       return { body: d.body as AsyncIterable<Buffer>, check: logged(d.digest) };
     };
     if (!toRestorer) return inline(body);

@@ -54,9 +54,9 @@ export class ManifestRecorder {
   private newest = 0n;
 
   /**
-   * Packed runs are digested by the addon on the threadpool (beforeRun). Not when hashing on this
-   * thread was asked for (compressing keeps both cores busy: it is as it was, and the scan keeps
-   * its smaller buffer, the memory the compressor needs).
+   * Packed runs are digested by the addon on the threadpool (beforeRun): for a plain tar, unless
+   * hashing on this thread was asked for. Not for a compressed one (both cores compress: it is as
+   * it was, and the scan keeps its smaller buffer, the memory the compressor needs).
    */
   readonly holdsRuns: boolean;
 
@@ -68,7 +68,7 @@ export class ManifestRecorder {
     hashing: HashMode = 'auto',
   ) {
     this.sink = new DigestingSink(down, hashing);
-    this.holdsRuns = format === 'tar' && hashing !== 'thread' && nativeRunLines();
+    this.holdsRuns = format === 'tar' && compression.filter === 'none' && hashing !== 'thread' && nativeRunLines();
     // Lines are written at once; the digests the hashing has not delivered yet are copied in when
     // a batch of lines is handed to the spool.
     this.manifest = new ManifestWriter((chunk) => this.spool.add(chunk), this.sink);

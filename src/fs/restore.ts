@@ -12,8 +12,9 @@
 // next entries are read): about ten crossings per file become one per 32 files.
 import {
   closeSync, constants as fsConstants, copyFileSync, existsSync, fstatSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync,
-  openSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync,
+  openSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync, write,
 } from 'node:fs';
+import { promisify } from 'node:util';
 import { encodeAclXattr } from '../model/acl.js';
 import { displayName, type AclEntry, type Entry } from '../model/entry.js';
 import { ArchiveError, IoError, PortarcError, describeErrno, isStorageFailure, LimitError } from '../model/errors.js';
@@ -80,8 +81,11 @@ export interface DeferredDigest {
   want?: string;
   /** Told the content's digest before `written` or `kept` is called; returns what `verdict` would. */
   judge(got: string): string | undefined;
-  /** The same check for the JS path: the body hashed as it passes, and a `verdict`. */
-  inline(body: AsyncIterable<Buffer> | undefined): { body: AsyncIterable<Buffer> | undefined; check: RestoreCheck };
+  /**
+   * The same check for the JS path: the body hashed as it passes, and a `verdict`. `handOff`: each
+   * part is hashed once the consumer asks for the next (see digestBody).
+   */
+  inline(body: AsyncIterable<Buffer> | undefined, handOff?: boolean): { body: AsyncIterable<Buffer> | undefined; check: RestoreCheck };
 }
 
 /** A file whose content failed its check: not under its name (spec/manifest.md §11). */
@@ -721,7 +725,8 @@ export class Restorer {
 
   /** A regular file by the JS path: content under a temporary name, metadata, then its name. */
   private async placeFile(abs: Buffer, entry: Entry, body: AsyncIterable<Buffer> | undefined, check: RestoreCheck, counted = false, plan?: MetadataPlan): Promise<void> {
-    if (check.deferred) ({ body, check } = check.deferred.inline(body));
+    // Handed off: writeFile writes a big part on the threadpool while this thread hashes it.
+    if (check.deferred) ({ body, check } = check.deferred.inline(body, true));
     // Written, dressed and (without fsync) named through its directory held from the
     // destination: by path, a parent swapped for a symlink meanwhile led them outside (an audit's race).
     const dir = this.holdParent(abs);
@@ -1002,6 +1007,7 @@ export class Restorer {
     const fd = openSync(dir.at(tmp), 'wx', 0o600);
     this.temps.add(tmp);
     let done = false;
+    let writing: Promise<void> | undefined;
     try {
       if (entry.sparse) {
         // Runs go to their offsets; the gaps stay holes. The file is then cut to its real size.
@@ -1025,14 +1031,29 @@ export class Restorer {
         }
         ftruncateSync(fd, entry.size);
       } else {
+        // A big part is written on the threadpool while the body's digest (handOff) hashes it
+        // here and the next part is read: one at a time, so that the part is still the reader's
+        // (a part stays valid until the one after next is asked for: src/io/source.ts).
+        let at = 0;
         for await (const part of body ?? []) {
           if (!counted) this.count(part.length, entry);
-          writeAll(fd, part);
+          if (writing) await writing;
+          writing = undefined;
+          if (part.length >= ASYNC_WRITE) {
+            writing = writeAllAsync(fd, part, at);
+            // Failed while the next part is read: thrown where it is awaited, not unhandled.
+            writing.catch(() => {});
+          } else writeAll(fd, part, at);
+          at += part.length;
         }
+        if (writing) await writing;
+        writing = undefined;
       }
       if (this.platform.fsyncWhileOpen && this.opts.fsync !== false) fsyncSync(fd);
       done = true;
     } finally {
+      // Never close a descriptor a write still uses (a failed read, or a failed write before it).
+      if (writing) await writing.catch(() => {});
       closeSync(fd);
       if (!done) this.dropTemp(tmp, dir.at(tmp));
     }
@@ -1658,5 +1679,18 @@ function writeAll(fd: number, buf: Buffer, position?: number): void {
   for (let off = 0; off < buf.length; ) {
     const n = writeSync(fd, buf, off, buf.length - off, position === undefined ? null : position + off);
     off += n;
+  }
+}
+
+/** A part at least this big is written on the threadpool (writeFile); a smaller one here. */
+const ASYNC_WRITE = 256 << 10;
+
+const pWrite = promisify(write);
+
+/** writeAll on the threadpool. */
+async function writeAllAsync(fd: number, buf: Buffer, position: number): Promise<void> {
+  for (let off = 0; off < buf.length; ) {
+    const { bytesWritten } = await pWrite(fd, buf, off, buf.length - off, position + off);
+    off += bytesWritten;
   }
 }

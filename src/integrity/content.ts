@@ -7,6 +7,7 @@ import * as crypto from 'node:crypto';
 import { createHash, type Hash } from 'node:crypto';
 import type { Entry } from '../model/entry.js';
 import { zeros } from '../io/body.js';
+import { ThreadpoolSha256 } from './native-hash.js';
 
 type Body = AsyncIterable<Buffer> | Buffer | undefined;
 
@@ -22,7 +23,13 @@ export interface DigestedBody {
   digest(): string;
 }
 
-export function digestBody(entry: Entry, body: Body): DigestedBody {
+/**
+ * `handOff`: a big body's parts are yielded whole and each is hashed once the consumer asks for
+ * the next (the restorer writes a part on the threadpool meanwhile: the write and the hashing
+ * overlap). Its digest is then complete only once the consumer has read the body to its end.
+ * Without it, a big part is hashed and handed on in slices, each still in the CPU's cache.
+ */
+export function digestBody(entry: Entry, body: Body, opts: { handOff?: boolean } = {}): DigestedBody {
   // The common small file: its whole content in memory. One call, no hash object per file.
   // Hashed now, not when the digest is asked for: the Buffer may be a view of a reused chunk
   // (the tar reader's), refilled by then.
@@ -62,8 +69,17 @@ export function digestBody(entry: Entry, body: Body): DigestedBody {
     feed(body);
     return { body, digest };
   }
+  if (opts.handOff && !entry.sparse) {
+    const pool = ThreadpoolSha256.open();
+    if (pool) return handedOff(entry, body, pool);
+  }
   async function* pass(): AsyncGenerator<Buffer> {
     for await (const part of body as AsyncIterable<Buffer>) {
+      if (opts.handOff) {
+        yield part;
+        feed(part);
+        continue;
+      }
       if (part.length <= SLICE) {
         feed(part);
         yield part;
@@ -83,4 +99,48 @@ export function digestBody(entry: Entry, body: Body): DigestedBody {
 
 function hashZeros(hash: Hash, n: number): void {
   if (n > 0) for (const z of zeros(n)) hash.update(z);
+}
+
+/** A part at least this big is hashed on the threadpool (handOff with the addon); a smaller one here. */
+const POOL_PART = 256 << 10;
+
+/**
+ * handOff for a dense body with the addon: a big part is hashed on the threadpool while the
+ * consumer writes it and this thread reads the next. The hash of a part is done before the part
+ * after it is asked for from `body` (a part stays valid until the one after next is asked for).
+ */
+function handedOff(entry: Entry, body: AsyncIterable<Buffer>, pool: ThreadpoolSha256): DigestedBody {
+  let fed = 0;
+  let hex: string | undefined;
+  async function* pass(): AsyncGenerator<Buffer> {
+    let hashing: Promise<void> | undefined;
+    try {
+      for await (const part of body) {
+        const take = part.subarray(0, Math.max(0, Math.min(part.length, entry.size - fed)));
+        fed += take.length;
+        yield part;
+        if (hashing) await hashing;
+        hashing = undefined;
+        if (take.length >= POOL_PART) {
+          hashing = pool.update(take);
+          hashing.catch(() => {}); // thrown where it is awaited, not unhandled
+        } else pool.updateSync(take);
+      }
+      if (hashing) await hashing;
+      hashing = undefined;
+    } finally {
+      // Stopped early or failed: the threadpool must be done with the part before it is reused.
+      if (hashing) await hashing.catch(() => {});
+    }
+  }
+  const digest = () => {
+    if (hex === undefined) {
+      // What a short body lacks counts as zeros, as in digestBody.
+      for (const z of zeros(entry.size - fed)) pool.updateSync(z);
+      fed = entry.size;
+      hex = pool.digest();
+    }
+    return hex;
+  };
+  return { body: pass(), digest };
 }

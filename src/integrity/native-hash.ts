@@ -72,3 +72,47 @@ export function hashRuns(runs: Buffer[], counts: Uint32Array, bases: Float64Arra
   if (typeof a?.hashRunsAsync !== 'function') throw new Error('the addon has no hashRunsAsync');
   a.hashRunsAsync(runs, counts, bases, layout, paths, pathEnds, lines, fold, state, done);
 }
+
+/**
+ * One SHA-256 fed a buffer at a time on the threadpool (a big file's content on extract, hashed
+ * while it is written), by the same batches as the ring's: each update is one op over the buffer
+ * itself. One update at a time; the buffer must not change until it is done.
+ */
+export class ThreadpoolSha256 {
+  private readonly store = Buffer.allocUnsafeSlow(RECORD_BYTES);
+  private readonly ops = new Float64Array(4);
+
+  private constructor(
+    private readonly addon: HashAddon,
+    private readonly hasher: object,
+  ) {}
+
+  /** Undefined without the addon. */
+  static open(): ThreadpoolSha256 | undefined {
+    const a = load();
+    return a ? new ThreadpoolSha256(a, a.hasherNew()) : undefined;
+  }
+
+  update(buf: Buffer): Promise<void> {
+    if (!buf.length) return Promise.resolve();
+    this.ops.set([0, 0, 0, buf.length]);
+    return new Promise((resolve, reject) => this.addon.hasherRunAsync(this.hasher, buf, this.ops, this.store, (err) => (err === null ? resolve() : reject(new Error(err)))));
+  }
+
+  /** update() here, now (no update under way). */
+  updateSync(buf: Buffer): void {
+    if (!buf.length) return;
+    this.ops.set([0, 0, 0, buf.length]);
+    this.addon.hasherRun(this.hasher, buf, this.ops, this.store);
+  }
+
+  /** The hex digest of everything fed (every update done). */
+  digest(): string {
+    this.ops.set([1, 0, 0, 0]);
+    this.addon.hasherRun(this.hasher, this.store, this.ops, this.store);
+    return this.store.toString('latin1', 0, 64);
+  }
+}
+
+/** A digest record of native/sha256_ops.c: 64 hex digits, then the 32 bytes. */
+const RECORD_BYTES = 96;

@@ -83,7 +83,7 @@ class Job {
     const lines = this.lines;
     const fold = this.foldBytes;
     this.settled = new Promise<void>((resolve, reject) => {
-      hashRuns(this.runs, Uint32Array.from(this.counts), Float64Array.from(this.bases), this.layout, paths, ends, lines, fold, state, (err) => (err === null ? resolve() : reject(new Error(`manifest digests: ${err}`))));
+      hashRuns(this.runs, Uint32Array.from(this.counts), Float64Array.from(this.bases), this.layout, paths, ends, lines, fold, state, (err) => (err === null ? resolve() : reject(new Error(err))));
     });
     // A failure is thrown where a piece's lines or digests are taken; never left unhandled.
     this.settled.catch(() => {});

@@ -12,7 +12,11 @@ import type { RandomAccessReader } from '../compress/seektable.js';
 export interface RandomAccessSource {
   /** Total size in bytes. */
   readonly size: number;
-  /** Exactly `length` bytes at `offset` (fewer only past the end). */
+  /**
+   * Exactly `length` bytes at `offset` (fewer only past the end). The Buffer is the caller's from
+   * then on: it must not change afterwards (reads are kept and served again, and a member's part
+   * may still be being written while the next is read).
+   */
   read(offset: number, length: number): Promise<Buffer>;
   close?(): Promise<void>;
 }
