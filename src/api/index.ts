@@ -12,7 +12,7 @@ export { makeEntry, displayName, type Entry, type EntryType, type AclEntry, type
 export { PortarcError, ArchiveError, UnsupportedFeatureError, LimitError, UsageError, IoError, EntryError, DamagedError, type PortarcErrorCode } from '../model/errors.js';
 export { TarReader, type TarMember, type TarReaderOptions, type SkippedRange } from '../tar/reader.js';
 export { TarWriter, type Sink, type TarWriterOptions } from '../tar/writer.js';
-export type { PackedRun } from '../tar/pack.js';
+export type { PackedRun, RunReader } from '../tar/pack.js';
 export { SPEC_VERSION_TEXT, type ArchiveInfo } from '../tar/version.js';
 export { scan, type ScanOptions, type ScannedEntry } from '../fs/scan.js';
 export { Restorer, type Loss, type RestoreOptions } from '../fs/restore.js';
@@ -25,7 +25,7 @@ export { ZipWriter, ZipStreamReader, openZip, type ZipFile, type ZipFileEntry } 
 export { addRecovery, embedRecovery, recoveryStatus, repair, type EmbeddedWritten, type RecoveryStatus, type RecoveryWritten, type RegionDamage, type RepairOptions, type RepairResult } from './repair.js';
 export { verify, describeDamage, type VerifyOptions, type VerifyResult, type Damage, type DamagePart } from './verify.js';
 export { verifyTree, describeDifference, type VerifyTreeOptions, type VerifyTreeResult, type TreeDifference, type TreeProperty } from './verify-tree.js';
-export { readManifest, escapePath, unescapePath, ManifestWriter, MANIFEST_NAME, TRAILER_NAME, type LineEntry, type PendingDigests, type ManifestEntry, type ManifestHead, type ManifestFoot, type ManifestItem } from '../manifest/index.js';
+export { readManifest, escapePath, unescapePath, ManifestWriter, MANIFEST_NAME, TRAILER_NAME, type LaterLines, type LineEntry, type PendingDigests, type ManifestEntry, type ManifestHead, type ManifestFoot, type ManifestItem } from '../manifest/index.js';
 export { open, selector, type OpenableSource, type RandomArchive, type RandomInfo, type RandomMember, type MembersOptions, type IndexedEntry, type RandomOptions } from './random.js';
 export { fileSource, httpSource, type HttpSourceOptions, type RandomAccessSource, type CountedSource } from '../io/random-access.js';
 export { excludeFilter, inclusionMatcher, stripComponents, hasWildcards } from './patterns.js';
