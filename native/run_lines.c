@@ -54,7 +54,6 @@ typedef struct {
   double *base;
   uint32_t nruns;
   double *layout; /* copied: 4 per member */
-  uint32_t members;
   char *paths;     /* copied, back to back */
   size_t *path_at; /* members + 1 offsets into paths */
   char *lines;
@@ -226,7 +225,6 @@ napi_value run_lines_async(napi_env env, napi_callback_info info) {
     members += counts[r];
   }
   if (members > UINT32_MAX) return fail(env, j, bad);
-  j->members = (uint32_t)members;
   const double *layout = typed(env, argv[3], napi_float64_array, members * 4);
   const uint32_t *ends = typed(env, argv[5], napi_uint32_array, members);
   if (!layout || !ends) return fail(env, j, bad);

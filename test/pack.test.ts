@@ -13,6 +13,7 @@ import { packStats } from '../src/tar/pack.js';
 import { runDigestStats } from '../src/integrity/run-digests.js';
 import { F, SCAN_CONTENT, SCAN_FIELDS, SCAN_PACKED, loadSys } from '../src/fs/sys.js';
 import { portarc } from './helpers/cli.js';
+import { withoutPacking } from './helpers/no-pack.js';
 import { isRoot, sh, tempDir } from './helpers/tree.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -143,12 +144,7 @@ describe('packed members are the bytes the JS writer makes', () => {
     await create(['tree/labels'], dest, { cwd: dir });
     // many000..many099, plain, nul, empty, utf8; not long (over the packed limit) nor both (a user xattr).
     expect(packStats.members - before).toBe(104);
-    process.env.PORTARC_NO_PACK = '1';
-    try {
-      await create(['tree/labels'], join(dir, 'labels-plain.tar'), { cwd: dir });
-    } finally {
-      delete process.env.PORTARC_NO_PACK;
-    }
+    await withoutPacking(() => create(['tree/labels'], join(dir, 'labels-plain.tar'), { cwd: dir }));
     expect(sha(readFileSync(dest))).toBe(sha(readFileSync(join(dir, 'labels-plain.tar'))));
     const out = join(dir, 'labels-out');
     mkdirSync(out);
@@ -212,12 +208,7 @@ describe('a filter sees every packed file', () => {
     const before = packStats.members;
     await create(['tree'], join(dir, 'f-packed.tar'), { cwd: dir, filter });
     const packed = packStats.members - before;
-    process.env.PORTARC_NO_PACK = '1';
-    try {
-      await create(['tree'], join(dir, 'f-plain.tar'), { cwd: dir, filter });
-    } finally {
-      delete process.env.PORTARC_NO_PACK;
-    }
+    await withoutPacking(() => create(['tree'], join(dir, 'f-plain.tar'), { cwd: dir, filter }));
     return [readFileSync(join(dir, 'f-packed.tar')), readFileSync(join(dir, 'f-plain.tar')), packed];
   }
 
@@ -288,12 +279,7 @@ describe('a batch the native scan took past a directory it left to the JS scan',
       sys.scanBatch = real;
     }
     expect(faked).toBe(1);
-    process.env.PORTARC_NO_PACK = '1';
-    try {
-      await create(['mix'], join(dir, 'past-plain.tar'), { cwd: root });
-    } finally {
-      delete process.env.PORTARC_NO_PACK;
-    }
+    await withoutPacking(() => create(['mix'], join(dir, 'past-plain.tar'), { cwd: root }));
     expect(sha(readFileSync(join(dir, 'past.tar')))).toBe(sha(readFileSync(join(dir, 'past-plain.tar'))));
     const out = join(dir, 'past-out');
     mkdirSync(out);
@@ -313,13 +299,7 @@ describe('onEntry and -v see every packed file', () => {
     const before = packStats.members;
     const packed = await run('on-packed.tar');
     expect(packStats.members - before).toBeGreaterThan(500);
-    process.env.PORTARC_NO_PACK = '1';
-    let plain: string[];
-    try {
-      plain = await run('on-plain.tar');
-    } finally {
-      delete process.env.PORTARC_NO_PACK;
-    }
+    const plain = await withoutPacking(() => run('on-plain.tar'));
     expect(packed.length).toBeGreaterThan(700);
     expect(packed).toEqual(plain);
     expect(sha(readFileSync(join(dir, 'on-packed.tar')))).toBe(sha(readFileSync(join(dir, 'on-plain.tar'))));

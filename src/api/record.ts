@@ -25,6 +25,9 @@ export interface RecordedWriter {
   finish(trailer?: { length: number; make: () => Buffer | Promise<Buffer> }): Promise<void>;
 }
 
+/** In ManifestRecorder's fold queue of digest ids: the next packed run's range digests. */
+const RUN_FOLD = -1;
+
 export const MANIFEST_FEATURES = { compat: [MANIFEST_FEATURE], rocompat: [] as string[], incompat: [] as string[] };
 
 export class ManifestRecorder {
@@ -45,11 +48,11 @@ export class ManifestRecorder {
   private foldTail = 0;
   private foldBuf = Buffer.allocUnsafeSlow(32 << 10);
   private foldUsed = 0;
-  /** The last digest id queued to fold, and the packed runs whose range digests are still to come. */
+  /** The last digest id queued to fold (finish waits for it). */
   private lastFoldId = -1;
   private runs = new RunDigests();
-  private runFolds = new Map<number, RunPiece>();
-  private nextRun = 0;
+  /** Packed runs queued to fold (RUN_FOLD in `folds`), in order. */
+  private runFolds: RunPiece[] = [];
   /** The newest entry mtime: the manifest and trailer get it, so that equal inputs give equal bytes. */
   private newest = 0n;
 
@@ -181,9 +184,8 @@ export class ManifestRecorder {
   private addedRunNative(run: PackedRun, offset: number): void | Promise<void> {
     const piece = this.runs.add(run, offset);
     run.hold!(piece);
-    const marker = -1 - this.nextRun++;
-    this.runFolds.set(marker, piece);
-    this.foldLater(marker);
+    this.runFolds.push(piece);
+    this.foldLater(RUN_FOLD);
     this.fold();
     return this.manifest.later(piece, run.count);
   }
@@ -209,13 +211,13 @@ export class ManifestRecorder {
     const sink = this.sink;
     while (this.foldHead < this.foldTail) {
       const id = this.folds[this.foldHead]!;
-      if (id < 0) {
-        // A packed run's range digests, in its place.
-        const run = this.runFolds.get(id)!;
+      if (id === RUN_FOLD) {
+        // The next packed run's range digests, in its place.
+        const run = this.runFolds[0]!;
         if (!run.ready) return;
         this.foldFlush();
         this.rangeList.update(run.fold());
-        this.runFolds.delete(id);
+        this.runFolds.shift();
         this.foldHead++;
         continue;
       }
@@ -240,7 +242,7 @@ export class ManifestRecorder {
       // Every range digest asked for: the last one, then all are there.
       if (this.lastFoldId >= 0) await this.sink.wait(this.lastFoldId);
       await this.runs.send();
-      for (const run of this.runFolds.values()) await run.settled;
+      for (const run of this.runFolds) await run.settled;
       this.fold();
       if (this.foldHead !== this.foldTail) throw new Error('manifest: range digests left out of the archive digest');
       this.foldFlush();

@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { PortarcError } from '../model/errors.js';
 import { workerExecArgv } from '../model/worker-argv.js';
-import { NativeHasher, nativeHashing } from './native-hash.js';
+import { NativeHasher, nativeHashing, RECORD_BYTES } from './native-hash.js';
 
 /** Where the hashing runs: 'auto' (a worker for anything but a small stream), 'worker', 'thread'. */
 export type HashMode = 'auto' | 'worker' | 'thread';
@@ -39,7 +39,7 @@ const FLUSH_OPS = 16384;
  * read until STORE_IDS more have arrived. The manifest takes each within a few hundred entries.
  */
 export const STORE_IDS = 4096;
-const RECORD = 96;
+const RECORD = RECORD_BYTES;
 
 const OP_UPDATE = 0;
 const OP_DIGEST = 1;

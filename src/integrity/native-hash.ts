@@ -5,6 +5,9 @@
 
 import { loadAddon } from '../model/native.js';
 
+/** A digest record of native/sha256_ops.c: 64 hex digits, then the 32 bytes. */
+export const RECORD_BYTES = 96;
+
 interface HashAddon {
   hasherNew(): object;
   hasherRun(hasher: object, ring: Uint8Array, ops: Float64Array, out: Buffer): number;
@@ -113,6 +116,3 @@ export class ThreadpoolSha256 {
     return this.store.toString('latin1', 0, 64);
   }
 }
-
-/** A digest record of native/sha256_ops.c: 64 hex digits, then the 32 bytes. */
-const RECORD_BYTES = 96;
